@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Parks loopback TCP sessions in chosen states, for end-to-end tests and fixture captures.
+
+Run it inside a private network namespace (ip netns exec NS python3 park-sockets.py). It prints
+one JSON line describing every socket it made and the flag tcpdwell should give it once the
+thresholds have passed, then holds the sockets until stdin closes or SIGTERM arrives.
+
+How each state is made (field notes §5):
+  SYN_SENT      listen(backlog=0) + one connection never accepted: the next SYN is dropped.
+  SYN_RECEIVED  TCP_DEFER_ACCEPT on the listener (a socket option Node cannot set): the bare final
+                ACK is ignored, so the request socket stays in SYN-RECV.
+  CLOSE_WAIT /  shutdown(SHUT_WR) on one end of an established pair: that end sits in FIN_WAIT_2,
+  FIN_WAIT_2    the other in CLOSE_WAIT, for as long as both hold their sockets.
+  idle / busy   an established pair with no data, and one with a byte every 200 ms.
+"""
+import json
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+
+sockets = []  # everything held open until the end
+report = []
+
+
+def endpoint(sock, peer=False):
+    addr = sock.getpeername() if peer else sock.getsockname()
+    host, port = addr[0], addr[1]
+    if host.startswith("::ffff:"):
+        host = host[len("::ffff:"):]
+    return {"address": host, "port": port}
+
+
+def note(sock, role, state, kind, protocol=None):
+    family_protocol = "tcp6" if sock.family == socket.AF_INET6 else "tcp"
+    report.append({
+        "role": role,
+        "protocol": protocol or family_protocol,
+        "local": endpoint(sock),
+        "remote": endpoint(sock, peer=True),
+        "state": state,
+        "flag": kind,
+    })
+
+
+def listener(family, host, backlog=8, v6only=None, defer_accept=None):
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if v6only is not None:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    if defer_accept is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, defer_accept)
+    sock.bind((host, 0))
+    sock.listen(backlog)
+    sockets.append(sock)
+    return sock
+
+
+def pair(family, host, listen_family=None, listen_host=None, v6only=None):
+    srv = listener(listen_family or family, listen_host or host, v6only=v6only)
+    client = socket.socket(family, socket.SOCK_STREAM)
+    client.connect((host, srv.getsockname()[1]))
+    server, _ = srv.accept()
+    sockets.extend([client, server])
+    return client, server
+
+
+def half_closed(role, family, host, **kwargs):
+    client, server = pair(family, host, **kwargs)
+    server.shutdown(socket.SHUT_WR)
+    note(server, role + "-closer", "FIN_WAIT_2", "half-close")
+    note(client, role + "-leaker", "CLOSE_WAIT", "half-close")
+
+
+def main():
+    # idle ESTABLISHED pair
+    client, server = pair(socket.AF_INET, "127.0.0.1")
+    note(client, "idle-client", "ESTABLISHED", "idle")
+    note(server, "idle-server", "ESTABLISHED", "idle")
+
+    # busy ESTABLISHED pair: a byte every 200 ms each way
+    busy_client, busy_server = pair(socket.AF_INET, "127.0.0.1")
+    note(busy_client, "busy-client", "ESTABLISHED", None)
+    note(busy_server, "busy-server", "ESTABLISHED", None)
+
+    def chatter():
+        while True:
+            try:
+                busy_client.send(b"x")
+                busy_server.recv(16)
+                busy_server.send(b"y")
+                busy_client.recv(16)
+            except OSError:
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=chatter, daemon=True).start()
+
+    # half-close: IPv4, IPv6, and a dual-stack listener reached over IPv4 (IPv4-mapped on its side)
+    half_closed("v4", socket.AF_INET, "127.0.0.1")
+    half_closed("v6", socket.AF_INET6, "::1")
+    client, server = pair(socket.AF_INET, "127.0.0.1", listen_family=socket.AF_INET6, listen_host="::", v6only=0)
+    server.shutdown(socket.SHUT_WR)
+    note(server, "mapped-closer", "FIN_WAIT_2", "half-close", protocol="tcp6")
+    note(client, "mapped-leaker", "CLOSE_WAIT", "half-close")
+
+    # SYN_SENT: a full accept queue drops the SYN
+    full = listener(socket.AF_INET, "127.0.0.1", backlog=0)
+    filler = socket.create_connection(("127.0.0.1", full.getsockname()[1]))
+    sockets.append(filler)
+    note(filler, "backlog-filler", "ESTABLISHED", "idle")
+    report.append({"role": "backlog-filler-server", "protocol": "tcp", "local": endpoint(full),
+                   "remote": endpoint(filler), "state": "ESTABLISHED", "flag": "idle"})
+    time.sleep(0.05)
+    blocked = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocked.setblocking(False)
+    blocked.bind(("127.0.0.1", 0))
+    blocked.connect_ex(("127.0.0.1", full.getsockname()[1]))
+    sockets.append(blocked)
+    report.append({"role": "syn-sent", "protocol": "tcp", "local": endpoint(blocked),
+                   "remote": endpoint(full), "state": "SYN_SENT", "flag": "half-open"})
+
+    # SYN_RECEIVED: TCP_DEFER_ACCEPT keeps the server side's request socket waiting for data
+    deferred = listener(socket.AF_INET, "127.0.0.1", defer_accept=60)
+    deferred_client = socket.create_connection(("127.0.0.1", deferred.getsockname()[1]))
+    sockets.append(deferred_client)
+    note(deferred_client, "defer-client", "ESTABLISHED", "idle")
+    report.append({"role": "syn-received", "protocol": "tcp", "local": endpoint(deferred),
+                   "remote": endpoint(deferred_client), "state": "SYN_RECEIVED", "flag": "half-open"})
+
+    listeners = [s for s in sockets if s.type == socket.SOCK_STREAM and _is_listener(s)]
+    for s in listeners:
+        host, port = endpoint(s)["address"], endpoint(s)["port"]
+        report.append({"role": "listener", "protocol": "tcp6" if s.family == socket.AF_INET6 else "tcp",
+                       "local": {"address": host, "port": port}, "remote": None, "state": "LISTEN", "flag": None})
+
+    print(json.dumps({"ready": True, "sockets": report}), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Hold until stdin closes (the test ended or died) or SIGTERM.
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], 1.0)
+        if readable and not sys.stdin.readline():
+            return
+
+
+def _is_listener(sock):
+    try:
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

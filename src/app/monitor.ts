@@ -1,0 +1,94 @@
+import { evaluateAll, withOwner, type ConnectionView, type Evaluation } from '../core/evaluate.js';
+import { policyNeedsProcesses, type Policy } from '../core/policy.js';
+import { advance, advanceFailed, emptyTrackerState, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import type { Platform } from '../platform/platform.js';
+import { OwnerResolver } from '../sources/linux/process-owners.js';
+import { SourceSelector } from '../sources/select-source.js';
+import { SourceError, type SourceChoice } from '../sources/source.js';
+
+export interface PollOutcome {
+  ok: boolean;
+  takenAtMs: number;
+  source: string;
+  /** Degraded-but-usable conditions, for the user. */
+  notices: string[];
+  /** Why the poll failed, when it did. */
+  error?: string;
+  events: TrackerEvent[];
+  durationMs: number;
+}
+
+export interface MonitorOptions {
+  source: SourceChoice;
+  procRoot: string;
+  initialState?: TrackerState;
+}
+
+export interface EvaluatedPoll {
+  evaluation: Evaluation;
+  /** Some owners could not be looked up for lack of permission. */
+  ownersHidden: boolean;
+}
+
+/** Polls one source into one tracker; shared by every front end. */
+export class Monitor {
+  tracker: TrackerState;
+  private readonly selector: SourceSelector;
+  private readonly owners: OwnerResolver;
+  private inFlight: Promise<PollOutcome> | undefined;
+
+  constructor(
+    private readonly platform: Platform,
+    options: MonitorOptions,
+  ) {
+    this.tracker = options.initialState ?? emptyTrackerState();
+    this.selector = new SourceSelector(options.source, platform, { procRoot: options.procRoot });
+    this.owners = new OwnerResolver(platform, options.procRoot);
+  }
+
+  get sourceName(): string {
+    return this.selector.name;
+  }
+
+  /** One poll at a time: a caller arriving while a poll runs shares it instead of starting another. */
+  poll(): Promise<PollOutcome> {
+    this.inFlight ??= this.pollOnce().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async pollOnce(): Promise<PollOutcome> {
+    const startedMs = this.platform.nowMs();
+    try {
+      const reading = await this.selector.read();
+      const takenAtMs = this.platform.nowMs();
+      const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols });
+      this.tracker = result.state;
+      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: takenAtMs - startedMs };
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error;
+      const takenAtMs = this.platform.nowMs();
+      this.tracker = advanceFailed(this.tracker).state;
+      return { ok: false, takenAtMs, source: this.selector.name, notices: [], error: error.message, events: [], durationMs: takenAtMs - startedMs };
+    }
+  }
+
+  /**
+   * Evaluates the tracker at the last poll's time. Owners are looked up only for flagged rows and
+   * rows `needsOwner` picks (those shown), unless the policy matches on process names.
+   */
+  async evaluate(policy: Policy, needsOwner: (view: ConnectionView) => boolean): Promise<EvaluatedPoll> {
+    const now = this.tracker.lastPollMs ?? this.platform.nowMs();
+    if (policyNeedsProcesses(policy)) {
+      const inodes = [...this.tracker.connections.values()].map((c) => c.row.inode ?? 0);
+      const lookup = await this.owners.resolve(inodes);
+      return { evaluation: evaluateAll(this.tracker, now, policy, lookup.owners), ownersHidden: lookup.permissionDenied };
+    }
+    const evaluation = evaluateAll(this.tracker, now, policy);
+    const wanted = evaluation.views.filter((v) => v.flag || needsOwner(v));
+    const lookup = await this.owners.resolve(wanted.map((v) => v.row.inode ?? 0));
+    for (const view of wanted) view.row = withOwner(view.row, lookup.owners);
+    return { evaluation, ownersHidden: lookup.permissionDenied };
+  }
+}

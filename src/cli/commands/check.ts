@@ -1,0 +1,89 @@
+import { Monitor, type PollOutcome } from '../../app/monitor.js';
+import { StateDecodeError, decodeTrackerState, encodeTrackerState } from '../../app/tracker-codec.js';
+import { statusOf, type CheckStatus } from '../../core/evaluate.js';
+import type { TrackerState } from '../../core/tracker.js';
+import { StateFile, defaultStateFilePath } from '../../platform/state-file.js';
+import { formatCheckSummary, formatCountLine, formatFlaggedLine } from '../../output/check-text.js';
+import { checkReportToJson } from '../../output/json.js';
+import type { CliContext } from '../context.js';
+import { exitCodeForStatus } from '../exit-codes.js';
+import { loadPolicy } from '../load-policy.js';
+import type { CheckOptions } from '../parse-command-line.js';
+
+// `check`, for cron and monitoring systems: silent with exit 0 when all is well (cron mails only
+// on output), otherwise one line per flagged session and a summary, exit 1/2/3.
+
+export async function runCheck(options: CheckOptions, context: CliContext): Promise<number> {
+  const policy = await loadPolicy(options);
+  // --window samples instead of the state file, unless a state file is named explicitly too.
+  const useStateFile = options.useStateFile && (options.windowMs === undefined || options.stateFilePath !== undefined);
+  const stateFile = useStateFile ? new StateFile(options.stateFilePath ?? defaultStateFilePath(context.env)) : undefined;
+
+  if (stateFile) await stateFile.lock();
+  try {
+    const initialState = stateFile ? await loadState(stateFile, context) : undefined;
+    const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(initialState ? { initialState } : {}) });
+    const outcome = await sample(monitor, options, context);
+
+    const { evaluation } = await monitor.evaluate(policy, () => false);
+    const status: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
+    const errors = outcome.error ? [outcome.error] : [];
+    if (stateFile) await stateFile.write(encodeTrackerState(monitor.tracker, outcome.source, context.platform.nowMs()));
+
+    if (options.json) {
+      const report = checkReportToJson({
+        status,
+        checkedAtMs: outcome.takenAtMs,
+        source: outcome.source,
+        views: evaluation.views,
+        countFlags: evaluation.countFlags,
+        errors,
+        notices: outcome.notices,
+      });
+      context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else if (status !== 'ok') {
+      const lines = evaluation.views.map(formatFlaggedLine).filter((l): l is string => l !== undefined);
+      lines.push(...evaluation.countFlags.map(formatCountLine));
+      lines.push(...outcome.notices.map((n) => `note: ${n}`));
+      lines.push(formatCheckSummary(status, evaluation.views, evaluation.countFlags, outcome.source, errors));
+      context.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return exitCodeForStatus(status);
+  } finally {
+    await stateFile?.unlock();
+  }
+}
+
+/** One poll, or polls every --interval for --window; the last poll's result decides. */
+async function sample(monitor: Monitor, options: CheckOptions, context: CliContext): Promise<PollOutcome> {
+  let outcome = await monitor.poll();
+  if (options.windowMs === undefined) return outcome;
+  const notices = new Set(outcome.notices);
+  const endMs = outcome.takenAtMs + options.windowMs;
+  while (!context.interrupt.aborted && context.platform.nowMs() < endMs) {
+    await context.sleep(Math.min(options.intervalMs, Math.max(0, endMs - context.platform.nowMs())), context.interrupt);
+    outcome = await monitor.poll();
+    outcome.notices.forEach((n) => notices.add(n));
+  }
+  return { ...outcome, notices: [...notices] };
+}
+
+/** A corrupt or foreign state file is reported, kept aside, and replaced: never fatal. */
+async function loadState(stateFile: StateFile, context: CliContext): Promise<TrackerState | undefined> {
+  let text: string | undefined;
+  try {
+    text = await stateFile.read();
+  } catch (error) {
+    context.stderr.write(`tcpdwell: cannot read state file ${stateFile.path} (${(error as Error).message}); starting without history\n`);
+    return undefined;
+  }
+  if (text === undefined) return undefined;
+  try {
+    return decodeTrackerState(text);
+  } catch (error) {
+    if (!(error instanceof StateDecodeError)) throw error;
+    const aside = await stateFile.setAside(context.platform.nowMs());
+    context.stderr.write(`tcpdwell: state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history\n`);
+    return undefined;
+  }
+}

@@ -1,0 +1,34 @@
+import { ConfigError } from '../config/parse-config.js';
+import type { CheckStatus } from '../core/evaluate.js';
+import { StateFileLockedError } from '../platform/state-file.js';
+import { SourceError } from '../sources/source.js';
+import { UsageError } from './parse-command-line.js';
+
+// Every exit code, in one place (README "Exit codes"). 0-3 follow the Nagios plugin convention so
+// `check` plugs into any monitoring system unchanged; the others follow sysexits.h.
+export const ExitCode = {
+  OK: 0,
+  WARNING: 1,
+  CRITICAL: 2,
+  /** The socket table could not be read, or another run holds the state file. */
+  UNKNOWN: 3,
+  /** Bad command line: unknown flag or source, malformed duration, state or port. */
+  USAGE: 64,
+  /** Internal error: a bug. The message says how to get the stack trace. */
+  SOFTWARE: 70,
+  /** Bad config file: the message names file, line and field. */
+  CONFIG: 78,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export function exitCodeForStatus(status: CheckStatus): ExitCode {
+  return { ok: ExitCode.OK, warning: ExitCode.WARNING, critical: ExitCode.CRITICAL, unknown: ExitCode.UNKNOWN }[status];
+}
+
+export function exitCodeForError(error: unknown): ExitCode {
+  if (error instanceof UsageError) return ExitCode.USAGE;
+  if (error instanceof ConfigError) return ExitCode.CONFIG;
+  if (error instanceof SourceError || error instanceof StateFileLockedError) return ExitCode.UNKNOWN;
+  return ExitCode.SOFTWARE;
+}

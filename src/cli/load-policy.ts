@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError, buildPolicy, parseConfig } from '../config/parse-config.js';
+import type { Policy } from '../core/policy.js';
+import { errorCode } from '../platform/platform.js';
+import type { CommonOptions } from './parse-command-line.js';
+
+/** The policy in force for a command: its --config file (if any) and its threshold flags. */
+export async function loadPolicy(options: CommonOptions): Promise<Policy> {
+  let config;
+  if (options.configPath !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(options.configPath, 'utf8');
+    } catch (error) {
+      const reason = errorCode(error) === 'ENOENT' ? 'no such file' : errorCode(error) === 'EACCES' ? 'permission denied' : (error as Error).message;
+      throw new ConfigError(`cannot read config file ${options.configPath}: ${reason}`, { cause: error });
+    }
+    config = parseConfig(text, options.configPath);
+  }
+  const overrides = { warning: options.warning, critical: options.critical, ...(options.preset ? { preset: options.preset } : {}) };
+  return buildPolicy(config, overrides);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { nodePlatform } from '../platform/platform.js';
+import { runCli } from './run.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const interrupt = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => interrupt.abort());
+}
+
+const exitCode = await runCli(
+  process.argv.slice(2),
+  {
+    platform: nodePlatform(),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
+    interrupt: interrupt.signal,
+  },
+  version,
+);
+// exitCode, not exit(): lets stdout drain when piped.
+process.exitCode = exitCode;

@@ -1,0 +1,219 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DurationError, parseDuration } from '../core/duration.js';
+import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName } from '../core/policy.js';
+import { mapState } from '../core/state-vocabularies.js';
+import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
+import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
+
+// argv → a command and its options, with no I/O: tested like any function. The flags are a public
+// interface: names may be added, never renamed or removed.
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CommonOptions {
+  source: SourceChoice;
+  procRoot: string;
+  configPath?: string;
+  preset?: PresetName;
+  warning: PartialThresholds;
+  critical: PartialThresholds;
+  json: boolean;
+}
+
+export interface ListOptions extends CommonOptions {
+  states?: TcpState[];
+  ports?: PortRange[];
+  pids?: number[];
+  processes?: string[];
+  flaggedOnly: boolean;
+  /** Re-poll every this many ms; undefined = one shot. */
+  watchMs?: number;
+  /** Stop --watch after this many polls. */
+  iterations?: number;
+}
+
+export interface CheckOptions extends CommonOptions {
+  /** undefined = the default path (XDG state dir). */
+  stateFilePath?: string;
+  useStateFile: boolean;
+  windowMs?: number;
+  intervalMs: number;
+}
+
+export type ParsedCommandLine =
+  | { command: 'list'; options: ListOptions }
+  | { command: 'check'; options: CheckOptions }
+  | { command: 'exit'; output: string; exitCode: number }; // --help, --version
+
+export const DEFAULT_WATCH_MS = 2000;
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof DurationError ? error.message : String(error));
+  }
+}
+
+function positiveDurationArg(value: string): number {
+  const ms = durationArg(value);
+  if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
+  return ms;
+}
+
+function listArg<T>(parseOne: (item: string) => T) {
+  return (value: string, previous: T[] | undefined): T[] => [
+    ...(previous ?? []),
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(parseOne),
+  ];
+}
+
+/** Any spelling of a state: ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING, 0A… */
+export function parseStateWord(word: string): TcpState {
+  const upper = word.trim().toUpperCase();
+  const underscored = upper.replace(/-/g, '_');
+  if (isTcpState(underscored)) return underscored;
+  for (const vocabulary of ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const) {
+    const { state } = mapState(vocabulary, upper);
+    if (state !== TcpState.UNKNOWN) return state;
+  }
+  throw new InvalidArgumentError(`unknown state "${word}" (one of ${ALL_TCP_STATES.join(', ')})`);
+}
+
+function portRangeArg(item: string): PortRange {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(item);
+  const from = Number(match?.[1]);
+  const to = match?.[2] === undefined ? from : Number(match[2]);
+  if (!match || !(from >= 0 && to <= 65535 && from <= to)) throw new InvalidArgumentError(`invalid port "${item}" (0-65535, or a range such as 6000-6010)`);
+  return { from, to };
+}
+
+function pidArg(item: string): number {
+  if (!/^\d+$/.test(item)) throw new InvalidArgumentError(`invalid pid "${item}"`);
+  return Number(item);
+}
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
+    .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", '/proc')
+    .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)')
+    .addOption(new Option('--preset <name>', 'reference timers: ios 30s/30s/1h, asa 30s/10m/1h, conntrack (netfilter per-state timeouts)').choices(PRESET_NAMES))
+    .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s)', durationArg)
+    .addOption(new Option('--synwait <duration>').argParser(durationArg).hideHelp())
+    .option('--half-close <duration>', 'FIN_WAIT_1/2, CLOSE_WAIT, CLOSING, LAST_ACK without a segment from the peer for longer (alias --finwait; default 30s)', durationArg)
+    .addOption(new Option('--finwait <duration>').argParser(durationArg).hideHelp())
+    .option('--idle <duration>', 'ESTABLISHED with no data either way for longer (default 1h; needs the ss source)', durationArg)
+    .option('--critical-half-open <duration>', 'escalate half-open flags to critical past this', durationArg)
+    .option('--critical-half-close <duration>', 'escalate half-close flags to critical past this', durationArg)
+    .option('--critical-idle <duration>', 'escalate idle flags to critical past this', durationArg)
+    .option('--json', 'machine-readable output (see README, JSON output)', false);
+}
+
+type RawOptions = Record<string, unknown>;
+
+function commonFrom(raw: RawOptions): CommonOptions {
+  const pick = (a: string, b?: string) => (raw[a] ?? (b ? raw[b] : undefined)) as number | undefined;
+  const warning: PartialThresholds = {};
+  const critical: PartialThresholds = {};
+  const set = (target: PartialThresholds, field: 'halfOpenMs' | 'halfCloseMs' | 'idleMs', value: number | undefined) => {
+    if (value !== undefined) target[field] = value;
+  };
+  set(warning, 'halfOpenMs', pick('halfOpen', 'synwait'));
+  set(warning, 'halfCloseMs', pick('halfClose', 'finwait'));
+  set(warning, 'idleMs', pick('idle'));
+  set(critical, 'halfOpenMs', pick('criticalHalfOpen'));
+  set(critical, 'halfCloseMs', pick('criticalHalfClose'));
+  set(critical, 'idleMs', pick('criticalIdle'));
+  const options: CommonOptions = {
+    source: raw.source as SourceChoice,
+    procRoot: String(raw.procRoot).replace(/\/+$/, '') || '/',
+    warning,
+    critical,
+    json: Boolean(raw.json),
+  };
+  if (typeof raw.config === 'string') options.configPath = raw.config;
+  if (typeof raw.preset === 'string') options.preset = raw.preset as PresetName;
+  return options;
+}
+
+export function parseCommandLine(argv: readonly string[], version = '0.0.0'): ParsedCommandLine {
+  let parsed: ParsedCommandLine | undefined;
+  let output = '';
+  const program = new Command('tcpdwell')
+    .description('TCP connections with the time each has dwelt in its state; flags half-open, half-close and idle sessions')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (output += s), writeErr: (s) => (output += s) })
+    .showSuggestionAfterError(true);
+
+  addCommonOptions(
+    program
+      .command('list', { isDefault: true })
+      .description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')
+      .option('--state <states>', 'only these states (comma-separated; any spelling: CLOSE_WAIT, close-wait, ESTAB)', listArg(parseStateWord))
+      .option('--port <ports>', 'only these local or remote ports or ranges (5432,6000-6010)', listArg(portRangeArg))
+      .option('--pid <pids>', 'only sockets of these processes', listArg(pidArg))
+      .option('--process <names>', 'only sockets of processes with these names (* matches anything)', listArg((s) => s))
+      .option('--flagged', 'only flagged connections', false)
+      .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
+      .option('--iterations <n>', 'with --watch: stop after n polls', (v) => {
+        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
+        return Number(v);
+      }),
+  ).action((raw: RawOptions) => {
+    const options: ListOptions = { ...commonFrom(raw), flaggedOnly: Boolean(raw.flagged) };
+    if (raw.state) options.states = raw.state as TcpState[];
+    if (raw.port) options.ports = raw.port as PortRange[];
+    if (raw.pid) options.pids = raw.pid as number[];
+    if (raw.process) options.processes = raw.process as string[];
+    if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
+    if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
+    parsed = { command: 'list', options };
+  });
+
+  addCommonOptions(
+    program
+      .command('check')
+      .description('for cron and monitoring: silent and exit 0 when all is well; exit 1 warning, 2 critical, 3 unknown')
+      .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)')
+      .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
+      .option('--window <duration>', 'sample for this long instead of using the state file', positiveDurationArg)
+      .option('--interval <duration>', 'with --window: time between polls (default 2s)', positiveDurationArg),
+  ).action((raw: RawOptions) => {
+    const options: CheckOptions = { ...commonFrom(raw), useStateFile: raw.state !== false, intervalMs: (raw.interval as number | undefined) ?? 2000 };
+    if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
+    if (raw.window !== undefined) options.windowMs = raw.window as number;
+    parsed = { command: 'check', options };
+  });
+
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return { command: 'exit', output, exitCode: 0 };
+      throw new UsageError(firstLine(output || error.message).replace(/^error: /, ''));
+    }
+    throw error;
+  }
+  if (!parsed) throw new UsageError('no command given');
+  return parsed;
+}
+
+function positiveDurationOrUsage(value: string, flag: string): number {
+  try {
+    return positiveDurationArg(value);
+  } catch (error) {
+    throw new UsageError(`option '${flag} [interval]' argument '${value}' is invalid. ${(error as Error).message}`);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? text;
+}

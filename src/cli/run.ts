@@ -1,0 +1,30 @@
+import type { CliContext } from './context.js';
+import { runCheck } from './commands/check.js';
+import { runList } from './commands/list.js';
+import { ExitCode, exitCodeForError } from './exit-codes.js';
+import { parseCommandLine } from './parse-command-line.js';
+
+/** argv → exit code. Every failure becomes one line on stderr and one documented exit code. */
+export async function runCli(argv: readonly string[], context: CliContext, version: string): Promise<number> {
+  try {
+    const parsed = parseCommandLine(argv, version);
+    switch (parsed.command) {
+      case 'exit':
+        context.stdout.write(parsed.output);
+        return parsed.exitCode;
+      case 'list':
+        return await runList(parsed.options, context);
+      case 'check':
+        return await runCheck(parsed.options, context);
+    }
+  } catch (error) {
+    const code = exitCodeForError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    context.stderr.write(`tcpdwell: ${message.split('\n')[0]}\n`);
+    if (code === ExitCode.SOFTWARE) {
+      if (context.env.TCPDWELL_DEBUG) context.stderr.write(`${(error as Error).stack ?? ''}\n`);
+      else context.stderr.write('tcpdwell: this is a bug; run again with TCPDWELL_DEBUG=1 for the stack trace and report it\n');
+    }
+    return code;
+  }
+}

@@ -1,0 +1,243 @@
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { z } from 'zod';
+import { parseCidr } from '../core/address.js';
+import { DurationError, parseDuration } from '../core/duration.js';
+import {
+  PRESETS,
+  PRESET_NAMES,
+  defaultPolicy,
+  type ConnectionMatch,
+  type CountRule,
+  type PartialThresholds,
+  type Policy,
+  type PortRange,
+  type PresetName,
+  type SessionRule,
+} from '../core/policy.js';
+import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
+
+// The config file (JSON or YAML; JSON is read by the YAML parser too, so both get line numbers).
+//
+//   preset: asa
+//   thresholds: { half-open: 30s, half-close: 10m, idle: 1h, states: { CLOSE_WAIT: 5m } }
+//   critical:   { half-close: 1h }
+//   rules:
+//     - name: postgres
+//       match: { local-port: [5432, "6000-6010"], remote-address: [10.0.0.0/8], process: [postgres] }
+//       thresholds: { idle: 8h }
+//       critical: { idle: off }
+//   counts:
+//     - { name: close-wait-leak, state: CLOSE_WAIT, per: process, warning: 100, critical: 1000 }
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const durationValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (value === 'off') return Infinity;
+  try {
+    return parseDuration(String(value));
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+const stateName = z.string().transform((value, ctx) => {
+  const upper = value.toUpperCase().replace(/-/g, '_');
+  if (!isTcpState(upper)) {
+    ctx.addIssue({ code: 'custom', message: `unknown state "${value}" (one of ${ALL_TCP_STATES.join(', ')})` });
+    return z.NEVER;
+  }
+  return upper;
+});
+
+const thresholdsSchema = z
+  .strictObject({
+    'half-open': durationValue.optional(),
+    'half-close': durationValue.optional(),
+    idle: durationValue.optional(),
+    states: z.record(z.string(), durationValue).optional(),
+  })
+  .transform((t, ctx): PartialThresholds => {
+    const result: PartialThresholds = {};
+    if (t['half-open'] !== undefined) result.halfOpenMs = t['half-open'];
+    if (t['half-close'] !== undefined) result.halfCloseMs = t['half-close'];
+    if (t.idle !== undefined) result.idleMs = t.idle;
+    if (t.states) {
+      result.perStateMs = {};
+      for (const [name, ms] of Object.entries(t.states)) {
+        const upper = name.toUpperCase().replace(/-/g, '_');
+        if (!isTcpState(upper)) {
+          ctx.addIssue({ code: 'custom', path: ['states', name], message: `unknown state "${name}"` });
+          continue;
+        }
+        result.perStateMs[upper] = ms;
+      }
+    }
+    return result;
+  });
+
+const portRange = z.union([z.number(), z.string()]).transform((value, ctx): PortRange => {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(String(value).trim());
+  const from = Number(match?.[1]);
+  const to = match?.[2] === undefined ? from : Number(match[2]);
+  if (!match || !(from >= 0 && to <= 65535 && from <= to)) {
+    ctx.addIssue({ code: 'custom', message: `invalid port or range "${value}" (use 5432 or "6000-6010", 0-65535)` });
+    return z.NEVER;
+  }
+  return { from, to };
+});
+
+const cidr = z.string().transform((value, ctx) => {
+  const parsed = parseCidr(value.trim());
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `invalid address or CIDR "${value}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const oneOrMany = <T extends z.ZodTypeAny>(item: T) => z.union([item.array(), item]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+
+const matchSchema = z
+  .strictObject({
+    'local-port': oneOrMany(portRange).optional(),
+    'remote-port': oneOrMany(portRange).optional(),
+    'local-address': oneOrMany(cidr).optional(),
+    'remote-address': oneOrMany(cidr).optional(),
+    process: oneOrMany(z.string().min(1)).optional(),
+    state: oneOrMany(stateName).optional(),
+  })
+  .transform((m): ConnectionMatch => {
+    const result: ConnectionMatch = {};
+    if (m['local-port']) result.localPorts = m['local-port'];
+    if (m['remote-port']) result.remotePorts = m['remote-port'];
+    if (m['local-address']) result.localAddresses = m['local-address'];
+    if (m['remote-address']) result.remoteAddresses = m['remote-address'];
+    if (m.process) result.processes = m.process;
+    if (m.state) result.states = m.state;
+    return result;
+  });
+
+const ruleSchema = z.strictObject({
+  name: z.string().min(1),
+  match: matchSchema,
+  thresholds: thresholdsSchema.optional(),
+  critical: thresholdsSchema.optional(),
+});
+
+const countSchema = z.strictObject({
+  name: z.string().min(1),
+  state: oneOrMany(stateName),
+  per: z.enum(['process', 'local-port', 'remote-address', 'remote']),
+  warning: z.number().int().nonnegative(),
+  critical: z.number().int().nonnegative().optional(),
+  match: matchSchema.optional(),
+});
+
+const configSchema = z.strictObject({
+  preset: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]]).optional(),
+  thresholds: thresholdsSchema.optional(),
+  critical: thresholdsSchema.optional(),
+  rules: z.array(ruleSchema).optional(),
+  counts: z.array(countSchema).optional(),
+});
+
+export interface ConfigFile {
+  preset?: PresetName;
+  warning: PartialThresholds;
+  critical: PartialThresholds;
+  rules: SessionRule[];
+  counts: CountRule[];
+}
+
+/** Parses config text; throws ConfigError naming the file, line and field of the first problem. */
+export function parseConfig(text: string, fileName: string): ConfigFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const syntaxError = doc.errors[0];
+  if (syntaxError) {
+    const line = lineCounter.linePos(syntaxError.pos[0]).line;
+    throw new ConfigError(`${fileName}:${line}: ${syntaxError.message.split('\n')[0]}`);
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const line = lineOf(doc, lineCounter, path);
+    const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    throw new ConfigError(`${fileName}:${line}: ${field || '(top level)'}: ${describeIssue(issue)}`);
+  }
+  const config = result.data;
+  const out: ConfigFile = {
+    warning: config.thresholds ?? {},
+    critical: config.critical ?? {},
+    rules: (config.rules ?? []).map((r) => ({ name: r.name, match: r.match, warning: r.thresholds ?? {}, critical: r.critical ?? {} })),
+    counts: (config.counts ?? []).map((c) => {
+      const rule: CountRule = { name: c.name, states: c.state as TcpState[], per: c.per, warningAbove: c.warning };
+      if (c.critical !== undefined) rule.criticalAbove = c.critical;
+      if (c.match) rule.match = c.match;
+      return rule;
+    }),
+  };
+  if (config.preset) out.preset = config.preset;
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}
+
+// The deepest node on the path that exists in the document gives the line.
+function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[]): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+export interface ThresholdOverrides {
+  preset?: PresetName;
+  warning: PartialThresholds;
+  critical: PartialThresholds;
+}
+
+/**
+ * The policy in force: preset (flag, else config, else ios) ← config thresholds ← command-line
+ * thresholds. A command-line class threshold replaces the per-state values of that class too,
+ * so `--preset conntrack --half-close 1m` means 1 min for every half-close state.
+ */
+export function buildPolicy(config: ConfigFile | undefined, overrides: ThresholdOverrides): Policy {
+  const policy = defaultPolicy(overrides.preset ?? config?.preset ?? 'ios');
+  if (config) {
+    mergeInto(policy.warning, config.warning);
+    policy.critical = { ...config.critical, perStateMs: { ...config.critical.perStateMs } };
+    policy.rules = config.rules;
+    policy.counts = config.counts;
+  }
+  mergeInto(policy.warning, overrides.warning, true);
+  mergeInto(policy.critical, overrides.critical, true);
+  return policy;
+}
+
+const CLASS_STATES: Record<'halfOpenMs' | 'halfCloseMs' | 'idleMs', TcpState[]> = {
+  halfOpenMs: [TcpState.SYN_SENT, TcpState.SYN_RECEIVED],
+  halfCloseMs: [TcpState.FIN_WAIT_1, TcpState.FIN_WAIT_2, TcpState.CLOSE_WAIT, TcpState.CLOSING, TcpState.LAST_ACK],
+  idleMs: [TcpState.ESTABLISHED],
+};
+
+function mergeInto(target: PartialThresholds, source: PartialThresholds, classReplacesStates = false): void {
+  for (const field of ['halfOpenMs', 'halfCloseMs', 'idleMs'] as const) {
+    const value = source[field];
+    if (value === undefined) continue;
+    target[field] = value;
+    if (classReplacesStates && target.perStateMs) for (const state of CLASS_STATES[field]) delete target.perStateMs[state];
+  }
+  if (source.perStateMs) target.perStateMs = { ...target.perStateMs, ...source.perStateMs };
+}
+
+export { PRESETS };

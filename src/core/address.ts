@@ -1,0 +1,167 @@
+// Address helpers: every address is normalised once, when a parser makes a row.
+// IPv4 dotted; IPv6 RFC 5952 lowercase; IPv4-mapped IPv6 (::ffff:a.b.c.d) shown as a.b.c.d.
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export type Protocol = 'tcp' | 'tcp6';
+
+const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0xffff];
+
+/** 16 bytes or 4 bytes to display text. */
+export function formatAddressBytes(bytes: readonly number[]): string {
+  if (bytes.length === 4) return bytes.join('.');
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  if (MAPPED_PREFIX.every((w, i) => words[i] === w)) return bytes.slice(12).join('.');
+  return formatIpv6Words(words);
+}
+
+// RFC 5952 §4: lowercase, no leading zeros, the longest run (≥2) of zero words becomes '::'
+// (the first such run on a tie).
+function formatIpv6Words(words: readonly number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const head = hex.slice(0, bestStart).join(':');
+  const tail = hex.slice(bestStart + bestLength).join(':');
+  return `${head}::${tail}`;
+}
+
+/**
+ * /proc/net/tcp(6) address: hex digits of 32-bit words, each word in host byte order
+ * (field notes §5). On little-endian hosts the bytes of every word are reversed; the whole
+ * 16 bytes are NOT reversed as one block.
+ */
+export function decodeProcHexAddress(hex: string, littleEndian = true): string | undefined {
+  if (!/^[0-9A-Fa-f]+$/.test(hex) || (hex.length !== 8 && hex.length !== 32)) return undefined;
+  const bytes: number[] = [];
+  for (let w = 0; w < hex.length; w += 8) {
+    const word: number[] = [];
+    for (let b = 0; b < 8; b += 2) word.push(parseInt(hex.slice(w + b, w + b + 2), 16));
+    if (littleEndian) word.reverse();
+    bytes.push(...word);
+  }
+  return formatAddressBytes(bytes);
+}
+
+/** Parses IPv4 or IPv6 text (zone index dropped) into bytes; undefined when it is neither. */
+export function parseAddressBytes(text: string): number[] | undefined {
+  const address = text.replace(/%.*$/, '');
+  if (address.includes(':')) return parseIpv6(address);
+  return parseIpv4(address);
+}
+
+function parseIpv4(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
+  return bytes.every((b) => b >= 0 && b <= 255) ? bytes : undefined;
+}
+
+function parseIpv6(text: string): number[] | undefined {
+  let body = text;
+  let tailBytes: number[] = [];
+  const lastColon = body.lastIndexOf(':');
+  if (body.slice(lastColon + 1).includes('.')) {
+    const v4 = parseIpv4(body.slice(lastColon + 1));
+    if (!v4) return undefined;
+    tailBytes = v4;
+    body = body.slice(0, lastColon + 1) + '0:0';
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) return undefined;
+  const toWords = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const words = s.split(':').map((w) => (/^[0-9A-Fa-f]{1,4}$/.test(w) ? parseInt(w, 16) : NaN));
+    return words.some(Number.isNaN) ? undefined : words;
+  };
+  const head = toWords(halves[0] ?? '');
+  const tail = halves.length === 2 ? toWords(halves[1] ?? '') : [];
+  if (!head || !tail) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const words = [...head, ...new Array<number>(Math.max(0, missing)).fill(0), ...tail];
+  const bytes = words.flatMap((w) => [w >> 8, w & 0xff]);
+  if (tailBytes.length) bytes.splice(12, 4, ...tailBytes);
+  return bytes;
+}
+
+/** Canonical display form of any IPv4/IPv6 text; unknown text (host names) is kept as given. */
+export function normalizeAddress(text: string): string {
+  const bytes = parseAddressBytes(text);
+  return bytes ? formatAddressBytes(bytes) : text;
+}
+
+export function formatEndpoint(endpoint: Endpoint): string {
+  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+}
+
+export interface Cidr {
+  bytes: number[];
+  prefixLength: number;
+}
+
+/** `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or /128). */
+export function parseCidr(text: string): Cidr | undefined {
+  const [address = '', prefix] = text.split('/');
+  let bytes = parseAddressBytes(address);
+  if (!bytes) return undefined;
+  let maxPrefix = bytes.length * 8;
+  let prefixLength = prefix === undefined ? maxPrefix : /^\d+$/.test(prefix) ? Number(prefix) : NaN;
+  if (!(prefixLength >= 0 && prefixLength <= maxPrefix)) return undefined;
+  // ::ffff:a.b.c.d/n is an IPv4 block: rows show mapped addresses as IPv4.
+  if (bytes.length === 16 && MAPPED_PREFIX.every((w, i) => ((bytes![2 * i] ?? 0) << 8 | (bytes![2 * i + 1] ?? 0)) === w) && prefixLength >= 96) {
+    bytes = bytes.slice(12);
+    prefixLength -= 96;
+    maxPrefix = 32;
+  }
+  return { bytes, prefixLength };
+}
+
+export function cidrContains(cidr: Cidr, address: string): boolean {
+  const bytes = parseAddressBytes(address);
+  if (!bytes || bytes.length !== cidr.bytes.length) return false;
+  let remaining = cidr.prefixLength;
+  for (let i = 0; i < bytes.length && remaining > 0; i++, remaining -= 8) {
+    const mask = remaining >= 8 ? 0xff : (0xff << (8 - remaining)) & 0xff;
+    if (((bytes[i] ?? 0) & mask) !== ((cidr.bytes[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** ss / netstat endpoint text: `1.2.3.4:80`, `[::1]:22`, `*:443`, `0.0.0.0:*`, `[fe80::1]%eth0:22`. */
+export function parseEndpointText(text: string): (Endpoint & { wildcard: boolean }) | undefined {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  let host = text.slice(0, colon);
+  const portText = text.slice(colon + 1);
+  const port = portText === '*' ? 0 : /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 0 && port <= 65535)) return undefined;
+  host = host.replace(/%[^\]]*$/, ''); // interface suffix after the address: 127.0.0.53%lo
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    if (close < 0) return undefined;
+    host = host.slice(1, close).replace(/%.*$/, '');
+  }
+  if (host === '*') return { address: '*', port, wildcard: true };
+  const bytes = parseAddressBytes(host);
+  if (!bytes) return undefined;
+  return { address: formatAddressBytes(bytes), port, wildcard: false };
+}

@@ -1,0 +1,64 @@
+import type { Endpoint, Protocol } from './address.js';
+import type { TcpState } from './tcp-state.js';
+
+/** A kernel timer on a socket (procfs `tr:tm->when`, ss `timer:(name,remaining,count)`). */
+export interface SocketTimer {
+  /** on = retransmit/probe, keepalive, timewait, persist, off. */
+  name: 'on' | 'keepalive' | 'timewait' | 'persist' | 'off' | 'other';
+  remainingMs: number;
+}
+
+/**
+ * What the kernel's own counters say about recent activity, in milliseconds before the poll.
+ * Only set where the source reports them and they are believable (see parse-ss.ts).
+ */
+export interface SocketActivity {
+  /** Last data sent (tcp_info lastsnd). */
+  lastSendAgoMs?: number;
+  /** Last data received (tcp_info lastrcv). */
+  lastReceiveAgoMs?: number;
+  /** Last ACK-bearing segment received from the peer, FIN included (tcp_info lastack). */
+  lastPeerSegmentAgoMs?: number;
+}
+
+/** One socket-table row from any source, already in the canonical model. */
+export interface SocketRow {
+  protocol: Protocol;
+  local: Endpoint;
+  remote: Endpoint;
+  state: TcpState;
+  rawState: string;
+  /** Socket inode (Linux). 0 when no process owns the socket yet (request or unaccepted sockets). */
+  inode?: number;
+  uid?: number;
+  sendQueue?: number;
+  receiveQueue?: number;
+  timer?: SocketTimer;
+  /** Retransmissions of the current segment (procfs retrnsmt, ss timer count). */
+  retransmits?: number;
+  /** Exponential backoff steps so far (ss `backoff:`), absent means 0 or unknown. */
+  backoff?: number;
+  rtoMs?: number;
+  rttMs?: number;
+  bytesSent?: number;
+  bytesReceived?: number;
+  activity?: SocketActivity;
+  pid?: number;
+  process?: string;
+}
+
+export interface ParseProblem {
+  /** 1-based line number in the parsed text. */
+  line: number;
+  message: string;
+}
+
+export interface ParseResult<T> {
+  rows: T[];
+  problems: ParseProblem[];
+}
+
+/** protocol + both endpoints: the identity of a flow (the inode distinguishes reuse, see tracker). */
+export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote'>): string {
+  return `${row.protocol} ${row.local.address} ${row.local.port} ${row.remote.address} ${row.remote.port}`;
+}

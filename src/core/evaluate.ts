@@ -1,0 +1,95 @@
+import type { SocketRow } from './connection.js';
+import { evaluateConnection, evaluateCounts, type CountFlag, type Flag, type Policy } from './policy.js';
+import { timingOf, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
+
+export interface Owner {
+  pid: number;
+  process: string;
+}
+
+/** One connection as every front end sees it: tracked history, timing and flag at one moment. */
+export interface ConnectionView {
+  connection: TrackedConnection;
+  /** The latest row, with its owner where it was resolved. */
+  row: SocketRow;
+  timing: ConnectionTiming;
+  flag?: Flag | CountMembership;
+}
+
+/** A connection flagged only because its group is over a count threshold. */
+export interface CountMembership {
+  kind: 'count';
+  severity: CountFlag['severity'];
+  rule: string;
+  group: string;
+  count: number;
+  thresholdCount: number;
+}
+
+export interface Evaluation {
+  views: ConnectionView[];
+  countFlags: CountFlag[];
+}
+
+export function withOwner(row: SocketRow, owners: ReadonlyMap<number, Owner> | undefined): SocketRow {
+  const owner = row.inode ? owners?.get(row.inode) : undefined;
+  return owner ? { ...row, pid: owner.pid, process: owner.process } : row;
+}
+
+/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. */
+export function evaluateAll(state: TrackerState, now: number, policy: Policy, owners?: ReadonlyMap<number, Owner>): Evaluation {
+  const views: ConnectionView[] = [];
+  for (const connection of state.connections.values()) {
+    const row = withOwner(connection.row, owners);
+    const timing = timingOf(connection, now);
+    const view: ConnectionView = { connection, row, timing };
+    const flag = evaluateConnection(policy, { row, ...timing });
+    if (flag) view.flag = flag;
+    views.push(view);
+  }
+  const countFlags = evaluateCounts(
+    policy,
+    views.map((v) => ({ key: v.connection.key, row: v.row })),
+  );
+  if (countFlags.length > 0) {
+    const byKey = new Map(views.map((v) => [v.connection.key, v]));
+    for (const countFlag of countFlags) {
+      for (const key of countFlag.members) {
+        const view = byKey.get(key);
+        if (!view || (view.flag && SEVERITY_RANK[view.flag.severity] >= SEVERITY_RANK[countFlag.severity])) continue;
+        view.flag = {
+          kind: 'count',
+          severity: countFlag.severity,
+          rule: countFlag.rule,
+          group: countFlag.group,
+          count: countFlag.count,
+          thresholdCount: countFlag.thresholdCount,
+        };
+      }
+    }
+  }
+  return { views: sortViews(views), countFlags };
+}
+
+const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
+
+/** Flagged first (critical, then warning), then the longest dwell. */
+export function sortViews(views: ConnectionView[]): ConnectionView[] {
+  const rank = (v: ConnectionView) => (v.flag ? SEVERITY_RANK[v.flag.severity] : 0);
+  return views.sort((a, b) => rank(b) - rank(a) || b.timing.dwellMs - a.timing.dwellMs || a.connection.key.localeCompare(b.connection.key));
+}
+
+export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
+
+export function statusOf(evaluation: Evaluation): CheckStatus {
+  let status: CheckStatus = 'ok';
+  for (const view of evaluation.views) {
+    if (view.flag?.severity === 'critical') return 'critical';
+    if (view.flag) status = 'warning';
+  }
+  for (const flag of evaluation.countFlags) {
+    if (flag.severity === 'critical') return 'critical';
+    status = 'warning';
+  }
+  return status;
+}

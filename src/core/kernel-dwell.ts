@@ -1,0 +1,71 @@
+import type { SocketRow } from './connection.js';
+import { TcpState } from './tcp-state.js';
+
+// What the kernel's own counters prove about how long a socket has been in its state, at first
+// sight, before any polling history exists (field notes §5). Every figure is a lower bound.
+
+const INITIAL_RTO_MS = 1000; // TCP_TIMEOUT_INIT
+const MAX_RTO_MS = 120_000; // TCP_RTO_MAX
+
+/**
+ * Minimum milliseconds the socket has provably been in its current state, or undefined where
+ * the kernel data says nothing.
+ */
+export function kernelStateAgeMs(row: SocketRow): number | undefined {
+  switch (row.state) {
+    case TcpState.SYN_SENT:
+      return synSentAgeMs(row);
+    case TcpState.SYN_RECEIVED:
+      return synReceivedAgeMs(row);
+    case TcpState.CLOSE_WAIT:
+    case TcpState.FIN_WAIT_2:
+    case TcpState.CLOSING:
+      // Entered on a segment from the peer (its FIN, or the ACK of ours); lastack is the time
+      // since the latest such segment, so the state is at least that old.
+      return row.activity?.lastPeerSegmentAgoMs;
+    case TcpState.TIME_WAIT:
+      // The timewait timer runs TCP_TIMEWAIT_LEN (60 s) from entry.
+      return row.timer?.name === 'timewait' ? Math.max(0, 60_000 - row.timer.remainingMs) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * SYN_SENT: n SYN retransmissions have happened, each after a full RTO. Kernels ≥ 6.x retransmit
+ * the first `tcp_syn_linear_timeouts` SYNs with a constant RTO and back off exponentially after,
+ * so the waits were rto0 × (n − b + 1) constant ones then rto0 × 2, 4 … 2^(b−1), where b is the
+ * backoff count: Σ = rto0 × (n − b + 2^b − 1). Plus the part of the current RTO already spent.
+ * With b unknown (procfs) it is inferred from the current RTO, assuming rto0 = 1 s.
+ */
+function synSentAgeMs(row: SocketRow): number | undefined {
+  const n = row.retransmits;
+  if (n === undefined) return undefined;
+  const rto = row.rtoMs;
+  let backoff = row.backoff ?? (rto !== undefined && rto >= INITIAL_RTO_MS ? Math.round(Math.log2(rto / INITIAL_RTO_MS)) : 0);
+  backoff = Math.min(Math.max(backoff, 0), n);
+  const initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, INITIAL_RTO_MS) : INITIAL_RTO_MS;
+  return initialRto * (n - backoff + 2 ** backoff - 1) + spentOfCurrentTimer(row, rto);
+}
+
+/**
+ * SYN_RECEIVED request sockets (procfs only: retrnsmt is the request's timeout count). The SYN/ACK
+ * timer backs off exponentially from 1 s: after n expiries the socket is ≥ 2^n − 1 s old, plus the
+ * spent part of the current timeout.
+ */
+function synReceivedAgeMs(row: SocketRow): number | undefined {
+  const n = row.retransmits;
+  if (n === undefined || row.timer?.name !== 'on') return undefined;
+  const currentTimeout = Math.min(INITIAL_RTO_MS * 2 ** n, MAX_RTO_MS);
+  // ss prints the request's SYN/ACK retransmissions, not its timeouts: a count that does not fit
+  // the remaining time is not the timeout count, and proves nothing.
+  if (row.timer.remainingMs > currentTimeout) return undefined;
+  let waited = 0;
+  for (let i = 0; i < n; i++) waited += Math.min(INITIAL_RTO_MS * 2 ** i, MAX_RTO_MS);
+  return waited + spentOfCurrentTimer(row, currentTimeout);
+}
+
+function spentOfCurrentTimer(row: SocketRow, timeoutMs: number | undefined): number {
+  if (row.timer?.name !== 'on' || timeoutMs === undefined) return 0;
+  return Math.max(0, timeoutMs - row.timer.remainingMs);
+}

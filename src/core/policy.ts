@@ -1,0 +1,247 @@
+import { cidrContains, type Cidr } from './address.js';
+import type { SocketRow } from './connection.js';
+import { TcpState, sessionClassOf } from './tcp-state.js';
+
+// Thresholds and the rules that pick them, after Cisco's parameter maps: one set of timers per
+// class of traffic, the first matching rule wins, a default set for everything else (field notes §1).
+
+export type FlagKind = 'half-open' | 'half-close' | 'idle' | 'count';
+export type Severity = 'warning' | 'critical';
+export type TimedFlagKind = Exclude<FlagKind, 'count'>;
+
+/** Milliseconds per class; Infinity switches a check off. `perStateMs` overrides its class for one state. */
+export interface Thresholds {
+  halfOpenMs: number;
+  halfCloseMs: number;
+  idleMs: number;
+  perStateMs: Partial<Record<TcpState, number>>;
+}
+
+export type PartialThresholds = Partial<Omit<Thresholds, 'perStateMs'>> & { perStateMs?: Partial<Record<TcpState, number>> };
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** All given fields must match; within a field, any listed value. */
+export interface ConnectionMatch {
+  localPorts?: PortRange[];
+  remotePorts?: PortRange[];
+  localAddresses?: Cidr[];
+  remoteAddresses?: Cidr[];
+  /** Process names; `*` matches any run of characters. */
+  processes?: string[];
+  states?: TcpState[];
+}
+
+export interface SessionRule {
+  name: string;
+  match: ConnectionMatch;
+  warning: PartialThresholds;
+  critical: PartialThresholds;
+}
+
+export type CountGrouping = 'process' | 'local-port' | 'remote-address' | 'remote';
+
+/** "More than N sockets in these states per process/port/peer": a leak shows as many, not one. */
+export interface CountRule {
+  name: string;
+  states: TcpState[];
+  per: CountGrouping;
+  warningAbove: number;
+  criticalAbove?: number;
+  match?: ConnectionMatch;
+}
+
+export interface Policy {
+  warning: Thresholds;
+  critical: PartialThresholds;
+  rules: SessionRule[];
+  counts: CountRule[];
+}
+
+const SECOND = 1000;
+
+/** Reference timers (field notes §1) and Linux netfilter's per-state conntrack timeouts. */
+export const PRESETS = {
+  ios: { halfOpenMs: 30 * SECOND, halfCloseMs: 30 * SECOND, idleMs: 3600 * SECOND, perStateMs: {} },
+  asa: { halfOpenMs: 30 * SECOND, halfCloseMs: 600 * SECOND, idleMs: 3600 * SECOND, perStateMs: {} },
+  // nf_conntrack_tcp_timeout_*: syn_sent 120, syn_recv 60, established 432000, fin_wait 120,
+  // close_wait 60, last_ack 30 (closing is tracked as fin_wait's neighbour; 120).
+  conntrack: {
+    halfOpenMs: 120 * SECOND,
+    halfCloseMs: 120 * SECOND,
+    idleMs: 432_000 * SECOND,
+    perStateMs: { [TcpState.SYN_RECEIVED]: 60 * SECOND, [TcpState.CLOSE_WAIT]: 60 * SECOND, [TcpState.LAST_ACK]: 30 * SECOND },
+  },
+} as const satisfies Record<string, Thresholds>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export function defaultPolicy(preset: PresetName = 'ios'): Policy {
+  const base = PRESETS[preset];
+  return { warning: { ...base, perStateMs: { ...base.perStateMs } }, critical: { perStateMs: {} }, rules: [], counts: [] };
+}
+
+export interface Flag {
+  kind: TimedFlagKind;
+  severity: Severity;
+  thresholdMs: number;
+  /** The measured value the threshold was compared with (dwell, half-close timer, idle; or a count). */
+  measured: number;
+  rule: string;
+}
+
+/** The inputs a rule needs about one connection at one moment. */
+export interface Measures {
+  row: SocketRow;
+  dwellMs: number;
+  halfCloseTimerMs: number;
+  idleMs?: number;
+}
+
+export function findRule(policy: Policy, row: SocketRow): SessionRule | undefined {
+  return policy.rules.find((rule) => matches(rule.match, row));
+}
+
+/** Flags one connection against the first rule that matches it, or the defaults. */
+export function evaluateConnection(policy: Policy, measures: Measures): Flag | undefined {
+  const { row } = measures;
+  const rule = findRule(policy, row);
+  const kindAndValue = measuredFor(row.state, measures);
+  if (!kindAndValue) return undefined;
+  const [kind, value] = kindAndValue;
+  const warningMs = thresholdFor(kind, row.state, rule?.warning, policy.warning);
+  const criticalMs = thresholdFor(kind, row.state, rule?.critical, policy.critical);
+  const ruleName = rule?.name ?? 'default';
+  if (criticalMs !== undefined && value > criticalMs) return { kind, severity: 'critical', thresholdMs: criticalMs, measured: value, rule: ruleName };
+  if (warningMs !== undefined && value > warningMs) return { kind, severity: 'warning', thresholdMs: warningMs, measured: value, rule: ruleName };
+  return undefined;
+}
+
+function measuredFor(state: TcpState, m: Measures): [TimedFlagKind, number] | undefined {
+  switch (sessionClassOf(state)) {
+    case 'half-open':
+      return ['half-open', m.dwellMs];
+    case 'half-close':
+      return ['half-close', m.halfCloseTimerMs];
+    case 'established':
+      return m.idleMs === undefined ? undefined : ['idle', m.idleMs];
+    default:
+      return undefined;
+  }
+}
+
+const CLASS_FIELD: Record<TimedFlagKind, 'halfOpenMs' | 'halfCloseMs' | 'idleMs'> = {
+  'half-open': 'halfOpenMs',
+  'half-close': 'halfCloseMs',
+  idle: 'idleMs',
+};
+
+/** The rule's value for this state, else its class value, else the defaults'. Infinity = off. */
+function thresholdFor(kind: TimedFlagKind, state: TcpState, ruleLevel: PartialThresholds | undefined, base: PartialThresholds): number | undefined {
+  const field = CLASS_FIELD[kind];
+  const value = ruleLevel?.perStateMs?.[state] ?? ruleLevel?.[field] ?? base.perStateMs?.[state] ?? base[field];
+  return value === undefined || value === Infinity ? undefined : value;
+}
+
+/** The warning threshold that applies to a row (for display), undefined when none. */
+export function warningThresholdFor(policy: Policy, row: SocketRow): { kind: TimedFlagKind; thresholdMs: number; rule: string } | undefined {
+  const rule = findRule(policy, row);
+  const cls = sessionClassOf(row.state);
+  const kind: TimedFlagKind | undefined = cls === 'half-open' ? 'half-open' : cls === 'half-close' ? 'half-close' : cls === 'established' ? 'idle' : undefined;
+  if (!kind) return undefined;
+  const thresholdMs = thresholdFor(kind, row.state, rule?.warning, policy.warning);
+  return thresholdMs === undefined ? undefined : { kind, thresholdMs, rule: rule?.name ?? 'default' };
+}
+
+export function matches(match: ConnectionMatch | undefined, row: SocketRow): boolean {
+  if (!match) return true;
+  const inRanges = (ranges: PortRange[] | undefined, port: number) => !ranges || ranges.some((r) => port >= r.from && port <= r.to);
+  const inCidrs = (cidrs: Cidr[] | undefined, address: string) => !cidrs || cidrs.some((c) => cidrContains(c, address));
+  return (
+    inRanges(match.localPorts, row.local.port) &&
+    inRanges(match.remotePorts, row.remote.port) &&
+    inCidrs(match.localAddresses, row.local.address) &&
+    inCidrs(match.remoteAddresses, row.remote.address) &&
+    (!match.states || match.states.includes(row.state)) &&
+    (!match.processes || (row.process !== undefined && match.processes.some((p) => globMatches(p, row.process!))))
+  );
+}
+
+function globMatches(pattern: string, text: string): boolean {
+  if (!pattern.includes('*')) return pattern === text;
+  const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return regex.test(text);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether any part of the policy needs process names for every row (not only shown ones). */
+export function policyNeedsProcesses(policy: Policy): boolean {
+  const uses = (m: ConnectionMatch | undefined) => m?.processes !== undefined;
+  return policy.rules.some((r) => uses(r.match)) || policy.counts.some((c) => c.per === 'process' || uses(c.match));
+}
+
+export interface CountFlag {
+  kind: 'count';
+  rule: string;
+  per: CountGrouping;
+  /** The group: a process name, `127.0.0.1:5432`, an address. */
+  group: string;
+  states: TcpState[];
+  count: number;
+  severity: Severity;
+  thresholdCount: number;
+  /** Keys of the connections in the group. */
+  members: string[];
+}
+
+export function groupKeyOf(per: CountGrouping, row: SocketRow): string | undefined {
+  switch (per) {
+    case 'process':
+      return row.process === undefined ? undefined : row.pid === undefined ? row.process : `${row.process}[${row.pid}]`;
+    case 'local-port':
+      return String(row.local.port);
+    case 'remote-address':
+      return row.remote.address;
+    case 'remote':
+      return row.remote.address.includes(':') ? `[${row.remote.address}]:${row.remote.port}` : `${row.remote.address}:${row.remote.port}`;
+  }
+}
+
+export function evaluateCounts(policy: Policy, rows: ReadonlyArray<{ key: string; row: SocketRow }>): CountFlag[] {
+  const flags: CountFlag[] = [];
+  for (const rule of policy.counts) {
+    const groups = new Map<string, string[]>();
+    for (const { key, row } of rows) {
+      if (!rule.states.includes(row.state) || !matches(rule.match, row)) continue;
+      const group = groupKeyOf(rule.per, row);
+      if (group === undefined) continue;
+      const members = groups.get(group) ?? [];
+      members.push(key);
+      groups.set(group, members);
+    }
+    for (const [group, members] of groups) {
+      const count = members.length;
+      const critical = rule.criticalAbove !== undefined && count > rule.criticalAbove;
+      if (!critical && count <= rule.warningAbove) continue;
+      flags.push({
+        kind: 'count',
+        rule: rule.name,
+        per: rule.per,
+        group,
+        states: rule.states,
+        count,
+        severity: critical ? 'critical' : 'warning',
+        thresholdCount: critical ? rule.criticalAbove! : rule.warningAbove,
+        members,
+      });
+    }
+  }
+  return flags.sort((a, b) => b.count - a.count);
+}

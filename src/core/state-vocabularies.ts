@@ -1,0 +1,200 @@
+import { TcpState } from './tcp-state.js';
+
+// Every spelling of a TCP state that an OS table prints, mapped to the canonical TcpState
+// (field notes §4 and ../shared/fixtures/windows-netstat-state-translations.md).
+// Numbers differ between tables (Linux LAST_ACK=09 and CLOSING=0B; Windows CLOSING=9 and
+// LAST_ACK=10), so each numbering has its own table and no number crosses between them.
+
+export type StateVocabulary =
+  | 'linux-proc-hex'
+  | 'ss'
+  | 'linux-netstat'
+  | 'windows-netstat'
+  | 'mib'
+  | 'systeminformation'
+  | 'bsd-netstat';
+
+export interface MappedState {
+  state: TcpState;
+  /** The word or code exactly as the source printed it. */
+  rawState: string;
+}
+
+const S = TcpState;
+
+// include/net/tcp_states.h; /proc/net/tcp prints the number as two hex digits.
+const LINUX_PROC_HEX: Record<string, TcpState> = {
+  '01': S.ESTABLISHED,
+  '02': S.SYN_SENT,
+  '03': S.SYN_RECEIVED,
+  '04': S.FIN_WAIT_1,
+  '05': S.FIN_WAIT_2,
+  '06': S.TIME_WAIT,
+  '07': S.CLOSED,
+  '08': S.CLOSE_WAIT,
+  '09': S.LAST_ACK,
+  '0A': S.LISTEN,
+  '0B': S.CLOSING,
+  '0C': S.SYN_RECEIVED, // TCP_NEW_SYN_RECV: a request socket, still SYN_RECEIVED on the wire
+};
+
+// iproute2 ss (not localized).
+const SS_WORDS: Record<string, TcpState> = {
+  ESTAB: S.ESTABLISHED,
+  'SYN-SENT': S.SYN_SENT,
+  'SYN-RECV': S.SYN_RECEIVED,
+  'NEW-SYN-RECV': S.SYN_RECEIVED,
+  'FIN-WAIT-1': S.FIN_WAIT_1,
+  'FIN-WAIT-2': S.FIN_WAIT_2,
+  'TIME-WAIT': S.TIME_WAIT,
+  UNCONN: S.CLOSED,
+  'CLOSE-WAIT': S.CLOSE_WAIT,
+  'LAST-ACK': S.LAST_ACK,
+  LISTEN: S.LISTEN,
+  CLOSING: S.CLOSING,
+};
+
+// net-tools netstat, English msgids plus the translations found in its po files and in real
+// captures (fixtures README): de VERBUNDEN, es ESCUCHAR/ESTABLECIDO, pt_BR, cs.
+const LINUX_NETSTAT_WORDS: Record<string, TcpState> = {
+  ESTABLISHED: S.ESTABLISHED,
+  SYN_SENT: S.SYN_SENT,
+  SYN_RECV: S.SYN_RECEIVED,
+  FIN_WAIT1: S.FIN_WAIT_1,
+  FIN_WAIT2: S.FIN_WAIT_2,
+  TIME_WAIT: S.TIME_WAIT,
+  CLOSE: S.CLOSED,
+  CLOSE_WAIT: S.CLOSE_WAIT,
+  LAST_ACK: S.LAST_ACK,
+  LISTEN: S.LISTEN,
+  CLOSING: S.CLOSING,
+  VERBUNDEN: S.ESTABLISHED, // de
+  ESCUCHAR: S.LISTEN, // es
+  ESTABLECIDO: S.ESTABLISHED, // es
+  ESTABELECIDA: S.ESTABLISHED, // pt_BR
+  SYN_ENVIADO: S.SYN_SENT,
+  SYN_RECEBIDO: S.SYN_RECEIVED,
+  ESPERA_FIN1: S.FIN_WAIT_1,
+  ESPERA_FIN2: S.FIN_WAIT_2,
+  FECHAR: S.CLOSED,
+  ESPERANDO_FECHAR: S.CLOSE_WAIT,
+  'ÚLTIMO_ACK': S.LAST_ACK,
+  'OUÇA': S.LISTEN,
+  FECHANDO: S.CLOSING,
+  SPOJENO: S.ESTABLISHED, // cs
+  'ZAVŘEN': S.CLOSED,
+  'POSLEDNÍ ACK': S.LAST_ACK,
+  'NASLOUCHÁ': S.LISTEN,
+  'ZAVÍRÁ': S.CLOSING,
+};
+
+// Windows netstat.exe. Only German Windows translates the state column; the mangled forms
+// are what the CP850 byte for 'Ö' (0x99) becomes when read in another code page.
+const WINDOWS_NETSTAT_WORDS: Record<string, TcpState> = {
+  CLOSED: S.CLOSED,
+  LISTENING: S.LISTEN,
+  SYN_SENT: S.SYN_SENT,
+  SYN_RECEIVED: S.SYN_RECEIVED,
+  ESTABLISHED: S.ESTABLISHED,
+  FIN_WAIT_1: S.FIN_WAIT_1,
+  FIN_WAIT_2: S.FIN_WAIT_2,
+  CLOSE_WAIT: S.CLOSE_WAIT,
+  CLOSING: S.CLOSING,
+  LAST_ACK: S.LAST_ACK,
+  TIME_WAIT: S.TIME_WAIT,
+  DELETE_TCB: S.DELETE_TCB,
+  BOUND: S.BOUND,
+  'ABHÖREN': S.LISTEN,
+  'ABH\u2122REN': S.LISTEN, // CP850 0x99 read as CP1252
+  'ABH\u0099REN': S.LISTEN, // raw byte read as Latin-1
+  'ABH\uFFFDREN': S.LISTEN, // decoded as UTF-8
+  ABHREN: S.LISTEN, // non-ASCII stripped
+  HERGESTELLT: S.ESTABLISHED,
+  WARTEND: S.TIME_WAIT,
+  SCHLIESSEN_WARTEN: S.CLOSE_WAIT,
+  SYN_GESENDET: S.SYN_SENT,
+  SYN_EMPFANGEN: S.SYN_RECEIVED,
+  FIN_WARTEN_1: S.FIN_WAIT_1,
+  FIN_WARTEN_2: S.FIN_WAIT_2,
+  SCHLIESSEND: S.CLOSING,
+  ZULETZT_ACK: S.LAST_ACK,
+};
+
+// MIB_TCP_STATE / MSFT_NetTCPConnection.State (and Get-NetTCPConnection's names), plus 100 Bound.
+const MIB_NUMBERS: Record<string, TcpState> = {
+  '1': S.CLOSED,
+  '2': S.LISTEN,
+  '3': S.SYN_SENT,
+  '4': S.SYN_RECEIVED,
+  '5': S.ESTABLISHED,
+  '6': S.FIN_WAIT_1,
+  '7': S.FIN_WAIT_2,
+  '8': S.CLOSE_WAIT,
+  '9': S.CLOSING,
+  '10': S.LAST_ACK,
+  '11': S.TIME_WAIT,
+  '12': S.DELETE_TCB,
+  '100': S.BOUND,
+  CLOSED: S.CLOSED,
+  LISTEN: S.LISTEN,
+  SYNSENT: S.SYN_SENT,
+  SYNRECEIVED: S.SYN_RECEIVED,
+  ESTABLISHED: S.ESTABLISHED,
+  FINWAIT1: S.FIN_WAIT_1,
+  FINWAIT2: S.FIN_WAIT_2,
+  CLOSEWAIT: S.CLOSE_WAIT,
+  CLOSING: S.CLOSING,
+  LASTACK: S.LAST_ACK,
+  TIMEWAIT: S.TIME_WAIT,
+  DELETETCB: S.DELETE_TCB,
+  BOUND: S.BOUND,
+};
+
+// macOS / BSD netstat.
+const BSD_NETSTAT_WORDS: Record<string, TcpState> = {
+  CLOSED: S.CLOSED,
+  LISTEN: S.LISTEN,
+  SYN_SENT: S.SYN_SENT,
+  SYN_RCVD: S.SYN_RECEIVED,
+  ESTABLISHED: S.ESTABLISHED,
+  CLOSE_WAIT: S.CLOSE_WAIT,
+  FIN_WAIT_1: S.FIN_WAIT_1,
+  CLOSING: S.CLOSING,
+  LAST_ACK: S.LAST_ACK,
+  FIN_WAIT_2: S.FIN_WAIT_2,
+  TIME_WAIT: S.TIME_WAIT,
+};
+
+// systeminformation's networkConnections() passes through whatever its platform command printed
+// (ss words on Linux, net-tools words, Windows words partly rewritten to Linux spellings).
+const SYSTEMINFORMATION_WORDS: Record<string, TcpState> = {
+  ...WINDOWS_NETSTAT_WORDS,
+  ...BSD_NETSTAT_WORDS,
+  ...LINUX_NETSTAT_WORDS,
+  ...SS_WORDS,
+  'FIN-WAIT1': S.FIN_WAIT_1,
+  'FIN-WAIT2': S.FIN_WAIT_2,
+};
+
+const TABLES: Record<StateVocabulary, Record<string, TcpState>> = {
+  'linux-proc-hex': LINUX_PROC_HEX,
+  ss: SS_WORDS,
+  'linux-netstat': LINUX_NETSTAT_WORDS,
+  'windows-netstat': WINDOWS_NETSTAT_WORDS,
+  mib: MIB_NUMBERS,
+  systeminformation: SYSTEMINFORMATION_WORDS,
+  'bsd-netstat': BSD_NETSTAT_WORDS,
+};
+
+/** Maps a raw state word or code to the canonical state; unknown words give UNKNOWN, never throw. */
+export function mapState(vocabulary: StateVocabulary, raw: string): MappedState {
+  const rawState = raw.trim();
+  const table = TABLES[vocabulary];
+  const state = table[rawState] ?? table[rawState.toUpperCase()] ?? TcpState.UNKNOWN;
+  return { state, rawState };
+}
+
+/** The table itself, for tests that check totality. */
+export function vocabularyTable(vocabulary: StateVocabulary): Readonly<Record<string, TcpState>> {
+  return TABLES[vocabulary];
+}

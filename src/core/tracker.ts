@@ -1,0 +1,192 @@
+import type { Protocol } from './address.js';
+import { connectionKey, type SocketRow } from './connection.js';
+import { kernelStateAgeMs } from './kernel-dwell.js';
+import type { TcpState } from './tcp-state.js';
+
+// The tracker: a deterministic function of (previous state, snapshot). Time arrives with the
+// snapshot; nothing here asks the clock.
+
+/** How a dwell time was obtained. */
+export type DwellSource =
+  | 'observed' // the state change was seen between two polls
+  | 'kernel' // first seen already in the state; the kernel's counters prove at least this much
+  | 'lower-bound'; // first seen already in the state; it has been there at least since first sight
+
+export interface StateTransition {
+  state: TcpState;
+  atMs: number;
+}
+
+export interface TrackedConnection {
+  key: string;
+  row: SocketRow;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  stateSinceMs: number;
+  dwellSource: DwellSource;
+  /** Oldest first; capped at MAX_TRANSITIONS so a flapping flow cannot grow without bound. */
+  transitions: StateTransition[];
+  /** Last data in either direction, where the source reports it. */
+  lastActivityMs?: number;
+  /** Last segment from the peer (restarts the half-close timer), where the source reports it. */
+  lastPeerSegmentMs?: number;
+}
+
+export interface TrackerState {
+  connections: ReadonlyMap<string, TrackedConnection>;
+  /** Time of the last poll that succeeded, undefined before the first. */
+  lastPollMs?: number;
+}
+
+export interface Snapshot {
+  takenAtMs: number;
+  rows: readonly SocketRow[];
+  /**
+   * Protocols whose tables were read in full. A tracked flow of another protocol that is missing
+   * from this snapshot is kept, not closed: a failed read is not a teardown (seed 003).
+   */
+  completeProtocols: readonly Protocol[];
+}
+
+export type TrackerEvent =
+  | { type: 'opened'; atMs: number; connection: TrackedConnection; /** present at the first poll, not seen opening */ firstSight: boolean }
+  | { type: 'state-changed'; atMs: number; connection: TrackedConnection; from: TcpState; to: TcpState }
+  | { type: 'closed'; atMs: number; connection: TrackedConnection; lastState: TcpState; lifetimeMs: number; bytesSent?: number; bytesReceived?: number };
+
+export interface AdvanceResult {
+  state: TrackerState;
+  events: TrackerEvent[];
+}
+
+export const MAX_TRANSITIONS = 32;
+
+export function emptyTrackerState(): TrackerState {
+  return { connections: new Map() };
+}
+
+/** A poll that failed: nothing is closed, nothing changes (the flows are still there, unseen). */
+export function advanceFailed(state: TrackerState): AdvanceResult {
+  return { state, events: [] };
+}
+
+export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResult {
+  const now = snapshot.takenAtMs;
+  const events: TrackerEvent[] = [];
+  const next = new Map<string, TrackedConnection>();
+  const isBaseline = previous.lastPollMs === undefined;
+
+  for (const row of snapshot.rows) {
+    const key = connectionKey(row);
+    if (next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
+    const old = previous.connections.get(key);
+    if (old && isSameSocket(old.row, row)) {
+      const updated = continueConnection(old, row, now);
+      next.set(key, updated);
+      if (old.row.state !== row.state) {
+        events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state });
+      }
+      continue;
+    }
+    if (old) events.push(closedEvent(old, now)); // the 4-tuple was reused by a new socket
+    const opened = openConnection(key, row, now, isBaseline ? undefined : previous.lastPollMs);
+    next.set(key, opened);
+    events.push({ type: 'opened', atMs: now, connection: opened, firstSight: isBaseline });
+  }
+
+  const complete = new Set(snapshot.completeProtocols);
+  for (const [key, old] of previous.connections) {
+    if (next.has(key)) continue;
+    if (complete.has(old.row.protocol)) events.push(closedEvent(old, now));
+    else next.set(key, old); // its table was not read: keep it as it was
+  }
+  return { state: { connections: next, lastPollMs: now }, events };
+}
+
+// The same 4-tuple with a different non-zero inode is a new socket. Inode 0 means "not owned yet"
+// (request or unaccepted sockets, field notes §5) and becomes non-zero on accept(): same socket.
+function isSameSocket(old: SocketRow, row: SocketRow): boolean {
+  return !(old.inode && row.inode && old.inode !== row.inode);
+}
+
+function openConnection(key: string, row: SocketRow, now: number, previousPollMs: number | undefined): TrackedConnection {
+  const kernelAge = kernelStateAgeMs(row);
+  let stateSinceMs = now;
+  let dwellSource: DwellSource = 'lower-bound';
+  if (previousPollMs !== undefined) {
+    // Not there at the last poll, so it opened since: its dwell is known within one interval.
+    dwellSource = 'observed';
+    if (kernelAge !== undefined) stateSinceMs = Math.max(previousPollMs, now - kernelAge);
+  } else if (kernelAge !== undefined && kernelAge > 0) {
+    dwellSource = 'kernel';
+    stateSinceMs = now - kernelAge;
+  }
+  return withActivity(
+    { key, row, firstSeenMs: now, lastSeenMs: now, stateSinceMs, dwellSource, transitions: [{ state: row.state, atMs: stateSinceMs }] },
+    row,
+    now,
+  );
+}
+
+function continueConnection(old: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
+  const kernelAge = kernelStateAgeMs(row);
+  let { stateSinceMs, dwellSource, transitions } = old;
+  if (old.row.state !== row.state) {
+    // Changed somewhere in (lastSeen, now]; the kernel may narrow that down.
+    stateSinceMs = kernelAge !== undefined ? Math.max(old.lastSeenMs, now - kernelAge) : now;
+    dwellSource = 'observed';
+    transitions = [...transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
+  } else if (dwellSource !== 'observed' && kernelAge !== undefined && now - kernelAge < stateSinceMs) {
+    stateSinceMs = now - kernelAge;
+    dwellSource = 'kernel';
+  }
+  const merged: SocketRow = {
+    ...row,
+    // Owners are resolved lazily and only for some rows: keep what was found before.
+    pid: row.pid ?? old.row.pid,
+    process: row.process ?? old.row.process,
+  };
+  return withActivity({ ...old, row: merged, lastSeenMs: now, stateSinceMs, dwellSource, transitions }, row, now);
+}
+
+function withActivity(connection: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
+  const activity = row.activity;
+  if (!activity) return connection;
+  const dataAgo = minDefined(activity.lastSendAgoMs, activity.lastReceiveAgoMs);
+  const result = { ...connection };
+  if (dataAgo !== undefined) result.lastActivityMs = now - dataAgo;
+  if (activity.lastPeerSegmentAgoMs !== undefined) result.lastPeerSegmentMs = now - activity.lastPeerSegmentAgoMs;
+  return result;
+}
+
+function closedEvent(old: TrackedConnection, now: number): TrackerEvent {
+  const openedAtMs = old.transitions[0]?.atMs ?? old.firstSeenMs;
+  const event: TrackerEvent = { type: 'closed', atMs: now, connection: old, lastState: old.row.state, lifetimeMs: old.lastSeenMs - openedAtMs };
+  if (old.row.bytesSent !== undefined) event.bytesSent = old.row.bytesSent;
+  if (old.row.bytesReceived !== undefined) event.bytesReceived = old.row.bytesReceived;
+  return event;
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+/** Measures of one connection at a moment, as the rules read them. */
+export interface ConnectionTiming {
+  dwellMs: number;
+  /** Time since data last flowed either way; undefined where the source does not report activity. */
+  idleMs?: number;
+  /** The Cisco half-close timer: time in the state, restarted by every segment from the peer. */
+  halfCloseTimerMs: number;
+}
+
+export function timingOf(connection: TrackedConnection, now: number): ConnectionTiming {
+  const dwellMs = Math.max(0, now - connection.stateSinceMs);
+  const timing: ConnectionTiming = { dwellMs, halfCloseTimerMs: dwellMs };
+  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, now - connection.lastActivityMs);
+  if (connection.lastPeerSegmentMs !== undefined) {
+    timing.halfCloseTimerMs = Math.min(dwellMs, Math.max(0, now - connection.lastPeerSegmentMs));
+  }
+  return timing;
+}

@@ -1,0 +1,34 @@
+import { formatEndpoint } from '../core/address.js';
+import { formatDuration } from '../core/duration.js';
+import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
+import type { CountFlag } from '../core/policy.js';
+
+// `check` text output for cron: one line per flagged session, one per over-count group, a summary.
+// Sessions flagged only as members of a group are covered by the group's line.
+
+const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
+
+export function formatFlaggedLine(view: ConnectionView): string | undefined {
+  const flag = view.flag;
+  if (!flag || flag.kind === 'count') return undefined;
+  const { row } = view;
+  const owner = row.pid !== undefined ? ` ${row.process ?? '?'}[${row.pid}]` : '';
+  return (
+    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}${owner} ` +
+    `${MEASURE_NAME[flag.kind]} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
+    `(rule ${flag.rule}, dwell ${view.connection.dwellSource})`
+  );
+}
+
+export function formatCountLine(flag: CountFlag): string {
+  return `${flag.severity.toUpperCase()} count: ${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group} > ${flag.thresholdCount} (rule ${flag.rule})`;
+}
+
+export function formatCheckSummary(status: CheckStatus, views: readonly ConnectionView[], countFlags: readonly CountFlag[], source: string, errors: readonly string[]): string {
+  if (status === 'unknown') return `tcpdwell UNKNOWN - ${errors.join('; ') || 'the socket table could not be read'} (source ${source})`;
+  const byKind = new Map<string, number>();
+  for (const view of views) if (view.flag && view.flag.kind !== 'count') byKind.set(view.flag.kind, (byKind.get(view.flag.kind) ?? 0) + 1);
+  if (countFlags.length) byKind.set('count', countFlags.length);
+  const parts = [...byKind].map(([kind, n]) => `${n} ${kind}`);
+  return `tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`;
+}

@@ -1,0 +1,70 @@
+import type { CountFlag } from '../core/policy.js';
+import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
+import type { TcpState } from '../core/tcp-state.js';
+
+// The JSON contract (README "JSON output"): names may be added, never renamed or removed.
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function connectionToJson(view: ConnectionView) {
+  const { row, connection, timing, flag } = view;
+  return {
+    protocol: row.protocol,
+    local: { address: row.local.address, port: row.local.port },
+    remote: { address: row.remote.address, port: row.remote.port },
+    state: row.state,
+    rawState: row.rawState,
+    pid: row.pid ?? null,
+    process: row.process ?? null,
+    stateSince: iso(connection.stateSinceMs),
+    dwellSeconds: seconds(timing.dwellMs),
+    dwellSource: connection.dwellSource,
+    idleSeconds: timing.idleMs === undefined ? null : seconds(timing.idleMs),
+    halfCloseTimerSeconds: seconds(timing.halfCloseTimerMs),
+    firstSeen: iso(connection.firstSeenMs),
+    inode: row.inode ?? null,
+    uid: row.uid ?? null,
+    sendQueue: row.sendQueue ?? null,
+    receiveQueue: row.receiveQueue ?? null,
+    retransmits: row.retransmits ?? null,
+    rttMs: row.rttMs ?? null,
+    bytesSent: row.bytesSent ?? null,
+    bytesReceived: row.bytesReceived ?? null,
+    transitions: connection.transitions.map((t) => ({ state: t.state, at: iso(t.atMs) })),
+    flag: flag
+      ? flag.kind === 'count'
+        ? { kind: flag.kind, severity: flag.severity, thresholdSeconds: null, measuredSeconds: null, rule: flag.rule, group: flag.group, count: flag.count, thresholdCount: flag.thresholdCount }
+        : { kind: flag.kind, severity: flag.severity, thresholdSeconds: seconds(flag.thresholdMs), measuredSeconds: seconds(flag.measured), rule: flag.rule }
+      : null,
+  };
+}
+
+export function countFlagToJson(flag: CountFlag) {
+  return { kind: flag.kind, severity: flag.severity, rule: flag.rule, per: flag.per, group: flag.group, states: flag.states, count: flag.count, thresholdCount: flag.thresholdCount };
+}
+
+export interface CheckReportInput {
+  status: CheckStatus;
+  checkedAtMs: number;
+  source: string;
+  views: ConnectionView[];
+  countFlags: CountFlag[];
+  errors: string[];
+  notices: string[];
+}
+
+export function checkReportToJson(input: CheckReportInput) {
+  const counts: Partial<Record<TcpState, number>> = {};
+  for (const view of input.views) counts[view.row.state] = (counts[view.row.state] ?? 0) + 1;
+  return {
+    status: input.status,
+    checkedAt: iso(input.checkedAtMs),
+    source: input.source,
+    counts,
+    flagged: input.views.filter((v) => v.flag).map(connectionToJson),
+    countFlags: input.countFlags.map(countFlagToJson),
+    errors: input.errors,
+    notices: input.notices,
+  };
+}

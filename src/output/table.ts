@@ -1,0 +1,50 @@
+import { formatEndpoint } from '../core/address.js';
+import { formatDuration } from '../core/duration.js';
+import type { ConnectionView } from '../core/evaluate.js';
+
+// The netstat-like table of `list`. Pure: views in, text out.
+
+export interface TableOptions {
+  /** Owners of some sockets could not be looked up (not root): unresolved rows say so. */
+  ownersHidden: boolean;
+}
+
+const HEADERS = ['STATE', 'LOCAL', 'REMOTE', 'PID/PROCESS', 'DWELL', 'IDLE', 'FLAG'] as const;
+
+export function formatDwell(view: ConnectionView): string {
+  const text = formatDuration(view.timing.dwellMs);
+  return view.connection.dwellSource === 'lower-bound' ? `≥${text}` : text;
+}
+
+export function formatOwner(view: ConnectionView, ownersHidden: boolean): string {
+  const { row } = view;
+  if (row.pid !== undefined) return `${row.pid}/${row.process ?? '?'}`;
+  if (!row.inode) return '-'; // no process holds it yet (request or unaccepted socket), or no inode column
+  return ownersHidden ? '(no access)' : '-';
+}
+
+export function formatFlag(view: ConnectionView): string {
+  const flag = view.flag;
+  if (!flag) return '';
+  const mark = flag.severity === 'critical' ? '!!' : '!';
+  return flag.kind === 'count' ? `count${mark} (${flag.count} in ${flag.group})` : `${flag.kind}${mark}`;
+}
+
+export function formatConnectionTable(views: readonly ConnectionView[], options: TableOptions): string {
+  const rows = views.map((view) => [
+    view.row.state,
+    formatEndpoint(view.row.local),
+    formatEndpoint(view.row.remote),
+    formatOwner(view, options.ownersHidden),
+    formatDwell(view),
+    view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),
+    formatFlag(view),
+  ]);
+  const widths = HEADERS.map((header, column) => Math.max(header.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - [...cell].length)))
+      .join('  ')
+      .trimEnd();
+  return [line(HEADERS), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,154 @@
+import { parseEndpointText, type Endpoint, type Protocol } from '../../core/address.js';
+import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
+import { mapState } from '../../core/state-vocabularies.js';
+import { TcpState } from '../../core/tcp-state.js';
+import { UnusableInputError } from '../unusable-input.js';
+
+// iproute2 `ss -tanoie[H]` output: one state line per socket
+//   STATE RECV-Q SEND-Q LOCAL PEER [timer:(on,7.644ms,7)] [uid:N] ino:N sk:… [v6only:1] <->
+// then, with -i, an indented tcp_info line (`\t ts sack … lastsnd:N lastrcv:N lastack:N …`).
+// `ss -a` without -t adds a Netid column; only its tcp rows are kept.
+
+export interface SsParseOptions {
+  /**
+   * Host uptime: `last*` values above it cannot be real (field notes §5: SYN-SENT prints
+   * jiffies minus an unset timestamp, e.g. lastsnd:4294938568).
+   */
+  uptimeMs?: number;
+}
+
+// No data can have flowed in these states, so the kernel's last* stamps are unset there.
+const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.LISTEN, TcpState.CLOSED]);
+
+const NETIDS = new Set(['tcp', 'udp', 'raw', 'u_str', 'u_dgr', 'u_seq', 'nl', 'p_raw', 'p_dgr', 'v_str', 'v_dgr', 'xdp', 'mptcp', 'sctp', 'tipc', '???']);
+
+export function parseSs(text: string, options: SsParseOptions = {}): ParseResult<SocketRow> {
+  const rows: SocketRow[] = [];
+  const problems: ParseProblem[] = [];
+  let current: SocketRow | undefined;
+  let recognised = 0;
+  text.split(/\r?\n/).forEach((line, index) => {
+    const lineNumber = index + 1;
+    if (line.trim() === '' || line.startsWith('#')) return;
+    if (/^\s/.test(line)) {
+      // tcp_info continuation: belongs to the socket just above, whatever it was (tcp or not).
+      if (current) applyInfoLine(current, line, options);
+      return;
+    }
+    current = undefined;
+    const tokens = line.trim().split(/\s+/);
+    if (tokens[0] === 'State' || tokens[0] === 'Netid') {
+      recognised++;
+      return;
+    }
+    if (NETIDS.has(tokens[0] ?? '')) {
+      recognised++;
+      if (tokens[0] !== 'tcp') return;
+      tokens.shift();
+    }
+    const result = parseStateLine(tokens, line);
+    if (typeof result === 'string') {
+      problems.push({ line: lineNumber, message: result });
+      return;
+    }
+    recognised++;
+    current = result;
+    rows.push(result);
+  });
+  if (recognised === 0 && problems.length > 0) {
+    throw new UnusableInputError(`not ss output (line ${problems[0]?.line}: ${problems[0]?.message})`);
+  }
+  return { rows, problems };
+}
+
+function parseStateLine(tokens: string[], line: string): SocketRow | string {
+  if (tokens.length < 5) return `truncated row: ${tokens.length} fields, at least 5 expected`;
+  const [stateWord = '', recvQ = '', sendQ = '', localText = '', remoteText = ''] = tokens;
+  if (!/^\d+$/.test(recvQ) || !/^\d+$/.test(sendQ)) return `bad queue columns "${recvQ} ${sendQ}"`;
+  const local = parseEndpointText(localText);
+  const remote = parseEndpointText(remoteText);
+  if (!local) return `bad local address "${localText}"`;
+  if (!remote) return `bad peer address "${remoteText}"`;
+  const protocol: Protocol = isIpv6Text(localText) ? 'tcp6' : 'tcp';
+  const { state, rawState } = mapState('ss', stateWord);
+  const row: SocketRow = {
+    protocol,
+    local: wildcardToAny(local, protocol),
+    remote: wildcardToAny(remote, protocol),
+    state,
+    rawState,
+    receiveQueue: Number(recvQ),
+    sendQueue: Number(sendQ),
+  };
+  const rest = tokens.slice(5).join(' ');
+  const timer = /timer:\((\w+),([^,]*),(\d+)\)/.exec(rest);
+  if (timer) {
+    row.timer = { name: timerName(timer[1] ?? ''), remainingMs: parseSsTimerMs(timer[2] ?? '') };
+    // For a request socket (SYN-RECV) this count is SYN/ACK retransmissions, see kernel-dwell.ts.
+    row.retransmits = Number(timer[3]);
+  }
+  const inode = /(?:^|\s)ino:(\d+)/.exec(rest);
+  if (inode) row.inode = Number(inode[1]);
+  // ss prints uid only when it is not 0.
+  const uid = /(?:^|\s)uid:(\d+)/.exec(rest);
+  if (inode || uid) row.uid = uid ? Number(uid[1]) : 0;
+  const user = /users:\(\("((?:[^"\\]|\\.)*)",pid=(\d+)/.exec(line);
+  if (user) {
+    row.process = user[1];
+    row.pid = Number(user[2]);
+  }
+  return row;
+}
+
+function isIpv6Text(text: string): boolean {
+  return text.startsWith('[') || text.startsWith('*');
+}
+
+// `*` is a dual-stack IPv6 socket bound to any address.
+function wildcardToAny(endpoint: Endpoint & { wildcard: boolean }, protocol: Protocol): Endpoint {
+  return { address: endpoint.wildcard ? (protocol === 'tcp6' ? '::' : '0.0.0.0') : endpoint.address, port: endpoint.port };
+}
+
+function timerName(word: string): SocketTimer['name'] {
+  return word === 'on' || word === 'keepalive' || word === 'timewait' || word === 'persist' || word === 'off' ? word : 'other';
+}
+
+/**
+ * ss's own compact timer format (print_ms_timer in misc/ss.c): `850ms`, `7.644ms` (7 s 644 ms),
+ * `12sec`, `1min23sec`, `119min`, and an empty string for 0.
+ */
+export function parseSsTimerMs(text: string): number {
+  const match = /^(?:(\d+)min)?(?:(\d+)(sec|\.))?(?:(\d+)ms)?$/.exec(text);
+  if (!match) return 0;
+  const [, minutes = '0', seconds = '0', , millis = '0'] = match;
+  return (Number(minutes) * 60 + Number(seconds)) * 1000 + Number(millis);
+}
+
+function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
+  const number = (key: string): number | undefined => {
+    const match = new RegExp(`(?:^|\\s)${key}:(\\d+(?:\\.\\d+)?)`).exec(line);
+    return match ? Number(match[1]) : undefined;
+  };
+  const rto = number('rto');
+  if (rto !== undefined) row.rtoMs = rto;
+  const rtt = number('rtt');
+  if (rtt !== undefined) row.rttMs = rtt;
+  const backoff = number('backoff');
+  if (backoff !== undefined) row.backoff = backoff;
+  const acked = number('bytes_acked');
+  if (acked !== undefined) row.bytesSent = acked;
+  const received = number('bytes_received');
+  if (received !== undefined) row.bytesReceived = received;
+
+  if (NO_DATA_STATES.has(row.state)) return;
+  const believable = (value: number | undefined) =>
+    value !== undefined && (options.uptimeMs === undefined || value <= options.uptimeMs) ? value : undefined;
+  const activity: SocketActivity = {};
+  const lastSend = believable(number('lastsnd'));
+  const lastReceive = believable(number('lastrcv'));
+  const lastAck = believable(number('lastack'));
+  if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
+  if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
+  if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
+  if (Object.keys(activity).length > 0) row.activity = activity;
+}

@@ -1,0 +1,48 @@
+import type { Protocol } from '../../core/address.js';
+import type { SocketRow } from '../../core/connection.js';
+import { errorCode, type Platform } from '../../platform/platform.js';
+import { UnusableInputError } from '../unusable-input.js';
+import { SourceError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
+import { parseProcNetTcp } from './parse-procfs.js';
+
+const TABLES: { protocol: Protocol; file: string }[] = [
+  { protocol: 'tcp', file: 'net/tcp' },
+  { protocol: 'tcp6', file: 'net/tcp6' },
+];
+
+export const procfsSource: SocketSource = {
+  name: 'procfs',
+  async read(platform: Platform, { procRoot }): Promise<SourceReading> {
+    const rows: SocketRow[] = [];
+    const notices: string[] = [];
+    const completeProtocols: Protocol[] = [];
+    const failures: string[] = [];
+    for (const { protocol, file } of TABLES) {
+      const path = `${procRoot}/${file}`;
+      let text: string;
+      try {
+        text = await platform.readText(path);
+      } catch (error) {
+        // No tcp6 file means IPv6 is off: the (empty) table was read in full.
+        if (protocol === 'tcp6' && errorCode(error) === 'ENOENT') {
+          completeProtocols.push(protocol);
+          continue;
+        }
+        failures.push(`cannot read ${path}: ${errorCode(error) === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+        continue;
+      }
+      try {
+        const parsed = parseProcNetTcp(text, { littleEndian: platform.littleEndian });
+        rows.push(...parsed.rows);
+        notices.push(...summarizeProblems(path, parsed.problems));
+        completeProtocols.push(protocol);
+      } catch (error) {
+        if (!(error instanceof UnusableInputError)) throw error;
+        failures.push(`${path}: ${error.message}`);
+      }
+    }
+    if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
+    notices.push(...failures);
+    return { source: 'procfs', rows, completeProtocols, notices };
+  },
+};

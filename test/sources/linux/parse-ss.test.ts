@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { parseSs, parseSsTimerMs } from '../../../src/sources/linux/parse-ss.js';
+import { UnusableInputError } from '../../../src/sources/unusable-input.js';
+import { countBy, readFixture } from '../../fixture.js';
+
+const UPTIME_MS = 3_600_000;
+const at = (rows: ReturnType<typeof parseSs>['rows'], local: string, remotePort: number) =>
+  rows.find((r) => `${r.local.address}:${r.local.port}` === local && r.remote.port === remotePort);
+
+describe('parseSs on `ss -tanoi` (stuck-state capture)', () => {
+  const { rows, problems } = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'), { uptimeMs: UPTIME_MS });
+
+  it('keeps every socket and maps every state', () => {
+    expect(problems).toEqual([]);
+    expect(rows).toHaveLength(25);
+    expect(countBy(rows, (r) => r.state)).toEqual({ LISTEN: 8, ESTABLISHED: 7, CLOSE_WAIT: 4, FIN_WAIT_2: 4, SYN_SENT: 1, SYN_RECEIVED: 1 });
+    expect(countBy(rows, (r) => r.rawState)).toMatchObject({ ESTAB: 7, 'CLOSE-WAIT': 4, 'FIN-WAIT-2': 4, 'SYN-SENT': 1, 'SYN-RECV': 1 });
+  });
+
+  it('reads tcp_info: activity, RTT, RTO and bytes', () => {
+    expect(at(rows, '127.0.0.1:34928', 46103)).toMatchObject({
+      state: 'CLOSE_WAIT',
+      receiveQueue: 1,
+      rtoMs: 204,
+      rttMs: 0.009,
+      bytesSent: 23,
+      bytesReceived: 1,
+      activity: { lastSendAgoMs: 316, lastReceiveAgoMs: 11524, lastPeerSegmentAgoMs: 316 },
+    });
+    expect(at(rows, '127.0.0.1:46103', 34928)!.activity).toEqual({ lastSendAgoMs: 11540, lastReceiveAgoMs: 332, lastPeerSegmentAgoMs: 332 });
+  });
+
+  it('ignores the last* stamps of SYN-SENT, which no data has set', () => {
+    const synSent = rows.find((r) => r.state === 'SYN_SENT')!;
+    expect(synSent).toMatchObject({ retransmits: 7, backoff: 3, rtoMs: 8000, timer: { name: 'on', remainingMs: 7644 } });
+    expect(synSent.activity).toBeUndefined();
+  });
+
+  it('drops last* values beyond the host uptime', () => {
+    const short = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'), { uptimeMs: 5000 });
+    expect(at(short.rows, '127.0.0.1:34928', 46103)!.activity).toEqual({ lastSendAgoMs: 316, lastPeerSegmentAgoMs: 316 });
+  });
+
+  it('reads a request socket with an empty info line', () => {
+    expect(rows.find((r) => r.state === 'SYN_RECEIVED')).toMatchObject({ local: { port: 43211 }, remote: { port: 35576 }, timer: { name: 'on', remainingMs: 3548 }, retransmits: 0 });
+  });
+
+  it('normalises IPv6, IPv4-mapped and wildcard addresses', () => {
+    expect(at(rows, '127.0.0.1:36563', 34110)).toMatchObject({ protocol: 'tcp6', state: 'FIN_WAIT_2' });
+    expect(at(rows, '::1:44747', 52756)).toMatchObject({ protocol: 'tcp6', remote: { address: '::1' } });
+    expect(at(rows, ':::36563', 0)).toMatchObject({ protocol: 'tcp6', state: 'LISTEN', remote: { address: '::', port: 0 } });
+    expect(at(rows, '127.0.0.1:40957', 0)).toMatchObject({ protocol: 'tcp', remote: { address: '0.0.0.0', port: 0 } });
+  });
+});
+
+describe('parseSs on `ss -t -a -n -o -i -e` (the source argv)', () => {
+  const { rows, problems } = parseSs(readFixture('linux-ss-tanoie-park-sockets-kernel6.txt'), { uptimeMs: UPTIME_MS });
+
+  it('reads inode, the dual-stack listener and every state', () => {
+    expect(problems).toEqual([]);
+    expect(rows).toHaveLength(22);
+    expect(countBy(rows, (r) => r.state)).toEqual({ LISTEN: 7, ESTABLISHED: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1 });
+    expect(rows.find((r) => r.local.port === 45219 && r.state === 'LISTEN')).toMatchObject({ protocol: 'tcp6', local: { address: '::' }, inode: 6736, uid: 0 });
+    expect(at(rows, '127.0.0.1:60653', 59708)).toMatchObject({ state: 'ESTABLISHED', inode: 0 });
+    expect(rows.find((r) => r.state === 'SYN_SENT')).toMatchObject({ retransmits: 4, rtoMs: 1000, timer: { remainingMs: 112 }, inode: 7947 });
+  });
+});
+
+describe('parseSs on other ss versions', () => {
+  it('keeps only the tcp rows of `ss -a` (Netid column) and counts rows with service names as problems', () => {
+    const { rows, problems } = parseSs(readFixture('linux-ss-a-centos7-jc.txt'));
+    // 198 non-tcp rows (nl, u_str, udp …) are skipped silently. All 6 tcp rows name a service
+    // (`ssh`, `smtp`) on one side instead of a port (no -n), which this parser does not resolve.
+    expect(rows).toEqual([]);
+    expect(problems).toHaveLength(6);
+    expect(problems.map((p) => p.line)).toEqual([199, 200, 201, 202, 203, 204]);
+    expect(problems[0]).toEqual({ line: 199, message: 'bad local address "127.0.0.1:smtp"' });
+  });
+
+  it('reads users:(("name",pid=N,…)) and uid from the wide format', () => {
+    const { rows, problems } = parseSs(readFixture('linux-ss-tulpen-wide-jc.txt'));
+    expect(problems).toEqual([]);
+    expect(rows).toHaveLength(29);
+    expect(countBy(rows, (r) => r.state)).toEqual({ LISTEN: 29 });
+    expect(rows.find((r) => r.local.port === 3306)).toMatchObject({ process: 'mariadbd', pid: 1978620, uid: 105, inode: 815317211, protocol: 'tcp' });
+    expect(rows.find((r) => r.local.port === 587)).toMatchObject({ process: 'master', pid: 1978854 });
+  });
+
+  it('parses the header-less -H form and skips damaged lines with their line numbers', () => {
+    const text = [
+      'ESTAB 0 0 10.0.0.1:22 10.0.0.2:50000 timer:(keepalive,119min,0) ino:5 sk:1 <->',
+      '\t cubic rto:204 lastsnd:10 lastrcv:20 lastack:5',
+      'ESTAB 0 0 10.0.0.1:22',
+      'FOO-BAR 0 0 10.0.0.1:23 10.0.0.3:1 ino:6',
+      'ESTAB x 0 10.0.0.1:24 10.0.0.3:1',
+    ].join('\n');
+    const { rows, problems } = parseSs(text);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ timer: { name: 'keepalive', remainingMs: 119 * 60_000 }, activity: { lastSendAgoMs: 10, lastReceiveAgoMs: 20, lastPeerSegmentAgoMs: 5 } });
+    expect(rows[1]).toMatchObject({ state: 'UNKNOWN', rawState: 'FOO-BAR' });
+    expect(problems.map((p) => p.line)).toEqual([3, 5]);
+  });
+
+  it('throws only when nothing is ss output', () => {
+    expect(() => parseSs('garbage text here\nmore\n')).toThrow(UnusableInputError);
+    expect(parseSs('').rows).toEqual([]);
+  });
+});
+
+describe('parseSsTimerMs (print_ms_timer in misc/ss.c)', () => {
+  it.each([
+    ['850ms', 850],
+    ['7.644ms', 7644],
+    ['12sec', 12_000],
+    ['1min23sec', 83_000],
+    ['1min5.300ms', 65_300],
+    ['119min', 7_140_000],
+    ['', 0],
+  ])('%s → %d ms', (text, ms) => expect(parseSsTimerMs(text)).toBe(ms));
+});
