@@ -98,7 +98,8 @@ const cidr = z.string().transform((value, ctx) => {
   return parsed;
 });
 
-const oneOrMany = <T extends z.ZodTypeAny>(item: T) => z.union([item.array(), item]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+// A single value or a list; made a list before validation so errors name the exact element.
+const oneOrMany = <T extends z.ZodTypeAny>(item: T) => z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(item));
 
 const matchSchema = z
   .strictObject({
@@ -166,7 +167,8 @@ export function parseConfig(text: string, fileName: string): ConfigFile {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-    const line = lineOf(doc, lineCounter, path);
+    // An unknown key is best shown on its own line, not its parent's.
+    const line = lineOf(doc, lineCounter, issue.code === 'unrecognized_keys' ? [...path, issue.keys[0] ?? ''] : path);
     const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
     throw new ConfigError(`${fileName}:${line}: ${field || '(top level)'}: ${describeIssue(issue)}`);
   }

@@ -23,6 +23,13 @@ export function kernelStateAgeMs(row: SocketRow): number | undefined {
       // Entered on a segment from the peer (its FIN, or the ACK of ours); lastack is the time
       // since the latest such segment, so the state is at least that old.
       return row.activity?.lastPeerSegmentAgoMs;
+    case TcpState.ESTABLISHED: {
+      // The kernel stamps last-send and last-receive when the connection is established, so the
+      // oldest of the stamps is no older than the state itself.
+      const { lastSendAgoMs, lastReceiveAgoMs, lastPeerSegmentAgoMs } = row.activity ?? {};
+      const stamps = [lastSendAgoMs, lastReceiveAgoMs, lastPeerSegmentAgoMs].filter((v): v is number => v !== undefined);
+      return stamps.length ? Math.max(...stamps) : undefined;
+    }
     case TcpState.TIME_WAIT:
       // The timewait timer runs TCP_TIMEWAIT_LEN (60 s) from entry.
       return row.timer?.name === 'timewait' ? Math.max(0, 60_000 - row.timer.remainingMs) : undefined;

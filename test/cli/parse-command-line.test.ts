@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError, parseCommandLine, parseStateWord } from '../../src/cli/parse-command-line.js';
+
+describe('parseCommandLine', () => {
+  it('defaults to list with the auto source and no overrides', () => {
+    expect(parseCommandLine([])).toEqual({
+      command: 'list',
+      options: { source: 'auto', procRoot: '/proc', warning: {}, critical: {}, json: false, flaggedOnly: false },
+    });
+  });
+
+  it('reads the threshold flags and their Cisco aliases', () => {
+    const parsed = parseCommandLine(['check', '--synwait', '10s', '--finwait', '1m', '--idle', '30m', '--critical-idle', '2h', '--preset', 'asa']);
+    expect(parsed).toMatchObject({
+      command: 'check',
+      options: { preset: 'asa', warning: { halfOpenMs: 10_000, halfCloseMs: 60_000, idleMs: 1_800_000 }, critical: { idleMs: 7_200_000 }, useStateFile: true, intervalMs: 2000 },
+    });
+    expect(parseCommandLine(['check', '--half-open', '45', '--half-close', '0:10:00'])).toMatchObject({ options: { warning: { halfOpenMs: 45_000, halfCloseMs: 600_000 } } });
+  });
+
+  it('reads list filters in any state spelling, ports and ranges, --watch with and without a value', () => {
+    const parsed = parseCommandLine(['list', '--state', 'close-wait,ESTAB', '--state', 'SYN_RECV', '--port', '5432,6000-6010', '--pid', '1,2', '--process', 'java', '--flagged', '--json', '--watch']);
+    expect(parsed).toMatchObject({
+      command: 'list',
+      options: {
+        states: ['CLOSE_WAIT', 'ESTABLISHED', 'SYN_RECEIVED'],
+        ports: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }],
+        pids: [1, 2],
+        processes: ['java'],
+        flaggedOnly: true,
+        json: true,
+        watchMs: 2000,
+      },
+    });
+    expect(parseCommandLine(['list', '--watch', '500ms', '--iterations', '3'])).toMatchObject({ options: { watchMs: 500, iterations: 3 } });
+  });
+
+  it('reads check --no-state, --state-file, --window', () => {
+    expect(parseCommandLine(['check', '--no-state'])).toMatchObject({ options: { useStateFile: false } });
+    expect(parseCommandLine(['check', '--state-file', '/tmp/x.json', '--window', '30s', '--interval', '5s'])).toMatchObject({
+      options: { stateFilePath: '/tmp/x.json', windowMs: 30_000, intervalMs: 5000 },
+    });
+  });
+
+  it.each([
+    [['check', '--idle', 'soon'], /option '--idle <duration>' argument 'soon' is invalid.*use seconds/],
+    [['list', '--source', 'netlink'], /argument 'netlink' is invalid. Allowed choices are auto, ss, procfs/],
+    [['list', '--state', 'HALF_DEAD'], /unknown state "HALF_DEAD"/],
+    [['list', '--port', '99999'], /invalid port "99999"/],
+    [['list', '--watch', '0s'], /must be more than 0/],
+    [['check', '--bogus'], /unknown option '--bogus'/],
+    [['frobnicate', '--x'], /unknown option|unknown command/],
+    [['check', '--preset', 'cisco'], /Allowed choices are ios, asa, conntrack/],
+  ])('rejects %j with one line', (argv, message) => {
+    let error: unknown;
+    try {
+      parseCommandLine(argv);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('answers --help and --version without running anything', () => {
+    const help = parseCommandLine(['check', '--help']);
+    expect(help).toMatchObject({ command: 'exit', exitCode: 0 });
+    expect(help.command === 'exit' && help.output).toContain('--half-close <duration>');
+    expect(parseCommandLine(['--version'], '1.2.3')).toEqual({ command: 'exit', exitCode: 0, output: '1.2.3\n' });
+  });
+
+  it('parses state words from every vocabulary', () => {
+    expect(['LISTENING', 'fin-wait-1', 'FIN_WAIT2', 'estab', 'SYN_RCVD'].map(parseStateWord)).toEqual(['LISTEN', 'FIN_WAIT_1', 'FIN_WAIT_2', 'ESTABLISHED', 'SYN_RECEIVED']);
+  });
+});

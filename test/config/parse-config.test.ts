@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, buildPolicy, parseConfig } from '../../src/config/parse-config.js';
+
+const YAML_CONFIG = `# thresholds per traffic class, like Cisco parameter maps
+preset: asa
+thresholds:
+  idle: 2h
+  states:
+    CLOSE_WAIT: 5m
+critical:
+  half-close: 1h
+rules:
+  - name: postgres
+    match:
+      local-port: [5432, "6000-6010"]
+      remote-address: [10.0.0.0/8, "fd00::/8"]
+      process: postgres
+    thresholds: { idle: 8h }
+    critical: { idle: off }
+counts:
+  - name: close-wait-leak
+    state: close-wait
+    per: process
+    warning: 100
+    critical: 1000
+`;
+
+describe('parseConfig', () => {
+  it('reads YAML with rules, ranges, CIDRs, per-state thresholds and counts', () => {
+    const config = parseConfig(YAML_CONFIG, 'tcpdwell.yaml');
+    expect(config.preset).toBe('asa');
+    expect(config.warning).toEqual({ idleMs: 7_200_000, perStateMs: { CLOSE_WAIT: 300_000 } });
+    expect(config.critical).toEqual({ halfCloseMs: 3_600_000 });
+    expect(config.rules[0]).toMatchObject({
+      name: 'postgres',
+      match: { localPorts: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }], processes: ['postgres'] },
+      warning: { idleMs: 28_800_000 },
+      critical: { idleMs: Infinity },
+    });
+    expect(config.rules[0]!.match.remoteAddresses).toHaveLength(2);
+    expect(config.counts).toEqual([{ name: 'close-wait-leak', states: ['CLOSE_WAIT'], per: 'process', warningAbove: 100, criticalAbove: 1000 }]);
+  });
+
+  it('reads the same from JSON', () => {
+    const json = JSON.stringify({ thresholds: { 'half-open': 10, 'half-close': '1m' }, rules: [{ name: 'x', match: { 'remote-port': 443 } }] }, null, 2);
+    const config = parseConfig(json, 'c.json');
+    expect(config.warning).toEqual({ halfOpenMs: 10_000, halfCloseMs: 60_000 });
+    expect(config.rules[0]!.match.remotePorts).toEqual([{ from: 443, to: 443 }]);
+  });
+
+  it.each([
+    ['thresholds:\n  idle: 2 hours\n', 'c.yaml:2: thresholds.idle: invalid duration "2 hours"'],
+    ['rules:\n  - name: a\n    match:\n      local-port: [80, 70000]\n', 'c.yaml:4: rules[0].match.local-port[1]: invalid port or range "70000"'],
+    ['rules:\n  - name: a\n    match: {}\n    thresholdz: {}\n', 'c.yaml:4: rules[0]: unknown field "thresholdz"'],
+    ['counts:\n  - name: a\n    state: CLOSE_WAIT\n    per: process\n', 'c.yaml:2: counts[0].warning:'],
+    ['counts:\n  - {name: a, state: HALF_DEAD, per: process, warning: 1}\n', 'c.yaml:2: counts[0].state[0]: unknown state "HALF_DEAD"'],
+    ['preset: cisco\n', 'c.yaml:1: preset:'],
+    ['rules:\n  - name: a\n    match:\n      remote-address: 10.0.0.0/40\n', 'c.yaml:4: rules[0].match.remote-address[0]: invalid address or CIDR "10.0.0.0/40"'],
+    ['thresholds: [\n', 'c.yaml:'],
+    ['a: 1\na: 2\n', 'c.yaml:2:'],
+  ])('names file, line and field: %j', (text, message) => {
+    expect(() => parseConfig(text, 'c.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig(text, 'c.yaml')).toThrow(message);
+  });
+
+  it('gives JSON syntax errors a line too', () => {
+    expect(() => parseConfig('{\n  "thresholds": {\n    "idle": "1h",,\n  }\n}', 'c.json')).toThrow(/^c\.json:3: /);
+  });
+});
+
+describe('buildPolicy', () => {
+  it('layers preset ← config ← command line; a command-line class value replaces that class per-state values', () => {
+    const config = parseConfig('preset: conntrack\nthresholds:\n  idle: 2h\n', 'c.yaml');
+    const policy = buildPolicy(config, { warning: { halfCloseMs: 60_000 }, critical: { idleMs: 86_400_000 } });
+    expect(policy.warning).toMatchObject({ halfOpenMs: 120_000, halfCloseMs: 60_000, idleMs: 7_200_000 });
+    expect(policy.warning.perStateMs).toEqual({ SYN_RECEIVED: 60_000 }); // CLOSE_WAIT / LAST_ACK overrides gone
+    expect(policy.critical.idleMs).toBe(86_400_000);
+    expect(buildPolicy(config, { preset: 'ios', warning: {}, critical: {} }).warning.halfOpenMs).toBe(30_000);
+    expect(buildPolicy(undefined, { warning: {}, critical: {} }).warning).toMatchObject({ halfOpenMs: 30_000, halfCloseMs: 30_000, idleMs: 3_600_000 });
+  });
+});

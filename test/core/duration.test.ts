@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { DurationError, formatDuration, parseDuration } from '../../src/core/duration.js';
+
+describe('durations', () => {
+  it.each([
+    ['45', 45_000],
+    ['30s', 30_000],
+    ['10m', 600_000],
+    ['1h30m', 5_400_000],
+    ['2d', 172_800_000],
+    ['500ms', 500],
+    ['1.5s', 1500],
+    ['0:10:00', 600_000],
+    ['1:00:00', 3_600_000],
+    ['10:00', 600_000],
+    [' 30s ', 30_000],
+  ])('parses %j', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', 'abc', '10x', '-5', '1h1h', '30s10', '0:70:00', 's', '1:2:3:4'])('rejects %j with a message that lists the forms', (text) => {
+    expect(() => parseDuration(text)).toThrow(DurationError);
+    expect(() => parseDuration(text)).toThrow(/use seconds \(45\)/);
+  });
+
+  it('formats compactly', () => {
+    expect([400, 45_000, 725_000, 10_920_000, 187_200_000].map(formatDuration)).toEqual(['0.4s', '45s', '12m05s', '3h02m', '2d04h']);
+    expect(formatDuration(-1)).toBe('-');
+  });
+});

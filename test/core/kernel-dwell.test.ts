@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { SocketRow } from '../../src/core/connection.js';
+import { kernelStateAgeMs } from '../../src/core/kernel-dwell.js';
+import { parseProcNetTcp } from '../../src/sources/linux/parse-procfs.js';
+import { parseSs } from '../../src/sources/linux/parse-ss.js';
+import { readFixture } from '../fixture.js';
+
+const base: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: 1 }, remote: { address: '127.0.0.1', port: 2 }, state: 'ESTABLISHED', rawState: 'ESTAB' };
+
+describe('first-sight dwell from kernel counters', () => {
+  it('SYN_SENT in the ss capture: 4 linear + 3 exponential retransmits = 1+1+1+1+1+2+4 s, plus 0.356 s of the current 8 s RTO', () => {
+    const row = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt')).rows.find((r) => r.state === 'SYN_SENT')!;
+    expect(kernelStateAgeMs(row)).toBe(11_000 + 356);
+  });
+
+  it('SYN_SENT in the procfs capture of the same socket: backoff inferred from rto 8 s', () => {
+    const row = parseProcNetTcp(readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt')).rows.find((r) => r.state === 'SYN_SENT')!;
+    expect(kernelStateAgeMs(row)).toBe(11_000 + 390);
+  });
+
+  it('SYN_SENT with purely linear timeouts (rto still 1 s) is at least retransmits × 1 s', () => {
+    const row: SocketRow = { ...base, state: 'SYN_SENT', retransmits: 3, rtoMs: 1000, timer: { name: 'on', remainingMs: 172 } };
+    expect(kernelStateAgeMs(row)).toBe(3000 + 828);
+    expect(kernelStateAgeMs({ ...row, timer: undefined, rtoMs: undefined })).toBe(3000);
+  });
+
+  it('SYN_RECEIVED request socket (procfs timeout count 3, 3.51 s left of 8 s): 1+2+4 s + 4.49 s', () => {
+    const row = parseProcNetTcp(readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt')).rows.find((r) => r.state === 'SYN_RECEIVED')!;
+    expect(kernelStateAgeMs(row)).toBe(7000 + 4490);
+  });
+
+  it('SYN_RECEIVED from ss proves nothing: its count is SYN/ACK retransmissions, not timeouts', () => {
+    const row = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt')).rows.find((r) => r.state === 'SYN_RECEIVED')!;
+    expect(kernelStateAgeMs(row)).toBeUndefined();
+  });
+
+  it('CLOSE_WAIT / FIN_WAIT_2 / CLOSING: at least the time since the last segment from the peer', () => {
+    for (const state of ['CLOSE_WAIT', 'FIN_WAIT_2', 'CLOSING'] as const) {
+      expect(kernelStateAgeMs({ ...base, state, activity: { lastPeerSegmentAgoMs: 600_000, lastReceiveAgoMs: 900_000 } })).toBe(600_000);
+    }
+    expect(kernelStateAgeMs({ ...base, state: 'CLOSE_WAIT' })).toBeUndefined();
+    // FIN_WAIT_1 / LAST_ACK: the last ACK may predate our FIN, so it proves nothing.
+    expect(kernelStateAgeMs({ ...base, state: 'LAST_ACK', activity: { lastPeerSegmentAgoMs: 600_000 } })).toBeUndefined();
+  });
+
+  it('TIME_WAIT: 60 s minus what is left of the timewait timer', () => {
+    expect(kernelStateAgeMs({ ...base, state: 'TIME_WAIT', timer: { name: 'timewait', remainingMs: 19_890 } })).toBe(40_110);
+  });
+
+  it('ESTABLISHED: at least as old as its oldest activity stamp (set at establishment)', () => {
+    const accepted = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt')).rows.find((r) => r.local.port === 44865 && r.remote.port === 56264)!;
+    expect(kernelStateAgeMs(accepted)).toBe(11_928);
+    expect(kernelStateAgeMs({ ...base, activity: { lastSendAgoMs: 5, lastReceiveAgoMs: 9000 } })).toBe(9000);
+    expect(kernelStateAgeMs(base)).toBeUndefined();
+  });
+
+  it('LISTEN: no state age from the kernel', () => {
+    expect(kernelStateAgeMs({ ...base, state: 'LISTEN' })).toBeUndefined();
+  });
+});

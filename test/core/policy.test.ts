@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { parseCidr } from '../../src/core/address.js';
+import type { SocketRow } from '../../src/core/connection.js';
+import { defaultPolicy, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
+
+const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
+  protocol: 'tcp',
+  local: { address: '127.0.0.1', port: 5432 },
+  remote: { address: '10.1.2.3', port: 40100 },
+  state,
+  rawState: state,
+  ...extra,
+});
+const measures = (r: SocketRow, dwellMs: number, extra: Partial<Measures> = {}): Measures => ({ row: r, dwellMs, halfCloseTimerMs: dwellMs, ...extra });
+
+describe('evaluateConnection', () => {
+  const ios = defaultPolicy('ios');
+
+  it('flags each class past its default threshold (30 s / 30 s / 3600 s) and not at it', () => {
+    expect(evaluateConnection(ios, measures(row('SYN_SENT'), 30_001))).toMatchObject({ kind: 'half-open', severity: 'warning', thresholdMs: 30_000, rule: 'default' });
+    expect(evaluateConnection(ios, measures(row('SYN_RECEIVED'), 30_000))).toBeUndefined();
+    expect(evaluateConnection(ios, measures(row('LAST_ACK'), 31_000))).toMatchObject({ kind: 'half-close' });
+    expect(evaluateConnection(ios, measures(row('ESTABLISHED'), 9e9, { idleMs: 3_600_001 }))).toMatchObject({ kind: 'idle', measured: 3_600_001 });
+    expect(evaluateConnection(ios, measures(row('TIME_WAIT'), 9e9))).toBeUndefined();
+    expect(evaluateConnection(ios, measures(row('LISTEN'), 9e9))).toBeUndefined();
+  });
+
+  it('uses the half-close timer (restarted by peer segments), not the dwell', () => {
+    expect(evaluateConnection(ios, { row: row('CLOSE_WAIT'), dwellMs: 600_000, halfCloseTimerMs: 2000 })).toBeUndefined();
+  });
+
+  it('does not flag idle without activity data (a long-lived busy flow is not idle)', () => {
+    expect(evaluateConnection(ios, measures(row('ESTABLISHED'), 86_400_000))).toBeUndefined();
+  });
+
+  it('escalates to critical past the critical threshold', () => {
+    const policy: Policy = { ...ios, critical: { halfCloseMs: 300_000 } };
+    expect(evaluateConnection(policy, measures(row('CLOSE_WAIT'), 300_001))).toMatchObject({ severity: 'critical', thresholdMs: 300_000 });
+    expect(evaluateConnection(policy, measures(row('CLOSE_WAIT'), 299_000))).toMatchObject({ severity: 'warning', thresholdMs: 30_000 });
+  });
+
+  it('applies the first matching rule, inheriting the defaults it does not set', () => {
+    const policy: Policy = {
+      ...ios,
+      rules: [
+        { name: 'db-clients', match: { remoteAddresses: [parseCidr('10.0.0.0/8')!], localPorts: [{ from: 5000, to: 6000 }] }, warning: { idleMs: 28_800_000 }, critical: {} },
+        { name: 'off-idle', match: { processes: ['java*'] }, warning: { idleMs: Infinity, halfCloseMs: 600_000 }, critical: {} },
+      ],
+    };
+    expect(evaluateConnection(policy, measures(row('ESTABLISHED'), 0, { idleMs: 7_200_000 }))).toBeUndefined();
+    expect(evaluateConnection(policy, measures(row('SYN_SENT'), 31_000))).toMatchObject({ rule: 'db-clients', thresholdMs: 30_000 });
+    const java = row('ESTABLISHED', { local: { address: '127.0.0.1', port: 8080 }, process: 'java-app' });
+    expect(evaluateConnection(policy, measures(java, 0, { idleMs: 9e9 }))).toBeUndefined();
+    expect(evaluateConnection(policy, measures({ ...java, state: 'CLOSE_WAIT' }, 500_000))).toBeUndefined();
+    expect(evaluateConnection(policy, measures({ ...java, state: 'CLOSE_WAIT' }, 600_001))).toMatchObject({ rule: 'off-idle' });
+    // No process known: a process rule cannot match; the defaults apply.
+    expect(evaluateConnection(policy, measures({ ...java, process: undefined, state: 'CLOSE_WAIT' }, 31_000))).toMatchObject({ rule: 'default' });
+  });
+
+  it('has the ASA and conntrack presets, the latter per state', () => {
+    const asa = defaultPolicy('asa');
+    expect(evaluateConnection(asa, measures(row('FIN_WAIT_2'), 599_000))).toBeUndefined();
+    expect(evaluateConnection(asa, measures(row('FIN_WAIT_2'), 601_000))).toMatchObject({ thresholdMs: 600_000 });
+    const conntrack = defaultPolicy('conntrack');
+    expect(evaluateConnection(conntrack, measures(row('LAST_ACK'), 31_000))).toMatchObject({ thresholdMs: 30_000 });
+    expect(evaluateConnection(conntrack, measures(row('CLOSE_WAIT'), 61_000))).toMatchObject({ thresholdMs: 60_000 });
+    expect(evaluateConnection(conntrack, measures(row('FIN_WAIT_1'), 61_000))).toBeUndefined();
+    expect(evaluateConnection(conntrack, measures(row('SYN_RECEIVED'), 61_000))).toMatchObject({ thresholdMs: 60_000 });
+    expect(evaluateConnection(conntrack, measures(row('SYN_SENT'), 61_000))).toBeUndefined();
+  });
+});
+
+describe('evaluateCounts', () => {
+  const leak = (n: number, process: string, pid: number) =>
+    Array.from({ length: n }, (_, i) => ({ key: `${process}-${i}`, row: row('CLOSE_WAIT', { local: { address: '127.0.0.1', port: 30_000 + i }, process, pid }) }));
+
+  it('flags a process holding more CLOSE_WAIT sockets than allowed, warning then critical', () => {
+    const policy: Policy = { ...defaultPolicy(), counts: [{ name: 'leak', states: ['CLOSE_WAIT'], per: 'process', warningAbove: 100, criticalAbove: 1000 }] };
+    const rows = [...leak(150, 'java', 812), ...leak(100, 'nginx', 90), ...leak(1001, 'bad', 7)];
+    const flags = evaluateCounts(policy, rows);
+    expect(flags.map((f) => [f.group, f.count, f.severity, f.thresholdCount])).toEqual([
+      ['bad[7]', 1001, 'critical', 1000],
+      ['java[812]', 150, 'warning', 100],
+    ]);
+    expect(flags[1]!.members).toHaveLength(150);
+  });
+
+  it('groups SYN_SENT by remote endpoint: a dead upstream', () => {
+    const policy: Policy = { ...defaultPolicy(), counts: [{ name: 'dead-upstream', states: ['SYN_SENT'], per: 'remote', warningAbove: 3 }] };
+    const rows = Array.from({ length: 5 }, (_, i) => ({ key: String(i), row: row('SYN_SENT', { local: { address: '127.0.0.1', port: 40_000 + i }, remote: { address: '10.0.0.5', port: 5432 } }) }));
+    expect(evaluateCounts(policy, rows)).toMatchObject([{ group: '10.0.0.5:5432', count: 5 }]);
+  });
+});

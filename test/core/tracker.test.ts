@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { SocketRow } from '../../src/core/connection.js';
+import { MAX_TRANSITIONS, advance, advanceFailed, emptyTrackerState, timingOf, type Snapshot, type TrackerState } from '../../src/core/tracker.js';
+
+const T0 = Date.parse('2026-11-21T00:00:00Z');
+const row = (localPort: number, state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
+  protocol: 'tcp',
+  local: { address: '127.0.0.1', port: localPort },
+  remote: { address: '10.0.0.5', port: 5432 },
+  state,
+  rawState: state,
+  ...extra,
+});
+const snap = (atMs: number, rows: SocketRow[], completeProtocols: Snapshot['completeProtocols'] = ['tcp', 'tcp6']): Snapshot => ({ takenAtMs: atMs, rows, completeProtocols });
+const only = (state: TrackerState) => [...state.connections.values()][0]!;
+
+describe('tracker', () => {
+  it('marks a connection already in its state at the first poll as a lower bound, and keeps that start', () => {
+    const first = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')]));
+    expect(first.events).toMatchObject([{ type: 'opened', firstSight: true }]);
+    const c1 = only(first.state);
+    expect(c1).toMatchObject({ stateSinceMs: T0, firstSeenMs: T0, dwellSource: 'lower-bound' });
+
+    const second = advance(first.state, snap(T0 + 60_000, [row(40000, 'ESTABLISHED')]));
+    expect(second.events).toEqual([]);
+    expect(only(second.state)).toMatchObject({ stateSinceMs: T0, lastSeenMs: T0 + 60_000, dwellSource: 'lower-bound' });
+    expect(timingOf(only(second.state), T0 + 60_000).dwellMs).toBe(60_000);
+  });
+
+  it('records an observed transition, with its time, and emits state-changed', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    const changed = advance(state, snap(T0 + 5000, [row(40000, 'CLOSE_WAIT')]));
+    expect(changed.events).toMatchObject([{ type: 'state-changed', from: 'ESTABLISHED', to: 'CLOSE_WAIT', atMs: T0 + 5000 }]);
+    state = changed.state;
+    expect(only(state)).toMatchObject({ stateSinceMs: T0 + 5000, dwellSource: 'observed' });
+    expect(only(state).transitions.map((t) => t.state)).toEqual(['ESTABLISHED', 'CLOSE_WAIT']);
+  });
+
+  it('narrows an observed transition with the kernel: FIN arrived 2 s before the poll, not after the previous one', () => {
+    const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    const next = advance(state, snap(T0 + 10_000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 2000 } })])).state;
+    expect(only(next)).toMatchObject({ stateSinceMs: T0 + 8000, dwellSource: 'observed' });
+    // …but never before the poll that still saw the old state.
+    const late = advance(state, snap(T0 + 10_000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 60_000 } })])).state;
+    expect(only(late).stateSinceMs).toBe(T0);
+  });
+
+  it('takes first-sight dwell from the kernel: a CLOSE_WAIT whose FIN came 10 minutes ago', () => {
+    const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 600_000 } })])).state;
+    expect(only(state)).toMatchObject({ stateSinceMs: T0 - 600_000, dwellSource: 'kernel', lastPeerSegmentMs: T0 - 600_000 });
+    expect(timingOf(only(state), T0)).toMatchObject({ dwellMs: 600_000, halfCloseTimerMs: 600_000 });
+  });
+
+  it('moves a lower-bound start back when later kernel data proves the state older', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'FIN_WAIT_2')])).state;
+    state = advance(state, snap(T0 + 1000, [row(40000, 'FIN_WAIT_2', { activity: { lastPeerSegmentAgoMs: 30_000 } })])).state;
+    expect(only(state)).toMatchObject({ stateSinceMs: T0 + 1000 - 30_000, dwellSource: 'kernel' });
+  });
+
+  it('restarts the half-close timer on every segment from the peer, while dwell keeps counting', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    state = advance(state, snap(T0 + 1000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 0 } })])).state;
+    state = advance(state, snap(T0 + 60_000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 5000 } })])).state;
+    expect(timingOf(only(state), T0 + 60_000)).toMatchObject({ dwellMs: 59_000, halfCloseTimerMs: 5000 });
+    // No activity data (procfs): the timer is the dwell.
+    let plain = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    plain = advance(plain, snap(T0 + 1000, [row(40000, 'CLOSE_WAIT')])).state;
+    expect(timingOf(only(plain), T0 + 60_000)).toMatchObject({ dwellMs: 59_000, halfCloseTimerMs: 59_000 });
+  });
+
+  it('measures idle from the newest data either way', () => {
+    const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED', { activity: { lastSendAgoMs: 7000, lastReceiveAgoMs: 3000 } })])).state;
+    expect(timingOf(only(state), T0 + 1000).idleMs).toBe(4000);
+    const none = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    expect(timingOf(only(none), T0).idleMs).toBeUndefined();
+  });
+
+  it('closes and evicts a connection missing from a complete poll, with lifetime, last state and bytes', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED'), row(40001, 'LISTEN')])).state;
+    state = advance(state, snap(T0 + 1000, [row(40000, 'TIME_WAIT', { bytesSent: 10, bytesReceived: 20 }), row(40001, 'LISTEN')])).state;
+    const result = advance(state, snap(T0 + 2000, [row(40001, 'LISTEN')]));
+    expect(result.events).toEqual([
+      expect.objectContaining({ type: 'closed', atMs: T0 + 2000, lastState: 'TIME_WAIT', lifetimeMs: 1000, bytesSent: 10, bytesReceived: 20 }),
+    ]);
+    expect([...result.state.connections.keys()]).toEqual(['tcp 127.0.0.1 40001 10.0.0.5 5432']);
+  });
+
+  it('closes nothing when a poll fails (the flows are unseen, not gone)', () => {
+    const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'CLOSE_WAIT')])).state;
+    const failed = advanceFailed(state);
+    expect(failed.events).toEqual([]);
+    expect(failed.state).toBe(state);
+    const after = advance(failed.state, snap(T0 + 90_000, [row(40000, 'CLOSE_WAIT')]));
+    expect(after.events).toEqual([]);
+    expect(only(after.state).stateSinceMs).toBe(T0);
+  });
+
+  it('keeps flows of a protocol whose table could not be read', () => {
+    const v6 = row(40002, 'ESTABLISHED', { protocol: 'tcp6', local: { address: '::1', port: 40002 }, remote: { address: '::1', port: 22 } });
+    const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED'), v6])).state;
+    const result = advance(state, snap(T0 + 1000, [row(40000, 'ESTABLISHED')], ['tcp']));
+    expect(result.events).toEqual([]);
+    expect(result.state.connections.size).toBe(2);
+  });
+
+  it('treats a reused 4-tuple with a new inode as a new connection, but inode 0 → N as the same one (accept)', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED', { inode: 0 })])).state;
+    const accepted = advance(state, snap(T0 + 1000, [row(40000, 'ESTABLISHED', { inode: 77 })]));
+    expect(accepted.events).toEqual([]);
+    state = accepted.state;
+    const reused = advance(state, snap(T0 + 2000, [row(40000, 'SYN_SENT', { inode: 78 })]));
+    expect(reused.events.map((e) => e.type)).toEqual(['closed', 'opened']);
+    expect(only(reused.state)).toMatchObject({ firstSeenMs: T0 + 2000, dwellSource: 'observed', row: { inode: 78 } });
+  });
+
+  it('gives a connection that opened between polls an observed dwell, bounded by the previous poll', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [])).state;
+    const result = advance(state, snap(T0 + 2000, [row(40000, 'SYN_SENT', { retransmits: 3, rtoMs: 1000 })]));
+    expect(result.events).toMatchObject([{ type: 'opened', firstSight: false }]);
+    state = result.state;
+    expect(only(state)).toMatchObject({ dwellSource: 'observed', stateSinceMs: T0 });
+  });
+
+  it('bounds the transition history of a flapping flow', () => {
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    for (let i = 1; i <= MAX_TRANSITIONS * 3; i++) state = advance(state, snap(T0 + i * 1000, [row(40000, i % 2 ? 'CLOSE_WAIT' : 'ESTABLISHED')])).state;
+    expect(only(state).transitions).toHaveLength(MAX_TRANSITIONS);
+    expect(only(state).transitions.at(-1)!.atMs).toBe(T0 + MAX_TRANSITIONS * 3 * 1000);
+  });
+
+  it('stays bounded over a long churn: only the live flows are kept', () => {
+    let state = emptyTrackerState();
+    let closed = 0;
+    for (let poll = 0; poll < 200; poll++) {
+      const rows = Array.from({ length: 50 }, (_, i) => row(10_000 + ((poll * 10 + i) % 60_000), 'ESTABLISHED'));
+      const result = advance(state, snap(T0 + poll * 1000, rows));
+      closed += result.events.filter((e) => e.type === 'closed').length;
+      state = result.state;
+    }
+    expect(state.connections.size).toBe(50);
+    expect(closed).toBe(199 * 10);
+  });
+});

@@ -1,0 +1,79 @@
+import type { CommandResult, Platform } from '../src/platform/platform.js';
+import type { CliContext } from '../src/cli/context.js';
+
+/** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
+export class FakePlatform implements Platform {
+  nowValue = Date.parse('2026-11-21T05:30:00Z');
+  readonly littleEndian = true;
+  readonly platform = 'linux' as const;
+  commands: ((argv: readonly string[]) => CommandResult | Error)[] = [];
+  files = new Map<string, string | Error>();
+  links = new Map<string, string>();
+  /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
+  deniedDirectories = new Set<string>();
+  ran: string[][] = [];
+
+  nowMs(): number {
+    return this.nowValue;
+  }
+
+  async run(argv: readonly string[]): Promise<CommandResult> {
+    this.ran.push([...argv]);
+    const answer = this.commands.length > 1 ? this.commands.shift()! : this.commands[0];
+    if (!answer) throw Object.assign(new Error(`spawn ${argv[0]} ENOENT`), { code: 'ENOENT' });
+    const result = answer(argv);
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  async readText(path: string): Promise<string> {
+    const value = this.files.get(path);
+    if (value === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    if (value instanceof Error) throw value;
+    return value;
+  }
+
+  async listDirectory(path: string): Promise<string[]> {
+    if (this.deniedDirectories.has(path)) throw Object.assign(new Error(`EACCES: ${path}`), { code: 'EACCES' });
+    const prefix = path.endsWith('/') ? path : `${path}/`;
+    const names = new Set<string>();
+    for (const key of [...this.files.keys(), ...this.links.keys()]) {
+      if (key.startsWith(prefix)) names.add(key.slice(prefix.length).split('/')[0]!);
+    }
+    if (names.size === 0) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return [...names];
+  }
+
+  async readLink(path: string): Promise<string> {
+    const link = this.links.get(path);
+    if (link === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return link;
+  }
+}
+
+export function ssAnswers(stdout: string): (argv: readonly string[]) => CommandResult {
+  return () => ({ stdout, stderr: '', exitCode: 0 });
+}
+
+export interface CapturedContext extends CliContext {
+  out: () => string;
+  err: () => string;
+}
+
+export function fakeContext(platform: FakePlatform, env: NodeJS.ProcessEnv = {}): CapturedContext {
+  let out = '';
+  let err = '';
+  return {
+    platform,
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    env,
+    // Sleeping moves the fake clock: no real waiting in tests.
+    sleep: async (ms: number) => {
+      platform.nowValue += ms;
+    },
+    interrupt: new AbortController().signal,
+    out: () => out,
+    err: () => err,
+  };
+}
