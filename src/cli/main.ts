@@ -10,6 +10,11 @@ const interrupt = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => interrupt.abort());
 }
+// `tcpdwell list --watch | head` : the reader went away; stop quietly instead of dying on EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  interrupt.abort();
+});
 
 const exitCode = await runCli(
   process.argv.slice(2),
