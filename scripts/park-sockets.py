@@ -33,16 +33,13 @@ def endpoint(sock, peer=False):
     return {"address": host, "port": port}
 
 
+def record(role, protocol, local, remote, state, kind):
+    report.append({"role": role, "protocol": protocol, "local": local, "remote": remote, "state": state, "flag": kind})
+
+
 def note(sock, role, state, kind, protocol=None):
     family_protocol = "tcp6" if sock.family == socket.AF_INET6 else "tcp"
-    report.append({
-        "role": role,
-        "protocol": protocol or family_protocol,
-        "local": endpoint(sock),
-        "remote": endpoint(sock, peer=True),
-        "state": state,
-        "flag": kind,
-    })
+    record(role, protocol or family_protocol, endpoint(sock), endpoint(sock, peer=True), state, kind)
 
 
 def listener(family, host, backlog=8, v6only=None, defer_accept=None):
@@ -110,30 +107,25 @@ def main():
     filler = socket.create_connection(("127.0.0.1", full.getsockname()[1]))
     sockets.append(filler)
     note(filler, "backlog-filler", "ESTABLISHED", "idle")
-    report.append({"role": "backlog-filler-server", "protocol": "tcp", "local": endpoint(full),
-                   "remote": endpoint(filler), "state": "ESTABLISHED", "flag": "idle"})
+    record("backlog-filler-server", "tcp", endpoint(full), endpoint(filler), "ESTABLISHED", "idle")
     time.sleep(0.05)
     blocked = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     blocked.setblocking(False)
     blocked.bind(("127.0.0.1", 0))
     blocked.connect_ex(("127.0.0.1", full.getsockname()[1]))
     sockets.append(blocked)
-    report.append({"role": "syn-sent", "protocol": "tcp", "local": endpoint(blocked),
-                   "remote": endpoint(full), "state": "SYN_SENT", "flag": "half-open"})
+    record("syn-sent", "tcp", endpoint(blocked), endpoint(full), "SYN_SENT", "half-open")
 
     # SYN_RECEIVED: TCP_DEFER_ACCEPT keeps the server side's request socket waiting for data
     deferred = listener(socket.AF_INET, "127.0.0.1", defer_accept=60)
     deferred_client = socket.create_connection(("127.0.0.1", deferred.getsockname()[1]))
     sockets.append(deferred_client)
     note(deferred_client, "defer-client", "ESTABLISHED", "idle")
-    report.append({"role": "syn-received", "protocol": "tcp", "local": endpoint(deferred),
-                   "remote": endpoint(deferred_client), "state": "SYN_RECEIVED", "flag": "half-open"})
+    record("syn-received", "tcp", endpoint(deferred), endpoint(deferred_client), "SYN_RECEIVED", "half-open")
 
     listeners = [s for s in sockets if s.type == socket.SOCK_STREAM and _is_listener(s)]
     for s in listeners:
-        host, port = endpoint(s)["address"], endpoint(s)["port"]
-        report.append({"role": "listener", "protocol": "tcp6" if s.family == socket.AF_INET6 else "tcp",
-                       "local": {"address": host, "port": port}, "remote": None, "state": "LISTEN", "flag": None})
+        record("listener", "tcp6" if s.family == socket.AF_INET6 else "tcp", endpoint(s), None, "LISTEN", None)
 
     print(json.dumps({"ready": True, "sockets": report}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

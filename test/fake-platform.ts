@@ -5,7 +5,6 @@ import type { CliContext } from '../src/cli/context.js';
 export class FakePlatform implements Platform {
   nowValue = Date.parse('2026-11-21T05:30:00Z');
   readonly littleEndian = true;
-  readonly platform = 'linux' as const;
   commands: ((argv: readonly string[]) => CommandResult | Error)[] = [];
   files = new Map<string, string | Error>();
   links = new Map<string, string>();

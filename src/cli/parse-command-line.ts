@@ -143,7 +143,14 @@ function commonFrom(raw: RawOptions): CommonOptions {
   return options;
 }
 
+const COMMANDS = ['list', 'check', 'help'];
+
 export function parseCommandLine(argv: readonly string[], version = '0.0.0'): ParsedCommandLine {
+  // `list` is the default command, so commander would read a mistyped command as list's argument.
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
+    throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')})`);
+  }
   let parsed: ParsedCommandLine | undefined;
   let output = '';
   const program = new Command('tcpdwell')

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
 import { DurationError, parseDuration } from '../core/duration.js';
 import {
-  PRESETS,
   PRESET_NAMES,
   defaultPolicy,
   type ConnectionMatch,
@@ -242,4 +241,3 @@ function mergeInto(target: PartialThresholds, source: PartialThresholds, classRe
   if (source.perStateMs) target.perStateMs = { ...target.perStateMs, ...source.perStateMs };
 }
 
-export { PRESETS };

@@ -147,16 +147,6 @@ function thresholdFor(kind: TimedFlagKind, state: TcpState, ruleLevel: PartialTh
   return value === undefined || value === Infinity ? undefined : value;
 }
 
-/** The warning threshold that applies to a row (for display), undefined when none. */
-export function warningThresholdFor(policy: Policy, row: SocketRow): { kind: TimedFlagKind; thresholdMs: number; rule: string } | undefined {
-  const rule = findRule(policy, row);
-  const cls = sessionClassOf(row.state);
-  const kind: TimedFlagKind | undefined = cls === 'half-open' ? 'half-open' : cls === 'half-close' ? 'half-close' : cls === 'established' ? 'idle' : undefined;
-  if (!kind) return undefined;
-  const thresholdMs = thresholdFor(kind, row.state, rule?.warning, policy.warning);
-  return thresholdMs === undefined ? undefined : { kind, thresholdMs, rule: rule?.name ?? 'default' };
-}
-
 export function matches(match: ConnectionMatch | undefined, row: SocketRow): boolean {
   if (!match) return true;
   const inRanges = (ranges: PortRange[] | undefined, port: number) => !ranges || ranges.some((r) => port >= r.from && port <= r.to);

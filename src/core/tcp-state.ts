@@ -44,21 +44,3 @@ export function sessionClassOf(state: TcpState): SessionClass {
   if (state === TcpState.ESTABLISHED) return 'established';
   return 'other';
 }
-
-// Short meanings for display (field notes §2); the troubleshooting work extends these.
-export const STATE_MEANING: Readonly<Record<TcpState, string>> = {
-  CLOSED: 'no connection',
-  LISTEN: 'passive open, waiting for a SYN',
-  SYN_SENT: 'SYN sent, waiting for SYN/ACK: stuck means the SYN or SYN/ACK is lost or blocked, or the peer is down',
-  SYN_RECEIVED: 'SYN/ACK sent, waiting for the final ACK: stuck means a lost ACK, a SYN flood or an accept-queue overflow',
-  ESTABLISHED: 'open; data may flow',
-  FIN_WAIT_1: 'our FIN sent, waiting for its ACK: stuck means the peer became unreachable after our close',
-  FIN_WAIT_2: 'our FIN acknowledged, waiting for the peer FIN: the peer application has not closed its side',
-  CLOSE_WAIT: 'peer closed; waiting for the local application to close: stuck means the local application leaks sockets',
-  CLOSING: 'both sides sent FIN, waiting for the ACK of ours',
-  LAST_ACK: 'our FIN sent after the peer closed, waiting for its ACK: the peer is gone',
-  TIME_WAIT: 'active closer waiting 2*MSL before reuse: normal',
-  DELETE_TCB: 'Windows: control block being deleted',
-  BOUND: 'bound to a port, no connection yet',
-  UNKNOWN: 'state word not recognised',
-};

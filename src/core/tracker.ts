@@ -139,13 +139,7 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     stateSinceMs = now - kernelAge;
     dwellSource = 'kernel';
   }
-  const merged: SocketRow = {
-    ...row,
-    // Owners are resolved lazily and only for some rows: keep what was found before.
-    pid: row.pid ?? old.row.pid,
-    process: row.process ?? old.row.process,
-  };
-  return withActivity({ ...old, row: merged, lastSeenMs: now, stateSinceMs, dwellSource, transitions }, row, now);
+  return withActivity({ ...old, row, lastSeenMs: now, stateSinceMs, dwellSource, transitions }, row, now);
 }
 
 function withActivity(connection: TrackedConnection, row: SocketRow, now: number): TrackedConnection {

@@ -11,9 +11,16 @@ export interface TableOptions {
 
 const HEADERS = ['STATE', 'LOCAL', 'REMOTE', 'PID/PROCESS', 'DWELL', 'IDLE', 'FLAG'] as const;
 
+/** `≥` unless the change into the state was observed: kernel and first-sight figures are lower bounds. */
 export function formatDwell(view: ConnectionView): string {
   const text = formatDuration(view.timing.dwellMs);
-  return view.connection.dwellSource === 'lower-bound' ? `≥${text}` : text;
+  return view.connection.dwellSource === 'observed' ? text : `≥${text}`;
+}
+
+// A listener has no peer: show it the way netstat does.
+function formatRemote(view: ConnectionView): string {
+  const { remote, state } = view.row;
+  return state === 'LISTEN' && remote.port === 0 ? formatEndpoint(remote).replace(/:0$/, ':*') : formatEndpoint(remote);
 }
 
 export function formatOwner(view: ConnectionView, ownersHidden: boolean): string {
@@ -34,7 +41,7 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
   const rows = views.map((view) => [
     view.row.state,
     formatEndpoint(view.row.local),
-    formatEndpoint(view.row.remote),
+    formatRemote(view),
     formatOwner(view, options.ownersHidden),
     formatDwell(view),
     view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),

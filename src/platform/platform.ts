@@ -19,7 +19,6 @@ export interface Platform {
   readLink(path: string): Promise<string>;
   nowMs(): number;
   readonly littleEndian: boolean;
-  readonly platform: NodeJS.Platform;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -55,7 +54,6 @@ export function nodePlatform(): Platform {
     readLink: (path) => readlink(path),
     nowMs: () => Date.now(),
     littleEndian: endianness() === 'LE',
-    platform: process.platform,
   };
 }
 

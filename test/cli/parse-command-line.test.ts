@@ -49,7 +49,7 @@ describe('parseCommandLine', () => {
     [['list', '--port', '99999'], /invalid port "99999"/],
     [['list', '--watch', '0s'], /must be more than 0/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['frobnicate', '--x'], /unknown option|unknown command/],
+    [['chekc'], /^unknown command 'chekc' \(commands: list, check\)$/],
     [['check', '--preset', 'cisco'], /Allowed choices are ios, asa, conntrack/],
   ])('rejects %j with one line', (argv, message) => {
     let error: unknown;

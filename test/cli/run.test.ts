@@ -168,6 +168,20 @@ describe('sources: fallback and failure', () => {
     expect(one.err).toContain('cannot read /proc/net/tcp: permission denied');
   });
 
+  it('says UNKNOWN when /proc/net/tcp does not exist (a wrong --proc-root), even though tcp6 is also absent', async () => {
+    const result = await run(['list', '--proc-root', '/host/proc', '--json']);
+    expect(result.code).toBe(3);
+    expect(result.out).toBe('');
+    expect(result.err).toBe('tcpdwell: cannot read the socket table (source procfs): cannot read /host/proc/net/tcp: no such file; cannot read /host/proc/net/tcp6: no such file\n');
+  });
+
+  it('reads a host without IPv6 (no tcp6 file) as complete', async () => {
+    platform.files.delete('/proc/net/tcp6');
+    const result = await run(['list', '--source', 'procfs', '--json']);
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(result.out)).toHaveLength(20);
+  });
+
   it('keeps the good rows of truncated ss output and says how many lines it skipped', async () => {
     const cut = SS_STUCK.slice(0, SS_STUCK.indexOf('SYN-SENT') + 40);
     platform.commands = [ssAnswers(cut)];
@@ -199,8 +213,9 @@ describe('list', () => {
     // 11.928 s, 11.732 s, the mapped FIN_WAIT_2 11.444 s …; the busy FIN_WAIT_2 (peer segment 0.3 s ago) late.
     expect(lines.slice(1, 5).every((l) => l.includes('half-close!'))).toBe(true);
     expect(lines.slice(5, 9).map(firstColumns)).toEqual(['ESTABLISHED 127.0.0.1:56264', 'ESTABLISHED 127.0.0.1:44865', 'ESTABLISHED 127.0.0.1:35576', 'FIN_WAIT_2 127.0.0.1:36563']);
-    expect(lines.find((l) => l.startsWith('SYN_SENT'))).toMatch(/^SYN_SENT .* 11s /);
-    expect(lines.find((l) => l.startsWith('LISTEN'))).toMatch(/≥0\.0s/);
+    expect(lines.find((l) => l.startsWith('SYN_SENT'))).toMatch(/^SYN_SENT .* ≥11s /);
+    expect(lines.find((l) => l.startsWith('LISTEN') && l.includes(':40957 '))).toMatch(/^LISTEN +127\.0\.0\.1:40957 +0\.0\.0\.0:\* +- +≥0\.0s/);
+    expect(lines.find((l) => l.includes('[::]:36563'))).toMatch(/^LISTEN +\[::\]:36563 +\[::\]:\* /);
   });
 
   it('filters by state and prints the JSON contract', async () => {

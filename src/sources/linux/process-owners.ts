@@ -1,13 +1,9 @@
+import type { Owner } from '../../core/evaluate.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
 
 // Socket owner (pid, process name) by inode, from the /proc/<pid>/fd links ("socket:[INODE]").
 // One scan per poll at most, only for the inodes asked for, stopping as soon as all are found;
 // answers are cached across polls and the cache keeps only inodes still asked about.
-
-export interface Owner {
-  pid: number;
-  process: string;
-}
 
 export interface OwnerLookup {
   owners: Map<number, Owner>;

@@ -17,22 +17,25 @@ export const procfsSource: SocketSource = {
     const notices: string[] = [];
     const completeProtocols: Protocol[] = [];
     const failures: string[] = [];
+    let readAny = false;
     for (const { protocol, file } of TABLES) {
       const path = `${procRoot}/${file}`;
       let text: string;
       try {
         text = await platform.readText(path);
       } catch (error) {
-        // No tcp6 file means IPv6 is off: the (empty) table was read in full.
-        if (protocol === 'tcp6' && errorCode(error) === 'ENOENT') {
+        // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
+        if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
           completeProtocols.push(protocol);
           continue;
         }
-        failures.push(`cannot read ${path}: ${errorCode(error) === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+        const code = errorCode(error);
+        failures.push(`cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
         continue;
       }
       try {
         const parsed = parseProcNetTcp(text, { littleEndian: platform.littleEndian });
+        readAny = true;
         rows.push(...parsed.rows);
         notices.push(...summarizeProblems(path, parsed.problems));
         completeProtocols.push(protocol);
