@@ -124,29 +124,38 @@ export function parseSsTimerMs(text: string): number {
   return (Number(minutes) * 60 + Number(seconds)) * 1000 + Number(millis);
 }
 
+// The tcp_info fields tcpdwell uses, by their ss key.
+const INFO_FIELDS = new Set(['rto', 'rtt', 'backoff', 'bytes_acked', 'bytes_received', 'lastsnd', 'lastrcv', 'lastack']);
+
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
-  const number = (key: string): number | undefined => {
-    const match = new RegExp(`(?:^|\\s)${key}:(\\d+(?:\\.\\d+)?)`).exec(line);
-    return match ? Number(match[1]) : undefined;
-  };
-  const rto = number('rto');
+  // One pass over `key:value` tokens (the line is long and there is one per socket).
+  const values = new Map<string, number>();
+  for (const token of line.split(/\s+/)) {
+    const colon = token.indexOf(':');
+    if (colon <= 0) continue;
+    const key = token.slice(0, colon);
+    if (!INFO_FIELDS.has(key)) continue;
+    const value = parseFloat(token.slice(colon + 1)); // rtt:0.023/0.013 → 0.023
+    if (Number.isFinite(value)) values.set(key, value);
+  }
+  const rto = values.get('rto');
   if (rto !== undefined) row.rtoMs = rto;
-  const rtt = number('rtt');
+  const rtt = values.get('rtt');
   if (rtt !== undefined) row.rttMs = rtt;
-  const backoff = number('backoff');
+  const backoff = values.get('backoff');
   if (backoff !== undefined) row.backoff = backoff;
-  const acked = number('bytes_acked');
+  const acked = values.get('bytes_acked');
   if (acked !== undefined) row.bytesSent = acked;
-  const received = number('bytes_received');
+  const received = values.get('bytes_received');
   if (received !== undefined) row.bytesReceived = received;
 
   if (NO_DATA_STATES.has(row.state)) return;
   const believable = (value: number | undefined) =>
     value !== undefined && (options.uptimeMs === undefined || value <= options.uptimeMs) ? value : undefined;
   const activity: SocketActivity = {};
-  const lastSend = believable(number('lastsnd'));
-  const lastReceive = believable(number('lastrcv'));
-  const lastAck = believable(number('lastack'));
+  const lastSend = believable(values.get('lastsnd'));
+  const lastReceive = believable(values.get('lastrcv'));
+  const lastAck = believable(values.get('lastack'));
   if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
   if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
   if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
