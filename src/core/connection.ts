@@ -39,7 +39,11 @@ export interface SocketRow {
   /** Exponential backoff steps so far (ss `backoff:`), absent means 0 or unknown. */
   backoff?: number;
   rtoMs?: number;
+  /** Smoothed RTT and its mean deviation (tcp_info rtt:SRTT/RTTVAR). */
   rttMs?: number;
+  rttVarMs?: number;
+  /** Segments retransmitted over the connection's life (ss retrans:unacked/TOTAL). */
+  totalRetransmits?: number;
   bytesSent?: number;
   bytesReceived?: number;
   activity?: SocketActivity;

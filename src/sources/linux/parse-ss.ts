@@ -125,7 +125,7 @@ export function parseSsTimerMs(text: string): number {
 }
 
 // The tcp_info fields tcpdwell uses, by their ss key.
-const INFO_FIELDS = new Set(['rto', 'rtt', 'backoff', 'bytes_acked', 'bytes_received', 'lastsnd', 'lastrcv', 'lastack']);
+const INFO_FIELDS = new Set(['rto', 'rtt', 'backoff', 'bytes_acked', 'bytes_received', 'lastsnd', 'lastrcv', 'lastack', 'retrans']);
 
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
   // One pass over `key:value` tokens (the line is long and there is one per socket).
@@ -135,13 +135,20 @@ function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): v
     if (colon <= 0) continue;
     const key = token.slice(0, colon);
     if (!INFO_FIELDS.has(key)) continue;
-    const value = parseFloat(token.slice(colon + 1)); // rtt:0.023/0.013 → 0.023
+    // Two of them are pairs: rtt:SRTT/RTTVAR and retrans:UNACKED/TOTAL.
+    const [first = '', second] = token.slice(colon + 1).split('/');
+    const value = parseFloat(first);
     if (Number.isFinite(value)) values.set(key, value);
+    if (second !== undefined && Number.isFinite(parseFloat(second))) values.set(`${key}/2`, parseFloat(second));
   }
   const rto = values.get('rto');
   if (rto !== undefined) row.rtoMs = rto;
   const rtt = values.get('rtt');
   if (rtt !== undefined) row.rttMs = rtt;
+  const rttVar = values.get('rtt/2');
+  if (rttVar !== undefined) row.rttVarMs = rttVar;
+  const totalRetransmits = values.get('retrans/2');
+  if (totalRetransmits !== undefined) row.totalRetransmits = totalRetransmits;
   const backoff = values.get('backoff');
   if (backoff !== undefined) row.backoff = backoff;
   const acked = values.get('bytes_acked');

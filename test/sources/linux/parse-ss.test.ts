@@ -23,6 +23,7 @@ describe('parseSs on `ss -tanoi` (stuck-state capture)', () => {
       receiveQueue: 1,
       rtoMs: 204,
       rttMs: 0.009,
+      rttVarMs: 0.006,
       bytesSent: 23,
       bytesReceived: 1,
       activity: { lastSendAgoMs: 316, lastReceiveAgoMs: 11524, lastPeerSegmentAgoMs: 316 },
@@ -32,7 +33,7 @@ describe('parseSs on `ss -tanoi` (stuck-state capture)', () => {
 
   it('ignores the last* stamps of SYN-SENT, which no data has set', () => {
     const synSent = rows.find((r) => r.state === 'SYN_SENT')!;
-    expect(synSent).toMatchObject({ retransmits: 7, backoff: 3, rtoMs: 8000, timer: { name: 'on', remainingMs: 7644 } });
+    expect(synSent).toMatchObject({ retransmits: 7, totalRetransmits: 7, backoff: 3, rtoMs: 8000, timer: { name: 'on', remainingMs: 7644 } });
     expect(synSent.activity).toBeUndefined();
   });
 

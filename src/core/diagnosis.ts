@@ -1,0 +1,270 @@
+import { formatEndpoint, type Endpoint } from './address.js';
+import type { SocketRow } from './connection.js';
+import { formatDuration } from './duration.js';
+import type { ConnectionView } from './evaluate.js';
+import { STATE_GUIDE } from './state-guide.js';
+import { TcpState } from './tcp-state.js';
+
+// Plain-language findings: why a session is stuck, the evidence, and what to do next
+// (field notes §2 and §3). Pure: views and host facts in, findings out.
+
+export interface Finding {
+  /** Stable identifier of the kind of finding, for scripts. */
+  code: string;
+  /** What the finding is about: a connection, a peer, a process, a listener. */
+  subject: string;
+  summary: string;
+  evidence: string[];
+  nextStep: string;
+  /** Keys of the connections it covers. */
+  connections: string[];
+}
+
+/** Facts about the host the kernel exposes under /proc/sys. */
+export interface HostFacts {
+  ephemeralPorts?: { low: number; high: number };
+  /** net.ipv4.tcp_fin_timeout: how long an orphaned FIN_WAIT_2 lives. */
+  finTimeoutMs?: number;
+}
+
+/** A connection newer in its state than this counts as recent (a leak that is still growing). */
+export const RECENT_MS = 10 * 60_000;
+/** Linux TCP_RTO_MIN. */
+const MIN_RTO_MS = 200;
+
+const subjectOf = (row: SocketRow) => `${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
+const ownerOf = (row: SocketRow) => (row.pid !== undefined ? `${row.process ?? '?'}[${row.pid}]` : undefined);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
+
+/** Everything findings compare a connection with, computed once per evaluation. */
+export class DiagnosisIndex {
+  readonly byOwnerInState = new Map<string, ConnectionView[]>();
+  readonly byRemote = new Map<string, ConnectionView[]>();
+  readonly listeners = new Map<string, ConnectionView>();
+
+  constructor(
+    readonly views: readonly ConnectionView[],
+    readonly facts: HostFacts = {},
+  ) {
+    for (const view of views) {
+      const { row } = view;
+      const owner = ownerOf(row);
+      if (owner) push(this.byOwnerInState, `${owner} ${row.state}`, view);
+      push(this.byRemote, formatEndpoint(row.remote), view);
+      if (row.state === TcpState.LISTEN) this.listeners.set(formatEndpoint(row.local), view);
+    }
+  }
+
+  /** The listener on this host that accepts connections to `endpoint`, if any. */
+  listenerFor(endpoint: Endpoint): ConnectionView | undefined {
+    const any = endpoint.address.includes(':') ? '::' : '0.0.0.0';
+    return (
+      this.listeners.get(formatEndpoint(endpoint)) ??
+      this.listeners.get(formatEndpoint({ address: any, port: endpoint.port })) ??
+      this.listeners.get(formatEndpoint({ address: '::', port: endpoint.port }))
+    );
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** The finding for one connection, from its state, timers, kernel counters and its neighbours. */
+export function diagnoseConnection(view: ConnectionView, index: DiagnosisIndex): Finding {
+  const { row, timing } = view;
+  const guide = STATE_GUIDE[row.state];
+  const dwell = `${row.state} for ${view.connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${view.connection.dwellSource})`;
+  const finding: Finding = {
+    code: `state-${row.state.toLowerCase().replace(/_/g, '-')}`,
+    subject: subjectOf(row),
+    summary: guide.stuckMeans,
+    evidence: [dwell],
+    nextStep: `Here: ${guide.checkHere}. On the peer: ${guide.checkPeer}.`,
+    connections: [view.connection.key],
+  };
+  const owner = ownerOf(row);
+  if (owner) finding.evidence.push(`owned by ${owner}`);
+
+  switch (row.state) {
+    case TcpState.SYN_SENT:
+      diagnoseSynSent(finding, view, index);
+      break;
+    case TcpState.SYN_RECEIVED:
+      finding.code = 'handshake-incomplete';
+      finding.summary = 'SYN/ACK sent, the final ACK never came: lost ACK, SYN flood or spoofed sources, or a listener deferring accept';
+      if (row.retransmits) finding.evidence.push(`${plural(row.retransmits, 'SYN/ACK timeout')} so far`);
+      break;
+    case TcpState.CLOSE_WAIT:
+      diagnoseCloseWait(finding, view, index);
+      break;
+    case TcpState.FIN_WAIT_2:
+      finding.code = 'peer-not-closing';
+      finding.summary = 'our FIN was acknowledged; the peer application has not closed its side';
+      if (!row.inode && index.facts.finTimeoutMs !== undefined) {
+        finding.evidence.push(`no process holds it: the kernel drops this orphan after tcp_fin_timeout (${formatDuration(index.facts.finTimeoutMs)})`);
+      }
+      break;
+    case TcpState.FIN_WAIT_1:
+    case TcpState.CLOSING:
+    case TcpState.LAST_ACK:
+      finding.code = 'fin-unacknowledged';
+      finding.summary = 'our FIN is not acknowledged: the peer is gone or unreachable';
+      break;
+    case TcpState.ESTABLISHED:
+      diagnoseIdle(finding, view);
+      break;
+  }
+  if (row.state === TcpState.CLOSE_WAIT || row.state === TcpState.FIN_WAIT_2) {
+    if (timing.halfCloseTimerMs < timing.dwellMs) finding.evidence.push(`last segment from the peer ${formatDuration(timing.halfCloseTimerMs)} ago (the half-close timer restarts on each)`);
+  }
+  const path = pathQuality(row);
+  if (path) finding.evidence.push(path);
+  return finding;
+}
+
+function diagnoseSynSent(finding: Finding, view: ConnectionView, index: DiagnosisIndex): void {
+  const { row } = view;
+  finding.code = 'syn-unanswered';
+  finding.summary = 'SYN or SYN/ACK lost or filtered; the peer may be down';
+  if (row.retransmits !== undefined) {
+    finding.evidence.push(`${plural(row.retransmits, 'SYN retransmission')}${row.rtoMs ? `, RTO now ${formatDuration(row.rtoMs)}` : ''}`);
+  }
+  const listener = index.listenerFor(row.remote);
+  if (listener) {
+    const { receiveQueue = 0, sendQueue } = listener.row;
+    const full = sendQueue !== undefined && receiveQueue > sendQueue;
+    finding.evidence.push(
+      `the peer is a listener on this host, accept queue ${receiveQueue}${sendQueue !== undefined ? `/${sendQueue}` : ''}${full ? ': full, so it drops new SYNs' : ''}`,
+    );
+    if (full) {
+      finding.summary = `the listener ${formatEndpoint(listener.row.local)} has a full accept queue and drops SYNs`;
+      finding.nextStep = `The application owning ${formatEndpoint(listener.row.local)}${ownerOf(listener.row) ? ` (${ownerOf(listener.row)})` : ''} does not accept() fast enough, or its backlog is too small.`;
+    }
+  }
+}
+
+function diagnoseCloseWait(finding: Finding, view: ConnectionView, index: DiagnosisIndex): void {
+  const { row } = view;
+  finding.code = 'socket-leak';
+  finding.summary = 'the local process has not closed the socket after the peer did';
+  const owner = ownerOf(row);
+  if (!owner) return;
+  const held = index.byOwnerInState.get(`${owner} ${TcpState.CLOSE_WAIT}`) ?? [];
+  const recent = held.filter((v) => v.timing.dwellMs < RECENT_MS).length;
+  finding.evidence.push(
+    `${owner} holds ${plural(held.length, 'CLOSE_WAIT socket')}, ${recent} of them from the last ${formatDuration(RECENT_MS)}: ${recent > 0 ? 'the leak is growing' : 'not growing now'}`,
+  );
+  finding.nextStep = `In ${owner}: find where it reads end-of-file (read returns 0) and never calls close(). Restarting it frees the sockets; \`tcpdwell reset --state CLOSE_WAIT --pid ${row.pid}\` ends them now.`;
+}
+
+function diagnoseIdle(finding: Finding, view: ConnectionView): void {
+  const { row, timing } = view;
+  finding.code = 'idle';
+  if (timing.idleMs === undefined) {
+    finding.summary = 'established; this source reports no activity, so idleness is unknown';
+    return;
+  }
+  finding.summary = `idle for ${formatDuration(timing.idleMs)}: no data either way`;
+  const sent = row.activity?.lastSendAgoMs;
+  const received = row.activity?.lastReceiveAgoMs;
+  if (sent !== undefined && received !== undefined) {
+    const lastSpoke = sent < received ? 'this side' : sent > received ? 'the peer' : 'both sides at once';
+    finding.evidence.push(`last data sent ${formatDuration(sent)} ago, received ${formatDuration(received)} ago: ${lastSpoke} spoke last`);
+  }
+  finding.evidence.push(
+    row.timer?.name === 'keepalive' ? `keepalive on, next probe in ${formatDuration(row.timer.remainingMs)}` : 'keepalive off (no keepalive timer on the socket)',
+  );
+  finding.nextStep =
+    'Firewalls and NAT devices drop idle sessions silently after their idle timer (1 h by default on Cisco IOS and ASA): enable TCP keepalive below that (SO_KEEPALIVE, tcp_keepalive_time), or close idle connections in the application.';
+}
+
+/**
+ * Retransmissions read against SRTT and RTO (field notes §3: RTO = SRTT + 4·RTTVAR). An RTO far
+ * above that means it backed off retransmitting into silence; retransmissions with an RTO still
+ * near it mean ACKs keep arriving: a lossy path, not a dead peer.
+ */
+export function pathQuality(row: SocketRow): string | undefined {
+  if (row.rttMs === undefined || row.rtoMs === undefined) return undefined;
+  const expectedRto = Math.max(MIN_RTO_MS, row.rttMs + 4 * (row.rttVarMs ?? 0));
+  const backingOff = row.timer?.name === 'on' && (row.retransmits ?? 0) > 0 && row.rtoMs >= 4 * expectedRto;
+  if (backingOff) {
+    return `retransmitting into silence: RTO ${formatDuration(row.rtoMs)} after ${plural(row.retransmits ?? 0, 'retransmission')}, against ${formatDuration(expectedRto)} from SRTT ${row.rttMs} ms: the peer or the path has gone silent`;
+  }
+  if ((row.totalRetransmits ?? 0) > 0) {
+    return `lossy path: ${plural(row.totalRetransmits ?? 0, 'segment')} retransmitted, but RTO ${formatDuration(row.rtoMs)} stays near SRTT + 4·RTTVAR (${formatDuration(expectedRto)}), so ACKs still arrive`;
+  }
+  return undefined;
+}
+
+/** Findings about groups: a dead upstream, a leaking process, a listener under pressure, port exhaustion. */
+export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
+  const findings: Finding[] = [];
+  const keys = (views: readonly ConnectionView[]) => views.map((v) => v.connection.key);
+
+  for (const [remote, views] of index.byRemote) {
+    const halfOpen = views.filter((v) => v.row.state === TcpState.SYN_SENT);
+    if (halfOpen.length < 2) continue;
+    const all = halfOpen.length === views.filter((v) => v.row.state !== TcpState.TIME_WAIT).length;
+    findings.push({
+      code: 'upstream-unreachable',
+      subject: remote,
+      summary: `${all ? 'all' : `${halfOpen.length} of`} ${all ? halfOpen.length : views.length} connections to ${remote} are half-open: upstream down or filtered`,
+      evidence: [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(Math.max(...halfOpen.map((v) => v.timing.dwellMs)))}`],
+      nextStep: `Check ${remote} itself: is it up and listening, and does a firewall between drop SYNs? On it, SYN_RECEIVED means the SYN/ACK is blocked on the way back; only LISTEN means the SYN never arrives.`,
+      connections: keys(halfOpen),
+    });
+  }
+
+  for (const [ownerAndState, views] of index.byOwnerInState) {
+    if (!ownerAndState.endsWith(` ${TcpState.CLOSE_WAIT}`) || views.length < 2) continue;
+    const owner = ownerAndState.slice(0, -` ${TcpState.CLOSE_WAIT}`.length);
+    const recent = views.filter((v) => v.timing.dwellMs < RECENT_MS).length;
+    findings.push({
+      code: 'socket-leak',
+      subject: owner,
+      summary: `${owner} holds ${plural(views.length, 'CLOSE_WAIT socket')}: a socket leak (it does not close connections its peers closed)`,
+      evidence: [`${recent} of them from the last ${formatDuration(RECENT_MS)}: ${recent > 0 ? 'growing' : 'not growing now'}`],
+      nextStep: `Find where ${owner} reads end-of-file without calling close(); restarting it frees the sockets.`,
+      connections: keys(views),
+    });
+  }
+
+  const synReceivedByListener = new Map<string, ConnectionView[]>();
+  for (const view of index.views) if (view.row.state === TcpState.SYN_RECEIVED) push(synReceivedByListener, formatEndpoint(view.row.local), view);
+  for (const [local, views] of synReceivedByListener) {
+    const listener = index.listenerFor(views[0]!.row.local);
+    const sources = new Set(views.map((v) => v.row.remote.address)).size;
+    const evidence = [`from ${plural(sources, 'source address')}`];
+    if (listener?.row.sendQueue !== undefined) evidence.push(`accept queue ${listener.row.receiveQueue ?? 0}/${listener.row.sendQueue}`);
+    if (views.length < 2 && !(listener && (listener.row.receiveQueue ?? 0) > (listener.row.sendQueue ?? Infinity))) continue;
+    findings.push({
+      code: 'handshakes-piling-up',
+      subject: local,
+      summary: `${plural(views.length, 'handshake')} waiting for the final ACK on ${local}: ${sources > 10 ? 'many sources: a SYN flood or spoofed addresses' : 'final ACKs lost, or the listener defers accept'}`,
+      evidence,
+      nextStep: 'Check `nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent`; with a flood, SYN cookies (net.ipv4.tcp_syncookies) keep the listener answering.',
+      connections: keys(views),
+    });
+  }
+
+  const ports = index.facts.ephemeralPorts;
+  if (ports) {
+    const range = ports.high - ports.low + 1;
+    for (const [remote, views] of index.byRemote) {
+      const timeWait = views.filter((v) => v.row.state === TcpState.TIME_WAIT).length;
+      if (timeWait < range / 2) continue;
+      findings.push({
+        code: 'ephemeral-ports',
+        subject: remote,
+        summary: `${timeWait} TIME_WAIT to ${remote} hold ${Math.round((timeWait / range) * 100)}% of the ${range} ephemeral ports: new connections to it will fail when they run out`,
+        evidence: [`net.ipv4.ip_local_port_range ${ports.low}-${ports.high}`],
+        nextStep: 'Reuse connections (keep-alive, pooling), let the server close first, widen ip_local_port_range, or enable net.ipv4.tcp_tw_reuse for outgoing connections.',
+        connections: keys(views.filter((v) => v.row.state === TcpState.TIME_WAIT)),
+      });
+    }
+  }
+  return findings;
+}

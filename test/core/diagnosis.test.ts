@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import type { SocketRow } from '../../src/core/connection.js';
+import { DiagnosisIndex, diagnoseConnection, diagnoseGroups, pathQuality, type HostFacts } from '../../src/core/diagnosis.js';
+import { evaluateAll, type ConnectionView } from '../../src/core/evaluate.js';
+import { defaultPolicy } from '../../src/core/policy.js';
+import { advance, emptyTrackerState, type TrackerState } from '../../src/core/tracker.js';
+
+const T0 = Date.parse('2026-11-21T00:00:00Z');
+let nextPort = 40_000;
+const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
+  protocol: 'tcp',
+  local: { address: '10.0.0.1', port: nextPort++ },
+  remote: { address: '10.0.0.5', port: 5432 },
+  state,
+  rawState: state,
+  inode: nextPort,
+  ...extra,
+});
+
+/** Polls on a fake clock: each list of rows is one snapshot, `stepMs` apart; returns the views at the last. */
+function track(polls: SocketRow[][], stepMs = 60_000): { views: ConnectionView[]; state: TrackerState } {
+  let state = emptyTrackerState();
+  polls.forEach((rows, i) => {
+    state = advance(state, { takenAtMs: T0 + i * stepMs, rows, completeProtocols: ['tcp', 'tcp6'] }).state;
+  });
+  const now = T0 + (polls.length - 1) * stepMs;
+  return { views: evaluateAll(state, now, defaultPolicy()).views, state };
+}
+const find = (views: ConnectionView[], state: SocketRow['state']) => views.find((v) => v.row.state === state)!;
+const diagnose = (views: ConnectionView[], state: SocketRow['state'], facts: HostFacts = {}) => diagnoseConnection(find(views, state), new DiagnosisIndex(views, facts));
+
+describe('findings for one connection', () => {
+  it('SYN_SENT: lost or filtered SYN, with the retransmission count', () => {
+    const synSent = row('SYN_SENT', { retransmits: 5, rtoMs: 2000, timer: { name: 'on', remainingMs: 1000 } });
+    const { views } = track([[synSent], [synSent]]);
+    const finding = diagnose(views, 'SYN_SENT');
+    expect(finding).toMatchObject({ code: 'syn-unanswered', summary: 'SYN or SYN/ACK lost or filtered; the peer may be down', subject: `10.0.0.1:${synSent.local.port} -> 10.0.0.5:5432` });
+    expect(finding.evidence).toContain('5 SYN retransmissions, RTO now 2s');
+    expect(finding.nextStep).toContain('SYN_RECEIVED for this flow on the peer means the returning SYN/ACK is blocked');
+  });
+
+  it('SYN_SENT to a listener on this host with a full accept queue says so', () => {
+    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7001 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0, pid: 9, process: 'server' });
+    const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7001 }, retransmits: 2 });
+    const { views } = track([[listener, synSent]]);
+    const finding = diagnose(views, 'SYN_SENT');
+    expect(finding.summary).toBe('the listener 127.0.0.1:7001 has a full accept queue and drops SYNs');
+    expect(finding.evidence).toContain('the peer is a listener on this host, accept queue 1/0: full, so it drops new SYNs');
+    expect(finding.nextStep).toContain('server[9]');
+  });
+
+  it('SYN_RECEIVED: final ACK missing', () => {
+    const { views } = track([[row('SYN_RECEIVED', { retransmits: 3, inode: 0 })]]);
+    expect(diagnose(views, 'SYN_RECEIVED')).toMatchObject({ code: 'handshake-incomplete', evidence: expect.arrayContaining(['3 SYN/ACK timeouts so far']) });
+  });
+
+  it('CLOSE_WAIT: names the process, how many it holds, and whether the leak grows', () => {
+    const old = [1, 2, 3].map(() => row('CLOSE_WAIT', { pid: 812, process: 'java' }));
+    const fresh = row('ESTABLISHED', { pid: 812, process: 'java' });
+    const { views } = track([[...old, fresh], [...old, fresh], Array.from([...old, { ...fresh, state: 'CLOSE_WAIT' as const, rawState: 'CLOSE_WAIT' }])], 5 * 60_000);
+    const finding = diagnose(views, 'CLOSE_WAIT');
+    expect(finding.code).toBe('socket-leak');
+    expect(finding.summary).toBe('the local process has not closed the socket after the peer did');
+    expect(finding.evidence).toContain('java[812] holds 4 CLOSE_WAIT sockets, 1 of them from the last 10m00s: the leak is growing');
+    expect(finding.nextStep).toContain('tcpdwell reset --state CLOSE_WAIT --pid 812');
+
+    const quiet = track([old, old], 11 * 60_000).views;
+    expect(diagnose(quiet, 'CLOSE_WAIT').evidence).toContain('java[812] holds 3 CLOSE_WAIT sockets, 0 of them from the last 10m00s: not growing now');
+  });
+
+  it('FIN_WAIT_2: the peer has not closed; an orphan dies after tcp_fin_timeout', () => {
+    const { views } = track([[row('FIN_WAIT_2', { inode: 0 })]]);
+    const finding = diagnose(views, 'FIN_WAIT_2', { finTimeoutMs: 60_000 });
+    expect(finding.code).toBe('peer-not-closing');
+    expect(finding.evidence).toContain('no process holds it: the kernel drops this orphan after tcp_fin_timeout (1m00s)');
+  });
+
+  it('idle ESTABLISHED: which side spoke last, keepalive on or off, middleboxes', () => {
+    const quietPeer = row('ESTABLISHED', { activity: { lastSendAgoMs: 7_200_000, lastReceiveAgoMs: 7_500_000 }, timer: { name: 'keepalive', remainingMs: 30_000 } });
+    const finding = diagnose(track([[quietPeer]]).views, 'ESTABLISHED');
+    expect(finding.summary).toBe('idle for 2h00m: no data either way');
+    expect(finding.evidence).toEqual(expect.arrayContaining(['last data sent 2h00m ago, received 2h05m ago: this side spoke last', 'keepalive on, next probe in 30s']));
+    expect(finding.nextStep).toContain('drop idle sessions silently');
+    const noKeepalive = row('ESTABLISHED', { activity: { lastSendAgoMs: 9000, lastReceiveAgoMs: 1000 } });
+    expect(diagnose(track([[noKeepalive]]).views, 'ESTABLISHED').evidence).toEqual(expect.arrayContaining(['last data sent 9s ago, received 1s ago: the peer spoke last', 'keepalive off (no keepalive timer on the socket)']));
+  });
+
+  it('tells a silent peer from a lossy path by RTO against SRTT + 4·RTTVAR', () => {
+    const silent = row('ESTABLISHED', { rttMs: 20, rttVarMs: 5, rtoMs: 6400, retransmits: 5, timer: { name: 'on', remainingMs: 3000 } });
+    expect(pathQuality(silent)).toBe('retransmitting into silence: RTO 6s after 5 retransmissions, against 0.2s from SRTT 20 ms: the peer or the path has gone silent');
+    const lossy = row('ESTABLISHED', { rttMs: 40, rttVarMs: 10, rtoMs: 240, totalRetransmits: 37 });
+    expect(pathQuality(lossy)).toBe('lossy path: 37 segments retransmitted, but RTO 0.2s stays near SRTT + 4·RTTVAR (0.2s), so ACKs still arrive');
+    expect(pathQuality(row('ESTABLISHED', { rttMs: 1, rtoMs: 201 }))).toBeUndefined();
+    expect(diagnose(track([[silent]]).views, 'ESTABLISHED').evidence).toContain(pathQuality(silent));
+  });
+});
+
+describe('findings for groups', () => {
+  it('all SYN_SENT to one peer: upstream down or filtered', () => {
+    const peer = { address: '10.0.0.5', port: 5432 };
+    const rows = Array.from({ length: 14 }, () => row('SYN_SENT', { remote: peer }));
+    const groups = diagnoseGroups(new DiagnosisIndex(track([rows, rows]).views));
+    expect(groups).toEqual([expect.objectContaining({ code: 'upstream-unreachable', subject: '10.0.0.5:5432', summary: 'all 14 connections to 10.0.0.5:5432 are half-open: upstream down or filtered' })]);
+    expect(groups[0]!.connections).toHaveLength(14);
+    const mixed = [...rows.slice(0, 3), row('ESTABLISHED', { remote: peer }), row('ESTABLISHED', { remote: peer })];
+    expect(diagnoseGroups(new DiagnosisIndex(track([mixed]).views))[0]!.summary).toBe('3 of 5 connections to 10.0.0.5:5432 are half-open: upstream down or filtered');
+  });
+
+  it('many CLOSE_WAIT in one process: a socket leak', () => {
+    const rows = Array.from({ length: 5 }, () => row('CLOSE_WAIT', { pid: 77, process: 'leaky' }));
+    const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views));
+    expect(groups).toEqual([expect.objectContaining({ code: 'socket-leak', subject: 'leaky[77]', summary: 'leaky[77] holds 5 CLOSE_WAIT sockets: a socket leak (it does not close connections its peers closed)' })]);
+  });
+
+  it('SYN_RECEIVED piling up on a listener, with its accept queue and source count', () => {
+    const local = { address: '10.0.0.1', port: 443 };
+    const listener = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 129, sendQueue: 128 });
+    const embryos = Array.from({ length: 12 }, (_, i) => row('SYN_RECEIVED', { local, remote: { address: `203.0.113.${i}`, port: 50_000 + i }, inode: 0 }));
+    const groups = diagnoseGroups(new DiagnosisIndex(track([[listener, ...embryos]]).views));
+    expect(groups).toEqual([
+      expect.objectContaining({
+        code: 'handshakes-piling-up',
+        summary: '12 handshakes waiting for the final ACK on 10.0.0.1:443: many sources: a SYN flood or spoofed addresses',
+        evidence: ['from 12 source addresses', 'accept queue 129/128'],
+      }),
+    ]);
+  });
+
+  it('TIME_WAIT to one peer against the ephemeral port range', () => {
+    const rows = Array.from({ length: 60 }, () => row('TIME_WAIT', { remote: { address: '10.0.0.9', port: 80 } }));
+    const facts = { ephemeralPorts: { low: 32_768, high: 32_867 } }; // 100 ports
+    const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views, facts));
+    expect(groups).toEqual([expect.objectContaining({ code: 'ephemeral-ports', summary: '60 TIME_WAIT to 10.0.0.9:80 hold 60% of the 100 ephemeral ports: new connections to it will fail when they run out' })]);
+    expect(diagnoseGroups(new DiagnosisIndex(track([rows.slice(0, 40)]).views, facts))).toEqual([]);
+  });
+});
