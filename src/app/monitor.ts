@@ -76,9 +76,9 @@ export class Monitor {
 
   /**
    * Evaluates the tracker at the last poll's time. Owners are looked up only for flagged rows and
-   * rows `needsOwner` picks (those shown), unless the policy matches on process names.
+   * the rows `ownersFor` picks (those shown), unless the policy matches on process names.
    */
-  async evaluate(policy: Policy, needsOwner: (view: ConnectionView) => boolean): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     if (policyNeedsProcesses(policy)) {
       const inodes = [...this.tracker.connections.values()].map((c) => c.row.inode ?? 0);
@@ -86,8 +86,8 @@ export class Monitor {
       return { evaluation: evaluateAll(this.tracker, now, policy, lookup.owners), ownersHidden: lookup.permissionDenied };
     }
     const evaluation = evaluateAll(this.tracker, now, policy);
-    const wanted = evaluation.views.filter((v) => v.flag || needsOwner(v));
-    const lookup = await this.owners.resolve(wanted.map((v) => v.row.inode ?? 0));
+    const wanted = new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)]);
+    const lookup = await this.owners.resolve([...wanted].map((v) => v.row.inode ?? 0));
     for (const view of wanted) view.row = withOwner(view.row, lookup.owners);
     return { evaluation, ownersHidden: lookup.permissionDenied };
   }

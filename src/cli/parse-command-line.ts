@@ -1,9 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
 import { DurationError, parseDuration } from '../core/duration.js';
-import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName } from '../core/policy.js';
+import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
 import { mapState } from '../core/state-vocabularies.js';
 import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
 import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
+import type { Selection } from './selection.js';
 
 // argv → a command and its options, with no I/O: tested like any function. The flags are a public
 // interface: names may be added, never renamed or removed.
@@ -23,11 +25,9 @@ export interface CommonOptions {
 }
 
 export interface ListOptions extends CommonOptions {
-  states?: TcpState[];
-  ports?: PortRange[];
-  pids?: number[];
-  processes?: string[];
-  flaggedOnly: boolean;
+  selection: Selection;
+  /** Add the diagnosis finding to each flagged row. */
+  why: boolean;
   /** Re-poll every this many ms; undefined = one shot. */
   watchMs?: number;
   /** Stop --watch after this many polls. */
@@ -40,11 +40,30 @@ export interface CheckOptions extends CommonOptions {
   useStateFile: boolean;
   windowMs?: number;
   intervalMs: number;
+  /** End the flagged sessions of these kinds (opt-in). */
+  resetKinds?: TimedFlagKind[];
+}
+
+export interface ExplainOptions extends CommonOptions {
+  /** A state word, a connection `LOCAL-REMOTE`, or a row number of `list`; undefined lists the states. */
+  target?: ExplainTarget;
+  /** Read history from check's state file (read only). */
+  stateFilePath?: string;
+}
+
+export type ExplainTarget = { kind: 'state'; state: TcpState } | { kind: 'connection'; local: Endpoint; remote: Endpoint } | { kind: 'row'; row: number };
+
+export interface ResetOptions extends CommonOptions {
+  selection: Selection;
+  /** Act; without it, a dry run. */
+  yes: boolean;
 }
 
 export type ParsedCommandLine =
   | { command: 'list'; options: ListOptions }
   | { command: 'check'; options: CheckOptions }
+  | { command: 'explain'; options: ExplainOptions }
+  | { command: 'reset'; options: ResetOptions }
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
@@ -99,6 +118,66 @@ function pidArg(item: string): number {
   return Number(item);
 }
 
+const FLAG_KINDS: TimedFlagKind[] = ['half-open', 'half-close', 'idle'];
+
+function kindArg(item: string): TimedFlagKind {
+  if (!(FLAG_KINDS as string[]).includes(item)) throw new InvalidArgumentError(`unknown kind "${item}" (one of ${FLAG_KINDS.join(', ')})`);
+  return item as TimedFlagKind;
+}
+
+/** `10.0.0.5:5432`, `[::1]:22`, `10.0.0.5` or `::1` (any port), `:5432` (any address). */
+function endpointPatternArg(value: string): Partial<Endpoint> {
+  if (/^:\d+$/.test(value)) return { port: portRangeArg(value.slice(1)).from };
+  // A bare address first: `::1` is an address, not `::` port 1.
+  const bare = value.replace(/^\[(.*)\]$/, '$1');
+  if (parseAddressBytes(bare)) return { address: normalizeAddress(bare) };
+  const endpoint = parseEndpointText(value);
+  if (endpoint && !endpoint.wildcard) return { address: endpoint.address, port: endpoint.port };
+  throw new InvalidArgumentError(`invalid address "${value}" (use 10.0.0.5:5432, [::1]:22, 10.0.0.5 or :5432)`);
+}
+
+/** Connection filters shared by `list` and `reset`. */
+function addSelectionOptions(command: Command): Command {
+  return command
+    .option('--state <states>', 'only these states (comma-separated; any spelling: CLOSE_WAIT, close-wait, ESTAB)', listArg(parseStateWord))
+    .option('--port <ports>', 'only these local or remote ports or ranges (5432,6000-6010)', listArg(portRangeArg))
+    .option('--pid <pids>', 'only sockets of these processes', listArg(pidArg))
+    .option('--process <names>', 'only sockets of processes with these names (* matches anything)', listArg((s) => s))
+    .option('--local <endpoint>', 'only this local address and/or port (10.0.0.1:5432, [::1]:22, 10.0.0.1, :5432)', endpointPatternArg)
+    .option('--remote <endpoint>', 'only this remote address and/or port', endpointPatternArg)
+    .option('--flagged', 'only flagged connections', false)
+    .option('--kind <kinds>', 'only connections flagged as these kinds (half-open,half-close,idle)', listArg(kindArg));
+}
+
+function selectionFrom(raw: RawOptions): Selection {
+  const selection: Selection = { flaggedOnly: Boolean(raw.flagged) };
+  if (raw.state) selection.states = raw.state as TcpState[];
+  if (raw.port) selection.ports = raw.port as PortRange[];
+  if (raw.pid) selection.pids = raw.pid as number[];
+  if (raw.process) selection.processes = raw.process as string[];
+  if (raw.local) selection.local = raw.local as Partial<Endpoint>;
+  if (raw.remote) selection.remote = raw.remote as Partial<Endpoint>;
+  if (raw.kind) selection.kinds = raw.kind as TimedFlagKind[];
+  return selection;
+}
+
+/** `127.0.0.1:5432-10.0.0.5:40100`, `[::1]:22-[::1]:50000`, a row number, or a state word. */
+export function parseExplainTarget(text: string): ExplainTarget {
+  if (/^\d+$/.test(text)) return { kind: 'row', row: Number(text) };
+  const halves = text.split('-');
+  if (halves.length === 2 && halves.every((h) => /:\d+$/.test(h))) {
+    const [local, remote] = halves.map((h) => parseEndpointText(h));
+    if (local && remote && !local.wildcard && !remote.wildcard) {
+      return { kind: 'connection', local: { address: local.address, port: local.port }, remote: { address: remote.address, port: remote.port } };
+    }
+  }
+  try {
+    return { kind: 'state', state: parseStateWord(text) };
+  } catch {
+    throw new UsageError(`cannot explain "${text}": give a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of \`tcpdwell list\``);
+  }
+}
+
 function addCommonOptions(command: Command): Command {
   return command
     .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
@@ -143,7 +222,7 @@ function commonFrom(raw: RawOptions): CommonOptions {
   return options;
 }
 
-const COMMANDS = ['list', 'check', 'help'];
+const COMMANDS = ['list', 'check', 'explain', 'reset', 'help'];
 
 export function parseCommandLine(argv: readonly string[], version = '0.0.0'): ParsedCommandLine {
   // `list` is the default command, so commander would read a mistyped command as list's argument.
@@ -160,30 +239,21 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .configureOutput({ writeOut: (s) => (output += s), writeErr: (s) => (output += s) })
     .showSuggestionAfterError(true);
 
-  addCommonOptions(
-    program
-      .command('list', { isDefault: true })
-      .description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')
-      .option('--state <states>', 'only these states (comma-separated; any spelling: CLOSE_WAIT, close-wait, ESTAB)', listArg(parseStateWord))
-      .option('--port <ports>', 'only these local or remote ports or ranges (5432,6000-6010)', listArg(portRangeArg))
-      .option('--pid <pids>', 'only sockets of these processes', listArg(pidArg))
-      .option('--process <names>', 'only sockets of processes with these names (* matches anything)', listArg((s) => s))
-      .option('--flagged', 'only flagged connections', false)
-      .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
-      .option('--iterations <n>', 'with --watch: stop after n polls', (v) => {
-        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
-        return Number(v);
-      }),
-  ).action((raw: RawOptions) => {
-    const options: ListOptions = { ...commonFrom(raw), flaggedOnly: Boolean(raw.flagged) };
-    if (raw.state) options.states = raw.state as TcpState[];
-    if (raw.port) options.ports = raw.port as PortRange[];
-    if (raw.pid) options.pids = raw.pid as number[];
-    if (raw.process) options.processes = raw.process as string[];
-    if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
-    if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
-    parsed = { command: 'list', options };
-  });
+  addSelectionOptions(
+    addCommonOptions(program.command('list', { isDefault: true }).description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')),
+  )
+    .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
+    .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
+    .option('--iterations <n>', 'with --watch: stop after n polls', (v) => {
+      if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
+      return Number(v);
+    })
+    .action((raw: RawOptions) => {
+      const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
+      if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
+      if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
+      parsed = { command: 'list', options };
+    });
 
   addCommonOptions(
     program
@@ -192,12 +262,39 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)')
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
       .option('--window <duration>', 'sample for this long instead of using the state file', positiveDurationArg)
-      .option('--interval <duration>', 'with --window: time between polls (default 2s)', positiveDurationArg),
+      .option('--interval <duration>', 'with --window: time between polls (default 2s)', positiveDurationArg)
+      .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg)),
   ).action((raw: RawOptions) => {
     const options: CheckOptions = { ...commonFrom(raw), useStateFile: raw.state !== false, intervalMs: (raw.interval as number | undefined) ?? 2000 };
     if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
     if (raw.window !== undefined) options.windowMs = raw.window as number;
+    if (raw.reset) options.resetKinds = raw.reset as TimedFlagKind[];
     parsed = { command: 'check', options };
+  });
+
+  addCommonOptions(
+    program
+      .command('explain')
+      .argument('[target]', 'a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of `tcpdwell list`')
+      .description('what a state means and what to check; for a connection: its finding, evidence, rule and history')
+      .option('--state-file <path>', "read dwell history from check's state file (read only)"),
+  ).action((target: string | undefined, raw: RawOptions) => {
+    const options: ExplainOptions = commonFrom(raw);
+    if (target !== undefined) options.target = parseExplainTarget(target);
+    if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
+    parsed = { command: 'explain', options };
+  });
+
+  addSelectionOptions(
+    addCommonOptions(
+      program
+        .command('reset')
+        .description('end selected sessions through the kernel (ss -K); a dry run unless --yes; never LISTEN or TIME_WAIT')
+        .option('--yes', 'really end them (needs root)', false),
+    ),
+  ).action((raw: RawOptions) => {
+    const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes) };
+    parsed = { command: 'reset', options };
   });
 
   try {

@@ -1,5 +1,7 @@
 import type { CliContext } from './context.js';
 import { runCheck } from './commands/check.js';
+import { runExplain } from './commands/explain.js';
+import { runReset } from './commands/reset.js';
 import { runList } from './commands/list.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine } from './parse-command-line.js';
@@ -16,6 +18,10 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
         return await runList(parsed.options, context);
       case 'check':
         return await runCheck(parsed.options, context);
+      case 'explain':
+        return await runExplain(parsed.options, context);
+      case 'reset':
+        return await runReset(parsed.options, context);
     }
   } catch (error) {
     const code = exitCodeForError(error);

@@ -268,3 +268,17 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
   }
   return findings;
 }
+
+export interface Diagnosis {
+  /** Per-connection findings, by connection key. */
+  byConnection: Map<string, Finding>;
+  groups: Finding[];
+}
+
+/** Findings for the connections `pick` chooses (by default the flagged ones) and for every group. */
+export function diagnoseAll(views: readonly ConnectionView[], facts: HostFacts = {}, pick: (view: ConnectionView) => boolean = (v) => v.flag !== undefined): Diagnosis {
+  const index = new DiagnosisIndex(views, facts);
+  const byConnection = new Map<string, Finding>();
+  for (const view of views) if (pick(view)) byConnection.set(view.connection.key, diagnoseConnection(view, index));
+  return { byConnection, groups: diagnoseGroups(index) };
+}

@@ -147,6 +147,21 @@ function thresholdFor(kind: TimedFlagKind, state: TcpState, ruleLevel: PartialTh
   return value === undefined || value === Infinity ? undefined : value;
 }
 
+/** The thresholds that apply to a row and the rule they come from (for `explain`). */
+export function thresholdsFor(policy: Policy, row: SocketRow): { kind: TimedFlagKind; warningMs?: number; criticalMs?: number; rule: string } | undefined {
+  const kind = CLASS_KIND[sessionClassOf(row.state)];
+  if (!kind) return undefined;
+  const rule = findRule(policy, row);
+  const result: { kind: TimedFlagKind; warningMs?: number; criticalMs?: number; rule: string } = { kind, rule: rule?.name ?? 'default' };
+  const warningMs = thresholdFor(kind, row.state, rule?.warning, policy.warning);
+  const criticalMs = thresholdFor(kind, row.state, rule?.critical, policy.critical);
+  if (warningMs !== undefined) result.warningMs = warningMs;
+  if (criticalMs !== undefined) result.criticalMs = criticalMs;
+  return result;
+}
+
+const CLASS_KIND: Partial<Record<ReturnType<typeof sessionClassOf>, TimedFlagKind>> = { 'half-open': 'half-open', 'half-close': 'half-close', established: 'idle' };
+
 export function matches(match: ConnectionMatch | undefined, row: SocketRow): boolean {
   if (!match) return true;
   const inRanges = (ranges: PortRange[] | undefined, port: number) => !ranges || ranges.some((r) => port >= r.from && port <= r.to);

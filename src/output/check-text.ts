@@ -2,13 +2,14 @@ import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
+import type { ResetResult } from './json.js';
 
 // `check` text output for cron: one line per flagged session, one per over-count group, a summary.
 // Sessions flagged only as members of a group are covered by the group's line.
 
 const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
 
-export function formatFlaggedLine(view: ConnectionView): string | undefined {
+export function formatFlaggedLine(view: ConnectionView, why?: string): string | undefined {
   const flag = view.flag;
   if (!flag || flag.kind === 'count') return undefined;
   const { row } = view;
@@ -16,8 +17,14 @@ export function formatFlaggedLine(view: ConnectionView): string | undefined {
   return (
     `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}${owner} ` +
     `${MEASURE_NAME[flag.kind]} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
-    `(rule ${flag.rule}, dwell ${view.connection.dwellSource})`
+    `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
   );
+}
+
+export function formatResetLine({ view, outcome }: ResetResult): string {
+  const { row } = view;
+  const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
+  return outcome.ended ? `RESET ${what}: ended` : `RESET ${what}: not ended (${outcome.reason})`;
 }
 
 export function formatCountLine(flag: CountFlag): string {

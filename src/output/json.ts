@@ -1,4 +1,7 @@
+import type { Diagnosis } from '../core/diagnosis.js';
 import type { CountFlag } from '../core/policy.js';
+import type { KillOutcome } from '../sources/linux/socket-killer.js';
+import { findingToJson } from './findings.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { TcpState } from '../core/tcp-state.js';
 
@@ -44,6 +47,27 @@ export function countFlagToJson(flag: CountFlag) {
   return { kind: flag.kind, severity: flag.severity, rule: flag.rule, per: flag.per, group: flag.group, states: flag.states, count: flag.count, thresholdCount: flag.thresholdCount };
 }
 
+/** One session a command tried to end, and what happened. */
+export interface ResetResult {
+  view: ConnectionView;
+  outcome: KillOutcome;
+}
+
+export function resetToJson({ view, outcome }: ResetResult) {
+  const { row } = view;
+  return {
+    protocol: row.protocol,
+    local: { address: row.local.address, port: row.local.port },
+    remote: { address: row.remote.address, port: row.remote.port },
+    state: row.state,
+    pid: row.pid ?? null,
+    process: row.process ?? null,
+    flag: view.flag?.kind ?? null,
+    ended: outcome.ended,
+    reason: outcome.ended ? null : outcome.reason,
+  };
+}
+
 export interface CheckReportInput {
   status: CheckStatus;
   checkedAtMs: number;
@@ -52,6 +76,8 @@ export interface CheckReportInput {
   countFlags: CountFlag[];
   errors: string[];
   notices: string[];
+  diagnosis: Diagnosis;
+  resets: ResetResult[];
 }
 
 export function checkReportToJson(input: CheckReportInput) {
@@ -62,8 +88,15 @@ export function checkReportToJson(input: CheckReportInput) {
     checkedAt: iso(input.checkedAtMs),
     source: input.source,
     counts,
-    flagged: input.views.filter((v) => v.flag).map(connectionToJson),
+    flagged: input.views
+      .filter((v) => v.flag)
+      .map((v) => {
+        const finding = input.diagnosis.byConnection.get(v.connection.key);
+        return { ...connectionToJson(v), finding: finding ? findingToJson(finding) : null };
+      }),
     countFlags: input.countFlags.map(countFlagToJson),
+    findings: input.diagnosis.groups.map(findingToJson),
+    resets: input.resets.map(resetToJson),
     errors: input.errors,
     notices: input.notices,
   };

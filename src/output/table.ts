@@ -7,6 +7,8 @@ import type { ConnectionView } from '../core/evaluate.js';
 export interface TableOptions {
   /** Owners of some sockets could not be looked up (not root): unresolved rows say so. */
   ownersHidden: boolean;
+  /** An indented line under a row (list --why). */
+  noteFor?: (view: ConnectionView) => string | undefined;
 }
 
 const HEADERS = ['STATE', 'LOCAL', 'REMOTE', 'PID/PROCESS', 'DWELL', 'IDLE', 'FLAG'] as const;
@@ -53,5 +55,11 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
       .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - [...cell].length)))
       .join('  ')
       .trimEnd();
-  return [line(HEADERS), ...rows.map(line)].join('\n') + '\n';
+  const lines = [line(HEADERS)];
+  rows.forEach((row, i) => {
+    lines.push(line(row));
+    const note = options.noteFor?.(views[i]!);
+    if (note) lines.push(`    why: ${note}`);
+  });
+  return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,7 @@ describe('parseCommandLine', () => {
   it('defaults to list with the auto source and no overrides', () => {
     expect(parseCommandLine([])).toEqual({
       command: 'list',
-      options: { source: 'auto', procRoot: '/proc', warning: {}, critical: {}, json: false, flaggedOnly: false },
+      options: { source: 'auto', procRoot: '/proc', warning: {}, critical: {}, json: false, selection: { flaggedOnly: false }, why: false },
     });
   });
 
@@ -23,11 +23,13 @@ describe('parseCommandLine', () => {
     expect(parsed).toMatchObject({
       command: 'list',
       options: {
-        states: ['CLOSE_WAIT', 'ESTABLISHED', 'SYN_RECEIVED'],
-        ports: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }],
-        pids: [1, 2],
-        processes: ['java'],
-        flaggedOnly: true,
+        selection: {
+          states: ['CLOSE_WAIT', 'ESTABLISHED', 'SYN_RECEIVED'],
+          ports: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }],
+          pids: [1, 2],
+          processes: ['java'],
+          flaggedOnly: true,
+        },
         json: true,
         watchMs: 2000,
       },
@@ -49,7 +51,10 @@ describe('parseCommandLine', () => {
     [['list', '--port', '99999'], /invalid port "99999"/],
     [['list', '--watch', '0s'], /must be more than 0/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['chekc'], /^unknown command 'chekc' \(commands: list, check\)$/],
+    [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset\)$/],
+    [['reset', '--kind', 'stuck'], /unknown kind "stuck" \(one of half-open, half-close, idle\)/],
+    [['reset', '--local', 'db.example:5432x'], /invalid address "db.example:5432x"/],
+    [['explain', 'nonsense'], /^cannot explain "nonsense": give a state/],
     [['check', '--preset', 'cisco'], /Allowed choices are ios, asa, conntrack/],
   ])('rejects %j with one line', (argv, message) => {
     let error: unknown;
@@ -68,6 +73,26 @@ describe('parseCommandLine', () => {
     expect(help).toMatchObject({ command: 'exit', exitCode: 0 });
     expect(help.command === 'exit' && help.output).toContain('--half-close <duration>');
     expect(parseCommandLine(['--version'], '1.2.3')).toEqual({ command: 'exit', exitCode: 0, output: '1.2.3\n' });
+  });
+
+  it('reads explain targets: a state, a connection either family, a row number', () => {
+    expect(parseCommandLine(['explain', 'close-wait'])).toMatchObject({ command: 'explain', options: { target: { kind: 'state', state: 'CLOSE_WAIT' } } });
+    expect(parseCommandLine(['explain', '127.0.0.1:5432-10.0.0.5:40100', '--state-file', '/s.json'])).toMatchObject({
+      options: { target: { kind: 'connection', local: { address: '127.0.0.1', port: 5432 }, remote: { address: '10.0.0.5', port: 40100 } }, stateFilePath: '/s.json' },
+    });
+    expect(parseCommandLine(['explain', '[::1]:22-[::ffff:10.0.0.5]:5000'])).toMatchObject({ options: { target: { local: { address: '::1' }, remote: { address: '10.0.0.5', port: 5000 } } } });
+    expect(parseCommandLine(['explain', '3'])).toMatchObject({ options: { target: { kind: 'row', row: 3 } } });
+    expect(parseCommandLine(['explain'])).toMatchObject({ command: 'explain', options: {} });
+  });
+
+  it('reads reset: selection, endpoint patterns, kinds; a dry run unless --yes; check --reset kinds', () => {
+    expect(parseCommandLine(['reset', '--state', 'CLOSE_WAIT', '--local', '[::1]:22', '--remote', '10.0.0.5', '--kind', 'half-close'])).toMatchObject({
+      command: 'reset',
+      options: { yes: false, selection: { states: ['CLOSE_WAIT'], local: { address: '::1', port: 22 }, remote: { address: '10.0.0.5' }, kinds: ['half-close'], flaggedOnly: false } },
+    });
+    expect(parseCommandLine(['reset', '--remote', ':5432', '--yes'])).toMatchObject({ options: { yes: true, selection: { remote: { port: 5432 } } } });
+    expect(parseCommandLine(['reset', '--remote', '::1'])).toMatchObject({ options: { selection: { remote: { address: '::1' } } } });
+    expect(parseCommandLine(['check', '--reset', 'half-close,idle'])).toMatchObject({ options: { resetKinds: ['half-close', 'idle'] } });
   });
 
   it('parses state words from every vocabulary', () => {

@@ -72,7 +72,7 @@ describe('check on the ss source (captured stuck states)', () => {
     const { code, out } = await run(['check', '--no-state', '--half-open', '10s']);
     expect(code).toBe(1);
     expect(out.trimEnd().split('\n')).toEqual([
-      'WARNING half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865 in state 11s > 10s (rule default, dwell kernel)',
+      'WARNING half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865 in state 11s > 10s (rule default, dwell kernel): the listener 127.0.0.1:44865 has a full accept queue and drops SYNs',
       'tcpdwell WARNING - 1 half-open of 25 connections (source ss)',
     ]);
   });

@@ -1,10 +1,14 @@
 import { Monitor, type PollOutcome } from '../../app/monitor.js';
 import { StateDecodeError, decodeTrackerState, encodeTrackerState } from '../../app/tracker-codec.js';
+import { diagnoseAll } from '../../core/diagnosis.js';
 import { statusOf, type CheckStatus } from '../../core/evaluate.js';
+import { TcpState } from '../../core/tcp-state.js';
 import type { TrackerState } from '../../core/tracker.js';
 import { StateFile, defaultStateFilePath } from '../../platform/state-file.js';
-import { formatCheckSummary, formatCountLine, formatFlaggedLine } from '../../output/check-text.js';
-import { checkReportToJson } from '../../output/json.js';
+import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine } from '../../output/check-text.js';
+import { checkReportToJson, type ResetResult } from '../../output/json.js';
+import { readHostFacts } from '../../sources/linux/host-facts.js';
+import { killSocket } from '../../sources/linux/socket-killer.js';
 import type { CliContext } from '../context.js';
 import { exitCodeForStatus } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
@@ -25,9 +29,22 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
     const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(initialState ? { initialState } : {}) });
     const outcome = await sample(monitor, options, context);
 
-    const { evaluation } = await monitor.evaluate(policy, () => false);
+    // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
+    const { evaluation } = await monitor.evaluate(policy, (e) => {
+      const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
+      return closeWaits.some((v) => v.flag) ? closeWaits : [];
+    });
     const status: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
     const errors = outcome.error ? [outcome.error] : [];
+    const diagnosis = diagnoseAll(evaluation.views, await readHostFacts(context.platform, options.procRoot));
+    const resets: ResetResult[] = [];
+    if (options.resetKinds && outcome.ok) {
+      for (const view of evaluation.views) {
+        if (view.flag && view.flag.kind !== 'count' && options.resetKinds.includes(view.flag.kind)) {
+          resets.push({ view, outcome: await killSocket(context.platform, view.row) });
+        }
+      }
+    }
     if (stateFile) await stateFile.write(encodeTrackerState(monitor.tracker, outcome.source, context.platform.nowMs()));
 
     if (options.json) {
@@ -39,11 +56,17 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
         countFlags: evaluation.countFlags,
         errors,
         notices: outcome.notices,
+        diagnosis,
+        resets,
       });
       context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else if (status !== 'ok') {
-      const lines = evaluation.views.map(formatFlaggedLine).filter((l): l is string => l !== undefined);
+      const lines = evaluation.views
+        .map((v) => formatFlaggedLine(v, diagnosis.byConnection.get(v.connection.key)?.summary))
+        .filter((l): l is string => l !== undefined);
       lines.push(...evaluation.countFlags.map(formatCountLine));
+      lines.push(...diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
+      lines.push(...resets.map(formatResetLine));
       lines.push(...outcome.notices.map((n) => `note: ${n}`));
       lines.push(formatCheckSummary(status, evaluation.views, evaluation.countFlags, outcome.source, errors));
       context.stdout.write(`${lines.join('\n')}\n`);

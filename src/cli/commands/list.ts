@@ -1,48 +1,47 @@
 import { Monitor } from '../../app/monitor.js';
+import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
 import type { ConnectionView } from '../../core/evaluate.js';
-import { matches } from '../../core/policy.js';
+import { TcpState } from '../../core/tcp-state.js';
+import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
+import { readHostFacts } from '../../sources/linux/host-facts.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import type { ListOptions } from '../parse-command-line.js';
+import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   const policy = await loadPolicy(options);
   const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
-  const byOwner = options.pids !== undefined || options.processes !== undefined;
-  // Filters that need no owner run first, so owners are looked up only for rows that are shown.
-  const passesTableFilters = (view: ConnectionView) =>
-    (!options.flaggedOnly || view.flag !== undefined) &&
-    matches(options.states ? { states: options.states } : undefined, view.row) &&
-    (!options.ports || options.ports.some((r) => inRange(r, view.row.local.port) || inRange(r, view.row.remote.port)));
-  const passesOwnerFilters = (view: ConnectionView) =>
-    (!options.pids || (view.row.pid !== undefined && options.pids.includes(view.row.pid))) &&
-    matches(options.processes ? { processes: options.processes } : undefined, view.row);
+  const facts = options.why ? await readHostFacts(context.platform, options.procRoot) : {};
+  const byOwner = selectionNeedsOwners(options.selection);
+  // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
+  const needsOwner = (view: ConnectionView) =>
+    byOwner || selectsWithoutOwner(options.selection, view) || (options.why && view.row.state === TcpState.CLOSE_WAIT);
 
   const seenNotices = new Set<string>();
+  const notice = (key: string, text: string) => {
+    if (seenNotices.has(key)) return;
+    seenNotices.add(key);
+    context.stderr.write(`tcpdwell: ${text}\n`);
+  };
   let exitCode: number = ExitCode.OK;
   for (let iteration = 1; ; iteration++) {
     const outcome = await monitor.poll();
-    for (const notice of outcome.notices) {
-      if (seenNotices.has(notice)) continue;
-      seenNotices.add(notice);
-      context.stderr.write(`tcpdwell: ${notice}\n`);
-    }
+    for (const text of outcome.notices) notice(text, text);
     if (!outcome.ok) {
       context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
       exitCode = ExitCode.UNKNOWN;
       if (options.watchMs === undefined) return exitCode;
     } else {
       exitCode = ExitCode.OK;
-      const { evaluation, ownersHidden } = await monitor.evaluate(policy, (view) => byOwner || passesTableFilters(view));
-      const views = evaluation.views.filter((v) => passesTableFilters(v) && passesOwnerFilters(v));
-      if (ownersHidden && !seenNotices.has('owners')) {
-        seenNotices.add('owners');
-        context.stderr.write('tcpdwell: some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner\n');
-      }
-      writeViews(views, options, context, ownersHidden, outcome.takenAtMs);
+      const { evaluation, ownersHidden } = await monitor.evaluate(policy, (e) => e.views.filter(needsOwner));
+      const views = evaluation.views.filter((v) => selects(options.selection, v));
+      if (ownersHidden) notice('owners', 'some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner');
+      const diagnosis = options.why ? diagnoseAll(evaluation.views, facts) : undefined;
+      writeViews(views, diagnosis, options, context, ownersHidden, outcome.takenAtMs);
     }
     if (options.watchMs === undefined || iteration === options.iterations || context.interrupt.aborted) return exitCode;
     await context.sleep(options.watchMs, context.interrupt);
@@ -50,18 +49,24 @@ export async function runList(options: ListOptions, context: CliContext): Promis
   }
 }
 
-function writeViews(views: ConnectionView[], options: ListOptions, context: CliContext, ownersHidden: boolean, takenAtMs: number): void {
+function writeViews(views: ConnectionView[], diagnosis: Diagnosis | undefined, options: ListOptions, context: CliContext, ownersHidden: boolean, takenAtMs: number): void {
+  const findingOf = (view: ConnectionView) => diagnosis?.byConnection.get(view.connection.key);
   if (options.json) {
     // One JSON array per poll; with --watch one per line (NDJSON).
-    context.stdout.write(`${JSON.stringify(views.map(connectionToJson), null, options.watchMs === undefined ? 2 : undefined)}\n`);
+    const rows = views.map((view) => {
+      const json = connectionToJson(view);
+      if (!diagnosis) return json;
+      const finding = findingOf(view);
+      return { ...json, finding: finding ? findingToJson(finding) : null };
+    });
+    context.stdout.write(`${JSON.stringify(rows, null, options.watchMs === undefined ? 2 : undefined)}\n`);
     return;
   }
   if (options.watchMs !== undefined) {
     context.stdout.write(context.stdout.isTTY ? '\x1b[H\x1b[2J' : `--- ${new Date(takenAtMs).toISOString()}\n`);
   }
-  context.stdout.write(formatConnectionTable(views, { ownersHidden }));
-}
-
-function inRange(range: { from: number; to: number }, port: number): boolean {
-  return port >= range.from && port <= range.to;
+  context.stdout.write(formatConnectionTable(views, { ownersHidden, noteFor: (view) => findingOf(view)?.summary }));
+  if (diagnosis && diagnosis.groups.length > 0) {
+    context.stdout.write(`\nFindings:\n${diagnosis.groups.map((g) => formatFinding(g, '  ')).join('\n')}\n`);
+  }
 }

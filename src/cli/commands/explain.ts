@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { Monitor } from '../../app/monitor.js';
+import { StateDecodeError, decodeTrackerState } from '../../app/tracker-codec.js';
+import { diagnoseAll } from '../../core/diagnosis.js';
+import type { ConnectionView } from '../../core/evaluate.js';
+import { thresholdsFor } from '../../core/policy.js';
+import { STATE_GUIDE } from '../../core/state-guide.js';
+import type { TrackerState } from '../../core/tracker.js';
+import { formatConnectionStory, formatStateGuide, formatStateList } from '../../output/explain.js';
+import { findingToJson } from '../../output/findings.js';
+import { connectionToJson } from '../../output/json.js';
+import { readHostFacts } from '../../sources/linux/host-facts.js';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { loadPolicy } from '../load-policy.js';
+import type { ExplainOptions, ExplainTarget } from '../parse-command-line.js';
+
+export async function runExplain(options: ExplainOptions, context: CliContext): Promise<number> {
+  const target = options.target;
+  if (!target) {
+    context.stdout.write(options.json ? `${JSON.stringify(STATE_GUIDE, null, 2)}\n` : formatStateList());
+    return ExitCode.OK;
+  }
+  if (target.kind === 'state') {
+    context.stdout.write(options.json ? `${JSON.stringify({ state: target.state, ...STATE_GUIDE[target.state] }, null, 2)}\n` : formatStateGuide(target.state));
+    return ExitCode.OK;
+  }
+
+  const policy = await loadPolicy(options);
+  const initialState = options.stateFilePath ? await readHistory(options.stateFilePath, context) : undefined;
+  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(initialState ? { initialState } : {}) });
+  const outcome = await monitor.poll();
+  if (!outcome.ok) {
+    context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+    return ExitCode.UNKNOWN;
+  }
+  const { evaluation } = await monitor.evaluate(policy, (e) => e.views);
+  const view = findTarget(evaluation.views, target);
+  if (!view) {
+    const what = target.kind === 'row' ? `row ${target.row} (the table has ${evaluation.views.length})` : `connection ${describe(target)}`;
+    context.stderr.write(`tcpdwell: no ${what} in the socket table now\n`);
+    return ExitCode.WARNING;
+  }
+  const diagnosis = diagnoseAll(evaluation.views, await readHostFacts(context.platform, options.procRoot), (v) => v === view);
+  const finding = diagnosis.byConnection.get(view.connection.key)!;
+  const thresholds = thresholdsFor(policy, view.row);
+  if (options.json) {
+    context.stdout.write(`${JSON.stringify({ connection: connectionToJson(view), finding: findingToJson(finding), guide: STATE_GUIDE[view.row.state] }, null, 2)}\n`);
+  } else {
+    context.stdout.write(formatConnectionStory(view, finding, thresholds));
+  }
+  return ExitCode.OK;
+}
+
+/** A connection given either way round, or the n-th row of `tcpdwell list` (same order). */
+function findTarget(views: ConnectionView[], target: Exclude<ExplainTarget, { kind: 'state' }>): ConnectionView | undefined {
+  if (target.kind === 'row') return views[target.row - 1];
+  const same = (a: { address: string; port: number }, b: { address: string; port: number }) => a.address === b.address && a.port === b.port;
+  return (
+    views.find((v) => same(v.row.local, target.local) && same(v.row.remote, target.remote)) ??
+    views.find((v) => same(v.row.local, target.remote) && same(v.row.remote, target.local))
+  );
+}
+
+function describe(target: { local: { address: string; port: number }; remote: { address: string; port: number } }): string {
+  const text = (e: { address: string; port: number }) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
+  return `${text(target.local)}-${text(target.remote)}`;
+}
+
+async function readHistory(path: string, context: CliContext): Promise<TrackerState | undefined> {
+  try {
+    return decodeTrackerState(await readFile(path, 'utf8'));
+  } catch (error) {
+    const reason = error instanceof StateDecodeError ? error.message : (error as Error).message;
+    context.stderr.write(`tcpdwell: no history from ${path} (${reason})\n`);
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import { Monitor } from '../../app/monitor.js';
+import { formatEndpoint } from '../../core/address.js';
+import { connectionKey } from '../../core/connection.js';
+import type { ConnectionView } from '../../core/evaluate.js';
+import { resetToJson, type ResetResult } from '../../output/json.js';
+import { killSocket, refusalReason } from '../../sources/linux/socket-killer.js';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { loadPolicy } from '../load-policy.js';
+import { UsageError, type ResetOptions } from '../parse-command-line.js';
+import { isEmptySelection, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
+
+// `tcpdwell reset`: end selected sessions, like seed 000's `tcp half-open|half-close|idle reset on`.
+// A dry run unless --yes; LISTEN and TIME_WAIT are never touched; each socket is named exactly.
+
+export async function runReset(options: ResetOptions, context: CliContext): Promise<number> {
+  if (isEmptySelection(options.selection)) {
+    throw new UsageError('reset needs a selection: --state, --port, --pid, --process, --local, --remote, --flagged or --kind');
+  }
+  const policy = await loadPolicy(options);
+  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
+  const outcome = await monitor.poll();
+  if (!outcome.ok) {
+    context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+    return ExitCode.UNKNOWN;
+  }
+  const byOwner = selectionNeedsOwners(options.selection);
+  const { evaluation } = await monitor.evaluate(policy, (e) => e.views.filter((v) => byOwner || selectsWithoutOwner(options.selection, v)));
+  const selected = evaluation.views.filter((v) => selects(options.selection, v));
+  const refused = selected.filter((v) => refusalReason(v.row));
+  const candidates = selected.filter((v) => !refusalReason(v.row));
+
+  const results: ResetResult[] = [];
+  if (options.yes) {
+    for (const view of candidates) results.push({ view, outcome: await killSocket(context.platform, view.row) });
+    // Trust but verify: an ended socket must be gone from the next poll.
+    if (results.some((r) => r.outcome.ended)) {
+      const after = await monitor.poll();
+      if (after.ok) {
+        const present = new Set(monitor.tracker.connections.keys());
+        for (const result of results) {
+          if (result.outcome.ended && present.has(connectionKey(result.view.row))) {
+            result.outcome = { ended: false, reason: 'still present after the reset' };
+          }
+        }
+      }
+    }
+  }
+
+  if (options.json) {
+    const report = {
+      dryRun: !options.yes,
+      selected: candidates.length,
+      results: options.yes ? results.map(resetToJson) : candidates.map((view) => resetToJson({ view, outcome: { ended: false, reason: 'dry run' } })),
+      refused: refused.map((view) => resetToJson({ view, outcome: { ended: false, reason: refusalReason(view.row)! } })),
+    };
+    context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const lines: string[] = [];
+    for (const view of refused) lines.push(`skip      ${describe(view)}: ${refusalReason(view.row)}`);
+    if (!options.yes) {
+      for (const view of candidates) lines.push(`would end ${describe(view)}`);
+      lines.push(candidates.length ? `dry run: ${candidates.length} session${candidates.length === 1 ? '' : 's'} would be ended; add --yes to end them` : 'no session matches');
+    } else {
+      for (const { view, outcome: o } of results) lines.push(o.ended ? `ended     ${describe(view)}` : `not ended ${describe(view)}: ${o.reason}`);
+      if (!results.length) lines.push('no session matches');
+    }
+    context.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return results.every((r) => r.outcome.ended) ? ExitCode.OK : ExitCode.WARNING;
+}
+
+function describe(view: ConnectionView): string {
+  const { row } = view;
+  const owner = row.pid !== undefined ? ` ${row.process ?? '?'}[${row.pid}]` : '';
+  return `${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}${owner}`;
+}

@@ -1,0 +1,50 @@
+import { formatEndpoint } from '../core/address.js';
+import type { Finding } from '../core/diagnosis.js';
+import { formatDuration } from '../core/duration.js';
+import type { ConnectionView } from '../core/evaluate.js';
+import type { thresholdsFor } from '../core/policy.js';
+import { STATE_GUIDE } from '../core/state-guide.js';
+import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
+import { formatFinding } from './findings.js';
+
+// `tcpdwell explain`: the state guide and one connection's whole story, as text.
+
+export function formatStateList(): string {
+  const width = Math.max(...ALL_TCP_STATES.map((s) => s.length));
+  return `${ALL_TCP_STATES.map((s) => `${s.padEnd(width)}  ${STATE_GUIDE[s].meaning}`).join('\n')}\n`;
+}
+
+export function formatStateGuide(state: TcpState): string {
+  const guide = STATE_GUIDE[state];
+  const exits = guide.exits.map((e) => `  ${e.on} -> ${e.to}`);
+  return [
+    `${state}: ${guide.meaning}`,
+    'Leaves the state on:',
+    ...(exits.length ? exits : ['  -']),
+    `Stuck here means: ${guide.stuckMeans}`,
+    `Check on this host: ${guide.checkHere}`,
+    `Check on the peer: ${guide.checkPeer}`,
+    '',
+  ].join('\n');
+}
+
+export function formatConnectionStory(view: ConnectionView, finding: Finding, thresholds: ReturnType<typeof thresholdsFor>): string {
+  const { row, connection, timing, flag } = view;
+  const owner = row.pid !== undefined ? `${row.process ?? '?'}[${row.pid}]` : 'no owner found';
+  const lines = [
+    `${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`,
+    `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
+      `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
+      `${timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,
+  ];
+  if (thresholds) {
+    const limits = [thresholds.warningMs !== undefined ? `warning above ${formatDuration(thresholds.warningMs)}` : 'no warning threshold'];
+    if (thresholds.criticalMs !== undefined) limits.push(`critical above ${formatDuration(thresholds.criticalMs)}`);
+    lines.push(`Threshold: ${thresholds.kind} ${limits.join(', ')} (rule ${thresholds.rule})`);
+  }
+  lines.push(flag ? `Flagged: ${flag.severity} ${flag.kind}` : 'Not flagged');
+  lines.push('', `Finding: ${formatFinding(finding).trimStart()}`, '', 'History:');
+  for (const t of connection.transitions) lines.push(`  ${new Date(t.atMs).toISOString()}  ${t.state}`);
+  lines.push('', formatStateGuide(row.state));
+  return lines.join('\n');
+}

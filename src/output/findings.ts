@@ -1,0 +1,11 @@
+import type { Finding } from '../core/diagnosis.js';
+
+// Findings as JSON (a public contract, like every JSON field) and as indented text.
+
+export function findingToJson(finding: Finding) {
+  return { code: finding.code, subject: finding.subject, summary: finding.summary, evidence: finding.evidence, nextStep: finding.nextStep };
+}
+
+export function formatFinding(finding: Finding, indent = ''): string {
+  return [`${indent}${finding.summary}`, ...finding.evidence.map((e) => `${indent}  - ${e}`), `${indent}  next: ${finding.nextStep}`].join('\n');
+}
