@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Parks loopback TCP sessions in chosen states, for end-to-end tests and fixture captures.
 
-Run it inside a private network namespace (ip netns exec NS python3 park-sockets.py). It prints
-one JSON line describing every socket it made and the flag tcpdwell should give it once the
-thresholds have passed, then holds the sockets until stdin closes or SIGTERM arrives.
+Run it inside a private network namespace (ip netns exec NS python3 park-sockets.py [--leak N]
+[--syn-sent N]). It prints one JSON line describing every socket it made and the flag tcpdwell
+should give it once the thresholds have passed, then holds the sockets until stdin closes or
+SIGTERM arrives. `probe PORT` on stdin makes it use its socket bound to local PORT and print
+{"probe": PORT, "error": "ECONNABORTED" or null}: what the owner sees after a reset.
+
+  --leak N      N more CLOSE_WAIT sockets in this process (a socket leak)
+  --syn-sent N  N SYN_SENT sockets to the one full listener instead of 1 (a dead upstream)
 
 How each state is made (field notes §5):
   SYN_SENT      listen(backlog=0) + one connection never accepted: the next SYN is dropped.
@@ -13,6 +18,8 @@ How each state is made (field notes §5):
   FIN_WAIT_2    the other in CLOSE_WAIT, for as long as both hold their sockets.
   idle / busy   an established pair with no data, and one with a byte every 200 ms.
 """
+import argparse
+import errno
 import json
 import select
 import signal
@@ -71,6 +78,11 @@ def half_closed(role, family, host, **kwargs):
 
 
 def main():
+    options = argparse.ArgumentParser()
+    options.add_argument("--leak", type=int, default=0)
+    options.add_argument("--syn-sent", type=int, default=1)
+    args = options.parse_args()
+
     # idle ESTABLISHED pair
     client, server = pair(socket.AF_INET, "127.0.0.1")
     note(client, "idle-client", "ESTABLISHED", "idle")
@@ -101,6 +113,8 @@ def main():
     server.shutdown(socket.SHUT_WR)
     note(server, "mapped-closer", "FIN_WAIT_2", "half-close", protocol="tcp6")
     note(client, "mapped-leaker", "CLOSE_WAIT", "half-close")
+    for i in range(args.leak):
+        half_closed(f"leak{i}", socket.AF_INET, "127.0.0.1")
 
     # SYN_SENT: a full accept queue drops the SYN
     full = listener(socket.AF_INET, "127.0.0.1", backlog=0)
@@ -109,12 +123,13 @@ def main():
     note(filler, "backlog-filler", "ESTABLISHED", "idle")
     record("backlog-filler-server", "tcp", endpoint(full), endpoint(filler), "ESTABLISHED", "idle")
     time.sleep(0.05)
-    blocked = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    blocked.setblocking(False)
-    blocked.bind(("127.0.0.1", 0))
-    blocked.connect_ex(("127.0.0.1", full.getsockname()[1]))
-    sockets.append(blocked)
-    record("syn-sent", "tcp", endpoint(blocked), endpoint(full), "SYN_SENT", "half-open")
+    for i in range(args.syn_sent):
+        blocked = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        blocked.setblocking(False)
+        blocked.bind(("127.0.0.1", 0))
+        blocked.connect_ex(("127.0.0.1", full.getsockname()[1]))
+        sockets.append(blocked)
+        record("syn-sent" if i == 0 else f"syn-sent{i}", "tcp", endpoint(blocked), endpoint(full), "SYN_SENT", "half-open")
 
     # SYN_RECEIVED: TCP_DEFER_ACCEPT keeps the server side's request socket waiting for data
     deferred = listener(socket.AF_INET, "127.0.0.1", defer_accept=60)
@@ -129,11 +144,33 @@ def main():
 
     print(json.dumps({"ready": True, "sockets": report}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Hold until stdin closes (the test ended or died) or SIGTERM.
+    # Hold until stdin closes (the test ended or died) or SIGTERM; answer probes meanwhile.
     while True:
         readable, _, _ = select.select([sys.stdin], [], [], 1.0)
-        if readable and not sys.stdin.readline():
+        if not readable:
+            continue
+        line = sys.stdin.readline()
+        if not line:
             return
+        words = line.split()
+        if len(words) == 2 and words[0] == "probe":
+            print(json.dumps({"probe": int(words[1]), "error": probe(int(words[1]))}), flush=True)
+
+
+def probe(port):
+    """Uses the socket bound to local `port`: the error name it now fails with, or None."""
+    for sock in sockets:
+        try:
+            if sock.getsockname()[1] != port or _is_listener(sock):
+                continue
+        except OSError as error:
+            return errno.errorcode.get(error.errno, str(error.errno))
+        try:
+            sock.send(b"x")
+            return None
+        except OSError as error:
+            return errno.errorcode.get(error.errno, str(error.errno))
+    return "ENOENT"
 
 
 def _is_listener(sock):

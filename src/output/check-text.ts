@@ -24,7 +24,8 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
 export function formatResetLine({ view, outcome }: ResetResult): string {
   const { row } = view;
   const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
-  return outcome.ended ? `RESET ${what}: ended` : `RESET ${what}: not ended (${outcome.reason})`;
+  if (!outcome.ended) return `RESET ${what}: not ended (${outcome.reason})`;
+  return `RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`;
 }
 
 export function formatCountLine(flag: CountFlag): string {

@@ -64,6 +64,7 @@ export function resetToJson({ view, outcome }: ResetResult) {
     process: row.process ?? null,
     flag: view.flag?.kind ?? null,
     ended: outcome.ended,
+    alreadyGone: outcome.ended ? Boolean(outcome.alreadyGone) : false,
     reason: outcome.ended ? null : outcome.reason,
   };
 }

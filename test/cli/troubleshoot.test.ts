@@ -16,6 +16,7 @@ const SS_HEADER = 'Recv-Q Send-Q Local Address:Port Peer Address:Port Process';
 let platform: FakePlatform;
 let killed: string[][];
 let denyKills: boolean;
+let vanishBeforeKill: boolean;
 
 beforeEach(() => {
   platform = new FakePlatform();
@@ -26,12 +27,14 @@ beforeEach(() => {
   platform.files.set('/proc/4242/comm', 'python3\n');
   killed = [];
   denyKills = false;
+  vanishBeforeKill = false;
   // ss answers from the capture, minus the sockets `ss -K` has ended; ss -K answers like the real one.
   platform.commands = [
     (argv): CommandResult => {
       if (argv.includes('-K')) {
         if (denyKills) return { stdout: `${SS_HEADER}\n`, stderr: 'SOCK_DESTROY answers: Operation not permitted\n', exitCode: 0 };
-        killed.push([...argv]);
+        killed.push([...argv]); // either way it is gone from the next poll
+        if (vanishBeforeKill) return { stdout: `${SS_HEADER}\n`, stderr: '', exitCode: 0 };
         return { stdout: `${SS_HEADER}\n1 0 ${argv[argv.indexOf('src') + 1]} ${argv[argv.indexOf('dst') + 1]}\n`, stderr: '', exitCode: 0 };
       }
       const gone = killed.map((k) => k[k.indexOf('src') + 1]!.replace(/^\[::ffff:(.*)\]/, '$1'));
@@ -161,6 +164,13 @@ describe('reset', () => {
     const report = JSON.parse(out);
     expect(report.results).toHaveLength(3);
     expect(report.results[0]).toMatchObject({ ended: false, reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' });
+  });
+
+  it('counts a socket that vanished before its turn as ended', async () => {
+    vanishBeforeKill = true;
+    const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170']);
+    expect(code).toBe(0);
+    expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] (was gone already)\n');
   });
 
   it('refuses to run without a selection', async () => {

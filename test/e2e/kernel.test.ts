@@ -1,95 +1,31 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // The whole tool on the real kernel: scripts/park-sockets.py parks loopback sessions in known
 // states inside a private network namespace; the built CLI runs inside the same namespace.
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/cli/main.js');
-const NS_PREFIX = 'tcpdwell-e2e-';
-
-function whyNotRunnable(): string | undefined {
-  if (process.platform !== 'linux') return 'needs Linux';
-  if (process.getuid?.() !== 0) return 'needs root to create network namespaces (ip netns add)';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'needs ip (iproute2) and python3';
-  }
-  return undefined;
-}
-
 const skipReason = whyNotRunnable();
 if (skipReason) console.warn(`skipping kernel end-to-end tests: ${skipReason}`);
 
-interface ParkedSocket {
-  role: string;
-  protocol: 'tcp' | 'tcp6';
-  local: { address: string; port: number };
-  remote: { address: string; port: number } | null;
-  state: string;
-  flag: 'half-open' | 'half-close' | 'idle' | null;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () => {
-  const namespace = `${NS_PREFIX}${process.pid}`;
-  let helper: ChildProcessWithoutNullStreams | undefined;
-  let parked: ParkedSocket[] = [];
-  let parkedAtMs = 0;
+  const ns = new ParkedNamespace();
   let scratch = '';
-
-  function tcpdwell(args: string[]): Promise<CliResult> {
-    return new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', namespace, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
-      });
-    });
-  }
+  const tcpdwell = (args: string[]) => ns.tcpdwell(args);
+  const waitUntilParkedFor = (ms: number) => ns.waitUntilParkedFor(ms);
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
-    removeStaleNamespaces();
-    execFileSync('ip', ['netns', 'add', namespace]);
-    execFileSync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
     scratch = mkdtempSync(join(tmpdir(), 'tcpdwell-e2e-'));
-    helper = spawn('ip', ['netns', 'exec', namespace, 'python3', join(ROOT, 'scripts/park-sockets.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: helper!.stdout });
-      lines.once('line', resolve);
-      helper!.once('exit', (code) => reject(new Error(`park-sockets.py exited early (${code})`)));
-      setTimeout(() => reject(new Error('park-sockets.py did not get ready in 10 s')), 10_000).unref();
-    });
-    parked = (JSON.parse(firstLine) as { sockets: ParkedSocket[] }).sockets;
-    parkedAtMs = Date.now();
+    await ns.start();
   }, 20_000);
 
   afterAll(() => {
-    helper?.stdin.end();
-    helper?.kill('SIGTERM');
-    try {
-      execFileSync('ip', ['netns', 'del', namespace]);
-    } catch {
-      // already gone
-    }
+    ns.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
-
-  async function waitUntilParkedFor(ms: number): Promise<void> {
-    const left = parkedAtMs + ms - Date.now();
-    if (left > 0) await delay(left);
-  }
 
   const key = (protocol: string, local: { address: string; port: number }, remote: { address: string; port: number }) =>
     `${protocol} ${local.address}:${local.port} ${remote.address}:${remote.port}`;
@@ -104,13 +40,13 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     const flagged = (report.flagged as { protocol: string; local: { address: string; port: number }; remote: { address: string; port: number }; state: string; flag: { kind: string } }[])
       .map((f) => `${key(f.protocol, f.local, f.remote)} ${f.state} ${f.flag.kind}`)
       .sort();
-    const expected = parked
+    const expected = ns.parked
       .filter((p) => p.flag !== null)
       .map((p) => `${key(p.protocol, p.local, p.remote!)} ${p.state} ${p.flag}`)
       .sort();
     expect(expected).toHaveLength(13);
     expect(flagged).toEqual(expected);
-    const busy = parked.filter((p) => p.role.startsWith('busy'));
+    const busy = ns.parked.filter((p) => p.role.startsWith('busy'));
     expect(busy).toHaveLength(2);
     expect(report.counts).toMatchObject({ LISTEN: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1, ESTABLISHED: 7 });
   }, 30_000);
@@ -127,7 +63,7 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     for (const f of [...byState('CLOSE_WAIT'), ...byState('FIN_WAIT_2'), ...byState('SYN_SENT')]) {
       expect(f.dwellSource).toBe('kernel');
       expect(f.dwellSeconds).toBeGreaterThan(3);
-      expect(f.dwellSeconds).toBeLessThan((Date.now() - parkedAtMs) / 1000 + 2);
+      expect(f.dwellSeconds).toBeLessThan((Date.now() - ns.parkedAtMs) / 1000 + 2);
     }
     // ss cannot age a request socket at first sight (its count is SYN/ACK retransmissions): no flag yet.
     expect(byState('SYN_RECEIVED')).toHaveLength(0);
@@ -150,8 +86,8 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     const result = await tcpdwell(['list', '--state', 'CLOSE_WAIT', '--json']);
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as { pid: number; process: string; local: { port: number } }[];
-    expect(rows.map((r) => r.local.port).sort()).toEqual(parked.filter((p) => p.state === 'CLOSE_WAIT').map((p) => p.local.port).sort());
-    for (const row of rows) expect(row).toMatchObject({ pid: helper!.pid, process: 'python3' });
+    expect(rows.map((r) => r.local.port).sort()).toEqual(ns.parked.filter((p) => p.state === 'CLOSE_WAIT').map((p) => p.local.port).sort());
+    for (const row of rows) expect(row).toMatchObject({ pid: ns.helperPid, process: 'python3' });
   }, 30_000);
 
   it('list --source procfs reads the same table from /proc/net/tcp and tcp6', async () => {
@@ -163,34 +99,3 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     expect(counts).toMatchObject({ LISTEN: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1, ESTABLISHED: 7 });
   }, 30_000);
 });
-
-/** Namespaces left by a test run that was killed before its cleanup ran. */
-function removeStaleNamespaces(): void {
-  let names: string[] = [];
-  try {
-    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => line.split(' ')[0] ?? '')
-      .filter((name) => name.startsWith(NS_PREFIX));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(name.slice(NS_PREFIX.length));
-    if (pid && isAlive(pid)) continue;
-    try {
-      execFileSync('ip', ['netns', 'del', name]);
-    } catch {
-      // raced with another cleanup
-    }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

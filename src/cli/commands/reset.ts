@@ -62,7 +62,9 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
       for (const view of candidates) lines.push(`would end ${describe(view)}`);
       lines.push(candidates.length ? `dry run: ${candidates.length} session${candidates.length === 1 ? '' : 's'} would be ended; add --yes to end them` : 'no session matches');
     } else {
-      for (const { view, outcome: o } of results) lines.push(o.ended ? `ended     ${describe(view)}` : `not ended ${describe(view)}: ${o.reason}`);
+      for (const { view, outcome: o } of results) {
+        lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${o.alreadyGone ? ' (was gone already)' : ''}`);
+      }
       if (!results.length) lines.push('no session matches');
     }
     context.stdout.write(`${lines.join('\n')}\n`);

@@ -7,7 +7,8 @@ import { errorCode, type Platform } from '../../platform/platform.js';
 // uses): the owner's next call on it fails with ECONNABORTED. The filter names the exact state and
 // both endpoints, so it can only match the one connection.
 
-export type KillOutcome = { ended: true } | { ended: false; reason: string };
+/** `alreadyGone`: nothing was left to end (often the RST of an earlier reset ended it). */
+export type KillOutcome = { ended: true; alreadyGone?: boolean } | { ended: false; reason: string };
 
 // ss filter words (ss(8) STATE-FILTER).
 const SS_STATE_FILTER: Partial<Record<TcpState, string>> = {
@@ -52,5 +53,5 @@ export async function killSocket(platform: Platform, row: SocketRow): Promise<Ki
   if (/Operation not permitted|Permission denied/i.test(result.stderr)) return { ended: false, reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' };
   if (/Operation not supported|Protocol not supported/i.test(result.stderr)) return { ended: false, reason: 'this kernel has no socket-destroy support (CONFIG_INET_DIAG_DESTROY)' };
   if (result.exitCode !== 0) return { ended: false, reason: result.stderr.trim().split('\n')[0] || `ss exited ${result.exitCode}` };
-  return { ended: false, reason: 'no such socket any more (it closed by itself)' };
+  return { ended: true, alreadyGone: true };
 }

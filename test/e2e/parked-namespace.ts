@@ -1,0 +1,140 @@
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+
+// A private network namespace holding loopback sessions parked in known states by
+// scripts/park-sockets.py, and the built CLI run inside it. Every test that uses one removes it,
+// and namespaces left by a killed run are removed by the next.
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+export const CLI = join(ROOT, 'dist/cli/main.js');
+const NS_PREFIX = 'tcpdwell-e2e-';
+let created = 0;
+
+export function whyNotRunnable(): string | undefined {
+  if (process.platform !== 'linux') return 'needs Linux';
+  if (process.getuid?.() !== 0) return 'needs root to create network namespaces (ip netns add)';
+  try {
+    execFileSync('ip', ['-V'], { stdio: 'ignore' });
+    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'needs ip (iproute2) and python3';
+  }
+  return undefined;
+}
+
+export interface ParkedSocket {
+  role: string;
+  protocol: 'tcp' | 'tcp6';
+  local: { address: string; port: number };
+  remote: { address: string; port: number } | null;
+  state: string;
+  flag: 'half-open' | 'half-close' | 'idle' | null;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class ParkedNamespace {
+  readonly name = `${NS_PREFIX}${process.pid}-${++created}`;
+  parked: ParkedSocket[] = [];
+  parkedAtMs = 0;
+  private helper: ChildProcessWithoutNullStreams | undefined;
+  private lines: Interface | undefined;
+
+  /** Creates the namespace and parks the sessions; resolves when the helper reports them. */
+  async start(helperArgs: string[] = []): Promise<void> {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
+    removeStaleNamespaces();
+    execFileSync('ip', ['netns', 'add', this.name]);
+    execFileSync('ip', ['netns', 'exec', this.name, 'ip', 'link', 'set', 'lo', 'up']);
+    this.helper = spawn('ip', ['netns', 'exec', this.name, 'python3', join(ROOT, 'scripts/park-sockets.py'), ...helperArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.lines = createInterface({ input: this.helper.stdout });
+    const first = await this.nextLine(10_000);
+    this.parked = (JSON.parse(first) as { sockets: ParkedSocket[] }).sockets;
+    this.parkedAtMs = Date.now();
+  }
+
+  get helperPid(): number | undefined {
+    return this.helper?.pid;
+  }
+
+  /** Runs the built CLI inside the namespace. */
+  tcpdwell(args: string[]): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile('ip', ['netns', 'exec', this.name, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  /** Has the helper use its socket on local `port`: the error name it fails with, or null. */
+  async probe(port: number): Promise<string | null> {
+    this.helper!.stdin.write(`probe ${port}\n`);
+    return (JSON.parse(await this.nextLine(5000)) as { error: string | null }).error;
+  }
+
+  async waitUntilParkedFor(ms: number): Promise<void> {
+    const left = this.parkedAtMs + ms - Date.now();
+    if (left > 0) await delay(left);
+  }
+
+  stop(): void {
+    this.helper?.stdin.end();
+    this.helper?.kill('SIGTERM');
+    try {
+      execFileSync('ip', ['netns', 'del', this.name]);
+    } catch {
+      // never created, or already gone
+    }
+  }
+
+  private nextLine(timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`park-sockets.py said nothing for ${timeoutMs} ms`)), timeoutMs);
+      const onExit = (code: number | null) => reject(new Error(`park-sockets.py exited early (${code})`));
+      this.helper!.once('exit', onExit);
+      this.lines!.once('line', (line) => {
+        clearTimeout(timer);
+        this.helper!.off('exit', onExit);
+        resolve(line);
+      });
+    });
+  }
+}
+
+/** Namespaces left by a test run that was killed before its cleanup ran. */
+function removeStaleNamespaces(): void {
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter((name) => name.startsWith(NS_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(NS_PREFIX.length).split('-')[0]);
+    if (pid && isAlive(pid)) continue;
+    try {
+      execFileSync('ip', ['netns', 'del', name]);
+    } catch {
+      // raced with another cleanup
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
