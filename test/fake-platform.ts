@@ -11,6 +11,8 @@ export class FakePlatform implements Platform {
   /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
   deniedDirectories = new Set<string>();
   ran: string[][] = [];
+  /** Every directory listed, in order (to count /proc scans). */
+  listed: string[] = [];
 
   nowMs(): number {
     return this.nowValue;
@@ -33,6 +35,7 @@ export class FakePlatform implements Platform {
   }
 
   async listDirectory(path: string): Promise<string[]> {
+    this.listed.push(path);
     if (this.deniedDirectories.has(path)) throw Object.assign(new Error(`EACCES: ${path}`), { code: 'EACCES' });
     const prefix = path.endsWith('/') ? path : `${path}/`;
     const names = new Set<string>();

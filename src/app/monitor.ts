@@ -1,7 +1,10 @@
 import { evaluateAll, withOwner, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
+import type { SocketRow } from '../core/connection.js';
 import { advance, advanceFailed, emptyTrackerState, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
+import { connectionKey } from '../core/connection.js';
+import { procfsSource } from '../sources/linux/procfs.js';
 import { OwnerResolver } from '../sources/linux/process-owners.js';
 import { SourceSelector } from '../sources/select-source.js';
 import { SourceError, type SourceChoice } from '../sources/source.js';
@@ -35,6 +38,7 @@ export class Monitor {
   tracker: TrackerState;
   private readonly selector: SourceSelector;
   private readonly owners: OwnerResolver;
+  private readonly procRoot: string;
   private inFlight: Promise<PollOutcome> | undefined;
 
   constructor(
@@ -44,6 +48,7 @@ export class Monitor {
     this.tracker = options.initialState ?? emptyTrackerState();
     this.selector = new SourceSelector(options.source, platform, { procRoot: options.procRoot });
     this.owners = new OwnerResolver(platform, options.procRoot);
+    this.procRoot = options.procRoot;
   }
 
   get sourceName(): string {
@@ -81,14 +86,32 @@ export class Monitor {
   async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     if (policyNeedsProcesses(policy)) {
-      const inodes = [...this.tracker.connections.values()].map((c) => c.row.inode ?? 0);
+      const rows = [...this.tracker.connections.values()].map((c) => c.row);
+      const inodes = await this.inodesOf(rows);
       const lookup = await this.owners.resolve(inodes);
       return { evaluation: evaluateAll(this.tracker, now, policy, lookup.owners), ownersHidden: lookup.permissionDenied };
     }
     const evaluation = evaluateAll(this.tracker, now, policy);
-    const wanted = new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)]);
-    const lookup = await this.owners.resolve([...wanted].map((v) => v.row.inode ?? 0));
-    for (const view of wanted) view.row = withOwner(view.row, lookup.owners);
+    const wanted = [...new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)])];
+    const inodes = await this.inodesOf(wanted.map((v) => v.row));
+    const lookup = await this.owners.resolve(inodes);
+    wanted.forEach((view, i) => {
+      if (view.row.inode === undefined && inodes[i]) view.row = { ...view.row, inode: inodes[i] };
+      view.row = withOwner(view.row, lookup.owners);
+    });
     return { evaluation, ownersHidden: lookup.permissionDenied };
+  }
+
+  /** Inodes of these rows; a source that printed none (ss without -e) is completed from procfs, once. */
+  private async inodesOf(rows: readonly SocketRow[]): Promise<number[]> {
+    if (rows.every((row) => row.inode !== undefined)) return rows.map((row) => row.inode!);
+    let byKey = new Map<string, number>();
+    try {
+      const reading = await procfsSource.read(this.platform, { procRoot: this.procRoot });
+      byKey = new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
+    } catch {
+      // no procfs view: these owners stay unknown
+    }
+    return rows.map((row) => row.inode ?? byKey.get(connectionKey(row)) ?? 0);
   }
 }

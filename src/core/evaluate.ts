@@ -76,7 +76,8 @@ const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
 /** Flagged first (critical, then warning), then the longest dwell. */
 export function sortViews(views: ConnectionView[]): ConnectionView[] {
   const rank = (v: ConnectionView) => (v.flag ? SEVERITY_RANK[v.flag.severity] : 0);
-  return views.sort((a, b) => rank(b) - rank(a) || b.timing.dwellMs - a.timing.dwellMs || a.connection.key.localeCompare(b.connection.key));
+  // Plain comparison for the tie-break: localeCompare costs a locale lookup per call, 1.7M calls at 100,000 rows.
+  return views.sort((a, b) => rank(b) - rank(a) || b.timing.dwellMs - a.timing.dwellMs || (a.connection.key < b.connection.key ? -1 : a.connection.key > b.connection.key ? 1 : 0));
 }
 
 export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';

@@ -186,12 +186,18 @@ const TABLES: Record<StateVocabulary, Record<string, TcpState>> = {
   'bsd-netstat': BSD_NETSTAT_WORDS,
 };
 
+const KNOWN_WORDS: Record<StateVocabulary, Map<string, MappedState>> = Object.fromEntries(
+  Object.entries(TABLES).map(([vocabulary, table]) => [vocabulary, new Map(Object.entries(table).map(([word, state]) => [word, { state, rawState: word }]))]),
+) as Record<StateVocabulary, Map<string, MappedState>>;
+
 /** Maps a raw state word or code to the canonical state; unknown words give UNKNOWN, never throw. */
 export function mapState(vocabulary: StateVocabulary, raw: string): MappedState {
+  // A known word returns one shared object: no allocation per row of a 100,000-row table.
+  const known = KNOWN_WORDS[vocabulary].get(raw);
+  if (known) return known;
   const rawState = raw.trim();
   const table = TABLES[vocabulary];
-  const state = table[rawState] ?? table[rawState.toUpperCase()] ?? TcpState.UNKNOWN;
-  return { state, rawState };
+  return { state: table[rawState] ?? table[rawState.toUpperCase()] ?? TcpState.UNKNOWN, rawState };
 }
 
 /** The table itself, for tests that check totality. */

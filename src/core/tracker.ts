@@ -139,17 +139,37 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     stateSinceMs = now - kernelAge;
     dwellSource = 'kernel';
   }
-  return withActivity({ ...old, row, lastSeenMs: now, stateSinceMs, dwellSource, transitions }, row, now);
+  // One object per connection per poll: at 100,000 connections the allocations are the cost.
+  const next: TrackedConnection = {
+    key: old.key,
+    row,
+    firstSeenMs: old.firstSeenMs,
+    lastSeenMs: now,
+    stateSinceMs,
+    dwellSource,
+    transitions,
+    lastActivityMs: activityAt(row, now) ?? old.lastActivityMs,
+    lastPeerSegmentMs: peerSegmentAt(row, now) ?? old.lastPeerSegmentMs,
+  };
+  return next;
 }
 
 function withActivity(connection: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
-  const activity = row.activity;
-  if (!activity) return connection;
-  const dataAgo = minDefined(activity.lastSendAgoMs, activity.lastReceiveAgoMs);
-  const result = { ...connection };
-  if (dataAgo !== undefined) result.lastActivityMs = now - dataAgo;
-  if (activity.lastPeerSegmentAgoMs !== undefined) result.lastPeerSegmentMs = now - activity.lastPeerSegmentAgoMs;
-  return result;
+  const lastActivityMs = activityAt(row, now);
+  const lastPeerSegmentMs = peerSegmentAt(row, now);
+  if (lastActivityMs !== undefined) connection.lastActivityMs = lastActivityMs;
+  if (lastPeerSegmentMs !== undefined) connection.lastPeerSegmentMs = lastPeerSegmentMs;
+  return connection;
+}
+
+function activityAt(row: SocketRow, now: number): number | undefined {
+  const dataAgo = minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
+  return dataAgo === undefined ? undefined : now - dataAgo;
+}
+
+function peerSegmentAt(row: SocketRow, now: number): number | undefined {
+  const ago = row.activity?.lastPeerSegmentAgoMs;
+  return ago === undefined ? undefined : now - ago;
 }
 
 function closedEvent(old: TrackedConnection, now: number): TrackerEvent {

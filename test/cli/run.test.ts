@@ -200,6 +200,30 @@ describe('sources: fallback and failure', () => {
   });
 });
 
+describe('ss argv and inodes', () => {
+  it('asks ss for inodes (-e) only where a cgroup2 mount exists, since -e fails per socket without one', async () => {
+    platform.commands = [ssAnswers(SS_STUCK)];
+    platform.files.set('/proc/self/mounts', 'proc /proc proc rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n');
+    await run(['list']);
+    expect(platform.ran[0]).toEqual(['ss', '-t', '-a', '-n', '-o', '-i', '-e']);
+    const bare = new FakePlatform();
+    bare.files.set('/proc/self/mounts', 'proc /proc proc rw 0 0\nsysfs /sys sysfs rw 0 0\n');
+    bare.commands = [ssAnswers(SS_STUCK)];
+    await runCli(['list'], fakeContext(bare), '0.1.0');
+    expect(bare.ran[0]).toEqual(['ss', '-t', '-a', '-n', '-o', '-i']);
+  });
+
+  it('finds owners through /proc/net/tcp when ss printed no inodes', async () => {
+    platform.commands = [ssAnswers(SS_STUCK)]; // captured with -tanoi: no ino:
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', PROC_TCP6);
+    platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // the CLOSE_WAIT 127.0.0.1:34928 in procfs
+    platform.files.set('/proc/77/comm', 'leaky\n');
+    const { out } = await run(['list', '--json', '--state', 'CLOSE_WAIT', '--port', '34928']);
+    expect(JSON.parse(out)).toEqual([expect.objectContaining({ inode: 233576, pid: 77, process: 'leaky' })]);
+  });
+});
+
 describe('list', () => {
   it('prints a table, flagged first then longest dwell, with ≥ on lower bounds', async () => {
     platform.commands = [ssAnswers(SS_STUCK)];

@@ -124,45 +124,54 @@ export function parseSsTimerMs(text: string): number {
   return (Number(minutes) * 60 + Number(seconds)) * 1000 + Number(millis);
 }
 
-// The tcp_info fields tcpdwell uses, by their ss key.
-const INFO_FIELDS = new Set(['rto', 'rtt', 'backoff', 'bytes_acked', 'bytes_received', 'lastsnd', 'lastrcv', 'lastack', 'retrans']);
+/**
+ * The number after ` key:` in a tcp_info line, or undefined. A scan with indexOf per wanted key:
+ * the line holds ~40 fields and there is one per socket, so splitting it into tokens would dominate.
+ */
+function infoNumber(line: string, key: string): number | undefined {
+  let at = line.indexOf(key);
+  while (at > 0 && line.charCodeAt(at - 1) !== 32 && line.charCodeAt(at - 1) !== 9) at = line.indexOf(key, at + 1);
+  return at < 0 ? undefined : leadingNumber(line, at + key.length);
+}
+
+function leadingNumber(line: string, from: number): number | undefined {
+  let end = from;
+  for (let c = line.charCodeAt(end); (c >= 48 && c <= 57) || c === 46; c = line.charCodeAt(++end));
+  return end === from ? undefined : Number(line.slice(from, end));
+}
+
+/** The second number of a `key:A/B` pair (rtt:SRTT/RTTVAR, retrans:UNACKED/TOTAL). */
+function infoSecond(line: string, key: string): number | undefined {
+  const at = line.indexOf(key);
+  if (at < 0) return undefined;
+  const slash = line.indexOf('/', at);
+  const space = line.indexOf(' ', at + 1);
+  return slash < 0 || (space >= 0 && slash > space) ? undefined : leadingNumber(line, slash + 1);
+}
 
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
-  // One pass over `key:value` tokens (the line is long and there is one per socket).
-  const values = new Map<string, number>();
-  for (const token of line.split(/\s+/)) {
-    const colon = token.indexOf(':');
-    if (colon <= 0) continue;
-    const key = token.slice(0, colon);
-    if (!INFO_FIELDS.has(key)) continue;
-    // Two of them are pairs: rtt:SRTT/RTTVAR and retrans:UNACKED/TOTAL.
-    const [first = '', second] = token.slice(colon + 1).split('/');
-    const value = parseFloat(first);
-    if (Number.isFinite(value)) values.set(key, value);
-    if (second !== undefined && Number.isFinite(parseFloat(second))) values.set(`${key}/2`, parseFloat(second));
-  }
-  const rto = values.get('rto');
+  const rto = infoNumber(line, 'rto:');
   if (rto !== undefined) row.rtoMs = rto;
-  const rtt = values.get('rtt');
+  const rtt = infoNumber(line, 'rtt:');
   if (rtt !== undefined) row.rttMs = rtt;
-  const rttVar = values.get('rtt/2');
+  const rttVar = infoSecond(line, ' rtt:');
   if (rttVar !== undefined) row.rttVarMs = rttVar;
-  const totalRetransmits = values.get('retrans/2');
+  const totalRetransmits = infoSecond(line, ' retrans:');
   if (totalRetransmits !== undefined) row.totalRetransmits = totalRetransmits;
-  const backoff = values.get('backoff');
+  const backoff = infoNumber(line, 'backoff:');
   if (backoff !== undefined) row.backoff = backoff;
-  const acked = values.get('bytes_acked');
+  const acked = infoNumber(line, 'bytes_acked:');
   if (acked !== undefined) row.bytesSent = acked;
-  const received = values.get('bytes_received');
+  const received = infoNumber(line, 'bytes_received:');
   if (received !== undefined) row.bytesReceived = received;
 
   if (NO_DATA_STATES.has(row.state)) return;
   const believable = (value: number | undefined) =>
     value !== undefined && (options.uptimeMs === undefined || value <= options.uptimeMs) ? value : undefined;
   const activity: SocketActivity = {};
-  const lastSend = believable(values.get('lastsnd'));
-  const lastReceive = believable(values.get('lastrcv'));
-  const lastAck = believable(values.get('lastack'));
+  const lastSend = believable(infoNumber(line, 'lastsnd:'));
+  const lastReceive = believable(infoNumber(line, 'lastrcv:'));
+  const lastAck = believable(infoNumber(line, 'lastack:'));
   if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
   if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
   if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;

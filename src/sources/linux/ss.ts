@@ -3,16 +3,39 @@ import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { parseSs } from './parse-ss.js';
 
-// One fixed argv (ss's columns change with its flags): TCP, all states, numeric, timers (-o),
-// tcp_info (-i), inode and uid (-e). No -H, so older iproute2 works too; the parser skips the header.
+// Fixed argvs (ss's columns change with its flags): TCP, all states, numeric, timers (-o), tcp_info
+// (-i), and with -e the inode and uid. No -H, so older iproute2 works too; the parser skips the header.
 export const SS_ARGV = ['ss', '-t', '-a', '-n', '-o', '-i', '-e'] as const;
+// Without a cgroup2 mount (containers, `ip netns exec`), `ss -e` fails a cgroup lookup for every
+// socket: one stderr line each and 5× the time (2.4 s against 0.48 s at 100,000 sockets, measured).
+// There it runs without -e; rows then carry no inode, and owners are found through procfs instead.
+export const SS_ARGV_WITHOUT_INODES = ['ss', '-t', '-a', '-n', '-o', '-i'] as const;
+
+/** Whether a cgroup2 file system is mounted where ss will look (our own mount namespace). */
+export function hasCgroup2Mount(mounts: string): boolean {
+  return mounts.split('\n').some((line) => line.split(' ')[2] === 'cgroup2');
+}
+
+// Mounts do not change under a running tcpdwell: decided once per platform.
+const argvChoices = new WeakMap<Platform, Promise<readonly string[]>>();
+function chooseArgv(platform: Platform): Promise<readonly string[]> {
+  let choice = argvChoices.get(platform);
+  if (!choice) {
+    choice = platform
+      .readText('/proc/self/mounts')
+      .then((mounts) => (hasCgroup2Mount(mounts) ? SS_ARGV : SS_ARGV_WITHOUT_INODES))
+      .catch(() => SS_ARGV_WITHOUT_INODES);
+    argvChoices.set(platform, choice);
+  }
+  return choice;
+}
 
 export const ssSource: SocketSource = {
   name: 'ss',
   async read(platform: Platform, { procRoot }): Promise<SourceReading> {
     let result;
     try {
-      result = await platform.run(SS_ARGV, { timeoutMs: 30_000 });
+      result = await platform.run(await chooseArgv(platform), { timeoutMs: 30_000 });
     } catch (error) {
       if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed');
       throw new SourceError(`ss failed: ${(error as Error).message}`);

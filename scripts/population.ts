@@ -1,0 +1,43 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+// A network namespace holding a socket population built by populate-sockets.py, for the
+// benchmark and the soak. Root only (ip netns add).
+
+const SCRIPT = new URL('./populate-sockets.py', import.meta.url).pathname;
+
+export interface Population {
+  namespace: string;
+  counts: Record<string, number>;
+  workers: number;
+  stop(): void;
+}
+
+export async function startPopulation(sockets: number, churnPerSecond = 0): Promise<Population> {
+  if (process.getuid?.() !== 0) throw new Error('needs root: it creates a network namespace (ip netns add)');
+  const namespace = `tcpdwell-bench-${process.pid}-${sockets}`;
+  execFileSync('ip', ['netns', 'add', namespace]);
+  execFileSync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
+  const args = ['netns', 'exec', namespace, 'python3', SCRIPT, '--sockets', String(sockets)];
+  if (churnPerSecond) args.push('--churn-per-second', String(churnPerSecond));
+  const helper = spawn('ip', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    helper.stdin.end();
+    helper.kill('SIGTERM');
+    try {
+      execFileSync('ip', ['netns', 'del', namespace]);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', stop);
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: helper.stdout }).once('line', resolve);
+    helper.once('exit', (code) => reject(new Error(`populate-sockets.py exited (${code})`)));
+  });
+  const ready = JSON.parse(line) as { counts: Record<string, number>; workers: number };
+  return { namespace, counts: ready.counts, workers: ready.workers, stop };
+}

@@ -1,0 +1,95 @@
+// npm run soak [-- --minutes 10 --sockets 20000 --churn 1000 --interval 2s]
+//
+// Memory of the long-running modes under churn: a socket population plus `--churn` connections
+// opened and closed every second (each leaving a TIME_WAIT for 60 s), polled by one in-process
+// Monitor every `--interval`, the way the dashboard and the exporter poll. Prints RSS and heap
+// every 30 s and the growth from the second minute to the last; flat means ≤ 10 %. Root only.
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../src/core/duration.js';
+import { startPopulation } from './population.js';
+
+const SELF = new URL(import.meta.url).pathname;
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    sockets: { type: 'string', default: '20000' },
+    churn: { type: 'string', default: '1000' },
+    interval: { type: 'string', default: '2s' },
+    inner: { type: 'boolean', default: false },
+  },
+});
+
+interface Sample {
+  minute: number;
+  rssMb: number;
+  heapMb: number;
+  tracked: number;
+  pollMs: number;
+}
+
+async function soakInside(): Promise<void> {
+  const { Monitor } = await import('../src/app/monitor.js');
+  const { defaultPolicy } = await import('../src/core/policy.js');
+  const { nodePlatform } = await import('../src/platform/platform.js');
+  const monitor = new Monitor(nodePlatform(), { source: 'auto', procRoot: '/proc' });
+  const policy = defaultPolicy();
+  const intervalMs = parseDuration(values.interval!);
+  const endMs = Date.now() + Number(values.minutes) * 60_000;
+  const startMs = Date.now();
+  let nextSampleMs = startMs + 30_000;
+  const samples: Sample[] = [];
+  let lastPollMs = 0;
+  while (Date.now() < endMs) {
+    const started = Date.now();
+    const outcome = await monitor.poll();
+    if (!outcome.ok) throw new Error(outcome.error);
+    await monitor.evaluate(policy, () => []);
+    lastPollMs = Date.now() - started;
+    if (Date.now() >= nextSampleMs) {
+      const memory = process.memoryUsage();
+      samples.push({
+        minute: (Date.now() - startMs) / 60_000,
+        rssMb: memory.rss / 2 ** 20,
+        heapMb: memory.heapUsed / 2 ** 20,
+        tracked: monitor.tracker.connections.size,
+        pollMs: lastPollMs,
+      });
+      nextSampleMs += 30_000;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
+  }
+  process.stdout.write(`${JSON.stringify(samples)}\n`);
+}
+
+async function main(): Promise<void> {
+  if (values.inner) return soakInside();
+  const population = await startPopulation(Number(values.sockets), Number(values.churn));
+  try {
+    const output = execFileSync(
+      'ip',
+      ['netns', 'exec', population.namespace, process.execPath, '--import', 'tsx', SELF, '--inner', '--minutes', values.minutes!, '--interval', values.interval!],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
+    const samples = JSON.parse(output) as Sample[];
+    const lines = [
+      `Soak: ${values.sockets} sockets + ${values.churn} connections opened and closed a second, polled every ${values.interval} for ${values.minutes} min.`,
+      '',
+      '| minute | RSS MB | heap MB | tracked | last poll ms |',
+      '|---:|---:|---:|---:|---:|',
+      ...samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.rssMb.toFixed(0)} | ${s.heapMb.toFixed(0)} | ${s.tracked.toLocaleString('en')} | ${s.pollMs} |`),
+    ];
+    const warm = samples.filter((s) => s.minute >= 1 && s.minute < 2.5);
+    const last = samples.slice(-3);
+    if (warm.length && last.length) {
+      const avg = (xs: Sample[], f: (s: Sample) => number) => xs.reduce((a, s) => a + f(s), 0) / xs.length;
+      const growth = (f: (s: Sample) => number) => ((avg(last, f) / avg(warm, f) - 1) * 100).toFixed(1);
+      lines.push('', `Growth from minutes 1–2.5 to the last samples: RSS ${growth((s) => s.rssMb)} %, heap ${growth((s) => s.heapMb)} % (flat: ≤ 10 %).`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    population.stop();
+  }
+}
+
+await main();
