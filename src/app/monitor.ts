@@ -1,7 +1,7 @@
-import { evaluateAll, withOwner, type ConnectionView, type Evaluation } from '../core/evaluate.js';
+import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import type { SocketRow } from '../core/connection.js';
-import { advance, advanceFailed, emptyTrackerState, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import { advance, advanceFailed, emptyTrackerState, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { connectionKey } from '../core/connection.js';
 import { procfsSource } from '../sources/linux/procfs.js';
@@ -86,20 +86,27 @@ export class Monitor {
   async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     if (policyNeedsProcesses(policy)) {
-      const rows = [...this.tracker.connections.values()].map((c) => c.row);
-      const inodes = await this.inodesOf(rows);
-      const lookup = await this.owners.resolve(inodes);
-      return { evaluation: evaluateAll(this.tracker, now, policy, lookup.owners), ownersHidden: lookup.permissionDenied };
+      const found = await this.ownershipOf([...this.tracker.connections.values()]);
+      return { evaluation: evaluateAll(this.tracker, now, policy, found.byKey), ownersHidden: found.permissionDenied };
     }
     const evaluation = evaluateAll(this.tracker, now, policy);
     const wanted = [...new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)])];
-    const inodes = await this.inodesOf(wanted.map((v) => v.row));
+    const found = await this.ownershipOf(wanted.map((v) => v.connection));
+    for (const view of wanted) view.row = withOwnership(view.row, found.byKey.get(view.connection.key));
+    return { evaluation, ownersHidden: found.permissionDenied };
+  }
+
+  /** Inode and owner of each connection, by key: one /proc scan at most. */
+  private async ownershipOf(connections: readonly TrackedConnection[]): Promise<{ byKey: Map<string, Ownership>; permissionDenied: boolean }> {
+    const inodes = await this.inodesOf(connections.map((c) => c.row));
     const lookup = await this.owners.resolve(inodes);
-    wanted.forEach((view, i) => {
-      if (view.row.inode === undefined && inodes[i]) view.row = { ...view.row, inode: inodes[i] };
-      view.row = withOwner(view.row, lookup.owners);
+    const byKey = new Map<string, Ownership>();
+    connections.forEach((connection, i) => {
+      const inode = inodes[i] ?? 0;
+      const owner = lookup.owners.get(inode);
+      byKey.set(connection.key, owner ? { inode, owner } : { inode });
     });
-    return { evaluation, ownersHidden: lookup.permissionDenied };
+    return { byKey, permissionDenied: lookup.permissionDenied };
   }
 
   /** Inodes of these rows; a source that printed none (ss without -e) is completed from procfs, once. */

@@ -31,16 +31,24 @@ export interface Evaluation {
   countFlags: CountFlag[];
 }
 
-export function withOwner(row: SocketRow, owners: ReadonlyMap<number, Owner> | undefined): SocketRow {
-  const owner = row.inode ? owners?.get(row.inode) : undefined;
-  return owner ? { ...row, pid: owner.pid, process: owner.process } : row;
+/** What owner lookup found for one connection: its inode (completed from procfs where the source printed none) and owner. */
+export interface Ownership {
+  inode: number;
+  owner?: Owner;
 }
 
-/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. */
-export function evaluateAll(state: TrackerState, now: number, policy: Policy, owners?: ReadonlyMap<number, Owner>): Evaluation {
+export function withOwnership(row: SocketRow, found: Ownership | undefined): SocketRow {
+  if (!found) return row;
+  const inode = row.inode ?? found.inode;
+  if (found.owner) return { ...row, inode, pid: found.owner.pid, process: found.owner.process };
+  return row.inode === undefined ? { ...row, inode } : row;
+}
+
+/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. `ownership` is by connection key. */
+export function evaluateAll(state: TrackerState, now: number, policy: Policy, ownership?: ReadonlyMap<string, Ownership>): Evaluation {
   const views: ConnectionView[] = [];
   for (const connection of state.connections.values()) {
-    const row = withOwner(connection.row, owners);
+    const row = withOwnership(connection.row, ownership?.get(connection.key));
     const timing = timingOf(connection, now);
     const view: ConnectionView = { connection, row, timing };
     const flag = evaluateConnection(policy, { row, ...timing });

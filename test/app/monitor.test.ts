@@ -6,6 +6,8 @@ import { FakePlatform, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
 const SS_PARK = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
+const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'); // -tanoi: no inodes
+const PROC_STUCK = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
 
 function setup() {
   const platform = new FakePlatform();
@@ -38,5 +40,25 @@ describe('Monitor owner lookup', () => {
     expect(procScans(platform)).toBe(1);
     // Per process, its fd directory is read once per scan, whatever the number of rows.
     expect(platform.listed.filter((path) => path === '/proc/4242/fd')).toHaveLength(1);
+  });
+});
+
+describe('Monitor owners where ss printed no inodes', () => {
+  it('matches process rules through inodes taken from /proc/net/tcp', async () => {
+    const platform = new FakePlatform();
+    platform.commands = [ssAnswers(SS_STUCK)];
+    const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
+    platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
+    platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
+    platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // CLOSE_WAIT 127.0.0.1:34928 -> :46103
+    platform.files.set('/proc/77/comm', 'leaky\n');
+    const policy = defaultPolicy();
+    policy.rules = [{ name: 'leaky-strict', match: { processes: ['leaky'] }, warning: { halfCloseMs: 1 }, critical: {} }];
+    const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
+    await monitor.poll();
+    const { evaluation } = await monitor.evaluate(policy, () => []);
+    const leaky = evaluation.views.find((v) => v.row.local.port === 34928)!;
+    expect(leaky.row).toMatchObject({ inode: 233576, pid: 77, process: 'leaky' });
+    expect(leaky.flag).toMatchObject({ kind: 'half-close', rule: 'leaky-strict' });
   });
 });
