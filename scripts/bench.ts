@@ -45,21 +45,30 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** Inside the namespace: every measure once per round, in turn, so drift hits all alike. */
-async function measureInside(): Promise<void> {
+/** A monitor factory and one long-running-mode poll (poll + evaluate, owners only for flagged rows). */
+async function loadMonitoring() {
   const { Monitor } = await import('../src/app/monitor.js');
   const { defaultPolicy } = await import('../src/core/policy.js');
   const { nodePlatform } = await import('../src/platform/platform.js');
-  const si = await import('systeminformation');
   const platform = nodePlatform();
   const policy = defaultPolicy();
-  const warmSs = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
-  const warmProcfs = new Monitor(platform, { source: 'procfs', procRoot: '/proc' });
-  const poll = async (monitor: InstanceType<typeof Monitor>) => {
-    const outcome = await monitor.poll();
-    if (!outcome.ok) throw new Error(outcome.error);
-    await monitor.evaluate(policy, () => []);
+  type AnyMonitor = InstanceType<typeof Monitor>;
+  return {
+    monitor: (source: 'ss' | 'procfs') => new Monitor(platform, { source, procRoot: '/proc' }),
+    poll: async (monitor: AnyMonitor) => {
+      const outcome = await monitor.poll();
+      if (!outcome.ok) throw new Error(outcome.error);
+      await monitor.evaluate(policy, () => []);
+    },
   };
+}
+
+/** Inside the namespace: every measure once per round, in turn, so drift hits all alike. */
+async function measureInside(): Promise<void> {
+  const { monitor, poll } = await loadMonitoring();
+  const si = await import('systeminformation');
+  const warmSs = monitor('ss');
+  const warmProcfs = monitor('procfs');
   await poll(warmSs);
   await poll(warmProcfs);
   const measures: Record<string, () => Promise<unknown>> = {
@@ -68,7 +77,7 @@ async function measureInside(): Promise<void> {
     'cat /proc/net/tcp*': () => capture(['cat', '/proc/net/tcp', '/proc/net/tcp6']),
     'tcpdwell poll, ss source (long-running)': () => poll(warmSs),
     'tcpdwell poll, procfs source (long-running)': () => poll(warmProcfs),
-    'tcpdwell first poll, ss source (one-shot, in process)': () => poll(new Monitor(platform, { source: 'ss', procRoot: '/proc' })),
+    'tcpdwell first poll, ss source (one-shot, in process)': () => poll(monitor('ss')),
     'tcpdwell list --json > /dev/null (whole process)': () => discard([process.execPath, CLI, 'list', '--json']),
     'systeminformation.networkConnections()': () => si.networkConnections(),
   };
@@ -85,15 +94,10 @@ async function measureInside(): Promise<void> {
 
 /** Inside the namespace: peak RSS of a long-running monitor holding the whole table, over 5 polls. */
 async function measureRss(): Promise<void> {
-  const { Monitor } = await import('../src/app/monitor.js');
-  const { defaultPolicy } = await import('../src/core/policy.js');
-  const { nodePlatform } = await import('../src/platform/platform.js');
-  const monitor = new Monitor(nodePlatform(), { source: 'ss', procRoot: '/proc' });
-  for (let i = 0; i < 5; i++) {
-    await monitor.poll();
-    await monitor.evaluate(defaultPolicy(), () => []);
-  }
-  process.stdout.write(`${JSON.stringify({ tracked: monitor.tracker.connections.size, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+  const { monitor, poll } = await loadMonitoring();
+  const long = monitor('ss');
+  for (let i = 0; i < 5; i++) await poll(long);
+  process.stdout.write(`${JSON.stringify({ tracked: long.tracker.connections.size, maxRssKb: process.resourceUsage().maxRSS })}\n`);
 }
 
 function insideNamespace(namespace: string, args: string[]): string {

@@ -1,3 +1,4 @@
+import type { PollOutcome } from '../app/monitor.js';
 import type { Platform } from '../platform/platform.js';
 
 /** Everything a command may touch, injected so whole-command tests run on fakes. */
@@ -10,4 +11,9 @@ export interface CliContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Aborted on SIGINT/SIGTERM. */
   interrupt: AbortSignal;
+}
+
+/** The one line every command prints when a poll could not read the socket table. */
+export function reportPollFailure(context: CliContext, outcome: PollOutcome): void {
+  context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
 }

@@ -1,4 +1,4 @@
-import type { Endpoint, Protocol } from './address.js';
+import { formatEndpoint, type Endpoint, type Protocol } from './address.js';
 import type { TcpState } from './tcp-state.js';
 
 /** A kernel timer on a socket (procfs `tr:tm->when`, ss `timer:(name,remaining,count)`). */
@@ -65,4 +65,14 @@ export interface ParseResult<T> {
 /** protocol + both endpoints: the identity of a flow (the inode distinguishes reuse, see tracker). */
 export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote'>): string {
   return `${row.protocol} ${row.local.address} ${row.local.port} ${row.remote.address} ${row.remote.port}`;
+}
+
+/** `java[812]`, or undefined when the owner is unknown. */
+export function ownerLabel(row: Pick<SocketRow, 'pid' | 'process'>): string | undefined {
+  return row.pid === undefined ? undefined : `${row.process ?? '?'}[${row.pid}]`;
+}
+
+/** `127.0.0.1:5432 -> 10.0.0.5:40100` */
+export function flowText(row: Pick<SocketRow, 'local' | 'remote'>): string {
+  return `${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
 }

@@ -1,5 +1,5 @@
 import { formatEndpoint, type Endpoint } from './address.js';
-import type { SocketRow } from './connection.js';
+import { flowText, ownerLabel, type SocketRow } from './connection.js';
 import { formatDuration } from './duration.js';
 import type { ConnectionView } from './evaluate.js';
 import { STATE_GUIDE } from './state-guide.js';
@@ -32,8 +32,6 @@ export const RECENT_MS = 10 * 60_000;
 /** Linux TCP_RTO_MIN. */
 const MIN_RTO_MS = 200;
 
-const subjectOf = (row: SocketRow) => `${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
-const ownerOf = (row: SocketRow) => (row.pid !== undefined ? `${row.process ?? '?'}[${row.pid}]` : undefined);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
 
 /** Everything findings compare a connection with, computed once per evaluation. */
@@ -48,7 +46,7 @@ export class DiagnosisIndex {
   ) {
     for (const view of views) {
       const { row } = view;
-      const owner = ownerOf(row);
+      const owner = ownerLabel(row);
       if (owner) push(this.byOwnerInState, `${owner} ${row.state}`, view);
       push(this.byRemote, formatEndpoint(row.remote), view);
       if (row.state === TcpState.LISTEN) this.listeners.set(formatEndpoint(row.local), view);
@@ -79,13 +77,13 @@ export function diagnoseConnection(view: ConnectionView, index: DiagnosisIndex):
   const dwell = `${row.state} for ${view.connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${view.connection.dwellSource})`;
   const finding: Finding = {
     code: `state-${row.state.toLowerCase().replace(/_/g, '-')}`,
-    subject: subjectOf(row),
+    subject: flowText(row),
     summary: guide.stuckMeans,
     evidence: [dwell],
     nextStep: `Here: ${guide.checkHere}. On the peer: ${guide.checkPeer}.`,
     connections: [view.connection.key],
   };
-  const owner = ownerOf(row);
+  const owner = ownerLabel(row);
   if (owner) finding.evidence.push(`owned by ${owner}`);
 
   switch (row.state) {
@@ -141,7 +139,7 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
     );
     if (full) {
       finding.summary = `the listener ${formatEndpoint(listener.row.local)} has a full accept queue and drops SYNs`;
-      finding.nextStep = `The application owning ${formatEndpoint(listener.row.local)}${ownerOf(listener.row) ? ` (${ownerOf(listener.row)})` : ''} does not accept() fast enough, or its backlog is too small.`;
+      finding.nextStep = `The application owning ${formatEndpoint(listener.row.local)}${ownerLabel(listener.row) ? ` (${ownerLabel(listener.row)})` : ''} does not accept() fast enough, or its backlog is too small.`;
     }
   }
 }
@@ -150,7 +148,7 @@ function diagnoseCloseWait(finding: Finding, view: ConnectionView, index: Diagno
   const { row } = view;
   finding.code = 'socket-leak';
   finding.summary = 'the local process has not closed the socket after the peer did';
-  const owner = ownerOf(row);
+  const owner = ownerLabel(row);
   if (!owner) return;
   const held = index.byOwnerInState.get(`${owner} ${TcpState.CLOSE_WAIT}`) ?? [];
   const recent = held.filter((v) => v.timing.dwellMs < RECENT_MS).length;

@@ -1,5 +1,5 @@
-import { cidrContains, type Cidr } from './address.js';
-import type { SocketRow } from './connection.js';
+import { cidrContains, formatEndpoint, type Cidr } from './address.js';
+import { ownerLabel, type SocketRow } from './connection.js';
 import { TcpState, sessionClassOf } from './tcp-state.js';
 
 // Thresholds and the rules that pick them, after Cisco's parameter maps: one set of timers per
@@ -209,13 +209,13 @@ export interface CountFlag {
 export function groupKeyOf(per: CountGrouping, row: SocketRow): string | undefined {
   switch (per) {
     case 'process':
-      return row.process === undefined ? undefined : row.pid === undefined ? row.process : `${row.process}[${row.pid}]`;
+      return row.process === undefined ? undefined : (ownerLabel(row) ?? row.process);
     case 'local-port':
       return String(row.local.port);
     case 'remote-address':
       return row.remote.address;
     case 'remote':
-      return row.remote.address.includes(':') ? `[${row.remote.address}]:${row.remote.port}` : `${row.remote.address}:${row.remote.port}`;
+      return formatEndpoint(row.remote);
   }
 }
 

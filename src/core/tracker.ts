@@ -120,11 +120,17 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     dwellSource = 'kernel';
     stateSinceMs = now - kernelAge;
   }
-  return withActivity(
-    { key, row, firstSeenMs: now, lastSeenMs: now, stateSinceMs, dwellSource, transitions: [{ state: row.state, atMs: stateSinceMs }] },
+  return {
+    key,
     row,
-    now,
-  );
+    firstSeenMs: now,
+    lastSeenMs: now,
+    stateSinceMs,
+    dwellSource,
+    transitions: [{ state: row.state, atMs: stateSinceMs }],
+    lastActivityMs: activityAt(row, now),
+    lastPeerSegmentMs: peerSegmentAt(row, now),
+  };
 }
 
 function continueConnection(old: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
@@ -152,14 +158,6 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     lastPeerSegmentMs: peerSegmentAt(row, now) ?? old.lastPeerSegmentMs,
   };
   return next;
-}
-
-function withActivity(connection: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
-  const lastActivityMs = activityAt(row, now);
-  const lastPeerSegmentMs = peerSegmentAt(row, now);
-  if (lastActivityMs !== undefined) connection.lastActivityMs = lastActivityMs;
-  if (lastPeerSegmentMs !== undefined) connection.lastPeerSegmentMs = lastPeerSegmentMs;
-  return connection;
 }
 
 function activityAt(row: SocketRow, now: number): number | undefined {

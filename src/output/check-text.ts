@@ -1,4 +1,4 @@
-import { formatEndpoint } from '../core/address.js';
+import { flowText, ownerLabel } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
@@ -13,9 +13,9 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   const flag = view.flag;
   if (!flag || flag.kind === 'count') return undefined;
   const { row } = view;
-  const owner = row.pid !== undefined ? ` ${row.process ?? '?'}[${row.pid}]` : '';
+  const owner = ownerLabel(row);
   return (
-    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}${owner} ` +
+    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''} ` +
     `${MEASURE_NAME[flag.kind]} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
     `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
   );
@@ -23,7 +23,7 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
 
 export function formatResetLine({ view, outcome }: ResetResult): string {
   const { row } = view;
-  const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}`;
+  const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${flowText(row)}`;
   if (!outcome.ended) return `RESET ${what}: not ended (${outcome.reason})`;
   return `RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`;
 }

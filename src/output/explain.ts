@@ -1,4 +1,4 @@
-import { formatEndpoint } from '../core/address.js';
+import { flowText, ownerLabel } from '../core/connection.js';
 import type { Finding } from '../core/diagnosis.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
@@ -30,9 +30,9 @@ export function formatStateGuide(state: TcpState): string {
 
 export function formatConnectionStory(view: ConnectionView, finding: Finding, thresholds: ReturnType<typeof thresholdsFor>): string {
   const { row, connection, timing, flag } = view;
-  const owner = row.pid !== undefined ? `${row.process ?? '?'}[${row.pid}]` : 'no owner found';
+  const owner = ownerLabel(row) ?? 'no owner found';
   const lines = [
-    `${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`,
+    `${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`,
     `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
       `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
       `${timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,

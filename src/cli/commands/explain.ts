@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Monitor } from '../../app/monitor.js';
+import { formatEndpoint, type Endpoint } from '../../core/address.js';
 import { StateDecodeError, decodeTrackerState } from '../../app/tracker-codec.js';
 import { diagnoseAll } from '../../core/diagnosis.js';
 import type { ConnectionView } from '../../core/evaluate.js';
@@ -10,7 +11,7 @@ import { formatConnectionStory, formatStateGuide, formatStateList } from '../../
 import { findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { readHostFacts } from '../../sources/linux/host-facts.js';
-import type { CliContext } from '../context.js';
+import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import type { ExplainOptions, ExplainTarget } from '../parse-command-line.js';
@@ -31,7 +32,7 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
   const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(initialState ? { initialState } : {}) });
   const outcome = await monitor.poll();
   if (!outcome.ok) {
-    context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+    reportPollFailure(context, outcome);
     return ExitCode.UNKNOWN;
   }
   const { evaluation } = await monitor.evaluate(policy, (e) => e.views);
@@ -62,9 +63,8 @@ function findTarget(views: ConnectionView[], target: Exclude<ExplainTarget, { ki
   );
 }
 
-function describe(target: { local: { address: string; port: number }; remote: { address: string; port: number } }): string {
-  const text = (e: { address: string; port: number }) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
-  return `${text(target.local)}-${text(target.remote)}`;
+function describe(target: { local: Endpoint; remote: Endpoint }): string {
+  return `${formatEndpoint(target.local)}-${formatEndpoint(target.remote)}`;
 }
 
 async function readHistory(path: string, context: CliContext): Promise<TrackerState | undefined> {

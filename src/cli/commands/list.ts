@@ -6,7 +6,7 @@ import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
 import { readHostFacts } from '../../sources/linux/host-facts.js';
-import type { CliContext } from '../context.js';
+import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import type { ListOptions } from '../parse-command-line.js';
@@ -32,7 +32,7 @@ export async function runList(options: ListOptions, context: CliContext): Promis
     const outcome = await monitor.poll();
     for (const text of outcome.notices) notice(text, text);
     if (!outcome.ok) {
-      context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+      reportPollFailure(context, outcome);
       exitCode = ExitCode.UNKNOWN;
       if (options.watchMs === undefined) return exitCode;
     } else {

@@ -1,10 +1,9 @@
 import { Monitor } from '../../app/monitor.js';
-import { formatEndpoint } from '../../core/address.js';
-import { connectionKey } from '../../core/connection.js';
+import { flowText, ownerLabel } from '../../core/connection.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import { resetToJson, type ResetResult } from '../../output/json.js';
 import { killSocket, refusalReason } from '../../sources/linux/socket-killer.js';
-import type { CliContext } from '../context.js';
+import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { UsageError, type ResetOptions } from '../parse-command-line.js';
@@ -21,7 +20,7 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
   const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
   const outcome = await monitor.poll();
   if (!outcome.ok) {
-    context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+    reportPollFailure(context, outcome);
     return ExitCode.UNKNOWN;
   }
   const byOwner = selectionNeedsOwners(options.selection);
@@ -39,7 +38,7 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
       if (after.ok) {
         const present = new Set(monitor.tracker.connections.keys());
         for (const result of results) {
-          if (result.outcome.ended && present.has(connectionKey(result.view.row))) {
+          if (result.outcome.ended && present.has(result.view.connection.key)) {
             result.outcome = { ended: false, reason: 'still present after the reset' };
           }
         }
@@ -72,8 +71,7 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
   return results.every((r) => r.outcome.ended) ? ExitCode.OK : ExitCode.WARNING;
 }
 
-function describe(view: ConnectionView): string {
-  const { row } = view;
-  const owner = row.pid !== undefined ? ` ${row.process ?? '?'}[${row.pid}]` : '';
-  return `${row.state} ${formatEndpoint(row.local)} -> ${formatEndpoint(row.remote)}${owner}`;
+function describe({ row }: ConnectionView): string {
+  const owner = ownerLabel(row);
+  return `${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''}`;
 }
