@@ -1,12 +1,20 @@
-import type { CommandResult, Platform } from '../src/platform/platform.js';
+import type { BinaryCommandResult, CommandResult, CommandSession, Platform } from '../src/platform/platform.js';
 import type { CliContext } from '../src/cli/context.js';
 
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
 export class FakePlatform implements Platform {
   nowValue = Date.parse('2026-11-21T05:30:00Z');
   readonly littleEndian = true;
-  commands: ((argv: readonly string[]) => CommandResult | Error)[] = [];
-  files = new Map<string, string | Error>();
+  os = 'linux';
+  /** Answers in turn (the last one repeats); bytes for Windows tools' code-page output. */
+  commands: ((argv: readonly string[]) => CommandResult | BinaryCommandResult | Error)[] = [];
+  files = new Map<string, string | Uint8Array | Error>();
+  modified = new Map<string, number>();
+  /** Answers of long-lived sessions, in turn; none means the program is missing. */
+  sessionAnswers: ((input: string) => string | Error)[] = [];
+  sessionInputs: string[] = [];
+  sessionsOpened: string[][] = [];
+  sessionsClosed = 0;
   links = new Map<string, string>();
   /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
   deniedDirectories = new Set<string>();
@@ -19,6 +27,16 @@ export class FakePlatform implements Platform {
   }
 
   async run(argv: readonly string[]): Promise<CommandResult> {
+    const result = this.answer(argv);
+    return { ...result, stdout: typeof result.stdout === 'string' ? result.stdout : Buffer.from(result.stdout).toString('utf8') };
+  }
+
+  async runBinary(argv: readonly string[]): Promise<BinaryCommandResult> {
+    const result = this.answer(argv);
+    return { ...result, stdout: typeof result.stdout === 'string' ? Buffer.from(result.stdout, 'utf8') : result.stdout };
+  }
+
+  private answer(argv: readonly string[]): CommandResult | BinaryCommandResult {
     this.ran.push([...argv]);
     const answer = this.commands.length > 1 ? this.commands.shift()! : this.commands[0];
     if (!answer) throw Object.assign(new Error(`spawn ${argv[0]} ENOENT`), { code: 'ENOENT' });
@@ -27,11 +45,43 @@ export class FakePlatform implements Platform {
     return result;
   }
 
+  openSession(argv: readonly string[]): CommandSession {
+    this.sessionsOpened.push([...argv]);
+    return {
+      exchange: async (input) => {
+        this.sessionInputs.push(input);
+        const answer = this.sessionAnswers.length > 1 ? this.sessionAnswers.shift()! : this.sessionAnswers[0];
+        if (!answer) throw Object.assign(new Error(`spawn ${argv[0]} ENOENT`), { code: 'ENOENT' });
+        const result = answer(input);
+        if (result instanceof Error) throw result;
+        return result;
+      },
+      close: () => {
+        this.sessionsClosed++;
+      },
+    };
+  }
+
   async readText(path: string): Promise<string> {
+    const value = await this.readBytesOrText(path);
+    return typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
+  }
+
+  async readBytes(path: string): Promise<Uint8Array> {
+    const value = await this.readBytesOrText(path);
+    return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  }
+
+  private async readBytesOrText(path: string): Promise<string | Uint8Array> {
     const value = this.files.get(path);
     if (value === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
     if (value instanceof Error) throw value;
     return value;
+  }
+
+  async modifiedMs(path: string): Promise<number> {
+    await this.readBytesOrText(path);
+    return this.modified.get(path) ?? this.nowValue;
   }
 
   async listDirectory(path: string): Promise<string[]> {

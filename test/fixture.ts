@@ -10,3 +10,7 @@ export function countBy<T>(items: readonly T[], key: (item: T) => string): Recor
   for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
   return counts;
 }
+
+export function readFixtureBytes(name: string): Uint8Array {
+  return readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+}

@@ -1,3 +1,4 @@
+import { wellKnownPort } from './services.js';
 // Address helpers: every address is normalised once, when a parser makes a row.
 // IPv4 dotted; IPv6 RFC 5952 lowercase; IPv4-mapped IPv6 (::ffff:a.b.c.d) shown as a.b.c.d.
 
@@ -164,4 +165,24 @@ export function parseEndpointText(text: string): (Endpoint & { wildcard: boolean
   const bytes = parseAddressBytes(host);
   if (!bytes) return undefined;
   return { address: formatAddressBytes(bytes), port, wildcard: false };
+}
+
+/**
+ * Endpoint text as netstat prints it without -n: `api:1032`, `host:https`, `[::]:ssh`, besides
+ * everything parseEndpointText reads. Host names are kept as given; service names become ports.
+ */
+export function parseNamedEndpoint(text: string): (Endpoint & { wildcard: boolean }) | undefined {
+  const numeric = parseEndpointText(text);
+  if (numeric) return numeric;
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const portText = text.slice(colon + 1);
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : portText === '*' ? 0 : wellKnownPort(portText);
+  if (port === undefined || port > 65535) return undefined;
+  let host = text.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  host = host.replace(/%.*$/, '');
+  if (host === '*') return { address: '*', port, wildcard: true };
+  if (!/^[\p{L}\p{N}._:-]+$/u.test(host)) return undefined;
+  return { address: normalizeAddress(host), port, wildcard: false };
 }

@@ -19,6 +19,11 @@ export interface SocketActivity {
   lastReceiveAgoMs?: number;
   /** Last ACK-bearing segment received from the peer, FIN included (tcp_info lastack). */
   lastPeerSegmentAgoMs?: number;
+  /**
+   * Last packet of the flow either way, where states change only on packets (a firewall's
+   * conntrack entry): the state is at least this old.
+   */
+  lastPacketAgoMs?: number;
 }
 
 /** One socket-table row from any source, already in the canonical model. */
@@ -49,6 +54,8 @@ export interface SocketRow {
   activity?: SocketActivity;
   pid?: number;
   process?: string;
+  /** Age of the connection itself at the reading (Windows CreationTime). */
+  createdAgoMs?: number;
 }
 
 export interface ParseProblem {

@@ -12,11 +12,22 @@ const MAX_RTO_MS = 120_000; // TCP_RTO_MAX
  * the kernel data says nothing.
  */
 export function kernelStateAgeMs(row: SocketRow): number | undefined {
+  const fromCounters = ageFromCountersMs(row);
+  const sincePacket = row.activity?.lastPacketAgoMs;
+  if (sincePacket === undefined) return fromCounters;
+  return fromCounters === undefined ? sincePacket : Math.max(fromCounters, sincePacket);
+}
+
+function ageFromCountersMs(row: SocketRow): number | undefined {
   switch (row.state) {
+    case TcpState.LISTEN:
+      // A listener never leaves LISTEN: its age is its dwell (Windows CreationTime).
+      return row.createdAgoMs;
     case TcpState.SYN_SENT:
-      return synSentAgeMs(row);
+      // The connection's creation is the connect() that entered SYN_SENT: its age is the dwell.
+      return row.createdAgoMs ?? synSentAgeMs(row);
     case TcpState.SYN_RECEIVED:
-      return synReceivedAgeMs(row);
+      return row.createdAgoMs ?? synReceivedAgeMs(row);
     case TcpState.CLOSE_WAIT:
     case TcpState.FIN_WAIT_2:
     case TcpState.CLOSING:

@@ -12,7 +12,8 @@ export type StateVocabulary =
   | 'windows-netstat'
   | 'mib'
   | 'systeminformation'
-  | 'bsd-netstat';
+  | 'bsd-netstat'
+  | 'conntrack';
 
 export interface MappedState {
   state: TcpState;
@@ -165,6 +166,22 @@ const BSD_NETSTAT_WORDS: Record<string, TcpState> = {
   TIME_WAIT: S.TIME_WAIT,
 };
 
+// netfilter conntrack (nf_conntrack_proto_tcp.c tcp_conntrack_names): the firewall's view of a
+// flow. FIN_WAIT = a FIN seen, not yet acknowledged (the closer is in FIN_WAIT_1); CLOSE_WAIT = that
+// FIN acknowledged; SYN_SENT2 = simultaneous open; NONE = not yet classified.
+const CONNTRACK_WORDS: Record<string, TcpState> = {
+  NONE: S.CLOSED,
+  SYN_SENT: S.SYN_SENT,
+  SYN_SENT2: S.SYN_SENT,
+  SYN_RECV: S.SYN_RECEIVED,
+  ESTABLISHED: S.ESTABLISHED,
+  FIN_WAIT: S.FIN_WAIT_1,
+  CLOSE_WAIT: S.CLOSE_WAIT,
+  LAST_ACK: S.LAST_ACK,
+  TIME_WAIT: S.TIME_WAIT,
+  CLOSE: S.CLOSED,
+};
+
 // systeminformation's networkConnections() passes through whatever its platform command printed
 // (ss words on Linux, net-tools words, Windows words partly rewritten to Linux spellings).
 const SYSTEMINFORMATION_WORDS: Record<string, TcpState> = {
@@ -184,6 +201,7 @@ const TABLES: Record<StateVocabulary, Record<string, TcpState>> = {
   mib: MIB_NUMBERS,
   systeminformation: SYSTEMINFORMATION_WORDS,
   'bsd-netstat': BSD_NETSTAT_WORDS,
+  conntrack: CONNTRACK_WORDS,
 };
 
 const KNOWN_WORDS: Record<StateVocabulary, Map<string, MappedState>> = Object.fromEntries(

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 
 // The only code that touches the OS. Everything above it receives a Platform, so tests can
@@ -11,50 +11,148 @@ export interface CommandResult {
   exitCode: number;
 }
 
+/** A command's output as bytes: Windows tools write in the console's OEM code page, not UTF-8. */
+export interface BinaryCommandResult {
+  stdout: Uint8Array;
+  stderr: string;
+  exitCode: number;
+}
+
+/** A long-lived process answering requests on stdin (one PowerShell for every poll of the dashboard). */
+export interface CommandSession {
+  /** Writes `input`, resolves with what stdout printed before the line `endMarker`. */
+  exchange(input: string, endMarker: string, timeoutMs: number): Promise<string>;
+  close(): void;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+}
+
 export interface Platform {
   /** Runs argv[0] with argv[1..] (never a shell), LC_ALL=C, with a timeout. Rejects with code ENOENT when missing. */
-  run(argv: readonly string[], options?: { timeoutMs?: number }): Promise<CommandResult>;
+  run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** As run, with stdout left undecoded. */
+  runBinary(argv: readonly string[], options?: RunOptions): Promise<BinaryCommandResult>;
+  /** Starts argv as a session (no shell); failures to start surface on the first exchange. */
+  openSession(argv: readonly string[]): CommandSession;
   readText(path: string): Promise<string>;
+  readBytes(path: string): Promise<Uint8Array>;
+  modifiedMs(path: string): Promise<number>;
   listDirectory(path: string): Promise<string[]>;
   readLink(path: string): Promise<string>;
   nowMs(): number;
   readonly littleEndian: boolean;
+  /** process.platform: linux, win32, darwin… */
+  readonly os: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024; // ss -i at 100,000 sockets prints ~60 MB
 
+function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: RunOptions, encoding: E): Promise<{ stdout: E extends 'utf8' ? string : Buffer; stderr: string; exitCode: number }> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new Error('empty command'));
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      { env: { ...process.env, LC_ALL: 'C' }, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') {
+          reject(error); // spawn failure (ENOENT, EACCES), timeout or buffer overflow
+          return;
+        }
+        resolve({ stdout: stdout as never, stderr: stderr.toString(), exitCode: error ? Number(error.code) : 0 });
+      },
+    );
+  });
+}
+
 export function nodePlatform(): Platform {
   return {
-    run(argv, options = {}) {
-      const [file, ...args] = argv;
-      if (!file) return Promise.reject(new Error('empty command'));
-      return new Promise((resolve, reject) => {
-        execFile(
-          file,
-          args,
-          {
-            env: { ...process.env, LC_ALL: 'C' },
-            timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-            maxBuffer: MAX_OUTPUT_BYTES,
-            encoding: 'utf8',
-          },
-          (error, stdout, stderr) => {
-            if (error && typeof error.code !== 'number') {
-              reject(error); // spawn failure (ENOENT, EACCES), timeout or buffer overflow
-              return;
-            }
-            resolve({ stdout, stderr, exitCode: error ? Number(error.code) : 0 });
-          },
-        );
-      });
-    },
+    run: (argv, options = {}) => execute(argv, options, 'utf8'),
+    runBinary: (argv, options = {}) => execute(argv, options, 'buffer'),
+    openSession: (argv) => new ProcessSession(argv),
     readText: (path) => readFile(path, 'utf8'),
+    readBytes: (path) => readFile(path),
+    modifiedMs: async (path) => (await stat(path)).mtimeMs,
     listDirectory: (path) => readdir(path),
     readLink: (path) => readlink(path),
     nowMs: () => Date.now(),
     littleEndian: endianness() === 'LE',
+    os: process.platform,
   };
+}
+
+/** One child process; requests are serialised by the caller (the monitor never overlaps polls). */
+class ProcessSession implements CommandSession {
+  private child: ReturnType<typeof spawn> | undefined;
+  private failure: Error | undefined;
+  private buffered = '';
+  private waiter: (() => void) | undefined;
+
+  constructor(private readonly argv: readonly string[]) {}
+
+  private start(): ReturnType<typeof spawn> {
+    const [file, ...args] = this.argv;
+    const child = spawn(file!, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.on('error', (error) => this.fail(error));
+    child.on('exit', (code) => this.fail(Object.assign(new Error(`${file} exited (code ${code})`), { code: 'EEXITED' })));
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      this.waiter?.();
+    });
+    // The session must never keep tcpdwell alive on its own; stdin EOF ends it with us.
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return child;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.child = undefined;
+    this.waiter?.();
+  }
+
+  exchange(input: string, endMarker: string, timeoutMs: number): Promise<string> {
+    if (!this.child) {
+      this.failure = undefined;
+      this.buffered = '';
+      this.child = this.start();
+    }
+    const child = this.child;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      const finish = (error?: Error, text?: string) => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        if (error) {
+          this.close();
+          reject(error);
+        } else resolve(text!);
+      };
+      this.waiter = () => {
+        const end = this.buffered.indexOf(`${endMarker}`);
+        if (end >= 0) {
+          const text = this.buffered.slice(0, end);
+          this.buffered = this.buffered.slice(this.buffered.indexOf('\n', end) + 1 || this.buffered.length);
+          finish(undefined, text);
+        } else if (this.failure) finish(this.failure);
+      };
+      child.stdin!.write(input, (error) => error && finish(error));
+      this.waiter();
+    });
+  }
+
+  close(): void {
+    const child = this.child;
+    this.child = undefined;
+    child?.stdin?.end();
+    child?.kill();
+  }
 }
 
 export function errorCode(error: unknown): string | undefined {

@@ -1,0 +1,47 @@
+// Well-known TCP service names (IANA / the services file netstat prints from when run without -n),
+// so captures taken without -n still give numeric ports. Names not listed stay a parse problem.
+const WELL_KNOWN_TCP_PORTS: Record<string, number> = {
+  ftp: 21,
+  'ftp-data': 20,
+  ssh: 22,
+  telnet: 23,
+  smtp: 25,
+  domain: 53,
+  http: 80,
+  www: 80,
+  'www-http': 80,
+  kerberos: 88,
+  pop3: 110,
+  sunrpc: 111,
+  epmap: 135,
+  'netbios-ssn': 139,
+  imap: 143,
+  imap2: 143,
+  snmp: 161,
+  ldap: 389,
+  https: 443,
+  'microsoft-ds': 445,
+  submission: 587,
+  ipp: 631,
+  ldaps: 636,
+  imaps: 993,
+  pop3s: 995,
+  'ms-sql-s': 1433,
+  openvpn: 1194,
+  mysql: 3306,
+  'ms-wbt-server': 3389,
+  postgresql: 5432,
+  amqp: 5672,
+  'x11': 6000,
+  'http-alt': 8080,
+  wsman: 5985,
+  wsmans: 5986,
+  redis: 6379,
+  'icslap': 2869,
+  'wsd': 5357,
+};
+
+/** The port of a service name, or undefined when it is not a well-known one. */
+export function wellKnownPort(name: string): number | undefined {
+  return WELL_KNOWN_TCP_PORTS[name.toLowerCase()];
+}
