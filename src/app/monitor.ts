@@ -7,7 +7,8 @@ import { connectionKey } from '../core/connection.js';
 import { procfsSource } from '../sources/linux/procfs.js';
 import { OwnerResolver } from '../sources/linux/process-owners.js';
 import { SourceSelector } from '../sources/select-source.js';
-import { SourceError, type SourceChoice } from '../sources/source.js';
+import { CaptureReplay, type Capture } from '../sources/input-files.js';
+import { SourceError, type ReadingProvider, type SourceChoice } from '../sources/source.js';
 
 export interface PollOutcome {
   ok: boolean;
@@ -25,6 +26,8 @@ export interface MonitorOptions {
   source: SourceChoice;
   procRoot: string;
   initialState?: TrackerState;
+  /** Captured tables to replay instead of reading a live source (`--input`). */
+  captures?: { captures: Capture[]; notices: string[] };
 }
 
 export interface EvaluatedPoll {
@@ -36,7 +39,7 @@ export interface EvaluatedPoll {
 /** Polls one source into one tracker; shared by every front end. */
 export class Monitor {
   tracker: TrackerState;
-  private readonly selector: SourceSelector;
+  private readonly provider: ReadingProvider;
   private readonly owners: OwnerResolver;
   private readonly procRoot: string;
   private inFlight: Promise<PollOutcome> | undefined;
@@ -46,13 +49,30 @@ export class Monitor {
     options: MonitorOptions,
   ) {
     this.tracker = options.initialState ?? emptyTrackerState();
-    this.selector = new SourceSelector(options.source, platform, { procRoot: options.procRoot });
+    this.provider = options.captures
+      ? new CaptureReplay(options.captures.captures, options.captures.notices)
+      : new SourceSelector(options.source, platform, { procRoot: options.procRoot });
     this.owners = new OwnerResolver(platform, options.procRoot);
     this.procRoot = options.procRoot;
   }
 
   get sourceName(): string {
-    return this.selector.name;
+    return this.provider.name;
+  }
+
+  /** Captured tables not yet replayed; 0 for a live source. */
+  get pendingCaptures(): number {
+    return this.provider.pending;
+  }
+
+  /** Whether this host's /proc/sys describes the rows (not so for captured files). */
+  get describesThisHost(): boolean {
+    return this.provider.describesThisHost;
+  }
+
+  /** Stops what the source keeps running (a PowerShell session). */
+  close(): void {
+    this.provider.close();
   }
 
   /** One poll at a time: a caller arriving while a poll runs shares it instead of starting another. */
@@ -66,16 +86,16 @@ export class Monitor {
   private async pollOnce(): Promise<PollOutcome> {
     const startedMs = this.platform.nowMs();
     try {
-      const reading = await this.selector.read();
-      const takenAtMs = this.platform.nowMs();
+      const reading = await this.provider.read();
+      const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
       const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols });
       this.tracker = result.state;
-      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: takenAtMs - startedMs };
+      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs };
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
       const takenAtMs = this.platform.nowMs();
       this.tracker = advanceFailed(this.tracker).state;
-      return { ok: false, takenAtMs, source: this.selector.name, notices: [], error: error.message, events: [], durationMs: takenAtMs - startedMs };
+      return { ok: false, takenAtMs, source: this.provider.name, notices: [], error: error.message, events: [], durationMs: takenAtMs - startedMs };
     }
   }
 
@@ -85,6 +105,8 @@ export class Monitor {
    */
   async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
+    // Rows that carry their owners (Windows, captured files) need no lookup in this host's /proc.
+    if (this.provider.ownersInRows) return { evaluation: evaluateAll(this.tracker, now, policy), ownersHidden: false };
     if (policyNeedsProcesses(policy)) {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, found.byKey), ownersHidden: found.permissionDenied };

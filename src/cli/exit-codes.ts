@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/parse-config.js';
 import type { CheckStatus } from '../core/evaluate.js';
 import { StateFileLockedError } from '../platform/state-file.js';
+import { InputError } from '../sources/input-files.js';
 import { SourceError } from '../sources/source.js';
 import { UsageError } from './parse-command-line.js';
 
@@ -14,6 +15,10 @@ export const ExitCode = {
   UNKNOWN: 3,
   /** Bad command line: unknown flag or source, malformed duration, state or port. */
   USAGE: 64,
+  /** --input: no file holds a socket table tcpdwell can read (each file's reason is given). */
+  DATA: 65,
+  /** --input: no file could be opened. */
+  NO_INPUT: 66,
   /** Internal error: a bug. The message says how to get the stack trace. */
   SOFTWARE: 70,
   /** Bad config file: the message names file, line and field. */
@@ -29,6 +34,7 @@ export function exitCodeForStatus(status: CheckStatus): ExitCode {
 export function exitCodeForError(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCode.USAGE;
   if (error instanceof ConfigError) return ExitCode.CONFIG;
+  if (error instanceof InputError) return error.kind === 'unreadable' ? ExitCode.NO_INPUT : ExitCode.DATA;
   if (error instanceof SourceError || error instanceof StateFileLockedError) return ExitCode.UNKNOWN;
   return ExitCode.SOFTWARE;
 }

@@ -4,6 +4,8 @@ import { DurationError, parseDuration } from '../core/duration.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
 import { mapState } from '../core/state-vocabularies.js';
 import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
+import { INPUT_FORMATS, type InputFormat } from '../sources/captured-table.js';
+import type { InputOptions } from '../sources/input-files.js';
 import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
 import type { Selection } from './selection.js';
 
@@ -22,6 +24,8 @@ export interface CommonOptions {
   warning: PartialThresholds;
   critical: PartialThresholds;
   json: boolean;
+  /** Captured tables to analyse instead of polling (`--input`). */
+  input?: InputOptions;
 }
 
 export interface ListOptions extends CommonOptions {
@@ -192,7 +196,16 @@ function addCommonOptions(command: Command): Command {
     .option('--critical-half-open <duration>', 'escalate half-open flags to critical past this', durationArg)
     .option('--critical-half-close <duration>', 'escalate half-close flags to critical past this', durationArg)
     .option('--critical-idle <duration>', 'escalate idle flags to critical past this', durationArg)
-    .option('--json', 'machine-readable output (see README, JSON output)', false);
+    .option('--json', 'machine-readable output (see README, JSON output)', false)
+    .option('--input <files...>', 'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order')
+    .addOption(new Option('--input-format <format>', 'with --input: the tool that wrote the files (default: detected from the text)').choices(INPUT_FORMATS))
+    .option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time', listArg(timeArg));
+}
+
+function timeArg(item: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(item) ? Date.parse(item) : NaN;
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`invalid time "${item}" (ISO-8601, such as 2026-11-21T05:30:00Z)`);
+  return ms;
 }
 
 type RawOptions = Record<string, unknown>;
@@ -218,6 +231,13 @@ function commonFrom(raw: RawOptions): CommonOptions {
     json: Boolean(raw.json),
   };
   if (typeof raw.config === 'string') options.configPath = raw.config;
+  if (Array.isArray(raw.input)) {
+    options.input = { paths: raw.input as string[] };
+    if (raw.inputFormat) options.input.format = raw.inputFormat as InputFormat;
+    if (raw.at) options.input.atMs = raw.at as number[];
+  } else if (raw.inputFormat !== undefined || raw.at !== undefined) {
+    throw new UsageError('--input-format and --at need --input FILE…');
+  }
   if (typeof raw.preset === 'string') options.preset = raw.preset as PresetName;
   return options;
 }
@@ -252,6 +272,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
       if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
       if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
+      if (options.input && options.watchMs !== undefined) throw new UsageError('--watch polls a live source; it cannot be used with --input');
       parsed = { command: 'list', options };
     });
 
@@ -269,6 +290,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
     if (raw.window !== undefined) options.windowMs = raw.window as number;
     if (raw.reset) options.resetKinds = raw.reset as TimedFlagKind[];
+    if (options.input && (options.windowMs !== undefined || options.resetKinds)) throw new UsageError('--window and --reset act on the live host; they cannot be used with --input');
     parsed = { command: 'check', options };
   });
 
@@ -294,6 +316,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     ),
   ).action((raw: RawOptions) => {
     const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes) };
+    if (options.input) throw new UsageError('reset ends live sessions; it cannot be used with --input');
     parsed = { command: 'reset', options };
   });
 

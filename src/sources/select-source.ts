@@ -1,50 +1,99 @@
 import type { Platform } from '../platform/platform.js';
+import { ConntrackSource } from './linux/conntrack.js';
 import { procfsSource } from './linux/procfs.js';
 import { ssSource } from './linux/ss.js';
-import { SourceError, SourceUnavailableError, type SocketSource, type SourceChoice, type SourceOptions, type SourceReading } from './source.js';
+import { SystemInformationSource } from './portable/systeminformation.js';
+import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceChoice, type SourceOptions, type SourceReading } from './source.js';
+import { WindowsNetstatSource } from './windows/netstat.js';
+import { PowerShellSource } from './windows/powershell.js';
 
-const SOURCES: Record<Exclude<SourceChoice, 'auto'>, SocketSource> = { ss: ssSource, procfs: procfsSource };
+export type LiveSourceName = Exclude<SourceChoice, 'auto'>;
 
-// `auto`, richest first: ss has tcp_info (activity, RTT, backoff); procfs has states and timers only.
-const AUTO_ORDER: SocketSource[] = [ssSource, procfsSource];
+/** A fresh instance of a named source (some keep state between polls: a session, a cache). */
+export function createSource(name: LiveSourceName): SocketSource {
+  switch (name) {
+    case 'ss':
+      return ssSource;
+    case 'procfs':
+      return procfsSource;
+    case 'netstat':
+      return new WindowsNetstatSource();
+    case 'powershell':
+      return new PowerShellSource();
+    case 'systeminformation':
+      return new SystemInformationSource();
+    case 'conntrack':
+      return new ConntrackSource();
+  }
+}
 
 /**
- * Reads through the chosen source. With `auto`, a missing `ss` degrades to procfs once, with one
- * notice, and the choice sticks for later polls. A non-default proc root means a foreign /proc
- * (a container's host view) that `ss` cannot see, so auto reads procfs there.
+ * What `auto` tries, richest first. Linux: ss has tcp_info (activity, RTT, backoff), procfs states
+ * and timers only. Windows: netstat, enriched with Get-NetTCPConnection's creation times where
+ * PowerShell answers. Elsewhere (macOS, BSD): the systeminformation library.
  */
-export class SourceSelector {
+export function autoOrder(os: string, procRoot: string): SocketSource[] {
+  if (os === 'win32') return [new WindowsNetstatSource({ enrichWithPowerShell: true }), new SystemInformationSource()];
+  // A non-default proc root is a foreign /proc (a container's host view) that `ss` cannot see.
+  if (os === 'linux') return procRoot === '/proc' ? [ssSource, procfsSource] : [procfsSource];
+  return [new SystemInformationSource()];
+}
+
+// What the user loses when auto falls back to a source.
+const FALLBACKS: Record<string, { shownAs: string; limits?: string }> = {
+  procfs: { shownAs: '/proc/net/tcp', limits: 'no activity data: idle and half-close restarts are not measured' },
+  systeminformation: { shownAs: 'the systeminformation library', limits: 'states and owners only: no idle, no first-sight dwell' },
+};
+
+/**
+ * Reads through the chosen source. With `auto`, a missing tool degrades to the next source once,
+ * with one notice, and the choice sticks for later polls.
+ */
+export class SourceSelector implements ReadingProvider {
   private resolved: SocketSource | undefined;
+  private readonly candidates: SocketSource[];
   private pendingNotice: string | undefined;
+  readonly pending = 0;
+  readonly describesThisHost = true;
 
   constructor(
     private readonly choice: SourceChoice,
     private readonly platform: Platform,
     private readonly options: SourceOptions,
   ) {
-    if (choice !== 'auto') this.resolved = SOURCES[choice];
-    else if (options.procRoot !== '/proc') this.resolved = procfsSource;
+    this.candidates = choice === 'auto' ? autoOrder(platform.os, options.procRoot) : [createSource(choice)];
+    if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
 
   get name(): string {
     return this.resolved?.name ?? this.choice;
   }
 
+  get ownersInRows(): boolean {
+    return this.resolved?.ownersInRows ?? false;
+  }
+
   async read(): Promise<SourceReading> {
     if (this.resolved) return this.withNotice(await this.resolved.read(this.platform, this.options));
     let lastError: SourceError | undefined;
-    for (const source of AUTO_ORDER) {
+    for (const source of this.candidates) {
       try {
         const reading = await source.read(this.platform, this.options);
         this.resolved = source;
+        for (const other of this.candidates) if (other !== source) other.close?.();
+        const fallback = FALLBACKS[source.name];
+        if (lastError) this.pendingNotice = `${lastError.message}; using ${fallback?.shownAs ?? source.name} instead${fallback?.limits ? ` (${fallback.limits})` : ''}`;
         return this.withNotice(reading);
       } catch (error) {
         if (!(error instanceof SourceUnavailableError)) throw error;
         lastError = error;
-        this.pendingNotice = `${error.message}; using /proc/net/tcp instead (no activity data: idle and half-close restarts are not measured)`;
       }
     }
     throw lastError ?? new SourceError('no source available');
+  }
+
+  close(): void {
+    for (const source of this.candidates) source.close?.();
   }
 
   private withNotice(reading: SourceReading): SourceReading {

@@ -2,13 +2,16 @@ import type { Protocol } from '../core/address.js';
 import type { SocketRow } from '../core/connection.js';
 import type { Platform } from '../platform/platform.js';
 
-export const SOURCE_NAMES = ['auto', 'ss', 'procfs'] as const;
+export const SOURCE_NAMES = ['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack'] as const;
 export type SourceChoice = (typeof SOURCE_NAMES)[number];
-export type SourceName = Exclude<SourceChoice, 'auto'>;
+/** A live source, or `input` for captured files. */
+export type SourceName = Exclude<SourceChoice, 'auto'> | 'input';
 
 /** One read of a socket table. */
 export interface SourceReading {
   source: SourceName;
+  /** When the table was taken, where it says so itself (a captured file); otherwise the poll's time. */
+  takenAtMs?: number;
   rows: SocketRow[];
   /** Protocols read in full (a flow of another protocol missing from `rows` is not closed). */
   completeProtocols: Protocol[];
@@ -23,8 +26,25 @@ export interface SourceOptions {
 
 export interface SocketSource {
   name: SourceName;
-  /** Throws SourceError when nothing usable could be read. */
+  /** Throws SourceError when nothing usable could be read; SourceUnavailableError when the tool is missing. */
   read(platform: Platform, options: SourceOptions): Promise<SourceReading>;
+  /** Rows carry their owners (pid, and usually the name): no lookup through this host's /proc. */
+  readonly ownersInRows?: boolean;
+  /** Ends what the source keeps running between polls (a PowerShell session). */
+  close?(): void;
+}
+
+/** What a Monitor reads from: the live source it chose, or captured files replayed in time order. */
+export interface ReadingProvider {
+  readonly name: string;
+  read(): Promise<SourceReading>;
+  /** Whether the rows of the latest reading carry their owners. */
+  readonly ownersInRows: boolean;
+  /** Readings still queued (captured files); 0 for a live source, which always has one more. */
+  readonly pending: number;
+  /** Host facts (/proc/sys) describe the machine the rows came from. */
+  readonly describesThisHost: boolean;
+  close(): void;
 }
 
 /** The source could not be read at all: `check` reports UNKNOWN. */

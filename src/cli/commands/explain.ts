@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Monitor } from '../../app/monitor.js';
+import type { Monitor } from '../../app/monitor.js';
 import { formatEndpoint, type Endpoint } from '../../core/address.js';
 import { StateDecodeError, decodeTrackerState } from '../../app/tracker-codec.js';
 import { diagnoseAll } from '../../core/diagnosis.js';
@@ -10,10 +10,11 @@ import type { TrackerState } from '../../core/tracker.js';
 import { formatConnectionStory, formatStateGuide, formatStateList } from '../../output/explain.js';
 import { findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
-import { readHostFacts } from '../../sources/linux/host-facts.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
+import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
+import type { Policy } from '../../core/policy.js';
 import type { ExplainOptions, ExplainTarget } from '../parse-command-line.js';
 
 export async function runExplain(options: ExplainOptions, context: CliContext): Promise<number> {
@@ -29,8 +30,16 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
 
   const policy = await loadPolicy(options);
   const initialState = options.stateFilePath ? await readHistory(options.stateFilePath, context) : undefined;
-  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(initialState ? { initialState } : {}) });
-  const outcome = await monitor.poll();
+  const monitor = await openMonitor(options, context, initialState);
+  try {
+    return await explainConnection(monitor, policy, target, options, context);
+  } finally {
+    monitor.close();
+  }
+}
+
+async function explainConnection(monitor: Monitor, policy: Policy, target: Exclude<ExplainTarget, { kind: 'state' }>, options: ExplainOptions, context: CliContext): Promise<number> {
+  const outcome = await pollThrough(monitor);
   if (!outcome.ok) {
     reportPollFailure(context, outcome);
     return ExitCode.UNKNOWN;
@@ -42,7 +51,7 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
     context.stderr.write(`tcpdwell: no ${what} in the socket table now\n`);
     return ExitCode.WARNING;
   }
-  const diagnosis = diagnoseAll(evaluation.views, await readHostFacts(context.platform, options.procRoot), (v) => v === view);
+  const diagnosis = diagnoseAll(evaluation.views, await hostFactsFor(monitor, options, context), (v) => v === view);
   const finding = diagnosis.byConnection.get(view.connection.key)!;
   const thresholds = thresholdsFor(policy, view.row);
   if (options.json) {

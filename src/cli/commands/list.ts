@@ -1,21 +1,30 @@
-import { Monitor } from '../../app/monitor.js';
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
+import type { Monitor } from '../../app/monitor.js';
 import type { ConnectionView } from '../../core/evaluate.js';
+import type { Policy } from '../../core/policy.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
-import { readHostFacts } from '../../sources/linux/host-facts.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
+import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   const policy = await loadPolicy(options);
-  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
-  const facts = options.why ? await readHostFacts(context.platform, options.procRoot) : {};
+  const monitor = await openMonitor(options, context);
+  try {
+    return await listThrough(monitor, policy, options, context);
+  } finally {
+    monitor.close();
+  }
+}
+
+async function listThrough(monitor: Monitor, policy: Policy, options: ListOptions, context: CliContext): Promise<number> {
+  const facts = options.why ? await hostFactsFor(monitor, options, context) : {};
   const byOwner = selectionNeedsOwners(options.selection);
   // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
   const needsOwner = (view: ConnectionView) =>
@@ -29,7 +38,7 @@ export async function runList(options: ListOptions, context: CliContext): Promis
   };
   let exitCode: number = ExitCode.OK;
   for (let iteration = 1; ; iteration++) {
-    const outcome = await monitor.poll();
+    const outcome = await pollThrough(monitor);
     for (const text of outcome.notices) notice(text, text);
     if (!outcome.ok) {
       reportPollFailure(context, outcome);

@@ -1,6 +1,7 @@
 import { Monitor } from '../../app/monitor.js';
 import { flowText, ownerLabel } from '../../core/connection.js';
 import type { ConnectionView } from '../../core/evaluate.js';
+import type { Policy } from '../../core/policy.js';
 import { resetToJson, type ResetResult } from '../../output/json.js';
 import { killSocket, refusalReason } from '../../sources/linux/socket-killer.js';
 import { reportPollFailure, type CliContext } from '../context.js';
@@ -18,6 +19,14 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
   }
   const policy = await loadPolicy(options);
   const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
+  try {
+    return await resetThrough(monitor, policy, options, context);
+  } finally {
+    monitor.close();
+  }
+}
+
+async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOptions, context: CliContext): Promise<number> {
   const outcome = await monitor.poll();
   if (!outcome.ok) {
     reportPollFailure(context, outcome);

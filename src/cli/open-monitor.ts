@@ -1,0 +1,38 @@
+import { Monitor, type PollOutcome } from '../app/monitor.js';
+import type { HostFacts } from '../core/diagnosis.js';
+import type { TrackerState } from '../core/tracker.js';
+import { loadCaptures } from '../sources/input-files.js';
+import { readHostFacts } from '../sources/linux/host-facts.js';
+import type { CliContext } from './context.js';
+import type { CommonOptions } from './parse-command-line.js';
+
+/** The monitor a command reads through: the live source, or the `--input` files to replay. */
+export async function openMonitor(options: CommonOptions, context: CliContext, initialState?: TrackerState): Promise<Monitor> {
+  const captures = options.input ? await loadCaptures(context.platform, options.input) : undefined;
+  return new Monitor(context.platform, {
+    source: options.source,
+    procRoot: options.procRoot,
+    ...(initialState ? { initialState } : {}),
+    ...(captures ? { captures } : {}),
+  });
+}
+
+/**
+ * One poll of a live source; with `--input`, one poll per captured file in time order, so the last
+ * outcome carries the dwell the captures prove. Notices of every poll are kept, once each.
+ */
+export async function pollThrough(monitor: Monitor): Promise<PollOutcome> {
+  let outcome = await monitor.poll();
+  if (monitor.pendingCaptures === 0) return outcome;
+  const notices = new Set(outcome.notices);
+  while (monitor.pendingCaptures > 0) {
+    outcome = await monitor.poll();
+    outcome.notices.forEach((n) => notices.add(n));
+  }
+  return { ...outcome, notices: [...notices] };
+}
+
+/** Kernel settings for the diagnosis, only where they describe the machine the rows came from. */
+export function hostFactsFor(monitor: Monitor, options: CommonOptions, context: CliContext): Promise<HostFacts> {
+  return monitor.describesThisHost ? readHostFacts(context.platform, options.procRoot) : Promise.resolve({});
+}

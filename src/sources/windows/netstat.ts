@@ -1,0 +1,76 @@
+import { errorCode, type Platform } from '../../platform/platform.js';
+import { unknownStateNotices } from '../captured-table.js';
+import { decodeText, parseCodePage } from '../decode-text.js';
+import { SourceError, SourceUnavailableError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
+import { UnusableInputError } from '../unusable-input.js';
+import { parseWindowsNetstat } from './parse-netstat-windows.js';
+import { ProcessNames } from './process-names.js';
+import { PowerShellSource, mergeCreationTimes } from './powershell.js';
+
+// Windows netstat.exe: fast and everywhere, but localized. Its bytes are in the console's OEM code
+// page (asked once with `chcp`). With enrichment (auto), Get-NetTCPConnection adds creation times
+// and the untranslated state of any row whose word is unknown.
+
+// One call for both families (`-p TCP` would need a second for TCPv6); UDP rows are skipped.
+export const NETSTAT_ARGV = ['netstat', '-a', '-n', '-o'] as const;
+export const CHCP_ARGV = ['cmd', '/d', '/c', 'chcp'] as const;
+
+export class WindowsNetstatSource implements SocketSource {
+  readonly name = 'netstat' as const;
+  readonly ownersInRows = true;
+  private codePage: Promise<number | undefined> | undefined;
+  private readonly names = new ProcessNames();
+  private enrichment: PowerShellSource | undefined;
+  private enrichmentNotice: string | undefined;
+
+  constructor(options: { enrichWithPowerShell: boolean } = { enrichWithPowerShell: false }) {
+    if (options.enrichWithPowerShell) this.enrichment = new PowerShellSource();
+  }
+
+  async read(platform: Platform): Promise<SourceReading> {
+    this.codePage ??= platform
+      .run(CHCP_ARGV)
+      .then((r) => parseCodePage(r.stdout))
+      .catch(() => undefined);
+    const codePage = await this.codePage;
+    const notices: string[] = [];
+    let result;
+    try {
+      result = await platform.runBinary(NETSTAT_ARGV, { timeoutMs: 30_000 });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('netstat.exe is not available');
+      throw new SourceError(`netstat failed: ${(error as Error).message}`);
+    }
+    if (result.exitCode !== 0) throw new SourceError(`netstat failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
+    let parsed;
+    try {
+      parsed = parseWindowsNetstat(decodeText(result.stdout, codePage).text);
+    } catch (error) {
+      if (error instanceof UnusableInputError) throw new SourceError(`netstat: ${error.message}`);
+      throw error;
+    }
+    notices.push(...summarizeProblems('netstat', parsed.problems));
+    let enriched = await this.names.name(platform, parsed.rows, codePage);
+    if (this.enrichment) {
+      try {
+        const extra = await this.enrichment.read(platform);
+        enriched = mergeCreationTimes(enriched, extra.rows);
+      } catch (error) {
+        // Enrichment is optional: say why once, then stop asking.
+        this.enrichment.close();
+        this.enrichment = undefined;
+        this.enrichmentNotice = `Get-NetTCPConnection is not usable (${(error as Error).message}); netstat alone gives no creation times, so SYN_SENT dwell starts at first sight`;
+      }
+    }
+    if (this.enrichmentNotice) {
+      notices.push(this.enrichmentNotice);
+      this.enrichmentNotice = undefined;
+    }
+    notices.push(...unknownStateNotices(enriched, 'windows-netstat', 'netstat'));
+    return { source: 'netstat', rows: enriched, completeProtocols: ['tcp', 'tcp6'], notices };
+  }
+
+  close(): void {
+    this.enrichment?.close();
+  }
+}

@@ -1,0 +1,29 @@
+import type { SocketRow } from '../../core/connection.js';
+import type { Platform } from '../../platform/platform.js';
+import { decodeText } from '../decode-text.js';
+import { parseTasklist } from './parse-tasklist.js';
+
+export const TASKLIST_ARGV = ['tasklist', '/fo', 'csv', '/nh'] as const;
+
+/**
+ * pid → image name on Windows: one `tasklist` call per poll at most, and none while every pid in
+ * the table is already known. A failed call leaves rows unnamed, never fails the poll.
+ */
+export class ProcessNames {
+  private known = new Map<number, string>();
+
+  async name(platform: Platform, rows: SocketRow[], codePage: number | undefined): Promise<SocketRow[]> {
+    if (rows.some((r) => r.pid !== undefined && r.process === undefined && !this.known.has(r.pid))) {
+      try {
+        const result = await platform.runBinary(TASKLIST_ARGV);
+        if (result.exitCode === 0) this.known = parseTasklist(decodeText(result.stdout, codePage).text);
+      } catch {
+        // tasklist missing or refused: rows keep their pid only
+      }
+    }
+    return rows.map((row) => {
+      const name = row.pid === undefined || row.process !== undefined ? undefined : this.known.get(row.pid);
+      return name === undefined ? row : { ...row, process: name };
+    });
+  }
+}
