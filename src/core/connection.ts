@@ -56,6 +56,11 @@ export interface SocketRow {
   process?: string;
   /** Age of the connection itself at the reading (Windows CreationTime). */
   createdAgoMs?: number;
+  /**
+   * Tells apart rows whose printed endpoints collide (macOS netstat cuts long addresses): the
+   * kernel's socket id where the tool prints one, else the occurrence number. Part of the key.
+   */
+  instance?: string;
 }
 
 export interface ParseProblem {
@@ -70,8 +75,9 @@ export interface ParseResult<T> {
 }
 
 /** protocol + both endpoints: the identity of a flow (the inode distinguishes reuse, see tracker). */
-export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote'>): string {
-  return `${row.protocol} ${row.local.address} ${row.local.port} ${row.remote.address} ${row.remote.port}`;
+export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote' | 'instance'>): string {
+  const key = `${row.protocol} ${row.local.address} ${row.local.port} ${row.remote.address} ${row.remote.port}`;
+  return row.instance === undefined ? key : `${key} ${row.instance}`;
 }
 
 /** `java[812]`, or undefined when the owner is unknown. */

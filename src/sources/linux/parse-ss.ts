@@ -1,4 +1,4 @@
-import { parseEndpointText, type Endpoint, type Protocol } from '../../core/address.js';
+import { parseNamedEndpoint, type Endpoint, type Protocol } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -27,6 +27,7 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
   const problems: ParseProblem[] = [];
   let current: SocketRow | undefined;
   let recognised = 0;
+  const starListeners: SocketRow[] = [];
   text.split(/\r?\n/).forEach((line, index) => {
     const lineNumber = index + 1;
     if (line.trim() === '' || line.startsWith('#')) return;
@@ -54,7 +55,9 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
     recognised++;
     current = result;
     rows.push(result);
+    if (tokens[3]?.startsWith('*:')) starListeners.push(result);
   });
+  reclaimIpv4Wildcards(rows, starListeners);
   if (recognised === 0 && problems.length > 0) {
     throw new UnusableInputError(`not ss output (line ${problems[0]?.line}: ${problems[0]?.message})`);
   }
@@ -65,8 +68,8 @@ function parseStateLine(tokens: string[], line: string): SocketRow | string {
   if (tokens.length < 5) return `truncated row: ${tokens.length} fields, at least 5 expected`;
   const [stateWord = '', recvQ = '', sendQ = '', localText = '', remoteText = ''] = tokens;
   if (!/^\d+$/.test(recvQ) || !/^\d+$/.test(sendQ)) return `bad queue columns "${recvQ} ${sendQ}"`;
-  const local = parseEndpointText(localText);
-  const remote = parseEndpointText(remoteText);
+  const local = parseNamedEndpoint(localText);
+  const remote = parseNamedEndpoint(remoteText);
   if (!local) return `bad local address "${localText}"`;
   if (!remote) return `bad peer address "${remoteText}"`;
   const protocol: Protocol = isIpv6Text(localText) ? 'tcp6' : 'tcp';
@@ -102,6 +105,22 @@ function parseStateLine(tokens: string[], line: string): SocketRow | string {
 
 function isIpv6Text(text: string): boolean {
   return text.startsWith('[') || text.startsWith('*');
+}
+
+/**
+ * Old ss (iproute2 3.x, CentOS 7) printed IPv4 INADDR_ANY as `*`, where today's ss means a dual-stack
+ * IPv6 socket. A `*:P` beside a `[::]:P` on the same port cannot be dual-stack (the two would
+ * collide), so it is the IPv4 one.
+ */
+function reclaimIpv4Wildcards(rows: SocketRow[], starRows: readonly SocketRow[]): void {
+  if (starRows.length === 0) return;
+  const v6Ports = new Set(rows.filter((r) => !starRows.includes(r) && r.local.address === '::').map((r) => r.local.port));
+  for (const row of starRows) {
+    if (!v6Ports.has(row.local.port)) continue;
+    row.protocol = 'tcp';
+    row.local = { address: '0.0.0.0', port: row.local.port };
+    if (row.remote.address === '::') row.remote = { address: '0.0.0.0', port: row.remote.port };
+  }
 }
 
 // `*` is a dual-stack IPv6 socket bound to any address.

@@ -38,9 +38,10 @@ export function parseBsdNetstat(text: string): BsdParseResult {
       problems.push({ line: index + 1, message: `bad address "${local ? remoteText : localText}"` });
       return;
     }
-    if (localText.length >= BSD_ADDRESS_COLUMN_WIDTH || remoteText.length >= BSD_ADDRESS_COLUMN_WIDTH) possiblyTruncated++;
+    const cut = localText.length >= BSD_ADDRESS_COLUMN_WIDTH || remoteText.length >= BSD_ADDRESS_COLUMN_WIDTH;
+    if (cut) possiblyTruncated++;
     const mapped = mapState('bsd-netstat', stateWord);
-    rows.push({
+    const row: SocketRow = {
       protocol: protocolText === 'tcp4' || (protocolText === 'tcp' && !local.address.includes(':')) ? 'tcp' : 'tcp6',
       local,
       remote,
@@ -48,7 +49,10 @@ export function parseBsdNetstat(text: string): BsdParseResult {
       rawState: mapped.rawState,
       receiveQueue: Number(receiveText),
       sendQueue: Number(sendText),
-    });
+    };
+    // Cut addresses can make two sockets print alike: -A's pcb address tells them apart.
+    if (cut) row.instance = at > 0 ? fields[0]! : `#${index + 1}`;
+    rows.push(row);
   });
   if (!sawRow && lines.some((l) => l.trim() !== '')) throw new UnusableInputError('no tcp rows: not BSD/macOS netstat output');
   return { rows, problems, possiblyTruncated };

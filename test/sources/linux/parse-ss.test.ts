@@ -1,3 +1,4 @@
+import { formatEndpoint } from '../../../src/core/address.js';
 import { describe, expect, it } from 'vitest';
 import { parseSs, parseSsTimerMs } from '../../../src/sources/linux/parse-ss.js';
 import { UnusableInputError } from '../../../src/sources/unusable-input.js';
@@ -68,14 +69,18 @@ describe('parseSs on `ss -t -a -n -o -i -e` (the source argv)', () => {
 });
 
 describe('parseSs on other ss versions', () => {
-  it('keeps only the tcp rows of `ss -a` (Netid column) and counts rows with service names as problems', () => {
+  it('keeps only the tcp rows of `ss -a` (Netid column) and resolves the service names printed without -n', () => {
     const { rows, problems } = parseSs(readFixture('linux-ss-a-centos7-jc.txt'));
-    // 198 non-tcp rows (nl, u_str, udp …) are skipped silently. All 6 tcp rows name a service
-    // (`ssh`, `smtp`) on one side instead of a port (no -n), which this parser does not resolve.
-    expect(rows).toEqual([]);
-    expect(problems).toHaveLength(6);
-    expect(problems.map((p) => p.line)).toEqual([199, 200, 201, 202, 203, 204]);
-    expect(problems[0]).toEqual({ line: 199, message: 'bad local address "127.0.0.1:smtp"' });
+    // 198 non-tcp rows (nl, u_str, udp …) are skipped silently; the 6 tcp rows name `ssh` / `smtp`.
+    expect(problems).toEqual([]);
+    expect(rows.map((r) => [r.state, formatEndpoint(r.local), formatEndpoint(r.remote)])).toEqual([
+      ['LISTEN', '127.0.0.1:25', '0.0.0.0:0'],
+      ['LISTEN', '0.0.0.0:22', '0.0.0.0:0'], // `*:ssh` beside `[::]:ssh`: old ss's IPv4 wildcard
+      ['LISTEN', '[::1]:25', '[::]:0'],
+      ['LISTEN', '[::]:22', '[::]:0'],
+      ['ESTABLISHED', '[::1]:22', '[::1]:38134'],
+      ['ESTABLISHED', '[::1]:38134', '[::1]:22'],
+    ]);
   });
 
   it('reads users:(("name",pid=N,…)) and uid from the wide format', () => {

@@ -4,6 +4,7 @@ import { decodeText } from '../../../src/sources/decode-text.js';
 import { parseWindowsNetstat } from '../../../src/sources/windows/parse-netstat-windows.js';
 import { UnusableInputError } from '../../../src/sources/unusable-input.js';
 import { countBy, readFixtureBytes } from '../../fixture.js';
+import { FIXTURE_STATE_COUNTS } from '../../fixture-counts.js';
 
 const S = TcpState;
 
@@ -11,23 +12,7 @@ function parseFixture(name: string) {
   return parseWindowsNetstat(decodeText(readFixtureBytes(name)).text);
 }
 
-// Counted by hand from each file: TCP rows per state word; a foreign 0.0.0.0:0 or [::]:0 counts as LISTEN.
-const EXPECTED: Record<string, Partial<Record<TcpState, number>>> = {
-  'win-netstat-an-en-US-jc-windows10.txt': { LISTEN: 48, ESTABLISHED: 32 },
-  'win-netstat-aon-en-US-jc-windows10.txt': { LISTEN: 39, ESTABLISHED: 32 },
-  'win-netstat-aonb-en-US-jc-windows10.txt': { LISTEN: 51, ESTABLISHED: 54, CLOSE_WAIT: 6, TIME_WAIT: 3 },
-  'win-netstat-en-US-jc-windows10.txt': { ESTABLISHED: 32 },
-  'win-netstat-ano-de-DE-CRWinNetDiag-output.txt': { LISTEN: 60, ESTABLISHED: 32, TIME_WAIT: 128, CLOSE_WAIT: 3 },
-  'win-netstat-tn-offload-de-DE-CRWinNetDiag-output.txt': { ESTABLISHED: 32, TIME_WAIT: 128, CLOSE_WAIT: 3 },
-  'win-netstat-ano-de-DE-CRWinNetDiag-README.txt': { LISTEN: 45, ESTABLISHED: 24, TIME_WAIT: 31, CLOSE_WAIT: 1, FIN_WAIT_2: 1 },
-  'win-netstat-anb-fr-FR-danyGhassan-fonct_reseaux_Dany.txt': { LISTEN: 35, ESTABLISHED: 29, TIME_WAIT: 111, SYN_SENT: 1, LAST_ACK: 3 },
-  'win-netstat-an-es-MX-miguehm-redes.txt': { LISTEN: 20, ESTABLISHED: 12, CLOSE_WAIT: 7, TIME_WAIT: 5 },
-  'win-netstat-o-es-MX-miguehm-redes.txt': { ESTABLISHED: 16, TIME_WAIT: 3 },
-  'win-netstat-b-es-MX-miguehm-redes.txt': { ESTABLISHED: 8, TIME_WAIT: 3 },
-  'win-netstat-nabo-es-MX-cp850-mojibake-miguehm-redes.txt': { LISTEN: 20, ESTABLISHED: 32, TIME_WAIT: 29 },
-  'win-netstat-na-zh-CN-issue-xorbitsai-inference-1053-EXCERPT.txt': { LISTEN: 18, ESTABLISHED: 1 },
-  'win-netstat-ano-zh-CN-issue-billfeller-174-EXCERPT.txt': { TIME_WAIT: 2 },
-};
+const EXPECTED = Object.fromEntries(Object.entries(FIXTURE_STATE_COUNTS).filter(([name]) => name.startsWith('win-netstat')));
 
 describe('parseWindowsNetstat on real captures', () => {
   for (const [name, counts] of Object.entries(EXPECTED)) {

@@ -1,0 +1,36 @@
+import type { TcpState } from '../src/core/tcp-state.js';
+
+// TCP rows per state in every socket-table fixture, counted by hand from the files (grep and awk
+// over the state column; a foreign 0.0.0.0:0 / [::]:0 counted as LISTEN). No parser produced these.
+export const FIXTURE_STATE_COUNTS: Record<string, Partial<Record<TcpState, number>>> = {
+  'win-netstat-an-en-US-jc-windows10.txt': { LISTEN: 48, ESTABLISHED: 32 },
+  'win-netstat-aon-en-US-jc-windows10.txt': { LISTEN: 39, ESTABLISHED: 32 },
+  'win-netstat-aonb-en-US-jc-windows10.txt': { LISTEN: 51, ESTABLISHED: 54, CLOSE_WAIT: 6, TIME_WAIT: 3 },
+  'win-netstat-en-US-jc-windows10.txt': { ESTABLISHED: 32 },
+  'win-netstat-ano-de-DE-CRWinNetDiag-output.txt': { LISTEN: 60, ESTABLISHED: 32, TIME_WAIT: 128, CLOSE_WAIT: 3 },
+  'win-netstat-tn-offload-de-DE-CRWinNetDiag-output.txt': { ESTABLISHED: 32, TIME_WAIT: 128, CLOSE_WAIT: 3 },
+  'win-netstat-ano-de-DE-CRWinNetDiag-README.txt': { LISTEN: 45, ESTABLISHED: 24, TIME_WAIT: 31, CLOSE_WAIT: 1, FIN_WAIT_2: 1 },
+  'win-netstat-anb-fr-FR-danyGhassan-fonct_reseaux_Dany.txt': { LISTEN: 35, ESTABLISHED: 29, TIME_WAIT: 111, SYN_SENT: 1, LAST_ACK: 3 },
+  'win-netstat-an-es-MX-miguehm-redes.txt': { LISTEN: 20, ESTABLISHED: 12, CLOSE_WAIT: 7, TIME_WAIT: 5 },
+  'win-netstat-o-es-MX-miguehm-redes.txt': { ESTABLISHED: 16, TIME_WAIT: 3 },
+  'win-netstat-b-es-MX-miguehm-redes.txt': { ESTABLISHED: 8, TIME_WAIT: 3 },
+  'win-netstat-nabo-es-MX-cp850-mojibake-miguehm-redes.txt': { LISTEN: 20, ESTABLISHED: 32, TIME_WAIT: 29 },
+  'win-netstat-na-zh-CN-issue-xorbitsai-inference-1053-EXCERPT.txt': { LISTEN: 18, ESTABLISHED: 1 },
+  'win-netstat-ano-zh-CN-issue-billfeller-174-EXCERPT.txt': { TIME_WAIT: 2 },
+  'linux-netstat-tan-es-ES-issue-wazuh-3071.txt': { LISTEN: 3, TIME_WAIT: 1, ESTABLISHED: 1 },
+  'linux-netstat-nat-de-DE-pr-dasource-partyman-32.txt': { LISTEN: 1, ESTABLISHED: 3 },
+  'macos-netstat-An-10.14.6-jc.txt': { ESTABLISHED: 43, CLOSE_WAIT: 6 },
+  'linux-ss-a-centos7-jc.txt': { LISTEN: 4, ESTABLISHED: 2 },
+  'linux-ss-tulpen-wide-jc.txt': { LISTEN: 29 },
+  'linux-ss-tanoi-stuck-states-kernel6.txt': { LISTEN: 8, ESTABLISHED: 7, CLOSE_WAIT: 4, FIN_WAIT_2: 4, SYN_SENT: 1, SYN_RECEIVED: 1 },
+  'linux-ss-tanoie-park-sockets-kernel6.txt': { LISTEN: 7, ESTABLISHED: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1 },
+  'linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt': { LISTEN: 8, ESTABLISHED: 7, CLOSE_WAIT: 4, FIN_WAIT_2: 4, SYN_SENT: 1, SYN_RECEIVED: 1 },
+  'linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt': { LISTEN: 7, ESTABLISHED: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1 },
+  'linux-proc-net-tcp-tcp6-ipv4mapped-k8s-scylla-operator.txt': { LISTEN: 4, TIME_WAIT: 2, ESTABLISHED: 3 },
+  'linux-proc-net-tcp-jc.txt': { LISTEN: 4, CLOSE_WAIT: 1, FIN_WAIT_1: 6, TIME_WAIT: 15, ESTABLISHED: 1 },
+  'linux-proc-net-tcp6-jc.txt': { LISTEN: 1, TIME_WAIT: 7 },
+  'linux-nf-conntrack-park-sockets-kernel6.txt': { ESTABLISHED: 4, CLOSE_WAIT: 3, SYN_SENT: 1 },
+  'powershell51-get-nettcpconnection-constructed.json': { LISTEN: 2, SYN_SENT: 2, ESTABLISHED: 2, CLOSE_WAIT: 1, TIME_WAIT: 1, FIN_WAIT_2: 1 },
+  'powershell7-get-nettcpconnection-constructed.json': { LISTEN: 2, SYN_SENT: 2, ESTABLISHED: 2, CLOSE_WAIT: 1, TIME_WAIT: 1, FIN_WAIT_2: 1 },
+  'powershell51-get-nettcpconnection-constructed-utf16.csv': { LISTEN: 2, SYN_SENT: 2, ESTABLISHED: 2, CLOSE_WAIT: 1, TIME_WAIT: 1, FIN_WAIT_2: 1 },
+};
