@@ -68,6 +68,7 @@ export type ParsedCommandLine =
   | { command: 'check'; options: CheckOptions }
   | { command: 'explain'; options: ExplainOptions }
   | { command: 'reset'; options: ResetOptions }
+  | { command: 'sources'; options: Pick<CommonOptions, 'procRoot' | 'json'> }
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
@@ -242,7 +243,7 @@ function commonFrom(raw: RawOptions): CommonOptions {
   return options;
 }
 
-const COMMANDS = ['list', 'check', 'explain', 'reset', 'help'];
+const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'help'];
 
 export function parseCommandLine(argv: readonly string[], version = '0.0.0'): ParsedCommandLine {
   // `list` is the default command, so commander would read a mistyped command as list's argument.
@@ -319,6 +320,15 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     if (options.input) throw new UsageError('reset ends live sessions; it cannot be used with --input');
     parsed = { command: 'reset', options };
   });
+
+  program
+    .command('sources')
+    .description('each socket source, whether it works on this machine, and what it can tell')
+    .option('--proc-root <path>', 'procfs mount point', '/proc')
+    .option('--json', 'machine-readable output', false)
+    .action((raw: RawOptions) => {
+      parsed = { command: 'sources', options: { procRoot: String(raw.procRoot).replace(/\/+$/, '') || '/', json: Boolean(raw.json) } };
+    });
 
   try {
     program.parse([...argv], { from: 'user' });

@@ -3,6 +3,7 @@ import { runCheck } from './commands/check.js';
 import { runExplain } from './commands/explain.js';
 import { runReset } from './commands/reset.js';
 import { runList } from './commands/list.js';
+import { runSources } from './commands/sources.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine } from './parse-command-line.js';
 
@@ -22,6 +23,8 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
         return await runExplain(parsed.options, context);
       case 'reset':
         return await runReset(parsed.options, context);
+      case 'sources':
+        return await runSources(parsed.options, context);
     }
   } catch (error) {
     const code = exitCodeForError(error);

@@ -49,17 +49,25 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
     view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),
     formatFlag(view),
   ]);
-  const widths = HEADERS.map((header, column) => Math.max(header.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
+  return formatColumns(HEADERS, rows, (i) => {
+    const note = options.noteFor?.(views[i]!);
+    return note ? `    why: ${note}` : undefined;
+  });
+}
+
+/** Left-aligned columns two spaces apart (widths in characters, not UTF-16 units); an optional line under each row. */
+export function formatColumns(headers: readonly string[], rows: readonly (readonly string[])[], lineUnder?: (row: number) => string | undefined): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - [...cell].length)))
       .join('  ')
       .trimEnd();
-  const lines = [line(HEADERS)];
+  const lines = [line(headers)];
   rows.forEach((row, i) => {
     lines.push(line(row));
-    const note = options.noteFor?.(views[i]!);
-    if (note) lines.push(`    why: ${note}`);
+    const under = lineUnder?.(i);
+    if (under) lines.push(under);
   });
   return `${lines.join('\n')}\n`;
 }

@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist/cli/main.js');
 const NS_PREFIX = 'tcpdwell-e2e-';
+const CONNTRACK_RULESET = 'table inet tcpdwell_test {\n  chain output { type filter hook output priority 0; ct state new,established,related accept; }\n}\n';
 let created = 0;
 
 export function whyNotRunnable(): string | undefined {
@@ -47,12 +48,18 @@ export class ParkedNamespace {
   private helper: ChildProcessWithoutNullStreams | undefined;
   private lines: Interface | undefined;
 
-  /** Creates the namespace and parks the sessions; resolves when the helper reports them. */
-  async start(helperArgs: string[] = []): Promise<void> {
+  /**
+   * Creates the namespace and parks the sessions; resolves when the helper reports them. With
+   * `trackConnections`, an nftables `ct state` rule makes the kernel's conntrack follow every flow.
+   */
+  async start(helperArgs: string[] = [], options: { trackConnections?: boolean } = {}): Promise<void> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
     removeStaleNamespaces();
     execFileSync('ip', ['netns', 'add', this.name]);
     execFileSync('ip', ['netns', 'exec', this.name, 'ip', 'link', 'set', 'lo', 'up']);
+    if (options.trackConnections) {
+      execFileSync('ip', ['netns', 'exec', this.name, 'nft', '-f', '-'], { input: CONNTRACK_RULESET });
+    }
     this.helper = spawn('ip', ['netns', 'exec', this.name, 'python3', join(ROOT, 'scripts/park-sockets.py'), ...helperArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.lines = createInterface({ input: this.helper.stdout });
     const first = await this.nextLine(10_000);
@@ -62,6 +69,11 @@ export class ParkedNamespace {
 
   get helperPid(): number | undefined {
     return this.helper?.pid;
+  }
+
+  /** Runs a command inside the namespace (a capture for --input). */
+  exec(argv: string[]): string {
+    return execFileSync('ip', ['netns', 'exec', this.name, ...argv], { encoding: 'utf8' });
   }
 
   /** Runs the built CLI inside the namespace. */

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { FakePlatform, fakeContext } from '../fake-platform.js';
+
+async function sources(platform: FakePlatform, json = true) {
+  const context = fakeContext(platform);
+  const code = await runCli(['sources', ...(json ? ['--json'] : [])], context, '0.1.0');
+  return { code, out: context.out() };
+}
+
+type Entry = { name: string; available: boolean; reason: string | null; auto: boolean; activity: string };
+
+describe('tcpdwell sources', () => {
+  it('Linux with ss and procfs, no conntrack table: auto is ss, and each reason is given', async () => {
+    const platform = new FakePlatform();
+    platform.commands = [() => ({ stdout: 'ss utility, iproute2-6.1.0\n', stderr: '', exitCode: 0 })];
+    platform.files.set('/proc/net/tcp', '  sl  local_address rem_address   st\n');
+    const { code, out } = await sources(platform);
+    expect(code).toBe(0);
+    const entries = JSON.parse(out) as Entry[];
+    expect(entries.map((e) => [e.name, e.available, e.auto])).toEqual([
+      ['ss', true, true],
+      ['procfs', true, false],
+      ['netstat', false, false],
+      ['powershell', false, false],
+      ['systeminformation', true, false],
+      ['conntrack', false, false],
+    ]);
+    expect(entries.find((e) => e.name === 'conntrack')!.reason).toBe('/proc/net/nf_conntrack does not exist');
+    expect(entries.find((e) => e.name === 'netstat')!.reason).toBe('not on linux');
+    expect(platform.ran).toEqual([['ss', '-V']]);
+  });
+
+  it('Linux without ss: auto falls to procfs; the text form says so', async () => {
+    const platform = new FakePlatform();
+    platform.files.set('/proc/net/tcp', '');
+    const { out } = await sources(platform, false);
+    expect(out).toMatch(/^SOURCE +HERE +OWNERS/);
+    expect(out).toMatch(/\nss +no +/);
+    expect(out).toContain('ss (iproute2) is not installed');
+    expect(out).toMatch(/\nprocfs \(auto\) +yes/);
+    expect(out.trimEnd().split('\n').pop()).toBe('--source auto uses procfs here.');
+  });
+
+  it('Windows: netstat and PowerShell probed by running them', async () => {
+    const platform = new FakePlatform();
+    platform.os = 'win32';
+    platform.commands = [(argv) => (argv[0] === 'netstat' ? { stdout: '', stderr: '', exitCode: 0 } : Object.assign(new Error('ENOENT'), { code: 'ENOENT' }))];
+    const entries = JSON.parse((await sources(platform)).out) as Entry[];
+    expect(entries.filter((e) => e.available).map((e) => e.name)).toEqual(['netstat', 'systeminformation']);
+    expect(entries.find((e) => e.auto)!.name).toBe('netstat');
+    expect(entries.find((e) => e.name === 'powershell')!.reason).toBe('powershell.exe did not run');
+  });
+});
