@@ -1,4 +1,4 @@
-import type { BinaryCommandResult, CommandResult, CommandSession, Platform } from '../src/platform/platform.js';
+import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions } from '../src/platform/platform.js';
 import type { CliContext } from '../src/cli/context.js';
 
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
@@ -26,12 +26,17 @@ export class FakePlatform implements Platform {
     return this.nowValue;
   }
 
-  async run(argv: readonly string[]): Promise<CommandResult> {
+  /** The environment each command was given (run options), in order. */
+  ranEnv: (Readonly<Record<string, string>> | undefined)[] = [];
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    this.ranEnv.push(options.env);
     const result = this.answer(argv);
     return { ...result, stdout: typeof result.stdout === 'string' ? result.stdout : Buffer.from(result.stdout).toString('utf8') };
   }
 
-  async runBinary(argv: readonly string[]): Promise<BinaryCommandResult> {
+  async runBinary(argv: readonly string[], options: RunOptions = {}): Promise<BinaryCommandResult> {
+    this.ranEnv.push(options.env);
     const result = this.answer(argv);
     return { ...result, stdout: typeof result.stdout === 'string' ? Buffer.from(result.stdout, 'utf8') : result.stdout };
   }

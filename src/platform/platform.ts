@@ -27,6 +27,8 @@ export interface CommandSession {
 
 export interface RunOptions {
   timeoutMs?: number;
+  /** Extra environment variables: how data reaches a fixed script without becoming part of it. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface Platform {
@@ -57,7 +59,7 @@ function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: 
     execFile(
       file,
       args,
-      { env: { ...process.env, LC_ALL: 'C' }, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding },
+      { env: { ...process.env, ...options.env, LC_ALL: 'C' }, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {
           reject(error); // spawn failure (ENOENT, EACCES), timeout or buffer overflow

@@ -8,7 +8,7 @@ import type { TrackerState } from '../../core/tracker.js';
 import { StateFile, defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine } from '../../output/check-text.js';
 import { checkReportToJson, type ResetResult } from '../../output/json.js';
-import { killSocket } from '../../sources/linux/socket-killer.js';
+import { endSocket } from '../../sources/end-socket.js';
 import type { CliContext } from '../context.js';
 import { exitCodeForStatus } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
@@ -54,7 +54,7 @@ async function checkThrough(monitor: Monitor, policy: Policy, stateFile: StateFi
   if (options.resetKinds && outcome.ok) {
     for (const view of evaluation.views) {
       if (view.flag && view.flag.kind !== 'count' && options.resetKinds.includes(view.flag.kind)) {
-        resets.push({ view, outcome: await killSocket(context.platform, view.row) });
+        resets.push({ view, outcome: await endSocket(context.platform, view.row) });
       }
     }
   }

@@ -3,7 +3,7 @@ import { flowText, ownerLabel } from '../../core/connection.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
 import { resetToJson, type ResetResult } from '../../output/json.js';
-import { killSocket, refusalReason } from '../../sources/linux/socket-killer.js';
+import { endSocket, resetRefusal } from '../../sources/end-socket.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
@@ -35,12 +35,12 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
   const byOwner = selectionNeedsOwners(options.selection);
   const { evaluation } = await monitor.evaluate(policy, (e) => e.views.filter((v) => byOwner || selectsWithoutOwner(options.selection, v)));
   const selected = evaluation.views.filter((v) => selects(options.selection, v));
-  const refused = selected.filter((v) => refusalReason(v.row));
-  const candidates = selected.filter((v) => !refusalReason(v.row));
+  const refused = selected.filter((v) => resetRefusal(context.platform, v.row));
+  const candidates = selected.filter((v) => !resetRefusal(context.platform, v.row));
 
   const results: ResetResult[] = [];
   if (options.yes) {
-    for (const view of candidates) results.push({ view, outcome: await killSocket(context.platform, view.row) });
+    for (const view of candidates) results.push({ view, outcome: await endSocket(context.platform, view.row) });
     // Trust but verify: an ended socket must be gone from the next poll.
     if (results.some((r) => r.outcome.ended)) {
       const after = await monitor.poll();
@@ -60,12 +60,12 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
       dryRun: !options.yes,
       selected: candidates.length,
       results: options.yes ? results.map(resetToJson) : candidates.map((view) => resetToJson({ view, outcome: { ended: false, reason: 'dry run' } })),
-      refused: refused.map((view) => resetToJson({ view, outcome: { ended: false, reason: refusalReason(view.row)! } })),
+      refused: refused.map((view) => resetToJson({ view, outcome: { ended: false, reason: resetRefusal(context.platform, view.row)! } })),
     };
     context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     const lines: string[] = [];
-    for (const view of refused) lines.push(`skip      ${describe(view)}: ${refusalReason(view.row)}`);
+    for (const view of refused) lines.push(`skip      ${describe(view)}: ${resetRefusal(context.platform, view.row)}`);
     if (!options.yes) {
       for (const view of candidates) lines.push(`would end ${describe(view)}`);
       lines.push(candidates.length ? `dry run: ${candidates.length} session${candidates.length === 1 ? '' : 's'} would be ended; add --yes to end them` : 'no session matches');

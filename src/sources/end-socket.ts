@@ -1,0 +1,17 @@
+import type { SocketRow } from '../core/connection.js';
+import type { Platform } from '../platform/platform.js';
+import { killSocket, refusalReason, type KillOutcome } from './linux/socket-killer.js';
+import { killWindowsSocket, windowsRefusalReason } from './windows/socket-killer-windows.js';
+
+// `reset`, per OS: Linux through SOCK_DESTROY (ss -K), Windows through SetTcpEntry.
+
+/** Why this row must not or cannot be ended here, or undefined when it may be. */
+export function resetRefusal(platform: Platform, row: SocketRow): string | undefined {
+  return refusalReason(row) ?? (platform.os === 'win32' ? windowsRefusalReason(row) : undefined);
+}
+
+export function endSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
+  const refusal = refusalReason(row);
+  if (refusal) return Promise.resolve({ ended: false, reason: refusal });
+  return platform.os === 'win32' ? killWindowsSocket(platform, row) : killSocket(platform, row);
+}
