@@ -147,14 +147,21 @@ export function cidrContains(cidr: Cidr, address: string): boolean {
   return true;
 }
 
+/** A port as tools print it: digits, or `*` (any, shown as 0); undefined when it is neither. */
+export function parsePortText(text: string): number | undefined {
+  if (text === '*') return 0;
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
 /** ss / netstat endpoint text: `1.2.3.4:80`, `[::1]:22`, `*:443`, `0.0.0.0:*`, `[fe80::1]%eth0:22`. */
 export function parseEndpointText(text: string): (Endpoint & { wildcard: boolean }) | undefined {
   const colon = text.lastIndexOf(':');
   if (colon <= 0) return undefined;
   let host = text.slice(0, colon);
-  const portText = text.slice(colon + 1);
-  const port = portText === '*' ? 0 : /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 0 && port <= 65535)) return undefined;
+  const port = parsePortText(text.slice(colon + 1));
+  if (port === undefined) return undefined;
   host = host.replace(/%[^\]]*$/, ''); // interface suffix after the address: 127.0.0.53%lo
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
@@ -177,8 +184,8 @@ export function parseNamedEndpoint(text: string): (Endpoint & { wildcard: boolea
   const colon = text.lastIndexOf(':');
   if (colon <= 0) return undefined;
   const portText = text.slice(colon + 1);
-  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : portText === '*' ? 0 : wellKnownPort(portText);
-  if (port === undefined || port > 65535) return undefined;
+  const port = parsePortText(portText) ?? wellKnownPort(portText);
+  if (port === undefined) return undefined;
   let host = text.slice(0, colon);
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   host = host.replace(/%.*$/, '');

@@ -1,4 +1,4 @@
-import { normalizeAddress, parseAddressBytes } from '../../core/address.js';
+import { normalizeAddress, parseAddressBytes, parsePortText } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { UnusableInputError } from '../unusable-input.js';
@@ -63,9 +63,8 @@ function parseDottedEndpoint(text: string): { address: string; port: number } | 
   const dot = text.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const host = text.slice(0, dot);
-  const portText = text.slice(dot + 1);
-  const port = portText === '*' ? 0 : /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 0 && port <= 65535)) return undefined;
+  const port = parsePortText(text.slice(dot + 1));
+  if (port === undefined) return undefined;
   if (host === '*') return { address: '*', port };
   const bare = host.replace(/%.*$/, '');
   return { address: parseAddressBytes(bare) ? normalizeAddress(bare) : bare, port };

@@ -1,4 +1,4 @@
-import { normalizeAddress } from '../../core/address.js';
+import { normalizeAddress, parsePortText } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -57,9 +57,7 @@ export function rowsFromSystemInformation(connections: readonly SiConnection[]):
 }
 
 function portOf(text: string): number | undefined {
-  if (text === '*' || text === '') return 0;
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+  return text === '' ? 0 : parsePortText(text);
 }
 
 function addressOf(text: string): string {
