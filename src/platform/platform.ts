@@ -99,10 +99,15 @@ class ProcessSession implements CommandSession {
   private start(): ReturnType<typeof spawn> {
     const [file, ...args] = this.argv;
     const child = spawn(file!, args, { stdio: ['pipe', 'pipe', 'ignore'] });
-    child.on('error', (error) => this.fail(error));
-    child.on('exit', (code) => this.fail(Object.assign(new Error(`${file} exited (code ${code})`), { code: 'EEXITED' })));
+    // Events of a child already replaced by a new one must not touch the new one's state.
+    child.on('error', (error) => this.child === child && this.fail(error));
+    // 'close', not 'exit': stdout has been read to the end, so a last answer is not lost.
+    child.on('close', (code) => this.child === child && this.fail(Object.assign(new Error(`${file} exited (code ${code})`), { code: 'EEXITED' })));
+    // A write to a child that already died fails with EPIPE; 'close' reports the death itself.
+    child.stdin!.on('error', () => undefined);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
+      if (this.child !== child) return;
       this.buffered += chunk;
       this.waiter?.();
     });
@@ -115,12 +120,12 @@ class ProcessSession implements CommandSession {
 
   private fail(error: Error): void {
     this.failure ??= error;
-    this.child = undefined;
     this.waiter?.();
   }
 
   exchange(input: string, endMarker: string, timeoutMs: number): Promise<string> {
-    if (!this.child) {
+    if (!this.child || this.failure) {
+      this.close();
       this.failure = undefined;
       this.buffered = '';
       this.child = this.start();
