@@ -28,9 +28,12 @@ export class FakePlatform implements Platform {
 
   /** The environment each command was given (run options), in order. */
   ranEnv: (Readonly<Record<string, string>> | undefined)[] = [];
+  /** What each command was given on stdin. */
+  ranInput: (string | undefined)[] = [];
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     this.ranEnv.push(options.env);
+    this.ranInput.push(options.input);
     const result = this.answer(argv);
     return { ...result, stdout: typeof result.stdout === 'string' ? result.stdout : Buffer.from(result.stdout).toString('utf8') };
   }

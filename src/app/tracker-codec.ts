@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { connectionKey, type SocketRow } from '../core/connection.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import type { TrackedConnection, TrackerState } from '../core/tracker.js';
+import type { ReportedAlert } from '../core/alerts.js';
 
 // The check state file: the tracker carried between cron runs. Versioned so that a file written by
 // another version is recognised as foreign and replaced rather than misread.
@@ -32,6 +33,14 @@ const connection = z.object({
   bytesSent: z.number().optional(),
   bytesReceived: z.number().optional(),
 });
+const reportedAlert = z.object({
+  key: z.string(),
+  kind: z.enum(['half-open', 'half-close', 'idle', 'count']),
+  severity: z.enum(['warning', 'critical']),
+  subject: z.string(),
+  firstFlaggedMs: z.number(),
+  lastNotifiedMs: z.number(),
+});
 const file = z.object({
   format: z.literal(STATE_FORMAT),
   version: z.number(),
@@ -39,9 +48,17 @@ const file = z.object({
   source: z.string(),
   lastPollMs: z.number().optional(),
   connections: z.array(z.unknown()),
+  // Added after version 1 was released: absent in older files, which simply have no alerts yet.
+  alerts: z.array(reportedAlert).optional(),
 });
 
-export function encodeTrackerState(tracker: TrackerState, source: string, savedAtMs: number): string {
+/** What `check` carries between runs: the tracker, and the alerts already reported. */
+export interface CheckState {
+  tracker: TrackerState;
+  alerts: ReportedAlert[];
+}
+
+export function encodeTrackerState(tracker: TrackerState, source: string, savedAtMs: number, alerts: readonly ReportedAlert[] = []): string {
   const connections = [...tracker.connections.values()].map((c) => {
     const out: z.input<typeof connection> = {
       protocol: c.row.protocol,
@@ -62,13 +79,18 @@ export function encodeTrackerState(tracker: TrackerState, source: string, savedA
     if (c.row.bytesReceived !== undefined) out.bytesReceived = c.row.bytesReceived;
     return out;
   });
-  const body: z.input<typeof file> = { format: STATE_FORMAT, version: STATE_VERSION, savedAt: new Date(savedAtMs).toISOString(), source, connections };
+  const body: z.input<typeof file> = { format: STATE_FORMAT, version: STATE_VERSION, savedAt: new Date(savedAtMs).toISOString(), source, connections, alerts: [...alerts] };
   if (tracker.lastPollMs !== undefined) body.lastPollMs = tracker.lastPollMs;
   return `${JSON.stringify(body)}\n`;
 }
 
-/** Throws StateDecodeError saying why the text is not a state file of this version. */
+/** The tracker alone (explain's read-only history). */
 export function decodeTrackerState(text: string): TrackerState {
+  return decodeCheckState(text).tracker;
+}
+
+/** Throws StateDecodeError saying why the text is not a state file of this version. */
+export function decodeCheckState(text: string): CheckState {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -94,5 +116,5 @@ export function decodeTrackerState(text: string): TrackerState {
   });
   const tracker: TrackerState = { connections };
   if (parsed.data.lastPollMs !== undefined) tracker.lastPollMs = parsed.data.lastPollMs;
-  return tracker;
+  return { tracker, alerts: parsed.data.alerts ?? [] };
 }

@@ -19,6 +19,8 @@ export const ExitCode = {
   DATA: 65,
   /** --input: no file could be opened. */
   NO_INPUT: 66,
+  /** check: a notifier failed (stderr names it); its notifications are sent again on the next run. */
+  NOTIFY_FAILED: 75,
   /** Internal error: a bug. The message says how to get the stack trace. */
   SOFTWARE: 70,
   /** Bad config file: the message names file, line and field. */

@@ -1,11 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, buildPolicy, parseConfig } from '../config/parse-config.js';
+import { ConfigError, buildPolicy, parseConfig, type NotifierConfig } from '../config/parse-config.js';
 import type { Policy } from '../core/policy.js';
 import { errorCode } from '../platform/platform.js';
 import type { CommonOptions } from './parse-command-line.js';
 
 /** The policy in force for a command: its --config file (if any) and its threshold flags. */
 export async function loadPolicy(options: CommonOptions): Promise<Policy> {
+  return (await loadSettings(options)).policy;
+}
+
+/** The policy and the notifiers of the --config file. */
+export async function loadSettings(options: CommonOptions): Promise<{ policy: Policy; notifiers: NotifierConfig[] }> {
   let config;
   if (options.configPath !== undefined) {
     let text: string;
@@ -18,5 +23,5 @@ export async function loadPolicy(options: CommonOptions): Promise<Policy> {
     config = parseConfig(text, options.configPath);
   }
   const overrides = { warning: options.warning, critical: options.critical, ...(options.preset ? { preset: options.preset } : {}) };
-  return buildPolicy(config, overrides);
+  return { policy: buildPolicy(config, overrides), notifiers: config?.notifiers ?? [] };
 }

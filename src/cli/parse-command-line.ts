@@ -38,7 +38,15 @@ export interface ListOptions extends CommonOptions {
   iterations?: number;
 }
 
+export const CHECK_FORMATS = ['text', 'json', 'nagios'] as const;
+export type CheckFormat = (typeof CHECK_FORMATS)[number];
+
 export interface CheckOptions extends CommonOptions {
+  format: CheckFormat;
+  /** Text: print every current flag, not only what is new since the last run. */
+  all: boolean;
+  /** Report a still-flagged session again after this long (Infinity: never). */
+  renotifyMs: number;
   /** undefined = the default path (XDG state dir). */
   stateFilePath?: string;
   useStateFile: boolean;
@@ -72,6 +80,7 @@ export type ParsedCommandLine =
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
+export const DEFAULT_RENOTIFY_MS = 3_600_000;
 
 function durationArg(value: string): number {
   try {
@@ -285,9 +294,23 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
       .option('--window <duration>', 'sample for this long instead of using the state file', positiveDurationArg)
       .option('--interval <duration>', 'with --window: time between polls (default 2s)', positiveDurationArg)
-      .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg)),
+      .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
+      .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
+      .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
+      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) => (v === 'off' ? Infinity : positiveDurationArg(v))),
   ).action((raw: RawOptions) => {
-    const options: CheckOptions = { ...commonFrom(raw), useStateFile: raw.state !== false, intervalMs: (raw.interval as number | undefined) ?? 2000 };
+    const common = commonFrom(raw);
+    const format = (raw.format as CheckFormat | undefined) ?? (common.json ? 'json' : 'text');
+    if (raw.format !== undefined && common.json && format !== 'json') throw new UsageError('--json and --format nagios/text disagree; give one of them');
+    const options: CheckOptions = {
+      ...common,
+      json: format === 'json',
+      format,
+      all: Boolean(raw.all),
+      renotifyMs: (raw.renotify as number | undefined) ?? DEFAULT_RENOTIFY_MS,
+      useStateFile: raw.state !== false,
+      intervalMs: (raw.interval as number | undefined) ?? 2000,
+    };
     if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
     if (raw.window !== undefined) options.windowMs = raw.window as number;
     if (raw.reset) options.resetKinds = raw.reset as TimedFlagKind[];

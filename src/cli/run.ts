@@ -29,6 +29,11 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
   } catch (error) {
     const code = exitCodeForError(error);
     const message = error instanceof Error ? error.message : String(error);
+    if (wantsNagios(argv)) {
+      // A Nagios plugin has four exit codes and reports on stdout: any failure is UNKNOWN.
+      context.stdout.write(`TCPDWELL UNKNOWN - ${message.split('\n')[0]}\n`);
+      return ExitCode.UNKNOWN;
+    }
     context.stderr.write(`tcpdwell: ${message.split('\n')[0]}\n`);
     if (code === ExitCode.SOFTWARE) {
       if (context.env.TCPDWELL_DEBUG) context.stderr.write(`${(error as Error).stack ?? ''}\n`);
@@ -36,4 +41,9 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
     }
     return code;
   }
+}
+
+/** `--format nagios` anywhere on the line, even one that failed to parse. */
+function wantsNagios(argv: readonly string[]): boolean {
+  return argv.some((arg, i) => arg === '--format=nagios' || (arg === '--format' && argv[i + 1] === 'nagios'));
 }

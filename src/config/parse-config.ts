@@ -27,6 +27,10 @@ import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
 //       critical: { idle: off }
 //   counts:
 //     - { name: close-wait-leak, state: CLOSE_WAIT, per: process, warning: 100, critical: 1000 }
+//   notify:                                   # check's notifications, to any number of these
+//     - { type: exec, command: [/usr/local/bin/page, --team, net] }
+//     - { type: webhook, url: https://hooks.example.com/tcpdwell, timeout: 10s, retries: 3 }
+//     - { type: syslog, facility: daemon, tag: tcpdwell }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -136,12 +140,32 @@ const countSchema = z.strictObject({
   match: matchSchema.optional(),
 });
 
+const notifierSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('exec'), command: z.array(z.string().min(1)).min(1), timeout: durationValue.optional() }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u), 'must be an http:// or https:// URL'),
+    headers: z.record(z.string(), z.string()).optional(),
+    timeout: durationValue.optional(),
+    retries: z.number().int().min(0).max(10).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('syslog'),
+    facility: z.enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).optional(),
+    tag: z.string().regex(/^[\w.-]+$/, 'letters, digits, . _ - only').optional(),
+    socket: z.string().optional(),
+  }),
+]);
+
+export type NotifierConfig = z.output<typeof notifierSchema>;
+
 const configSchema = z.strictObject({
   preset: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]]).optional(),
   thresholds: thresholdsSchema.optional(),
   critical: thresholdsSchema.optional(),
   rules: z.array(ruleSchema).optional(),
   counts: z.array(countSchema).optional(),
+  notify: z.array(notifierSchema).optional(),
 });
 
 export interface ConfigFile {
@@ -150,6 +174,7 @@ export interface ConfigFile {
   critical: PartialThresholds;
   rules: SessionRule[];
   counts: CountRule[];
+  notifiers: NotifierConfig[];
 }
 
 /** Parses config text; throws ConfigError naming the file, line and field of the first problem. */
@@ -182,6 +207,7 @@ export function parseConfig(text: string, fileName: string): ConfigFile {
       if (c.match) rule.match = c.match;
       return rule;
     }),
+    notifiers: config.notify ?? [],
   };
   if (config.preset) out.preset = config.preset;
   return out;

@@ -3,6 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
 import type { ResetResult } from './json.js';
+import type { AlertNotification } from '../core/alerts.js';
 
 // `check` text output for cron: one line per flagged session, one per over-count group, a summary.
 // Sessions flagged only as members of a group are covered by the group's line.
@@ -39,4 +40,9 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
   if (countFlags.length) byKind.set('count', countFlags.length);
   const parts = [...byKind].map(([kind, n]) => `${n} ${kind}`);
   return `tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`;
+}
+
+/** `RESOLVED half-close: CLOSE_WAIT a -> b (flagged for 12m00s)`: a reported alert that cleared. */
+export function formatResolvedLine(n: AlertNotification, nowMs: number): string {
+  return `RESOLVED ${n.kind}: ${n.subject} (flagged for ${formatDuration(Math.max(0, nowMs - n.firstFlaggedMs))})`;
 }

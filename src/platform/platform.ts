@@ -29,6 +29,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Extra environment variables: how data reaches a fixed script without becoming part of it. */
   env?: Readonly<Record<string, string>>;
+  /** Written to the command's stdin, which is then closed. */
+  input?: string;
 }
 
 export interface Platform {
@@ -56,7 +58,7 @@ function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: 
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new Error('empty command'));
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       { env: { ...process.env, ...options.env, LC_ALL: 'C' }, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding },
@@ -68,6 +70,9 @@ function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: 
         resolve({ stdout: stdout as never, stderr: stderr.toString(), exitCode: error ? Number(error.code) : 0 });
       },
     );
+    // A command that exits without reading its stdin makes the write fail with EPIPE: not our error.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input ?? '');
   });
 }
 

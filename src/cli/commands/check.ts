@@ -1,25 +1,31 @@
 import type { Monitor, PollOutcome } from '../../app/monitor.js';
-import { StateDecodeError, decodeTrackerState, encodeTrackerState } from '../../app/tracker-codec.js';
-import { diagnoseAll } from '../../core/diagnosis.js';
-import { statusOf, type CheckStatus } from '../../core/evaluate.js';
+import { StateDecodeError, decodeCheckState, encodeTrackerState, type CheckState } from '../../app/tracker-codec.js';
+import type { NotifierConfig } from '../../config/parse-config.js';
+import { currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../../core/alerts.js';
+import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
+import { statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../../core/evaluate.js';
 import { TcpState } from '../../core/tcp-state.js';
 import type { Policy } from '../../core/policy.js';
-import type { TrackerState } from '../../core/tracker.js';
+import { alertMessage, deliver, notificationToJson, type Delivery } from '../../notify/notifiers.js';
 import { StateFile, defaultStateFilePath } from '../../platform/state-file.js';
-import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine } from '../../output/check-text.js';
+import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine, formatResolvedLine } from '../../output/check-text.js';
 import { checkReportToJson, type ResetResult } from '../../output/json.js';
+import { formatNagios } from '../../output/nagios.js';
 import { endSocket } from '../../sources/end-socket.js';
 import type { CliContext } from '../context.js';
-import { exitCodeForStatus } from '../exit-codes.js';
-import { loadPolicy } from '../load-policy.js';
+import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
+import { loadSettings } from '../load-policy.js';
 import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
 import type { CheckOptions } from '../parse-command-line.js';
 
-// `check`, for cron and monitoring systems: silent with exit 0 when all is well (cron mails only
-// on output), otherwise one line per flagged session and a summary, exit 1/2/3.
+// `check`, for cron and monitoring systems. Text (the default) is silent when nothing is new: a
+// session is reported when it crosses its threshold, again after --renotify or when its severity
+// rises, and as resolved when it clears (the state file remembers what was reported). `--all`
+// prints every current flag. JSON and Nagios formats describe the current state every run.
+// Exit 0/1/2/3 by status; 75 when a notifier failed (the notifications are sent again next run).
 
 export async function runCheck(options: CheckOptions, context: CliContext): Promise<number> {
-  const policy = await loadPolicy(options);
+  const { policy, notifiers } = await loadSettings(options);
   // --window samples instead of the state file, unless a state file is named explicitly too.
   // Captured files carry their own history: the live host's state file has nothing to add.
   const useStateFile = options.useStateFile && !options.input && (options.windowMs === undefined || options.stateFilePath !== undefined);
@@ -27,10 +33,10 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
 
   if (stateFile) await stateFile.lock();
   try {
-    const initialState = stateFile ? await loadState(stateFile, context) : undefined;
-    const monitor = await openMonitor(options, context, initialState);
+    const saved = stateFile ? await loadState(stateFile, context) : undefined;
+    const monitor = await openMonitor(options, context, saved?.tracker);
     try {
-      return await checkThrough(monitor, policy, stateFile, options, context);
+      return await checkThrough(monitor, { policy, notifiers, stateFile, reported: saved?.alerts ?? [] }, options, context);
     } finally {
       monitor.close();
     }
@@ -39,11 +45,19 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
   }
 }
 
-async function checkThrough(monitor: Monitor, policy: Policy, stateFile: StateFile | undefined, options: CheckOptions, context: CliContext): Promise<number> {
+interface CheckSettings {
+  policy: Policy;
+  notifiers: NotifierConfig[];
+  stateFile: StateFile | undefined;
+  /** Alerts the previous runs reported. */
+  reported: ReportedAlert[];
+}
+
+async function checkThrough(monitor: Monitor, settings: CheckSettings, options: CheckOptions, context: CliContext): Promise<number> {
   const outcome = await sample(monitor, options, context);
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
-  const { evaluation } = await monitor.evaluate(policy, (e) => {
+  const { evaluation } = await monitor.evaluate(settings.policy, (e) => {
     const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
     return closeWaits.some((v) => v.flag) ? closeWaits : [];
   });
@@ -58,10 +72,27 @@ async function checkThrough(monitor: Monitor, policy: Policy, stateFile: StateFi
       }
     }
   }
-  if (stateFile) await stateFile.write(encodeTrackerState(monitor.tracker, outcome.source, context.platform.nowMs()));
 
-  if (options.json) {
-    const report = checkReportToJson({
+  // A failed poll proves nothing cleared: the reported alerts stay as they were.
+  const reconciled = outcome.ok
+    ? reconcileAlerts(settings.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, options.renotifyMs)
+    : { reported: settings.reported, notifications: [] };
+  const deliveries: Delivery[] =
+    reconciled.notifications.length > 0 && settings.notifiers.length > 0
+      ? await deliver(alertMessage(status, outcome.source, outcome.takenAtMs, reconciled.notifications), settings.notifiers, {
+          platform: context.platform,
+          sleep: (ms) => context.sleep(ms),
+        })
+      : [];
+  const failed = deliveries.filter((d) => !d.ok);
+  for (const d of failed) context.stderr.write(`tcpdwell: notifier ${d.notifier} failed: ${d.error}; these notifications will be sent again on the next run\n`);
+  // Undelivered notifications are not recorded as sent, so the next run sends them again.
+  const reported = failed.length > 0 ? settings.reported : reconciled.reported;
+  if (settings.stateFile) await settings.stateFile.write(encodeTrackerState(monitor.tracker, outcome.source, context.platform.nowMs(), reported));
+
+  const report = { status, outcome, evaluation, diagnosis, resets, errors, notifications: reconciled.notifications };
+  if (options.format === 'json') {
+    const json = checkReportToJson({
       status,
       checkedAtMs: outcome.takenAtMs,
       source: outcome.source,
@@ -72,19 +103,52 @@ async function checkThrough(monitor: Monitor, policy: Policy, stateFile: StateFi
       diagnosis,
       resets,
     });
-    context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else if (status !== 'ok') {
-    const lines = evaluation.views
-      .map((v) => formatFlaggedLine(v, diagnosis.byConnection.get(v.connection.key)?.summary))
-      .filter((l): l is string => l !== undefined);
-    lines.push(...evaluation.countFlags.map(formatCountLine));
-    lines.push(...diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
-    lines.push(...resets.map(formatResetLine));
-    lines.push(...outcome.notices.map((n) => `note: ${n}`));
-    lines.push(formatCheckSummary(status, evaluation.views, evaluation.countFlags, outcome.source, errors));
-    context.stdout.write(`${lines.join('\n')}\n`);
+    context.stdout.write(`${JSON.stringify({ ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, null, 2)}\n`);
+  } else if (options.format === 'nagios') {
+    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors));
+    return exitCodeForStatus(status);
+  } else {
+    const lines = textLines(report, options.all, outcome.takenAtMs);
+    if (lines.length) context.stdout.write(`${lines.join('\n')}\n`);
   }
-  return exitCodeForStatus(status);
+  return failed.length > 0 ? ExitCode.NOTIFY_FAILED : exitCodeForStatus(status);
+}
+
+interface TextReport {
+  status: CheckStatus;
+  outcome: PollOutcome;
+  evaluation: Evaluation;
+  diagnosis: Diagnosis;
+  resets: ResetResult[];
+  errors: string[];
+  notifications: AlertNotification[];
+}
+
+/** The text lines: what is new (or everything, with --all), resets, notes and a summary; none when nothing is to be said. */
+function textLines(r: TextReport, all: boolean, nowMs: number): string[] {
+  const viewByKey = new Map<string, ConnectionView>(r.evaluation.views.map((v) => [v.connection.key, v]));
+  const countByKey = new Map(r.evaluation.countFlags.map((f) => [`count ${f.rule} ${f.group}`, f]));
+  const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
+  const lines: string[] = [];
+  if (all) {
+    lines.push(...r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined));
+    lines.push(...r.evaluation.countFlags.map(formatCountLine));
+  } else {
+    for (const n of r.notifications) {
+      if (n.change === 'resolved') continue;
+      const view = viewByKey.get(n.key);
+      const count = countByKey.get(n.key);
+      const line = view ? formatFlaggedLine(view, why(view)) : count ? formatCountLine(count) : undefined;
+      if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : line);
+    }
+  }
+  lines.push(...r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, nowMs)));
+  if (lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
+  lines.push(...r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
+  lines.push(...r.resets.map(formatResetLine));
+  lines.push(...r.outcome.notices.map((n) => `note: ${n}`));
+  lines.push(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.outcome.source, r.errors));
+  return lines;
 }
 
 /** One poll, or polls every --interval for --window; the last poll's result decides. */
@@ -102,7 +166,7 @@ async function sample(monitor: Monitor, options: CheckOptions, context: CliConte
 }
 
 /** A corrupt or foreign state file is reported, kept aside, and replaced: never fatal. */
-async function loadState(stateFile: StateFile, context: CliContext): Promise<TrackerState | undefined> {
+async function loadState(stateFile: StateFile, context: CliContext): Promise<CheckState | undefined> {
   let text: string | undefined;
   try {
     text = await stateFile.read();
@@ -112,7 +176,7 @@ async function loadState(stateFile: StateFile, context: CliContext): Promise<Tra
   }
   if (text === undefined) return undefined;
   try {
-    return decodeTrackerState(text);
+    return decodeCheckState(text);
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
     const aside = await stateFile.setAside(context.platform.nowMs());

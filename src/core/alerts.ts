@@ -1,0 +1,116 @@
+import { flowText } from './connection.js';
+import type { ConnectionView } from './evaluate.js';
+import type { CountFlag, FlagKind, Severity } from './policy.js';
+
+// The alert lifecycle behind `check` (and the event log): what was already reported, so that a
+// stuck session is reported once when it crosses its threshold, again only after the renotify
+// interval or when its severity rises, and once more, as resolved, when it clears. Pure.
+
+/** Something flagged right now: a session, or a group over a count threshold. */
+export interface CurrentAlert {
+  /** The connection key, or `count RULE GROUP`. */
+  key: string;
+  kind: FlagKind;
+  severity: Severity;
+  /** What the alert is about, for people: `CLOSE_WAIT 10.0.0.1:5432 -> 10.0.0.9:40100`. */
+  subject: string;
+  /** Seconds measured against the threshold (count: the count). */
+  measured: number;
+  threshold: number;
+  rule: string;
+}
+
+/** An alert already reported, as the state file keeps it. */
+export interface ReportedAlert {
+  key: string;
+  kind: FlagKind;
+  severity: Severity;
+  subject: string;
+  firstFlaggedMs: number;
+  lastNotifiedMs: number;
+}
+
+export type AlertChange = 'flagged' | 'escalated' | 'reminder' | 'resolved';
+
+export interface AlertNotification {
+  change: AlertChange;
+  key: string;
+  kind: FlagKind;
+  severity: Severity;
+  subject: string;
+  firstFlaggedMs: number;
+  /** Absent for `resolved`. */
+  current?: CurrentAlert;
+}
+
+export interface Reconciled {
+  reported: ReportedAlert[];
+  notifications: AlertNotification[];
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { warning: 1, critical: 2 };
+
+/**
+ * Compares what is flagged now with what was reported. `renotifyMs` Infinity never repeats.
+ * Call it only after a poll that succeeded: a failed poll proves nothing has cleared.
+ */
+export function reconcileAlerts(previous: readonly ReportedAlert[], current: readonly CurrentAlert[], nowMs: number, renotifyMs: number): Reconciled {
+  const before = new Map(previous.map((a) => [a.key, a]));
+  const reported: ReportedAlert[] = [];
+  const notifications: AlertNotification[] = [];
+  for (const alert of current) {
+    const old = before.get(alert.key);
+    before.delete(alert.key);
+    const base = { key: alert.key, kind: alert.kind, severity: alert.severity, subject: alert.subject };
+    // A session whose kind changed (half-open → idle) is a new alert.
+    if (!old || old.kind !== alert.kind) {
+      if (old) notifications.push({ change: 'resolved', key: old.key, kind: old.kind, severity: old.severity, subject: old.subject, firstFlaggedMs: old.firstFlaggedMs });
+      reported.push({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs });
+      notifications.push({ change: 'flagged', ...base, firstFlaggedMs: nowMs, current: alert });
+      continue;
+    }
+    const escalated = SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity];
+    const due = nowMs - old.lastNotifiedMs >= renotifyMs;
+    if (escalated || due) {
+      reported.push({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: nowMs });
+      notifications.push({ change: escalated ? 'escalated' : 'reminder', ...base, firstFlaggedMs: old.firstFlaggedMs, current: alert });
+    } else {
+      // A severity that fell back is remembered, so rising again notifies again.
+      reported.push({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: old.lastNotifiedMs });
+    }
+  }
+  for (const gone of before.values()) {
+    notifications.push({ change: 'resolved', key: gone.key, kind: gone.kind, severity: gone.severity, subject: gone.subject, firstFlaggedMs: gone.firstFlaggedMs });
+  }
+  return { reported, notifications };
+}
+
+/** Every flag of an evaluation as alerts: sessions flagged on their own, and count groups. */
+export function currentAlerts(views: readonly ConnectionView[], countFlags: readonly CountFlag[]): CurrentAlert[] {
+  const alerts: CurrentAlert[] = [];
+  for (const view of views) {
+    const flag = view.flag;
+    if (!flag || flag.kind === 'count') continue; // a group member: its group's alert covers it
+    alerts.push({
+      key: view.connection.key,
+      kind: flag.kind,
+      severity: flag.severity,
+      subject: `${view.row.state} ${flowText(view.row)}`,
+      measured: flag.measured / 1000,
+      threshold: flag.thresholdMs / 1000,
+      rule: flag.rule,
+    });
+  }
+  for (const flag of countFlags) {
+    alerts.push({
+      key: `count ${flag.rule} ${flag.group}`,
+      kind: 'count',
+      severity: flag.severity,
+      subject: `${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group}`,
+      measured: flag.count,
+      threshold: flag.thresholdCount,
+      rule: flag.rule,
+    });
+  }
+  return alerts;
+}

@@ -1,0 +1,171 @@
+import { hostname } from 'node:os';
+import type { NotifierConfig } from '../config/parse-config.js';
+import type { AlertNotification } from '../core/alerts.js';
+import type { CheckStatus } from '../core/evaluate.js';
+import { errorCode, type Platform } from '../platform/platform.js';
+
+// Delivering check's notifications. Each notifier is tried on its own: one that fails is reported
+// and never stops the others. Nothing here builds a shell command: exec runs the configured argv
+// with the message on stdin; syslog runs `logger` with the line as one argument.
+
+export interface AlertMessage {
+  tool: 'tcpdwell';
+  host: string;
+  checkedAt: string;
+  status: CheckStatus;
+  source: string;
+  notifications: NotificationJson[];
+}
+
+export interface NotificationJson {
+  change: AlertNotification['change'];
+  kind: AlertNotification['kind'];
+  severity: AlertNotification['severity'];
+  subject: string;
+  key: string;
+  firstFlaggedAt: string;
+  measured: number | null;
+  threshold: number | null;
+  rule: string | null;
+}
+
+export function notificationToJson(n: AlertNotification): NotificationJson {
+  return {
+    change: n.change,
+    kind: n.kind,
+    severity: n.severity,
+    subject: n.subject,
+    key: n.key,
+    firstFlaggedAt: new Date(n.firstFlaggedMs).toISOString(),
+    measured: n.current?.measured ?? null,
+    threshold: n.current?.threshold ?? null,
+    rule: n.current?.rule ?? null,
+  };
+}
+
+export function alertMessage(status: CheckStatus, source: string, checkedAtMs: number, notifications: readonly AlertNotification[]): AlertMessage {
+  return { tool: 'tcpdwell', host: hostname(), checkedAt: new Date(checkedAtMs).toISOString(), status, source, notifications: notifications.map(notificationToJson) };
+}
+
+export interface Delivery {
+  notifier: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface NotifyDependencies {
+  platform: Platform;
+  fetch?: typeof fetch;
+  /** Waits between webhook retries (tests pass one that does not wait). */
+  sleep: (ms: number) => Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRIES = 3;
+const FIRST_BACKOFF_MS = 1000;
+
+export async function deliver(message: AlertMessage, notifiers: readonly NotifierConfig[], deps: NotifyDependencies): Promise<Delivery[]> {
+  return Promise.all(notifiers.map((notifier) => deliverOne(message, notifier, deps)));
+}
+
+function describe(notifier: NotifierConfig): string {
+  switch (notifier.type) {
+    case 'exec':
+      return `exec ${notifier.command[0]}`;
+    case 'webhook':
+      return `webhook ${new URL(notifier.url).origin}`;
+    case 'syslog':
+      return 'syslog';
+  }
+}
+
+async function deliverOne(message: AlertMessage, notifier: NotifierConfig, deps: NotifyDependencies): Promise<Delivery> {
+  const name = describe(notifier);
+  try {
+    switch (notifier.type) {
+      case 'exec':
+        await runExec(message, notifier.command, notifier.timeout ?? 30_000, deps.platform);
+        break;
+      case 'webhook':
+        await postWebhook(message, notifier, deps);
+        break;
+      case 'syslog':
+        await writeSyslog(message, notifier, deps.platform);
+        break;
+    }
+    return { notifier: name, ok: true };
+  } catch (error) {
+    return { notifier: name, ok: false, error: (error as Error).message };
+  }
+}
+
+async function runExec(message: AlertMessage, command: readonly string[], timeoutMs: number, platform: Platform): Promise<void> {
+  let result;
+  try {
+    result = await platform.run(command, { input: `${JSON.stringify(message)}\n`, timeoutMs });
+  } catch (error) {
+    throw new Error(errorCode(error) === 'ENOENT' ? `${command[0]}: no such program` : (error as Error).message);
+  }
+  if (result.exitCode !== 0) throw new Error(`${command[0]} exited with ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n')[0]}` : ''}`);
+}
+
+async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConfig, { type: 'webhook' }>, deps: NotifyDependencies): Promise<void> {
+  const send = deps.fetch ?? fetch;
+  const attempts = (notifier.retries ?? DEFAULT_RETRIES) + 1;
+  let lastError = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await deps.sleep(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+    try {
+      // fetch verifies TLS certificates; there is deliberately no option to turn that off.
+      const response = await send(notifier.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'tcpdwell', ...notifier.headers },
+        body: JSON.stringify(message),
+        signal: AbortSignal.timeout(notifier.timeout ?? DEFAULT_TIMEOUT_MS),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return;
+      lastError = `HTTP ${response.status}`;
+      // A client error other than timeout or rate limit will not change on retry.
+      if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      lastError = (error as Error).name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? (error as Error).message);
+    }
+  }
+  throw new Error(`${lastError} after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+}
+
+/** `change=flagged kind=half-close severity=warning subject="CLOSE_WAIT …"`: greppable, one line. */
+export function syslogLine(message: AlertMessage, n: NotificationJson): string {
+  const fields: [string, string | number | null][] = [
+    ['change', n.change],
+    ['kind', n.kind],
+    ['severity', n.severity],
+    ['subject', n.subject],
+    ['measured', n.measured],
+    ['threshold', n.threshold],
+    ['rule', n.rule],
+    ['first_flagged', n.firstFlaggedAt],
+    ['status', message.status],
+    ['source', message.source],
+  ];
+  return fields
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}=${/^[\w.:/@[\]-]+$/.test(String(v)) ? v : JSON.stringify(String(v))}`)
+    .join(' ');
+}
+
+async function writeSyslog(message: AlertMessage, notifier: Extract<NotifierConfig, { type: 'syslog' }>, platform: Platform): Promise<void> {
+  for (const n of message.notifications) {
+    const severity = n.change === 'resolved' ? 'notice' : n.severity === 'critical' ? 'crit' : 'warning';
+    const argv = ['logger', '-t', notifier.tag ?? 'tcpdwell', '-p', `${notifier.facility ?? 'daemon'}.${severity}`, ...(notifier.socket ? ['-u', notifier.socket] : []), '--', syslogLine(message, n)];
+    let result;
+    try {
+      result = await platform.run(argv, { timeoutMs: 10_000 });
+    } catch (error) {
+      throw new Error(errorCode(error) === 'ENOENT' ? 'logger (util-linux) is not installed' : (error as Error).message);
+    }
+    if (result.exitCode !== 0) throw new Error(`logger exited with ${result.exitCode}: ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  }
+}

@@ -1,0 +1,184 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import type { CommandResult } from '../../src/platform/platform.js';
+import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { readFixture } from '../fixture.js';
+
+// check's alert lifecycle, formats and notifiers, whole commands through the seam: ss output from a
+// real capture, a fake clock, real state and config files in a temp dir.
+
+const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
+const THRESHOLDS = ['--half-open', '10s', '--half-close', '10s', '--idle', '1h'];
+
+/** The capture without one socket (its state line and the tcp_info lines under it). */
+function withoutSocket(text: string, local: string): string {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.split(/\s+/)[3] === local && !l.startsWith('LISTEN'));
+  let end = at + 1;
+  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
+}
+
+let platform: FakePlatform;
+let dir: string;
+let ssText: string;
+let pagerAnswer: CommandResult;
+
+beforeEach(async () => {
+  platform = new FakePlatform();
+  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  dir = await mkdtemp(join(tmpdir(), 'tcpdwell-alert-'));
+  ssText = SS_STUCK;
+  pagerAnswer = { stdout: '', stderr: '', exitCode: 0 };
+  platform.commands = [
+    (argv) => {
+      if (argv[0] === 'ss') return { stdout: ssText, stderr: '', exitCode: 0 };
+      if (argv[0] === '/usr/local/bin/page') return pagerAnswer;
+      return Object.assign(new Error(`spawn ${argv[0]} ENOENT`), { code: 'ENOENT' });
+    },
+  ];
+});
+
+async function check(extra: string[] = []) {
+  const context = fakeContext(platform, { HOME: dir });
+  const code = await runCli(['check', '--state-file', join(dir, 'state.json'), ...THRESHOLDS, ...extra], context, '0.1.0');
+  return { code, out: context.out(), err: context.err() };
+}
+
+const flaggedLines = (out: string) => out.split('\n').filter((l) => /^(WARNING|CRITICAL|RESOLVED) /.test(l));
+
+describe('check: report once, remind, resolve', () => {
+  it('two runs seconds apart report once; a cleared session is reported resolved; --all shows everything; reminders after --renotify', async () => {
+    const first = await check();
+    expect(first.code).toBe(1);
+    expect(flaggedLines(first.out)).toHaveLength(7);
+    expect(first.out.trimEnd().split('\n').pop()).toBe('tcpdwell WARNING - 6 half-close, 1 half-open of 25 connections (source ss)');
+
+    platform.nowValue += 5000;
+    const second = await check();
+    expect(second).toEqual({ code: 1, out: '', err: '' });
+
+    platform.nowValue += 5000;
+    ssText = withoutSocket(withoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
+    const third = await check();
+    expect(flaggedLines(third.out).sort()).toEqual([
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (flagged for 10s)',
+      'RESOLVED half-close: FIN_WAIT_2 127.0.0.1:40957 -> 127.0.0.1:43972 (flagged for 10s)',
+    ]);
+
+    // 11 s after first sight the SYN_RECEIVED (no first-sight age from ss) has dwelt past 10 s too.
+    platform.nowValue += 1000;
+    const all = await check(['--all']);
+    expect(flaggedLines(all.out)).toHaveLength(6);
+    expect(flaggedLines(all.out).filter((l) => l.includes('SYN_RECEIVED'))).toHaveLength(1);
+    expect(flaggedLines(all.out).every((l) => l.startsWith('WARNING '))).toBe(true);
+
+    platform.nowValue += 3_600_000;
+    const later = await check();
+    expect(flaggedLines(later.out)).toHaveLength(6);
+    expect(flaggedLines(later.out).every((l) => l.endsWith('[still flagged]'))).toBe(true);
+  });
+
+  it('a rise to critical is reported at once', async () => {
+    await check();
+    platform.nowValue += 1000;
+    const escalated = await check(['--critical-half-open', '5s']);
+    expect(escalated.code).toBe(2);
+    expect(flaggedLines(escalated.out)).toEqual([expect.stringMatching(/^CRITICAL half-open: SYN_SENT 127\.0\.0\.1:56268 /)]);
+  });
+
+  it('JSON carries the notifications of this run beside the whole report', async () => {
+    await check();
+    platform.nowValue += 2000;
+    ssText = withoutSocket(SS_STUCK, '127.0.0.1:56268');
+    const { out } = await check(['--json']);
+    const report = JSON.parse(out);
+    expect(report.flagged).toHaveLength(6);
+    expect(report.notifications).toEqual([
+      { change: 'resolved', kind: 'half-open', severity: 'warning', subject: 'SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865', key: 'tcp 127.0.0.1 56268 127.0.0.1 44865', firstFlaggedAt: '2026-11-21T05:30:00.000Z', measured: null, threshold: null, rule: null },
+    ]);
+    expect(report.deliveries).toEqual([]);
+  });
+});
+
+describe('check --format nagios', () => {
+  it('one status line with valid perfdata, long output per session, exit 1', async () => {
+    const { code, out } = await check(['--format', 'nagios']);
+    expect(code).toBe(1);
+    const [status, ...details] = out.trimEnd().split('\n');
+    expect(status).toBe(
+      'TCPDWELL WARNING - 1 half-open, 6 half-close | half_open=1;;; half_close=6;;; idle=0;;; count=0;;; connections=25;;; ' +
+        'closed=0;;; listen=8;;; syn_sent=1;;; syn_received=1;;; established=7;;; fin_wait_1=0;;; fin_wait_2=4;;; close_wait=4;;; closing=0;;; last_ack=0;;; time_wait=0;;; delete_tcb=0;;; bound=0;;; unknown=0;;;',
+    );
+    // Nagios perfdata: label=value[UOM];[warn];[crit];[min];[max], space separated, no | in the text part.
+    for (const item of status!.split(' | ')[1]!.split(' ')) expect(item).toMatch(/^[a-z_0-9]+=\d+;;;$/);
+    expect(details).toHaveLength(7);
+    expect(details.every((l) => !l.includes('|'))).toBe(true);
+  });
+
+  it('OK and UNKNOWN lines; a usage or config error is UNKNOWN (3) on stdout', async () => {
+    const ok = await check(['--format', 'nagios', '--half-open', '1h', '--half-close', '1h']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^TCPDWELL OK - 25 connections, nothing flagged \| half_open=0;;; /);
+    platform.commands = [() => Object.assign(new Error('spawn ss ENOENT'), { code: 'ENOENT' })];
+    const unknown = await check(['--format', 'nagios', '--source', 'ss']);
+    expect(unknown).toMatchObject({ code: 3, out: 'TCPDWELL UNKNOWN - ss (iproute2) is not installed (source ss)\n' });
+    const bad = await check(['--format', 'nagios', '--half-open', 'soon']);
+    expect(bad.code).toBe(3);
+    expect(bad.out).toMatch(/^TCPDWELL UNKNOWN - option '--half-open <duration>' argument 'soon' is invalid/);
+  });
+});
+
+describe('check notifiers from the config file', () => {
+  async function withConfig(yaml: string) {
+    const path = join(dir, 'tcpdwell.yml');
+    await writeFile(path, yaml);
+    return ['--config', path];
+  }
+
+  it('exec: the configured argv runs once per run with news, with the alert JSON on stdin', async () => {
+    const config = await withConfig('notify:\n  - type: exec\n    command: [/usr/local/bin/page, --team, net]\n');
+    await check(config);
+    platform.nowValue += 5000;
+    await check(config);
+    const pages = platform.ran.map((argv, i) => ({ argv, input: platform.ranInput[i] })).filter((r) => r.argv[0] === '/usr/local/bin/page');
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.argv).toEqual(['/usr/local/bin/page', '--team', 'net']);
+    const message = JSON.parse(pages[0]!.input!);
+    expect(message).toMatchObject({ tool: 'tcpdwell', status: 'warning', source: 'ss', checkedAt: '2026-11-21T05:30:00.000Z' });
+    expect(message.notifications).toHaveLength(7);
+    expect(message.notifications[0]).toMatchObject({ change: 'flagged', kind: expect.any(String), measured: expect.any(Number), threshold: 10 });
+  });
+
+  it('a failing notifier: reported on stderr, exit 75, the others still run, and the news is sent again next run', async () => {
+    const config = await withConfig('notify:\n  - type: exec\n    command: [/usr/local/bin/page]\n  - type: syslog\n    facility: local3\n');
+    pagerAnswer = { stdout: '', stderr: 'pager: service unavailable\n', exitCode: 2 };
+    const dispatcher = platform.commands[0]!;
+    platform.commands = [(argv) => (argv[0] === 'logger' ? { stdout: '', stderr: '', exitCode: 0 } : dispatcher(argv))];
+    const failed = await check(config);
+    expect(failed.code).toBe(75);
+    expect(failed.err).toBe('tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: service unavailable; these notifications will be sent again on the next run\n');
+    const loggerCalls = platform.ran.filter((a) => a[0] === 'logger');
+    expect(loggerCalls).toHaveLength(7);
+    expect(loggerCalls[0]!.slice(0, 6)).toEqual(['logger', '-t', 'tcpdwell', '-p', 'local3.warning', '--']);
+    expect(loggerCalls[0]![6]).toMatch(/^change=flagged kind=half-(open|close) severity=warning subject="[A-Z_0-9]+ \S+ -> \S+" measured=[\d.]+ threshold=10 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss$/);
+
+    pagerAnswer = { stdout: '', stderr: '', exitCode: 0 };
+    platform.nowValue += 5000;
+    const retried = await check(config);
+    expect(retried.code).toBe(1);
+    expect(flaggedLines(retried.out)).toHaveLength(7);
+    platform.nowValue += 5000;
+    expect((await check(config)).out).toBe('');
+  });
+
+  it('a bad notifier in the config names the line and field', async () => {
+    const config = await withConfig('notify:\n  - type: webhook\n    url: ftp://example.com/x\n');
+    const { code, err } = await check(config);
+    expect(code).toBe(78);
+    expect(err).toMatch(/tcpdwell\.yml:3: notify\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});

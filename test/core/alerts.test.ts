@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { reconcileAlerts, type CurrentAlert, type ReportedAlert } from '../../src/core/alerts.js';
+
+const HOUR = 3_600_000;
+const alert = (key: string, over: Partial<CurrentAlert> = {}): CurrentAlert => ({
+  key,
+  kind: 'half-close',
+  severity: 'warning',
+  subject: `CLOSE_WAIT ${key}`,
+  measured: 40,
+  threshold: 30,
+  rule: 'default',
+  ...over,
+});
+
+// The clock is the `now` argument: each step below moves it by hand.
+function run(steps: { at: number; current: CurrentAlert[] }[], renotifyMs = HOUR) {
+  let reported: ReportedAlert[] = [];
+  return steps.map(({ at, current }) => {
+    const result = reconcileAlerts(reported, current, at, renotifyMs);
+    reported = result.reported;
+    return result.notifications.map((n) => `${n.change} ${n.severity} ${n.key}`);
+  });
+}
+
+describe('reconcileAlerts', () => {
+  it('notifies once when a session crosses its threshold, not on the next runs, and once when it clears', () => {
+    expect(
+      run([
+        { at: 0, current: [alert('a')] },
+        { at: 60_000, current: [alert('a')] },
+        { at: 120_000, current: [alert('a')] },
+        { at: 180_000, current: [] },
+        { at: 240_000, current: [] },
+      ]),
+    ).toEqual([['flagged warning a'], [], [], ['resolved warning a'], []]);
+  });
+
+  it('reminds after the renotify interval, counted from the last notification', () => {
+    expect(
+      run([
+        { at: 0, current: [alert('a')] },
+        { at: HOUR - 1, current: [alert('a')] },
+        { at: HOUR, current: [alert('a')] },
+        { at: HOUR + 60_000, current: [alert('a')] },
+        { at: 2 * HOUR, current: [alert('a')] },
+      ]),
+    ).toEqual([['flagged warning a'], [], ['reminder warning a'], [], ['reminder warning a']]);
+  });
+
+  it('a rise in severity notifies at once; a fall does not, and rising again notifies again', () => {
+    expect(
+      run([
+        { at: 0, current: [alert('a')] },
+        { at: 1000, current: [alert('a', { severity: 'critical' })] },
+        { at: 2000, current: [alert('a')] },
+        { at: 3000, current: [alert('a', { severity: 'critical' })] },
+      ]),
+    ).toEqual([['flagged warning a'], ['escalated critical a'], [], ['escalated critical a']]);
+  });
+
+  it('a changed kind resolves the old alert and flags the new; alerts are independent of each other', () => {
+    expect(
+      run([
+        { at: 0, current: [alert('a'), alert('b')] },
+        { at: 1000, current: [alert('a', { kind: 'idle' }), alert('b')] },
+        { at: 2000, current: [alert('b')] },
+      ]),
+    ).toEqual([['flagged warning a', 'flagged warning b'], ['resolved warning a', 'flagged warning a'], ['resolved warning a']]);
+  });
+
+  it('Infinity never reminds', () => {
+    expect(run([{ at: 0, current: [alert('a')] }, { at: 1e12, current: [alert('a')] }], Infinity)).toEqual([['flagged warning a'], []]);
+  });
+});

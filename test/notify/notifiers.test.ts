@@ -1,0 +1,120 @@
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { alertMessage, deliver } from '../../src/notify/notifiers.js';
+import { nodePlatform } from '../../src/platform/platform.js';
+import type { AlertNotification } from '../../src/core/alerts.js';
+
+// The notifiers against real peers: a script that records its stdin, and a local HTTP server.
+
+const NOTIFICATION: AlertNotification = {
+  change: 'flagged',
+  key: 'tcp 10.0.0.1 5432 10.0.0.9 40100',
+  kind: 'half-close',
+  severity: 'warning',
+  subject: 'CLOSE_WAIT 10.0.0.1:5432 -> 10.0.0.9:40100',
+  firstFlaggedMs: Date.parse('2026-11-21T05:30:00Z'),
+  current: { key: 'tcp 10.0.0.1 5432 10.0.0.9 40100', kind: 'half-close', severity: 'warning', subject: 'CLOSE_WAIT 10.0.0.1:5432 -> 10.0.0.9:40100', measured: 95, threshold: 30, rule: 'default' },
+};
+const MESSAGE = alertMessage('warning', 'ss', Date.parse('2026-11-21T05:31:00Z'), [NOTIFICATION]);
+const waits: number[] = [];
+const deps = { platform: nodePlatform(), sleep: async (ms: number) => void waits.push(ms) };
+
+let server: Server | undefined;
+afterEach(() => {
+  server?.close();
+  server = undefined;
+  waits.length = 0;
+});
+
+/** A local HTTP server answering each request with the next status; resolves with its URL. */
+async function serve(statuses: number[], received: { body: string; headers: IncomingMessage['headers'] }[], delayMs = 0): Promise<string> {
+  server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      received.push({ body, headers: request.headers });
+      setTimeout(() => response.writeHead(statuses.shift() ?? 200).end(), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+}
+
+describe('exec notifier', () => {
+  it('runs the argv with the alert JSON on stdin (a real script records it); a failing one is reported, not thrown', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-exec-'));
+    const script = join(dir, 'record.sh');
+    await writeFile(script, '#!/bin/sh\ncat > "$1"\necho "args: $2" >> "$1.args"\n');
+    await chmod(script, 0o755);
+    const out = join(dir, 'stdin.json');
+    const [ok] = await deliver(MESSAGE, [{ type: 'exec', command: [script, out, 'it is one argument; not a shell'] }], deps);
+    expect(ok).toEqual({ notifier: `exec ${script}`, ok: true });
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(JSON.parse(JSON.stringify(MESSAGE)));
+    expect(await readFile(`${out}.args`, 'utf8')).toBe('args: it is one argument; not a shell\n');
+
+    const [failed, missing] = await deliver(MESSAGE, [{ type: 'exec', command: ['sh', '-c', 'echo broken >&2; exit 3'] }, { type: 'exec', command: [join(dir, 'nope')] }], deps);
+    expect(failed).toEqual({ notifier: 'exec sh', ok: false, error: 'sh exited with 3: broken' });
+    expect(missing).toMatchObject({ ok: false, error: `${join(dir, 'nope')}: no such program` });
+  });
+});
+
+describe('webhook notifier', () => {
+  it('POSTs the JSON with its headers; retries 5xx with doubling back-off until it is accepted', async () => {
+    const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
+    const url = await serve([503, 502, 200], received);
+    const [result] = await deliver(MESSAGE, [{ type: 'webhook', url, headers: { authorization: 'Bearer t0ken' } }], deps);
+    expect(result).toEqual({ notifier: `webhook ${new URL(url).origin}`, ok: true });
+    expect(received).toHaveLength(3);
+    expect(JSON.parse(received[0]!.body)).toEqual(JSON.parse(JSON.stringify(MESSAGE)));
+    expect(received[0]!.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Bearer t0ken' });
+    expect(waits).toEqual([1000, 2000]);
+  });
+
+  it('gives up after its retries, does not retry a 4xx, and times out a silent server', async () => {
+    const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
+    const url = await serve([500, 500, 404], received);
+    const [exhausted] = await deliver(MESSAGE, [{ type: 'webhook', url, retries: 1 }], deps);
+    expect(exhausted).toMatchObject({ ok: false, error: 'HTTP 500 after 2 attempts' });
+    const [notFound] = await deliver(MESSAGE, [{ type: 'webhook', url, retries: 3 }], deps);
+    expect(notFound).toMatchObject({ ok: false, error: 'HTTP 404 after 4 attempts' });
+    expect(received).toHaveLength(3);
+    server!.close();
+
+    const slow = await serve([200], [], 2000);
+    const [timedOut] = await deliver(MESSAGE, [{ type: 'webhook', url: slow, retries: 0, timeout: 200 }], deps);
+    expect(timedOut).toMatchObject({ ok: false, error: 'timed out after 1 attempt' });
+  });
+
+  it('verifies TLS: an HTTPS server with a self-signed certificate is refused, and never receives the alert', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    let requests = 0;
+    const tls = createHttpsServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (_request, response) => {
+      requests++;
+      response.end();
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (tls.address() as { port: number }).port;
+      const [result] = await deliver(MESSAGE, [{ type: 'webhook', url: `https://127.0.0.1:${port}/hook`, retries: 0, timeout: 5000 }], deps);
+      expect(result).toMatchObject({ ok: false, error: 'DEPTH_ZERO_SELF_SIGNED_CERT after 1 attempt' });
+      expect(requests).toBe(0);
+    } finally {
+      tls.close();
+    }
+  });
+
+  it('one failing notifier does not stop the others', async () => {
+    const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
+    const url = await serve([200], received);
+    const results = await deliver(MESSAGE, [{ type: 'exec', command: ['false'] }, { type: 'webhook', url }], deps);
+    expect(results.map((r) => r.ok)).toEqual([false, true]);
+    expect(received).toHaveLength(1);
+  });
+});
