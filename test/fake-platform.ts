@@ -118,11 +118,14 @@ export function ssAnswers(stdout: string): (argv: readonly string[]) => CommandR
 export interface CapturedContext extends CliContext {
   out: () => string;
   err: () => string;
+  /** Delivers a SIGHUP to what the command registered. */
+  hangup: () => void;
 }
 
-export function fakeContext(platform: FakePlatform, env: NodeJS.ProcessEnv = {}): CapturedContext {
+export function fakeContext(platform: FakePlatform, env: NodeJS.ProcessEnv = {}, interrupt = new AbortController().signal): CapturedContext {
   let out = '';
   let err = '';
+  const hangupListeners = new Set<() => void>();
   return {
     platform,
     stdout: { write: (s: string) => (out += s) },
@@ -132,7 +135,12 @@ export function fakeContext(platform: FakePlatform, env: NodeJS.ProcessEnv = {})
     sleep: async (ms: number) => {
       platform.nowValue += ms;
     },
-    interrupt: new AbortController().signal,
+    interrupt,
+    onHangup: (listener: () => void) => {
+      hangupListeners.add(listener);
+      return () => hangupListeners.delete(listener);
+    },
+    hangup: () => hangupListeners.forEach((listener) => listener()),
     out: () => out,
     err: () => err,
   };

@@ -11,6 +11,8 @@ export interface CliContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Aborted on SIGINT/SIGTERM. */
   interrupt: AbortSignal;
+  /** Calls `listener` on SIGHUP (log rotation); returns the unsubscribe. */
+  onHangup(listener: () => void): () => void;
 }
 
 /** The one line every command prints when a poll could not read the socket table. */

@@ -16,6 +16,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   interrupt.abort();
 });
 
+const hangupListeners = new Set<() => void>();
+process.on('SIGHUP', () => hangupListeners.forEach((listener) => listener()));
+
 const exitCode = await runCli(
   process.argv.slice(2),
   {
@@ -25,6 +28,10 @@ const exitCode = await runCli(
     env: process.env,
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
     interrupt: interrupt.signal,
+    onHangup: (listener) => {
+      hangupListeners.add(listener);
+      return () => hangupListeners.delete(listener);
+    },
   },
   version,
 );

@@ -36,6 +36,8 @@ export interface ListOptions extends CommonOptions {
   watchMs?: number;
   /** Stop --watch after this many polls. */
   iterations?: number;
+  /** With --watch: append events as JSON lines (reopened on SIGHUP). */
+  logPath?: string;
 }
 
 export const CHECK_FORMATS = ['text', 'json', 'nagios'] as const;
@@ -71,12 +73,31 @@ export interface ResetOptions extends CommonOptions {
   yes: boolean;
 }
 
+export interface WatchOptions extends CommonOptions {
+  intervalMs: number;
+  /** Append JSON-lines events here too (reopened on SIGHUP). */
+  logPath?: string;
+  iterations?: number;
+}
+
+export interface ServeOptions extends CommonOptions {
+  listen: { host: string; port: number };
+  intervalMs: number;
+  /** Local ports whose connections get per-port metrics. */
+  listenerPorts: number[];
+  logPath?: string;
+}
+
+export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9477 };
+
 export type ParsedCommandLine =
   | { command: 'list'; options: ListOptions }
   | { command: 'check'; options: CheckOptions }
   | { command: 'explain'; options: ExplainOptions }
   | { command: 'reset'; options: ResetOptions }
   | { command: 'sources'; options: Pick<CommonOptions, 'procRoot' | 'json'> }
+  | { command: 'watch'; options: WatchOptions }
+  | { command: 'serve'; options: ServeOptions }
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
@@ -252,7 +273,15 @@ function commonFrom(raw: RawOptions): CommonOptions {
   return options;
 }
 
-const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'help'];
+const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serve', 'help'];
+
+/** `127.0.0.1:9477`, `[::1]:9477`, `0.0.0.0:9477`, or `:9477` (127.0.0.1). */
+function listenArg(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !(port >= 0 && port <= 65535)) throw new InvalidArgumentError(`invalid address "${value}" (use 127.0.0.1:9477, [::1]:9477 or :9477)`);
+  return { host: match[1] ?? (match[2] || DEFAULT_LISTEN.host), port };
+}
 
 export function parseCommandLine(argv: readonly string[], version = '0.0.0'): ParsedCommandLine {
   // `list` is the default command, so commander would read a mistyped command as list's argument.
@@ -274,6 +303,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   )
     .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
+    .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)')
     .option('--iterations <n>', 'with --watch: stop after n polls', (v) => {
       if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
       return Number(v);
@@ -283,6 +313,10 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
       if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
       if (options.input && options.watchMs !== undefined) throw new UsageError('--watch polls a live source; it cannot be used with --input');
+      if (typeof raw.log === 'string') {
+        if (options.watchMs === undefined) throw new UsageError('--log needs --watch (a single listing has no events)');
+        options.logPath = raw.log;
+      }
       parsed = { command: 'list', options };
     });
 
@@ -342,6 +376,45 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes) };
     if (options.input) throw new UsageError('reset ends live sessions; it cannot be used with --input');
     parsed = { command: 'reset', options };
+  });
+
+  addCommonOptions(
+    program
+      .command('watch')
+      .description('each change as it happens: opened, state-changed, flagged, resolved, closed (--events: JSON lines)')
+      .option('--events', 'JSON lines instead of text (the event log format)', false)
+      .option('--interval <duration>', 'time between polls (default 2s)', positiveDurationArg)
+      .option('--log <file>', 'also append the events as JSON lines to this file (reopened on SIGHUP)')
+      .option('--iterations <n>', 'stop after n polls', (v) => {
+        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
+        return Number(v);
+      }),
+  ).action((raw: RawOptions) => {
+    const options: WatchOptions = { ...commonFrom(raw), intervalMs: (raw.interval as number | undefined) ?? DEFAULT_WATCH_MS };
+    if (raw.events) options.json = true;
+    if (typeof raw.log === 'string') options.logPath = raw.log;
+    if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
+    parsed = { command: 'watch', options };
+  });
+
+  addCommonOptions(
+    program
+      .command('serve')
+      .description('Prometheus exporter: /metrics with connections by state, flagged sessions and dwell histograms')
+      .option('--listen <address>', `where to serve /metrics (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}; other hosts only if you say so)`, listenArg)
+      .option('--interval <duration>', 'time between polls, independent of scrapes (default 15s)', positiveDurationArg)
+      .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg))
+      .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)'),
+  ).action((raw: RawOptions) => {
+    const options: ServeOptions = {
+      ...commonFrom(raw),
+      listen: (raw.listen as ServeOptions['listen'] | undefined) ?? DEFAULT_LISTEN,
+      intervalMs: (raw.interval as number | undefined) ?? 15_000,
+      listenerPorts: ((raw.listenerPort as PortRange[] | undefined) ?? []).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i)).slice(0, 1000),
+    };
+    if (typeof raw.log === 'string') options.logPath = raw.log;
+    if (options.input) throw new UsageError('serve polls the live host; it cannot be used with --input');
+    parsed = { command: 'serve', options };
   });
 
   program

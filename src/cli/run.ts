@@ -3,7 +3,9 @@ import { runCheck } from './commands/check.js';
 import { runExplain } from './commands/explain.js';
 import { runReset } from './commands/reset.js';
 import { runList } from './commands/list.js';
+import { runServe } from './commands/serve.js';
 import { runSources } from './commands/sources.js';
+import { runWatch } from './commands/watch.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine } from './parse-command-line.js';
 
@@ -25,6 +27,10 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
         return await runReset(parsed.options, context);
       case 'sources':
         return await runSources(parsed.options, context);
+      case 'watch':
+        return await runWatch(parsed.options, context);
+      case 'serve':
+        return await runServe(parsed.options, context);
     }
   } catch (error) {
     const code = exitCodeForError(error);

@@ -1,4 +1,5 @@
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
+import { EventStream } from '../../app/event-stream.js';
 import type { Monitor } from '../../app/monitor.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
@@ -7,6 +8,7 @@ import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
 import { reportPollFailure, type CliContext } from '../context.js';
+import { openEventLog, type EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
@@ -15,15 +17,18 @@ import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   const policy = await loadPolicy(options);
+  const log = await openEventLog(options.logPath, context);
   const monitor = await openMonitor(options, context);
   try {
-    return await listThrough(monitor, policy, options, context);
+    return await listThrough(monitor, policy, log, options, context);
   } finally {
     monitor.close();
+    await log?.close();
   }
 }
 
-async function listThrough(monitor: Monitor, policy: Policy, options: ListOptions, context: CliContext): Promise<number> {
+async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ListOptions, context: CliContext): Promise<number> {
+  const events = log ? new EventStream() : undefined;
   const facts = options.why ? await hostFactsFor(monitor, options, context) : {};
   const byOwner = selectionNeedsOwners(options.selection);
   // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
@@ -51,6 +56,7 @@ async function listThrough(monitor: Monitor, policy: Policy, options: ListOption
       if (ownersHidden) notice('owners', 'some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner');
       const diagnosis = options.why ? diagnoseAll(evaluation.views, facts) : undefined;
       writeViews(views, diagnosis, options, context, ownersHidden, outcome.takenAtMs);
+      if (log && events) await log.write(events.next(outcome, evaluation));
     }
     if (options.watchMs === undefined || iteration === options.iterations || context.interrupt.aborted) return exitCode;
     await context.sleep(options.watchMs, context.interrupt);

@@ -1,0 +1,50 @@
+import { EventStream } from '../../app/event-stream.js';
+import type { Monitor } from '../../app/monitor.js';
+import type { Policy } from '../../core/policy.js';
+import { formatEventLine } from '../../output/events.js';
+import { reportPollFailure, type CliContext } from '../context.js';
+import { openEventLog, type EventSink } from '../event-log.js';
+import { ExitCode } from '../exit-codes.js';
+import { loadPolicy } from '../load-policy.js';
+import { openMonitor } from '../open-monitor.js';
+import type { WatchOptions } from '../parse-command-line.js';
+
+// `tcpdwell watch`: what happens to connections as it happens — opened, state-changed, flagged,
+// resolved, closed — one line each (`--events`: JSON lines), until Ctrl-C.
+
+export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
+  const policy = await loadPolicy(options);
+  const log = await openEventLog(options.logPath, context);
+  const monitor = await openMonitor(options, context);
+  try {
+    return await watchThrough(monitor, policy, log, options, context);
+  } finally {
+    monitor.close();
+    await log?.close();
+  }
+}
+
+async function watchThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: WatchOptions, context: CliContext): Promise<number> {
+  const stream = new EventStream();
+  let failedBefore = false;
+  for (let iteration = 1; ; iteration++) {
+    const outcome = await monitor.poll();
+    if (!outcome.ok) {
+      // A failure is said once, not every interval, and nothing is closed by it.
+      if (!failedBefore) reportPollFailure(context, outcome);
+      failedBefore = true;
+    } else {
+      failedBefore = false;
+      const { evaluation } = await monitor.evaluate(policy, () => []);
+      const entries = stream.next(outcome, evaluation);
+      // The first poll lists what was already there: opened with firstSight, useful in a log, noise on a terminal.
+      const shown = iteration === 1 && !options.json ? entries.filter((e) => e.event !== 'opened') : entries;
+      if (shown.length) context.stdout.write(`${shown.map((e) => (options.json ? JSON.stringify(e) : formatEventLine(e))).join('\n')}\n`);
+      await log?.write(entries);
+    }
+    const replaying = monitor.pendingCaptures > 0;
+    if ((!replaying && options.input) || iteration === options.iterations || context.interrupt.aborted) return outcome.ok ? ExitCode.OK : ExitCode.UNKNOWN;
+    if (!replaying) await context.sleep(options.intervalMs, context.interrupt);
+    if (context.interrupt.aborted) return ExitCode.OK;
+  }
+}

@@ -1,0 +1,94 @@
+import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
+import type { Evaluation } from '../core/evaluate.js';
+import { ALL_TCP_STATES } from '../core/tcp-state.js';
+
+// The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
+// of the exporter in, the /metrics body out. `promtool check metrics` accepts it (tested).
+
+export interface ExporterSnapshot {
+  /** The last successful poll's evaluation; undefined before the first. */
+  evaluation?: Evaluation;
+  /** Local ports whose connections are counted per port (--listener-port). */
+  listenerPorts: readonly number[];
+  histograms: DwellHistograms;
+  polls: { ok: number; failed: number };
+  lastPollOk: boolean;
+  lastPollSeconds: number;
+  lastPollTimestampSeconds: number;
+  source: string;
+}
+
+const KINDS = ['half_open', 'half_close', 'idle', 'count'] as const;
+const SEVERITIES = ['warning', 'critical'] as const;
+
+export function formatMetrics(s: ExporterSnapshot): string {
+  const out: string[] = [];
+  const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, samples: string[]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+  };
+  const views = s.evaluation?.views ?? [];
+
+  family('tcpdwell_up', 'gauge', 'Whether the last poll read the socket table (1) or failed (0).', [`tcpdwell_up{source="${label(s.source)}"} ${s.lastPollOk ? 1 : 0}`]);
+
+  const byState = new Map<string, number>(ALL_TCP_STATES.map((state) => [state, 0]));
+  for (const v of views) byState.set(v.row.state, (byState.get(v.row.state) ?? 0) + 1);
+  family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', [...byState].map(([state, n]) => `tcpdwell_connections{state="${state}"} ${n}`));
+
+  if (s.listenerPorts.length > 0) {
+    const samples: string[] = [];
+    for (const port of s.listenerPorts) {
+      const counts = new Map<string, number>();
+      for (const v of views) if (v.row.local.port === port) counts.set(v.row.state, (counts.get(v.row.state) ?? 0) + 1);
+      for (const state of ALL_TCP_STATES) samples.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${counts.get(state) ?? 0}`);
+    }
+    family('tcpdwell_port_connections', 'gauge', 'Connections by state on each local port named with --listener-port.', samples);
+  }
+
+  const flagged = new Map<string, number>();
+  for (const v of views) {
+    if (!v.flag || v.flag.kind === 'count') continue;
+    const key = `${v.flag.kind.replace('-', '_')} ${v.flag.severity}`;
+    flagged.set(key, (flagged.get(key) ?? 0) + 1);
+  }
+  for (const f of s.evaluation?.countFlags ?? []) flagged.set(`count ${f.severity}`, (flagged.get(`count ${f.severity}`) ?? 0) + 1);
+  family(
+    'tcpdwell_flagged',
+    'gauge',
+    'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).',
+    KINDS.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{kind="${kind}",severity="${severity}"} ${flagged.get(`${kind} ${severity}`) ?? 0}`)),
+  );
+
+  const oldest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
+  for (const v of views) {
+    const dwellClass = dwellClassOf(v.row.state);
+    if (dwellClass) oldest[dwellClass] = Math.max(oldest[dwellClass], v.timing.dwellMs / 1000);
+  }
+  family('tcpdwell_oldest_dwell_seconds', 'gauge', 'Longest time a connection has now been in a half-open or half-close state.', (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{class="${c}"} ${number(oldest[c])}`));
+
+  const histogramSamples: string[] = [];
+  for (const dwellClass of ['half_open', 'half_close'] as const) {
+    const h = s.histograms[dwellClass];
+    let cumulative = 0;
+    DWELL_BUCKETS_SECONDS.forEach((le, i) => {
+      cumulative += h.buckets[i] ?? 0;
+      histogramSamples.push(`tcpdwell_dwell_seconds_bucket{class="${dwellClass}",le="${le}"} ${cumulative}`);
+    });
+    histogramSamples.push(`tcpdwell_dwell_seconds_bucket{class="${dwellClass}",le="+Inf"} ${h.count}`);
+    histogramSamples.push(`tcpdwell_dwell_seconds_sum{class="${dwellClass}"} ${number(h.sum)}`);
+    histogramSamples.push(`tcpdwell_dwell_seconds_count{class="${dwellClass}"} ${h.count}`);
+  }
+  family('tcpdwell_dwell_seconds', 'histogram', 'Time connections spent in a half-open or half-close state, counted when they left it.', histogramSamples);
+
+  family('tcpdwell_poll_duration_seconds', 'gauge', 'How long the last poll took.', [`tcpdwell_poll_duration_seconds ${number(s.lastPollSeconds)}`]);
+  family('tcpdwell_last_poll_timestamp_seconds', 'gauge', 'When the last poll ran (Unix time).', [`tcpdwell_last_poll_timestamp_seconds ${number(s.lastPollTimestampSeconds)}`]);
+  family('tcpdwell_polls_total', 'counter', 'Polls since start, by result.', [`tcpdwell_polls_total{result="ok"} ${s.polls.ok}`, `tcpdwell_polls_total{result="error"} ${s.polls.failed}`]);
+  return `${out.join('\n')}\n`;
+}
+
+function number(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(3);
+}
+
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
