@@ -1,0 +1,195 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { readFixture } from '../fixture.js';
+
+const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
+
+function withoutSocket(text: string, local: string): string {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.split(/\s+/)[3] === local && !l.startsWith('LISTEN'));
+  let end = at + 1;
+  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
+}
+
+let platform: FakePlatform;
+let ssText: string;
+let ssRuns: number;
+
+beforeEach(() => {
+  platform = new FakePlatform();
+  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  ssText = SS_STUCK;
+  ssRuns = 0;
+  platform.commands = [
+    () => {
+      ssRuns++;
+      return { stdout: ssText, stderr: '', exitCode: 0 };
+    },
+  ];
+});
+
+/** Runs a long-lived command; `step()` lets it past its next sleep (moving the fake clock), `stop()` ends it. */
+function start(argv: string[]) {
+  const interrupt = new AbortController();
+  const context = fakeContext(platform, {}, interrupt.signal);
+  let release: (() => void) | undefined;
+  let slept: (() => void) | undefined;
+  let sleeping = new Promise<void>((resolve) => (slept = resolve));
+  context.sleep = (ms, signal) =>
+    new Promise<void>((resolve) => {
+      release = () => {
+        platform.nowValue += ms;
+        resolve();
+      };
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+      slept?.();
+    });
+  const done = runCli(argv, context, '0.1.0');
+  return {
+    context,
+    done,
+    /** Resolves when the command is waiting for its next poll. */
+    waiting: async () => {
+      await sleeping;
+      sleeping = new Promise<void>((resolve) => (slept = resolve));
+    },
+    /** Lets the command past its sleep without waiting for the next one (it may end instead). */
+    release: () => release?.(),
+    step: async () => {
+      release?.();
+      await sleeping;
+      sleeping = new Promise<void>((resolve) => (slept = resolve));
+    },
+    stop: async () => {
+      interrupt.abort();
+      return done;
+    },
+  };
+}
+
+describe('serve', () => {
+  it('serves /metrics on 127.0.0.1 from the last poll: scrapes never poll; each interval does', async () => {
+    const server = start(['serve', '--listen', '127.0.0.1:0', '--half-open', '10s', '--half-close', '10s', '--idle', '1h', '--listener-port', '40957']);
+    await server.waiting();
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(server.context.err())![1]!;
+    const scrape = async () => {
+      const response = await fetch(`${url}/metrics`);
+      expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      return response.text();
+    };
+    const first = await scrape();
+    await scrape();
+    await scrape();
+    expect(ssRuns).toBe(1);
+    expect(first).toContain('tcpdwell_up{source="ss"} 1\n');
+    expect(first).toContain('tcpdwell_connections{state="CLOSE_WAIT"} 4\n');
+    expect(first).toContain('tcpdwell_flagged{kind="half_close",severity="warning"} 6\n');
+    expect(first).toContain('tcpdwell_flagged{kind="half_open",severity="warning"} 1\n');
+    expect(first).toContain('tcpdwell_port_connections{port="40957",state="LISTEN"} 1\n');
+    expect(first).toContain('tcpdwell_port_connections{port="40957",state="FIN_WAIT_2"} 1\n');
+    expect(first).toContain('tcpdwell_polls_total{result="ok"} 1\n');
+
+    // The CLOSE_WAIT of 127.0.0.1:43972 and its FIN_WAIT_2 peer close 15 s later: two half-close dwells observed.
+    ssText = withoutSocket(withoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
+    await server.step();
+    const second = await scrape();
+    expect(ssRuns).toBe(2);
+    expect(second).toContain('tcpdwell_dwell_seconds_count{class="half_close"} 2\n');
+    expect(second).toContain('tcpdwell_dwell_seconds_bucket{class="half_close",le="15"} 0\n');
+    expect(second).toContain('tcpdwell_dwell_seconds_bucket{class="half_close",le="30"} 2\n');
+    expect(second).toContain('tcpdwell_flagged{kind="half_close",severity="warning"} 4\n');
+    expect((await fetch(`${url}/other`)).status).toBe(404);
+    expect((await fetch(`${url}/metrics`, { method: 'POST' })).status).toBe(405);
+    expect(await server.stop()).toBe(0);
+    await expect(fetch(`${url}/metrics`)).rejects.toThrow();
+  });
+
+  it('a failed poll keeps the last figures and says up 0; a taken port is a one-line error', async () => {
+    const server = start(['serve', '--listen', ':0', '--interval', '1s']);
+    await server.waiting();
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(server.context.err())![1]!;
+    platform.commands = [() => ({ stdout: '', stderr: 'ss: netlink: Permission denied\n', exitCode: 1 })];
+    await server.step();
+    const body = await (await fetch(`${url}/metrics`)).text();
+    expect(body).toContain('tcpdwell_up{source="ss"} 0\n');
+    expect(body).toContain('tcpdwell_connections{state="CLOSE_WAIT"} 4\n');
+    expect(body).toContain('tcpdwell_polls_total{result="error"} 1\n');
+    const port = new URL(url).port;
+    const clash = await runCli(['serve', '--listen', `127.0.0.1:${port}`], fakeContext(platform), '0.1.0');
+    expect(clash).toBe(64);
+    await server.stop();
+  });
+
+  it('the exposition passes promtool check metrics', async () => {
+    let promtool: string | undefined;
+    try {
+      execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+      promtool = 'promtool';
+    } catch {
+      console.warn('promtool not installed (Debian prometheus; .ci/run installs it): exposition not validated');
+    }
+    const server = start(['serve', '--listen', ':0', '--listener-port', '40957', '--half-open', '10s', '--half-close', '10s']);
+    await server.waiting();
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(server.context.err())![1]!;
+    ssText = withoutSocket(SS_STUCK, '127.0.0.1:43972');
+    await server.step();
+    const body = await (await fetch(`${url}/metrics`)).text();
+    await server.stop();
+    if (promtool) {
+      // promtool prints lint problems and exits non-zero on any; execFileSync throws then.
+      const output = execFileSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+      expect(output).toBe('');
+    }
+    expect(promtool).toBeDefined();
+  });
+});
+
+describe('watch and the event log', () => {
+  it('--events: opened at first, then state-changed, flagged, resolved and closed as they happen; --log gets the same lines and survives rotation', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-events-'));
+    const logPath = join(dir, 'events.jsonl');
+    const watch = start(['watch', '--events', '--log', logPath, '--interval', '5s', '--half-open', '10s', '--half-close', '10s', '--idle', '1h']);
+    await watch.waiting();
+    const firstPoll = watch.context.out().trim().split('\n').map((l) => JSON.parse(l));
+    expect(firstPoll.filter((e) => e.event === 'opened')).toHaveLength(25);
+    expect(firstPoll.filter((e) => e.event === 'flagged')).toHaveLength(7);
+    expect(firstPoll.find((e) => e.event === 'opened')).toMatchObject({ firstSight: true, protocol: 'tcp', state: expect.any(String) });
+
+    // logrotate: the file is moved away, then SIGHUP; later events go to a new file at the path.
+    await rename(logPath, `${logPath}.1`);
+    watch.context.hangup();
+    ssText = withoutSocket(SS_STUCK, '127.0.0.1:43972');
+    await watch.step();
+    await watch.stop();
+    const later = watch.context.out().trim().split('\n').slice(firstPoll.length).map((l) => JSON.parse(l));
+    expect(later.map((e) => `${e.event} ${e.lastState ?? e.kind}`)).toEqual(['closed CLOSE_WAIT', 'resolved half-close']);
+    // ss reports the bytes (tcp_info bytes_sent / bytes_received), as an ASA teardown line would.
+    expect(later[0]).toMatchObject({ local: { address: '127.0.0.1', port: 43972 }, lifetimeSeconds: expect.any(Number), bytesSent: expect.any(Number), bytesReceived: expect.any(Number) });
+    expect(later[1]).toMatchObject({ subject: 'CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957', flaggedSeconds: 5 });
+    const rotated = (await readFile(`${logPath}.1`, 'utf8')).trim().split('\n');
+    const current = (await readFile(logPath, 'utf8')).trim().split('\n');
+    expect(rotated).toHaveLength(firstPoll.length);
+    expect(current.map((l) => JSON.parse(l).event)).toEqual(['closed', 'resolved']);
+  });
+
+  it('text lines, and a log path that cannot be opened is a one-line usage error', async () => {
+    const watch = start(['watch', '--iterations', '2', '--interval', '1s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
+    await watch.waiting();
+    ssText = withoutSocket(SS_STUCK, '127.0.0.1:34110');
+    watch.release();
+    expect(await watch.done).toBe(0);
+    const lines = watch.context.out().trim().split('\n');
+    expect(lines.filter((l) => / WARNING half-close: /.test(l))).toHaveLength(6);
+    expect(lines.some((l) => /closed {2}127\.0\.0\.1:34110 -> 127\.0\.0\.1:36563 after \d+(\.\d)?s, last CLOSE_WAIT$/.test(l))).toBe(true);
+    expect(lines.some((l) => /resolved half-close: CLOSE_WAIT 127\.0\.0\.1:34110/.test(l))).toBe(true);
+    const context = fakeContext(platform);
+    expect(await runCli(['watch', '--log', '/nonexistent-dir/x.jsonl'], context, '0.1.0')).toBe(64);
+    expect(context.err()).toBe('tcpdwell: cannot open log file /nonexistent-dir/x.jsonl: no such directory\n');
+  });
+});
