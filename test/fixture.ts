@@ -14,3 +14,13 @@ export function countBy<T>(items: readonly T[], key: (item: T) => string): Recor
 export function readFixtureBytes(name: string): Uint8Array {
   return readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 }
+
+/** An `ss` capture without one socket: its state line (found by local address, never a listener) and the tcp_info lines under it. */
+export function ssWithoutSocket(text: string, local: string): string {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.split(/\s+/)[3] === local && !l.startsWith('LISTEN'));
+  if (at < 0) throw new Error(`no socket ${local} in the capture`);
+  let end = at + 1;
+  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
+}

@@ -1,7 +1,10 @@
 import { Monitor, type PollOutcome } from '../app/monitor.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import type { TrackerState } from '../core/tracker.js';
+import type { Policy } from '../core/policy.js';
 import { loadCaptures } from '../sources/input-files.js';
+import { openEventLog, type EventSink } from './event-log.js';
+import { loadPolicy } from './load-policy.js';
 import { readHostFacts } from '../sources/linux/host-facts.js';
 import type { CliContext } from './context.js';
 import type { CommonOptions } from './parse-command-line.js';
@@ -35,4 +38,25 @@ export async function pollThrough(monitor: Monitor): Promise<PollOutcome> {
 /** Kernel settings for the diagnosis, only where they describe the machine the rows came from. */
 export function hostFactsFor(monitor: Monitor, options: CommonOptions, context: CliContext): Promise<HostFacts> {
   return monitor.describesThisHost ? readHostFacts(context.platform, options.procRoot) : Promise.resolve({});
+}
+
+/** What a polling command runs with: the policy, its monitor, and its `--log` file if any. */
+export interface PollingSession {
+  policy: Policy;
+  monitor: Monitor;
+  log: EventSink | undefined;
+}
+
+/** Opens policy, event log and monitor for `body`, and closes the monitor and the log after it, whatever happens. */
+export async function withPollingSession(options: CommonOptions & { logPath?: string }, context: CliContext, body: (session: PollingSession) => Promise<number>): Promise<number> {
+  const policy = await loadPolicy(options);
+  const log = await openEventLog(options.logPath, context);
+  let monitor: Monitor | undefined;
+  try {
+    monitor = await openMonitor(options, context);
+    return await body({ policy, monitor, log });
+  } finally {
+    monitor?.close();
+    await log?.close();
+  }
 }

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import type { CommandResult } from '../../src/platform/platform.js';
 import { FakePlatform, fakeContext } from '../fake-platform.js';
-import { readFixture } from '../fixture.js';
+import { readFixture, ssWithoutSocket } from '../fixture.js';
 
 // check's alert lifecycle, formats and notifiers, whole commands through the seam: ss output from a
 // real capture, a fake clock, real state and config files in a temp dir.
@@ -13,14 +13,6 @@ import { readFixture } from '../fixture.js';
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
 const THRESHOLDS = ['--half-open', '10s', '--half-close', '10s', '--idle', '1h'];
 
-/** The capture without one socket (its state line and the tcp_info lines under it). */
-function withoutSocket(text: string, local: string): string {
-  const lines = text.split('\n');
-  const at = lines.findIndex((l) => l.split(/\s+/)[3] === local && !l.startsWith('LISTEN'));
-  let end = at + 1;
-  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
-  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
-}
 
 let platform: FakePlatform;
 let dir: string;
@@ -62,7 +54,7 @@ describe('check: report once, remind, resolve', () => {
     expect(second).toEqual({ code: 1, out: '', err: '' });
 
     platform.nowValue += 5000;
-    ssText = withoutSocket(withoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
+    ssText = ssWithoutSocket(ssWithoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
     const third = await check();
     expect(flaggedLines(third.out).sort()).toEqual([
       'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (flagged for 10s)',
@@ -93,7 +85,7 @@ describe('check: report once, remind, resolve', () => {
   it('JSON carries the notifications of this run beside the whole report', async () => {
     await check();
     platform.nowValue += 2000;
-    ssText = withoutSocket(SS_STUCK, '127.0.0.1:56268');
+    ssText = ssWithoutSocket(SS_STUCK, '127.0.0.1:56268');
     const { out } = await check(['--json']);
     const report = JSON.parse(out);
     expect(report.flagged).toHaveLength(6);

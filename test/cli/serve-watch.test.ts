@@ -5,17 +5,10 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { FakePlatform, fakeContext } from '../fake-platform.js';
-import { readFixture } from '../fixture.js';
+import { readFixture, ssWithoutSocket } from '../fixture.js';
 
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
 
-function withoutSocket(text: string, local: string): string {
-  const lines = text.split('\n');
-  const at = lines.findIndex((l) => l.split(/\s+/)[3] === local && !l.startsWith('LISTEN'));
-  let end = at + 1;
-  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
-  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
-}
 
 let platform: FakePlatform;
 let ssText: string;
@@ -96,7 +89,7 @@ describe('serve', () => {
     expect(first).toContain('tcpdwell_polls_total{result="ok"} 1\n');
 
     // The CLOSE_WAIT of 127.0.0.1:43972 and its FIN_WAIT_2 peer close 15 s later: two half-close dwells observed.
-    ssText = withoutSocket(withoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
+    ssText = ssWithoutSocket(ssWithoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
     await server.step();
     const second = await scrape();
     expect(ssRuns).toBe(2);
@@ -137,7 +130,7 @@ describe('serve', () => {
     const server = start(['serve', '--listen', ':0', '--listener-port', '40957', '--half-open', '10s', '--half-close', '10s']);
     await server.waiting();
     const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(server.context.err())![1]!;
-    ssText = withoutSocket(SS_STUCK, '127.0.0.1:43972');
+    ssText = ssWithoutSocket(SS_STUCK, '127.0.0.1:43972');
     await server.step();
     const body = await (await fetch(`${url}/metrics`)).text();
     await server.stop();
@@ -164,7 +157,7 @@ describe('watch and the event log', () => {
     // logrotate: the file is moved away, then SIGHUP; later events go to a new file at the path.
     await rename(logPath, `${logPath}.1`);
     watch.context.hangup();
-    ssText = withoutSocket(SS_STUCK, '127.0.0.1:43972');
+    ssText = ssWithoutSocket(SS_STUCK, '127.0.0.1:43972');
     await watch.step();
     await watch.stop();
     const later = watch.context.out().trim().split('\n').slice(firstPoll.length).map((l) => JSON.parse(l));
@@ -181,7 +174,7 @@ describe('watch and the event log', () => {
   it('text lines, and a log path that cannot be opened is a one-line usage error', async () => {
     const watch = start(['watch', '--iterations', '2', '--interval', '1s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
     await watch.waiting();
-    ssText = withoutSocket(SS_STUCK, '127.0.0.1:34110');
+    ssText = ssWithoutSocket(SS_STUCK, '127.0.0.1:34110');
     watch.release();
     expect(await watch.done).toBe(0);
     const lines = watch.context.out().trim().split('\n');

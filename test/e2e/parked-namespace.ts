@@ -26,6 +26,16 @@ export function whyNotRunnable(): string | undefined {
   return undefined;
 }
 
+/** Why a test needing `program` (from Debian's `pkg`) cannot run here, or undefined. */
+export function whyNoProgram(program: string, pkg: string): string | undefined {
+  try {
+    execFileSync(program, ['--version'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return `needs ${program} (Debian ${pkg}; .ci/run installs it)`;
+  }
+}
+
 export interface ParkedSocket {
   role: string;
   protocol: 'tcp' | 'tcp6';

@@ -1,24 +1,16 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
+import { CLI, ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespace.js';
 
 // A real Prometheus scrapes `tcpdwell serve` on the loopback of a namespace holding known stuck
 // sessions; its query API must return the flagged counts. Both run inside the namespace.
 
-function whyNoPrometheus(): string | undefined {
-  try {
-    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'needs prometheus (Debian prometheus; .ci/run installs it)';
-  }
-}
 
-const skip = whyNotRunnable() ?? whyNoPrometheus();
+const skip = whyNotRunnable() ?? whyNoProgram('prometheus', 'prometheus');
 if (skip) console.warn(`skipping the Prometheus end-to-end test: ${skip}`);
 
 describe.skipIf(skip !== undefined)('Prometheus scraping tcpdwell serve', () => {

@@ -1,27 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
+import { ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespace.js';
 
 // The other sources on the real kernel: conntrack (with an nftables rule tracking loopback flows),
 // the systeminformation library, and captures of this kernel's tables read back with --input.
 
-function whyNoNft(): string | undefined {
-  try {
-    execFileSync('nft', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'needs nft (Debian nftables; .ci/run installs it)';
-  }
-}
 
 type Row = { state: string; protocol: string; local: { address: string; port: number }; remote: { address: string; port: number }; pid: number | null; process: string | null; flag: { kind: string } | null };
 const counts = (rows: { state: string }[]) => rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
 const PARKED_COUNTS = { LISTEN: 7, ESTABLISHED: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1 };
 
-const skipConntrack = whyNotRunnable() ?? whyNoNft();
+const skipConntrack = whyNotRunnable() ?? whyNoProgram('nft', 'nftables');
 if (skipConntrack) console.warn(`skipping conntrack end-to-end tests: ${skipConntrack}`);
 
 describe.skipIf(skipConntrack !== undefined)('conntrack source on the real kernel', () => {

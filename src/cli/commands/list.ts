@@ -8,23 +8,14 @@ import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
 import { reportPollFailure, type CliContext } from '../context.js';
-import { openEventLog, type EventSink } from '../event-log.js';
+import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { loadPolicy } from '../load-policy.js';
-import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
+import { hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
-  const policy = await loadPolicy(options);
-  const log = await openEventLog(options.logPath, context);
-  const monitor = await openMonitor(options, context);
-  try {
-    return await listThrough(monitor, policy, log, options, context);
-  } finally {
-    monitor.close();
-    await log?.close();
-  }
+  return withPollingSession(options, context, ({ monitor, policy, log }) => listThrough(monitor, policy, log, options, context));
 }
 
 async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ListOptions, context: CliContext): Promise<number> {

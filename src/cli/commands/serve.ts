@@ -5,10 +5,9 @@ import { emptyDwellHistograms, observeDwells } from '../../core/dwell-histogram.
 import type { Policy } from '../../core/policy.js';
 import { formatMetrics, type ExporterSnapshot } from '../../output/prometheus.js';
 import { reportPollFailure, type CliContext } from '../context.js';
-import { openEventLog, type EventSink } from '../event-log.js';
+import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { loadPolicy } from '../load-policy.js';
-import { openMonitor } from '../open-monitor.js';
+import { withPollingSession } from '../open-monitor.js';
 import { UsageError, type ServeOptions } from '../parse-command-line.js';
 
 // `tcpdwell serve`: a Prometheus exporter. It polls on its own interval, never per scrape, so
@@ -17,15 +16,7 @@ import { UsageError, type ServeOptions } from '../parse-command-line.js';
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
-  const policy = await loadPolicy(options);
-  const log = await openEventLog(options.logPath, context);
-  const monitor = await openMonitor(options, context);
-  try {
-    return await serveThrough(monitor, policy, log, options, context);
-  } finally {
-    monitor.close();
-    await log?.close();
-  }
+  return withPollingSession(options, context, ({ monitor, policy, log }) => serveThrough(monitor, policy, log, options, context));
 }
 
 async function serveThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ServeOptions, context: CliContext): Promise<number> {

@@ -3,25 +3,16 @@ import type { Monitor } from '../../app/monitor.js';
 import type { Policy } from '../../core/policy.js';
 import { formatEventLine } from '../../output/events.js';
 import { reportPollFailure, type CliContext } from '../context.js';
-import { openEventLog, type EventSink } from '../event-log.js';
+import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { loadPolicy } from '../load-policy.js';
-import { openMonitor } from '../open-monitor.js';
+import { withPollingSession } from '../open-monitor.js';
 import type { WatchOptions } from '../parse-command-line.js';
 
 // `tcpdwell watch`: what happens to connections as it happens — opened, state-changed, flagged,
 // resolved, closed — one line each (`--events`: JSON lines), until Ctrl-C.
 
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
-  const policy = await loadPolicy(options);
-  const log = await openEventLog(options.logPath, context);
-  const monitor = await openMonitor(options, context);
-  try {
-    return await watchThrough(monitor, policy, log, options, context);
-  } finally {
-    monitor.close();
-    await log?.close();
-  }
+  return withPollingSession(options, context, ({ monitor, policy, log }) => watchThrough(monitor, policy, log, options, context));
 }
 
 async function watchThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: WatchOptions, context: CliContext): Promise<number> {
