@@ -1,5 +1,5 @@
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,23 @@ describe('exec notifier', () => {
     const [failed, missing] = await deliver(MESSAGE, [{ type: 'exec', command: ['sh', '-c', 'echo broken >&2; exit 3'] }, { type: 'exec', command: [join(dir, 'nope')] }], deps);
     expect(failed).toEqual({ notifier: 'exec sh', ok: false, error: 'sh exited with 3: broken' });
     expect(missing).toMatchObject({ ok: false, error: `${join(dir, 'nope')}: no such program` });
+  });
+});
+
+describe('syslog notifier', () => {
+  it('real logger(1) writes one key=value line per notification to the socket it is given', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-syslog-'));
+    const socketPath = join(dir, 'log.sock');
+    // A one-datagram syslog receiver on a Unix socket.
+    const receiver = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nprint(s.recv(65536).decode(),flush=True)', socketPath]);
+    let output = '';
+    receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await new Promise<void>((resolve) => receiver.stdout.once('data', () => resolve()));
+    const [result] = await deliver(MESSAGE, [{ type: 'syslog', facility: 'local3', socket: socketPath }], deps);
+    await new Promise<void>((resolve) => receiver.once('exit', () => resolve()));
+    expect(result).toEqual({ notifier: 'syslog', ok: true });
+    // <PRI> = local3 (19) × 8 + warning (4) = 156, then the tag and our line.
+    expect(output).toMatch(/^ready\n<156>.*tcpdwell: change=flagged kind=half-close severity=warning subject="CLOSE_WAIT 10\.0\.0\.1:5432 -> 10\.0\.0\.9:40100" measured=95 threshold=30 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss\n$/);
   });
 });
 
