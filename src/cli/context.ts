@@ -11,6 +11,8 @@ export interface CliContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Aborted on SIGINT/SIGTERM. */
   interrupt: AbortSignal;
+  /** The terminal, when stdin and stdout are both one: the dashboard draws there. */
+  terminal?: { input: NodeJS.ReadStream; output: NodeJS.WriteStream };
   /** Calls `listener` on SIGHUP (log rotation); returns the unsubscribe. */
   onHangup(listener: () => void): () => void;
 }

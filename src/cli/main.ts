@@ -28,6 +28,7 @@ const exitCode = await runCli(
     env: process.env,
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
     interrupt: interrupt.signal,
+    ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { input: process.stdin, output: process.stdout } } : {}),
     onHangup: (listener) => {
       hangupListeners.add(listener);
       return () => hangupListeners.delete(listener);

@@ -2,8 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
 import { DurationError, parseDuration } from '../core/duration.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
-import { mapState } from '../core/state-vocabularies.js';
-import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
+import { stateFromAnyWord } from '../core/state-vocabularies.js';
+import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/captured-table.js';
 import type { InputOptions } from '../sources/input-files.js';
 import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
@@ -90,6 +90,11 @@ export interface ServeOptions extends CommonOptions {
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9477 };
 
+export interface DashboardOptions extends CommonOptions {
+  intervalMs: number;
+  logPath?: string;
+}
+
 export type ParsedCommandLine =
   | { command: 'list'; options: ListOptions }
   | { command: 'check'; options: CheckOptions }
@@ -98,6 +103,7 @@ export type ParsedCommandLine =
   | { command: 'sources'; options: Pick<CommonOptions, 'procRoot' | 'json'> }
   | { command: 'watch'; options: WatchOptions }
   | { command: 'serve'; options: ServeOptions }
+  | { command: 'dashboard'; options: DashboardOptions }
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
@@ -128,16 +134,11 @@ function listArg<T>(parseOne: (item: string) => T) {
   ];
 }
 
-/** Any spelling of a state: ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING, 0A… */
+/** Any spelling of a state: ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING… */
 export function parseStateWord(word: string): TcpState {
-  const upper = word.trim().toUpperCase();
-  const underscored = upper.replace(/-/g, '_');
-  if (isTcpState(underscored)) return underscored;
-  for (const vocabulary of ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const) {
-    const { state } = mapState(vocabulary, upper);
-    if (state !== TcpState.UNKNOWN) return state;
-  }
-  throw new InvalidArgumentError(`unknown state "${word}" (one of ${ALL_TCP_STATES.join(', ')})`);
+  const state = stateFromAnyWord(word);
+  if (state === undefined) throw new InvalidArgumentError(`unknown state "${word}" (one of ${ALL_TCP_STATES.join(', ')})`);
+  return state;
 }
 
 function portRangeArg(item: string): PortRange {
@@ -273,7 +274,18 @@ function commonFrom(raw: RawOptions): CommonOptions {
   return options;
 }
 
-const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serve', 'help'];
+const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serve', 'dashboard', 'help'];
+
+/**
+ * Plain `tcpdwell` on a terminal opens the dashboard; piped, or with list's output flags, it lists.
+ * Returns the argv to parse.
+ */
+export function withDefaultCommand(argv: readonly string[], interactive: boolean): readonly string[] {
+  const first = argv[0];
+  if (!interactive || (first !== undefined && !first.startsWith('-'))) return argv;
+  const listOnly = ['--json', '--watch', '--why', '--help', '-h', '--version', '-V', '--iterations', '--flagged', '--state', '--port', '--pid', '--process', '--local', '--remote', '--kind'];
+  return argv.some((a) => listOnly.includes(a.split('=')[0]!)) ? argv : ['dashboard', ...argv];
+}
 
 /** `127.0.0.1:9477`, `[::1]:9477`, `0.0.0.0:9477`, or `:9477` (127.0.0.1). */
 function listenArg(value: string): { host: string; port: number } {
@@ -415,6 +427,18 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     if (typeof raw.log === 'string') options.logPath = raw.log;
     if (options.input) throw new UsageError('serve polls the live host; it cannot be used with --input');
     parsed = { command: 'serve', options };
+  });
+
+  addCommonOptions(
+    program
+      .command('dashboard')
+      .description('full-screen live view (the default on a terminal): flagged first, charts, details, grouping')
+      .option('--interval <duration>', 'time between polls (default 2s; + and - change it live)', positiveDurationArg)
+      .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)'),
+  ).action((raw: RawOptions) => {
+    const options: DashboardOptions = { ...commonFrom(raw), intervalMs: (raw.interval as number | undefined) ?? DEFAULT_WATCH_MS };
+    if (typeof raw.log === 'string') options.logPath = raw.log;
+    parsed = { command: 'dashboard', options };
   });
 
   program

@@ -3,16 +3,17 @@ import { runCheck } from './commands/check.js';
 import { runExplain } from './commands/explain.js';
 import { runReset } from './commands/reset.js';
 import { runList } from './commands/list.js';
+import { runDashboardCommand } from './commands/dashboard.js';
 import { runServe } from './commands/serve.js';
 import { runSources } from './commands/sources.js';
 import { runWatch } from './commands/watch.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
-import { parseCommandLine } from './parse-command-line.js';
+import { parseCommandLine, withDefaultCommand } from './parse-command-line.js';
 
 /** argv → exit code. Every failure becomes one line on stderr and one documented exit code. */
 export async function runCli(argv: readonly string[], context: CliContext, version: string): Promise<number> {
   try {
-    const parsed = parseCommandLine(argv, version);
+    const parsed = parseCommandLine(withDefaultCommand(argv, context.terminal !== undefined), version);
     switch (parsed.command) {
       case 'exit':
         context.stdout.write(parsed.output);
@@ -31,6 +32,8 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
         return await runWatch(parsed.options, context);
       case 'serve':
         return await runServe(parsed.options, context);
+      case 'dashboard':
+        return await runDashboardCommand(parsed.options, context);
     }
   } catch (error) {
     const code = exitCodeForError(error);

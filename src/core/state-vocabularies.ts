@@ -222,3 +222,15 @@ export function mapState(vocabulary: StateVocabulary, raw: string): MappedState 
 export function vocabularyTable(vocabulary: StateVocabulary): Readonly<Record<string, TcpState>> {
   return TABLES[vocabulary];
 }
+
+/** Any spelling a person may type for a state (ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING); undefined when none fits. */
+export function stateFromAnyWord(word: string): TcpState | undefined {
+  const upper = word.trim().toUpperCase();
+  const underscored = upper.replace(/-/g, '_');
+  if ((Object.values(TcpState) as string[]).includes(underscored)) return underscored as TcpState;
+  for (const vocabulary of ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const) {
+    const { state } = mapState(vocabulary, upper);
+    if (state !== TcpState.UNKNOWN) return state;
+  }
+  return undefined;
+}

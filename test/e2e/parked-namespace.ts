@@ -27,9 +27,9 @@ export function whyNotRunnable(): string | undefined {
 }
 
 /** Why a test needing `program` (from Debian's `pkg`) cannot run here, or undefined. */
-export function whyNoProgram(program: string, pkg: string): string | undefined {
+export function whyNoProgram(program: string, pkg: string, versionFlag = '--version'): string | undefined {
   try {
-    execFileSync(program, ['--version'], { stdio: 'ignore' });
+    execFileSync(program, [versionFlag], { stdio: 'ignore' });
     return undefined;
   } catch {
     return `needs ${program} (Debian ${pkg}; .ci/run installs it)`;

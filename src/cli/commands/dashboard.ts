@@ -1,0 +1,33 @@
+import { EventStream } from '../../app/event-stream.js';
+import { runDashboard } from '../../dashboard/dashboard.js';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { hostFactsFor, withPollingSession } from '../open-monitor.js';
+import { UsageError, type DashboardOptions } from '../parse-command-line.js';
+
+/** `tcpdwell dashboard` (and plain `tcpdwell` on a terminal): the live full-screen view. */
+export async function runDashboardCommand(options: DashboardOptions, context: CliContext): Promise<number> {
+  const terminal = context.terminal;
+  if (!terminal) throw new UsageError('the dashboard needs a terminal; use `tcpdwell list` (or --watch) when output is piped');
+  return withPollingSession(options, context, async ({ monitor, policy, log }) => {
+    const events = log ? new EventStream() : undefined;
+    await runDashboard(
+      {
+        monitor,
+        policy,
+        intervalMs: options.intervalMs,
+        facts: await hostFactsFor(monitor, options, context),
+        ...(log && events ? { afterPoll: (outcome, evaluation) => log.write(events.next(outcome, evaluation)) } : {}),
+      },
+      {
+        input: terminal.input,
+        output: terminal.output,
+        terminal: context.env.TERM || 'xterm',
+        // https://no-color.org: present and not empty.
+        noColor: Boolean(context.env.NO_COLOR),
+        interrupt: context.interrupt,
+      },
+    );
+    return ExitCode.OK;
+  });
+}

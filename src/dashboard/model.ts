@@ -1,0 +1,144 @@
+import { formatEndpoint } from '../core/address.js';
+import { ownerLabel } from '../core/connection.js';
+import type { ConnectionView } from '../core/evaluate.js';
+import { stateFromAnyWord } from '../core/state-vocabularies.js';
+import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
+
+// The model behind the dashboard: filtering, sorting, grouping, windowing and moving the
+// selection. Pure, so it is tested without a terminal and stays fast at 100,000 rows (only the
+// visible window is ever formatted).
+
+export const SORT_KEYS = ['flag', 'dwell', 'state', 'local', 'remote', 'process'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export const GROUPINGS = ['none', 'process', 'remote', 'local-port'] as const;
+export type Grouping = (typeof GROUPINGS)[number];
+
+export function nextOf<T>(list: readonly T[], current: T): T {
+  return list[(list.indexOf(current) + 1) % list.length]!;
+}
+
+/**
+ * Every token must match: a state in any spelling (close-wait, ESTAB), a port (`5432` or `:5432`,
+ * either side), or text found in an address, `ip:port`, the process name or its pid.
+ */
+export function compileFilter(text: string): (view: ConnectionView) => boolean {
+  const tokens = text.trim().split(/\s+/).filter(Boolean);
+  if (tokens.length === 0) return () => true;
+  const tests = tokens.map((token): ((v: ConnectionView) => boolean) => {
+    const state = /^[a-z_-]+$/i.test(token) ? stateFromAnyWord(token) : undefined;
+    if (state) return (v) => v.row.state === state;
+    const port = /^:?(\d{1,5})$/.exec(token);
+    if (port) {
+      const n = Number(port[1]);
+      return (v) => v.row.local.port === n || v.row.remote.port === n || v.row.pid === n;
+    }
+    const needle = token.toLowerCase();
+    return (v) =>
+      formatEndpoint(v.row.local).toLowerCase().includes(needle) ||
+      formatEndpoint(v.row.remote).toLowerCase().includes(needle) ||
+      (v.row.process ?? '').toLowerCase().includes(needle);
+  });
+  return (view) => tests.every((test) => test(view));
+}
+
+/** Whether the filter has text that may name a process (every row then needs its owner looked up). */
+export function filterNeedsOwners(text: string): boolean {
+  return text
+    .trim()
+    .split(/\s+/)
+    .some((token) => token !== '' && !/^:?\d{1,5}$/.test(token) && !(/^[a-z_-]+$/i.test(token) && stateFromAnyWord(token)));
+}
+
+const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
+const STATE_RANK = new Map<TcpState, number>(ALL_TCP_STATES.map((s, i) => [s, i]));
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const COMPARATORS: Record<SortKey, (a: ConnectionView, b: ConnectionView) => number> = {
+  flag: (a, b) => (b.flag ? SEVERITY_RANK[b.flag.severity] : 0) - (a.flag ? SEVERITY_RANK[a.flag.severity] : 0) || b.timing.dwellMs - a.timing.dwellMs,
+  dwell: (a, b) => b.timing.dwellMs - a.timing.dwellMs,
+  state: (a, b) => STATE_RANK.get(a.row.state)! - STATE_RANK.get(b.row.state)! || b.timing.dwellMs - a.timing.dwellMs,
+  local: (a, b) => compareText(a.row.local.address, b.row.local.address) || a.row.local.port - b.row.local.port,
+  remote: (a, b) => compareText(a.row.remote.address, b.row.remote.address) || a.row.remote.port - b.row.remote.port,
+  process: (a, b) => compareText(a.row.process ?? '\uffff', b.row.process ?? '\uffff') || (a.row.pid ?? 0) - (b.row.pid ?? 0),
+};
+
+/** A sorted copy; ties fall back to the connection key so the order is stable between polls. */
+export function sortViews(views: readonly ConnectionView[], key: SortKey): ConnectionView[] {
+  const compare = COMPARATORS[key];
+  return [...views].sort((a, b) => compare(a, b) || compareText(a.connection.key, b.connection.key));
+}
+
+export interface GroupRow {
+  key: string;
+  total: number;
+  flagged: number;
+  byState: Partial<Record<TcpState, number>>;
+}
+
+function groupKey(view: ConnectionView, grouping: Exclude<Grouping, 'none'>): string {
+  switch (grouping) {
+    case 'process':
+      return ownerLabel(view.row) ?? '(no owner)';
+    case 'remote':
+      return view.row.remote.address;
+    case 'local-port':
+      return String(view.row.local.port);
+  }
+}
+
+/** Counts per state for each group; the groups with most flagged, then most connections, first. */
+export function groupViews(views: readonly ConnectionView[], grouping: Exclude<Grouping, 'none'>): GroupRow[] {
+  const groups = new Map<string, GroupRow>();
+  for (const view of views) {
+    const key = groupKey(view, grouping);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { key, total: 0, flagged: 0, byState: {} }));
+    group.total++;
+    if (view.flag) group.flagged++;
+    group.byState[view.row.state] = (group.byState[view.row.state] ?? 0) + 1;
+  }
+  return [...groups.values()].sort((a, b) => b.flagged - a.flagged || b.total - a.total || compareText(a.key, b.key));
+}
+
+export interface Cursor {
+  /** Index of the selected row in the whole (filtered, sorted) list. */
+  selected: number;
+  /** Index of the first visible row. */
+  offset: number;
+}
+
+export type Move = 'up' | 'down' | 'page-up' | 'page-down' | 'home' | 'end';
+
+/** The cursor after a key, kept inside the list and the selected row inside the window. */
+export function moveCursor(cursor: Cursor, move: Move, count: number, height: number): Cursor {
+  const page = Math.max(1, height - 1);
+  const delta = { up: -1, down: 1, 'page-up': -page, 'page-down': page, home: -Infinity, end: Infinity }[move];
+  return clampCursor({ selected: cursor.selected + delta, offset: cursor.offset }, count, height);
+}
+
+/** A cursor made valid for a list of `count` rows shown `height` at a time (after a poll or a resize). */
+export function clampCursor(cursor: Cursor, count: number, height: number): Cursor {
+  if (count === 0) return { selected: 0, offset: 0 };
+  const selected = Math.min(Math.max(cursor.selected, 0), count - 1);
+  let offset = Math.min(Math.max(cursor.offset, 0), Math.max(0, count - height));
+  if (selected < offset) offset = selected;
+  if (selected >= offset + height) offset = selected - height + 1;
+  return { selected, offset };
+}
+
+/** The rows on screen: never more than `height`, whatever the list's size. */
+export function visibleWindow<T>(items: readonly T[], cursor: Cursor, height: number): T[] {
+  return items.slice(cursor.offset, cursor.offset + height);
+}
+
+/** Keeps the same connection selected across a poll that reorders the list, when it is still there. */
+export function followSelection(previousKey: string | undefined, views: readonly ConnectionView[], cursor: Cursor, height: number): Cursor {
+  if (previousKey === undefined) return clampCursor(cursor, views.length, height);
+  const index = views.findIndex((v) => v.connection.key === previousKey);
+  if (index < 0) return clampCursor(cursor, views.length, height);
+  return clampCursor({ selected: index, offset: cursor.offset + (index - cursor.selected) }, views.length, height);
+}

@@ -1,0 +1,167 @@
+import { formatEndpoint } from '../core/address.js';
+import { formatDuration } from '../core/duration.js';
+import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import type { Thresholds } from '../core/policy.js';
+import type { TcpState } from '../core/tcp-state.js';
+import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
+import type { GroupRow } from './model.js';
+
+// Text of the dashboard's parts, sized to the terminal. Pure: views in, lines out. Colour comes as
+// blessed tags, and only when asked for (NO_COLOR).
+
+export interface Paint {
+  (text: string, color: 'red' | 'yellow' | 'green' | 'cyan' | 'gray' | 'bold' | 'inverse'): string;
+}
+
+export const colorPaint: Paint = (text, color) => {
+  const tag = color === 'bold' ? 'bold' : color === 'inverse' ? 'inverse' : color === 'gray' ? 'gray-fg' : `${color}-fg`;
+  return `{${tag}}${escapeTags(text)}{/${tag}}`;
+};
+
+/** NO_COLOR: bold and inverse only (they are not colour), everything else plain. */
+export const plainPaint: Paint = (text, color) => (color === 'inverse' || color === 'bold' ? `{${color}}${escapeTags(text)}{/${color}}` : escapeTags(text));
+
+export function escapeTags(text: string): string {
+  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+}
+
+/** Fits text in `width` characters: cut with … or padded. */
+export function fit(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length > width) return width <= 1 ? chars.slice(0, width).join('') : `${chars.slice(0, width - 1).join('')}…`;
+  return text + ' '.repeat(width - chars.length);
+}
+
+interface Column {
+  title: string;
+  width: number;
+  cell: (view: ConnectionView) => string;
+}
+
+/** Columns for a terminal `width` wide: addresses get what the fixed columns leave. */
+export function connectionColumns(width: number): Column[] {
+  const wide = width >= 110;
+  const fixed: Column[] = [
+    { title: 'STATE', width: 12, cell: (v) => v.row.state },
+    { title: 'PID/PROCESS', width: wide ? 22 : 12, cell: (v) => formatOwner(v, false) },
+    { title: 'DWELL', width: wide ? 9 : 7, cell: formatDwell },
+    ...(wide ? [{ title: 'IDLE', width: 8, cell: (v: ConnectionView) => (v.timing.idleMs === undefined ? '-' : formatDuration(v.timing.idleMs)) }] : []),
+    { title: 'FLAG', width: wide ? 14 : 11, cell: formatFlag },
+  ];
+  const gaps = fixed.length + 1; // between the columns, addresses included
+  const addressWidth = Math.max(12, Math.floor((width - 2 - gaps - fixed.reduce((n, c) => n + c.width, 0)) / 2));
+  const [state, ...rest] = fixed;
+  return [
+    state!,
+    { title: 'LOCAL', width: addressWidth, cell: (v) => formatEndpoint(v.row.local) },
+    { title: 'REMOTE', width: addressWidth, cell: (v) => (v.row.state === 'LISTEN' && v.row.remote.port === 0 ? formatEndpoint(v.row.remote).replace(/:0$/, ':*') : formatEndpoint(v.row.remote)) },
+    ...rest,
+  ];
+}
+
+export function connectionHeader(columns: readonly Column[], paint: Paint): string {
+  return paint(columns.map((c) => fit(c.title, c.width)).join(' '), 'bold');
+}
+
+/** One table line; flagged rows coloured by severity; the selected one inverse. */
+export function connectionLine(view: ConnectionView, columns: readonly Column[], selected: boolean, paint: Paint): string {
+  const text = columns.map((c) => fit(c.cell(view), c.width)).join(' ');
+  if (selected) return paint(text, 'inverse');
+  if (!view.flag) return escapeTags(text);
+  return paint(text, view.flag.severity === 'critical' ? 'red' : 'yellow');
+}
+
+// Most telling first: a narrow terminal keeps the leak and dead-upstream columns.
+const GROUP_STATES: [TcpState, string][] = [
+  ['CLOSE_WAIT', 'CLOSE_W'],
+  ['SYN_SENT', 'SYN_S'],
+  ['ESTABLISHED', 'ESTAB'],
+  ['FIN_WAIT_2', 'FIN_W2'],
+  ['TIME_WAIT', 'TIME_W'],
+  ['SYN_RECEIVED', 'SYN_R'],
+  ['FIN_WAIT_1', 'FIN_W1'],
+  ['LAST_ACK', 'LAST_A'],
+  ['LISTEN', 'LISTEN'],
+];
+const GROUP_KEY_MIN = 16;
+
+/** The key column's width and the state columns that fit beside it (each 7 wide plus a space). */
+function groupLayout(width: number): { keyWidth: number; states: [TcpState, string][] } {
+  const inner = width - 2;
+  const fixed = 1 + 7 + 1 + 8; // TOTAL and FLAGGED with their gaps
+  const states = GROUP_STATES.slice(0, Math.max(2, Math.min(GROUP_STATES.length, Math.floor((inner - GROUP_KEY_MIN - fixed) / 8))));
+  return { keyWidth: Math.max(8, inner - fixed - states.length * 8), states };
+}
+
+export function groupHeader(title: string, width: number, paint: Paint): string {
+  const { keyWidth, states } = groupLayout(width);
+  return paint([fit(title.toUpperCase(), keyWidth), fit('TOTAL', 7), fit('FLAGGED', 8), ...states.map(([, short]) => fit(short, 7))].join(' '), 'bold');
+}
+
+export function groupLine(group: GroupRow, width: number, selected: boolean, paint: Paint): string {
+  const { keyWidth, states } = groupLayout(width);
+  const text = [fit(group.key, keyWidth), fit(String(group.total), 7), fit(String(group.flagged), 8), ...states.map(([state]) => fit(String(group.byState[state] ?? ''), 7))].join(' ');
+  if (selected) return paint(text, 'inverse');
+  return group.flagged > 0 ? paint(text, 'yellow') : escapeTags(text);
+}
+
+export interface HeaderInput {
+  host: string;
+  source: string;
+  intervalMs: number;
+  paused: boolean;
+  lastPollAtMs?: number;
+  lastPollCostMs?: number;
+  evaluation?: Evaluation;
+  thresholds: Thresholds;
+  /** Why the last poll failed, when it did: the data shown is older. */
+  failure?: string;
+  sort: string;
+}
+
+export function headerLines(h: HeaderInput, width: number, paint: Paint): string[] {
+  const counts = { 'half-open': 0, 'half-close': 0, idle: 0 } as Record<string, number>;
+  for (const v of h.evaluation?.views ?? []) if (v.flag && v.flag.kind !== 'count') counts[v.flag.kind] = (counts[v.flag.kind] ?? 0) + 1;
+  const countFlags = h.evaluation?.countFlags.length ?? 0;
+  const when = h.lastPollAtMs === undefined ? 'not yet' : new Date(h.lastPollAtMs).toISOString().slice(11, 19);
+  const total = h.evaluation?.views.length ?? 0;
+  const limit = (ms: number) => (ms === Infinity ? 'off' : formatDuration(ms));
+  const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
+  const flagged = `${total} connections  flagged: half-open ${counts['half-open']}  half-close ${counts['half-close']}  idle ${counts.idle}  count ${countFlags}`;
+  const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
+  const anyFlagged = counts['half-open']! + counts['half-close']! + counts.idle! + countFlags > 0;
+  const lines = [paint(fit(first, width), 'bold'), anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width)), escapeTags(fit(limits, width))];
+  if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — showing the data of ${when}`, width), 'red'));
+  return lines;
+}
+
+export const HELP_TEXT = [
+  'tcpdwell dashboard keys',
+  '',
+  '  ↑ ↓ PgUp PgDn Home End   move',
+  '  Enter                    details of the selected connection (group: filter to it)',
+  '  /                        filter: states (close-wait), ports (5432 or :5432), address or process text',
+  '  s                        cycle the sort: flag, dwell, state, local, remote, process',
+  '  f                        flagged only, on/off',
+  '  g                        cycle grouping: none, process, remote host, local port',
+  '  p                        pause / resume polling',
+  '  + / -                    poll less / more often',
+  '  ?                        this help',
+  '  q, Ctrl-C                quit',
+].join('\n');
+
+const SPARKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/** A sparkline of the last values that fit in `width`: the text trend for NO_COLOR. */
+export function sparkline(values: readonly number[], width: number): string {
+  const shown = values.slice(-width);
+  const max = Math.max(1, ...shown);
+  return shown.map((v) => SPARKS[Math.min(SPARKS.length - 1, Math.round((v / max) * (SPARKS.length - 1)))]).join('');
+}
+
+/** State counts as text bars (`ESTB ██████ 7`): the distribution chart without colour. */
+export function stateBars(counts: readonly [string, number][], width: number): string[] {
+  const max = Math.max(1, ...counts.map(([, n]) => n));
+  const barWidth = Math.max(1, width - 14);
+  return counts.map(([label, n]) => `${fit(label, 5)} ${'█'.repeat(Math.round((n / max) * barWidth)) || (n > 0 ? '▏' : '')} ${n}`);
+}
