@@ -61,13 +61,30 @@ const COMPARATORS: Record<SortKey, (a: ConnectionView, b: ConnectionView) => num
   flag: (a, b) => (b.flag ? SEVERITY_RANK[b.flag.severity] : 0) - (a.flag ? SEVERITY_RANK[a.flag.severity] : 0) || b.timing.dwellMs - a.timing.dwellMs,
   dwell: (a, b) => b.timing.dwellMs - a.timing.dwellMs,
   state: (a, b) => STATE_RANK.get(a.row.state)! - STATE_RANK.get(b.row.state)! || b.timing.dwellMs - a.timing.dwellMs,
-  local: (a, b) => compareText(a.row.local.address, b.row.local.address) || a.row.local.port - b.row.local.port,
-  remote: (a, b) => compareText(a.row.remote.address, b.row.remote.address) || a.row.remote.port - b.row.remote.port,
-  process: (a, b) => compareText(a.row.process ?? '\uffff', b.row.process ?? '\uffff') || (a.row.pid ?? 0) - (b.row.pid ?? 0),
+  local: () => 0, // text sorts: see TEXT_SORT_KEYS
+  remote: () => 0,
+  process: () => 0,
+};
+
+// Text sorts read each row's fields once (decorate, sort, undecorate) instead of walking
+// view.row.… on each of the ~1.7M comparisons of a 100,000-row sort.
+const TEXT_SORT_FIELDS: Partial<Record<SortKey, (v: ConnectionView) => [string, number]>> = {
+  local: (v) => [v.row.local.address, v.row.local.port],
+  remote: (v) => [v.row.remote.address, v.row.remote.port],
+  process: (v) => [v.row.process ?? '\uffff', v.row.pid ?? 0],
 };
 
 /** A sorted copy; ties fall back to the connection key so the order is stable between polls. */
 export function sortViews(views: readonly ConnectionView[], key: SortKey): ConnectionView[] {
+  const fields = TEXT_SORT_FIELDS[key];
+  if (fields) {
+    const decorated = views.map((view) => {
+      const [text, number] = fields(view);
+      return { text, number, key: view.connection.key, view };
+    });
+    decorated.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : a.number - b.number || compareText(a.key, b.key)));
+    return decorated.map((d) => d.view);
+  }
   const compare = COMPARATORS[key];
   return [...views].sort((a, b) => compare(a, b) || compareText(a.connection.key, b.connection.key));
 }

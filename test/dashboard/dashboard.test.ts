@@ -29,7 +29,7 @@ function terminal() {
 }
 
 /** A monitor whose polls answer in turn from `outcomes` (an Error is thrown, like a bug would). */
-function fakeMonitor(outcomes: ('ok' | 'fail' | Error)[]): Monitor {
+function fakeMonitor(outcomes: ('ok' | 'fail' | Error)[], pollMs = 0, started: number[] = []): Monitor {
   let tracker = emptyTrackerState();
   let polls = 0;
   const monitor = {
@@ -41,6 +41,8 @@ function fakeMonitor(outcomes: ('ok' | 'fail' | Error)[]): Monitor {
     describesThisHost: true,
     close: () => undefined,
     async poll(): Promise<PollOutcome> {
+      started.push(Date.now());
+      if (pollMs) await new Promise((r) => setTimeout(r, pollMs));
       const next = outcomes[Math.min(polls, outcomes.length - 1)]!;
       polls++;
       if (next instanceof Error) throw next;
@@ -81,5 +83,22 @@ describe('runDashboard on a fake terminal', () => {
     expect(afterFailure).not.toContain('(first poll running)');
     expect(afterFailure).not.toContain('(no connection matches)');
     expect(t.text().slice(-200)).toContain(RESTORED[0]);
+  });
+
+  it('a poll slower than the interval is not queued behind: ticks that find it running are skipped, and keys still act', async () => {
+    const t = terminal();
+    const stop = new AbortController();
+    const started: number[] = [];
+    const run = runDashboard({ monitor: fakeMonitor(['ok'], 300, started), policy: defaultPolicy('ios'), intervalMs: 20, facts: {} }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    t.input.write('f'); // handled while the first poll still runs
+    await new Promise((r) => setTimeout(r, 600));
+    stop.abort();
+    await run;
+    // 700 ms at a 20 ms interval would be 35 polls if ticks queued; a 300 ms poll allows about 3.
+    expect(started.length).toBeGreaterThanOrEqual(2);
+    expect(started.length).toBeLessThanOrEqual(4);
+    for (let i = 1; i < started.length; i++) expect(started[i]! - started[i - 1]!).toBeGreaterThanOrEqual(290);
+    expect(t.plain()).toContain('flagged only');
   });
 });
