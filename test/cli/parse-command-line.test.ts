@@ -51,7 +51,7 @@ describe('parseCommandLine', () => {
     [['list', '--port', '99999'], /invalid port "99999"/],
     [['list', '--watch', '0s'], /must be more than 0/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset, sources, watch, serve\)$/],
+    [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset, sources, watch, serve, dashboard\)$/],
     [['reset', '--kind', 'stuck'], /unknown kind "stuck" \(one of half-open, half-close, idle\)/],
     [['reset', '--local', 'db.example:5432x'], /invalid address "db.example:5432x"/],
     [['explain', 'nonsense'], /^cannot explain "nonsense": give a state/],
