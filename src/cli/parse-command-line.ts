@@ -335,7 +335,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   addCommonOptions(
     program
       .command('check')
-      .description('for cron and monitoring: silent and exit 0 when all is well; exit 1 warning, 2 critical, 3 unknown')
+      .description('for cron and monitoring: reports what is new since the last run, silent otherwise; exit 0 ok, 1 warning, 2 critical, 3 unknown')
       .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)')
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
       .option('--window <duration>', 'sample for this long instead of using the state file', positiveDurationArg)
@@ -381,7 +381,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     addCommonOptions(
       program
         .command('reset')
-        .description('end selected sessions through the kernel (ss -K); a dry run unless --yes; never LISTEN or TIME_WAIT')
+        .description('end selected sessions (ss -K on Linux, SetTcpEntry on Windows); a dry run unless --yes; never LISTEN or TIME_WAIT')
         .option('--yes', 'really end them (needs root)', false),
     ),
   ).action((raw: RawOptions) => {
