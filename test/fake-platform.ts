@@ -44,6 +44,14 @@ export class FakePlatform implements Platform {
     return { ...result, stdout: typeof result.stdout === 'string' ? Buffer.from(result.stdout, 'utf8') : result.stdout };
   }
 
+  async runLines(argv: readonly string[], onLine: (line: string) => void, options: RunOptions = {}): Promise<{ stderr: string; exitCode: number }> {
+    const result = await this.run(argv, options);
+    const lines = result.stdout.split(/\r?\n/);
+    if (lines[lines.length - 1] === '') lines.pop();
+    lines.forEach(onLine);
+    return { stderr: result.stderr, exitCode: result.exitCode };
+  }
+
   private answer(argv: readonly string[]): CommandResult | BinaryCommandResult {
     this.ran.push([...argv]);
     const answer = this.commands.length > 1 ? this.commands.shift()! : this.commands[0];

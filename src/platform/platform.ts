@@ -38,6 +38,8 @@ export interface Platform {
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** As run, with stdout left undecoded. */
   runBinary(argv: readonly string[], options?: RunOptions): Promise<BinaryCommandResult>;
+  /** As run, handing stdout over a line at a time while the command still writes (no CR/LF in the lines). */
+  runLines(argv: readonly string[], onLine: (line: string) => void, options?: RunOptions): Promise<{ stderr: string; exitCode: number }>;
   /** Starts argv as a session (no shell); failures to start surface on the first exchange. */
   openSession(argv: readonly string[]): CommandSession;
   readText(path: string): Promise<string>;
@@ -76,10 +78,63 @@ function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: 
   });
 }
 
+function streamLines(argv: readonly string[], onLine: (line: string) => void, options: RunOptions): Promise<{ stderr: string; exitCode: number }> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new Error('empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...options.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let pending = '';
+    let stderr = '';
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(Object.assign(new Error(`${file} timed out after ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    child.on('error', fail);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 1 << 20) stderr += chunk;
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      if (failed) return;
+      try {
+        let start = 0;
+        for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
+          let line = start === 0 && pending ? pending + chunk.slice(0, end) : chunk.slice(start, end);
+          if (start === 0) pending = '';
+          if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+          onLine(line);
+          start = end + 1;
+        }
+        pending = start === 0 ? pending + chunk : chunk.slice(start);
+      } catch (error) {
+        fail(error as Error);
+      }
+    });
+    child.on('close', (code) => {
+      if (failed) return;
+      clearTimeout(timer);
+      try {
+        if (pending) onLine(pending.replace(/\r$/, ''));
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      resolve({ stderr, exitCode: code ?? 1 });
+    });
+  });
+}
+
 export function nodePlatform(): Platform {
   return {
     run: (argv, options = {}) => execute(argv, options, 'utf8'),
     runBinary: (argv, options = {}) => execute(argv, options, 'buffer'),
+    runLines: (argv, onLine, options = {}) => streamLines(argv, onLine, options),
     openSession: (argv) => new ProcessSession(argv),
     readText: (path) => readFile(path, 'utf8'),
     readBytes: (path) => readFile(path),

@@ -23,45 +23,69 @@ const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState
 const NETIDS = new Set(['tcp', 'udp', 'raw', 'u_str', 'u_dgr', 'u_seq', 'nl', 'p_raw', 'p_dgr', 'v_str', 'v_dgr', 'xdp', 'mptcp', 'sctp', 'tipc', '???']);
 
 export function parseSs(text: string, options: SsParseOptions = {}): ParseResult<SocketRow> {
-  const rows: SocketRow[] = [];
-  const problems: ParseProblem[] = [];
-  let current: SocketRow | undefined;
-  let recognised = 0;
-  const starListeners: SocketRow[] = [];
-  text.split(/\r?\n/).forEach((line, index) => {
-    const lineNumber = index + 1;
-    if (line.trim() === '' || line.startsWith('#')) return;
-    if (/^\s/.test(line)) {
+  const parser = new SsParser(options);
+  let start = 0;
+  for (let end = text.indexOf('\n'); start <= text.length; end = text.indexOf('\n', start)) {
+    const stop = end < 0 ? text.length : end;
+    parser.line(text.charCodeAt(stop - 1) === 13 ? text.slice(start, stop - 1) : text.slice(start, stop));
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return parser.finish();
+}
+
+/**
+ * The same parse, a line at a time, so the ss source can parse while ss is still writing (the two
+ * run on separate cores) instead of holding 60 MB of text for 100,000 sockets first.
+ */
+export class SsParser {
+  private readonly rows: SocketRow[] = [];
+  private readonly problems: ParseProblem[] = [];
+  private readonly starListeners: SocketRow[] = [];
+  private current: SocketRow | undefined;
+  private recognised = 0;
+  private lineNumber = 0;
+
+  constructor(private readonly options: SsParseOptions = {}) {}
+
+  line(line: string): void {
+    this.lineNumber++;
+    const first = line.charCodeAt(0);
+    if (first === 9 || first === 32) {
       // tcp_info continuation: belongs to the socket just above, whatever it was (tcp or not).
-      if (current) applyInfoLine(current, line, options);
+      if (this.current && line.trim() !== '') applyInfoLine(this.current, line, this.options);
       return;
     }
-    current = undefined;
+    if (line === '' || first === 35 /* # */ || line.trim() === '') return;
+    this.current = undefined;
     const tokens = line.trim().split(/\s+/);
     if (tokens[0] === 'State' || tokens[0] === 'Netid') {
-      recognised++;
+      this.recognised++;
       return;
     }
     if (NETIDS.has(tokens[0] ?? '')) {
-      recognised++;
+      this.recognised++;
       if (tokens[0] !== 'tcp') return;
       tokens.shift();
     }
     const result = parseStateLine(tokens, line);
     if (typeof result === 'string') {
-      problems.push({ line: lineNumber, message: result });
+      this.problems.push({ line: this.lineNumber, message: result });
       return;
     }
-    recognised++;
-    current = result;
-    rows.push(result);
-    if (tokens[3]?.startsWith('*:')) starListeners.push(result);
-  });
-  reclaimIpv4Wildcards(rows, starListeners);
-  if (recognised === 0 && problems.length > 0) {
-    throw new UnusableInputError(`not ss output (line ${problems[0]?.line}: ${problems[0]?.message})`);
+    this.recognised++;
+    this.current = result;
+    this.rows.push(result);
+    if (tokens[3]?.startsWith('*:')) this.starListeners.push(result);
   }
-  return { rows, problems };
+
+  finish(): ParseResult<SocketRow> {
+    reclaimIpv4Wildcards(this.rows, this.starListeners);
+    if (this.recognised === 0 && this.problems.length > 0) {
+      throw new UnusableInputError(`not ss output (line ${this.problems[0]?.line}: ${this.problems[0]?.message})`);
+    }
+    return { rows: this.rows, problems: this.problems };
+  }
 }
 
 function parseStateLine(tokens: string[], line: string): SocketRow | string {

@@ -1,7 +1,7 @@
 import { errorCode, type Platform } from '../../platform/platform.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
-import { parseSs } from './parse-ss.js';
+import { SsParser } from './parse-ss.js';
 
 // Fixed argvs (ss's columns change with its flags): TCP, all states, numeric, timers (-o), tcp_info
 // (-i), and with -e the inode and uid. No -H, so older iproute2 works too; the parser skips the header.
@@ -33,9 +33,12 @@ function chooseArgv(platform: Platform): Promise<readonly string[]> {
 export const ssSource: SocketSource = {
   name: 'ss',
   async read(platform: Platform, { procRoot }): Promise<SourceReading> {
+    // Parsed while ss writes: the two overlap on two cores, and the 60 MB of text that 100,000
+    // sockets make never exist at once.
+    const parser = new SsParser({ uptimeMs: await readUptimeMs(platform, procRoot) });
     let result;
     try {
-      result = await platform.run(await chooseArgv(platform), { timeoutMs: 30_000 });
+      result = await platform.runLines(await chooseArgv(platform), (line) => parser.line(line), { timeoutMs: 30_000 });
     } catch (error) {
       if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed');
       throw new SourceError(`ss failed: ${(error as Error).message}`);
@@ -45,7 +48,7 @@ export const ssSource: SocketSource = {
       throw new SourceError(`ss failed: ${reason.trim()}`);
     }
     try {
-      const parsed = parseSs(result.stdout, { uptimeMs: await readUptimeMs(platform, procRoot) });
+      const parsed = parser.finish();
       return { source: 'ss', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems('ss', parsed.problems) };
     } catch (error) {
       if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`);
