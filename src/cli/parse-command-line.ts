@@ -149,6 +149,11 @@ function portRangeArg(item: string): PortRange {
   return { from, to };
 }
 
+function countArg(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number above 0');
+  return Number(value);
+}
+
 function pidArg(item: string): number {
   if (!/^\d+$/.test(item)) throw new InvalidArgumentError(`invalid pid "${item}"`);
   return Number(item);
@@ -316,10 +321,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
     .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)')
-    .option('--iterations <n>', 'with --watch: stop after n polls', (v) => {
-      if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
-      return Number(v);
-    })
+    .option('--iterations <n>', 'with --watch: stop after n polls', countArg)
     .action((raw: RawOptions) => {
       const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
       if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
@@ -397,10 +399,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--events', 'JSON lines instead of text (the event log format)', false)
       .option('--interval <duration>', 'time between polls (default 2s)', positiveDurationArg)
       .option('--log <file>', 'also append the events as JSON lines to this file (reopened on SIGHUP)')
-      .option('--iterations <n>', 'stop after n polls', (v) => {
-        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a whole number above 0');
-        return Number(v);
-      }),
+      .option('--iterations <n>', 'stop after n polls', countArg),
   ).action((raw: RawOptions) => {
     const options: WatchOptions = { ...commonFrom(raw), intervalMs: (raw.interval as number | undefined) ?? DEFAULT_WATCH_MS };
     if (raw.events) options.json = true;

@@ -3,7 +3,6 @@ import { runCheck } from './commands/check.js';
 import { runExplain } from './commands/explain.js';
 import { runReset } from './commands/reset.js';
 import { runList } from './commands/list.js';
-import { runDashboardCommand } from './commands/dashboard.js';
 import { runServe } from './commands/serve.js';
 import { runSources } from './commands/sources.js';
 import { runWatch } from './commands/watch.js';
@@ -33,7 +32,8 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
       case 'serve':
         return await runServe(parsed.options, context);
       case 'dashboard':
-        return await runDashboardCommand(parsed.options, context);
+        // Loaded only here: blessed and its charts cost start-up time every cron `check` would pay.
+        return await (await import('./commands/dashboard.js')).runDashboardCommand(parsed.options, context);
     }
   } catch (error) {
     const code = exitCodeForError(error);
