@@ -113,7 +113,6 @@ class Dashboard {
   private evaluation: Evaluation | undefined;
   private lastOutcome: PollOutcome | undefined;
   private failure: string | undefined;
-  private sorted: ConnectionView[] = [];
   private shown: ConnectionView[] = [];
   private groups: GroupRow[] = [];
   private cursor: Cursor = { selected: 0, offset: 0 };
@@ -354,8 +353,7 @@ class Dashboard {
     const views = this.evaluation?.views ?? [];
     const matches = compileFilter(this.filter);
     const filtered = views.filter((v) => (!this.flaggedOnly || v.flag) && matches(v));
-    this.sorted = sortViews(filtered, this.sort);
-    this.shown = this.sorted;
+    this.shown = sortViews(filtered, this.sort);
     if (this.grouping === 'none') {
       this.groups = [];
       this.cursor = followSelection(selectedKey, this.shown, this.cursor, this.visibleRows());
