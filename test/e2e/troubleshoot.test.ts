@@ -42,7 +42,8 @@ describe.skipIf(skipReason !== undefined)('troubleshooting on the real kernel', 
     const leaker = ns.parked.find((p) => p.role === 'leak0-leaker')!;
     const local = `${leaker.local.address}:${leaker.local.port}`;
     const remote = `${leaker.remote!.address}:${leaker.remote!.port}`;
-    const stillThere = async () => JSON.parse((await ns.tcpdwell(['list', '--json', '--local', local])).stdout).length;
+    // Both ends: the kernel may give another socket the same local port towards a different peer.
+    const stillThere = async () => JSON.parse((await ns.tcpdwell(['list', '--json', '--local', local, '--remote', remote])).stdout).length;
 
     const dry = await ns.tcpdwell(['reset', '--state', 'CLOSE_WAIT', '--local', local]);
     expect(dry.code).toBe(0);
@@ -57,7 +58,8 @@ describe.skipIf(skipReason !== undefined)('troubleshooting on the real kernel', 
     expect(await ns.probe(leaker.local.port)).toBe('ECONNABORTED');
     // The kernel sends an RST as it destroys the socket: the peer's FIN_WAIT_2 ends too.
     const closer = ns.parked.find((p) => p.role === 'leak0-closer')!;
-    expect(JSON.parse((await ns.tcpdwell(['list', '--json', '--local', `${closer.local.address}:${closer.local.port}`, '--state', 'FIN_WAIT_2'])).stdout)).toEqual([]);
+    const closerFlow = ['--local', `${closer.local.address}:${closer.local.port}`, '--remote', `${closer.remote!.address}:${closer.remote!.port}`];
+    expect(JSON.parse((await ns.tcpdwell(['list', '--json', ...closerFlow, '--state', 'FIN_WAIT_2'])).stdout)).toEqual([]);
   }, 30_000);
 
   it('never resets a listener', async () => {
