@@ -118,6 +118,15 @@ export class Monitor {
     return { evaluation, ownersHidden: found.permissionDenied };
   }
 
+  /**
+   * The evaluation alone, for modes that show no owners (serve's metrics, watch's events): no /proc
+   * scan, unless a rule or count matches on process names and needs them.
+   */
+  async evaluateWithoutOwners(policy: Policy): Promise<Evaluation> {
+    if (policyNeedsProcesses(policy)) return (await this.evaluate(policy, () => [])).evaluation;
+    return evaluateAll(this.tracker, this.tracker.lastPollMs ?? this.platform.nowMs(), policy);
+  }
+
   /** Inode and owner of each connection, by key: one /proc scan at most. */
   private async ownershipOf(connections: readonly TrackedConnection[]): Promise<{ byKey: Map<string, Ownership>; permissionDenied: boolean }> {
     const inodes = await this.inodesOf(connections.map((c) => c.row));

@@ -247,6 +247,19 @@ function timeArg(item: string): number {
 
 type RawOptions = Record<string, unknown>;
 
+/** The long-running modes (watch, serve, dashboard): common options, --interval and --log. */
+function addPollingOptions(command: Command, intervalHelp: string): Command {
+  return addCommonOptions(command)
+    .option('--interval <duration>', intervalHelp, positiveDurationArg)
+    .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
+}
+
+function pollingFrom(raw: RawOptions, defaultIntervalMs: number): { intervalMs: number; logPath?: string } {
+  const polling: { intervalMs: number; logPath?: string } = { intervalMs: (raw.interval as number | undefined) ?? defaultIntervalMs };
+  if (typeof raw.log === 'string') polling.logPath = raw.log;
+  return polling;
+}
+
 function commonFrom(raw: RawOptions): CommonOptions {
   const pick = (a: string, b?: string) => (raw[a] ?? (b ? raw[b] : undefined)) as number | undefined;
   const warning: PartialThresholds = {};
@@ -392,51 +405,43 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     parsed = { command: 'reset', options };
   });
 
-  addCommonOptions(
+  addPollingOptions(
     program
       .command('watch')
       .description('each change as it happens: opened, state-changed, flagged, resolved, closed (--events: JSON lines)')
       .option('--events', 'JSON lines instead of text (the event log format)', false)
-      .option('--interval <duration>', 'time between polls (default 2s)', positiveDurationArg)
-      .option('--log <file>', 'also append the events as JSON lines to this file (reopened on SIGHUP)')
       .option('--iterations <n>', 'stop after n polls', countArg),
+    'time between polls (default 2s)',
   ).action((raw: RawOptions) => {
-    const options: WatchOptions = { ...commonFrom(raw), intervalMs: (raw.interval as number | undefined) ?? DEFAULT_WATCH_MS };
+    const options: WatchOptions = { ...commonFrom(raw), ...pollingFrom(raw, DEFAULT_WATCH_MS) };
     if (raw.events) options.json = true;
-    if (typeof raw.log === 'string') options.logPath = raw.log;
     if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
     parsed = { command: 'watch', options };
   });
 
-  addCommonOptions(
+  addPollingOptions(
     program
       .command('serve')
       .description('Prometheus exporter: /metrics with connections by state, flagged sessions and dwell histograms')
       .option('--listen <address>', `where to serve /metrics (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}; other hosts only if you say so)`, listenArg)
-      .option('--interval <duration>', 'time between polls, independent of scrapes (default 15s)', positiveDurationArg)
-      .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg))
-      .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)'),
+      .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg)),
+    'time between polls, independent of scrapes (default 15s)',
   ).action((raw: RawOptions) => {
     const options: ServeOptions = {
       ...commonFrom(raw),
+      ...pollingFrom(raw, 15_000),
       listen: (raw.listen as ServeOptions['listen'] | undefined) ?? DEFAULT_LISTEN,
-      intervalMs: (raw.interval as number | undefined) ?? 15_000,
       listenerPorts: ((raw.listenerPort as PortRange[] | undefined) ?? []).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i)).slice(0, 1000),
     };
-    if (typeof raw.log === 'string') options.logPath = raw.log;
     if (options.input) throw new UsageError('serve polls the live host; it cannot be used with --input');
     parsed = { command: 'serve', options };
   });
 
-  addCommonOptions(
-    program
-      .command('dashboard')
-      .description('full-screen live view (the default on a terminal): flagged first, charts, details, grouping')
-      .option('--interval <duration>', 'time between polls (default 2s; + and - change it live)', positiveDurationArg)
-      .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)'),
+  addPollingOptions(
+    program.command('dashboard').description('full-screen live view (the default on a terminal): flagged first, charts, details, grouping'),
+    'time between polls (default 2s; + and - change it live)',
   ).action((raw: RawOptions) => {
-    const options: DashboardOptions = { ...commonFrom(raw), intervalMs: (raw.interval as number | undefined) ?? DEFAULT_WATCH_MS };
-    if (typeof raw.log === 'string') options.logPath = raw.log;
+    const options: DashboardOptions = { ...commonFrom(raw), ...pollingFrom(raw, DEFAULT_WATCH_MS) };
     parsed = { command: 'dashboard', options };
   });
 

@@ -85,6 +85,11 @@ export function reconcileAlerts(previous: readonly ReportedAlert[], current: rea
   return { reported, notifications };
 }
 
+/** The alert key of a count group: `count RULE GROUP`. */
+export function countAlertKey(flag: Pick<CountFlag, 'rule' | 'group'>): string {
+  return `count ${flag.rule} ${flag.group}`;
+}
+
 /** Every flag of an evaluation as alerts: sessions flagged on their own, and count groups. */
 export function currentAlerts(views: readonly ConnectionView[], countFlags: readonly CountFlag[]): CurrentAlert[] {
   const alerts: CurrentAlert[] = [];
@@ -103,7 +108,7 @@ export function currentAlerts(views: readonly ConnectionView[], countFlags: read
   }
   for (const flag of countFlags) {
     alerts.push({
-      key: `count ${flag.rule} ${flag.group}`,
+      key: countAlertKey(flag),
       kind: 'count',
       severity: flag.severity,
       subject: `${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group}`,

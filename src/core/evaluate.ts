@@ -1,5 +1,6 @@
 import type { SocketRow } from './connection.js';
-import { evaluateConnection, evaluateCounts, type CountFlag, type Flag, type Policy } from './policy.js';
+import { evaluateConnection, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Policy, type Severity } from './policy.js';
+import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
 
 export interface Owner {
@@ -101,4 +102,26 @@ export function statusOf(evaluation: Evaluation): CheckStatus {
     status = 'warning';
   }
   return status;
+}
+
+/** Connections per state, every state present (zero included), in ALL_TCP_STATES order. */
+export function countStates(views: readonly ConnectionView[]): Map<TcpState, number> {
+  const counts = new Map<TcpState, number>(ALL_TCP_STATES.map((s) => [s, 0]));
+  for (const view of views) counts.set(view.row.state, counts.get(view.row.state)! + 1);
+  return counts;
+}
+
+export const FLAG_KINDS: readonly FlagKind[] = ['half-open', 'half-close', 'idle', 'count'];
+
+/** Flags by kind and severity: sessions flagged on their own, and groups over a count limit. */
+export function tallyFlags(evaluation: Evaluation): Record<FlagKind, Record<Severity, number>> {
+  const tally = Object.fromEntries(FLAG_KINDS.map((k) => [k, { warning: 0, critical: 0 }])) as Record<FlagKind, Record<Severity, number>>;
+  for (const view of evaluation.views) if (view.flag && view.flag.kind !== 'count') tally[view.flag.kind][view.flag.severity]++;
+  for (const flag of evaluation.countFlags) tally.count[flag.severity]++;
+  return tally;
+}
+
+/** Warnings and criticals of one kind together. */
+export function flaggedOfKind(tally: Record<FlagKind, Record<Severity, number>>, kind: FlagKind): number {
+  return tally[kind].warning + tally[kind].critical;
 }

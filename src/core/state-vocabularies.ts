@@ -1,4 +1,4 @@
-import { TcpState } from './tcp-state.js';
+import { TcpState, isTcpState } from './tcp-state.js';
 
 // Every spelling of a TCP state that an OS table prints, mapped to the canonical TcpState
 // (field notes §4 and ../shared/fixtures/windows-netstat-state-translations.md).
@@ -227,7 +227,7 @@ export function vocabularyTable(vocabulary: StateVocabulary): Readonly<Record<st
 export function stateFromAnyWord(word: string): TcpState | undefined {
   const upper = word.trim().toUpperCase();
   const underscored = upper.replace(/-/g, '_');
-  if ((Object.values(TcpState) as string[]).includes(underscored)) return underscored as TcpState;
+  if (isTcpState(underscored)) return underscored;
   for (const vocabulary of ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const) {
     const { state } = mapState(vocabulary, upper);
     if (state !== TcpState.UNKNOWN) return state;

@@ -3,9 +3,8 @@ import { createRequire } from 'node:module';
 import blessed from 'blessed';
 import type { Monitor, PollOutcome } from '../app/monitor.js';
 import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
-import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import { countStates, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import { thresholdsFor, type Policy } from '../core/policy.js';
-import { ALL_TCP_STATES } from '../core/tcp-state.js';
 import { formatConnectionStory } from '../output/explain.js';
 import {
   GROUPINGS,
@@ -408,8 +407,7 @@ class Dashboard {
 
   private drawCharts(): void {
     if (!this.evaluation) return;
-    const counts = new Map<string, number>(ALL_TCP_STATES.map((s) => [s, 0]));
-    for (const v of this.evaluation.views) counts.set(v.row.state, (counts.get(v.row.state) ?? 0) + 1);
+    const counts: Map<string, number> = countStates(this.evaluation.views);
     if (this.textCharts) {
       const [statesBox, trendBox] = this.textCharts;
       const rows = Number(statesBox.height) - 2;

@@ -1,6 +1,6 @@
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
-import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import { FLAG_KINDS, flaggedOfKind, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import type { Thresholds } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
@@ -120,16 +120,15 @@ export interface HeaderInput {
 }
 
 export function headerLines(h: HeaderInput, width: number, paint: Paint): string[] {
-  const counts = { 'half-open': 0, 'half-close': 0, idle: 0 } as Record<string, number>;
-  for (const v of h.evaluation?.views ?? []) if (v.flag && v.flag.kind !== 'count') counts[v.flag.kind] = (counts[v.flag.kind] ?? 0) + 1;
-  const countFlags = h.evaluation?.countFlags.length ?? 0;
+  const tally = tallyFlags(h.evaluation ?? { views: [], countFlags: [] });
+  const [halfOpen, halfClose, idle, countFlags] = FLAG_KINDS.map((k) => flaggedOfKind(tally, k)) as [number, number, number, number];
   const when = h.lastPollAtMs === undefined ? 'not yet' : new Date(h.lastPollAtMs).toISOString().slice(11, 19);
   const total = h.evaluation?.views.length ?? 0;
   const limit = (ms: number) => (ms === Infinity ? 'off' : formatDuration(ms));
   const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
-  const flagged = `${total} connections  flagged: half-open ${counts['half-open']}  half-close ${counts['half-close']}  idle ${counts.idle}  count ${countFlags}`;
+  const flagged = `${total} connections  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`;
   const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
-  const anyFlagged = counts['half-open']! + counts['half-close']! + counts.idle! + countFlags > 0;
+  const anyFlagged = halfOpen + halfClose + idle + countFlags > 0;
   const lines = [paint(fit(first, width), 'bold'), anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width)), escapeTags(fit(limits, width))];
   if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — showing the data of ${when}`, width), 'red'));
   return lines;

@@ -1,4 +1,6 @@
+import type { Endpoint } from '../core/address.js';
 import type { AlertNotification } from '../core/alerts.js';
+import { flowText, ownerLabel } from '../core/connection.js';
 import type { TrackerEvent } from '../core/tracker.js';
 
 // The event log's JSON lines (`watch --events`, `--log FILE`): one object per event, `event` first.
@@ -49,12 +51,9 @@ export function alertEventToJson(n: AlertNotification, atMs: number): Record<str
 
 /** One human line per event, for `watch` without --events. */
 export function formatEventLine(json: Record<string, unknown>): string {
-  const endpoint = (e: unknown) => {
-    const { address, port } = e as { address: string; port: number };
-    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-  };
-  const flow = json.local ? `${endpoint(json.local)} -> ${endpoint(json.remote)}` : '';
-  const owner = json.pid !== null && json.pid !== undefined ? ` ${String(json.process ?? '?')}[${String(json.pid)}]` : '';
+  const flow = json.local ? flowText({ local: json.local as Endpoint, remote: json.remote as Endpoint }) : '';
+  const label = ownerLabel({ pid: (json.pid as number | null) ?? undefined, process: (json.process as string | null) ?? undefined });
+  const owner = label ? ` ${label}` : '';
   switch (json.event) {
     case 'opened':
       return `${json.at} opened  ${String(json.state)} ${flow}${owner}`;

@@ -1,6 +1,5 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
-import type { Evaluation } from '../core/evaluate.js';
-import { ALL_TCP_STATES } from '../core/tcp-state.js';
+import { FLAG_KINDS, countStates, tallyFlags, type Evaluation } from '../core/evaluate.js';
 
 // The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
 // of the exporter in, the /metrics body out. `promtool check metrics` accepts it (tested).
@@ -18,7 +17,6 @@ export interface ExporterSnapshot {
   source: string;
 }
 
-const KINDS = ['half_open', 'half_close', 'idle', 'count'] as const;
 const SEVERITIES = ['warning', 'critical'] as const;
 
 export function formatMetrics(s: ExporterSnapshot): string {
@@ -30,32 +28,22 @@ export function formatMetrics(s: ExporterSnapshot): string {
 
   family('tcpdwell_up', 'gauge', 'Whether the last poll read the socket table (1) or failed (0).', [`tcpdwell_up{source="${label(s.source)}"} ${s.lastPollOk ? 1 : 0}`]);
 
-  const byState = new Map<string, number>(ALL_TCP_STATES.map((state) => [state, 0]));
-  for (const v of views) byState.set(v.row.state, (byState.get(v.row.state) ?? 0) + 1);
-  family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', [...byState].map(([state, n]) => `tcpdwell_connections{state="${state}"} ${n}`));
+  family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', [...countStates(views)].map(([state, n]) => `tcpdwell_connections{state="${state}"} ${n}`));
 
   if (s.listenerPorts.length > 0) {
     const samples: string[] = [];
     for (const port of s.listenerPorts) {
-      const counts = new Map<string, number>();
-      for (const v of views) if (v.row.local.port === port) counts.set(v.row.state, (counts.get(v.row.state) ?? 0) + 1);
-      for (const state of ALL_TCP_STATES) samples.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${counts.get(state) ?? 0}`);
+      for (const [state, n] of countStates(views.filter((v) => v.row.local.port === port))) samples.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${n}`);
     }
     family('tcpdwell_port_connections', 'gauge', 'Connections by state on each local port named with --listener-port.', samples);
   }
 
-  const flagged = new Map<string, number>();
-  for (const v of views) {
-    if (!v.flag || v.flag.kind === 'count') continue;
-    const key = `${v.flag.kind.replace('-', '_')} ${v.flag.severity}`;
-    flagged.set(key, (flagged.get(key) ?? 0) + 1);
-  }
-  for (const f of s.evaluation?.countFlags ?? []) flagged.set(`count ${f.severity}`, (flagged.get(`count ${f.severity}`) ?? 0) + 1);
+  const tally = tallyFlags(s.evaluation ?? { views: [], countFlags: [] });
   family(
     'tcpdwell_flagged',
     'gauge',
     'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).',
-    KINDS.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{kind="${kind}",severity="${severity}"} ${flagged.get(`${kind} ${severity}`) ?? 0}`)),
+    FLAG_KINDS.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`)),
   );
 
   const oldest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };

@@ -45,6 +45,11 @@ export function detectInputFormat(text: string): InputFormat | undefined {
 
 const CAPTURED_AT = /^#\s*captured at\s+(\S+)/i;
 
+/** The text without a byte-order mark and without our own `# captured at …` first line. */
+export function withoutCaptureLine(text: string): string {
+  return text.replace(/^\uFEFF/, '').replace(/^#\s*captured at[^\n]*(\n|$)/i, '');
+}
+
 /** The time in a `# captured at 2026-11-21T05:29:18Z …` first line, if there is one. */
 export function capturedAtFromText(text: string): number | undefined {
   const match = CAPTURED_AT.exec(text.replace(/^\uFEFF/, ''));
@@ -62,7 +67,7 @@ export interface ParsedCapture {
 /** Parses a captured table; throws UnusableInputError when the text is not that format at all. */
 export function parseCapture(text: string, format: InputFormat, takenAtMs: number, label: string): ParsedCapture {
   // The `# captured at` line is ours, not the tool's.
-  const body = text.replace(/^\uFEFF/, '').replace(/^#\s*captured at[^\n]*\n/i, '');
+  const body = withoutCaptureLine(text);
   const notices: string[] = [];
   let rows: SocketRow[];
   let problems: ParseProblem[];
@@ -113,6 +118,6 @@ export function unknownStateNotices(rows: readonly SocketRow[], format: string, 
   const words = new Set(rows.filter((r) => r.state === TcpState.UNKNOWN).map((r) => r.rawState));
   if (words.size === 0) return [];
   const count = rows.filter((r) => r.state === TcpState.UNKNOWN).length;
-  const advice = format === 'windows-netstat' || format === 'netstat' ? '; `--source powershell` (Get-NetTCPConnection) reports states that are not translated' : '';
+  const advice = format === 'windows-netstat' ? '; `--source powershell` (Get-NetTCPConnection) reports states that are not translated' : '';
   return [`${label}: ${count} rows have state words tcpdwell does not know (${[...words].slice(0, 5).join(', ')}), shown as UNKNOWN${advice}`];
 }

@@ -11,7 +11,7 @@ export function resetRefusal(platform: Platform, row: SocketRow): string | undef
 }
 
 export function endSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
+  if (platform.os !== 'win32') return killSocket(platform, row); // refuses what it must itself
   const refusal = refusalReason(row);
-  if (refusal) return Promise.resolve({ ended: false, reason: refusal });
-  return platform.os === 'win32' ? killWindowsSocket(platform, row) : killSocket(platform, row);
+  return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row);
 }

@@ -1,5 +1,5 @@
 import { errorCode, type Platform } from '../platform/platform.js';
-import { capturedAtFromText, detectInputFormat, parseCapture, type InputFormat, type ParsedCapture } from './captured-table.js';
+import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type InputFormat, type ParsedCapture } from './captured-table.js';
 import { decodeText } from './decode-text.js';
 import type { ReadingProvider, SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
@@ -50,7 +50,7 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
       continue;
     }
     const { text } = decodeText(bytes);
-    if (text.replace(/^#\s*captured at[^\n]*\n?/i, '').trim() === '') {
+    if (withoutCaptureLine(text).trim() === '') {
       notices.push(`${path} is empty; skipped`);
       continue;
     }

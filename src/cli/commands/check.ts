@@ -1,7 +1,7 @@
 import type { Monitor, PollOutcome } from '../../app/monitor.js';
 import { StateDecodeError, decodeCheckState, encodeTrackerState, type CheckState } from '../../app/tracker-codec.js';
 import type { NotifierConfig } from '../../config/parse-config.js';
-import { currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../../core/alerts.js';
+import { countAlertKey, currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../../core/alerts.js';
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
 import { statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../../core/evaluate.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -127,7 +127,7 @@ interface TextReport {
 /** The text lines: what is new (or everything, with --all), resets, notes and a summary; none when nothing is to be said. */
 function textLines(r: TextReport, all: boolean, nowMs: number): string[] {
   const viewByKey = new Map<string, ConnectionView>(r.evaluation.views.map((v) => [v.connection.key, v]));
-  const countByKey = new Map(r.evaluation.countFlags.map((f) => [`count ${f.rule} ${f.group}`, f]));
+  const countByKey = new Map(r.evaluation.countFlags.map((f) => [countAlertKey(f), f]));
   const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
   const lines: string[] = [];
   if (all) {

@@ -43,7 +43,7 @@ async function serveThrough(monitor: Monitor, policy: Policy, log: EventSink | u
     if (outcome.ok) {
       snapshot.polls.ok++;
       failedBefore = false;
-      const { evaluation } = await monitor.evaluate(policy, () => []);
+      const evaluation = await monitor.evaluateWithoutOwners(policy);
       snapshot.evaluation = evaluation;
       snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
       await log?.write(stream.next(outcome, evaluation));

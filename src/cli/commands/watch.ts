@@ -26,7 +26,7 @@ async function watchThrough(monitor: Monitor, policy: Policy, log: EventSink | u
       failedBefore = true;
     } else {
       failedBefore = false;
-      const { evaluation } = await monitor.evaluate(policy, () => []);
+      const evaluation = await monitor.evaluateWithoutOwners(policy);
       const entries = stream.next(outcome, evaluation);
       // The first poll lists what was already there: opened with firstSight, useful in a log, noise on a terminal.
       const shown = iteration === 1 && !options.json ? entries.filter((e) => e.event !== 'opened') : entries;
