@@ -150,8 +150,13 @@ export function cidrContains(cidr: Cidr, address: string): boolean {
 /** A port as tools print it: digits, or `*` (any, shown as 0); undefined when it is neither. */
 export function parsePortText(text: string): number | undefined {
   if (text === '*') return 0;
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
+  if (text.length === 0 || text.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
   return port <= 65535 ? port : undefined;
 }
 
@@ -159,19 +164,43 @@ export function parsePortText(text: string): number | undefined {
 export function parseEndpointText(text: string): (Endpoint & { wildcard: boolean }) | undefined {
   const colon = text.lastIndexOf(':');
   if (colon <= 0) return undefined;
-  let host = text.slice(0, colon);
   const port = parsePortText(text.slice(colon + 1));
   if (port === undefined) return undefined;
-  host = host.replace(/%[^\]]*$/, ''); // interface suffix after the address: 127.0.0.53%lo
+  const host = numericHost(text.slice(0, colon));
+  return host && { address: host.address, port, wildcard: host.wildcard };
+}
+
+interface NumericHost {
+  address: string;
+  wildcard: boolean;
+}
+
+// A table of 100,000 sockets names few distinct hosts: each host text is normalised once, not per
+// row. Bounded, so a long run over ever-new peers cannot grow it without limit.
+const HOST_CACHE_LIMIT = 4096;
+const numericHosts = new Map<string, NumericHost | null>();
+
+/** The host part of numeric endpoint text, normalised; undefined when it is not an address or `*`. */
+function numericHost(text: string): NumericHost | undefined {
+  let known = numericHosts.get(text);
+  if (known === undefined) {
+    known = normaliseNumericHost(text) ?? null;
+    if (numericHosts.size >= HOST_CACHE_LIMIT) numericHosts.clear();
+    numericHosts.set(text, known);
+  }
+  return known ?? undefined;
+}
+
+function normaliseNumericHost(text: string): NumericHost | undefined {
+  let host = text.replace(/%[^\]]*$/, ''); // interface suffix after the address: 127.0.0.53%lo
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
     if (close < 0) return undefined;
     host = host.slice(1, close).replace(/%.*$/, '');
   }
-  if (host === '*') return { address: '*', port, wildcard: true };
+  if (host === '*') return { address: '*', wildcard: true };
   const bytes = parseAddressBytes(host);
-  if (!bytes) return undefined;
-  return { address: formatAddressBytes(bytes), port, wildcard: false };
+  return bytes && { address: formatAddressBytes(bytes), wildcard: false };
 }
 
 /**
