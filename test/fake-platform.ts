@@ -1,4 +1,4 @@
-import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions } from '../src/platform/platform.js';
+import { LineSplitter, type BinaryCommandResult, type CommandResult, type CommandSession, type Platform, type RunOptions } from '../src/platform/platform.js';
 import type { CliContext } from '../src/cli/context.js';
 
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
@@ -81,6 +81,13 @@ export class FakePlatform implements Platform {
   async readText(path: string): Promise<string> {
     const value = await this.readBytesOrText(path);
     return typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
+  }
+
+  /** Line by line through the real splitter, from the whole text at once. */
+  async readLines(path: string, onLine: (line: string) => void): Promise<void> {
+    const lines = new LineSplitter(onLine);
+    lines.push(await this.readText(path));
+    lines.end();
   }
 
   async readBytes(path: string): Promise<Uint8Array> {

@@ -102,16 +102,17 @@ export class Monitor {
   /**
    * Evaluates the tracker at the last poll's time. Owners are looked up only for flagged rows and
    * the rows `ownersFor` picks (those shown), unless the policy matches on process names.
+   * `ranked: false` leaves the views unsorted, for front ends that order them their own way.
    */
-  async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>, { ranked = true } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     // Rows that carry their owners (Windows, captured files) need no lookup in this host's /proc.
-    if (this.provider.ownersInRows) return { evaluation: evaluateAll(this.tracker, now, policy), ownersHidden: false };
+    if (this.provider.ownersInRows) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked }), ownersHidden: false };
     if (policyNeedsProcesses(policy)) {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
-      return { evaluation: evaluateAll(this.tracker, now, policy, found.byKey), ownersHidden: found.permissionDenied };
+      return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked }), ownersHidden: found.permissionDenied };
     }
-    const evaluation = evaluateAll(this.tracker, now, policy);
+    const evaluation = evaluateAll(this.tracker, now, policy, { ranked });
     const wanted = [...new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)])];
     const found = await this.ownershipOf(wanted.map((v) => v.connection));
     for (const view of wanted) view.row = withOwnership(view.row, found.byKey.get(view.connection.key));
@@ -119,12 +120,12 @@ export class Monitor {
   }
 
   /**
-   * The evaluation alone, for modes that show no owners (serve's metrics, watch's events): no /proc
-   * scan, unless a rule or count matches on process names and needs them.
+   * The evaluation alone, unranked, for modes that show no owners (serve's metrics, watch's events):
+   * no /proc scan, unless a rule or count matches on process names and needs them.
    */
   async evaluateWithoutOwners(policy: Policy): Promise<Evaluation> {
-    if (policyNeedsProcesses(policy)) return (await this.evaluate(policy, () => [])).evaluation;
-    return evaluateAll(this.tracker, this.tracker.lastPollMs ?? this.platform.nowMs(), policy);
+    if (policyNeedsProcesses(policy)) return (await this.evaluate(policy, () => [], { ranked: false })).evaluation;
+    return evaluateAll(this.tracker, this.tracker.lastPollMs ?? this.platform.nowMs(), policy, { ranked: false });
   }
 
   /** Inode and owner of each connection, by key: one /proc scan at most. */

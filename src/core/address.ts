@@ -51,6 +51,21 @@ function formatIpv6Words(words: readonly number[]): string {
  * 16 bytes are NOT reversed as one block.
  */
 export function decodeProcHexAddress(hex: string, littleEndian = true): string | undefined {
+  const cache = littleEndian ? littleEndianHex : bigEndianHex;
+  let address = cache.get(hex);
+  if (address === undefined) {
+    address = decodeHexWords(hex, littleEndian) ?? null;
+    if (cache.size >= HOST_CACHE_LIMIT) cache.clear();
+    cache.set(hex, address);
+  }
+  return address ?? undefined;
+}
+
+// Decoded once per distinct address text, as numericHost does for ss.
+const littleEndianHex = new Map<string, string | null>();
+const bigEndianHex = new Map<string, string | null>();
+
+function decodeHexWords(hex: string, littleEndian: boolean): string | undefined {
   if (!/^[0-9A-Fa-f]+$/.test(hex) || (hex.length !== 8 && hex.length !== 32)) return undefined;
   const bytes: number[] = [];
   for (let w = 0; w < hex.length; w += 8) {

@@ -45,21 +45,30 @@ export function withOwnership(row: SocketRow, found: Ownership | undefined): Soc
   return row.inode === undefined ? { ...row, inode } : row;
 }
 
-/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. `ownership` is by connection key. */
-export function evaluateAll(state: TrackerState, now: number, policy: Policy, ownership?: ReadonlyMap<string, Ownership>): Evaluation {
+export interface EvaluateOptions {
+  /** Owners found by lookup, by connection key. */
+  ownership?: ReadonlyMap<string, Ownership>;
+  /**
+   * Views in presentation order (sortViews), the default. Modes that show no list in that order
+   * (serve, watch, the dashboard, which sorts by its own column) skip it: at 100,000 rows the sort
+   * is a third of the evaluation.
+   */
+  ranked?: boolean;
+}
+
+/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. */
+export function evaluateAll(state: TrackerState, now: number, policy: Policy, options: EvaluateOptions = {}): Evaluation {
+  const { ownership, ranked = true } = options;
   const views: ConnectionView[] = [];
   for (const connection of state.connections.values()) {
-    const row = withOwnership(connection.row, ownership?.get(connection.key));
+    const row = ownership ? withOwnership(connection.row, ownership.get(connection.key)) : connection.row;
     const timing = timingOf(connection, now);
     const view: ConnectionView = { connection, row, timing };
-    const flag = evaluateConnection(policy, { row, ...timing });
+    const flag = evaluateConnection(policy, { row, dwellMs: timing.dwellMs, halfCloseTimerMs: timing.halfCloseTimerMs, idleMs: timing.idleMs });
     if (flag) view.flag = flag;
     views.push(view);
   }
-  const countFlags = evaluateCounts(
-    policy,
-    views.map((v) => ({ key: v.connection.key, row: v.row })),
-  );
+  const countFlags = policy.counts.length === 0 ? [] : evaluateCounts(policy, views.map((v) => ({ key: v.connection.key, row: v.row })));
   if (countFlags.length > 0) {
     const byKey = new Map(views.map((v) => [v.connection.key, v]));
     for (const countFlag of countFlags) {
@@ -77,7 +86,7 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, ow
       }
     }
   }
-  return { views: sortViews(views), countFlags };
+  return { views: ranked ? sortViews(views) : views, countFlags };
 }
 
 const SEVERITY_RANK = { warning: 1, critical: 2 } as const;

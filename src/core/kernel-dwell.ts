@@ -37,9 +37,9 @@ function ageFromCountersMs(row: SocketRow): number | undefined {
     case TcpState.ESTABLISHED: {
       // The kernel stamps last-send and last-receive when the connection is established, so the
       // oldest of the stamps is no older than the state itself.
-      const { lastSendAgoMs, lastReceiveAgoMs, lastPeerSegmentAgoMs } = row.activity ?? {};
-      const stamps = [lastSendAgoMs, lastReceiveAgoMs, lastPeerSegmentAgoMs].filter((v): v is number => v !== undefined);
-      return stamps.length ? Math.max(...stamps) : undefined;
+      const activity = row.activity;
+      if (!activity) return undefined;
+      return maxDefined(maxDefined(activity.lastSendAgoMs, activity.lastReceiveAgoMs), activity.lastPeerSegmentAgoMs);
     }
     case TcpState.TIME_WAIT:
       // The timewait timer runs TCP_TIMEWAIT_LEN (60 s) from entry.
@@ -86,4 +86,9 @@ function synReceivedAgeMs(row: SocketRow): number | undefined {
 function spentOfCurrentTimer(row: SocketRow, timeoutMs: number | undefined): number {
   if (row.timer?.name !== 'on' || timeoutMs === undefined) return 0;
   return Math.max(0, timeoutMs - row.timer.remainingMs);
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.max(a, b);
 }

@@ -70,18 +70,26 @@ export function advanceFailed(state: TrackerState): AdvanceResult {
 }
 
 export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResult {
+  // A table lists each flow once, nearly always: the first pass spares the per-row lookup that
+  // catches a repeat, and is redone with it only when the map came out smaller than the table.
+  return advanceRows(previous, snapshot, false) ?? advanceRows(previous, snapshot, true)!;
+}
+
+function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: boolean): AdvanceResult | undefined {
   const now = snapshot.takenAtMs;
   const events: TrackerEvent[] = [];
   const next = new Map<string, TrackedConnection>();
   const isBaseline = previous.lastPollMs === undefined;
+  let continued = 0;
 
   for (const row of snapshot.rows) {
     const key = connectionKey(row);
-    if (next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
+    if (skipRepeats && next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
     const old = previous.connections.get(key);
     if (old && isSameSocket(old.row, row)) {
       const updated = continueConnection(old, row, now);
       next.set(key, updated);
+      continued++;
       if (old.row.state !== row.state) {
         events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state });
       }
@@ -92,12 +100,16 @@ export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResu
     next.set(key, opened);
     events.push({ type: 'opened', atMs: now, connection: opened, firstSight: isBaseline });
   }
+  if (!skipRepeats && next.size !== snapshot.rows.length) return undefined;
 
-  const complete = new Set(snapshot.completeProtocols);
-  for (const [key, old] of previous.connections) {
-    if (next.has(key)) continue;
-    if (complete.has(old.row.protocol)) events.push(closedEvent(old, now));
-    else next.set(key, old); // its table was not read: keep it as it was
+  // Every earlier flow seen again (the common case between two quick polls): none closed.
+  if (continued < previous.connections.size) {
+    const complete = new Set(snapshot.completeProtocols);
+    for (const [key, old] of previous.connections) {
+      if (next.has(key)) continue;
+      if (complete.has(old.row.protocol)) events.push(closedEvent(old, now));
+      else next.set(key, old); // its table was not read: keep it as it was
+    }
   }
   return { state: { connections: next, lastPollMs: now }, events };
 }

@@ -314,7 +314,10 @@ class Dashboard {
       this.lastOutcome = outcome;
       if (outcome.ok) {
         this.failure = undefined;
-        const { evaluation } = await this.settings.monitor.evaluate(this.settings.policy, (e) => (this.needsEveryOwner() ? e.views : this.visibleViews()));
+        // Unranked: refresh() sorts by the chosen column anyway.
+        const { evaluation } = await this.settings.monitor.evaluate(this.settings.policy, (e) => (this.needsEveryOwner() ? e.views : this.visibleViews()), {
+          ranked: false,
+        });
         this.evaluation = evaluation;
         this.trend.add(outcome.takenAtMs, evaluation);
         await this.settings.afterPoll?.(outcome, evaluation);

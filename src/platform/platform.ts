@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
+import { WorkerFileReader } from './file-lines.js';
 
 // The only code that touches the OS. Everything above it receives a Platform, so tests can
 // hand in captured outputs through the same seam.
@@ -43,6 +44,8 @@ export interface Platform {
   /** Starts argv as a session (no shell); failures to start surface on the first exchange. */
   openSession(argv: readonly string[]): CommandSession;
   readText(path: string): Promise<string>;
+  /** A file's lines in turn as it is read (LF or CRLF), without holding the whole text. */
+  readLines(path: string, onLine: (line: string) => void): Promise<void>;
   readBytes(path: string): Promise<Uint8Array>;
   modifiedMs(path: string): Promise<number>;
   listDirectory(path: string): Promise<string[]>;
@@ -83,7 +86,6 @@ function streamLines(argv: readonly string[], onLine: (line: string) => void, op
   if (!file) return Promise.reject(new Error('empty command'));
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: { ...process.env, ...options.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let pending = '';
     let stderr = '';
     let failed = false;
     const fail = (error: Error) => {
@@ -100,18 +102,11 @@ function streamLines(argv: readonly string[], onLine: (line: string) => void, op
       if (stderr.length < 1 << 20) stderr += chunk;
     });
     child.stdout.setEncoding('utf8');
+    const lines = new LineSplitter(onLine);
     child.stdout.on('data', (chunk: string) => {
       if (failed) return;
       try {
-        let start = 0;
-        for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
-          let line = start === 0 && pending ? pending + chunk.slice(0, end) : chunk.slice(start, end);
-          if (start === 0) pending = '';
-          if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-          onLine(line);
-          start = end + 1;
-        }
-        pending = start === 0 ? pending + chunk : chunk.slice(start);
+        lines.push(chunk);
       } catch (error) {
         fail(error as Error);
       }
@@ -120,7 +115,7 @@ function streamLines(argv: readonly string[], onLine: (line: string) => void, op
       if (failed) return;
       clearTimeout(timer);
       try {
-        if (pending) onLine(pending.replace(/\r$/, ''));
+        lines.end();
       } catch (error) {
         fail(error as Error);
         return;
@@ -130,6 +125,39 @@ function streamLines(argv: readonly string[], onLine: (line: string) => void, op
   });
 }
 
+/** Cuts text arriving in chunks into lines (LF or CRLF) and hands each complete one on. */
+export class LineSplitter {
+  private pending = '';
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
+      let line = start === 0 && this.pending ? this.pending + chunk.slice(0, end) : chunk.slice(start, end);
+      if (start === 0) this.pending = '';
+      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      this.onLine(line);
+      start = end + 1;
+    }
+    this.pending = start === 0 ? this.pending + chunk : chunk.slice(start);
+  }
+
+  /** The last line, when the text does not end with a newline. */
+  end(): void {
+    if (this.pending) this.onLine(this.pending.replace(/\r$/, ''));
+    this.pending = '';
+  }
+}
+
+const fileReader = new WorkerFileReader();
+
+async function readLines(path: string, onLine: (line: string) => void): Promise<void> {
+  const lines = new LineSplitter(onLine);
+  await fileReader.read(path, (text) => lines.push(text));
+  lines.end();
+}
+
 export function nodePlatform(): Platform {
   return {
     run: (argv, options = {}) => execute(argv, options, 'utf8'),
@@ -137,6 +165,7 @@ export function nodePlatform(): Platform {
     runLines: (argv, onLine, options = {}) => streamLines(argv, onLine, options),
     openSession: (argv) => new ProcessSession(argv),
     readText: (path) => readFile(path, 'utf8'),
+    readLines,
     readBytes: (path) => readFile(path),
     modifiedMs: async (path) => (await stat(path)).mtimeMs,
     listDirectory: (path) => readdir(path),

@@ -140,4 +140,14 @@ describe('tracker', () => {
     expect(state.connections.size).toBe(50);
     expect(closed).toBe(199 * 10);
   });
+
+  it('keeps the first of two rows for one flow (a table caught mid-change), with one event, and closes it once', () => {
+    const first = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED'), row(40000, 'CLOSE_WAIT'), row(40001, 'LISTEN')]));
+    expect(first.state.connections.size).toBe(2);
+    expect(first.events.map((e) => e.type)).toEqual(['opened', 'opened']);
+    expect(first.state.connections.get('tcp 127.0.0.1 40000 10.0.0.5 5432')!.row.state).toBe('ESTABLISHED');
+    const second = advance(first.state, snap(T0 + 1000, [row(40001, 'LISTEN'), row(40001, 'LISTEN')]));
+    expect(second.events).toMatchObject([{ type: 'closed', lastState: 'ESTABLISHED' }]);
+    expect([...second.state.connections.keys()]).toEqual(['tcp 127.0.0.1 40001 10.0.0.5 5432']);
+  });
 });

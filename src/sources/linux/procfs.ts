@@ -3,7 +3,7 @@ import type { SocketRow } from '../../core/connection.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
-import { parseProcNetTcp } from './parse-procfs.js';
+import { ProcNetTcpParser } from './parse-procfs.js';
 
 const TABLES: { protocol: Protocol; file: string }[] = [
   { protocol: 'tcp', file: 'net/tcp' },
@@ -20,9 +20,10 @@ export const procfsSource: SocketSource = {
     let readAny = false;
     for (const { protocol, file } of TABLES) {
       const path = `${procRoot}/${file}`;
-      let text: string;
+      // Parsed as read: the kernel writes the next chunk (on libuv's thread) while this one is parsed.
+      const parser = new ProcNetTcpParser({ littleEndian: platform.littleEndian });
       try {
-        text = await platform.readText(path);
+        await platform.readLines(path, (line) => parser.line(line));
       } catch (error) {
         // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
         if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
@@ -34,9 +35,9 @@ export const procfsSource: SocketSource = {
         continue;
       }
       try {
-        const parsed = parseProcNetTcp(text, { littleEndian: platform.littleEndian });
+        const parsed = parser.finish();
         readAny = true;
-        rows.push(...parsed.rows);
+        for (const row of parsed.rows) rows.push(row);
         notices.push(...summarizeProblems(path, parsed.problems));
         completeProtocols.push(protocol);
       } catch (error) {

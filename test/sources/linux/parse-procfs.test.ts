@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProcNetTcp } from '../../../src/sources/linux/parse-procfs.js';
+import { parseKernelLine, parseProcLine, parseProcNetTcp } from '../../../src/sources/linux/parse-procfs.js';
 import { UnusableInputError } from '../../../src/sources/unusable-input.js';
 import { countBy, readFixture } from '../../fixture.js';
 
@@ -75,6 +75,31 @@ describe('parseProcNetTcp on real captures', () => {
     expect(countBy(v6.rows, (r) => r.state)).toEqual({ LISTEN: 1, TIME_WAIT: 7 });
     expect(v6.rows[1]).toMatchObject({ protocol: 'tcp6', local: { address: '2601:646:9e01:f100::3a4c', port: 0xe700 }, remote: { port: 80 } });
     expect(v6.rows[0]).toMatchObject({ local: { address: '::', port: 22 }, remote: { address: '::', port: 0 } });
+  });
+});
+
+describe('the positional reader of kernel rows', () => {
+  it.each(['linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt', 'linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt', 'linux-proc-net-tcp-tcp6-ipv4mapped-k8s-scylla-operator.txt', 'linux-proc-net-tcp-jc.txt', 'linux-proc-net-tcp6-jc.txt'])(
+    'reads every row of %s itself, exactly as the general field parser does',
+    (fixture) => {
+      const rowLines = readFixture(fixture)
+        .split('\n')
+        .filter((line) => /^\s*\d+:/.test(line));
+      expect(rowLines.length).toBeGreaterThan(5);
+      for (const line of rowLines) {
+        const fast = parseKernelLine(line, line.search(/\S/), true);
+        expect(fast, line).toBeDefined();
+        expect(fast).toStrictEqual(parseProcLine(line.trim(), true));
+      }
+    },
+  );
+
+  it('leaves a damaged row to the general parser', () => {
+    const good = '   0: 0100007F:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4347 1 0000000029e5c33a 100 0 0 10 0';
+    expect(parseKernelLine(good, 3, true)).toMatchObject({ local: { port: 7000 }, inode: 4347, rtoMs: 1000 });
+    for (const damaged of [good.replace('1B58', '1B5'), good.replace(' 0A ', ' 0A  '), good.replace(' 4347 ', ' 43x7 '), good.slice(0, 60)]) {
+      expect(parseKernelLine(damaged, 3, true), damaged).toBeUndefined();
+    }
   });
 });
 

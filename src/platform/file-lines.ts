@@ -1,0 +1,109 @@
+import { Worker } from 'node:worker_threads';
+
+// Reads a file's lines on a worker thread, handing them over in large chunks.
+//
+// Why: /proc/net/tcp is written by the kernel during read(2), one page (~27 sockets) per call
+// (seq_file), so 100,000 sockets take ~3,500 reads. Through libuv's thread pool each read is a
+// round trip costing ~80 µs (measured: 290 ms against 172 ms for the same reads done
+// synchronously). A worker doing the plain synchronous reads, while the main thread parses the
+// chunk before, costs the kernel's time and little more.
+
+const CHUNK_CHARS = 256 * 1024;
+
+// Source for `new Worker(…, { eval: true })`, so there is no file to locate next to the build. It
+// runs as CommonJS or as a module (--input-type is inherited): getBuiltinModule works in both.
+const WORKER_SOURCE = `
+const { parentPort } = process.getBuiltinModule('node:worker_threads');
+const { openSync, readSync, closeSync } = process.getBuiltinModule('node:fs');
+const { StringDecoder } = process.getBuiltinModule('node:string_decoder');
+const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
+parentPort.on('message', ({ id, path }) => {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const decoder = new StringDecoder('utf8');
+    let text = '';
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
+      text += decoder.write(buffer.subarray(0, n));
+      if (text.length >= ${CHUNK_CHARS}) {
+        parentPort.postMessage({ id, text });
+        text = '';
+      }
+    }
+    text += decoder.end();
+    if (text) parentPort.postMessage({ id, text });
+    parentPort.postMessage({ id, done: true });
+  } catch (error) {
+    parentPort.postMessage({ id, error: { code: error.code, message: error.message } });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+});
+`;
+
+type WorkerMessage = { id: number; text: string } | { id: number; done: true } | { id: number; error: { code?: string; message: string } };
+
+interface PendingRead {
+  onText: (text: string) => void;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** One worker for every read of a process; it does not keep the process alive. */
+export class WorkerFileReader {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, PendingRead>();
+
+  /** Hands the file's text over in chunks, in order; resolves after the last one. */
+  read(path: string, onText: (text: string) => void): Promise<void> {
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { onText, resolve, reject });
+      worker.postMessage({ id, path });
+      if (this.pending.size === 1) worker.ref(); // while a read is under way, wait for it
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    // No execArgv: loaders the main thread runs under (tsx) have nothing to do here.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    worker.on('message', (message: WorkerMessage) => this.receive(message));
+    const fail = (error: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const read of this.pending.values()) read.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`file reader thread exited (${code})`)));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(message: WorkerMessage): void {
+    const read = this.pending.get(message.id);
+    if (!read) return; // a read already failed in its consumer: the rest of its text is dropped
+    if ('text' in message) {
+      try {
+        read.onText(message.text);
+        return;
+      } catch (error) {
+        this.settle(message.id);
+        read.reject(error as Error);
+        return;
+      }
+    }
+    this.settle(message.id);
+    if ('done' in message) read.resolve();
+    else read.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));
+  }
+
+  private settle(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+  }
+}
