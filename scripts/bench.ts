@@ -8,7 +8,7 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startPopulation } from './population.js';
+import { inNamespace, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -45,7 +45,10 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** A monitor factory and one long-running-mode poll (poll + evaluate, owners only for flagged rows). */
+/**
+ * A monitor factory and the two per-poll costs of the long-running modes: serve and watch (poll +
+ * evaluate, unranked, no owners), and the dashboard (the same, plus owners of the flagged rows).
+ */
 async function loadMonitoring() {
   const { Monitor } = await import('../src/app/monitor.js');
   const { defaultPolicy } = await import('../src/core/policy.js');
@@ -53,19 +56,26 @@ async function loadMonitoring() {
   const platform = nodePlatform();
   const policy = defaultPolicy();
   type AnyMonitor = InstanceType<typeof Monitor>;
+  const pollOnly = async (monitor: AnyMonitor) => {
+    const outcome = await monitor.poll();
+    if (!outcome.ok) throw new Error(outcome.error);
+  };
   return {
     monitor: (source: 'ss' | 'procfs') => new Monitor(platform, { source, procRoot: '/proc' }),
     poll: async (monitor: AnyMonitor) => {
-      const outcome = await monitor.poll();
-      if (!outcome.ok) throw new Error(outcome.error);
-      await monitor.evaluate(policy, () => []);
+      await pollOnly(monitor);
+      await monitor.evaluateWithoutOwners(policy);
+    },
+    pollWithOwners: async (monitor: AnyMonitor) => {
+      await pollOnly(monitor);
+      await monitor.evaluate(policy, () => [], { ranked: false });
     },
   };
 }
 
 /** Inside the namespace: every measure once per round, in turn, so drift hits all alike. */
 async function measureInside(): Promise<void> {
-  const { monitor, poll } = await loadMonitoring();
+  const { monitor, poll, pollWithOwners } = await loadMonitoring();
   const si = await import('systeminformation');
   const warmSs = monitor('ss');
   const warmProcfs = monitor('procfs');
@@ -74,9 +84,11 @@ async function measureInside(): Promise<void> {
   const measures: Record<string, () => Promise<unknown>> = {
     'ss -tan': () => capture(['ss', '-tan']),
     'ss -tanoi': () => capture(['ss', '-tanoi']),
+    'ss -tanoie (the argv tcpdwell runs)': () => capture(['ss', '-tanoie']),
     'cat /proc/net/tcp*': () => capture(['cat', '/proc/net/tcp', '/proc/net/tcp6']),
     'tcpdwell poll, ss source (long-running)': () => poll(warmSs),
     'tcpdwell poll, procfs source (long-running)': () => poll(warmProcfs),
+    'tcpdwell poll + owners of flagged rows, ss source (dashboard)': () => pollWithOwners(warmSs),
     'tcpdwell first poll, ss source (one-shot, in process)': () => poll(monitor('ss')),
     'tcpdwell list --json > /dev/null (whole process)': () => discard([process.execPath, CLI, 'list', '--json']),
     'systeminformation.networkConnections()': () => si.networkConnections(),
@@ -92,16 +104,20 @@ async function measureInside(): Promise<void> {
   process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])))}\n`);
 }
 
-/** Inside the namespace: peak RSS of a long-running monitor holding the whole table, over 5 polls. */
+/** Inside the namespace: peak RSS of a long-running monitor (the dashboard's polls) holding the whole table, over 5 polls. */
 async function measureRss(): Promise<void> {
-  const { monitor, poll } = await loadMonitoring();
+  const { monitor, pollWithOwners } = await loadMonitoring();
   const long = monitor('ss');
-  for (let i = 0; i < 5; i++) await poll(long);
+  for (let i = 0; i < 5; i++) await pollWithOwners(long);
   process.stdout.write(`${JSON.stringify({ tracked: long.tracker.connections.size, maxRssKb: process.resourceUsage().maxRSS })}\n`);
 }
 
 function insideNamespace(namespace: string, args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', namespace, process.execPath, '--import', 'tsx', SELF, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, cwd: ROOT });
+  return execFileSync('ip', inNamespace(namespace, [process.execPath, '--import', 'tsx', SELF, ...args]), {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    cwd: ROOT,
+  });
 }
 
 async function main(): Promise<void> {
@@ -121,7 +137,7 @@ async function main(): Promise<void> {
       const medians = JSON.parse(insideNamespace(population.namespace, ['--inner', '--rounds', String(rounds)])) as Record<string, number>;
       const rss = JSON.parse(insideNamespace(population.namespace, ['--rss'])) as { tracked: number; maxRssKb: number };
       // GNU time reports the peak RSS on stderr, after whatever the command wrote there.
-      const timed = spawnSync('ip', ['netns', 'exec', population.namespace, '/usr/bin/time', '-f', 'peak-rss-kb %M', process.execPath, CLI, 'list', '--json'], {
+      const timed = spawnSync('ip', inNamespace(population.namespace, ['/usr/bin/time', '-f', 'peak-rss-kb %M', process.execPath, CLI, 'list', '--json']), {
         encoding: 'utf8',
         stdio: ['ignore', 'ignore', 'pipe'],
         maxBuffer: 1 << 26,
@@ -131,9 +147,11 @@ async function main(): Promise<void> {
       const rows: [string, string][] = [
         ['ss -tan', '—'],
         ['ss -tanoi', '—'],
+        ['ss -tanoie (the argv tcpdwell runs)', '—'],
         ['cat /proc/net/tcp*', '—'],
         ['tcpdwell poll, ss source (long-running)', ratio('tcpdwell poll, ss source (long-running)', 'ss -tanoi', '≤ 1.5×')],
         ['tcpdwell poll, procfs source (long-running)', ratio('tcpdwell poll, procfs source (long-running)', 'cat /proc/net/tcp*', '≤ 1.5×')],
+        ['tcpdwell poll + owners of flagged rows, ss source (dashboard)', ratio('tcpdwell poll + owners of flagged rows, ss source (dashboard)', 'ss -tanoi', '—')],
         ['tcpdwell first poll, ss source (one-shot, in process)', ratio('tcpdwell first poll, ss source (one-shot, in process)', 'ss -tanoi', '—')],
         ['tcpdwell list --json > /dev/null (whole process)', `peak RSS ${(listRssKb / 1024).toFixed(0)} MB`],
         [

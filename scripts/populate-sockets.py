@@ -9,7 +9,8 @@ Mix (of the socket count): ~1 % LISTEN, ~86 % ESTABLISHED, 4 % CLOSE_WAIT + 4 % 
 ~4 % TIME_WAIT (pairs the client closed first), ~0.5 % SYN_SENT (to listeners with a full accept
 queue). Prints one JSON line {"ready": true, "counts": {...}} when built, then holds everything
 until stdin closes or SIGTERM. With --churn-per-second, one more worker opens and closes that many
-connections a second for as long as it runs (each leaves a TIME_WAIT behind for 60 s).
+connections a second for as long as it runs (each leaves a TIME_WAIT behind for 60 s), spread over
+one more worker per 250 a second.
 """
 import argparse
 import json
@@ -81,19 +82,33 @@ def build_share(established_pairs, half_closed_pairs, time_wait_pairs, syn_sent,
     return held, counts
 
 
+CHURN_PER_WORKER = 250  # one Python process manages ~250 open/close cycles a second with room to spare
+CHURN_LISTENERS = 16  # 1,000/s leaves 60,000 TIME_WAITs: spread them over 16 peer ports' 4-tuple spaces
+
+
 def churn(per_second):
-    """Opens and closes `per_second` connections every second, client closing first."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
+    """Opens and closes `per_second` connections every second, client closing first, in even slices
+    over the second, so the table changes between any two polls."""
+    listeners = []
+    for _ in range(CHURN_LISTENERS):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4096)
+        listeners.append(listener)
+    slices = 10
+    done = 0
+    started = time.monotonic()
     while True:
-        started = time.monotonic()
-        for _ in range(per_second):
+        for _ in range(max(1, per_second // slices)):
+            listener = listeners[done % len(listeners)]
             client = socket.create_connection(listener.getsockname())
             server, _ = listener.accept()
             client.close()
             server.close()
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+            done += 1
+        ahead = started + done / per_second - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
 
 
 def main():
@@ -131,10 +146,11 @@ def main():
         for _ in range(workers):
             for state, n in json.loads(results.readline()).items():
                 totals[state] = totals.get(state, 0) + n
-    if args.churn_per_second:
+    churn_workers = -(-args.churn_per_second // CHURN_PER_WORKER)
+    for w in range(churn_workers):
         pid = os.fork()
         if pid == 0:
-            churn(args.churn_per_second)
+            churn(args.churn_per_second // churn_workers + (1 if w < args.churn_per_second % churn_workers else 0))
             os._exit(0)
         children.append(pid)
 

@@ -13,6 +13,16 @@ export interface Population {
   stop(): void;
 }
 
+// `ip netns exec` gives the command its own mount namespace, without the host's cgroup2 mount, and
+// without it ss -e fails per socket (see src/sources/linux/ss.ts). Mounting cgroup2 there, as a
+// current host has it, measures the argv a host uses; it does not touch the host's mounts.
+const WITH_CGROUP2 = ['sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; exec "$@"', 'sh'];
+
+/** The `ip` argv that runs argv inside the population's namespace, with cgroup2 mounted. */
+export function inNamespace(namespace: string, argv: readonly string[]): string[] {
+  return ['netns', 'exec', namespace, ...WITH_CGROUP2, ...argv];
+}
+
 export async function startPopulation(sockets: number, churnPerSecond = 0): Promise<Population> {
   if (process.getuid?.() !== 0) throw new Error('needs root: it creates a network namespace (ip netns add)');
   const namespace = `tcpdwell-bench-${process.pid}-${sockets}`;

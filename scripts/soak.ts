@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';
-import { startPopulation } from './population.js';
+import { inNamespace, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const { values } = parseArgs({
@@ -26,6 +26,9 @@ interface Sample {
   heapMb: number;
   tracked: number;
   pollMs: number;
+  /** Connections seen opening and closing a second since the last sample: the churn achieved. */
+  openedPerSecond: number;
+  closedPerSecond: number;
 }
 
 async function soakInside(): Promise<void> {
@@ -40,12 +43,22 @@ async function soakInside(): Promise<void> {
   let nextSampleMs = startMs + 30_000;
   const samples: Sample[] = [];
   let lastPollMs = 0;
+  let opened = 0;
+  let closed = 0;
+  let first = true;
   while (Date.now() < endMs) {
     const started = Date.now();
     const outcome = await monitor.poll();
     if (!outcome.ok) throw new Error(outcome.error);
-    await monitor.evaluate(policy, () => []);
+    await monitor.evaluate(policy, () => [], { ranked: false });
     lastPollMs = Date.now() - started;
+    if (!first) {
+      for (const event of outcome.events) {
+        if (event.type === 'opened') opened++;
+        else if (event.type === 'closed') closed++;
+      }
+    }
+    first = false;
     if (Date.now() >= nextSampleMs) {
       const memory = process.memoryUsage();
       samples.push({
@@ -54,7 +67,10 @@ async function soakInside(): Promise<void> {
         heapMb: memory.heapUsed / 2 ** 20,
         tracked: monitor.tracker.connections.size,
         pollMs: lastPollMs,
+        openedPerSecond: opened / 30,
+        closedPerSecond: closed / 30,
       });
+      opened = closed = 0;
       nextSampleMs += 30_000;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
@@ -68,16 +84,19 @@ async function main(): Promise<void> {
   try {
     const output = execFileSync(
       'ip',
-      ['netns', 'exec', population.namespace, process.execPath, '--import', 'tsx', SELF, '--inner', '--minutes', values.minutes!, '--interval', values.interval!],
+      inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, '--inner', '--minutes', values.minutes!, '--interval', values.interval!]),
       { encoding: 'utf8', maxBuffer: 1 << 24 },
     );
     const samples = JSON.parse(output) as Sample[];
     const lines = [
       `Soak: ${values.sockets} sockets + ${values.churn} connections opened and closed a second, polled every ${values.interval} for ${values.minutes} min.`,
       '',
-      '| minute | RSS MB | heap MB | tracked | last poll ms |',
-      '|---:|---:|---:|---:|---:|',
-      ...samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.rssMb.toFixed(0)} | ${s.heapMb.toFixed(0)} | ${s.tracked.toLocaleString('en')} | ${s.pollMs} |`),
+      '| minute | RSS MB | heap MB | tracked | last poll ms | opened/s | closed/s |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+      ...samples.map(
+        (s) =>
+          `| ${s.minute.toFixed(1)} | ${s.rssMb.toFixed(0)} | ${s.heapMb.toFixed(0)} | ${s.tracked.toLocaleString('en')} | ${s.pollMs} | ${s.openedPerSecond.toFixed(0)} | ${s.closedPerSecond.toFixed(0)} |`,
+      ),
     ];
     const warm = samples.filter((s) => s.minute >= 1 && s.minute < 2.5);
     const last = samples.slice(-3);

@@ -150,4 +150,67 @@ describe('tracker', () => {
     expect(second.events).toMatchObject([{ type: 'closed', lastState: 'ESTABLISHED' }]);
     expect([...second.state.connections.keys()]).toEqual(['tcp 127.0.0.1 40001 10.0.0.5 5432']);
   });
+
+  it('matches flows whatever the order of the table: reversed, with flows gone and new ones in between', () => {
+    const ports = Array.from({ length: 40 }, (_, i) => 41_000 + i);
+    let state = advance(emptyTrackerState(), snap(T0, ports.map((p) => row(p, 'ESTABLISHED')))).state;
+    const reversed = advance(state, snap(T0 + 1000, [...ports].reverse().map((p) => row(p, 'ESTABLISHED'))));
+    expect(reversed.events).toEqual([]);
+    expect(reversed.state.connections.size).toBe(40);
+    state = reversed.state;
+    // Every third flow gone, a new one after every fifth, one changed state.
+    const rows = ports.filter((_, i) => i % 3 !== 0).flatMap((p, i) => (i % 5 === 0 ? [row(p, p === 41_001 ? 'CLOSE_WAIT' : 'ESTABLISHED'), row(p + 1000, 'SYN_RECEIVED')] : [row(p, 'ESTABLISHED')]));
+    const changed = advance(state, snap(T0 + 2000, rows));
+    const count = (type: string) => changed.events.filter((e) => e.type === type).length;
+    expect(count('closed')).toBe(14);
+    expect(count('opened')).toBe(6);
+    expect(changed.events.filter((e) => e.type === 'state-changed')).toMatchObject([{ from: 'ESTABLISHED', to: 'CLOSE_WAIT' }]);
+    expect(changed.state.connections.size).toBe(rows.length);
+  });
+
+  it('agrees with a plain keyed reference over 300 random polls (order shuffled, flows opening, closing, changing, repeated, reused)', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const states: SocketRow['state'][] = ['ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_2', 'SYN_SENT'];
+    let live = new Map<number, { state: SocketRow['state']; inode: number }>();
+    let state = emptyTrackerState();
+    let reference = new Map<string, { state: string; inode?: number }>();
+    for (let poll = 0; poll < 300; poll++) {
+      const nextLive = new Map<number, { state: SocketRow['state']; inode: number }>();
+      for (const [port, flow] of live) {
+        const roll = random();
+        if (roll < 0.05) continue; // closed
+        if (roll < 0.1) nextLive.set(port, { ...flow, state: states[Math.floor(random() * states.length)]! });
+        else if (roll < 0.12) nextLive.set(port, { ...flow, inode: flow.inode + 1000 }); // 4-tuple reused
+        else nextLive.set(port, flow);
+      }
+      for (let n = Math.floor(random() * 6); n > 0; n--) nextLive.set(40_000 + Math.floor(random() * 200), { state: 'ESTABLISHED', inode: 1 + Math.floor(random() * 999) });
+      live = nextLive;
+      const rows = [...live].map(([port, flow]) => row(port, flow.state, { inode: flow.inode }));
+      if (random() < 0.3) rows.sort(() => random() - 0.5); // shuffled now and then
+      else if (random() < 0.3) rows.splice(Math.floor(random() * rows.length), 0, ...rows.slice(0, 2)); // a flow listed twice
+      const result = advance(state, snap(T0 + poll * 1000, rows));
+      // The reference: keyed, first listing wins, a new inode is a new socket.
+      const expected: string[] = [];
+      const next = new Map<string, { state: string; inode?: number }>();
+      for (const r of rows) {
+        const key = `tcp 127.0.0.1 ${r.local.port} 10.0.0.5 5432`;
+        if (next.has(key)) continue;
+        const old = reference.get(key);
+        if (old && old.inode === r.inode) {
+          if (old.state !== r.state) expected.push(`state-changed ${key}`);
+        } else {
+          if (old) expected.push(`closed ${key}`);
+          expected.push(`opened ${key}`);
+        }
+        next.set(key, { state: r.state, inode: r.inode });
+      }
+      for (const key of reference.keys()) if (!next.has(key)) expected.push(`closed ${key}`);
+      reference = next;
+      expect(result.events.map((e) => `${e.type} ${e.connection.key}`).sort()).toEqual(expected.sort());
+      expect([...result.state.connections.keys()].sort()).toEqual([...reference.keys()].sort());
+      expect([...result.state.connections.values()].every((c) => c.row.state === reference.get(c.key)!.state)).toBe(true);
+      state = result.state;
+    }
+  });
 });
