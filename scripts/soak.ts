@@ -70,6 +70,8 @@ async function soakInside(): Promise<void> {
         openedPerSecond: opened / 30,
         closedPerSecond: closed / 30,
       });
+      // Also as it goes, on stderr: a long soak cut short still shows its samples.
+      process.stderr.write(`soak sample ${JSON.stringify(samples.at(-1))}\n`);
       opened = closed = 0;
       nextSampleMs += 30_000;
     }
