@@ -76,9 +76,13 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     await delay(2000);
     const second = await tcpdwell(['check', '--json', '--state-file', stateFile, '--half-open', '1s', '--half-close', '1h', '--idle', '1h']);
     expect(second.code).toBe(1);
-    const flagged = JSON.parse(second.stdout).flagged as { state: string; dwellSource: string; dwellSeconds: number }[];
+    const flagged = JSON.parse(second.stdout).flagged as { state: string; dwellSource: string; dwellSeconds: number; firstSeen: string }[];
     const synReceived = flagged.find((f) => f.state === 'SYN_RECEIVED');
-    expect(synReceived).toMatchObject({ dwellSource: 'lower-bound' });
+    // Seen since the first run: the state file carried it over. Its dwell is that lower bound, or
+    // more where ss's SYN/ACK count happens to fit the timer (then the kernel proves it older; on
+    // a loaded machine the two runs can fall either side of a retransmission).
+    expect(Date.parse(synReceived!.firstSeen)).toBeLessThanOrEqual(Date.now() - 2000);
+    expect(['lower-bound', 'kernel']).toContain(synReceived!.dwellSource);
     expect(synReceived!.dwellSeconds).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
