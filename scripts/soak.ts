@@ -87,7 +87,8 @@ async function main(): Promise<void> {
     const output = execFileSync(
       'ip',
       inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, '--inner', '--minutes', values.minutes!, '--interval', values.interval!]),
-      { encoding: 'utf8', maxBuffer: 1 << 24 },
+      // stderr straight through, so the samples printed as it goes are seen as it goes.
+      { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const samples = JSON.parse(output) as Sample[];
     const lines = [
