@@ -164,15 +164,8 @@ export function cidrContains(cidr: Cidr, address: string): boolean {
 
 /** A port as tools print it: digits, or `*` (any, shown as 0); undefined when it is neither. */
 export function parsePortText(text: string): number | undefined {
-  if (text === '*') return 0;
-  if (text.length === 0 || text.length > 5) return undefined;
-  let port = 0;
-  for (let i = 0; i < text.length; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return undefined;
-    port = port * 10 + digit;
-  }
-  return port <= 65535 ? port : undefined;
+  const port = portAt(text, 0);
+  return port < 0 ? undefined : port;
 }
 
 /** ss / netstat endpoint text: `1.2.3.4:80`, `[::1]:22`, `*:443`, `0.0.0.0:*`, `[fe80::1]%eth0:22`. */
@@ -183,6 +176,32 @@ export function parseEndpointText(text: string): (Endpoint & { wildcard: boolean
   if (port === undefined) return undefined;
   const host = numericHost(text.slice(0, colon));
   return host && { address: host.address, port, wildcard: host.wildcard };
+}
+
+/**
+ * parseEndpointText's answer as a plain Endpoint, the wildcard `*` given as `any`: one object
+ * where the general form makes two (a parser of 100,000 rows calls it twice a row).
+ */
+export function numericEndpoint(text: string, any: string): Endpoint | undefined {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = portAt(text, colon + 1);
+  if (port < 0) return undefined;
+  const host = numericHost(text.slice(0, colon));
+  return host && { address: host.wildcard ? any : host.address, port };
+}
+
+/** parsePortText of text[from…], without cutting it out: -1 when it is no port. */
+function portAt(text: string, from: number): number {
+  if (from === text.length - 1 && text.charCodeAt(from) === 42 /* * */) return 0;
+  if (from >= text.length || text.length - from > 5) return -1;
+  let port = 0;
+  for (let i = from; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    port = port * 10 + digit;
+  }
+  return port <= 65535 ? port : -1;
 }
 
 interface NumericHost {

@@ -1,4 +1,4 @@
-import { parseNamedEndpoint, type Endpoint, type Protocol } from '../../core/address.js';
+import { numericEndpoint, parseNamedEndpoint, type Endpoint, type Protocol } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -135,16 +135,16 @@ function parseStateLine(line: string, stateWord: string, from: number, starListe
   if (receiveQueue < 0 || sendQueue < 0) return `bad queue columns "${line.slice(starts[0], ends[0])} ${line.slice(starts[1], ends[1])}"`;
   const localText = line.slice(starts[2], ends[2]);
   const remoteText = line.slice(starts[3], ends[3]);
-  const local = parseNamedEndpoint(localText);
-  const remote = parseNamedEndpoint(remoteText);
+  const protocol: Protocol = isIpv6Text(localText) ? 'tcp6' : 'tcp';
+  const local = endpointOf(localText, protocol);
+  const remote = endpointOf(remoteText, protocol);
   if (!local) return `bad local address "${localText}"`;
   if (!remote) return `bad peer address "${remoteText}"`;
-  const protocol: Protocol = isIpv6Text(localText) ? 'tcp6' : 'tcp';
   const { state, rawState } = mapState('ss', stateWord);
   const row: SocketRow = {
     protocol,
-    local: wildcardToAny(local, protocol),
-    remote: wildcardToAny(remote, protocol),
+    local,
+    remote,
     state,
     rawState,
     receiveQueue,
@@ -220,9 +220,13 @@ function reclaimIpv4Wildcards(rows: SocketRow[], starRows: readonly SocketRow[])
   }
 }
 
-// `*` is a dual-stack IPv6 socket bound to any address.
-function wildcardToAny(endpoint: Endpoint & { wildcard: boolean }, protocol: Protocol): Endpoint {
-  return { address: endpoint.wildcard ? (protocol === 'tcp6' ? '::' : '0.0.0.0') : endpoint.address, port: endpoint.port };
+// `*` is a dual-stack IPv6 socket bound to any address. Names (ss without -n) take the general path.
+function endpointOf(text: string, protocol: Protocol): Endpoint | undefined {
+  const any = protocol === 'tcp6' ? '::' : '0.0.0.0';
+  const numeric = numericEndpoint(text, any);
+  if (numeric) return numeric;
+  const named = parseNamedEndpoint(text);
+  return named && { address: named.wildcard ? any : named.address, port: named.port };
 }
 
 function timerName(word: string): SocketTimer['name'] {
@@ -240,11 +244,15 @@ export function parseSsTimerMs(text: string): number {
   return (Number(minutes) * 60 + Number(seconds)) * 1000 + Number(millis);
 }
 
+/** Where the last numberAt ended: a second return value without an object per field. */
+let numberEnd = 0;
+
 /**
- * The number at line[from…] (digits and one decimal point, as ss prints them), and where it ends.
- * Read from the characters: slicing each into a string for Number() would allocate per field.
+ * The number at line[from…] (digits and one decimal point, as ss prints them), NaN when none;
+ * numberEnd tells where it ended. Read from the characters: slicing each into a string for
+ * Number() would allocate per field.
  */
-function numberAt(line: string, from: number): { value: number; end: number } | undefined {
+function numberAt(line: string, from: number): number {
   let digits = 0;
   let scale = 1;
   let end = from;
@@ -257,9 +265,10 @@ function numberAt(line: string, from: number): { value: number; end: number } | 
     } else if (code === 46 && !seenPoint) seenPoint = true;
     else break;
   }
-  if (end === from || (seenPoint && end === from + 1)) return undefined;
+  numberEnd = end;
+  if (end === from || (seenPoint && end === from + 1)) return NaN;
   // One division of exact integers: the same double as Number() of the text.
-  return { value: digits / scale, end };
+  return digits / scale;
 }
 
 /**
@@ -274,14 +283,16 @@ function valueStart(line: string, key: string): number {
 
 function infoNumber(line: string, key: string): number | undefined {
   const at = valueStart(line, key);
-  return at < 0 ? undefined : numberAt(line, at)?.value;
+  const value = at < 0 ? NaN : numberAt(line, at);
+  return Number.isNaN(value) ? undefined : value;
 }
 
 /** The second number of a `key:A/B` pair (rtt:SRTT/RTTVAR, retrans:UNACKED/TOTAL). */
 function infoSecond(line: string, key: string): number | undefined {
   const at = valueStart(line, key);
-  const first = at < 0 ? undefined : numberAt(line, at);
-  return first && line.charCodeAt(first.end) === 47 /* / */ ? numberAt(line, first.end + 1)?.value : undefined;
+  if (at < 0 || Number.isNaN(numberAt(line, at)) || line.charCodeAt(numberEnd) !== 47 /* / */) return undefined;
+  const value = numberAt(line, numberEnd + 1);
+  return Number.isNaN(value) ? undefined : value;
 }
 
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
@@ -301,15 +312,18 @@ function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): v
   if (received !== undefined) row.bytesReceived = received;
 
   if (NO_DATA_STATES.has(row.state)) return;
-  const believable = (value: number | undefined) =>
-    value !== undefined && (options.uptimeMs === undefined || value <= options.uptimeMs) ? value : undefined;
-  const lastSend = believable(infoNumber(line, 'lastsnd:'));
-  const lastReceive = believable(infoNumber(line, 'lastrcv:'));
-  const lastAck = believable(infoNumber(line, 'lastack:'));
+  const lastSend = believable(infoNumber(line, 'lastsnd:'), options.uptimeMs);
+  const lastReceive = believable(infoNumber(line, 'lastrcv:'), options.uptimeMs);
+  const lastAck = believable(infoNumber(line, 'lastack:'), options.uptimeMs);
   if (lastSend === undefined && lastReceive === undefined && lastAck === undefined) return;
   const activity: SocketActivity = {};
   if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
   if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
   if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
   row.activity = activity;
+}
+
+/** A last* stamp longer ago than the host has been up was never set (see SsParseOptions). */
+function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {
+  return value !== undefined && (uptimeMs === undefined || value <= uptimeMs) ? value : undefined;
 }
