@@ -1,4 +1,5 @@
-import { LineSplitter, type BinaryCommandResult, type CommandResult, type CommandSession, type Platform, type RunOptions } from '../src/platform/platform.js';
+import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions } from '../src/platform/platform.js';
+import { forEachLine } from '../src/core/text-lines.js';
 import type { CliContext } from '../src/cli/context.js';
 
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
@@ -46,9 +47,7 @@ export class FakePlatform implements Platform {
 
   async runLines(argv: readonly string[], onLine: (line: string) => void, options: RunOptions = {}): Promise<{ stderr: string; exitCode: number }> {
     const result = await this.run(argv, options);
-    const lines = result.stdout.split(/\r?\n/);
-    if (lines[lines.length - 1] === '') lines.pop();
-    lines.forEach(onLine);
+    forEachLine(result.stdout, onLine);
     return { stderr: result.stderr, exitCode: result.exitCode };
   }
 
@@ -85,9 +84,7 @@ export class FakePlatform implements Platform {
 
   /** Line by line through the real splitter, from the whole text at once. */
   async readLines(path: string, onLine: (line: string) => void): Promise<void> {
-    const lines = new LineSplitter(onLine);
-    lines.push(await this.readText(path));
-    lines.end();
+    forEachLine(await this.readText(path), onLine);
   }
 
   async readBytes(path: string): Promise<Uint8Array> {

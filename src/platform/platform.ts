@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
+import { LineSplitter } from '../core/text-lines.js';
 import { WorkerFileReader } from './file-lines.js';
 
 // The only code that touches the OS. Everything above it receives a Platform, so tests can
@@ -123,31 +124,6 @@ function streamLines(argv: readonly string[], onLine: (line: string) => void, op
       resolve({ stderr, exitCode: code ?? 1 });
     });
   });
-}
-
-/** Cuts text arriving in chunks into lines (LF or CRLF) and hands each complete one on. */
-export class LineSplitter {
-  private pending = '';
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  push(chunk: string): void {
-    let start = 0;
-    for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
-      let line = start === 0 && this.pending ? this.pending + chunk.slice(0, end) : chunk.slice(start, end);
-      if (start === 0) this.pending = '';
-      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-      this.onLine(line);
-      start = end + 1;
-    }
-    this.pending = start === 0 ? this.pending + chunk : chunk.slice(start);
-  }
-
-  /** The last line, when the text does not end with a newline. */
-  end(): void {
-    if (this.pending) this.onLine(this.pending.replace(/\r$/, ''));
-    this.pending = '';
-  }
 }
 
 const fileReader = new WorkerFileReader();

@@ -1,6 +1,7 @@
 import { decodeProcHexAddress, type Endpoint, type Protocol } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
+import { forEachLine } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
 
 // /proc/net/tcp and /proc/net/tcp6 (net/ipv4/tcp_ipv4.c get_tcp4_sock, get_openreq4,
@@ -21,13 +22,7 @@ export interface ProcfsParseOptions {
 
 export function parseProcNetTcp(text: string, options: ProcfsParseOptions = {}): ParseResult<SocketRow> {
   const parser = new ProcNetTcpParser(options);
-  let start = 0;
-  for (let end = text.indexOf('\n'); start <= text.length; end = text.indexOf('\n', start)) {
-    const stop = end < 0 ? text.length : end;
-    parser.line(text.charCodeAt(stop - 1) === 13 ? text.slice(start, stop - 1) : text.slice(start, stop));
-    if (end < 0) break;
-    start = end + 1;
-  }
+  forEachLine(text, (line) => parser.line(line));
   return parser.finish();
 }
 

@@ -2,6 +2,7 @@ import { numericEndpoint, parseNamedEndpoint, type Endpoint, type Protocol } fro
 import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
+import { forEachLine } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
 
 // iproute2 `ss -tanoie[H]` output: one state line per socket
@@ -24,13 +25,7 @@ const NETIDS = new Set(['tcp', 'udp', 'raw', 'u_str', 'u_dgr', 'u_seq', 'nl', 'p
 
 export function parseSs(text: string, options: SsParseOptions = {}): ParseResult<SocketRow> {
   const parser = new SsParser(options);
-  let start = 0;
-  for (let end = text.indexOf('\n'); start <= text.length; end = text.indexOf('\n', start)) {
-    const stop = end < 0 ? text.length : end;
-    parser.line(text.charCodeAt(stop - 1) === 13 ? text.slice(start, stop - 1) : text.slice(start, stop));
-    if (end < 0) break;
-    start = end + 1;
-  }
+  forEachLine(text, (line) => parser.line(line));
   return parser.finish();
 }
 
