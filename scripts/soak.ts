@@ -2,8 +2,9 @@
 //
 // Memory of the long-running modes under churn: a socket population plus `--churn` connections
 // opened and closed every second (each leaving a TIME_WAIT for 60 s), polled by one in-process
-// Monitor every `--interval`, the way the dashboard and the exporter poll. Prints RSS and heap
-// every 30 s and the growth from the second minute to the last; flat means ≤ 10 %. Root only.
+// Monitor every `--interval`, the way the dashboard polls. Samples RSS, heap and the churn it saw
+// (opened and closed per second) every 30 s, on stderr as it goes, then prints them as a table with
+// the growth from the second minute to the last; flat means ≤ 10 %. Root only.
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';

@@ -31,3 +31,22 @@ export function forEachLine(text: string, onLine: (line: string) => void): void 
   lines.push(text);
   lines.end();
 }
+
+// Fields of a line, found by index rather than by split: at 100,000 rows the parsers run beside
+// the kernel and must not allocate a token array per line. Blank is what \s means in ASCII.
+
+export function isBlank(code: number): boolean {
+  return code === 32 || code === 9 || code === 13 || code === 10 || code === 11 || code === 12;
+}
+
+/** The first non-blank at or after `from`, or line.length. */
+export function skipBlanks(line: string, from: number): number {
+  while (from < line.length && isBlank(line.charCodeAt(from))) from++;
+  return from;
+}
+
+/** Where the field starting at `from` ends: the next blank, or line.length. */
+export function tokenEnd(line: string, from: number): number {
+  while (from < line.length && !isBlank(line.charCodeAt(from))) from++;
+  return from;
+}

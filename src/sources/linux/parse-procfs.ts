@@ -1,7 +1,7 @@
 import { decodeProcHexAddress, type Endpoint, type Protocol } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
-import { forEachLine } from '../../core/text-lines.js';
+import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
 
 // /proc/net/tcp and /proc/net/tcp6 (net/ipv4/tcp_ipv4.c get_tcp4_sock, get_openreq4,
@@ -63,15 +63,6 @@ export class ProcNetTcpParser {
     }
     return { rows: this.rows, problems: this.problems };
   }
-}
-
-function isBlank(code: number): boolean {
-  return code === 32 || code === 9 || code === 13 || code === 10 || code === 11 || code === 12;
-}
-
-function skipBlanks(line: string, from: number): number {
-  while (from < line.length && isBlank(line.charCodeAt(from))) from++;
-  return from;
 }
 
 function hexDigit(code: number): number {
@@ -168,11 +159,6 @@ export function parseKernelLine(line: string, start: number, littleEndian: boole
   }
   if (field >= 7 && Number.isInteger(rtoTicks) && rtoTicks > 0) row.rtoMs = rtoTicks * CLOCK_TICK_MS;
   return row;
-}
-
-function tokenEnd(line: string, from: number): number {
-  while (from < line.length && !isBlank(line.charCodeAt(from))) from++;
-  return from;
 }
 
 /** `0100007F:C350 ` at line[from…]: the decoded address and port, or undefined. */

@@ -2,7 +2,7 @@ import { numericEndpoint, parseNamedEndpoint, type Endpoint, type Protocol } fro
 import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { forEachLine } from '../../core/text-lines.js';
+import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
 
 // iproute2 `ss -tanoie[H]` output: one state line per socket
@@ -89,18 +89,6 @@ export class SsParser {
 
 // The state line is read by index, without splitting it or matching regular expressions: at
 // 100,000 sockets the parse runs beside ss on the other core and must keep up with it.
-
-const isBlank = (code: number) => code === 32 || code === 9;
-
-function skipBlanks(line: string, from: number): number {
-  while (from < line.length && isBlank(line.charCodeAt(from))) from++;
-  return from;
-}
-
-function tokenEnd(line: string, from: number): number {
-  while (from < line.length && !isBlank(line.charCodeAt(from))) from++;
-  return from;
-}
 
 /** The value of the decimal digits in line[from, to), or -1 when there are none or anything else. */
 function digitsValue(line: string, from: number, to: number): number {
@@ -206,7 +194,8 @@ function isIpv6Text(text: string): boolean {
  */
 function reclaimIpv4Wildcards(rows: SocketRow[], starRows: readonly SocketRow[]): void {
   if (starRows.length === 0) return;
-  const v6Ports = new Set(rows.filter((r) => !starRows.includes(r) && r.local.address === '::').map((r) => r.local.port));
+  const stars = new Set(starRows);
+  const v6Ports = new Set(rows.filter((r) => !stars.has(r) && r.local.address === '::').map((r) => r.local.port));
   for (const row of starRows) {
     if (!v6Ports.has(row.local.port)) continue;
     row.protocol = 'tcp';
