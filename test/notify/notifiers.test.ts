@@ -72,9 +72,11 @@ describe('syslog notifier', () => {
     const receiver = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nprint(s.recv(65536).decode(),flush=True)', socketPath]);
     let output = '';
     receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Listened for before delivering: the receiver may exit while deliver() is still awaited.
+    const exited = new Promise<void>((resolve) => receiver.once('close', () => resolve()));
     await new Promise<void>((resolve) => receiver.stdout.once('data', () => resolve()));
     const [result] = await deliver(MESSAGE, [{ type: 'syslog', facility: 'local3', socket: socketPath }], deps);
-    await new Promise<void>((resolve) => receiver.once('exit', () => resolve()));
+    await exited;
     expect(result).toEqual({ notifier: 'syslog', ok: true });
     // <PRI> = local3 (19) × 8 + warning (4) = 156, then the tag and our line.
     expect(output).toMatch(/^ready\n<156>.*tcpdwell: change=flagged kind=half-close severity=warning subject="CLOSE_WAIT 10\.0\.0\.1:5432 -> 10\.0\.0\.9:40100" measured=95 threshold=30 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss\n$/);
