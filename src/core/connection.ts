@@ -49,6 +49,10 @@ export interface SocketRow {
   rttVarMs?: number;
   /** Segments retransmitted over the connection's life (ss retrans:unacked/TOTAL). */
   totalRetransmits?: number;
+  /** Segments sent and not yet acknowledged (tcp_info tcpi_unacked). */
+  unacked?: number;
+  /** Segments the sender counts as lost (tcp_info tcpi_lost). */
+  lost?: number;
   bytesSent?: number;
   bytesReceived?: number;
   activity?: SocketActivity;

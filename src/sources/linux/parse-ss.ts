@@ -279,27 +279,40 @@ function infoSecond(line: string, key: string): number | undefined {
   return Number.isNaN(value) ? undefined : value;
 }
 
+/**
+ * Whether a continuation line is ss's tcp_info block. ss prints each counter only when it is not 0
+ * (tcp_show_info in iproute2's misc/ss.c: `if (s->lastsnd) out(" lastsnd:%u", …)`, likewise
+ * lastrcv, lastack, backoff, retrans, unacked, lost, bytes_acked, bytes_received), so inside the
+ * block an absent counter is a 0, not an unknown. Every tcp_info block has `cwnd:` (a listener's
+ * is only `bbr cwnd:10`) or `rto:`/`mss:`; a continuation line with none of them (`-m` skmem alone,
+ * the blank line under a request socket) is no tcp_info and proves nothing.
+ */
+function isTcpInfoLine(line: string): boolean {
+  return valueStart(line, 'cwnd:') >= 0 || valueStart(line, 'rto:') >= 0 || valueStart(line, 'mss:') >= 0;
+}
+
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
+  if (!isTcpInfoLine(line)) return;
   const rto = infoNumber(line, 'rto:');
   if (rto !== undefined) row.rtoMs = rto;
+  // rtt:0 means "no sample yet" (tcpi_rtt is 0 until the first RTT measure), not 0 ms: left unset.
   const rtt = infoNumber(line, 'rtt:');
   if (rtt !== undefined) row.rttMs = rtt;
   const rttVar = infoSecond(line, 'rtt:');
   if (rttVar !== undefined) row.rttVarMs = rttVar;
-  const totalRetransmits = infoSecond(line, 'retrans:');
-  if (totalRetransmits !== undefined) row.totalRetransmits = totalRetransmits;
-  const backoff = infoNumber(line, 'backoff:');
-  if (backoff !== undefined) row.backoff = backoff;
-  const acked = infoNumber(line, 'bytes_acked:');
-  if (acked !== undefined) row.bytesSent = acked;
-  const received = infoNumber(line, 'bytes_received:');
-  if (received !== undefined) row.bytesReceived = received;
+  row.totalRetransmits = infoSecond(line, 'retrans:') ?? 0;
+  row.backoff = infoNumber(line, 'backoff:') ?? 0;
+  row.unacked = infoNumber(line, 'unacked:') ?? 0;
+  row.lost = infoNumber(line, 'lost:') ?? 0;
+  row.bytesSent = infoNumber(line, 'bytes_acked:') ?? 0;
+  row.bytesReceived = infoNumber(line, 'bytes_received:') ?? 0;
 
   if (NO_DATA_STATES.has(row.state)) return;
-  const lastSend = believable(infoNumber(line, 'lastsnd:'), options.uptimeMs);
-  const lastReceive = believable(infoNumber(line, 'lastrcv:'), options.uptimeMs);
-  const lastAck = believable(infoNumber(line, 'lastack:'), options.uptimeMs);
-  if (lastSend === undefined && lastReceive === undefined && lastAck === undefined) return;
+  // Absent means 0 ms ago: on a busy one-way stream the sending end prints only lastrcv (old)
+  // and the receiving end only lastsnd; reading "absent" as "unknown" made both look idle.
+  const lastSend = believable(infoNumber(line, 'lastsnd:') ?? 0, options.uptimeMs);
+  const lastReceive = believable(infoNumber(line, 'lastrcv:') ?? 0, options.uptimeMs);
+  const lastAck = believable(infoNumber(line, 'lastack:') ?? 0, options.uptimeMs);
   const activity: SocketActivity = {};
   if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
   if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;

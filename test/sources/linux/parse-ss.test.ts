@@ -113,6 +113,54 @@ describe('parseSs on other ss versions', () => {
   });
 });
 
+// ss prints lastsnd, lastrcv, lastack, backoff, retrans, unacked, lost, bytes_acked and
+// bytes_received only when they are not 0 (tcp_show_info in iproute2's misc/ss.c). The lines below
+// were written for these tests in the layout of `ss -tanoi` on kernel 6.x (see the fixture above):
+// a busy one-way stream, as each end of it prints itself on most polls.
+describe('parseSs: a counter absent from the tcp_info block is 0', () => {
+  const text = [
+    'State Recv-Q Send-Q Local Address:Port Peer Address:Port Process',
+    // the writer: data sent just now (lastsnd 0, so absent), ACKs arriving (lastack absent), nothing ever received
+    'ESTAB 0 1024 127.0.0.1:40000 127.0.0.1:5000 timer:(on,204ms,0)',
+    '\t ts sack cubic wscale:7,7 rto:204 rtt:0.05/0.02 mss:32768 cwnd:10 bytes_sent:9000000 bytes_acked:8998977 segs_out:9000 segs_in:4500 data_segs_out:9000 send 52428800000bps lastrcv:61234 pacing_rate 104857600000bps unacked:1',
+    // the reader: data received just now, never sent any
+    'ESTAB 0 0 127.0.0.1:5000 127.0.0.1:40000',
+    '\t ts sack cubic wscale:7,7 rto:204 rtt:0.04/0.02 ato:40 mss:32768 cwnd:10 bytes_received:8998976 segs_out:4500 segs_in:9000 data_segs_in:9000 send 65536000000bps lastsnd:61230',
+    // a listener's tcp_info is only the congestion control and cwnd
+    'LISTEN 0 128 127.0.0.1:5000 0.0.0.0:*',
+    '\t cubic cwnd:10',
+    // -m without tcp_info: a continuation line that is not tcp_info proves nothing
+    'ESTAB 0 0 127.0.0.1:5001 127.0.0.1:40001',
+    '\t skmem:(r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0)',
+    // no continuation line at all (ss without -i): nothing is known
+    'ESTAB 0 0 127.0.0.1:5002 127.0.0.1:40002',
+  ].join('\n');
+  const { rows, problems } = parseSs(text, { uptimeMs: UPTIME_MS });
+  const port = (p: number) => rows.find((r) => r.local.port === p)!;
+
+  it('reads a busy one-way stream as active at both ends', () => {
+    expect(problems).toEqual([]);
+    expect(port(40000).activity).toEqual({ lastSendAgoMs: 0, lastReceiveAgoMs: 61234, lastPeerSegmentAgoMs: 0 });
+    expect(port(5000).activity).toEqual({ lastSendAgoMs: 61230, lastReceiveAgoMs: 0, lastPeerSegmentAgoMs: 0 });
+  });
+
+  it('gives the other counters their 0', () => {
+    expect(port(40000)).toMatchObject({ backoff: 0, totalRetransmits: 0, unacked: 1, lost: 0, bytesSent: 8998977, bytesReceived: 0 });
+    expect(port(5000)).toMatchObject({ backoff: 0, totalRetransmits: 0, unacked: 0, lost: 0, bytesSent: 0, bytesReceived: 8998976 });
+    expect(rows.find((r) => r.state === 'LISTEN')).toMatchObject({ backoff: 0, totalRetransmits: 0, bytesSent: 0 });
+  });
+
+  it('assumes nothing where there is no tcp_info block', () => {
+    for (const p of [5001, 5002]) {
+      const row = port(p);
+      expect(row.activity).toBeUndefined();
+      expect(row.backoff).toBeUndefined();
+      expect(row.bytesSent).toBeUndefined();
+      expect(row.totalRetransmits).toBeUndefined();
+    }
+  });
+});
+
 describe('parseSsTimerMs (print_ms_timer in misc/ss.c)', () => {
   it.each([
     ['850ms', 850],
