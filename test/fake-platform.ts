@@ -77,7 +77,11 @@ export class FakePlatform implements Platform {
     };
   }
 
+  /** Every file read as text or lines, in order. */
+  readPaths: string[] = [];
+
   async readText(path: string): Promise<string> {
+    this.readPaths.push(path);
     const value = await this.readBytesOrText(path);
     return typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
   }

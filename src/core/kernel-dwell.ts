@@ -28,6 +28,9 @@ function ageFromCountersMs(row: SocketRow): number | undefined {
       return row.createdAgoMs ?? synSentAgeMs(row);
     case TcpState.SYN_RECEIVED:
       return row.createdAgoMs ?? synReceivedAgeMs(row);
+    case TcpState.FIN_WAIT_1:
+    case TcpState.LAST_ACK:
+      return finRetransmitAgeMs(row);
     case TcpState.CLOSE_WAIT:
     case TcpState.FIN_WAIT_2:
     case TcpState.CLOSING:
@@ -51,18 +54,44 @@ function ageFromCountersMs(row: SocketRow): number | undefined {
 
 /**
  * SYN_SENT: n SYN retransmissions have happened, each after a full RTO. Kernels ≥ 6.x retransmit
- * the first `tcp_syn_linear_timeouts` SYNs with a constant RTO and back off exponentially after,
- * so the waits were rto0 × (n − b + 1) constant ones then rto0 × 2, 4 … 2^(b−1), where b is the
- * backoff count: Σ = rto0 × (n − b + 2^b − 1). Plus the part of the current RTO already spent.
+ * the first `tcp_syn_linear_timeouts` SYNs with a constant RTO and back off exponentially after.
  * With b unknown (procfs) it is inferred from the current RTO, assuming rto0 = 1 s.
  */
 function synSentAgeMs(row: SocketRow): number | undefined {
+  const rto = row.rtoMs;
+  const backoff = row.backoff ?? (rto !== undefined && rto >= INITIAL_RTO_MS ? Math.round(Math.log2(rto / INITIAL_RTO_MS)) : 0);
+  return backedOffAgeMs(row, backoff, INITIAL_RTO_MS);
+}
+
+/**
+ * FIN_WAIT_1 and LAST_ACK are entered when our FIN is sent (tcp_close → tcp_send_fin), and stay
+ * while it is unacknowledged. When the FIN is all that is outstanding (Send-Q 1: write_seq − snd_una
+ * counts the FIN's one sequence number), the retransmit timer and its count belong to the FIN, so
+ * its back-off proves the state's age. With data queued before it, the retransmissions may be of
+ * data sent before the close: they prove nothing about the state.
+ */
+function finRetransmitAgeMs(row: SocketRow): number | undefined {
+  if (row.sendQueue !== 1 || row.timer?.name !== 'on') return undefined;
+  // Without a back-off count (procfs), every retransmission is taken as backed off: of the ways
+  // to reach the current RTO that gives the shortest total, so the bound still holds.
+  return backedOffAgeMs(row, row.backoff ?? row.retransmits ?? 0, Infinity);
+}
+
+/**
+ * Time spent retransmitting the oldest outstanding segment: n retransmissions, each after a full
+ * RTO (icsk_rto doubles on every expiry but the `linear` ones, tcp_retransmit_timer), so with b
+ * of them backed off the waits were rto0 × (n − b) constant ones and rto0 × (1 + 2 … 2^(b−1)):
+ * Σ = rto0 × (n − b + 2^b − 1), plus the part of the current RTO already spent. rto0 is the current
+ * RTO halved b times (a lower bound when the RTO hit TCP_RTO_MAX), at most `initialRtoCapMs`;
+ * `backoffSteps` is b where the source reports it (ss `backoff:`), the caller's assumption where not.
+ */
+function backedOffAgeMs(row: SocketRow, backoffSteps: number, initialRtoCapMs: number): number | undefined {
   const n = row.retransmits;
   if (n === undefined) return undefined;
   const rto = row.rtoMs;
-  let backoff = row.backoff ?? (rto !== undefined && rto >= INITIAL_RTO_MS ? Math.round(Math.log2(rto / INITIAL_RTO_MS)) : 0);
-  backoff = Math.min(Math.max(backoff, 0), n);
-  const initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, INITIAL_RTO_MS) : INITIAL_RTO_MS;
+  const backoff = Math.min(Math.max(backoffSteps, 0), n);
+  const initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, initialRtoCapMs) : Math.min(INITIAL_RTO_MS, initialRtoCapMs);
+  if (!Number.isFinite(initialRto)) return undefined;
   return initialRto * (n - backoff + 2 ** backoff - 1) + spentOfCurrentTimer(row, rto);
 }
 

@@ -58,3 +58,27 @@ describe('first-sight dwell from kernel counters', () => {
     expect(kernelStateAgeMs({ ...base, state: 'LISTEN' })).toBeUndefined();
   });
 });
+
+// Rows written for these tests in the shape `ss -tanoi` gives a socket after close() with the peer
+// gone silent: timer:(on,REMAINING,N) rto:R backoff:B, Send-Q 1 (only the FIN is unacknowledged).
+describe('first-sight dwell of FIN_WAIT_1 and LAST_ACK from the FIN retransmit back-off', () => {
+  const fin: SocketRow = { ...base, sendQueue: 1, retransmits: 4, backoff: 4, rtoMs: 3264, timer: { name: 'on', remainingMs: 1264 } };
+
+  it('4 backed-off retransmissions from an RTO of 204 ms: 204 × (1+2+4+8) ms, plus 2 s of the current 3.264 s', () => {
+    for (const state of ['FIN_WAIT_1', 'LAST_ACK'] as const) expect(kernelStateAgeMs({ ...fin, state })).toBe(204 * 15 + 2000);
+  });
+
+  it('with no back-off count (procfs), every retransmission is taken as backed off: the same figure, and never more', () => {
+    expect(kernelStateAgeMs({ ...fin, state: 'FIN_WAIT_1', backoff: undefined })).toBe(204 * 15 + 2000);
+    // Two of the four were linear (thin-stream timeouts): the true age is longer than the bound.
+    const linear = { ...fin, state: 'FIN_WAIT_1' as const, backoff: 2, rtoMs: 816, timer: { name: 'on' as const, remainingMs: 16 } };
+    expect(kernelStateAgeMs(linear)).toBe(204 * (2 + 3) + 800);
+    expect(kernelStateAgeMs({ ...linear, backoff: undefined })!).toBeLessThanOrEqual(kernelStateAgeMs(linear)!);
+  });
+
+  it('proves nothing while data queued before the FIN is outstanding (Send-Q > 1), or without a retransmit timer', () => {
+    expect(kernelStateAgeMs({ ...fin, state: 'FIN_WAIT_1', sendQueue: 5000 })).toBeUndefined();
+    expect(kernelStateAgeMs({ ...fin, state: 'LAST_ACK', timer: { name: 'persist', remainingMs: 100 } })).toBeUndefined();
+    expect(kernelStateAgeMs({ ...fin, state: 'LAST_ACK', timer: undefined })).toBeUndefined();
+  });
+});

@@ -2,6 +2,7 @@ import { errorCode, type Platform } from '../../platform/platform.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { SsParser } from './parse-ss.js';
+import { addRequestSocketTimeouts } from './request-sockets.js';
 
 // Fixed argvs (ss's columns change with its flags): TCP, all states, numeric, timers (-o), tcp_info
 // (-i), and with -e the inode and uid. No -H, so older iproute2 works too; the parser skips the header.
@@ -49,6 +50,7 @@ export const ssSource: SocketSource = {
     }
     try {
       const parsed = parser.finish();
+      await addRequestSocketTimeouts(platform, procRoot, parsed.rows);
       return { source: 'ss', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems('ss', parsed.problems) };
     } catch (error) {
       if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`);

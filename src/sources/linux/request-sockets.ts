@@ -1,0 +1,36 @@
+import { connectionKey, type SocketRow } from '../../core/connection.js';
+import { TcpState } from '../../core/tcp-state.js';
+import type { Platform } from '../../platform/platform.js';
+import { procfsSource } from './procfs.js';
+
+// A request socket (SYN-RECV) keeps two counts: num_retrans, the SYN/ACKs it re-sent, and
+// num_timeout, the expiries of its timer. The timer backs off on num_timeout (reqsk_timer_handler
+// in net/ipv4/inet_connection_sock.c re-arms it for min(timeout << num_timeout, TCP_RTO_MAX)), so only
+// num_timeout proves the socket's age. sock_diag, and so ss, reports num_retrans
+// (inet_req_diag_fill); /proc/net/tcp reports num_timeout (get_openreq4). With TCP_DEFER_ACCEPT, or
+// when the SYN/ACKs stop, the two differ: ss's count then proves nothing (kernel-dwell.ts).
+
+/**
+ * Gives the SYN_RECEIVED rows of a table read through sock_diag (ss) the timeout count and timer
+ * of the same request socket in `<procRoot>/net/tcp*`, so their age is known at first sight.
+ * Reads procfs only when there is such a row; rows procfs does not list (the handshake completed in
+ * between) and every row when procfs cannot be read keep what they had. Mutates `rows`.
+ */
+export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<void> {
+  const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
+  if (requests.length === 0) return;
+  let procRows: SocketRow[];
+  try {
+    procRows = (await procfsSource.read(platform, { procRoot })).rows;
+  } catch {
+    return; // no procfs view: ss's counts stay, and prove what they can
+  }
+  const byKey = new Map<string, SocketRow>();
+  for (const row of procRows) if (row.state === TcpState.SYN_RECEIVED) byKey.set(connectionKey(row), row);
+  for (const row of requests) {
+    const fromProcfs = byKey.get(connectionKey(row));
+    if (!fromProcfs || fromProcfs.retransmits === undefined || !fromProcfs.timer) continue;
+    row.retransmits = fromProcfs.retransmits;
+    row.timer = fromProcfs.timer;
+  }
+}
