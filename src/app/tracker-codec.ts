@@ -3,12 +3,20 @@ import { connectionKey, type SocketRow } from '../core/connection.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import type { TrackedConnection, TrackerState } from '../core/tracker.js';
 import type { ReportedAlert } from '../core/alerts.js';
+import { tableKey, type TableIdentity } from '../sources/table-identity.js';
 
-// The check state file: the tracker carried between cron runs. Versioned so that a file written by
-// another version is recognised as foreign and replaced rather than misread.
+// The check state file: the history (tracker and reported alerts) that `check` carries between
+// runs, one section per socket table (network namespace, boot, source, /proc), so that one file can
+// serve several tables without one's history passing for another's. Versioned, so that a file
+// written by another version is recognised as foreign and replaced rather than misread.
 
 export const STATE_FORMAT = 'tcpdwell-check-state';
-export const STATE_VERSION = 1;
+/** 2: sections per table. 1 (one unnamed table) is not read: it cannot say which table it was. */
+export const STATE_VERSION = 2;
+/** A section unused this long is dropped: its namespace or container is most likely gone. */
+export const UNUSED_SECTION_MS = 30 * 24 * 3600_000;
+/** At most this many sections, the most recently used kept. */
+export const MAX_SECTIONS = 64;
 
 export class StateDecodeError extends Error {
   override name = 'StateDecodeError';
@@ -41,16 +49,24 @@ const reportedAlert = z.object({
   firstFlaggedMs: z.number(),
   lastNotifiedMs: z.number(),
 });
+const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable() });
+const section = z.object({
+  table: tableIdentity,
+  lastUsedMs: z.number(),
+  /** The source that read the table last (what `auto` chose). */
+  source: z.string(),
+  lastPollMs: z.number().optional(),
+  connections: z.array(z.unknown()),
+  alerts: z.array(reportedAlert),
+});
+type Section = z.infer<typeof section>;
 const file = z.object({
   format: z.literal(STATE_FORMAT),
   version: z.number(),
   savedAt: z.string(),
-  source: z.string(),
-  lastPollMs: z.number().optional(),
-  connections: z.array(z.unknown()),
-  // Added after version 1 was released: absent in older files, which simply have no alerts yet.
-  alerts: z.array(reportedAlert).optional(),
+  tables: z.array(z.unknown()).optional(),
 });
+
 
 /** What `check` carries between runs: the tracker, and the alerts already reported. */
 export interface CheckState {
@@ -58,8 +74,8 @@ export interface CheckState {
   alerts: ReportedAlert[];
 }
 
-export function encodeTrackerState(tracker: TrackerState, source: string, savedAtMs: number, alerts: readonly ReportedAlert[] = []): string {
-  const connections = [...tracker.connections.values()].map((c) => {
+function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] {
+  return [...tracker.connections.values()].map((c) => {
     const out: z.input<typeof connection> = {
       protocol: c.row.protocol,
       local: c.row.local,
@@ -79,31 +95,11 @@ export function encodeTrackerState(tracker: TrackerState, source: string, savedA
     if (c.row.bytesReceived !== undefined) out.bytesReceived = c.row.bytesReceived;
     return out;
   });
-  const body: z.input<typeof file> = { format: STATE_FORMAT, version: STATE_VERSION, savedAt: new Date(savedAtMs).toISOString(), source, connections, alerts: [...alerts] };
-  if (tracker.lastPollMs !== undefined) body.lastPollMs = tracker.lastPollMs;
-  return `${JSON.stringify(body)}\n`;
 }
 
-/** The tracker alone (explain's read-only history). */
-export function decodeTrackerState(text: string): TrackerState {
-  return decodeCheckState(text).tracker;
-}
-
-/** Throws StateDecodeError saying why the text is not a state file of this version. */
-export function decodeCheckState(text: string): CheckState {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new StateDecodeError(`not JSON (${(error as Error).message})`);
-  }
-  const parsed = file.safeParse(data);
-  if (!parsed.success) throw new StateDecodeError('not a tcpdwell state file');
-  if (parsed.data.version !== STATE_VERSION) {
-    throw new StateDecodeError(`written by another version of tcpdwell (state format ${parsed.data.version}, this one reads ${STATE_VERSION})`);
-  }
+function decodeConnections(items: readonly unknown[]): Map<string, TrackedConnection> {
   const connections = new Map<string, TrackedConnection>();
-  parsed.data.connections.forEach((item, index) => {
+  items.forEach((item, index) => {
     const c = connection.safeParse(item);
     if (!c.success) throw new StateDecodeError(`connection ${index} is malformed`);
     const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, ...timing } = c.data;
@@ -114,7 +110,101 @@ export function decodeCheckState(text: string): CheckState {
     const key = connectionKey(row);
     connections.set(key, { key, row, ...timing });
   });
-  const tracker: TrackerState = { connections };
-  if (parsed.data.lastPollMs !== undefined) tracker.lastPollMs = parsed.data.lastPollMs;
-  return { tracker, alerts: parsed.data.alerts ?? [] };
+  return connections;
+}
+
+/** What was dropped because the host restarted since it was written. */
+export interface ForgottenBoots {
+  tables: number;
+  alerts: number;
+}
+
+/**
+ * The whole state file: one section of history per socket table. Other tables' sections are kept
+ * as they were read (validated, not decoded), and written back unchanged.
+ */
+export class StateBook {
+  private constructor(private sections: Section[]) {}
+
+  static empty(): StateBook {
+    return new StateBook([]);
+  }
+
+  /** Throws StateDecodeError saying why the text is not a state file of this version. */
+  static decode(text: string): StateBook {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new StateDecodeError(`not JSON (${(error as Error).message})`);
+    }
+    const parsed = file.safeParse(data);
+    if (!parsed.success) throw new StateDecodeError('not a tcpdwell state file');
+    if (parsed.data.version === 1) {
+      throw new StateDecodeError('written by an older tcpdwell, which did not record which socket table (network namespace, boot) it describes');
+    }
+    if (parsed.data.version !== STATE_VERSION || !parsed.data.tables) {
+      throw new StateDecodeError(`written by another version of tcpdwell (state format ${parsed.data.version}, this one reads ${STATE_VERSION})`);
+    }
+    const sections = parsed.data.tables.map((item, index) => {
+      const one = section.safeParse(item);
+      if (!one.success) throw new StateDecodeError(`table ${index} is malformed`);
+      return one.data;
+    });
+    return new StateBook(sections);
+  }
+
+  get size(): number {
+    return this.sections.length;
+  }
+
+  /**
+   * Drops the sections of this host's tables (same /proc) from another boot: after a restart none
+   * of their sockets exist, and a 4-tuple used again is another connection. Where the boot id is
+   * unknown nothing is dropped.
+   */
+  forgetOtherBoots(identity: TableIdentity): ForgottenBoots {
+    const forgotten: ForgottenBoots = { tables: 0, alerts: 0 };
+    if (identity.bootId === null) return forgotten;
+    this.sections = this.sections.filter((s) => {
+      const stale = s.table.procRoot === identity.procRoot && s.table.bootId !== null && s.table.bootId !== identity.bootId;
+      if (stale) {
+        forgotten.tables++;
+        forgotten.alerts += s.alerts.length;
+      }
+      return !stale;
+    });
+    return forgotten;
+  }
+
+  /** The history of this table, or undefined when the file has none for it. Throws StateDecodeError for a damaged section. */
+  historyOf(identity: TableIdentity): CheckState | undefined {
+    const key = tableKey(identity);
+    const found = this.sections.find((s) => tableKey(s.table) === key);
+    if (!found) return undefined;
+    const tracker: TrackerState = { connections: decodeConnections(found.connections) };
+    if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
+    return { tracker, alerts: found.alerts };
+  }
+
+  /** Records this table's history (replacing its section), then drops sections unused for long and the least recently used beyond MAX_SECTIONS. */
+  record(identity: TableIdentity, history: { tracker: TrackerState; alerts: readonly ReportedAlert[]; source: string }, nowMs: number): void {
+    const key = tableKey(identity);
+    const mine: Section = {
+      table: { ...identity },
+      lastUsedMs: nowMs,
+      source: history.source,
+      connections: encodeConnections(history.tracker),
+      alerts: [...history.alerts],
+    };
+    if (history.tracker.lastPollMs !== undefined) mine.lastPollMs = history.tracker.lastPollMs;
+    const others = this.sections.filter((s) => tableKey(s.table) !== key && nowMs - s.lastUsedMs <= UNUSED_SECTION_MS);
+    others.sort((a, b) => b.lastUsedMs - a.lastUsedMs);
+    this.sections = [mine, ...others.slice(0, MAX_SECTIONS - 1)];
+  }
+
+  encode(savedAtMs: number): string {
+    const body = { format: STATE_FORMAT, version: STATE_VERSION, savedAt: new Date(savedAtMs).toISOString(), tables: this.sections };
+    return `${JSON.stringify(body)}\n`;
+  }
 }

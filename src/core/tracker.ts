@@ -183,13 +183,19 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
   const kernelAge = kernelStateAgeMs(row);
   let { stateSinceMs, dwellSource, transitions } = old;
   if (old.row.state !== row.state) {
-    // Changed somewhere in (lastSeen, now]; the kernel may narrow that down.
-    stateSinceMs = kernelAge !== undefined ? Math.max(old.lastSeenMs, now - kernelAge) : now;
-    dwellSource = 'observed';
+    // Changed somewhere in (lastSeen, now]; the kernel may narrow that down. Its counters are
+    // lower bounds: where they prove the state older than the poll that saw the old one, the seen
+    // socket was another one on the same 4-tuple, and the kernel wins.
+    stateSinceMs = kernelAge !== undefined ? now - kernelAge : now;
+    dwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
     transitions = [...transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
-  } else if (dwellSource !== 'observed' && kernelAge !== undefined && now - kernelAge < stateSinceMs) {
+  } else if (kernelAge !== undefined && now - kernelAge < stateSinceMs) {
+    // Kernel evidence beats history: its counters are lower bounds, so a state they prove older
+    // than remembered is older, whatever the history says (history carried from another table,
+    // or a change "observed" on a reused 4-tuple).
     stateSinceMs = now - kernelAge;
     dwellSource = 'kernel';
+    transitions = [...transitions.slice(0, -1), { state: row.state, atMs: stateSinceMs }];
   }
   // One object per connection per poll: at 100,000 connections the allocations are the cost.
   const next: TrackedConnection = {

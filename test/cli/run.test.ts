@@ -90,8 +90,10 @@ describe('check on the ss source (captured stuck states)', () => {
     expect(flagged.find((f: Flagged) => f.state === 'SYN_RECEIVED')).toMatchObject({ dwellSource: 'lower-bound', dwellSeconds: 20 });
     expect(flagged.find((f: Flagged) => f.state === 'SYN_SENT')).toMatchObject({ dwellSource: 'kernel', dwellSeconds: 31.4 });
     const saved = JSON.parse(await readFile(stateFile, 'utf8'));
-    expect(saved).toMatchObject({ format: 'tcpdwell-check-state', version: 1, source: 'ss' });
-    expect(saved.connections).toHaveLength(25);
+    expect(saved).toMatchObject({ format: 'tcpdwell-check-state', version: 2 });
+    expect(saved.tables).toHaveLength(1);
+    expect(saved.tables[0]).toMatchObject({ source: 'ss', table: { source: 'auto', procRoot: '/proc', netns: null, bootId: null } });
+    expect(saved.tables[0].connections).toHaveLength(25);
   });
 
   it('uses the XDG state dir by default', async () => {
@@ -115,7 +117,7 @@ describe('check on the ss source (captured stuck states)', () => {
     const { code, err } = await run(['check', '--state-file', stateFile]);
     expect(code).toBe(0);
     expect(err).toMatch(/^tcpdwell: state file .*check\.json is unusable \(not JSON .*\); kept as .*check\.json\.corrupt-[\d-]+T\d+Z, starting without history\n$/);
-    expect(JSON.parse(await readFile(stateFile, 'utf8')).connections).toHaveLength(25);
+    expect(JSON.parse(await readFile(stateFile, 'utf8')).tables[0].connections).toHaveLength(25);
     expect((await readdir(dir)).filter((f) => f.includes('corrupt'))).toHaveLength(1);
   });
 
@@ -124,7 +126,7 @@ describe('check on the ss source (captured stuck states)', () => {
     const stateFile = join(dir, 'check.json');
     await writeFile(stateFile, JSON.stringify({ format: 'tcpdwell-check-state', version: 99, savedAt: '', source: 'ss', connections: [] }));
     const { err } = await run(['check', '--state-file', stateFile]);
-    expect(err).toContain('written by another version of tcpdwell (state format 99, this one reads 1)');
+    expect(err).toContain('written by another version of tcpdwell (state format 99, this one reads 2)');
   });
 });
 

@@ -40,15 +40,26 @@ describe('tracker', () => {
     const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
     const next = advance(state, snap(T0 + 10_000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 2000 } })])).state;
     expect(only(next)).toMatchObject({ stateSinceMs: T0 + 8000, dwellSource: 'observed' });
-    // …but never before the poll that still saw the old state.
+    // Kernel evidence beats history: a FIN 60 s ago is older than the poll that saw ESTABLISHED
+    // (another socket on the same 4-tuple then), and the kernel's lower bound wins.
     const late = advance(state, snap(T0 + 10_000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 60_000 } })])).state;
-    expect(only(late).stateSinceMs).toBe(T0);
+    expect(only(late)).toMatchObject({ stateSinceMs: T0 - 50_000, dwellSource: 'kernel' });
+    expect(only(late).transitions.at(-1)).toEqual({ state: 'CLOSE_WAIT', atMs: T0 - 50_000 });
   });
 
   it('takes first-sight dwell from the kernel: a CLOSE_WAIT whose FIN came 10 minutes ago', () => {
     const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 600_000 } })])).state;
     expect(only(state)).toMatchObject({ stateSinceMs: T0 - 600_000, dwellSource: 'kernel', lastPeerSegmentMs: T0 - 600_000 });
     expect(timingOf(only(state), T0)).toMatchObject({ dwellMs: 600_000, halfCloseTimerMs: 600_000 });
+  });
+
+  it('moves a remembered start back when later kernel data proves the state older, even an observed one', () => {
+    let observed = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
+    observed = advance(observed, snap(T0 + 5000, [row(40000, 'CLOSE_WAIT')])).state;
+    expect(only(observed)).toMatchObject({ stateSinceMs: T0 + 5000, dwellSource: 'observed' });
+    observed = advance(observed, snap(T0 + 6000, [row(40000, 'CLOSE_WAIT', { activity: { lastPeerSegmentAgoMs: 40_000 } })])).state;
+    expect(only(observed)).toMatchObject({ stateSinceMs: T0 - 34_000, dwellSource: 'kernel' });
+    expect(only(observed).transitions.map((t) => t.atMs)).toEqual([T0, T0 - 34_000]);
   });
 
   it('moves a lower-bound start back when later kernel data proves the state older', () => {

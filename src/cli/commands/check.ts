@@ -1,5 +1,6 @@
 import type { Monitor, PollOutcome } from '../../app/monitor.js';
-import { StateDecodeError, decodeCheckState, encodeTrackerState, type CheckState } from '../../app/tracker-codec.js';
+import { StateBook, StateDecodeError, type CheckState } from '../../app/tracker-codec.js';
+import { readTableIdentity, type TableIdentity } from '../../sources/table-identity.js';
 import type { NotifierConfig } from '../../config/parse-config.js';
 import { countAlertKey, currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../../core/alerts.js';
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
@@ -33,10 +34,14 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
 
   if (stateFile) await stateFile.lock();
   try {
-    const saved = stateFile ? await loadState(stateFile, context) : undefined;
+    // History belongs to the table it was taken from: this namespace, this boot, this source and /proc.
+    const table = stateFile ? await readTableIdentity(context.platform, options.source, options.procRoot) : undefined;
+    const loaded = stateFile && table ? await loadState(stateFile, table, context) : undefined;
+    const saved = loaded?.history;
     const monitor = await openMonitor(options, context, saved?.tracker);
     try {
-      return await checkThrough(monitor, { policy, notifiers, stateFile, reported: saved?.alerts ?? [] }, options, context);
+      const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
+      return await checkThrough(monitor, { policy, notifiers, state, reported: saved?.alerts ?? [] }, options, context);
     } finally {
       monitor.close();
     }
@@ -48,7 +53,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
 interface CheckSettings {
   policy: Policy;
   notifiers: NotifierConfig[];
-  stateFile: StateFile | undefined;
+  /** Where history is kept, and which table's section this run reads and writes. */
+  state: { file: StateFile; table: TableIdentity; book: StateBook } | undefined;
   /** Alerts the previous runs reported. */
   reported: ReportedAlert[];
 }
@@ -88,7 +94,11 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
   for (const d of failed) context.stderr.write(`tcpdwell: notifier ${d.notifier} failed: ${d.error}; these notifications will be sent again on the next run\n`);
   // Undelivered notifications are not recorded as sent, so the next run sends them again.
   const reported = failed.length > 0 ? settings.reported : reconciled.reported;
-  if (settings.stateFile) await settings.stateFile.write(encodeTrackerState(monitor.tracker, outcome.source, context.platform.nowMs(), reported));
+  if (settings.state) {
+    const { file, table, book } = settings.state;
+    book.record(table, { tracker: monitor.tracker, alerts: reported, source: outcome.source }, context.platform.nowMs());
+    await file.write(book.encode(context.platform.nowMs()));
+  }
 
   const report = { status, outcome, evaluation, diagnosis, resets, errors, notifications: reconciled.notifications };
   if (options.format === 'json') {
@@ -165,22 +175,33 @@ async function sample(monitor: Monitor, options: CheckOptions, context: CliConte
   return { ...outcome, notices: [...notices] };
 }
 
-/** A corrupt or foreign state file is reported, kept aside, and replaced: never fatal. */
-async function loadState(stateFile: StateFile, context: CliContext): Promise<CheckState | undefined> {
+/**
+ * The state file's sections, and this table's history in them. A corrupt or foreign state file is
+ * reported, kept aside, and replaced: never fatal. A restart of the host drops the history of its
+ * earlier boot, with one line saying so.
+ */
+async function loadState(stateFile: StateFile, table: TableIdentity, context: CliContext): Promise<{ book: StateBook; history: CheckState | undefined }> {
   let text: string | undefined;
   try {
     text = await stateFile.read();
   } catch (error) {
     context.stderr.write(`tcpdwell: cannot read state file ${stateFile.path} (${(error as Error).message}); starting without history\n`);
-    return undefined;
+    return { book: StateBook.empty(), history: undefined };
   }
-  if (text === undefined) return undefined;
+  if (text === undefined) return { book: StateBook.empty(), history: undefined };
   try {
-    return decodeCheckState(text);
+    const book = StateBook.decode(text);
+    const forgotten = book.forgetOtherBoots(table);
+    if (forgotten.tables > 0) {
+      context.stderr.write(
+        `tcpdwell: the host restarted since ${stateFile.path} was written (boot id changed): history of ${forgotten.tables} socket table${forgotten.tables === 1 ? '' : 's'} and ${forgotten.alerts} reported alert${forgotten.alerts === 1 ? '' : 's'} from before the restart dropped, starting fresh\n`,
+      );
+    }
+    return { book, history: book.historyOf(table) };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
     const aside = await stateFile.setAside(context.platform.nowMs());
     context.stderr.write(`tcpdwell: state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history\n`);
-    return undefined;
+    return { book: StateBook.empty(), history: undefined };
   }
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Monitor } from '../../app/monitor.js';
 import { formatEndpoint, type Endpoint } from '../../core/address.js';
-import { StateDecodeError, decodeTrackerState } from '../../app/tracker-codec.js';
+import { StateBook, StateDecodeError } from '../../app/tracker-codec.js';
+import { readTableIdentity } from '../../sources/table-identity.js';
 import { diagnoseAll } from '../../core/diagnosis.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import { thresholdsFor } from '../../core/policy.js';
@@ -29,7 +30,7 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
   }
 
   const policy = await loadPolicy(options);
-  const initialState = options.stateFilePath ? await readHistory(options.stateFilePath, context) : undefined;
+  const initialState = options.stateFilePath ? await readHistory(options, options.stateFilePath, context) : undefined;
   const monitor = await openMonitor(options, context, initialState);
   try {
     return await explainConnection(monitor, policy, target, options, context);
@@ -76,9 +77,20 @@ function describe(target: { local: Endpoint; remote: Endpoint }): string {
   return `${formatEndpoint(target.local)}-${formatEndpoint(target.remote)}`;
 }
 
-async function readHistory(path: string, context: CliContext): Promise<TrackerState | undefined> {
+/** This table's history in check's state file (read only), or undefined with one line saying why. */
+async function readHistory(options: ExplainOptions, path: string, context: CliContext): Promise<TrackerState | undefined> {
+  if (options.input) {
+    // Captured files carry their own history; a state file describes live tables only.
+    context.stderr.write(`tcpdwell: no history from ${path}: it describes live socket tables, not captured files\n`);
+    return undefined;
+  }
   try {
-    return decodeTrackerState(await readFile(path, 'utf8'));
+    const book = StateBook.decode(await readFile(path, 'utf8'));
+    const table = await readTableIdentity(context.platform, options.source, options.procRoot);
+    book.forgetOtherBoots(table);
+    const history = book.historyOf(table);
+    if (!history) context.stderr.write(`tcpdwell: no history from ${path} for this socket table (network namespace, boot, source and /proc)\n`);
+    return history?.tracker;
   } catch (error) {
     const reason = error instanceof StateDecodeError ? error.message : (error as Error).message;
     context.stderr.write(`tcpdwell: no history from ${path} (${reason})\n`);

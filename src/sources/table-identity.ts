@@ -1,0 +1,42 @@
+import type { Platform } from '../platform/platform.js';
+import type { SourceChoice } from './source.js';
+
+// What a socket table is the table of. History (dwell, reported alerts) is true only of the table
+// it was taken from: another network namespace, another boot, another source or another /proc
+// describe other sockets, even where their 4-tuples look the same (every namespace has 127.0.0.1).
+
+/** The identity of the socket table a live source reads. */
+export interface TableIdentity {
+  /** The source as asked for (`auto`, `ss`, `procfs`…). */
+  source: SourceChoice;
+  /** The /proc the sources and host facts read. */
+  procRoot: string;
+  /**
+   * The network namespace read: the target of `/proc/self/ns/net` (`net:[4026531840]`), which ss,
+   * conntrack and netstat read, and where `procRoot` is not /proc, also of `<procRoot>/self/ns/net`,
+   * which the procfs source reads. null where the OS has no such file (Windows, macOS).
+   */
+  netns: string | null;
+  /** `<procRoot>/sys/kernel/random/boot_id`: new at every boot. null where there is none. */
+  bootId: string | null;
+}
+
+/** One string per table, equal for two identities only when every part is. */
+export function tableKey(identity: Readonly<Record<keyof TableIdentity, string | null>>): string {
+  return JSON.stringify([identity.source, identity.procRoot, identity.netns, identity.bootId]);
+}
+
+/**
+ * Reads the identity of the table `source` reads through `procRoot` (Linux: namespace links and
+ * the boot id, see proc(5) `/proc/[pid]/ns/` and `/proc/sys/kernel/random/boot_id`). Parts the
+ * OS does not have are null; nothing here throws.
+ */
+export async function readTableIdentity(platform: Platform, source: SourceChoice, procRoot: string): Promise<TableIdentity> {
+  const link = (path: string) => platform.readLink(path).catch(() => null);
+  const own = await link('/proc/self/ns/net');
+  const viaRoot = procRoot === '/proc' ? own : await link(`${procRoot}/self/ns/net`);
+  const netns = own === viaRoot ? own : [own ?? '-', viaRoot ?? '-'].join(' ');
+  const bootText = await platform.readText(`${procRoot}/sys/kernel/random/boot_id`).catch(() => null);
+  const bootId = bootText?.trim() || null;
+  return { source, procRoot, netns, bootId };
+}

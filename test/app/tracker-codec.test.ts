@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_SECTIONS, StateBook, StateDecodeError, UNUSED_SECTION_MS } from '../../src/app/tracker-codec.js';
+import { advance, emptyTrackerState } from '../../src/core/tracker.js';
+import type { SocketRow } from '../../src/core/connection.js';
+import type { TableIdentity } from '../../src/sources/table-identity.js';
+
+const table = (netns: string, bootId = 'boot-1', procRoot = '/proc'): TableIdentity => ({ source: 'auto', procRoot, netns, bootId });
+const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: 5000 }, remote: { address: '127.0.0.1', port: 40000 }, state: 'CLOSE_WAIT', rawState: 'CLOSE-WAIT', inode: 7 };
+const trackerAt = (ms: number) => advance(emptyTrackerState(), { takenAtMs: ms, rows: [row], completeProtocols: ['tcp', 'tcp6'] }).state;
+
+describe('StateBook: one section per socket table', () => {
+  it('round-trips each table apart: same 4-tuple, different namespaces, different histories', () => {
+    const book = StateBook.empty();
+    book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [], source: 'ss' }, 1000);
+    book.record(table('net:[2]'), { tracker: trackerAt(9000), alerts: [], source: 'procfs' }, 9000);
+    const read = StateBook.decode(book.encode(9000));
+    expect(read.size).toBe(2);
+    expect([...read.historyOf(table('net:[1]'))!.tracker.connections.values()][0]!.firstSeenMs).toBe(1000);
+    expect([...read.historyOf(table('net:[2]'))!.tracker.connections.values()][0]!.firstSeenMs).toBe(9000);
+    expect(read.historyOf(table('net:[3]'))).toBeUndefined();
+    expect(read.historyOf({ ...table('net:[1]'), source: 'procfs' })).toBeUndefined();
+  });
+
+  it("forgets this /proc's tables of another boot, and only those", () => {
+    const book = StateBook.empty();
+    const alert = { key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 's', firstFlaggedMs: 1, lastNotifiedMs: 1 };
+    book.record(table('net:[1]', 'boot-1'), { tracker: trackerAt(1), alerts: [alert], source: 'ss' }, 1);
+    book.record(table('net:[2]', 'boot-1'), { tracker: trackerAt(1), alerts: [], source: 'ss' }, 2);
+    book.record(table('net:[1]', 'other-host-boot', '/host/proc'), { tracker: trackerAt(1), alerts: [], source: 'ss' }, 3);
+    expect(book.forgetOtherBoots(table('net:[1]', 'boot-2'))).toEqual({ tables: 2, alerts: 1 });
+    expect(book.size).toBe(1);
+    expect(book.forgetOtherBoots({ ...table('net:[1]'), bootId: null })).toEqual({ tables: 0, alerts: 0 });
+  });
+
+  it('stays bounded: sections unused for 30 days are dropped, and at most MAX_SECTIONS are kept, the most recent', () => {
+    const book = StateBook.empty();
+    for (let i = 0; i < MAX_SECTIONS + 10; i++) book.record(table(`net:[${i}]`), { tracker: emptyTrackerState(), alerts: [], source: 'ss' }, 1000 + i);
+    expect(book.size).toBe(MAX_SECTIONS);
+    expect(book.historyOf(table('net:[0]'))).toBeUndefined();
+    expect(book.historyOf(table(`net:[${MAX_SECTIONS + 9}]`))).toBeDefined();
+    book.record(table('net:[new]'), { tracker: emptyTrackerState(), alerts: [], source: 'ss' }, 1000 + MAX_SECTIONS + 10 + UNUSED_SECTION_MS + 1);
+    expect(book.size).toBe(1);
+  });
+
+  it('refuses files it cannot tie to a table, saying why', () => {
+    expect(() => StateBook.decode('{"format":"tcpdwell-check-state","version":1,"savedAt":"","source":"ss","connections":[]}')).toThrow(/older tcpdwell/);
+    expect(() => StateBook.decode('{"format":"tcpdwell-check-state","version":2,"savedAt":"","tables":[{"table":{}}]}')).toThrow(StateDecodeError);
+    expect(() => StateBook.decode('[]')).toThrow('not a tcpdwell state file');
+  });
+});
