@@ -48,6 +48,8 @@ const reportedAlert = z.object({
   subject: z.string(),
   firstFlaggedMs: z.number(),
   lastNotifiedMs: z.number(),
+  lastSeenMs: z.number().optional(),
+  lastDwellMs: z.number().optional(),
 });
 const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable() });
 const section = z.object({

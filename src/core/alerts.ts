@@ -18,6 +18,8 @@ export interface CurrentAlert {
   measured: number;
   threshold: number;
   rule: string;
+  /** Milliseconds in its state now (sessions only). */
+  dwellMs?: number;
 }
 
 /** An alert already reported, as the state file keeps it. */
@@ -28,6 +30,9 @@ export interface ReportedAlert {
   subject: string;
   firstFlaggedMs: number;
   lastNotifiedMs: number;
+  /** The last run that saw it flagged, and its dwell then (sessions): what a RESOLVED line tells. */
+  lastSeenMs?: number;
+  lastDwellMs?: number;
 }
 
 export type AlertChange = 'flagged' | 'escalated' | 'reminder' | 'resolved';
@@ -41,6 +46,9 @@ export interface AlertNotification {
   firstFlaggedMs: number;
   /** Absent for `resolved`. */
   current?: CurrentAlert;
+  /** `resolved`: when it was last seen flagged, and its dwell then, where known. */
+  lastSeenMs?: number;
+  lastDwellMs?: number;
 }
 
 export interface Reconciled {
@@ -64,25 +72,37 @@ export function reconcileAlerts(previous: readonly ReportedAlert[], current: rea
     const base = { key: alert.key, kind: alert.kind, severity: alert.severity, subject: alert.subject };
     // A session whose kind changed (half-open → idle) is a new alert.
     if (!old || old.kind !== alert.kind) {
-      if (old) notifications.push({ change: 'resolved', key: old.key, kind: old.kind, severity: old.severity, subject: old.subject, firstFlaggedMs: old.firstFlaggedMs });
-      reported.push({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs });
+      if (old) notifications.push(resolvedOf(old));
+      reported.push(seen({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs }, alert, nowMs));
       notifications.push({ change: 'flagged', ...base, firstFlaggedMs: nowMs, current: alert });
       continue;
     }
     const escalated = SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity];
     const due = nowMs - old.lastNotifiedMs >= renotifyMs;
     if (escalated || due) {
-      reported.push({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: nowMs });
+      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: nowMs }, alert, nowMs));
       notifications.push({ change: escalated ? 'escalated' : 'reminder', ...base, firstFlaggedMs: old.firstFlaggedMs, current: alert });
     } else {
       // A severity that fell back is remembered, so rising again notifies again.
-      reported.push({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: old.lastNotifiedMs });
+      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: old.lastNotifiedMs }, alert, nowMs));
     }
   }
-  for (const gone of before.values()) {
-    notifications.push({ change: 'resolved', key: gone.key, kind: gone.kind, severity: gone.severity, subject: gone.subject, firstFlaggedMs: gone.firstFlaggedMs });
-  }
+  for (const gone of before.values()) notifications.push(resolvedOf(gone));
   return { reported, notifications };
+}
+
+/** The reported record, stamped with this sight of the alert. */
+function seen(record: ReportedAlert, alert: CurrentAlert, nowMs: number): ReportedAlert {
+  record.lastSeenMs = nowMs;
+  if (alert.dwellMs !== undefined) record.lastDwellMs = alert.dwellMs;
+  return record;
+}
+
+function resolvedOf(gone: ReportedAlert): AlertNotification {
+  const n: AlertNotification = { change: 'resolved', key: gone.key, kind: gone.kind, severity: gone.severity, subject: gone.subject, firstFlaggedMs: gone.firstFlaggedMs };
+  if (gone.lastSeenMs !== undefined) n.lastSeenMs = gone.lastSeenMs;
+  if (gone.lastDwellMs !== undefined) n.lastDwellMs = gone.lastDwellMs;
+  return n;
 }
 
 /** The alert key of a count group: `count RULE GROUP`. */
@@ -104,6 +124,7 @@ export function currentAlerts(views: readonly ConnectionView[], countFlags: read
       measured: flag.measured / 1000,
       threshold: flag.thresholdMs / 1000,
       rule: flag.rule,
+      dwellMs: view.timing.dwellMs,
     });
   }
   for (const flag of countFlags) {

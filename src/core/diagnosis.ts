@@ -27,8 +27,25 @@ export interface HostFacts {
   finTimeoutMs?: number;
 }
 
-/** A connection newer in its state than this counts as recent (a leak that is still growing). */
+/** A connection seen entering its state less than this ago counts as recent (a leak that is still growing). */
 export const RECENT_MS = 10 * 60_000;
+
+/**
+ * What the polls prove about a group's growth. A socket counts as new only where it was seen
+ * entering the state (dwell source `observed`: a change between two polls, or absent from an
+ * earlier poll); one first seen already in it proves nothing about when it came. One poll alone
+ * cannot tell growth; polls that saw no newcomer prove it is not growing.
+ */
+export function growthOf(views: readonly ConnectionView[]): string {
+  const newcomers = views.filter((v) => v.connection.dwellSource === 'observed' && v.timing.dwellMs < RECENT_MS).length;
+  if (newcomers > 0) return `${newcomers} of them seen entering it in the last ${formatDuration(RECENT_MS)}: growing`;
+  if (views.every((v) => v.connection.firstSeenMs === v.connection.lastSeenMs && v.connection.dwellSource !== 'observed')) {
+    return 'growth unknown: one reading so far (poll again, or use --window)';
+  }
+  let watchedMs = 0;
+  for (const v of views) watchedMs = Math.max(watchedMs, v.connection.lastSeenMs - v.connection.firstSeenMs);
+  return `none seen entering it over ${formatDuration(watchedMs)} of polling: not growing now`;
+}
 /** Linux TCP_RTO_MIN. */
 const MIN_RTO_MS = 200;
 
@@ -151,10 +168,7 @@ function diagnoseCloseWait(finding: Finding, view: ConnectionView, index: Diagno
   const owner = ownerLabel(row);
   if (!owner) return;
   const held = index.byOwnerInState.get(`${owner} ${TcpState.CLOSE_WAIT}`) ?? [];
-  const recent = held.filter((v) => v.timing.dwellMs < RECENT_MS).length;
-  finding.evidence.push(
-    `${owner} holds ${plural(held.length, 'CLOSE_WAIT socket')}, ${recent} of them from the last ${formatDuration(RECENT_MS)}: ${recent > 0 ? 'the leak is growing' : 'not growing now'}`,
-  );
+  finding.evidence.push(`${owner} holds ${plural(held.length, 'CLOSE_WAIT socket')}; ${growthOf(held)}`);
   finding.nextStep = `In ${owner}: find where it reads end-of-file (read returns 0) and never calls close(). Restarting it frees the sockets; \`tcpdwell reset --state CLOSE_WAIT --pid ${row.pid}\` ends them now.`;
 }
 
@@ -219,12 +233,11 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
   for (const [ownerAndState, views] of index.byOwnerInState) {
     if (!ownerAndState.endsWith(` ${TcpState.CLOSE_WAIT}`) || views.length < 2) continue;
     const owner = ownerAndState.slice(0, -` ${TcpState.CLOSE_WAIT}`.length);
-    const recent = views.filter((v) => v.timing.dwellMs < RECENT_MS).length;
     findings.push({
       code: 'socket-leak',
       subject: owner,
       summary: `${owner} holds ${plural(views.length, 'CLOSE_WAIT socket')}: a socket leak (it does not close connections its peers closed)`,
-      evidence: [`${recent} of them from the last ${formatDuration(RECENT_MS)}: ${recent > 0 ? 'growing' : 'not growing now'}`],
+      evidence: [growthOf(views)],
       nextStep: `Find where ${owner} reads end-of-file without calling close(); restarting it frees the sockets.`,
       connections: keys(views),
     });

@@ -27,6 +27,8 @@ export interface NotificationJson {
   measured: number | null;
   threshold: number | null;
   rule: string | null;
+  /** Seconds in its state: now (flagged), or when last seen (resolved); null for count alerts. */
+  dwellSeconds: number | null;
 }
 
 export function notificationToJson(n: AlertNotification): NotificationJson {
@@ -40,7 +42,13 @@ export function notificationToJson(n: AlertNotification): NotificationJson {
     measured: n.current?.measured ?? null,
     threshold: n.current?.threshold ?? null,
     rule: n.current?.rule ?? null,
+    dwellSeconds: dwellOf(n),
   };
+}
+
+function dwellOf(n: AlertNotification): number | null {
+  const ms = n.current?.dwellMs ?? n.lastDwellMs;
+  return ms === undefined ? null : Math.round(ms / 100) / 10;
 }
 
 export function alertMessage(status: CheckStatus, source: string, checkedAtMs: number, notifications: readonly AlertNotification[]): AlertMessage {

@@ -42,7 +42,13 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
   return `tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`;
 }
 
-/** `RESOLVED half-close: CLOSE_WAIT a -> b (flagged for 12m00s)`: a reported alert that cleared. */
+/**
+ * `RESOLVED half-close: CLOSE_WAIT a -> b (stuck 2m49s when last seen, flagged for 13s)`: a reported
+ * alert that cleared. How long it was stuck is its dwell at the last run that saw it; how long it
+ * was flagged runs from its first report to that run (it cleared some time after).
+ */
 export function formatResolvedLine(n: AlertNotification, nowMs: number): string {
-  return `RESOLVED ${n.kind}: ${n.subject} (flagged for ${formatDuration(Math.max(0, nowMs - n.firstFlaggedMs))})`;
+  const lastSeenMs = n.lastSeenMs ?? nowMs;
+  const flagged = `flagged for ${formatDuration(Math.max(0, lastSeenMs - n.firstFlaggedMs))}`;
+  return `RESOLVED ${n.kind}: ${n.subject} (${n.lastDwellMs === undefined ? flagged : `stuck ${formatDuration(n.lastDwellMs)} when last seen, ${flagged}`})`;
 }

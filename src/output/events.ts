@@ -33,7 +33,16 @@ export function trackerEventToJson(event: TrackerEvent): Record<string, unknown>
 
 export function alertEventToJson(n: AlertNotification, atMs: number): Record<string, unknown> {
   if (n.change === 'resolved') {
-    return { event: 'resolved', at: iso(atMs), kind: n.kind, severity: n.severity, subject: n.subject, key: n.key, flaggedSeconds: seconds(atMs - n.firstFlaggedMs) };
+    return {
+      event: 'resolved',
+      at: iso(atMs),
+      kind: n.kind,
+      severity: n.severity,
+      subject: n.subject,
+      key: n.key,
+      flaggedSeconds: seconds(atMs - n.firstFlaggedMs),
+      dwellSeconds: n.lastDwellMs === undefined ? null : seconds(n.lastDwellMs),
+    };
   }
   return {
     event: 'flagged',
@@ -64,6 +73,6 @@ export function formatEventLine(json: Record<string, unknown>): string {
     case 'flagged':
       return `${json.at} ${String(json.severity).toUpperCase()} ${String(json.kind)}${json.escalated ? ' (escalated)' : ''}: ${String(json.subject)}`;
     default:
-      return `${json.at} resolved ${String(json.kind)}: ${String(json.subject)} after ${String(json.flaggedSeconds)}s`;
+      return `${json.at} resolved ${String(json.kind)}: ${String(json.subject)}${json.dwellSeconds === null || json.dwellSeconds === undefined ? '' : ` stuck ${String(json.dwellSeconds)}s when last seen,`} flagged for ${String(json.flaggedSeconds)}s`;
   }
 }

@@ -57,8 +57,9 @@ describe('check: report once, remind, resolve', () => {
     ssText = ssWithoutSocket(ssWithoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
     const third = await check();
     expect(flaggedLines(third.out).sort()).toEqual([
-      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (flagged for 10s)',
-      'RESOLVED half-close: FIN_WAIT_2 127.0.0.1:40957 -> 127.0.0.1:43972 (flagged for 10s)',
+      // Dwell when last seen (the second run): 11.7 s at first sight + 5 s; flagged from the first run to the second.
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (stuck 16s when last seen, flagged for 5s)',
+      'RESOLVED half-close: FIN_WAIT_2 127.0.0.1:40957 -> 127.0.0.1:43972 (stuck 16s when last seen, flagged for 5s)',
     ]);
 
     // 11 s after first sight the SYN_RECEIVED (no first-sight age from ss) has dwelt past 10 s too.
@@ -90,7 +91,7 @@ describe('check: report once, remind, resolve', () => {
     const report = JSON.parse(out);
     expect(report.flagged).toHaveLength(6);
     expect(report.notifications).toEqual([
-      { change: 'resolved', kind: 'half-open', severity: 'warning', subject: 'SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865', key: 'tcp 127.0.0.1 56268 127.0.0.1 44865', firstFlaggedAt: '2026-11-21T05:30:00.000Z', measured: null, threshold: null, rule: null },
+      { change: 'resolved', kind: 'half-open', severity: 'warning', subject: 'SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865', key: 'tcp 127.0.0.1 56268 127.0.0.1 44865', firstFlaggedAt: '2026-11-21T05:30:00.000Z', measured: null, threshold: null, rule: null, dwellSeconds: 11.4 },
     ]);
     expect(report.deliveries).toEqual([]);
   });

@@ -61,11 +61,25 @@ describe('findings for one connection', () => {
     const finding = diagnose(views, 'CLOSE_WAIT');
     expect(finding.code).toBe('socket-leak');
     expect(finding.summary).toBe('the local process has not closed the socket after the peer did');
-    expect(finding.evidence).toContain('java[812] holds 4 CLOSE_WAIT sockets, 1 of them from the last 10m00s: the leak is growing');
+    expect(finding.evidence).toContain('java[812] holds 4 CLOSE_WAIT sockets; 1 of them seen entering it in the last 10m00s: growing');
     expect(finding.nextStep).toContain('tcpdwell reset --state CLOSE_WAIT --pid 812');
 
     const quiet = track([old, old], 11 * 60_000).views;
-    expect(diagnose(quiet, 'CLOSE_WAIT').evidence).toContain('java[812] holds 3 CLOSE_WAIT sockets, 0 of them from the last 10m00s: not growing now');
+    expect(diagnose(quiet, 'CLOSE_WAIT').evidence).toContain('java[812] holds 3 CLOSE_WAIT sockets; none seen entering it over 11m00s of polling: not growing now');
+  });
+
+  it('claims growth only from evidence: sockets first seen already in CLOSE_WAIT prove nothing about when they came', () => {
+    const seven = [1, 2, 3, 4, 5, 6, 7].map(() => row('CLOSE_WAIT', { pid: 812, process: 'java' }));
+    // One reading: growth cannot be told, however young the sockets look.
+    const once = track([seven]).views;
+    expect(diagnose(once, 'CLOSE_WAIT').evidence).toContain('java[812] holds 7 CLOSE_WAIT sockets; growth unknown: one reading so far (poll again, or use --window)');
+    expect(diagnoseGroups(new DiagnosisIndex(once)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['growth unknown: one reading so far (poll again, or use --window)']);
+    // Two readings with the same seven: not growing.
+    const twice = track([seven, seven], 30_000).views;
+    expect(diagnoseGroups(new DiagnosisIndex(twice)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['none seen entering it over 30s of polling: not growing now']);
+    // An earlier reading without two of them: those two are new.
+    const grown = track([seven.slice(0, 5), seven], 30_000).views;
+    expect(diagnoseGroups(new DiagnosisIndex(grown)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it in the last 10m00s: growing']);
   });
 
   it('FIN_WAIT_2: the peer has not closed; an orphan dies after tcp_fin_timeout', () => {
