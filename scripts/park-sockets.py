@@ -9,6 +9,8 @@ SIGTERM arrives. `probe PORT` on stdin makes it use its socket bound to local PO
 
   --leak N      N more CLOSE_WAIT sockets in this process (a socket leak)
   --syn-sent N  N SYN_SENT sockets to the one full listener instead of 1 (a dead upstream)
+  --one-way     also a busy one-way stream: one end writes 1 KiB every 2 ms, the other only reads
+                (a log shipper or replication stream; neither end is idle)
 
 How each state is made (field notes §5):
   SYN_SENT      listen(backlog=0) + one connection never accepted: the next SYN is dropped.
@@ -81,6 +83,7 @@ def main():
     options = argparse.ArgumentParser()
     options.add_argument("--leak", type=int, default=0)
     options.add_argument("--syn-sent", type=int, default=1)
+    options.add_argument("--one-way", action="store_true")
     args = options.parse_args()
 
     # idle ESTABLISHED pair
@@ -105,6 +108,31 @@ def main():
             time.sleep(0.2)
 
     threading.Thread(target=chatter, daemon=True).start()
+
+    if args.one_way:
+        writer, reader = pair(socket.AF_INET, "127.0.0.1")
+        note(writer, "stream-writer", "ESTABLISHED", None)
+        note(reader, "stream-reader", "ESTABLISHED", None)
+        chunk = b"x" * 1024
+
+        def stream():
+            while True:
+                try:
+                    writer.send(chunk)
+                except OSError:
+                    return
+                time.sleep(0.002)
+
+        def drain():
+            while True:
+                try:
+                    if not reader.recv(65536):
+                        return
+                except OSError:
+                    return
+
+        threading.Thread(target=stream, daemon=True).start()
+        threading.Thread(target=drain, daemon=True).start()
 
     # half-close: IPv4, IPv6, and a dual-stack listener reached over IPv4 (IPv4-mapped on its side)
     half_closed("v4", socket.AF_INET, "127.0.0.1")

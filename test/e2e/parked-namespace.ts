@@ -86,10 +86,10 @@ export class ParkedNamespace {
     return execFileSync('ip', ['netns', 'exec', this.name, ...argv], { encoding: 'utf8' });
   }
 
-  /** Runs the built CLI inside the namespace. */
-  tcpdwell(args: string[]): Promise<CliResult> {
+  /** Runs the built CLI inside the namespace, with `env` added to this process's environment. */
+  tcpdwell(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', this.name, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      execFile('ip', ['netns', 'exec', this.name, process.execPath, CLI, ...args], { timeout: 30_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
       });
     });
