@@ -58,6 +58,12 @@ export interface SocketRow {
   activity?: SocketActivity;
   pid?: number;
   process?: string;
+  /**
+   * The flow is offloaded: a netfilter flowtable forwards its packets (conntrack `[OFFLOAD]`), or
+   * the NIC does (`[HW_OFFLOAD]`). Its packets bypass the conntrack entry, so the entry has no
+   * timeout, no state word and no time since the last packet: absent means not offloaded.
+   */
+  offload?: 'software' | 'hardware';
   /** Age of the connection itself at the reading (Windows CreationTime). */
   createdAgoMs?: number;
   /**

@@ -34,6 +34,7 @@ export function connectionToJson(view: ConnectionView) {
     rttMs: row.rttMs ?? null,
     bytesSent: row.bytesSent ?? null,
     bytesReceived: row.bytesReceived ?? null,
+    offload: row.offload ?? null,
     transitions: connection.transitions.map((t) => ({ state: t.state, at: iso(t.atMs) })),
     flag: flag
       ? flag.kind === 'count'

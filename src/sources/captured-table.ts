@@ -18,7 +18,8 @@ export type InputFormat = (typeof INPUT_FORMATS)[number];
 // One pattern per format that matches its data rows (or header) and no other format's.
 const ROW_PATTERNS: [InputFormat, RegExp][] = [
   ['procfs', /^\s*(\d+:\s+[0-9A-Fa-f]{8,32}:[0-9A-Fa-f]{4}\s|sl\s+local_address)/],
-  ['conntrack', /^(ipv[46]\s+\d+\s+)?(tcp|udp|icmp|icmpv6|sctp)\s+\d+\s+\d+\s.*\bsrc=/],
+  // The seconds left are absent on offloaded entries (`tcp 6 src=… [OFFLOAD]`), the trailer is conntrack -L's.
+  ['conntrack', /^(ipv[46]\s+\d+\s+)?(tcp|udp|icmp|icmpv6|sctp)\s+\d+\s.*\bsrc=|^conntrack v\S+ \(conntrack-tools\)/],
   ['windows-netstat', /^\s+(TCP|UDP)(v6)?\s+\S+\s+\S+/],
   ['linux-netstat', /^tcp6?\s+\d+\s+\d+\s+\S+:\S+\s+\S+:\S+/],
   ['macos-netstat', /(^|\s)tcp(4|6|46)?\s+\d+\s+\d+\s+\S+\.[\d*]+\s+\S+\.[\d*]+/],

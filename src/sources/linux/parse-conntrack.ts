@@ -1,12 +1,19 @@
 import { normalizeAddress } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
+import { TcpState } from '../../core/tcp-state.js';
 import { UnusableInputError } from '../unusable-input.js';
 
 // /proc/net/nf_conntrack (and `conntrack -L`): the firewall's session table.
 //   ipv4 2 tcp 6 117 SYN_SENT src=A dst=B sport=P dport=Q [UNREPLIED] src=B dst=A sport=Q dport=P [ASSURED] mark=0 zone=0 use=2
 // The number after `6` is the seconds left before the entry expires. Every packet of the flow
 // resets it to the timeout of the entry's state, so timeout − left = seconds since the last packet.
+// An entry offloaded to a flowtable prints neither the seconds nor the state (ct_seq_show and
+// tcp_print_conntrack skip both while IPS_OFFLOAD is set; ctnetlink leaves out CTA_TIMEOUT and
+// CTA_PROTOINFO, so `conntrack -L` has neither), and is flagged `[OFFLOAD]` or `[HW_OFFLOAD]`:
+//   tcp 6 src=A dst=B sport=P dport=Q src=B dst=A sport=Q dport=P [OFFLOAD] mark=0 use=2
+// `conntrack -L` also writes `conntrack v1.4.6 (conntrack-tools): N flow entries have been shown.`
+// (to stderr, so before or after the entries in a capture that took both).
 
 /** nf_conntrack_tcp_timeout_* in seconds, by conntrack state word (SYN_SENT, ESTABLISHED…). */
 export type ConntrackTimeouts = Partial<Record<string, number>>;
@@ -27,33 +34,64 @@ export const CONNTRACK_TIMEOUT_FILES: Record<string, string> = {
 export interface ConntrackRow extends SocketRow {
   /** No reply seen yet ([UNREPLIED]): a half-open flow as the firewall sees it. */
   unreplied: boolean;
-  secondsToExpiry: number;
+  /** Seconds before the entry expires; absent where none is printed (offloaded entries). */
+  secondsToExpiry?: number;
 }
 
+const TRAILER = /^conntrack v\S+ \(conntrack-tools\): (\d+) flow entries have been shown/;
+
+/**
+ * Conntrack text → TCP rows, other protocols skipped. `timeouts` (nf_conntrack_tcp_timeout_*, in
+ * seconds) turn the seconds left into the time since the last packet. A damaged entry is a problem
+ * (1-based line number); so is a `conntrack -L` trailer counting more entries than the text holds.
+ * Throws UnusableInputError only when nothing in the text is conntrack's.
+ */
 export function parseConntrack(text: string, timeouts: ConntrackTimeouts = {}): ParseResult<ConntrackRow> {
   const rows: ConntrackRow[] = [];
   const problems: ParseProblem[] = [];
-  let sawEntry = false;
+  let entries = 0;
+  let shown = 0;
+  let trailerLine = 0;
   const lines = text.split(/\r?\n/);
   lines.forEach((line, index) => {
     const fields = line.trim().split(/\s+/);
     if (fields[0] === '' || fields[0]?.startsWith('#')) return;
+    const trailer = TRAILER.exec(line.trim());
+    if (trailer) {
+      // Two runs captured together (`conntrack -L; conntrack -L -f ipv6`) print two trailers.
+      shown += Number(trailer[1]);
+      trailerLine ||= index + 1;
+      return;
+    }
     // With the /proc prefix (`ipv4 2 tcp 6 …`) or without it (`tcp 6 …`, conntrack -L).
     const at = fields[0] === 'ipv4' || fields[0] === 'ipv6' ? 2 : 0;
     if (!/^[a-z0-9]+$/.test(fields[at] ?? '') || !/^\d+$/.test(fields[at + 1] ?? '')) return; // not an entry line
-    sawEntry = true;
+    entries++;
     if (fields[at] !== 'tcp') return; // udp, icmp… are not TCP sessions
     const result = parseTcpEntry(fields.slice(at + 2), fields[0] === 'ipv6', timeouts);
     if (typeof result === 'string') problems.push({ line: index + 1, message: result });
     else rows.push(result);
   });
-  if (!sawEntry && lines.some((l) => l.trim() !== '' && !l.startsWith('#'))) throw new UnusableInputError('no conntrack entries');
+  if (entries < shown) {
+    // First, so that a one-line summary of the problems names it: rows are missing, not damaged.
+    problems.unshift({
+      line: trailerLine,
+      message: `conntrack says ${shown} flow entries were shown, but the text holds ${entries}: ${shown - entries} are missing (filtered out, e.g. by grep, or the capture was cut)`,
+    });
+  }
+  if (entries === 0 && trailerLine === 0 && lines.some((l) => l.trim() !== '' && !l.startsWith('#'))) throw new UnusableInputError('no conntrack entries');
   return { rows, problems };
 }
 
+// Conntrack's TCP state words are upper case (tcp_conntrack_names); tuples are key=value.
+const STATE_WORD = /^[A-Z][A-Z0-9_]*$/;
+
 function parseTcpEntry(fields: string[], ipv6: boolean, timeouts: ConntrackTimeouts): ConntrackRow | string {
-  const [secondsText = '', stateWord = '', ...rest] = fields;
-  if (!/^\d+$/.test(secondsText)) return `bad expiry "${secondsText}"`;
+  let next = 0;
+  const secondsText = /^\d+$/.test(fields[next] ?? '') ? fields[next++] : undefined;
+  const stateWord = STATE_WORD.test(fields[next] ?? '') ? fields[next++] : undefined;
+  if (secondsText === undefined && stateWord === undefined && !fields[next]?.includes('=')) return `bad expiry "${fields[next] ?? ''}"`;
+  const rest = fields.slice(next);
   const original: Record<string, string> = {};
   for (const field of rest) {
     const eq = field.indexOf('=');
@@ -64,8 +102,14 @@ function parseTcpEntry(fields: string[], ipv6: boolean, timeouts: ConntrackTimeo
   }
   const { src, dst, sport, dport } = original;
   if (src === undefined || dst === undefined || sport === undefined || dport === undefined) return 'truncated entry: no complete original tuple';
-  const mapped = mapState('conntrack', stateWord);
-  const secondsToExpiry = Number(secondsText);
+  const offload = rest.includes('[HW_OFFLOAD]') ? 'hardware' : rest.includes('[OFFLOAD]') ? 'software' : undefined;
+  let mapped;
+  if (stateWord !== undefined) mapped = mapState('conntrack', stateWord);
+  // Only established flows are offloaded (nft_flow_offload and act_ct take a TCP flow only once
+  // conntrack has it ESTABLISHED and ASSURED, and hand it back on FIN or RST), and the entry's
+  // state stays ESTABLISHED while it is: the flag stands for the state word it replaces.
+  else if (offload) mapped = { state: TcpState.ESTABLISHED, rawState: offload === 'hardware' ? '[HW_OFFLOAD]' : '[OFFLOAD]' };
+  else return 'no state: neither a state word nor [OFFLOAD]';
   const row: ConntrackRow = {
     protocol: ipv6 || src.includes(':') ? 'tcp6' : 'tcp',
     local: { address: normalizeAddress(src), port: Number(sport) },
@@ -73,13 +117,15 @@ function parseTcpEntry(fields: string[], ipv6: boolean, timeouts: ConntrackTimeo
     state: mapped.state,
     rawState: mapped.rawState,
     unreplied: rest.includes('[UNREPLIED]'),
-    secondsToExpiry,
   };
-  const timeout = timeouts[stateWord];
+  if (offload) row.offload = offload;
+  if (secondsText !== undefined) row.secondsToExpiry = Number(secondsText);
+  const timeout = stateWord === undefined ? undefined : timeouts[stateWord];
   // A remaining time above the state's timeout means another timeout applied (unacknowledged
-  // data, max_retrans): then the time since the last packet is not known.
-  if (timeout !== undefined && secondsToExpiry <= timeout) {
-    const agoMs = (timeout - secondsToExpiry) * 1000;
+  // data, max_retrans): then the time since the last packet is not known. An offloaded flow's
+  // packets do not touch the entry at all.
+  if (timeout !== undefined && row.secondsToExpiry !== undefined && row.secondsToExpiry <= timeout && !offload) {
+    const agoMs = (timeout - row.secondsToExpiry) * 1000;
     // conntrack sees packets, not data: any packet either way is activity, and a packet is the
     // only thing that changes a conntrack state, so the state is at least this old.
     row.activity = { lastSendAgoMs: agoMs, lastReceiveAgoMs: agoMs, lastPeerSegmentAgoMs: agoMs, lastPacketAgoMs: agoMs };
