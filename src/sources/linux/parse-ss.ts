@@ -36,7 +36,7 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
 export class SsParser {
   private readonly rows: SocketRow[] = [];
   private readonly problems: ParseProblem[] = [];
-  private readonly starListeners: SocketRow[] = [];
+  private readonly wildcards: WildcardEvidence = { stars: [], newStyle: false, oldStyle: false, v6AnyPorts: new Set(), mappedPorts: new Set() };
   private current: SocketRow | undefined;
   private recognised = 0;
   private lineNumber = 0;
@@ -59,6 +59,8 @@ export class SsParser {
     let word = line.slice(start, end);
     if (word === 'State' || word === 'Netid') {
       this.recognised++;
+      // The Process column heading came with iproute2 5.4, long after `*` became IPv6's.
+      if (line.includes('Process')) this.wildcards.newStyle = true;
       return;
     }
     if (NETIDS.has(word)) {
@@ -68,7 +70,7 @@ export class SsParser {
       end = tokenEnd(line, start);
       word = line.slice(start, end);
     }
-    const result = parseStateLine(line, word, end, this.starListeners);
+    const result = parseStateLine(line, word, end, this.wildcards);
     if (typeof result === 'string') {
       this.problems.push({ line: this.lineNumber, message: result });
       return;
@@ -79,7 +81,7 @@ export class SsParser {
   }
 
   finish(): ParseResult<SocketRow> {
-    reclaimIpv4Wildcards(this.rows, this.starListeners);
+    resolveStarWildcards(this.wildcards);
     if (this.recognised === 0 && this.problems.length > 0) {
       throw new UnusableInputError(`not ss output (line ${this.problems[0]?.line}: ${this.problems[0]?.message})`);
     }
@@ -102,8 +104,8 @@ function digitsValue(line: string, from: number, to: number): number {
   return value;
 }
 
-/** The row of a state line, or what is wrong with it. A row bound to `*:P` is added to `starListeners`. */
-function parseStateLine(line: string, stateWord: string, from: number, starListeners: SocketRow[]): SocketRow | string {
+/** The row of a state line, or what is wrong with it; what it shows of ss's wildcards goes to `wildcards`. */
+function parseStateLine(line: string, stateWord: string, from: number, wildcards: WildcardEvidence): SocketRow | string {
   // STATE RECV-Q SEND-Q LOCAL PEER: four more fields after the state word.
   const starts = [0, 0, 0, 0];
   const ends = [0, 0, 0, 0];
@@ -134,6 +136,7 @@ function parseStateLine(line: string, stateWord: string, from: number, starListe
     sendQueue,
   };
   let uid: number | undefined;
+  let v6only = false;
   for (let start = skipBlanks(line, at); start < line.length; start = skipBlanks(line, at)) {
     at = tokenEnd(line, start);
     switch (line.charCodeAt(start)) {
@@ -159,11 +162,15 @@ function parseStateLine(line: string, stateWord: string, from: number, starListe
           }
         }
         break;
+      case 118 /* v */:
+        // Printed (with -e) for AF_INET6 sockets only, whatever its value.
+        if (line.startsWith('v6only:', start)) v6only = true;
+        break;
     }
   }
   // ss prints uid only when it is not 0.
   if (row.inode !== undefined || uid !== undefined) row.uid = uid ?? 0;
-  if (localText.startsWith('*:')) starListeners.push(row);
+  noteWildcards(wildcards, row, localText, remoteText, v6only);
   return row;
 }
 
@@ -183,28 +190,76 @@ function leadingDigits(line: string, from: number): number {
   return value;
 }
 
+/** `[::1]:22`, `*:22` (taken as IPv6 until resolveStarWildcards decides), or old ss's bare `::1:22`. */
 function isIpv6Text(text: string): boolean {
-  return text.startsWith('[') || text.startsWith('*');
+  const first = text.charCodeAt(0);
+  return first === 91 /* [ */ || first === 42 /* * */ || text.indexOf(':') !== text.lastIndexOf(':');
 }
 
 /**
- * Old ss (iproute2 3.x, CentOS 7) printed IPv4 INADDR_ANY as `*`, where today's ss means a dual-stack
- * IPv6 socket. A `*:P` beside a `[::]:P` on the same port cannot be dual-stack (the two would
- * collide), so it is the IPv4 one.
+ * How the ss that printed a table writes the unspecified address (misc/ss.c inet_addr_print):
+ *   before iproute2 4.14: IPv4 any is `*`, IPv6 any `::` (bare before 4.13: `:::22`; `[::]` in 4.13
+ *     and in CentOS 7's 4.11), so `*:22 *:*` is an IPv4 listener;
+ *   since 4.14 (commit 1267c0b9, "Distinguish between IPv4 and IPv6 wildcard sockets"): IPv4 any is
+ *     `0.0.0.0`, `[::]` an IPV6_V6ONLY socket, and `*` a dual-stack IPv6 one, so the very same
+ *     `*:22 *:*` is an IPv6 listener (`-e` adds `v6only:0`). 4.13 alone printed `*` for both.
+ * What each row shows of its table's ss is gathered here, and the `*` rows decided at the end.
  */
-function reclaimIpv4Wildcards(rows: SocketRow[], starRows: readonly SocketRow[]): void {
-  if (starRows.length === 0) return;
-  const stars = new Set(starRows);
-  const v6Ports = new Set(rows.filter((r) => !stars.has(r) && r.local.address === '::').map((r) => r.local.port));
-  for (const row of starRows) {
-    if (!v6Ports.has(row.local.port)) continue;
+interface WildcardEvidence {
+  /** Rows printed as `*:P`, with what they say of themselves. */
+  stars: { row: SocketRow; v6only: boolean; peer: Protocol | undefined }[];
+  /** Only ss ≥ 4.14 prints this: a `0.0.0.0`, a `Process` heading, an IPv6 socket's any-peer as `*`. */
+  newStyle: boolean;
+  /** Only ss < 4.14 prints this: an IPv4 socket's any-peer as `*`, an IPv6 address without brackets. */
+  oldStyle: boolean;
+  /** Ports of `[::]:P` / `:::P` rows. */
+  v6AnyPorts: Set<number>;
+  /** Ports of IPv4-mapped local addresses: connections an IPv6 socket accepted. */
+  mappedPorts: Set<number>;
+}
+
+function noteWildcards(wildcards: WildcardEvidence, row: SocketRow, localText: string, remoteText: string, v6only: boolean): void {
+  const peerStar = remoteText.charCodeAt(0) === 42; /* * */
+  if (localText.charCodeAt(0) === 42 /* * */) {
+    wildcards.stars.push({ row, v6only, peer: peerStar || !remoteText.includes(':') ? undefined : isIpv6Text(remoteText) ? 'tcp6' : 'tcp' });
+    return;
+  }
+  if (localText.startsWith('0.0.0.0:') || remoteText.startsWith('0.0.0.0:')) wildcards.newStyle = true;
+  if (row.protocol === 'tcp6') {
+    if (localText.charCodeAt(0) !== 91 /* [ */) wildcards.oldStyle = true;
+    // An IPv6 socket's unspecified peer is `[::]` / `::` in old ss, and in new ss too when it is v6only.
+    if (peerStar) wildcards.newStyle = true;
+    if (row.local.address === '::') wildcards.v6AnyPorts.add(row.local.port);
+    else if (/^\[?::ffff:/i.test(localText)) wildcards.mappedPorts.add(row.local.port);
+  } else if (peerStar && /^\d+\.\d+\.\d+\.\d+:/.test(localText)) {
+    wildcards.oldStyle = true; // new ss prints an IPv4 socket's unspecified peer as 0.0.0.0:*
+  }
+}
+
+/**
+ * Decides each `*:P` row from its own evidence first, then its port's, then its table's: `v6only:`
+ * or an IPv6 peer ⇒ IPv6; a `[::]:P` on the same port ⇒ old ss's IPv4 (a dual-stack `*` and a
+ * `[::]` cannot share a port); IPv4-mapped connections on P ⇒ an IPv6 listener; else the table's
+ * style. With no evidence at all (or both styles, as in concatenated captures) the row is read as
+ * old ss's IPv4 any: `ss -tan` from 4.14 on prints `0.0.0.0` on any host with an IPv4 listener.
+ */
+function resolveStarWildcards(wildcards: WildcardEvidence): void {
+  for (const { row, v6only, peer } of wildcards.stars) {
+    const ipv6 =
+      v6only || peer === 'tcp6'
+        ? true
+        : peer === 'tcp' || wildcards.v6AnyPorts.has(row.local.port)
+          ? false
+          : wildcards.mappedPorts.has(row.local.port) || (wildcards.newStyle && !wildcards.oldStyle);
+    if (ipv6) continue;
     row.protocol = 'tcp';
     row.local = { address: '0.0.0.0', port: row.local.port };
     if (row.remote.address === '::') row.remote = { address: '0.0.0.0', port: row.remote.port };
   }
 }
 
-// `*` is a dual-stack IPv6 socket bound to any address. Names (ss without -n) take the general path.
+// `*` is the unspecified address of the row's family (IPv6 until resolveStarWildcards decides).
+// Names (ss without -n) take the general path.
 function endpointOf(text: string, protocol: Protocol): Endpoint | undefined {
   const any = protocol === 'tcp6' ? '::' : '0.0.0.0';
   const numeric = numericEndpoint(text, any);

@@ -161,6 +161,58 @@ describe('parseSs: a counter absent from the tcp_info block is 0', () => {
   });
 });
 
+describe("parseSs: ss's `*` wildcard, old and new (misc/ss.c inet_addr_print)", () => {
+  const endpoints = (text: string) => parseSs(text).rows.map((r) => `${r.protocol} ${formatEndpoint(r.local)} ${formatEndpoint(r.remote)}`);
+
+  it("issue 12's line alone: `*:22 *:*` is old ss's IPv4 listener", () => {
+    // iproute2 3.x/4.x, as reported in issue 12.
+    expect(endpoints('LISTEN 0 128 *:22 *:*')).toEqual(['tcp 0.0.0.0:22 0.0.0.0:0']);
+  });
+
+  it('iproute2 before 4.13: IPv4 any is `*`, IPv6 is printed without brackets (`:::22`, `::ffff:a.b.c.d:P`)', () => {
+    // Written for the test in iproute2 3.10's layout (formatted_print: `*` for INADDR_ANY, format_host
+    // for IPv6); `*:111` has no IPv6 listener beside it, so only the table's style decides it.
+    const text = [
+      'State      Recv-Q Send-Q        Local Address:Port          Peer Address:Port',
+      'LISTEN     0      128                       *:22                       *:*',
+      'LISTEN     0      128                      :::22                      :::*',
+      'LISTEN     0      64                        *:111                      *:*',
+      'LISTEN     0      100               127.0.0.1:25                       *:*',
+      'LISTEN     0      128                     ::1:631                     :::*',
+      'ESTAB      0      0                  10.0.0.5:22                10.0.0.9:50000',
+      'ESTAB      0      0           ::ffff:10.0.0.5:8080       ::ffff:10.0.0.9:50001',
+    ].join('\n');
+    expect(endpoints(text)).toEqual([
+      'tcp 0.0.0.0:22 0.0.0.0:0',
+      'tcp6 [::]:22 [::]:0',
+      'tcp 0.0.0.0:111 0.0.0.0:0',
+      'tcp 127.0.0.1:25 0.0.0.0:0',
+      'tcp6 [::1]:631 [::]:0',
+      'tcp 10.0.0.5:22 10.0.0.9:50000',
+      'tcp6 10.0.0.5:8080 10.0.0.9:50001',
+    ]);
+  });
+
+  it('iproute2 4.14 on: `*` is a dual-stack IPv6 socket, told by a `0.0.0.0`, the Process heading, an IPv6 `*:*` peer, `v6only:` or mapped connections', () => {
+    // Written for the test in iproute2 6.1's layout (the capture in linux-ss-tanoi-… has the same
+    // shapes): each input holds one `*` listener and one other piece of evidence.
+    expect(endpoints('LISTEN 0 4096 *:9100 *:*\nLISTEN 0 128 127.0.0.1:5432 0.0.0.0:*')).toEqual(['tcp6 [::]:9100 [::]:0', 'tcp 127.0.0.1:5432 0.0.0.0:0']);
+    expect(endpoints('State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\nLISTEN 0      4096               *:9100            *:*')).toEqual(['tcp6 [::]:9100 [::]:0']);
+    expect(endpoints('LISTEN 0 4096 *:9100 *:*\nLISTEN 0 128 [::1]:5433 *:*')).toEqual(['tcp6 [::]:9100 [::]:0', 'tcp6 [::1]:5433 [::]:0']);
+    expect(endpoints('LISTEN 0 4096 *:9100 *:* ino:6736 sk:1d cgroup:/ v6only:0 <->')).toEqual(['tcp6 [::]:9100 [::]:0']);
+    // A pod's only listener and a connection it accepted from IPv4 (printed IPv4-mapped).
+    expect(endpoints('LISTEN 0 4096 *:8080 *:*\nESTAB 0 0 [::ffff:10.1.2.3]:8080 [::ffff:10.1.2.4]:5000')).toEqual([
+      'tcp6 [::]:8080 [::]:0',
+      'tcp6 10.1.2.3:8080 10.1.2.4:5000',
+    ]);
+  });
+
+  it('rows printed by both styles (two captures pasted together) fall back to the IPv4 reading', () => {
+    // Written for the test: a new-style `0.0.0.0` row and an old-style `127.0.0.1:25 *:*` row.
+    expect(endpoints('LISTEN 0 128 *:22 *:*\nLISTEN 0 128 0.0.0.0:80 0.0.0.0:*\nLISTEN 0 100 127.0.0.1:25 *:*')[0]).toBe('tcp 0.0.0.0:22 0.0.0.0:0');
+  });
+});
+
 describe('parseSsTimerMs (print_ms_timer in misc/ss.c)', () => {
   it.each([
     ['850ms', 850],
