@@ -104,11 +104,14 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
       if (parsed.unreadableCreationTimes > 0) notices.push(`${label}: ${parsed.unreadableCreationTimes} CreationTime values in an unknown date format were ignored`);
       break;
     }
-    case 'conntrack':
+    case 'conntrack': {
       // Offline, the sysctl timeouts are unknown: no time since the last packet.
-      ({ rows, problems } = parseConntrack(body));
+      const parsed = parseConntrack(body);
+      ({ rows, problems } = parsed);
       notices.push(`${label}: conntrack entries carry no process; time since the last packet needs the host's timeouts, so idle is not measured offline`);
+      if (parsed.missingEntries) notices.push(`${label}: ${parsed.missingEntries}`);
       break;
+    }
   }
   notices.push(...summarizeProblems(label, problems), ...unknownStateNotices(rows, format, label));
   return { rows, completeProtocols, notices };

@@ -38,15 +38,21 @@ export interface ConntrackRow extends SocketRow {
   secondsToExpiry?: number;
 }
 
+export interface ConntrackParseResult extends ParseResult<ConntrackRow> {
+  /** Set when conntrack -L's trailer counts more entries than the text holds: what to tell the user. */
+  missingEntries?: string;
+}
+
 const TRAILER = /^conntrack v\S+ \(conntrack-tools\): (\d+) flow entries have been shown/;
 
 /**
  * Conntrack text → TCP rows, other protocols skipped. `timeouts` (nf_conntrack_tcp_timeout_*, in
  * seconds) turn the seconds left into the time since the last packet. A damaged entry is a problem
- * (1-based line number); so is a `conntrack -L` trailer counting more entries than the text holds.
+ * (1-based line number); a `conntrack -L` trailer counting more entries than the text holds sets
+ * `missingEntries`.
  * Throws UnusableInputError only when nothing in the text is conntrack's.
  */
-export function parseConntrack(text: string, timeouts: ConntrackTimeouts = {}): ParseResult<ConntrackRow> {
+export function parseConntrack(text: string, timeouts: ConntrackTimeouts = {}): ConntrackParseResult {
   const rows: ConntrackRow[] = [];
   const problems: ParseProblem[] = [];
   let entries = 0;
@@ -72,15 +78,14 @@ export function parseConntrack(text: string, timeouts: ConntrackTimeouts = {}): 
     if (typeof result === 'string') problems.push({ line: index + 1, message: result });
     else rows.push(result);
   });
-  if (entries < shown) {
-    // First, so that a one-line summary of the problems names it: rows are missing, not damaged.
-    problems.unshift({
-      line: trailerLine,
-      message: `conntrack says ${shown} flow entries were shown, but the text holds ${entries}: ${shown - entries} are missing (filtered out, e.g. by grep, or the capture was cut)`,
-    });
-  }
   if (entries === 0 && trailerLine === 0 && lines.some((l) => l.trim() !== '' && !l.startsWith('#'))) throw new UnusableInputError('no conntrack entries');
-  return { rows, problems };
+  const result: ConntrackParseResult = { rows, problems };
+  // Rows are missing, not damaged: a notice of its own, not a malformed line.
+  if (entries < shown) {
+    const missing = shown - entries;
+    result.missingEntries = `line ${trailerLine}: conntrack says ${shown} flow entries were shown, but the text holds ${entries}: ${missing} ${missing === 1 ? 'is' : 'are'} missing (filtered out, e.g. by grep, or the capture was cut)`;
+  }
+  return result;
 }
 
 // Conntrack's TCP state words are upper case (tcp_conntrack_names); tuples are key=value.
