@@ -206,8 +206,10 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     stateSinceMs,
     dwellSource,
     transitions,
-    lastActivityMs: activityAt(row, now) ?? old.lastActivityMs,
-    lastPeerSegmentMs: peerSegmentAt(row, now) ?? old.lastPeerSegmentMs,
+    // An offloaded flow's packets bypass the conntrack entry: what it last saw goes stale, and
+    // carrying it on would count a busy flow as idle.
+    lastActivityMs: row.offload ? undefined : (activityAt(row, now) ?? old.lastActivityMs),
+    lastPeerSegmentMs: row.offload ? undefined : (peerSegmentAt(row, now) ?? old.lastPeerSegmentMs),
   };
   return next;
 }

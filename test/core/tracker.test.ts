@@ -86,6 +86,18 @@ describe('tracker', () => {
     expect(timingOf(only(none), T0).idleMs).toBeUndefined();
   });
 
+  it('forgets the last packet of a flow once it is offloaded (conntrack [OFFLOAD]): no idle from a stale stamp', () => {
+    const seen = { lastSendAgoMs: 1000, lastReceiveAgoMs: 1000, lastPeerSegmentAgoMs: 1000, lastPacketAgoMs: 1000 };
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED', { activity: seen })])).state;
+    expect(timingOf(only(state), T0).idleMs).toBe(1000);
+    state = advance(state, snap(T0 + 3_600_000, [row(40000, 'ESTABLISHED', { offload: 'software' })])).state;
+    expect(timingOf(only(state), T0 + 3_600_000).idleMs).toBeUndefined();
+    // Without the flag a row with no activity keeps the last known stamp, as before.
+    let plain = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED', { activity: seen })])).state;
+    plain = advance(plain, snap(T0 + 60_000, [row(40000, 'ESTABLISHED')])).state;
+    expect(timingOf(only(plain), T0 + 60_000).idleMs).toBe(61_000);
+  });
+
   it('closes and evicts a connection missing from a complete poll, with lifetime, last state and bytes', () => {
     let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED'), row(40001, 'LISTEN')])).state;
     state = advance(state, snap(T0 + 1000, [row(40000, 'TIME_WAIT', { bytesSent: 10, bytesReceived: 20 }), row(40001, 'LISTEN')])).state;
