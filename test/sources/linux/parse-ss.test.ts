@@ -81,6 +81,10 @@ describe('parseSs on other ss versions', () => {
       ['ESTABLISHED', '[::1]:22', '[::1]:38134'],
       ['ESTABLISHED', '[::1]:38134', '[::1]:22'],
     ]);
+    // Without the `[::]:ssh` row, the capture's own style still says so: `127.0.0.1:smtp *:*` is
+    // an IPv4 socket whose unspecified peer is printed `*`, which only ss before 4.14 does.
+    const alone = parseSs(readFixture('linux-ss-a-centos7-jc.txt').replace(/^tcp .*\[::\]:ssh .*\n/m, ''));
+    expect(alone.rows.map((r) => `${r.protocol} ${formatEndpoint(r.local)}`)).toEqual(['tcp 127.0.0.1:25', 'tcp 0.0.0.0:22', 'tcp6 [::1]:25', 'tcp6 [::1]:22', 'tcp6 [::1]:38134']);
   });
 
   it('reads users:(("name",pid=N,…)) and uid from the wide format', () => {
