@@ -72,6 +72,9 @@ function synSentAgeMs(row: SocketRow): number | undefined {
  */
 function finRetransmitAgeMs(row: SocketRow): number | undefined {
   if (row.sendQueue !== 1 || row.timer?.name !== 'on') return undefined;
+  // The FIN's first RTO follows the RTT (200 ms on a LAN), not the SYN's 1 s: without the current
+  // RTO (net-tools netstat -o prints the timer and count, no RTO) nothing bounds it.
+  if (row.rtoMs === undefined) return undefined;
   // Without a back-off count (procfs), every retransmission is taken as backed off: of the ways
   // to reach the current RTO that gives the shortest total, so the bound still holds.
   return backedOffAgeMs(row, row.backoff ?? row.retransmits ?? 0, Infinity);

@@ -81,4 +81,8 @@ describe('first-sight dwell of FIN_WAIT_1 and LAST_ACK from the FIN retransmit b
     expect(kernelStateAgeMs({ ...fin, state: 'LAST_ACK', timer: { name: 'persist', remainingMs: 100 } })).toBeUndefined();
     expect(kernelStateAgeMs({ ...fin, state: 'LAST_ACK', timer: undefined })).toBeUndefined();
   });
+
+  it('proves nothing without the current RTO (netstat -o: `on (1.26/4/0)`), where 1 s a step would over-claim', () => {
+    expect(kernelStateAgeMs({ ...fin, state: 'FIN_WAIT_1', backoff: undefined, rtoMs: undefined })).toBeUndefined();
+  });
 });
