@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/parse-config.js';
 import type { CheckStatus } from '../core/evaluate.js';
-import { StateFileLockedError } from '../platform/state-file.js';
+import { StateFileLockedError, StateFileRefusedError } from '../platform/state-file.js';
 import { InputError } from '../sources/input-files.js';
 import { SourceError } from '../sources/source.js';
 import { UsageError } from './parse-command-line.js';
@@ -23,7 +23,10 @@ export const ExitCode = {
   NOTIFY_FAILED: 75,
   /** Internal error: a bug. The message says how to get the stack trace. */
   SOFTWARE: 70,
-  /** Bad config file: the message names file, line and field. */
+  /**
+   * EX_CONFIG: bad config file (the message names file, line and field), or a state file refused as
+   * unsafe: a symbolic link, or it or its directory not the running user's or writable by others.
+   */
   CONFIG: 78,
 } as const;
 
@@ -35,7 +38,7 @@ export function exitCodeForStatus(status: CheckStatus): ExitCode {
 
 export function exitCodeForError(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCode.USAGE;
-  if (error instanceof ConfigError) return ExitCode.CONFIG;
+  if (error instanceof ConfigError || error instanceof StateFileRefusedError) return ExitCode.CONFIG;
   if (error instanceof InputError) return error.kind === 'unreadable' ? ExitCode.NO_INPUT : ExitCode.DATA;
   if (error instanceof SourceError || error instanceof StateFileLockedError) return ExitCode.UNKNOWN;
   return ExitCode.SOFTWARE;

@@ -8,7 +8,7 @@ import { statusOf, type CheckStatus, type ConnectionView, type Evaluation } from
 import { TcpState } from '../../core/tcp-state.js';
 import type { Policy } from '../../core/policy.js';
 import { alertMessage, deliver, notificationToJson, type Delivery } from '../../notify/notifiers.js';
-import { StateFile, defaultStateFilePath } from '../../platform/state-file.js';
+import { StateFile, StateFileUnusableError, defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine, formatResolvedLine } from '../../output/check-text.js';
 import { checkReportToJson, type ResetResult } from '../../output/json.js';
 import { formatNagios } from '../../output/nagios.js';
@@ -32,16 +32,17 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
   const useStateFile = options.useStateFile && !options.input && (options.windowMs === undefined || options.stateFilePath !== undefined);
   const stateFile = useStateFile ? new StateFile(options.stateFilePath ?? defaultStateFilePath(context.env)) : undefined;
 
-  if (stateFile) await stateFile.lock();
+  const stateNotes: string[] = [];
+  if (stateFile) await lockState(stateFile, stateNotes);
   try {
     // History belongs to the table it was taken from: this namespace, this boot, this source and /proc.
     const table = stateFile ? await readTableIdentity(context.platform, options.source, options.procRoot) : undefined;
-    const loaded = stateFile && table ? await loadState(stateFile, table, context) : undefined;
+    const loaded = stateFile && table ? await loadState(stateFile, table, context, stateNotes) : undefined;
     const saved = loaded?.history;
     const monitor = await openMonitor(options, context, saved?.tracker);
     try {
       const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
-      return await checkThrough(monitor, { policy, notifiers, state, reported: saved?.alerts ?? [] }, options, context);
+      return await checkThrough(monitor, { policy, notifiers, state, stateNotes, reported: saved?.alerts ?? [] }, options, context);
     } finally {
       monitor.close();
     }
@@ -55,6 +56,8 @@ interface CheckSettings {
   notifiers: NotifierConfig[];
   /** Where history is kept, and which table's section this run reads and writes. */
   state: { file: StateFile; table: TableIdentity; book: StateBook } | undefined;
+  /** Why the state file was not read or will not be saved: one line each, never fatal (the check still reports). */
+  stateNotes: string[];
   /** Alerts the previous runs reported. */
   reported: ReportedAlert[];
 }
@@ -97,8 +100,10 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
   if (settings.state) {
     const { file, table, book } = settings.state;
     book.record(table, { tracker: monitor.tracker, alerts: reported, source: outcome.source }, context.platform.nowMs());
-    await file.write(book.encode(context.platform.nowMs()));
+    await saveState(file, book.encode(context.platform.nowMs()), settings.stateNotes);
   }
+  // Nagios reads stdout only: there the notes are long output; elsewhere stderr, like every warning.
+  if (options.format !== 'nagios') for (const note of settings.stateNotes) context.stderr.write(`tcpdwell: ${note}\n`);
 
   const report = { status, outcome, evaluation, diagnosis, resets, errors, notifications: reconciled.notifications };
   if (options.format === 'json') {
@@ -115,7 +120,7 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     });
     context.stdout.write(`${JSON.stringify({ ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, null, 2)}\n`);
   } else if (options.format === 'nagios') {
-    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors));
+    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors) + settings.stateNotes.map((n) => `${n.replace(/\|/g, '/')}\n`).join(''));
     return exitCodeForStatus(status);
   } else {
     const lines = textLines(report, options.all, outcome.takenAtMs);
@@ -176,16 +181,41 @@ async function sample(monitor: Monitor, options: CheckOptions, context: CliConte
 }
 
 /**
+ * A state directory that cannot be created or locked (read-only, full, a file) costs this run its
+ * history, not its report. Refused (unsafe) and locked state files end the run (exit 78, 3).
+ */
+async function lockState(stateFile: StateFile, notes: string[]): Promise<void> {
+  try {
+    await stateFile.lock();
+  } catch (error) {
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
+  }
+}
+
+/** A state file that cannot be saved (full, read-only) is one note; the report still goes out. */
+async function saveState(stateFile: StateFile, text: string, notes: string[]): Promise<void> {
+  try {
+    await stateFile.write(text);
+  } catch (error) {
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
+  }
+}
+
+/**
  * The state file's sections, and this table's history in them. A corrupt or foreign state file is
- * reported, kept aside, and replaced: never fatal. A restart of the host drops the history of its
+ * reported, kept aside, and replaced: never fatal. One that could not be read is one note and is
+ * left as it is (StateFile then does not write). A restart of the host drops the history of its
  * earlier boot, with one line saying so.
  */
-async function loadState(stateFile: StateFile, table: TableIdentity, context: CliContext): Promise<{ book: StateBook; history: CheckState | undefined }> {
+async function loadState(stateFile: StateFile, table: TableIdentity, context: CliContext, notes: string[]): Promise<{ book: StateBook; history: CheckState | undefined }> {
   let text: string | undefined;
   try {
     text = await stateFile.read();
   } catch (error) {
-    context.stderr.write(`tcpdwell: cannot read state file ${stateFile.path} (${(error as Error).message}); starting without history\n`);
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
     return { book: StateBook.empty(), history: undefined };
   }
   if (text === undefined) return { book: StateBook.empty(), history: undefined };
@@ -200,8 +230,13 @@ async function loadState(stateFile: StateFile, table: TableIdentity, context: Cl
     return { book, history: book.historyOf(table) };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
-    const aside = await stateFile.setAside(context.platform.nowMs());
-    context.stderr.write(`tcpdwell: state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history\n`);
+    try {
+      const aside = await stateFile.setAside(context.platform.nowMs());
+      notes.push(`state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history`);
+    } catch (asideError) {
+      if (!(asideError instanceof StateFileUnusableError)) throw asideError;
+      notes.push(asideError.message);
+    }
     return { book: StateBook.empty(), history: undefined };
   }
 }

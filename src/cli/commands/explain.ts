@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Monitor } from '../../app/monitor.js';
 import { formatEndpoint, type Endpoint } from '../../core/address.js';
 import { StateBook, StateDecodeError } from '../../app/tracker-codec.js';
 import { readTableIdentity } from '../../sources/table-identity.js';
+import { readStateText } from '../../platform/state-file.js';
 import { diagnoseAll } from '../../core/diagnosis.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import { thresholdsFor } from '../../core/policy.js';
@@ -85,7 +85,7 @@ async function readHistory(options: ExplainOptions, path: string, context: CliCo
     return undefined;
   }
   try {
-    const book = StateBook.decode(await readFile(path, 'utf8'));
+    const book = StateBook.decode(await readStateText(path)); // never through a link, never a device or FIFO
     const table = await readTableIdentity(context.platform, options.source, options.procRoot);
     book.forgetOtherBoots(table);
     const history = book.historyOf(table);
