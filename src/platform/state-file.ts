@@ -85,8 +85,7 @@ export class StateFile {
     this.lockTried = true;
     // Something that is not a file (a device, a FIFO: `--state-file /dev/null`) is neither opened nor locked beside.
     const existing = await lstatOrUndefined(this.path).catch(() => undefined);
-    if (existing?.isSymbolicLink()) throw new StateFileRefusedError(`refusing state file ${this.path}: it is a symbolic link`);
-    if (existing && !existing.isFile()) throw this.unusable(`state file ${this.path} is ${kindOf(existing)}, not a regular file; it is not used and not replaced`);
+    if (existing && !existing.isFile() && !existing.isSymbolicLink()) throw this.unusable(`state file ${this.path} is ${kindOf(existing)}, not a regular file; it is not used and not replaced`);
     try {
       await mkdir(this.dirPath, { recursive: true, mode: 0o700 });
     } catch (error) {
@@ -97,6 +96,10 @@ export class StateFile {
     } catch (error) {
       if (error instanceof StateFileRefusedError || error instanceof StateFileUnusableError) throw error;
       throw this.unusable(`state directory ${this.dirPath} cannot be checked (${describeError(error)}); history is not kept this run`);
+    }
+    if ((await lstatOrUndefined(this.at(this.name)).catch(() => undefined))?.isSymbolicLink()) {
+      await this.unlock();
+      throw new StateFileRefusedError(`refusing state file ${this.path}: it is a symbolic link`);
     }
     try {
       await this.takeLock(waitMs);
@@ -243,19 +246,12 @@ export class StateFile {
     for (;;) {
       try {
         await mkdir(lock, { mode: 0o700 });
-        const handle = await open(`${lock}/owner`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-        try {
-          await handle.writeFile(JSON.stringify(owner));
-        } finally {
-          await handle.close();
-        }
         this.locked = true;
+        // Without its owner record (a full disk) the lock still holds, until it is OWNERLESS_LOCK_STALE_MS old.
+        await writeOwner(`${lock}/owner`, owner).catch(() => undefined);
         return;
       } catch (error) {
-        if (errorCode(error) !== 'EEXIST') {
-          await rmdir(lock).catch(() => undefined);
-          throw error;
-        }
+        if (errorCode(error) !== 'EEXIST') throw error;
       }
       if (await isStaleLock(lock)) {
         // A killed run's lock: removed, then taken as usual (mkdir decides between two runs removing it at once).
@@ -366,6 +362,15 @@ async function checkLinksOnTheWay(dir: string, uid: number): Promise<void> {
   }
 }
 
+async function writeOwner(path: string, owner: LockOwner): Promise<void> {
+  const handle = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(owner));
+  } finally {
+    await handle.close();
+  }
+}
+
 async function currentOwner(): Promise<LockOwner> {
   const owner: LockOwner = { pid: process.pid };
   const boot = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => undefined);
@@ -426,6 +431,6 @@ function describeError(error: unknown): string {
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   if (!code) return message;
-  const text = message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  const text = message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
   return `${code}: ${text}`;
 }

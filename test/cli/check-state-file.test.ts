@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { FakePlatform, fakeContext, ssAnswers } from '../fake-platform.js';
+import { readFixture } from '../fixture.js';
+
+// check and explain with state files that are not what they should be: the check still reports
+// (exit code = status) with one note about the state file, nothing it could not read is
+// replaced, and a state file that is a link is refused (exit 78). No case exits 70.
+
+const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
+const WARNING_LINE = 'WARNING half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865 in state 11s > 10s (rule default, dwell kernel): the listener 127.0.0.1:44865 has a full accept queue and drops SYNs';
+
+let platform: FakePlatform;
+let dir: string;
+
+beforeEach(async () => {
+  platform = new FakePlatform();
+  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  platform.commands = [ssAnswers(SS_STUCK)];
+  dir = await mkdtemp(join(tmpdir(), 'tcpdwell-statecheck-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function run(argv: string[]) {
+  const context = fakeContext(platform, { HOME: dir });
+  const code = await runCli(argv, context, '0.1.0');
+  return { code, out: context.out(), err: context.err() };
+}
+
+/** Tests use device nodes they make (same major/minor as /dev/null, /dev/zero), never the host's: code that writes over one must not break the machine. */
+const canMknod = process.platform === 'linux' && process.geteuid?.() === 0;
+async function deviceNode(name: string, minor: number): Promise<string> {
+  const path = join(dir, name);
+  execFileSync('mknod', ['-m', '666', path, 'c', '1', String(minor)]);
+  return path;
+}
+
+const check = (stateFile: string, ...extra: string[]) => run(['check', '--state-file', stateFile, '--half-open', '10s', ...extra]);
+
+describe('check with a state file it cannot use still reports, with one note', () => {
+  it('a state directory that is a file', async () => {
+    const file = join(dir, 'state');
+    await writeFile(file, 'not a directory');
+    const result = await check(join(file, 'check.json'));
+    expect(result.code).toBe(1);
+    expect(result.out.split('\n')[0]).toBe(WARNING_LINE);
+    expect(result.err).toMatch(/^tcpdwell: state directory .*\/state cannot be created \((EEXIST|ENOTDIR): [^)]*\); history is not kept this run\n$/);
+    expect(await readFile(file, 'utf8')).toBe('not a directory');
+  });
+
+  it('a missing state directory under a file (it cannot be created)', async () => {
+    await writeFile(join(dir, 'file'), 'x');
+    const result = await check(join(dir, 'file', 'deeper', 'state', 'check.json'));
+    expect(result.code).toBe(1);
+    expect(result.out.split('\n')[0]).toBe(WARNING_LINE);
+    expect(result.err).toMatch(/^tcpdwell: state directory .*\/file\/deeper\/state cannot be created \(ENOTDIR: [^)]*\); history is not kept this run\n$/);
+  });
+
+  it.skipIf(!canMknod).each([
+    ['null', 3],
+    ['zero', 5],
+  ])('/dev/%s (a node of its own: a broken build must not replace the host’s) as the state file: used as no state, left as it is', async (name, minor) => {
+    const device = await deviceNode(name, minor);
+    const result = await check(device);
+    expect((await stat(device)).isCharacterDevice()).toBe(true);
+    expect(await readdir(dir)).toEqual([name]);
+    expect(result.code).toBe(1);
+    expect(result.out.split('\n')[0]).toBe(WARNING_LINE);
+    expect(result.err).toBe(`tcpdwell: state file ${device} is a character device, not a regular file; it is not used and not replaced\n`);
+  });
+
+  it('a FIFO: the run does not hang on it, and it stays a FIFO', async () => {
+    const fifo = join(dir, 'check.json');
+    execFileSync('mkfifo', [fifo]);
+    const result = await check(fifo);
+    expect(result.code).toBe(1);
+    expect(result.err).toBe(`tcpdwell: state file ${fifo} is a FIFO, not a regular file; it is not used and not replaced\n`);
+    expect((await stat(fifo)).isFIFO()).toBe(true);
+  });
+
+  it('a 600 MB (sparse) file: not read, not replaced', async () => {
+    const big = join(dir, 'check.json');
+    await writeFile(big, '{"format":"tcpdwell-check-state"', { mode: 0o600 });
+    await truncate(big, 600 * 1024 * 1024);
+    const result = await check(big);
+    expect(result.code).toBe(1);
+    expect(result.err).toBe(`tcpdwell: state file ${big} is 629145600 bytes, more than a state file holds (268435456); it is not used and not replaced\n`);
+    expect((await stat(big)).size).toBe(629145600);
+    expect((await readdir(dir)).sort()).toEqual(['check.json']);
+  });
+
+  it('with --format nagios the note is the last line of the long output (stdout), exit by status', async () => {
+    const fifo = join(dir, 'check.json');
+    execFileSync('mkfifo', [fifo]);
+    const result = await check(fifo, '--format', 'nagios');
+    expect(result.code).toBe(1);
+    expect(result.err).toBe('');
+    const lines = result.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TCPDWELL WARNING - 1 half-open \| half_open=1;;; /);
+    expect(lines).toHaveLength(3); // status, the flagged session, the note
+    expect(lines.at(-1)).toBe(`state file ${fifo} is a FIFO, not a regular file; it is not used and not replaced`);
+  });
+
+  it('with --json the report is complete on stdout and the note on stderr', async () => {
+    const fifo = join(dir, 'check.json');
+    execFileSync('mkfifo', [fifo]);
+    const result = await check(fifo, '--json');
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.out)).toMatchObject({ status: 'warning', source: 'ss' });
+    expect(result.err).toBe(`tcpdwell: state file ${fifo} is a FIFO, not a regular file; it is not used and not replaced\n`);
+  });
+});
+
+describe('check refuses a state file that is a link (exit 78), and touches nothing', () => {
+  it('a link to a file of someone else’s: neither read, nor set aside, nor replaced', async () => {
+    const precious = join(dir, 'precious');
+    await writeFile(precious, 'root:x:0:0:root:/root:/bin/bash\n', { mode: 0o644 });
+    const link = join(dir, 'check.json');
+    await symlink(precious, link);
+    const result = await check(link);
+    expect((await readdir(dir)).sort()).toEqual(['check.json', 'precious']);
+    expect(await readFile(precious, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n');
+    expect((await stat(precious)).mode & 0o777).toBe(0o644);
+    expect(result).toEqual({ code: 78, out: '', err: `tcpdwell: refusing state file ${link}: it is a symbolic link\n` });
+  });
+
+  it('with --format nagios: UNKNOWN on stdout, exit 3', async () => {
+    const link = join(dir, 'check.json');
+    await writeFile(join(dir, 'elsewhere'), 'x');
+    await symlink(join(dir, 'elsewhere'), link);
+    const result = await check(link, '--format', 'nagios');
+    expect(result).toEqual({ code: 3, out: `TCPDWELL UNKNOWN - refusing state file ${link}: it is a symbolic link\n`, err: '' });
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)('a state directory others can write', async () => {
+    const open = join(dir, 'open');
+    await mkdir(open, { mode: 0o777 });
+    execFileSync('chmod', ['1777', open]);
+    const result = await check(join(open, 'check.json'));
+    expect(result).toEqual({ code: 78, out: '', err: `tcpdwell: refusing state directory ${open}: writable by others (mode 1777); use a directory only its owner can write\n` });
+    expect(await readdir(open)).toEqual([]);
+  });
+});
+
+describe('explain --state-file reads only regular files', () => {
+  it.each([
+    ['a FIFO', async (path: string) => execFileSync('mkfifo', [path]), 'a FIFO, not a regular file'],
+    ['a link', async (path: string) => symlink(await deviceNode('zero', 5), path), 'a symbolic link, not followed'],
+  ])('%s: a note, no history, no hang', { skip: !canMknod }, async (_kind, make, reason) => {
+    const path = join(dir, 'check.json');
+    await make(path);
+    const result = await run(['explain', '1', '--state-file', path]);
+    expect(result.code).toBe(0);
+    expect(result.err).toBe(`tcpdwell: no history from ${path} (${reason})\n`);
+    expect(result.out).not.toBe('');
+  });
+});
