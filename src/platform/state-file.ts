@@ -346,7 +346,10 @@ async function checkAncestors(real: string, uid: number): Promise<void> {
     const stats = await lstat(path);
     if (stats.uid !== 0 && stats.uid !== uid) throw new StateFileRefusedError(`refusing state directory ${real}: ${path} above it is owned by uid ${stats.uid}, who could replace it`);
     const sticky = (stats.mode & 0o1000) !== 0;
-    if (!sticky && (stats.mode & 0o022) !== 0) throw new StateFileRefusedError(`refusing state directory ${real}: ${path} above it is writable by others (mode ${octal(stats.mode)}), who could replace it`);
+    // The user's own directory writable by the user's own primary group: what a user-private-group
+    // umask (002, pam_umask usergroups) makes of ~/.local; that group is the user alone there.
+    const ownGroupOnly = (stats.mode & 0o002) === 0 && stats.uid === uid && stats.gid === process.getegid?.();
+    if (!sticky && !ownGroupOnly && (stats.mode & 0o022) !== 0) throw new StateFileRefusedError(`refusing state directory ${real}: ${path} above it is writable by others (mode ${octal(stats.mode)}), who could replace it`);
   }
 }
 

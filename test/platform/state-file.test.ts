@@ -214,6 +214,17 @@ describe('StateFile', () => {
       expect(await readdir(mine)).toEqual([]);
     });
 
+    it("accepts a directory above writable by the user's own primary group only (umask 002's ~/.local), not by another group", async () => {
+      const local = join(dir, 'local');
+      await mkdir(join(local, 'state'), { recursive: true, mode: 0o700 });
+      await chmod(local, 0o775); // root:root, as `mkdir` under umask 002 makes it
+      await lockedAt(join(local, 'state', 'check.json'));
+      await Promise.all(held.splice(0).map((f) => f.unlock()));
+      await chown(local, 0, NOBODY);
+      const refused = await failureOf(new StateFile(join(local, 'state', 'check.json')).lock(300));
+      expect(refused.message).toBe(`refusing state directory ${join(local, 'state')}: ${local} above it is writable by others (mode 0775), who could replace it`);
+    });
+
     it('refuses a state file another user owns or others can write, and leaves it as it is', async () => {
       const path = join(dir, 'state.json');
       await writeFile(path, '{"theirs":1}\n', { mode: 0o600 });
