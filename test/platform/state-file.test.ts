@@ -298,6 +298,29 @@ describe('StateFile', () => {
       expect(await readdir(dir)).toEqual(['state.json', 'state.json.lock']);
     });
 
+    it.skipIf(!isRoot)('a corrupt file that cannot be set aside (immutable, chattr +i): not replaced either', async () => {
+      const path = join(dir, 'state.json');
+      await writeFile(path, 'garbage', { mode: 0o600 });
+      try {
+        execFileSync('chattr', ['+i', path], { stdio: 'ignore' });
+      } catch {
+        console.warn(`skipped: chattr +i is not supported on the file system of ${dir}`);
+        return;
+      }
+      try {
+        const file = await lockedAt(path);
+        expect(await file.read()).toBe('garbage');
+        const error = await failureOf(file.setAside(Date.parse('2026-11-21T05:30:00Z')));
+        expect(error).toBeInstanceOf(StateFileUnusableError);
+        expect(error.message).toBe(`state file ${path} is unusable and cannot be set aside (EPERM: operation not permitted); it is left as it is and not replaced`);
+        expect(file.writable).toBe(false);
+        await file.write('{}\n');
+        expect(await readFile(path, 'utf8')).toBe('garbage');
+      } finally {
+        execFileSync('chattr', ['-i', path]);
+      }
+    });
+
     it('readStateText (explain) refuses the same kinds with a reason, reads a regular file', async () => {
       const path = join(dir, 'state.json');
       await writeFile(path, '{"x":1}');
