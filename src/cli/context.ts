@@ -1,5 +1,6 @@
 import type { PollOutcome } from '../app/monitor.js';
 import type { Platform } from '../platform/platform.js';
+import { sanitizeLine } from '../output/sanitize.js';
 
 /** Everything a command may touch, injected so whole-command tests run on fakes. */
 export interface CliContext {
@@ -19,5 +20,5 @@ export interface CliContext {
 
 /** The one line every command prints when a poll could not read the socket table. */
 export function reportPollFailure(context: CliContext, outcome: PollOutcome): void {
-  context.stderr.write(`tcpdwell: cannot read the socket table (source ${outcome.source}): ${outcome.error}\n`);
+  context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot read the socket table (source ${outcome.source}): ${outcome.error}`)}\n`);
 }

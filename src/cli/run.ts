@@ -8,6 +8,7 @@ import { runSources } from './commands/sources.js';
 import { runWatch } from './commands/watch.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine, withDefaultCommand } from './parse-command-line.js';
+import { sanitizeLine, sanitizeNagiosText } from '../output/sanitize.js';
 
 /** argv → exit code. Every failure becomes one line on stderr and one documented exit code. */
 export async function runCli(argv: readonly string[], context: CliContext, version: string): Promise<number> {
@@ -37,13 +38,14 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
     }
   } catch (error) {
     const code = exitCodeForError(error);
+    // Messages quote file names, config values and captured text: sanitised, so one line each.
     const message = error instanceof Error ? error.message : String(error);
     if (wantsNagios(argv)) {
       // A Nagios plugin has four exit codes and reports on stdout: any failure is UNKNOWN.
-      context.stdout.write(`TCPDWELL UNKNOWN - ${message.split('\n')[0]}\n`);
+      context.stdout.write(`TCPDWELL UNKNOWN - ${sanitizeNagiosText(message)}\n`);
       return ExitCode.UNKNOWN;
     }
-    context.stderr.write(`tcpdwell: ${message.split('\n')[0]}\n`);
+    context.stderr.write(`tcpdwell: ${sanitizeLine(message)}\n`);
     if (code === ExitCode.SOFTWARE) {
       if (context.env.TCPDWELL_DEBUG) context.stderr.write(`${(error as Error).stack ?? ''}\n`);
       else context.stderr.write('tcpdwell: this is a bug; run again with TCPDWELL_DEBUG=1 for the stack trace and report it\n');

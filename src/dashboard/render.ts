@@ -3,11 +3,14 @@ import { formatDuration } from '../core/duration.js';
 import { FLAG_KINDS, flaggedOfKind, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import type { Thresholds } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
+import { sanitizeLine } from '../output/sanitize.js';
 import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
 import type { GroupRow } from './model.js';
 
 // Text of the dashboard's parts, sized to the terminal. Pure: views in, lines out. Colour comes as
-// blessed tags, and only when asked for (NO_COLOR).
+// blessed tags, and only when asked for (NO_COLOR). Outside text is sanitised before it is measured
+// (fit) and its braces escaped before it is painted (escapeTags): blessed passes ESC sequences in
+// content through to the terminal and reads `{red-fg}` in a process name as a tag.
 
 export interface Paint {
   (text: string, color: 'red' | 'yellow' | 'green' | 'cyan' | 'gray' | 'bold' | 'inverse'): string;
@@ -21,15 +24,20 @@ export const colorPaint: Paint = (text, color) => {
 /** NO_COLOR: bold and inverse only (they are not colour), everything else plain. */
 export const plainPaint: Paint = (text, color) => (color === 'inverse' || color === 'bold' ? `{${color}}${escapeTags(text)}{/${color}}` : escapeTags(text));
 
+/** Text for a `tags: true` box: each line sanitised, `{` and `}` shown literally. */
 export function escapeTags(text: string): string {
-  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+  return text
+    .split('\n')
+    .map((line) => sanitizeLine(line).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}')))
+    .join('\n');
 }
 
-/** Fits text in `width` characters: cut with … or padded. */
+/** Fits text, sanitised, in `width` characters: cut with … or padded. */
 export function fit(text: string, width: number): string {
-  const chars = [...text];
+  const safe = sanitizeLine(text);
+  const chars = [...safe];
   if (chars.length > width) return width <= 1 ? chars.slice(0, width).join('') : `${chars.slice(0, width - 1).join('')}…`;
-  return text + ' '.repeat(width - chars.length);
+  return safe + ' '.repeat(width - chars.length);
 }
 
 interface Column {

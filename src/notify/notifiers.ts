@@ -3,6 +3,7 @@ import type { NotifierConfig } from '../config/parse-config.js';
 import type { AlertNotification } from '../core/alerts.js';
 import type { CheckStatus } from '../core/evaluate.js';
 import { errorCode, type Platform } from '../platform/platform.js';
+import { redactUrl, redactUrlsIn } from '../output/sanitize.js';
 
 // Delivering check's notifications. Each notifier is tried on its own: one that fails is reported
 // and never stops the others. Nothing here builds a shell command: exec runs the configured argv
@@ -76,12 +77,14 @@ export async function deliver(message: AlertMessage, notifiers: readonly Notifie
   return Promise.all(notifiers.map((notifier) => deliverOne(message, notifier, deps)));
 }
 
+// A webhook is named by its origin only: the user, password, query and path (Slack and Discord
+// put the token in the path) never reach stderr or the JSON `deliveries[]`.
 function describe(notifier: NotifierConfig): string {
   switch (notifier.type) {
     case 'exec':
       return `exec ${notifier.command[0]}`;
     case 'webhook':
-      return `webhook ${new URL(notifier.url).origin}`;
+      return `webhook ${URL.canParse(notifier.url) ? new URL(notifier.url).origin : redactUrl(notifier.url)}`;
     case 'syslog':
       return 'syslog';
   }
@@ -103,7 +106,9 @@ async function deliverOne(message: AlertMessage, notifier: NotifierConfig, deps:
     }
     return { notifier: name, ok: true };
   } catch (error) {
-    return { notifier: name, ok: false, error: (error as Error).message };
+    // fetch quotes the URL in some errors ("…includes credentials: https://user:pass@…").
+    const message = (error as Error).message;
+    return { notifier: name, ok: false, error: notifier.type === 'webhook' ? redactUrlsIn(message.split(notifier.url).join(redactUrl(notifier.url))) : message };
   }
 }
 
@@ -144,7 +149,12 @@ async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConf
   throw new Error(`${lastError} after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
 }
 
-/** `change=flagged kind=half-close severity=warning subject="CLOSE_WAIT …"`: greppable, one line. */
+/**
+ * `change=flagged kind=half-close severity=warning subject="CLOSE_WAIT …"`: greppable, one line.
+ * Values are JSON strings, and the characters JSON leaves raw that a log reader may take as a line
+ * break or a terminal control (DEL, C1, U+2028/U+2029, bidi overrides) are `\uHHHH` escapes too: a process name
+ * cannot forge a second syslog record.
+ */
 export function syslogLine(message: AlertMessage, n: NotificationJson): string {
   const fields: [string, string | number | null][] = [
     ['change', n.change],
@@ -160,8 +170,12 @@ export function syslogLine(message: AlertMessage, n: NotificationJson): string {
   ];
   return fields
     .filter(([, v]) => v !== null)
-    .map(([k, v]) => `${k}=${/^[\w.:/@[\]-]+$/.test(String(v)) ? v : JSON.stringify(String(v))}`)
+    .map(([k, v]) => `${k}=${/^[\w.:/@[\]-]+$/.test(String(v)) ? v : jsonString(String(v))}`)
     .join(' ');
+}
+
+function jsonString(text: string): string {
+  return JSON.stringify(text).replace(/[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 async function writeSyslog(message: AlertMessage, notifier: Extract<NotifierConfig, { type: 'syslog' }>, platform: Platform): Promise<void> {

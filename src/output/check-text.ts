@@ -4,9 +4,11 @@ import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
 import type { ResetResult } from './json.js';
 import type { AlertNotification } from '../core/alerts.js';
+import { sanitizeLine } from './sanitize.js';
 
 // `check` text output for cron: one line per flagged session, one per over-count group, a summary.
-// Sessions flagged only as members of a group are covered by the group's line.
+// Sessions flagged only as members of a group are covered by the group's line. Every line is
+// sanitised (process names, rule names and captured text may hold controls).
 
 const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
 
@@ -15,7 +17,7 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   if (!flag || flag.kind === 'count') return undefined;
   const { row } = view;
   const owner = ownerLabel(row);
-  return (
+  return sanitizeLine(
     `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''} ` +
     `${MEASURE_NAME[flag.kind]} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
     `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
@@ -25,21 +27,21 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
 export function formatResetLine({ view, outcome }: ResetResult): string {
   const { row } = view;
   const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${flowText(row)}`;
-  if (!outcome.ended) return `RESET ${what}: not ended (${outcome.reason})`;
-  return `RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`;
+  if (!outcome.ended) return sanitizeLine(`RESET ${what}: not ended (${outcome.reason})`);
+  return sanitizeLine(`RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`);
 }
 
 export function formatCountLine(flag: CountFlag): string {
-  return `${flag.severity.toUpperCase()} count: ${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group} > ${flag.thresholdCount} (rule ${flag.rule})`;
+  return sanitizeLine(`${flag.severity.toUpperCase()} count: ${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group} > ${flag.thresholdCount} (rule ${flag.rule})`);
 }
 
 export function formatCheckSummary(status: CheckStatus, views: readonly ConnectionView[], countFlags: readonly CountFlag[], source: string, errors: readonly string[]): string {
-  if (status === 'unknown') return `tcpdwell UNKNOWN - ${errors.join('; ') || 'the socket table could not be read'} (source ${source})`;
+  if (status === 'unknown') return sanitizeLine(`tcpdwell UNKNOWN - ${errors.join('; ') || 'the socket table could not be read'} (source ${source})`);
   const byKind = new Map<string, number>();
   for (const view of views) if (view.flag && view.flag.kind !== 'count') byKind.set(view.flag.kind, (byKind.get(view.flag.kind) ?? 0) + 1);
   if (countFlags.length) byKind.set('count', countFlags.length);
   const parts = [...byKind].map(([kind, n]) => `${n} ${kind}`);
-  return `tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`;
+  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`);
 }
 
 /**

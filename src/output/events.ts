@@ -2,6 +2,7 @@ import type { Endpoint } from '../core/address.js';
 import type { AlertNotification } from '../core/alerts.js';
 import { flowText, ownerLabel } from '../core/connection.js';
 import type { TrackerEvent } from '../core/tracker.js';
+import { sanitizeLine } from './sanitize.js';
 
 // The event log's JSON lines (`watch --events`, `--log FILE`): one object per event, `event` first.
 // A public interface like the JSON output: fields may be added, never renamed or removed.
@@ -58,8 +59,12 @@ export function alertEventToJson(n: AlertNotification, atMs: number): Record<str
   };
 }
 
-/** One human line per event, for `watch` without --events. */
+/** One human line per event, for `watch` without --events; sanitised (the JSON lines stay exact). */
 export function formatEventLine(json: Record<string, unknown>): string {
+  return sanitizeLine(eventText(json));
+}
+
+function eventText(json: Record<string, unknown>): string {
   const flow = json.local ? flowText({ local: json.local as Endpoint, remote: json.remote as Endpoint }) : '';
   const label = ownerLabel({ pid: (json.pid as number | null) ?? undefined, process: (json.process as string | null) ?? undefined });
   const owner = label ? ` ${label}` : '';

@@ -6,8 +6,10 @@ import type { thresholdsFor } from '../core/policy.js';
 import { STATE_GUIDE } from '../core/state-guide.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import { formatFinding } from './findings.js';
+import { sanitizeLine } from './sanitize.js';
 
-// `tcpdwell explain`: the state guide and one connection's whole story, as text.
+// `tcpdwell explain`: the state guide and one connection's whole story, as text. Lines that carry
+// outside text (owner, rule names, the finding) are sanitised one by one.
 
 export function formatStateList(): string {
   const width = Math.max(...ALL_TCP_STATES.map((s) => s.length));
@@ -32,7 +34,7 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
   const { row, connection, timing, flag } = view;
   const owner = ownerLabel(row) ?? 'no owner found';
   const lines = [
-    `${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`,
+    sanitizeLine(`${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`),
     `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
       `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
       `${timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,
@@ -40,7 +42,7 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
   if (thresholds) {
     const limits = [thresholds.warningMs !== undefined ? `warning above ${formatDuration(thresholds.warningMs)}` : 'no warning threshold'];
     if (thresholds.criticalMs !== undefined) limits.push(`critical above ${formatDuration(thresholds.criticalMs)}`);
-    lines.push(`Threshold: ${thresholds.kind} ${limits.join(', ')} (rule ${thresholds.rule})`);
+    lines.push(sanitizeLine(`Threshold: ${thresholds.kind} ${limits.join(', ')} (rule ${thresholds.rule})`));
   }
   lines.push(flag ? `Flagged: ${flag.severity} ${flag.kind}` : 'Not flagged');
   lines.push('', `Finding: ${formatFinding(finding).trimStart()}`, '', 'History:');

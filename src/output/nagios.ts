@@ -1,12 +1,15 @@
 import { FLAG_KINDS, countStates, flaggedOfKind, tallyFlags, type CheckStatus, type Evaluation } from '../core/evaluate.js';
 import { formatCountLine, formatFlaggedLine } from './check-text.js';
+import { sanitizeNagiosText } from './sanitize.js';
 
 // Nagios plugin output (Nagios Plugin Development Guidelines): one status line
 // `TCPDWELL WARNING - 3 half-close, 1 half-open | half_open=1;;; …`, then one line per flagged
 // session as long output. Exit codes 0/1/2/3 come with it. Icinga, Zabbix and Sensu read the same.
+// Text from outside is sanitised, and a `|` in it shown as `\x7c`: a `|` starts performance data in
+// the status line and in long output alike.
 
 export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[]): string {
-  if (status === 'unknown') return `TCPDWELL UNKNOWN - ${oneLine(errors.join('; ') || 'the socket table could not be read')} (source ${source})\n`;
+  if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n`;
   const tally = tallyFlags(evaluation);
   const summary = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
   const perfdata = [
@@ -19,9 +22,5 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     ...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined),
     ...evaluation.countFlags.map(formatCountLine),
   ];
-  return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${oneLine(l).replace(/\|/g, '/')}\n`).join('')}`;
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
+  return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}`;
 }

@@ -1,6 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
+import { sanitizeLine } from './sanitize.js';
 
 // The netstat-like table of `list`. Pure: views in, text out.
 
@@ -55,8 +56,12 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
   });
 }
 
-/** Left-aligned columns two spaces apart (widths in characters, not UTF-16 units); an optional line under each row. */
-export function formatColumns(headers: readonly string[], rows: readonly (readonly string[])[], lineUnder?: (row: number) => string | undefined): string {
+/**
+ * Left-aligned columns two spaces apart (widths in characters, not UTF-16 units); an optional line
+ * under each row. Cells and lines under are sanitised (a process name cannot break a row).
+ */
+export function formatColumns(headers: readonly string[], rawRows: readonly (readonly string[])[], lineUnder?: (row: number) => string | undefined): string {
+  const rows = rawRows.map((row) => row.map(sanitizeLine));
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -67,7 +72,7 @@ export function formatColumns(headers: readonly string[], rows: readonly (readon
   rows.forEach((row, i) => {
     lines.push(line(row));
     const under = lineUnder?.(i);
-    if (under) lines.push(under);
+    if (under) lines.push(sanitizeLine(under));
   });
   return `${lines.join('\n')}\n`;
 }

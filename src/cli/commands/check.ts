@@ -12,6 +12,7 @@ import { StateFile, StateFileUnusableError, defaultStateFilePath } from '../../p
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine, formatResolvedLine } from '../../output/check-text.js';
 import { checkReportToJson, type ResetResult } from '../../output/json.js';
 import { formatNagios } from '../../output/nagios.js';
+import { sanitizeLine } from '../../output/sanitize.js';
 import { endSocket } from '../../sources/end-socket.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
@@ -94,7 +95,7 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
         })
       : [];
   const failed = deliveries.filter((d) => !d.ok);
-  for (const d of failed) context.stderr.write(`tcpdwell: notifier ${d.notifier} failed: ${d.error}; these notifications will be sent again on the next run\n`);
+  for (const d of failed) context.stderr.write(`tcpdwell: ${sanitizeLine(`notifier ${d.notifier} failed: ${d.error}`)}; these notifications will be sent again on the next run\n`);
   // Undelivered notifications are not recorded as sent, so the next run sends them again.
   const reported = failed.length > 0 ? settings.reported : reconciled.reported;
   if (settings.state) {
@@ -124,7 +125,8 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     return exitCodeForStatus(status);
   } else {
     const lines = textLines(report, options.all, outcome.takenAtMs);
-    if (lines.length) context.stdout.write(`${lines.join('\n')}\n`);
+    // Notes, findings and resolved lines quote outside text too: every line sanitised (idempotent).
+    if (lines.length) context.stdout.write(`${lines.map(sanitizeLine).join('\n')}\n`);
   }
   return failed.length > 0 ? ExitCode.NOTIFY_FAILED : exitCodeForStatus(status);
 }

@@ -11,6 +11,7 @@ import type { TrackerState } from '../../core/tracker.js';
 import { formatConnectionStory, formatStateGuide, formatStateList } from '../../output/explain.js';
 import { findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
+import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
@@ -49,7 +50,7 @@ async function explainConnection(monitor: Monitor, policy: Policy, target: Exclu
   const view = findTarget(evaluation.views, target);
   if (!view) {
     const what = target.kind === 'row' ? `row ${target.row} (the table has ${evaluation.views.length})` : `connection ${describe(target)}`;
-    context.stderr.write(`tcpdwell: no ${what} in the socket table now\n`);
+    context.stderr.write(`tcpdwell: ${sanitizeLine(`no ${what} in the socket table now`)}\n`);
     return ExitCode.WARNING;
   }
   const diagnosis = diagnoseAll(evaluation.views, await hostFactsFor(monitor, options, context), (v) => v === view);
@@ -93,7 +94,7 @@ async function readHistory(options: ExplainOptions, path: string, context: CliCo
     return history?.tracker;
   } catch (error) {
     const reason = error instanceof StateDecodeError ? error.message : (error as Error).message;
-    context.stderr.write(`tcpdwell: no history from ${path} (${reason})\n`);
+    context.stderr.write(`tcpdwell: ${sanitizeLine(`no history from ${path} (${reason})`)}\n`);
     return undefined;
   }
 }

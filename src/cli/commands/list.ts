@@ -7,6 +7,7 @@ import { TcpState } from '../../core/tcp-state.js';
 import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
+import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
@@ -30,7 +31,7 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
   const notice = (key: string, text: string) => {
     if (seenNotices.has(key)) return;
     seenNotices.add(key);
-    context.stderr.write(`tcpdwell: ${text}\n`);
+    context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
   };
   let exitCode: number = ExitCode.OK;
   for (let iteration = 1; ; iteration++) {

@@ -3,6 +3,7 @@ import { flowText, ownerLabel } from '../../core/connection.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
 import { resetToJson, type ResetResult } from '../../output/json.js';
+import { sanitizeLine } from '../../output/sanitize.js';
 import { endSocket, resetRefusal } from '../../sources/end-socket.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -75,7 +76,7 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
       }
       if (!results.length) lines.push('no session matches');
     }
-    context.stdout.write(`${lines.join('\n')}\n`);
+    context.stdout.write(`${lines.map(sanitizeLine).join('\n')}\n`);
   }
   return results.every((r) => r.outcome.ended) ? ExitCode.OK : ExitCode.WARNING;
 }

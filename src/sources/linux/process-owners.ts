@@ -76,7 +76,9 @@ export class OwnerResolver {
 
   private async processName(pid: string): Promise<string> {
     try {
-      return (await this.platform.readText(`${this.procRoot}/${pid}/comm`)).trim();
+      // Only the kernel's closing newline goes: the name is kept exact (blanks, CR and all), and
+      // the output edge escapes it.
+      return (await this.platform.readText(`${this.procRoot}/${pid}/comm`)).replace(/\n$/, '');
     } catch {
       return '?';
     }
