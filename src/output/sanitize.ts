@@ -16,7 +16,10 @@ const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const HAS_UNSAFE = new RegExp(UNSAFE.source);
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** Longest word (run without a space) shown whole, in characters after escaping. */
+// A word ends at a blank or at the punctuation messages put around quoted text (`(a, b)`, `"a"`),
+// so the length shown is the quoted word's own.
+const WORD = /[^ (),;"']+/g;
+/** Longest word shown whole, in characters after escaping. */
 export const MAX_WORD_CHARS = 256;
 /** Characters kept of a longer word, before `…[N chars]`. */
 const KEPT_WORD_CHARS = 32;
@@ -38,15 +41,12 @@ export function escapeControls(text: string): string {
  */
 export function sanitizeLine(text: string): string {
   if (text.length <= MAX_WORD_CHARS && !HAS_UNSAFE.test(text)) return text; // the common case
-  return text
-    .split(' ')
-    .map((word) => {
-      const escaped = escapeControls(word);
-      if (escaped.length <= MAX_WORD_CHARS) return escaped;
-      const chars = [...word];
-      return `${escapeControls(chars.slice(0, KEPT_WORD_CHARS).join(''))}…[${chars.length} chars]`;
-    })
-    .join(' ');
+  return text.replace(WORD, (word) => {
+    const escaped = escapeControls(word);
+    if (escaped.length <= MAX_WORD_CHARS) return escaped;
+    const chars = [...word];
+    return `${escapeControls(chars.slice(0, KEPT_WORD_CHARS).join(''))}…[${chars.length} chars]`;
+  });
 }
 
 /** Lines joined by `\n`, each sanitised on its own: only the caller's line breaks survive. */
