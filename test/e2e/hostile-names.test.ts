@@ -107,6 +107,16 @@ describe.skipIf(skipReason !== undefined)('processes with hostile names on the r
     }
   }, 60_000);
 
+  it('reset (dry run): each session it would end named with its owner escaped', async () => {
+    const result = await ns.tcpdwell(['reset', '--state', 'CLOSE_WAIT', '--local', '127.0.0.1']);
+    const lines = result.stdout.split('\n');
+    for (const o of owners) {
+      expect(lines.filter((l) => l.startsWith(`would end CLOSE_WAIT 127.0.0.1:${o.port} -> `) && l.endsWith(` ${o.shown}[${o.pid}]`))).toHaveLength(1);
+    }
+    expect(rawControls(result.stdout)).toEqual([]);
+    expect(forgedLines(result.stdout)).toEqual([]);
+  }, 30_000);
+
   it('watch --input on real `ss -p` captures (ss prints the names raw): one line per event, names escaped', async () => {
     const later = join(scratch, '2.txt');
     writeFileSync(later, `# captured at ${new Date().toISOString()}\n${ns.exec(['ss', '-tanoiep'])}`);

@@ -11,10 +11,12 @@ sits in CLOSE_WAIT (and the parent's in FIN_WAIT_2). It prints one JSON line
 import ctypes
 import json
 import os
+import signal
 import socket
 import sys
 
 PR_SET_NAME = 15
+PR_SET_PDEATHSIG = 1
 libc = ctypes.CDLL(None, use_errno=True)
 
 names = json.loads(sys.argv[1])
@@ -31,8 +33,13 @@ for name in names:
     named_read, named_write = os.pipe()
     pid = os.fork()
     if pid == 0:
+        # Gone with the parent, whatever kills it; and none of the earlier children's pipe ends
+        # kept open here, or they would never see their end of stdin.
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         os.close(write_end)
         os.close(named_read)
+        for _, earlier in children:
+            os.close(earlier)
         listener.close()
         for sock in held:
             sock.close()
