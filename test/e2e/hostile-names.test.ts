@@ -123,7 +123,8 @@ describe.skipIf(skipReason !== undefined)('processes with hostile names on the r
     const result = await ns.tcpdwell(['watch', '--input', join(scratch, '1.txt'), later, ...quiet.slice(1)]);
     expect(rawControls(result.stdout + result.stderr)).toEqual([]);
     expect(forgedLines(result.stdout)).toEqual([]);
-    // The newline name splits ss's own line: that socket's owner is lost (a notice says so); the others are shown.
+    // ss prints names raw, so the newline name splits its line: that row is skipped as malformed (a
+    // notice quotes the fragment, escaped); every other owner is shown.
     for (const o of owners.filter((x) => !x.name.includes('\n'))) {
       expect(result.stdout.split('\n').filter((l) => l.includes(`opened  CLOSE_WAIT 127.0.0.1:${o.port} -> `) && l.endsWith(`${o.shown}[${o.pid}]`))).toHaveLength(1);
     }
