@@ -20,6 +20,7 @@ export const FIXTURE_STATE_COUNTS: Record<string, Partial<Record<TcpState, numbe
   'linux-netstat-tan-es-ES-issue-wazuh-3071.txt': { LISTEN: 3, TIME_WAIT: 1, ESTABLISHED: 1 },
   'linux-netstat-nat-de-DE-pr-dasource-partyman-32.txt': { LISTEN: 1, ESTABLISHED: 3 },
   'macos-netstat-An-10.14.6-jc.txt': { ESTABLISHED: 43, CLOSE_WAIT: 6 },
+  'macos-netstat-Abn-10.14.6-jc-EXCERPT.txt': { ESTABLISHED: 43, CLOSE_WAIT: 6 },
   'linux-ss-a-centos7-jc.txt': { LISTEN: 4, ESTABLISHED: 2 },
   'linux-ss-tulpen-wide-jc.txt': { LISTEN: 29 },
   'linux-ss-tanoi-stuck-states-kernel6.txt': { LISTEN: 8, ESTABLISHED: 7, CLOSE_WAIT: 4, FIN_WAIT_2: 4, SYN_SENT: 1, SYN_RECEIVED: 1 },

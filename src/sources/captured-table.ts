@@ -5,7 +5,7 @@ import { parseConntrack } from './linux/parse-conntrack.js';
 import { parseLinuxNetstat } from './linux/parse-netstat-linux.js';
 import { parseProcNetTcp } from './linux/parse-procfs.js';
 import { parseSs } from './linux/parse-ss.js';
-import { parseBsdNetstat, BSD_ADDRESS_COLUMN_WIDTH } from './macos/parse-netstat-bsd.js';
+import { bsdNetstatNotices, parseBsdNetstat } from './macos/parse-netstat-bsd.js';
 import { summarizeProblems } from './source.js';
 import { parseGetNetTcpConnection } from './windows/parse-get-nettcpconnection.js';
 import { parseWindowsNetstat } from './windows/parse-netstat-windows.js';
@@ -93,9 +93,7 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
     case 'macos-netstat': {
       const parsed = parseBsdNetstat(body);
       ({ rows, problems } = parsed);
-      if (parsed.possiblyTruncated > 0) {
-        notices.push(`${label}: ${parsed.possiblyTruncated} rows have addresses that fill netstat's ${BSD_ADDRESS_COLUMN_WIDTH}-character column and may be cut; capture with \`netstat -anW\` for whole addresses`);
-      }
+      notices.push(...bsdNetstatNotices(parsed, label));
       break;
     }
     case 'powershell': {

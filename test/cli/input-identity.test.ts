@@ -1,0 +1,62 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { FakePlatform, fakeContext } from '../fake-platform.js';
+
+// Two captures of one machine, the second with a new connection listed above the others: a
+// CLOSE_WAIT present in both must be one connection that has dwelt the time between them, and be
+// flagged once that passes the half-close threshold (30 s by default).
+
+let platform: FakePlatform;
+
+beforeEach(() => {
+  platform = new FakePlatform();
+});
+
+async function run(argv: string[]) {
+  const context = fakeContext(platform);
+  const code = await runCli(argv, context, '0.1.0');
+  return { code, out: context.out(), err: context.err() };
+}
+
+type JsonRow = { state: string; local: { address: string; port: number }; dwellSeconds: number; dwellSource: string; flag: { kind: string } | null };
+const AT = ['--at', '2026-11-20T10:00:00Z,2026-11-20T10:01:30Z'];
+
+async function expectCloseWaitTracked(first: string, second: string, localAddress: string) {
+  platform.files.set('/c/1.txt', first);
+  platform.files.set('/c/2.txt', second);
+  const check = await run(['check', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT]);
+  expect(check.code).toBe(1);
+  const report = JSON.parse(check.out);
+  expect(report.flagged.map((f: JsonRow) => [f.state, f.local.address, f.dwellSeconds, f.flag?.kind])).toEqual([['CLOSE_WAIT', localAddress, 90, 'half-close']]);
+  const list = await run(['list', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT]);
+  const rows = JSON.parse(list.out) as JsonRow[];
+  expect(rows.filter((r) => r.state === 'CLOSE_WAIT').map((r) => [r.local.address, r.dwellSeconds, r.flag?.kind])).toEqual([[localAddress, 90, 'half-close']]);
+  // The row inserted above is new: it has dwelt at most one interval.
+  expect(rows.find((r) => r.local.port === 50999)).toMatchObject({ dwellSeconds: 0 });
+}
+
+describe('--input: identity does not move when a row is inserted above', () => {
+  // Written for this test in the layout of macOS `netstat -an` (network_cmds inet.c: 22-character
+  // address columns; inet6print keeps 16 characters of an IPv6 host).
+  const header22 = 'Active Internet connections (including servers)\nProto Recv-Q Send-Q  Local Address          Foreign Address        (state)    ';
+  const new22 = 'tcp4       0      0  192.168.1.221.50999    17.57.144.20.5223      ESTABLISHED';
+  const rows22 = [
+    'tcp4       0      0  192.168.1.221.54860    140.82.113.26.443      ESTABLISHED',
+    'tcp6       0      0  2001:db8:aaaa:bb.50001 2001:db8:cccc:dd.443   CLOSE_WAIT ',
+  ];
+
+  it('macOS netstat -an: the cut IPv6 CLOSE_WAIT is one connection across both captures, flagged after 90 s', async () => {
+    await expectCloseWaitTracked([header22, ...rows22].join('\n'), [header22, new22, ...rows22].join('\n'), '2001:db8:aaaa:bb');
+  });
+
+  it('macOS netstat -anA: cut rows are told apart by their pcb address', async () => {
+    // Written for this test in the layout of `netstat -anA` (18-character columns, pcb and flow hash first).
+    const header = 'Active Internet connections (including servers)\nSocket           Flowhash Proto Recv-Q Send-Q  Local Address      Foreign Address    (state)    ';
+    const rows = [
+      '7fb03cb94b4347dd a1f7c428 tcp4       0      0  192.168.1.221.5164 35.235.123.194.555 CLOSE_WAIT ',
+      '7fb03cb94b4f518d 25c58fec tcp6       0      0  fe80::aede:48ff:.4 fe80::aede:48ff:.4 ESTABLISHED',
+    ];
+    const inserted = '7fb03cb94d505aed cedd0cbf tcp4       0      0  10.0.0.9.50999     140.82.113.26.443  ESTABLISHED';
+    await expectCloseWaitTracked([header, ...rows].join('\n'), [header, inserted, ...rows].join('\n'), '192.168.1.221');
+  });
+});
