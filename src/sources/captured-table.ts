@@ -7,7 +7,7 @@ import { parseProcNetTcp } from './linux/parse-procfs.js';
 import { parseSs } from './linux/parse-ss.js';
 import { bsdNetstatNotices, parseBsdNetstat } from './macos/parse-netstat-bsd.js';
 import { summarizeProblems } from './source.js';
-import { parseGetNetTcpConnection } from './windows/parse-get-nettcpconnection.js';
+import { getNetTcpConnectionNotices, looksLikeGetNetTcpConnection, parseGetNetTcpConnection } from './windows/parse-get-nettcpconnection.js';
 import { parseWindowsNetstat } from './windows/parse-netstat-windows.js';
 
 // Socket tables captured as text (`--input`): which tool wrote them, and their rows. Pure.
@@ -29,7 +29,8 @@ const ROW_PATTERNS: [InputFormat, RegExp][] = [
 /** The format of a captured table, from its own text; undefined when nothing fits. */
 export function detectInputFormat(text: string): InputFormat | undefined {
   const body = text.replace(/^\uFEFF/, '').trimStart();
-  if (body.startsWith('[') || body.startsWith('{') || /^(#TYPE .*\r?\n)?"?LocalAddress"?,/.test(body)) return 'powershell';
+  // JSON, CSV, the table view or Format-List: LocalAddress is no other tool's word.
+  if (looksLikeGetNetTcpConnection(body)) return 'powershell';
   const scores = new Map<InputFormat, number>();
   for (const line of body.split(/\r?\n/, 5000)) {
     for (const [format, pattern] of ROW_PATTERNS) {
@@ -99,7 +100,7 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
     case 'powershell': {
       const parsed = parseGetNetTcpConnection(body, { takenAtMs });
       ({ rows, problems } = parsed);
-      if (parsed.unreadableCreationTimes > 0) notices.push(`${label}: ${parsed.unreadableCreationTimes} CreationTime values in an unknown date format were ignored`);
+      notices.push(...getNetTcpConnectionNotices(parsed, label));
       break;
     }
     case 'conntrack': {

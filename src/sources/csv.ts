@@ -2,8 +2,9 @@
  * Splits CSV text as PowerShell's Export-Csv and `tasklist /fo csv` write it: comma-separated,
  * fields in double quotes with "" for a quote, CRLF line ends. Returns one array per record with
  * its 1-based line number; a quote left open at the end of the text ends the last record.
+ * `delimiter`: `;` where Export-Csv ran with -UseCulture in a culture that lists with it (de-DE).
  */
-export function splitCsv(text: string): { line: number; fields: string[] }[] {
+export function splitCsv(text: string, delimiter = ','): { line: number; fields: string[] }[] {
   const records: { line: number; fields: string[] }[] = [];
   let fields: string[] = [];
   let field = '';
@@ -36,7 +37,7 @@ export function splitCsv(text: string): { line: number; fields: string[] }[] {
     if (c === '"') {
       quoted = true;
       fieldStarted = true;
-    } else if (c === ',') {
+    } else if (c === delimiter) {
       fields.push(field);
       field = '';
       fieldStarted = true;

@@ -64,7 +64,7 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
       captures.push({ path, takenAtMs, format, ...parseCapture(text, format, takenAtMs, path) });
     } catch (error) {
       if (!(error instanceof UnusableInputError)) throw error;
-      notices.push(`${path}: not ${format} output (${error.message}); skipped`);
+      notices.push(`${path}: cannot be read as ${format} output (${error.message}); skipped`);
     }
   }
   if (unreadable.length === options.paths.length) throw new InputError(unreadable[0]!, 'unreadable');

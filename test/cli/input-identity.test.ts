@@ -59,4 +59,26 @@ describe('--input: identity does not move when a row is inserted above', () => {
     const inserted = '7fb03cb94d505aed cedd0cbf tcp4       0      0  10.0.0.9.50999     140.82.113.26.443  ESTABLISHED';
     await expectCloseWaitTracked([header, ...rows].join('\n'), [header, inserted, ...rows].join('\n'), '192.168.1.221');
   });
+
+  // Written for this test in the default table view of Get-NetTCPConnection (Windows PowerShell
+  // 5.1: columns 35, 9, 35, 10, 11, 14, 13 wide over a line of dashes).
+  const tableRow = (local: string, localPort: number, remote: string, remotePort: number, state: string, pid: number) =>
+    `${local.padEnd(35)} ${String(localPort).padEnd(9)} ${remote.padEnd(35)} ${String(remotePort).padEnd(10)} ${state.padEnd(11)} ${'Internet'.padEnd(14)} ${pid}`;
+  const tableHead = [
+    'LocalAddress                        LocalPort RemoteAddress                       RemotePort State       AppliedSetting OwningProcess',
+    '------------                        --------- -------------                       ---------- -----       -------------- -------------',
+  ];
+  const tableRows = [tableRow('::', 445, '::', 0, 'Listen', 4), tableRow('192.0.2.8', 50123, '203.0.113.5', 443, 'CloseWait', 7744)];
+  const tableNew = tableRow('192.0.2.8', 50999, '198.51.100.7', 443, 'Established', 9120);
+
+  it('Get-NetTCPConnection table view: read, and the CloseWait is one connection across both captures', async () => {
+    await expectCloseWaitTracked([...tableHead, ...tableRows].join('\r\n'), [...tableHead, tableNew, ...tableRows].join('\r\n'), '192.0.2.8');
+  });
+
+  it('Get-NetTCPConnection | Format-List: the same', async () => {
+    // Written for this test in the shape of Format-List records (Name : value, a blank line between).
+    const record = (port: number, remote: string, state: string) => [`LocalAddress   : 192.0.2.8`, `LocalPort      : ${port}`, `RemoteAddress  : ${remote}`, 'RemotePort     : 443', `State          : ${state}`, 'OwningProcess  : 7744', ''].join('\n');
+    const rows = [record(50123, '203.0.113.5', 'CloseWait')];
+    await expectCloseWaitTracked(rows.join('\n'), [record(50999, '198.51.100.7', 'Established'), ...rows].join('\n'), '192.0.2.8');
+  });
 });

@@ -134,7 +134,7 @@ describe('malformed and mixed input: a clear message, every good row kept', () =
     platform.files.set('/c/cut.json', '[{"LocalAddress":"10.0.0.1","LocalPo');
     const cut = await run(['list', '--input', '/c/cut.json']);
     expect(cut.code).toBe(65);
-    expect(cut.err).toMatch(/^tcpdwell: no socket table in \/c\/cut\.json: \/c\/cut\.json: not powershell output \(Get-NetTCPConnection JSON is not valid JSON/);
+    expect(cut.err).toMatch(/^tcpdwell: no socket table in \/c\/cut\.json: \/c\/cut\.json: cannot be read as powershell output \(Get-NetTCPConnection JSON is not valid JSON/);
     platform.files.set('/c/ss.txt', readFixtureBytes('linux-ss-tanoi-stuck-states-kernel6.txt'));
     const forced = await run(['list', '--input', '/c/ss.txt', '--input-format', 'procfs']);
     expect(forced.code).toBe(65);
