@@ -132,7 +132,8 @@ export function bsdNetstatNotices(result: BsdParseResult, label: string): string
     : result.mergedRows > 0
       ? `cut addresses may merge distinct connections: ${result.mergedRows} rows print exactly like an earlier one and are counted with it`
       : 'cut addresses may merge distinct connections across captures';
-  return [`${label}: ${result.possiblyTruncated} rows have addresses netstat may have cut (${column}, hosts at 16 characters); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`];
+  const hosts = result.addressColumnWidth !== undefined && result.addressColumnWidth >= 45 ? 'hosts at 16 characters, IPv6 hosts at 39' : 'hosts at 16 characters';
+  return [`${label}: ${result.possiblyTruncated} rows have addresses netstat may have cut (${column}, ${hosts}); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`];
 }
 
 function readHeader(line: string): Layout {

@@ -67,8 +67,8 @@ export function parseGetNetTcpConnection(text: string, options: GetNetTcpConnect
     );
   }
   // Not trimmed: the table's columns are found by position, its first line's indentation included.
-  const lines = body.replace(ANSI, '').split(/\r?\n/);
-  const records = shape === 'json' ? jsonRecords(trimmed) : shape === 'csv' ? csvRecords(trimmed) : shape === 'table' ? tableRecords(lines) : listRecords(lines);
+  const lines = () => body.replace(ANSI, '').split(/\r?\n/);
+  const records = shape === 'json' ? jsonRecords(trimmed) : shape === 'csv' ? csvRecords(trimmed) : shape === 'table' ? tableRecords(lines()) : listRecords(lines());
   const rows: SocketRow[] = [];
   const problems: ParseProblem[] = [...records.problems];
   const slashOrder = slashDateOrder(records.records.map((r) => r.record.CreationTime));
