@@ -4,7 +4,7 @@ import { FakePlatform, fakeContext } from '../fake-platform.js';
 
 // Two captures of one machine, the second with a new connection listed above the others: a
 // CLOSE_WAIT present in both must be one connection that has dwelt the time between them, and be
-// flagged once that passes the half-close threshold (30 s by default).
+// flagged once that passes the half-close threshold (--finwait, alias of --half-close).
 
 let platform: FakePlatform;
 
@@ -24,11 +24,14 @@ const AT = ['--at', '2026-11-20T10:00:00Z,2026-11-20T10:01:30Z'];
 async function expectCloseWaitTracked(first: string, second: string, localAddress: string) {
   platform.files.set('/c/1.txt', first);
   platform.files.set('/c/2.txt', second);
-  const check = await run(['check', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT]);
+  const check = await run(['check', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT, '--finwait', '60s']);
   expect(check.code).toBe(1);
   const report = JSON.parse(check.out);
   expect(report.flagged.map((f: JsonRow) => [f.state, f.local.address, f.dwellSeconds, f.flag?.kind])).toEqual([['CLOSE_WAIT', localAddress, 90, 'half-close']]);
-  const list = await run(['list', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT]);
+  // 90 s is under a 2-minute threshold: nothing flagged, so the dwell is what decides.
+  const under = await run(['check', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT, '--finwait', '2m']);
+  expect([under.code, JSON.parse(under.out).flagged]).toEqual([0, []]);
+  const list = await run(['list', '--json', '--input', '/c/1.txt', '/c/2.txt', ...AT, '--finwait', '60s']);
   const rows = JSON.parse(list.out) as JsonRow[];
   expect(rows.filter((r) => r.state === 'CLOSE_WAIT').map((r) => [r.local.address, r.dwellSeconds, r.flag?.kind])).toEqual([[localAddress, 90, 'half-close']]);
   // The row inserted above is new: it has dwelt at most one interval.
