@@ -71,7 +71,9 @@ export function parseBsdNetstat(text: string): BsdParseResult {
     const fields = line.trim().split(/\s+/);
     const at = fields.findIndex((f) => TCP_PROTOCOL.test(f));
     if (at < 0 || at > 2) {
-      if (fields.slice(0, 3).some((f) => OTHER_PROTOCOL.test(f))) sawOtherProtocol = true;
+      // A BSD udp/icmp row (`udp4  0  0  *.5353`), not another tool's (`udp  0  0 0.0.0.0:68`).
+      const other = fields.slice(0, 3).findIndex((f) => OTHER_PROTOCOL.test(f));
+      if (other >= 0 && /\.(\d+|\*)$/.test(fields[other + 3] ?? '')) sawOtherProtocol = true;
       return; // headers, udp, unix and kernel sockets
     }
     sawRow = true;

@@ -175,5 +175,8 @@ describe('parseBsdNetstat', () => {
     const udpOnly = `${header(22)}\nudp4       0      0  *.5353                 *.*                               \n`;
     expect(() => parseBsdNetstat(udpOnly)).toThrow(new UnusableInputError('no tcp rows: BSD/macOS netstat output without TCP sockets (taken with -p udp?)'));
     expect(() => parseBsdNetstat('Dear support, our Mac is slow.\n')).toThrow(new UnusableInputError('no tcp rows: not BSD/macOS netstat output'));
+    expect(() => parseBsdNetstat('udp4       0      0  *.5353                 *.*\n')).toThrow(/without TCP sockets/);
+    // net-tools netstat's udp row is not a BSD one.
+    expect(() => parseBsdNetstat('udp        0      0 0.0.0.0:68              0.0.0.0:*\n')).toThrow(new UnusableInputError('no tcp rows: not BSD/macOS netstat output'));
   });
 });
