@@ -47,8 +47,7 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** True when the text holds Get-NetTCPConnection output in one of the four shapes (for format detection). */
 export function looksLikeGetNetTcpConnection(text: string): boolean {
-  // The first megabyte is plenty (5,000 lines are looked at) and keeps detection cheap on big files.
-  return shapeOf(text.slice(0, 1 << 20).replace(/^\uFEFF/, '').trim()) !== undefined;
+  return shapeOf(text.replace(/^\uFEFF/, '').trimStart()) !== undefined;
 }
 
 /**
@@ -92,7 +91,7 @@ export function parseGetNetTcpConnection(text: string, options: GetNetTcpConnect
     rows.push(result.row);
   }
   problems.sort((a, b) => a.line - b.line);
-  if (rows.length === 0 && problems.length > 0) throw new UnusableInputError(`no usable ${shape} record (line ${problems[0]!.line}: ${problems[0]!.message})`);
+  if (rows.length === 0 && problems.length > 0) throw new UnusableInputError(`no usable record in the ${SHAPE_NAMES[shape]} (line ${problems[0]!.line}: ${problems[0]!.message})`);
   return { shape, rows, problems, unreadableCreationTimes, cutAddresses, mergedRows };
 }
 
@@ -111,9 +110,12 @@ export function getNetTcpConnectionNotices(result: GetNetTcpConnectionResult, la
   return notices;
 }
 
+const SHAPE_NAMES: Record<GetNetTcpConnectionShape, string> = { json: 'JSON', csv: 'CSV', table: 'table view', list: 'Format-List records' };
+
 function shapeOf(text: string): GetNetTcpConnectionShape | undefined {
   if (text.startsWith('[') || text.startsWith('{')) return 'json';
-  const lines = text.replace(ANSI, '').split(/\r?\n/, 5000);
+  // The first megabyte is plenty (5,000 lines are looked at) and keeps this cheap on big files.
+  const lines = text.slice(0, 1 << 20).replace(ANSI, '').split(/\r?\n/, 5000);
   const first = lines.find((l) => !l.startsWith('#TYPE') && l.trim() !== '')?.trim() ?? '';
   if (CSV_HEADER.test(first) && /(^|[,;\t])"?LocalAddress"?([,;\t]|$)/.test(first)) return 'csv';
   for (let i = 0; i < lines.length; i++) {

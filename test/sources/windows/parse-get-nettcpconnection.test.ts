@@ -185,7 +185,7 @@ describe('Get-NetTCPConnection default table view', () => {
       { line: 5, message: "row does not line up with the table's columns" },
     ]);
     expect(() => parseGetNetTcpConnection([TABLE_HEADER, TABLE_DASHES, 'y'.repeat(40)].join('\n'), { takenAtMs: TAKEN_AT })).toThrow(
-      new UnusableInputError("no usable table record (line 3: row does not line up with the table's columns)"),
+      new UnusableInputError("no usable record in the table view (line 3: row does not line up with the table's columns)"),
     );
   });
 });
