@@ -151,9 +151,10 @@ describe('Get-NetTCPConnection default table view', () => {
     ]);
   });
 
-  it('indented as a whole (a Markdown or e-mail paste), and PowerShell 7 cutting with "…"', () => {
+  it('indented as a whole (a Markdown or e-mail paste), and PowerShell 7: "…" for a cut value, the header coloured', () => {
     const rows = [...TABLE_ROWS.slice(0, 3), tableRow('2a01:cb19:18c:c700:ec96:8a3e:7234:…', 60107, '2606:4700:90:0:f22e:fbec:5bed:a9b9', 443, 'Established', 'Internet', 9120)];
-    const text = [TABLE_HEADER, TABLE_DASHES, ...rows].map((l) => `    ${l}`).join('\n');
+    // PowerShell 7.2+ wraps the header and dashes in $PSStyle.Formatting.TableHeader (green, bold) on a terminal.
+    const text = [`\x1b[32;1m${TABLE_HEADER}\x1b[0m`, `\x1b[32;1m${TABLE_DASHES}\x1b[0m`, ...rows].map((l) => `    ${l}`).join('\n');
     const result = parseGetNetTcpConnection(text, { takenAtMs: TAKEN_AT });
     expect(result.problems).toEqual([]);
     expect(result.rows.map((r) => [r.local.address, r.pid])).toEqual([['::', 4], ['0.0.0.0', 20756], ['192.0.2.8', 7744], ['2a01:cb19:18c:c700:ec96:8a3e:7234:…', 9120]]);
