@@ -16,7 +16,8 @@ export class FakePlatform implements Platform {
   sessionInputs: string[] = [];
   sessionsOpened: string[][] = [];
   sessionsClosed = 0;
-  links = new Map<string, string>();
+  /** Symbolic links; `/proc/self/ns/net` is there as on any Linux host. */
+  links = new Map<string, string>([['/proc/self/ns/net', 'net:[4026531840]']]);
   /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
   deniedDirectories = new Set<string>();
   ran: string[][] = [];

@@ -145,16 +145,25 @@ export class StateBook {
     if (parsed.data.version === 1) {
       throw new StateDecodeError('written by an older tcpdwell, which did not record which socket table (network namespace, boot) it describes');
     }
-    if (parsed.data.version !== STATE_VERSION || !parsed.data.tables) {
+    if (parsed.data.version !== STATE_VERSION) {
       throw new StateDecodeError(`written by another version of tcpdwell (state format ${parsed.data.version}, this one reads ${STATE_VERSION})`);
     }
-    const sections = parsed.data.tables.map((item, index) => {
+    if (!parsed.data.tables) throw new StateDecodeError('not a tcpdwell state file (no tables)');
+    // A damaged section costs only its own table's history: the others are kept.
+    const sections: Section[] = [];
+    let damaged = 0;
+    for (const item of parsed.data.tables) {
       const one = section.safeParse(item);
-      if (!one.success) throw new StateDecodeError(`table ${index} is malformed`);
-      return one.data;
-    });
-    return new StateBook(sections);
+      if (one.success) sections.push(one.data);
+      else damaged++;
+    }
+    const book = new StateBook(sections);
+    book.damagedSections = damaged;
+    return book;
   }
+
+  /** Sections found damaged and dropped: at decoding, or when their connections were read. */
+  damagedSections = 0;
 
   get size(): number {
     return this.sections.length;
@@ -184,7 +193,16 @@ export class StateBook {
     const key = tableKey(identity);
     const found = this.sections.find((s) => tableKey(s.table) === key);
     if (!found) return undefined;
-    const tracker: TrackerState = { connections: decodeConnections(found.connections) };
+    let connections: Map<string, TrackedConnection>;
+    try {
+      connections = decodeConnections(found.connections);
+    } catch (error) {
+      if (!(error instanceof StateDecodeError)) throw error;
+      this.sections = this.sections.filter((s) => s !== found);
+      this.damagedSections++;
+      return undefined;
+    }
+    const tracker: TrackerState = { connections };
     if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
     return { tracker, alerts: found.alerts };
   }

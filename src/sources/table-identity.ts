@@ -28,15 +28,30 @@ export function tableKey(identity: Readonly<Record<keyof TableIdentity, string |
 
 /**
  * Reads the identity of the table `source` reads through `procRoot` (Linux: namespace links and
- * the boot id, see proc(5) `/proc/[pid]/ns/` and `/proc/sys/kernel/random/boot_id`). Parts the
- * OS does not have are null; nothing here throws.
+ * the boot id, see proc(5) `/proc/[pid]/ns/` and `/proc/sys/kernel/random/boot_id`). `procRoot`
+ * may be a procfs mount (`/proc`, `/host/proc`: its `self/ns/net`) or one process's directory
+ * (`/proc/1234`: its `ns/net`, the namespace its `net/tcp` shows). The boot id is the kernel's, the
+ * same through every procfs mount. Parts the OS does not have are null; nothing here throws.
  */
 export async function readTableIdentity(platform: Platform, source: SourceChoice, procRoot: string): Promise<TableIdentity> {
   const link = (path: string) => platform.readLink(path).catch(() => null);
   const own = await link('/proc/self/ns/net');
-  const viaRoot = procRoot === '/proc' ? own : await link(`${procRoot}/self/ns/net`);
+  const viaRoot = procRoot === '/proc' ? own : ((await link(`${procRoot}/ns/net`)) ?? (await link(`${procRoot}/self/ns/net`)));
   const netns = own === viaRoot ? own : [own ?? '-', viaRoot ?? '-'].join(' ');
-  const bootText = await platform.readText(`${procRoot}/sys/kernel/random/boot_id`).catch(() => null);
-  const bootId = bootText?.trim() || null;
+  const read = (path: string) => platform.readText(path).then((text) => text.trim() || null, () => null);
+  const bootId = (await read(`${procRoot}/sys/kernel/random/boot_id`)) ?? (procRoot === '/proc' ? null : await read('/proc/sys/kernel/random/boot_id'));
   return { source, procRoot, netns, bootId };
+}
+
+/**
+ * Why history cannot be tied to this table, or undefined when it can. On Linux every table has a
+ * namespace; where its link cannot be read (a /proc root that is neither a procfs mount nor a
+ * process directory), sharing history would risk mixing another table's into it.
+ */
+export function whyNoTableIdentity(identity: TableIdentity, os: string): string | undefined {
+  if (os !== 'linux') return undefined;
+  if (identity.netns === null || identity.netns.includes('-')) {
+    return `cannot tell which network namespace ${identity.procRoot} shows (no readable ns/net or self/ns/net link there)`;
+  }
+  return undefined;
 }

@@ -92,7 +92,7 @@ describe('check on the ss source (captured stuck states)', () => {
     const saved = JSON.parse(await readFile(stateFile, 'utf8'));
     expect(saved).toMatchObject({ format: 'tcpdwell-check-state', version: 2 });
     expect(saved.tables).toHaveLength(1);
-    expect(saved.tables[0]).toMatchObject({ source: 'ss', table: { source: 'auto', procRoot: '/proc', netns: null, bootId: null } });
+    expect(saved.tables[0]).toMatchObject({ source: 'ss', table: { source: 'auto', procRoot: '/proc', netns: 'net:[4026531840]', bootId: null } });
     expect(saved.tables[0].connections).toHaveLength(25);
   });
 

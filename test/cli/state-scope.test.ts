@@ -87,6 +87,42 @@ describe('a state file shared by two network namespaces', () => {
   });
 });
 
+describe('tables read through one process directory (--proc-root /proc/PID)', () => {
+  it('names the namespace that directory shows, not the caller\'s, and the kernel\'s boot', async () => {
+    await checkIn(NETNS_A, TABLE_A);
+    platform.files.set('/proc/4242/uptime', '3600.00 7100.00\n');
+    platform.links.set('/proc/4242/ns/net', NETNS_B);
+    await checkIn(NETNS_A, TABLE_B, ['--proc-root', '/proc/4242']);
+    const saved = JSON.parse(await readFile(stateFile, 'utf8'));
+    const viaPid = saved.tables.find((t: { table: { procRoot: string } }) => t.table.procRoot === '/proc/4242');
+    expect(viaPid.table).toMatchObject({ netns: `${NETNS_A} ${NETNS_B}`, bootId: '6f1c2b1e-0d7a-4a43-9d5e-1f9a2c3b4d5e' });
+  });
+
+  it('keeps no history where the namespace cannot be told: one note, nothing read or written', async () => {
+    await checkIn(NETNS_A, TABLE_A);
+    const before = await readFile(stateFile, 'utf8');
+    const blind = await checkIn(NETNS_A, TABLE_A, ['--proc-root', '/srv/copy-of-proc']);
+    expect(blind.err).toBe('tcpdwell: cannot tell which network namespace /srv/copy-of-proc shows (no readable ns/net or self/ns/net link there): history is neither read nor kept this run\n');
+    expect(await readFile(stateFile, 'utf8')).toBe(before);
+  });
+});
+
+describe('a state file with one damaged section', () => {
+  it('drops that section alone, with one note; the other namespace keeps its history and reports nothing again', async () => {
+    await checkIn(NETNS_A, TABLE_A);
+    await checkIn(NETNS_B, TABLE_B);
+    const saved = JSON.parse(await readFile(stateFile, 'utf8'));
+    const b = saved.tables.findIndex((t: { table: { netns: string } }) => t.table.netns === NETNS_B);
+    saved.tables[b].connections[0] = { protocol: 'sctp' };
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(stateFile, JSON.stringify(saved), { mode: 0o600 });
+    const inB = await checkIn(NETNS_B, TABLE_B);
+    expect(inB.err).toBe(`tcpdwell: state file ${stateFile}: 1 damaged section dropped; the other tables' history is kept\n`);
+    const inA = await checkIn(NETNS_A, TABLE_A);
+    expect(inA).toMatchObject({ code: 1, out: '', err: '' });
+  });
+});
+
 describe('a state file after the host restarted', () => {
   it('drops the earlier boot with one line and starts fresh: no RESOLVED for sockets that died with it, dwell from first sight', async () => {
     await checkIn(NETNS_A, TABLE_A);

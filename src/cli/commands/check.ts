@@ -1,6 +1,6 @@
 import type { Monitor, PollOutcome } from '../../app/monitor.js';
 import { StateBook, StateDecodeError, type CheckState } from '../../app/tracker-codec.js';
-import { readTableIdentity, type TableIdentity } from '../../sources/table-identity.js';
+import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../../sources/table-identity.js';
 import type { NotifierConfig } from '../../config/parse-config.js';
 import { countAlertKey, currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../../core/alerts.js';
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
@@ -37,7 +37,12 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
   if (stateFile) await lockState(stateFile, stateNotes);
   try {
     // History belongs to the table it was taken from: this namespace, this boot, this source and /proc.
-    const table = stateFile ? await readTableIdentity(context.platform, options.source, options.procRoot) : undefined;
+    let table = stateFile ? await readTableIdentity(context.platform, options.source, options.procRoot) : undefined;
+    const unidentified = table && whyNoTableIdentity(table, context.platform.os);
+    if (unidentified) {
+      stateNotes.push(`${unidentified}: history is neither read nor kept this run`);
+      table = undefined;
+    }
     const loaded = stateFile && table ? await loadState(stateFile, table, context, stateNotes) : undefined;
     const saved = loaded?.history;
     const monitor = await openMonitor(options, context, saved?.tracker);
@@ -225,11 +230,15 @@ async function loadState(stateFile: StateFile, table: TableIdentity, context: Cl
     const book = StateBook.decode(text);
     const forgotten = book.forgetOtherBoots(table);
     if (forgotten.tables > 0) {
-      context.stderr.write(
-        `tcpdwell: the host restarted since ${stateFile.path} was written (boot id changed): history of ${forgotten.tables} socket table${forgotten.tables === 1 ? '' : 's'} and ${forgotten.alerts} reported alert${forgotten.alerts === 1 ? '' : 's'} from before the restart dropped, starting fresh\n`,
+      notes.push(
+        `the host restarted since ${stateFile.path} was written (boot id changed): history of ${forgotten.tables} socket table${forgotten.tables === 1 ? '' : 's'} and ${forgotten.alerts} reported alert${forgotten.alerts === 1 ? '' : 's'} from before the restart dropped, starting fresh`,
       );
     }
-    return { book, history: book.historyOf(table) };
+    const history = book.historyOf(table);
+    if (book.damagedSections > 0) {
+      notes.push(`state file ${stateFile.path}: ${book.damagedSections} damaged section${book.damagedSections === 1 ? '' : 's'} dropped; the other tables' history is kept`);
+    }
+    return { book, history };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
     try {

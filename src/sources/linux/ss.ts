@@ -50,7 +50,8 @@ export const ssSource: SocketSource = {
     }
     try {
       const parsed = parser.finish();
-      await addRequestSocketTimeouts(platform, procRoot, parsed.rows);
+      // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp.
+      await addRequestSocketTimeouts(platform, '/proc', parsed.rows);
       return { source: 'ss', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems('ss', parsed.problems) };
     } catch (error) {
       if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`);
