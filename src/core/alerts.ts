@@ -70,8 +70,10 @@ export function reconcileAlerts(previous: readonly ReportedAlert[], current: rea
     const old = before.get(alert.key);
     before.delete(alert.key);
     const base = { key: alert.key, kind: alert.kind, severity: alert.severity, subject: alert.subject };
-    // A session whose kind changed (half-open → idle) is a new alert.
-    if (!old || old.kind !== alert.kind) {
+    // A session whose kind changed (half-open → idle), or whose state changed within its kind
+    // (CLOSE_WAIT → LAST_ACK: the application closed, the peer is gone), is a new alert: the old
+    // one resolved. A count group's subject carries its count, which may change freely.
+    if (!old || old.kind !== alert.kind || (alert.kind !== 'count' && old.subject !== alert.subject)) {
       if (old) notifications.push(resolvedOf(old));
       reported.push(seen({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs }, alert, nowMs));
       notifications.push({ change: 'flagged', ...base, firstFlaggedMs: nowMs, current: alert });

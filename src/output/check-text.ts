@@ -51,6 +51,7 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
  */
 export function formatResolvedLine(n: AlertNotification, nowMs: number): string {
   const lastSeenMs = n.lastSeenMs ?? nowMs;
-  const flagged = `flagged for ${formatDuration(Math.max(0, lastSeenMs - n.firstFlaggedMs))}`;
+  const flaggedMs = lastSeenMs - n.firstFlaggedMs;
+  const flagged = flaggedMs < 1000 ? 'flagged by one run only' : `flagged for ${formatDuration(flaggedMs)}`;
   return `RESOLVED ${n.kind}: ${n.subject} (${n.lastDwellMs === undefined ? flagged : `stuck ${formatDuration(n.lastDwellMs)} when last seen, ${flagged}`})`;
 }

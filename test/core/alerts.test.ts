@@ -69,7 +69,36 @@ describe('reconcileAlerts', () => {
     ).toEqual([['flagged warning a', 'flagged warning b'], ['resolved warning a', 'flagged warning a'], ['resolved warning a']]);
   });
 
+  it('a session that changes state within its kind (CLOSE_WAIT → LAST_ACK) is a new alert; a count group whose count changes is not', () => {
+    expect(
+      run([
+        { at: 0, current: [alert('a'), alert('g', { kind: 'count', subject: '4 CLOSE_WAIT for process java[812]' })] },
+        { at: 1000, current: [alert('a', { subject: 'LAST_ACK a' }), alert('g', { kind: 'count', subject: '5 CLOSE_WAIT for process java[812]' })] },
+      ]),
+    ).toEqual([['flagged warning a', 'flagged warning g'], ['resolved warning a', 'flagged warning a']]);
+  });
+
+  it('remembers when each alert was last seen and its dwell then, for the RESOLVED line', () => {
+    const first = reconcileAlerts([], [alert('a', { dwellMs: 40_000 })], 0, HOUR);
+    const second = reconcileAlerts(first.reported, [alert('a', { dwellMs: 100_000 })], 60_000, HOUR);
+    const cleared = reconcileAlerts(second.reported, [], 120_000, HOUR);
+    expect(cleared.notifications).toEqual([
+      { change: 'resolved', key: 'a', kind: 'half-close', severity: 'warning', subject: 'CLOSE_WAIT a', firstFlaggedMs: 0, lastSeenMs: 60_000, lastDwellMs: 100_000 },
+    ]);
+  });
+
   it('Infinity never reminds', () => {
     expect(run([{ at: 0, current: [alert('a')] }, { at: 1e12, current: [alert('a')] }], Infinity)).toEqual([['flagged warning a'], []]);
+  });
+});
+
+describe('formatResolvedLine', () => {
+  it('says how long the session was stuck when last seen and how long it was flagged; one sighting is said so', async () => {
+    const { formatResolvedLine } = await import('../../src/output/check-text.js');
+    const base = { change: 'resolved' as const, key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2', firstFlaggedMs: 0 };
+    expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for 13s)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by one run only)');
+    // An alert recorded before these figures were kept: how long it was flagged, up to now.
+    expect(formatResolvedLine(base, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged for 1m00s)');
   });
 });
