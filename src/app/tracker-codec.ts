@@ -38,6 +38,7 @@ const connection = z.object({
   transitions: z.array(z.object({ state, atMs: z.number() })),
   lastActivityMs: z.number().optional(),
   lastPeerSegmentMs: z.number().optional(),
+  enteredAfterMs: z.number().optional(),
   bytesSent: z.number().optional(),
   bytesReceived: z.number().optional(),
 });
@@ -93,6 +94,7 @@ function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] 
     if (c.row.inode !== undefined) out.inode = c.row.inode;
     if (c.lastActivityMs !== undefined) out.lastActivityMs = c.lastActivityMs;
     if (c.lastPeerSegmentMs !== undefined) out.lastPeerSegmentMs = c.lastPeerSegmentMs;
+    if (c.enteredAfterMs !== undefined) out.enteredAfterMs = c.enteredAfterMs;
     if (c.row.bytesSent !== undefined) out.bytesSent = c.row.bytesSent;
     if (c.row.bytesReceived !== undefined) out.bytesReceived = c.row.bytesReceived;
     return out;

@@ -32,20 +32,32 @@ export const RECENT_MS = 10 * 60_000;
 
 /**
  * What the polls prove about a group's growth. A socket counts as new only where it was seen
- * entering the state (dwell source `observed`: a change between two polls, or absent from an
- * earlier poll); one first seen already in it proves nothing about when it came. One poll alone
- * cannot tell growth; polls that saw no newcomer prove it is not growing.
+ * entering the state (a change between two polls, or absent from an earlier poll); one first seen
+ * already in it proves nothing about when it came, and one seen entering it counts as recent only
+ * where the poll before it lies within the last RECENT_MS (it came after that poll). One poll
+ * alone cannot tell growth; polls that saw no newcomer prove the group is not growing.
  */
 export function growthOf(views: readonly ConnectionView[]): string {
-  const newcomers = views.filter((v) => v.connection.dwellSource === 'observed' && v.timing.dwellMs < RECENT_MS).length;
-  if (newcomers > 0) return `${newcomers} of them seen entering it in the last ${formatDuration(RECENT_MS)}: growing`;
-  if (views.every((v) => v.connection.firstSeenMs === v.connection.lastSeenMs && v.connection.dwellSource !== 'observed')) {
-    return 'growth unknown: one reading so far (poll again, or use --window)';
-  }
+  let entered = 0;
+  let recent = 0;
   let watchedMs = 0;
-  for (const v of views) watchedMs = Math.max(watchedMs, v.connection.lastSeenMs - v.connection.firstSeenMs);
+  let singleSightings = 0;
+  for (const { connection: c } of views) {
+    watchedMs = Math.max(watchedMs, c.lastSeenMs - c.firstSeenMs);
+    if (c.dwellSource === 'observed') {
+      entered++;
+      if (c.enteredAfterMs !== undefined) {
+        watchedMs = Math.max(watchedMs, c.lastSeenMs - c.enteredAfterMs);
+        if (c.lastSeenMs - c.enteredAfterMs <= RECENT_MS) recent++;
+      }
+    } else if (c.firstSeenMs === c.lastSeenMs) singleSightings++;
+  }
+  if (recent > 0) return `${recent} of them seen entering it in the last ${formatDuration(RECENT_MS)}: new ones keep arriving`;
+  if (entered > 0) return `${entered} of them seen entering it over ${formatDuration(watchedMs)} of polling, none provably in the last ${formatDuration(RECENT_MS)}`;
+  if (singleSightings === views.length) return 'growth unknown: one reading so far (poll again, or use --window)';
   return `none seen entering it over ${formatDuration(watchedMs)} of polling: not growing now`;
 }
+
 /** Linux TCP_RTO_MIN. */
 const MIN_RTO_MS = 200;
 

@@ -30,6 +30,11 @@ export interface TrackedConnection {
   lastActivityMs?: number;
   /** Last segment from the peer (restarts the half-close timer), where the source reports it. */
   lastPeerSegmentMs?: number;
+  /**
+   * Where the change into the state was observed: the last poll that did not see the connection
+   * in it. The state was entered after this and at or before `stateSinceMs`.
+   */
+  enteredAfterMs?: number;
 }
 
 export interface TrackerState {
@@ -166,7 +171,7 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     dwellSource = 'kernel';
     stateSinceMs = now - kernelAge;
   }
-  return {
+  const opened: TrackedConnection = {
     key,
     row,
     firstSeenMs: now,
@@ -177,17 +182,20 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     lastActivityMs: activityAt(row, now),
     lastPeerSegmentMs: peerSegmentAt(row, now),
   };
+  if (previousPollMs !== undefined) opened.enteredAfterMs = previousPollMs;
+  return opened;
 }
 
 function continueConnection(old: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
   const kernelAge = kernelStateAgeMs(row);
-  let { stateSinceMs, dwellSource, transitions } = old;
+  let { stateSinceMs, dwellSource, transitions, enteredAfterMs } = old;
   if (old.row.state !== row.state) {
     // Changed somewhere in (lastSeen, now]; the kernel may narrow that down. Its counters are
     // lower bounds: where they prove the state older than the poll that saw the old one, the seen
     // socket was another one on the same 4-tuple, and the kernel wins.
     stateSinceMs = kernelAge !== undefined ? now - kernelAge : now;
     dwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
+    enteredAfterMs = dwellSource === 'observed' ? old.lastSeenMs : undefined;
     transitions = [...transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
   } else if (kernelAge !== undefined && now - kernelAge < stateSinceMs) {
     // Kernel evidence beats history: its counters are lower bounds, so a state they prove older
@@ -195,6 +203,7 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     // or a change "observed" on a reused 4-tuple).
     stateSinceMs = now - kernelAge;
     dwellSource = 'kernel';
+    enteredAfterMs = undefined;
     transitions = [...transitions.slice(0, -1), { state: row.state, atMs: stateSinceMs }];
   }
   // One object per connection per poll: at 100,000 connections the allocations are the cost.
@@ -211,6 +220,7 @@ function continueConnection(old: TrackedConnection, row: SocketRow, now: number)
     lastActivityMs: row.offload ? undefined : (activityAt(row, now) ?? old.lastActivityMs),
     lastPeerSegmentMs: row.offload ? undefined : (peerSegmentAt(row, now) ?? old.lastPeerSegmentMs),
   };
+  if (enteredAfterMs !== undefined) next.enteredAfterMs = enteredAfterMs;
   return next;
 }
 

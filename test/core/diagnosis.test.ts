@@ -61,7 +61,7 @@ describe('findings for one connection', () => {
     const finding = diagnose(views, 'CLOSE_WAIT');
     expect(finding.code).toBe('socket-leak');
     expect(finding.summary).toBe('the local process has not closed the socket after the peer did');
-    expect(finding.evidence).toContain('java[812] holds 4 CLOSE_WAIT sockets; 1 of them seen entering it in the last 10m00s: growing');
+    expect(finding.evidence).toContain('java[812] holds 4 CLOSE_WAIT sockets; 1 of them seen entering it in the last 10m00s: new ones keep arriving');
     expect(finding.nextStep).toContain('tcpdwell reset --state CLOSE_WAIT --pid 812');
 
     const quiet = track([old, old], 11 * 60_000).views;
@@ -79,7 +79,14 @@ describe('findings for one connection', () => {
     expect(diagnoseGroups(new DiagnosisIndex(twice)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['none seen entering it over 30s of polling: not growing now']);
     // An earlier reading without two of them: those two are new.
     const grown = track([seven.slice(0, 5), seven], 30_000).views;
-    expect(diagnoseGroups(new DiagnosisIndex(grown)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it in the last 10m00s: growing']);
+    expect(diagnoseGroups(new DiagnosisIndex(grown)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it in the last 10m00s: new ones keep arriving']);
+    // Seen entering between the readings 16 and 8 minutes before the last, none since: said so, not dropped.
+    const earlier = track([seven.slice(0, 5), seven, seven], 8 * 60_000).views;
+    expect(diagnoseGroups(new DiagnosisIndex(earlier)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it over 16m00s of polling, none provably in the last 10m00s']);
+    // The reading before lay an hour back (an hourly cron without kernel timestamps): the newcomer
+    // came some time in that hour, which proves nothing about the last 10 minutes.
+    const hourly = track([seven.slice(0, 6), seven], 60 * 60_000).views;
+    expect(diagnoseGroups(new DiagnosisIndex(hourly)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['1 of them seen entering it over 1h00m of polling, none provably in the last 10m00s']);
   });
 
   it('FIN_WAIT_2: the peer has not closed; an orphan dies after tcp_fin_timeout', () => {
