@@ -192,14 +192,29 @@ function diagnoseIdle(finding: Finding, view: ConnectionView): void {
     return;
   }
   finding.summary = `idle for ${formatDuration(timing.idleMs)}: no data either way`;
+  // Data waiting on either side is not an idle session but a stalled one (tcp_info counts data
+  // sent and received, not data queued): say which side holds it up.
+  if ((row.sendQueue ?? 0) > 0 && row.timer?.name === 'persist') {
+    finding.code = 'stalled-zero-window';
+    finding.summary = `no data moved for ${formatDuration(timing.idleMs)}, but ${row.sendQueue} bytes wait to be sent: the peer advertises a zero window (persist timer), so its application is not reading`;
+  } else if ((row.receiveQueue ?? 0) > 0) {
+    finding.code = 'stalled-unread';
+    finding.summary = `no data moved for ${formatDuration(timing.idleMs)}, but ${row.receiveQueue} bytes have arrived and wait unread: the local application is not reading`;
+  }
   const sent = row.activity?.lastSendAgoMs;
   const received = row.activity?.lastReceiveAgoMs;
   if (sent !== undefined && received !== undefined) {
     const lastSpoke = sent < received ? 'this side' : sent > received ? 'the peer' : 'both sides at once';
     finding.evidence.push(`last data sent ${formatDuration(sent)} ago, received ${formatDuration(received)} ago: ${lastSpoke} spoke last`);
   }
+  // The kernel reports one timer per socket (retransmit and persist before keepalive, inet_diag's
+  // icsk_pending order): "off" is proven only where no timer runs at all.
   finding.evidence.push(
-    row.timer?.name === 'keepalive' ? `keepalive on, next probe in ${formatDuration(row.timer.remainingMs)}` : 'keepalive off (no keepalive timer on the socket)',
+    row.timer?.name === 'keepalive'
+      ? `keepalive on, next probe in ${formatDuration(row.timer.remainingMs)}`
+      : row.timer === undefined || row.timer.name === 'off'
+        ? 'keepalive off (no keepalive timer on the socket)'
+        : `keepalive unknown: the kernel shows one timer per socket, and the ${row.timer.name} timer runs`,
   );
   finding.nextStep =
     'Firewalls and NAT devices drop idle sessions silently after their idle timer (1 h by default on Cisco IOS and ASA): enable TCP keepalive below that (SO_KEEPALIVE, tcp_keepalive_time), or close idle connections in the application.';

@@ -104,6 +104,17 @@ describe('findings for one connection', () => {
     expect(finding.nextStep).toContain('drop idle sessions silently');
     const noKeepalive = row('ESTABLISHED', { activity: { lastSendAgoMs: 9000, lastReceiveAgoMs: 1000 } });
     expect(diagnose(track([[noKeepalive]]).views, 'ESTABLISHED').evidence).toEqual(expect.arrayContaining(['last data sent 9s ago, received 1s ago: the peer spoke last', 'keepalive off (no keepalive timer on the socket)']));
+
+    // A sender stalled by a zero window, its data queued, the persist timer running (the shape
+    // `ss -tanoi` gave on this kernel with the reader stopped): not an idle session.
+    const stalled = row('ESTABLISHED', { sendQueue: 4_163_072, timer: { name: 'persist', remainingMs: 3000 }, activity: { lastSendAgoMs: 7_200_000, lastReceiveAgoMs: 7_200_000 } });
+    const stalledFinding = diagnose(track([[stalled]]).views, 'ESTABLISHED');
+    expect(stalledFinding).toMatchObject({ code: 'stalled-zero-window' });
+    expect(stalledFinding.summary).toContain('4163072 bytes wait to be sent: the peer advertises a zero window');
+    // One timer per socket: with the persist timer shown, keepalive cannot be told.
+    expect(stalledFinding.evidence).toContain('keepalive unknown: the kernel shows one timer per socket, and the persist timer runs');
+    const unread = row('ESTABLISHED', { receiveQueue: 128_512, activity: { lastSendAgoMs: 7_200_000, lastReceiveAgoMs: 7_200_000 } });
+    expect(diagnose(track([[unread]]).views, 'ESTABLISHED')).toMatchObject({ code: 'stalled-unread', summary: expect.stringContaining('128512 bytes have arrived and wait unread') });
   });
 
   it('tells a silent peer from a lossy path by RTO against SRTT + 4·RTTVAR', () => {
