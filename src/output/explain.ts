@@ -1,3 +1,4 @@
+import { sessionClassOf } from '../core/tcp-state.js';
 import { flowText, ownerLabel } from '../core/connection.js';
 import type { Finding } from '../core/diagnosis.js';
 import { formatDuration } from '../core/duration.js';
@@ -37,7 +38,8 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
     sanitizeLine(`${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`),
     `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
       `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
-      `${timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,
+      // The half-close timer means something only in the half-close states (field notes §1).
+      `${sessionClassOf(row.state) === 'half-close' && timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,
   ];
   if (thresholds) {
     const limits = [thresholds.warningMs !== undefined ? `warning above ${formatDuration(thresholds.warningMs)}` : 'no warning threshold'];
