@@ -7,7 +7,7 @@ import { connectionKey } from '../core/connection.js';
 import { procfsSource } from '../sources/linux/procfs.js';
 import { OwnerResolver } from '../sources/linux/process-owners.js';
 import { SourceSelector } from '../sources/select-source.js';
-import { CaptureReplay, type Capture } from '../sources/input-files.js';
+import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import { SourceError, type ReadingProvider, type SourceChoice } from '../sources/source.js';
 
 export interface PollOutcome {
@@ -27,7 +27,7 @@ export interface MonitorOptions {
   procRoot: string;
   initialState?: TrackerState;
   /** Captured tables to replay instead of reading a live source (`--input`). */
-  captures?: { captures: Capture[]; notices: string[] };
+  captures?: LoadedCaptures;
 }
 
 export interface EvaluatedPoll {
@@ -42,6 +42,8 @@ export class Monitor {
   private readonly provider: ReadingProvider;
   private readonly owners: OwnerResolver;
   private readonly procRoot: string;
+  /** `--input` files that gave no table (none for a live source): the answer is then never OK. */
+  readonly skippedInput: readonly SkippedInput[];
   private inFlight: Promise<PollOutcome> | undefined;
 
   constructor(
@@ -50,10 +52,11 @@ export class Monitor {
   ) {
     this.tracker = options.initialState ?? emptyTrackerState();
     this.provider = options.captures
-      ? new CaptureReplay(options.captures.captures, options.captures.notices)
+      ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot });
     this.owners = new OwnerResolver(platform, options.procRoot);
     this.procRoot = options.procRoot;
+    this.skippedInput = options.captures?.skipped ?? [];
   }
 
   get sourceName(): string {

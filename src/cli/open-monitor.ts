@@ -2,16 +2,27 @@ import { Monitor, type PollOutcome } from '../app/monitor.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import type { TrackerState } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
-import { loadCaptures } from '../sources/input-files.js';
+import { InputError, loadCaptures, skippedInputKind, type LoadedCaptures } from '../sources/input-files.js';
+import { ExitCode } from './exit-codes.js';
 import { openEventLog, type EventSink } from './event-log.js';
 import { loadPolicy } from './load-policy.js';
 import { readHostFacts } from '../sources/linux/host-facts.js';
 import type { CliContext } from './context.js';
 import type { CommonOptions } from './parse-command-line.js';
 
-/** The monitor a command reads through: the live source, or the `--input` files to replay. */
-export async function openMonitor(options: CommonOptions, context: CliContext, initialState?: TrackerState): Promise<Monitor> {
-  const captures = options.input ? await loadCaptures(context.platform, options.input) : undefined;
+/**
+ * The monitor a command reads through: the live source, or the `--input` files to replay. When no
+ * input file gives a table, throws InputError (exit 65/66); with `failedInputPolls`, returns a
+ * monitor whose polls fail with each file's reason instead, so `check` reports UNKNOWN in its format.
+ */
+export async function openMonitor(options: CommonOptions, context: CliContext, initialState?: TrackerState, { failedInputPolls = false } = {}): Promise<Monitor> {
+  let captures: LoadedCaptures | undefined;
+  try {
+    captures = options.input ? await loadCaptures(context.platform, options.input) : undefined;
+  } catch (error) {
+    if (!(failedInputPolls && error instanceof InputError && error.skipped.length > 0)) throw error;
+    captures = { captures: [], notices: [], skipped: [...error.skipped] };
+  }
   return new Monitor(context.platform, {
     source: options.source,
     procRoot: options.procRoot,
@@ -59,4 +70,13 @@ export async function withPollingSession(options: CommonOptions & { logPath?: st
     monitor?.close();
     await log?.close();
   }
+}
+
+/**
+ * The exit code of a command that showed what its input proves: with `--input` files that gave no
+ * table, 65 (66 when each of them was unreadable) instead of OK; otherwise `code`. Fail closed.
+ */
+export function exitCodeForSkippedInput(monitor: Monitor, code: number): number {
+  if (code !== ExitCode.OK || monitor.skippedInput.length === 0) return code;
+  return skippedInputKind(monitor.skippedInput) === 'unreadable' ? ExitCode.NO_INPUT : ExitCode.DATA;
 }

@@ -7,6 +7,7 @@ import { parseProcNetTcp } from './linux/parse-procfs.js';
 import { parseSs } from './linux/parse-ss.js';
 import { bsdNetstatNotices, parseBsdNetstat } from './macos/parse-netstat-bsd.js';
 import { summarizeProblems } from './source.js';
+import { UnusableInputError } from './unusable-input.js';
 import { getNetTcpConnectionNotices, looksLikeGetNetTcpConnection, parseGetNetTcpConnection } from './windows/parse-get-nettcpconnection.js';
 import { parseWindowsNetstat } from './windows/parse-netstat-windows.js';
 
@@ -45,11 +46,12 @@ export function detectInputFormat(text: string): InputFormat | undefined {
   return best;
 }
 
-const CAPTURED_AT = /^#\s*captured at\s+(\S+)/i;
+// Our own first line; blank lines may come before it once a paste's fence is taken away.
+const CAPTURED_AT = /^\s*#\s*captured at\s+(\S+)/i;
 
-/** The text without a byte-order mark and without our own `# captured at …` first line. */
+/** The text without a byte-order mark and with our own `# captured at …` first line blanked (line numbers stay the file's). */
 export function withoutCaptureLine(text: string): string {
-  return text.replace(/^\uFEFF/, '').replace(/^#\s*captured at[^\n]*(\n|$)/i, '');
+  return text.replace(/^\uFEFF/, '').replace(/^(\s*)#\s*captured at[^\n]*/i, '$1');
 }
 
 /** The time in a `# captured at 2026-11-21T05:29:18Z …` first line, if there is one. */
@@ -66,10 +68,53 @@ export interface ParsedCapture {
   notices: string[];
 }
 
-/** Parses a captured table; throws UnusableInputError when the text is not that format at all. */
+// Fail closed: a capture with no row is an empty table only where the tool's own header (or a
+// whole JSON array) says the table was written and empty; otherwise nothing was read. These
+// parsers find no row without a line of the table itself and throw: their not throwing proves it.
+// Windows netstat's header is translated (CJK too), and nf_conntrack has none: an empty capture of
+// those is indistinguishable from a file that holds nothing, so it is not taken as an empty table.
+const EMPTY_TABLE_HEADERS: Partial<Record<InputFormat, RegExp>> = {
+  procfs: /^\s*sl\s+local_address/,
+  ss: /^(Netid\s+)?State\s+Recv-Q\s+Send-Q/,
+  // Its column names are translated (es `Proto  Recib Enviad Dirección local`); `Proto` is not.
+  'linux-netstat': /^Proto\s+\S+\s+\S+\s+\S/,
+  'macos-netstat': /^(Socket\s+(Flowhash\s+)?)?Proto\s+Recv-Q\s+Send-Q/,
+  powershell: /^\s*\[\s*\]\s*$|(^|,)"?LocalAddress"?(,|$)/,
+};
+const PARSER_NEEDS_A_TABLE_LINE: ReadonlySet<InputFormat> = new Set(['windows-netstat', 'linux-netstat', 'macos-netstat', 'conntrack']);
+
+/** Whether the text is the tool's header (after at most one title line) with nothing under it. */
+function isHeaderOnly(body: string, format: InputFormat): boolean {
+  const header = EMPTY_TABLE_HEADERS[format];
+  if (!header) return false;
+  const lines = body.split('\n').filter((l) => l.trim() !== '');
+  return lines.some((l) => header.test(l)) && lines.every((l, i) => header.test(l) || (i === 0 && lines.length > 1));
+}
+
+/** Throws UnusableInputError unless a capture without rows proves an empty table. */
+function requireRowsOrEmptyTable(body: string, format: InputFormat, rows: readonly SocketRow[], problems: readonly ParseProblem[]): void {
+  if (rows.length > 0) return;
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    throw new UnusableInputError(`no row could be read: ${problems.length} malformed (first: line ${first.line}: ${first.message})`);
+  }
+  const header = EMPTY_TABLE_HEADERS[format];
+  if (PARSER_NEEDS_A_TABLE_LINE.has(format) || (header && body.split('\n').some((l) => header.test(l)))) return;
+  throw new UnusableInputError(`no ${format} row and no ${format} header`);
+}
+
+/**
+ * Parses a captured table (unwrapped: see unwrapPastedTable). Throws UnusableInputError when the
+ * text is not that format at all, or holds no row and does not prove an empty table.
+ */
 export function parseCapture(text: string, format: InputFormat, takenAtMs: number, label: string): ParsedCapture {
   // The `# captured at` line is ours, not the tool's.
-  const body = withoutCaptureLine(text);
+  const body = withoutCaptureLine(text).replace(/\r\n/g, '\n');
+  if (isHeaderOnly(body, format)) {
+    // Both procfs headers: tcp and tcp6 were captured; one alone does not say which.
+    const both = format !== 'procfs' || body.split('\n').filter((l) => EMPTY_TABLE_HEADERS.procfs!.test(l)).length >= 2;
+    return { rows: [], completeProtocols: both ? ['tcp', 'tcp6'] : [], notices: [`${label}: the table is empty (${format} header, no rows)`] };
+  }
   const notices: string[] = [];
   let rows: SocketRow[];
   let problems: ParseProblem[];
@@ -112,6 +157,7 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
       break;
     }
   }
+  requireRowsOrEmptyTable(body, format, rows, problems);
   notices.push(...summarizeProblems(label, problems), ...unknownStateNotices(rows, format, label));
   return { rows, completeProtocols, notices };
 }

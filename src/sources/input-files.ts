@@ -1,7 +1,8 @@
 import { errorCode, type Platform } from '../platform/platform.js';
 import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type InputFormat, type ParsedCapture } from './captured-table.js';
 import { decodeText } from './decode-text.js';
-import type { ReadingProvider, SourceReading } from './source.js';
+import { unwrapPastedTable } from './pasted-text.js';
+import { SourceError, type ReadingProvider, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 
 // `--input FILE…`: captured tables instead of a live source. Each file is one poll, replayed in
@@ -21,42 +22,72 @@ export interface Capture extends ParsedCapture {
   format: InputFormat;
 }
 
+/** A file given with --input that gave no table: it could not be read, or held none tcpdwell can read. */
+export interface SkippedInput {
+  path: string;
+  /** One line naming the file and why, e.g. `/c/a.txt: not ss output (…)`. */
+  reason: string;
+  kind: 'unreadable' | 'unusable';
+}
+
+/** What `--input` gave: the captures, in time order, and the files that gave none. */
+export interface LoadedCaptures {
+  captures: Capture[];
+  notices: string[];
+  /** Files that gave no table: what they hold is unknown, so the answer is never OK (fail closed). */
+  skipped: SkippedInput[];
+}
+
 /** No file could be read (exit 66), or none held a socket table (exit 65). */
 export class InputError extends Error {
   override name = 'InputError';
   constructor(
     message: string,
     readonly kind: 'unreadable' | 'unusable',
+    /** Every file and why it gave no table (empty for a command-line mistake such as --at). */
+    readonly skipped: readonly SkippedInput[] = [],
   ) {
     super(message);
   }
 }
 
-/** Reads, decodes and parses every file; files that fail are reported in notices and skipped. */
-export async function loadCaptures(platform: Platform, options: InputOptions): Promise<{ captures: Capture[]; notices: string[] }> {
+/** The exit kind of input that was not all read: unreadable (66) only when no file was unusable. */
+export function skippedInputKind(skipped: readonly SkippedInput[]): 'unreadable' | 'unusable' {
+  return skipped.every((s) => s.kind === 'unreadable') ? 'unreadable' : 'unusable';
+}
+
+/**
+ * Reads, decodes, unwraps (a pasted table's quotes, fence and indentation) and parses every file.
+ * Files that give no table are reported in notices, listed in `skipped`, and left out; when no file
+ * gives one, throws InputError.
+ */
+export async function loadCaptures(platform: Platform, options: InputOptions): Promise<LoadedCaptures> {
   if (options.atMs && options.atMs.length !== options.paths.length) {
     throw new InputError(`--at gives ${options.atMs.length} times for ${options.paths.length} input files; give one per file, in the same order`, 'unusable');
   }
   const captures: Capture[] = [];
   const notices: string[] = [];
-  const unreadable: string[] = [];
+  const skipped: SkippedInput[] = [];
+  const unusable = (path: string, reason: string) => skipped.push({ path, reason, kind: 'unusable' });
   for (const [index, path] of options.paths.entries()) {
     let bytes: Uint8Array;
     try {
       bytes = await platform.readBytes(path);
     } catch (error) {
       const code = errorCode(error);
-      unreadable.push(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}`);
+      skipped.push({ path, kind: 'unreadable', reason: `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}` });
       continue;
     }
-    const { text } = decodeText(bytes);
-    if (withoutCaptureLine(text).trim() === '') {
-      notices.push(`${path} is empty; skipped`);
+    // Pasted tables (quoted, indented, fenced, a prompt first) read as the tool wrote them.
+    const text = unwrapPastedTable(decodeText(bytes).text);
+    const body = withoutCaptureLine(text);
+    if (body.trim() === '') {
+      unusable(path, `${path} is empty`);
       continue;
     }
-    const format = options.format ?? detectInputFormat(text);
+    const format = options.format ?? detectInputFormat(body);
     if (!format) {
-      notices.push(`${path}: cannot tell which tool wrote it; skipped (give --input-format: procfs, ss, linux-netstat, windows-netstat, powershell, macos-netstat, conntrack)`);
+      unusable(path, `${path}: cannot tell which tool wrote it (give --input-format: procfs, ss, linux-netstat, windows-netstat, powershell, macos-netstat, conntrack)`);
       continue;
     }
     const takenAtMs = options.atMs?.[index] ?? capturedAtFromText(text) ?? (await platform.modifiedMs(path));
@@ -64,15 +95,19 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
       captures.push({ path, takenAtMs, format, ...parseCapture(text, format, takenAtMs, path) });
     } catch (error) {
       if (!(error instanceof UnusableInputError)) throw error;
-      notices.push(`${path}: cannot be read as ${format} output (${error.message}); skipped`);
+      unusable(path, `${path}: cannot be read as ${format} output (${error.message})`);
     }
   }
-  if (unreadable.length === options.paths.length) throw new InputError(unreadable[0]!, 'unreadable');
-  notices.unshift(...unreadable.map((u) => `${u}; skipped`));
-  if (captures.length === 0) throw new InputError(`no socket table in ${options.paths.join(', ')}: ${notices.join('; ')}`, 'unusable');
+  // Unreadable files first, then the others, each in the order given.
+  skipped.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'unreadable' ? -1 : 1));
+  if (captures.length === 0) {
+    const message = skipped.every((s) => s.kind === 'unreadable') ? skipped[0]!.reason : `no socket table in ${options.paths.join(', ')}: ${skipped.map((s) => `${s.reason}; skipped`).join('; ')}`;
+    throw new InputError(message, skippedInputKind(skipped), skipped);
+  }
+  notices.unshift(...skipped.map((s) => `${s.reason}; skipped`));
   // Stable: files with the same time keep the order given.
   captures.sort((a, b) => a.takenAtMs - b.takenAtMs);
-  return { captures, notices };
+  return { captures, notices, skipped };
 }
 
 /** Replays captures as successive polls. */
@@ -86,6 +121,8 @@ export class CaptureReplay implements ReadingProvider {
   constructor(
     private readonly captures: readonly Capture[],
     loadNotices: string[] = [],
+    /** Files that gave no table: with no capture at all, every poll fails with their reasons. */
+    readonly skipped: readonly SkippedInput[] = [],
   ) {
     this.loadNotices = loadNotices;
   }
@@ -95,6 +132,7 @@ export class CaptureReplay implements ReadingProvider {
   }
 
   async read(): Promise<SourceReading> {
+    if (this.captures.length === 0) throw new SourceError(this.skipped.map((s) => s.reason).join('; ') || 'no input file holds a socket table');
     const capture = this.captures[Math.min(this.next, this.captures.length - 1)]!;
     this.next = Math.min(this.next + 1, this.captures.length);
     const notices = [...this.loadNotices, ...capture.notices];

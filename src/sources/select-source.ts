@@ -4,10 +4,53 @@ import { procfsSource } from './linux/procfs.js';
 import { ssSource } from './linux/ss.js';
 import { SystemInformationSource } from './portable/systeminformation.js';
 import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceChoice, type SourceOptions, type SourceReading } from './source.js';
+import { UnusableInputError } from './unusable-input.js';
 import { WindowsNetstatSource } from './windows/netstat.js';
 import { PowerShellSource } from './windows/powershell.js';
 
 export type LiveSourceName = Exclude<SourceChoice, 'auto'>;
+
+/**
+ * The OS each source is made for (Node's `process.platform` names); undefined: any. On another
+ * OS a source reads something else or nothing: Linux has a `netstat` too (net-tools), whose
+ * lines the Windows parser cannot read.
+ */
+export const SOURCE_OS: Readonly<Record<LiveSourceName, string | undefined>> = {
+  ss: 'linux',
+  procfs: 'linux',
+  conntrack: 'linux',
+  netstat: 'win32',
+  powershell: 'win32',
+  systeminformation: undefined,
+};
+
+const OS_NAMES: Record<string, string> = { linux: 'Linux', win32: 'Windows', darwin: 'macOS' };
+
+/** Why a source cannot be used on this OS, or undefined when it can. */
+export function wrongOsReason(name: LiveSourceName, os: string): string | undefined {
+  const madeFor = SOURCE_OS[name];
+  if (madeFor === undefined || madeFor === os) return undefined;
+  const here = autoOrder(os, '/proc').map((s) => s.name);
+  return `--source ${name} is made for ${OS_NAMES[madeFor] ?? madeFor}, not ${OS_NAMES[os] ?? os}; here use ${here.map((n) => `--source ${n}`).join(' or ')} (or --input with a capture)`;
+}
+
+// Why a source can read nothing, where it is not plain.
+const NOTHING_READ_HINTS: Partial<Record<string, string>> = {
+  systeminformation: 'the library answers an empty list when its command (netstat or ss) fails',
+  powershell: 'Get-NetTCPConnection answered nothing',
+  ss: 'ss printed neither its header nor a socket',
+  netstat: 'netstat printed no table',
+};
+
+/**
+ * The reading, when it holds rows or proves an empty table; otherwise a SourceError: a source
+ * that read nothing is a failed poll, never "no connections" (and never OK).
+ */
+export function requireTable(reading: SourceReading): SourceReading {
+  if (reading.rows.length > 0 || reading.emptyTableProven) return reading;
+  const why = [NOTHING_READ_HINTS[reading.source], ...reading.notices].filter(Boolean).join('; ');
+  throw new SourceError(`${reading.source} read no socket table${why ? ` (${why})` : ''}`);
+}
 
 /** A fresh instance of a named source (some keep state between polls: a session, a cache). */
 export function createSource(name: LiveSourceName): SocketSource {
@@ -45,6 +88,16 @@ const FALLBACKS: Record<string, { shownAs: string; limits?: string }> = {
   systeminformation: { shownAs: 'the systeminformation library', limits: 'states and owners only: no idle, no first-sight dwell' },
 };
 
+/** One read; a parser's "this is not that tool's output" becomes a failed poll, not a crash. */
+async function readFrom(source: SocketSource, platform: Platform, options: SourceOptions): Promise<SourceReading> {
+  try {
+    return await source.read(platform, options);
+  } catch (error) {
+    if (error instanceof UnusableInputError) throw new SourceError(`${source.name}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 /**
  * Reads through the chosen source. With `auto`, a missing tool degrades to the next source once,
  * with one notice, and the choice sticks for later polls.
@@ -61,6 +114,10 @@ export class SourceSelector implements ReadingProvider {
     private readonly platform: Platform,
     private readonly options: SourceOptions,
   ) {
+    if (choice !== 'auto') {
+      const wrongOs = wrongOsReason(choice, platform.os);
+      if (wrongOs) throw new SourceError(wrongOs);
+    }
     this.candidates = choice === 'auto' ? autoOrder(platform.os, options.procRoot) : [createSource(choice)];
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
@@ -74,11 +131,11 @@ export class SourceSelector implements ReadingProvider {
   }
 
   async read(): Promise<SourceReading> {
-    if (this.resolved) return this.withNotice(await this.resolved.read(this.platform, this.options));
+    if (this.resolved) return this.withNotice(requireTable(await readFrom(this.resolved, this.platform, this.options)));
     let lastError: SourceError | undefined;
     for (const source of this.candidates) {
       try {
-        const reading = await source.read(this.platform, this.options);
+        const reading = requireTable(await readFrom(source, this.platform, this.options));
         this.resolved = source;
         for (const other of this.candidates) if (other !== source) other.close?.();
         const fallback = FALLBACKS[source.name];

@@ -1,5 +1,5 @@
 import { errorCode, type Platform } from '../platform/platform.js';
-import { autoOrder, type LiveSourceName } from './select-source.js';
+import { SOURCE_OS, autoOrder, type LiveSourceName } from './select-source.js';
 import type { SourceOptions } from './source.js';
 
 // What each source can tell, and whether it works here (`tcpdwell sources`).
@@ -68,17 +68,18 @@ export interface Availability {
 
 /** Whether a source can be read on this machine (cheap probes: no full table is read). */
 export async function probeSource(name: LiveSourceName, platform: Platform, { procRoot }: SourceOptions): Promise<Availability> {
-  const windowsOnly = (): Availability => ({ available: false, reason: `not on ${platform.os}` });
+  // The same rule `--source` applies: a source made for another OS is refused, never probed.
+  const madeFor = SOURCE_OS[name];
+  if (madeFor !== undefined && madeFor !== platform.os) return { available: false, reason: madeFor === 'linux' ? 'Linux only' : `not on ${platform.os}` };
   switch (name) {
     case 'ss':
-      if (platform.os !== 'linux') return { available: false, reason: 'Linux only' };
       return runs(platform, ['ss', '-V'], 'ss (iproute2) is not installed');
     case 'procfs':
       return readable(platform, `${procRoot}/net/tcp`);
     case 'netstat':
-      return platform.os === 'win32' ? runs(platform, ['netstat', '-n', '-p', 'TCP'], 'netstat.exe did not run') : windowsOnly();
+      return runs(platform, ['netstat', '-n', '-p', 'TCP'], 'netstat.exe did not run');
     case 'powershell':
-      return platform.os === 'win32' ? runs(platform, ['powershell.exe', '-NoLogo', '-NoProfile', '-NonInteractive', '-Command', 'exit 0'], 'powershell.exe did not run') : windowsOnly();
+      return runs(platform, ['powershell.exe', '-NoLogo', '-NoProfile', '-NonInteractive', '-Command', 'exit 0'], 'powershell.exe did not run');
     case 'systeminformation':
       try {
         await import('systeminformation');

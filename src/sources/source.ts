@@ -17,6 +17,13 @@ export interface SourceReading {
   completeProtocols: Protocol[];
   /** Degraded but usable: skipped lines, one table unreadable. Shown to the user, never fatal. */
   notices: string[];
+  /**
+   * With no rows: the table was read and is empty — the tool printed its header (ss, the
+   * /proc/net/tcp `sl` line), the kernel file was read whole (nf_conntrack), netstat listed only
+   * other protocols — and no line failed to parse. Absent, a reading with no rows is a failed
+   * poll: read nothing is never "nothing is wrong".
+   */
+  emptyTableProven?: boolean;
 }
 
 export interface SourceOptions {

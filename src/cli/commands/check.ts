@@ -45,7 +45,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
     }
     const loaded = stateFile && table ? await loadState(stateFile, table, context, stateNotes) : undefined;
     const saved = loaded?.history;
-    const monitor = await openMonitor(options, context, saved?.tracker);
+    // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
+    const monitor = await openMonitor(options, context, saved?.tracker, { failedInputPolls: true });
     try {
       const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
       return await checkThrough(monitor, { policy, notifiers, state, stateNotes, reported: saved?.alerts ?? [] }, options, context);
@@ -76,8 +77,11 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
     return closeWaits.some((v) => v.flag) ? closeWaits : [];
   });
-  const status: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
-  const errors = outcome.error ? [outcome.error] : [];
+  // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
+  // proven; a warning or critical that the other files prove stands.
+  const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
+  const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
+  const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
   const diagnosis = diagnoseAll(evaluation.views, await hostFactsFor(monitor, options, context));
   const resets: ResetResult[] = [];
   if (options.resetKinds && outcome.ok) {

@@ -15,7 +15,7 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
-import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
+import { exitCodeForSkippedInput, hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
 import type { Policy } from '../../core/policy.js';
 import type { ExplainOptions, ExplainTarget } from '../parse-command-line.js';
 
@@ -51,7 +51,8 @@ async function explainConnection(monitor: Monitor, policy: Policy, target: Exclu
   if (!view) {
     const what = target.kind === 'row' ? `row ${target.row} (the table has ${evaluation.views.length})` : `connection ${describe(target)}`;
     context.stderr.write(`tcpdwell: ${sanitizeLine(`no ${what} in the socket table now`)}\n`);
-    return ExitCode.WARNING;
+    // Not in what was read proves nothing when some input was not read.
+    return monitor.skippedInput.length > 0 ? exitCodeForSkippedInput(monitor, ExitCode.OK) : ExitCode.WARNING;
   }
   const diagnosis = diagnoseAll(evaluation.views, await hostFactsFor(monitor, options, context), (v) => v === view);
   const finding = diagnosis.byConnection.get(view.connection.key)!;
@@ -61,7 +62,7 @@ async function explainConnection(monitor: Monitor, policy: Policy, target: Exclu
   } else {
     context.stdout.write(formatConnectionStory(view, finding, thresholds));
   }
-  return ExitCode.OK;
+  return exitCodeForSkippedInput(monitor, ExitCode.OK);
 }
 
 /** A connection given either way round, or the n-th row of `tcpdwell list` (same order). */

@@ -11,12 +11,13 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
+import { exitCodeForSkippedInput, hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
-  return withPollingSession(options, context, ({ monitor, policy, log }) => listThrough(monitor, policy, log, options, context));
+  // Input files that gave no table: the table shows what the others hold, and the exit says so.
+  return withPollingSession(options, context, async ({ monitor, policy, log }) => exitCodeForSkippedInput(monitor, await listThrough(monitor, policy, log, options, context)));
 }
 
 async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ListOptions, context: CliContext): Promise<number> {

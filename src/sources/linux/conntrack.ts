@@ -24,7 +24,8 @@ export class ConntrackSource implements SocketSource {
     // Timeouts are sysctls of the namespace; read once (they rarely change under a monitor).
     this.timeouts ??= readTimeouts(platform, procRoot);
     const parsed = parseConntrack(text, await this.timeouts);
-    return { source: 'conntrack', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems(path, parsed.problems) };
+    // The kernel file has no header: read whole with no bad line, no entry means no flow.
+    return { source: 'conntrack', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems(path, parsed.problems), emptyTableProven: parsed.problems.length === 0 };
   }
 }
 

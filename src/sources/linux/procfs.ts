@@ -5,6 +5,8 @@ import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { ProcNetTcpParser } from './parse-procfs.js';
 
+const PROC_HEADER = /^\s*sl\s+local_address/;
+
 const TABLES: { protocol: Protocol; file: string }[] = [
   { protocol: 'tcp', file: 'net/tcp' },
   { protocol: 'tcp6', file: 'net/tcp6' },
@@ -22,8 +24,13 @@ export const procfsSource: SocketSource = {
       const path = `${procRoot}/${file}`;
       // Parsed as read: the kernel writes the next chunk (on libuv's thread) while this one is parsed.
       const parser = new ProcNetTcpParser({ littleEndian: platform.littleEndian });
+      // The kernel writes its `sl local_address …` header even over an empty table.
+      let sawHeader = false;
       try {
-        await platform.readLines(path, (line) => parser.line(line));
+        await platform.readLines(path, (line) => {
+          if (!sawHeader && PROC_HEADER.test(line)) sawHeader = true;
+          parser.line(line);
+        });
       } catch (error) {
         // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
         if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
@@ -36,6 +43,10 @@ export const procfsSource: SocketSource = {
       }
       try {
         const parsed = parser.finish();
+        if (parsed.rows.length === 0 && !(sawHeader && parsed.problems.length === 0)) {
+          failures.push(parsed.problems.length > 0 ? `${path}: no row could be read (${summarizeProblems(path, parsed.problems)[0]})` : `${path}: no header and no row: not the kernel's table`);
+          continue;
+        }
         readAny = true;
         for (const row of parsed.rows) rows.push(row);
         notices.push(...summarizeProblems(path, parsed.problems));
@@ -47,6 +58,7 @@ export const procfsSource: SocketSource = {
     }
     if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
     notices.push(...failures);
-    return { source: 'procfs', rows, completeProtocols, notices };
+    // Here at least one table was read in full: with no rows, it is empty.
+    return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
   },
 };

@@ -12,6 +12,9 @@ export const SS_ARGV = ['ss', '-t', '-a', '-n', '-o', '-i', '-e'] as const;
 // There it runs without -e; rows then carry no inode, and owners are found through procfs instead.
 export const SS_ARGV_WITHOUT_INODES = ['ss', '-t', '-a', '-n', '-o', '-i'] as const;
 
+// `State  Recv-Q Send-Q  Local Address:Port …` (iproute2 4.x to 6.x; `Netid` first with other socket types).
+const SS_HEADER = /^(Netid\s+)?State\s+Recv-Q\s+Send-Q/;
+
 /** Whether a cgroup2 file system is mounted where ss will look (our own mount namespace). */
 export function hasCgroup2Mount(mounts: string): boolean {
   return mounts.split('\n').some((line) => line.split(' ')[2] === 'cgroup2');
@@ -37,9 +40,15 @@ export const ssSource: SocketSource = {
     // Parsed while ss writes: the two overlap on two cores, and the 60 MB of text that 100,000
     // sockets make never exist at once.
     const parser = new SsParser({ uptimeMs: await readUptimeMs(platform, procRoot) });
+    // ss prints its header even over an empty table: without it and without a row, ss said nothing.
+    let sawHeader = false;
+    const onLine = (line: string) => {
+      if (!sawHeader && SS_HEADER.test(line)) sawHeader = true;
+      parser.line(line);
+    };
     let result;
     try {
-      result = await platform.runLines(await chooseArgv(platform), (line) => parser.line(line), { timeoutMs: 30_000 });
+      result = await platform.runLines(await chooseArgv(platform), onLine, { timeoutMs: 30_000 });
     } catch (error) {
       if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed');
       throw new SourceError(`ss failed: ${(error as Error).message}`);
@@ -52,7 +61,13 @@ export const ssSource: SocketSource = {
       const parsed = parser.finish();
       // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp.
       await addRequestSocketTimeouts(platform, '/proc', parsed.rows);
-      return { source: 'ss', rows: parsed.rows, completeProtocols: ['tcp', 'tcp6'], notices: summarizeProblems('ss', parsed.problems) };
+      return {
+        source: 'ss',
+        rows: parsed.rows,
+        completeProtocols: ['tcp', 'tcp6'],
+        notices: summarizeProblems('ss', parsed.problems),
+        emptyTableProven: sawHeader && parsed.problems.length === 0,
+      };
     } catch (error) {
       if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`);
       throw error;

@@ -43,8 +43,9 @@ export class WindowsNetstatSource implements SocketSource {
     }
     if (result.exitCode !== 0) throw new SourceError(`netstat failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
     let parsed;
+    const text = decodeText(result.stdout, codePage).text;
     try {
-      parsed = parseWindowsNetstat(decodeText(result.stdout, codePage).text);
+      parsed = parseWindowsNetstat(text);
     } catch (error) {
       if (error instanceof UnusableInputError) throw new SourceError(`netstat: ${error.message}`);
       throw error;
@@ -67,7 +68,10 @@ export class WindowsNetstatSource implements SocketSource {
       this.enrichmentNotice = undefined;
     }
     notices.push(...unknownStateNotices(enriched, 'windows-netstat', 'netstat'));
-    return { source: 'netstat', rows: enriched, completeProtocols: ['tcp', 'tcp6'], notices };
+    // The parser throws on text without a TCP or UDP row, so text it took, with no bad line, is a
+    // table read in full (UDP rows only); empty output is netstat saying nothing.
+    const emptyTableProven = text.trim() !== '' && parsed.problems.length === 0;
+    return { source: 'netstat', rows: enriched, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven };
   }
 
   close(): void {

@@ -49,6 +49,9 @@ export class PowerShellSource implements SocketSource {
       rows,
       completeProtocols: ['tcp', 'tcp6'],
       notices: [...summarizeProblems('Get-NetTCPConnection', parsed.problems), ...unknownStateNotices(rows, 'powershell', 'Get-NetTCPConnection')],
+      // ConvertTo-Json writes nothing for an empty pipeline, which is also what a failed
+      // Get-NetTCPConnection (-ErrorAction SilentlyContinue) leaves: only `[]` is an empty table.
+      emptyTableProven: /^\s*\[\s*\]\s*$/.test(answer),
     };
   }
 
