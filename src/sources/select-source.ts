@@ -135,12 +135,13 @@ export class SourceSelector implements ReadingProvider {
     let lastError: SourceError | undefined;
     for (const source of this.candidates) {
       try {
-        const reading = requireTable(await readFrom(source, this.platform, this.options));
+        const reading = await readFrom(source, this.platform, this.options);
         this.resolved = source;
         for (const other of this.candidates) if (other !== source) other.close?.();
         const fallback = FALLBACKS[source.name];
         if (lastError) this.pendingNotice = `${lastError.message}; using ${fallback?.shownAs ?? source.name} instead${fallback?.limits ? ` (${fallback.limits})` : ''}`;
-        return this.withNotice(reading);
+        // The source answered, so it is the one chosen; an answer with nothing in it is still a failed poll.
+        return this.withNotice(requireTable(reading));
       } catch (error) {
         if (!(error instanceof SourceUnavailableError)) throw error;
         lastError = error;

@@ -109,11 +109,11 @@ describe('malformed and mixed input: a clear message, every good row kept', () =
     expect(countBy(JSON.parse(out) as JsonRow[], (r) => r.state)).toEqual(FIXTURE_STATE_COUNTS['win-netstat-aon-en-US-jc-windows10.txt']);
   });
 
-  it('an empty file beside a good one: a notice, and the good one is analysed', async () => {
+  it('an empty file beside a good one: a notice, the good one is analysed, and the exit says not all was read (65)', async () => {
     platform.files.set('/c/empty.txt', '');
     platform.files.set('/c/good.txt', readFixtureBytes('linux-netstat-nat-de-DE-pr-dasource-partyman-32.txt'));
     const { code, out, err } = await run(['list', '--json', '--input', '/c/empty.txt', '/c/good.txt']);
-    expect(code).toBe(0);
+    expect(code).toBe(65);
     expect(JSON.parse(out)).toHaveLength(4);
     expect(err).toBe('tcpdwell: /c/empty.txt is empty; skipped\n');
   });
@@ -124,7 +124,7 @@ describe('malformed and mixed input: a clear message, every good row kept', () =
     const unusable = await run(['list', '--input', '/c/empty.txt', '/c/prose.txt']);
     expect(unusable.code).toBe(65);
     expect(unusable.err).toBe(
-      'tcpdwell: no socket table in /c/empty.txt, /c/prose.txt: /c/empty.txt is empty; skipped; /c/prose.txt: cannot tell which tool wrote it; skipped (give --input-format: procfs, ss, linux-netstat, windows-netstat, powershell, macos-netstat, conntrack)\n',
+      'tcpdwell: no socket table in /c/empty.txt, /c/prose.txt: /c/empty.txt is empty; skipped; /c/prose.txt: cannot tell which tool wrote it (give --input-format: procfs, ss, linux-netstat, windows-netstat, powershell, macos-netstat, conntrack); skipped\n',
     );
     const missing = await run(['list', '--input', '/c/nope.txt']);
     expect(missing).toMatchObject({ code: 66, err: 'tcpdwell: cannot read /c/nope.txt: no such file\n' });
