@@ -15,9 +15,9 @@ export const ExitCode = {
   UNKNOWN: 3,
   /** Bad command line: unknown flag or source, malformed duration, state or port. */
   USAGE: 64,
-  /** --input: no file holds a socket table tcpdwell can read (each file's reason is given). */
+  /** --input: a file holds no socket table tcpdwell can read (each file's reason is given); never OK. */
   DATA: 65,
-  /** --input: no file could be opened. */
+  /** --input: a file could not be opened (and none was unusable). */
   NO_INPUT: 66,
   /** check: a notifier failed (stderr names it); its notifications are sent again on the next run. */
   NOTIFY_FAILED: 75,

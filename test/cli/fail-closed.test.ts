@@ -170,6 +170,15 @@ describe('--input that read nothing is never OK', () => {
     expect(notFound.code).toBe(65);
   });
 
+  it('watch replaying captures names the unread file and exits 65', async () => {
+    platform.files.set('/c/good.txt', readFixtureBytes('linux-netstat-nat-de-DE-pr-dasource-partyman-32.txt'));
+    platform.files.set('/c/mail.txt', PROSE);
+    const watch = await run(['watch', '--events', '--input', '/c/good.txt', '/c/mail.txt']);
+    expect(watch.code).toBe(65);
+    expect(watch.err).toMatch(/^tcpdwell: \/c\/mail\.txt: cannot tell which tool wrote it .*; skipped\n$/);
+    expect(watch.out.trim().split('\n')).toHaveLength(4);
+  });
+
   it('what the good file proves stands: a WARNING stays a WARNING, with the unread file named', async () => {
     platform.files.set('/c/stuck.txt', readFixtureBytes('linux-ss-tanoi-stuck-states-kernel6.txt'));
     platform.files.set('/c/empty.txt', '   \n');

@@ -5,14 +5,18 @@ import { formatEventLine } from '../../output/events.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { withPollingSession } from '../open-monitor.js';
+import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import type { WatchOptions } from '../parse-command-line.js';
 
 // `tcpdwell watch`: what happens to connections as it happens — opened, state-changed, flagged,
 // resolved, closed — one line each (`--events`: JSON lines), until Ctrl-C.
 
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
-  return withPollingSession(options, context, ({ monitor, policy, log }) => watchThrough(monitor, policy, log, options, context));
+  return withPollingSession(options, context, async ({ monitor, policy, log }) => {
+    // --input files that gave no table are named, and the exit says the input was not all read.
+    for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${skipped.reason}; skipped\n`);
+    return exitCodeForSkippedInput(monitor, await watchThrough(monitor, policy, log, options, context));
+  });
 }
 
 async function watchThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: WatchOptions, context: CliContext): Promise<number> {
