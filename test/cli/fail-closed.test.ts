@@ -315,7 +315,10 @@ describe('a live source that read nothing is a failed poll; its empty table is n
     const source = new SystemInformationSource(async () => async () => []);
     await expect(source.read().then(requireTable)).rejects.toThrow('systeminformation read no socket table (the library answers an empty list when its command (netstat or ss) fails)');
     const one = new SystemInformationSource(async () => async () => [{ protocol: 'tcp', localAddress: '127.0.0.1', localPort: '22', peerAddress: '0.0.0.0', peerPort: '*', state: 'LISTEN', pid: 1, process: 'sshd' }]);
-    expect((requireTable(await one.read())).rows).toHaveLength(1);
+    expect(requireTable(await one.read()).rows).toHaveLength(1);
+    // Records of other protocols only: the library did read a table, with no TCP in it.
+    const udp = new SystemInformationSource(async () => async () => [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: '53', peerAddress: '*', peerPort: '*', state: '', pid: 1, process: 'dnsmasq' }]);
+    expect(requireTable(await udp.read()).rows).toEqual([]);
   });
 });
 

@@ -87,6 +87,7 @@ export class SystemInformationSource implements SocketSource {
     const { rows, skipped } = rowsFromSystemInformation(connections);
     const notices = skipped > 0 ? [`systeminformation: skipped ${skipped} records with unreadable ports`] : [];
     notices.push(...unknownStateNotices(rows, 'systeminformation', 'systeminformation'));
-    return { source: 'systeminformation', rows, completeProtocols: ['tcp', 'tcp6'], notices };
+    // The library answers [] when its command fails: only records of other protocols prove a table.
+    return { source: 'systeminformation', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: connections.length > 0 && skipped === 0 };
   }
 }
