@@ -72,7 +72,8 @@ export interface ParsedCapture {
 // whole JSON array) says the table was written and empty; otherwise nothing was read. These
 // parsers find no row without a line of the table itself and throw: their not throwing proves it.
 // Windows netstat's header is translated (CJK too), and nf_conntrack has none: an empty capture of
-// those is indistinguishable from a file that holds nothing, so it is not taken as an empty table.
+// those is indistinguishable from a file that holds nothing, so it is not taken as an empty table
+// (`conntrack -L`'s trailer `0 flow entries have been shown` is taken: the parser accepts it).
 const EMPTY_TABLE_HEADERS: Partial<Record<InputFormat, RegExp>> = {
   procfs: /^\s*sl\s+local_address/,
   ss: /^(Netid\s+)?State\s+Recv-Q\s+Send-Q/,
@@ -154,6 +155,8 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
       ({ rows, problems } = parsed);
       notices.push(`${label}: conntrack entries carry no process; time since the last packet needs the host's timeouts, so idle is not measured offline`);
       if (parsed.missingEntries) notices.push(`${label}: ${parsed.missingEntries}`);
+      // The trailer counts entries the text does not hold: with none left, nothing was read.
+      if (rows.length === 0 && parsed.missingEntries) throw new UnusableInputError(`no row could be read: ${parsed.missingEntries}`);
       break;
     }
   }

@@ -70,6 +70,12 @@ describe('parseCapture fails closed', () => {
     expect(parse('#TYPE Selected.Microsoft.Management.Infrastructure.CimInstance\n"LocalAddress","LocalPort","RemoteAddress","RemotePort","State","OwningProcess"\n', 'powershell').rows).toEqual([]);
   });
 
+  it('conntrack -L: its trailer counting 0 entries is an empty table; counting entries the text does not hold is unread', () => {
+    // Written for the test: conntrack-tools' own trailer line, alone.
+    expect(parse('conntrack v1.4.6 (conntrack-tools): 0 flow entries have been shown.\n', 'conntrack').rows).toEqual([]);
+    expect(() => parse('conntrack v1.4.6 (conntrack-tools): 3 flow entries have been shown.\n', 'conntrack')).toThrow(/no row could be read: line 1: conntrack says 3 flow entries were shown, but the text holds 0/);
+  });
+
   it('text with lines but no row and no header is unusable in every format, forced or detected', () => {
     const prose = 'Dear support,\n    our server is slow since Monday.\n';
     for (const format of ['procfs', 'ss', 'linux-netstat', 'windows-netstat', 'macos-netstat', 'conntrack'] as const) {
