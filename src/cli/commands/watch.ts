@@ -2,6 +2,7 @@ import { EventStream } from '../../app/event-stream.js';
 import type { Monitor } from '../../app/monitor.js';
 import type { Policy } from '../../core/policy.js';
 import { formatEventLine } from '../../output/events.js';
+import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
@@ -14,7 +15,7 @@ import type { WatchOptions } from '../parse-command-line.js';
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     // --input files that gave no table are named, and the exit says the input was not all read.
-    for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${skipped.reason}; skipped\n`);
+    for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${sanitizeLine(`${skipped.reason}; skipped`)}\n`);
     return exitCodeForSkippedInput(monitor, await watchThrough(monitor, policy, log, options, context));
   });
 }
