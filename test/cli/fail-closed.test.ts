@@ -131,10 +131,10 @@ describe('--input that read nothing is never OK', () => {
       platform.files.set('/c/t.txt', readFixtureBytes(fixture));
       const list = await run(['list', '--json', '--input', '/c/t.txt', '--input-format', format]);
       expect([format, list.code, list.out]).toEqual([format, 65, '']);
-      expect(list.err).toContain(`/c/t.txt: not ${format} output`);
+      expect(list.err).toContain(`/c/t.txt: cannot be read as ${format} output`);
       const check = await run(['check', '--json', '--input', '/c/t.txt', '--input-format', format]);
       expect([format, check.code, JSON.parse(check.out).status]).toEqual([format, 3, 'unknown']);
-      expect(JSON.parse(check.out).errors[0]).toContain(`/c/t.txt: not ${format} output`);
+      expect(JSON.parse(check.out).errors[0]).toContain(`/c/t.txt: cannot be read as ${format} output`);
     }
   });
 
@@ -143,7 +143,7 @@ describe('--input that read nothing is never OK', () => {
     platform.files.set('/c/ss.txt', 'State      Recv-Q Send-Q Local Address:Port    Peer Address:Port\nESTAB      0\nCLOSE-WAIT 1\n');
     const list = await run(['list', '--input', '/c/ss.txt']);
     expect(list.code).toBe(65);
-    expect(list.err).toContain('/c/ss.txt: not ss output (no row could be read: 2 malformed (first: line 2: truncated row');
+    expect(list.err).toContain('/c/ss.txt: cannot be read as ss output (no row could be read: 2 malformed (first: line 2: truncated row');
     expect((await run(['check', '--input', '/c/ss.txt'])).code).toBe(3);
   });
 
