@@ -19,6 +19,8 @@ export const ExitCode = {
   DATA: 65,
   /** --input: a file could not be opened (and none was unusable). */
   NO_INPUT: 66,
+  /** stdout could not be written (not a closed pipe or terminal: those end quietly), e.g. a full disk. */
+  IO_ERROR: 74,
   /** check: a notifier failed (stderr names it); its notifications are sent again on the next run. */
   NOTIFY_FAILED: 75,
   /** Internal error: a bug. The message says how to get the stack trace. */

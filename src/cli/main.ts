@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { nodePlatform } from '../platform/platform.js';
+import { GuardedStdio } from '../platform/stdio.js';
+import { ExitCode } from './exit-codes.js';
 import { runCli } from './run.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -10,21 +12,34 @@ const interrupt = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => interrupt.abort());
 }
-// `tcpdwell list --watch | head` : the reader went away; stop quietly instead of dying on EPIPE.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
+// `tcpdwell list --watch | head` (EPIPE) or the terminal closed under it (EIO): nobody reads any
+// more, so the command stops quietly instead of dying on the failed write.
+const stdio = new GuardedStdio((loss) => {
+  if (loss.kind === 'write-failed') {
+    try {
+      writeSync(2, `tcpdwell: cannot write output: ${loss.message}\n`);
+    } catch {
+      // stderr is gone too
+    }
+  }
   interrupt.abort();
 });
 
+// SIGHUP: the terminal hung up (window closed, ssh gone), or logrotate asks for the --log file to
+// be reopened. A closed terminal, or a terminal-bound command with no log to reopen, ends quietly.
 const hangupListeners = new Set<() => void>();
-process.on('SIGHUP', () => hangupListeners.forEach((listener) => listener()));
+process.on('SIGHUP', () => {
+  if (stdio.onTerminal && stdio.terminalHungUp()) stdio.lose({ kind: 'terminal-closed' });
+  else if (stdio.onTerminal && hangupListeners.size === 0) interrupt.abort();
+  else hangupListeners.forEach((listener) => listener());
+});
 
 const exitCode = await runCli(
   process.argv.slice(2),
   {
     platform: nodePlatform(),
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: stdio.stdout,
+    stderr: stdio.stderr,
     env: process.env,
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
     interrupt: interrupt.signal,
@@ -36,5 +51,6 @@ const exitCode = await runCli(
   },
   version,
 );
+stdio.detachFromClosedTerminal();
 // exitCode, not exit(): lets stdout drain when piped.
-process.exitCode = exitCode;
+process.exitCode = stdio.loss?.kind === 'write-failed' ? ExitCode.IO_ERROR : exitCode;

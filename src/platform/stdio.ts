@@ -1,0 +1,93 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+
+/** Why output stopped: the reader left (EPIPE), the terminal hung up (EIO / SIGHUP), or another write error. */
+export type OutputLoss = { kind: 'reader-gone' | 'terminal-closed' } | { kind: 'write-failed'; message: string };
+
+/**
+ * stdout and stderr that never throw: once one has failed (`| head -1` closed the pipe, the
+ * terminal was closed under `list --watch`), later writes to it are dropped. A lost stdout or a
+ * closed terminal calls `onLoss` once, so the command can end quietly instead of dying on an
+ * unhandled `write EPIPE`/`write EIO`; a lost stderr alone only silences stderr (the data on
+ * stdout still matters).
+ */
+export class GuardedStdio {
+  private lost: OutputLoss | undefined;
+  private stderrLost = false;
+  private readonly ttyFds: number[];
+  readonly stdout: { write(text: string): boolean; readonly isTTY: boolean };
+  readonly stderr: { write(text: string): boolean };
+
+  constructor(private readonly onLoss: (loss: OutputLoss) => void) {
+    // Remembered at start: a hung-up terminal no longer answers isatty() (its ioctls fail with EIO).
+    this.ttyFds = [0, 1, 2].filter((fd) => isatty(fd));
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => this.lose(lossOf(error)));
+    process.stderr.on('error', () => {
+      this.stderrLost = true;
+    });
+    this.stdout = {
+      write: (text) => (this.lost || process.stdout.destroyed ? false : process.stdout.write(text)),
+      isTTY: Boolean(process.stdout.isTTY),
+    };
+    this.stderr = { write: (text) => (this.lost?.kind === 'terminal-closed' || this.stderrLost || process.stderr.destroyed ? false : process.stderr.write(text)) };
+  }
+
+  /** What stopped the output, if it stopped. */
+  get loss(): OutputLoss | undefined {
+    return this.lost;
+  }
+
+  /** Was this process started on a terminal? */
+  get onTerminal(): boolean {
+    return this.ttyFds.length > 0;
+  }
+
+  /**
+   * Has the terminal this process started on hung up (its window closed, the ssh session gone)?
+   * A zero-byte write to a hung-up tty fails with EIO (Linux drivers/tty/tty_io.c, hung_up_tty_write);
+   * to a live one it succeeds and shows nothing.
+   */
+  terminalHungUp(): boolean {
+    for (const fd of this.ttyFds) {
+      try {
+        writeSync(fd, '');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EIO' || (error as NodeJS.ErrnoException).code === 'ENXIO') return true;
+      }
+    }
+    return false;
+  }
+
+  /** Marks stdout lost (and with a hangup stderr too): later writes are dropped. */
+  lose(loss: OutputLoss): void {
+    if (this.lost) return;
+    this.lost = loss;
+    this.onLoss(loss);
+  }
+
+  /**
+   * Call just before exit after a hangup. Node 20 restores the terminal's modes at exit and aborts
+   * (SIGABRT, "Assertion failed ... ResetStdio") when tcsetattr fails with EIO on a hung-up tty
+   * (fixed upstream in nodejs/node#58200, not in 20). It skips descriptors that no longer name the
+   * file they named at start, so each terminal descriptor is pointed at /dev/null first.
+   */
+  detachFromClosedTerminal(): void {
+    if (this.lost?.kind !== 'terminal-closed') return;
+    for (const fd of this.ttyFds) {
+      try {
+        closeSync(fd);
+        // The lowest free descriptor is the one just closed.
+        const opened = openSync('/dev/null', 'r+');
+        if (opened !== fd) closeSync(opened);
+      } catch {
+        // Nothing more can be done for a terminal that is gone.
+      }
+    }
+  }
+}
+
+function lossOf(error: NodeJS.ErrnoException): OutputLoss {
+  if (error.code === 'EPIPE' || error.code === 'ECONNRESET') return { kind: 'reader-gone' };
+  if (error.code === 'EIO') return { kind: 'terminal-closed' };
+  return { kind: 'write-failed', message: error.message };
+}
