@@ -1,4 +1,4 @@
-import { AppendLog } from '../platform/append-log.js';
+import { AppendLog, type AppendResult } from '../platform/append-log.js';
 import type { CliContext } from './context.js';
 import { UsageError } from './parse-command-line.js';
 import { errorCode } from '../platform/platform.js';
@@ -10,26 +10,53 @@ export interface EventSink {
   close(): Promise<void>;
 }
 
+/**
+ * The entry written where lines are missing (the disk was full, the file could not be written):
+ * `{"event":"log-gap","at":ISO,"linesLost":N}` — N entries between the one before and the next.
+ */
+export function logGapEntry(linesLost: number, atMs: number): Record<string, unknown> {
+  return { event: 'log-gap', at: new Date(atMs).toISOString(), linesLost };
+}
+
+/**
+ * Opens the event log; a path that cannot be opened at start is a usage error. Later failures
+ * never stop the command: each is retried on the next event and on SIGHUP, the lines lost are
+ * counted, stderr says when writing stopped and, once, how many lines were lost when it resumes
+ * (or at exit), and the file gets a `log-gap` entry.
+ */
 export async function openEventLog(path: string | undefined, context: CliContext): Promise<EventSink | undefined> {
   if (path === undefined) return undefined;
-  const log = new AppendLog(path);
+  const log = new AppendLog(path, (lost) => JSON.stringify(logGapEntry(lost, context.platform.nowMs())));
   try {
     await log.open();
   } catch (error) {
     const code = errorCode(error);
     throw new UsageError(`cannot open log file ${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
   }
+  let failing = false;
+  const report = (result: AppendResult, doing: string) => {
+    if (!result.ok) {
+      if (!failing) context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot ${doing} log file ${path}: ${result.error.message}`)}; lost lines are counted and writing is retried at the next event and on SIGHUP\n`);
+      failing = true;
+    } else if (failing || result.recoveredFrom > 0) {
+      failing = false;
+      if (result.recoveredFrom > 0) context.stderr.write(`tcpdwell: ${sanitizeLine(`log file ${path}`)} is written again; ${lostText(result.recoveredFrom)} lost (a log-gap entry marks the place)\n`);
+    }
+  };
   const unsubscribe = context.onHangup(() => {
-    log.reopen().catch((error: unknown) => context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot reopen log file ${path}: ${(error as Error).message}`)}\n`));
+    void log.reopen().then((result) => report(result, 'reopen'));
   });
   return {
-    write: (entries) =>
-      log.write(entries.map((e) => JSON.stringify(e))).catch((error: unknown) => {
-        context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot write log file ${path}: ${(error as Error).message}`)}\n`);
-      }),
+    write: async (entries) => {
+      if (entries.length === 0 && !failing) return;
+      report(await log.write(entries.map((e) => JSON.stringify(e))), 'write');
+    },
     close: async () => {
       unsubscribe();
       await log.close();
+      if (log.linesLost > 0) context.stderr.write(`tcpdwell: ${sanitizeLine(`log file ${path}`)}: ${lostText(log.linesLost)} lost and not recovered before exit\n`);
     },
   };
 }
+
+const lostText = (n: number) => (n === 1 ? '1 line was' : `${n} lines were`);

@@ -170,7 +170,7 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
       } else {
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.stdout.once('data', (d: Buffer) => {
-          firstLine = d.toString().split('\n')[0];
+          firstLine = d.toString().split('\n')[0] ?? '';
           closedAt = Date.now();
           child.stdout.destroy();
         });
