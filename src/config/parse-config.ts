@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
 import { DurationError, parseDuration } from '../core/duration.js';
@@ -177,6 +177,31 @@ export interface ConfigFile {
   notifiers: NotifierConfig[];
 }
 
+/**
+ * Aliases expanded at most this many times in all. A real config needs a handful; a "billion
+ * laughs" file (aliases of aliases, each level multiplying the last) needs millions.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+/** The document as plain data; an unresolved or excessive alias is a ConfigError on the first alias's line. */
+function configData(doc: Document, lineCounter: LineCounter, fileName: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    let offset: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        offset = node.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const line = offset === undefined ? 1 : lineCounter.linePos(offset).line;
+    const message = (error as Error).message;
+    const why = /alias count/i.test(message) ? `YAML aliases expand more than ${MAX_ALIAS_COUNT} times (an alias bomb?); write the values out` : message.split('\n')[0];
+    throw new ConfigError(`${fileName}:${line}: ${why}`, { cause: error });
+  }
+}
+
 /** Parses config text; throws ConfigError naming the file, line and field of the first problem. */
 export function parseConfig(text: string, fileName: string): ConfigFile {
   const lineCounter = new LineCounter();
@@ -186,7 +211,7 @@ export function parseConfig(text: string, fileName: string): ConfigFile {
     const line = lineCounter.linePos(syntaxError.pos[0]).line;
     throw new ConfigError(`${fileName}:${line}: ${syntaxError.message.split('\n')[0]}`);
   }
-  const data: unknown = doc.toJS() ?? {};
+  const data = configData(doc, lineCounter, fileName);
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0]!;

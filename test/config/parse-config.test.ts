@@ -68,6 +68,49 @@ describe('parseConfig', () => {
   });
 });
 
+describe('parseConfig: hostile YAML', () => {
+  // Written for the test: the classic "billion laughs" shape (each level nine aliases of the
+  // last), nine levels deep = 9^9 strings if expanded.
+  const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+  const BOMB = levels
+    .map((name, i) => (i === 0 ? `${name}: &${name} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` : `${name}: &${name} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]`))
+    .join('\n');
+
+  const errorOf = (text: string) => {
+    try {
+      parseConfig(text, 'bomb.yaml');
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it('an alias bomb is a ConfigError (exit 78) on the line of the first alias, not a crash', () => {
+    const error = errorOf(BOMB);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe('bomb.yaml:2: YAML aliases expand more than 100 times (an alias bomb?); write the values out');
+  });
+
+  it('an alias of an alias past the cap, in a field tcpdwell reads, is refused the same way', () => {
+    // Written for the test: a port list of 11 aliases, repeated by 11 rules (121 expansions).
+    const rules = Array.from({ length: 11 }, (_, i) => `  - { name: r${i}, match: { local-port: *ports } }`).join('\n');
+    const text = `p: &p 1\nx: &ports [${Array(11).fill('*p').join(', ')}]\nrules:\n${rules}\n`;
+    expect(errorOf(text)).toBeInstanceOf(ConfigError);
+  });
+
+  it('a few aliases, as a real config uses them, still work', () => {
+    const text = 'thresholds: &db { idle: 8h }\nrules:\n  - { name: pg, match: { local-port: 5432 }, thresholds: *db }\n  - { name: my, match: { local-port: 3306 }, thresholds: *db }\n';
+    const config = parseConfig(text, 'ok.yaml');
+    expect(config.rules.map((r) => r.warning)).toEqual([{ idleMs: 8 * 3_600_000 }, { idleMs: 8 * 3_600_000 }]);
+  });
+
+  it('an alias with no anchor is a ConfigError naming it, not a crash', () => {
+    const error = errorOf('thresholds:\n  idle: 1h\ncritical: *nowhere\n');
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^bomb\.yaml:3: Unresolved alias[^\n]*nowhere$/);
+  });
+});
+
 describe('buildPolicy', () => {
   it('layers preset ← config ← command line; a command-line class value replaces that class per-state values', () => {
     const config = parseConfig('preset: conntrack\nthresholds:\n  idle: 2h\n', 'c.yaml');
