@@ -71,6 +71,10 @@ export interface ResetOptions extends CommonOptions {
   selection: Selection;
   /** Act; without it, a dry run. */
   yes: boolean;
+  /** Confirms a selection that takes every session, or more than RESET_CONFIRM_ABOVE. */
+  all: boolean;
+  /** Act only if exactly this many sessions are selected (confirms a broad selection). */
+  count?: number;
 }
 
 export interface WatchOptions extends CommonOptions {
@@ -397,10 +401,13 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       program
         .command('reset')
         .description('end selected sessions (ss -K on Linux, SetTcpEntry on Windows); a dry run unless --yes; never LISTEN or TIME_WAIT')
-        .option('--yes', 'really end them (needs root)', false),
+        .option('--yes', 'really end them (needs root)', false)
+        .option('--all', 'with --yes: the selection may take every session, or more than 10', false)
+        .option('--count <n>', 'with --yes: end them only if exactly n sessions are selected (confirms a broad selection)', countArg),
     ),
   ).action((raw: RawOptions) => {
-    const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes) };
+    const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes), all: Boolean(raw.all) };
+    if (raw.count !== undefined) options.count = raw.count as number;
     if (options.input) throw new UsageError('reset ends live sessions; it cannot be used with --input');
     parsed = { command: 'reset', options };
   });

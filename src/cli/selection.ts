@@ -1,7 +1,7 @@
 import type { Endpoint } from '../core/address.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { matches, type PortRange, type TimedFlagKind } from '../core/policy.js';
-import type { TcpState } from '../core/tcp-state.js';
+import { TcpState } from '../core/tcp-state.js';
 
 /** Which connections a command acts on: the filters shared by `list` and `reset`. */
 export interface Selection {
@@ -53,4 +53,21 @@ export function selectsByOwner(selection: Selection, view: ConnectionView): bool
 
 export function selects(selection: Selection, view: ConnectionView): boolean {
   return selectsWithoutOwner(selection, view) && selectsByOwner(selection, view);
+}
+
+/** `reset --yes` ends more sessions than this only with `--all` or `--count N`. */
+export const RESET_CONFIRM_ABOVE = 10;
+
+/**
+ * Why ending `selected` (out of `endable`, every session reset could end now) needs `--all` or
+ * `--count N`, or undefined. A selection is too broad when it takes more than RESET_CONFIRM_ABOVE
+ * sessions, or when it takes every endable session and with them healthy ESTABLISHED ones
+ * (`--port 0-65535` would end the operator's own ssh session).
+ */
+export function resetTooBroad(selected: readonly ConnectionView[], endable: readonly ConnectionView[]): string | undefined {
+  const n = selected.length;
+  if (n > RESET_CONFIRM_ABOVE) return `the selection matches ${n} sessions (more than ${RESET_CONFIRM_ABOVE})`;
+  const healthy = selected.filter((v) => v.row.state === TcpState.ESTABLISHED && v.flag === undefined).length;
+  if (n > 1 && n === endable.length && healthy > 0) return `the selection matches every session that can be ended (${n}, ${healthy} of them ESTABLISHED and not flagged)`;
+  return undefined;
 }

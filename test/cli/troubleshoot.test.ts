@@ -173,6 +173,43 @@ describe('reset', () => {
     expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] (was gone already)\n');
   });
 
+  it('a selection that takes every session (--port 0-65535) ends nothing without --all or --count N', async () => {
+    const refused = await run(['reset', '--yes', '--port', '0-65535']);
+    expect(refused).toMatchObject({ code: 64, out: '' });
+    expect(refused.err).toBe('tcpdwell: reset: the selection matches 15 sessions (more than 10); nothing was ended. Narrow it, or confirm with --count 15 (or --all)\n');
+    expect(killed).toEqual([]);
+    // The dry run says so before anyone adds --yes.
+    expect((await run(['reset', '--port', '0-65535'])).out.trimEnd().split('\n').at(-1)).toBe('the selection matches 15 sessions (more than 10): --yes also needs --count 15 (or --all)');
+    // A count that is not the number selected now also ends nothing.
+    expect((await run(['reset', '--yes', '--port', '0-65535', '--count', '14'])).err).toBe('tcpdwell: reset --count 14: the selection matches 15 sessions now; nothing was ended\n');
+    expect(killed).toEqual([]);
+    const confirmed = await run(['reset', '--yes', '--port', '0-65535', '--count', '15']);
+    // Confirmed: every one is tried (one FIN_WAIT_2 stays in this fake's table, hence exit 1, not 64).
+    expect(confirmed).toMatchObject({ code: 1, err: '' });
+    expect(killed).toHaveLength(15);
+  });
+
+  it('--all confirms a broad selection; every endable session of a small table, ESTABLISHED among them, needs it too', async () => {
+    expect(await run(['reset', '--yes', '--all', '--state', 'ESTABLISHED,CLOSE_WAIT,FIN_WAIT_2,SYN_SENT,SYN_RECEIVED'])).toMatchObject({ code: 1, err: '' });
+    expect(killed).toHaveLength(15);
+    // Written for the test (ss -tanoie shape): two sessions only, one of them the operator's ssh.
+    killed = [];
+    platform.commands.unshift(() => ({
+      stdout: `State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\nESTAB 0 0 10.0.0.1:22 10.0.0.9:50000 ino:11\nCLOSE-WAIT 1 0 10.0.0.1:8080 10.0.0.7:40000 ino:12\n`,
+      stderr: '',
+      exitCode: 0,
+    }));
+    const every = await run(['reset', '--yes', '--remote', ':50000', '--local', '10.0.0.1']);
+    expect(every.code).toBe(0); // one named session: no confirmation needed
+    platform.commands.unshift(() => ({
+      stdout: `State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\nESTAB 0 0 10.0.0.1:22 10.0.0.9:50000 ino:11\nCLOSE-WAIT 1 0 10.0.0.1:8080 10.0.0.7:40000 ino:12\n`,
+      stderr: '',
+      exitCode: 0,
+    }));
+    const both = await run(['reset', '--yes', '--local', '10.0.0.1']);
+    expect(both).toMatchObject({ code: 64, err: 'tcpdwell: reset: the selection matches every session that can be ended (2, 1 of them ESTABLISHED and not flagged); nothing was ended. Narrow it, or confirm with --count 2 (or --all)\n' });
+  });
+
   it('refuses to run without a selection', async () => {
     const { code, err } = await run(['reset', '--yes']);
     expect(code).toBe(64);

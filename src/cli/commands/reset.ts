@@ -9,7 +9,7 @@ import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { UsageError, type ResetOptions } from '../parse-command-line.js';
-import { isEmptySelection, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
+import { isEmptySelection, resetTooBroad, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 // `tcpdwell reset`: end selected sessions, like seed 000's `tcp half-open|half-close|idle reset on`.
 // A dry run unless --yes; LISTEN and TIME_WAIT are never touched; each socket is named exactly.
@@ -38,6 +38,16 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
   const selected = evaluation.views.filter((v) => selects(options.selection, v));
   const refused = selected.filter((v) => resetRefusal(context.platform, v.row));
   const candidates = selected.filter((v) => !resetRefusal(context.platform, v.row));
+
+  // Broad selections are confirmed before anything is ended: --all, or --count with the exact number.
+  const endable = evaluation.views.filter((v) => !resetRefusal(context.platform, v.row));
+  const tooBroad = resetTooBroad(candidates, endable);
+  if (options.yes && options.count !== undefined && options.count !== candidates.length) {
+    throw new UsageError(`reset --count ${options.count}: the selection matches ${candidates.length} session${candidates.length === 1 ? '' : 's'} now; nothing was ended`);
+  }
+  if (options.yes && tooBroad && !options.all && options.count === undefined) {
+    throw new UsageError(`reset: ${tooBroad}; nothing was ended. Narrow it, or confirm with --count ${candidates.length} (or --all)`);
+  }
 
   const results: ResetResult[] = [];
   if (options.yes) {
@@ -70,6 +80,7 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
     if (!options.yes) {
       for (const view of candidates) lines.push(`would end ${describe(view)}`);
       lines.push(candidates.length ? `dry run: ${candidates.length} session${candidates.length === 1 ? '' : 's'} would be ended; add --yes to end them` : 'no session matches');
+      if (tooBroad && !options.all) lines.push(`${tooBroad}: --yes also needs --count ${candidates.length} (or --all)`);
     } else {
       for (const { view, outcome: o } of results) {
         lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${o.alreadyGone ? ' (was gone already)' : ''}`);
