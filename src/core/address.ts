@@ -119,6 +119,53 @@ function parseIpv6(text: string): number[] | undefined {
   return bytes;
 }
 
+/**
+ * An address read from a captured table (conntrack, Get-NetTCPConnection, systeminformation),
+ * normalised; undefined for anything that is not IPv4 or IPv6 text (`300.1.1.1`, `zzz::`, a name).
+ */
+export function parseAddressText(text: string): string | undefined {
+  const bytes = parseAddressBytes(text);
+  return bytes ? formatAddressBytes(bytes) : undefined;
+}
+
+// A host name as netstat prints it without -n: RFC 1123 labels (letters, digits, '-'; '_' and
+// non-ASCII letters appear in the field), possibly cut by the column, so a trailing dot or a
+// short last label is allowed.
+const HOST_NAME = /^[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]*)*$/u;
+
+/**
+ * Text meant as a numeric address: digits with dots (no host name is dotted and all-numeric,
+ * RFC 1123 §2.1), or any colon (IPv6; names have none). A bare number is a name: Windows netstat
+ * prints remote names such as `82:http` (win-netstat-o-es-MX-miguehm-redes.txt).
+ */
+function looksNumeric(text: string): boolean {
+  return text.includes(':') || /^\d+(?:\.\d*)+$/.test(text);
+}
+
+/**
+ * A host as netstat prints it without -n: an address (normalised) or a host name (kept as given).
+ * Undefined for text that looks numeric but is no address (`300.1.1.1`, `zzz::`, `1.2.3`) and for
+ * anything that is no name. `cut`: the column may have cut the text, so the start of an address
+ * (`2001:db8:85a3:0:0:8a2e:3`) is kept as printed.
+ */
+export function parseHostText(text: string, cut = false): string | undefined {
+  const bytes = parseAddressBytes(text);
+  if (bytes) return formatAddressBytes(bytes);
+  if (cut && isAddressStart(text)) return text;
+  if (looksNumeric(text) || !HOST_NAME.test(text)) return undefined;
+  return text;
+}
+
+/** Could `text` be the first characters of an IPv4 or IPv6 address (what a cutting column leaves)? */
+export function isAddressStart(text: string): boolean {
+  if (/^[\d.]+$/.test(text)) {
+    const parts = text.split('.');
+    return parts.length <= 4 && parts.every((p, i) => (p === '' ? i === parts.length - 1 : /^\d{1,3}$/.test(p) && Number(p) <= 255));
+  }
+  const groups = text.split(':');
+  return text.includes(':') && groups.length <= 8 && text.split('::').length <= 2 && groups.every((g) => /^[0-9A-Fa-f]{0,4}$/.test(g));
+}
+
 /** Canonical display form of any IPv4/IPv6 text; unknown text (host names) is kept as given. */
 export function normalizeAddress(text: string): string {
   const bytes = parseAddressBytes(text);
@@ -240,8 +287,10 @@ function normaliseNumericHost(text: string): NumericHost | undefined {
 /**
  * Endpoint text as netstat prints it without -n: `api:1032`, `host:https`, `[::]:ssh`, besides
  * everything parseEndpointText reads. Host names are kept as given; service names become ports.
+ * Numeric-looking text that is no address (`300.1.1.1:80`, `[zzz::]:22`) is refused, unless `cut`
+ * (the column may have cut it) and it is the start of an address.
  */
-export function parseNamedEndpoint(text: string): (Endpoint & { wildcard: boolean }) | undefined {
+export function parseNamedEndpoint(text: string, cut = false): (Endpoint & { wildcard: boolean }) | undefined {
   const numeric = parseEndpointText(text);
   if (numeric) return numeric;
   const colon = text.lastIndexOf(':');
@@ -253,6 +302,6 @@ export function parseNamedEndpoint(text: string): (Endpoint & { wildcard: boolea
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   host = host.replace(/%.*$/, '');
   if (host === '*') return { address: '*', port, wildcard: true };
-  if (!/^[\p{L}\p{N}._:-]+$/u.test(host)) return undefined;
-  return { address: normalizeAddress(host), port, wildcard: false };
+  const address = parseHostText(host, cut);
+  return address === undefined ? undefined : { address, port, wildcard: false };
 }

@@ -1,4 +1,4 @@
-import { normalizeAddress } from '../../core/address.js';
+import { parseAddressText, parsePortText } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -107,6 +107,12 @@ function parseTcpEntry(fields: string[], ipv6: boolean, timeouts: ConntrackTimeo
   }
   const { src, dst, sport, dport } = original;
   if (src === undefined || dst === undefined || sport === undefined || dport === undefined) return 'truncated entry: no complete original tuple';
+  const local = parseAddressText(src);
+  const remote = parseAddressText(dst);
+  if (local === undefined || remote === undefined) return `bad address "${local === undefined ? src : dst}"`;
+  const localPort = parsePortText(sport);
+  const remotePort = parsePortText(dport);
+  if (localPort === undefined || remotePort === undefined || sport === '*' || dport === '*') return `bad port "${localPort === undefined ? sport : dport}"`;
   const offload = rest.includes('[HW_OFFLOAD]') ? 'hardware' : rest.includes('[OFFLOAD]') ? 'software' : undefined;
   let mapped;
   if (stateWord !== undefined) mapped = mapState('conntrack', stateWord);
@@ -117,8 +123,8 @@ function parseTcpEntry(fields: string[], ipv6: boolean, timeouts: ConntrackTimeo
   else return 'no state: neither a state word nor [OFFLOAD]';
   const row: ConntrackRow = {
     protocol: ipv6 || src.includes(':') ? 'tcp6' : 'tcp',
-    local: { address: normalizeAddress(src), port: Number(sport) },
-    remote: { address: normalizeAddress(dst), port: Number(dport) },
+    local: { address: local, port: localPort },
+    remote: { address: remote, port: remotePort },
     state: mapped.state,
     rawState: mapped.rawState,
     unreplied: rest.includes('[UNREPLIED]'),

@@ -100,12 +100,19 @@ function timerName(word: string): SocketTimer['name'] {
   return TIMER_WORDS[word] ?? 'other'; // unkn-N and its translations (nezn-N, 不明-N …)
 }
 
+/**
+ * Without -W, net-tools netstat cuts an address so that address, ':' and port fill 23 characters
+ * (netstat.c, tcp_do_one: `local_addr[22 - strlen(buffer)] = '\0'`): such text may be the start of
+ * an address.
+ */
+const NET_TOOLS_ENDPOINT_WIDTH = 23;
+
 function parseRow(fields: string[], protocol: 'tcp' | 'tcp6'): SocketRow | string {
   const [, receiveText = '', sendText = '', localText, remoteText, ...rest] = fields;
   if (localText === undefined || remoteText === undefined || rest.length === 0) return `truncated row: ${fields.length} fields, at least 6 expected`;
   if (!/^\d+$/.test(receiveText) || !/^\d+$/.test(sendText)) return `bad queue sizes "${receiveText} ${sendText}"`;
-  const local = parseNamedEndpoint(localText);
-  const remote = parseNamedEndpoint(remoteText);
+  const local = parseNamedEndpoint(localText, localText.length >= NET_TOOLS_ENDPOINT_WIDTH);
+  const remote = parseNamedEndpoint(remoteText, remoteText.length >= NET_TOOLS_ENDPOINT_WIDTH);
   if (!local || !remote) return `bad address "${local ? remoteText : localText}"`;
   // The state runs up to the PID/Program column (or `-` where the owner is hidden).
   const ownerAt = rest.findIndex((f) => f === '-' || PID_PROGRAM.test(f));

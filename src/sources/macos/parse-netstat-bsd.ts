@@ -1,4 +1,4 @@
-import { normalizeAddress, parseAddressBytes, parsePortText } from '../../core/address.js';
+import { parseHostText, parsePortText } from '../../core/address.js';
 import { connectionKey, type ParseProblem, type ParseResult, type SocketRow } from '../../core/connection.js';
 import { wellKnownPort } from '../../core/services.js';
 import { mapState } from '../../core/state-vocabularies.js';
@@ -82,8 +82,11 @@ export function parseBsdNetstat(text: string): BsdParseResult {
       problems.push({ line: index + 1, message: `truncated row: ${fields.length - at} fields, at least 6 expected` });
       return;
     }
-    const local = parseDottedEndpoint(localText);
-    const remote = parseDottedEndpoint(remoteText);
+    const ipv6Print = protocolText === 'tcp6';
+    const localCut = mayBeCut(localText, layout.addressWidth, ipv6Print);
+    const remoteCut = mayBeCut(remoteText, layout.addressWidth, ipv6Print);
+    const local = parseDottedEndpoint(localText, localCut);
+    const remote = parseDottedEndpoint(remoteText, remoteCut);
     if (!local || !remote) {
       problems.push({ line: index + 1, message: `bad address "${local ? remoteText : localText}"` });
       return;
@@ -99,8 +102,7 @@ export function parseBsdNetstat(text: string): BsdParseResult {
       sendQueue: Number(sendText),
     };
     readTrailing(row, layout.trailing, trailing);
-    const ipv6Print = protocolText === 'tcp6';
-    if (mayBeCut(localText, layout.addressWidth, ipv6Print) || mayBeCut(remoteText, layout.addressWidth, ipv6Print)) {
+    if (localCut || remoteCut) {
       possiblyTruncated++;
       // The pcb address (-A) is the kernel's own id for the socket: stable for its life, unlike
       // the row's position, which moves whenever a row is added above.
@@ -189,8 +191,12 @@ function readTrailing(row: SocketRow, names: readonly string[], values: readonly
   if (tx !== undefined && /^\d+$/.test(tx)) row.bytesSent = Number(tx);
 }
 
-/** `10.0.0.1.443`, `*.*`, `*.22`, `::1.5432`, `fe80::1%lo0.5353`, `host.https`; a cut address is kept as printed. */
-function parseDottedEndpoint(text: string): { address: string; port: number } | undefined {
+/**
+ * `10.0.0.1.443`, `*.*`, `*.22`, `::1.5432`, `fe80::1%lo0.5353`, `host.https`; a cut address
+ * (`cut`: the column may have cut it) is kept as printed; text that is neither an address, the
+ * start of one, nor a host name (`300.1.1.1`, `zzz::`) is refused.
+ */
+function parseDottedEndpoint(text: string, cut: boolean): { address: string; port: number } | undefined {
   const dot = text.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const host = text.slice(0, dot);
@@ -198,6 +204,6 @@ function parseDottedEndpoint(text: string): { address: string; port: number } | 
   const port = parsePortText(text.slice(dot + 1)) ?? wellKnownPort(text.slice(dot + 1));
   if (port === undefined) return undefined;
   if (host === '*') return { address: '*', port };
-  const bare = host.replace(/%.*$/, '');
-  return { address: parseAddressBytes(bare) ? normalizeAddress(bare) : bare, port };
+  const address = parseHostText(host.replace(/%.*$/, ''), cut);
+  return address === undefined ? undefined : { address, port };
 }

@@ -1,4 +1,4 @@
-import { normalizeAddress, parsePortText } from '../../core/address.js';
+import { parseAddressText, parsePortText } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -25,7 +25,7 @@ export type SiNetworkConnections = () => Promise<SiConnection[]>;
 
 const loadLibrary: () => Promise<SiNetworkConnections> = async () => (await import('systeminformation')).default.networkConnections as SiNetworkConnections;
 
-/** Pure: the library's records → rows. Non-TCP records are skipped; a record with a bad port is counted. */
+/** Pure: the library's records → rows. Non-TCP records are skipped; a record with a bad port or address is counted. */
 export function rowsFromSystemInformation(connections: readonly SiConnection[]): { rows: SocketRow[]; skipped: number } {
   const rows: SocketRow[] = [];
   let skipped = 0;
@@ -40,6 +40,10 @@ export function rowsFromSystemInformation(connections: readonly SiConnection[]):
     }
     const local = addressOf(c.localAddress);
     const remote = addressOf(c.peerAddress);
+    if (local === undefined || remote === undefined) {
+      skipped++;
+      continue;
+    }
     const mapped = mapState('systeminformation', c.state.trim());
     const row: SocketRow = {
       protocol: protocol === 'tcp6' || protocol === 'tcp46' || local.includes(':') ? 'tcp6' : 'tcp',
@@ -60,9 +64,10 @@ function portOf(text: string): number | undefined {
   return text === '' ? 0 : parsePortText(text);
 }
 
-function addressOf(text: string): string {
+/** undefined: not an address (the row is skipped and counted). */
+function addressOf(text: string): string | undefined {
   const bare = text.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
-  return bare === '' ? '*' : normalizeAddress(bare);
+  return bare === '' || bare === '*' ? '*' : parseAddressText(bare);
 }
 
 export class SystemInformationSource implements SocketSource {

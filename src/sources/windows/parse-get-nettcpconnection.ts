@@ -1,4 +1,4 @@
-import { normalizeAddress } from '../../core/address.js';
+import { isAddressStart, parseAddressText } from '../../core/address.js';
 import { connectionKey, type ParseProblem, type ParseResult, type SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { UnusableInputError } from '../unusable-input.js';
@@ -203,6 +203,11 @@ function listRecords(lines: readonly string[]): Records {
   return { records, problems: [] };
 }
 
+/** An address, normalised; one the table view cut (`fe80::1ff:fe23:4567:…`) as printed; else undefined. */
+function addressOf(text: string): string | undefined {
+  return parseAddressText(text) ?? (CUT.test(text) && isAddressStart(text.replace(CUT, '')) ? text : undefined);
+}
+
 function toRow(record: Record_, takenAtMs: number, slashOrder: SlashOrder | undefined): { row: SocketRow; creationUnreadable: boolean } | string {
   const localAddress = record.LocalAddress;
   const remoteAddress = record.RemoteAddress;
@@ -212,12 +217,14 @@ function toRow(record: Record_, takenAtMs: number, slashOrder: SlashOrder | unde
   if (/\s/.test(localAddress) || /\s/.test(remoteAddress)) return `bad address "${/\s/.test(localAddress) ? localAddress : remoteAddress}"`;
   if (record.LocalPort === '' || record.RemotePort === '' || !isPort(localPort) || !isPort(remotePort)) return `bad port "${String(record.LocalPort)}" / "${String(record.RemotePort)}"`;
   if (record.State === undefined || record.State === null || record.State === '') return 'missing State';
+  const local = addressOf(localAddress);
+  const remote = addressOf(remoteAddress);
+  if (local === undefined || remote === undefined) return `bad address "${local === undefined ? localAddress : remoteAddress}"`;
   const mapped = mapState('mib', String(record.State));
-  const local = normalizeAddress(localAddress);
   const row: SocketRow = {
     protocol: local.includes(':') ? 'tcp6' : 'tcp',
     local: { address: local, port: localPort },
-    remote: { address: normalizeAddress(remoteAddress), port: remotePort },
+    remote: { address: remote, port: remotePort },
     state: mapped.state,
     rawState: mapped.rawState,
   };
