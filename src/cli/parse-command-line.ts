@@ -379,6 +379,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     if (typeof raw.stateFile === 'string') options.stateFilePath = raw.stateFile;
     if (raw.window !== undefined) options.windowMs = raw.window as number;
     if (raw.reset) options.resetKinds = raw.reset as TimedFlagKind[];
+    if (raw.interval !== undefined && raw.window === undefined) throw new UsageError('--interval needs --window (without it check polls once)');
     if (options.input && (options.windowMs !== undefined || options.resetKinds)) throw new UsageError('--window and --reset act on the live host; they cannot be used with --input');
     parsed = { command: 'check', options };
   });
@@ -471,7 +472,80 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     throw error;
   }
   if (!parsed) throw new UsageError('no command given');
+  const command = program.commands.find((c) => c.name() === parsed!.command);
+  if (command) refuseRepeatedValues(argv[0] === parsed.command ? argv.slice(1) : argv, command);
+  refuseMeaninglessCombinations(parsed);
   return parsed;
+}
+
+/** Options that gather every value given (lists), so giving them twice is no contradiction. */
+const GATHERING_OPTIONS = new Set(['state', 'port', 'pid', 'process', 'kind', 'reset', 'at', 'listenerPort', 'input']);
+/** Hidden aliases: one option under two names (ASA's timeout names beside the field's own). */
+const ALIAS_OF: Record<string, string> = { synwait: 'halfOpen', finwait: 'halfClose' };
+
+/**
+ * An option that takes one value, given twice (or under its alias) with values that differ:
+ * commander keeps the last silently, so `--half-open 5s --synwait 50s` would mean 50s with no
+ * word said. The values are compared as parsed (`5s` and `5000ms` agree).
+ */
+function refuseRepeatedValues(argv: readonly string[], command: Command): void {
+  const seen = new Map<string, { flag: string; text: string; value: string }>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (!arg.startsWith('--')) continue;
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const option = command.options.find((o) => o.long === flag);
+    if (!option || option.negate || (!option.required && !option.optional) || option.variadic) continue;
+    let text: string | undefined;
+    if (eq >= 0) text = arg.slice(eq + 1);
+    else if (option.required || (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-'))) text = argv[++i];
+    const name = option.attributeName();
+    if (GATHERING_OPTIONS.has(name)) continue;
+    const key = ALIAS_OF[name] ?? name;
+    const value = text === undefined ? 'true' : comparable(option, text);
+    const before = seen.get(key);
+    if (before && before.value !== value) {
+      const shown = (t: string) => (t === '' ? '(no value)' : t);
+      throw new UsageError(
+        before.flag === flag
+          ? `${flag} given twice with different values (${shown(before.text)}, ${shown(text ?? '')}): give it once`
+          : `${before.flag} ${shown(before.text)} and ${flag} ${shown(text ?? '')} disagree (one option under two names): give one of them`,
+      );
+    }
+    seen.set(key, { flag, text: text ?? '', value });
+  }
+}
+
+function comparable(option: Option, text: string): string {
+  try {
+    const parsed: unknown = option.parseArg ? option.parseArg(text, undefined) : text;
+    return JSON.stringify(parsed) ?? text;
+  } catch {
+    return text; // commander has already refused a bad value
+  }
+}
+
+/** Flags that mean nothing beside another (or together contradict): refused, not ignored. */
+function refuseMeaninglessCombinations(parsed: ParsedCommandLine): void {
+  switch (parsed.command) {
+    case 'list':
+      if (parsed.options.iterations !== undefined && parsed.options.watchMs === undefined) throw new UsageError('--iterations needs --watch (a single listing is one poll)');
+      return;
+    case 'check': {
+      const o = parsed.options;
+      if (!o.useStateFile && o.stateFilePath !== undefined) throw new UsageError('--no-state and --state-file disagree: give one of them');
+      if (o.all && o.format !== 'text') throw new UsageError(`--all is for text output; --format ${o.format} always has every flag`);
+      return;
+    }
+    case 'serve':
+    case 'dashboard':
+      if (parsed.options.json) throw new UsageError(`--json means nothing to ${parsed.command} (${parsed.command === 'serve' ? 'it serves Prometheus text; --log writes JSON lines' : 'it draws on the terminal; --log writes JSON lines'})`);
+      return;
+    default:
+      return;
+  }
 }
 
 function positiveDurationOrUsage(value: string, flag: string): number {

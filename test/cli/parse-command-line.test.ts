@@ -56,6 +56,30 @@ describe('parseCommandLine', () => {
     [['reset', '--local', 'db.example:5432x'], /invalid address "db.example:5432x"/],
     [['explain', 'nonsense'], /^cannot explain "nonsense": give a state/],
     [['check', '--preset', 'cisco'], /Allowed choices are ios, asa, conntrack/],
+    // Contradictions: one option under two names with different values…
+    [['list', '--half-open', '5s', '--synwait', '50s'], /^--half-open 5s and --synwait 50s disagree \(one option under two names\): give one of them$/],
+    [['check', '--finwait=1m', '--half-close', '2m'], /^--finwait 1m and --half-close 2m disagree/],
+    // …one option given twice where only one value counts (every single-value option)…
+    [['list', '--half-open', '5s', '--half-open', '6s'], /^--half-open given twice with different values \(5s, 6s\): give it once$/],
+    [['list', '--source', 'ss', '--source=procfs'], /^--source given twice/],
+    [['list', '--local', '10.0.0.1', '--local', '10.0.0.2'], /^--local given twice/],
+    [['list', '--watch', '--watch', '3s'], /^--watch given twice with different values \(\(no value\), 3s\)/],
+    [['watch', '--interval', '1s', '--interval', '2s'], /^--interval given twice/],
+    [['watch', '--log', '/a', '--log', '/b'], /^--log given twice/],
+    [['serve', '--listen', ':9000', '--listen', ':9001'], /^--listen given twice/],
+    [['check', '--format', 'json', '--format', 'nagios'], /^--format given twice/],
+    [['check', '--critical-idle', '2h', '--critical-idle', '3h'], /^--critical-idle given twice/],
+    [['reset', '--state', 'CLOSE_WAIT', '--count', '2', '--count', '3'], /^--count given twice/],
+    [['list', '--config', '/a', '--config', '/b'], /^--config given twice/],
+    [['list', '--preset', 'ios', '--preset', 'asa'], /^--preset given twice/],
+    // …and flags that mean nothing beside another.
+    [['check', '--json', '--format', 'text'], /^--json and --format nagios\/text disagree/],
+    [['check', '--no-state', '--state-file', '/tmp/x'], /^--no-state and --state-file disagree/],
+    [['check', '--all', '--format', 'json'], /^--all is for text output/],
+    [['check', '--interval', '5s'], /^--interval needs --window/],
+    [['list', '--iterations', '2'], /^--iterations needs --watch/],
+    [['serve', '--json'], /^--json means nothing to serve/],
+    [['dashboard', '--json'], /^--json means nothing to dashboard/],
   ])('rejects %j with one line', (argv, message) => {
     let error: unknown;
     try {
@@ -66,6 +90,13 @@ describe('parseCommandLine', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('takes an option given twice with the same value, a list option given twice, and an alias that agrees', () => {
+    expect(parseCommandLine(['list', '--half-open', '5s', '--synwait', '5000ms'])).toMatchObject({ options: { warning: { halfOpenMs: 5000 } } });
+    expect(parseCommandLine(['list', '--source', 'ss', '--source', 'ss'])).toMatchObject({ options: { source: 'ss' } });
+    expect(parseCommandLine(['list', '--state', 'LISTEN', '--state', 'ESTABLISHED'])).toMatchObject({ options: { selection: { states: ['LISTEN', 'ESTABLISHED'] } } });
+    expect(parseCommandLine(['list', '--port', '22', '--port', '443'])).toMatchObject({ options: { selection: { ports: [{ from: 22, to: 22 }, { from: 443, to: 443 }] } } });
   });
 
   it('answers --help and --version without running anything', () => {
