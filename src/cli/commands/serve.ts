@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { EventStream } from '../../app/event-stream.js';
 import type { Monitor } from '../../app/monitor.js';
 import { emptyDwellHistograms, observeDwells } from '../../core/dwell-histogram.js';
@@ -14,6 +15,23 @@ import { UsageError, type ServeOptions } from '../parse-command-line.js';
 // any number of scrapers cost nothing extra; /metrics serves the body the last poll produced.
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * What one local user can hold of the exporter (README "Security"). At most MAX_CONNECTIONS are
+ * open: a new one beyond it evicts the connection idle longest (no request in flight), or is itself
+ * closed when every one is busy, so idle connections can never lock a scraper out. A connection
+ * must finish its request headers within HEADERS_TIMEOUT_MS and its request within
+ * REQUEST_TIMEOUT_MS (slowloris); a keep-alive connection is closed after KEEP_ALIVE_TIMEOUT_MS
+ * without a request, and any connection silent for IDLE_TIMEOUT_MS. Prometheus scrapes with one
+ * connection per target, so these bind nothing it does.
+ */
+export const EXPORTER_LIMITS = {
+  MAX_CONNECTIONS: 64,
+  HEADERS_TIMEOUT_MS: 5_000,
+  REQUEST_TIMEOUT_MS: 10_000,
+  KEEP_ALIVE_TIMEOUT_MS: 5_000,
+  IDLE_TIMEOUT_MS: 10_000,
+} as const;
 
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, ({ monitor, policy, log }) => serveThrough(monitor, policy, log, options, context));
@@ -67,13 +85,17 @@ async function serveThrough(monitor: Monitor, policy: Policy, log: EventSink | u
       await pollOnce();
     }
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Stop at once: close() alone would wait for every keep-alive connection to time out.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
   }
   return ExitCode.OK;
 }
 
 function listen(options: ServeOptions, body: () => string): Promise<Server> {
-  const server = createServer((request, response) => {
+  // Timeouts are checked this often (Node's default, 30 s, would let a slowloris hold on 6 times longer).
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -85,11 +107,40 @@ function listen(options: ServeOptions, body: () => string): Promise<Server> {
       response.writeHead(404).end();
     }
   });
+  limitConnections(server);
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : error.code === 'EADDRNOTAVAIL' ? 'no such local address' : error.message;
       reject(new UsageError(`cannot listen on ${options.listen.host}:${options.listen.port}: ${reason}`));
     });
     server.listen(options.listen.port, options.listen.host, () => resolve(server));
+  });
+}
+
+/** Timeouts and the connection cap of EXPORTER_LIMITS, applied to `server`. */
+function limitConnections(server: Server): void {
+  server.headersTimeout = EXPORTER_LIMITS.HEADERS_TIMEOUT_MS;
+  server.requestTimeout = EXPORTER_LIMITS.REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = EXPORTER_LIMITS.KEEP_ALIVE_TIMEOUT_MS;
+  // With no 'timeout' listener, Node destroys a socket silent this long.
+  server.setTimeout(EXPORTER_LIMITS.IDLE_TIMEOUT_MS);
+  // Oldest first (a Set keeps insertion order); a socket is busy while a request is in flight.
+  const open = new Set<Socket>();
+  const busy = new WeakSet<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= EXPORTER_LIMITS.MAX_CONNECTIONS) return;
+    const victim = [...open].find((s) => s !== socket && !busy.has(s)) ?? socket;
+    victim.destroy();
+    open.delete(victim);
+  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    busy.add(socket);
+    // Moved to the end: the order of the Set is then the order of last use.
+    if (open.delete(socket)) open.add(socket);
+    response.once('finish', () => busy.delete(socket));
+    response.once('close', () => busy.delete(socket));
   });
 }
