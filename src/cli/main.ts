@@ -16,6 +16,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // more, so the command stops quietly instead of dying on the failed write.
 const stdio = new GuardedStdio((loss) => {
   if (loss.kind === 'write-failed') {
+    // Also when the failure surfaces after the command returned (a one-shot list to a full disk).
+    process.exitCode = ExitCode.IO_ERROR;
     try {
       writeSync(2, `tcpdwell: cannot write output: ${loss.message}\n`);
     } catch {

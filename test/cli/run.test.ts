@@ -295,6 +295,16 @@ describe('bad input', () => {
     expect(result.out).toBe('');
   });
 
+  it('a YAML alias bomb as --config is one line and exit 78, never 70', async () => {
+    // Written for the test: "billion laughs", each level nine aliases of the one before.
+    const config = join(dir, 'bomb.yaml');
+    const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    await writeFile(config, levels.map((n, i) => (i === 0 ? `${n}: &${n} [lol,lol,lol,lol,lol,lol,lol,lol,lol]` : `${n}: &${n} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]`)).join('\n'));
+    platform.commands = [ssAnswers(SS_STUCK)];
+    const result = await run(['check', '--no-state', '--config', config]);
+    expect(result).toMatchObject({ code: 78, out: '', err: `tcpdwell: ${config}:2: YAML aliases expand more than 100 times (an alias bomb?); write the values out\n` });
+  });
+
   it('exits 78 on a bad config file, naming file, line and field', async () => {
     const config = join(dir, 'tcpdwell.yaml');
     await writeFile(config, 'thresholds:\n  half-open: 30s\n  half_close: 1m\n');

@@ -1,5 +1,5 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -197,6 +197,20 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
     const r = await runAndClose(['list', '--input', capture], 'stdout');
     expect(r.firstLine).toMatch(/^STATE/);
     expect(r).toMatchObject({ code: 0, signal: null, stderr: '' });
+  }, 20_000);
+
+  it('stdout on a full device (/dev/full): one line on stderr and exit 74, not a stack trace', async () => {
+    const capture = join(dir, 'one-tcp.txt');
+    // Written for the test: one /proc/net/tcp LISTEN row.
+    writeFileSync(capture, '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n');
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = spawnSync(process.execPath, [CLI, 'list', '--input', capture], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 10_000 });
+      expect(result.status).toBe(74);
+      expect(result.stderr).toMatch(/^tcpdwell: cannot write output: ENOSPC[^\n]*\n$/);
+    } finally {
+      closeSync(full);
+    }
   }, 20_000);
 
   it('stderr closed: the data on stdout is still written in full', async () => {
