@@ -219,9 +219,10 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
     const good = join(dir, 'small-tcp.txt');
     // Written for the test: one /proc/net/tcp LISTEN row.
     writeFileSync(good, '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n');
-    // The empty file makes it write a notice to stderr first.
+    // The empty file makes it write a notice to stderr first; it is unread, so the exit is 65
+    // (fail closed), while what the good file holds is still written in full.
     const r = await runAndClose(['list', '--json', '--input', empty, good], 'stderr');
-    expect(r).toMatchObject({ code: 0, signal: null });
+    expect(r).toMatchObject({ code: 65, signal: null });
     expect(JSON.parse(r.stdout)).toHaveLength(1);
   }, 20_000);
 });
