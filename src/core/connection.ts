@@ -38,6 +38,11 @@ export interface SocketRow {
   uid?: number;
   sendQueue?: number;
   receiveQueue?: number;
+  /**
+   * A listener's accept queue limit (the listen() backlog as the kernel caps it), where the source
+   * reports it (ss's Send-Q on a LISTEN row); its queue length is then `receiveQueue`.
+   */
+  acceptBacklog?: number;
   timer?: SocketTimer;
   /** Retransmissions of the current segment (procfs retrnsmt, ss timer count). */
   retransmits?: number;

@@ -161,10 +161,11 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
   }
   const listener = index.listenerFor(row.remote);
   if (listener) {
-    const { receiveQueue = 0, sendQueue } = listener.row;
-    const full = sendQueue !== undefined && receiveQueue > sendQueue;
+    // Only where the source gives the backlog (ss): procfs and netstat print 0 as a listener's Send-Q.
+    const { receiveQueue = 0, acceptBacklog } = listener.row;
+    const full = acceptBacklog !== undefined && receiveQueue > acceptBacklog;
     finding.evidence.push(
-      `the peer is a listener on this host, accept queue ${receiveQueue}${sendQueue !== undefined ? `/${sendQueue}` : ''}${full ? ': full, so it drops new SYNs' : ''}`,
+      `the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`,
     );
     if (full) {
       finding.summary = `the listener ${formatEndpoint(listener.row.local)} has a full accept queue and drops SYNs`;
@@ -276,8 +277,8 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
     const listener = index.listenerFor(views[0]!.row.local);
     const sources = new Set(views.map((v) => v.row.remote.address)).size;
     const evidence = [`from ${plural(sources, 'source address')}`];
-    if (listener?.row.sendQueue !== undefined) evidence.push(`accept queue ${listener.row.receiveQueue ?? 0}/${listener.row.sendQueue}`);
-    if (views.length < 2 && !(listener && (listener.row.receiveQueue ?? 0) > (listener.row.sendQueue ?? Infinity))) continue;
+    if (listener?.row.acceptBacklog !== undefined) evidence.push(`accept queue ${listener.row.receiveQueue ?? 0}/${listener.row.acceptBacklog}`);
+    if (views.length < 2 && !(listener && (listener.row.receiveQueue ?? 0) > (listener.row.acceptBacklog ?? Infinity))) continue;
     findings.push({
       code: 'handshakes-piling-up',
       subject: local,

@@ -40,13 +40,21 @@ describe('findings for one connection', () => {
   });
 
   it('SYN_SENT to a listener on this host with a full accept queue says so', () => {
-    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7001 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0, pid: 9, process: 'server' });
+    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7001 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0, acceptBacklog: 0, pid: 9, process: 'server' });
     const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7001 }, retransmits: 2 });
     const { views } = track([[listener, synSent]]);
     const finding = diagnose(views, 'SYN_SENT');
     expect(finding.summary).toBe('the listener 127.0.0.1:7001 has a full accept queue and drops SYNs');
     expect(finding.evidence).toContain('the peer is a listener on this host, accept queue 1/0: full, so it drops new SYNs');
     expect(finding.nextStep).toContain('server[9]');
+  });
+
+  it('claims no full accept queue where the source gives no backlog (procfs, netstat: a listener\'s Send-Q is 0 there)', () => {
+    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7002 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0 });
+    const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7002 }, retransmits: 2 });
+    const finding = diagnose(track([[listener, synSent]]).views, 'SYN_SENT');
+    expect(finding.summary).toBe('SYN or SYN/ACK lost or filtered; the peer may be down');
+    expect(finding.evidence).toContain('the peer is a listener on this host, accept queue 1');
   });
 
   it('SYN_RECEIVED: final ACK missing', () => {
@@ -146,7 +154,7 @@ describe('findings for groups', () => {
 
   it('SYN_RECEIVED piling up on a listener, with its accept queue and source count', () => {
     const local = { address: '10.0.0.1', port: 443 };
-    const listener = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 129, sendQueue: 128 });
+    const listener = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 129, sendQueue: 128, acceptBacklog: 128 });
     const embryos = Array.from({ length: 12 }, (_, i) => row('SYN_RECEIVED', { local, remote: { address: `203.0.113.${i}`, port: 50_000 + i }, inode: 0 }));
     const groups = diagnoseGroups(new DiagnosisIndex(track([[listener, ...embryos]]).views));
     expect(groups).toEqual([

@@ -135,6 +135,9 @@ function parseStateLine(line: string, stateWord: string, from: number, wildcards
     receiveQueue,
     sendQueue,
   };
+  // For a listener, sock_diag reports the accept queue in Recv-Q and its limit in Send-Q
+  // (inet_diag: sk_ack_backlog / sk_max_ack_backlog); /proc/net/tcp and netstat print no limit.
+  if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
   let uid: number | undefined;
   let v6only = false;
   for (let start = skipBlanks(line, at); start < line.length; start = skipBlanks(line, at)) {
