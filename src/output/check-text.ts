@@ -12,6 +12,14 @@ import { sanitizeLine } from './sanitize.js';
 
 const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
 
+/**
+ * The half-close timer restarts on every segment from the peer; a source that reports no segment
+ * times (procfs, netstat) measures only the time in the state, and the line says so.
+ */
+function measureName(view: ConnectionView, kind: keyof typeof MEASURE_NAME): string {
+  return kind === 'half-close' && view.connection.lastPeerSegmentMs === undefined ? 'in state' : MEASURE_NAME[kind];
+}
+
 export function formatFlaggedLine(view: ConnectionView, why?: string): string | undefined {
   const flag = view.flag;
   if (!flag || flag.kind === 'count') return undefined;
@@ -19,7 +27,7 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   const owner = ownerLabel(row);
   return sanitizeLine(
     `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''} ` +
-    `${MEASURE_NAME[flag.kind]} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
+    `${measureName(view, flag.kind)} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
     `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
   );
 }

@@ -6,7 +6,7 @@ import { countAlertKey, currentAlerts, reconcileAlerts, type AlertNotification, 
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
 import { statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../../core/evaluate.js';
 import { TcpState } from '../../core/tcp-state.js';
-import type { Policy } from '../../core/policy.js';
+import { thresholdsFor, type Policy } from '../../core/policy.js';
 import { alertMessage, deliver, notificationToJson, type Delivery } from '../../notify/notifiers.js';
 import { StateFile, StateFileUnusableError, defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine, formatResolvedLine } from '../../output/check-text.js';
@@ -70,13 +70,20 @@ interface CheckSettings {
 }
 
 async function checkThrough(monitor: Monitor, settings: CheckSettings, options: CheckOptions, context: CliContext): Promise<number> {
-  const outcome = await sample(monitor, options, context);
+  const sampled = await sample(monitor, options, context);
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
   const { evaluation } = await monitor.evaluate(settings.policy, (e) => {
     const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
     return closeWaits.some((v) => v.flag) ? closeWaits : [];
   });
+  // Say what was not measured: an idle threshold over a source without activity counters
+  // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.
+  const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && thresholdsFor(settings.policy, v.row)?.warningMs !== undefined).length;
+  const outcome =
+    unmeasured > 0
+      ? { ...sampled, notices: [...sampled.notices, `idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${sampled.source} reports no activity counters (ss does)`] }
+      : sampled;
   // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
   // proven; a warning or critical that the other files prove stands.
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
@@ -130,7 +137,8 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     });
     context.stdout.write(`${JSON.stringify({ ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, null, 2)}\n`);
   } else if (options.format === 'nagios') {
-    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors) + settings.stateNotes.map((n) => `${n.replace(/\|/g, '/')}\n`).join(''));
+    const longNotes = [...outcome.notices.filter((n) => n.startsWith('idle not measured')), ...settings.stateNotes];
+    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors) + longNotes.map((n) => `${n.replace(/\|/g, '/')}\n`).join(''));
     return exitCodeForStatus(status);
   } else {
     const lines = textLines(report, options.all, outcome.takenAtMs);
