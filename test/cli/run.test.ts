@@ -142,7 +142,10 @@ describe('sources: fallback and failure', () => {
     expect(code).toBe(1);
     const report = JSON.parse(out);
     expect(report.source).toBe('procfs');
-    expect(report.notices).toEqual([expect.stringMatching(/^ss \(iproute2\) is not installed; using \/proc\/net\/tcp instead/)]);
+    expect(report.notices).toEqual([
+      expect.stringMatching(/^ss \(iproute2\) is not installed; using \/proc\/net\/tcp instead/),
+      'idle not measured for 7 ESTABLISHED connections: source procfs reports no activity counters',
+    ]);
     // procfs knows the SYN_RECEIVED request's timeout count, so both half-open sockets are aged by the kernel.
     expect(summary(report.flagged)).toEqual(['warning half-open SYN_RECEIVED 127.0.0.1:43211', 'warning half-open SYN_SENT 127.0.0.1:56268']);
     expect(report.counts).toEqual({ LISTEN: 8, ESTABLISHED: 7, CLOSE_WAIT: 4, FIN_WAIT_2: 4, SYN_SENT: 1, SYN_RECEIVED: 1 });

@@ -82,7 +82,7 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
   const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && thresholdsFor(settings.policy, v.row)?.warningMs !== undefined).length;
   const outcome =
     unmeasured > 0
-      ? { ...sampled, notices: [...sampled.notices, `idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${sampled.source} reports no activity counters (ss does)`] }
+      ? { ...sampled, notices: [...sampled.notices, `idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${sampled.source} reports no activity counters`] }
       : sampled;
   // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
   // proven; a warning or critical that the other files prove stands.
