@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
-import { DurationError, parseDuration } from '../core/duration.js';
+import { DurationError, parseDuration, parseTimerDuration } from '../core/duration.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
 import { stateFromAnyWord } from '../core/state-vocabularies.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
@@ -125,6 +125,15 @@ function positiveDurationArg(value: string): number {
   const ms = durationArg(value);
   if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
   return ms;
+}
+
+/** A duration a timer waits for (--interval, --watch, --window): positive and at most 24 days. */
+function timerArg(value: string): number {
+  try {
+    return parseTimerDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof DurationError ? error.message : String(error));
+  }
 }
 
 function listArg<T>(parseOne: (item: string) => T) {
@@ -254,7 +263,7 @@ type RawOptions = Record<string, unknown>;
 /** The long-running modes (watch, serve, dashboard): common options, --interval and --log. */
 function addPollingOptions(command: Command, intervalHelp: string): Command {
   return addCommonOptions(command)
-    .option('--interval <duration>', intervalHelp, positiveDurationArg)
+    .option('--interval <duration>', intervalHelp, timerArg)
     .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
 }
 
@@ -341,7 +350,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .option('--iterations <n>', 'with --watch: stop after n polls', countArg)
     .action((raw: RawOptions) => {
       const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
-      if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : positiveDurationOrUsage(String(raw.watch), '--watch');
+      if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : timerOrUsage(String(raw.watch), '--watch');
       if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
       if (options.input && options.watchMs !== undefined) throw new UsageError('--watch polls a live source; it cannot be used with --input');
       if (typeof raw.log === 'string') {
@@ -357,8 +366,8 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .description('for cron and monitoring: reports what is new since the last run, silent otherwise; exit 0 ok, 1 warning, 2 critical, 3 unknown')
       .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)')
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
-      .option('--window <duration>', 'sample for this long instead of using the state file', positiveDurationArg)
-      .option('--interval <duration>', 'with --window: time between polls (default 2s)', positiveDurationArg)
+      .option('--window <duration>', 'sample for this long instead of using the state file (at most 24 days)', timerArg)
+      .option('--interval <duration>', 'with --window: time between polls (default 2s)', timerArg)
       .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
       .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
       .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
@@ -548,9 +557,9 @@ function refuseMeaninglessCombinations(parsed: ParsedCommandLine): void {
   }
 }
 
-function positiveDurationOrUsage(value: string, flag: string): number {
+function timerOrUsage(value: string, flag: string): number {
   try {
-    return positiveDurationArg(value);
+    return timerArg(value);
   } catch (error) {
     throw new UsageError(`option '${flag} [interval]' argument '${value}' is invalid. ${(error as Error).message}`);
   }

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
-import { DurationError, parseDuration } from '../core/duration.js';
+import { DurationError, parseDuration, parseTimerDuration } from '../core/duration.js';
 import {
   PRESET_NAMES,
   defaultPolicy,
@@ -40,6 +40,16 @@ const durationValue = z.union([z.string(), z.number()]).transform((value, ctx) =
   if (value === 'off') return Infinity;
   try {
     return parseDuration(String(value));
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+/** A notifier's timeout: a timer waits for it, so no "off" and at most 24 days (MAX_TIMER_MS). */
+const timerValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseTimerDuration(String(value));
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
     return z.NEVER;
@@ -141,12 +151,12 @@ const countSchema = z.strictObject({
 });
 
 const notifierSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('exec'), command: z.array(z.string().min(1)).min(1), timeout: durationValue.optional() }),
+  z.strictObject({ type: z.literal('exec'), command: z.array(z.string().min(1)).min(1), timeout: timerValue.optional() }),
   z.strictObject({
     type: z.literal('webhook'),
     url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u), 'must be an http:// or https:// URL'),
     headers: z.record(z.string(), z.string()).optional(),
-    timeout: durationValue.optional(),
+    timeout: timerValue.optional(),
     retries: z.number().int().min(0).max(10).optional(),
   }),
   z.strictObject({

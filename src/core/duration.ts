@@ -5,6 +5,21 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 
 export class DurationError extends Error {}
 
+/**
+ * The longest wait a timer can take: 2^31 - 1 ms (24.8 days). setTimeout, setInterval and
+ * AbortSignal.timeout store the delay as a signed 32-bit count of ms; a longer one fires after
+ * 1 ms (Node prints TimeoutOverflowWarning), so `--interval 25d` became a 1 ms poll loop.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Parses a duration that a timer will wait for: more than 0 and at most MAX_TIMER_MS, else DurationError. */
+export function parseTimerDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new DurationError(`invalid duration "${text}": must be more than 0`);
+  if (ms > MAX_TIMER_MS) throw new DurationError(`duration "${text}" is too long: a wait can be at most 24 days (${MAX_TIMER_MS} ms)`);
+  return ms;
+}
+
 /** Parses a duration to milliseconds, or throws DurationError with a message that says what is accepted. */
 export function parseDuration(text: string): number {
   const input = text.trim();

@@ -50,6 +50,14 @@ describe('parseCommandLine', () => {
     [['list', '--state', 'HALF_DEAD'], /unknown state "HALF_DEAD"/],
     [['list', '--port', '99999'], /invalid port "99999"/],
     [['list', '--watch', '0s'], /must be more than 0/],
+    // Every option a timer waits for: past 2^31 - 1 ms setTimeout fires after 1 ms (a poll loop).
+    [['list', '--watch', '25d'], /--watch.*duration "25d" is too long: a wait can be at most 24 days/],
+    [['list', '--watch', '2147484s'], /--watch.*too long/],
+    [['watch', '--interval', '25d'], /--interval <duration>.*too long/],
+    [['serve', '--interval', '25d'], /--interval <duration>.*too long/],
+    [['dashboard', '--interval', '25d'], /--interval <duration>.*too long/],
+    [['check', '--window', '1m', '--interval', '25d'], /--interval <duration>.*too long/],
+    [['check', '--window', '25d'], /--window <duration>.*too long/],
     [['check', '--bogus'], /unknown option '--bogus'/],
     [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset, sources, watch, serve, dashboard\)$/],
     [['reset', '--kind', 'stuck'], /unknown kind "stuck" \(one of half-open, half-close, idle\)/],
@@ -97,6 +105,13 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['list', '--source', 'ss', '--source', 'ss'])).toMatchObject({ options: { source: 'ss' } });
     expect(parseCommandLine(['list', '--state', 'LISTEN', '--state', 'ESTABLISHED'])).toMatchObject({ options: { selection: { states: ['LISTEN', 'ESTABLISHED'] } } });
     expect(parseCommandLine(['list', '--port', '22', '--port', '443'])).toMatchObject({ options: { selection: { ports: [{ from: 22, to: 22 }, { from: 443, to: 443 }] } } });
+  });
+
+  it('accepts a wait of exactly 2^31 - 1 ms, the longest a timer takes', () => {
+    expect(parseCommandLine(['watch', '--interval', '2147483647ms'])).toMatchObject({ options: { intervalMs: 2_147_483_647 } });
+    expect(parseCommandLine(['list', '--watch', '24d'])).toMatchObject({ options: { watchMs: 24 * 86_400_000 } });
+    // --renotify is compared with dwell, never waited for: a month is fine.
+    expect(parseCommandLine(['check', '--renotify', '30d'])).toMatchObject({ options: { renotifyMs: 30 * 86_400_000 } });
   });
 
   it('answers --help and --version without running anything', () => {

@@ -58,6 +58,10 @@ describe('parseConfig', () => {
     ['rules:\n  - name: a\n    match:\n      remote-address: 10.0.0.0/40\n', 'c.yaml:4: rules[0].match.remote-address[0]: invalid address or CIDR "10.0.0.0/40"'],
     ['thresholds: [\n', 'c.yaml:'],
     ['a: 1\na: 2\n', 'c.yaml:2:'],
+    // Notifier timeouts are timers: past 2^31 - 1 ms one fires after 1 ms, and "off" would never fire.
+    ['notify:\n  - { type: webhook, url: "http://127.0.0.1:9/x", timeout: 25d }\n', 'c.yaml:2: notify[0].timeout: duration "25d" is too long: a wait can be at most 24 days'],
+    ['notify:\n  - { type: exec, command: [/bin/true], timeout: 2147484s }\n', 'c.yaml:2: notify[0].timeout: duration "2147484s" is too long'],
+    ['notify:\n  - { type: exec, command: [/bin/true], timeout: off }\n', 'c.yaml:2: notify[0].timeout: invalid duration "off"'],
   ])('names file, line and field: %j', (text, message) => {
     expect(() => parseConfig(text, 'c.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(text, 'c.yaml')).toThrow(message);

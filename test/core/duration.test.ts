@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationError, formatDuration, parseDuration } from '../../src/core/duration.js';
+import { DurationError, MAX_TIMER_MS, formatDuration, parseDuration, parseTimerDuration } from '../../src/core/duration.js';
 
 describe('durations', () => {
   it.each([
@@ -24,5 +24,13 @@ describe('durations', () => {
   it('formats compactly', () => {
     expect([400, 45_000, 725_000, 10_920_000, 187_200_000].map(formatDuration)).toEqual(['0.4s', '45s', '12m05s', '3h02m', '2d04h']);
     expect(formatDuration(-1)).toBe('-');
+  });
+
+  it('parseTimerDuration keeps a wait within what setTimeout can hold (2^31 - 1 ms)', () => {
+    expect(parseTimerDuration('24d')).toBe(24 * 86_400_000);
+    expect(parseTimerDuration(`${MAX_TIMER_MS}ms`)).toBe(2_147_483_647);
+    expect(() => parseTimerDuration(`${MAX_TIMER_MS + 1}ms`)).toThrow(/too long: a wait can be at most 24 days/);
+    expect(() => parseTimerDuration('25d')).toThrow(DurationError);
+    expect(() => parseTimerDuration('0s')).toThrow(/must be more than 0/);
   });
 });
