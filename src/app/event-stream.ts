@@ -2,6 +2,7 @@ import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/aler
 import type { Evaluation } from '../core/evaluate.js';
 import { alertEventToJson, trackerEventToJson } from '../output/events.js';
 import type { PollOutcome } from './monitor.js';
+import { appendAll } from '../core/lists.js';
 
 /**
  * Turns successive polls into event-log entries: the tracker's opened / state-changed / closed,
@@ -16,7 +17,7 @@ export class EventStream {
     const entries = outcome.events.map(trackerEventToJson);
     const { reported, notifications } = reconcileAlerts(this.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, Infinity);
     this.reported = reported;
-    entries.push(...notifications.map((n) => alertEventToJson(n, outcome.takenAtMs)));
+    appendAll(entries, notifications.map((n) => alertEventToJson(n, outcome.takenAtMs)));
     return entries;
   }
 }

@@ -72,7 +72,7 @@ function decodeHexWords(hex: string, littleEndian: boolean): string | undefined 
     const word: number[] = [];
     for (let b = 0; b < 8; b += 2) word.push(parseInt(hex.slice(w + b, w + b + 2), 16));
     if (littleEndian) word.reverse();
-    bytes.push(...word);
+    for (const byte of word) bytes.push(byte);
   }
   return formatAddressBytes(bytes);
 }
@@ -115,7 +115,7 @@ function parseIpv6(text: string): number[] | undefined {
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
   const words = [...head, ...new Array<number>(Math.max(0, missing)).fill(0), ...tail];
   const bytes = words.flatMap((w) => [w >> 8, w & 0xff]);
-  if (tailBytes.length) bytes.splice(12, 4, ...tailBytes);
+  tailBytes.forEach((byte, i) => (bytes[12 + i] = byte));
   return bytes;
 }
 

@@ -4,6 +4,7 @@ import { formatDuration } from './duration.js';
 import type { ConnectionView } from './evaluate.js';
 import { STATE_GUIDE } from './state-guide.js';
 import { TcpState } from './tcp-state.js';
+import { maxOf } from './lists.js';
 
 // Plain-language findings: why a session is stuck, the evidence, and what to do next
 // (field notes §2 and §3). Pure: views and host facts in, findings out.
@@ -252,7 +253,7 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
       code: 'upstream-unreachable',
       subject: remote,
       summary: `${all ? 'all' : `${halfOpen.length} of`} ${all ? halfOpen.length : views.length} connections to ${remote} are half-open: upstream down or filtered`,
-      evidence: [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(Math.max(...halfOpen.map((v) => v.timing.dwellMs)))}`],
+      evidence: [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(maxOf(halfOpen.map((v) => v.timing.dwellMs)))}`],
       nextStep: `Check ${remote} itself: is it up and listening, and does a firewall between drop SYNs? On it, SYN_RECEIVED means the SYN/ACK is blocked on the way back; only LISTEN means the SYN never arrives.`,
       connections: keys(halfOpen),
     });

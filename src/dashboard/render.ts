@@ -6,6 +6,7 @@ import type { TcpState } from '../core/tcp-state.js';
 import { sanitizeLine } from '../output/sanitize.js';
 import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
 import type { GroupRow } from './model.js';
+import { maxOf } from '../core/lists.js';
 
 // Text of the dashboard's parts, sized to the terminal. Pure: views in, lines out. Colour comes as
 // blessed tags, and only when asked for (NO_COLOR). Outside text is sanitised before it is measured
@@ -162,13 +163,13 @@ const SPARKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /** A sparkline of the last values that fit in `width`: the text trend for NO_COLOR. */
 export function sparkline(values: readonly number[], width: number): string {
   const shown = values.slice(-width);
-  const max = Math.max(1, ...shown);
+  const max = maxOf(shown, 1);
   return shown.map((v) => SPARKS[Math.min(SPARKS.length - 1, Math.round((v / max) * (SPARKS.length - 1)))]).join('');
 }
 
 /** State counts as text bars (`ESTB ██████ 7`): the distribution chart without colour. */
 export function stateBars(counts: readonly [string, number][], width: number): string[] {
-  const max = Math.max(1, ...counts.map(([, n]) => n));
+  const max = maxOf(counts.map(([, n]) => n), 1);
   const barWidth = Math.max(1, width - 14);
   return counts.map(([label, n]) => `${fit(label, 5)} ${'█'.repeat(Math.round((n / max) * barWidth)) || (n > 0 ? '▏' : '')} ${n}`);
 }

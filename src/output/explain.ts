@@ -7,13 +7,14 @@ import type { thresholdsFor } from '../core/policy.js';
 import { STATE_GUIDE } from '../core/state-guide.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import { formatFinding } from './findings.js';
+import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 
 // `tcpdwell explain`: the state guide and one connection's whole story, as text. Lines that carry
 // outside text (owner, rule names, the finding) are sanitised one by one.
 
 export function formatStateList(): string {
-  const width = Math.max(...ALL_TCP_STATES.map((s) => s.length));
+  const width = maxOf(ALL_TCP_STATES.map((s) => s.length), 0);
   return `${ALL_TCP_STATES.map((s) => `${s.padEnd(width)}  ${STATE_GUIDE[s].meaning}`).join('\n')}\n`;
 }
 

@@ -1,5 +1,6 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
 import { FLAG_KINDS, countStates, tallyFlags, type Evaluation } from '../core/evaluate.js';
+import { appendAll } from '../core/lists.js';
 
 // The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
 // of the exporter in, the /metrics body out. `promtool check metrics` accepts it (tested).
@@ -22,7 +23,8 @@ const SEVERITIES = ['warning', 'critical'] as const;
 export function formatMetrics(s: ExporterSnapshot): string {
   const out: string[] = [];
   const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, samples: string[]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    appendAll(out, samples);
   };
   const views = s.evaluation?.views ?? [];
 

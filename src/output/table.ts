@@ -1,6 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
+import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 
 // The netstat-like table of `list`. Pure: views in, text out.
@@ -62,7 +63,7 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
  */
 export function formatColumns(headers: readonly string[], rawRows: readonly (readonly string[])[], lineUnder?: (row: number) => string | undefined): string {
   const rows = rawRows.map((row) => row.map(sanitizeLine));
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
+  const widths = headers.map((header, column) => maxOf(rows.map((row) => [...(row[column] ?? '')].length), header.length));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - [...cell].length)))

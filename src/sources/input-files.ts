@@ -104,7 +104,7 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
     const message = skipped.every((s) => s.kind === 'unreadable') ? skipped[0]!.reason : `no socket table in ${options.paths.join(', ')}: ${skipped.map((s) => `${s.reason}; skipped`).join('; ')}`;
     throw new InputError(message, skippedInputKind(skipped), skipped);
   }
-  notices.unshift(...skipped.map((s) => `${s.reason}; skipped`));
+  for (let i = skipped.length - 1; i >= 0; i--) notices.unshift(`${skipped[i]!.reason}; skipped`); // no spread: see core/lists
   // Stable: files with the same time keep the order given.
   captures.sort((a, b) => a.takenAtMs - b.takenAtMs);
   return { captures, notices, skipped };

@@ -14,6 +14,7 @@ import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
+import { writeJson } from '../../output/json-text.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   // Input files that gave no table: the table shows what the others hold, and the exit says so.
@@ -67,7 +68,7 @@ function writeViews(views: ConnectionView[], diagnosis: Diagnosis | undefined, o
       const finding = findingOf(view);
       return { ...json, finding: finding ? findingToJson(finding) : null };
     });
-    context.stdout.write(`${JSON.stringify(rows, null, options.watchMs === undefined ? 2 : undefined)}\n`);
+    writeJson(context.stdout, rows, options.watchMs === undefined ? 2 : undefined);
     return;
   }
   if (options.watchMs !== undefined) {

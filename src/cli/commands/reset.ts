@@ -10,6 +10,7 @@ import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { UsageError, type ResetOptions } from '../parse-command-line.js';
 import { isEmptySelection, resetTooBroad, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
+import { writeJson } from '../../output/json-text.js';
 
 // `tcpdwell reset`: end selected sessions, like seed 000's `tcp half-open|half-close|idle reset on`.
 // A dry run unless --yes; LISTEN and TIME_WAIT are never touched; each socket is named exactly.
@@ -73,7 +74,7 @@ async function resetThrough(monitor: Monitor, policy: Policy, options: ResetOpti
       results: options.yes ? results.map(resetToJson) : candidates.map((view) => resetToJson({ view, outcome: { ended: false, reason: 'dry run' } })),
       refused: refused.map((view) => resetToJson({ view, outcome: { ended: false, reason: resetRefusal(context.platform, view.row)! } })),
     };
-    context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    writeJson(context.stdout, report, 2);
   } else {
     const lines: string[] = [];
     for (const view of refused) lines.push(`skip      ${describe(view)}: ${resetRefusal(context.platform, view.row)}`);

@@ -4,6 +4,7 @@ import { errorCode, type Platform } from '../../platform/platform.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { ProcNetTcpParser } from './parse-procfs.js';
+import { appendAll } from '../../core/lists.js';
 
 const PROC_HEADER = /^\s*sl\s+local_address/;
 
@@ -49,7 +50,7 @@ export const procfsSource: SocketSource = {
         }
         readAny = true;
         for (const row of parsed.rows) rows.push(row);
-        notices.push(...summarizeProblems(path, parsed.problems));
+        appendAll(notices, summarizeProblems(path, parsed.problems));
         completeProtocols.push(protocol);
       } catch (error) {
         if (!(error instanceof UnusableInputError)) throw error;
@@ -57,7 +58,7 @@ export const procfsSource: SocketSource = {
       }
     }
     if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
-    notices.push(...failures);
+    appendAll(notices, failures);
     // Here at least one table was read in full: with no rows, it is empty.
     return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
   },

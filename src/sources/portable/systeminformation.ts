@@ -4,6 +4,7 @@ import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { unknownStateNotices } from '../captured-table.js';
 import { SourceError, SourceUnavailableError, type SocketSource, type SourceReading } from '../source.js';
+import { appendAll } from '../../core/lists.js';
 
 // The systeminformation library's networkConnections(): works wherever it does (macOS, BSD, Linux,
 // Windows), at its cost. It gives states and owners only: no timers, no activity, so no idle and
@@ -91,7 +92,7 @@ export class SystemInformationSource implements SocketSource {
     }
     const { rows, skipped } = rowsFromSystemInformation(connections);
     const notices = skipped > 0 ? [`systeminformation: skipped ${skipped} records with unreadable ports`] : [];
-    notices.push(...unknownStateNotices(rows, 'systeminformation', 'systeminformation'));
+    appendAll(notices, unknownStateNotices(rows, 'systeminformation', 'systeminformation'));
     // The library answers [] when its command fails: only records of other protocols prove a table.
     return { source: 'systeminformation', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: connections.length > 0 && skipped === 0 };
   }

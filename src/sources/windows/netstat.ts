@@ -6,6 +6,7 @@ import { UnusableInputError } from '../unusable-input.js';
 import { parseWindowsNetstat } from './parse-netstat-windows.js';
 import { ProcessNames } from './process-names.js';
 import { PowerShellSource, mergeCreationTimes } from './powershell.js';
+import { appendAll } from '../../core/lists.js';
 
 // Windows netstat.exe: fast and everywhere, but localized. Its bytes are in the console's OEM code
 // page (asked once with `chcp`). With enrichment (auto), Get-NetTCPConnection adds creation times
@@ -50,7 +51,7 @@ export class WindowsNetstatSource implements SocketSource {
       if (error instanceof UnusableInputError) throw new SourceError(`netstat: ${error.message}`);
       throw error;
     }
-    notices.push(...summarizeProblems('netstat', parsed.problems));
+    appendAll(notices, summarizeProblems('netstat', parsed.problems));
     let enriched = await this.names.name(platform, parsed.rows, codePage);
     if (this.enrichment) {
       try {
@@ -67,7 +68,7 @@ export class WindowsNetstatSource implements SocketSource {
       notices.push(this.enrichmentNotice);
       this.enrichmentNotice = undefined;
     }
-    notices.push(...unknownStateNotices(enriched, 'windows-netstat', 'netstat'));
+    appendAll(notices, unknownStateNotices(enriched, 'windows-netstat', 'netstat'));
     // The parser throws on text without a TCP or UDP row, so text it took, with no bad line, is a
     // table read in full (UDP rows only); empty output is netstat saying nothing.
     const emptyTableProven = text.trim() !== '' && parsed.problems.length === 0;

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { writeJson } from '../../src/output/json-text.js';
+
+function written(value: unknown, indent?: number): { text: string; writes: number } {
+  let text = '';
+  let writes = 0;
+  writeJson({ write: (piece: string) => ((text += piece), writes++) }, value, indent);
+  return { text, writes };
+}
+
+describe('writeJson', () => {
+  // Values written for the test: every shape JSON.stringify treats specially.
+  const values: unknown[] = [
+    { status: 'warning', flagged: [{ a: 1, b: [1, 2, { c: null }], d: undefined, e: {} }, { f: [] }], empty: [], nested: { deep: { deeper: [1] } } },
+    [1, 'two', null, undefined, () => 3, { x: undefined }, [[]], new Date(0)],
+    [],
+    {},
+    'text with "quotes" and \n newline',
+    42,
+    null,
+  ];
+  it.each(values.flatMap((v) => [[v, 2] as const, [v, undefined] as const]))('writes the same text as JSON.stringify: %j (indent %s)', (value, indent) => {
+    expect(written(value, indent).text).toBe(`${JSON.stringify(value, null, indent)}\n`);
+  });
+
+  it('hands the text over in pieces of about 1 MiB, never as one string', () => {
+    const row = { state: 'SYN_SENT', note: 'x'.repeat(200) };
+    const rows = { flagged: new Array<typeof row>(100_000).fill(row) };
+    const pieces: string[] = [];
+    writeJson({ write: (piece: string) => pieces.push(piece) }, rows, 2);
+    expect(pieces.length).toBeGreaterThan(20);
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan((1 << 20) + 1000);
+    expect(pieces.join('')).toBe(`${JSON.stringify(rows, null, 2)}\n`);
+  });
+});
