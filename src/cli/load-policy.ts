@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { ConfigError, buildPolicy, parseConfig, type NotifierConfig } from '../config/parse-config.js';
 import type { Policy } from '../core/policy.js';
+import { readRegularFile } from '../platform/bounded-read.js';
+import { CONFIG_LIMIT_BYTES } from '../platform/limits.js';
 import { errorCode } from '../platform/platform.js';
 import type { CommonOptions } from './parse-command-line.js';
 
@@ -15,7 +16,8 @@ export async function loadSettings(options: CommonOptions): Promise<{ policy: Po
   if (options.configPath !== undefined) {
     let text: string;
     try {
-      text = await readFile(options.configPath, 'utf8');
+      // A regular file of at most 1 MiB: a FIFO or /dev/zero as --config must not hang or fill memory.
+      text = (await readRegularFile(options.configPath, CONFIG_LIMIT_BYTES)).toString('utf8');
     } catch (error) {
       const reason = errorCode(error) === 'ENOENT' ? 'no such file' : errorCode(error) === 'EACCES' ? 'permission denied' : (error as Error).message;
       throw new ConfigError(`cannot read config file ${options.configPath}: ${reason}`, { cause: error });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { MAX_TIMER_MS } from '../core/duration.js';
 import { nodePlatform } from '../platform/platform.js';
 import { GuardedStdio } from '../platform/stdio.js';
 import { ExitCode } from './exit-codes.js';
@@ -9,8 +10,21 @@ import { runCli } from './run.js';
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const interrupt = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => interrupt.abort());
+// Every command, file read, request and wait listens to `interrupt` and ends at once; one that
+// still holds the process STOP_GRACE_MS later is cut short, so a signal always ends tcpdwell.
+const STOP_GRACE_MS = 3000;
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  process.once(signal, () => {
+    interrupt.abort();
+    setTimeout(() => {
+      try {
+        writeSync(2, `tcpdwell: still busy ${STOP_GRACE_MS / 1000} s after ${signal}; exiting\n`);
+      } catch {
+        // stderr is gone (a closed terminal): exit all the same
+      }
+      process.exit(128 + number);
+    }, STOP_GRACE_MS).unref();
+  });
 }
 // `tcpdwell list --watch | head` (EPIPE) or the terminal closed under it (EIO): nobody reads any
 // more, so the command stops quietly instead of dying on the failed write.
@@ -39,11 +53,14 @@ process.on('SIGHUP', () => {
 const exitCode = await runCli(
   process.argv.slice(2),
   {
-    platform: nodePlatform(),
+    platform: nodePlatform({ interrupt: interrupt.signal }),
     stdout: stdio.stdout,
     stderr: stdio.stderr,
     env: process.env,
-    sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
+    // In steps: a timer holds at most 2^31 - 1 ms and fires a longer wait at once. Every wait ends on SIGINT/SIGTERM.
+    sleep: async (ms, signal = interrupt.signal) => {
+      for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) await delay(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
+    },
     interrupt: interrupt.signal,
     ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { input: process.stdin, output: process.stdout } } : {}),
     onHangup: (listener) => {

@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
 import { DurationError, parseDuration, parseTimerDuration } from '../core/duration.js';
+import { SizeError, parseSize } from '../core/size.js';
+import { DEFAULT_READ_LIMIT_BYTES, MAX_READ_LIMIT_BYTES, formatBytes } from '../platform/limits.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
 import { stateFromAnyWord } from '../core/state-vocabularies.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
@@ -26,6 +28,8 @@ export interface CommonOptions {
   json: boolean;
   /** Captured tables to analyse instead of polling (`--input`). */
   input?: InputOptions;
+  /** --read-limit: the most bytes read of one file or one command's output (default platform/limits DEFAULT_READ_LIMIT_BYTES). */
+  readLimitBytes?: number;
 }
 
 export interface ListOptions extends CommonOptions {
@@ -249,7 +253,19 @@ function addCommonOptions(command: Command): Command {
     .option('--json', 'machine-readable output (see README, JSON output)', false)
     .option('--input <files...>', 'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order')
     .addOption(new Option('--input-format <format>', 'with --input: the tool that wrote the files (default: detected from the text)').choices(INPUT_FORMATS))
-    .option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time', listArg(timeArg));
+    .option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time', listArg(timeArg))
+    .option('--read-limit <size>', `most of one file (--input, /proc tables) or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`, readLimitArg);
+}
+
+function readLimitArg(value: string): number {
+  let bytes: number;
+  try {
+    bytes = parseSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof SizeError ? error.message : String(error));
+  }
+  if (bytes < 1024 || bytes > MAX_READ_LIMIT_BYTES) throw new InvalidArgumentError(`must be from 1K to ${formatBytes(MAX_READ_LIMIT_BYTES)} (one string holds at most that much text)`);
+  return bytes;
 }
 
 function timeArg(item: string): number {
@@ -302,6 +318,7 @@ function commonFrom(raw: RawOptions): CommonOptions {
     throw new UsageError('--input-format and --at need --input FILE…');
   }
   if (typeof raw.preset === 'string') options.preset = raw.preset as PresetName;
+  if (raw.readLimit !== undefined) options.readLimitBytes = raw.readLimit as number;
   return options;
 }
 

@@ -6,14 +6,20 @@ import { runList } from './commands/list.js';
 import { runServe } from './commands/serve.js';
 import { runSources } from './commands/sources.js';
 import { runWatch } from './commands/watch.js';
+import { withReadLimit } from '../platform/platform.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine, withDefaultCommand } from './parse-command-line.js';
 import { sanitizeLine, sanitizeNagiosText } from '../output/sanitize.js';
 
 /** argv → exit code. Every failure becomes one line on stderr and one documented exit code. */
-export async function runCli(argv: readonly string[], context: CliContext, version: string): Promise<number> {
+export async function runCli(argv: readonly string[], cliContext: CliContext, version: string): Promise<number> {
+  let context = cliContext;
   try {
     const parsed = parseCommandLine(withDefaultCommand(argv, context.terminal !== undefined), version);
+    // --read-limit: every file read and command run of this command is capped there.
+    if (parsed.command !== 'exit' && 'readLimitBytes' in parsed.options && parsed.options.readLimitBytes !== undefined) {
+      context = { ...context, platform: withReadLimit(context.platform, parsed.options.readLimitBytes) };
+    }
     switch (parsed.command) {
       case 'exit':
         context.stdout.write(parsed.output);

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { NotifierConfig } from '../config/parse-config.js';
 import type { AlertNotification } from '../core/alerts.js';
 import type { CheckStatus } from '../core/evaluate.js';
+import { RESPONSE_BODY_KEEP_BYTES } from '../platform/limits.js';
 import { errorCode, type Platform } from '../platform/platform.js';
 import { redactUrl, redactUrlsIn } from '../output/sanitize.js';
 
@@ -67,6 +68,8 @@ export interface NotifyDependencies {
   fetch?: typeof fetch;
   /** Waits between webhook retries (tests pass one that does not wait). */
   sleep: (ms: number) => Promise<void>;
+  /** SIGINT/SIGTERM: ends a request under way and any retry still to come. */
+  interrupt?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -128,25 +131,48 @@ async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConf
   let lastError = '';
   for (let attempt = 0; attempt < attempts; attempt++) {
     if (attempt > 0) await deps.sleep(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+    // Interrupted: the notifications stay unsent (and are sent by the next run); no more attempts.
+    if (deps.interrupt?.aborted) throw new Error(`interrupted after ${attempt} attempt${attempt === 1 ? '' : 's'}`);
+    const timeout = AbortSignal.timeout(notifier.timeout ?? DEFAULT_TIMEOUT_MS);
     try {
       // fetch verifies TLS certificates; there is deliberately no option to turn that off.
       const response = await send(notifier.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'tcpdwell', ...notifier.headers },
         body: JSON.stringify(message),
-        signal: AbortSignal.timeout(notifier.timeout ?? DEFAULT_TIMEOUT_MS),
+        signal: deps.interrupt ? AbortSignal.any([timeout, deps.interrupt]) : timeout,
       });
-      await response.arrayBuffer().catch(() => undefined);
+      await discardBody(response);
       if (response.ok) return;
       lastError = `HTTP ${response.status}`;
       // A client error other than timeout or rate limit will not change on retry.
       if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      if (deps.interrupt?.aborted) throw new Error(`interrupted during attempt ${attempt + 1}`);
       lastError = (error as Error).name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? (error as Error).message);
     }
   }
   throw new Error(`${lastError} after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+}
+
+/**
+ * Reads at most RESPONSE_BODY_KEEP_BYTES of a response body, then drops the connection: the body
+ * is never used, and a server that floods it (2 GB in the issue) must not fill memory.
+ */
+async function discardBody(response: Response): Promise<void> {
+  const reader = response.body?.getReader();
+  if (!reader) return;
+  try {
+    for (let read = 0; read <= RESPONSE_BODY_KEEP_BYTES; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // A body cut short (timeout, reset) changes nothing: the status has been received.
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
 import { Worker } from 'node:worker_threads';
+import { notFileError, type NotFileKind } from './bounded-read.js';
+import { interruptedError, readLimitError } from './limits.js';
 
 // Reads a file's lines on a worker thread, handing them over in large chunks.
 //
@@ -12,18 +14,33 @@ const CHUNK_CHARS = 256 * 1024;
 
 // Source for `new Worker(…, { eval: true })`, so there is no file to locate next to the build. It
 // runs as CommonJS or as a module (--input-type is inherited): getBuiltinModule works in both.
+// Only regular files are read (O_NONBLOCK so a FIFO cannot block open; fstat decides, see
+// bounded-read.ts), at most maxBytes of them, and a read stops when `cancel[0]` is set: the worker
+// reads synchronously and never sees a message in between, so the flag is shared memory.
 const WORKER_SOURCE = `
 const { parentPort } = process.getBuiltinModule('node:worker_threads');
-const { openSync, readSync, closeSync } = process.getBuiltinModule('node:fs');
+const { openSync, readSync, closeSync, fstatSync, constants } = process.getBuiltinModule('node:fs');
 const { StringDecoder } = process.getBuiltinModule('node:string_decoder');
 const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
-parentPort.on('message', ({ id, path }) => {
+parentPort.on('message', ({ id, path, maxBytes, cancel }) => {
   let fd;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const info = fstatSync(fd);
+    if (!info.isFile()) {
+      parentPort.postMessage({ id, notFile: { directory: info.isDirectory(), fifo: info.isFIFO(), characterDevice: info.isCharacterDevice(), blockDevice: info.isBlockDevice(), socket: info.isSocket() } });
+      return;
+    }
     const decoder = new StringDecoder('utf8');
     let text = '';
+    let total = 0;
     for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
+      if (Atomics.load(cancel, 0) !== 0) return;
+      total += n;
+      if (total > maxBytes) {
+        parentPort.postMessage({ id, tooLarge: true });
+        return;
+      }
       text += decoder.write(buffer.subarray(0, n));
       if (text.length >= ${CHUNK_CHARS}) {
         parentPort.postMessage({ id, text });
@@ -41,12 +58,27 @@ parentPort.on('message', ({ id, path }) => {
 });
 `;
 
-type WorkerMessage = { id: number; text: string } | { id: number; done: true } | { id: number; error: { code?: string; message: string } };
+type WorkerMessage =
+  | { id: number; text: string }
+  | { id: number; done: true }
+  | { id: number; notFile: NotFileKind }
+  | { id: number; tooLarge: true }
+  | { id: number; error: { code?: string; message: string } };
 
 interface PendingRead {
   onText: (text: string) => void;
   resolve: () => void;
   reject: (error: Error) => void;
+  maxBytes: number;
+  /** Set to 1 to make the worker stop reading this file. */
+  cancel: Int32Array;
+}
+
+export interface ReadLimits {
+  /** Most bytes read; past them the read rejects with EFBIG. */
+  maxBytes: number;
+  /** Aborting stops the read and rejects with EINTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 /** One worker for every read of a process; it does not keep the process alive. */
@@ -55,15 +87,39 @@ export class WorkerFileReader {
   private nextId = 0;
   private readonly pending = new Map<number, PendingRead>();
 
-  /** Hands the file's text over in chunks, in order; resolves after the last one. */
-  read(path: string, onText: (text: string) => void): Promise<void> {
+  /**
+   * Hands a regular file's text over in chunks, in order; resolves after the last one. Rejects
+   * with the open error, EISDIR, ENOTFILE, EFBIG, EINTERRUPTED, or what onText throws; the worker
+   * then stops reading that file.
+   */
+  read(path: string, onText: (text: string) => void, limits: ReadLimits): Promise<void> {
+    if (limits.signal?.aborted) return Promise.reject(interruptedError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { onText, resolve, reject });
-      worker.postMessage({ id, path });
+      const onAbort = () => this.fail(id, interruptedError());
+      limits.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => limits.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        onText,
+        resolve: () => (done(), resolve()),
+        reject: (error) => (done(), reject(error)),
+        maxBytes: limits.maxBytes,
+        cancel,
+      });
+      worker.postMessage({ id, path, maxBytes: limits.maxBytes, cancel });
       if (this.pending.size === 1) worker.ref(); // while a read is under way, wait for it
     });
+  }
+
+  /** Ends a read early: the worker stops at its next chunk, and what it still sends is dropped. */
+  private fail(id: number, error: Error): void {
+    const read = this.pending.get(id);
+    if (!read) return;
+    Atomics.store(read.cancel, 0, 1);
+    this.settle(id);
+    read.reject(error);
   }
 
   private ensureWorker(): Worker {
@@ -90,15 +146,15 @@ export class WorkerFileReader {
     if ('text' in message) {
       try {
         read.onText(message.text);
-        return;
       } catch (error) {
-        this.settle(message.id);
-        read.reject(error as Error);
-        return;
+        this.fail(message.id, error as Error);
       }
+      return;
     }
     this.settle(message.id);
     if ('done' in message) read.resolve();
+    else if ('tooLarge' in message) read.reject(readLimitError('larger than', read.maxBytes));
+    else if ('notFile' in message) read.reject(notFileError(message.notFile));
     else read.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));
   }
 

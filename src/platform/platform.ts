@@ -1,8 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
-import { readFile, readdir, readlink, stat } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { LineSplitter } from '../core/text-lines.js';
-import { WorkerFileReader } from './file-lines.js';
+import { readRegularFile } from './bounded-read.js';
+import { killWithGroup, runChild, spawnInGroup, type ChildOptions } from './child-process.js';
+import { WorkerFileReader, type ReadLimits } from './file-lines.js';
+import { DEFAULT_READ_LIMIT_BYTES, interruptedError, MAX_TIMEOUT_MS, readLimitError } from './limits.js';
 
 // The only code that touches the OS. Everything above it receives a Platform, so tests can
 // hand in captured outputs through the same seam.
@@ -33,21 +37,37 @@ export interface RunOptions {
   env?: Readonly<Record<string, string>>;
   /** Written to the command's stdin, which is then closed. */
   input?: string;
+  /** Most bytes of stdout taken (default DEFAULT_READ_LIMIT_BYTES); past them the command is killed and the run rejects with EFBIG. */
+  maxOutputBytes?: number;
+}
+
+export interface ReadOptions {
+  /** Most bytes read (default DEFAULT_READ_LIMIT_BYTES); a larger file rejects with EFBIG. */
+  maxBytes?: number;
 }
 
 export interface Platform {
-  /** Runs argv[0] with argv[1..] (never a shell), LC_ALL=C, with a timeout. Rejects with code ENOENT when missing. */
+  /**
+   * Runs argv[0] with argv[1..] (never a shell), LC_ALL=C, with a timeout, in its own process
+   * group (killed whole on timeout, output past the limit, or interrupt). Rejects with code ENOENT
+   * when missing, ETIMEDOUT, EFBIG, EINTERRUPTED.
+   */
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** As run, with stdout left undecoded. */
   runBinary(argv: readonly string[], options?: RunOptions): Promise<BinaryCommandResult>;
   /** As run, handing stdout over a line at a time while the command still writes (no CR/LF in the lines). */
   runLines(argv: readonly string[], onLine: (line: string) => void, options?: RunOptions): Promise<{ stderr: string; exitCode: number }>;
   /** Starts argv as a session (no shell); failures to start surface on the first exchange. */
-  openSession(argv: readonly string[]): CommandSession;
-  readText(path: string): Promise<string>;
-  /** A file's lines in turn as it is read (LF or CRLF), without holding the whole text. */
-  readLines(path: string, onLine: (line: string) => void): Promise<void>;
-  readBytes(path: string): Promise<Uint8Array>;
+  openSession(argv: readonly string[], options?: Pick<RunOptions, 'maxOutputBytes'>): CommandSession;
+  /**
+   * A regular file's text (UTF-8). Only regular files (procfs tables are): a FIFO, a device or a
+   * directory rejects at once with ENOTFILE / EISDIR; past the limit with EFBIG.
+   */
+  readText(path: string, options?: ReadOptions): Promise<string>;
+  /** A file's lines in turn as it is read (LF or CRLF), without holding the whole text; as readText for what is read. */
+  readLines(path: string, onLine: (line: string) => void, options?: ReadOptions): Promise<void>;
+  /** As readText, undecoded. */
+  readBytes(path: string, options?: ReadOptions): Promise<Uint8Array>;
   modifiedMs(path: string): Promise<number>;
   listDirectory(path: string): Promise<string[]>;
   readLink(path: string): Promise<string>;
@@ -58,91 +78,59 @@ export interface Platform {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-const MAX_OUTPUT_BYTES = 512 * 1024 * 1024; // ss -i at 100,000 sockets prints ~60 MB
 
-function execute<E extends 'utf8' | 'buffer'>(argv: readonly string[], options: RunOptions, encoding: E): Promise<{ stdout: E extends 'utf8' ? string : Buffer; stderr: string; exitCode: number }> {
-  const [file, ...args] = argv;
-  if (!file) return Promise.reject(new Error('empty command'));
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      file,
-      args,
-      { env: { ...process.env, ...options.env, LC_ALL: 'C' }, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding },
-      (error, stdout, stderr) => {
-        if (error && typeof error.code !== 'number') {
-          reject(error); // spawn failure (ENOENT, EACCES), timeout or buffer overflow
-          return;
-        }
-        resolve({ stdout: stdout as never, stderr: stderr.toString(), exitCode: error ? Number(error.code) : 0 });
-      },
-    );
-    // A command that exits without reading its stdin makes the write fail with EPIPE: not our error.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(options.input ?? '');
-  });
+/** A command's whole stdout (at most the read limit), decoded or not. */
+async function execute(argv: readonly string[], options: RunOptions, interrupt: AbortSignal | undefined): Promise<BinaryCommandResult & { stdout: Buffer }> {
+  const chunks: Buffer[] = [];
+  const { stderr, exitCode } = await runChild(argv, childOptions(options, interrupt), (chunk) => chunks.push(chunk));
+  return { stdout: Buffer.concat(chunks), stderr, exitCode };
 }
 
-function streamLines(argv: readonly string[], onLine: (line: string) => void, options: RunOptions): Promise<{ stderr: string; exitCode: number }> {
-  const [file, ...args] = argv;
-  if (!file) return Promise.reject(new Error('empty command'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...options.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let failed = false;
-    const fail = (error: Error) => {
-      if (failed) return;
-      failed = true;
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(error);
-    };
-    const timer = setTimeout(() => fail(Object.assign(new Error(`${file} timed out after ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    child.on('error', fail);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 1 << 20) stderr += chunk;
-    });
-    child.stdout.setEncoding('utf8');
-    const lines = new LineSplitter(onLine);
-    child.stdout.on('data', (chunk: string) => {
-      if (failed) return;
-      try {
-        lines.push(chunk);
-      } catch (error) {
-        fail(error as Error);
-      }
-    });
-    child.on('close', (code) => {
-      if (failed) return;
-      clearTimeout(timer);
-      try {
-        lines.end();
-      } catch (error) {
-        fail(error as Error);
-        return;
-      }
-      resolve({ stderr, exitCode: code ?? 1 });
-    });
-  });
+function childOptions(options: RunOptions, interrupt: AbortSignal | undefined): ChildOptions {
+  const child: ChildOptions = { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_READ_LIMIT_BYTES };
+  if (options.env) child.env = options.env;
+  if (options.input !== undefined) child.input = options.input;
+  if (interrupt) child.signal = interrupt;
+  return child;
+}
+
+async function streamLines(argv: readonly string[], onLine: (line: string) => void, options: RunOptions, interrupt: AbortSignal | undefined): Promise<{ stderr: string; exitCode: number }> {
+  const decoder = new StringDecoder('utf8');
+  const lines = new LineSplitter(onLine);
+  const result = await runChild(argv, childOptions(options, interrupt), (chunk) => lines.push(decoder.write(chunk)));
+  lines.push(decoder.end());
+  lines.end();
+  return result;
 }
 
 const fileReader = new WorkerFileReader();
 
-async function readLines(path: string, onLine: (line: string) => void): Promise<void> {
+async function readLines(path: string, onLine: (line: string) => void, options: ReadOptions, interrupt: AbortSignal | undefined): Promise<void> {
   const lines = new LineSplitter(onLine);
-  await fileReader.read(path, (text) => lines.push(text));
+  const limits: ReadLimits = { maxBytes: options.maxBytes ?? DEFAULT_READ_LIMIT_BYTES };
+  if (interrupt) limits.signal = interrupt;
+  await fileReader.read(path, (text) => lines.push(text), limits);
   lines.end();
 }
 
-export function nodePlatform(): Platform {
+export interface NodePlatformOptions {
+  /** SIGINT/SIGTERM: aborting kills every running command (with its group) and stops every read, which reject with EINTERRUPTED. */
+  interrupt?: AbortSignal;
+}
+
+export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform {
+  const readFileBytes = (path: string, options: ReadOptions = {}) => readRegularFile(path, options.maxBytes ?? DEFAULT_READ_LIMIT_BYTES, interrupt);
   return {
-    run: (argv, options = {}) => execute(argv, options, 'utf8'),
-    runBinary: (argv, options = {}) => execute(argv, options, 'buffer'),
-    runLines: (argv, onLine, options = {}) => streamLines(argv, onLine, options),
-    openSession: (argv) => new ProcessSession(argv),
-    readText: (path) => readFile(path, 'utf8'),
-    readLines,
-    readBytes: (path) => readFile(path),
+    run: async (argv, options = {}) => {
+      const result = await execute(argv, options, interrupt);
+      return { ...result, stdout: result.stdout.toString('utf8') };
+    },
+    runBinary: (argv, options = {}) => execute(argv, options, interrupt),
+    runLines: (argv, onLine, options = {}) => streamLines(argv, onLine, options, interrupt),
+    openSession: (argv, options = {}) => new ProcessSession(argv, options.maxOutputBytes ?? DEFAULT_READ_LIMIT_BYTES, interrupt),
+    readText: async (path, options) => (await readFileBytes(path, options)).toString('utf8'),
+    readLines: (path, onLine, options = {}) => readLines(path, onLine, options, interrupt),
+    readBytes: readFileBytes,
     modifiedMs: async (path) => (await stat(path)).mtimeMs,
     listDirectory: (path) => readdir(path),
     readLink: (path) => readlink(path),
@@ -152,18 +140,52 @@ export function nodePlatform(): Platform {
   };
 }
 
-/** One child process; requests are serialised by the caller (the monitor never overlaps polls). */
+/**
+ * `platform` with `maxBytes` as the limit of every file read and command output that does not
+ * name its own (--read-limit).
+ */
+export function withReadLimit(platform: Platform, maxBytes: number): Platform {
+  const read = (options: ReadOptions = {}): ReadOptions => ({ maxBytes, ...options });
+  const run = (options: RunOptions = {}): RunOptions => ({ maxOutputBytes: maxBytes, ...options });
+  return {
+    run: (argv, options) => platform.run(argv, run(options)),
+    runBinary: (argv, options) => platform.runBinary(argv, run(options)),
+    runLines: (argv, onLine, options) => platform.runLines(argv, onLine, run(options)),
+    openSession: (argv, options) => platform.openSession(argv, run(options)),
+    readText: (path, options) => platform.readText(path, read(options)),
+    readLines: (path, onLine, options) => platform.readLines(path, onLine, read(options)),
+    readBytes: (path, options) => platform.readBytes(path, read(options)),
+    modifiedMs: (path) => platform.modifiedMs(path),
+    listDirectory: (path) => platform.listDirectory(path),
+    readLink: (path) => platform.readLink(path),
+    nowMs: () => platform.nowMs(),
+    littleEndian: platform.littleEndian,
+    os: platform.os,
+  };
+}
+
+/**
+ * One child process; requests are serialised by the caller (the monitor never overlaps polls).
+ * What it prints is kept only up to `maxOutputBytes` (as characters) between answers; past that,
+ * or on interrupt, the child is killed with its group and the exchange rejects.
+ */
 class ProcessSession implements CommandSession {
-  private child: ReturnType<typeof spawn> | undefined;
+  private child: ChildProcess | undefined;
   private failure: Error | undefined;
   private buffered = '';
   private waiter: (() => void) | undefined;
 
-  constructor(private readonly argv: readonly string[]) {}
+  constructor(
+    private readonly argv: readonly string[],
+    private readonly maxOutputBytes: number,
+    private readonly interrupt: AbortSignal | undefined,
+  ) {
+    interrupt?.addEventListener('abort', () => this.interrupted(), { once: true });
+  }
 
-  private start(): ReturnType<typeof spawn> {
-    const [file, ...args] = this.argv;
-    const child = spawn(file!, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  private start(): ChildProcess {
+    const file = this.argv[0];
+    const child = spawnInGroup(this.argv, ['pipe', 'pipe', 'ignore']);
     // Events of a child already replaced by a new one must not touch the new one's state.
     child.on('error', (error) => this.child === child && this.fail(error));
     // 'close', not 'exit': stdout has been read to the end, so a last answer is not lost.
@@ -174,6 +196,11 @@ class ProcessSession implements CommandSession {
     child.stdout!.on('data', (chunk: string) => {
       if (this.child !== child) return;
       this.buffered += chunk;
+      if (this.buffered.length > this.maxOutputBytes) {
+        this.fail(readLimitError(`${file} printed more than`, this.maxOutputBytes));
+        this.buffered = '';
+        this.close();
+      }
       this.waiter?.();
     });
     // The session must never keep tcpdwell alive on its own; stdin EOF ends it with us.
@@ -188,7 +215,13 @@ class ProcessSession implements CommandSession {
     this.waiter?.();
   }
 
+  private interrupted(): void {
+    this.fail(interruptedError());
+    this.close();
+  }
+
   exchange(input: string, endMarker: string, timeoutMs: number): Promise<string> {
+    if (this.interrupt?.aborted) return Promise.reject(interruptedError());
     if (!this.child || this.failure) {
       this.close();
       this.failure = undefined;
@@ -197,7 +230,7 @@ class ProcessSession implements CommandSession {
     }
     const child = this.child;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), Math.min(timeoutMs, MAX_TIMEOUT_MS));
       const finish = (error?: Error, text?: string) => {
         clearTimeout(timer);
         this.waiter = undefined;
@@ -222,8 +255,12 @@ class ProcessSession implements CommandSession {
   close(): void {
     const child = this.child;
     this.child = undefined;
-    child?.stdin?.end();
-    child?.kill();
+    if (!child) return;
+    child.stdin?.end();
+    // With its group: a PowerShell that started helpers leaves none behind. Pipes closed: a
+    // helper that escaped the group cannot keep them, or us, waiting.
+    killWithGroup(child);
+    child.stdout?.destroy();
   }
 }
 

@@ -129,6 +129,52 @@ describe('webhook notifier', () => {
     }
   });
 
+  it('reads at most 64 KiB of a response that floods its body, then drops the connection', async () => {
+    let written = 0;
+    let closed = false;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    server = createServer((request, response) => {
+      request.resume();
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      // A body that never ends, written as fast as the client takes it.
+      const pump = () => {
+        while (!closed && response.write(chunk)) written += chunk.length;
+        if (!closed) written += chunk.length;
+      };
+      response.on('drain', pump);
+      response.on('close', () => (closed = true));
+      pump();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/flood`;
+    const started = Date.now();
+    const [delivery] = await deliver(MESSAGE, [{ type: 'webhook', url, timeout: 20_000 }], deps);
+    expect(delivery).toEqual({ notifier: 'webhook http://127.0.0.1:' + new URL(url).port, ok: true });
+    expect(Date.now() - started).toBeLessThan(5000);
+    for (let i = 0; i < 40 && !closed; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(true);
+    // What the kernel's socket buffers held, not gigabytes.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('SIGINT/SIGTERM (the interrupt) ends a request under way and the retries still to come', async () => {
+    const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
+    const url = await serve([], received, 60_000); // answers after a minute
+    const interrupt = new AbortController();
+    const sleeps: number[] = [];
+    const delivering = deliver(MESSAGE, [{ type: 'webhook', url, retries: 10, timeout: 30_000 }], { ...deps, sleep: async (ms: number) => void sleeps.push(ms), interrupt: interrupt.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    interrupt.abort();
+    const [delivery] = await delivering;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(delivery).toMatchObject({ ok: false, error: 'interrupted during attempt 1' });
+    expect(received).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    server?.closeAllConnections();
+  });
+
   it('one failing notifier does not stop the others', async () => {
     const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
     const url = await serve([200], received);

@@ -19,6 +19,8 @@ import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { loadSettings } from '../load-policy.js';
 import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
 import type { CheckOptions } from '../parse-command-line.js';
+import { appendAll } from '../../core/lists.js';
+import { writeJson } from '../../output/json-text.js';
 
 // `check`, for cron and monitoring systems. Text (the default) is silent when nothing is new: a
 // session is reported when it crosses its threshold, again after --renotify or when its severity
@@ -107,7 +109,8 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     reconciled.notifications.length > 0 && settings.notifiers.length > 0
       ? await deliver(alertMessage(status, outcome.source, outcome.takenAtMs, reconciled.notifications), settings.notifiers, {
           platform: context.platform,
-          sleep: (ms) => context.sleep(ms),
+          sleep: (ms) => context.sleep(ms, context.interrupt),
+          interrupt: context.interrupt,
         })
       : [];
   const failed = deliveries.filter((d) => !d.ok);
@@ -135,7 +138,7 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
       diagnosis,
       resets,
     });
-    context.stdout.write(`${JSON.stringify({ ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, null, 2)}\n`);
+    writeJson(context.stdout, { ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, 2);
   } else if (options.format === 'nagios') {
     const longNotes = [...outcome.notices.filter((n) => n.startsWith('idle not measured')), ...settings.stateNotes];
     context.stdout.write(formatNagios(status, evaluation, outcome.source, errors) + longNotes.map((n) => `${n.replace(/\|/g, '/')}\n`).join(''));
@@ -165,8 +168,8 @@ function textLines(r: TextReport, all: boolean, nowMs: number): string[] {
   const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
   const lines: string[] = [];
   if (all) {
-    lines.push(...r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined));
-    lines.push(...r.evaluation.countFlags.map(formatCountLine));
+    appendAll(lines, r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined));
+    appendAll(lines, r.evaluation.countFlags.map(formatCountLine));
   } else {
     for (const n of r.notifications) {
       if (n.change === 'resolved') continue;
@@ -176,11 +179,11 @@ function textLines(r: TextReport, all: boolean, nowMs: number): string[] {
       if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : line);
     }
   }
-  lines.push(...r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, nowMs)));
+  appendAll(lines, r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, nowMs)));
   if (lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
-  lines.push(...r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
-  lines.push(...r.resets.map(formatResetLine));
-  lines.push(...r.outcome.notices.map((n) => `note: ${n}`));
+  appendAll(lines, r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
+  appendAll(lines, r.resets.map(formatResetLine));
+  appendAll(lines, r.outcome.notices.map((n) => `note: ${n}`));
   lines.push(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.outcome.source, r.errors));
   return lines;
 }
