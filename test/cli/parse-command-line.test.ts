@@ -58,6 +58,9 @@ describe('parseCommandLine', () => {
     [['dashboard', '--interval', '25d'], /--interval <duration>.*too long/],
     [['check', '--window', '1m', '--interval', '25d'], /--interval <duration>.*too long/],
     [['check', '--window', '25d'], /--window <duration>.*too long/],
+    [['list', '--read-limit', '600M'], /--read-limit <size>.*must be from 1K to 500 MiB/],
+    [['list', '--read-limit', '10'], /--read-limit <size>.*must be from 1K/],
+    [['list', '--read-limit', 'big'], /--read-limit <size>.*invalid size "big"/],
     [['check', '--bogus'], /unknown option '--bogus'/],
     [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset, sources, watch, serve, dashboard\)$/],
     [['reset', '--kind', 'stuck'], /unknown kind "stuck" \(one of half-open, half-close, idle\)/],
@@ -112,6 +115,13 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['list', '--watch', '24d'])).toMatchObject({ options: { watchMs: 24 * 86_400_000 } });
     // --renotify is compared with dwell, never waited for: a month is fine.
     expect(parseCommandLine(['check', '--renotify', '30d'])).toMatchObject({ options: { renotifyMs: 30 * 86_400_000 } });
+  });
+
+  it('reads --read-limit for every command that reads a table', () => {
+    expect(parseCommandLine(['list', '--read-limit', '64M'])).toMatchObject({ options: { readLimitBytes: 64 * 1024 * 1024 } });
+    expect(parseCommandLine(['check', '--read-limit', '500M'])).toMatchObject({ options: { readLimitBytes: 500 * 1024 * 1024 } });
+    expect(parseCommandLine(['watch', '--read-limit', '1K'])).toMatchObject({ options: { readLimitBytes: 1024 } });
+    expect(parseCommandLine(['list'])).not.toHaveProperty('options.readLimitBytes');
   });
 
   it('answers --help and --version without running anything', () => {
