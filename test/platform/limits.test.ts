@@ -107,13 +107,14 @@ describe('commands: output capped, killed with their process group', () => {
   });
 
   it('a grandchild that left the group and keeps stdout open cannot keep a timed-out run waiting', async () => {
-    let escaped = 0;
+    const pidFile = join(dir, 'escaped.pid');
     const started = Date.now();
     try {
-      await expect(platform.runLines(['setsid', 'sh', '-c', 'echo $$; exec sleep 1000'], (line) => (escaped = Number(line)), { timeoutMs: 500 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      await expect(platform.run(['sh', '-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' & sleep 1001`], { timeoutMs: 500 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
-      if (escaped) process.kill(escaped, 'SIGKILL');
+      const escaped = Number(execFileSync('cat', [pidFile], { encoding: 'utf8' }));
+      if (escaped > 1 && alive(escaped)) process.kill(escaped, 'SIGKILL');
     }
   });
 
