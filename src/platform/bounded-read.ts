@@ -7,8 +7,8 @@ import { codedError, interruptedError, readLimitError } from './limits.js';
 // O_NONBLOCK makes open() return at once for a FIFO (it changes nothing for a regular file), and
 // fstat on the opened file — not stat on the name — decides, so the name cannot be swapped between.
 
-/** O_NONBLOCK where it exists (not on Windows, which has no FIFOs to hang on). */
-export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** O_NONBLOCK where it exists (not on Windows, which has no FIFOs to hang on); O_NOCTTY: a terminal given as a file never becomes ours. */
+export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 const CHUNK_BYTES = 1024 * 1024;
 
 /** What a path that is not a regular file is, as fstat says (and the file reader's worker reports). */

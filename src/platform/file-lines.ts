@@ -25,7 +25,7 @@ const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
 parentPort.on('message', ({ id, path, maxBytes, cancel }) => {
   let fd;
   try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
     const info = fstatSync(fd);
     if (!info.isFile()) {
       parentPort.postMessage({ id, notFile: { directory: info.isDirectory(), fifo: info.isFIFO(), characterDevice: info.isCharacterDevice(), blockDevice: info.isBlockDevice(), socket: info.isSocket() } });
