@@ -162,3 +162,11 @@ export function fakeContext(platform: FakePlatform, env: NodeJS.ProcessEnv = {},
     err: () => err,
   };
 }
+
+/** Runs the CLI on `platform` with a captured context: exit code, stdout and stderr. */
+export async function runOn(platform: FakePlatform, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const { runCli } = await import('../src/cli/run.js');
+  const context = fakeContext(platform, env);
+  const code = await runCli(argv, context, '0.1.0');
+  return { code, out: context.out(), err: context.err() };
+}

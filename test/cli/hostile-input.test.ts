@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { FakePlatform, runOn } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 import { HOSTILE_NAMES, forgedLines, rawControls } from '../hostile-text.js';
 
@@ -24,11 +23,7 @@ beforeEach(() => {
   platform = new FakePlatform();
 });
 
-async function run(argv: string[]) {
-  const context = fakeContext(platform);
-  const code = await runCli(argv, context, '0.1.0');
-  return { code, out: context.out(), err: context.err() };
-}
+const run = (argv: string[]) => runOn(platform, argv);
 
 // Written for the test, in the shape of the newer `ss` wide output (test/fixtures/linux-ss-tulpen-wide-jc.txt):
 // one CLOSE_WAIT per hostile name, owner in `users:(("NAME",pid=…,fd=…))`. A name holding a newline

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { FakePlatform, runOn } from '../fake-platform.js';
 
 // Two captures of one machine, the second with a new connection listed above the others: a
 // CLOSE_WAIT present in both must be one connection that has dwelt the time between them, and be
@@ -12,11 +11,7 @@ beforeEach(() => {
   platform = new FakePlatform();
 });
 
-async function run(argv: string[]) {
-  const context = fakeContext(platform);
-  const code = await runCli(argv, context, '0.1.0');
-  return { code, out: context.out(), err: context.err() };
-}
+const run = (argv: string[]) => runOn(platform, argv);
 
 type JsonRow = { state: string; local: { address: string; port: number }; dwellSeconds: number; dwellSource: string; flag: { kind: string } | null };
 const AT = ['--at', '2026-11-20T10:00:00Z,2026-11-20T10:01:30Z'];

@@ -1,7 +1,6 @@
 import iconv from 'iconv-lite';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { FakePlatform, runOn } from '../fake-platform.js';
 import { countBy, readFixture, readFixtureBytes } from '../fixture.js';
 import { FIXTURE_STATE_COUNTS } from '../fixture-counts.js';
 
@@ -11,11 +10,7 @@ beforeEach(() => {
   platform = new FakePlatform();
 });
 
-async function run(argv: string[]) {
-  const context = fakeContext(platform);
-  const code = await runCli(argv, context, '0.1.0');
-  return { code, out: context.out(), err: context.err() };
-}
+const run = (argv: string[]) => runOn(platform, argv);
 
 type JsonRow = { state: string; rawState: string; local: { address: string; port: number }; pid: number | null; process: string | null; dwellSeconds: number; dwellSource: string; flag: { kind: string } | null };
 
