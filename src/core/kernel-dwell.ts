@@ -94,12 +94,12 @@ function backedOffAgeMs(row: SocketRow, backoffSteps: number, initialRtoCapMs: n
   const rto = row.rtoMs;
   const backoff = Math.min(Math.max(backoffSteps, 0), n);
   const initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, initialRtoCapMs) : Math.min(INITIAL_RTO_MS, initialRtoCapMs);
-  if (!Number.isFinite(initialRto)) return undefined;
   return initialRto * (n - backoff + 2 ** backoff - 1) + spentOfCurrentTimer(row, rto);
 }
 
 /**
- * SYN_RECEIVED request sockets (procfs only: retrnsmt is the request's timeout count). The SYN/ACK
+ * SYN_RECEIVED request sockets (procfs's retrnsmt, the request's timeout count; the ss source takes
+ * it from procfs too, see request-sockets.ts). The SYN/ACK
  * timer backs off exponentially from 1 s: after n expiries the socket is ≥ 2^n − 1 s old, plus the
  * spent part of the current timeout.
  */

@@ -8,8 +8,10 @@ import { sanitizeNagiosText } from './sanitize.js';
 // Text from outside is sanitised, and a `|` in it shown as `\x7c`: a `|` starts performance data in
 // the status line and in long output alike.
 
-export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[]): string {
-  if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n`;
+/** `notes` (what was not measured, state file problems) close the long output. */
+export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[], notes: readonly string[] = []): string {
+  const longNotes = notes.map((n) => `${sanitizeNagiosText(n)}\n`).join('');
+  if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n${longNotes}`;
   const tally = tallyFlags(evaluation);
   const summary = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
   const perfdata = [
@@ -22,5 +24,5 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     ...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined),
     ...evaluation.countFlags.map(formatCountLine),
   ];
-  return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}`;
+  return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}${longNotes}`;
 }

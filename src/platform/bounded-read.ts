@@ -20,17 +20,25 @@ export interface NotFileKind {
   socket: boolean;
 }
 
+/** `a FIFO`, `a character device`…: what a path that is not a regular file is, for messages. */
+export function kindName(kind: NotFileKind): string {
+  return kind.directory ? 'a directory' : kind.fifo ? 'a FIFO' : kind.characterDevice ? 'a character device' : kind.blockDevice ? 'a block device' : kind.socket ? 'a socket' : 'not a regular file';
+}
+
+export function kindOfStats(info: Stats): NotFileKind {
+  return { directory: info.isDirectory(), fifo: info.isFIFO(), characterDevice: info.isCharacterDevice(), blockDevice: info.isBlockDevice(), socket: info.isSocket() };
+}
+
 /** EISDIR for a directory, else ENOTFILE naming the kind (a FIFO, a character device…). */
 export function notFileError(kind: NotFileKind): Error {
   if (kind.directory) return codedError('EISDIR', 'is a directory');
-  const what = kind.fifo ? 'a FIFO' : kind.characterDevice ? 'a character device' : kind.blockDevice ? 'a block device' : kind.socket ? 'a socket' : 'not a regular file';
-  return codedError('ENOTFILE', `is ${what}, not a regular file; tcpdwell reads regular files only`);
+  return codedError('ENOTFILE', `is ${kindName(kind)}, not a regular file; tcpdwell reads regular files only`);
 }
 
 /** Throws notFileError unless `info` is a regular file. /proc tables are regular files (of size 0). */
 export function assertRegularFile(info: Stats): void {
   if (info.isFile()) return;
-  throw notFileError({ directory: info.isDirectory(), fifo: info.isFIFO(), characterDevice: info.isCharacterDevice(), blockDevice: info.isBlockDevice(), socket: info.isSocket() });
+  throw notFileError(kindOfStats(info));
 }
 
 /**

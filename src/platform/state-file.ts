@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from './platform.js';
+import { kindName, kindOfStats } from './bounded-read.js';
 
 // The state file of `check`, which runs as root from cron. What is guaranteed (README "Security"):
 // the file and its temporary are never reached through a symbolic link; a directory or file that
@@ -118,7 +119,7 @@ export class StateFile {
     this.mustHaveTriedLock();
     if (!this.dir) return undefined;
     try {
-      return await readRegularFile(this.at(this.name), this.path, (stats) => this.checkFile(stats));
+      return await readCheckedFile(this.at(this.name), this.path, (stats) => this.checkFile(stats));
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
       if (error instanceof StateFileUnusableError) throw this.unusable(error.message);
@@ -280,7 +281,7 @@ export class StateFile {
  * fs, StateFileUnusableError saying why otherwise.
  */
 export async function readStateText(path: string): Promise<string> {
-  return readRegularFile(path, path, (stats) => {
+  return readCheckedFile(path, path, (stats) => {
     if (stats.isSymbolicLink()) throw new StateFileUnusableError('a symbolic link, not followed');
     const unusable = whyNotStateFile(stats);
     if (unusable) throw new StateFileUnusableError(unusable);
@@ -298,7 +299,7 @@ function whyNotStateFile(stats: Stats): string | undefined {
  * The file at `path`, checked by `check` on its lstat (before anything is opened: opening a device
  * can have effects) and again on the opened file, which must be the same one.
  */
-async function readRegularFile(path: string, shown: string, check: (stats: Stats) => void): Promise<string> {
+async function readCheckedFile(path: string, shown: string, check: (stats: Stats) => void): Promise<string> {
   const before = await lstat(path);
   check(before);
   let handle: FileHandle;
@@ -416,13 +417,8 @@ async function isStaleLock(lock: string): Promise<boolean> {
 }
 
 function kindOf(stats: Stats): string {
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isBlockDevice()) return 'a block device';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isSymbolicLink()) return 'a symbolic link';
-  return 'a regular file';
+  if (stats.isFile()) return 'a regular file';
+  return stats.isSymbolicLink() ? 'a symbolic link' : kindName(kindOfStats(stats));
 }
 
 function octal(mode: number): string {

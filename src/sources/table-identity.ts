@@ -37,7 +37,8 @@ export async function readTableIdentity(platform: Platform, source: SourceChoice
   const link = (path: string) => platform.readLink(path).catch(() => null);
   const own = await link('/proc/self/ns/net');
   const viaRoot = procRoot === '/proc' ? own : ((await link(`${procRoot}/ns/net`)) ?? (await link(`${procRoot}/self/ns/net`)));
-  const netns = own === viaRoot ? own : [own ?? '-', viaRoot ?? '-'].join(' ');
+  // Both namespaces where they differ (ss reads this process's, procfs the root's); unknown if either is.
+  const netns = own === null || viaRoot === null ? null : own === viaRoot ? own : `${own} ${viaRoot}`;
   const read = (path: string) => platform.readText(path).then((text) => text.trim() || null, () => null);
   const bootId = (await read(`${procRoot}/sys/kernel/random/boot_id`)) ?? (procRoot === '/proc' ? null : await read('/proc/sys/kernel/random/boot_id'));
   return { source, procRoot, netns, bootId };
@@ -50,7 +51,7 @@ export async function readTableIdentity(platform: Platform, source: SourceChoice
  */
 export function whyNoTableIdentity(identity: TableIdentity, os: string): string | undefined {
   if (os !== 'linux') return undefined;
-  if (identity.netns === null || identity.netns.includes('-')) {
+  if (identity.netns === null) {
     return `cannot tell which network namespace ${identity.procRoot} shows (no readable ns/net or self/ns/net link there)`;
   }
   return undefined;

@@ -82,10 +82,8 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
   // Say what was not measured: an idle threshold over a source without activity counters
   // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.
   const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && thresholdsFor(settings.policy, v.row)?.warningMs !== undefined).length;
-  const outcome =
-    unmeasured > 0
-      ? { ...sampled, notices: [...sampled.notices, `idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${sampled.source} reports no activity counters`] }
-      : sampled;
+  const unmeasuredNotes = unmeasured > 0 ? [`idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${sampled.source} reports no activity counters`] : [];
+  const outcome = { ...sampled, notices: [...sampled.notices, ...unmeasuredNotes] };
   // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
   // proven; a warning or critical that the other files prove stands.
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
@@ -140,8 +138,7 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
     });
     writeJson(context.stdout, { ...json, notifications: reconciled.notifications.map(notificationToJson), deliveries }, 2);
   } else if (options.format === 'nagios') {
-    const longNotes = [...outcome.notices.filter((n) => n.startsWith('idle not measured')), ...settings.stateNotes];
-    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors) + longNotes.map((n) => `${n.replace(/\|/g, '/')}\n`).join(''));
+    context.stdout.write(formatNagios(status, evaluation, outcome.source, errors, [...unmeasuredNotes, ...settings.stateNotes]));
     return exitCodeForStatus(status);
   } else {
     const lines = textLines(report, options.all, outcome.takenAtMs);

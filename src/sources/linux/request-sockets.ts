@@ -14,7 +14,9 @@ import { procfsSource } from './procfs.js';
  * Gives the SYN_RECEIVED rows of a table read through sock_diag (ss) the timeout count and timer
  * of the same request socket in `<procRoot>/net/tcp*`, so their age is known at first sight.
  * Reads procfs only when there is such a row; rows procfs does not list (the handshake completed in
- * between) and every row when procfs cannot be read keep what they had. Mutates `rows`.
+ * between) and every row when procfs cannot be read keep what they had. Rows without an inode (ss
+ * without -e) take theirs from the same read, so owners need no second procfs read this poll
+ * (Monitor completes inodes from procfs only for rows that lack one). Mutates `rows`.
  */
 export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<void> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
@@ -25,11 +27,14 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
   } catch {
     return; // no procfs view: ss's counts stay, and prove what they can
   }
+  const lacksInodes = rows.some((row) => row.inode === undefined);
   const byKey = new Map<string, SocketRow>();
-  for (const row of procRows) if (row.state === TcpState.SYN_RECEIVED) byKey.set(connectionKey(row), row);
-  for (const row of requests) {
+  for (const row of procRows) if (lacksInodes || row.state === TcpState.SYN_RECEIVED) byKey.set(connectionKey(row), row);
+  for (const row of lacksInodes ? rows : requests) {
     const fromProcfs = byKey.get(connectionKey(row));
-    if (!fromProcfs || fromProcfs.retransmits === undefined || !fromProcfs.timer) continue;
+    if (!fromProcfs) continue;
+    if (row.inode === undefined && fromProcfs.inode !== undefined) row.inode = fromProcfs.inode;
+    if (row.state !== TcpState.SYN_RECEIVED || fromProcfs.state !== TcpState.SYN_RECEIVED || fromProcfs.retransmits === undefined || !fromProcfs.timer) continue;
     row.retransmits = fromProcfs.retransmits;
     row.timer = fromProcfs.timer;
   }

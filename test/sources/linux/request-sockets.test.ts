@@ -28,6 +28,9 @@ describe('the ss source completes request sockets from procfs', () => {
     expect(request).toMatchObject({ local: { port: 43211 }, remote: { port: 35576 }, retransmits: 3, timer: { name: 'on', remainingMs: 3510 } });
     // 1 + 2 + 4 s of expired timeouts, and 4.49 s of the current 8 s one.
     expect(kernelStateAgeMs(request)).toBe(11_490);
+    // ss ran without -e (no inodes): the same procfs read gives every row its inode, for owners.
+    expect(reading.rows.find((r) => r.local.port === 34928)).toMatchObject({ state: 'CLOSE_WAIT', inode: 233576 });
+    expect(reading.rows.every((r) => r.inode !== undefined)).toBe(true);
     // Only request sockets are touched: the SYN_SENT keeps ss's own figures.
     expect(reading.rows.find((r) => r.state === 'SYN_SENT')).toMatchObject({ retransmits: 7, timer: { remainingMs: 7644 } });
   });
