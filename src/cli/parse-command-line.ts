@@ -4,7 +4,8 @@ import { DurationError, parseDuration, parseTimerDuration } from '../core/durati
 import { SizeError, parseSize } from '../core/size.js';
 import { DEFAULT_READ_LIMIT_BYTES, MAX_READ_LIMIT_BYTES, formatBytes } from '../platform/limits.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
-import { stateFromAnyWord } from '../core/state-vocabularies.js';
+import { nearestState, stateFromAnyWord } from '../core/state-vocabularies.js';
+import { nearestWord } from '../core/suggest.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/captured-table.js';
 import type { InputOptions } from '../sources/input-files.js';
@@ -36,6 +37,8 @@ export interface ListOptions extends CommonOptions {
   selection: Selection;
   /** Add the diagnosis finding to each flagged row. */
   why: boolean;
+  /** Number each row with its place in the whole table: the N of `explain N`. */
+  numbered?: boolean;
   /** Re-poll every this many ms; undefined = one shot. */
   watchMs?: number;
   /** Stop --watch after this many polls. */
@@ -125,6 +128,14 @@ function durationArg(value: string): number {
   }
 }
 
+/**
+ * A threshold (--half-open, --idle, --critical-*…): a duration, or `off` (Infinity: never flag),
+ * as the config file's thresholds take it.
+ */
+function thresholdArg(value: string): number {
+  return value === 'off' ? Infinity : durationArg(value);
+}
+
 function positiveDurationArg(value: string): number {
   const ms = durationArg(value);
   if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
@@ -154,8 +165,14 @@ function listArg<T>(parseOne: (item: string) => T) {
 /** Any spelling of a state: ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING… */
 export function parseStateWord(word: string): TcpState {
   const state = stateFromAnyWord(word);
-  if (state === undefined) throw new InvalidArgumentError(`unknown state "${word}" (one of ${ALL_TCP_STATES.join(', ')})`);
+  if (state === undefined) throw new InvalidArgumentError(unknownStateText(word));
   return state;
+}
+
+/** `unknown state "CLOSE_WIAT" (did you mean CLOSE_WAIT?)`, else the list of states. */
+function unknownStateText(word: string): string {
+  const nearest = nearestState(word);
+  return `unknown state "${word}" (${nearest ? `did you mean ${nearest}?` : `one of ${ALL_TCP_STATES.join(', ')}`})`;
 }
 
 function portRangeArg(item: string): PortRange {
@@ -221,7 +238,11 @@ function selectionFrom(raw: RawOptions): Selection {
 
 /** `127.0.0.1:5432-10.0.0.5:40100`, `[::1]:22-[::1]:50000`, a row number, or a state word. */
 export function parseExplainTarget(text: string): ExplainTarget {
-  if (/^\d+$/.test(text)) return { kind: 'row', row: Number(text) };
+  if (/^\d+$/.test(text)) {
+    const row = Number(text);
+    if (!Number.isSafeInteger(row) || row < 1) throw new UsageError(`cannot explain row ${text}: rows are numbered from 1 (see \`tcpdwell list --numbered\`)`);
+    return { kind: 'row', row };
+  }
   const halves = text.split('-');
   if (halves.length === 2 && halves.every((h) => /:\d+$/.test(h))) {
     const [local, remote] = halves.map((h) => parseEndpointText(h));
@@ -229,32 +250,54 @@ export function parseExplainTarget(text: string): ExplainTarget {
       return { kind: 'connection', local: { address: local.address, port: local.port }, remote: { address: remote.address, port: remote.port } };
     }
   }
-  try {
-    return { kind: 'state', state: parseStateWord(text) };
-  } catch {
-    throw new UsageError(`cannot explain "${text}": give a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of \`tcpdwell list\``);
-  }
+  const state = stateFromAnyWord(text);
+  if (state !== undefined) return { kind: 'state', state };
+  const nearest = nearestState(text);
+  if (nearest) throw new UsageError(`cannot explain "${text}": ${unknownStateText(text)}`);
+  throw new UsageError(`cannot explain "${text}": give a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of \`tcpdwell list --numbered\``);
 }
 
-function addCommonOptions(command: Command): Command {
+/**
+ * What a command refuses of the common options (it says why when given): help shows only what the
+ * command accepts, while the option stays known so the refusal can explain itself.
+ */
+interface Refused {
+  /** --input, --input-format, --at: the command acts on the live host. */
+  input?: boolean;
+  /** --json: the command's output is not JSON. */
+  json?: boolean;
+}
+
+function addCommonOptions(command: Command, refused: Refused = {}): Command {
+  const refusedIf = (option: Option, refuse: boolean | undefined) => (refuse ? option.hideHelp() : option);
   return command
     .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
     .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", '/proc')
     .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)')
     .addOption(new Option('--preset <name>', 'reference timers: ios 30s/30s/1h, asa 30s/10m/1h, conntrack (netfilter per-state timeouts)').choices(PRESET_NAMES))
-    .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s)', durationArg)
-    .addOption(new Option('--synwait <duration>').argParser(durationArg).hideHelp())
-    .option('--half-close <duration>', 'FIN_WAIT_1/2, CLOSE_WAIT, CLOSING, LAST_ACK without a segment from the peer for longer (alias --finwait; default 30s)', durationArg)
-    .addOption(new Option('--finwait <duration>').argParser(durationArg).hideHelp())
-    .option('--idle <duration>', 'ESTABLISHED with no data either way for longer (default 1h; needs the ss source)', durationArg)
-    .option('--critical-half-open <duration>', 'escalate half-open flags to critical past this', durationArg)
-    .option('--critical-half-close <duration>', 'escalate half-close flags to critical past this', durationArg)
-    .option('--critical-idle <duration>', 'escalate idle flags to critical past this', durationArg)
-    .option('--json', 'machine-readable output (see README, JSON output)', false)
-    .option('--input <files...>', 'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order')
-    .addOption(new Option('--input-format <format>', 'with --input: the tool that wrote the files (default: detected from the text)').choices(INPUT_FORMATS))
-    .option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time', listArg(timeArg))
-    .option('--read-limit <size>', `most of one file (--input, /proc tables) or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`, readLimitArg);
+    .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s; "off": never)', thresholdArg)
+    .addOption(new Option('--synwait <duration>').argParser(thresholdArg).hideHelp())
+    .option('--half-close <duration>', 'FIN_WAIT_1/2, CLOSE_WAIT, CLOSING, LAST_ACK without a segment from the peer for longer (alias --finwait; default 30s; "off": never)', thresholdArg)
+    .addOption(new Option('--finwait <duration>').argParser(thresholdArg).hideHelp())
+    .option('--idle <duration>', 'ESTABLISHED with no data either way for longer (default 1h; "off": never; needs the ss source)', thresholdArg)
+    .option('--critical-half-open <duration>', 'escalate half-open flags to critical past this (default: never)', thresholdArg)
+    .option('--critical-half-close <duration>', 'escalate half-close flags to critical past this (default: never)', thresholdArg)
+    .option('--critical-idle <duration>', 'escalate idle flags to critical past this (default: never)', thresholdArg)
+    .addOption(refusedIf(new Option('--json', 'machine-readable output (see README, JSON output)').default(false), refused.json))
+    .addOption(
+      refusedIf(
+        new Option('--input <files...>', 'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order'),
+        refused.input,
+      ),
+    )
+    .addOption(refusedIf(new Option('--input-format <format>', 'with --input: the tool that wrote the files (default: detected from the text)').choices(INPUT_FORMATS), refused.input))
+    .addOption(
+      refusedIf(
+        new Option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time').argParser(listArg(timeArg)),
+        refused.input,
+      ),
+    )
+    .option('--read-limit <size>', `most of one ${refused.input ? 'file (/proc tables)' : 'file (--input, /proc tables)'} or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`, readLimitArg);
 }
 
 function readLimitArg(value: string): number {
@@ -277,8 +320,8 @@ function timeArg(item: string): number {
 type RawOptions = Record<string, unknown>;
 
 /** The long-running modes (watch, serve, dashboard): common options, --interval and --log. */
-function addPollingOptions(command: Command, intervalHelp: string): Command {
-  return addCommonOptions(command)
+function addPollingOptions(command: Command, intervalHelp: string, refused: Refused = {}): Command {
+  return addCommonOptions(command, refused)
     .option('--interval <duration>', intervalHelp, timerArg)
     .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
 }
@@ -331,7 +374,7 @@ const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serv
 export function withDefaultCommand(argv: readonly string[], interactive: boolean): readonly string[] {
   const first = argv[0];
   if (!interactive || (first !== undefined && !first.startsWith('-'))) return argv;
-  const listOnly = ['--json', '--watch', '--why', '--help', '-h', '--version', '-V', '--iterations', '--flagged', '--state', '--port', '--pid', '--process', '--local', '--remote', '--kind'];
+  const listOnly = ['--json', '--watch', '--why', '--help', '-h', '--version', '-V', '--iterations', '--numbered', '--flagged', '--state', '--port', '--pid', '--process', '--local', '--remote', '--kind'];
   return argv.some((a) => listOnly.includes(a.split('=')[0]!)) ? argv : ['dashboard', ...argv];
 }
 
@@ -347,7 +390,8 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   // `list` is the default command, so commander would read a mistyped command as list's argument.
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.includes(first)) {
-    throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')})`);
+    const nearest = nearestWord(first, COMMANDS);
+    throw new UsageError(`unknown command '${first}' (${nearest ? `did you mean ${nearest}?` : `commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')}`})`);
   }
   let parsed: ParsedCommandLine | undefined;
   let output = '';
@@ -362,6 +406,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     addCommonOptions(program.command('list', { isDefault: true }).description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')),
   )
     .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
+    .option('--numbered', 'number the rows as `explain N` takes them: the place in the whole table, so a filtered row keeps its number', false)
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
     .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)')
     .option('--iterations <n>', 'with --watch: stop after n polls', countArg)
@@ -369,6 +414,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
       if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : timerOrUsage(String(raw.watch), '--watch');
       if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
+      if (raw.numbered) options.numbered = true;
       if (options.input && options.watchMs !== undefined) throw new UsageError('--watch polls a live source; it cannot be used with --input');
       if (typeof raw.log === 'string') {
         if (options.watchMs === undefined) throw new UsageError('--log needs --watch (a single listing has no events)');
@@ -431,6 +477,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
         .option('--yes', 'really end them (needs root)', false)
         .option('--all', 'with --yes: the selection may take every session, or more than 10', false)
         .option('--count <n>', 'with --yes: end them only if exactly n sessions are selected (confirms a broad selection)', countArg),
+      { input: true },
     ),
   ).action((raw: RawOptions) => {
     const options: ResetOptions = { ...commonFrom(raw), selection: selectionFrom(raw), yes: Boolean(raw.yes), all: Boolean(raw.all) };
@@ -460,6 +507,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--listen <address>', `where to serve /metrics (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}; other hosts only if you say so)`, listenArg)
       .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg)),
     'time between polls, independent of scrapes (default 15s)',
+    { input: true, json: true },
   ).action((raw: RawOptions) => {
     const options: ServeOptions = {
       ...commonFrom(raw),
@@ -474,6 +522,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   addPollingOptions(
     program.command('dashboard').description('full-screen live view (the default on a terminal): flagged first, charts, details, grouping'),
     'time between polls (default 2s; + and - change it live)',
+    { json: true },
   ).action((raw: RawOptions) => {
     const options: DashboardOptions = { ...commonFrom(raw), ...pollingFrom(raw, DEFAULT_WATCH_MS) };
     parsed = { command: 'dashboard', options };
@@ -493,7 +542,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return { command: 'exit', output, exitCode: 0 };
-      throw new UsageError(firstLine(output || error.message).replace(/^error: /, ''));
+      throw new UsageError(oneLine(output || error.message));
     }
     throw error;
   }
@@ -582,6 +631,12 @@ function timerOrUsage(value: string, flag: string): number {
   }
 }
 
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? text;
+/**
+ * Commander's error as one line: its first line, and its typo suggestion (on a line of its own,
+ * `(Did you mean --state?)`) joined to it.
+ */
+function oneLine(text: string): string {
+  const [first = text, ...rest] = text.trim().split('\n');
+  const suggestion = rest.find((line) => /^\(Did you mean /.test(line));
+  return `${first.replace(/^error: /, '')}${suggestion ? ` ${suggestion.replace(/^\(Did/, '(did')}` : ''}`;
 }

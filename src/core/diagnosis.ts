@@ -5,6 +5,7 @@ import type { ConnectionView } from './evaluate.js';
 import { STATE_GUIDE } from './state-guide.js';
 import { TcpState } from './tcp-state.js';
 import { maxOf } from './lists.js';
+import { plural } from './plural.js';
 
 // Plain-language findings: why a session is stuck, the evidence, and what to do next
 // (field notes §2 and §3). Pure: views and host facts in, findings out.
@@ -62,7 +63,6 @@ export function growthOf(views: readonly ConnectionView[]): string {
 /** Linux TCP_RTO_MIN. */
 const MIN_RTO_MS = 200;
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
 
 /** Everything findings compare a connection with, computed once per evaluation. */
 export class DiagnosisIndex {

@@ -1,3 +1,4 @@
+import { nearestWord } from './suggest.js';
 import { TcpState, isTcpState } from './tcp-state.js';
 
 // Every spelling of a TCP state that an OS table prints, mapped to the canonical TcpState
@@ -223,14 +224,50 @@ export function vocabularyTable(vocabulary: StateVocabulary): Readonly<Record<st
   return TABLES[vocabulary];
 }
 
-/** Any spelling a person may type for a state (ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING); undefined when none fits. */
+/** The vocabularies a person may type from, besides the canonical names. */
+const TYPED_VOCABULARIES = ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const;
+
+/** A typed word without case and separators: `close-wait`, `Close Wait`, `CLOSEWAIT` → `CLOSEWAIT`. */
+const squeezed = (word: string) => word.toUpperCase().replace(/[\s_-]+/g, '');
+
+/**
+ * Every typed spelling without separators, to its state. A squeezed spelling two states share
+ * would be ambiguous, so it is left out (none does today; the tests check).
+ */
+const SQUEEZED_WORDS: ReadonlyMap<string, TcpState> = (() => {
+  const byWord = new Map<string, TcpState | null>();
+  const add = (word: string, state: TcpState) => {
+    const key = squeezed(word);
+    const before = byWord.get(key);
+    byWord.set(key, before === undefined || before === state ? state : null);
+  };
+  for (const state of Object.values(TcpState)) add(state, state);
+  for (const vocabulary of TYPED_VOCABULARIES) for (const [word, state] of Object.entries(TABLES[vocabulary])) if (state !== TcpState.UNKNOWN) add(word, state);
+  return new Map([...byWord].filter((entry): entry is [string, TcpState] => entry[1] !== null));
+})();
+
+/**
+ * Any spelling a person may type for a state (ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING,
+ * CLOSEWAIT, "close wait"); undefined when none fits. The one place a typed state word is read.
+ */
 export function stateFromAnyWord(word: string): TcpState | undefined {
   const upper = word.trim().toUpperCase();
   const underscored = upper.replace(/-/g, '_');
   if (isTcpState(underscored)) return underscored;
-  for (const vocabulary of ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const) {
+  for (const vocabulary of TYPED_VOCABULARIES) {
     const { state } = mapState(vocabulary, upper);
     if (state !== TcpState.UNKNOWN) return state;
   }
-  return undefined;
+  return SQUEEZED_WORDS.get(squeezed(upper));
+}
+
+/** Every canonical state name and typed spelling (without separators), for suggestions. */
+export function typedStateWords(): Iterable<string> {
+  return SQUEEZED_WORDS.keys();
+}
+
+/** The canonical state nearest to a word that is none (`CLOSE_WIAT` → CLOSE_WAIT), or undefined. */
+export function nearestState(word: string): TcpState | undefined {
+  const nearest = nearestWord(squeezed(word), typedStateWords());
+  return nearest === undefined ? undefined : SQUEEZED_WORDS.get(nearest);
 }

@@ -7,6 +7,7 @@ import { sanitizeLine } from '../output/sanitize.js';
 import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
 import type { GroupRow } from './model.js';
 import { maxOf } from '../core/lists.js';
+import { plural } from '../core/plural.js';
 
 // Text of the dashboard's parts, sized to the terminal. Pure: views in, lines out. Colour comes as
 // blessed tags, and only when asked for (NO_COLOR). Outside text is sanitised before it is measured
@@ -135,7 +136,7 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   const total = h.evaluation?.views.length ?? 0;
   const limit = (ms: number) => (ms === Infinity ? 'off' : formatDuration(ms));
   const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
-  const flagged = `${total} connections  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`;
+  const flagged = `${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`;
   const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
   const anyFlagged = halfOpen + halfClose + idle + countFlags > 0;
   const lines = [paint(fit(first, width), 'bold'), anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width)), escapeTags(fit(limits, width))];

@@ -5,6 +5,7 @@ import type { CountFlag } from '../core/policy.js';
 import type { ResetResult } from './json.js';
 import type { AlertNotification } from '../core/alerts.js';
 import { sanitizeLine } from './sanitize.js';
+import { plural } from '../core/plural.js';
 
 // `check` text output for cron: one line per flagged session, one per over-count group, a summary.
 // Sessions flagged only as members of a group are covered by the group's line. Every line is
@@ -49,7 +50,7 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
   for (const view of views) if (view.flag && view.flag.kind !== 'count') byKind.set(view.flag.kind, (byKind.get(view.flag.kind) ?? 0) + 1);
   if (countFlags.length) byKind.set('count', countFlags.length);
   const parts = [...byKind].map(([kind, n]) => `${n} ${kind}`);
-  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${views.length} connections (source ${source})`);
+  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${plural(views.length, 'connection')} (source ${source})`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { FLAG_KINDS, countStates, flaggedOfKind, tallyFlags, type CheckStatus, type Evaluation } from '../core/evaluate.js';
 import { formatCountLine, formatFlaggedLine } from './check-text.js';
 import { sanitizeNagiosText } from './sanitize.js';
+import { plural } from '../core/plural.js';
 
 // Nagios plugin output (Nagios Plugin Development Guidelines): one status line
 // `TCPDWELL WARNING - 3 half-close, 1 half-open | half_open=1;;; …`, then one line per flagged
@@ -19,7 +20,7 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     `connections=${evaluation.views.length};;;`,
     ...[...countStates(evaluation.views)].map(([state, n]) => `${state.toLowerCase()}=${n};;;`),
   ];
-  const text = summary.length ? summary.join(', ') : `${evaluation.views.length} connections, nothing flagged`;
+  const text = summary.length ? summary.join(', ') : `${plural(evaluation.views.length, 'connection')}, nothing flagged`;
   const details = [
     ...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined),
     ...evaluation.countFlags.map(formatCountLine),

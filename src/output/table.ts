@@ -11,6 +11,8 @@ export interface TableOptions {
   ownersHidden: boolean;
   /** An indented line under a row (list --why). */
   noteFor?: (view: ConnectionView) => string | undefined;
+  /** A first column `#`: the row's number (list --numbered: its place in the whole table). */
+  numberOf?: (view: ConnectionView) => number;
 }
 
 const HEADERS = ['STATE', 'LOCAL', 'REMOTE', 'PID/PROCESS', 'DWELL', 'IDLE', 'FLAG'] as const;
@@ -51,7 +53,10 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
     view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),
     formatFlag(view),
   ]);
-  return formatColumns(HEADERS, rows, (i) => {
+  const numberOf = options.numberOf;
+  const headers = numberOf ? ['#', ...HEADERS] : HEADERS;
+  if (numberOf) rows.forEach((cells, i) => cells.unshift(String(numberOf(views[i]!))));
+  return formatColumns(headers, rows, (i) => {
     const note = options.noteFor?.(views[i]!);
     return note ? `    why: ${note}` : undefined;
   });

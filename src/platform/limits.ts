@@ -26,7 +26,7 @@ export function formatBytes(bytes: number): string {
   for (const [unit, size] of [['GiB', 1024 * MiB], ['MiB', MiB], ['KiB', 1024]] as const) {
     if (bytes >= size && bytes % (size / 1024) === 0) return `${Number((bytes / size).toFixed(2))} ${unit}`;
   }
-  return `${bytes} bytes`;
+  return bytes === 1 ? '1 byte' : `${bytes} bytes`;
 }
 
 /** An error with a code (as Node's errors carry), for callers that branch on errorCode(). */

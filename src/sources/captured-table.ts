@@ -10,6 +10,7 @@ import { summarizeProblems } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { getNetTcpConnectionNotices, looksLikeGetNetTcpConnection, parseGetNetTcpConnection } from './windows/parse-get-nettcpconnection.js';
 import { parseWindowsNetstat } from './windows/parse-netstat-windows.js';
+import { plural } from '../core/plural.js';
 
 // Socket tables captured as text (`--input`): which tool wrote them, and their rows. Pure.
 
@@ -171,5 +172,5 @@ export function unknownStateNotices(rows: readonly SocketRow[], format: string, 
   if (words.size === 0) return [];
   const count = rows.filter((r) => r.state === TcpState.UNKNOWN).length;
   const advice = format === 'windows-netstat' ? '; `--source powershell` (Get-NetTCPConnection) reports states that are not translated' : '';
-  return [`${label}: ${count} rows have state words tcpdwell does not know (${[...words].slice(0, 5).join(', ')}), shown as UNKNOWN${advice}`];
+  return [`${label}: ${plural(count, 'row')} ${count === 1 ? 'has a state word' : 'have state words'} tcpdwell does not know (${[...words].slice(0, 5).join(', ')}), shown as UNKNOWN${advice}`];
 }

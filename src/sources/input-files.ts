@@ -4,6 +4,7 @@ import { decodeText } from './decode-text.js';
 import { unwrapPastedTable } from './pasted-text.js';
 import { SourceError, type ReadingProvider, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
+import { plural } from '../core/plural.js';
 
 // `--input FILE…`: captured tables instead of a live source. Each file is one poll, replayed in
 // time order, so dwell comes out of captures a customer sends in.
@@ -63,7 +64,7 @@ export function skippedInputKind(skipped: readonly SkippedInput[]): 'unreadable'
  */
 export async function loadCaptures(platform: Platform, options: InputOptions): Promise<LoadedCaptures> {
   if (options.atMs && options.atMs.length !== options.paths.length) {
-    throw new InputError(`--at gives ${options.atMs.length} times for ${options.paths.length} input files; give one per file, in the same order`, 'unusable');
+    throw new InputError(`--at gives ${plural(options.atMs.length, 'time')} for ${plural(options.paths.length, 'input file')}; give one per file, in the same order`, 'unusable');
   }
   const captures: Capture[] = [];
   const notices: string[] = [];

@@ -93,7 +93,7 @@ describe('malformed and mixed input: a clear message, every good row kept', () =
       ['CLOSE_WAIT', 'CLOSE_WAIT', 50102],
     ]);
     expect(err).toContain('/c/mixed.txt: skipped 1 malformed line (first: line 6: truncated row: 2 fields, at least 4 expected)');
-    expect(err).toContain('1 rows have state words tcpdwell does not know (ESTAB), shown as UNKNOWN; `--source powershell`');
+    expect(err).toContain('1 row has a state word tcpdwell does not know (ESTAB), shown as UNKNOWN; `--source powershell`');
     expect(err.split('\n').every((l) => l === '' || l.startsWith('tcpdwell: '))).toBe(true);
   });
 

@@ -62,7 +62,9 @@ describe('parseCommandLine', () => {
     [['list', '--read-limit', '10'], /--read-limit <size>.*must be from 1K/],
     [['list', '--read-limit', 'big'], /--read-limit <size>.*invalid size "big"/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['chekc'], /^unknown command 'chekc' \(commands: list, check, explain, reset, sources, watch, serve, dashboard\)$/],
+    // A near miss gets the nearest command; a word near none gets the list.
+    [['chekc'], /^unknown command 'chekc' \(did you mean check\?\)$/],
+    [['frobnicate'], /^unknown command 'frobnicate' \(commands: list, check, explain, reset, sources, watch, serve, dashboard\)$/],
     [['reset', '--kind', 'stuck'], /unknown kind "stuck" \(one of half-open, half-close, idle\)/],
     [['reset', '--local', 'db.example:5432x'], /invalid address "db.example:5432x"/],
     [['explain', 'nonsense'], /^cannot explain "nonsense": give a state/],
@@ -153,5 +155,130 @@ describe('parseCommandLine', () => {
 
   it('parses state words from every vocabulary', () => {
     expect(['LISTENING', 'fin-wait-1', 'FIN_WAIT2', 'estab', 'SYN_RCVD'].map(parseStateWord)).toEqual(['LISTEN', 'FIN_WAIT_1', 'FIN_WAIT_2', 'ESTABLISHED', 'SYN_RECEIVED']);
+  });
+});
+
+describe('thresholds "off" on the command line, as in the config file', () => {
+  it.each([
+    ['--half-open', 'warning', 'halfOpenMs'],
+    ['--synwait', 'warning', 'halfOpenMs'],
+    ['--half-close', 'warning', 'halfCloseMs'],
+    ['--finwait', 'warning', 'halfCloseMs'],
+    ['--idle', 'warning', 'idleMs'],
+    ['--critical-half-open', 'critical', 'halfOpenMs'],
+    ['--critical-half-close', 'critical', 'halfCloseMs'],
+    ['--critical-idle', 'critical', 'idleMs'],
+  ] as const)('%s off switches the check off (Infinity) in every command that takes it', (flag, severity, field) => {
+    for (const command of ['list', 'check', 'explain', 'reset', 'watch', 'serve', 'dashboard']) {
+      const parsed = parseCommandLine([command, flag, 'off']);
+      expect(parsed.command === 'exit' ? undefined : (parsed.options as { warning: object; critical: object })[severity]).toEqual({ [field]: Infinity });
+    }
+  });
+
+  it('still refuses a word that is neither a duration nor "off", and takes off twice as one value', () => {
+    expect(() => parseCommandLine(['list', '--idle', 'of'])).toThrow(/--idle <duration>' argument 'of' is invalid/);
+    expect(() => parseCommandLine(['list', '--idle', 'off', '--idle', '1h'])).toThrow(/^--idle given twice with different values \(off, 1h\)/);
+    expect(parseCommandLine(['list', '--half-open', 'off', '--synwait', 'off'])).toMatchObject({ options: { warning: { halfOpenMs: Infinity } } });
+  });
+});
+
+describe('typo suggestions: one line, the nearest flag or state word', () => {
+  const messageOf = (argv: string[]) => {
+    try {
+      parseCommandLine(argv);
+    } catch (error) {
+      expect(error).toBeInstanceOf(UsageError);
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it.each([
+    [['list', '--stat', 'CLOSE_WAIT'], "unknown option '--stat' (did you mean --state?)"],
+    [['--stat', 'CLOSE_WAIT'], "unknown option '--stat' (did you mean --state?)"],
+    [['check', '--formt', 'json'], "unknown option '--formt' (did you mean --format?)"],
+    [['watch', '--intreval', '5s'], "unknown option '--intreval' (did you mean --interval?)"],
+    [['reset', '--flaged'], "unknown option '--flaged' (did you mean --flagged?)"],
+    [['check', '--bogus'], "unknown option '--bogus'"],
+    [['list', '--state', 'CLOSE_WIAT'], 'unknown state "CLOSE_WIAT" (did you mean CLOSE_WAIT?)'],
+    [['reset', '--state', 'ESTABLISHD'], 'unknown state "ESTABLISHD" (did you mean ESTABLISHED?)'],
+    [['list', '--state', 'LISTN'], 'unknown state "LISTN" (did you mean LISTEN?)'],
+    [['explain', 'TIMEWIAT'], 'cannot explain "TIMEWIAT": unknown state "TIMEWIAT" (did you mean TIME_WAIT?)'],
+  ])('%j', (argv, expected) => {
+    const message = messageOf(argv);
+    expect(message).toContain(expected);
+    expect(message).not.toContain('\n');
+  });
+
+  it('a word near no state gets the list of states instead of a guess', () => {
+    expect(messageOf(['list', '--state', 'HALF_DEAD'])).toMatch(/unknown state "HALF_DEAD" \(one of CLOSED, LISTEN, .*TIME_WAIT/);
+  });
+
+  it('takes state names written without separators or with spaces (one reading: they are unambiguous)', () => {
+    expect(parseCommandLine(['list', '--state', 'CLOSEWAIT,finwait2,Time Wait,synrecv'])).toMatchObject({
+      options: { selection: { states: ['CLOSE_WAIT', 'FIN_WAIT_2', 'TIME_WAIT', 'SYN_RECEIVED'] } },
+    });
+    expect(parseCommandLine(['explain', 'CLOSEWAIT'])).toMatchObject({ options: { target: { kind: 'state', state: 'CLOSE_WAIT' } } });
+  });
+});
+
+describe('explain N and list --numbered', () => {
+  it('reads --numbered for list (and as a list flag without a command)', () => {
+    expect(parseCommandLine(['list', '--numbered'])).toMatchObject({ command: 'list', options: { numbered: true } });
+    expect(parseCommandLine(['list'])).not.toHaveProperty('options.numbered');
+  });
+
+  it.each(['0', '00'])('refuses row %s: rows are numbered from 1', (row) => {
+    expect(() => parseCommandLine(['explain', row])).toThrow(new UsageError(`cannot explain row ${row}: rows are numbered from 1 (see \`tcpdwell list --numbered\`)`));
+  });
+});
+
+// Each option a command's --help lists is one the command accepts: given alone (with the option
+// its help says it goes "with"), it parses. The sample values follow the help's own placeholders.
+describe('--help lists only what the command accepts', () => {
+  const SAMPLE: Record<string, string> = {
+    duration: '5s', states: 'CLOSE_WAIT', ports: '22', pids: '1', names: 'x', endpoint: ':22', file: '/tmp/x', 'files...': '/tmp/x', path: '/tmp/x',
+    size: '1M', times: '2026-11-21T05:30:00Z', address: ':9477', kinds: 'idle', n: '2',
+  };
+  const COMMAND_NAMES = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serve', 'dashboard'];
+
+  /** `--flag <arg>` entries of a help text with their (unwrapped) descriptions. */
+  function helpOptions(command: string): { flag: string; arg?: string; description: string }[] {
+    const help = parseCommandLine([command, '--help']);
+    if (help.command !== 'exit') throw new Error('no help');
+    const entries: { flag: string; arg?: string; description: string }[] = [];
+    for (const line of help.output.split('\n')) {
+      const entry = /^ {2}(?:-\w, )?(--[\w-]+)(?: [<[]([^>\]]+)[>\]])?\s*(.*)$/.exec(line);
+      if (entry) entries.push({ flag: entry[1]!, ...(entry[2] ? { arg: entry[2] } : {}), description: entry[3]! });
+      else if (entries.length && /^ {4,}\S/.test(line)) entries[entries.length - 1]!.description += ` ${line.trim()}`;
+    }
+    return entries.filter((e) => e.flag !== '--help' && e.flag !== '--version');
+  }
+
+  function argvFor(option: { flag: string; arg?: string; description: string }, all: ReturnType<typeof helpOptions>): string[] {
+    const choice = /\(choices: "([^"]+)"/.exec(option.description)?.[1];
+    const value = option.arg === undefined || option.arg === 'interval' ? [] : [choice ?? SAMPLE[option.arg] ?? 'x'];
+    const needs = /^with (--[\w-]+)/.exec(option.description)?.[1];
+    const needed = needs ? all.find((o) => o.flag === needs) : undefined;
+    return [...(needed ? argvFor(needed, all) : []), option.flag, ...value];
+  }
+
+  it.each(COMMAND_NAMES)('%s', (command) => {
+    const options = helpOptions(command);
+    expect(options.length).toBeGreaterThan(1);
+    for (const option of options) {
+      const argv = [command, ...argvFor(option, options)];
+      expect(() => parseCommandLine(argv), argv.join(' ')).not.toThrow();
+    }
+  });
+
+  it('reset and serve do not list --input (they refuse it), serve and dashboard not --json, and the refusal still explains itself', () => {
+    const flags = (command: string) => helpOptions(command).map((o) => o.flag);
+    for (const command of ['reset', 'serve']) expect(flags(command)).not.toEqual(expect.arrayContaining(['--input']));
+    for (const command of ['reset', 'serve']) for (const flag of ['--input-format', '--at']) expect(flags(command)).not.toContain(flag);
+    for (const command of ['serve', 'dashboard']) expect(flags(command)).not.toContain('--json');
+    expect(flags('list')).toEqual(expect.arrayContaining(['--input', '--input-format', '--at', '--json', '--numbered']));
+    expect(() => parseCommandLine(['reset', '--state', 'CLOSE_WAIT', '--input', '/tmp/x'])).toThrow(/^reset ends live sessions; it cannot be used with --input$/);
+    expect(() => parseCommandLine(['serve', '--input', '/tmp/x'])).toThrow(/^serve polls the live host/);
   });
 });

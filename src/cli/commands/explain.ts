@@ -49,8 +49,12 @@ async function explainConnection(monitor: Monitor, policy: Policy, target: Exclu
   const { evaluation } = await monitor.evaluate(policy, (e) => e.views);
   const view = findTarget(evaluation.views, target);
   if (!view) {
-    const what = target.kind === 'row' ? `row ${target.row} (the table has ${evaluation.views.length})` : `connection ${describe(target)}`;
-    context.stderr.write(`tcpdwell: ${sanitizeLine(`no ${what} in the socket table now`)}\n`);
+    const n = evaluation.views.length;
+    const text =
+      target.kind === 'row'
+        ? `no row ${target.row}: the socket table has ${n === 0 ? 'no rows' : n === 1 ? '1 row' : `${n} rows`} now (\`tcpdwell list --numbered\` numbers them)`
+        : `no connection ${describe(target)} in the socket table now`;
+    context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
     // Not in what was read proves nothing when some input was not read.
     return monitor.skippedInput.length > 0 ? exitCodeForSkippedInput(monitor, ExitCode.OK) : ExitCode.WARNING;
   }

@@ -49,7 +49,9 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
       const views = evaluation.views.filter((v) => selects(options.selection, v));
       if (ownersHidden) notice('owners', 'some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner');
       const diagnosis = options.why ? diagnoseAll(evaluation.views, facts) : undefined;
-      writeViews(views, diagnosis, options, context, ownersHidden, outcome.takenAtMs);
+      // The place in the whole table, as `explain N` counts: the ranking is a total order (sortViews).
+      const places = options.numbered ? new Map(evaluation.views.map((v, i) => [v, i + 1])) : undefined;
+      writeViews(views, diagnosis, options, context, ownersHidden, outcome.takenAtMs, places);
       if (log && events) await log.write(events.next(outcome, evaluation));
     }
     if (options.watchMs === undefined || iteration === options.iterations || context.interrupt.aborted) return exitCode;
@@ -58,12 +60,21 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
   }
 }
 
-function writeViews(views: ConnectionView[], diagnosis: Diagnosis | undefined, options: ListOptions, context: CliContext, ownersHidden: boolean, takenAtMs: number): void {
+function writeViews(
+  views: ConnectionView[],
+  diagnosis: Diagnosis | undefined,
+  options: ListOptions,
+  context: CliContext,
+  ownersHidden: boolean,
+  takenAtMs: number,
+  places: ReadonlyMap<ConnectionView, number> | undefined,
+): void {
   const findingOf = (view: ConnectionView) => diagnosis?.byConnection.get(view.connection.key);
+  const numberOf = places ? (view: ConnectionView) => places.get(view)! : undefined;
   if (options.json) {
     // One JSON array per poll; with --watch one per line (NDJSON).
     const rows = views.map((view) => {
-      const json = connectionToJson(view);
+      const json = numberOf ? { row: numberOf(view), ...connectionToJson(view) } : connectionToJson(view);
       if (!diagnosis) return json;
       const finding = findingOf(view);
       return { ...json, finding: finding ? findingToJson(finding) : null };
@@ -74,8 +85,11 @@ function writeViews(views: ConnectionView[], diagnosis: Diagnosis | undefined, o
   if (options.watchMs !== undefined) {
     context.stdout.write(context.stdout.isTTY ? '\x1b[H\x1b[2J' : `--- ${new Date(takenAtMs).toISOString()}\n`);
   }
-  context.stdout.write(formatConnectionTable(views, { ownersHidden, noteFor: (view) => findingOf(view)?.summary }));
-  if (diagnosis && diagnosis.groups.length > 0) {
-    context.stdout.write(`\nFindings:\n${diagnosis.groups.map((g) => formatFinding(g, '  ')).join('\n')}\n`);
+  context.stdout.write(formatConnectionTable(views, { ownersHidden, noteFor: (view) => findingOf(view)?.summary, ...(numberOf ? { numberOf } : {}) }));
+  // Group findings are counted over the whole table (a leak's size), but shown only for the rows shown.
+  const shown = new Set(views.map((v) => v.connection.key));
+  const groups = diagnosis?.groups.filter((g) => g.connections.some((key) => shown.has(key))) ?? [];
+  if (groups.length > 0) {
+    context.stdout.write(`\nFindings:\n${groups.map((g) => formatFinding(g, '  ')).join('\n')}\n`);
   }
 }

@@ -3,6 +3,7 @@ import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../co
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { plural } from '../../core/plural.js';
 
 // net-tools `netstat -t[a][n][p][o][e]`:
 //   Proto Recv-Q Send-Q Local Foreign State [User Inode] [PID/Program] [Timer]
@@ -109,7 +110,7 @@ const NET_TOOLS_ENDPOINT_WIDTH = 23;
 
 function parseRow(fields: string[], protocol: 'tcp' | 'tcp6'): SocketRow | string {
   const [, receiveText = '', sendText = '', localText, remoteText, ...rest] = fields;
-  if (localText === undefined || remoteText === undefined || rest.length === 0) return `truncated row: ${fields.length} fields, at least 6 expected`;
+  if (localText === undefined || remoteText === undefined || rest.length === 0) return `truncated row: ${plural(fields.length, 'field')}, at least 6 expected`;
   if (!/^\d+$/.test(receiveText) || !/^\d+$/.test(sendText)) return `bad queue sizes "${receiveText} ${sendText}"`;
   const local = parseNamedEndpoint(localText, localText.length >= NET_TOOLS_ENDPOINT_WIDTH);
   const remote = parseNamedEndpoint(remoteText, remoteText.length >= NET_TOOLS_ENDPOINT_WIDTH);

@@ -3,6 +3,7 @@ import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../co
 import { mapState } from '../../core/state-vocabularies.js';
 import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { plural } from '../../core/plural.js';
 
 // /proc/net/tcp and /proc/net/tcp6 (net/ipv4/tcp_ipv4.c get_tcp4_sock, get_openreq4,
 // get_timewait4_sock; field notes §5). Columns:
@@ -173,7 +174,7 @@ function hexEndpointAt(line: string, from: number, addressLength: number, little
 export function parseProcLine(line: string, littleEndian: boolean): SocketRow | string {
   const fields = line.split(/\s+/);
   if (!/^\d+:$/.test(fields[0] ?? '')) return 'not a socket row (no "N:" slot number)';
-  if (fields.length < 10) return `truncated row: ${fields.length} fields, at least 10 expected`;
+  if (fields.length < 10) return `truncated row: ${plural(fields.length, 'field')}, at least 10 expected`;
   const [, localText = '', remoteText = '', stateHex = '', queues = '', timerText = '', retransmitText = '', uidText = '', , inodeText = ''] =
     fields;
   const local = parseHexEndpoint(localText, littleEndian);

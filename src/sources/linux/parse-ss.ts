@@ -4,6 +4,7 @@ import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { plural } from '../../core/plural.js';
 
 // iproute2 `ss -tanoie[H]` output: one state line per socket
 //   STATE RECV-Q SEND-Q LOCAL PEER [timer:(on,7.644ms,7)] [uid:N] ino:N sk:… [v6only:1] <->
@@ -112,7 +113,7 @@ function parseStateLine(line: string, stateWord: string, from: number, wildcards
   let at = from;
   for (let field = 0; field < 4; field++) {
     starts[field] = skipBlanks(line, at);
-    if (starts[field] === line.length) return `truncated row: ${field + 1} fields, at least 5 expected`;
+    if (starts[field] === line.length) return `truncated row: ${plural(field + 1, 'field')}, at least 5 expected`;
     at = ends[field] = tokenEnd(line, starts[field]!);
   }
   const receiveQueue = digitsValue(line, starts[0]!, ends[0]!);

@@ -3,6 +3,7 @@ import { connectionKey, type ParseProblem, type ParseResult, type SocketRow } fr
 import { wellKnownPort } from '../../core/services.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { plural } from '../../core/plural.js';
 
 // macOS / BSD `netstat -an [-A] [-l] [-b] [-v] [-p tcp]`:
 //   [Socket Flowhash] Proto Recv-Q Send-Q  Local Address  Foreign Address  (state)  [rxbytes txbytes] [rhiwat shiwat pid epid state options …]
@@ -79,7 +80,7 @@ export function parseBsdNetstat(text: string): BsdParseResult {
     sawRow = true;
     const [protocolText = '', receiveText = '', sendText = '', localText, remoteText, stateWord, ...trailing] = fields.slice(at);
     if (localText === undefined || remoteText === undefined || stateWord === undefined) {
-      problems.push({ line: index + 1, message: `truncated row: ${fields.length - at} fields, at least 6 expected` });
+      problems.push({ line: index + 1, message: `truncated row: ${plural(fields.length - at, 'field')}, at least 6 expected` });
       return;
     }
     const ipv6Print = protocolText === 'tcp6';
@@ -134,10 +135,10 @@ export function bsdNetstatNotices(result: BsdParseResult, label: string): string
   const identity = result.pcbAddresses
     ? 'they are told apart by their pcb address (-A)'
     : result.mergedRows > 0
-      ? `cut addresses may merge distinct connections: ${result.mergedRows} rows print exactly like an earlier one and are counted with it`
+      ? `cut addresses may merge distinct connections: ${plural(result.mergedRows, 'row')} ${result.mergedRows === 1 ? 'prints exactly like an earlier one and is' : 'print exactly like an earlier one and are'} counted with it`
       : 'cut addresses may merge distinct connections across captures';
   const hosts = result.addressColumnWidth !== undefined && result.addressColumnWidth >= 45 ? 'hosts at 16 characters, IPv6 hosts at 39' : 'hosts at 16 characters';
-  return [`${label}: ${result.possiblyTruncated} rows have addresses netstat may have cut (${column}, ${hosts}); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`];
+  return [`${label}: ${plural(result.possiblyTruncated, 'row')} ${result.possiblyTruncated === 1 ? 'has' : 'have'} addresses netstat may have cut (${column}, ${hosts}); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`];
 }
 
 function readHeader(line: string): Layout {

@@ -5,6 +5,7 @@ import { TcpState } from '../../core/tcp-state.js';
 import { unknownStateNotices } from '../captured-table.js';
 import { SourceError, SourceUnavailableError, type SocketSource, type SourceReading } from '../source.js';
 import { appendAll } from '../../core/lists.js';
+import { plural } from '../../core/plural.js';
 
 // The systeminformation library's networkConnections(): works wherever it does (macOS, BSD, Linux,
 // Windows), at its cost. It gives states and owners only: no timers, no activity, so no idle and
@@ -91,7 +92,7 @@ export class SystemInformationSource implements SocketSource {
       throw new SourceError(`systeminformation failed: ${(error as Error).message}`);
     }
     const { rows, skipped } = rowsFromSystemInformation(connections);
-    const notices = skipped > 0 ? [`systeminformation: skipped ${skipped} records with unreadable ports`] : [];
+    const notices = skipped > 0 ? [`systeminformation: skipped ${plural(skipped, 'record')} with unreadable ports`] : [];
     appendAll(notices, unknownStateNotices(rows, 'systeminformation', 'systeminformation'));
     // The library answers [] when its command fails: only records of other protocols prove a table.
     return { source: 'systeminformation', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: connections.length > 0 && skipped === 0 };

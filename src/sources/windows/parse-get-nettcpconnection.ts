@@ -3,6 +3,7 @@ import { connectionKey, type ParseProblem, type ParseResult, type SocketRow } fr
 import { mapState } from '../../core/state-vocabularies.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { splitCsv } from '../csv.js';
+import { plural } from '../../core/plural.js';
 
 // Get-NetTCPConnection (MSFT_NetTCPConnection) in the four shapes people send:
 // - ConvertTo-Json: State the enum number, CreationTime "\/Date(ms)\/" (5.1) or ISO with offset (7);
@@ -100,12 +101,12 @@ export function getNetTcpConnectionNotices(result: GetNetTcpConnectionResult, la
   const notices: string[] = [];
   if (result.unreadableCreationTimes > 0) {
     notices.push(
-      `${label}: ${result.unreadableCreationTimes} CreationTime values were dropped: their date form cannot be read without guessing (a culture's own format, or day and month that cannot be told apart); ConvertTo-Json writes an unambiguous one`,
+      `${label}: ${plural(result.unreadableCreationTimes, 'CreationTime value')} ${result.unreadableCreationTimes === 1 ? 'was' : 'were'} dropped: their date form cannot be read without guessing (a culture's own format, or day and month that cannot be told apart); ConvertTo-Json writes an unambiguous one`,
     );
   }
   if (result.cutAddresses > 0) {
-    const merged = result.mergedRows > 0 ? `${result.mergedRows} rows print exactly like an earlier one and are counted with it` : 'connections whose cut addresses print alike would count as one';
-    notices.push(`${label}: ${result.cutAddresses} rows have addresses the table view cut (ending in "..."), kept as printed; ${merged}; ConvertTo-Json or Format-List gives whole addresses`);
+    const merged = result.mergedRows > 0 ? `${plural(result.mergedRows, 'row')} ${result.mergedRows === 1 ? 'prints exactly like an earlier one and is' : 'print exactly like an earlier one and are'} counted with it` : 'connections whose cut addresses print alike would count as one';
+    notices.push(`${label}: ${plural(result.cutAddresses, 'row')} ${result.cutAddresses === 1 ? 'has' : 'have'} addresses the table view cut (ending in "..."), kept as printed; ${merged}; ConvertTo-Json or Format-List gives whole addresses`);
   }
   return notices;
 }

@@ -3,6 +3,7 @@ import type { ParseProblem, ParseResult, SocketRow } from '../../core/connection
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { plural } from '../../core/plural.js';
 
 // Windows netstat.exe (-a -n -o -b -t in any mix, any display language). Headers are translated
 // and CJK headers are narrower than the data, so rows are found by their protocol word and split
@@ -48,7 +49,7 @@ export function parseWindowsNetstat(text: string): ParseResult<SocketRow> {
 
 function parseTcpRow(fields: string[]): SocketRow | string {
   const [protocolText = '', localText, remoteText, stateWord, ...rest] = fields;
-  if (localText === undefined || remoteText === undefined || stateWord === undefined) return `truncated row: ${fields.length} fields, at least 4 expected`;
+  if (localText === undefined || remoteText === undefined || stateWord === undefined) return `truncated row: ${plural(fields.length, 'field')}, at least 4 expected`;
   const local = parseNamedEndpoint(localText);
   const remote = parseNamedEndpoint(remoteText);
   if (!local || !remote) return `bad address "${local ? remoteText : localText}"`;

@@ -80,7 +80,7 @@ describe('parseBsdNetstat', () => {
     ]);
     expect(result).toMatchObject({ addressColumnWidth: 22, possiblyTruncated: 1, mergedRows: 0 });
     expect(bsdNetstatNotices(result, 'a.txt')).toEqual([
-      'a.txt: 1 rows have addresses netstat may have cut (its 22-character column, hosts at 16 characters); cut addresses may merge distinct connections across captures; `netstat -anlA` prints whole addresses and pcb addresses',
+      'a.txt: 1 row has addresses netstat may have cut (its 22-character column, hosts at 16 characters); cut addresses may merge distinct connections across captures; `netstat -anlA` prints whole addresses and pcb addresses',
     ]);
   });
 
@@ -122,7 +122,7 @@ describe('parseBsdNetstat', () => {
       expect(before).toMatchObject({ possiblyTruncated: 2, mergedRows: 1, pcbAddresses: false });
       expect(before.addressColumnWidth).toBeUndefined();
       expect(bsdNetstatNotices(before, 'p.txt')[0]).toContain('no header line, so its column width is unknown');
-      expect(bsdNetstatNotices(before, 'p.txt')[0]).toContain('1 rows print exactly like an earlier one and are counted with it');
+      expect(bsdNetstatNotices(before, 'p.txt')[0]).toContain('1 row prints exactly like an earlier one and is counted with it');
     });
   });
 

@@ -38,7 +38,7 @@ describe('SystemInformationSource', () => {
     const source = new SystemInformationSource(async () => async () => [record({ state: 'WEIRD' }), record({ localPort: '5001' })]);
     const reading = await source.read();
     expect(reading.rows.map((r) => r.state)).toEqual([TcpState.UNKNOWN, TcpState.ESTABLISHED]);
-    expect(reading.notices).toEqual(['systeminformation: 1 rows have state words tcpdwell does not know (WEIRD), shown as UNKNOWN']);
+    expect(reading.notices).toEqual(['systeminformation: 1 row has a state word tcpdwell does not know (WEIRD), shown as UNKNOWN']);
   });
 
   it('a library that does not load is unavailable; one that throws fails the poll', async () => {

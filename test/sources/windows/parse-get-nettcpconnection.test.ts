@@ -147,7 +147,7 @@ describe('Get-NetTCPConnection default table view', () => {
       ['tcp', '192.0.2.8', 50100, '198.51.100.7', 80, TcpState.TIME_WAIT, 'TimeWait', 0],
     ]);
     expect(getNetTcpConnectionNotices(result, 't.txt')).toEqual([
-      't.txt: 1 rows have addresses the table view cut (ending in "..."), kept as printed; connections whose cut addresses print alike would count as one; ConvertTo-Json or Format-List gives whole addresses',
+      't.txt: 1 row has addresses the table view cut (ending in "..."), kept as printed; connections whose cut addresses print alike would count as one; ConvertTo-Json or Format-List gives whole addresses',
     ]);
   });
 
@@ -206,7 +206,7 @@ describe('Get-NetTCPConnection | Format-List', () => {
       { protocol: 'tcp6', local: { address: 'fe80::1c2d:3e4f:5a6b:7c8d', port: 50124 }, remote: { address: '203.0.113.5', port: 443 }, state: TcpState.ESTABLISHED, rawState: 'Established', pid: 21616 },
     ]);
     expect(getNetTcpConnectionNotices(result, 'l.txt')).toEqual([
-      "l.txt: 1 CreationTime values were dropped: their date form cannot be read without guessing (a culture's own format, or day and month that cannot be told apart); ConvertTo-Json writes an unambiguous one",
+      "l.txt: 1 CreationTime value was dropped: their date form cannot be read without guessing (a culture's own format, or day and month that cannot be told apart); ConvertTo-Json writes an unambiguous one",
     ]);
   });
 
