@@ -375,7 +375,9 @@ export function withDefaultCommand(argv: readonly string[], interactive: boolean
   const first = argv[0];
   if (!interactive || (first !== undefined && !first.startsWith('-'))) return argv;
   const listOnly = ['--json', '--watch', '--why', '--help', '-h', '--version', '-V', '--iterations', '--numbered', '--flagged', '--state', '--port', '--pid', '--process', '--local', '--remote', '--kind'];
-  return argv.some((a) => listOnly.includes(a.split('=')[0]!)) ? argv : ['dashboard', ...argv];
+  // A near miss of a list flag (`--stat`) goes to list too, so its error suggests the list flag.
+  const forList = (flag: string) => flag.startsWith('--') && (listOnly.includes(flag) || nearestWord(flag, listOnly) !== undefined);
+  return argv.some((a) => forList(a.split('=')[0]!)) ? argv : ['dashboard', ...argv];
 }
 
 /** `127.0.0.1:9477`, `[::1]:9477`, `0.0.0.0:9477`, or `:9477` (127.0.0.1). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError, parseCommandLine, parseStateWord } from '../../src/cli/parse-command-line.js';
+import { UsageError, parseCommandLine, parseStateWord, withDefaultCommand } from '../../src/cli/parse-command-line.js';
 
 describe('parseCommandLine', () => {
   it('defaults to list with the auto source and no overrides', () => {
@@ -208,6 +208,16 @@ describe('typo suggestions: one line, the nearest flag or state word', () => {
     const message = messageOf(argv);
     expect(message).toContain(expected);
     expect(message).not.toContain('\n');
+  });
+
+  it('on a terminal (where plain tcpdwell opens the dashboard) a near miss of a list flag is read as list, so the suggestion is the list flag', () => {
+    expect(withDefaultCommand(['--stat', 'CLOSE_WAIT'], true)).toEqual(['--stat', 'CLOSE_WAIT']);
+    expect(messageOf([...withDefaultCommand(['--stat', 'CLOSE_WAIT'], true)])).toBe("unknown option '--stat' (did you mean --state?)");
+    // …while every option the dashboard lists still opens the dashboard.
+    const help = parseCommandLine(['dashboard', '--help']);
+    const flags = help.command === 'exit' ? [...help.output.matchAll(/^ {2}(--[\w-]+)/gm)].map((m) => m[1]!).filter((f) => f !== '--help') : [];
+    expect(flags.length).toBeGreaterThan(10);
+    for (const flag of flags) expect(withDefaultCommand([flag], true)[0], flag).toBe('dashboard');
   });
 
   it('a word near no state gets the list of states instead of a guess', () => {
