@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/parse-config.js';
 import { parseCommandLine } from '../src/cli/parse-command-line.js';
+import { FakePlatform, runOn } from './fake-platform.js';
+import { readFixture, ssWithoutSocket } from './fixture.js';
 
 // The files in examples/ are what users copy: each is checked by the tool that will read it.
 
@@ -22,10 +24,38 @@ function tool(name: string): boolean {
 }
 
 describe('examples/', () => {
-  it('the config file parses, with its three notifiers', () => {
+  // Issue 16.3: followed literally, the example notified a program and a host that do not exist, so
+  // every cron run exited 75. Its notifiers are commented out; uncommented, they are valid.
+  it('the config file parses with no notifier active, and its commented notifiers parse once uncommented', () => {
     const config = parseConfig(read('tcpdwell.yml'), 'tcpdwell.yml');
-    expect(config.notifiers.map((n) => n.type)).toEqual(['syslog', 'exec', 'webhook']);
+    expect(config.notifiers).toEqual([]);
     expect(config.rules.map((r) => r.name)).toEqual(['postgres-pool']);
+    const uncommented = read('tcpdwell.yml').replace(/^# (notify:|  )/gm, '$1');
+    const filledIn = parseConfig(uncommented, 'tcpdwell.yml');
+    expect(filledIn.notifiers.map((n) => n.type)).toEqual(['syslog', 'exec', 'webhook']);
+    expect(read('tcpdwell.yml').match(/FILL IN/g)).toHaveLength(3);
+  });
+
+  it('check runs with it as shipped: stuck sessions reported and resolved, exit 0 to 3, never 75, no notifier run', async () => {
+    const platform = new FakePlatform();
+    platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+    let ss = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
+    platform.commands = [(argv) => (argv[0] === 'ss' ? { stdout: ss, stderr: '', exitCode: 0 } : Object.assign(new Error(`spawn ${argv[0]} ENOENT`), { code: 'ENOENT' }))];
+    const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-example-config-'));
+    const argv = ['check', '--config', join(EXAMPLES, 'tcpdwell.yml'), '--state-file', join(dir, 'state.json'), '--source', 'ss'];
+    const codes: number[] = []; // three cron runs: first sight, past the thresholds, the SYN_SENT gone
+    const outs: string[] = [];
+    for (const step of [0, 200_000, 200_000]) {
+      platform.nowValue += step;
+      if (codes.length === 2) ss = ssWithoutSocket(ss, '127.0.0.1:56268');
+      const result = await runOn(platform, argv);
+      codes.push(result.code);
+      outs.push(result.out);
+    }
+    expect(codes.every((c) => c >= 0 && c <= 3)).toBe(true);
+    expect(codes[1]).toBeGreaterThan(0); // the capture's stuck sessions are past the example's thresholds
+    expect(outs[2]).toMatch(/^RESOLVED half-open: SYN_SENT 127\.0\.0\.1:56268 /m);
+    expect(platform.ran.map((a) => a[0]).filter((p) => p !== 'ss')).toEqual([]);
   });
 
   it('the cron line and the units run tcpdwell with options it accepts', () => {

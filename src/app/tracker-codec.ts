@@ -3,6 +3,7 @@ import { connectionKey, type SocketRow } from '../core/connection.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import type { TrackedConnection, TrackerState } from '../core/tracker.js';
 import type { ReportedAlert } from '../core/alerts.js';
+import type { ChannelBacklog } from './notify-channels.js';
 import { tableKey, type TableIdentity } from '../sources/table-identity.js';
 
 // The check state file: the history (tracker and reported alerts) that `check` carries between
@@ -52,6 +53,31 @@ const reportedAlert = z.object({
   lastSeenMs: z.number().optional(),
   lastDwellMs: z.number().optional(),
 });
+const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
+const severity = z.enum(['warning', 'critical']);
+const currentAlert = z.object({
+  key: z.string(),
+  kind: flagKind,
+  severity,
+  subject: z.string(),
+  measured: z.number(),
+  threshold: z.number(),
+  rule: z.string(),
+  dwellMs: z.number().optional(),
+});
+const notification = z.object({
+  change: z.enum(['flagged', 'escalated', 'reminder', 'resolved']),
+  key: z.string(),
+  kind: flagKind,
+  severity,
+  subject: z.string(),
+  firstFlaggedMs: z.number(),
+  current: currentAlert.optional(),
+  lastSeenMs: z.number().optional(),
+  lastDwellMs: z.number().optional(),
+});
+/** Added after version 2 was first written: absent in older files, which still load. */
+const channelBacklog = z.object({ notifier: z.string(), pending: z.array(z.object({ atMs: z.number(), notification })) });
 const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable() });
 const section = z.object({
   table: tableIdentity,
@@ -61,6 +87,8 @@ const section = z.object({
   lastPollMs: z.number().optional(),
   connections: z.array(z.unknown()),
   alerts: z.array(reportedAlert),
+  /** Each failed notifier's undelivered notifications (app/notify-channels.ts). */
+  outbox: z.array(channelBacklog).optional(),
 });
 type Section = z.infer<typeof section>;
 const file = z.object({
@@ -71,10 +99,14 @@ const file = z.object({
 });
 
 
-/** What `check` carries between runs: the tracker, and the alerts already reported. */
+/**
+ * What `check` carries between runs: the tracker, the alerts its report (stdout) has told, and
+ * what each notifier has yet to deliver.
+ */
 export interface CheckState {
   tracker: TrackerState;
   alerts: ReportedAlert[];
+  outbox: ChannelBacklog[];
 }
 
 function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] {
@@ -206,11 +238,11 @@ export class StateBook {
     }
     const tracker: TrackerState = { connections };
     if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
-    return { tracker, alerts: found.alerts };
+    return { tracker, alerts: found.alerts, outbox: found.outbox ?? [] };
   }
 
   /** Records this table's history (replacing its section), then drops sections unused for long and the least recently used beyond MAX_SECTIONS. */
-  record(identity: TableIdentity, history: { tracker: TrackerState; alerts: readonly ReportedAlert[]; source: string }, nowMs: number): void {
+  record(identity: TableIdentity, history: { tracker: TrackerState; alerts: readonly ReportedAlert[]; outbox?: readonly ChannelBacklog[]; source: string }, nowMs: number): void {
     const key = tableKey(identity);
     const mine: Section = {
       table: { ...identity },
@@ -220,6 +252,7 @@ export class StateBook {
       alerts: [...history.alerts],
     };
     if (history.tracker.lastPollMs !== undefined) mine.lastPollMs = history.tracker.lastPollMs;
+    if (history.outbox && history.outbox.length > 0) mine.outbox = [...history.outbox];
     const others = this.sections.filter((s) => tableKey(s.table) !== key && nowMs - s.lastUsedMs <= UNUSED_SECTION_MS);
     others.sort((a, b) => b.lastUsedMs - a.lastUsedMs);
     this.sections = [mine, ...others.slice(0, MAX_SECTIONS - 1)];

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { NotifierConfig } from '../config/parse-config.js';
 import type { AlertNotification } from '../core/alerts.js';
+import type { PendingNotification } from '../core/alert-outbox.js';
 import type { CheckStatus } from '../core/evaluate.js';
 import { RESPONSE_BODY_KEEP_BYTES } from '../platform/limits.js';
 import { errorCode, type Platform } from '../platform/platform.js';
@@ -31,6 +32,11 @@ export interface NotificationJson {
   rule: string | null;
   /** Seconds in its state: now (flagged), or when last seen (resolved); null for count alerts. */
   dwellSeconds: number | null;
+  /**
+   * Only on a notification sent again after an earlier run failed to deliver it: when that run
+   * polled. Its measured and dwellSeconds are of that time, not of checkedAt.
+   */
+  observedAt?: string;
 }
 
 export function notificationToJson(n: AlertNotification): NotificationJson {
@@ -55,6 +61,17 @@ function dwellOf(n: AlertNotification): number | null {
 
 export function alertMessage(status: CheckStatus, source: string, checkedAtMs: number, notifications: readonly AlertNotification[]): AlertMessage {
   return { tool: 'tcpdwell', host: hostname(), checkedAt: new Date(checkedAtMs).toISOString(), status, source, notifications: notifications.map(notificationToJson) };
+}
+
+/** One notifier's message: its undelivered notifications from earlier runs (with observedAt), then this run's. */
+export function outboxMessage(status: CheckStatus, source: string, checkedAtMs: number, pending: readonly PendingNotification[]): AlertMessage {
+  const message = alertMessage(status, source, checkedAtMs, []);
+  message.notifications = pending.map((p) => {
+    const json = notificationToJson(p.notification);
+    if (p.atMs !== checkedAtMs) json.observedAt = new Date(p.atMs).toISOString();
+    return json;
+  });
+  return message;
 }
 
 export interface Delivery {

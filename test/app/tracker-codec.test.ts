@@ -52,3 +52,23 @@ describe('StateBook: one section per socket table', () => {
     expect(() => StateBook.decode('[]')).toThrow('not a tcpdwell state file');
   });
 });
+
+describe('StateBook: notifiers\' backlogs', () => {
+  const pending = { atMs: 1000, notification: { change: 'flagged' as const, key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT k', firstFlaggedMs: 1000, current: { key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT k', measured: 12, threshold: 10, rule: 'default', dwellMs: 12000 } } };
+
+  it('round-trips a failed notifier\'s undelivered notifications with its table', () => {
+    const book = StateBook.empty();
+    book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [], outbox: [{ notifier: 'webhook 0123456789abcdef', pending: [pending] }], source: 'ss' }, 1000);
+    expect(StateBook.decode(book.encode(1000)).historyOf(table('net:[1]'))?.outbox).toEqual([{ notifier: 'webhook 0123456789abcdef', pending: [pending] }]);
+  });
+
+  it('a state file written before backlogs were kept (no outbox field) still loads, with none', () => {
+    const book = StateBook.empty();
+    book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [], source: 'ss' }, 1000);
+    const text = book.encode(1000);
+    expect(text).not.toContain('outbox');
+    const history = StateBook.decode(text).historyOf(table('net:[1]'));
+    expect(history?.outbox).toEqual([]);
+    expect(history?.tracker.connections.size).toBe(1);
+  });
+});

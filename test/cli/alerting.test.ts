@@ -1,4 +1,6 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -148,14 +150,18 @@ describe('check notifiers from the config file', () => {
     expect(message.notifications[0]).toMatchObject({ change: 'flagged', kind: expect.any(String), measured: expect.any(Number), threshold: 10 });
   });
 
-  it('a failing notifier: reported on stderr, exit 75, the others still run, and the news is sent again next run', async () => {
+  // Changed in issue 16.3: the report on stdout and the syslog notifier no longer repeat what they
+  // delivered because another notifier failed; only the failed one is sent its news again.
+  it('a failing notifier: reported on stderr, exit 75, the others still run, and it alone is sent its news again next run', async () => {
     const config = await withConfig('notify:\n  - type: exec\n    command: [/usr/local/bin/page]\n  - type: syslog\n    facility: local3\n');
     pagerAnswer = { stdout: '', stderr: 'pager: service unavailable\n', exitCode: 2 };
     const dispatcher = platform.commands[0]!;
     platform.commands = [(argv) => (argv[0] === 'logger' ? { stdout: '', stderr: '', exitCode: 0 } : dispatcher(argv))];
+    const pages = () => platform.ran.map((argv, i) => ({ argv, input: platform.ranInput[i] })).filter((r) => r.argv[0] === '/usr/local/bin/page');
     const failed = await check(config);
     expect(failed.code).toBe(75);
-    expect(failed.err).toBe('tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: service unavailable; these notifications will be sent again on the next run\n');
+    expect(flaggedLines(failed.out)).toHaveLength(7);
+    expect(failed.err).toBe('tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: service unavailable; 7 notifications kept for it and sent again on the next run\n');
     const loggerCalls = platform.ran.filter((a) => a[0] === 'logger');
     expect(loggerCalls).toHaveLength(7);
     expect(loggerCalls[0]!.slice(0, 6)).toEqual(['logger', '-t', 'tcpdwell', '-p', 'local3.warning', '--']);
@@ -164,10 +170,16 @@ describe('check notifiers from the config file', () => {
     pagerAnswer = { stdout: '', stderr: '', exitCode: 0 };
     platform.nowValue += 5000;
     const retried = await check(config);
-    expect(retried.code).toBe(1);
-    expect(flaggedLines(retried.out)).toHaveLength(7);
+    expect(retried).toEqual({ code: 1, out: '', err: '' });
+    expect(platform.ran.filter((a) => a[0] === 'logger')).toHaveLength(7);
+    expect(pages()).toHaveLength(2);
+    const resent = JSON.parse(pages()[1]!.input!);
+    expect(resent.checkedAt).toBe('2026-11-21T05:30:05.000Z');
+    expect(resent.notifications).toHaveLength(7);
+    expect(resent.notifications.every((n: { change: string; observedAt: string }) => n.change === 'flagged' && n.observedAt === '2026-11-21T05:30:00.000Z')).toBe(true);
     platform.nowValue += 5000;
-    expect((await check(config)).out).toBe('');
+    expect(await check(config)).toEqual({ code: 1, out: '', err: '' });
+    expect(pages()).toHaveLength(2);
   });
 
   it('a bad notifier in the config names the line and field', async () => {
@@ -175,5 +187,72 @@ describe('check notifiers from the config file', () => {
     const { code, err } = await check(config);
     expect(code).toBe(78);
     expect(err).toMatch(/tcpdwell\.yml:3: notify\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
+describe('a webhook that keeps failing holds back no other channel', () => {
+  interface Posted { checkedAt: string; notifications: { change: string; key: string; observedAt?: string }[] }
+
+  it('three runs, the webhook failing throughout: stdout says RESOLVED at run 3; the webhook alone is sent its backlog, then nothing twice', async () => {
+    const posts: Posted[] = [];
+    let answer = 503;
+    // A real HTTP server on loopback: every POST is recorded, and answered with `answer`.
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        posts.push(JSON.parse(body) as Posted);
+        response.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const path = join(dir, 'tcpdwell.yml');
+      await writeFile(path, `notify:\n  - type: webhook\n    url: http://127.0.0.1:${port}/hook\n    retries: 0\n`);
+      const config = ['--config', path];
+
+      const run1 = await check(config);
+      expect(run1.code).toBe(75);
+      expect(flaggedLines(run1.out)).toHaveLength(7);
+      expect(run1.err).toBe(`tcpdwell: notifier webhook http://127.0.0.1:${port} failed: HTTP 503 after 1 attempt; 7 notifications kept for it and sent again on the next run\n`);
+      expect(posts).toHaveLength(1);
+
+      platform.nowValue += 2000; // short steps: the SYN_RECEIVED stays under its 10 s (flagged from 11 s)
+      const run2 = await check(config);
+      expect(run2.code).toBe(75);
+      expect(run2.out).toBe(''); // stdout told these at run 1
+      expect(posts).toHaveLength(2);
+      expect(posts[1]!.notifications.map((n) => [n.change, n.observedAt])).toEqual(Array(7).fill(['flagged', '2026-11-21T05:30:00.000Z']));
+
+      platform.nowValue += 2000; // short steps: the SYN_RECEIVED stays under its 10 s (flagged from 11 s)
+      ssText = ssWithoutSocket(ssWithoutSocket(SS_STUCK, '127.0.0.1:43972'), '127.0.0.1:40957');
+      const run3 = await check(config);
+      expect(run3.code).toBe(75);
+      expect(flaggedLines(run3.out).map((l) => l.split(':')[0])).toEqual(['RESOLVED half-close', 'RESOLVED half-close']);
+      expect(run3.err).toContain('; 9 notifications kept for it');
+      const third = posts[2]!.notifications;
+      expect(third.map((n) => n.change)).toEqual([...Array(7).fill('flagged'), 'resolved', 'resolved']);
+      expect(new Set(third.map((n) => `${n.change} ${n.key}`)).size).toBe(9);
+      expect(third.filter((n) => n.change === 'resolved').every((n) => n.observedAt === undefined)).toBe(true);
+      // The state file keeps the webhook's backlog under a name that does not carry its URL.
+      const saved = await readFile(join(dir, 'state.json'), 'utf8');
+      expect(saved).not.toContain(`127.0.0.1:${port}`);
+      expect(saved).toMatch(/"notifier":"webhook [0-9a-f]{16}"/);
+
+      answer = 204;
+      platform.nowValue += 2000; // short steps: the SYN_RECEIVED stays under its 10 s (flagged from 11 s)
+      const run4 = await check(config);
+      expect(run4).toEqual({ code: 1, out: '', err: '' });
+      // The same nine, now each with when it was observed (the resolved ones at run 3).
+      const fourth = posts[3]!.notifications;
+      expect(fourth.map(({ observedAt: _, ...n }) => n)).toEqual(third.map(({ observedAt: _, ...n }) => n));
+      expect(fourth.slice(7).map((n) => n.observedAt)).toEqual(['2026-11-21T05:30:04.000Z', '2026-11-21T05:30:04.000Z']);
+      platform.nowValue += 2000; // short steps: the SYN_RECEIVED stays under its 10 s (flagged from 11 s)
+      expect(await check(config)).toEqual({ code: 1, out: '', err: '' });
+      expect(posts).toHaveLength(4);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -7,7 +7,9 @@ import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
 import { statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../../core/evaluate.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { thresholdsFor, type Policy } from '../../core/policy.js';
-import { alertMessage, deliver, notificationToJson, type Delivery } from '../../notify/notifiers.js';
+import { deliver, notificationToJson, outboxMessage, type Delivery } from '../../notify/notifiers.js';
+import { notifyEachChannel, type ChannelBacklog } from '../../app/notify-channels.js';
+import { MAX_PENDING_NOTIFICATIONS } from '../../core/alert-outbox.js';
 import { StateFile, StateFileUnusableError, defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine, formatResolvedLine } from '../../output/check-text.js';
 import { checkReportToJson, type ResetResult } from '../../output/json.js';
@@ -26,7 +28,7 @@ import { writeJson } from '../../output/json-text.js';
 // session is reported when it crosses its threshold, again after --renotify or when its severity
 // rises, and as resolved when it clears (the state file remembers what was reported). `--all`
 // prints every current flag. JSON and Nagios formats describe the current state every run.
-// Exit 0/1/2/3 by status; 75 when a notifier failed (the notifications are sent again next run).
+// Exit 0/1/2/3 by status; 75 when a notifier failed (it alone sends them again next run).
 
 export async function runCheck(options: CheckOptions, context: CliContext): Promise<number> {
   const { policy, notifiers } = await loadSettings(options);
@@ -51,7 +53,7 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
     const monitor = await openMonitor(options, context, saved?.tracker, { failedInputPolls: true });
     try {
       const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
-      return await checkThrough(monitor, { policy, notifiers, state, stateNotes, reported: saved?.alerts ?? [] }, options, context);
+      return await checkThrough(monitor, { policy, notifiers, state, stateNotes, reported: saved?.alerts ?? [], outbox: saved?.outbox ?? [] }, options, context);
     } finally {
       monitor.close();
     }
@@ -69,6 +71,13 @@ interface CheckSettings {
   stateNotes: string[];
   /** Alerts the previous runs reported. */
   reported: ReportedAlert[];
+  /** Notifications the notifiers failed to deliver in earlier runs. */
+  outbox: ChannelBacklog[];
+}
+
+function keptText(kept: number, saved: boolean): string {
+  const what = `${kept} notification${kept === 1 ? '' : 's'}`;
+  return saved ? `${what} kept for it and sent again on the next run` : `${what} not delivered (no state file to keep them in)`;
 }
 
 async function checkThrough(monitor: Monitor, settings: CheckSettings, options: CheckOptions, context: CliContext): Promise<number> {
@@ -103,21 +112,20 @@ async function checkThrough(monitor: Monitor, settings: CheckSettings, options: 
   const reconciled = outcome.ok
     ? reconcileAlerts(settings.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, options.renotifyMs)
     : { reported: settings.reported, notifications: [] };
-  const deliveries: Delivery[] =
-    reconciled.notifications.length > 0 && settings.notifiers.length > 0
-      ? await deliver(alertMessage(status, outcome.source, outcome.takenAtMs, reconciled.notifications), settings.notifiers, {
-          platform: context.platform,
-          sleep: (ms) => context.sleep(ms, context.interrupt),
-          interrupt: context.interrupt,
-        })
-      : [];
-  const failed = deliveries.filter((d) => !d.ok);
-  for (const d of failed) context.stderr.write(`tcpdwell: ${sanitizeLine(`notifier ${d.notifier} failed: ${d.error}`)}; these notifications will be sent again on the next run\n`);
-  // Undelivered notifications are not recorded as sent, so the next run sends them again.
-  const reported = failed.length > 0 ? settings.reported : reconciled.reported;
+  // Each notifier is its own channel (app/notify-channels.ts): it is sent its backlog and this run's
+  // news, and keeps what it failed to deliver; the report below tracks what it told, whatever they did.
+  const channels = await notifyEachChannel(settings.notifiers, settings.outbox, reconciled.notifications, outcome.takenAtMs, async (notifier, pending) => {
+    const deps = { platform: context.platform, sleep: (ms: number) => context.sleep(ms, context.interrupt), interrupt: context.interrupt };
+    return (await deliver(outboxMessage(status, outcome.source, outcome.takenAtMs, pending), [notifier], deps))[0]!;
+  });
+  const deliveries: Delivery[] = channels.results.map((r) => r.delivery);
+  const failed = channels.results.filter((r) => !r.delivery.ok);
+  for (const r of failed) context.stderr.write(`tcpdwell: ${sanitizeLine(`notifier ${r.delivery.notifier} failed: ${r.delivery.error}`)}; ${keptText(r.kept, settings.state !== undefined)}${r.dropped > 0 ? ` (${r.dropped} oldest dropped: at most ${MAX_PENDING_NOTIFICATIONS} are kept)` : ''}\n`);
+  if (channels.orphaned > 0) settings.stateNotes.push(`${channels.orphaned} undelivered notification${channels.orphaned === 1 ? '' : 's'} of notifiers no longer in the config dropped`);
+  const reported = reconciled.reported;
   if (settings.state) {
     const { file, table, book } = settings.state;
-    book.record(table, { tracker: monitor.tracker, alerts: reported, source: outcome.source }, context.platform.nowMs());
+    book.record(table, { tracker: monitor.tracker, alerts: reported, outbox: channels.backlogs, source: outcome.source }, context.platform.nowMs());
     await saveState(file, book.encode(context.platform.nowMs()), settings.stateNotes);
   }
   // Nagios reads stdout only: there the notes are long output; elsewhere stderr, like every warning.
