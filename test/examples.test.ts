@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/parse-config.js';
 import { parseCommandLine } from '../src/cli/parse-command-line.js';
 import { FakePlatform, runOn } from './fake-platform.js';
+import { warnSkip, whyNoProgram } from './needs-program.js';
 import { readFixture, ssWithoutSocket } from './fixture.js';
 
 // The files in examples/ are what users copy: each is checked by the tool that will read it.
@@ -13,15 +14,10 @@ import { readFixture, ssWithoutSocket } from './fixture.js';
 const EXAMPLES = new URL('../examples/', import.meta.url).pathname;
 const read = (name: string) => readFileSync(join(EXAMPLES, name), 'utf8');
 
-function tool(name: string): boolean {
-  try {
-    execFileSync(name, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    console.warn(`${name} is not installed: its check of examples/ is skipped (.ci/run installs prometheus)`);
-    return false;
-  }
-}
+const NO_PROMTOOL = whyNoProgram('promtool', 'prometheus');
+const NO_SYSTEMD_ANALYZE = whyNoProgram('systemd-analyze', 'systemd');
+warnSkip('promtool on examples/', NO_PROMTOOL);
+warnSkip('systemd-analyze on examples/', NO_SYSTEMD_ANALYZE);
 
 describe('examples/', () => {
   // Issue 16.3: followed literally, the example notified a program and a host that do not exist, so
@@ -69,12 +65,12 @@ describe('examples/', () => {
     }
   });
 
-  it.runIf(tool('promtool'))('promtool accepts the alerting rules and the scrape config', () => {
+  it.skipIf(NO_PROMTOOL !== undefined)('promtool accepts the alerting rules and the scrape config', () => {
     expect(execFileSync('promtool', ['check', 'rules', join(EXAMPLES, 'prometheus-rules.yml')], { encoding: 'utf8' })).toContain('SUCCESS: 4 rules found');
     expect(execFileSync('promtool', ['check', 'config', join(EXAMPLES, 'prometheus.yml')], { encoding: 'utf8' })).toContain('is valid prometheus config file syntax');
   });
 
-  it.runIf(tool('systemd-analyze'))('systemd-analyze verifies the units', () => {
+  it.skipIf(NO_SYSTEMD_ANALYZE !== undefined)('systemd-analyze verifies the units', () => {
     // verify insists that ExecStart exists: point it at a program that does.
     const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-units-'));
     const units = ['tcpdwell-check.service', 'tcpdwell-check.timer', 'tcpdwell-exporter.service'];

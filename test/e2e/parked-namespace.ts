@@ -26,15 +26,7 @@ export function whyNotRunnable(): string | undefined {
   return undefined;
 }
 
-/** Why a test needing `program` (from Debian's `pkg`) cannot run here, or undefined. */
-export function whyNoProgram(program: string, pkg: string, versionFlag = '--version'): string | undefined {
-  try {
-    execFileSync(program, [versionFlag], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return `needs ${program} (Debian ${pkg}; .ci/run installs it)`;
-  }
-}
+export { whyNoProgram } from '../needs-program.js';
 
 export interface ParkedSocket {
   role: string;

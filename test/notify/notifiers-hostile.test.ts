@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AlertNotification } from '../../src/core/alerts.js';
 import { alertMessage, deliver, syslogLine } from '../../src/notify/notifiers.js';
 import { nodePlatform } from '../../src/platform/platform.js';
+import { warnSkip, whyNoProgram, whyNoPrograms } from '../needs-program.js';
 
 // Hostile text on its way to the notifiers (issue 13, items 2 and 9). A count group is a process
 // name and a rule name a config value: both reach syslog and the exec/webhook payloads. Written for the test.
@@ -20,6 +21,10 @@ const NOTIFICATION: AlertNotification = {
   firstFlaggedMs: Date.parse('2026-11-21T05:30:00Z'),
   current: { key: 'count leak', kind: 'count', severity: 'critical', subject: SUBJECT, measured: 9, threshold: 5, rule: 'leak\u202e' },
 };
+const NO_LOGGER = whyNoPrograms(['logger', 'bsdutils'], ['python3', 'python3']);
+const NO_PYTHON = whyNoProgram('python3', 'python3');
+warnSkip('the real logger(1) test', NO_LOGGER);
+warnSkip('the exec payload test', NO_PYTHON);
 const MESSAGE = alertMessage('critical', 'ss', Date.parse('2026-11-21T05:31:00Z'), [NOTIFICATION]);
 const deps = { platform: nodePlatform(), sleep: async () => undefined };
 
@@ -33,7 +38,7 @@ describe('syslog lines', () => {
     expect(line).toContain('rule="leak\\u202e"');
   });
 
-  it('real logger(1): a newline in a process name cannot forge a second record', async () => {
+  it.skipIf(NO_LOGGER !== undefined)('real logger(1): a newline in a process name cannot forge a second record', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-sanitize-syslog-'));
     const socketPath = join(dir, 'log.sock');
     // Receives datagrams until 1 s passes without one; prints how many and the first.
@@ -57,7 +62,7 @@ describe('syslog lines', () => {
 });
 
 describe('exec payload', () => {
-  it('the JSON on stdin keeps the exact subject and rule', async () => {
+  it.skipIf(NO_PYTHON !== undefined)('the JSON on stdin keeps the exact subject and rule', async () => {
     const [result] = await deliver(MESSAGE, [{ type: 'exec', command: ['python3', '-c', 'import sys,json\nm=json.load(sys.stdin)\nn=m["notifications"][0]\nsys.exit(0 if n["subject"]==sys.argv[1] and n["rule"]==sys.argv[2] else 9)', SUBJECT, 'leak\u202e'] }], deps);
     expect(result).toEqual({ notifier: 'exec python3', ok: true });
   });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { alertMessage, deliver } from '../../src/notify/notifiers.js';
 import { nodePlatform } from '../../src/platform/platform.js';
 import type { AlertNotification } from '../../src/core/alerts.js';
+import { warnSkip, whyNoProgram, whyNoPrograms } from '../needs-program.js';
 
 // The notifiers against real peers: a script that records its stdin, and a local HTTP server.
 
@@ -20,6 +21,10 @@ const NOTIFICATION: AlertNotification = {
   firstFlaggedMs: Date.parse('2026-11-21T05:30:00Z'),
   current: { key: 'tcp 10.0.0.1 5432 10.0.0.9 40100', kind: 'half-close', severity: 'warning', subject: 'CLOSE_WAIT 10.0.0.1:5432 -> 10.0.0.9:40100', measured: 95, threshold: 30, rule: 'default' },
 };
+const NO_LOGGER = whyNoPrograms(['logger', 'bsdutils'], ['python3', 'python3']);
+const NO_OPENSSL = whyNoProgram('openssl', 'openssl', 'version');
+warnSkip('the real logger(1) test', NO_LOGGER);
+warnSkip('the TLS refusal test', NO_OPENSSL);
 const MESSAGE = alertMessage('warning', 'ss', Date.parse('2026-11-21T05:31:00Z'), [NOTIFICATION]);
 const waits: number[] = [];
 const deps = { platform: nodePlatform(), sleep: async (ms: number) => void waits.push(ms) };
@@ -65,7 +70,7 @@ describe('exec notifier', () => {
 });
 
 describe('syslog notifier', () => {
-  it('real logger(1) writes one key=value line per notification to the socket it is given', async () => {
+  it.skipIf(NO_LOGGER !== undefined)('real logger(1) writes one key=value line per notification to the socket it is given', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-syslog-'));
     const socketPath = join(dir, 'log.sock');
     // A one-datagram syslog receiver on a Unix socket.
@@ -110,7 +115,7 @@ describe('webhook notifier', () => {
     expect(timedOut).toMatchObject({ ok: false, error: 'timed out after 1 attempt' });
   });
 
-  it('verifies TLS: an HTTPS server with a self-signed certificate is refused, and never receives the alert', async () => {
+  it.skipIf(NO_OPENSSL !== undefined)('verifies TLS: an HTTPS server with a self-signed certificate is refused, and never receives the alert', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
     let requests = 0;

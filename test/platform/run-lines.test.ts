@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { nodePlatform } from '../../src/platform/platform.js';
+import { warnSkip, whyNoProgram } from '../needs-program.js';
+
+const NO_PYTHON = whyNoProgram('python3', 'python3');
+warnSkip('runLines on a real python3 writer', NO_PYTHON);
 
 // runLines on real processes: lines must come out whole across pipe-chunk boundaries.
 describe('nodePlatform().runLines', () => {
   const platform = nodePlatform();
 
-  it('hands over every line whole, across many 64 KB chunks, CRLF trimmed, the last line without a newline too', async () => {
+  it.skipIf(NO_PYTHON !== undefined)('hands over every line whole, across many 64 KB chunks, CRLF trimmed, the last line without a newline too', async () => {
     const lines: string[] = [];
     const script = 'import sys\nfor i in range(200000): sys.stdout.write("line %d %s\\r\\n" % (i, "x" * (i % 97)))\nsys.stdout.write("tail-without-newline")';
     const result = await platform.runLines(['python3', '-c', script], (line) => lines.push(line), { timeoutMs: 30_000 });
