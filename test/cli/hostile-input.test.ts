@@ -159,7 +159,7 @@ describe('hostile config values where they are echoed', () => {
     platform.commands = [() => Object.assign(new Error('spawn ENOENT'), { code: 'ENOENT' })];
     const { code, err } = await run(['check', '--config', config, '--input', '/c/1.txt', '/c/2.txt']);
     expect(code).toBe(75);
-    expect(err).toContain('tcpdwell: notifier exec /bin/no\\x1b[2Jtify\\nCRITICAL: x failed: /bin/no\\x1b[2Jtify\\nCRITICAL: x: no such program; these');
+    expect(err).toContain('tcpdwell: notifier exec /bin/no\\x1b[2Jtify\\nCRITICAL: x failed: /bin/no\\x1b[2Jtify\\nCRITICAL: x: no such program; 3 notifications not delivered (no state file to keep them in)');
     expect(err.trimEnd().split('\n')).toHaveLength(1);
   });
 
