@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,8 +98,21 @@ describe('commands that never end', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('%s ends a one-shot list whose ss hangs (ignoring signals, with a child) within seconds, and kills them', async (signal) => {
     const pidFile = join(dir, `ss-${signal}.pids`);
     await fakeSs(`trap '' TERM INT\nsleep 1000 & echo $! > ${pidFile}\necho $$ >> ${pidFile}\nsleep 1001`);
-    const result = await runCli(['list', '--source', 'ss'], { signal, afterMs: 1500 });
-    expect(result.ms).toBeLessThan(1500 + 4000);
+    // The signal goes once the fake ss has written both pids: the CLI is then running its poll,
+    // with its handlers in place, however slowly a loaded machine started it.
+    let signalledAt = 0;
+    const ssRunning = (async () => {
+      for (;;) {
+        const text = await readFile(pidFile, 'utf8').catch(() => '');
+        if (text.trim().split('\n').length >= 2) break;
+        await delay(50);
+      }
+      await delay(200);
+      signalledAt = Date.now();
+    })();
+    const started = Date.now();
+    const result = await runCli(['list', '--source', 'ss'], { signal, when: ssRunning });
+    expect(started + result.ms - signalledAt).toBeLessThan(4000);
     expect(result.stderr).toContain('ss failed: interrupted');
     expect(result.code).toBe(3);
     const pids = execFileSync('cat', [pidFile], { encoding: 'utf8' }).trim().split('\n').map(Number);
