@@ -76,6 +76,11 @@ export interface SocketRow {
    * kernel's socket id where the tool prints one, else the occurrence number. Part of the key.
    */
   instance?: string;
+  /**
+   * The kernel's socket cookie (sock_diag inet_diag_sockid.idiag_cookie, in hex as `ss -e` prints
+   * it after `sk:`): the socket's identity, so a reused 4-tuple is a new socket. Netlink source only.
+   */
+  cookie?: string;
 }
 
 export interface ParseProblem {

@@ -1,5 +1,6 @@
 import type { Platform } from '../platform/platform.js';
 import { ConntrackSource } from './linux/conntrack.js';
+import { NetlinkSource, type NetlinkSourceOptions } from './linux/netlink.js';
 import { procfsSource } from './linux/procfs.js';
 import { ssSource } from './linux/ss.js';
 import { SystemInformationSource } from './portable/systeminformation.js';
@@ -19,6 +20,7 @@ export const SOURCE_OS: Readonly<Record<LiveSourceName, string | undefined>> = {
   ss: 'linux',
   procfs: 'linux',
   conntrack: 'linux',
+  netlink: 'linux',
   netstat: 'win32',
   powershell: 'win32',
   systeminformation: undefined,
@@ -67,7 +69,22 @@ export function createSource(name: LiveSourceName): SocketSource {
       return new SystemInformationSource();
     case 'conntrack':
       return new ConntrackSource();
+    case 'netlink':
+      return new NetlinkSource();
   }
+}
+
+/**
+ * Whether `auto` tries the netlink (sock_diag) source before ss. Off for now: the netlink source is
+ * opt-in (`--source netlink`) until it has run beside ss on more kernels; the order with it first
+ * (netlink → ss → procfs, one notice on a fallback) is tested through SourceSelector's options.
+ */
+export const NETLINK_FIRST_IN_AUTO = false;
+
+export interface AutoOptions {
+  netlinkFirst?: boolean;
+  /** The netlink source's own options (tests inject a refused or missing library). */
+  netlink?: NetlinkSourceOptions;
 }
 
 /**
@@ -75,16 +92,20 @@ export function createSource(name: LiveSourceName): SocketSource {
  * and timers only. Windows: netstat, enriched with Get-NetTCPConnection's creation times where
  * PowerShell answers. Elsewhere (macOS, BSD): the systeminformation library.
  */
-export function autoOrder(os: string, procRoot: string): SocketSource[] {
+export function autoOrder(os: string, procRoot: string, autoOptions: AutoOptions = {}): SocketSource[] {
   if (os === 'win32') return [new WindowsNetstatSource({ enrichWithPowerShell: true }), new SystemInformationSource()];
-  // A non-default proc root is a foreign /proc (a container's host view) that `ss` cannot see.
-  if (os === 'linux') return procRoot === '/proc' ? [ssSource, procfsSource] : [procfsSource];
+  // A non-default proc root is a foreign /proc (a container's host view) that `ss` and sock_diag cannot see.
+  if (os === 'linux') {
+    if (procRoot !== '/proc') return [procfsSource];
+    return autoOptions.netlinkFirst ? [new NetlinkSource(autoOptions.netlink), ssSource, procfsSource] : [ssSource, procfsSource];
+  }
   return [new SystemInformationSource()];
 }
 
 // What the user loses when auto falls back to a source.
 const FALLBACKS: Record<string, { shownAs: string; limits?: string }> = {
   procfs: { shownAs: '/proc/net/tcp', limits: 'no activity data: idle and half-close restarts are not measured' },
+  ss: { shownAs: 'ss' },
   systeminformation: { shownAs: 'the systeminformation library', limits: 'states and owners only: no idle, no first-sight dwell' },
 };
 
@@ -113,12 +134,13 @@ export class SourceSelector implements ReadingProvider {
     private readonly choice: SourceChoice,
     private readonly platform: Platform,
     private readonly options: SourceOptions,
+    autoOptions: AutoOptions = { netlinkFirst: NETLINK_FIRST_IN_AUTO },
   ) {
     if (choice !== 'auto') {
       const wrongOs = wrongOsReason(choice, platform.os);
       if (wrongOs) throw new SourceError(wrongOs);
     }
-    this.candidates = choice === 'auto' ? autoOrder(platform.os, options.procRoot) : [createSource(choice)];
+    this.candidates = choice === 'auto' ? autoOrder(platform.os, options.procRoot, autoOptions) : [createSource(choice)];
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
 

@@ -1,6 +1,7 @@
 import { errorCode, type Platform } from '../platform/platform.js';
 import { SOURCE_OS, autoOrder, type LiveSourceName } from './select-source.js';
 import type { SourceOptions } from './source.js';
+import { resolveKoffi } from './linux/sock-diag-dump.js';
 
 // What each source can tell, and whether it works here (`tcpdwell sources`).
 
@@ -58,6 +59,13 @@ export const SOURCE_CATALOG: readonly SourceCapabilities[] = [
     activity: 'yes (last packet either way, from the entry timeout)',
     firstSightDwell: 'every state (time since its last packet)',
   },
+  {
+    name: 'netlink',
+    platforms: 'Linux (NETLINK_SOCK_DIAG through the koffi library)',
+    owners: 'inode → /proc/<pid>/fd',
+    activity: 'yes (tcp_info lastsnd/lastrcv/lastack)',
+    firstSightDwell: 'as ss (the same kernel data, without the text)',
+  },
 ];
 
 export interface Availability {
@@ -89,6 +97,9 @@ export async function probeSource(name: LiveSourceName, platform: Platform, { pr
       }
     case 'conntrack':
       return readable(platform, `${procRoot}/net/nf_conntrack`);
+    case 'netlink':
+      // Cheap: whether the library is there; the kernel is asked at the first poll.
+      return resolveKoffi() ? { available: true, reason: 'the kernel is asked at the first poll' } : { available: false, reason: 'the koffi library is not installed' };
   }
 }
 

@@ -2,7 +2,7 @@ import type { Protocol } from '../core/address.js';
 import type { SocketRow } from '../core/connection.js';
 import type { Platform } from '../platform/platform.js';
 
-export const SOURCE_NAMES = ['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack'] as const;
+export const SOURCE_NAMES = ['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack', 'netlink'] as const;
 export type SourceChoice = (typeof SOURCE_NAMES)[number];
 /** A live source, or `input` for captured files. */
 export type SourceName = Exclude<SourceChoice, 'auto'> | 'input';

@@ -1,0 +1,74 @@
+import type { ParseProblem, SocketRow } from '../../core/connection.js';
+import type { Platform } from '../../platform/platform.js';
+import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, sockDiagRequest } from './parse-sock-diag.js';
+import { addRequestSocketTimeouts } from './request-sockets.js';
+import { openSockDiagChannel, type SockDiagChannel } from './sock-diag-dump.js';
+
+// errno names for a dump the kernel ended with NLMSG_ERROR (asm-generic/errno-base.h, errno.h).
+const ERRNO_NAMES: Readonly<Record<number, string>> = { 1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 13: 'EACCES', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP' };
+// A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
+const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<number> = new Set([2, 93, 95]);
+
+export interface NetlinkSourceOptions {
+  /** Opens the kernel channel; injected by tests (a refused or missing library). */
+  openChannel?: (littleEndian: boolean) => SockDiagChannel;
+  /** idiag_states mask (parse-sock-diag.ts kernelStatesMask); every state by default. */
+  states?: number;
+  /** Ask for tcp_info (activity, RTO, backoff); true by default. */
+  withTcpInfo?: boolean;
+}
+
+/**
+ * `--source netlink`: the kernel's socket tables through NETLINK_SOCK_DIAG, one dump per family
+ * (AF_INET, then AF_INET6), with tcp_info — the data ss -tanoie prints, without the text.
+ */
+export class NetlinkSource implements SocketSource {
+  readonly name = 'netlink' as const;
+  private channel: SockDiagChannel | undefined;
+  private sequence = 0;
+
+  constructor(private readonly options: NetlinkSourceOptions = {}) {}
+
+  async read(platform: Platform, { procRoot }: { procRoot: string }): Promise<SourceReading> {
+    if (platform.os !== 'linux') throw new SourceUnavailableError('netlink: sock_diag is Linux only');
+    this.channel ??= (this.options.openChannel ?? ((littleEndian) => openSockDiagChannel({ littleEndian })))(platform.littleEndian);
+    const uptimeMs = await readUptimeMs(platform, procRoot);
+    const rows: SocketRow[] = [];
+    const problems: ParseProblem[] = [];
+    const notices: string[] = [];
+    let interrupted = false;
+    for (const family of [AF_INET, AF_INET6] as const) {
+      const request = sockDiagRequest({ family, states: this.options.states ?? ALL_TCP_STATES_MASK, withTcpInfo: this.options.withTcpInfo ?? true, sequence: ++this.sequence, littleEndian: platform.littleEndian });
+      // A parser per dump: it stops reading at NLMSG_DONE.
+      const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs });
+      await this.channel.dump({ request }, (bytes) => familyParser.datagram(bytes));
+      const result = familyParser.finish();
+      if (result.errno !== undefined) {
+        const name = ERRNO_NAMES[result.errno] ?? `errno ${result.errno}`;
+        // Without IPv6 the kernel has no AF_INET6 handler for the dump.
+        if (family === AF_INET6 && result.errno === 2 && rows.length > 0) {
+          notices.push('netlink: no AF_INET6 table (IPv6 is off): IPv4 only');
+          continue;
+        }
+        if (UNAVAILABLE_DUMP_ERRNOS.has(result.errno)) throw new SourceUnavailableError(`netlink: the kernel refuses the TCP dump (${name}; is tcp_diag loaded?)`);
+        throw new SourceError(`netlink: the kernel ended the dump with ${name}`);
+      }
+      if (!result.done) throw new SourceError('netlink: the dump ended without NLMSG_DONE');
+      interrupted ||= result.interrupted;
+      for (const row of result.rows) rows.push(row);
+      for (const problem of result.problems) problems.push(problem);
+    }
+    // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts).
+    await addRequestSocketTimeouts(platform, '/proc', rows);
+    for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
+    // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
+    if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
+    return { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
+  }
+
+  close(): void {
+    this.channel?.close();
+    this.channel = undefined;
+  }
+}

@@ -1,0 +1,319 @@
+import { formatAddressBytes, type Protocol } from '../../core/address.js';
+import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
+import { mapState } from '../../core/state-vocabularies.js';
+import { TcpState } from '../../core/tcp-state.js';
+
+// NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
+//   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
+//                     NLMSG_DONE = 3, NLMSG_ERROR = 2 (payload: int error, then the request's header),
+//                     NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLM_F_DUMP_INTR = 0x10, 4-byte alignment;
+//   linux/sock_diag.h SOCK_DIAG_BY_FAMILY = 20;
+//   linux/inet_diag.h struct inet_diag_req_v2 (56 bytes), struct inet_diag_msg (72 bytes), whose
+//                     struct inet_diag_sockid has big-endian ports and addresses and a host-order
+//                     cookie[2]; attributes (struct rtattr: len u16, type u16) follow the message:
+//                     INET_DIAG_INFO = 2 carries struct tcp_info;
+//   linux/tcp.h       struct tcp_info, which grows with kernel versions (232 bytes on 6.18): a field
+//                     is read only when the attribute the kernel sent is long enough to hold it.
+// Header fields are in host byte order (`littleEndian`), ports and addresses in network order.
+
+export const NLMSG_HEADER_BYTES = 16;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_DUMP_INTR = 0x10;
+export const SOCK_DIAG_BY_FAMILY = 20;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_TCP = 6;
+export const INET_DIAG_INFO = 2;
+const INET_DIAG_MSG_BYTES = 72;
+const INET_DIAG_REQ_V2_BYTES = 56;
+export const SOCK_DIAG_REQUEST_BYTES = NLMSG_HEADER_BYTES + INET_DIAG_REQ_V2_BYTES;
+
+/** include/net/tcp_states.h numbering (TCP_ESTABLISHED = 1 … TCP_NEW_SYN_RECV = 12), as procfs prints it. */
+const KERNEL_STATE: Readonly<Partial<Record<TcpState, readonly number[]>>> = {
+  [TcpState.ESTABLISHED]: [1],
+  [TcpState.SYN_SENT]: [2],
+  [TcpState.SYN_RECEIVED]: [3, 12],
+  [TcpState.FIN_WAIT_1]: [4],
+  [TcpState.FIN_WAIT_2]: [5],
+  [TcpState.TIME_WAIT]: [6],
+  [TcpState.CLOSED]: [7],
+  [TcpState.CLOSE_WAIT]: [8],
+  [TcpState.LAST_ACK]: [9],
+  [TcpState.LISTEN]: [10],
+  [TcpState.CLOSING]: [11],
+};
+
+/** Every TCP state (bits 1 to 12 of idiag_states). */
+export const ALL_TCP_STATES_MASK = 0x1ffe;
+
+/**
+ * The idiag_states bit mask asking the kernel for these states only (bit N = kernel state N), so a
+ * dump filtered in the kernel returns, say, the stuck states alone. SYN_RECEIVED includes request
+ * sockets (TCP_NEW_SYN_RECV).
+ */
+export function kernelStatesMask(states: Iterable<TcpState>): number {
+  let mask = 0;
+  for (const state of states) for (const number of KERNEL_STATE[state] ?? []) mask |= 1 << number;
+  return mask;
+}
+
+export interface SockDiagRequestOptions {
+  family: typeof AF_INET | typeof AF_INET6;
+  /** idiag_states bit mask (kernelStatesMask), ALL_TCP_STATES_MASK by default. */
+  states?: number;
+  /** Ask for INET_DIAG_INFO (tcp_info) with each socket. */
+  withTcpInfo: boolean;
+  sequence: number;
+  littleEndian: boolean;
+}
+
+/**
+ * One dump request: nlmsghdr (SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP) + inet_diag_req_v2
+ * for TCP of one family, every socket id (a zero inet_diag_sockid with no cookie matches all).
+ */
+export function sockDiagRequest(options: SockDiagRequestOptions): Uint8Array {
+  const bytes = new Uint8Array(SOCK_DIAG_REQUEST_BYTES);
+  const view = new DataView(bytes.buffer);
+  const le = options.littleEndian;
+  view.setUint32(0, SOCK_DIAG_REQUEST_BYTES, le);
+  view.setUint16(4, SOCK_DIAG_BY_FAMILY, le);
+  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, le);
+  view.setUint32(8, options.sequence >>> 0, le);
+  view.setUint32(12, 0, le);
+  // inet_diag_req_v2: sdiag_family u8, sdiag_protocol u8, idiag_ext u8 (bit N-1 asks for attribute N), pad u8, idiag_states u32, id.
+  bytes[16] = options.family;
+  bytes[17] = IPPROTO_TCP;
+  bytes[18] = options.withTcpInfo ? 1 << (INET_DIAG_INFO - 1) : 0;
+  view.setUint32(20, options.states ?? ALL_TCP_STATES_MASK, le);
+  // id.idiag_cookie = INET_DIAG_NOCOOKIE (~0U twice): no socket in particular.
+  view.setUint32(16 + 8 + 40, 0xffffffff, le);
+  view.setUint32(16 + 8 + 44, 0xffffffff, le);
+  return bytes;
+}
+
+export interface SockDiagParseOptions {
+  littleEndian: boolean;
+  /** Host uptime: a tcp_info last* value above it was never set (as in parse-ss.ts). */
+  uptimeMs?: number;
+}
+
+/** What a dump said besides its rows. */
+export interface SockDiagParseResult extends ParseResult<SocketRow> {
+  /** NLMSG_DONE arrived: the dump is whole (with no rows, the table is empty). */
+  done: boolean;
+  /** The kernel ended the dump with NLMSG_ERROR: its errno (positive, e.g. 2 ENOENT, 93 EPROTONOSUPPORT). */
+  errno?: number;
+  /** NLM_F_DUMP_INTR: the tables changed while being dumped, so the dump may miss or repeat sockets. */
+  interrupted: boolean;
+}
+
+// idiag_timer (net/ipv4/inet_diag.c inet_sk_diag_fill; ss's tmr_name): 1 retransmit or probe, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe.
+const TIMER_NAMES: readonly SocketTimer['name'][] = ['off', 'on', 'keepalive', 'timewait', 'persist'];
+
+// No data can have flowed in these states, so tcp_info's last* stamps are unset (as in parse-ss.ts).
+const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.LISTEN, TcpState.CLOSED]);
+
+// struct tcp_info offsets (linux/tcp.h; checked with offsetof against 6.18's header).
+const TI_BACKOFF = 4; // u8 tcpi_backoff
+const TI_RTO = 8; // u32 µs
+const TI_UNACKED = 24;
+const TI_LOST = 32;
+const TI_LAST_DATA_SENT = 44; // u32 ms
+const TI_LAST_DATA_RECV = 52;
+const TI_LAST_ACK_RECV = 56;
+const TI_RTT = 68; // u32 µs
+const TI_RTTVAR = 72;
+const TI_TOTAL_RETRANS = 100;
+const TI_BYTES_ACKED = 120; // u64, since 4.1
+const TI_BYTES_RECEIVED = 128; // u64, since 4.1
+
+/**
+ * Reads the messages of a sock_diag dump, one received datagram at a time (a datagram holds whole
+ * messages). Never throws on bytes: a message it cannot read is a problem (its `line` is the
+ * message's number in the dump, from 1), and the walk stops at a length that cannot be trusted.
+ */
+export class SockDiagParser {
+  private readonly rows: SocketRow[] = [];
+  private readonly problems: ParseProblem[] = [];
+  private messageNumber = 0;
+  private done = false;
+  private interrupted = false;
+  private errno: number | undefined;
+  private readonly v4Names = new Map<number, string>();
+  private readonly v6Names = new Map<string, string>();
+
+  constructor(private readonly options: SockDiagParseOptions) {}
+
+  /** One datagram's bytes. */
+  datagram(bytes: Uint8Array): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const le = this.options.littleEndian;
+    let at = 0;
+    while (at < bytes.byteLength && !this.done) {
+      this.messageNumber++;
+      if (bytes.byteLength - at < NLMSG_HEADER_BYTES) {
+        this.problem(`truncated netlink header: ${bytes.byteLength - at} bytes, 16 expected`);
+        return;
+      }
+      const length = view.getUint32(at, le);
+      const type = view.getUint16(at + 4, le);
+      const flags = view.getUint16(at + 6, le);
+      if (length < NLMSG_HEADER_BYTES || at + length > bytes.byteLength) {
+        this.problem(`netlink message length ${length} does not fit the ${bytes.byteLength - at} bytes left`);
+        return;
+      }
+      if (flags & NLM_F_DUMP_INTR) this.interrupted = true;
+      if (type === NLMSG_DONE) this.done = true;
+      else if (type === NLMSG_ERROR) {
+        // struct nlmsgerr: int error (negative errno; 0 is an acknowledgement).
+        const error = length >= NLMSG_HEADER_BYTES + 4 ? view.getInt32(at + NLMSG_HEADER_BYTES, le) : -5; /* EIO */
+        if (error !== 0) {
+          this.errno = -error;
+          this.done = true;
+        }
+      } else if (type === SOCK_DIAG_BY_FAMILY) {
+        const row = this.inetDiagMessage(view, at + NLMSG_HEADER_BYTES, at + length);
+        if (typeof row === 'string') this.problem(row);
+        else this.rows.push(row);
+      } else {
+        this.problem(`unexpected netlink message type ${type}`);
+      }
+      // NLMSG_ALIGN: the next message starts on a 4-byte boundary.
+      at += (length + 3) & ~3;
+    }
+  }
+
+  finish(): SockDiagParseResult {
+    const result: SockDiagParseResult = { rows: this.rows, problems: this.problems, done: this.done, interrupted: this.interrupted };
+    if (this.errno !== undefined) result.errno = this.errno;
+    return result;
+  }
+
+  private problem(message: string): void {
+    this.problems.push({ line: this.messageNumber, message });
+  }
+
+  /** struct inet_diag_msg at [from, end), then its attributes. */
+  private inetDiagMessage(view: DataView, from: number, end: number): SocketRow | string {
+    if (end - from < INET_DIAG_MSG_BYTES) return `truncated inet_diag_msg: ${end - from} bytes, ${INET_DIAG_MSG_BYTES} expected`;
+    const le = this.options.littleEndian;
+    const family = view.getUint8(from);
+    if (family !== AF_INET && family !== AF_INET6) return `address family ${family} is neither AF_INET nor AF_INET6`;
+    const protocol: Protocol = family === AF_INET ? 'tcp' : 'tcp6';
+    const stateNumber = view.getUint8(from + 1);
+    const { state, rawState } = mapState('linux-proc-hex', stateNumber.toString(16).toUpperCase().padStart(2, '0'));
+    const timerCode = view.getUint8(from + 2);
+    const retrans = view.getUint8(from + 3);
+    const id = from + 4; // struct inet_diag_sockid
+    const local = { address: this.address(view, id + 4, family), port: view.getUint16(id, false) };
+    const remote = { address: this.address(view, id + 20, family), port: view.getUint16(id + 2, false) };
+    const cookieLow = view.getUint32(id + 40, le);
+    const cookieHigh = view.getUint32(id + 44, le);
+    // idiag_expires (ms), idiag_rqueue, idiag_wqueue, idiag_uid, idiag_inode after the 48-byte id.
+    const receiveQueue = view.getUint32(from + 56, le);
+    const sendQueue = view.getUint32(from + 60, le);
+    const row: SocketRow = {
+      protocol,
+      local,
+      remote,
+      state,
+      rawState,
+      receiveQueue,
+      sendQueue,
+      uid: view.getUint32(from + 64, le),
+      inode: view.getUint32(from + 68, le),
+      // ss -e prints the same cookie as `sk:` in hex.
+      cookie: cookieHigh === 0 ? cookieLow.toString(16) : cookieHigh.toString(16) + cookieLow.toString(16).padStart(8, '0'),
+    };
+    // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
+    if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
+    if (timerCode !== 0) {
+      row.timer = { name: TIMER_NAMES[timerCode] ?? 'other', remainingMs: view.getUint32(from + 52, le) };
+      // As ss shows it: the count beside the timer (for a request socket, its SYN/ACK retransmissions).
+      row.retransmits = retrans;
+    }
+    // Attributes: struct rtattr { u16 rta_len (header included), u16 rta_type }, each 4-byte aligned.
+    let at = from + INET_DIAG_MSG_BYTES;
+    while (at + 4 <= end) {
+      const length = view.getUint16(at, le);
+      const type = view.getUint16(at + 2, le);
+      if (length < 4 || at + length > end) return `attribute ${type} length ${length} does not fit the ${end - at} bytes left`;
+      if (type === INET_DIAG_INFO) this.tcpInfo(row, view, at + 4, at + length);
+      at += (length + 3) & ~3;
+    }
+    return row;
+  }
+
+  private address(view: DataView, at: number, family: number): string {
+    if (family === AF_INET) {
+      const key = view.getUint32(at, false);
+      let name = this.v4Names.get(key);
+      if (name === undefined) this.v4Names.set(key, (name = `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`));
+      return name;
+    }
+    const words = [view.getUint32(at, false), view.getUint32(at + 4, false), view.getUint32(at + 8, false), view.getUint32(at + 12, false)];
+    const key = words.join(',');
+    let name = this.v6Names.get(key);
+    if (name === undefined) {
+      const bytes: number[] = [];
+      for (let i = 0; i < 16; i++) bytes.push(view.getUint8(at + i));
+      // Bounded: a busy host has few distinct local addresses but may have many peers.
+      if (this.v6Names.size >= 65_536) this.v6Names.clear();
+      this.v6Names.set(key, (name = formatAddressBytes(bytes)));
+    }
+    return name;
+  }
+
+  /** struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold it. */
+  private tcpInfo(row: SocketRow, view: DataView, from: number, end: number): void {
+    const le = this.options.littleEndian;
+    const has = (offset: number, size: number) => from + offset + size <= end;
+    const u32 = (offset: number) => (has(offset, 4) ? view.getUint32(from + offset, le) : undefined);
+    const u64 = (offset: number) => (has(offset, 8) ? view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32 : undefined);
+    if (has(TI_BACKOFF, 1)) row.backoff = view.getUint8(from + TI_BACKOFF);
+    const rto = u32(TI_RTO);
+    // 0 on a listener (no retransmission timer yet): left unset, as ss prints no rto: there.
+    if (rto) row.rtoMs = rto / 1000;
+    // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
+    const rtt = u32(TI_RTT);
+    if (rtt) {
+      row.rttMs = rtt / 1000;
+      const rttVar = u32(TI_RTTVAR);
+      if (rttVar !== undefined) row.rttVarMs = rttVar / 1000;
+    }
+    const unacked = u32(TI_UNACKED);
+    if (unacked !== undefined) row.unacked = unacked;
+    const lost = u32(TI_LOST);
+    if (lost !== undefined) row.lost = lost;
+    const totalRetrans = u32(TI_TOTAL_RETRANS);
+    if (totalRetrans !== undefined) row.totalRetransmits = totalRetrans;
+    const bytesAcked = u64(TI_BYTES_ACKED);
+    if (bytesAcked !== undefined) row.bytesSent = bytesAcked;
+    const bytesReceived = u64(TI_BYTES_RECEIVED);
+    if (bytesReceived !== undefined) row.bytesReceived = bytesReceived;
+    if (NO_DATA_STATES.has(row.state)) return;
+    const activity: SocketActivity = {};
+    const lastSend = this.believable(u32(TI_LAST_DATA_SENT));
+    if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
+    const lastReceive = this.believable(u32(TI_LAST_DATA_RECV));
+    if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
+    const lastAck = this.believable(u32(TI_LAST_ACK_RECV));
+    if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
+    row.activity = activity;
+  }
+
+  private believable(value: number | undefined): number | undefined {
+    const uptime = this.options.uptimeMs;
+    return value !== undefined && (uptime === undefined || value <= uptime) ? value : undefined;
+  }
+}
+
+/** The rows of a whole dump (its datagrams in order). */
+export function parseSockDiag(datagrams: readonly Uint8Array[], options: SockDiagParseOptions): SockDiagParseResult {
+  const parser = new SockDiagParser(options);
+  for (const datagram of datagrams) parser.datagram(datagram);
+  return parser.finish();
+}

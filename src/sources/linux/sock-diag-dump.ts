@@ -1,0 +1,179 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { SourceError, SourceUnavailableError } from '../source.js';
+
+// The I/O half of the netlink source: a NETLINK_SOCK_DIAG socket driven through libc with the koffi
+// FFI library (Node has no AF_NETLINK), on a worker thread so the blocking recv() calls never hold
+// the event loop (the dashboard keeps drawing while 100,000 sockets are dumped). The worker sends
+// each received datagram back as it arrives (the ArrayBuffer is transferred, not copied), so the
+// main thread parses one datagram while the kernel fills the next.
+
+/** One dump: the request bytes (parse-sock-diag.ts sockDiagRequest) for one address family. */
+export interface SockDiagDumpRequest {
+  request: Uint8Array;
+}
+
+/**
+ * Runs one dump, handing each datagram to `onDatagram` in order; resolves when the kernel has sent
+ * NLMSG_DONE or NLMSG_ERROR. Rejects with SourceUnavailableError when the library cannot load or the
+ * kernel refuses NETLINK_SOCK_DIAG (socket() fails), SourceError for any other failure.
+ */
+export type SockDiagDumper = (request: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) => Promise<void>;
+
+export interface SockDiagChannel {
+  dump: SockDiagDumper;
+  close(): void;
+}
+
+// errno values (asm-generic/errno.h) that mean "no sock_diag here", not "this dump failed".
+const UNAVAILABLE_ERRNOS: Readonly<Record<number, string>> = {
+  93: 'EPROTONOSUPPORT',
+  97: 'EAFNOSUPPORT',
+  1: 'EPERM',
+  13: 'EACCES',
+  38: 'ENOSYS',
+};
+
+// Plain JavaScript, run with `eval` so the same code works from the built dist/ and from the
+// TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer }; out: { id, datagram }
+// then { id, end: true } or { id, errno, step } (step: 'load' | 'socket' | 'send' | 'recv').
+// libc: socket(AF_NETLINK = 16, SOCK_RAW = 3 | SOCK_CLOEXEC = 0x80000, NETLINK_SOCK_DIAG = 4),
+// SO_RCVTIMEO (SOL_SOCKET = 1, optname 20, struct timeval of 16 bytes on 64-bit Linux) so a kernel
+// that never answers fails the poll instead of hanging the worker.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+let libc;
+try {
+  const koffi = require(workerData.koffiPath);
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    koffi,
+    socket: lib.func('int socket(int, int, int)'),
+    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+    sendto: lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
+    recv: lib.func('intptr_t recv(int, _Out_ void *, size_t, int)'),
+    close: lib.func('int close(int)'),
+  };
+} catch (error) {
+  libc = { loadError: String(error && error.message || error) };
+}
+const BUFFER_BYTES = 1 << 18;
+parentPort.on('message', ({ id, request }) => {
+  if (libc.loadError) return parentPort.postMessage({ id, step: 'load', message: libc.loadError });
+  const fd = libc.socket(16, 3 | 0x80000, 4);
+  if (fd < 0) return parentPort.postMessage({ id, step: 'socket', errno: libc.koffi.errno() });
+  try {
+    const timeout = Buffer.alloc(16);
+    timeout.writeBigInt64LE(BigInt(workerData.timeoutSeconds), 0);
+    libc.setsockopt(fd, 1, 20, timeout, 16);
+    const kernel = Buffer.alloc(12); // struct sockaddr_nl: AF_NETLINK, pad, nl_pid 0 (the kernel), nl_groups 0
+    kernel.writeUInt16LE(16, 0);
+    const bytes = Buffer.from(request);
+    if (libc.sendto(fd, bytes, bytes.length, 0, kernel, 12) < 0) return parentPort.postMessage({ id, step: 'send', errno: libc.koffi.errno() });
+    const buffer = Buffer.alloc(BUFFER_BYTES);
+    for (;;) {
+      const got = Number(libc.recv(fd, buffer, BUFFER_BYTES, 0));
+      if (got < 0) {
+        const errno = libc.koffi.errno();
+        if (errno === 4) continue; // EINTR
+        return parentPort.postMessage({ id, step: 'recv', errno });
+      }
+      if (got === 0) return parentPort.postMessage({ id, step: 'recv', errno: 0 });
+      const datagram = new ArrayBuffer(got);
+      new Uint8Array(datagram).set(buffer.subarray(0, got));
+      // The dump ends with NLMSG_DONE (3) or NLMSG_ERROR (2): walk the headers (host order) to see it.
+      let ended = false;
+      for (let at = 0; at + 16 <= got; ) {
+        const length = workerData.littleEndian ? buffer.readUInt32LE(at) : buffer.readUInt32BE(at);
+        const type = workerData.littleEndian ? buffer.readUInt16LE(at + 4) : buffer.readUInt16BE(at + 4);
+        if (type === 2 || type === 3 || length < 16) { ended = true; break; }
+        at += (length + 3) & ~3;
+      }
+      parentPort.postMessage({ id, datagram }, [datagram]);
+      if (ended) return parentPort.postMessage({ id, end: true });
+    }
+  } finally {
+    libc.close(fd);
+  }
+});
+`;
+
+interface WorkerReply {
+  id: number;
+  datagram?: ArrayBuffer;
+  end?: boolean;
+  step?: 'load' | 'socket' | 'send' | 'recv';
+  errno?: number;
+  message?: string;
+}
+
+/** Where koffi is installed, or undefined when it is not (it is an optional dependency). */
+export function resolveKoffi(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('koffi');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A worker thread holding the libc binding; dumps run one after another on it. The worker is
+ * unref'd between dumps, so an idle channel never keeps the process alive. `close` ends it.
+ */
+export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSeconds?: number }): SockDiagChannel {
+  const koffiPath = resolveKoffi();
+  if (!koffiPath) throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { koffiPath, littleEndian: options.littleEndian, timeoutSeconds: options.timeoutSeconds ?? 10 } });
+  worker.unref();
+  let nextId = 0;
+  let queue: Promise<void> = Promise.resolve();
+  let failed: Error | undefined;
+  worker.on('error', (error) => (failed = error));
+
+  const runOne = (request: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(new SourceError(`netlink: worker failed: ${failed.message}`, { cause: failed }));
+      const id = ++nextId;
+      const finish = (error?: Error) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.unref();
+        if (error) reject(error);
+        else resolve();
+      };
+      const onError = (error: Error) => finish(new SourceError(`netlink: worker failed: ${error.message}`, { cause: error }));
+      const onMessage = (reply: WorkerReply) => {
+        if (reply.id !== id) return;
+        if (reply.datagram) {
+          try {
+            onDatagram(new Uint8Array(reply.datagram));
+          } catch (error) {
+            finish(error as Error);
+          }
+          return;
+        }
+        if (reply.end) return finish();
+        if (reply.step === 'load') return finish(new SourceUnavailableError(`netlink: the koffi library cannot load: ${reply.message}`));
+        const name = UNAVAILABLE_ERRNOS[reply.errno ?? -1];
+        if (reply.step === 'socket' && name) return finish(new SourceUnavailableError(`netlink: the kernel refuses NETLINK_SOCK_DIAG (${name})`));
+        const why = reply.errno === 11 ? 'no answer within the timeout' : reply.errno === 0 ? 'the kernel closed the socket' : `errno ${reply.errno}`;
+        finish(new SourceError(`netlink: ${reply.step} failed: ${why}`));
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.ref();
+      // A copy: the caller may reuse its request bytes.
+      worker.postMessage({ id, request: request.request.slice().buffer });
+    });
+
+  return {
+    dump(request, onDatagram) {
+      const run = queue.then(() => runOne(request, onDatagram));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    close() {
+      void worker.terminate();
+    },
+  };
+}
