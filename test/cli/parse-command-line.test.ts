@@ -46,7 +46,7 @@ describe('parseCommandLine', () => {
 
   it.each([
     [['check', '--idle', 'soon'], /option '--idle <duration>' argument 'soon' is invalid.*use seconds/],
-    [['list', '--source', 'netlink'], /argument 'netlink' is invalid. Allowed choices are auto, ss, procfs/],
+    [['list', '--source', 'ebpf'], /argument 'ebpf' is invalid. Allowed choices are auto, ss, procfs/],
     [['list', '--state', 'HALF_DEAD'], /unknown state "HALF_DEAD"/],
     [['list', '--port', '99999'], /invalid port "99999"/],
     [['list', '--watch', '0s'], /must be more than 0/],

@@ -25,6 +25,8 @@ describe('tcpdwell sources', () => {
       ['powershell', false, false],
       ['systeminformation', true, false],
       ['conntrack', false, false],
+      // koffi is an optional dependency of this package, installed here: the kernel is asked at the first poll.
+      ['netlink', true, false],
     ]);
     expect(entries.find((e) => e.name === 'conntrack')!.reason).toBe('/proc/net/nf_conntrack does not exist');
     expect(entries.find((e) => e.name === 'netstat')!.reason).toBe('not on linux');

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConntrackSource } from '../../src/sources/linux/conntrack.js';
-import { SourceSelector, autoOrder } from '../../src/sources/select-source.js';
+import { NetlinkSource, type NetlinkSourceOptions } from '../../src/sources/linux/netlink.js';
+import { NETLINK_FIRST_IN_AUTO, SourceSelector, autoOrder } from '../../src/sources/select-source.js';
 import { SourceError, SourceUnavailableError } from '../../src/sources/source.js';
 import { FakePlatform } from '../fake-platform.js';
-import { readFixture } from '../fixture.js';
+import { readFixture, readFixtureBytes } from '../fixture.js';
 
 describe('auto per OS', () => {
   it('Linux: ss then procfs (procfs only under a foreign proc root); Windows: netstat then the library; elsewhere: the library', () => {
@@ -41,5 +42,98 @@ describe('ConntrackSource through the seam', () => {
     await expect(new ConntrackSource().read(empty, { procRoot: '/proc' })).rejects.toBeInstanceOf(SourceUnavailableError);
     empty.files.set('/proc/net/nf_conntrack', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
     await expect(new ConntrackSource().read(empty, { procRoot: '/proc' })).rejects.toThrow(new SourceError('cannot read /proc/net/nf_conntrack: permission denied (run as root)'));
+  });
+});
+
+describe('netlink (sock_diag) first in auto, through the channel seam', () => {
+  const ssAnswer = () => ({ stdout: readFixture('linux-ss-tanoie-park-sockets-kernel6.txt'), stderr: '', exitCode: 0 });
+  const linux = () => {
+    const platform = new FakePlatform();
+    platform.commands = [ssAnswer];
+    return platform;
+  };
+  const withChannel = (openChannel: NetlinkSourceOptions['openChannel']) => ({ netlinkFirst: true, netlink: { openChannel } });
+  /** A channel answering each dump with the captured datagrams (AF_INET, then AF_INET6), or with `reply`. */
+  const channelOf = (replies: Uint8Array[][]) => {
+    let next = 0;
+    return () => ({
+      dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
+        for (const datagram of replies[next++ % replies.length]!) onDatagram(datagram);
+      },
+      close: () => undefined,
+    });
+  };
+  const nlmsgError = (errno: number) => {
+    const bytes = new Uint8Array(36);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, 36, true);
+    view.setUint16(4, 2, true);
+    view.setInt32(16, -errno, true);
+    return bytes;
+  };
+
+  it('the order is netlink, ss, procfs when netlink goes first; it does not yet by default', () => {
+    expect(autoOrder('linux', '/proc', { netlinkFirst: true }).map((s) => s.name)).toEqual(['netlink', 'ss', 'procfs']);
+    expect(autoOrder('linux', '/host/proc', { netlinkFirst: true }).map((s) => s.name)).toEqual(['procfs']);
+    expect(NETLINK_FIRST_IN_AUTO).toBe(false);
+  });
+
+  it('library missing: auto reads ss, with one notice, then none', async () => {
+    const platform = linux();
+    const missing = () => {
+      throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
+    };
+    const selector = new SourceSelector('auto', platform, { procRoot: '/proc' }, withChannel(missing));
+    const first = await selector.read();
+    expect(selector.name).toBe('ss');
+    expect(first.source).toBe('ss');
+    expect(first.rows.length).toBeGreaterThan(10);
+    expect(first.notices).toEqual(['netlink: the koffi library is not installed (an optional dependency); using ss instead']);
+    expect((await selector.read()).notices).toEqual([]);
+  });
+
+  it('sock_diag refused (socket() EPROTONOSUPPORT, or the dump answered with NLMSG_ERROR) : auto reads ss with one notice', async () => {
+    const refusedSocket = () => ({
+      dump: () => Promise.reject(new SourceUnavailableError('netlink: the kernel refuses NETLINK_SOCK_DIAG (EPROTONOSUPPORT)')),
+      close: () => undefined,
+    });
+    const first = new SourceSelector('auto', linux(), { procRoot: '/proc' }, withChannel(refusedSocket));
+    expect((await first.read()).notices).toEqual(['netlink: the kernel refuses NETLINK_SOCK_DIAG (EPROTONOSUPPORT); using ss instead']);
+    const second = new SourceSelector('auto', linux(), { procRoot: '/proc' }, withChannel(channelOf([[nlmsgError(2)]])));
+    const reading = await second.read();
+    expect(second.name).toBe('ss');
+    expect(reading.notices).toEqual(['netlink: the kernel refuses the TCP dump (ENOENT; is tcp_diag loaded?); using ss instead']);
+  });
+
+  it('no ss either: procfs, with the notice of the last refusal and what procfs lacks', async () => {
+    const platform = new FakePlatform();
+    platform.files.set('/proc/net/tcp', readFixture('linux-proc-net-tcp-jc.txt'));
+    const missing = () => {
+      throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
+    };
+    const selector = new SourceSelector('auto', platform, { procRoot: '/proc' }, withChannel(missing));
+    const reading = await selector.read();
+    expect(selector.name).toBe('procfs');
+    expect(reading.notices[0]).toBe('ss (iproute2) is not installed; using /proc/net/tcp instead (no activity data: idle and half-close restarts are not measured)');
+  });
+
+  it('sock_diag answering: auto reads netlink, with no notice, the rows of both families', async () => {
+    const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
+    const inet6 = readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin');
+    const platform = linux();
+    const selector = new SourceSelector('auto', platform, { procRoot: '/proc' }, withChannel(channelOf([[inet], [inet6]])));
+    const reading = await selector.read();
+    expect(selector.name).toBe('netlink');
+    expect(reading.notices).toEqual([]);
+    expect(reading.completeProtocols).toEqual(['tcp', 'tcp6']);
+    expect(new Set(reading.rows.map((r) => r.protocol))).toEqual(new Set(['tcp', 'tcp6']));
+    expect(platform.ran).toEqual([]);
+  });
+
+  it('a dump that stops before NLMSG_DONE is a failed poll, not an empty table', async () => {
+    const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
+    const cut = inet.subarray(0, new DataView(inet.buffer, inet.byteOffset).getUint32(0, true));
+    const source = new NetlinkSource({ openChannel: channelOf([[cut]]) });
+    await expect(source.read(linux(), { procRoot: '/proc' })).rejects.toThrow(new SourceError('netlink: the dump ended without NLMSG_DONE'));
   });
 });
