@@ -23,9 +23,9 @@ export function inNamespace(namespace: string, argv: readonly string[]): string[
   return ['netns', 'exec', namespace, ...WITH_CGROUP2, ...argv];
 }
 
-export async function startPopulation(sockets: number, churnPerSecond = 0): Promise<Population> {
+export async function startPopulation(sockets: number, churnPerSecond = 0, namePrefix = 'tcpdwell-bench'): Promise<Population> {
   if (process.getuid?.() !== 0) throw new Error('needs root: it creates a network namespace (ip netns add)');
-  const namespace = `tcpdwell-bench-${process.pid}-${sockets}`;
+  const namespace = `${namePrefix}-${process.pid}-${sockets}`;
   execFileSync('ip', ['netns', 'add', namespace]);
   execFileSync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
   const args = ['netns', 'exec', namespace, 'python3', SCRIPT, '--sockets', String(sockets)];

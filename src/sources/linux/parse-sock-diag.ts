@@ -110,6 +110,10 @@ export interface SockDiagParseResult extends ParseResult<SocketRow> {
   interrupted: boolean;
 }
 
+// The kernel's state numbers are procfs's (include/net/tcp_states.h), which prints them as two hex
+// digits: mapped once through that table for every byte value.
+const STATES_BY_NUMBER = Array.from({ length: 256 }, (_, n) => mapState('linux-proc-hex', n.toString(16).toUpperCase().padStart(2, '0')));
+
 // idiag_timer (net/ipv4/inet_diag.c inet_sk_diag_fill; ss's tmr_name): 1 retransmit or probe, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe.
 const TIMER_NAMES: readonly SocketTimer['name'][] = ['off', 'on', 'keepalive', 'timewait', 'persist'];
 
@@ -204,7 +208,7 @@ export class SockDiagParser {
     if (family !== AF_INET && family !== AF_INET6) return `address family ${family} is neither AF_INET nor AF_INET6`;
     const protocol: Protocol = family === AF_INET ? 'tcp' : 'tcp6';
     const stateNumber = view.getUint8(from + 1);
-    const { state, rawState } = mapState('linux-proc-hex', stateNumber.toString(16).toUpperCase().padStart(2, '0'));
+    const { state, rawState } = STATES_BY_NUMBER[stateNumber]!;
     const timerCode = view.getUint8(from + 2);
     const retrans = view.getUint8(from + 3);
     const id = from + 4; // struct inet_diag_sockid
@@ -269,40 +273,49 @@ export class SockDiagParser {
 
   /** struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold it. */
   private tcpInfo(row: SocketRow, view: DataView, from: number, end: number): void {
-    const le = this.options.littleEndian;
-    const has = (offset: number, size: number) => from + offset + size <= end;
-    const u32 = (offset: number) => (has(offset, 4) ? view.getUint32(from + offset, le) : undefined);
-    const u64 = (offset: number) => (has(offset, 8) ? view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32 : undefined);
-    if (has(TI_BACKOFF, 1)) row.backoff = view.getUint8(from + TI_BACKOFF);
-    const rto = u32(TI_RTO);
+    const length = end - from;
+    if (length > TI_BACKOFF) row.backoff = view.getUint8(from + TI_BACKOFF);
+    const rto = this.u32(view, from, length, TI_RTO);
     // 0 on a listener (no retransmission timer yet): left unset, as ss prints no rto: there.
     if (rto) row.rtoMs = rto / 1000;
     // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
-    const rtt = u32(TI_RTT);
+    const rtt = this.u32(view, from, length, TI_RTT);
     if (rtt) {
       row.rttMs = rtt / 1000;
-      const rttVar = u32(TI_RTTVAR);
+      const rttVar = this.u32(view, from, length, TI_RTTVAR);
       if (rttVar !== undefined) row.rttVarMs = rttVar / 1000;
     }
-    const unacked = u32(TI_UNACKED);
+    const unacked = this.u32(view, from, length, TI_UNACKED);
     if (unacked !== undefined) row.unacked = unacked;
-    const lost = u32(TI_LOST);
+    const lost = this.u32(view, from, length, TI_LOST);
     if (lost !== undefined) row.lost = lost;
-    const totalRetrans = u32(TI_TOTAL_RETRANS);
+    const totalRetrans = this.u32(view, from, length, TI_TOTAL_RETRANS);
     if (totalRetrans !== undefined) row.totalRetransmits = totalRetrans;
-    const bytesAcked = u64(TI_BYTES_ACKED);
+    const bytesAcked = this.u64(view, from, length, TI_BYTES_ACKED);
     if (bytesAcked !== undefined) row.bytesSent = bytesAcked;
-    const bytesReceived = u64(TI_BYTES_RECEIVED);
+    const bytesReceived = this.u64(view, from, length, TI_BYTES_RECEIVED);
     if (bytesReceived !== undefined) row.bytesReceived = bytesReceived;
     if (NO_DATA_STATES.has(row.state)) return;
     const activity: SocketActivity = {};
-    const lastSend = this.believable(u32(TI_LAST_DATA_SENT));
+    const lastSend = this.believable(this.u32(view, from, length, TI_LAST_DATA_SENT));
     if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
-    const lastReceive = this.believable(u32(TI_LAST_DATA_RECV));
+    const lastReceive = this.believable(this.u32(view, from, length, TI_LAST_DATA_RECV));
     if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
-    const lastAck = this.believable(u32(TI_LAST_ACK_RECV));
+    const lastAck = this.believable(this.u32(view, from, length, TI_LAST_ACK_RECV));
     if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
     row.activity = activity;
+  }
+
+  /** The u32 at `offset` of a struct of `length` bytes at `from`, or undefined past its end. */
+  private u32(view: DataView, from: number, length: number, offset: number): number | undefined {
+    return offset + 4 <= length ? view.getUint32(from + offset, this.options.littleEndian) : undefined;
+  }
+
+  /** The u64 at `offset` (exact up to 2^53), or undefined past the struct's end. */
+  private u64(view: DataView, from: number, length: number, offset: number): number | undefined {
+    if (offset + 8 > length) return undefined;
+    const le = this.options.littleEndian;
+    return view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32;
   }
 
   private believable(value: number | undefined): number | undefined {
