@@ -104,4 +104,12 @@ describe.skipIf(skip !== undefined)('the sock_diag channel', () => {
     expect(createRequire(import.meta.url).cache[resolveKoffi()!]).toBeUndefined();
     expect(ticks).toBeGreaterThan(0);
   }, 30_000);
+
+  it('a dump on a closed channel fails the poll instead of waiting for ever', async () => {
+    const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+    const channel = openSockDiagChannel({ littleEndian });
+    channel.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expect(channel.dump({ request: sockDiagRequest({ family: AF_INET, withTcpInfo: false, sequence: 1, littleEndian }) }, () => undefined)).rejects.toThrow(/^netlink: (worker failed: )?the worker ended/);
+  }, 30_000);
 });

@@ -129,6 +129,7 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
   let queue: Promise<void> = Promise.resolve();
   let failed: Error | undefined;
   worker.on('error', (error) => (failed = error));
+  worker.on('exit', (code) => (failed ??= new Error(`the worker ended (exit code ${code})`)));
 
   const runOne = (request: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) =>
     new Promise<void>((resolve, reject) => {
@@ -137,11 +138,14 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       const finish = (error?: Error) => {
         worker.off('message', onMessage);
         worker.off('error', onError);
+        worker.off('exit', onExit);
         worker.unref();
         if (error) reject(error);
         else resolve();
       };
       const onError = (error: Error) => finish(new SourceError(`netlink: worker failed: ${error.message}`, { cause: error }));
+      // A worker that ends mid-dump (terminated by close, or crashed) must not leave the poll waiting.
+      const onExit = (code: number) => finish(new SourceError(`netlink: the worker ended (exit code ${code})`));
       const onMessage = (reply: WorkerReply) => {
         if (reply.id !== id) return;
         if (reply.datagram) {
@@ -161,6 +165,7 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       };
       worker.on('message', onMessage);
       worker.on('error', onError);
+      worker.on('exit', onExit);
       worker.ref();
       // A copy: the caller may reuse its request bytes.
       worker.postMessage({ id, request: request.request.slice().buffer });
