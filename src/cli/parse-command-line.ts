@@ -4,9 +4,10 @@ import { DurationError, parseDuration, parseTimerDuration } from '../core/durati
 import { SizeError, parseSize } from '../core/size.js';
 import { DEFAULT_READ_LIMIT_BYTES, MAX_READ_LIMIT_BYTES, formatBytes } from '../platform/limits.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
-import { nearestState, stateFromAnyWord } from '../core/state-vocabularies.js';
+import { parsePid, parsePortRange, parseStateWord as stateOfWord, unknownStateMessage } from '../core/connection-filter.js';
+import { nearestState } from '../core/state-vocabularies.js';
 import { nearestWord } from '../core/suggest.js';
-import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
+import type { TcpState } from '../core/tcp-state.js';
 import { INPUT_FORMATS, type InputFormat } from '../sources/captured-table.js';
 import type { InputOptions } from '../sources/input-files.js';
 import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
@@ -162,25 +163,17 @@ function listArg<T>(parseOne: (item: string) => T) {
   ];
 }
 
-/** Any spelling of a state: ESTABLISHED, estab, close-wait, SYN_RECV, LISTENING… */
+/** Any spelling of a state (the grammar of core/connection-filter): ESTABLISHED, estab, close-wait, CLOSEWAIT, SYN_RECV, LISTENING… */
 export function parseStateWord(word: string): TcpState {
-  const state = stateFromAnyWord(word);
-  if (state === undefined) throw new InvalidArgumentError(unknownStateText(word));
+  const state = stateOfWord(word);
+  if (state === undefined) throw new InvalidArgumentError(unknownStateMessage(word));
   return state;
 }
 
-/** `unknown state "CLOSE_WIAT" (did you mean CLOSE_WAIT?)`, else the list of states. */
-function unknownStateText(word: string): string {
-  const nearest = nearestState(word);
-  return `unknown state "${word}" (${nearest ? `did you mean ${nearest}?` : `one of ${ALL_TCP_STATES.join(', ')}`})`;
-}
-
 function portRangeArg(item: string): PortRange {
-  const match = /^(\d+)(?:-(\d+))?$/.exec(item);
-  const from = Number(match?.[1]);
-  const to = match?.[2] === undefined ? from : Number(match[2]);
-  if (!match || !(from >= 0 && to <= 65535 && from <= to)) throw new InvalidArgumentError(`invalid port "${item}" (0-65535, or a range such as 6000-6010)`);
-  return { from, to };
+  const range = parsePortRange(item);
+  if (!range) throw new InvalidArgumentError(`invalid port "${item}" (0-65535, or a range such as 6000-6010)`);
+  return range;
 }
 
 function countArg(value: string): number {
@@ -189,8 +182,9 @@ function countArg(value: string): number {
 }
 
 function pidArg(item: string): number {
-  if (!/^\d+$/.test(item)) throw new InvalidArgumentError(`invalid pid "${item}"`);
-  return Number(item);
+  const pid = parsePid(item);
+  if (pid === undefined) throw new InvalidArgumentError(`invalid pid "${item}"`);
+  return pid;
 }
 
 const FLAG_KINDS: TimedFlagKind[] = ['half-open', 'half-close', 'idle'];
@@ -250,10 +244,9 @@ export function parseExplainTarget(text: string): ExplainTarget {
       return { kind: 'connection', local: { address: local.address, port: local.port }, remote: { address: remote.address, port: remote.port } };
     }
   }
-  const state = stateFromAnyWord(text);
+  const state = stateOfWord(text);
   if (state !== undefined) return { kind: 'state', state };
-  const nearest = nearestState(text);
-  if (nearest) throw new UsageError(`cannot explain "${text}": ${unknownStateText(text)}`);
+  if (nearestState(text)) throw new UsageError(`cannot explain "${text}": ${unknownStateMessage(text)}`);
   throw new UsageError(`cannot explain "${text}": give a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of \`tcpdwell list --numbered\``);
 }
 

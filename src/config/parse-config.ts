@@ -13,7 +13,8 @@ import {
   type PresetName,
   type SessionRule,
 } from '../core/policy.js';
-import { ALL_TCP_STATES, TcpState, isTcpState } from '../core/tcp-state.js';
+import { parsePortRange, parseProcessPattern, parseStateWord, unknownStateMessage } from '../core/connection-filter.js';
+import { TcpState } from '../core/tcp-state.js';
 
 // The config file (JSON or YAML; JSON is read by the YAML parser too, so both get line numbers).
 //
@@ -56,13 +57,15 @@ const timerValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
   }
 });
 
+// States, ports and process names are read with the grammar the command line and the dashboard
+// use (core/connection-filter), so `state: close-wait`, `CLOSEWAIT` or `CLOSE-WAIT` mean CLOSE_WAIT.
 const stateName = z.string().transform((value, ctx) => {
-  const upper = value.toUpperCase().replace(/-/g, '_');
-  if (!isTcpState(upper)) {
-    ctx.addIssue({ code: 'custom', message: `unknown state "${value}" (one of ${ALL_TCP_STATES.join(', ')})` });
+  const state = parseStateWord(value);
+  if (state === undefined) {
+    ctx.addIssue({ code: 'custom', message: unknownStateMessage(value) });
     return z.NEVER;
   }
-  return upper;
+  return state;
 });
 
 const thresholdsSchema = z
@@ -80,26 +83,33 @@ const thresholdsSchema = z
     if (t.states) {
       result.perStateMs = {};
       for (const [name, ms] of Object.entries(t.states)) {
-        const upper = name.toUpperCase().replace(/-/g, '_');
-        if (!isTcpState(upper)) {
-          ctx.addIssue({ code: 'custom', path: ['states', name], message: `unknown state "${name}"` });
+        const state = parseStateWord(name);
+        if (state === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['states', name], message: unknownStateMessage(name) });
           continue;
         }
-        result.perStateMs[upper] = ms;
+        result.perStateMs[state] = ms;
       }
     }
     return result;
   });
 
 const portRange = z.union([z.number(), z.string()]).transform((value, ctx): PortRange => {
-  const match = /^(\d+)(?:-(\d+))?$/.exec(String(value).trim());
-  const from = Number(match?.[1]);
-  const to = match?.[2] === undefined ? from : Number(match[2]);
-  if (!match || !(from >= 0 && to <= 65535 && from <= to)) {
+  const range = parsePortRange(String(value));
+  if (!range) {
     ctx.addIssue({ code: 'custom', message: `invalid port or range "${value}" (use 5432 or "6000-6010", 0-65535)` });
     return z.NEVER;
   }
-  return { from, to };
+  return range;
+});
+
+const processPattern = z.string().transform((value, ctx) => {
+  const pattern = parseProcessPattern(value);
+  if (pattern === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a process name may not be blank' });
+    return z.NEVER;
+  }
+  return pattern;
 });
 
 const cidr = z.string().transform((value, ctx) => {
@@ -120,7 +130,7 @@ const matchSchema = z
     'remote-port': oneOrMany(portRange).optional(),
     'local-address': oneOrMany(cidr).optional(),
     'remote-address': oneOrMany(cidr).optional(),
-    process: oneOrMany(z.string().min(1)).optional(),
+    process: oneOrMany(processPattern).optional(),
     state: oneOrMany(stateName).optional(),
   })
   .transform((m): ConnectionMatch => {

@@ -1,7 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { ownerLabel } from '../core/connection.js';
 import type { ConnectionView } from '../core/evaluate.js';
-import { stateFromAnyWord } from '../core/state-vocabularies.js';
+import { parseFilterWord } from '../core/connection-filter.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 
 // The model behind the dashboard: filtering, sorting, grouping, windowing and moving the
@@ -19,20 +19,23 @@ export function nextOf<T>(list: readonly T[], current: T): T {
 }
 
 /**
- * Every token must match: a state in any spelling (close-wait, ESTAB), a port (`5432` or `:5432`,
- * either side), or text found in an address, `ip:port`, the process name or its pid.
+ * Every token must match; tokens are read with the grammar of `--state`/`--port` and the config
+ * (core/connection-filter): a state in any spelling (close-wait, ESTAB, CLOSEWAIT), a port or range
+ * (`5432`, `:5432`, `6000-6010`, either side; a single number also matches a pid), a pid (a number
+ * above 65535), or text found in an address, `ip:port` or the process name.
  */
 export function compileFilter(text: string): (view: ConnectionView) => boolean {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
   if (tokens.length === 0) return () => true;
   const tests = tokens.map((token): ((v: ConnectionView) => boolean) => {
-    const state = /^[a-z_-]+$/i.test(token) ? stateFromAnyWord(token) : undefined;
-    if (state) return (v) => v.row.state === state;
-    const port = /^:?(\d{1,5})$/.exec(token);
-    if (port) {
-      const n = Number(port[1]);
-      return (v) => v.row.local.port === n || v.row.remote.port === n || v.row.pid === n;
+    const word = parseFilterWord(token);
+    if (word.kind === 'state') return (v) => v.row.state === word.state;
+    if (word.kind === 'port') {
+      const { from, to } = word.range;
+      const inRange = (port: number) => port >= from && port <= to;
+      return (v) => inRange(v.row.local.port) || inRange(v.row.remote.port) || (from === to && v.row.pid === from);
     }
+    if (word.kind === 'pid') return (v) => v.row.pid === word.pid;
     const needle = token.toLowerCase();
     return (v) =>
       formatEndpoint(v.row.local).toLowerCase().includes(needle) ||
@@ -47,7 +50,7 @@ export function filterNeedsOwners(text: string): boolean {
   return text
     .trim()
     .split(/\s+/)
-    .some((token) => token !== '' && !/^:?\d{1,5}$/.test(token) && !(/^[a-z_-]+$/i.test(token) && stateFromAnyWord(token)));
+    .some((token) => token !== '' && ['text', 'pid'].includes(parseFilterWord(token).kind));
 }
 
 const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
