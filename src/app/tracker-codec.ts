@@ -172,7 +172,7 @@ export class StateBook {
     try {
       data = JSON.parse(text);
     } catch (error) {
-      throw new StateDecodeError(`not JSON (${(error as Error).message})`);
+      throw new StateDecodeError(`not JSON (${(error as Error).message})`, { cause: error });
     }
     const parsed = file.safeParse(data);
     if (!parsed.success) throw new StateDecodeError('not a tcpdwell state file');

@@ -1,7 +1,6 @@
 import { AppendLog, type AppendResult } from '../platform/append-log.js';
 import type { CliContext } from './context.js';
-import { UsageError } from './parse-command-line.js';
-import { errorCode } from '../platform/platform.js';
+import { OutputFileError, errnoDetail, errnoWords } from '../platform/errors.js';
 import { sanitizeLine } from '../output/sanitize.js';
 
 /** `--log FILE` of the long-running modes: JSON lines appended, reopened on SIGHUP. */
@@ -19,7 +18,8 @@ export function logGapEntry(linesLost: number, atMs: number): Record<string, unk
 }
 
 /**
- * Opens the event log; a path that cannot be opened at start is a usage error. Later failures
+ * Opens the event log; a path that cannot be opened at start is an OutputFileError (EX_CANTCREAT,
+ * a condition of the host, not of the command line). Later failures
  * never stop the command: each is retried on the next event and on SIGHUP, the lines lost are
  * counted, stderr says when writing stopped and, once, how many lines were lost when it resumes
  * (or at exit), and the file gets a `log-gap` entry.
@@ -30,13 +30,13 @@ export async function openEventLog(path: string | undefined, context: CliContext
   try {
     await log.open();
   } catch (error) {
-    const code = errorCode(error);
-    throw new UsageError(`cannot open log file ${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+    // Opened with O_CREAT: ENOENT means the directory is missing.
+    throw new OutputFileError(`cannot open log file ${path}: ${errnoWords(error, { ENOENT: 'no such directory' })}`, { cause: error });
   }
   let failing = false;
   const report = (result: AppendResult, doing: string) => {
     if (!result.ok) {
-      if (!failing) context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot ${doing} log file ${path}: ${result.error.message}`)}; lost lines are counted and writing is retried at the next event and on SIGHUP\n`);
+      if (!failing) context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot ${doing} log file ${path}: ${errnoDetail(result.error)}`)}; lost lines are counted and writing is retried at the next event and on SIGHUP\n`);
       failing = true;
     } else if (failing || result.recoveredFrom > 0) {
       failing = false;

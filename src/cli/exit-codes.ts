@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/parse-config.js';
 import type { CheckStatus } from '../core/evaluate.js';
+import { ListenError, OutputFileError } from '../platform/errors.js';
 import { StateFileLockedError, StateFileRefusedError } from '../platform/state-file.js';
 import { InputError } from '../sources/input-files.js';
 import { SourceError } from '../sources/source.js';
@@ -19,6 +20,10 @@ export const ExitCode = {
   DATA: 65,
   /** --input: a file could not be opened (and none was unusable). */
   NO_INPUT: 66,
+  /** EX_UNAVAILABLE: serve cannot listen on its address (in use, not local, a privileged port). */
+  UNAVAILABLE: 69,
+  /** EX_CANTCREAT: an output file (--log) cannot be created or opened. */
+  CANT_CREATE: 73,
   /** stdout could not be written (not a closed pipe or terminal: those end quietly), e.g. a full disk. */
   IO_ERROR: 74,
   /** check: a notifier failed (stderr names it); its notifications are sent again on the next run. */
@@ -42,6 +47,9 @@ export function exitCodeForError(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCode.USAGE;
   if (error instanceof ConfigError || error instanceof StateFileRefusedError) return ExitCode.CONFIG;
   if (error instanceof InputError) return error.kind === 'unreadable' ? ExitCode.NO_INPUT : ExitCode.DATA;
+  // Conditions of the host at run time, not of the command line: not 64.
+  if (error instanceof ListenError) return ExitCode.UNAVAILABLE;
+  if (error instanceof OutputFileError) return ExitCode.CANT_CREATE;
   if (error instanceof SourceError || error instanceof StateFileLockedError) return ExitCode.UNKNOWN;
   return ExitCode.SOFTWARE;
 }

@@ -2,7 +2,7 @@ import { ConfigError, buildPolicy, parseConfig, type NotifierConfig } from '../c
 import type { Policy } from '../core/policy.js';
 import { readRegularFile } from '../platform/bounded-read.js';
 import { CONFIG_LIMIT_BYTES } from '../platform/limits.js';
-import { errorCode } from '../platform/platform.js';
+import { errnoWords } from '../platform/errors.js';
 import type { CommonOptions } from './parse-command-line.js';
 
 /** The policy in force for a command: its --config file (if any) and its threshold flags. */
@@ -19,8 +19,7 @@ export async function loadSettings(options: CommonOptions): Promise<{ policy: Po
       // A regular file of at most 1 MiB: a FIFO or /dev/zero as --config must not hang or fill memory.
       text = (await readRegularFile(options.configPath, CONFIG_LIMIT_BYTES)).toString('utf8');
     } catch (error) {
-      const reason = errorCode(error) === 'ENOENT' ? 'no such file' : errorCode(error) === 'EACCES' ? 'permission denied' : (error as Error).message;
-      throw new ConfigError(`cannot read config file ${options.configPath}: ${reason}`, { cause: error });
+      throw new ConfigError(`cannot read config file ${options.configPath}: ${errnoWords(error)}`, { cause: error });
     }
     config = parseConfig(text, options.configPath);
   }

@@ -137,7 +137,7 @@ async function runExec(message: AlertMessage, command: readonly string[], timeou
   try {
     result = await platform.run(command, { input: `${JSON.stringify(message)}\n`, timeoutMs });
   } catch (error) {
-    throw new Error(errorCode(error) === 'ENOENT' ? `${command[0]}: no such program` : (error as Error).message);
+    throw new Error(errorCode(error) === 'ENOENT' ? `${command[0]}: no such program` : (error as Error).message, { cause: error });
   }
   if (result.exitCode !== 0) throw new Error(`${command[0]} exited with ${result.exitCode}${result.stderr.trim() ? `: ${result.stderr.trim().split('\n')[0]}` : ''}`);
 }
@@ -229,7 +229,7 @@ async function writeSyslog(message: AlertMessage, notifier: Extract<NotifierConf
     try {
       result = await platform.run(argv, { timeoutMs: 10_000 });
     } catch (error) {
-      throw new Error(errorCode(error) === 'ENOENT' ? 'logger (util-linux) is not installed' : (error as Error).message);
+      throw new Error(errorCode(error) === 'ENOENT' ? 'logger (util-linux) is not installed' : (error as Error).message, { cause: error });
     }
     if (result.exitCode !== 0) throw new Error(`logger exited with ${result.exitCode}: ${result.stderr.trim().split('\n')[0] ?? ''}`);
   }

@@ -264,6 +264,5 @@ class ProcessSession implements CommandSession {
   }
 }
 
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-}
+// Kept here too: every source imports it from the platform.
+export { errorCode } from './errors.js';

@@ -4,7 +4,7 @@ import { lstat, mkdir, open, readFile, readdir, realpath, rename, rmdir, stat, u
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorCode } from './platform.js';
+import { errnoDetail, errorCode } from './errors.js';
 import { kindName, kindOfStats } from './bounded-read.js';
 
 // The state file of `check`, which runs as root from cron. What is guaranteed (README "Security"):
@@ -90,13 +90,13 @@ export class StateFile {
     try {
       await mkdir(this.dirPath, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw this.unusable(`state directory ${this.dirPath} cannot be created (${describeError(error)}); history is not kept this run`);
+      throw this.unusable(`state directory ${this.dirPath} cannot be created (${errnoDetail(error)}); history is not kept this run`, error);
     }
     try {
       await this.openCheckedDirectory();
     } catch (error) {
       if (error instanceof StateFileRefusedError || error instanceof StateFileUnusableError) throw error;
-      throw this.unusable(`state directory ${this.dirPath} cannot be checked (${describeError(error)}); history is not kept this run`);
+      throw this.unusable(`state directory ${this.dirPath} cannot be checked (${errnoDetail(error)}); history is not kept this run`, error);
     }
     if ((await lstatOrUndefined(this.at(this.name)).catch(() => undefined))?.isSymbolicLink()) {
       await this.unlock();
@@ -109,7 +109,7 @@ export class StateFile {
         await this.unlock();
         throw error;
       }
-      throw this.unusable(`cannot lock state file ${this.path} (${describeError(error)}); history is read but not saved this run`);
+      throw this.unusable(`cannot lock state file ${this.path} (${errnoDetail(error)}); history is read but not saved this run`, error);
     }
     await this.removeStaleTemporaries();
   }
@@ -122,9 +122,9 @@ export class StateFile {
       return await readCheckedFile(this.at(this.name), this.path, (stats) => this.checkFile(stats));
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
-      if (error instanceof StateFileUnusableError) throw this.unusable(error.message);
+      if (error instanceof StateFileUnusableError) throw this.unusable(error.message, error);
       if (error instanceof StateFileRefusedError) throw error;
-      throw this.unusable(`cannot read state file ${this.path} (${describeError(error)}); starting without history, the file is left as it is`);
+      throw this.unusable(`cannot read state file ${this.path} (${errnoDetail(error)}); starting without history, the file is left as it is`, error);
     }
   }
 
@@ -134,7 +134,7 @@ export class StateFile {
     try {
       await rename(this.at(this.name), this.at(aside));
     } catch (error) {
-      throw this.unusable(`state file ${this.path} is unusable and cannot be set aside (${describeError(error)}); it is left as it is and not replaced`);
+      throw this.unusable(`state file ${this.path} is unusable and cannot be set aside (${errnoDetail(error)}); it is left as it is and not replaced`, error);
     }
     return join(this.dirPath, aside);
   }
@@ -160,7 +160,7 @@ export class StateFile {
       await this.dir.handle.sync().catch(() => undefined); // the rename durable (not every OS syncs a directory)
     } catch (error) {
       if (created) await unlink(this.at(temporary)).catch(() => undefined);
-      throw new StateFileUnusableError(`cannot save state file ${this.path} (${describeError(error)}); the previous file is kept, and this run's history and alerts are not recorded`);
+      throw new StateFileUnusableError(`cannot save state file ${this.path} (${errnoDetail(error)}); the previous file is kept, and this run's history and alerts are not recorded`, { cause: error });
     }
   }
 
@@ -185,9 +185,9 @@ export class StateFile {
     return `${this.dir!.at}/${name}`;
   }
 
-  private unusable(message: string): StateFileUnusableError {
+  private unusable(message: string, cause?: unknown): StateFileUnusableError {
     this.noWrite = message;
-    return new StateFileUnusableError(message);
+    return new StateFileUnusableError(message, cause === undefined ? undefined : { cause });
   }
 
   /** A regular file of a size a state file has, that only its owner, the running user, can change. */
@@ -210,7 +210,7 @@ export class StateFile {
     try {
       real = await realpath(this.dirPath);
     } catch (error) {
-      throw this.unusable(`state directory ${this.dirPath} cannot be opened (${describeError(error)}); history is not kept this run`);
+      throw this.unusable(`state directory ${this.dirPath} cannot be opened (${errnoDetail(error)}); history is not kept this run`, error);
     }
     if (uid !== undefined) {
       await checkLinksOnTheWay(this.dirPath, uid);
@@ -226,7 +226,7 @@ export class StateFile {
     try {
       handle = await open(real, O_RDONLY | (O_DIRECTORY ?? 0) | O_NOFOLLOW);
     } catch (error) {
-      throw this.unusable(`state directory ${real} cannot be opened (${describeError(error)}); history is not kept this run`);
+      throw this.unusable(`state directory ${real} cannot be opened (${errnoDetail(error)}); history is not kept this run`, error);
     }
     const opened = await handle.stat();
     if (opened.dev !== checked.dev || opened.ino !== checked.ino) {
@@ -307,7 +307,7 @@ async function readCheckedFile(path: string, shown: string, check: (stats: Stats
     // O_NONBLOCK: a FIFO swapped in after the lstat must not hang the run; O_NOFOLLOW: nor a link.
     handle = await open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   } catch (error) {
-    if (errorCode(error) === 'ELOOP') throw new StateFileRefusedError(`refusing state file ${shown}: it became a symbolic link`);
+    if (errorCode(error) === 'ELOOP') throw new StateFileRefusedError(`refusing state file ${shown}: it became a symbolic link`, { cause: error });
     throw error;
   }
   try {
@@ -423,13 +423,4 @@ function kindOf(stats: Stats): string {
 
 function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-/** `EROFS: read-only file system` style, without the path Node repeats in its messages. */
-function describeError(error: unknown): string {
-  const code = errorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
-  if (!code) return message;
-  const text = message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
-  return `${code}: ${text}`;
 }

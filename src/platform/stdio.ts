@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { errnoDetail } from './errors.js';
 
 /** Why output stopped: the reader left (EPIPE), the terminal hung up (EIO / SIGHUP), or another write error. */
 export type OutputLoss = { kind: 'reader-gone' | 'terminal-closed' } | { kind: 'write-failed'; message: string };
@@ -89,5 +90,5 @@ export class GuardedStdio {
 function lossOf(error: NodeJS.ErrnoException): OutputLoss {
   if (error.code === 'EPIPE' || error.code === 'ECONNRESET') return { kind: 'reader-gone' };
   if (error.code === 'EIO') return { kind: 'terminal-closed' };
-  return { kind: 'write-failed', message: error.message };
+  return { kind: 'write-failed', message: errnoDetail(error) };
 }

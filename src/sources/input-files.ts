@@ -1,4 +1,5 @@
-import { errorCode, type Platform } from '../platform/platform.js';
+import type { Platform } from '../platform/platform.js';
+import { errnoWords } from '../platform/errors.js';
 import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type InputFormat, type ParsedCapture } from './captured-table.js';
 import { decodeText } from './decode-text.js';
 import { unwrapPastedTable } from './pasted-text.js';
@@ -75,8 +76,7 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
     try {
       bytes = await platform.readBytes(path);
     } catch (error) {
-      const code = errorCode(error);
-      skipped.push({ path, kind: 'unreadable', reason: `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}` });
+      skipped.push({ path, kind: 'unreadable', reason: `cannot read ${path}: ${errnoWords(error)}` });
       continue;
     }
     // Pasted tables (quoted, indented, fenced, a prompt first) read as the tool wrote them.

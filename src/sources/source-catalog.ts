@@ -1,4 +1,5 @@
 import { errorCode, type Platform } from '../platform/platform.js';
+import { errnoWords } from '../platform/errors.js';
 import { SOURCE_OS, autoOrder, type LiveSourceName } from './select-source.js';
 import type { SourceOptions } from './source.js';
 import { resolveKoffi } from './linux/sock-diag-dump.js';
@@ -117,8 +118,7 @@ async function readable(platform: Platform, path: string): Promise<Availability>
     await platform.readText(path);
     return { available: true };
   } catch (error) {
-    const code = errorCode(error);
-    return { available: false, reason: code === 'ENOENT' ? `${path} does not exist` : code === 'EACCES' ? `${path}: permission denied` : (error as Error).message };
+    return { available: false, reason: errorCode(error) === 'ENOENT' ? `${path} does not exist` : `${path}: ${errnoWords(error)}` };
   }
 }
 

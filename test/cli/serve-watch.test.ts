@@ -118,8 +118,12 @@ describe('serve', () => {
     expect(body).toContain('tcpdwell_connections{state="CLOSE_WAIT"} 4\n');
     expect(body).toContain('tcpdwell_polls_total{result="error"} 1\n');
     const port = new URL(url).port;
-    const clash = await runCli(['serve', '--listen', `127.0.0.1:${port}`], fakeContext(platform), '0.1.0');
-    expect(clash).toBe(64);
+    // A taken port is a condition of the host, not a usage error: EX_UNAVAILABLE (69), not 64.
+    const clashContext = fakeContext(platform);
+    const clash = await runCli(['serve', '--listen', `127.0.0.1:${port}`], clashContext, '0.1.0');
+    expect(clash).toBe(69);
+    // (The fake platform still fails its polls: that line comes first.)
+    expect(clashContext.err().endsWith(`tcpdwell: cannot listen on 127.0.0.1:${port}: address already in use\n`)).toBe(true);
     await server.stop();
   });
 
@@ -176,7 +180,11 @@ describe('watch and the event log', () => {
     expect(lines.some((l) => /closed {2}127\.0\.0\.1:34110 -> 127\.0\.0\.1:36563 after \d+(\.\d)?s, last CLOSE_WAIT$/.test(l))).toBe(true);
     expect(lines.some((l) => /resolved half-close: CLOSE_WAIT 127\.0\.0\.1:34110/.test(l))).toBe(true);
     const context = fakeContext(platform);
-    expect(await runCli(['watch', '--log', '/nonexistent-dir/x.jsonl'], context, '0.1.0')).toBe(64);
+    // A log that cannot be opened is a condition of the host: EX_CANTCREAT (73), not a usage error (64).
+    expect(await runCli(['watch', '--log', '/nonexistent-dir/x.jsonl'], context, '0.1.0')).toBe(73);
     expect(context.err()).toBe('tcpdwell: cannot open log file /nonexistent-dir/x.jsonl: no such directory\n');
+    const directory = fakeContext(platform);
+    expect(await runCli(['watch', '--log', tmpdir()], directory, '0.1.0')).toBe(73);
+    expect(directory.err()).toBe(`tcpdwell: cannot open log file ${tmpdir()}: is a directory\n`);
   });
 });

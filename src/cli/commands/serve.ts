@@ -5,11 +5,12 @@ import type { Monitor } from '../../app/monitor.js';
 import { emptyDwellHistograms, observeDwells } from '../../core/dwell-histogram.js';
 import type { Policy } from '../../core/policy.js';
 import { formatMetrics, type ExporterSnapshot } from '../../output/prometheus.js';
+import { ListenError, errnoWords } from '../../platform/errors.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { withPollingSession } from '../open-monitor.js';
-import { UsageError, type ServeOptions } from '../parse-command-line.js';
+import type { ServeOptions } from '../parse-command-line.js';
 
 // `tcpdwell serve`: a Prometheus exporter. It polls on its own interval, never per scrape, so
 // any number of scrapers cost nothing extra; /metrics serves the body the last poll produced.
@@ -110,8 +111,7 @@ function listen(options: ServeOptions, body: () => string): Promise<Server> {
   limitConnections(server);
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : error.code === 'EADDRNOTAVAIL' ? 'no such local address' : error.message;
-      reject(new UsageError(`cannot listen on ${options.listen.host}:${options.listen.port}: ${reason}`));
+      reject(new ListenError(`cannot listen on ${options.listen.host}:${options.listen.port}: ${errnoWords(error)}`, { cause: error }));
     });
     server.listen(options.listen.port, options.listen.host, () => resolve(server));
   });

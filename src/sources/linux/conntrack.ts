@@ -1,4 +1,5 @@
 import { errorCode, type Platform } from '../../platform/platform.js';
+import { errnoWords } from '../../platform/errors.js';
 import { SourceError, SourceUnavailableError, summarizeProblems, type SocketSource, type SourceOptions, type SourceReading } from '../source.js';
 import { CONNTRACK_TIMEOUT_FILES, parseConntrack, type ConntrackTimeouts } from './parse-conntrack.js';
 
@@ -18,8 +19,8 @@ export class ConntrackSource implements SocketSource {
       text = await platform.readText(path);
     } catch (error) {
       const code = errorCode(error);
-      if (code === 'ENOENT') throw new SourceUnavailableError(`${path} does not exist (nf_conntrack not loaded, or no rule uses connection tracking)`);
-      throw new SourceError(`cannot read ${path}: ${code === 'EACCES' ? 'permission denied (run as root)' : (error as Error).message}`);
+      if (code === 'ENOENT') throw new SourceUnavailableError(`${path} does not exist (nf_conntrack not loaded, or no rule uses connection tracking)`, { cause: error });
+      throw new SourceError(`cannot read ${path}: ${errnoWords(error, { EACCES: 'permission denied (run as root)' })}`, { cause: error });
     }
     // Timeouts are sysctls of the namespace; read once (they rarely change under a monitor).
     this.timeouts ??= readTimeouts(platform, procRoot);

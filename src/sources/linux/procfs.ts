@@ -1,6 +1,7 @@
 import type { Protocol } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
+import { errnoWords } from '../../platform/errors.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { SourceError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { ProcNetTcpParser } from './parse-procfs.js';
@@ -38,8 +39,7 @@ export const procfsSource: SocketSource = {
           completeProtocols.push(protocol);
           continue;
         }
-        const code = errorCode(error);
-        failures.push(`cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+        failures.push(`cannot read ${path}: ${errnoWords(error)}`);
         continue;
       }
       try {

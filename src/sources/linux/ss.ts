@@ -50,7 +50,7 @@ export const ssSource: SocketSource = {
     try {
       result = await platform.runLines(await chooseArgv(platform), onLine, { timeoutMs: 30_000 });
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed');
+      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed', { cause: error });
       throw new SourceError(`ss failed: ${(error as Error).message}`);
     }
     if (result.exitCode !== 0) {
@@ -69,7 +69,7 @@ export const ssSource: SocketSource = {
         emptyTableProven: sawHeader && parsed.problems.length === 0,
       };
     } catch (error) {
-      if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`);
+      if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`, { cause: error });
       throw error;
     }
   },

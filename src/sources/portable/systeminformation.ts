@@ -83,13 +83,13 @@ export class SystemInformationSource implements SocketSource {
     try {
       networkConnections = await this.load();
     } catch (error) {
-      throw new SourceUnavailableError(`the systeminformation library cannot be loaded (${(error as Error).message})`);
+      throw new SourceUnavailableError(`the systeminformation library cannot be loaded (${(error as Error).message})`, { cause: error });
     }
     let connections: SiConnection[];
     try {
       connections = await networkConnections();
     } catch (error) {
-      throw new SourceError(`systeminformation failed: ${(error as Error).message}`);
+      throw new SourceError(`systeminformation failed: ${(error as Error).message}`, { cause: error });
     }
     const { rows, skipped } = rowsFromSystemInformation(connections);
     const notices = skipped > 0 ? [`systeminformation: skipped ${plural(skipped, 'record')} with unreadable ports`] : [];

@@ -39,7 +39,7 @@ export class WindowsNetstatSource implements SocketSource {
     try {
       result = await platform.runBinary(NETSTAT_ARGV, { timeoutMs: 30_000 });
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('netstat.exe is not available');
+      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('netstat.exe is not available', { cause: error });
       throw new SourceError(`netstat failed: ${(error as Error).message}`);
     }
     if (result.exitCode !== 0) throw new SourceError(`netstat failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
@@ -48,7 +48,7 @@ export class WindowsNetstatSource implements SocketSource {
     try {
       parsed = parseWindowsNetstat(text);
     } catch (error) {
-      if (error instanceof UnusableInputError) throw new SourceError(`netstat: ${error.message}`);
+      if (error instanceof UnusableInputError) throw new SourceError(`netstat: ${error.message}`, { cause: error });
       throw error;
     }
     appendAll(notices, summarizeProblems('netstat', parsed.problems));

@@ -138,7 +138,7 @@ function jsonRecords(text: string): Records {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UnusableInputError(`Get-NetTCPConnection JSON is not valid JSON (${(error as Error).message})`);
+    throw new UnusableInputError(`Get-NetTCPConnection JSON is not valid JSON (${(error as Error).message})`, { cause: error });
   }
   // PowerShell 5.1 may wrap an array as { "value": [...], "Count": n }.
   if (value && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as Record_).value)) value = (value as Record_).value;

@@ -32,7 +32,7 @@ export class PowerShellSource implements SocketSource {
       answer = await this.session.exchange(QUERY, END_MARKER, ANSWER_TIMEOUT_MS);
     } catch (error) {
       this.close(); // the next poll starts a fresh PowerShell
-      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('PowerShell (powershell.exe) is not available');
+      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('PowerShell (powershell.exe) is not available', { cause: error });
       throw new SourceError(`Get-NetTCPConnection failed: ${(error as Error).message}`);
     }
     const takenAtMs = platform.nowMs();
@@ -40,7 +40,7 @@ export class PowerShellSource implements SocketSource {
     try {
       parsed = parseGetNetTcpConnection(answer, { takenAtMs });
     } catch (error) {
-      if (error instanceof UnusableInputError) throw new SourceError(`Get-NetTCPConnection: ${error.message}`);
+      if (error instanceof UnusableInputError) throw new SourceError(`Get-NetTCPConnection: ${error.message}`, { cause: error });
       throw error;
     }
     const rows = await this.names.name(platform, parsed.rows, undefined);
