@@ -12,7 +12,7 @@ SIGTERM arrives. `probe PORT` on stdin makes it use its socket bound to local PO
   --one-way     also a busy one-way stream: one end writes 1 KiB every 2 ms, the other only reads
                 (a log shipper or replication stream; neither end is idle)
 
-How each state is made (field notes §5):
+How each state is made (docs/tcp-facts.md#making-sockets-stay-in-a-state-tests):
   SYN_SENT      listen(backlog=0) + one connection never accepted: the next SYN is dropped.
   SYN_RECEIVED  TCP_DEFER_ACCEPT on the listener (a socket option Node cannot set): the bare final
                 ACK is ignored, so the request socket stays in SYN-RECV.

@@ -47,7 +47,7 @@ function formatIpv6Words(words: readonly number[]): string {
 
 /**
  * /proc/net/tcp(6) address: hex digits of 32-bit words, each word in host byte order
- * (field notes §5). On little-endian hosts the bytes of every word are reversed; the whole
+ * (docs/tcp-facts.md#procnettcp-and-tcp6). On little-endian hosts the bytes of every word are reversed; the whole
  * 16 bytes are NOT reversed as one block.
  */
 export function decodeProcHexAddress(hex: string, littleEndian = true): string | undefined {

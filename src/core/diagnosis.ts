@@ -8,7 +8,7 @@ import { maxOf } from './lists.js';
 import { plural } from './plural.js';
 
 // Plain-language findings: why a session is stuck, the evidence, and what to do next
-// (field notes §2 and §3). Pure: views and host facts in, findings out.
+// (docs/tcp-facts.md#states and #handshake-close-and-retransmission). Pure: views and host facts in, findings out.
 
 export interface Finding {
   /** Stable identifier of the kind of finding, for scripts. */
@@ -223,7 +223,7 @@ function diagnoseIdle(finding: Finding, view: ConnectionView): void {
 }
 
 /**
- * Retransmissions read against SRTT and RTO (field notes §3: RTO = SRTT + 4·RTTVAR). An RTO far
+ * Retransmissions read against SRTT and RTO (docs/tcp-facts.md#handshake-close-and-retransmission: RTO = SRTT + 4·RTTVAR). An RTO far
  * above that means it backed off retransmitting into silence; retransmissions with an RTO still
  * near it mean ACKs keep arriving: a lossy path, not a dead peer.
  */

@@ -2,7 +2,7 @@ import type { SocketRow } from './connection.js';
 import { TcpState } from './tcp-state.js';
 
 // What the kernel's own counters prove about how long a socket has been in its state, at first
-// sight, before any polling history exists (field notes §5). Every figure is a lower bound.
+// sight, before any polling history exists (docs/tcp-facts.md#procnettcp-and-tcp6). Every figure is a lower bound.
 
 const INITIAL_RTO_MS = 1000; // TCP_TIMEOUT_INIT
 const MAX_RTO_MS = 120_000; // TCP_RTO_MAX

@@ -3,7 +3,7 @@ import { ownerLabel, type SocketRow } from './connection.js';
 import { TcpState, sessionClassOf } from './tcp-state.js';
 
 // Thresholds and the rules that pick them, after Cisco's parameter maps: one set of timers per
-// class of traffic, the first matching rule wins, a default set for everything else (field notes §1).
+// class of traffic, the first matching rule wins, a default set for everything else (docs/tcp-facts.md#session-classes).
 
 export type FlagKind = 'half-open' | 'half-close' | 'idle' | 'count';
 export type Severity = 'warning' | 'critical';
@@ -63,7 +63,7 @@ export interface Policy {
 
 const SECOND = 1000;
 
-/** Reference timers (field notes §1) and Linux netfilter's per-state conntrack timeouts. */
+/** Reference timers (docs/tcp-facts.md#session-classes) and Linux netfilter's per-state conntrack timeouts. */
 export const PRESETS = {
   ios: { halfOpenMs: 30 * SECOND, halfCloseMs: 30 * SECOND, idleMs: 3600 * SECOND, perStateMs: {} },
   asa: { halfOpenMs: 30 * SECOND, halfCloseMs: 600 * SECOND, idleMs: 3600 * SECOND, perStateMs: {} },

@@ -1,7 +1,7 @@
 import { TcpState } from './tcp-state.js';
 
-// What each state means, how a connection leaves it (RFC 793 §3.2, simplified as in seed 001),
-// and what to look at when one is stuck there (field notes §2), on this host and on the peer.
+// What each state means, how a connection leaves it (RFC 793 §3.2, simplified),
+// and what to look at when one is stuck there (docs/tcp-facts.md#states), on this host and on the peer.
 
 export interface StateGuide {
   meaning: string;

@@ -2,7 +2,7 @@ import { nearestWord } from './suggest.js';
 import { TcpState, isTcpState } from './tcp-state.js';
 
 // Every spelling of a TCP state that an OS table prints, mapped to the canonical TcpState
-// (field notes §4 and ../shared/fixtures/windows-netstat-state-translations.md).
+// (docs/tcp-facts.md#state-spellings; the German Windows words from real captures, test/fixtures/README.md).
 // Numbers differ between tables (Linux LAST_ACK=09 and CLOSING=0B; Windows CLOSING=9 and
 // LAST_ACK=10), so each numbering has its own table and no number crosses between them.
 

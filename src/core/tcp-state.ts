@@ -1,4 +1,4 @@
-// The one canonical TCP state (RFC 793 names with underscores, field notes §2 and §4).
+// The one canonical TCP state (RFC 793 names with underscores, docs/tcp-facts.md#states).
 // Every OS vocabulary maps into it through the tables in state-vocabularies.ts; nothing
 // outside those tables sees a vendor code or number.
 export const TcpState = {
@@ -26,7 +26,7 @@ export function isTcpState(word: string): word is TcpState {
   return (ALL_TCP_STATES as readonly string[]).includes(word);
 }
 
-// The session classes of field notes §1 (Cisco IOS XE timers).
+// The session classes of Cisco's TCP timers (docs/tcp-facts.md#session-classes).
 export type SessionClass = 'half-open' | 'half-close' | 'established' | 'other';
 
 const HALF_OPEN: ReadonlySet<TcpState> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED]);

@@ -48,7 +48,7 @@ export interface Snapshot {
   rows: readonly SocketRow[];
   /**
    * Protocols whose tables were read in full. A tracked flow of another protocol that is missing
-   * from this snapshot is kept, not closed: a failed read is not a teardown (seed 003).
+   * from this snapshot is kept, not closed: a failed read is not a teardown (docs/tcp-facts.md#session-classes).
    */
   completeProtocols: readonly Protocol[];
 }
@@ -154,7 +154,7 @@ function positionAfter(inOrder: readonly TrackedConnection[], cursor: number, fo
 }
 
 // The same 4-tuple with a different non-zero inode is a new socket. Inode 0 means "not owned yet"
-// (request or unaccepted sockets, field notes §5) and becomes non-zero on accept(): same socket.
+// (request or unaccepted sockets, docs/tcp-facts.md#procnettcp-and-tcp6) and becomes non-zero on accept(): same socket.
 function isSameSocket(old: SocketRow, row: SocketRow): boolean {
   return !(old.inode && row.inode && old.inode !== row.inode);
 }

@@ -322,7 +322,7 @@ class Dashboard {
         this.trend.add(outcome.takenAtMs, evaluation);
         await this.settings.afterPoll?.(outcome, evaluation);
       } else {
-        // Seed 003: a failed read clears nothing; the banner says the data is old.
+        // A failed read clears nothing (docs/tcp-facts.md#session-classes); the banner says the data is old.
         this.failure = outcome.error ?? 'the socket table could not be read';
       }
       if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.paused = true;

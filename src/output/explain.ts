@@ -39,7 +39,7 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
     sanitizeLine(`${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`),
     `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
       `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
-      // The half-close timer means something only in the half-close states (field notes §1).
+      // The half-close timer means something only in the half-close states (docs/tcp-facts.md#session-classes).
       `${sessionClassOf(row.state) === 'half-close' && timing.halfCloseTimerMs < timing.dwellMs ? `, half-close timer ${formatDuration(timing.halfCloseTimerMs)}` : ''}`,
   ];
   if (thresholds) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mapState, vocabularyTable } from '../../src/core/state-vocabularies.js';
 import { ALL_TCP_STATES, TcpState, sessionClassOf } from '../../src/core/tcp-state.js';
 
-// Field notes §4, row by row: canonical ← each vocabulary.
+// Each state as every table spells it (docs/tcp-facts.md#state-spellings), row by row: canonical ← each vocabulary.
 const SECTION_4: [TcpState, string, string, string, string, string][] = [
   // canonical, /proc hex, ss, Linux netstat, Windows netstat, MIB number
   ['ESTABLISHED', '01', 'ESTAB', 'ESTABLISHED', 'ESTABLISHED', '5'],
@@ -18,7 +18,7 @@ const SECTION_4: [TcpState, string, string, string, string, string][] = [
   ['CLOSING', '0B', 'CLOSING', 'CLOSING', 'CLOSING', '9'],
 ];
 
-describe('state vocabularies (field notes §4)', () => {
+describe('state vocabularies (docs/tcp-facts.md#state-spellings)', () => {
   it.each(SECTION_4)('%s from every table', (canonical, hex, ss, netstat, windows, mib) => {
     expect(mapState('linux-proc-hex', hex).state).toBe(canonical);
     expect(mapState('ss', ss).state).toBe(canonical);
@@ -76,7 +76,7 @@ describe('state vocabularies (field notes §4)', () => {
     }
   });
 
-  it('groups states into the session classes of field notes §1', () => {
+  it('groups states into the session classes of docs/tcp-facts.md#session-classes', () => {
     expect(['SYN_SENT', 'SYN_RECEIVED'].map((s) => sessionClassOf(s as TcpState))).toEqual(['half-open', 'half-open']);
     expect(['FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK'].every((s) => sessionClassOf(s as TcpState) === 'half-close')).toBe(true);
     expect(sessionClassOf('TIME_WAIT')).toBe('other');

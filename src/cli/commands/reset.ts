@@ -12,7 +12,7 @@ import { UsageError, type ResetOptions } from '../parse-command-line.js';
 import { isEmptySelection, resetTooBroad, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 import { writeJson } from '../../output/json-text.js';
 
-// `tcpdwell reset`: end selected sessions, like seed 000's `tcp half-open|half-close|idle reset on`.
+// `tcpdwell reset`: end selected sessions, like Cisco IOS XE's `tcp half-open|half-close|idle reset on` (docs/tcp-facts.md#session-classes).
 // A dry run unless --yes; LISTEN and TIME_WAIT are never touched; each socket is named exactly.
 
 export async function runReset(options: ResetOptions, context: CliContext): Promise<number> {

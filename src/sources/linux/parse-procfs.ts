@@ -6,7 +6,7 @@ import { UnusableInputError } from '../unusable-input.js';
 import { plural } from '../../core/plural.js';
 
 // /proc/net/tcp and /proc/net/tcp6 (net/ipv4/tcp_ipv4.c get_tcp4_sock, get_openreq4,
-// get_timewait4_sock; field notes §5). Columns:
+// get_timewait4_sock; docs/tcp-facts.md#procnettcp-and-tcp6). Columns:
 //   sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
 //   [refcount pointer rto ato quick|pingpong cwnd ssthresh]    (full sockets only)
 // Times in tm->when and rto are clock_t (USER_HZ = 100, so 10 ms a tick).

@@ -13,7 +13,7 @@ import { plural } from '../../core/plural.js';
 
 export interface SsParseOptions {
   /**
-   * Host uptime: `last*` values above it cannot be real (field notes §5: SYN-SENT prints
+   * Host uptime: `last*` values above it cannot be real (docs/tcp-facts.md#tcp_info-through-ss--tanoi: SYN-SENT prints
    * jiffies minus an unset timestamp, e.g. lastsnd:4294938568).
    */
   uptimeMs?: number;
