@@ -537,7 +537,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return { command: 'exit', output, exitCode: 0 };
-      throw new UsageError(oneLine(output || error.message));
+      throw new UsageError(oneLine(output || error.message), { cause: error });
     }
     throw error;
   }
@@ -622,7 +622,7 @@ function timerOrUsage(value: string, flag: string): number {
   try {
     return timerArg(value);
   } catch (error) {
-    throw new UsageError(`option '${flag} [interval]' argument '${value}' is invalid. ${(error as Error).message}`);
+    throw new UsageError(`option '${flag} [interval]' argument '${value}' is invalid. ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -166,7 +166,7 @@ async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConf
       if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      if (deps.interrupt?.aborted) throw new Error(`interrupted during attempt ${attempt + 1}`);
+      if (deps.interrupt?.aborted) throw new Error(`interrupted during attempt ${attempt + 1}`, { cause: error });
       lastError = (error as Error).name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? (error as Error).message);
     }
   }
