@@ -1,23 +1,82 @@
-import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
-import type { Evaluation } from '../core/evaluate.js';
-import { alertEventToJson, trackerEventToJson } from '../output/events.js';
+import { currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
+import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import type { CountFlag } from '../core/policy.js';
+import type { TrackerEvent } from '../core/tracker.js';
+import { countAlertKey } from '../core/alerts.js';
 import type { PollOutcome } from './monitor.js';
-import { appendAll } from '../core/lists.js';
 
 /**
- * Turns successive polls into event-log entries: the tracker's opened / state-changed / closed,
- * and flagged / resolved from the alert lifecycle (flagged once, again only when it escalates).
- * Memory is the set of current flags only.
+ * What happens to connections, as `watch`, `--log FILE` and the dashboard's log see it: the
+ * tracker's opened / state-changed / closed, the alert lifecycle's flagged / resolved, and
+ * poll-failed. `output/events.ts` turns each into a JSON line or a text line; the JSON field names
+ * are a public interface (README "Event log").
+ */
+export type MonitorEvent = TrackerEvent | FlaggedEvent | ResolvedEvent | PollFailedEvent;
+export type MonitorEventType = MonitorEvent['type'];
+
+/** A session or count group crossed a threshold (or its severity rose: `notification.change` is `escalated`). */
+export interface FlaggedEvent {
+  type: 'flagged';
+  atMs: number;
+  /** `change` is `flagged` or `escalated`; `current` is set. */
+  notification: AlertNotification;
+  /** The flagged session as evaluated at this poll (owner where looked up, timing): absent for a count group. */
+  view?: ConnectionView;
+  /** The count group, for a count alert. */
+  countFlag?: CountFlag;
+}
+
+/** A flag reported earlier cleared (the session closed, moved on, or fell under its threshold). */
+export interface ResolvedEvent {
+  type: 'resolved';
+  atMs: number;
+  notification: AlertNotification;
+}
+
+/** The socket table could not be read: the first failed poll of a run of them (nothing is closed or cleared by it). */
+export interface PollFailedEvent {
+  type: 'poll-failed';
+  atMs: number;
+  source: string;
+  error: string;
+}
+
+/**
+ * Turns successive polls into events: the tracker's, and flagged / resolved from the alert
+ * lifecycle (flagged once, again only when it escalates; never reminders). A failed poll gives one
+ * poll-failed for a run of failures. Memory is the set of current flags only.
  */
 export class EventStream {
   private reported: ReportedAlert[] = [];
+  private failing = false;
 
-  next(outcome: PollOutcome, evaluation: Evaluation | undefined): Record<string, unknown>[] {
-    if (!outcome.ok || !evaluation) return [];
-    const entries = outcome.events.map(trackerEventToJson);
+  /** `evaluation` of this poll's tracker (needed when the poll succeeded). */
+  next(outcome: PollOutcome, evaluation: Evaluation | undefined): MonitorEvent[] {
+    if (!outcome.ok) {
+      if (this.failing) return [];
+      this.failing = true;
+      return [{ type: 'poll-failed', atMs: outcome.takenAtMs, source: outcome.source, error: outcome.error ?? 'the socket table could not be read' }];
+    }
+    this.failing = false;
+    if (!evaluation) return [];
+    const events: MonitorEvent[] = [...outcome.events];
     const { reported, notifications } = reconcileAlerts(this.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, Infinity);
     this.reported = reported;
-    appendAll(entries, notifications.map((n) => alertEventToJson(n, outcome.takenAtMs)));
-    return entries;
+    const views = new Map(notifications.some((n) => n.change !== 'resolved') ? evaluation.views.map((v) => [v.connection.key, v]) : []);
+    const counts = new Map(evaluation.countFlags.map((f) => [countAlertKey(f), f]));
+    for (const notification of notifications) {
+      const atMs = outcome.takenAtMs;
+      if (notification.change === 'resolved') {
+        events.push({ type: 'resolved', atMs, notification });
+        continue;
+      }
+      const event: FlaggedEvent = { type: 'flagged', atMs, notification };
+      const view = views.get(notification.key);
+      const countFlag = counts.get(notification.key);
+      if (view) event.view = view;
+      if (countFlag) event.countFlag = countFlag;
+      events.push(event);
+    }
+    return events;
   }
 }

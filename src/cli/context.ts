@@ -1,4 +1,5 @@
 import type { PollOutcome } from '../app/monitor.js';
+import type { PollClock } from '../app/poll-loop.js';
 import type { Platform } from '../platform/platform.js';
 import { sanitizeLine } from '../output/sanitize.js';
 
@@ -21,4 +22,9 @@ export interface CliContext {
 /** The one line every command prints when a poll could not read the socket table. */
 export function reportPollFailure(context: CliContext, outcome: PollOutcome): void {
   context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot read the socket table (source ${outcome.source}): ${outcome.error}`)}\n`);
+}
+
+/** The poll loop's clock: the platform's time and the context's interruptible sleep (a fake in tests). */
+export function pollClock(context: CliContext): PollClock {
+  return { nowMs: () => context.platform.nowMs(), sleep: (ms, signal) => context.sleep(ms, signal) };
 }

@@ -2,10 +2,12 @@ import { AppendLog, type AppendResult } from '../platform/append-log.js';
 import type { CliContext } from './context.js';
 import { OutputFileError, errnoDetail, errnoWords } from '../platform/errors.js';
 import { sanitizeLine } from '../output/sanitize.js';
+import type { MonitorEvent } from '../app/event-stream.js';
+import { eventToJson } from '../output/events.js';
 
 /** `--log FILE` of the long-running modes: JSON lines appended, reopened on SIGHUP. */
 export interface EventSink {
-  write(entries: readonly Record<string, unknown>[]): Promise<void>;
+  write(events: readonly MonitorEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,9 +49,9 @@ export async function openEventLog(path: string | undefined, context: CliContext
     void log.reopen().then((result) => report(result, 'reopen'));
   });
   return {
-    write: async (entries) => {
-      if (entries.length === 0 && !failing) return;
-      report(await log.write(entries.map((e) => JSON.stringify(e))), 'write');
+    write: async (events) => {
+      if (events.length === 0 && !failing) return;
+      report(await log.write(events.map((e) => JSON.stringify(eventToJson(e)))), 'write');
     },
     close: async () => {
       unsubscribe();

@@ -1,50 +1,95 @@
-import type { Endpoint } from '../core/address.js';
+import type { FlaggedEvent, MonitorEvent } from '../app/event-stream.js';
 import type { AlertNotification } from '../core/alerts.js';
-import { flowText, ownerLabel } from '../core/connection.js';
+import { flowText, ownerLabel, type SocketRow } from '../core/connection.js';
+import { formatDuration } from '../core/duration.js';
+import type { Owner } from '../core/evaluate.js';
+import type { Policy } from '../core/policy.js';
 import type { TrackerEvent } from '../core/tracker.js';
 import { sanitizeLine } from './sanitize.js';
 
 // The event log's JSON lines (`watch --events`, `--log FILE`): one object per event, `event` first.
-// A public interface like the JSON output: fields may be added, never renamed or removed.
+// A public interface like the JSON output: fields may be added, never renamed or removed
+// (test/output/event-lines-pinned.test.ts holds one line of each type, byte for byte).
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
-export function trackerEventToJson(event: TrackerEvent): Record<string, unknown> {
+interface EndpointJson {
+  address: string;
+  port: number;
+}
+
+/** The fields every connection event starts with. */
+interface ConnectionEventJson {
+  at: string;
+  protocol: string;
+  local: EndpointJson;
+  remote: EndpointJson;
+  pid: number | null;
+  process: string | null;
+}
+
+/** One event-log line, by `event`. */
+export type EventJson =
+  | ({ event: 'opened' } & ConnectionEventJson & { state: string; firstSight: boolean })
+  | ({ event: 'state-changed' } & ConnectionEventJson & { from: string; to: string })
+  | ({ event: 'closed' } & ConnectionEventJson & { lastState: string; lifetimeSeconds: number; bytesSent: number | null; bytesReceived: number | null })
+  | { event: 'flagged'; at: string; kind: string; severity: string; subject: string; key: string; escalated: boolean; measured: number | null; threshold: number | null; rule: string | null }
+  | { event: 'resolved'; at: string; kind: string; severity: string; subject: string; key: string; flaggedSeconds: number; dwellSeconds: number | null }
+  | { event: 'poll-failed'; at: string; source: string; error: string };
+
+/** The JSON line's object for `event` (key order is the line's field order). */
+export function eventToJson(event: MonitorEvent): EventJson {
+  switch (event.type) {
+    case 'opened':
+    case 'state-changed':
+    case 'closed':
+      return trackerEventToJson(event);
+    case 'flagged':
+      return flaggedToJson(event.notification, event.atMs);
+    case 'resolved':
+      return resolvedToJson(event.notification, event.atMs);
+    case 'poll-failed':
+      return { event: 'poll-failed', at: iso(event.atMs), source: event.source, error: event.error };
+  }
+}
+
+function trackerEventToJson(event: TrackerEvent): EventJson {
   const { row } = event.connection;
-  const base = {
-    event: event.type,
+  const base = (name: string) => ({
+    event: name,
     at: iso(event.atMs),
     protocol: row.protocol,
     local: { address: row.local.address, port: row.local.port },
     remote: { address: row.remote.address, port: row.remote.port },
     pid: row.pid ?? null,
     process: row.process ?? null,
-  };
+  });
   switch (event.type) {
     case 'opened':
-      return { ...base, state: row.state, firstSight: event.firstSight };
+      return { ...base('opened'), event: 'opened', state: row.state, firstSight: event.firstSight };
     case 'state-changed':
-      return { ...base, from: event.from, to: event.to };
+      return { ...base('state-changed'), event: 'state-changed', from: event.from, to: event.to };
     case 'closed':
       // In the spirit of the ASA teardown line: how long it lived, how it ended, what it carried.
-      return { ...base, lastState: event.lastState, lifetimeSeconds: seconds(event.lifetimeMs), bytesSent: event.bytesSent ?? null, bytesReceived: event.bytesReceived ?? null };
+      return { ...base('closed'), event: 'closed', lastState: event.lastState, lifetimeSeconds: seconds(event.lifetimeMs), bytesSent: event.bytesSent ?? null, bytesReceived: event.bytesReceived ?? null };
   }
 }
 
-export function alertEventToJson(n: AlertNotification, atMs: number): Record<string, unknown> {
-  if (n.change === 'resolved') {
-    return {
-      event: 'resolved',
-      at: iso(atMs),
-      kind: n.kind,
-      severity: n.severity,
-      subject: n.subject,
-      key: n.key,
-      flaggedSeconds: seconds(atMs - n.firstFlaggedMs),
-      dwellSeconds: n.lastDwellMs === undefined ? null : seconds(n.lastDwellMs),
-    };
-  }
+function resolvedToJson(n: AlertNotification, atMs: number): EventJson {
+  return {
+    event: 'resolved',
+    at: iso(atMs),
+    kind: n.kind,
+    severity: n.severity,
+    subject: n.subject,
+    key: n.key,
+    flaggedSeconds: seconds(atMs - n.firstFlaggedMs),
+    dwellSeconds: n.lastDwellMs === undefined ? null : seconds(n.lastDwellMs),
+  };
+}
+
+function flaggedToJson(n: AlertNotification, atMs: number): EventJson {
   return {
     event: 'flagged',
     at: iso(atMs),
@@ -59,25 +104,87 @@ export function alertEventToJson(n: AlertNotification, atMs: number): Record<str
   };
 }
 
-/** One human line per event, for `watch` without --events; sanitised (the JSON lines stay exact). */
-export function formatEventLine(json: Record<string, unknown>): string {
-  return sanitizeLine(eventText(json));
+/**
+ * One human line per event, for `watch` without --events; sanitised (the JSON lines stay exact).
+ * `owner`: the connection's owner where a lookup found it (the row's own otherwise).
+ */
+export function formatEventLine(event: MonitorEvent, owner?: Owner): string {
+  return sanitizeLine(`${iso(event.atMs)} ${eventText(event, owner)}`);
 }
 
-function eventText(json: Record<string, unknown>): string {
-  const flow = json.local ? flowText({ local: json.local as Endpoint, remote: json.remote as Endpoint }) : '';
-  const label = ownerLabel({ pid: (json.pid as number | null) ?? undefined, process: (json.process as string | null) ?? undefined });
-  const owner = label ? ` ${label}` : '';
-  switch (json.event) {
+function eventText(event: MonitorEvent, owner: Owner | undefined): string {
+  const row = (r: SocketRow) => (owner && r.pid === undefined ? { ...r, pid: owner.pid, process: owner.process } : r);
+  switch (event.type) {
     case 'opened':
-      return `${json.at} opened  ${String(json.state)} ${flow}${owner}`;
+      return `opened  ${event.connection.row.state} ${withOwner(row(event.connection.row))}`;
     case 'state-changed':
-      return `${json.at} changed ${String(json.from)} -> ${String(json.to)} ${flow}${owner}`;
+      return `changed ${event.from} -> ${event.to} ${withOwner(row(event.connection.row))}`;
     case 'closed':
-      return `${json.at} closed  ${flow}${owner} after ${String(json.lifetimeSeconds)}s, last ${String(json.lastState)}`;
+      return `closed  ${withOwner(row(event.connection.row))} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
     case 'flagged':
-      return `${json.at} ${String(json.severity).toUpperCase()} ${String(json.kind)}${json.escalated ? ' (escalated)' : ''}: ${String(json.subject)}`;
-    default:
-      return `${json.at} resolved ${String(json.kind)}: ${String(json.subject)}${json.dwellSeconds === null || json.dwellSeconds === undefined ? '' : ` stuck ${String(json.dwellSeconds)}s when last seen,`} flagged for ${String(json.flaggedSeconds)}s`;
+      return flaggedText(event);
+    case 'resolved': {
+      const n = event.notification;
+      const stuck = n.lastDwellMs === undefined ? '' : ` stuck ${seconds(n.lastDwellMs)}s when last seen,`;
+      return `resolved ${n.kind}: ${n.subject}${stuck} flagged for ${seconds(event.atMs - n.firstFlaggedMs)}s`;
+    }
+    case 'poll-failed':
+      return `poll failed (source ${event.source}): ${event.error}`;
   }
+}
+
+/** `127.0.0.1:5432 -> 10.0.0.5:40100 postgres[812]`: the flow, and its owner where known. */
+function withOwner(row: SocketRow): string {
+  const owner = ownerLabel(row);
+  return `${flowText(row)}${owner ? ` ${owner}` : ''}`;
+}
+
+const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
+
+/**
+ * `WARNING half-close: CLOSE_WAIT a -> b python3[812] half-close timer 1m5s > 1m, 2m in state (rule
+ * default, dwell kernel)`: the owner where known, what was measured against which threshold, and
+ * how the dwell is known (observed entering the state, the kernel's counters, or a lower bound
+ * since first sight). A source without segment times measures the half-close timer as time in state.
+ */
+function flaggedText(event: FlaggedEvent): string {
+  const n = event.notification;
+  const head = `${n.severity.toUpperCase()} ${n.kind}${n.change === 'escalated' ? ' (escalated)' : ''}`;
+  const current = n.current;
+  const view = event.view;
+  const flag = view?.flag;
+  if (view && flag && flag.kind !== 'count') {
+    const measure = flag.kind === 'half-close' && view.connection.lastPeerSegmentMs === undefined ? 'in state' : MEASURE_NAME[flag.kind];
+    const dwell = measure === 'in state' ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
+    return `${head}: ${view.row.state} ${withOwner(view.row)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
+  }
+  if (current && n.kind === 'count') return `${head}: ${n.subject} > ${current.threshold} (rule ${current.rule})`;
+  return `${head}: ${n.subject}`;
+}
+
+/**
+ * The line `watch` starts with, after its first poll: what it reads, how often, what it counts as
+ * stuck, and how many connections there are, so a quiet terminal is known to be watching.
+ * `2026-11-21T05:30:00.000Z watching 25 connections (7 flagged) through ss every 5s; warning at half-open 30s, half-close 1m, idle 1h`
+ */
+export function formatWatchStart(start: { atMs: number; source: string; intervalMs: number; connections: number; flagged: number; policy: Policy }): string {
+  const { policy } = start;
+  const limit = (ms: number | undefined) => (ms === undefined ? undefined : ms === Infinity ? 'off' : formatDuration(ms));
+  const set = (t: { halfOpenMs?: number; halfCloseMs?: number; idleMs?: number }) =>
+    (
+      [
+        ['half-open', limit(t.halfOpenMs)],
+        ['half-close', limit(t.halfCloseMs)],
+        ['idle', limit(t.idleMs)],
+      ] as const
+    )
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(', ');
+  const critical = set(policy.critical);
+  const rules = policy.rules.length + policy.counts.length;
+  return sanitizeLine(
+    `${iso(start.atMs)} watching ${start.connections} connection${start.connections === 1 ? '' : 's'} (${start.flagged} flagged) through ${start.source} every ${formatDuration(start.intervalMs)}; ` +
+      `warning at ${set(policy.warning)}${critical ? `; critical at ${critical}` : ''}${rules ? `; ${rules} rule${rules === 1 ? '' : 's'} from the config` : ''}`,
+  );
 }

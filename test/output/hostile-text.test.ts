@@ -4,7 +4,7 @@ import { diagnoseAll } from '../../src/core/diagnosis.js';
 import type { ConnectionView, Evaluation } from '../../src/core/evaluate.js';
 import type { CountFlag } from '../../src/core/policy.js';
 import { formatCheckSummary, formatCountLine, formatFlaggedLine, formatResetLine } from '../../src/output/check-text.js';
-import { formatEventLine, trackerEventToJson } from '../../src/output/events.js';
+import { formatEventLine } from '../../src/output/events.js';
 import { formatConnectionStory } from '../../src/output/explain.js';
 import { formatFinding } from '../../src/output/findings.js';
 import { connectionToJson } from '../../src/output/json.js';
@@ -53,7 +53,7 @@ describe.each(HOSTILE_NAMES.map((h, i) => ({ ...h, v: VIEWS[i]! })))('a process 
   });
 
   it('watch line: one line, the name escaped', () => {
-    const line = formatEventLine(trackerEventToJson({ type: 'opened', atMs: 0, connection: v.connection, firstSight: false }));
+    const line = formatEventLine({ type: 'opened', atMs: 0, connection: v.connection, firstSight: false });
     expect(line).toContain(`${shown}[4242]`);
     expect(line.split('\n')).toHaveLength(1);
     expect(rawControls(line)).toEqual([]);
