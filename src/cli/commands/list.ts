@@ -1,6 +1,7 @@
 import { diagnoseAll, type Diagnosis } from '../../core/diagnosis.js';
 import { EventStream } from '../../app/event-stream.js';
 import type { Monitor } from '../../app/monitor.js';
+import { PollLoop } from '../../app/poll-loop.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -8,7 +9,7 @@ import { formatFinding, findingToJson } from '../../output/findings.js';
 import { connectionToJson } from '../../output/json.js';
 import { formatConnectionTable } from '../../output/table.js';
 import { sanitizeLine } from '../../output/sanitize.js';
-import { reportPollFailure, type CliContext } from '../context.js';
+import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
@@ -35,16 +36,25 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     seenNotices.add(key);
     context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
   };
-  let exitCode: number = ExitCode.OK;
-  for (let iteration = 1; ; iteration++) {
-    const outcome = await pollThrough(monitor);
-    for (const text of outcome.notices) notice(text, text);
-    if (!outcome.ok) {
-      reportPollFailure(context, outcome);
-      exitCode = ExitCode.UNKNOWN;
-      if (options.watchMs === undefined) return exitCode;
-    } else {
-      exitCode = ExitCode.OK;
+  // One poll, or with --watch one every interval until Ctrl-C or --iterations. Each failed poll is
+  // said (each redraw would otherwise show stale rows unexplained); the exit follows the last poll.
+  const once = options.watchMs === undefined;
+  const loop = new PollLoop({
+    clock: pollClock(context),
+    signal: context.interrupt,
+    intervalMs: options.watchMs ?? 0,
+    ...(once ? { maxPolls: 1 } : options.iterations !== undefined ? { maxPolls: options.iterations } : {}),
+    failureReporting: 'each',
+  });
+  const end = await loop.run({
+    poll: () => pollThrough(monitor),
+    reportFailure: (outcome) => reportPollFailure(context, outcome),
+    onPoll: async (outcome) => {
+      for (const text of outcome.notices) notice(text, text);
+      if (!outcome.ok) {
+        if (log && events) await log.write(events.next(outcome, undefined));
+        return;
+      }
       const { evaluation, ownersHidden } = await monitor.evaluate(policy, (e) => e.views.filter(needsOwner));
       const views = evaluation.views.filter((v) => selects(options.selection, v));
       if (ownersHidden) notice('owners', 'some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner');
@@ -53,11 +63,10 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
       const places = options.numbered ? new Map(evaluation.views.map((v, i) => [v, i + 1])) : undefined;
       writeViews(views, diagnosis, options, context, ownersHidden, outcome.takenAtMs, places);
       if (log && events) await log.write(events.next(outcome, evaluation));
-    }
-    if (options.watchMs === undefined || iteration === options.iterations || context.interrupt.aborted) return exitCode;
-    await context.sleep(options.watchMs, context.interrupt);
-    if (context.interrupt.aborted) return exitCode;
-  }
+    },
+  });
+  // Ctrl-C ends with the exit of the last completed poll; none completed means nothing was read (fail closed).
+  return end.last?.ok === true ? ExitCode.OK : ExitCode.UNKNOWN;
 }
 
 function writeViews(

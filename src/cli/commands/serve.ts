@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventStream } from '../../app/event-stream.js';
-import type { Monitor } from '../../app/monitor.js';
+import type { Monitor, PollOutcome } from '../../app/monitor.js';
+import { PollLoop } from '../../app/poll-loop.js';
 import { emptyDwellHistograms, observeDwells } from '../../core/dwell-histogram.js';
 import type { Policy } from '../../core/policy.js';
 import { formatMetrics, type ExporterSnapshot } from '../../output/prometheus.js';
 import { ListenError, errnoWords } from '../../platform/errors.js';
-import { reportPollFailure, type CliContext } from '../context.js';
+import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { withPollingSession } from '../open-monitor.js';
@@ -50,46 +51,55 @@ async function serveThrough(monitor: Monitor, policy: Policy, log: EventSink | u
   };
   const stream = new EventStream();
   let body = formatMetrics(snapshot);
-  let failedBefore = false;
 
-  const pollOnce = async () => {
-    const before = monitor.tracker;
-    const outcome = await monitor.poll();
+  /** Each poll, failed or not, becomes the next body; a failed one counts and says up 0, and keeps the last figures. */
+  // The tracker as it was before the poll: a closed connection's dwell is read from it.
+  let before = monitor.tracker;
+  const onPoll = async (outcome: PollOutcome) => {
     snapshot.source = outcome.source;
     snapshot.lastPollSeconds = outcome.durationMs / 1000;
     snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
     snapshot.lastPollOk = outcome.ok;
     if (outcome.ok) {
       snapshot.polls.ok++;
-      failedBefore = false;
       const evaluation = await monitor.evaluateWithoutOwners(policy);
       snapshot.evaluation = evaluation;
       snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
       await log?.write(stream.next(outcome, evaluation));
     } else {
       snapshot.polls.failed++;
-      if (!failedBefore) reportPollFailure(context, outcome);
-      failedBefore = true;
+      await log?.write(stream.next(outcome, undefined));
     }
     body = formatMetrics(snapshot);
   };
 
-  await pollOnce();
-  const server = await listen(options, () => body);
-  const address = server.address();
-  const where = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
-  context.stderr.write(`tcpdwell: serving http://${where}/metrics (polling every ${options.intervalMs / 1000}s through ${monitor.sourceName})\n`);
+  // The first poll before listening, so the first scrape has figures; then one every interval.
+  let server: Server | undefined;
+  const loop = new PollLoop({ clock: pollClock(context), signal: context.interrupt, intervalMs: options.intervalMs, failureReporting: 'first-of-streak' });
   try {
-    while (!context.interrupt.aborted) {
-      await context.sleep(options.intervalMs, context.interrupt);
-      if (context.interrupt.aborted) break;
-      await pollOnce();
-    }
+    await loop.run({
+      poll: () => {
+        before = monitor.tracker;
+        return monitor.poll();
+      },
+      reportFailure: (outcome) => reportPollFailure(context, outcome),
+      onPoll: async (outcome) => {
+        await onPoll(outcome);
+        if (server) return;
+        server = await listen(options, () => body);
+        const address = server.address();
+        const where = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+        context.stderr.write(`tcpdwell: serving http://${where}/metrics (polling every ${options.intervalMs / 1000}s through ${monitor.sourceName})\n`);
+      },
+    });
   } finally {
     // Stop at once: close() alone would wait for every keep-alive connection to time out.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    if (server) {
+      const open = server;
+      const closed = new Promise<void>((resolve) => open.close(() => resolve()));
+      open.closeAllConnections();
+      await closed;
+    }
   }
   return ExitCode.OK;
 }
