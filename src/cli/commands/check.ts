@@ -1,4 +1,5 @@
 import type { Monitor, PollOutcome } from '../../app/monitor.js';
+import { PollLoop } from '../../app/poll-loop.js';
 import { StateBook, StateDecodeError, type CheckState } from '../../app/tracker-codec.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../../sources/table-identity.js';
 import type { NotifierConfig } from '../../config/parse-config.js';
@@ -16,7 +17,7 @@ import { checkReportToJson, type ResetResult } from '../../output/json.js';
 import { formatNagios } from '../../output/nagios.js';
 import { sanitizeLine } from '../../output/sanitize.js';
 import { endSocket } from '../../sources/end-socket.js';
-import type { CliContext } from '../context.js';
+import { pollClock, type CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { loadSettings } from '../load-policy.js';
 import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
@@ -193,18 +194,27 @@ function textLines(r: TextReport, all: boolean, nowMs: number): string[] {
   return lines;
 }
 
-/** One poll, or polls every --interval for --window; the last poll's result decides. */
+/**
+ * One poll, or polls every --interval for --window; the last completed poll's result decides.
+ * Ctrl-C cuts the window short (the poll it interrupted is dropped, and a note says so); an
+ * interrupt before any poll completed proves nothing: UNKNOWN.
+ */
 async function sample(monitor: Monitor, options: CheckOptions, context: CliContext): Promise<PollOutcome> {
-  let outcome = await pollThrough(monitor);
-  if (options.windowMs === undefined) return outcome;
-  const notices = new Set(outcome.notices);
-  const endMs = outcome.takenAtMs + options.windowMs;
-  while (!context.interrupt.aborted && context.platform.nowMs() < endMs) {
-    await context.sleep(Math.min(options.intervalMs, Math.max(0, endMs - context.platform.nowMs())), context.interrupt);
-    outcome = await monitor.poll();
-    outcome.notices.forEach((n) => notices.add(n));
+  const notices = new Set<string>();
+  const loop = new PollLoop({
+    clock: pollClock(context),
+    signal: context.interrupt,
+    intervalMs: options.intervalMs,
+    ...(options.windowMs === undefined ? { maxPolls: 1 } : { windowMs: options.windowMs }),
+    failureReporting: 'none',
+  });
+  const end = await loop.run({ poll: () => pollThrough(monitor), onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
+  if (!end.last) {
+    const nowMs = context.platform.nowMs();
+    return { ok: false, takenAtMs: nowMs, source: monitor.sourceName, notices: [], error: 'interrupted before the socket table was read', events: [], durationMs: 0 };
   }
-  return { ...outcome, notices: [...notices] };
+  if (end.reason === 'interrupted' && options.windowMs !== undefined) notices.add(`--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`);
+  return { ...end.last, notices: [...notices] };
 }
 
 /**
