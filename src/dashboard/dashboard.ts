@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import blessed from 'blessed';
 import type { Monitor, PollOutcome } from '../app/monitor.js';
+import { PollLoop, systemClock, type PollClock } from '../app/poll-loop.js';
 import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
 import { countStates, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import { thresholdsFor, type Policy } from '../core/policy.js';
@@ -27,8 +28,8 @@ import {
 import { HELP_TEXT, colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, groupHeader, groupLine, headerLines, plainPaint, sparkline, stateBars, type Paint } from './render.js';
 import { TrendHistory } from './trend.js';
 
-// The live dashboard (blessed + blessed-contrib). Polls are async and never overlap: a tick that
-// comes while a poll runs is skipped. Only the visible rows are formatted. The terminal is
+// The live dashboard (blessed + blessed-contrib). Polls run on the app's poll loop: async, never
+// overlapping, a tick that comes while a poll runs is skipped. Only the visible rows are formatted. The terminal is
 // restored on quit, on a signal, and on an exception.
 
 const require = createRequire(import.meta.url);
@@ -52,8 +53,10 @@ export interface DashboardSettings {
   policy: Policy;
   intervalMs: number;
   facts: HostFacts;
-  /** Called after each successful poll (the event log). */
-  afterPoll?: (outcome: PollOutcome, evaluation: Evaluation) => Promise<void>;
+  /** Called after each poll (the event log); `evaluation` is absent when the poll failed. */
+  afterPoll?: (outcome: PollOutcome, evaluation: Evaluation | undefined) => Promise<void>;
+  /** Time for the poll loop; the real clock unless a test gives another. */
+  clock?: PollClock;
 }
 
 const BAR_STATES: [string, string][] = [
@@ -121,8 +124,7 @@ class Dashboard {
   private flaggedOnly = false;
   private paused = false;
   private intervalMs: number;
-  private polling = false;
-  private timer: NodeJS.Timeout | undefined;
+  private loop: PollLoop | undefined;
   private quit: (() => void) | undefined;
 
   constructor(
@@ -152,8 +154,9 @@ class Dashboard {
       // An exception in a blessed callback would otherwise kill the process with the terminal
       // still in raw mode: it ends the dashboard instead, and the caller restores the terminal.
       const crash = (error: unknown) => finish(error instanceof Error ? error : new Error(String(error)));
+      const stop = new AbortController();
       const finish = (error?: Error) => {
-        if (this.timer) clearTimeout(this.timer);
+        stop.abort();
         process.removeListener('uncaughtException', crash);
         process.removeListener('unhandledRejection', crash);
         if (error) reject(error);
@@ -163,7 +166,8 @@ class Dashboard {
       process.on('unhandledRejection', crash);
       this.quit = () => finish();
       this.io.interrupt.addEventListener('abort', () => this.quit?.(), { once: true });
-      void this.tick();
+      this.loop = new PollLoop({ clock: this.settings.clock ?? systemClock, signal: stop.signal, intervalMs: () => this.intervalMs, paused: () => this.paused, failureReporting: 'none' });
+      this.loop.run({ poll: () => this.settings.monitor.poll(), onPoll: (outcome) => this.onPoll(outcome) }).then(() => finish(), crash);
     });
   }
 
@@ -280,7 +284,7 @@ class Dashboard {
     s.key(['p'], () =>
       this.ifIdle(() => {
         this.paused = !this.paused;
-        if (!this.paused) void this.tick();
+        if (!this.paused) this.loop?.wake();
       }),
     );
     s.key(['+', '='], () => this.ifIdle(() => (this.intervalMs = INTERVAL_STEPS_MS.find((ms) => ms > this.intervalMs) ?? this.intervalMs)));
@@ -303,33 +307,24 @@ class Dashboard {
     this.screen.render();
   }
 
-  private async tick(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    // A slow poll is skipped, not queued: the next tick comes one interval after this one.
-    this.timer = setTimeout(() => void this.tick(), this.intervalMs);
-    if (this.polling || this.paused) return;
-    this.polling = true;
-    try {
-      const outcome = await this.settings.monitor.poll();
-      this.lastOutcome = outcome;
-      if (outcome.ok) {
-        this.failure = undefined;
-        // Unranked: refresh() sorts by the chosen column anyway.
-        const { evaluation } = await this.settings.monitor.evaluate(this.settings.policy, (e) => (this.needsEveryOwner() ? e.views : this.visibleViews()), {
-          ranked: false,
-        });
-        this.evaluation = evaluation;
-        this.trend.add(outcome.takenAtMs, evaluation);
-        await this.settings.afterPoll?.(outcome, evaluation);
-      } else {
-        // A failed read clears nothing (docs/tcp-facts.md#session-classes); the banner says the data is old.
-        this.failure = outcome.error ?? 'the socket table could not be read';
-      }
-      if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.paused = true;
-      this.refresh();
-    } finally {
-      this.polling = false;
+  private async onPoll(outcome: PollOutcome): Promise<void> {
+    this.lastOutcome = outcome;
+    if (outcome.ok) {
+      this.failure = undefined;
+      // Unranked: refresh() sorts by the chosen column anyway.
+      const { evaluation } = await this.settings.monitor.evaluate(this.settings.policy, (e) => (this.needsEveryOwner() ? e.views : this.visibleViews()), {
+        ranked: false,
+      });
+      this.evaluation = evaluation;
+      this.trend.add(outcome.takenAtMs, evaluation);
+      await this.settings.afterPoll?.(outcome, evaluation);
+    } else {
+      // A failed read clears nothing (docs/tcp-facts.md#session-classes); the banner says the data is old.
+      this.failure = outcome.error ?? 'the socket table could not be read';
+      await this.settings.afterPoll?.(outcome, undefined);
     }
+    if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.paused = true;
+    this.refresh();
   }
 
   /** Process text in the filter, or grouping by process: every row needs its owner, not only the visible ones. */

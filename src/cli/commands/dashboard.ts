@@ -1,6 +1,6 @@
 import { EventStream } from '../../app/event-stream.js';
 import { runDashboard } from '../../dashboard/dashboard.js';
-import type { CliContext } from '../context.js';
+import { pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { hostFactsFor, withPollingSession } from '../open-monitor.js';
 import { UsageError, type DashboardOptions } from '../parse-command-line.js';
@@ -16,6 +16,7 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         monitor,
         policy,
         intervalMs: options.intervalMs,
+        clock: pollClock(context),
         facts: await hostFactsFor(monitor, options, context),
         ...(log && events ? { afterPoll: (outcome, evaluation) => log.write(events.next(outcome, evaluation)) } : {}),
       },

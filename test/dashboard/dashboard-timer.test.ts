@@ -1,0 +1,103 @@
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { Monitor, PollOutcome } from '../../src/app/monitor.js';
+import type { PollClock } from '../../src/app/poll-loop.js';
+import { defaultPolicy } from '../../src/core/policy.js';
+import { evaluateAll } from '../../src/core/evaluate.js';
+import { emptyTrackerState } from '../../src/core/tracker.js';
+import { runDashboard } from '../../src/dashboard/dashboard.js';
+
+// The dashboard's timer is the app's poll loop on an injected clock: pause, resume and the
+// interval keys are tested by stepping a fake clock, never by waiting.
+
+function terminal() {
+  const output = Object.assign(new Writable({ write: (_c, _e, done) => done() }), { columns: 100, rows: 30, isTTY: true });
+  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+  return { input, output };
+}
+
+/** A clock whose waits end only when the test says so (or on abort); records each wait's length. */
+function steppedClock() {
+  let now = Date.parse('2026-11-21T05:30:00Z');
+  const waits: { ms: number; end: () => void }[] = [];
+  const clock: PollClock = {
+    nowMs: () => now,
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve) => {
+        const wait = { ms, end: resolve };
+        waits.push(wait);
+        signal.addEventListener('abort', () => (waits.splice(waits.indexOf(wait), 1), resolve()), { once: true });
+      }),
+  };
+  return {
+    clock,
+    waits,
+    /** Ends the pending wait, moving the clock by its length. */
+    step: () => {
+      const wait = waits.shift()!;
+      now += wait.ms;
+      wait.end();
+    },
+  };
+}
+
+function countingMonitor() {
+  const tracker = emptyTrackerState();
+  const monitor = {
+    polls: 0,
+    tracker,
+    sourceName: 'ss',
+    pendingCaptures: 0,
+    describesThisHost: true,
+    close: () => undefined,
+    async poll(): Promise<PollOutcome> {
+      monitor.polls++;
+      return { ok: true, takenAtMs: 0, source: 'ss', notices: [], events: [], durationMs: 1 };
+    },
+    async evaluate(policy: ReturnType<typeof defaultPolicy>) {
+      return { evaluation: evaluateAll(tracker, 0, policy), ownersHidden: false };
+    },
+  };
+  return monitor;
+}
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('dashboard timer on the poll loop', () => {
+  it('polls once per interval step; p pauses (the interval passes, no poll), p again polls at once; + lengthens the interval', async () => {
+    const t = terminal();
+    const stop = new AbortController();
+    const time = steppedClock();
+    const monitor = countingMonitor();
+    const run = runDashboard({ monitor: monitor as unknown as Monitor, policy: defaultPolicy('ios'), intervalMs: 2000, facts: {}, clock: time.clock }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal });
+    await settle();
+    expect(monitor.polls).toBe(1);
+    expect(time.waits.map((w) => w.ms)).toEqual([2000]);
+    time.step();
+    await settle();
+    expect(monitor.polls).toBe(2);
+
+    t.input.write('p');
+    await settle();
+    time.step();
+    await settle();
+    time.step();
+    await settle();
+    expect(monitor.polls).toBe(2);
+
+    t.input.write('p');
+    await settle();
+    expect(monitor.polls).toBe(3);
+
+    t.input.write('+');
+    await settle();
+    time.step();
+    await settle();
+    expect(monitor.polls).toBe(4);
+    expect(time.waits.at(-1)?.ms).toBe(5000);
+    stop.abort();
+    await run;
+  });
+});
