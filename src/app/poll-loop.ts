@@ -153,3 +153,18 @@ export class PollLoop {
     }
   }
 }
+
+/**
+ * One poll of a live source; with `--input`, one poll per captured file in time order, so the last
+ * outcome carries the dwell the captures prove. Notices of every poll are kept, once each.
+ */
+export async function pollThrough(monitor: { poll(): Promise<PollOutcome>; readonly pendingCaptures: number }): Promise<PollOutcome> {
+  let outcome = await monitor.poll();
+  if (monitor.pendingCaptures === 0) return outcome;
+  const notices = new Set(outcome.notices);
+  while (monitor.pendingCaptures > 0) {
+    outcome = await monitor.poll();
+    outcome.notices.forEach((n) => notices.add(n));
+  }
+  return { ...outcome, notices: [...notices] };
+}

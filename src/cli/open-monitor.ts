@@ -1,4 +1,4 @@
-import { Monitor, type PollOutcome } from '../app/monitor.js';
+import { Monitor } from '../app/monitor.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import type { TrackerState } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
@@ -31,20 +31,8 @@ export async function openMonitor(options: CommonOptions, context: CliContext, i
   });
 }
 
-/**
- * One poll of a live source; with `--input`, one poll per captured file in time order, so the last
- * outcome carries the dwell the captures prove. Notices of every poll are kept, once each.
- */
-export async function pollThrough(monitor: Monitor): Promise<PollOutcome> {
-  let outcome = await monitor.poll();
-  if (monitor.pendingCaptures === 0) return outcome;
-  const notices = new Set(outcome.notices);
-  while (monitor.pendingCaptures > 0) {
-    outcome = await monitor.poll();
-    outcome.notices.forEach((n) => notices.add(n));
-  }
-  return { ...outcome, notices: [...notices] };
-}
+// One poll, or with --input one per captured file: it lives with the poll loop in app/.
+export { pollThrough } from '../app/poll-loop.js';
 
 /** Kernel settings for the diagnosis, only where they describe the machine the rows came from. */
 export function hostFactsFor(monitor: Monitor, options: CommonOptions, context: CliContext): Promise<HostFacts> {
