@@ -70,9 +70,11 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     reportFailure: (outcome) => output.pollFailed(outcome),
     onPoll: async (outcome) => {
       if (!outcome.ok) return output.events(stream.next(outcome, undefined), owners, false);
-      // The first poll's opened are not shown on a terminal: only the flagged rows' owners then.
-      const keys = new Set(started ? outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key) : []);
-      const evaluation = await source.evaluate(settings.policy, settings.owners ? (e) => (keys.size ? e.views.filter((v) => keys.has(v.connection.key)) : []) : undefined);
+      // Owners of every connection at the first poll (one /proc scan), then of those this poll's
+      // events name: a closed line can then still name the process that held the socket.
+      const keys = new Set(outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key));
+      const ownersFor = (e: Evaluation) => (started ? e.views.filter((v) => keys.has(v.connection.key)) : e.views);
+      const evaluation = await source.evaluate(settings.policy, settings.owners ? ownersFor : undefined);
       for (const view of evaluation.views) if (view.row.pid !== undefined) owners.set(view.connection.key, { pid: view.row.pid, process: view.row.process ?? '?' });
       const events = stream.next(outcome, evaluation);
       const first = !started;

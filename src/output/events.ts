@@ -155,7 +155,7 @@ function flaggedText(event: FlaggedEvent): string {
   const flag = view?.flag;
   if (view && flag && flag.kind !== 'count') {
     const measure = flag.kind === 'half-close' && view.connection.lastPeerSegmentMs === undefined ? 'in state' : MEASURE_NAME[flag.kind];
-    const dwell = measure === 'in state' ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
+    const dwell = measure === 'in state' || view.timing.dwellMs === flag.measured ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
     return `${head}: ${view.row.state} ${withOwner(view.row)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
   }
   if (current && n.kind === 'count') return `${head}: ${n.subject} > ${current.threshold} (rule ${current.rule})`;
