@@ -105,11 +105,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A marker never drawn: wait the fixed time instead. */
 const NOTHING = 'no-such-marker-drawn';
 
-// Each command with the marker that shows it is running (watch prints nothing until something happens).
+// Each command with the marker that shows it is running (watch: its start line after the first poll).
 const COMMANDS: [string, string[], string][] = [
   ['list --watch', ['list', '--watch', '1s'], 'STATE'],
-  ['watch', ['watch', '--interval', '1s'], NOTHING],
-  ['watch --log', ['watch', '--interval', '1s', '--log', join(dir, 'watch.log')], NOTHING],
+  ['watch', ['watch', '--interval', '1s'], 'watching'],
+  ['watch --log', ['watch', '--interval', '1s', '--log', join(dir, 'watch.log')], 'watching'],
   ['serve', ['serve', '--listen', '127.0.0.1:0', '--interval', '1s'], 'serving'],
   ['serve --log', ['serve', '--listen', '127.0.0.1:0', '--interval', '1s', '--log', join(dir, 'serve.log')], 'serving'],
   ['dashboard', ['dashboard', '--interval', '1s'], 'connections'],
