@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { MAX_TIMER_MS } from '../core/duration.js';
 import type { PollOutcome } from './monitor.js';
 
 // The one poll loop of every long-running mode (`watch`, `serve`, `list --watch`,
@@ -16,10 +17,9 @@ export interface PollClock {
 export const systemClock: PollClock = {
   nowMs: () => Date.now(),
   sleep: async (ms, signal) => {
-    for (let left = ms; left > 0 && !signal.aborted; left -= MAX_STEP_MS) await delay(Math.min(left, MAX_STEP_MS), undefined, { signal }).catch(() => undefined);
+    for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) await delay(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
   },
 };
-const MAX_STEP_MS = 2 ** 31 - 1;
 
 /**
  * Which failed polls are reported (to stderr, a banner): `first-of-streak` once until a poll
