@@ -78,8 +78,10 @@ export interface PollLoopEnd {
  * Runs polls until the options or the step end it. Polls never overlap: one slower than the
  * interval makes the loop skip the ticks that fell during it (not queue them), so the next poll
  * starts at the next tick after it ended. A poll that fails because the signal aborted during it
- * (Ctrl-C while `ss` runs) is not a failure: it is dropped and the loop ends `interrupted`,
- * with `last` the poll before it. Exceptions from `poll` or `onPoll` (bugs) reject.
+ * (Ctrl-C while `ss` runs) is not a failure when an earlier poll completed: it is dropped and the
+ * loop ends `interrupted`, with `last` the poll before it. The first poll cut short is reported
+ * and handed on as failed (nothing was read), then the loop ends `interrupted`. Exceptions from
+ * `poll` or `onPoll` (bugs) reject.
  */
 export class PollLoop {
   private wakeUp: AbortController | undefined;
@@ -100,14 +102,18 @@ export class PollLoop {
     let windowEndMs: number | undefined;
     const end = (reason: PollLoopEnd['reason']): PollLoopEnd => ({ reason, last, polls });
     for (;;) {
-      if (signal.aborted) return end('interrupted');
+      // The first poll always runs: an interrupt before it then ends as a failed read, said as such.
+      if (signal.aborted && polls > 0) return end('interrupted');
       if (this.options.paused?.()) {
+        if (signal.aborted) return end('interrupted');
         await this.wait(this.interval());
         continue;
       }
       const startedMs = clock.nowMs();
       const outcome = await step.poll();
-      if (signal.aborted && !outcome.ok) return end('interrupted');
+      // Cut short by the interrupt after an earlier poll completed: dropped, that poll stands. The
+      // first poll cut short is a failed poll like any other (nothing was read; fail closed).
+      if (signal.aborted && !outcome.ok && polls > 0) return end('interrupted');
       polls++;
       last = outcome;
       streak = outcome.ok ? 0 : streak + 1;

@@ -101,6 +101,39 @@ describe('PollLoop', () => {
     expect(reported).toEqual([]);
   });
 
+  it('the first poll cut short by Ctrl-C read nothing: a failed poll (reported, handed on), then the loop ends', async () => {
+    const clock = fakeClock();
+    const interrupt = new AbortController();
+    const seen: boolean[] = [];
+    const reported: string[] = [];
+    const end = await loop(clock, { signal: interrupt.signal, failureReporting: 'each' }).run({
+      async poll() {
+        interrupt.abort();
+        return failed(clock.now, 'ss failed: interrupted');
+      },
+      onPoll: (outcome) => void seen.push(outcome.ok),
+      reportFailure: (outcome) => void reported.push(outcome.error ?? ''),
+    });
+    expect(end).toMatchObject({ reason: 'interrupted', polls: 1, last: { ok: false, error: 'ss failed: interrupted' } });
+    expect(seen).toEqual([false]);
+    expect(reported).toEqual(['ss failed: interrupted']);
+  });
+
+  it('an interrupt that came before the first poll still lets it run (it fails fast and is said), then ends', async () => {
+    const interrupt = new AbortController();
+    interrupt.abort();
+    const reported: string[] = [];
+    let polls = 0;
+    const end = await loop(fakeClock(), { signal: interrupt.signal }).run({
+      poll: async () => (polls++, failed(0, 'ss failed: interrupted')),
+      onPoll: () => undefined,
+      reportFailure: (outcome) => void reported.push(outcome.error ?? ''),
+    });
+    expect(polls).toBe(1);
+    expect(reported).toEqual(['ss failed: interrupted']);
+    expect(end).toMatchObject({ reason: 'interrupted', polls: 1 });
+  });
+
   it('an interrupt during the wait ends it at once and starts no other poll', async () => {
     const interrupt = new AbortController();
     let resolveSleep: (() => void) | undefined;
