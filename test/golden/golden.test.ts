@@ -90,6 +90,17 @@ describe('golden: explain', () => {
   });
 });
 
+describe('golden: reset (dry run)', () => {
+  it('text and --json', async () => {
+    const text = await run(['reset', '--state', 'CLOSE_WAIT']);
+    expect(text.code).toBe(0);
+    expectGolden('reset.txt', text.out);
+    const json = await run(['reset', '--state', 'CLOSE_WAIT', '--json']);
+    expect(json.code).toBe(0);
+    expectGolden('reset.json', json.out);
+  });
+});
+
 describe('golden: Prometheus exposition (serve)', () => {
   it('after two polls, one CLOSE_WAIT gone between them (a histogram observation)', async () => {
     // As serve's poll: poll, evaluate without owners, observe the dwells of sessions that left.
