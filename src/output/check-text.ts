@@ -2,9 +2,13 @@ import { flowText, ownerLabel } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
-import type { ResetResult } from './json.js';
-import type { AlertNotification } from '../core/alerts.js';
+import type { CheckReport, ResetResult } from '../app/reports.js';
+import { countAlertKey, type AlertNotification } from '../core/alerts.js';
+import { appendAll } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
+import type { ChannelResult } from '../app/notify-channels.js';
+import { MAX_PENDING_NOTIFICATIONS } from '../core/alert-outbox.js';
+import type { Delivery } from '../notify/notifiers.js';
 import { plural } from '../core/plural.js';
 
 // `check` text output for cron: one line per flagged session, one per over-count group, a summary.
@@ -63,4 +67,47 @@ export function formatResolvedLine(n: AlertNotification, nowMs: number): string 
   const flaggedMs = lastSeenMs - n.firstFlaggedMs;
   const flagged = flaggedMs < 1000 ? 'flagged by one run only' : `flagged for ${formatDuration(flaggedMs)}`;
   return `RESOLVED ${n.kind}: ${n.subject} (${n.lastDwellMs === undefined ? flagged : `stuck ${formatDuration(n.lastDwellMs)} when last seen, ${flagged}`})`;
+}
+
+/**
+ * check's text report: what is new since the last run (or every current flag, with `all`), what
+ * cleared, findings, resets, notes and a summary; no line when nothing is to be said (cron mails
+ * only news). Every line is sanitised: notes and resolved lines quote outside text too.
+ */
+export function formatCheckText(r: CheckReport, all: boolean): string[] {
+  const viewByKey = new Map<string, ConnectionView>(r.evaluation.views.map((v) => [v.connection.key, v]));
+  const countByKey = new Map(r.evaluation.countFlags.map((f) => [countAlertKey(f), f]));
+  const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
+  const lines: string[] = [];
+  if (all) {
+    appendAll(lines, r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined));
+    appendAll(lines, r.evaluation.countFlags.map(formatCountLine));
+  } else {
+    for (const n of r.notifications) {
+      if (n.change === 'resolved') continue;
+      const view = viewByKey.get(n.key);
+      const count = countByKey.get(n.key);
+      const line = view ? formatFlaggedLine(view, why(view)) : count ? formatCountLine(count) : undefined;
+      if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : line);
+    }
+  }
+  appendAll(lines, r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, r.checkedAtMs)));
+  if (lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
+  appendAll(lines, r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
+  appendAll(lines, r.resets.map(formatResetLine));
+  appendAll(lines, r.notices.map((n) => `note: ${n}`));
+  lines.push(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors));
+  return lines.map(sanitizeLine);
+}
+
+/**
+ * One line for a notifier that failed: its error, and what became of its notifications (kept for
+ * it alone and sent again next run, or not delivered without a state file; the oldest dropped past
+ * the backlog's cap). Sanitised: the error quotes the notifier's output.
+ */
+export function formatNotifierFailure(channel: ChannelResult<Delivery>, kept: boolean): string {
+  const what = `${channel.kept} notification${channel.kept === 1 ? '' : 's'}`;
+  const fate = kept ? `${what} kept for it and sent again on the next run` : `${what} not delivered (no state file to keep them in)`;
+  const dropped = channel.dropped > 0 ? ` (${channel.dropped} oldest dropped: at most ${MAX_PENDING_NOTIFICATIONS} are kept)` : '';
+  return `${sanitizeLine(`notifier ${channel.delivery.notifier} failed: ${channel.delivery.error}`)}; ${fate}${dropped}`;
 }

@@ -1,6 +1,7 @@
 import type { Diagnosis } from '../core/diagnosis.js';
 import type { CountFlag } from '../core/policy.js';
-import type { KillOutcome } from '../sources/linux/socket-killer.js';
+import type { CheckReport, ResetResult } from '../app/reports.js';
+import { notificationToJson } from '../notify/notifiers.js';
 import { findingToJson } from './findings.js';
 import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
 import type { TcpState } from '../core/tcp-state.js';
@@ -48,11 +49,7 @@ export function countFlagToJson(flag: CountFlag) {
   return { kind: flag.kind, severity: flag.severity, rule: flag.rule, per: flag.per, group: flag.group, states: flag.states, count: flag.count, thresholdCount: flag.thresholdCount };
 }
 
-/** One session a command tried to end, and what happened. */
-export interface ResetResult {
-  view: ConnectionView;
-  outcome: KillOutcome;
-}
+export type { ResetResult };
 
 export function resetToJson({ view, outcome }: ResetResult) {
   const { row } = view;
@@ -102,4 +99,20 @@ export function checkReportToJson(input: CheckReportInput) {
     errors: input.errors,
     notices: input.notices,
   };
+}
+
+/** `check --json`: the report, with what is new since the last run and each notifier's result. */
+export function checkToJson(report: CheckReport) {
+  const json = checkReportToJson({
+    status: report.status,
+    checkedAtMs: report.checkedAtMs,
+    source: report.source,
+    views: report.evaluation.views,
+    countFlags: report.evaluation.countFlags,
+    errors: report.errors,
+    notices: report.notices,
+    diagnosis: report.diagnosis,
+    resets: report.resets,
+  });
+  return { ...json, notifications: report.notifications.map(notificationToJson), deliveries: report.deliveries };
 }

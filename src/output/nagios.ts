@@ -2,6 +2,7 @@ import { FLAG_KINDS, countStates, flaggedOfKind, tallyFlags, type CheckStatus, t
 import { formatCountLine, formatFlaggedLine } from './check-text.js';
 import { sanitizeNagiosText } from './sanitize.js';
 import { plural } from '../core/plural.js';
+import type { CheckReport } from '../app/reports.js';
 
 // Nagios plugin output (Nagios Plugin Development Guidelines): one status line
 // `TCPDWELL WARNING - 3 half-close, 1 half-open | half_open=1;;; …`, then one line per flagged
@@ -27,3 +28,20 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
   ];
   return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}${longNotes}`;
 }
+
+/** check's report as a Nagios plugin's output: notes are what was not measured and the state file's problems. */
+export function formatNagiosReport(report: CheckReport): string {
+  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.measurementNotes, ...report.stateNotes]);
+}
+
+/**
+ * A Nagios plugin's exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios Plugin Development
+ * Guidelines), and nothing else: a monitoring system reads any other code as UNKNOWN or a crash.
+ * So a notifier that failed does not change it (other formats exit 75 then; its stderr line says
+ * so, and the notifications are sent again next run).
+ */
+export function nagiosExitCode(report: CheckReport): 0 | 1 | 2 | 3 {
+  return NAGIOS_EXIT_CODES[report.status];
+}
+
+const NAGIOS_EXIT_CODES = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;

@@ -105,7 +105,7 @@ describe('golden: Prometheus exposition (serve)', () => {
   it('after two polls, one CLOSE_WAIT gone between them (a histogram observation)', async () => {
     // As serve's poll: poll, evaluate without owners, observe the dwells of sessions that left.
     const policy = await loadPolicy({ configPath: CONFIG, warning: {}, critical: {} } as Parameters<typeof loadPolicy>[0]);
-    const monitor = new Monitor(platform, { source: 'ss' });
+    const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
     const snapshot: ExporterSnapshot = { listenerPorts: [46103], histograms: emptyDwellHistograms(), polls: { ok: 0, failed: 0 }, lastPollOk: false, lastPollSeconds: 0, lastPollTimestampSeconds: 0, source: monitor.sourceName };
     try {
       for (const text of [SS_STUCK, ssWithoutSocket(SS_STUCK, '127.0.0.1:34928')]) {

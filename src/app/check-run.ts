@@ -1,0 +1,216 @@
+import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
+import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
+import { statusOf, type CheckStatus } from '../core/evaluate.js';
+import { thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import { TcpState } from '../core/tcp-state.js';
+import type { TrackerState } from '../core/tracker.js';
+import type { NotifierConfig } from '../config/parse-config.js';
+import { deliver, outboxMessage, type Delivery } from '../notify/notifiers.js';
+import { notifyEachChannel, type ChannelBacklog } from './notify-channels.js';
+import type { Platform } from '../platform/platform.js';
+import { StateFile, StateFileUnusableError } from '../platform/state-file.js';
+import { endSocket } from '../sources/end-socket.js';
+import type { SourceChoice } from '../sources/source.js';
+import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
+import type { Monitor, PollOutcome } from './monitor.js';
+import type { CheckReport, ResetResult } from './reports.js';
+import { StateBook, StateDecodeError, type CheckState } from './tracker-codec.js';
+
+// The `check` use case: sample, evaluate, decide the status, diagnose, reset, reconcile alerts with
+// what earlier runs reported, deliver notifications, keep the history. One CheckReport comes back;
+// printing it (text, JSON, Nagios) and the exit code are the front end's.
+
+/** What a check run is asked to do. */
+export interface CheckRequest {
+  policy: Policy;
+  notifiers: NotifierConfig[];
+  /** The state file keeping history between runs; undefined: none this run (--no-state, --input, --window alone). */
+  stateFilePath: string | undefined;
+  /** Which table the history belongs to (state file sections are per table). */
+  source: SourceChoice;
+  procRoot: string;
+  /** Report a still-flagged session again after this long (Infinity: never). */
+  renotifyMs: number;
+  /** End the flagged sessions of these kinds (opt-in). */
+  resetKinds: TimedFlagKind[] | undefined;
+}
+
+/** What a check run reads and waits through; the front end supplies each. */
+export interface CheckPorts {
+  platform: Platform;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  interrupt: AbortSignal;
+  /** The monitor to read through, started from this table's saved history if any. */
+  openMonitor(initialState: TrackerState | undefined): Promise<Monitor>;
+  /** One poll, or polls over `--window`: the outcome that decides. */
+  sample(monitor: Monitor): Promise<PollOutcome>;
+  /** Kernel settings for the diagnosis, where they describe the host the rows came from. */
+  hostFacts(monitor: Monitor): Promise<HostFacts>;
+}
+
+/**
+ * One check run. A state file that cannot be created, locked, read or saved costs this run its
+ * history (a line in `stateNotes`), not its report; one refused as unsafe or held by another run
+ * throws (StateFileRefusedError, StateFileLockedError).
+ */
+export async function runCheckUseCase(request: CheckRequest, ports: CheckPorts): Promise<CheckReport> {
+  const stateFile = request.stateFilePath !== undefined ? new StateFile(request.stateFilePath) : undefined;
+  const stateNotes: string[] = [];
+  if (stateFile) await lockState(stateFile, stateNotes);
+  try {
+    // History belongs to the table it was taken from: this namespace, this boot, this source and /proc.
+    let table = stateFile ? await readTableIdentity(ports.platform, request.source, request.procRoot) : undefined;
+    const unidentified = table && whyNoTableIdentity(table, ports.platform.os);
+    if (unidentified) {
+      stateNotes.push(`${unidentified}: history is neither read nor kept this run`);
+      table = undefined;
+    }
+    const loaded = stateFile && table ? await loadState(stateFile, table, ports.platform, stateNotes) : undefined;
+    const monitor = await ports.openMonitor(loaded?.history?.tracker);
+    try {
+      const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
+      return await checkThrough(monitor, request, ports, { state, stateNotes, reported: loaded?.history?.alerts ?? [], outbox: loaded?.history?.outbox ?? [] });
+    } finally {
+      monitor.close();
+    }
+  } finally {
+    await stateFile?.unlock();
+  }
+}
+
+interface History {
+  /** Where history is kept, and which table's section this run reads and writes. */
+  state: { file: StateFile; table: TableIdentity; book: StateBook } | undefined;
+  stateNotes: string[];
+  /** Alerts the previous runs reported. */
+  reported: ReportedAlert[];
+  /** Notifications the notifiers failed to deliver in earlier runs. */
+  outbox: ChannelBacklog[];
+}
+
+async function checkThrough(monitor: Monitor, request: CheckRequest, ports: CheckPorts, history: History): Promise<CheckReport> {
+  const outcome = await ports.sample(monitor);
+
+  // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
+  const { evaluation } = await monitor.evaluate(request.policy, (e) => {
+    const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
+    return closeWaits.some((v) => v.flag) ? closeWaits : [];
+  });
+  // Say what was not measured: an idle threshold over a source without activity counters
+  // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.
+  const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && thresholdsFor(request.policy, v.row)?.warningMs !== undefined).length;
+  const measurementNotes = unmeasured > 0 ? [`idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${outcome.source} reports no activity counters`] : [];
+  // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
+  // proven; a warning or critical that the other files prove stands.
+  const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
+  const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
+  const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
+  const diagnosis = diagnoseAll(evaluation.views, await ports.hostFacts(monitor));
+  const resets: ResetResult[] = [];
+  if (request.resetKinds && outcome.ok) {
+    for (const view of evaluation.views) {
+      if (view.flag && view.flag.kind !== 'count' && request.resetKinds.includes(view.flag.kind)) {
+        resets.push({ view, outcome: await endSocket(ports.platform, view.row) });
+      }
+    }
+  }
+
+  // A failed poll proves nothing cleared: the reported alerts stay as they were.
+  const reconciled = outcome.ok
+    ? reconcileAlerts(history.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, request.renotifyMs)
+    : { reported: history.reported, notifications: [] };
+  // Each notifier is its own channel (app/notify-channels.ts): it is sent its backlog and this run's
+  // news, and keeps what it failed to deliver; the report tracks what it told, whatever they did.
+  const channels = await notifyEachChannel(request.notifiers, history.outbox, reconciled.notifications, outcome.takenAtMs, async (notifier, pending) => {
+    const deps = { platform: ports.platform, sleep: (ms: number) => ports.sleep(ms, ports.interrupt), interrupt: ports.interrupt };
+    return (await deliver(outboxMessage(status, outcome.source, outcome.takenAtMs, pending), [notifier], deps))[0]!;
+  });
+  const deliveries: Delivery[] = channels.results.map((r) => r.delivery);
+  if (channels.orphaned > 0) history.stateNotes.push(`${channels.orphaned} undelivered notification${channels.orphaned === 1 ? '' : 's'} of notifiers no longer in the config dropped`);
+  if (history.state) {
+    const { file, table, book } = history.state;
+    book.record(table, { tracker: monitor.tracker, alerts: reconciled.reported, outbox: channels.backlogs, source: outcome.source }, ports.platform.nowMs());
+    await saveState(file, book.encode(ports.platform.nowMs()), history.stateNotes);
+  }
+  return {
+    status,
+    checkedAtMs: outcome.takenAtMs,
+    source: outcome.source,
+    evaluation,
+    diagnosis,
+    resets,
+    errors,
+    notices: [...outcome.notices, ...measurementNotes],
+    measurementNotes,
+    stateNotes: history.stateNotes,
+    notifications: reconciled.notifications,
+    deliveries,
+    channels: channels.results,
+    notificationsKept: history.state !== undefined,
+  };
+}
+
+/**
+ * A state directory that cannot be created or locked (read-only, full, a file) costs this run its
+ * history, not its report. Refused (unsafe) and locked state files end the run (exit 78, 3).
+ */
+async function lockState(stateFile: StateFile, notes: string[]): Promise<void> {
+  try {
+    await stateFile.lock();
+  } catch (error) {
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
+  }
+}
+
+/** A state file that cannot be saved (full, read-only) is one note; the report still goes out. */
+async function saveState(stateFile: StateFile, text: string, notes: string[]): Promise<void> {
+  try {
+    await stateFile.write(text);
+  } catch (error) {
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
+  }
+}
+
+/**
+ * The state file's sections, and this table's history in them. A corrupt or foreign state file is
+ * reported, kept aside, and replaced: never fatal. One that could not be read is one note and is
+ * left as it is (StateFile then does not write). A restart of the host drops the history of its
+ * earlier boot, with one line saying so.
+ */
+async function loadState(stateFile: StateFile, table: TableIdentity, platform: Platform, notes: string[]): Promise<{ book: StateBook; history: CheckState | undefined }> {
+  let text: string | undefined;
+  try {
+    text = await stateFile.read();
+  } catch (error) {
+    if (!(error instanceof StateFileUnusableError)) throw error;
+    notes.push(error.message);
+    return { book: StateBook.empty(), history: undefined };
+  }
+  if (text === undefined) return { book: StateBook.empty(), history: undefined };
+  try {
+    const book = StateBook.decode(text);
+    const forgotten = book.forgetOtherBoots(table);
+    if (forgotten.tables > 0) {
+      notes.push(
+        `the host restarted since ${stateFile.path} was written (boot id changed): history of ${forgotten.tables} socket table${forgotten.tables === 1 ? '' : 's'} and ${forgotten.alerts} reported alert${forgotten.alerts === 1 ? '' : 's'} from before the restart dropped, starting fresh`,
+      );
+    }
+    const history = book.historyOf(table);
+    if (book.damagedSections > 0) {
+      notes.push(`state file ${stateFile.path}: ${book.damagedSections} damaged section${book.damagedSections === 1 ? '' : 's'} dropped; the other tables' history is kept`);
+    }
+    return { book, history };
+  } catch (error) {
+    if (!(error instanceof StateDecodeError)) throw error;
+    try {
+      const aside = await stateFile.setAside(platform.nowMs());
+      notes.push(`state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history`);
+    } catch (asideError) {
+      if (!(asideError instanceof StateFileUnusableError)) throw asideError;
+      notes.push(asideError.message);
+    }
+    return { book: StateBook.empty(), history: undefined };
+  }
+}

@@ -1,0 +1,81 @@
+import type { AlertNotification } from '../core/alerts.js';
+import type { Diagnosis, Finding } from '../core/diagnosis.js';
+import type { CheckStatus, ConnectionView, Evaluation } from '../core/evaluate.js';
+import type { thresholdsFor } from '../core/policy.js';
+import type { Delivery } from '../notify/notifiers.js';
+import type { ChannelResult } from './notify-channels.js';
+
+// What each use case of app/ returns: one typed report per command, built in one place and
+// formatted by src/output/ (text, JSON, Nagios). Nothing here is printed or mapped to an exit code.
+
+/** How an attempt to end one socket went (the same shape as every OS's socket killer gives). */
+export type EndOutcome = { ended: true; alreadyGone?: boolean } | { ended: false; reason: string };
+
+/** One session a command tried to end, and what happened. */
+export interface ResetResult {
+  view: ConnectionView;
+  outcome: EndOutcome;
+}
+
+/** One `check` run: what it read, decided, ended, reported and delivered. */
+export interface CheckReport {
+  status: CheckStatus;
+  /** When the deciding poll read the table (ms since the epoch). */
+  checkedAtMs: number;
+  source: string;
+  /** Every connection of the deciding poll with its flag, and the groups over a count limit. */
+  evaluation: Evaluation;
+  diagnosis: Diagnosis;
+  /** Sessions ended by `--reset`. */
+  resets: ResetResult[];
+  /** Why the table, or some `--input` files, could not be read (the status is then UNKNOWN). */
+  errors: string[];
+  /** The polls' notices, then `measurementNotes`: JSON `notices`, text `note:` lines. */
+  notices: string[];
+  /** What the thresholds asked for and the source could not measure (also Nagios long output). */
+  measurementNotes: string[];
+  /** Why history was not read or will not be kept: one line each, never fatal. */
+  stateNotes: string[];
+  /** What is new since the runs before (flagged, reminder, escalated, resolved). */
+  notifications: AlertNotification[];
+  /** Each notifier's result; a failed one's notifications are sent again next run. */
+  deliveries: Delivery[];
+  /** Each notifier called, as a channel: what it was sent, kept for next run, or dropped. */
+  channels: ChannelResult<Delivery>[];
+  /** Whether undelivered notifications are kept (a state file is in use) for the next run. */
+  notificationsKept: boolean;
+}
+
+/** One `list` poll: the rows shown, and what the command must say about them. */
+export interface ListReport {
+  takenAtMs: number;
+  /** The selected rows, in list order. */
+  views: ConnectionView[];
+  /** With `--why`: the diagnosis over the whole table; undefined without. */
+  diagnosis: Diagnosis | undefined;
+  /** Some owners could not be looked up for lack of permission. */
+  ownersHidden: boolean;
+}
+
+/** `explain` of one connection: the connection, its finding and the thresholds that apply. */
+export type ExplainReport =
+  | { found: true; view: ConnectionView; finding: Finding; thresholds: ReturnType<typeof thresholdsFor> }
+  /** Not in the table: `what` names what was asked for. */
+  | { found: false; what: string };
+
+/** `reset`: what the selection matched, what was refused, and what was ended. */
+export type ResetReport =
+  | {
+      refused: false;
+      dryRun: boolean;
+      /** Selected sessions that may be ended. */
+      candidates: ConnectionView[];
+      /** Selected sessions that must not be ended here, each with why. */
+      untouchable: { view: ConnectionView; reason: string }[];
+      /** With --yes: what happened to each candidate. */
+      results: ResetResult[];
+      /** Why the selection is broad enough to need --count or --all; undefined when it is not. */
+      tooBroad: string | undefined;
+    }
+  /** Nothing was ended: the confirmation does not fit the selection (a usage error). */
+  | { refused: true; reason: string };
