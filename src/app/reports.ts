@@ -49,12 +49,16 @@ export interface CheckReport {
 /** One `list` poll: the rows shown, and what the command must say about them. */
 export interface ListReport {
   takenAtMs: number;
+  /** The whole table of this poll (for the event log). */
+  evaluation: Evaluation;
   /** The selected rows, in list order. */
   views: ConnectionView[];
   /** With `--why`: the diagnosis over the whole table; undefined without. */
   diagnosis: Diagnosis | undefined;
   /** Some owners could not be looked up for lack of permission. */
   ownersHidden: boolean;
+  /** With --numbered: each row's place in the whole table (1-based), as `explain N` counts. */
+  places: ReadonlyMap<ConnectionView, number> | undefined;
 }
 
 /** `explain` of one connection: the connection, its finding and the thresholds that apply. */

@@ -1,9 +1,8 @@
-import type { Diagnosis } from '../core/diagnosis.js';
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, ResetResult } from '../app/reports.js';
 import { notificationToJson } from '../notify/notifiers.js';
 import { findingToJson } from './findings.js';
-import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
+import type { ConnectionView } from '../core/evaluate.js';
 import type { TcpState } from '../core/tcp-state.js';
 
 // The JSON contract (README "JSON output"): names may be added, never renamed or removed.
@@ -67,52 +66,27 @@ export function resetToJson({ view, outcome }: ResetResult) {
   };
 }
 
-export interface CheckReportInput {
-  status: CheckStatus;
-  checkedAtMs: number;
-  source: string;
-  views: ConnectionView[];
-  countFlags: CountFlag[];
-  errors: string[];
-  notices: string[];
-  diagnosis: Diagnosis;
-  resets: ResetResult[];
-}
-
-export function checkReportToJson(input: CheckReportInput) {
+/** `check --json` (README "JSON output"): the whole report, with what is new since the last run and each notifier's result. */
+export function checkToJson(report: CheckReport) {
   const counts: Partial<Record<TcpState, number>> = {};
-  for (const view of input.views) counts[view.row.state] = (counts[view.row.state] ?? 0) + 1;
+  for (const view of report.evaluation.views) counts[view.row.state] = (counts[view.row.state] ?? 0) + 1;
   return {
-    status: input.status,
-    checkedAt: iso(input.checkedAtMs),
-    source: input.source,
+    status: report.status,
+    checkedAt: iso(report.checkedAtMs),
+    source: report.source,
     counts,
-    flagged: input.views
+    flagged: report.evaluation.views
       .filter((v) => v.flag)
       .map((v) => {
-        const finding = input.diagnosis.byConnection.get(v.connection.key);
+        const finding = report.diagnosis.byConnection.get(v.connection.key);
         return { ...connectionToJson(v), finding: finding ? findingToJson(finding) : null };
       }),
-    countFlags: input.countFlags.map(countFlagToJson),
-    findings: input.diagnosis.groups.map(findingToJson),
-    resets: input.resets.map(resetToJson),
-    errors: input.errors,
-    notices: input.notices,
-  };
-}
-
-/** `check --json`: the report, with what is new since the last run and each notifier's result. */
-export function checkToJson(report: CheckReport) {
-  const json = checkReportToJson({
-    status: report.status,
-    checkedAtMs: report.checkedAtMs,
-    source: report.source,
-    views: report.evaluation.views,
-    countFlags: report.evaluation.countFlags,
+    countFlags: report.evaluation.countFlags.map(countFlagToJson),
+    findings: report.diagnosis.groups.map(findingToJson),
+    resets: report.resets.map(resetToJson),
     errors: report.errors,
     notices: report.notices,
-    diagnosis: report.diagnosis,
-    resets: report.resets,
-  });
-  return { ...json, notifications: report.notifications.map(notificationToJson), deliveries: report.deliveries };
+    notifications: report.notifications.map(notificationToJson),
+    deliveries: report.deliveries,
+  };
 }

@@ -1,0 +1,40 @@
+import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
+import type { ConnectionView } from '../core/evaluate.js';
+import type { Policy } from '../core/policy.js';
+import { TcpState } from '../core/tcp-state.js';
+import type { Monitor, PollOutcome } from './monitor.js';
+import type { ListReport } from './reports.js';
+
+// The `list` use case for one successful poll: evaluate, look owners up only where they are
+// shown or needed, select, diagnose with --why. Polling (once, or every --watch) is the caller's.
+
+/** What `list` shows; the selection grammar is the front end's, given here as predicates. */
+export interface ListRequest {
+  policy: Policy;
+  /** Add the diagnosis (findings) to the rows. */
+  why: boolean;
+  /** Number each row by its place in the whole table, as `explain N` counts (list --numbered). */
+  numbered: boolean;
+  /** Whether a row is shown. */
+  selects(view: ConnectionView): boolean;
+  /** Whether a row needs its owner looked up for the selection (before owners are known). */
+  needsOwnerToSelect(view: ConnectionView): boolean;
+  /** Kernel settings for the diagnosis (empty when they do not describe the rows' host). */
+  facts: HostFacts;
+}
+
+/** The rows of one poll that succeeded (`outcome.ok`), as `list` shows them. */
+export async function listPoll(monitor: Monitor, outcome: PollOutcome, request: ListRequest): Promise<ListReport> {
+  // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
+  const needsOwner = (view: ConnectionView) => request.needsOwnerToSelect(view) || (request.why && view.row.state === TcpState.CLOSE_WAIT);
+  const { evaluation, ownersHidden } = await monitor.evaluate(request.policy, (e) => e.views.filter(needsOwner));
+  return {
+    takenAtMs: outcome.takenAtMs,
+    evaluation,
+    views: evaluation.views.filter((v) => request.selects(v)),
+    diagnosis: request.why ? diagnoseAll(evaluation.views, request.facts) : undefined,
+    // The place in the whole table, as `explain N` counts: the ranking is a total order (sortViews).
+    places: request.numbered ? new Map(evaluation.views.map((v, i) => [v, i + 1])) : undefined,
+    ownersHidden,
+  };
+}
