@@ -1,3 +1,4 @@
+import type { Endpoint } from '../core/address.js';
 import type { AlertNotification } from '../core/alerts.js';
 import type { Diagnosis, Finding } from '../core/diagnosis.js';
 import type { CheckStatus, ConnectionView, Evaluation } from '../core/evaluate.js';
@@ -64,8 +65,11 @@ export interface ListReport {
 /** `explain` of one connection: the connection, its finding and the thresholds that apply. */
 export type ExplainReport =
   | { found: true; view: ConnectionView; finding: Finding; thresholds: ReturnType<typeof thresholdsFor> }
-  /** Not in the table: `what` names what was asked for. */
-  | { found: false; what: string };
+  /** Not in the table of `rows` connections. */
+  | { found: false; target: ConnectionTarget; rows: number };
+
+/** A connection given either way round, or the n-th row of `tcpdwell list`. */
+export type ConnectionTarget = { kind: 'connection'; local: Endpoint; remote: Endpoint } | { kind: 'row'; row: number };
 
 /** `reset`: what the selection matched, what was refused, and what was ended. */
 export type ResetReport =

@@ -1,12 +1,15 @@
 import { sessionClassOf } from '../core/tcp-state.js';
 import { flowText, ownerLabel } from '../core/connection.js';
+import { formatEndpoint } from '../core/address.js';
 import type { Finding } from '../core/diagnosis.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import type { thresholdsFor } from '../core/policy.js';
 import { STATE_GUIDE } from '../core/state-guide.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
-import { formatFinding } from './findings.js';
+import { findingToJson, formatFinding } from './findings.js';
+import { connectionToJson } from './json.js';
+import type { ExplainReport } from '../app/reports.js';
 import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 
@@ -52,4 +55,29 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
   for (const t of connection.transitions) lines.push(`  ${new Date(t.atMs).toISOString()}  ${t.state}`);
   lines.push('', formatStateGuide(row.state));
   return lines.join('\n');
+}
+
+/** `explain --json` without a connection: the whole state guide, or one state's entry. */
+export function stateGuideToJson(state?: TcpState): string {
+  return `${JSON.stringify(state ? { state, ...STATE_GUIDE[state] } : STATE_GUIDE, null, 2)}\n`;
+}
+
+/** `explain --json` of a connection found in the table. */
+export function explainToJson(report: Extract<ExplainReport, { found: true }>): string {
+  return `${JSON.stringify({ connection: connectionToJson(report.view), finding: findingToJson(report.finding), guide: STATE_GUIDE[report.view.row.state] }, null, 2)}\n`;
+}
+
+/** `explain` of a connection found in the table, as text. */
+export function formatExplainText(report: Extract<ExplainReport, { found: true }>): string {
+  return formatConnectionStory(report.view, report.finding, report.thresholds);
+}
+
+/** Why `explain` found nothing: one line for stderr (sanitised; it quotes the target). */
+export function formatExplainNotFound(report: Extract<ExplainReport, { found: false }>): string {
+  const { target, rows } = report;
+  const text =
+    target.kind === 'row'
+      ? `no row ${target.row}: the socket table has ${rows === 0 ? 'no rows' : rows === 1 ? '1 row' : `${rows} rows`} now (\`tcpdwell list --numbered\` numbers them)`
+      : `no connection ${formatEndpoint(target.local)}-${formatEndpoint(target.remote)} in the socket table now`;
+  return sanitizeLine(text);
 }
