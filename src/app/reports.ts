@@ -82,8 +82,8 @@ export type ResetReport =
       untouchable: { view: ConnectionView; reason: string }[];
       /** With --yes: what happened to each candidate. */
       results: ResetResult[];
-      /** Why the selection is broad enough to need --count or --all; undefined when it is not. */
-      tooBroad: string | undefined;
+      /** Why the selection is too broad for --yes alone (it needs --count or --all); undefined when it is not, or --all confirms it. */
+      needsConfirmation: string | undefined;
     }
   /** Nothing was ended: the confirmation does not fit the selection (a usage error). */
   | { refused: true; reason: string };

@@ -1,0 +1,66 @@
+import type { ConnectionView } from '../core/evaluate.js';
+import type { Policy } from '../core/policy.js';
+import type { Platform } from '../platform/platform.js';
+import { endSocket, resetRefusal } from '../sources/end-socket.js';
+import type { Monitor } from './monitor.js';
+import type { ResetReport, ResetResult } from './reports.js';
+
+// The `reset` use case: end the selected sessions of one successful poll (a dry run unless
+// `yes`), never LISTEN or TIME_WAIT, each named exactly; an ended socket must be gone from the
+// next poll. Broad selections are confirmed before anything is ended.
+
+export interface ResetRequest {
+  policy: Policy;
+  /** Act; without it, a dry run. */
+  yes: boolean;
+  /** Confirms a selection that is too broad. */
+  all: boolean;
+  /** Act only if exactly this many sessions are selected. */
+  count: number | undefined;
+  /** Whether a row is selected; the selection grammar is the front end's. */
+  selects(view: ConnectionView): boolean;
+  /** Whether a row needs its owner looked up for the selection (before owners are known). */
+  needsOwnerToSelect(view: ConnectionView): boolean;
+  /** Why `selected` out of every `endable` session is too broad for --yes alone; undefined when it is not. */
+  tooBroad(selected: readonly ConnectionView[], endable: readonly ConnectionView[]): string | undefined;
+}
+
+/** Reset over the table of the monitor's last poll, which succeeded. */
+export async function runResetUseCase(monitor: Monitor, platform: Platform, request: ResetRequest): Promise<ResetReport> {
+  const { evaluation } = await monitor.evaluate(request.policy, (e) => e.views.filter((v) => request.needsOwnerToSelect(v)));
+  const selected = evaluation.views.filter((v) => request.selects(v));
+  const untouchable: { view: ConnectionView; reason: string }[] = [];
+  const candidates: ConnectionView[] = [];
+  for (const view of selected) {
+    const reason = resetRefusal(platform, view.row);
+    if (reason) untouchable.push({ view, reason });
+    else candidates.push(view);
+  }
+
+  const endable = evaluation.views.filter((v) => !resetRefusal(platform, v.row));
+  const tooBroad = request.tooBroad(candidates, endable);
+  if (request.yes && request.count !== undefined && request.count !== candidates.length) {
+    return { refused: true, reason: `reset --count ${request.count}: the selection matches ${candidates.length} session${candidates.length === 1 ? '' : 's'} now; nothing was ended` };
+  }
+  if (request.yes && tooBroad && !request.all && request.count === undefined) {
+    return { refused: true, reason: `reset: ${tooBroad}; nothing was ended. Narrow it, or confirm with --count ${candidates.length} (or --all)` };
+  }
+
+  const results: ResetResult[] = [];
+  if (request.yes) {
+    for (const view of candidates) results.push({ view, outcome: await endSocket(platform, view.row) });
+    // Trust but verify: an ended socket must be gone from the next poll.
+    if (results.some((r) => r.outcome.ended)) {
+      const after = await monitor.poll();
+      if (after.ok) {
+        const present = new Set(monitor.tracker.connections.keys());
+        for (const result of results) {
+          if (result.outcome.ended && present.has(result.view.connection.key)) {
+            result.outcome = { ended: false, reason: 'still present after the reset' };
+          }
+        }
+      }
+    }
+  }
+  return { refused: false, dryRun: !request.yes, candidates, untouchable, results, needsConfirmation: tooBroad && !request.all ? tooBroad : undefined };
+}
