@@ -1,7 +1,7 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
 import { statusOf, type CheckStatus } from '../core/evaluate.js';
-import { thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import type { TrackerState } from '../core/tracker.js';
 import type { NotifierConfig } from '../config/parse-config.js';
@@ -137,6 +137,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     checkedAtMs: outcome.takenAtMs,
     source: outcome.source,
     evaluation,
+    countLevels: outcome.ok ? countLevels(request.policy, evaluation.views.map((v) => ({ key: v.connection.key, row: v.row }))) : [],
     diagnosis,
     resets,
     errors,

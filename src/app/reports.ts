@@ -2,7 +2,7 @@ import type { Endpoint } from '../core/address.js';
 import type { AlertNotification } from '../core/alerts.js';
 import type { Diagnosis, Finding } from '../core/diagnosis.js';
 import type { CheckStatus, ConnectionView, Evaluation } from '../core/evaluate.js';
-import type { thresholdsFor } from '../core/policy.js';
+import type { CountLevel, thresholdsFor } from '../core/policy.js';
 import type { Delivery } from '../notify/notifiers.js';
 import type { ChannelResult } from './notify-channels.js';
 
@@ -26,6 +26,8 @@ export interface CheckReport {
   source: string;
   /** Every connection of the deciding poll with its flag, and the groups over a count limit. */
   evaluation: Evaluation;
+  /** Each count rule's largest group and its levels (Nagios perfdata). */
+  countLevels: CountLevel[];
   diagnosis: Diagnosis;
   /** Sessions ended by `--reset`. */
   resets: ResetResult[];

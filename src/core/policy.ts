@@ -219,19 +219,50 @@ export function groupKeyOf(per: CountGrouping, row: SocketRow): string | undefin
   }
 }
 
+/** The rule's groups (group key → member keys) among `rows`: those in its states that match it. */
+function groupsOf(rule: CountRule, rows: ReadonlyArray<{ key: string; row: SocketRow }>): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const { key, row } of rows) {
+    if (!rule.states.includes(row.state) || !matches(rule.match, row)) continue;
+    const group = groupKeyOf(rule.per, row);
+    if (group === undefined) continue;
+    const members = groups.get(group) ?? [];
+    members.push(key);
+    groups.set(group, members);
+  }
+  return groups;
+}
+
+/** A count rule's levels and the value they are compared with: its largest group's size now. */
+export interface CountLevel {
+  rule: string;
+  /** The largest group's count (0 when no connection is in the rule's states). */
+  largest: number;
+  /** A group larger than this is a warning. */
+  warningAbove: number;
+  /** A group larger than this is critical; undefined when the rule sets no critical level. */
+  criticalAbove?: number;
+}
+
+/**
+ * Each count rule's largest group among `rows`, in policy order. A rule is over its limit exactly
+ * when its largest group is (evaluateCounts), so this one number per rule carries the rule's
+ * levels (Nagios perfdata warn/crit).
+ */
+export function countLevels(policy: Policy, rows: ReadonlyArray<{ key: string; row: SocketRow }>): CountLevel[] {
+  return policy.counts.map((rule) => {
+    let largest = 0;
+    for (const members of groupsOf(rule, rows).values()) largest = Math.max(largest, members.length);
+    const level: CountLevel = { rule: rule.name, largest, warningAbove: rule.warningAbove };
+    if (rule.criticalAbove !== undefined) level.criticalAbove = rule.criticalAbove;
+    return level;
+  });
+}
+
 export function evaluateCounts(policy: Policy, rows: ReadonlyArray<{ key: string; row: SocketRow }>): CountFlag[] {
   const flags: CountFlag[] = [];
   for (const rule of policy.counts) {
-    const groups = new Map<string, string[]>();
-    for (const { key, row } of rows) {
-      if (!rule.states.includes(row.state) || !matches(rule.match, row)) continue;
-      const group = groupKeyOf(rule.per, row);
-      if (group === undefined) continue;
-      const members = groups.get(group) ?? [];
-      members.push(key);
-      groups.set(group, members);
-    }
-    for (const [group, members] of groups) {
+    for (const [group, members] of groupsOf(rule, rows)) {
       const count = members.length;
       const critical = rule.criticalAbove !== undefined && count > rule.criticalAbove;
       if (!critical && count <= rule.warningAbove) continue;

@@ -3,6 +3,7 @@ import { formatCountLine, formatFlaggedLine } from './check-text.js';
 import { sanitizeNagiosText } from './sanitize.js';
 import { plural } from '../core/plural.js';
 import type { CheckReport } from '../app/reports.js';
+import type { CountLevel } from '../core/policy.js';
 
 // Nagios plugin output (Nagios Plugin Development Guidelines): one status line
 // `TCPDWELL WARNING - 3 half-close, 1 half-open | half_open=1;;; …`, then one line per flagged
@@ -10,8 +11,14 @@ import type { CheckReport } from '../app/reports.js';
 // Text from outside is sanitised, and a `|` in it shown as `\x7c`: a `|` starts performance data in
 // the status line and in long output alike.
 
-/** `notes` (what was not measured, state file problems) close the long output. */
-export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[], notes: readonly string[] = []): string {
+/**
+ * `notes` (what was not measured, state file problems) close the long output. Perfdata items are
+ * `label=value;warn;crit;min;max`; warn and crit are given only where a level is defined: each
+ * count rule adds `count_<rule>=<largest group>;<warning>;<critical>;0` (a Nagios range `N` alerts
+ * above N, as the rule does). The other items have no level of their own (a flagged session's
+ * severity is its own rule's, not a count's) and leave them empty, as the guidelines allow.
+ */
+export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[], notes: readonly string[] = [], countLevels: readonly CountLevel[] = []): string {
   const longNotes = notes.map((n) => `${sanitizeNagiosText(n)}\n`).join('');
   if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n${longNotes}`;
   const tally = tallyFlags(evaluation);
@@ -20,6 +27,7 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     ...FLAG_KINDS.map((k) => `${k.replace('-', '_')}=${flaggedOfKind(tally, k)};;;`),
     `connections=${evaluation.views.length};;;`,
     ...[...countStates(evaluation.views)].map(([state, n]) => `${state.toLowerCase()}=${n};;;`),
+    ...countLevels.map((l) => `${perfdataLabel(`count_${l.rule}`)}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`),
   ];
   const text = summary.length ? summary.join(', ') : `${plural(evaluation.views.length, 'connection')}, nothing flagged`;
   const details = [
@@ -31,7 +39,17 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
 
 /** check's report as a Nagios plugin's output: notes are what was not measured and the state file's problems. */
 export function formatNagiosReport(report: CheckReport): string {
-  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.measurementNotes, ...report.stateNotes]);
+  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.measurementNotes, ...report.stateNotes], report.countLevels);
+}
+
+/**
+ * A perfdata label from outside text (a rule name): sanitised, `=` (never allowed in a label)
+ * shown as `_`, and quoted when it holds a space or a quote, a quote doubled (Nagios Plugin
+ * Development Guidelines, performance data).
+ */
+export function perfdataLabel(text: string): string {
+  const label = sanitizeNagiosText(text).replaceAll('=', '_');
+  return /[\s']/.test(label) ? `'${label.replaceAll("'", "''")}'` : label;
 }
 
 /**
