@@ -182,6 +182,20 @@ describe('check notifiers from the config file', () => {
     expect(pages()).toHaveLength(2);
   });
 
+  it('Nagios format: a failing notifier is named on stderr but the exit stays 0-3 (a plugin has no other codes)', async () => {
+    const config = await withConfig('notify:\n  - type: exec\n    command: [/usr/local/bin/page]\n');
+    pagerAnswer = { stdout: '', stderr: 'pager: down\n', exitCode: 2 };
+    const failed = await check([...config, '--format', 'nagios']);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(/^TCPDWELL WARNING - /);
+    expect(failed.err).toBe('tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: down; these notifications will be sent again on the next run\n');
+    // Not recorded as sent: the text run after it reports the news again, and its exit is 75 while the pager still fails.
+    platform.nowValue += 5000;
+    const text = await check(config);
+    expect(text.code).toBe(75);
+    expect(flaggedLines(text.out)).toHaveLength(7);
+  });
+
   it('a bad notifier in the config names the line and field', async () => {
     const config = await withConfig('notify:\n  - type: webhook\n    url: ftp://example.com/x\n');
     const { code, err } = await check(config);
