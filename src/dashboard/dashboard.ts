@@ -1,44 +1,22 @@
 import { hostname } from 'node:os';
-import { createRequire } from 'node:module';
 import blessed from 'blessed';
 import type { Monitor, PollOutcome } from '../app/monitor.js';
 import { PollLoop, systemClock, type PollClock } from '../app/poll-loop.js';
-import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
-import { countStates, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { thresholdsFor, type Policy } from '../core/policy.js';
-import { formatConnectionStory } from '../output/explain.js';
-import {
-  GROUPINGS,
-  SORT_KEYS,
-  clampCursor,
-  compileFilter,
-  filterNeedsOwners,
-  followSelection,
-  groupViews,
-  moveCursor,
-  nextOf,
-  sortViews,
-  visibleWindow,
-  type Cursor,
-  type GroupRow,
-  type Grouping,
-  type Move,
-  type SortKey,
-} from './model.js';
-import { HELP_TEXT, colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, groupHeader, groupLine, headerLines, plainPaint, sparkline, stateBars, type Paint } from './render.js';
-import { TrendHistory } from './trend.js';
+import type { HostFacts } from '../core/diagnosis.js';
+import { countStates, type Evaluation } from '../core/evaluate.js';
+import type { Policy } from '../core/policy.js';
+import { detailText } from './detail.js';
+import { colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, fit, groupHeader, groupLine, headerLines, helpView, plainPaint, promptLine, stateBars, type Paint } from './render.js';
+import { wrapText } from './wrap.js';
+import { MIN_SIZE, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
+import { TREND_LEGEND, TrendHistory, trendLines } from './trend.js';
 
-// The live dashboard (blessed + blessed-contrib). Polls run on the app's poll loop: async, never
+// The live dashboard: a thin blessed adapter over state.ts. Keys, polls and resizes become
+// actions for reduce(); draw() paints the state. Polls run on the app's poll loop: async, never
 // overlapping, a tick that comes while a poll runs is skipped. Only the visible rows are formatted. The terminal is
 // restored on quit, on a signal, and on an exception.
 
-const require = createRequire(import.meta.url);
-// The chart widgets alone: blessed-contrib's index loads every widget (maps, pictures, markdown).
-type ContribWidget = blessed.Widgets.BoxElement & { setData(data: unknown): void };
-const contribBar = require('blessed-contrib/lib/widget/charts/bar.js') as (options: Record<string, unknown>) => ContribWidget;
-const contribLine = require('blessed-contrib/lib/widget/charts/line.js') as (options: Record<string, unknown>) => ContribWidget;
-
-export const INTERVAL_STEPS_MS = [500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+export { INTERVAL_STEPS_MS } from './state.js';
 
 export interface DashboardIo {
   input: NodeJS.ReadableStream;
@@ -100,30 +78,26 @@ export async function runDashboard(settings: DashboardSettings, io: DashboardIo)
 }
 
 class Dashboard {
+  private state: DashboardState;
   private readonly paint: Paint;
   private readonly header: blessed.Widgets.BoxElement;
+  private readonly statesBox: blessed.Widgets.BoxElement;
+  private readonly trendBox: blessed.Widgets.BoxElement;
   private readonly table: blessed.Widgets.BoxElement;
   private readonly detail: blessed.Widgets.BoxElement;
   private readonly help: blessed.Widgets.BoxElement;
-  private readonly prompt: blessed.Widgets.TextboxElement;
-  private bar: ContribWidget | undefined;
-  private trendChart: ContribWidget | undefined;
-  /** NO_COLOR: the charts as plain text (blessed-contrib's canvases always colour). */
-  private textCharts: [blessed.Widgets.BoxElement, blessed.Widgets.BoxElement] | undefined;
+  private readonly prompt: blessed.Widgets.BoxElement;
+  private readonly tooSmall: blessed.Widgets.BoxElement;
   private readonly trend = new TrendHistory(120);
 
   private evaluation: Evaluation | undefined;
   private lastOutcome: PollOutcome | undefined;
   private failure: string | undefined;
-  private shown: ConnectionView[] = [];
-  private groups: GroupRow[] = [];
-  private cursor: Cursor = { selected: 0, offset: 0 };
-  private sort: SortKey = 'flag';
-  private grouping: Grouping = 'none';
-  private filter = '';
-  private flaggedOnly = false;
-  private paused = false;
-  private intervalMs: number;
+  /** Whose owners the last evaluation looked up: every row's, or these keys' (and the flagged). */
+  private ownersLookedUp: 'all' | ReadonlySet<string> = new Set();
+  /** An evaluation (a poll's, or an owner lookup between polls) under way: they never overlap. */
+  private evaluating: Promise<Evaluation> | undefined;
+  private ownersAgain = false;
   private loop: PollLoop | undefined;
   private quit: (() => void) | undefined;
 
@@ -133,20 +107,26 @@ class Dashboard {
     private readonly io: DashboardIo,
   ) {
     this.paint = io.noColor ? plainPaint : colorPaint;
-    this.intervalMs = settings.intervalMs;
+    this.state = initialState(settings.intervalMs, Number(screen.width), Number(screen.height));
+    // Borders in the terminal's own foreground: a fixed grey is bright black, which a console
+    // (TERM=linux, 8 colours) draws as black on black.
     const border = { type: 'line' as const };
-    const style = io.noColor ? {} : { border: { fg: 'gray' } };
     this.header = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 4, tags: true });
-    this.table = blessed.box({ parent: screen, left: 0, width: '100%', tags: true, border, style, label: ' connections ' });
-    this.detail = blessed.box({ parent: screen, top: 'center', left: 'center', width: '90%', height: '80%', tags: true, border, style, hidden: true, scrollable: true, alwaysScroll: true, keys: true, label: ' connection (Enter or Esc to close) ' });
-    this.help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 84, height: 16, tags: false, border, style, hidden: true, content: HELP_TEXT, label: ' help (any key to close) ' });
-    this.prompt = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: true, hidden: true, style: io.noColor ? {} : { fg: 'black', bg: 'cyan' } });
-    this.layout();
-    this.bindKeys();
-    screen.on('resize', () => {
-      this.layout();
-      this.draw();
+    this.statesBox = blessed.box({ parent: screen, left: 0, width: '40%', tags: true, border, label: ' states ' });
+    this.trendBox = blessed.box({ parent: screen, left: '40%', width: '60%', tags: true, border, label: ` trend  ${TREND_LEGEND} ` });
+    this.table = blessed.box({ parent: screen, left: 0, width: '100%', tags: true, border });
+    this.detail = blessed.box({ parent: screen, top: 'center', left: 'center', width: '90%', height: '80%', tags: true, border, hidden: true, label: ' connection (↑↓ scroll, Enter or Esc closes) ' });
+    this.help = blessed.box({ parent: screen, top: 'center', left: 'center', tags: true, border, hidden: true });
+    // The prompt in inverse video, not fixed colours: it stands out on any terminal, NO_COLOR too.
+    this.prompt = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, hidden: true });
+    this.tooSmall = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', tags: false, hidden: true });
+    screen.on('keypress', (ch: string | undefined, key: { full?: string } | undefined) => {
+      const name = key?.full;
+      // blessed reports Return twice, as `return` and again as `enter`: act on the second only.
+      if (!name || name === 'return') return;
+      this.dispatch({ type: 'key', key: name === 'linefeed' ? 'enter' : name, ch });
     });
+    screen.on('resize', () => this.dispatch({ type: 'resize', width: Number(screen.width), height: Number(screen.height) }));
   }
 
   run(): Promise<void> {
@@ -166,156 +146,30 @@ class Dashboard {
       process.on('unhandledRejection', crash);
       this.quit = () => finish();
       this.io.interrupt.addEventListener('abort', () => this.quit?.(), { once: true });
-      this.loop = new PollLoop({ clock: this.settings.clock ?? systemClock, signal: stop.signal, intervalMs: () => this.intervalMs, paused: () => this.paused, failureReporting: 'none' });
+      this.draw();
+      this.loop = new PollLoop({ clock: this.settings.clock ?? systemClock, signal: stop.signal, intervalMs: () => this.state.intervalMs, paused: () => this.state.paused, failureReporting: 'none' });
       this.loop.run({ poll: () => this.settings.monitor.poll(), onPoll: (outcome) => this.onPoll(outcome) }).then(() => finish(), crash);
     });
   }
 
-  /** Charts only where there is room: an 80×24 terminal keeps 13 table rows. */
-  private layout(): void {
-    const height = Number(this.screen.height);
-    const chartsHeight = height >= 24 ? Math.min(10, Math.floor(height / 4)) : 0;
-    this.bar?.destroy();
-    this.trendChart?.destroy();
-    this.textCharts?.forEach((box) => box.destroy());
-    this.bar = undefined;
-    this.trendChart = undefined;
-    this.textCharts = undefined;
-    if (chartsHeight > 0 && this.io.noColor) {
-      this.textCharts = [
-        blessed.box({ parent: this.screen, top: 4, left: 0, width: '45%', height: chartsHeight, border: { type: 'line' }, label: ' states ' }),
-        blessed.box({ parent: this.screen, top: 4, left: '45%', width: '55%', height: chartsHeight, border: { type: 'line' }, label: ' trend ' }),
-      ];
-    } else if (chartsHeight > 0) {
-      const noColor = this.io.noColor;
-      // contrib canvases size themselves on 'attach': append after construction, never via `parent`.
-      this.bar = contribBar({ top: 4, left: 0, width: '45%', height: chartsHeight, label: ' states ', barWidth: 4, barSpacing: 6, xOffset: 1, maxHeight: 1, border: { type: 'line' }, style: noColor ? {} : { border: { fg: 'gray' } }, barBgColor: noColor ? 'white' : 'blue' });
-      this.trendChart = contribLine({ top: 4, left: '45%', width: '55%', height: chartsHeight, label: ' trend (flagged, CLOSE_WAIT, SYN_SENT) ', showLegend: false, minY: 0, wholeNumbersOnly: true, border: { type: 'line' }, style: noColor ? { line: 'white', text: 'white', baseline: 'white' } : { line: 'yellow', text: 'green', baseline: 'white', border: { fg: 'gray' } } });
-    }
-    if (this.bar && this.trendChart) {
-      this.screen.append(this.bar);
-      this.screen.append(this.trendChart);
-    }
-    this.table.top = 4 + chartsHeight;
-    this.table.height = Math.max(3, height - 4 - chartsHeight);
-  }
-
-  private bindKeys(): void {
-    const s = this.screen;
-    s.key(['q', 'C-c'], () => {
-      if (!this.prompt.hidden) return;
+  /** Every change goes through reduce(); what it asks of the outside world happens here. */
+  private dispatch(action: Action): void {
+    const before = this.state;
+    this.state = reduce(before, action);
+    if (this.state.quit) {
       this.quit?.();
-    });
-    const moves: [string[], Move][] = [
-      [['up', 'k'], 'up'],
-      [['down', 'j'], 'down'],
-      [['pageup'], 'page-up'],
-      [['pagedown'], 'page-down'],
-      [['home'], 'home'],
-      [['end'], 'end'],
-    ];
-    for (const [keys, move] of moves) {
-      s.key(keys, () => {
-        if (!this.detail.hidden) {
-          this.detail.scroll(move === 'up' ? -1 : move === 'down' ? 1 : move === 'page-up' ? -10 : 10);
-          this.screen.render();
-          return;
-        }
-        if (!this.idle()) return;
-        this.cursor = moveCursor(this.cursor, move, this.rowCount(), this.visibleRows());
-        this.draw();
-      });
+      return;
     }
-    s.key(['enter'], () => {
-      if (!this.prompt.hidden) return;
-      if (!this.detail.hidden) return this.closeOverlay(this.detail);
-      if (!this.help.hidden) return this.closeOverlay(this.help);
-      if (this.grouping !== 'none') {
-        // A group opens as a filter on its key.
-        const group = this.groups[this.cursor.selected];
-        if (group) {
-          // Narrows what is already filtered: by pid for a process, by port, or by address.
-          const token = this.grouping === 'local-port' ? `:${group.key}` : this.grouping === 'process' ? (/\[(\d+)\]$/.exec(group.key)?.[1] ?? group.key) : group.key;
-          this.filter = `${this.filter} ${token}`.trim();
-          this.grouping = 'none';
-          this.cursor = { selected: 0, offset: 0 };
-          this.refresh();
-        }
-        return;
-      }
-      this.showDetail();
-    });
-    s.key(['escape'], () => {
-      if (!this.detail.hidden) this.closeOverlay(this.detail);
-      else if (!this.help.hidden) this.closeOverlay(this.help);
-    });
-    s.key(['?'], () => {
-      if (!this.idle()) return;
-      this.help.show();
-      this.help.setFront();
-      this.screen.render();
-    });
-    s.on('keypress', (_ch: string, key: { full?: string }) => {
-      if (!this.help.hidden && key.full !== '?') this.closeOverlay(this.help);
-    });
-    s.key(['/'], () => {
-      if (!this.idle()) return;
-      this.prompt.setValue(this.filter);
-      this.prompt.show();
-      this.prompt.setFront();
-      this.screen.render();
-      this.prompt.readInput((_error: unknown, value?: string | null) => {
-        this.prompt.hide();
-        if (value !== undefined && value !== null) {
-          this.filter = value.trim();
-          this.cursor = { selected: 0, offset: 0 };
-        }
-        this.refresh();
-      });
-    });
-    s.key(['s'], () => this.ifIdle(() => (this.sort = nextOf(SORT_KEYS, this.sort))));
-    s.key(['f'], () => this.ifIdle(() => (this.flaggedOnly = !this.flaggedOnly)));
-    s.key(['g'], () =>
-      this.ifIdle(() => {
-        this.grouping = nextOf(GROUPINGS, this.grouping);
-        this.cursor = { selected: 0, offset: 0 };
-      }),
-    );
-    s.key(['p'], () =>
-      this.ifIdle(() => {
-        this.paused = !this.paused;
-        if (!this.paused) this.loop?.wake();
-      }),
-    );
-    s.key(['+', '='], () => this.ifIdle(() => (this.intervalMs = INTERVAL_STEPS_MS.find((ms) => ms > this.intervalMs) ?? this.intervalMs)));
-    s.key(['-', '_'], () => this.ifIdle(() => (this.intervalMs = [...INTERVAL_STEPS_MS].reverse().find((ms) => ms < this.intervalMs) ?? this.intervalMs)));
-  }
-
-  /** No overlay or prompt open: the table keys act. */
-  private idle(): boolean {
-    return this.prompt.hidden && this.detail.hidden && this.help.hidden;
-  }
-
-  private ifIdle(change: () => void): void {
-    if (!this.idle()) return;
-    change();
-    this.refresh();
-  }
-
-  private closeOverlay(box: blessed.Widgets.BoxElement): void {
-    box.hide();
-    this.screen.render();
+    if (before.paused && !this.state.paused) this.loop?.wake();
+    this.draw();
+    this.lookUpOwnersIfMissing();
   }
 
   private async onPoll(outcome: PollOutcome): Promise<void> {
     this.lastOutcome = outcome;
     if (outcome.ok) {
       this.failure = undefined;
-      // Unranked: refresh() sorts by the chosen column anyway.
-      const { evaluation } = await this.settings.monitor.evaluate(this.settings.policy, (e) => (this.needsEveryOwner() ? e.views : this.visibleViews()), {
-        ranked: false,
-      });
-      this.evaluation = evaluation;
+      const evaluation = await this.evaluate();
       this.trend.add(outcome.takenAtMs, evaluation);
       await this.settings.afterPoll?.(outcome, evaluation);
     } else {
@@ -323,129 +177,210 @@ class Dashboard {
       this.failure = outcome.error ?? 'the socket table could not be read';
       await this.settings.afterPoll?.(outcome, undefined);
     }
-    if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.paused = true;
-    this.refresh();
-  }
-
-  /** Process text in the filter, or grouping by process: every row needs its owner, not only the visible ones. */
-  private needsEveryOwner(): boolean {
-    return this.grouping === 'process' || filterNeedsOwners(this.filter);
-  }
-
-  private visibleViews(): ConnectionView[] {
-    return this.grouping === 'none' ? visibleWindow(this.shown, this.cursor, this.visibleRows()) : [];
-  }
-
-  private rowCount(): number {
-    return this.grouping === 'none' ? this.shown.length : this.groups.length;
-  }
-
-  private visibleRows(): number {
-    return Math.max(1, Number(this.table.height) - 3); // borders and the column header
-  }
-
-  /** Recomputes filter, sort and grouping, then draws. */
-  private refresh(): void {
-    const selectedKey = this.grouping === 'none' ? this.shown[this.cursor.selected]?.connection.key : undefined;
-    const views = this.evaluation?.views ?? [];
-    const matches = compileFilter(this.filter);
-    const filtered = views.filter((v) => (!this.flaggedOnly || v.flag) && matches(v));
-    this.shown = sortViews(filtered, this.sort);
-    if (this.grouping === 'none') {
-      this.groups = [];
-      this.cursor = followSelection(selectedKey, this.shown, this.cursor, this.visibleRows());
-    } else {
-      this.groups = groupViews(filtered, this.grouping);
-      this.cursor = clampCursor(this.cursor, this.groups.length, this.visibleRows());
-    }
+    if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.dispatchQuietly({ type: 'pause' });
     this.draw();
+    this.lookUpOwnersIfMissing();
+  }
+
+  /**
+   * The one place owners are asked for: every row's when the state needs them (ownersNeeded),
+   * else the visible window's of the new views (the Monitor adds the flagged rows', and its
+   * resolver caches owners by inode across polls). Dispatches the new views.
+   */
+  private async evaluate(): Promise<Evaluation> {
+    // After the lookup under way, if any: two at once would race on the owner cache.
+    while (this.evaluating) await this.evaluating.catch(() => undefined);
+    const run = this.evaluateNow();
+    this.evaluating = run;
+    try {
+      return await run;
+    } finally {
+      this.evaluating = undefined;
+    }
+  }
+
+  private async evaluateNow(): Promise<Evaluation> {
+    const need = ownersNeeded(this.state);
+    let lookedUp: 'all' | ReadonlySet<string> = 'all'; // when the source gives owners in its rows, ownersFor is not asked
+    const { evaluation } = await this.settings.monitor.evaluate(
+      this.settings.policy,
+      (e) => {
+        if (need === 'all') return e.views;
+        const window = visibleFor(this.state, e.views);
+        lookedUp = new Set(window.map((v) => v.connection.key));
+        return window;
+      },
+      { ranked: false }, // the table sorts by its own column
+    );
+    this.evaluation = evaluation;
+    this.ownersLookedUp = lookedUp;
+    this.dispatchQuietly({ type: 'evaluated', views: evaluation.views });
+    return evaluation;
+  }
+
+  private dispatchQuietly(action: Action): void {
+    this.state = reduce(this.state, action);
+  }
+
+  /** The view needs every row's owner (ownersNeeded) and they are not all looked up yet. */
+  private ownersPending(): boolean {
+    return this.evaluation !== undefined && this.ownersLookedUp !== 'all' && ownersNeeded(this.state) === 'all';
+  }
+
+  /** Whether rows the state shows (or counts) have not had their owners looked up yet. */
+  private ownersMissing(): boolean {
+    const looked = this.ownersLookedUp;
+    if (!this.evaluation || looked === 'all') return false;
+    if (ownersNeeded(this.state) === 'all') return true;
+    return visibleViews(this.state).some((v) => !looked.has(v.connection.key) && v.row.pid === undefined);
+  }
+
+  /** Scrolled to rows not looked up, or switched to a view that needs every owner: look them up now, not at the next poll. */
+  private lookUpOwnersIfMissing(): void {
+    if (!this.ownersMissing()) return;
+    if (this.evaluating) {
+      this.ownersAgain = true; // asked again when the one under way ends
+      return;
+    }
+    this.ownersAgain = false;
+    // A failure here is a bug like one in a poll: it reaches run()'s handler and ends the dashboard.
+    void this.evaluate().then(() => {
+      this.draw();
+      if (this.ownersAgain) this.lookUpOwnersIfMissing();
+    });
   }
 
   private draw(): void {
-    const width = Number(this.screen.width);
-    const thresholds = this.settings.policy.warning;
+    const state = this.state;
+    const layout = layoutOf(state.width, state.height);
+    const widgets = [this.header, this.statesBox, this.trendBox, this.table, this.detail, this.help, this.prompt];
+    if (layout.tooSmall) {
+      for (const widget of widgets) widget.hide();
+      this.tooSmall.setContent(`terminal too small (${MIN_SIZE.width}×${MIN_SIZE.height} needed, this one is ${state.width}×${state.height})\nq quits`);
+      this.tooSmall.show();
+      this.screen.render();
+      return;
+    }
+    this.tooSmall.hide();
+    this.header.show();
+    this.table.show();
+    this.drawHeader(state.width);
+    this.drawCharts(layout.chartsHeight);
+    this.table.top = layout.tableTop;
+    this.table.height = layout.tableHeight;
+    this.drawTable(state.width);
+    this.drawPrompt();
+    this.drawHelp();
+    this.drawDetail();
+    this.screen.render();
+  }
+
+  private drawHeader(width: number): void {
     const lines = headerLines(
       {
         host: hostname(),
         source: this.settings.monitor.sourceName,
-        intervalMs: this.intervalMs,
-        paused: this.paused,
+        intervalMs: this.state.intervalMs,
+        paused: this.state.paused,
         ...(this.lastOutcome?.ok || this.evaluation ? { lastPollAtMs: this.settings.monitor.tracker.lastPollMs ?? this.lastOutcome?.takenAtMs } : {}),
         ...(this.lastOutcome ? { lastPollCostMs: this.lastOutcome.durationMs } : {}),
         ...(this.evaluation ? { evaluation: this.evaluation } : {}),
         ...(this.failure ? { failure: this.failure } : {}),
-        thresholds,
-        sort: this.sort,
+        thresholds: this.settings.policy.warning,
+        sort: this.state.sort,
       },
       width,
       this.paint,
     );
     this.header.height = lines.length;
     this.header.setContent(lines.join('\n'));
-
-    const height = this.visibleRows();
-    this.cursor = clampCursor(this.cursor, this.rowCount(), height);
-    let body: string[];
-    if (this.grouping === 'none') {
-      const columns = connectionColumns(width);
-      const window = visibleWindow(this.shown, this.cursor, height);
-      body = [connectionHeader(columns, this.paint), ...window.map((v, i) => connectionLine(v, columns, this.cursor.offset + i === this.cursor.selected, this.paint))];
-      if (this.shown.length === 0) body.push(escapeTags(this.evaluation ? '(no connection matches)' : '(first poll running)'));
-    } else {
-      const window = visibleWindow(this.groups, this.cursor, height);
-      body = [groupHeader(this.grouping, width, this.paint), ...window.map((g, i) => groupLine(g, width, this.cursor.offset + i === this.cursor.selected, this.paint))];
-    }
-    const position = this.rowCount() ? `${this.cursor.selected + 1}/${this.rowCount()}` : '0';
-    const narrowed = `${this.flaggedOnly ? ' flagged only' : ''}${this.filter ? ` filter "${this.filter}"` : ''}`;
-    this.table.setLabel(` ${this.grouping === 'none' ? 'connections' : `by ${this.grouping}`} ${position}${narrowed} `);
-    this.table.setContent(body.join('\n'));
-    this.drawCharts();
-    this.screen.render();
   }
 
-  private drawCharts(): void {
-    if (!this.evaluation) return;
-    const counts: Map<string, number> = countStates(this.evaluation.views);
-    if (this.textCharts) {
-      const [statesBox, trendBox] = this.textCharts;
-      const rows = Number(statesBox.height) - 2;
-      const present = BAR_STATES.filter(([state]) => (counts.get(state) ?? 0) > 0).slice(0, rows);
-      statesBox.setContent(stateBars(present.map(([state, short]) => [short, counts.get(state) ?? 0]), Number(statesBox.width) - 2).join('\n'));
-      const series = this.trend.series();
-      const width = Number(trendBox.width) - 14;
-      trendBox.setContent(
-        [
-          `flagged    ${sparkline(series.flagged, width)} ${series.flagged.at(-1) ?? 0}`,
-          `CLOSE_WAIT ${sparkline(series.closeWait, width)} ${series.closeWait.at(-1) ?? 0}`,
-          `SYN_SENT   ${sparkline(series.synSent, width)} ${series.synSent.at(-1) ?? 0}`,
-        ].join('\n'),
-      );
+  private drawTable(width: number): void {
+    const state = this.state;
+    let body: string[];
+    if (state.grouping === 'none') {
+      const columns = connectionColumns(width);
+      body = [connectionHeader(columns, this.paint), ...visibleViews(state).map((v, i) => connectionLine(v, columns, state.cursor.offset + i === state.cursor.selected, this.paint))];
+      if (state.shown.length === 0) body.push(escapeTags(state.views ? '(no connection matches)' : '(first poll running)'));
+    } else if (state.grouping === 'process' && this.ownersPending()) {
+      // Counted before the owners are known, every row would fall in "(no owner)".
+      body = [groupHeader(state.grouping, width, this.paint), escapeTags('(looking up the owner of every connection…)')];
+    } else {
+      body = [groupHeader(state.grouping, width, this.paint), ...visibleGroups(state).map((g, i) => groupLine(g, width, state.cursor.offset + i === state.cursor.selected, this.paint))];
+    }
+    const pending = this.ownersPending() ? '(owners being looked up) ' : '';
+    this.table.setLabel(escapeTags(fit(tableLabel(state) + pending, width - 4).trimEnd()) + ' ');
+    this.table.setContent(body.join('\n'));
+  }
+
+  /** The charts, when the layout has room for them: both as text, the same with or without colour. */
+  private drawCharts(height: number): void {
+    const points = this.trend.points();
+    const trend = height > 0 ? trendLines(points, Number(this.trendBox.width) - 2, height - 2, this.paint) : undefined;
+    if (height === 0 || !this.evaluation) {
+      this.statesBox.hide();
+      this.trendBox.hide();
       return;
     }
-    if (!this.bar || !this.trendChart) return;
-    const fits = Math.max(1, Math.floor((Number(this.bar.width) - 3) / 6));
-    const bars = BAR_STATES.filter(([state]) => (counts.get(state) ?? 0) > 0 || state === 'ESTABLISHED').slice(0, fits);
-    this.bar.setData({ titles: bars.map(([, short]) => short), data: bars.map(([state]) => counts.get(state) ?? 0) });
-    const series = this.trend.series();
-    if (series.labels.length >= 2) {
-      this.trendChart.setData([
-        { title: 'flagged', x: series.labels, y: series.flagged, style: { line: this.io.noColor ? 'white' : 'red' } },
-        { title: 'CLOSE_WAIT', x: series.labels, y: series.closeWait, style: { line: this.io.noColor ? 'white' : 'yellow' } },
-        { title: 'SYN_SENT', x: series.labels, y: series.synSent, style: { line: this.io.noColor ? 'white' : 'cyan' } },
-      ]);
+    for (const box of [this.statesBox, this.trendBox]) {
+      box.top = layoutOf(this.state.width, this.state.height).headerHeight;
+      box.height = height;
+      box.show();
     }
+    const counts: Map<string, number> = countStates(this.evaluation.views);
+    const present = BAR_STATES.filter(([state]) => (counts.get(state) ?? 0) > 0).slice(0, height - 2);
+    this.statesBox.setContent(escapeTags(stateBars(present.map(([state, short]) => [short, counts.get(state) ?? 0]), Number(this.statesBox.width) - 2).join('\n')));
+    // Fewer than two polls: nothing to draw a line through yet.
+    this.trendBox.setContent(trend ? trend.join('\n') : escapeTags('(collecting: a trend needs two polls)'));
   }
 
-  private showDetail(): void {
-    const view = this.shown[this.cursor.selected];
-    if (!view || !this.evaluation) return;
-    const diagnosis = diagnoseAll(this.evaluation.views, this.settings.facts, (v) => v === view);
-    const finding = diagnosis.byConnection.get(view.connection.key);
-    const text = finding ? formatConnectionStory(view, finding, thresholdsFor(this.settings.policy, view.row)) : `${view.row.state}`;
-    this.detail.setContent(escapeTags(text));
-    this.detail.scrollTo(0);
+  private drawPrompt(): void {
+    const overlay = this.state.overlay;
+    if (overlay.kind !== 'prompt') {
+      this.prompt.hide();
+      return;
+    }
+    this.prompt.setContent(this.paint(fit(promptLine(overlay.text, this.state.width), this.state.width), 'inverse'));
+    this.prompt.show();
+    this.prompt.setFront();
+  }
+
+  /** Help, generated from the key table, in a box that fits the terminal; it scrolls when it must. */
+  private drawHelp(): void {
+    const overlay = this.state.overlay;
+    if (overlay.kind !== 'help') {
+      this.help.hide();
+      return;
+    }
+    const view = helpView(this.state.width, this.state.height, overlay.scroll);
+    this.dispatchQuietly({ type: 'clamp-scroll', max: view.maxScroll });
+    this.help.width = view.width;
+    this.help.height = view.height;
+    this.help.setLabel(view.label);
+    this.help.setContent(view.lines.map((line) => ` ${escapeTags(line)}`).join('\n'));
+    this.help.show();
+    this.help.setFront();
+  }
+
+  private drawDetail(): void {
+    const overlay = this.state.overlay;
+    if (overlay.kind !== 'detail') {
+      this.detail.hide();
+      return;
+    }
+    const width = Math.floor(this.state.width * 0.9) - 4;
+    const rows = Math.floor(this.state.height * 0.8) - 2;
+    const lines = wrapText(detailText(this.state.views ?? [], overlay.key, { ownersComplete: this.ownersLookedUp === 'all', facts: this.settings.facts, policy: this.settings.policy }), width);
+    const scroll = this.clampScroll(overlay.scroll, lines.length - rows);
+    this.detail.setContent(lines.slice(scroll, scroll + rows).map((line) => ` ${escapeTags(line)}`).join('\n'));
     this.detail.show();
     this.detail.setFront();
-    this.screen.render();
+  }
+
+  /** An overlay's scroll within its text; a scroll past the end (End) is brought back in the state. */
+  private clampScroll(scroll: number, max: number): number {
+    this.dispatchQuietly({ type: 'clamp-scroll', max: Math.max(0, max) });
+    return Math.max(0, Math.min(scroll, max));
   }
 }

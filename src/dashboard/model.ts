@@ -92,21 +92,45 @@ export function sortViews(views: readonly ConnectionView[], key: SortKey): Conne
   return [...views].sort((a, b) => compare(a, b) || compareText(a.connection.key, b.connection.key));
 }
 
+/**
+ * What a group is, as data: Enter on a group narrows the table to exactly the rows this matches
+ * (nothing is rebuilt from the label text). A process group with no pid holds the rows whose owner
+ * is unknown.
+ */
+export type GroupScope =
+  | { grouping: 'process'; pid: number | undefined; process: string | undefined }
+  | { grouping: 'remote'; address: string }
+  | { grouping: 'local-port'; port: number };
+
 export interface GroupRow {
+  /** The label shown: `python3[812]`, an address, a port. */
   key: string;
+  scope: GroupScope;
   total: number;
   flagged: number;
   byState: Partial<Record<TcpState, number>>;
 }
 
-function groupKey(view: ConnectionView, grouping: Exclude<Grouping, 'none'>): string {
+function scopeOf(view: ConnectionView, grouping: Exclude<Grouping, 'none'>): { key: string; scope: GroupScope } {
   switch (grouping) {
     case 'process':
-      return ownerLabel(view.row) ?? '(no owner)';
+      return { key: ownerLabel(view.row) ?? '(no owner)', scope: { grouping, pid: view.row.pid, process: view.row.pid === undefined ? undefined : view.row.process } };
     case 'remote':
-      return view.row.remote.address;
+      return { key: view.row.remote.address, scope: { grouping, address: view.row.remote.address } };
     case 'local-port':
-      return String(view.row.local.port);
+      return { key: String(view.row.local.port), scope: { grouping, port: view.row.local.port } };
+  }
+}
+
+/** Whether a row belongs to a group: the same test that counted it in groupViews. */
+export function inScope(view: ConnectionView, scope: GroupScope): boolean {
+  switch (scope.grouping) {
+    case 'process':
+      return view.row.pid === scope.pid && (scope.pid === undefined || view.row.process === scope.process);
+    case 'remote':
+      return view.row.remote.address === scope.address;
+    case 'local-port':
+      return view.row.local.port === scope.port;
   }
 }
 
@@ -114,9 +138,9 @@ function groupKey(view: ConnectionView, grouping: Exclude<Grouping, 'none'>): st
 export function groupViews(views: readonly ConnectionView[], grouping: Exclude<Grouping, 'none'>): GroupRow[] {
   const groups = new Map<string, GroupRow>();
   for (const view of views) {
-    const key = groupKey(view, grouping);
+    const { key, scope } = scopeOf(view, grouping);
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { key, total: 0, flagged: 0, byState: {} }));
+    if (!group) groups.set(key, (group = { key, scope, total: 0, flagged: 0, byState: {} }));
     group.total++;
     if (view.flag) group.flagged++;
     group.byState[view.row.state] = (group.byState[view.row.state] ?? 0) + 1;

@@ -8,6 +8,7 @@ import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
 import type { GroupRow } from './model.js';
 import { maxOf } from '../core/lists.js';
 import { plural } from '../core/plural.js';
+import { helpLines } from './keys.js';
 
 // Text of the dashboard's parts, sized to the terminal. Pure: views in, lines out. Colour comes as
 // blessed tags, and only when asked for (NO_COLOR). Outside text is sanitised before it is measured
@@ -144,33 +145,40 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   return lines;
 }
 
-export const HELP_TEXT = [
-  'tcpdwell dashboard keys',
-  '',
-  '  ↑ ↓ PgUp PgDn Home End   move',
-  '  Enter                    details of the selected connection (group: filter to it)',
-  '  /                        filter: states (close-wait), ports (5432 or :5432), address or process text',
-  '  s                        cycle the sort: flag, dwell, state, local, remote, process',
-  '  f                        flagged only, on/off',
-  '  g                        cycle grouping: none, process, remote host, local port',
-  '  p                        pause / resume polling',
-  '  + / -                    poll less / more often',
-  '  ?                        this help',
-  '  q, Ctrl-C                quit',
-].join('\n');
-
-const SPARKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/** A sparkline of the last values that fit in `width`: the text trend for NO_COLOR. */
-export function sparkline(values: readonly number[], width: number): string {
-  const shown = values.slice(-width);
-  const max = maxOf(shown, 1);
-  return shown.map((v) => SPARKS[Math.min(SPARKS.length - 1, Math.round((v / max) * (SPARKS.length - 1)))]).join('');
-}
-
 /** State counts as text bars (`ESTB ██████ 7`): the distribution chart without colour. */
 export function stateBars(counts: readonly [string, number][], width: number): string[] {
   const max = maxOf(counts.map(([, n]) => n), 1);
   const barWidth = Math.max(1, width - 14);
   return counts.map(([label, n]) => `${fit(label, 5)} ${'█'.repeat(Math.round((n / max) * barWidth)) || (n > 0 ? '▏' : '')} ${n}`);
+}
+
+/** The filter prompt's line: labelled, with a cursor; the end of a long filter stays in view (where the typing is). */
+export function promptLine(text: string, width: number): string {
+  const hint = '  (Enter applies, Esc cancels)';
+  const line = `filter: ${sanitizeLine(text)}_`;
+  const chars = [...line];
+  if (chars.length + hint.length <= width) return line + hint;
+  return chars.length <= width ? line : `…${chars.slice(-(width - 1)).join('')}`;
+}
+
+export interface HelpView {
+  width: number;
+  height: number;
+  label: string;
+  /** The lines in view after scrolling. */
+  lines: string[];
+  /** The furthest the help scrolls. */
+  maxScroll: number;
+}
+
+/** The help box for a `width`×`height` terminal: as wide as fits (at most 100), scrolled when it must be. */
+export function helpView(width: number, height: number, scroll: number): HelpView {
+  const boxWidth = Math.min(width, 100);
+  const all = helpLines(boxWidth - 4);
+  const boxHeight = Math.min(height, all.length + 2);
+  const rows = boxHeight - 2;
+  const maxScroll = Math.max(0, all.length - rows);
+  const from = Math.max(0, Math.min(scroll, maxScroll));
+  const label = maxScroll > 0 ? ` help (${from + 1}-${from + rows}/${all.length}, ↑↓ scroll, any other key closes) ` : ' help (any other key closes) ';
+  return { width: boxWidth, height: boxHeight, label, lines: all.slice(from, from + rows), maxScroll };
 }

@@ -15,7 +15,7 @@ import {
   visibleWindow,
   SORT_KEYS,
 } from '../../src/dashboard/model.js';
-import { connectionColumns, connectionLine, fit, plainPaint, sparkline, stateBars, groupHeader, groupLine, colorPaint } from '../../src/dashboard/render.js';
+import { connectionColumns, connectionLine, fit, plainPaint, stateBars, groupHeader, groupLine, colorPaint } from '../../src/dashboard/render.js';
 import { withDefaultCommand } from '../../src/cli/parse-command-line.js';
 
 function view(state: TcpState, local: string, remote: string, over: { dwellMs?: number; flag?: 'warning' | 'critical'; pid?: number; process?: string; source?: 'observed' | 'kernel' | 'lower-bound' } = {}): ConnectionView {
@@ -88,10 +88,10 @@ describe('filtering', () => {
 describe('grouping', () => {
   it('per process, remote host and local port, with counts per state; most flagged first', () => {
     expect(groupViews(VIEWS, 'process')).toEqual([
-      { key: 'java[77]', total: 2, flagged: 2, byState: { CLOSE_WAIT: 2 } },
-      { key: 'curl[99]', total: 1, flagged: 1, byState: { SYN_SENT: 1 } },
-      { key: '(no owner)', total: 1, flagged: 0, byState: { LISTEN: 1 } },
-      { key: 'postgres[812]', total: 1, flagged: 0, byState: { ESTABLISHED: 1 } },
+      { key: 'java[77]', scope: { grouping: 'process', pid: 77, process: 'java' }, total: 2, flagged: 2, byState: { CLOSE_WAIT: 2 } },
+      { key: 'curl[99]', scope: { grouping: 'process', pid: 99, process: 'curl' }, total: 1, flagged: 1, byState: { SYN_SENT: 1 } },
+      { key: '(no owner)', scope: { grouping: 'process', pid: undefined, process: undefined }, total: 1, flagged: 0, byState: { LISTEN: 1 } },
+      { key: 'postgres[812]', scope: { grouping: 'process', pid: 812, process: 'postgres' }, total: 1, flagged: 0, byState: { ESTABLISHED: 1 } },
     ]);
     expect(groupViews(VIEWS, 'remote').map((g) => [g.key, g.total])).toEqual([
       ['10.0.0.7', 2],
@@ -99,7 +99,7 @@ describe('grouping', () => {
       ['0.0.0.0', 1],
       ['10.0.0.9', 1],
     ]);
-    expect(groupViews(VIEWS, 'local-port')[0]).toEqual({ key: '8080', total: 2, flagged: 2, byState: { CLOSE_WAIT: 2 } });
+    expect(groupViews(VIEWS, 'local-port')[0]).toEqual({ key: '8080', scope: { grouping: 'local-port', port: 8080 }, total: 2, flagged: 2, byState: { CLOSE_WAIT: 2 } });
   });
 });
 
@@ -156,12 +156,10 @@ describe('rendering', () => {
     expect(connectionLine(VIEWS[0]!, connectionColumns(80), true, plainPaint)).toMatch(/^\{inverse\}ESTABLISHED/);
   });
 
-  it('cuts long text with …, escapes blessed tags, sparklines and text bars', () => {
+  it('cuts long text with …, escapes blessed tags, text bars', () => {
     expect(fit('2001:db8:1234:5678:9abc:def0:1234:5678', 12)).toBe('2001:db8:12…');
     expect(fit('ab', 4)).toBe('ab  ');
     expect(connectionLine(view('LISTEN', '0.0.0.0:1', '0.0.0.0:0', { process: '{evil}', pid: 1 }), connectionColumns(120), false, plainPaint)).toContain('{open}evil{close}');
-    expect(sparkline([0, 1, 2, 4], 10)).toBe('▁▃▅█'); // eighths of the largest: 0, 1.75, 3.5, 7
-    expect(sparkline([5, 5, 5], 2)).toBe('██');
     expect(stateBars([['ESTB', 10], ['CLWT', 5]], 24)).toEqual(['ESTB  ██████████ 10', 'CLWT  █████ 5']);
   });
 
@@ -169,7 +167,7 @@ describe('rendering', () => {
     const header = groupHeader('process', 80, plainPaint).replace(/\{\/?bold\}/g, '');
     expect([...header].length).toBeLessThanOrEqual(78);
     expect(header).toMatch(/CLOSE_W\s+SYN_S/);
-    const line = groupLine({ key: 'java[77]', total: 300, flagged: 280, byState: { CLOSE_WAIT: 280, ESTABLISHED: 20 } }, 80, false, plainPaint);
+    const line = groupLine({ key: 'java[77]', scope: { grouping: 'process', pid: 77, process: 'java' }, total: 300, flagged: 280, byState: { CLOSE_WAIT: 280, ESTABLISHED: 20 } }, 80, false, plainPaint);
     expect(line).toMatch(/^java\[77\]\s+300\s+280\s+280\s+20/);
   });
 });

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import type { ConnectionView } from '../../src/core/evaluate.js';
+import type { SocketRow } from '../../src/core/connection.js';
+import { connectionKey } from '../../src/core/connection.js';
+import type { TcpState } from '../../src/core/tcp-state.js';
+import { KEY_TABLE, helpLines } from '../../src/dashboard/keys.js';
+import { helpView, promptLine } from '../../src/dashboard/render.js';
+import { initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleViews, type Action, type DashboardState } from '../../src/dashboard/state.js';
+
+// The dashboard's keys as data in, state out: no screen, no clock. Rows are written for the test
+// in the shape the tracker's views have (a SocketRow with its owner where one was looked up).
+
+function view(state: TcpState, localPort: number, remotePort: number, over: { pid?: number; process?: string; flagged?: boolean; dwellMs?: number; remote?: string } = {}): ConnectionView {
+  const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: localPort }, remote: { address: over.remote ?? '127.0.0.1', port: remotePort }, state, rawState: state };
+  if (over.pid !== undefined) row.pid = over.pid;
+  if (over.process !== undefined) row.process = over.process;
+  const key = connectionKey(row);
+  const dwellMs = over.dwellMs ?? 1000;
+  const v: ConnectionView = { connection: { key, row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: 'observed', transitions: [] }, row, timing: { dwellMs, halfCloseTimerMs: dwellMs } };
+  if (over.flagged) v.flag = { kind: 'half-close', severity: 'warning', thresholdMs: 2000, measured: dwellMs, rule: 'default' };
+  return v;
+}
+
+/** The issue's case: one process holding 22 sockets, 6 of them flagged, and its pid also a port number on other rows. */
+const PY = { pid: 22977, process: 'python3' };
+const VIEWS: ConnectionView[] = [
+  ...Array.from({ length: 3 }, (_, i) => view('CLOSE_WAIT', 40000 + i, 41000 + i, { ...PY, flagged: true, dwellMs: 9000 })),
+  ...Array.from({ length: 3 }, (_, i) => view('FIN_WAIT_2', 41000 + i, 40000 + i, { ...PY, flagged: true, dwellMs: 9000 })),
+  ...Array.from({ length: 10 }, (_, i) => view('ESTABLISHED', 42000 + i, 43000 + i, PY)),
+  ...Array.from({ length: 6 }, (_, i) => view('LISTEN', 44000 + i, 0, PY)),
+  // Another process, and rows whose port is the python3 pid: neither belongs to the group.
+  view('ESTABLISHED', 22977, 50000, { pid: 4242, process: 'nginx' }),
+  view('ESTABLISHED', 50001, 22977, { pid: 4242, process: 'nginx' }),
+  view('TIME_WAIT', 50002, 443, { remote: '10.0.0.9' }),
+];
+
+function press(state: DashboardState, ...keys: string[]): DashboardState {
+  // A printable key arrives with its character, as blessed gives it; named keys without one.
+  return keys.reduce((s, key) => reduce(s, { type: 'key', key, ch: [...key].length === 1 ? key : undefined }), state);
+}
+
+function type(state: DashboardState, text: string): DashboardState {
+  return [...text].reduce((s, ch) => reduce(s, { type: 'key', key: ch === ' ' ? 'space' : ch, ch }), state);
+}
+
+const polled = (width = 120, height = 40, views = VIEWS) => reduce(initialState(2000, width, height), { type: 'evaluated', views });
+
+describe('group Enter shows exactly the group', () => {
+  it("a process group opens as exactly its 22 rows, every state, however many are flagged; no row that merely has its pid as a port", () => {
+    let s = press(polled(), 'g');
+    expect(s.grouping).toBe('process');
+    const group = s.groups[s.cursor.selected]!;
+    expect(group.key).toBe('python3[22977]');
+    expect(group.total).toBe(22);
+    s = press(s, 'enter');
+    expect(s.grouping).toBe('none');
+    expect(s.shown).toHaveLength(22);
+    expect(s.shown.every((v) => v.row.pid === 22977)).toBe(true);
+    expect(new Set(s.shown.map((v) => v.row.state))).toEqual(new Set(['CLOSE_WAIT', 'FIN_WAIT_2', 'ESTABLISHED', 'LISTEN']));
+    expect(s.filter).toBe(''); // the group is a structured scope, not text typed into the filter
+    expect(tableLabel(s)).toContain('process python3[22977]');
+  });
+
+  it('within a filter, a group shows the rows it counted; remote and port groups match the same way', () => {
+    let s = press(polled(), '/');
+    s = press(type(s, 'close-wait'), 'enter', 'g');
+    expect(s.groups.map((g) => [g.key, g.total])).toEqual([['python3[22977]', 3]]);
+    s = press(s, 'enter');
+    expect(s.shown.map((v) => v.row.state)).toEqual(['CLOSE_WAIT', 'CLOSE_WAIT', 'CLOSE_WAIT']);
+
+    s = press(polled(), 'g', 'g'); // by remote
+    expect(s.grouping).toBe('remote');
+    const remote = s.groups.findIndex((g) => g.key === '10.0.0.9');
+    s = press({ ...s, cursor: { selected: remote, offset: 0 } }, 'enter');
+    expect(s.shown.map((v) => v.row.remote.address)).toEqual(['10.0.0.9']);
+
+    s = press(polled(), 'g', 'g', 'g'); // by local port
+    const port = s.groups.findIndex((g) => g.key === '22977');
+    s = press({ ...s, cursor: { selected: port, offset: 0 } }, 'enter');
+    expect(s.shown.map((v) => v.row.local.port)).toEqual([22977]);
+  });
+
+  it('the rows without an owner form one group, and open as exactly those', () => {
+    let s = press(polled(), 'g');
+    const none = s.groups.findIndex((g) => g.key === '(no owner)');
+    s = press({ ...s, cursor: { selected: none, offset: 0 } }, 'enter');
+    expect(s.shown.map((v) => v.row.state)).toEqual(['TIME_WAIT']);
+  });
+
+  it('Esc on the table clears the filter and the group; the selection goes back to the top', () => {
+    let s = press(polled(), 'g', 'enter', '/');
+    s = press(type(s, 'estab'), 'enter');
+    expect(s.shown).toHaveLength(10);
+    s = press(s, 'escape');
+    expect([s.filter, s.scope, s.shown.length]).toEqual(['', undefined, VIEWS.length]);
+    expect(s.cursor).toEqual({ selected: 0, offset: 0 });
+  });
+});
+
+describe('the filter prompt', () => {
+  it('each key types once, on the first use and every later one; Backspace removes one character', () => {
+    let s = press(polled(), '/');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: '' });
+    s = press(type(s, 'fin'), 'enter');
+    expect(s.filter).toBe('fin');
+    s = press(s, '/');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: 'fin' }); // opens on the filter in force
+    s = press(s, 'backspace');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: 'fi' });
+    s = press(s, 'backspace', 'backspace');
+    s = press(type(s, 'close wait'), 'enter');
+    expect(s.filter).toBe('close wait');
+  });
+
+  it('keys that act on the table are text in the prompt; Esc cancels, Ctrl-U erases, Ctrl-C still quits', () => {
+    let s = press(polled(), '/');
+    s = type(s, 'gqsf?');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: 'gqsf?' });
+    expect([s.grouping, s.quit, s.sort, s.flaggedOnly]).toEqual(['none', false, 'flag', false]);
+    s = press(s, 'C-u');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: '' });
+    s = press(type(s, 'listen'), 'escape');
+    expect([s.overlay.kind, s.filter]).toEqual(['none', '']);
+    // Control characters blessed passes along as `ch` are not typed.
+    s = reduce(press(s, '/'), { type: 'key', key: 'C-a', ch: '\x01' });
+    expect(s.overlay).toEqual({ kind: 'prompt', text: '' });
+    expect(press(s, 'C-c').quit).toBe(true);
+  });
+});
+
+describe('keys on the table', () => {
+  it('s, f, g, p, + and - change what they say; q quits', () => {
+    const s = polled();
+    expect(press(s, 's').sort).toBe('dwell');
+    expect(press(s, 'f').shown).toHaveLength(6);
+    expect(press(s, 'f', 'f').shown).toHaveLength(VIEWS.length);
+    expect(press(s, 'p').paused).toBe(true);
+    expect(press(s, 'p', 'p').paused).toBe(false);
+    expect(press(s, '+').intervalMs).toBe(5000);
+    expect(press(s, '-', '_').intervalMs).toBe(500);
+    expect(press(s, '-', '-', '-').intervalMs).toBe(500); // the shortest step stays
+    expect(press(s, 'q').quit).toBe(true);
+  });
+
+  it('Enter on a row opens its details; there the arrows scroll and Enter or Esc closes', () => {
+    let s = press(polled(), 'down', 'enter');
+    expect(s.overlay).toEqual({ kind: 'detail', key: s.shown[1]!.connection.key, scroll: 0 });
+    s = press(s, 'down', 'down');
+    expect(s.overlay).toMatchObject({ kind: 'detail', scroll: 2 });
+    expect(s.cursor.selected).toBe(1); // the table's selection did not move
+    expect(press(s, 'escape').overlay.kind).toBe('none');
+    expect(press(s, 'enter').overlay.kind).toBe('none');
+    expect(reduce(press(s, 'end'), { type: 'clamp-scroll', max: 7 }).overlay).toMatchObject({ scroll: 7 });
+  });
+
+  it('? opens the help; arrows scroll it, any other key closes it', () => {
+    let s = press(polled(), '?');
+    expect(s.overlay).toEqual({ kind: 'help', scroll: 0 });
+    s = press(s, 'down');
+    expect(s.overlay).toEqual({ kind: 'help', scroll: 1 });
+    expect(press(s, 'x').overlay.kind).toBe('none');
+    expect(press(s, 'x').grouping).toBe('none'); // the key only closed the help
+    expect(press(s, 'q').quit).toBe(true);
+  });
+
+  it('the selection follows its connection across a poll that reorders the list', () => {
+    let s = press(polled(), 'down', 'down', 'down');
+    const selected = s.shown[s.cursor.selected]!.connection.key;
+    s = reduce(s, { type: 'evaluated', views: [...VIEWS].reverse() });
+    expect(s.shown[s.cursor.selected]!.connection.key).toBe(selected);
+  });
+
+  it('every binding in the key table changes the state in some mode it is bound in (none is dead)', () => {
+    const states: Record<string, DashboardState> = {
+      table: press(type(press(polled(), '/'), 'estab'), 'enter', 'down'),
+      prompt: type(press(polled(), '/'), 'ab'),
+      detail: press(polled(), 'enter', 'down'),
+      help: press(polled(), '?', 'down'),
+    };
+    for (const [mode, bindings] of Object.entries(KEY_TABLE)) {
+      for (const binding of bindings) {
+        for (const key of binding.keys) {
+          const before = states[mode]!;
+          const after = press(before, key);
+          expect(after, `${mode}: ${key}`).not.toEqual(before);
+        }
+      }
+    }
+  });
+});
+
+describe('help from the key table', () => {
+  it('names every key of every mode, and fits 76 columns (an 80-column box) in 22 lines or fewer', () => {
+    const lines = helpLines(76);
+    expect(lines.every((line) => [...line].length <= 76)).toBe(true);
+    expect(lines.length).toBeLessThanOrEqual(40);
+    const text = lines.join('\n');
+    const shown: Record<string, string> = { up: '↑', down: '↓', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', enter: 'Enter', escape: 'Esc', backspace: 'Backspace', 'C-c': 'Ctrl-C', 'C-u': 'Ctrl-U' };
+    for (const bindings of Object.values(KEY_TABLE)) for (const binding of bindings) for (const key of binding.keys) expect(text).toContain(shown[key] ?? key);
+    expect(text).toMatch(/^ {2}q Ctrl-C +quit$/m);
+  });
+
+  it('the help box fits 80×24 (scrolling to its last line) and 120×40 (whole)', () => {
+    const small = helpView(80, 24, 0);
+    expect(small.width).toBeLessThanOrEqual(80);
+    expect(small.height).toBeLessThanOrEqual(24);
+    const end = helpView(80, 24, small.maxScroll);
+    expect(end.lines.at(-1)).toBe(helpLines(76).at(-1));
+    expect(end.label).toMatch(/↑↓ scroll/);
+    const wide = helpView(120, 40, 0);
+    expect([wide.maxScroll, wide.lines]).toEqual([0, helpLines(96)]);
+    expect(helpView(80, 24, 999).lines).toEqual(end.lines); // a scroll past the end shows the end
+  });
+
+  it('the prompt is labelled, shows a cursor, and keeps the end of a long filter in view', () => {
+    expect(promptLine('fin', 80)).toBe('filter: fin_  (Enter applies, Esc cancels)');
+    const long = promptLine('x'.repeat(100) + 'END', 80);
+    expect([...long]).toHaveLength(80);
+    expect(long.endsWith('END_')).toBe(true);
+    expect(promptLine('a\x1b[31mb', 80)).not.toContain('\x1b');
+  });
+
+  it('at 40 columns the words wrap instead of being cut', () => {
+    const lines = helpLines(40);
+    expect(lines.every((line) => [...line].length <= 40)).toBe(true);
+    expect(lines.join(' ').replace(/\s+/g, ' ')).toContain('every word must match');
+  });
+});
+
+describe('owners and the layout', () => {
+  it('owners are asked for the window of the new poll’s views (not the last poll’s objects), or every row when the view needs them', () => {
+    const s = polled(120, 40);
+    const fresh = VIEWS.map((v) => ({ ...v }));
+    const window = visibleFor(s, fresh);
+    expect(window.length).toBe(layoutOf(120, 40).tableRows);
+    expect(window.every((v) => fresh.includes(v))).toBe(true);
+    expect(ownersNeeded(s)).toBe('visible');
+    expect(ownersNeeded(press(s, 'g'))).toBe('all');
+    expect(ownersNeeded(press(s, 'enter'))).toBe('all'); // the details count a process's sockets
+    expect(ownersNeeded(press(s, 's', 's', 's', 's', 's'))).toBe('all'); // sorted by process
+    expect(ownersNeeded(press(type(press(s, '/'), 'python'), 'enter'))).toBe('all');
+    expect(ownersNeeded(press(type(press(s, '/'), 'close-wait :443'), 'enter'))).toBe('visible');
+    expect(ownersNeeded(press(type(press(s, '/'), '22977'), 'enter'))).toBe('all'); // a port, or the pid of 22 rows
+  });
+
+  it('below 80×24 nothing but the notice; the charts only from 28 rows; a resize keeps the selection on screen', () => {
+    expect(layoutOf(79, 40).tooSmall).toBe(true);
+    expect(layoutOf(120, 23).tooSmall).toBe(true);
+    expect(layoutOf(80, 24)).toMatchObject({ tooSmall: false, chartsHeight: 0, tableRows: 17 });
+    expect(layoutOf(120, 40)).toMatchObject({ chartsHeight: 10, tableTop: 14, tableRows: 23 });
+    const tiny = polled(70, 20);
+    expect(press(tiny, 'g', '/', 'f')).toEqual(tiny); // nothing changes unseen
+    expect(press(tiny, 'q').quit).toBe(true);
+    let s = press(polled(120, 40), 'end');
+    s = reduce(s, { type: 'resize', width: 80, height: 24 } satisfies Action);
+    const window = visibleViews(s);
+    expect(window).toHaveLength(17);
+    expect(window).toContain(s.shown[s.cursor.selected]);
+  });
+});
