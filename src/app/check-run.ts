@@ -15,6 +15,7 @@ import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../so
 import type { Monitor, PollOutcome } from './monitor.js';
 import type { CheckReport, ResetResult } from './reports.js';
 import { StateBook, StateDecodeError, type CheckState } from './tracker-codec.js';
+import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
 
 // The `check` use case: sample, evaluate, decide the status, diagnose, reset, reconcile alerts with
 // what earlier runs reported, deliver notifications, keep the history. One CheckReport comes back;
@@ -214,4 +215,36 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     }
     return { book: StateBook.empty(), history: undefined };
   }
+}
+
+/** Timing of `check`'s sample: one poll, or one every `intervalMs` across `windowMs` (`--window`). */
+export interface SampleTiming {
+  clock: PollClock;
+  signal: AbortSignal;
+  intervalMs: number;
+  windowMs?: number;
+}
+
+/**
+ * One poll, or polls every `intervalMs` for `windowMs`; the last completed poll's result decides,
+ * with the notices of every poll. An interrupt cuts the window short (the poll it interrupted is
+ * dropped, and a notice says so); an interrupt before any poll completed proves nothing: a failed
+ * outcome, which makes the check UNKNOWN.
+ */
+export async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<PollOutcome> {
+  const notices = new Set<string>();
+  const loop = new PollLoop({
+    clock: timing.clock,
+    signal: timing.signal,
+    intervalMs: timing.intervalMs,
+    ...(timing.windowMs === undefined ? { maxPolls: 1 } : { windowMs: timing.windowMs }),
+    failureReporting: 'none',
+  });
+  const end = await loop.run({ poll: () => pollThrough(monitor), onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
+  if (!end.last) {
+    const nowMs = timing.clock.nowMs();
+    return { ok: false, takenAtMs: nowMs, source: monitor.sourceName, notices: [], error: 'interrupted before the socket table was read', events: [], durationMs: 0 };
+  }
+  if (end.reason === 'interrupted' && timing.windowMs !== undefined) notices.add(`--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`);
+  return { ...end.last, notices: [...notices] };
 }

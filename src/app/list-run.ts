@@ -4,6 +4,7 @@ import type { Policy } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import type { Monitor, PollOutcome } from './monitor.js';
 import type { ListReport } from './reports.js';
+import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
 
 // The `list` use case for one successful poll: evaluate, look owners up only where they are
 // shown or needed, select, diagnose with --why. Polling (once, or every --watch) is the caller's.
@@ -37,4 +38,30 @@ export async function listPoll(monitor: Monitor, outcome: PollOutcome, request: 
     places: request.numbered ? new Map(evaluation.views.map((v, i) => [v, i + 1])) : undefined,
     ownersHidden,
   };
+}
+
+/** Timing of `list`: one poll, or with `--watch` one every `watchMs` until interrupted or `iterations` polls. */
+export interface ListTiming {
+  clock: PollClock;
+  signal: AbortSignal;
+  watchMs?: number;
+  iterations?: number;
+}
+
+/**
+ * Runs list's polls: `onPoll` gets every poll's outcome (failed ones too), `reportFailure` each
+ * failed one (each redraw would otherwise show stale rows unexplained). Resolves to whether the last
+ * completed poll read the table: false when none did (fail closed), or the last one failed.
+ */
+export async function runListPolls(monitor: Monitor, timing: ListTiming, handlers: { onPoll(outcome: PollOutcome): Promise<void>; reportFailure(outcome: PollOutcome): void }): Promise<boolean> {
+  const once = timing.watchMs === undefined;
+  const loop = new PollLoop({
+    clock: timing.clock,
+    signal: timing.signal,
+    intervalMs: timing.watchMs ?? 0,
+    ...(once ? { maxPolls: 1 } : timing.iterations !== undefined ? { maxPolls: timing.iterations } : {}),
+    failureReporting: 'each',
+  });
+  const end = await loop.run({ poll: () => pollThrough(monitor), reportFailure: handlers.reportFailure, onPoll: handlers.onPoll });
+  return end.last?.ok === true;
 }

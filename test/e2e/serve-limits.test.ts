@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPORTER_LIMITS } from '../../src/cli/commands/serve.js';
+import { EXPORTER_LIMITS } from '../../src/platform/metrics-server.js';
 import { CLI } from './parked-namespace.js';
 
 // The built exporter on 127.0.0.1 against a local user holding many idle connections (a bounded

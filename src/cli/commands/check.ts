@@ -1,6 +1,4 @@
-import type { Monitor, PollOutcome } from '../../app/monitor.js';
-import { runCheckUseCase } from '../../app/check-run.js';
-import { PollLoop } from '../../app/poll-loop.js';
+import { runCheckUseCase, sampleTable } from '../../app/check-run.js';
 import { defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckText, formatNotifierFailure } from '../../output/check-text.js';
 import { checkToJson } from '../../output/json.js';
@@ -9,7 +7,7 @@ import { formatNagiosReport, nagiosExitCode } from '../../output/nagios.js';
 import { pollClock, type CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { loadSettings } from '../load-policy.js';
-import { hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
+import { hostFactsFor, openMonitor } from '../open-monitor.js';
 import type { CheckOptions } from '../parse-command-line.js';
 
 // `check`, for cron and monitoring systems. Text (the default) is silent when nothing is new: a
@@ -40,7 +38,7 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       interrupt: context.interrupt,
       // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
       openMonitor: (initialState) => openMonitor(options, context, initialState, { failedInputPolls: true }),
-      sample: (monitor) => sample(monitor, options, context),
+      sample: (monitor) => sampleTable(monitor, { clock: pollClock(context), signal: context.interrupt, intervalMs: options.intervalMs, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) }),
       hostFacts: (monitor) => hostFactsFor(monitor, options, context),
     },
   );
@@ -60,27 +58,4 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
     if (lines.length) context.stdout.write(`${lines.join('\n')}\n`);
   }
   return failed.length > 0 ? ExitCode.NOTIFY_FAILED : exitCodeForStatus(report.status);
-}
-
-/**
- * One poll, or polls every --interval for --window; the last completed poll's result decides.
- * Ctrl-C cuts the window short (the poll it interrupted is dropped, and a note says so); an
- * interrupt before any poll completed proves nothing: UNKNOWN.
- */
-async function sample(monitor: Monitor, options: CheckOptions, context: CliContext): Promise<PollOutcome> {
-  const notices = new Set<string>();
-  const loop = new PollLoop({
-    clock: pollClock(context),
-    signal: context.interrupt,
-    intervalMs: options.intervalMs,
-    ...(options.windowMs === undefined ? { maxPolls: 1 } : { windowMs: options.windowMs }),
-    failureReporting: 'none',
-  });
-  const end = await loop.run({ poll: () => pollThrough(monitor), onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
-  if (!end.last) {
-    const nowMs = context.platform.nowMs();
-    return { ok: false, takenAtMs: nowMs, source: monitor.sourceName, notices: [], error: 'interrupted before the socket table was read', events: [], durationMs: 0 };
-  }
-  if (end.reason === 'interrupted' && options.windowMs !== undefined) notices.add(`--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`);
-  return { ...end.last, notices: [...notices] };
 }

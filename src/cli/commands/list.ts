@@ -1,7 +1,6 @@
 import { EventStream } from '../../app/event-stream.js';
-import { listPoll } from '../../app/list-run.js';
+import { listPoll, runListPolls } from '../../app/list-run.js';
 import type { Monitor } from '../../app/monitor.js';
-import { PollLoop } from '../../app/poll-loop.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
 import { writeJson } from '../../output/json-text.js';
@@ -10,7 +9,7 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { exitCodeForSkippedInput, hostFactsFor, pollThrough, withPollingSession } from '../open-monitor.js';
+import { exitCodeForSkippedInput, hostFactsFor, withPollingSession } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
@@ -36,18 +35,11 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     seenNotices.add(key);
     context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
   };
-  // One poll, or with --watch one every interval until Ctrl-C or --iterations. Each failed poll is
-  // said (each redraw would otherwise show stale rows unexplained); the exit follows the last poll.
+  // One poll, or with --watch one every interval until Ctrl-C or --iterations; the exit follows the
+  // last completed poll, and none completed means nothing was read (fail closed).
   const once = options.watchMs === undefined;
-  const loop = new PollLoop({
-    clock: pollClock(context),
-    signal: context.interrupt,
-    intervalMs: options.watchMs ?? 0,
-    ...(once ? { maxPolls: 1 } : options.iterations !== undefined ? { maxPolls: options.iterations } : {}),
-    failureReporting: 'each',
-  });
-  const end = await loop.run({
-    poll: () => pollThrough(monitor),
+  const timing = { clock: pollClock(context), signal: context.interrupt, ...(once ? {} : { watchMs: options.watchMs }), ...(options.iterations === undefined ? {} : { iterations: options.iterations }) };
+  const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {
       for (const text of outcome.notices) notice(text, text);
@@ -67,6 +59,5 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
       if (log && events) await log.write(events.next(outcome, report.evaluation));
     },
   });
-  // Ctrl-C ends with the exit of the last completed poll; none completed means nothing was read (fail closed).
-  return end.last?.ok === true ? ExitCode.OK : ExitCode.UNKNOWN;
+  return read ? ExitCode.OK : ExitCode.UNKNOWN;
 }

@@ -1,0 +1,88 @@
+import { emptyDwellHistograms, observeDwells } from '../core/dwell-histogram.js';
+import type { Policy } from '../core/policy.js';
+import { formatMetrics, type ExporterSnapshot } from '../output/prometheus.js';
+import { EventStream, type MonitorEvent } from './event-stream.js';
+import type { Monitor, PollOutcome } from './monitor.js';
+import { PollLoop, type PollClock } from './poll-loop.js';
+
+// The exporter use case (`tcpdwell serve`): it polls on its own interval, never per scrape, so any
+// number of scrapers cost nothing extra; scrapes are answered with the body the last poll produced.
+
+/** A running scrape endpoint, as the front end started it. */
+export interface ScrapeEndpoint {
+  stop(): Promise<void>;
+}
+
+export interface ExporterRun {
+  monitor: Monitor;
+  policy: Policy;
+  /** `--log`: every poll's events as JSON lines. */
+  log?: { write(events: readonly MonitorEvent[]): Promise<void> };
+  /** `--listener-ports`: listening ports whose accept queues are exported. */
+  listenerPorts: readonly number[];
+  clock: PollClock;
+  /** SIGINT/SIGTERM: the loop ends and the endpoint stops. */
+  signal: AbortSignal;
+  intervalMs: number;
+  /** Starts answering scrapes with `body()`; called once, after the first poll, so the first scrape has figures. */
+  startServing(body: () => string): Promise<ScrapeEndpoint>;
+  /** A failed poll, once per outage (the body says up 0 meanwhile). */
+  reportFailure(outcome: PollOutcome): void;
+}
+
+/**
+ * Polls until `signal` aborts, keeping the Prometheus exposition of the last poll. A failed poll
+ * counts, says up 0 and keeps the last figures. Rejects only when `startServing` does (the command
+ * maps a taken address to its exit code).
+ */
+export async function runExporter(run: ExporterRun): Promise<void> {
+  const { monitor, policy, log } = run;
+  const snapshot: ExporterSnapshot = {
+    listenerPorts: run.listenerPorts,
+    histograms: emptyDwellHistograms(),
+    polls: { ok: 0, failed: 0 },
+    lastPollOk: false,
+    lastPollSeconds: 0,
+    lastPollTimestampSeconds: 0,
+    source: monitor.sourceName,
+  };
+  const stream = new EventStream();
+  let body = formatMetrics(snapshot);
+  // The tracker as it was before the poll: a closed connection's dwell is read from it.
+  let before = monitor.tracker;
+  const record = async (outcome: PollOutcome) => {
+    snapshot.source = outcome.source;
+    snapshot.lastPollSeconds = outcome.durationMs / 1000;
+    snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
+    snapshot.lastPollOk = outcome.ok;
+    if (outcome.ok) {
+      snapshot.polls.ok++;
+      const evaluation = await monitor.evaluateWithoutOwners(policy);
+      snapshot.evaluation = evaluation;
+      snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
+      await log?.write(stream.next(outcome, evaluation));
+    } else {
+      snapshot.polls.failed++;
+      await log?.write(stream.next(outcome, undefined));
+    }
+    body = formatMetrics(snapshot);
+  };
+
+  let endpoint: ScrapeEndpoint | undefined;
+  const loop = new PollLoop({ clock: run.clock, signal: run.signal, intervalMs: run.intervalMs, failureReporting: 'first-of-streak' });
+  try {
+    await loop.run({
+      poll: () => {
+        before = monitor.tracker;
+        return monitor.poll();
+      },
+      reportFailure: run.reportFailure,
+      onPoll: async (outcome) => {
+        await record(outcome);
+        endpoint ??= await run.startServing(() => body);
+      },
+    });
+  } finally {
+    await endpoint?.stop();
+  }
+}
