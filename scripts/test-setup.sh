@@ -46,7 +46,24 @@ elif ! command -v apt-get >/dev/null 2>&1; then
 else
   echo "tcpdwell test set-up: installing $packages (apt-get)" >&2
   log=$(mktemp)
-  if apt-get update -qq >"$log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >>"$log" 2>&1; then
+  # The tests need programs, not daemons: no recommended packages (prometheus recommends
+  # node-exporter), and no service started or enabled by the install (Debian's policy-rc.d,
+  # put in place only for this install when none exists).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=true
+  fi
+  installed=false
+  if apt-get update -qq >"$log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >>"$log" 2>&1; then
+    installed=true
+  fi
+  if $own_policy; then rm -f "$policy"; fi
+  if $installed; then
+    # Where systemd runs, a unit the packages enabled stays off (prometheus would listen on :9090).
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
     rm -f "$log"
     exit 0
   fi
