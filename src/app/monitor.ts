@@ -1,14 +1,11 @@
+import type { HostFacts } from '../core/diagnosis.js';
 import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
-import type { SocketRow } from '../core/connection.js';
 import { advance, advanceFailed, emptyTrackerState, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
-import { connectionKey } from '../core/connection.js';
-import { procfsSource } from '../sources/linux/procfs.js';
-import { OwnerResolver } from '../sources/linux/process-owners.js';
 import { SourceSelector } from '../sources/select-source.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
-import { SourceError, type ReadingProvider, type SourceChoice } from '../sources/source.js';
+import { SourceError, type ReadingProvider, type SourceChoice, type SourceRead } from '../sources/source.js';
 
 export interface PollOutcome {
   ok: boolean;
@@ -20,7 +17,16 @@ export interface PollOutcome {
   error?: string;
   events: TrackerEvent[];
   durationMs: number;
+  /** Each source this poll read, with its success and duration (auto's fallbacks too). */
+  sourceReads?: readonly SourceRead[];
 }
+
+/**
+ * Whose owners a front end needs: `none` (serve's metrics, watch's events), `flagged` rows, the
+ * flagged rows and a window it picks from the evaluation (the rows it shows), or `all`. A rule or
+ * count that matches on process names needs every owner whatever is asked.
+ */
+export type OwnerNeed = 'none' | 'flagged' | 'all' | { window: (evaluation: Evaluation) => Iterable<ConnectionView> };
 
 export interface MonitorOptions {
   source: SourceChoice;
@@ -36,12 +42,13 @@ export interface EvaluatedPoll {
   ownersHidden: boolean;
 }
 
-/** Polls one source into one tracker; shared by every front end. */
+/**
+ * Polls one source into one tracker; shared by every front end. What the source can give besides
+ * rows (owners, host facts) comes through its ReadingProvider: nothing here knows an OS.
+ */
 export class Monitor {
   tracker: TrackerState;
   private readonly provider: ReadingProvider;
-  private readonly owners: OwnerResolver;
-  private readonly procRoot: string;
   /** `--input` files that gave no table (none for a live source): the answer is then never OK. */
   readonly skippedInput: readonly SkippedInput[];
   private inFlight: Promise<PollOutcome> | undefined;
@@ -54,8 +61,6 @@ export class Monitor {
     this.provider = options.captures
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot });
-    this.owners = new OwnerResolver(platform, options.procRoot);
-    this.procRoot = options.procRoot;
     this.skippedInput = options.captures?.skipped ?? [];
   }
 
@@ -68,9 +73,14 @@ export class Monitor {
     return this.provider.pending;
   }
 
-  /** Whether this host's /proc/sys describes the rows (not so for captured files). */
+  /** Whether the rows come from this machine (not so for captured files). */
   get describesThisHost(): boolean {
     return this.provider.describesThisHost;
+  }
+
+  /** Kernel settings of the host the rows came from, where the source gives them ({} offline or on Windows). */
+  hostFacts(): Promise<HostFacts> {
+    return this.provider.hostFacts();
   }
 
   /** Stops what the source keeps running (a PowerShell session). */
@@ -93,67 +103,53 @@ export class Monitor {
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
       const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols });
       this.tracker = result.state;
-      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs };
+      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs, sourceReads: this.provider.lastReads };
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
       const takenAtMs = this.platform.nowMs();
       this.tracker = advanceFailed(this.tracker).state;
-      return { ok: false, takenAtMs, source: this.provider.name, notices: [], error: error.message, events: [], durationMs: takenAtMs - startedMs };
+      return { ok: false, takenAtMs, source: this.provider.name, notices: [], error: error.message, events: [], durationMs: takenAtMs - startedMs, sourceReads: this.provider.lastReads };
     }
   }
 
   /**
-   * Evaluates the tracker at the last poll's time. Owners are looked up only for flagged rows and
-   * the rows `ownersFor` picks (those shown), unless the policy matches on process names.
+   * Evaluates the tracker at the last poll's time, with the owners `need` asks for (a function is
+   * the window form: flagged rows and the rows it picks). The views come back complete: owners
+   * are in their rows, and nothing changes them afterwards. Owners are looked up only where the
+   * source has a lookup (Linux); elsewhere rows carry them or none exists.
    * `ranked: false` leaves the views unsorted, for front ends that order them their own way.
    */
-  async evaluate(policy: Policy, ownersFor: (evaluation: Evaluation) => Iterable<ConnectionView>, { ranked = true } = {}): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, need: OwnerNeed | ((evaluation: Evaluation) => Iterable<ConnectionView>), { ranked = true } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
-    // Rows that carry their owners (Windows, captured files) need no lookup in this host's /proc.
-    if (this.provider.ownersInRows) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked }), ownersHidden: false };
-    if (policyNeedsProcesses(policy)) {
+    const owners = this.provider.owners;
+    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked }), ownersHidden: false };
+    if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked }), ownersHidden: found.permissionDenied };
     }
     const evaluation = evaluateAll(this.tracker, now, policy, { ranked });
-    const wanted = [...new Set([...evaluation.views.filter((v) => v.flag), ...ownersFor(evaluation)])];
-    const found = await this.ownershipOf(wanted.map((v) => v.connection));
-    for (const view of wanted) view.row = withOwnership(view.row, found.byKey.get(view.connection.key));
-    return { evaluation, ownersHidden: found.permissionDenied };
+    if (need === 'none') return { evaluation, ownersHidden: false };
+    const window = typeof need === 'function' ? need : need === 'flagged' ? undefined : need.window;
+    const wanted = new Set([...evaluation.views.filter((v) => v.flag), ...(window?.(evaluation) ?? [])]);
+    const found = await this.ownershipOf([...wanted].map((v) => v.connection));
+    // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
+    const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);
+    return { evaluation: { ...evaluation, views: evaluation.views.map(complete) }, ownersHidden: found.permissionDenied };
   }
 
   /**
    * The evaluation alone, unranked, for modes that show no owners (serve's metrics, watch's events):
-   * no /proc scan, unless a rule or count matches on process names and needs them.
+   * no owner lookup, unless a rule or count matches on process names and needs them.
    */
   async evaluateWithoutOwners(policy: Policy): Promise<Evaluation> {
-    if (policyNeedsProcesses(policy)) return (await this.evaluate(policy, () => [], { ranked: false })).evaluation;
-    return evaluateAll(this.tracker, this.tracker.lastPollMs ?? this.platform.nowMs(), policy, { ranked: false });
+    return (await this.evaluate(policy, 'none', { ranked: false })).evaluation;
   }
 
-  /** Inode and owner of each connection, by key: one /proc scan at most. */
+  /** Inode and owner of each connection, by key, from the source's lookup: one /proc scan at most. */
   private async ownershipOf(connections: readonly TrackedConnection[]): Promise<{ byKey: Map<string, Ownership>; permissionDenied: boolean }> {
-    const inodes = await this.inodesOf(connections.map((c) => c.row));
-    const lookup = await this.owners.resolve(inodes);
+    const answer = await this.provider.owners!.find(connections.map((c) => c.row));
     const byKey = new Map<string, Ownership>();
-    connections.forEach((connection, i) => {
-      const inode = inodes[i] ?? 0;
-      const owner = lookup.owners.get(inode);
-      byKey.set(connection.key, owner ? { inode, owner } : { inode });
-    });
-    return { byKey, permissionDenied: lookup.permissionDenied };
-  }
-
-  /** Inodes of these rows; a source that printed none (ss without -e) is completed from procfs, once. */
-  private async inodesOf(rows: readonly SocketRow[]): Promise<number[]> {
-    if (rows.every((row) => row.inode !== undefined)) return rows.map((row) => row.inode!);
-    let byKey = new Map<string, number>();
-    try {
-      const reading = await procfsSource.read(this.platform, { procRoot: this.procRoot });
-      byKey = new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
-    } catch {
-      // no procfs view: these owners stay unknown
-    }
-    return rows.map((row) => row.inode ?? byKey.get(connectionKey(row)) ?? 0);
+    connections.forEach((connection, i) => byKey.set(connection.key, answer.ownership[i] ?? { inode: connection.row.inode ?? 0 }));
+    return { byKey, permissionDenied: answer.permissionDenied };
   }
 }

@@ -6,7 +6,6 @@ import { InputError, loadCaptures, skippedInputKind, type LoadedCaptures } from 
 import { ExitCode } from './exit-codes.js';
 import { openEventLog, type EventSink } from './event-log.js';
 import { loadPolicy } from './load-policy.js';
-import { readHostFacts } from '../sources/linux/host-facts.js';
 import type { CliContext } from './context.js';
 import type { CommonOptions } from './parse-command-line.js';
 
@@ -34,9 +33,12 @@ export async function openMonitor(options: CommonOptions, context: CliContext, i
 // One poll, or with --input one per captured file: it lives with the poll loop in app/.
 export { pollThrough } from '../app/poll-loop.js';
 
-/** Kernel settings for the diagnosis, only where they describe the machine the rows came from. */
-export function hostFactsFor(monitor: Monitor, options: CommonOptions, context: CliContext): Promise<HostFacts> {
-  return monitor.describesThisHost ? readHostFacts(context.platform, options.procRoot) : Promise.resolve({});
+/**
+ * Kernel settings for the diagnosis, where the source gives them for the machine the rows came
+ * from (a capability of the source: none offline or on Windows). Kept for callers: `monitor.hostFacts()`.
+ */
+export function hostFactsFor(monitor: Monitor, _options?: CommonOptions, _context?: CliContext): Promise<HostFacts> {
+  return monitor.hostFacts();
 }
 
 /** What a polling command runs with: the policy, its monitor, and its `--log` file if any. */

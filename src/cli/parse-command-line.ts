@@ -8,9 +8,8 @@ import { parsePid, parsePortRange, parseStateWord as stateOfWord, unknownStateMe
 import { nearestState } from '../core/state-vocabularies.js';
 import { nearestWord } from '../core/suggest.js';
 import type { TcpState } from '../core/tcp-state.js';
-import { INPUT_FORMATS, type InputFormat } from '../sources/captured-table.js';
+import { INPUT_FORMATS, SOURCE_NAMES, type InputFormat, type SourceChoice } from '../sources/registry.js';
 import type { InputOptions } from '../sources/input-files.js';
-import { SOURCE_NAMES, type SourceChoice } from '../sources/source.js';
 import type { Selection } from './selection.js';
 
 // argv → a command and its options, with no I/O: tested like any function. The flags are a public

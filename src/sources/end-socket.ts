@@ -3,6 +3,8 @@ import type { Platform } from '../platform/platform.js';
 import { killSocket, refusalReason, type KillOutcome } from './linux/socket-killer.js';
 import { killWindowsSocket, windowsRefusalReason } from './windows/socket-killer-windows.js';
 
+export type { KillOutcome };
+
 // `reset`, per OS: Linux through SOCK_DESTROY (ss -K), Windows through SetTcpEntry.
 
 /** Why this row must not or cannot be ended here, or undefined when it may be. */

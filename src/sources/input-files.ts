@@ -3,7 +3,8 @@ import { errnoWords } from '../platform/errors.js';
 import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type InputFormat, type ParsedCapture } from './captured-table.js';
 import { decodeText } from './decode-text.js';
 import { unwrapPastedTable } from './pasted-text.js';
-import { SourceError, type ReadingProvider, type SourceReading } from './source.js';
+import type { HostFacts } from '../core/diagnosis.js';
+import { SourceError, type ReadingProvider, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { plural } from '../core/plural.js';
 
@@ -114,8 +115,12 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
 /** Replays captures as successive polls. */
 export class CaptureReplay implements ReadingProvider {
   readonly name = 'input';
-  readonly ownersInRows = true;
+  // Owners come from the capture (-o, -b, -p), never from the machine doing the analysis; so would
+  // kernel settings, which no capture holds.
+  readonly capabilities = { owners: 'in-rows', hostFacts: false } as const;
+  readonly owners = undefined;
   readonly describesThisHost = false;
+  private reads: SourceRead[] = [];
   private next = 0;
   private loadNotices: string[];
 
@@ -132,7 +137,16 @@ export class CaptureReplay implements ReadingProvider {
     return this.captures.length - this.next;
   }
 
+  hostFacts(): Promise<HostFacts> {
+    return Promise.resolve({});
+  }
+
+  get lastReads(): readonly SourceRead[] {
+    return this.reads;
+  }
+
   async read(): Promise<SourceReading> {
+    this.reads = [{ source: 'input', ok: this.captures.length > 0, durationMs: 0 }];
     if (this.captures.length === 0) throw new SourceError(this.skipped.map((s) => s.reason).join('; ') || 'no input file holds a socket table');
     const capture = this.captures[Math.min(this.next, this.captures.length - 1)]!;
     this.next = Math.min(this.next + 1, this.captures.length);

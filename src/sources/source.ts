@@ -1,11 +1,14 @@
 import type { Protocol } from '../core/address.js';
 import type { SocketRow } from '../core/connection.js';
+import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
+import type { LiveSourceName, SourceChoice } from './registry.js';
+import type { OwnerFinder, SourceCapabilities } from './source-record.js';
 
-export const SOURCE_NAMES = ['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack', 'netlink'] as const;
-export type SourceChoice = (typeof SOURCE_NAMES)[number];
+// `--source` names come from the registry (registry.ts): SOURCE_NAMES there.
+export type { SourceChoice };
 /** A live source, or `input` for captured files. */
-export type SourceName = Exclude<SourceChoice, 'auto'> | 'input';
+export type SourceName = LiveSourceName | 'input';
 
 /** One read of a socket table. */
 export interface SourceReading {
@@ -35,21 +38,35 @@ export interface SocketSource {
   name: SourceName;
   /** Throws SourceError when nothing usable could be read; SourceUnavailableError when the tool is missing. */
   read(platform: Platform, options: SourceOptions): Promise<SourceReading>;
-  /** Rows carry their owners (pid, and usually the name): no lookup through this host's /proc. */
-  readonly ownersInRows?: boolean;
   /** Ends what the source keeps running between polls (a PowerShell session). */
   close?(): void;
 }
 
-/** What a Monitor reads from: the live source it chose, or captured files replayed in time order. */
+/** One source's read within a poll: for its success and duration metric. */
+export interface SourceRead {
+  source: SourceName;
+  ok: boolean;
+  durationMs: number;
+}
+
+/**
+ * What a Monitor reads from: the live source it chose, or captured files replayed in time order.
+ * It gives what its source can besides rows (capabilities): owners, host facts.
+ */
 export interface ReadingProvider {
   readonly name: string;
   read(): Promise<SourceReading>;
-  /** Whether the rows of the latest reading carry their owners. */
-  readonly ownersInRows: boolean;
+  /** Where owners come from and whether host facts exist, for the latest reading; undefined before `auto` has chosen. */
+  readonly capabilities: Pick<SourceCapabilities, 'owners' | 'hostFacts'> | undefined;
+  /** The owner lookup of the latest reading's source (capability `lookup`); undefined otherwise. */
+  readonly owners: OwnerFinder | undefined;
+  /** Kernel settings of the host the rows came from; {} where the source gives none. */
+  hostFacts(): Promise<HostFacts>;
+  /** Each source read by the latest read(), in order (auto's fallbacks too). */
+  readonly lastReads: readonly SourceRead[];
   /** Readings still queued (captured files); 0 for a live source, which always has one more. */
   readonly pending: number;
-  /** Host facts (/proc/sys) describe the machine the rows came from. */
+  /** The rows come from this machine (not captured files). */
   readonly describesThisHost: boolean;
   close(): void;
 }

@@ -8,8 +8,6 @@ import { CONNTRACK_TIMEOUT_FILES, parseConntrack, type ConntrackTimeouts } from 
 
 export class ConntrackSource implements SocketSource {
   readonly name = 'conntrack' as const;
-  // No pid exists for a flow through a router: nothing to look up in /proc/<pid>/fd either.
-  readonly ownersInRows = true;
   private timeouts: Promise<ConntrackTimeouts> | undefined;
 
   async read(platform: Platform, { procRoot }: SourceOptions): Promise<SourceReading> {

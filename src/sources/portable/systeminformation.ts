@@ -2,7 +2,7 @@ import { parseAddressText, parsePortText } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { unknownStateNotices } from '../captured-table.js';
+import { unknownStateNotices } from '../unknown-states.js';
 import { SourceError, SourceUnavailableError, type SocketSource, type SourceReading } from '../source.js';
 import { appendAll } from '../../core/lists.js';
 import { plural } from '../../core/plural.js';
@@ -74,7 +74,6 @@ function addressOf(text: string): string | undefined {
 
 export class SystemInformationSource implements SocketSource {
   readonly name = 'systeminformation' as const;
-  readonly ownersInRows = true;
 
   constructor(private readonly load: () => Promise<SiNetworkConnections> = loadLibrary) {}
 

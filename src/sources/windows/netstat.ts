@@ -1,5 +1,5 @@
 import { errorCode, type Platform } from '../../platform/platform.js';
-import { unknownStateNotices } from '../captured-table.js';
+import { unknownStateNotices } from '../unknown-states.js';
 import { decodeText, parseCodePage } from '../decode-text.js';
 import { SourceError, SourceUnavailableError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { UnusableInputError } from '../unusable-input.js';
@@ -18,7 +18,6 @@ export const CHCP_ARGV = ['cmd', '/d', '/c', 'chcp'] as const;
 
 export class WindowsNetstatSource implements SocketSource {
   readonly name = 'netstat' as const;
-  readonly ownersInRows = true;
   private codePage: Promise<number | undefined> | undefined;
   private readonly names = new ProcessNames();
   private enrichment: PowerShellSource | undefined;

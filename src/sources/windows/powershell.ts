@@ -1,7 +1,7 @@
 import { connectionKey, type SocketRow } from '../../core/connection.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { errorCode, type CommandSession, type Platform } from '../../platform/platform.js';
-import { unknownStateNotices } from '../captured-table.js';
+import { unknownStateNotices } from '../unknown-states.js';
 import { SourceError, SourceUnavailableError, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { UnusableInputError } from '../unusable-input.js';
 import { parseGetNetTcpConnection } from './parse-get-nettcpconnection.js';
@@ -21,7 +21,6 @@ const ANSWER_TIMEOUT_MS = 60_000;
 
 export class PowerShellSource implements SocketSource {
   readonly name = 'powershell' as const;
-  readonly ownersInRows = true;
   private session: CommandSession | undefined;
   private readonly names = new ProcessNames();
 

@@ -1,0 +1,45 @@
+import { connectionKey, type SocketRow } from '../../core/connection.js';
+import type { Ownership } from '../../core/evaluate.js';
+import type { Platform } from '../../platform/platform.js';
+import type { OwnerAnswer, OwnerFinder } from '../source-record.js';
+import { OwnerResolver } from './process-owners.js';
+import { procfsSource } from './procfs.js';
+
+/**
+ * Owners of Linux sockets: inode → /proc/<pid>/fd (process-owners.ts), one /proc scan per call at
+ * most, cached between calls. Rows without an inode (ss without -e) take theirs from
+ * `<procRoot>/net/tcp*`, read once per call and only when such a row is asked about.
+ */
+export class ProcOwners implements OwnerFinder {
+  private readonly resolver: OwnerResolver;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly procRoot: string,
+  ) {
+    this.resolver = new OwnerResolver(platform, procRoot);
+  }
+
+  async find(rows: readonly SocketRow[]): Promise<OwnerAnswer> {
+    const inodes = await this.inodesOf(rows);
+    const lookup = await this.resolver.resolve(inodes);
+    const ownership = inodes.map((inode): Ownership => {
+      const owner = lookup.owners.get(inode);
+      return owner ? { inode, owner } : { inode };
+    });
+    return { ownership, permissionDenied: lookup.permissionDenied };
+  }
+
+  /** Inodes of these rows (0: none known); a source that printed none is completed from procfs, once. */
+  private async inodesOf(rows: readonly SocketRow[]): Promise<number[]> {
+    if (rows.every((row) => row.inode !== undefined)) return rows.map((row) => row.inode!);
+    let byKey = new Map<string, number>();
+    try {
+      const reading = await procfsSource.read(this.platform, { procRoot: this.procRoot });
+      byKey = new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
+    } catch {
+      // no procfs view: these owners stay unknown
+    }
+    return rows.map((row) => row.inode ?? byKey.get(connectionKey(row)) ?? 0);
+  }
+}
