@@ -55,6 +55,7 @@ export async function runExporter(run: ExporterRun): Promise<void> {
     snapshot.lastPollSeconds = outcome.durationMs / 1000;
     snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
     snapshot.lastPollOk = outcome.ok;
+    snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;
       const evaluation = await monitor.evaluateWithoutOwners(policy);

@@ -16,6 +16,8 @@ export interface ExporterSnapshot {
   lastPollSeconds: number;
   lastPollTimestampSeconds: number;
   source: string;
+  /** Each source the last poll read (auto's fallbacks too), as node_exporter reports its collectors; absent: no series. */
+  sourceReads?: readonly { source: string; ok: boolean; durationMs: number }[];
 }
 
 const SEVERITIES = ['warning', 'critical'] as const;
@@ -69,6 +71,11 @@ export function formatMetrics(s: ExporterSnapshot): string {
   }
   family('tcpdwell_dwell_seconds', 'histogram', 'Time connections spent in a half-open or half-close state, counted when they left it.', histogramSamples);
 
+  if (s.sourceReads && s.sourceReads.length > 0) {
+    // node_exporter's node_scrape_collector_success / _duration_seconds, per source read.
+    family('tcpdwell_source_read_success', 'gauge', 'Whether each source read in the last poll gave a socket table (1) or failed (0).', s.sourceReads.map((r) => `tcpdwell_source_read_success{source="${label(r.source)}"} ${r.ok ? 1 : 0}`));
+    family('tcpdwell_source_read_duration_seconds', 'gauge', 'How long each source read in the last poll took.', s.sourceReads.map((r) => `tcpdwell_source_read_duration_seconds{source="${label(r.source)}"} ${number(r.durationMs / 1000)}`));
+  }
   family('tcpdwell_poll_duration_seconds', 'gauge', 'How long the last poll took.', [`tcpdwell_poll_duration_seconds ${number(s.lastPollSeconds)}`]);
   family('tcpdwell_last_poll_timestamp_seconds', 'gauge', 'When the last poll ran (Unix time).', [`tcpdwell_last_poll_timestamp_seconds ${number(s.lastPollTimestampSeconds)}`]);
   family('tcpdwell_polls_total', 'counter', 'Polls since start, by result.', [`tcpdwell_polls_total{result="ok"} ${s.polls.ok}`, `tcpdwell_polls_total{result="error"} ${s.polls.failed}`]);

@@ -42,7 +42,7 @@ export function formatSourcesText(entries: readonly SourceHere[], auto: LiveSour
   const tellAt = nameWidth + 2 + hereWidth + 2;
   const tellWidth = Math.max(20, width - tellAt);
   const pad = (text: string, to: number) => text + ' '.repeat(Math.max(0, to - length(text)));
-  const lines = [`${pad(HEADERS[0], nameWidth)}  ${pad(HEADERS[1], hereWidth)}  ${HEADERS[2]}`];
+  const lines = hanging(HEADERS[2], tellWidth, 0).map((head, j) => (j === 0 ? `${pad(HEADERS[0], nameWidth)}  ${pad(HEADERS[1], hereWidth)}  ${head}` : `${' '.repeat(tellAt)}${head}`));
   entries.forEach(({ record, availability }, i) => {
     const { summary } = record.live;
     const tells = [`owners: ${summary.owners}`, `activity: ${summary.activity}`, `first sight: ${summary.firstSightDwell}`].flatMap((item) => hanging(sanitizeLine(item), tellWidth, 2));
@@ -92,4 +92,15 @@ export function hanging(text: string, width: number, indent: number): string[] {
   }
   if (line !== '' || lines.length === 0) lines.push(line);
   return lines.map((l, i) => (i === 0 ? l : ' '.repeat(indent) + l));
+}
+
+export const SOURCES_TABLE_BEGIN = '<!-- sources table: generated from the source registry (src/sources/registry.ts) by `npm run docs:sources` -->';
+export const SOURCES_TABLE_END = '<!-- end of sources table -->';
+
+/** The README text with its sources table (between the two markers) regenerated; throws when a marker is missing. */
+export function withSourcesTable(readme: string, records: readonly LiveRecord[]): string {
+  const begin = readme.indexOf(SOURCES_TABLE_BEGIN);
+  const end = readme.indexOf(SOURCES_TABLE_END);
+  if (begin < 0 || end < begin) throw new Error(`the README has no sources table markers (${SOURCES_TABLE_BEGIN} … ${SOURCES_TABLE_END})`);
+  return `${readme.slice(0, begin + SOURCES_TABLE_BEGIN.length)}\n${formatSourcesMarkdown(records)}${readme.slice(end)}`;
 }

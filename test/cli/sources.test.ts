@@ -54,3 +54,18 @@ describe('tcpdwell sources', () => {
     expect(entries.find((e) => e.name === 'powershell')!.reason).toBe('powershell.exe did not run');
   });
 });
+
+describe('tcpdwell sources in 80 columns (issue 16.14)', () => {
+  it('no line is wider than 80 columns, on Linux and on Windows, with the reasons given', async () => {
+    for (const os of ['linux', 'win32']) {
+      const platform = new FakePlatform();
+      platform.os = os;
+      // ss answers with a failure whose message is long (written for the test).
+      platform.commands = [() => ({ stdout: '', stderr: 'Cannot open netlink socket: Protocol not supported by this kernel build\n', exitCode: 1 })];
+      const { code, out } = await sources(platform, false);
+      expect(code).toBe(0);
+      expect(out.split('\n').filter((line) => [...line].length > 80)).toEqual([]);
+      expect(out).toMatch(os === 'linux' ? /\nss +no +owners: inode/ : /\nnetstat \(auto\) +yes +owners: PID column/);
+    }
+  });
+});

@@ -46,7 +46,7 @@ export const ssRecord = defineSource({
       platforms: 'Linux (iproute2)',
       owners: 'inode → /proc/<pid>/fd',
       activity: 'yes (tcp_info lastsnd/lastrcv/lastack)',
-      firstSightDwell: 'SYN_SENT (retransmissions), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT',
+      firstSightDwell: 'SYN_SENT (retransmissions), SYN_RECEIVED (timeouts, from /proc/net/tcp*), FIN_WAIT_1 and LAST_ACK (FIN back-off), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT',
     },
     docs: {
       title: '`ss` (Linux)',
@@ -88,7 +88,7 @@ export const procfsRecord = defineSource({
       platforms: 'Linux (/proc/net/tcp, tcp6)',
       owners: 'inode → /proc/<pid>/fd',
       activity: 'no',
-      firstSightDwell: 'SYN_SENT and SYN_RECEIVED (timeouts), TIME_WAIT',
+      firstSightDwell: 'SYN_SENT and SYN_RECEIVED (timeouts), FIN_WAIT_1 and LAST_ACK (FIN back-off), TIME_WAIT',
     },
     docs: {
       title: '`procfs` (Linux)',
