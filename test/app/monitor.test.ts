@@ -62,3 +62,107 @@ describe('Monitor owners where ss printed no inodes', () => {
     expect(leaky.flag).toMatchObject({ kind: 'half-close', rule: 'leaky-strict' });
   });
 });
+
+describe('Monitor: a front end says whose owners it needs; views come back complete', () => {
+  /** Two polls 10 s apart, with half-close flagged after 5 s: the three CLOSE_WAITs of pid 4242 are flagged. */
+  async function polledTwice() {
+    const { platform, monitor } = setup();
+    const policy = defaultPolicy();
+    policy.warning.halfCloseMs = 5000;
+    await monitor.poll();
+    platform.nowValue += 10_000;
+    await monitor.poll();
+    return { platform, monitor, policy };
+  }
+  const owned = (e: Evaluation) => e.views.filter((v) => v.row.pid !== undefined).map((v) => v.row.local.port);
+
+  it("'none' looks nothing up; 'flagged' and a window look up theirs; 'all' every row", async () => {
+    const { platform, monitor, policy } = await polledTwice();
+    const none = await monitor.evaluate(policy, 'none');
+    expect(procScans(platform)).toBe(0);
+    expect(owned(none.evaluation)).toEqual([]);
+    const flagged = await monitor.evaluate(policy, 'flagged');
+    expect(procScans(platform)).toBe(1);
+    // The three CLOSE_WAITs are pid 4242's; their FIN_WAIT_2 peers belong to no process in this /proc.
+    expect(flagged.evaluation.views.filter((v) => v.flag)).toHaveLength(6);
+    expect(flagged.evaluation.views.filter((v) => v.flag && v.row.pid !== undefined).map((v) => [v.row.state, v.row.pid])).toEqual([
+      ['CLOSE_WAIT', 4242],
+      ['CLOSE_WAIT', 4242],
+      ['CLOSE_WAIT', 4242],
+    ]);
+    // A window picks rows that are not flagged: the listener on 60653 (inode 6739) gets its owner.
+    platform.links.set('/proc/4242/fd/6', 'socket:[6739]');
+    const listener = (e: Evaluation) => e.views.filter((v) => v.row.local.port === 60653);
+    const windowed = await monitor.evaluate(policy, { window: listener });
+    expect(owned(windowed.evaluation).sort()).toEqual([...owned(flagged.evaluation), 60653].sort());
+    // The function form is the same window.
+    expect(owned((await monitor.evaluate(policy, listener)).evaluation).sort()).toEqual(owned(windowed.evaluation).sort());
+    const all = await monitor.evaluate(policy, 'all');
+    expect(owned(all.evaluation).sort()).toEqual(owned(windowed.evaluation).sort());
+    expect(owned((await monitor.evaluate(policy, 'flagged')).evaluation)).not.toContain(60653);
+  });
+
+  it('returned views are never changed afterwards, and the tracker keeps its rows as read', async () => {
+    const { monitor, policy } = await polledTwice();
+    const first = await monitor.evaluate(policy, 'flagged');
+    const before = JSON.stringify(first.evaluation.views.map((v) => v.row));
+    await monitor.evaluate(policy, 'none');
+    await monitor.evaluate(policy, 'all');
+    expect(JSON.stringify(first.evaluation.views.map((v) => v.row))).toBe(before);
+    expect(first.evaluation.views.filter((v) => v.row.pid === 4242)).toHaveLength(3);
+    // Owners live in the views handed out, not in the tracker's rows.
+    expect([...monitor.tracker.connections.values()].filter((c) => c.row.pid !== undefined)).toEqual([]);
+  });
+});
+
+describe('Monitor: capabilities come from the source', () => {
+  it('conntrack flows have no process: flagged rows cause no /proc scan', async () => {
+    const platform = new FakePlatform();
+    platform.files.set('/proc/net/nf_conntrack', readFixture('linux-nf-conntrack-park-sockets-kernel6.txt'));
+    platform.links.set('/proc/1/fd/0', 'socket:[1]');
+    const monitor = new Monitor(platform, { source: 'conntrack', procRoot: '/proc' });
+    const policy = defaultPolicy();
+    policy.warning.halfOpenMs = 1;
+    policy.warning.halfCloseMs = 1;
+    await monitor.poll();
+    platform.nowValue += 10_000;
+    await monitor.poll();
+    const { evaluation } = await monitor.evaluate(policy, 'all');
+    expect(evaluation.views.some((v) => v.flag)).toBe(true);
+    expect(procScans(platform)).toBe(0);
+  });
+
+  it('host facts: read from /proc/sys for a Linux source; none for captured files, which were taken elsewhere', async () => {
+    const { platform, monitor } = setup();
+    platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', '32768\t60999\n');
+    platform.files.set('/proc/sys/net/ipv4/tcp_fin_timeout', '60\n');
+    await monitor.poll();
+    expect(await monitor.hostFacts()).toEqual({ ephemeralPorts: { low: 32768, high: 60999 }, finTimeoutMs: 60_000 });
+
+    const replay = new Monitor(platform, { source: 'auto', procRoot: '/proc', captures: { captures: [], notices: [], skipped: [] } });
+    platform.readPaths.length = 0;
+    expect(await replay.hostFacts()).toEqual({});
+    expect(platform.readPaths).toEqual([]);
+  });
+
+  it('each poll reports every source it read, with success and duration: auto falls back from ss to procfs', async () => {
+    const platform = new FakePlatform();
+    const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
+    platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
+    platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
+    // No command answers: ss is not installed (ENOENT).
+    const monitor = new Monitor(platform, { source: 'auto', procRoot: '/proc' });
+    const first = await monitor.poll();
+    expect(first.ok).toBe(true);
+    expect(first.sourceReads).toEqual([
+      { source: 'ss', ok: false, durationMs: 0 },
+      { source: 'procfs', ok: true, durationMs: 0 },
+    ]);
+    // auto's choice sticks: later polls read procfs alone.
+    platform.files.set('/proc/net/tcp', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    platform.files.set('/proc/net/tcp6', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    const second = await monitor.poll();
+    expect(second.ok).toBe(false);
+    expect(second.sourceReads).toEqual([{ source: 'procfs', ok: false, durationMs: 0 }]);
+  });
+});

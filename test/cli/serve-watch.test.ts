@@ -127,6 +127,33 @@ describe('serve', () => {
     await server.stop();
   });
 
+  it('each source read reports its success and duration (node_exporter collector style)', async () => {
+    // ss takes 250 ms of the fake clock; the uptime read and parse take none.
+    platform.commands = [
+      () => {
+        platform.nowValue += 250;
+        return { stdout: ssText, stderr: '', exitCode: 0 };
+      },
+    ];
+    const server = start(['serve', '--listen', ':0', '--interval', '1s']);
+    await server.waiting();
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(server.context.err())![1]!;
+    const first = await (await fetch(`${url}/metrics`)).text();
+    expect(first).toContain('# TYPE tcpdwell_source_read_success gauge\ntcpdwell_source_read_success{source="ss"} 1\n');
+    expect(first).toContain('tcpdwell_source_read_duration_seconds{source="ss"} 0.250\n');
+    platform.commands = [
+      () => {
+        platform.nowValue += 40;
+        return { stdout: '', stderr: 'ss: netlink: Permission denied\n', exitCode: 1 };
+      },
+    ];
+    await server.step();
+    const failed = await (await fetch(`${url}/metrics`)).text();
+    expect(failed).toContain('tcpdwell_source_read_success{source="ss"} 0\n');
+    expect(failed).toContain('tcpdwell_source_read_duration_seconds{source="ss"} 0.040\n');
+    await server.stop();
+  });
+
   it.skipIf(NO_PROMTOOL !== undefined)('the exposition passes promtool check metrics', async () => {
     const server = start(['serve', '--listen', ':0', '--listener-port', '40957', '--half-open', '10s', '--half-close', '10s']);
     await server.waiting();

@@ -16,7 +16,7 @@ import { procfsSource } from './procfs.js';
  * Reads procfs only when there is such a row; rows procfs does not list (the handshake completed in
  * between) and every row when procfs cannot be read keep what they had. Rows without an inode (ss
  * without -e) take theirs from the same read, so owners need no second procfs read this poll
- * (Monitor completes inodes from procfs only for rows that lack one). Mutates `rows`.
+ * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`.
  */
 export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<void> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
