@@ -1,3 +1,4 @@
+import { maxOf } from '../core/lists.js';
 import type { LiveRecord, LiveSourceName } from '../sources/registry.js';
 import type { Availability, SourceRecord } from '../sources/source-record.js';
 import { sanitizeLine } from './sanitize.js';
@@ -37,7 +38,7 @@ const HEADERS = ['SOURCE', 'HERE', 'OWNERS, ACTIVITY (IDLE), DWELL AT FIRST SIGH
  */
 export function formatSourcesText(entries: readonly SourceHere[], auto: LiveSourceName | undefined, width = 80): string {
   const names = entries.map(({ record }) => record.name + (record.name === auto ? ' (auto)' : ''));
-  const nameWidth = Math.max(HEADERS[0].length, ...names.map(length));
+  const nameWidth = maxOf(names.map(length), HEADERS[0].length);
   const hereWidth = HEADERS[1].length;
   const tellAt = nameWidth + 2 + hereWidth + 2;
   const tellWidth = Math.max(20, width - tellAt);
