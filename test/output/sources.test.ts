@@ -41,7 +41,7 @@ describe('tcpdwell sources, text', () => {
 describe('tcpdwell sources --json', () => {
   it('keeps its first eight fields in their order and adds the record: os, capabilities, vocabulary, input format', () => {
     const report = JSON.parse(formatSourcesJson(entries('why not'), 'procfs')) as Record<string, unknown>[];
-    expect(report.map((r) => r.name)).toEqual(['ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack']);
+    expect(report.map((r) => r.name)).toEqual(['ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack', 'netlink']);
     expect(Object.keys(report[0]!)).toEqual(['name', 'platforms', 'owners', 'activity', 'firstSightDwell', 'available', 'reason', 'auto', 'os', 'capabilities', 'vocabulary', 'inputFormat']);
     expect(report[1]).toMatchObject({ name: 'procfs', available: false, reason: 'why not', auto: true, os: 'linux', vocabulary: 'linux-proc-hex', inputFormat: 'procfs' });
     expect(report[1]!.capabilities).toEqual({ owners: 'lookup', hostFacts: true, activity: false, firstSight: ['SYN_SENT', 'SYN_RECEIVED', 'FIN_WAIT_1', 'LAST_ACK', 'TIME_WAIT'] });

@@ -30,7 +30,7 @@ describe('the source registry', () => {
 
   it('--source and --input-format choices are derived from the records', () => {
     expect(SOURCE_NAMES).toEqual(['auto', ...LIVE_SOURCES.map((r) => r.name)]);
-    expect(SOURCE_NAMES).toEqual(['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack']);
+    expect(SOURCE_NAMES).toEqual(['auto', 'ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack', 'netlink']);
     expect(INPUT_FORMATS).toEqual(['procfs', 'ss', 'linux-netstat', 'windows-netstat', 'powershell', 'macos-netstat', 'conntrack']);
     expect(new Set(SOURCE_RECORDS.map((r) => r.name)).size).toBe(SOURCE_RECORDS.length);
   });
@@ -45,6 +45,10 @@ describe('the source registry', () => {
   it("auto's order per OS comes from the records' ranks, and only sources made for that OS are in it", () => {
     expect(autoRecords('linux', '/proc').map((r) => r.name)).toEqual(['ss', 'procfs']);
     expect(autoRecords('linux', '/host/proc').map((r) => r.name)).toEqual(['procfs']);
+    // netlink goes first only when asked (NETLINK_FIRST_IN_AUTO is off), and never with a foreign /proc.
+    expect(autoRecords('linux', '/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['netlink', 'ss', 'procfs']);
+    expect(autoRecords('linux', '/host/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['procfs']);
+    expect(autoRecords('win32', '/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['netstat', 'systeminformation']);
     expect(autoRecords('win32', '/proc').map((r) => r.name)).toEqual(['netstat', 'systeminformation']);
     expect(autoRecords('freebsd', '/proc').map((r) => r.name)).toEqual(['systeminformation']);
     for (const os of ['linux', 'win32', 'darwin']) for (const r of autoRecords(os, '/proc')) expect([r.name, r.live.os ?? os]).toEqual([r.name, os]);

@@ -23,6 +23,7 @@ import { ssSource } from './ss.js';
 const PROCFS_HEADER = /^\s*sl\s+local_address/;
 // The states whose dwell ss's and sock_diag's tcp_info bound at the first poll (the same kernel data).
 const TCP_INFO_FIRST_SIGHT = [TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.FIN_WAIT_1, TcpState.LAST_ACK, TcpState.CLOSE_WAIT, TcpState.FIN_WAIT_2, TcpState.CLOSING, TcpState.TIME_WAIT, TcpState.ESTABLISHED];
+const TCP_INFO_FIRST_SIGHT_WORDS = 'SYN_SENT (retransmissions), SYN_RECEIVED (timeouts, from /proc/net/tcp*), FIN_WAIT_1 and LAST_ACK (FIN back-off), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT';
 const procOwners = (platform: Platform, { procRoot }: SourceOptions) => new ProcOwners(platform, procRoot);
 const hostFacts = (platform: Platform, { procRoot }: SourceOptions) => readHostFacts(platform, procRoot);
 
@@ -46,7 +47,7 @@ export const ssRecord = defineSource({
       platforms: 'Linux (iproute2)',
       owners: 'inode → /proc/<pid>/fd',
       activity: 'yes (tcp_info lastsnd/lastrcv/lastack)',
-      firstSightDwell: 'SYN_SENT (retransmissions), SYN_RECEIVED (timeouts, from /proc/net/tcp*), FIN_WAIT_1 and LAST_ACK (FIN back-off), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT',
+      firstSightDwell: TCP_INFO_FIRST_SIGHT_WORDS,
     },
     docs: {
       title: '`ss` (Linux)',
@@ -179,7 +180,7 @@ export const netlinkRecord = defineSource({
       platforms: 'Linux (NETLINK_SOCK_DIAG through the koffi library)',
       owners: 'inode → /proc/<pid>/fd',
       activity: 'yes (tcp_info lastsnd/lastrcv/lastack)',
-      firstSightDwell: 'as ss (the same kernel data, without the text)',
+      firstSightDwell: `as ss (the same kernel data, without the text): ${TCP_INFO_FIRST_SIGHT_WORDS}`,
     },
     docs: {
       title: '`netlink` (Linux, opt-in)',
