@@ -1,19 +1,10 @@
 // Import boundaries, checked with the tests (`npm test` runs `npm run check:imports` first).
 // The layers of README "Design": core ← sources ← app ← cli / dashboard / output.
 
-// Known violations of no-os-source-above-sources, to be removed by issue 14.2 (source capabilities
-// and the source registry): each file above src/sources and the OS modules it imports today. They
-// are exempt pair by pair only, so any other file, and any other OS import of these files, fails.
-// Delete an entry when its file no longer needs it.
-const KNOWN_OS_IMPORTS_ISSUE_14_2 = {
-  'src/app/monitor.ts': ['src/sources/linux/procfs.ts', 'src/sources/linux/process-owners.ts'],
-  'src/cli/open-monitor.ts': ['src/sources/linux/host-facts.ts'],
-  'src/output/json.ts': ['src/sources/linux/socket-killer.ts'],
-};
-
-const exactly = (path) => `^${path.replace(/[.]/g, '\\.')}$`;
 const ABOVE_SOURCES = '^src/(app|cli|output|dashboard)/';
-const OS_SOURCES = '^src/sources/(linux|windows|macos)/';
+// A source's own folder: the OS ones, and portable/ (the systeminformation library's), all reached
+// through the registry (src/sources/registry.ts) from above.
+const OS_SOURCES = '^src/sources/(linux|windows|macos|portable)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -34,18 +25,11 @@ module.exports = {
     },
     {
       name: 'no-os-source-above-sources',
-      comment: 'Nothing above src/sources imports an OS folder (sources/linux, windows, macos): a source says what it can give through src/sources (issue 14.2).',
+      comment: 'Nothing above src/sources imports a source folder (sources/linux, windows, macos, portable): a source says what it can give through its registry record (src/sources/registry.ts).',
       severity: 'error',
-      from: { path: ABOVE_SOURCES, pathNot: Object.keys(KNOWN_OS_IMPORTS_ISSUE_14_2).map(exactly) },
+      from: { path: ABOVE_SOURCES },
       to: { path: OS_SOURCES },
     },
-    ...Object.entries(KNOWN_OS_IMPORTS_ISSUE_14_2).map(([from, known]) => ({
-      name: 'no-os-source-above-sources',
-      comment: `${from}: only its known OS imports (issue 14.2) are exempt`,
-      severity: 'error',
-      from: { path: exactly(from) },
-      to: { path: OS_SOURCES, pathNot: known.map(exactly) },
-    })),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -20,8 +20,13 @@ const TREE: Record<string, string> = {
   'src/sources/linux/d.ts': 'export const d = 1;\n',
   'src/sources/linux/procfs.ts': 'export const p = 1;\n',
   'src/sources/registry.ts': "import { d } from './linux/d.js';\nexport const r = d;\n",
-  // A known violation of issue 14.2: exempt for procfs.ts only, not for a new OS import.
+  // The files issue 14.2 listed as exempt are exempt no more (the registry gives what they imported).
   'src/app/monitor.ts': "import { p } from '../sources/linux/procfs.js';\nimport { d } from '../sources/linux/d.js';\nexport const m = [p, d];\n",
+  // Type-only, re-exported and dynamic imports of a source folder count too (portable/ included).
+  'src/output/o.ts': "import type { W } from '../sources/windows/w.js';\nexport type { W };\nexport { s } from '../sources/portable/s.js';\nexport const load = () => import('../sources/macos/m.js');\n",
+  'src/sources/windows/w.ts': 'export type W = number;\n',
+  'src/sources/portable/s.ts': 'export const s = 1;\n',
+  'src/sources/macos/m.ts': 'export const m = 1;\n',
   'src/dashboard/ok.ts': "import { r } from '../sources/registry.js';\nimport { pure } from '../core/pure.js';\nexport const ok = [r, pure];\n",
 };
 
@@ -31,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('import boundaries', () => {
-  it('core imports neither node:* nor another layer; nothing above sources/ imports an OS folder beyond the known 14.2 list', async () => {
+  it('core imports neither node:* nor another layer; nothing above sources/ imports a source folder, with no exemption', async () => {
     dir = await mkdtemp(join(tmpdir(), 'tcpdwell-boundaries-'));
     for (const [path, text] of Object.entries(TREE)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
@@ -48,6 +53,10 @@ describe('import boundaries', () => {
         'core-imports-no-node: src/core/impure.ts → net',
         'core-imports-only-core: src/core/impure.ts → src/cli/b.ts',
         'no-os-source-above-sources: src/app/monitor.ts → src/sources/linux/d.ts',
+        'no-os-source-above-sources: src/app/monitor.ts → src/sources/linux/procfs.ts',
+        'no-os-source-above-sources: src/output/o.ts → src/sources/windows/w.ts',
+        'no-os-source-above-sources: src/output/o.ts → src/sources/portable/s.ts',
+        'no-os-source-above-sources: src/output/o.ts → src/sources/macos/m.ts',
         'no-os-source-above-sources: src/cli/b.ts → src/sources/linux/d.ts',
       ].sort(),
     );
