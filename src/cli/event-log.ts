@@ -8,7 +8,8 @@ import { eventToJson } from '../output/events.js';
 /** `--log FILE` of the long-running modes: JSON lines appended, reopened on SIGHUP. */
 export interface EventSink {
   write(events: readonly MonitorEvent[]): Promise<void>;
-  close(): Promise<void>;
+  /** Closes the file; resolves with the lines lost and not recovered before exit (0 when the log is whole). */
+  close(): Promise<number>;
 }
 
 /**
@@ -24,7 +25,8 @@ export function logGapEntry(linesLost: number, atMs: number): Record<string, unk
  * a condition of the host, not of the command line). Later failures
  * never stop the command: each is retried on the next event and on SIGHUP, the lines lost are
  * counted, stderr says when writing stopped and, once, how many lines were lost when it resumes
- * (or at exit), and the file gets a `log-gap` entry.
+ * (or at exit), and the file gets a `log-gap` entry. Lines still lost at exit make the command's
+ * exit IO_ERROR (74; `withPollingSession`): the log is not whole.
  */
 export async function openEventLog(path: string | undefined, context: CliContext): Promise<EventSink | undefined> {
   if (path === undefined) return undefined;
@@ -56,7 +58,9 @@ export async function openEventLog(path: string | undefined, context: CliContext
     close: async () => {
       unsubscribe();
       await log.close();
-      if (log.linesLost > 0) context.stderr.write(`tcpdwell: ${sanitizeLine(`log file ${path}`)}: ${lostText(log.linesLost)} lost and not recovered before exit\n`);
+      const lost = log.linesLost;
+      if (lost > 0) context.stderr.write(`tcpdwell: ${sanitizeLine(`log file ${path}`)}: ${lostText(lost)} lost and not recovered before exit\n`);
+      return lost;
     },
   };
 }

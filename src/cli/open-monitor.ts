@@ -48,18 +48,27 @@ export interface PollingSession {
   log: EventSink | undefined;
 }
 
-/** Opens policy, event log and monitor for `body`, and closes the monitor and the log after it, whatever happens. */
+/**
+ * Opens policy, event log and monitor for `body`, and closes the monitor and the log after it,
+ * whatever happens. Resolves with `body`'s exit code, or IO_ERROR (74) instead of OK when event-log
+ * lines were lost and not recovered before exit.
+ */
 export async function withPollingSession(options: CommonOptions & { logPath?: string }, context: CliContext, body: (session: PollingSession) => Promise<number>): Promise<number> {
   const policy = await loadPolicy(options);
   const log = await openEventLog(options.logPath, context);
   let monitor: Monitor | undefined;
+  let code: number;
+  let linesLost = 0;
   try {
     monitor = await openMonitor(options, context);
-    return await body({ policy, monitor, log });
+    code = await body({ policy, monitor, log });
   } finally {
     monitor?.close();
-    await log?.close();
+    linesLost = (await log?.close()) ?? 0;
   }
+  // Event-log lines lost for good (stderr has said how many): the run's record is not whole, so it
+  // is not OK; a code that already says a failure stands.
+  return linesLost > 0 && code === ExitCode.OK ? ExitCode.IO_ERROR : code;
 }
 
 /**
