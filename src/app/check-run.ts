@@ -240,11 +240,26 @@ export async function sampleTable(monitor: Monitor, timing: SampleTiming): Promi
     ...(timing.windowMs === undefined ? { maxPolls: 1 } : { windowMs: timing.windowMs }),
     failureReporting: 'none',
   });
-  const end = await loop.run({ poll: () => pollThrough(monitor), onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
+  // The loop hands on a first poll cut short by the interrupt as a failed poll: it did not complete.
+  let firstCutShort = false;
+  let polled = false;
+  const poll = async () => {
+    const outcome = await pollThrough(monitor);
+    if (timing.signal.aborted && !outcome.ok) firstCutShort ||= !polled;
+    polled = true;
+    return outcome;
+  };
+  const end = await loop.run({ poll, onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
   if (!end.last) {
     const nowMs = timing.clock.nowMs();
     return { ok: false, takenAtMs: nowMs, source: monitor.sourceName, notices: [], error: 'interrupted before the socket table was read', events: [], durationMs: 0 };
   }
-  if (end.reason === 'interrupted' && timing.windowMs !== undefined) notices.add(`--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`);
+  if (end.reason === 'interrupted' && timing.windowMs !== undefined) {
+    notices.add(
+      firstCutShort
+        ? '--window cut short by an interrupt during the first poll: nothing was read'
+        : `--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`,
+    );
+  }
   return { ...end.last, notices: [...notices] };
 }

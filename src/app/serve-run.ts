@@ -30,12 +30,16 @@ export interface ExporterRun {
   reportFailure(outcome: PollOutcome): void;
 }
 
+/** How an exporter run ended: `nothing-read` when no poll succeeded before the signal (fail closed: never OK). */
+export type ExporterResult = 'ok' | 'nothing-read';
+
 /**
  * Polls until `signal` aborts, keeping the Prometheus exposition of the last poll. A failed poll
- * counts, says up 0 and keeps the last figures. Rejects only when `startServing` does (the command
- * maps a taken address to its exit code).
+ * counts, says up 0 and keeps the last figures. Serving starts after the first poll, unless the
+ * signal aborted by then (a shutdown during a slow first poll never announces an endpoint).
+ * Rejects only when `startServing` does (the command maps a taken address to its exit code).
  */
-export async function runExporter(run: ExporterRun): Promise<void> {
+export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
   const { monitor, policy, log } = run;
   const snapshot: ExporterSnapshot = {
     listenerPorts: run.listenerPorts,
@@ -80,10 +84,11 @@ export async function runExporter(run: ExporterRun): Promise<void> {
       reportFailure: run.reportFailure,
       onPoll: async (outcome) => {
         await record(outcome);
-        endpoint ??= await run.startServing(() => body);
+        if (!run.signal.aborted) endpoint ??= await run.startServing(() => body);
       },
     });
   } finally {
     await endpoint?.stop();
   }
+  return snapshot.polls.ok > 0 ? 'ok' : 'nothing-read';
 }

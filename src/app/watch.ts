@@ -49,8 +49,12 @@ export interface WatchOutput {
   pollFailed(outcome: PollOutcome): void;
 }
 
-/** `ok` unless the last poll failed and the run ended by itself (iterations, input done); an interrupt is a clean end. */
-export type WatchResult = 'ok' | 'last-poll-failed';
+/**
+ * `ok` unless the last poll failed and the run ended by itself (iterations, input done:
+ * `last-poll-failed`), or no poll succeeded before the run ended (`nothing-read`: an interrupt ends
+ * cleanly only after something was read; fail closed).
+ */
+export type WatchResult = 'ok' | 'last-poll-failed' | 'nothing-read';
 
 export async function watchConnections(source: WatchSource, settings: WatchSettings, output: WatchOutput): Promise<WatchResult> {
   const stream = new EventStream();
@@ -86,5 +90,6 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
       for (const event of events) if (event.type === 'closed') owners.delete(event.connection.key);
     },
   });
-  return end.reason !== 'interrupted' && end.last?.ok === false ? 'last-poll-failed' : 'ok';
+  if (end.reason !== 'interrupted' && end.last?.ok === false) return 'last-poll-failed';
+  return started ? 'ok' : 'nothing-read';
 }

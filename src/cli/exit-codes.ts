@@ -12,7 +12,7 @@ export const ExitCode = {
   OK: 0,
   WARNING: 1,
   CRITICAL: 2,
-  /** The socket table could not be read, or another run holds the state file. */
+  /** The socket table could not be read (watch/serve: no poll succeeded before the end), or another run holds the state file. */
   UNKNOWN: 3,
   /** Bad command line: unknown flag or source, malformed duration, state or port. */
   USAGE: 64,
@@ -24,7 +24,10 @@ export const ExitCode = {
   UNAVAILABLE: 69,
   /** EX_CANTCREAT: an output file (--log) cannot be created or opened. */
   CANT_CREATE: 73,
-  /** stdout could not be written (not a closed pipe or terminal: those end quietly), e.g. a full disk. */
+  /**
+   * stdout could not be written (not a closed pipe or terminal: those end quietly), e.g. a full
+   * disk; or `--log` lines were lost and not recovered before exit (instead of OK only).
+   */
   IO_ERROR: 74,
   /** check: a notifier failed (stderr names it); its notifications are sent again on the next run. */
   NOTIFY_FAILED: 75,

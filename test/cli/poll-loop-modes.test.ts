@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import type { CommandResult } from '../../src/platform/platform.js';
@@ -69,12 +72,102 @@ describe('Ctrl-C during a poll ends cleanly', () => {
     expect(out).toMatch(/^tcpdwell UNKNOWN - .*interrupted/m);
   });
 
-  it('watch interrupted in its first poll: the failure is said (nothing was read), and the end is still clean (0)', async () => {
+  // Behaviour changed (breaker 5): this ended 0; nothing was read, so it is UNKNOWN now.
+  it('watch interrupted in its first poll: the failure is said (nothing was read), and the exit is UNKNOWN (3)', async () => {
     const t = setUp(['interrupt']);
     const { code, out, err } = await t.run(['watch', '--interval', '1s']);
     expect(err).toBe('tcpdwell: cannot read the socket table (source auto): ss failed: interrupted\n');
     expect(out).toBe('');
-    expect(code).toBe(0);
+    expect(code).toBe(3);
+  });
+
+  it('check --window interrupted in its first poll: the note says nothing was read, not that a completed poll decides', async () => {
+    const t = setUp(['interrupt']);
+    const { code, out } = await t.run(['check', '--no-state', '--json', '--window', '30s', '--interval', '5s']);
+    const report = JSON.parse(out) as { status: string; notices: string[] };
+    expect(code).toBe(3);
+    expect(report.status).toBe('unknown');
+    expect(report.notices).toContain('--window cut short by an interrupt during the first poll: nothing was read');
+    expect(report.notices.join('\n')).not.toMatch(/last completed poll decides/);
+  });
+
+  it('check --window interrupted after one failed poll completed: that poll decides (UNKNOWN), and the note says so', async () => {
+    const t = setUp(['denied', 'interrupt']);
+    const { code, out } = await t.run(['check', '--no-state', '--json', '--window', '30s', '--interval', '5s']);
+    const report = JSON.parse(out) as { status: string; notices: string[] };
+    expect(code).toBe(3);
+    expect(report.notices).toContain('--window cut short by an interrupt after 1 poll: the last completed poll decides');
+    expect(report.notices.join('\n')).not.toMatch(/nothing was read/);
+  });
+});
+
+describe('interrupted before any poll succeeded: UNKNOWN (3), never OK', () => {
+  it('watch (text and --events) whose every poll failed exits 3; one poll that succeeded makes a clean end (0) even after an outage', async () => {
+    for (const argv of [['watch', '--interval', '1s'], ['watch', '--events', '--interval', '1s']]) {
+      const t = setUp(['denied', 'denied', 'interrupt']);
+      const { code, err } = await t.run(argv);
+      expect(code).toBe(3);
+      expect(err.match(/cannot read the socket table/g)).toHaveLength(1);
+      expect(t.polls()).toBe(3);
+    }
+    const u = setUp(['ok', 'denied', 'interrupt']);
+    expect((await u.run(['watch', '--interval', '1s'])).code).toBe(0);
+    const v = setUp(['denied', 'ok', 'interrupt']);
+    expect((await v.run(['watch', '--interval', '1s'])).code).toBe(0);
+  });
+
+  it('serve stopped during its first poll never announces an endpoint and exits 3', async () => {
+    const t = setUp(['interrupt']);
+    const { code, err } = await t.run(['serve', '--listen', '127.0.0.1:0']);
+    expect(err).toBe('tcpdwell: cannot read the socket table (source auto): ss failed: interrupted\n');
+    expect(err).not.toMatch(/serving/);
+    expect(code).toBe(3);
+  });
+
+  it('serve whose polls all failed exits 3 when stopped; one poll that succeeded makes it 0', async () => {
+    const t = setUp(['denied', 'interrupt']);
+    const failed = await t.run(['serve', '--listen', '127.0.0.1:0', '--interval', '1s']);
+    expect(failed.err).toMatch(/^tcpdwell: cannot read the socket table .*Permission denied\ntcpdwell: serving http:\/\/127\.0\.0\.1:\d+\/metrics /);
+    expect(failed.code).toBe(3);
+    const u = setUp(['ok', 'denied', 'interrupt']);
+    const served = await u.run(['serve', '--listen', '127.0.0.1:0', '--interval', '1s']);
+    expect(served.err).toMatch(/serving http:/);
+    expect(served.code).toBe(0);
+  });
+});
+
+describe('event-log lines lost and not recovered before exit: exit 74, never OK', () => {
+  const full = existsSync('/dev/full') ? undefined : 'needs /dev/full';
+  it.skipIf(full !== undefined)('watch --log /dev/full and list --watch --log /dev/full exit 74 and say how many lines were lost', async () => {
+    const t = setUp(['ok', 'interrupt']);
+    const watch = await t.run(['watch', '--log', '/dev/full', '--interval', '1s']);
+    expect(watch.err).toMatch(/cannot write log file \/dev\/full: /);
+    expect(watch.err).toMatch(/log file \/dev\/full: \d+ lines were lost and not recovered before exit\n$/);
+    expect(watch.code).toBe(74);
+    const u = setUp(['ok']);
+    const list = await u.run(['list', '--watch', '1s', '--iterations', '1', '--log', '/dev/full']);
+    expect(list.err).toMatch(/lines were lost and not recovered before exit\n$/);
+    expect(list.code).toBe(74);
+  });
+
+  it.skipIf(full !== undefined)('a failure the exit already says stands (3: nothing read), with the lost lines still said', async () => {
+    const t = setUp(['denied']);
+    const { code, err } = await t.run(['watch', '--events', '--log', '/dev/full', '--iterations', '1']);
+    expect(err).toMatch(/1 line was lost and not recovered before exit\n$/);
+    expect(code).toBe(3);
+  });
+
+  it('a log written in full keeps the exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-x4-log-'));
+    try {
+      const t = setUp(['ok', 'interrupt']);
+      const { code, err } = await t.run(['watch', '--log', join(dir, 'events.jsonl'), '--interval', '1s']);
+      expect(err).toBe('');
+      expect(readFileSync(join(dir, 'events.jsonl'), 'utf8')).toMatch(/"event":"opened"/);
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -12,7 +12,7 @@ export { EXPORTER_LIMITS } from '../../platform/metrics-server.js';
 
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
-    await runExporter({
+    const result = await runExporter({
       monitor,
       policy,
       ...(log ? { log } : {}),
@@ -29,6 +29,7 @@ export async function runServe(options: ServeOptions, context: CliContext): Prom
         return { stop: () => closeScrapeServer(server) };
       },
     });
-    return ExitCode.OK;
+    // Stopped before any poll succeeded: nothing was ever read, never OK.
+    return result === 'ok' ? ExitCode.OK : ExitCode.UNKNOWN;
   });
 }

@@ -49,6 +49,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
         pollFailed: (outcome) => reportPollFailure(context, outcome),
       },
     );
+    // Nothing read (every poll failed, or Ctrl-C cut the first one short) is never OK.
     return exitCodeForSkippedInput(monitor, result === 'ok' ? ExitCode.OK : ExitCode.UNKNOWN);
   });
 }
