@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
-import { DurationError, parseDuration, parseTimerDuration } from '../core/duration.js';
+import { DurationError, parseDuration, parseThreshold, parseTimerDuration } from '../core/duration.js';
 import { SizeError, parseSize } from '../core/size.js';
 import { DEFAULT_READ_LIMIT_BYTES, MAX_READ_LIMIT_BYTES, formatBytes } from '../platform/limits.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
@@ -133,7 +133,11 @@ function durationArg(value: string): number {
  * as the config file's thresholds take it.
  */
 function thresholdArg(value: string): number {
-  return value === 'off' ? Infinity : durationArg(value);
+  try {
+    return parseThreshold(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof DurationError ? error.message : String(error));
+  }
 }
 
 function positiveDurationArg(value: string): number {
@@ -151,15 +155,18 @@ function timerArg(value: string): number {
   }
 }
 
+/**
+ * A comma-separated list option, gathered over repeats. An empty item (`''`, `,`, `80,`) is refused:
+ * dropping it would leave a filter that matches nothing, or one narrower than asked, with no word said.
+ */
 function listArg<T>(parseOne: (item: string) => T) {
-  return (value: string, previous: T[] | undefined): T[] => [
-    ...(previous ?? []),
-    ...value
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .map(parseOne),
-  ];
+  return (value: string, previous: T[] | undefined): T[] => {
+    const items = value.split(',').map((s) => s.trim());
+    if (items.some((item) => item === '')) {
+      throw new InvalidArgumentError(items.length === 1 ? 'no value given (an empty filter would match nothing)' : 'an empty item between commas (remove the extra comma)');
+    }
+    return [...(previous ?? []), ...items.map(parseOne)];
+  };
 }
 
 /** Any spelling of a state (the grammar of core/connection-filter): ESTABLISHED, estab, close-wait, CLOSEWAIT, SYN_RECV, LISTENING… */
@@ -428,7 +435,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
       .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
       .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
-      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) => (v === 'off' ? Infinity : positiveDurationArg(v))),
+      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) => (v.trim().toLowerCase() === 'off' ? Infinity : positiveDurationArg(v))),
   ).action((raw: RawOptions) => {
     const common = commonFrom(raw);
     const format = (raw.format as CheckFormat | undefined) ?? (common.json ? 'json' : 'text');

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
-import { DurationError, parseDuration, parseTimerDuration } from '../core/duration.js';
+import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
 import {
   PRESET_NAMES,
   defaultPolicy,
@@ -38,9 +38,8 @@ export class ConfigError extends Error {
 }
 
 const durationValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  if (value === 'off') return Infinity;
   try {
-    return parseDuration(String(value));
+    return parseThreshold(String(value));
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
     return z.NEVER;
@@ -121,8 +120,10 @@ const cidr = z.string().transform((value, ctx) => {
   return parsed;
 });
 
-// A single value or a list; made a list before validation so errors name the exact element.
-const oneOrMany = <T extends z.ZodTypeAny>(item: T) => z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(item));
+// A single value or a list; made a list before validation so errors name the exact element. An
+// empty list (`state: []`) would match nothing and so turn its rule off with no word said: refused.
+const oneOrMany = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(item).min(1, 'an empty list matches nothing: give at least one value, or leave the key out'));
 
 const matchSchema = z
   .strictObject({

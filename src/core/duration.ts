@@ -1,6 +1,8 @@
 // Durations as users write them: `45` (seconds), `30s`, `10m`, `1h30m`, `2d`, `500ms`,
 // and the Cisco ASA form `0:10:00` / `10:00` (h:mm:ss, mm:ss).
 
+import { nearestWord } from './suggest.js';
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export class DurationError extends Error {}
@@ -18,6 +20,24 @@ export function parseTimerDuration(text: string): number {
   if (ms <= 0) throw new DurationError(`invalid duration "${text}": must be more than 0`);
   if (ms > MAX_TIMER_MS) throw new DurationError(`duration "${text}" is too long: a wait can be at most 24 days (${MAX_TIMER_MS} ms)`);
   return ms;
+}
+
+/**
+ * A threshold: a duration in milliseconds, or `off` in any case (Infinity: never flag), as the
+ * command line and the config file take it. DurationError as parseDuration, naming `off` when the
+ * text is one edit from it (`of`, `offf`).
+ */
+export function parseThreshold(text: string): number {
+  const word = text.trim();
+  if (word.toLowerCase() === 'off') return Infinity;
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    if (error instanceof DurationError && nearestWord(word, ['off']) !== undefined) {
+      throw new DurationError(`invalid duration "${text}" (did you mean off?)`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /** Parses a duration to milliseconds, or throws DurationError with a message that says what is accepted. */

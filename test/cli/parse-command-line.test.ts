@@ -93,6 +93,20 @@ describe('parseCommandLine', () => {
     [['list', '--iterations', '2'], /^--iterations needs --watch/],
     [['serve', '--json'], /^--json means nothing to serve/],
     [['dashboard', '--json'], /^--json means nothing to dashboard/],
+    // Empty filter values: dropping them left a filter that matched nothing (an empty table, rc 0;
+    // reset's "no session matches"), or a narrower one than asked.
+    [['list', '--state', ''], /^option '--state <states>' argument '' is invalid\. no value given/],
+    [['list', '--port', ','], /^option '--port <ports>' argument ',' is invalid\. an empty item between commas/],
+    [['list', '--port', '80,'], /argument '80,' is invalid\. an empty item between commas/],
+    [['list', '--process', ''], /^option '--process <names>' argument '' is invalid\. no value given/],
+    [['list', '--process', ' '], /argument ' ' is invalid\. no value given/],
+    [['list', '--kind', ''], /^option '--kind <kinds>' argument '' is invalid\. no value given/],
+    [['list', '--pid', ','], /argument ',' is invalid\. an empty item/],
+    [['reset', '--state', ''], /^option '--state <states>' argument '' is invalid\. no value given/],
+    [['reset', '--port', ' , '], /argument ' , ' is invalid\. an empty item/],
+    [['reset', '--process', '', '--state', 'CLOSE_WAIT'], /argument '' is invalid\. no value given/],
+    [['reset', '--kind', ''], /argument '' is invalid\. no value given/],
+    [['check', '--reset', ''], /argument '' is invalid\. no value given/],
   ])('rejects %j with one line', (argv, message) => {
     let error: unknown;
     try {
@@ -175,8 +189,21 @@ describe('thresholds "off" on the command line, as in the config file', () => {
     }
   });
 
+  it('takes off in any case, on every threshold and --renotify', () => {
+    expect(parseCommandLine(['list', '--idle', 'OFF', '--half-open', 'Off', '--critical-half-close', 'oFF'])).toMatchObject({
+      options: { warning: { idleMs: Infinity, halfOpenMs: Infinity }, critical: { halfCloseMs: Infinity } },
+    });
+    expect(parseCommandLine(['check', '--renotify', 'OFF'])).toMatchObject({ options: { renotifyMs: Infinity } });
+    // One value under two spellings is no contradiction.
+    expect(parseCommandLine(['list', '--idle', 'off', '--idle', 'OFF'])).toMatchObject({ options: { warning: { idleMs: Infinity } } });
+  });
+
   it('still refuses a word that is neither a duration nor "off", and takes off twice as one value', () => {
     expect(() => parseCommandLine(['list', '--idle', 'of'])).toThrow(/--idle <duration>' argument 'of' is invalid/);
+    // A near miss of off is named; a word near nothing gets the forms a duration takes.
+    expect(() => parseCommandLine(['list', '--idle', 'of'])).toThrow(/^option '--idle <duration>' argument 'of' is invalid\. invalid duration "of" \(did you mean off\?\)$/);
+    expect(() => parseCommandLine(['check', '--critical-half-open', 'OFFF'])).toThrow(/invalid duration "OFFF" \(did you mean off\?\)$/);
+    expect(() => parseCommandLine(['list', '--idle', 'soon'])).toThrow(/invalid duration "soon": use seconds/);
     expect(() => parseCommandLine(['list', '--idle', 'off', '--idle', '1h'])).toThrow(/^--idle given twice with different values \(off, 1h\)/);
     expect(parseCommandLine(['list', '--half-open', 'off', '--synwait', 'off'])).toMatchObject({ options: { warning: { halfOpenMs: Infinity } } });
   });

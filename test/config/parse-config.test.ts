@@ -62,9 +62,24 @@ describe('parseConfig', () => {
     ['notify:\n  - { type: webhook, url: "http://127.0.0.1:9/x", timeout: 25d }\n', 'c.yaml:2: notify[0].timeout: duration "25d" is too long: a wait can be at most 24 days'],
     ['notify:\n  - { type: exec, command: [/bin/true], timeout: 2147484s }\n', 'c.yaml:2: notify[0].timeout: duration "2147484s" is too long'],
     ['notify:\n  - { type: exec, command: [/bin/true], timeout: off }\n', 'c.yaml:2: notify[0].timeout: invalid duration "off"'],
+    // An empty list would match nothing and turn its rule off with no word said.
+    ['rules:\n  - name: a\n    match:\n      state: []\n', 'c.yaml:4: rules[0].match.state: an empty list matches nothing: give at least one value, or leave the key out'],
+    ['rules:\n  - name: a\n    match: { local-port: [], process: postgres }\n', 'c.yaml:3: rules[0].match.local-port: an empty list matches nothing'],
+    ['rules:\n  - name: a\n    match: { remote-address: [] }\n', 'c.yaml:3: rules[0].match.remote-address: an empty list matches nothing'],
+    ['counts:\n  - {name: a, state: [], per: process, warning: 1}\n', 'c.yaml:2: counts[0].state: an empty list matches nothing'],
+    ['counts:\n  - {name: a, state: CLOSE_WAIT, per: process, warning: 1, match: {process: []}}\n', 'c.yaml:2: counts[0].match.process: an empty list matches nothing'],
+    // A near miss of off is named.
+    ['thresholds:\n  idle: of\n', 'c.yaml:2: thresholds.idle: invalid duration "of" (did you mean off?)'],
   ])('names file, line and field: %j', (text, message) => {
     expect(() => parseConfig(text, 'c.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(text, 'c.yaml')).toThrow(message);
+  });
+
+  it('takes off in any case for every threshold', () => {
+    const config = parseConfig('thresholds:\n  idle: OFF\n  states: { CLOSE_WAIT: Off }\ncritical:\n  half-close: oFf\nrules:\n  - { name: a, match: { state: LISTEN }, thresholds: { half-open: OFF } }\n', 'c.yaml');
+    expect(config.warning).toEqual({ idleMs: Infinity, perStateMs: { CLOSE_WAIT: Infinity } });
+    expect(config.critical).toEqual({ halfCloseMs: Infinity });
+    expect(config.rules[0]!.warning).toEqual({ halfOpenMs: Infinity });
   });
 
   it('gives JSON syntax errors a line too', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationError, MAX_TIMER_MS, formatDuration, parseDuration, parseTimerDuration } from '../../src/core/duration.js';
+import { DurationError, MAX_TIMER_MS, formatDuration, parseDuration, parseThreshold, parseTimerDuration } from '../../src/core/duration.js';
 
 describe('durations', () => {
   it.each([
@@ -32,5 +32,18 @@ describe('durations', () => {
     expect(() => parseTimerDuration(`${MAX_TIMER_MS + 1}ms`)).toThrow(/too long: a wait can be at most 24 days/);
     expect(() => parseTimerDuration('25d')).toThrow(DurationError);
     expect(() => parseTimerDuration('0s')).toThrow(/must be more than 0/);
+  });
+});
+
+describe('thresholds', () => {
+  it('reads off in any case as Infinity, anything else as a duration', () => {
+    for (const word of ['off', 'OFF', 'Off', ' oFf ']) expect(parseThreshold(word)).toBe(Infinity);
+    expect(parseThreshold('90s')).toBe(90_000);
+  });
+
+  it('names off for a near miss, and only then', () => {
+    expect(() => parseThreshold('of')).toThrow(new DurationError('invalid duration "of" (did you mean off?)'));
+    expect(() => parseThreshold('oof')).toThrow(/did you mean off\?/);
+    expect(() => parseThreshold('on')).toThrow(/^invalid duration "on": use seconds/);
   });
 });
