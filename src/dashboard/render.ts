@@ -137,11 +137,16 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   const total = h.evaluation?.views.length ?? 0;
   const limit = (ms: number) => (ms === Infinity ? 'off' : formatDuration(ms));
   const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
-  const flagged = `${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`;
+  // Before any table was read there is nothing to count: zeros would read as all clear (fail closed).
+  const flagged = h.evaluation
+    ? `${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`
+    : h.failure
+      ? 'no socket table read yet: nothing is counted'
+      : 'first poll running… nothing is counted yet';
   const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
   const anyFlagged = halfOpen + halfClose + idle + countFlags > 0;
   const lines = [paint(fit(first, width), 'bold'), anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width)), escapeTags(fit(limits, width))];
-  if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — showing the data of ${when}`, width), 'red'));
+  if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — ${h.evaluation ? `showing the data of ${when}` : 'nothing read yet'}`, width), 'red'));
   return lines;
 }
 

@@ -13,3 +13,20 @@ describe('dashboard header counts', () => {
     expect(header(2)).toMatch(/^2 connections {2}flagged:/);
   });
 });
+
+describe('dashboard header before the first table (N6)', () => {
+  const base = { host: 'h', source: 'ss', intervalMs: 2000, paused: false, thresholds: { halfOpenMs: 1, halfCloseMs: 1, idleMs: 1, perStateMs: {} }, sort: 'flag' };
+
+  it('shows no counts while the first poll runs: zeros would read as all clear', () => {
+    const text = headerLines(base, 120, plainPaint).join('\n');
+    expect(text).toContain('first poll running… nothing is counted yet');
+    expect(text).not.toMatch(/\d+ connections?|flagged:|half-open 0 /);
+  });
+
+  it('after a failed first poll: the failure, and still no counts', () => {
+    const lines = headerLines({ ...base, failure: 'ss timed out' }, 120, plainPaint);
+    expect(lines[0]!.trimEnd()).toBe('POLL FAILED: ss timed out — nothing read yet');
+    expect(lines.join('\n')).toContain('no socket table read yet: nothing is counted');
+    expect(lines.join('\n')).not.toMatch(/flagged:|0 connections/);
+  });
+});
