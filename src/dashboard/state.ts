@@ -42,6 +42,11 @@ export interface DashboardState {
   shown: readonly ConnectionView[];
   groups: readonly GroupRow[];
   cursor: Cursor;
+  /**
+   * Whether the person moved the selection since the table was last reset: then it stays on that
+   * connection across polls; otherwise it stays on the top row, whatever sorts in above.
+   */
+  chosen: boolean;
   sort: SortKey;
   grouping: Grouping;
   /** The `/` filter's text. */
@@ -71,6 +76,7 @@ export function initialState(intervalMs: number, width: number, height: number):
     shown: [],
     groups: [],
     cursor: { selected: 0, offset: 0 },
+    chosen: false,
     sort: 'flag',
     grouping: 'none',
     filter: '',
@@ -116,18 +122,25 @@ function tableRows(state: DashboardState): number {
 
 /** Recomputes what the table shows from the views and the settings, keeping the selection. */
 function derive(state: DashboardState, reset = false): DashboardState {
-  const selectedKey = reset || state.grouping !== 'none' ? undefined : state.shown[state.cursor.selected]?.connection.key;
-  const cursor = reset ? { selected: 0, offset: 0 } : state.cursor;
+  // Followed only when chosen: a selection left at the top stays there, so the cursor never wanders
+  // with no key pressed (rows sorting in above it under churn would carry it down the list).
+  const chosen = state.chosen && !reset;
+  const selectedKey = !chosen || state.grouping !== 'none' ? undefined : state.shown[state.cursor.selected]?.connection.key;
+  const cursor = chosen ? state.cursor : { selected: 0, offset: 0 };
   const matches = compileFilter(state.filter);
   const scope = state.scope;
   const filtered = (state.views ?? []).filter((v) => (!state.flaggedOnly || v.flag) && matches(v) && (!scope || inScope(v, scope)));
   const height = tableRows(state);
   if (state.grouping === 'none') {
     const shown = sortViews(filtered, state.sort);
-    return { ...state, shown, groups: [], cursor: followSelection(selectedKey, shown, cursor, height) };
+    return { ...state, chosen, shown, groups: [], cursor: followSelection(selectedKey, shown, cursor, height) };
   }
   const groups = groupViews(filtered, state.grouping);
-  return { ...state, shown: [], groups, cursor: clampCursor(cursor, groups.length, height) };
+  // A chosen group is followed by its label as a row is by its key.
+  const groupKey = chosen ? state.groups[state.cursor.selected]?.key : undefined;
+  const index = groupKey === undefined ? -1 : groups.findIndex((g) => g.key === groupKey);
+  const moved = index < 0 ? cursor : { selected: index, offset: cursor.offset + (index - cursor.selected) };
+  return { ...state, chosen, shown: [], groups, cursor: clampCursor(moved, groups.length, height) };
 }
 
 export function modeOf(state: DashboardState): KeyMode {
@@ -178,7 +191,7 @@ function act(state: DashboardState, action: KeyAction): DashboardState {
     case 'quit':
       return { ...state, quit: true };
     case 'move':
-      return { ...state, cursor: moveCursor(state.cursor, action.move, rowCount(state), tableRows(state)) };
+      return { ...state, chosen: true, cursor: moveCursor(state.cursor, action.move, rowCount(state), tableRows(state)) };
     case 'open':
       return open(state);
     case 'clear-filter':

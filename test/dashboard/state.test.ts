@@ -170,6 +170,31 @@ describe('keys on the table', () => {
     expect(s.shown[s.cursor.selected]!.connection.key).toBe(selected);
   });
 
+  it('a selection never moved stays on the top row under churn; a chosen one stays on its connection, in the table and among groups (breaker 12)', () => {
+    // Churn: each poll, new flagged rows sort in above the rows seen before.
+    const churn = (n: number) => Array.from({ length: n }, (_, i) => view('CLOSE_WAIT', 30000 + i, 31000 + i, { flagged: true, dwellMs: 20_000 + i }));
+    let s = polled();
+    const top = s.shown[0]!.connection.key;
+    s = reduce(s, { type: 'evaluated', views: [...churn(40), ...VIEWS] });
+    expect(s.cursor).toEqual({ selected: 0, offset: 0 });
+    expect(s.shown[0]!.connection.key).not.toBe(top); // the top row changed, the cursor stayed at the top
+    s = reduce(s, { type: 'evaluated', views: [...churn(80), ...VIEWS] });
+    expect(s.cursor).toEqual({ selected: 0, offset: 0 });
+    expect(tableLabel(s)).toContain(` connections 1/${80 + VIEWS.length} `);
+
+    s = press(s, 'down', 'down');
+    const chosen = s.shown[s.cursor.selected]!.connection.key;
+    const onScreen = s.cursor.selected - s.cursor.offset;
+    s = reduce(s, { type: 'evaluated', views: [...churn(120), ...VIEWS] });
+    expect(s.shown[s.cursor.selected]!.connection.key).toBe(chosen);
+    expect(s.cursor.selected - s.cursor.offset).toBe(onScreen); // at the same place on the screen
+
+    let g = press(polled(), 'g', 'down');
+    const group = g.groups[g.cursor.selected]!.key;
+    g = reduce(g, { type: 'evaluated', views: [...Array.from({ length: 30 }, (_, i) => view('CLOSE_WAIT', 30000 + i, 31000 + i, { pid: 7, process: 'newcomer', flagged: true })), ...VIEWS] });
+    expect(g.groups[g.cursor.selected]!.key).toBe(group);
+  });
+
   it('every binding in the key table changes the state in some mode it is bound in (none is dead)', () => {
     const states: Record<string, DashboardState> = {
       table: press(type(press(polled(), '/'), 'estab'), 'enter', 'down'),
