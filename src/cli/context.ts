@@ -13,6 +13,11 @@ export interface CliContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Aborted on SIGINT/SIGTERM. */
   interrupt: AbortSignal;
+  /**
+   * Ends the command as SIGINT does: aborts `interrupt`, so a command or read under way is killed
+   * at once. For the dashboard, whose q and Ctrl-C arrive as keys, not as a signal.
+   */
+  stop?(): void;
   /** The terminal, when stdin and stdout are both one: the dashboard draws there. */
   terminal?: { input: NodeJS.ReadStream; output: NodeJS.WriteStream };
   /** Calls `listener` on SIGHUP (log rotation); returns the unsubscribe. */

@@ -62,6 +62,7 @@ const exitCode = await runCli(
       for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) await delay(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
     },
     interrupt: interrupt.signal,
+    stop: () => interrupt.abort(),
     ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { input: process.stdin, output: process.stdout } } : {}),
     onHangup: (listener) => {
       hangupListeners.add(listener);

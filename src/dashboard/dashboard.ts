@@ -24,6 +24,11 @@ export interface DashboardIo {
   terminal: string;
   noColor: boolean;
   interrupt: AbortSignal;
+  /**
+   * Called when the dashboard ends: aborts the reads under way (the `ss` of a slow poll is killed),
+   * so quitting never waits for a poll. Without it a poll under way runs to its end or timeout.
+   */
+  stop?: () => void;
 }
 
 export interface DashboardSettings {
@@ -100,6 +105,8 @@ class Dashboard {
   private ownersAgain = false;
   private loop: PollLoop | undefined;
   private quit: (() => void) | undefined;
+  /** Ended: a poll cut short by the quit is neither drawn nor logged. */
+  private stopped = false;
 
   constructor(
     private readonly screen: blessed.Widgets.Screen,
@@ -136,7 +143,10 @@ class Dashboard {
       const crash = (error: unknown) => finish(error instanceof Error ? error : new Error(String(error)));
       const stop = new AbortController();
       const finish = (error?: Error) => {
+        this.stopped = true;
         stop.abort();
+        // q and Ctrl-C are keys here, not signals: the reads of a poll under way end only when asked.
+        this.io.stop?.();
         process.removeListener('uncaughtException', crash);
         process.removeListener('unhandledRejection', crash);
         if (error) reject(error);
@@ -166,6 +176,7 @@ class Dashboard {
   }
 
   private async onPoll(outcome: PollOutcome): Promise<void> {
+    if (this.stopped) return;
     this.lastOutcome = outcome;
     if (outcome.ok) {
       this.failure = undefined;

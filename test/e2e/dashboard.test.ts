@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatEndpoint } from '../../src/core/address.js';
@@ -221,6 +224,33 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
     expect(text).not.toContain('terminal too small');
     keys(tiny, 'q');
     expect(await until(tiny, (t) => t.includes('TCPDWELL-EXITED'), 'the exit')).toMatch(/TCPDWELL-EXITED 0/);
+  }, 60_000);
+
+  it('Ctrl-C during a slow poll quits at once: the hanging ss is killed, the terminal restored (breaker 1)', async () => {
+    // The `ss` here is a script first on PATH (written for the test): its first run prints a
+    // one-row table in ss's shape, every later run records its pid and hangs for 30 s.
+    const bin = mkdtempSync(join(tmpdir(), 'tcpdwell-x1-slow-ss-'));
+    try {
+      const marker = join(bin, 'polled');
+      const hanging = join(bin, 'hanging.pid');
+      const table = 'State      Recv-Q Send-Q      Local Address:Port        Peer Address:Port Process\\nLISTEN     0      16              127.0.0.1:40957            0.0.0.0:*\\n';
+      writeFileSync(join(bin, 'ss'), `#!/bin/sh\nif [ -e ${marker} ]; then echo $$ > ${hanging}; exec sleep 30; fi\ntouch ${marker}\nprintf '${table}'\n`, { mode: 0o755 });
+      const s = 'slow';
+      open(s, 100, 30, ['TERM=xterm-256color', 'NO_COLOR=1', `PATH=${bin}:${process.env.PATH ?? ''}`], '--interval 1s --source ss');
+      await until(s, (t) => t.includes('127.0.0.1:40957'), 'the first table');
+      for (let i = 0; i < 40 && !existsSync(hanging); i++) await delay(100);
+      const pid = Number(readFileSync(hanging, 'utf8'));
+      await delay(300);
+      const asked = Date.now();
+      keys(s, 'C-c');
+      const text = await until(s, (t) => t.includes('TCPDWELL-EXITED'), 'the exit');
+      expect(Date.now() - asked).toBeLessThan(5000); // not ss's 30 s, nor the 10 s poll timeout
+      expect(text).toMatch(/TCPDWELL-EXITED 0/);
+      expect(text).not.toContain('40957');
+      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 

@@ -27,6 +27,7 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         // https://no-color.org: present and not empty.
         noColor: Boolean(context.env.NO_COLOR),
         interrupt: context.interrupt,
+        ...(context.stop ? { stop: context.stop } : {}),
       },
     );
     return ExitCode.OK;
