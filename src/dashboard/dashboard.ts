@@ -8,7 +8,7 @@ import type { Policy } from '../core/policy.js';
 import { detailText } from './detail.js';
 import { colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, fit, groupHeader, groupLine, headerLines, helpView, plainPaint, promptLine, stateBars, type Paint } from './render.js';
 import { wrapText } from './wrap.js';
-import { MIN_SIZE, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
+import { MIN_SIZE, emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
 import { TREND_LEGEND, TrendHistory, trendLines } from './trend.js';
 
 // The live dashboard: a thin blessed adapter over state.ts. Keys, polls and resizes become
@@ -313,7 +313,7 @@ class Dashboard {
     if (state.grouping === 'none') {
       const columns = connectionColumns(width);
       body = [connectionHeader(columns, this.paint), ...visibleViews(state).map((v, i) => connectionLine(v, columns, state.cursor.offset + i === state.cursor.selected, this.paint))];
-      if (state.shown.length === 0) body.push(escapeTags(state.views ? '(no connection matches)' : '(first poll running)'));
+      if (state.shown.length === 0) body.push(escapeTags(state.views ? emptyTableText(state.filter) : '(first poll running)'));
     } else if (state.grouping === 'process' && this.ownersPending()) {
       // Counted before the owners are known, every row would fall in "(no owner)".
       body = [groupHeader(state.grouping, width, this.paint), escapeTags('(looking up the owner of every connection…)')];
@@ -352,7 +352,8 @@ class Dashboard {
       this.prompt.hide();
       return;
     }
-    this.prompt.setContent(this.paint(fit(promptLine(overlay.text, this.state.width), this.state.width), 'inverse'));
+    const status = overlay.error ? { error: overlay.error } : { prefilled: this.state.promptPrefilled };
+    this.prompt.setContent(this.paint(fit(promptLine(overlay.text, this.state.width, status), this.state.width), 'inverse'));
     this.prompt.show();
     this.prompt.setFront();
   }

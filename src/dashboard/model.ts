@@ -1,7 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { ownerLabel } from '../core/connection.js';
 import type { ConnectionView } from '../core/evaluate.js';
-import { parseFilterWord } from '../core/connection-filter.js';
+import { parseFilterWord, parsePortRange } from '../core/connection-filter.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 
 // The model behind the dashboard: filtering, sorting, grouping, windowing and moving the
@@ -18,16 +18,60 @@ export function nextOf<T>(list: readonly T[], current: T): T {
   return list[(list.indexOf(current) + 1) % list.length]!;
 }
 
+/** `python3[5891]`: an owner as the group view and the table show it (core/connection ownerLabel). */
+const OWNER_LABEL = /^(.*)\[(\d+)\]$/;
+
+/** A port-shaped word: `5432`, `:5432`, `6000-6010`; one that parsePortRange refuses is an error, not text. */
+const PORT_SHAPED = /^:?\d+(?:-\d+)?$/;
+
+const squeeze = (word: string) => word.toUpperCase().replace(/[-_\s]/g, '');
+
+/** The states whose name starts with `word` (2 letters or more; `-`, `_` and case ignored): `fin` → FIN_WAIT_1, FIN_WAIT_2. */
+export function statesByPrefix(word: string): TcpState[] {
+  const prefix = squeeze(word);
+  if (prefix.length < 2 || !/^[A-Z]/.test(prefix)) return [];
+  return ALL_TCP_STATES.filter((state) => squeeze(state).startsWith(prefix));
+}
+
+/**
+ * Why the filter text cannot be applied, or undefined: a port-shaped word outside 0–65535 or a
+ * range whose first port is above its last (`5-3`, `:70000`), as `--port` rejects them. A bare
+ * number above 65535 is a pid (see compileFilter), not an error.
+ */
+export function filterError(text: string): string | undefined {
+  for (const token of text.trim().split(/\s+/).filter(Boolean)) {
+    if (!PORT_SHAPED.test(token) || parsePortRange(token) !== undefined) continue;
+    if (token.includes('-')) return `"${token}" is not a port range: low-high, each 0–65535`;
+    if (token.startsWith(':')) return `"${token}" is not a port: 0–65535`;
+  }
+  return undefined;
+}
+
+/** How numbers past the port range are read, said when the filter shows nothing: `"70000" is read as a pid`. */
+export function filterReading(text: string): string | undefined {
+  const pids = text.trim().split(/\s+/).filter((token) => parseFilterWord(token).kind === 'pid');
+  if (pids.length === 0) return undefined;
+  return `${pids.map((p) => `"${p}"`).join(', ')} ${pids.length === 1 ? 'is' : 'are'} read as ${pids.length === 1 ? 'a pid' : 'pids'} (ports go up to 65535)`;
+}
+
 /**
  * Every token must match; tokens are read with the grammar of `--state`/`--port` and the config
  * (core/connection-filter): a state in any spelling (close-wait, ESTAB, CLOSEWAIT), a port or range
  * (`5432`, `:5432`, `6000-6010`, either side; a single number also matches a pid), a pid (a number
- * above 65535), or text found in an address, `ip:port` or the process name.
+ * above 65535), an owner as the group view shows it (`python3[5891]`), or text found in an address,
+ * `ip:port` or the process name; text that starts a state's name (`fin`, `time`) also matches
+ * rows in those states.
  */
 export function compileFilter(text: string): (view: ConnectionView) => boolean {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
   if (tokens.length === 0) return () => true;
   const tests = tokens.map((token): ((v: ConnectionView) => boolean) => {
+    const owner = OWNER_LABEL.exec(token);
+    if (owner) {
+      const pid = Number(owner[2]);
+      const name = owner[1]!.toLowerCase();
+      return (v) => v.row.pid === pid && (v.row.process ?? '?').toLowerCase() === name;
+    }
     const word = parseFilterWord(token);
     if (word.kind === 'state') return (v) => v.row.state === word.state;
     if (word.kind === 'port') {
@@ -37,7 +81,9 @@ export function compileFilter(text: string): (view: ConnectionView) => boolean {
     }
     if (word.kind === 'pid') return (v) => v.row.pid === word.pid;
     const needle = token.toLowerCase();
+    const states = new Set(statesByPrefix(token));
     return (v) =>
+      states.has(v.row.state) ||
       formatEndpoint(v.row.local).toLowerCase().includes(needle) ||
       formatEndpoint(v.row.remote).toLowerCase().includes(needle) ||
       (v.row.process ?? '').toLowerCase().includes(needle);

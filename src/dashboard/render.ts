@@ -158,8 +158,13 @@ export function stateBars(counts: readonly [string, number][], width: number): s
 }
 
 /** The filter prompt's line: labelled, with a cursor; the end of a long filter stays in view (where the typing is). */
-export function promptLine(text: string, width: number): string {
-  const hint = '  (Enter applies, Esc cancels)';
+export function promptLine(text: string, width: number, status: { prefilled?: boolean; error?: string } = {}): string {
+  // The error, else what typing does to the filter in force, else how to leave: the first that fits.
+  const hint = status.error
+    ? `  ✗ ${sanitizeLine(status.error)}`
+    : status.prefilled
+      ? '  (the filter in force: typing replaces it, Backspace edits it; Enter applies, Esc cancels)'
+      : '  (Enter applies, Esc cancels)';
   const line = `filter: ${sanitizeLine(text)}_`;
   const chars = [...line];
   if (chars.length + hint.length <= width) return line + hint;

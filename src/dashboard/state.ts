@@ -5,6 +5,8 @@ import {
   SORT_KEYS,
   clampCursor,
   compileFilter,
+  filterError,
+  filterReading,
   filterNeedsOwners,
   followSelection,
   groupViews,
@@ -31,7 +33,8 @@ export const MIN_SIZE = { width: 80, height: 24 } as const;
 
 export type Overlay =
   | { kind: 'none' }
-  | { kind: 'prompt'; text: string }
+  /** `error`: why the text typed cannot be applied (a port out of range); shown in the prompt line. */
+  | { kind: 'prompt'; text: string; error?: string }
   | { kind: 'detail'; key: string; scroll: number }
   | { kind: 'help'; scroll: number };
 
@@ -51,6 +54,11 @@ export interface DashboardState {
   grouping: Grouping;
   /** The `/` filter's text. */
   filter: string;
+  /**
+   * The prompt was opened on the filter in force and nothing was typed yet: the first character
+   * typed replaces that text (as a selected field does); Backspace and Ctrl-U edit it instead.
+   */
+  promptPrefilled: boolean;
   /** Enter on a group: the table holds exactly that group's rows. */
   scope: GroupScope | undefined;
   flaggedOnly: boolean;
@@ -80,6 +88,7 @@ export function initialState(intervalMs: number, width: number, height: number):
     sort: 'flag',
     grouping: 'none',
     filter: '',
+    promptPrefilled: false,
     scope: undefined,
     flaggedOnly: false,
     paused: false,
@@ -175,7 +184,7 @@ function onKey(state: DashboardState, key: string, ch: string | undefined): Dash
   // Nothing is drawn below the smallest size: only quitting acts, nothing changes unseen.
   if (layoutOf(state.width, state.height).tooSmall) return binding?.action.type === 'quit' ? act(state, binding.action) : state;
   if (binding) return act(state, binding.action);
-  if (state.overlay.kind === 'prompt' && ch && isPrintable(ch)) return { ...state, overlay: { kind: 'prompt', text: state.overlay.text + ch } };
+  if (state.overlay.kind === 'prompt' && ch && isPrintable(ch)) return { ...state, promptPrefilled: false, overlay: { kind: 'prompt', text: (state.promptPrefilled ? '' : state.overlay.text) + ch } };
   if (state.overlay.kind === 'help') return { ...state, overlay: { kind: 'none' } };
   return state;
 }
@@ -197,7 +206,7 @@ function act(state: DashboardState, action: KeyAction): DashboardState {
     case 'clear-filter':
       return state.filter === '' && state.scope === undefined ? state : derive({ ...state, filter: '', scope: undefined }, true);
     case 'open-prompt':
-      return { ...state, overlay: { kind: 'prompt', text: state.filter } };
+      return { ...state, promptPrefilled: state.filter !== '', overlay: { kind: 'prompt', text: state.filter } };
     case 'cycle-sort':
       return derive({ ...state, sort: nextOf(SORT_KEYS, state.sort) });
     case 'toggle-flagged':
@@ -221,12 +230,18 @@ function act(state: DashboardState, action: KeyAction): DashboardState {
       const scroll = Math.max(0, Math.min(overlay.scroll + delta, 10_000));
       return { ...state, overlay: { ...overlay, scroll } };
     }
-    case 'prompt-apply':
-      return overlay.kind === 'prompt' ? derive({ ...state, filter: overlay.text.trim(), overlay: { kind: 'none' } }, true) : state;
+    case 'prompt-apply': {
+      if (overlay.kind !== 'prompt') return state;
+      // A word that cannot name anything (a port past 65535, a range high-low) stays in the prompt
+      // with the reason, instead of a filter that silently matches nothing.
+      const error = filterError(overlay.text);
+      if (error) return { ...state, promptPrefilled: false, overlay: { kind: 'prompt', text: overlay.text, error } };
+      return derive({ ...state, filter: overlay.text.trim(), promptPrefilled: false, overlay: { kind: 'none' } }, true);
+    }
     case 'prompt-delete':
-      return overlay.kind === 'prompt' ? { ...state, overlay: { kind: 'prompt', text: [...overlay.text].slice(0, -1).join('') } } : state;
+      return overlay.kind === 'prompt' ? { ...state, promptPrefilled: false, overlay: { kind: 'prompt', text: [...overlay.text].slice(0, -1).join('') } } : state;
     case 'prompt-erase':
-      return overlay.kind === 'prompt' ? { ...state, overlay: { kind: 'prompt', text: '' } } : state;
+      return overlay.kind === 'prompt' ? { ...state, promptPrefilled: false, overlay: { kind: 'prompt', text: '' } } : state;
   }
 }
 
@@ -268,6 +283,12 @@ export function ownersNeeded(state: DashboardState): 'all' | 'visible' {
 /** The visible window the state would show for `views` (a new poll's), for looking up their owners. */
 export function visibleFor(state: DashboardState, views: readonly ConnectionView[]): ConnectionView[] {
   return visibleViews(reduce(state, { type: 'evaluated', views }));
+}
+
+/** The line of a table that shows no row: says how a number past the port range was read. */
+export function emptyTableText(filter: string): string {
+  const reading = filterReading(filter);
+  return reading ? `(no connection matches: ${reading})` : '(no connection matches)';
 }
 
 /** The table's label: what it shows, where the cursor is, and what narrows it. */

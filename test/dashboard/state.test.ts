@@ -5,7 +5,7 @@ import { connectionKey } from '../../src/core/connection.js';
 import type { TcpState } from '../../src/core/tcp-state.js';
 import { KEY_TABLE, helpLines } from '../../src/dashboard/keys.js';
 import { helpView, promptLine } from '../../src/dashboard/render.js';
-import { initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleViews, type Action, type DashboardState } from '../../src/dashboard/state.js';
+import { emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleViews, type Action, type DashboardState } from '../../src/dashboard/state.js';
 
 // The dashboard's keys as data in, state out: no screen, no clock. Rows are written for the test
 // in the shape the tracker's views have (a SocketRow with its owner where one was looked up).
@@ -281,5 +281,55 @@ describe('owners and the layout', () => {
     const window = visibleViews(s);
     expect(window).toHaveLength(17);
     expect(window).toContain(s.shown[s.cursor.selected]);
+  });
+});
+
+describe('the filter reads what the dashboard shows (breaker 16, N10)', () => {
+  it('an owner as the group view shows it, python3[22977], is exactly that process', () => {
+    const s = press(type(press(polled(), '/'), 'python3[22977]'), 'enter');
+    expect(s.shown).toHaveLength(22);
+    expect(s.shown.every((v) => v.row.pid === 22977 && v.row.process === 'python3')).toBe(true);
+    expect(ownersNeeded(s)).toBe('all');
+    // The same pid under another name is not that owner.
+    expect(press(type(press(polled(), '/'), 'nginx[22977]'), 'enter').shown).toHaveLength(0);
+  });
+
+  it('the start of a state name matches the states it starts: fin is FIN_WAIT_1/2, time is TIME_WAIT', () => {
+    const s = press(type(press(polled(), '/'), 'fin'), 'enter');
+    expect(s.shown).toHaveLength(3);
+    expect(s.shown.every((v) => v.row.state === 'FIN_WAIT_2')).toBe(true);
+    expect(press(type(press(polled(), '/'), 'time'), 'enter').shown.map((v) => v.row.state)).toEqual(['TIME_WAIT']);
+  });
+
+  it('a port-shaped word outside 0–65535, or a range high-low, stays in the prompt with the reason', () => {
+    for (const [word, reason] of [['5-3', /"5-3" is not a port range/], [':70000', /":70000" is not a port/], ['1-70000', /not a port range/]] as const) {
+      const s = press(type(press(polled(), '/'), `close ${word}`), 'enter');
+      expect(s.overlay.kind).toBe('prompt');
+      expect(s.overlay.kind === 'prompt' && s.overlay.error).toMatch(reason);
+      expect(s.filter).toBe(''); // nothing applied
+      expect(promptLine(`close ${word}`, 120, { error: (s.overlay as { error: string }).error })).toMatch(new RegExp(`^filter: close ${word}_ {2}✗ `));
+      // Editing clears the error; the text fixed then applies.
+      const edited = press(s, ...Array.from(word, () => 'backspace'));
+      expect(edited.overlay).toEqual({ kind: 'prompt', text: 'close ' });
+      expect(press(edited, 'enter').filter).toBe('close');
+    }
+    // A number past the port range is a pid, as documented; when it matches nothing the table says how it was read.
+    const s = press(type(press(polled(), '/'), '70000'), 'enter');
+    expect([s.overlay.kind, s.filter, s.shown.length]).toEqual(['none', '70000', 0]);
+    expect(emptyTableText(s.filter)).toBe('(no connection matches: "70000" is read as a pid (ports go up to 65535))');
+    expect(emptyTableText('close')).toBe('(no connection matches)');
+  });
+
+  it('the prompt reopened on the filter in force says so; the first character typed replaces it, Backspace edits it', () => {
+    let s = press(type(press(polled(), '/'), 'fin'), 'enter', '/');
+    expect(s.promptPrefilled).toBe(true);
+    expect(promptLine('fin', 120, { prefilled: s.promptPrefilled })).toContain('typing replaces it');
+    s = press(type(s, 'close'), 'enter');
+    expect(s.filter).toBe('close'); // not "finclose"
+    s = press(press(s, '/'), 'backspace');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: 'clos' });
+    s = type(s, 'e');
+    expect(s.overlay).toEqual({ kind: 'prompt', text: 'close' }); // editing, not replacing, once a key edited it
+    expect(press(press(polled(), '/'), 'x').promptPrefilled).toBe(false); // an empty prompt has nothing to replace
   });
 });
