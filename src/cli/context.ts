@@ -24,6 +24,15 @@ export interface CliContext {
   onHangup(listener: () => void): () => void;
 }
 
+/**
+ * Whether the terminal can draw the dashboard: not TERM=dumb (no cursor movement; emacs' shell,
+ * some CI consoles), where a full-screen view would be run-together text. An unset TERM is
+ * drawn as xterm.
+ */
+export function canDrawFullScreen(env: NodeJS.ProcessEnv): boolean {
+  return env.TERM !== 'dumb';
+}
+
 /** The one line every command prints when a poll could not read the socket table. */
 export function reportPollFailure(context: CliContext, outcome: PollOutcome): void {
   context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot read the socket table (source ${outcome.source}): ${outcome.error}`)}\n`);

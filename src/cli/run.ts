@@ -1,4 +1,4 @@
-import type { CliContext } from './context.js';
+import { canDrawFullScreen, type CliContext } from './context.js';
 import { runCheck } from './commands/check.js';
 import { runExplain } from './commands/explain.js';
 import { runReset } from './commands/reset.js';
@@ -15,7 +15,7 @@ import { sanitizeLine, sanitizeNagiosText } from '../output/sanitize.js';
 export async function runCli(argv: readonly string[], cliContext: CliContext, version: string): Promise<number> {
   let context = cliContext;
   try {
-    const parsed = parseCommandLine(withDefaultCommand(argv, context.terminal !== undefined), version);
+    const parsed = parseCommandLine(withDefaultCommand(argv, context.terminal !== undefined && canDrawFullScreen(context.env)), version);
     // --read-limit: every file read and command run of this command is capped there.
     if (parsed.command !== 'exit' && 'readLimitBytes' in parsed.options && parsed.options.readLimitBytes !== undefined) {
       context = { ...context, platform: withReadLimit(context.platform, parsed.options.readLimitBytes) };

@@ -332,3 +332,28 @@ describe('bad input', () => {
     expect(report.countFlags[0]).toMatchObject({ kind: 'count', rule: 'many-close-wait', per: 'local-port', count: 1, severity: 'warning' });
   });
 });
+
+describe('TERM=dumb (breaker 13): no full-screen view where the cursor cannot move', () => {
+  async function onDumbTerminal(argv: string[]) {
+    platform.commands = [ssAnswers(SS_STUCK)];
+    // A terminal that is never drawn on: the dashboard must refuse before it opens the screen.
+    const terminal = { input: process.stdin, output: process.stdout };
+    const context = { ...fakeContext(platform, { HOME: dir, TERM: 'dumb' }), terminal };
+    const code = await runCli(argv, context, '0.1.0');
+    return { code, out: context.out(), err: context.err() };
+  }
+
+  it('`tcpdwell dashboard` says so on one line and exits 64 (usage)', async () => {
+    const { code, out, err } = await onDumbTerminal(['dashboard', '--source', 'ss']);
+    expect(code).toBe(64);
+    expect(out).toBe('');
+    expect(err).toBe('tcpdwell: the dashboard cannot draw on TERM=dumb (no cursor movement); use `tcpdwell list` (or --watch), or set TERM (e.g. xterm-256color)\n');
+  });
+
+  it('plain `tcpdwell` lists instead, as when piped', async () => {
+    const { code, out, err } = await onDumbTerminal(['--source', 'ss']);
+    expect([code, err]).toEqual([0, '']);
+    expect(out).toMatch(/^STATE +LOCAL/m);
+    expect(out).toContain('CLOSE_WAIT');
+  });
+});

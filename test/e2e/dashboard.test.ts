@@ -226,6 +226,15 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
     expect(await until(tiny, (t) => t.includes('TCPDWELL-EXITED'), 'the exit')).toMatch(/TCPDWELL-EXITED 0/);
   }, 60_000);
 
+  it('TERM=dumb: one line saying why, exit 64, no run-together screen (breaker 13)', async () => {
+    const s = 'dumb';
+    open(s, 100, 30, ['TERM=dumb'], 'dashboard --interval 1s');
+    const text = await until(s, (t) => t.includes('TCPDWELL-EXITED'), 'the exit');
+    expect(text).toMatch(/TCPDWELL-EXITED 64/);
+    expect(text).toContain('tcpdwell: the dashboard cannot draw on TERM=dumb (no cursor movement)');
+    expect(text).not.toMatch(/flagged|connections/);
+  }, 30_000);
+
   it('Ctrl-C during a slow poll quits at once: the hanging ss is killed, the terminal restored (breaker 1)', async () => {
     // The `ss` here is a script first on PATH (written for the test): its first run prints a
     // one-row table in ss's shape, every later run records its pid and hangs for 30 s.

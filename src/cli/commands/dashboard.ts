@@ -1,6 +1,6 @@
 import { EventStream } from '../../app/event-stream.js';
 import { runDashboard } from '../../dashboard/dashboard.js';
-import { pollClock, type CliContext } from '../context.js';
+import { canDrawFullScreen, pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { hostFactsFor, withPollingSession } from '../open-monitor.js';
 import { UsageError, type DashboardOptions } from '../parse-command-line.js';
@@ -9,6 +9,7 @@ import { UsageError, type DashboardOptions } from '../parse-command-line.js';
 export async function runDashboardCommand(options: DashboardOptions, context: CliContext): Promise<number> {
   const terminal = context.terminal;
   if (!terminal) throw new UsageError('the dashboard needs a terminal; use `tcpdwell list` (or --watch) when output is piped');
+  if (!canDrawFullScreen(context.env)) throw new UsageError('the dashboard cannot draw on TERM=dumb (no cursor movement); use `tcpdwell list` (or --watch), or set TERM (e.g. xterm-256color)');
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     const events = log ? new EventStream() : undefined;
     await runDashboard(
