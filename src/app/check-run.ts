@@ -203,6 +203,9 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     if (book.damagedSections > 0) {
       notes.push(`state file ${stateFile.path}: ${book.damagedSections} damaged section${book.damagedSections === 1 ? '' : 's'} dropped; the other tables' history is kept`);
     }
+    if (book.damagedBacklogs > 0) {
+      notes.push(`state file ${stateFile.path}: ${book.damagedBacklogs} notifier backlog${book.damagedBacklogs === 1 ? ' was' : 's were'} damaged and dropped (those undelivered notifications are lost); the connections' and alerts' history is kept`);
+    }
     return { book, history };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;

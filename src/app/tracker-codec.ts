@@ -12,8 +12,17 @@ import { tableKey, type TableIdentity } from '../sources/table-identity.js';
 // written by another version is recognised as foreign and replaced rather than misread.
 
 export const STATE_FORMAT = 'tcpdwell-check-state';
-/** 2: sections per table. 1 (one unnamed table) is not read: it cannot say which table it was. */
-export const STATE_VERSION = 2;
+/**
+ * 2: sections per table. 1 (one unnamed table) is not read: it cannot say which table it was.
+ * 3: as 2, with notifiers' undelivered notifications (`outbox`). A release that reads only 2
+ * refuses a 3 (it sets the file aside, with a note) instead of rewriting it without the outbox, so
+ * a rollback never drops a backlog silently. A file with no backlog is written as 2, which that
+ * release reads in full (it would drop only `runsFlagged`, which this one then does without).
+ */
+export const STATE_VERSION = 3;
+/** What a file with no backlog is written as: the version the release before backlogs reads. */
+export const STATE_VERSION_WITHOUT_OUTBOX = 2;
+const READABLE_VERSIONS: readonly number[] = [2, 3];
 /** A section unused this long is dropped: its namespace or container is most likely gone. */
 export const UNUSED_SECTION_MS = 30 * 24 * 3600_000;
 /** At most this many sections, the most recently used kept. */
@@ -52,6 +61,8 @@ const reportedAlert = z.object({
   lastNotifiedMs: z.number(),
   lastSeenMs: z.number().optional(),
   lastDwellMs: z.number().optional(),
+  /** Added after version 2 was first written: absent in older files (the count is then unknown). */
+  runsFlagged: z.number().int().positive().optional(),
 });
 const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
 const severity = z.enum(['warning', 'critical']);
@@ -75,6 +86,7 @@ const notification = z.object({
   current: currentAlert.optional(),
   lastSeenMs: z.number().optional(),
   lastDwellMs: z.number().optional(),
+  runsFlagged: z.number().int().positive().optional(),
 });
 /** Added after version 2 was first written: absent in older files, which still load. */
 const channelBacklog = z.object({ notifier: z.string(), pending: z.array(z.object({ atMs: z.number(), notification })) });
@@ -87,10 +99,27 @@ const section = z.object({
   lastPollMs: z.number().optional(),
   connections: z.array(z.unknown()),
   alerts: z.array(reportedAlert),
-  /** Each failed notifier's undelivered notifications (app/notify-channels.ts). */
-  outbox: z.array(channelBacklog).optional(),
+  /**
+   * Each failed notifier's undelivered notifications (app/notify-channels.ts). Validated apart
+   * (readOutbox): a damaged backlog costs only itself, not the table's history.
+   */
+  outbox: z.unknown().optional(),
 });
-type Section = z.infer<typeof section>;
+type Section = Omit<z.infer<typeof section>, 'outbox'> & { outbox?: ChannelBacklog[] };
+
+/** The backlogs that validate, and how many did not (a non-list outbox counts as one). */
+function readOutbox(outbox: unknown): { backlogs: ChannelBacklog[]; damaged: number } {
+  if (outbox === undefined) return { backlogs: [], damaged: 0 };
+  if (!Array.isArray(outbox)) return { backlogs: [], damaged: 1 };
+  const backlogs: ChannelBacklog[] = [];
+  let damaged = 0;
+  for (const item of outbox) {
+    const one = channelBacklog.safeParse(item);
+    if (one.success) backlogs.push(one.data);
+    else damaged++;
+  }
+  return { backlogs, damaged };
+}
 const file = z.object({
   format: z.literal(STATE_FORMAT),
   version: z.number(),
@@ -179,25 +208,36 @@ export class StateBook {
     if (parsed.data.version === 1) {
       throw new StateDecodeError('written by an older tcpdwell, which did not record which socket table (network namespace, boot) it describes');
     }
-    if (parsed.data.version !== STATE_VERSION) {
-      throw new StateDecodeError(`written by another version of tcpdwell (state format ${parsed.data.version}, this one reads ${STATE_VERSION})`);
+    if (!READABLE_VERSIONS.includes(parsed.data.version)) {
+      throw new StateDecodeError(`written by another version of tcpdwell (state format ${parsed.data.version}, this one reads ${READABLE_VERSIONS.join(' and ')})`);
     }
     if (!parsed.data.tables) throw new StateDecodeError('not a tcpdwell state file (no tables)');
     // A damaged section costs only its own table's history: the others are kept.
+    // A damaged backlog costs only itself: the section's history is kept.
     const sections: Section[] = [];
     let damaged = 0;
+    let damagedBacklogs = 0;
     for (const item of parsed.data.tables) {
       const one = section.safeParse(item);
-      if (one.success) sections.push(one.data);
-      else damaged++;
+      if (!one.success) {
+        damaged++;
+        continue;
+      }
+      const { outbox, ...rest } = one.data;
+      const read = readOutbox(outbox);
+      damagedBacklogs += read.damaged;
+      sections.push(read.backlogs.length > 0 ? { ...rest, outbox: read.backlogs } : rest);
     }
     const book = new StateBook(sections);
     book.damagedSections = damaged;
+    book.damagedBacklogs = damagedBacklogs;
     return book;
   }
 
   /** Sections found damaged and dropped: at decoding, or when their connections were read. */
   damagedSections = 0;
+  /** Notifiers' backlogs (of any table) found damaged at decoding and dropped; their sections are kept. */
+  damagedBacklogs = 0;
 
   get size(): number {
     return this.sections.length;
@@ -259,7 +299,8 @@ export class StateBook {
   }
 
   encode(savedAtMs: number): string {
-    const body = { format: STATE_FORMAT, version: STATE_VERSION, savedAt: new Date(savedAtMs).toISOString(), tables: this.sections };
+    const version = this.sections.some((s) => s.outbox && s.outbox.length > 0) ? STATE_VERSION : STATE_VERSION_WITHOUT_OUTBOX;
+    const body = { format: STATE_FORMAT, version, savedAt: new Date(savedAtMs).toISOString(), tables: this.sections };
     return `${JSON.stringify(body)}\n`;
   }
 }

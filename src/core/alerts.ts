@@ -33,6 +33,8 @@ export interface ReportedAlert {
   /** The last run that saw it flagged, and its dwell then (sessions): what a RESOLVED line tells. */
   lastSeenMs?: number;
   lastDwellMs?: number;
+  /** How many runs saw it flagged, this one included; absent when an older state file did not count (unknown). */
+  runsFlagged?: number;
 }
 
 export type AlertChange = 'flagged' | 'escalated' | 'reminder' | 'resolved';
@@ -49,6 +51,8 @@ export interface AlertNotification {
   /** `resolved`: when it was last seen flagged, and its dwell then, where known. */
   lastSeenMs?: number;
   lastDwellMs?: number;
+  /** `resolved`: how many runs saw it flagged, where counted. */
+  runsFlagged?: number;
 }
 
 export interface Reconciled {
@@ -75,28 +79,33 @@ export function reconcileAlerts(previous: readonly ReportedAlert[], current: rea
     // one resolved. A count group's subject carries its count, which may change freely.
     if (!old || old.kind !== alert.kind || (alert.kind !== 'count' && old.subject !== alert.subject)) {
       if (old) notifications.push(resolvedOf(old));
-      reported.push(seen({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs }, alert, nowMs));
+      reported.push(seen({ ...base, firstFlaggedMs: nowMs, lastNotifiedMs: nowMs }, alert, nowMs, undefined));
       notifications.push({ change: 'flagged', ...base, firstFlaggedMs: nowMs, current: alert });
       continue;
     }
     const escalated = SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity];
     const due = nowMs - old.lastNotifiedMs >= renotifyMs;
     if (escalated || due) {
-      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: nowMs }, alert, nowMs));
+      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: nowMs }, alert, nowMs, old));
       notifications.push({ change: escalated ? 'escalated' : 'reminder', ...base, firstFlaggedMs: old.firstFlaggedMs, current: alert });
     } else {
       // A severity that fell back is remembered, so rising again notifies again.
-      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: old.lastNotifiedMs }, alert, nowMs));
+      reported.push(seen({ ...base, firstFlaggedMs: old.firstFlaggedMs, lastNotifiedMs: old.lastNotifiedMs }, alert, nowMs, old));
     }
   }
   for (const gone of before.values()) notifications.push(resolvedOf(gone));
   return { reported, notifications };
 }
 
-/** The reported record, stamped with this sight of the alert. */
-function seen(record: ReportedAlert, alert: CurrentAlert, nowMs: number): ReportedAlert {
+/**
+ * The reported record, stamped with this sight of the alert: one more run saw it flagged (the
+ * first, without `before`). A record from a file that did not count runs stays uncounted.
+ */
+function seen(record: ReportedAlert, alert: CurrentAlert, nowMs: number, before: ReportedAlert | undefined): ReportedAlert {
   record.lastSeenMs = nowMs;
   if (alert.dwellMs !== undefined) record.lastDwellMs = alert.dwellMs;
+  const runs = before === undefined ? 1 : before.runsFlagged === undefined ? undefined : before.runsFlagged + 1;
+  if (runs !== undefined) record.runsFlagged = runs;
   return record;
 }
 
@@ -104,6 +113,7 @@ function resolvedOf(gone: ReportedAlert): AlertNotification {
   const n: AlertNotification = { change: 'resolved', key: gone.key, kind: gone.kind, severity: gone.severity, subject: gone.subject, firstFlaggedMs: gone.firstFlaggedMs };
   if (gone.lastSeenMs !== undefined) n.lastSeenMs = gone.lastSeenMs;
   if (gone.lastDwellMs !== undefined) n.lastDwellMs = gone.lastDwellMs;
+  if (gone.runsFlagged !== undefined) n.runsFlagged = gone.runsFlagged;
   return n;
 }
 

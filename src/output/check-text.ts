@@ -58,14 +58,19 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
 }
 
 /**
- * `RESOLVED half-close: CLOSE_WAIT a -> b (stuck 2m49s when last seen, flagged for 13s)`: a reported
- * alert that cleared. How long it was stuck is its dwell at the last run that saw it; how long it
- * was flagged runs from its first report to that run (it cleared some time after).
+ * `RESOLVED half-close: CLOSE_WAIT a -> b (stuck 2m49s when last seen, flagged by 3 runs over 13s)`:
+ * a reported alert that cleared. How long it was stuck is its dwell at the last run that saw it;
+ * the span runs from its first report to that run (it cleared some time after), and the runs are
+ * counted where the state file kept the count (an older file did not: then only the span is told).
  */
 export function formatResolvedLine(n: AlertNotification, nowMs: number): string {
   const lastSeenMs = n.lastSeenMs ?? nowMs;
   const flaggedMs = lastSeenMs - n.firstFlaggedMs;
-  const flagged = flaggedMs < 1000 ? 'flagged by one run only' : `flagged for ${formatDuration(flaggedMs)}`;
+  const short = flaggedMs < 1000;
+  const flagged =
+    n.runsFlagged === 1 ? 'flagged by one run only'
+    : n.runsFlagged === undefined ? `flagged for ${short ? 'under 1s' : formatDuration(flaggedMs)}`
+    : `flagged by ${n.runsFlagged} runs ${short ? 'within 1s' : `over ${formatDuration(flaggedMs)}`}`;
   return `RESOLVED ${n.kind}: ${n.subject} (${n.lastDwellMs === undefined ? flagged : `stuck ${formatDuration(n.lastDwellMs)} when last seen, ${flagged}`})`;
 }
 

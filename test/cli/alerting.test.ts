@@ -62,8 +62,9 @@ describe('check: report once, remind, resolve', () => {
     const third = await check();
     expect(flaggedLines(third.out).sort()).toEqual([
       // Dwell when last seen (the second run): 11.7 s at first sight + 5 s; flagged from the first run to the second.
-      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (stuck 16s when last seen, flagged for 5s)',
-      'RESOLVED half-close: FIN_WAIT_2 127.0.0.1:40957 -> 127.0.0.1:43972 (stuck 16s when last seen, flagged for 5s)',
+      // The runs that saw it flagged are counted (N8): two runs, 5 s apart.
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957 (stuck 16s when last seen, flagged by 2 runs over 5s)',
+      'RESOLVED half-close: FIN_WAIT_2 127.0.0.1:40957 -> 127.0.0.1:43972 (stuck 16s when last seen, flagged by 2 runs over 5s)',
     ]);
 
     // 11 s after first sight the SYN_RECEIVED (no first-sight age from ss) has dwelt past 10 s too.

@@ -123,6 +123,22 @@ describe('a state file with one damaged section', () => {
   });
 });
 
+describe('a state file with a damaged notifier backlog (breaker 2)', () => {
+  it('drops that backlog alone, with one note: the table keeps its history and reports nothing again', async () => {
+    await checkIn(NETNS_A, TABLE_A);
+    const saved = JSON.parse(await readFile(stateFile, 'utf8'));
+    // Damaged by hand for the test: a backlog whose pending list is not a list.
+    saved.tables[0].outbox = [{ notifier: 'exec /bin/false', pending: 'truncated' }];
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(stateFile, JSON.stringify(saved), { mode: 0o600 });
+    const again = await checkIn(NETNS_A, TABLE_A);
+    expect(again.err).toBe(`tcpdwell: state file ${stateFile}: 1 notifier backlog was damaged and dropped (those undelivered notifications are lost); the connections' and alerts' history is kept\n`);
+    // The alerts were remembered: nothing is announced as new.
+    expect(again).toMatchObject({ code: 1, out: '' });
+    expect(JSON.parse(await readFile(stateFile, 'utf8')).tables[0].outbox).toBeUndefined();
+  });
+});
+
 describe('a state file after the host restarted', () => {
   it('drops the earlier boot with one line and starts fresh: no RESOLVED for sockets that died with it, dwell from first sight', async () => {
     await checkIn(NETNS_A, TABLE_A);

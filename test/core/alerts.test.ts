@@ -83,8 +83,22 @@ describe('reconcileAlerts', () => {
     const second = reconcileAlerts(first.reported, [alert('a', { dwellMs: 100_000 })], 60_000, HOUR);
     const cleared = reconcileAlerts(second.reported, [], 120_000, HOUR);
     expect(cleared.notifications).toEqual([
-      { change: 'resolved', key: 'a', kind: 'half-close', severity: 'warning', subject: 'CLOSE_WAIT a', firstFlaggedMs: 0, lastSeenMs: 60_000, lastDwellMs: 100_000 },
+      { change: 'resolved', key: 'a', kind: 'half-close', severity: 'warning', subject: 'CLOSE_WAIT a', firstFlaggedMs: 0, lastSeenMs: 60_000, lastDwellMs: 100_000, runsFlagged: 2 },
     ]);
+  });
+
+  it('counts the runs that saw an alert flagged; one loaded from a file that did not count stays uncounted', () => {
+    const runs = (previous: Parameters<typeof reconcileAlerts>[0], at: number) => reconcileAlerts(previous, [alert('a')], at, HOUR).reported;
+    let reported = runs([], 0);
+    expect(reported[0]!.runsFlagged).toBe(1);
+    reported = runs(runs(reported, 500), 900);
+    expect(reported[0]!.runsFlagged).toBe(3);
+    // A new alert on the same key (the state changed) starts again at one run.
+    expect(reconcileAlerts(reported, [alert('a', { subject: 'LAST_ACK a' })], 1000, HOUR).reported[0]!.runsFlagged).toBe(1);
+    // Written by a release that did not count: the count is unknown, not guessed.
+    const { runsFlagged: _dropped, ...uncounted } = reported[0]!;
+    expect(runs([uncounted], 2000)[0]!.runsFlagged).toBeUndefined();
+    expect(reconcileAlerts([uncounted], [], 2000, HOUR).notifications[0]!.runsFlagged).toBeUndefined();
   });
 
   it('Infinity never reminds', () => {
@@ -93,11 +107,16 @@ describe('reconcileAlerts', () => {
 });
 
 describe('formatResolvedLine', () => {
-  it('says how long the session was stuck when last seen and how long it was flagged; one sighting is said so', async () => {
+  it('says how long the session was stuck when last seen and how long it was flagged; the runs that saw it where counted', async () => {
     const { formatResolvedLine } = await import('../../src/output/check-text.js');
     const base = { change: 'resolved' as const, key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2', firstFlaggedMs: 0 };
     expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for 13s)');
-    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by one run only)');
+    // Changed on purpose (N8): under a second apart is not "one run only" unless the runs were counted.
+    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for under 1s)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000, runsFlagged: 1 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by one run only)');
+    // Two runs 0.6 s apart (the new-user report): two runs, not one.
+    expect(formatResolvedLine({ ...base, lastSeenMs: 600, lastDwellMs: 169_000, runsFlagged: 2 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by 2 runs within 1s)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, runsFlagged: 3 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged by 3 runs over 13s)');
     // An alert recorded before these figures were kept: how long it was flagged, up to now.
     expect(formatResolvedLine(base, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged for 1m00s)');
   });
