@@ -161,6 +161,19 @@ const countSchema = z.strictObject({
   match: matchSchema.optional(),
 });
 
+/**
+ * A count rule's name keys its alerts (`count RULE GROUP`) and its Nagios perfdata label: two rules
+ * of one name would report as one, so the second is an error.
+ */
+function distinctCountNames(counts: readonly { name: string }[], ctx: z.RefinementCtx): void {
+  const first = new Map<string, number>();
+  counts.forEach((c, index) => {
+    const earlier = first.get(c.name);
+    if (earlier === undefined) first.set(c.name, index);
+    else ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `count rule name "${c.name}" is already used by counts[${earlier}]; each count rule needs its own name` });
+  });
+}
+
 const notifierSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('exec'), command: z.array(z.string().min(1)).min(1), timeout: timerValue.optional() }),
   z.strictObject({
@@ -185,7 +198,7 @@ const configSchema = z.strictObject({
   thresholds: thresholdsSchema.optional(),
   critical: thresholdsSchema.optional(),
   rules: z.array(ruleSchema).optional(),
-  counts: z.array(countSchema).optional(),
+  counts: z.array(countSchema).superRefine(distinctCountNames).optional(),
   notify: z.array(notifierSchema).optional(),
 });
 

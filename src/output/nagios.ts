@@ -23,11 +23,15 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
   if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n${longNotes}`;
   const tally = tallyFlags(evaluation);
   const summary = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
+  const fixed = [
+    ...FLAG_KINDS.map((k) => [k.replace('-', '_'), flaggedOfKind(tally, k)] as const),
+    ['connections', evaluation.views.length] as const,
+    ...[...countStates(evaluation.views)].map(([state, n]) => [state.toLowerCase(), n] as const),
+  ];
+  const countLabels = distinctPerfdataLabels(countLevels.map((l) => `count_${l.rule}`), fixed.map(([label]) => label));
   const perfdata = [
-    ...FLAG_KINDS.map((k) => `${k.replace('-', '_')}=${flaggedOfKind(tally, k)};;;`),
-    `connections=${evaluation.views.length};;;`,
-    ...[...countStates(evaluation.views)].map(([state, n]) => `${state.toLowerCase()}=${n};;;`),
-    ...countLevels.map((l) => `${perfdataLabel(`count_${l.rule}`)}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`),
+    ...fixed.map(([label, n]) => `${label}=${n};;;`),
+    ...countLevels.map((l, i) => `${countLabels[i]!}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`),
   ];
   const text = summary.length ? summary.join(', ') : `${plural(evaluation.views.length, 'connection')}, nothing flagged`;
   const details = [
@@ -48,8 +52,31 @@ export function formatNagiosReport(report: CheckReport): string {
  * Development Guidelines, performance data).
  */
 export function perfdataLabel(text: string): string {
-  const label = sanitizeNagiosText(text).replaceAll('=', '_');
+  return quoteLabel(bareLabel(text));
+}
+
+function bareLabel(text: string): string {
+  return sanitizeNagiosText(text).replaceAll('=', '_');
+}
+
+function quoteLabel(label: string): string {
   return /[\s']/.test(label) ? `'${label.replaceAll("'", "''")}'` : label;
+}
+
+/**
+ * Labels for `texts` (perfdataLabel each) that differ from each other and from `taken`: sanitising
+ * can map two names to one label (`x=1` and `x_1`), and a graphing tool keeps one series per
+ * label, so a later one that collides gets `_2`, `_3`, … (in the order given, so stable per config).
+ */
+export function distinctPerfdataLabels(texts: readonly string[], taken: Iterable<string> = []): string[] {
+  const used = new Set(taken);
+  return texts.map((text) => {
+    const base = bareLabel(text);
+    let label = base;
+    for (let n = 2; used.has(label); n++) label = `${base}_${n}`;
+    used.add(label);
+    return quoteLabel(label);
+  });
 }
 
 /**

@@ -126,7 +126,8 @@ describe('check on the ss source (captured stuck states)', () => {
     const stateFile = join(dir, 'check.json');
     await writeFile(stateFile, JSON.stringify({ format: 'tcpdwell-check-state', version: 99, savedAt: '', source: 'ss', connections: [] }));
     const { err } = await run(['check', '--state-file', stateFile]);
-    expect(err).toContain('written by another version of tcpdwell (state format 99, this one reads 2)');
+    // Changed on purpose (breaker 9): this release reads format 2 and 3.
+    expect(err).toContain('written by another version of tcpdwell (state format 99, this one reads 2 and 3)');
   });
 });
 
@@ -317,6 +318,16 @@ describe('bad input', () => {
     expect(result.err).toBe(`tcpdwell: ${config}:3: thresholds: unknown field "half_close"\n`);
     const missing = await run(['check', '--config', join(dir, 'nope.yaml')]);
     expect(missing).toMatchObject({ code: 78, err: `tcpdwell: cannot read config file ${join(dir, 'nope.yaml')}: no such file\n` });
+  });
+
+  it('exits 78 with one line when two count rules share a name (breaker 7)', async () => {
+    const config = join(dir, 'tcpdwell.yaml');
+    // Written for the test: the report's case, two count rules named dup.
+    await writeFile(config, ['counts:', '  - { name: dup, state: CLOSE_WAIT, per: process, warning: 1 }', '  - { name: dup, state: CLOSE_WAIT, per: local-port, warning: 1 }', ''].join('\n'));
+    platform.commands = [ssAnswers(SS_STUCK)];
+    const result = await run(['check', '--no-state', '--config', config]);
+    expect(result.err).toBe(`tcpdwell: ${config}:3: counts[1].name: count rule name "dup" is already used by counts[0]; each count rule needs its own name\n`);
+    expect(result.code).toBe(78);
   });
 
   it('applies a config file: rules by port and counts per process', async () => {

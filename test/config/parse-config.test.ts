@@ -54,6 +54,8 @@ describe('parseConfig', () => {
     ['rules:\n  - name: a\n    match: {}\n    thresholdz: {}\n', 'c.yaml:4: rules[0]: unknown field "thresholdz"'],
     ['counts:\n  - name: a\n    state: CLOSE_WAIT\n    per: process\n', 'c.yaml:2: counts[0].warning:'],
     ['counts:\n  - {name: a, state: HALF_DEAD, per: process, warning: 1}\n', 'c.yaml:2: counts[0].state[0]: unknown state "HALF_DEAD"'],
+    // Written for the test (breaker 7): two count rules of one name would share alert keys and a perfdata label.
+    ['counts:\n  - {name: dup, state: CLOSE_WAIT, per: process, warning: 1}\n  - {name: other, state: LAST_ACK, per: process, warning: 1}\n  - {name: dup, state: FIN_WAIT_2, per: remote, warning: 5}\n', 'c.yaml:4: counts[2].name: count rule name "dup" is already used by counts[0]; each count rule needs its own name'],
     ['preset: cisco\n', 'c.yaml:1: preset:'],
     ['rules:\n  - name: a\n    match:\n      remote-address: 10.0.0.0/40\n', 'c.yaml:4: rules[0].match.remote-address[0]: invalid address or CIDR "10.0.0.0/40"'],
     ['thresholds: [\n', 'c.yaml:'],

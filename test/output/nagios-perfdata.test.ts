@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../src/core/connection.js';
 import { countLevels, defaultPolicy, evaluateCounts, type CountRule, type Policy } from '../../src/core/policy.js';
-import { formatNagios, perfdataLabel } from '../../src/output/nagios.js';
+import { distinctPerfdataLabels, formatNagios, perfdataLabel } from '../../src/output/nagios.js';
 
 // Issue 16.16: Nagios perfdata carries warn/crit where a count rule defines them. Rows written for
 // the test, in the shape every source gives (loopback CLOSE_WAIT sockets of two processes).
@@ -54,5 +54,18 @@ describe('Nagios perfdata levels', () => {
     const out = formatNagios('ok', evaluation, 'ss', [], [], [{ rule: 'pg pool', largest: 1, warningAbove: 5 }]);
     expect(out.split('\n')[0]!.endsWith(" 'count_pg pool'=1;5;;0")).toBe(true);
     expect(out.split('|')).toHaveLength(2);
+  });
+
+  it('labels stay distinct when sanitising maps two rule names to one (breaker 7)', () => {
+    // Written for the test: the two names of the report, one with `=` (shown as `_`), one with `_`.
+    const out = formatNagios('ok', evaluation, 'ss', [], [], [
+      { rule: "x=1 it's", largest: 1, warningAbove: 5 },
+      { rule: "x_1 it's", largest: 2, warningAbove: 6 },
+    ]);
+    const items = out.split('\n')[0]!.split(' | ')[1]!;
+    expect(items.endsWith(" 'count_x_1 it''s'=1;5;;0 'count_x_1 it''s_2'=2;6;;0")).toBe(true);
+    expect(distinctPerfdataLabels(['count_a|b', 'count_a\\x7cb', 'count_a|b'])).toEqual(['count_a\\x7cb', 'count_a\\x7cb_2', 'count_a\\x7cb_3']);
+    // Never one of the fixed labels either.
+    expect(distinctPerfdataLabels(['connections'], ['connections'])).toEqual(['connections_2']);
   });
 });
