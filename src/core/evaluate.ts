@@ -163,7 +163,7 @@ export function countStates(views: readonly ConnectionView[]): Map<TcpState, num
 export const FLAG_KINDS: readonly FlagKind[] = ['half-open', 'half-close', 'idle', 'count'];
 
 /** Flags by kind and severity: sessions flagged on their own, and groups over a count limit. */
-export function tallyFlags(evaluation: Evaluation): Record<FlagKind, Record<Severity, number>> {
+export function tallyFlags(evaluation: { readonly views: readonly ConnectionView[]; readonly countFlags: readonly CountFlag[] }): Record<FlagKind, Record<Severity, number>> {
   const tally = Object.fromEntries(FLAG_KINDS.map((k) => [k, { warning: 0, critical: 0 }])) as Record<FlagKind, Record<Severity, number>>;
   for (const view of evaluation.views) if (view.flag && view.flag.kind !== 'count') tally[view.flag.kind][view.flag.severity]++;
   for (const flag of evaluation.countFlags) tally.count[flag.severity]++;

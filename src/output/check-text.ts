@@ -1,6 +1,6 @@
 import { flowText, ownerLabel } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
-import type { CheckStatus, ConnectionView } from '../core/evaluate.js';
+import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, ResetResult } from '../app/reports.js';
 import { countAlertKey, type AlertNotification } from '../core/alerts.js';
@@ -50,11 +50,18 @@ export function formatCountLine(flag: CountFlag): string {
 
 export function formatCheckSummary(status: CheckStatus, views: readonly ConnectionView[], countFlags: readonly CountFlag[], source: string, errors: readonly string[]): string {
   if (status === 'unknown') return sanitizeLine(`tcpdwell UNKNOWN - ${errors.join('; ') || 'the socket table could not be read'} (source ${source})`);
-  const byKind = new Map<string, number>();
-  for (const view of views) if (view.flag && view.flag.kind !== 'count') byKind.set(view.flag.kind, (byKind.get(view.flag.kind) ?? 0) + 1);
-  if (countFlags.length) byKind.set('count', countFlags.length);
-  const parts = [...byKind].map(([kind, n]) => `${n} ${kind}`);
-  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${parts.join(', ') || 'nothing flagged'} of ${plural(views.length, 'connection')} (source ${source})`);
+  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${flagSummary({ views, countFlags })} (source ${source})`);
+}
+
+/**
+ * What a check found, as the text summary and the Nagios status line both say it:
+ * `1 half-open, 2 half-close, 1 count of 25 connections` (kinds in FLAG_KINDS order),
+ * `nothing flagged of 25 connections`.
+ */
+export function flagSummary(evaluation: { readonly views: readonly ConnectionView[]; readonly countFlags: readonly CountFlag[] }): string {
+  const tally = tallyFlags(evaluation);
+  const parts = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
+  return `${parts.join(', ') || 'nothing flagged'} of ${plural(evaluation.views.length, 'connection')}`;
 }
 
 /**
@@ -76,8 +83,8 @@ export function formatResolvedLine(n: AlertNotification, nowMs: number): string 
 
 /**
  * check's text report: what is new since the last run (or every current flag, with `all`), what
- * cleared, findings, resets, notes and a summary; no line when nothing is to be said (cron mails
- * only news). Every line is sanitised: notes and resolved lines quote outside text too.
+ * cleared, findings, resets, notes and a summary; without `all`, no line when nothing is to be
+ * said (cron mails only news). Every line is sanitised: notes and resolved lines quote outside text too.
  */
 export function formatCheckText(r: CheckReport, all: boolean): string[] {
   const viewByKey = new Map<string, ConnectionView>(r.evaluation.views.map((v) => [v.connection.key, v]));
@@ -97,7 +104,8 @@ export function formatCheckText(r: CheckReport, all: boolean): string[] {
     }
   }
   appendAll(lines, r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, r.checkedAtMs)));
-  if (lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
+  // `--all` asks for the whole picture: the status line at least, even with nothing to report.
+  if (!all && lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
   appendAll(lines, r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
   appendAll(lines, r.resets.map(formatResetLine));
   appendAll(lines, r.notices.map((n) => `note: ${n}`));

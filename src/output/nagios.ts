@@ -1,13 +1,12 @@
 import { FLAG_KINDS, countStates, flaggedOfKind, tallyFlags, type CheckStatus, type Evaluation } from '../core/evaluate.js';
-import { formatCountLine, formatFlaggedLine } from './check-text.js';
+import { flagSummary, formatCountLine, formatFlaggedLine } from './check-text.js';
 import { sanitizeNagiosText } from './sanitize.js';
-import { plural } from '../core/plural.js';
 import type { CheckReport } from '../app/reports.js';
 import type { CountLevel } from '../core/policy.js';
 
 // Nagios plugin output (Nagios Plugin Development Guidelines): one status line
-// `TCPDWELL WARNING - 3 half-close, 1 half-open | half_open=1;;; …`, then one line per flagged
-// session as long output. Exit codes 0/1/2/3 come with it. Icinga, Zabbix and Sensu read the same.
+// `TCPDWELL WARNING - 1 half-open, 3 half-close of 40 connections | half_open=1;;; …` (the words of
+// check's text summary), then one line per flagged session as long output. Exit codes 0/1/2/3 come with it. Icinga, Zabbix and Sensu read the same.
 // Text from outside is sanitised, and a `|` in it shown as `\x7c`: a `|` starts performance data in
 // the status line and in long output alike.
 
@@ -22,7 +21,6 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
   const longNotes = notes.map((n) => `${sanitizeNagiosText(n)}\n`).join('');
   if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n${longNotes}`;
   const tally = tallyFlags(evaluation);
-  const summary = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
   const fixed = [
     ...FLAG_KINDS.map((k) => [k.replace('-', '_'), flaggedOfKind(tally, k)] as const),
     ['connections', evaluation.views.length] as const,
@@ -33,7 +31,7 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     ...fixed.map(([label, n]) => `${label}=${n};;;`),
     ...countLevels.map((l, i) => `${countLabels[i]!}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`),
   ];
-  const text = summary.length ? summary.join(', ') : `${plural(evaluation.views.length, 'connection')}, nothing flagged`;
+  const text = flagSummary(evaluation);
   const details = [
     ...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined),
     ...evaluation.countFlags.map(formatCountLine),

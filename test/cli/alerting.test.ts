@@ -51,7 +51,7 @@ describe('check: report once, remind, resolve', () => {
     const first = await check();
     expect(first.code).toBe(1);
     expect(flaggedLines(first.out)).toHaveLength(7);
-    expect(first.out.trimEnd().split('\n').pop()).toBe('tcpdwell WARNING - 6 half-close, 1 half-open of 25 connections (source ss)');
+    expect(first.out.trimEnd().split('\n').pop()).toBe('tcpdwell WARNING - 1 half-open, 6 half-close of 25 connections (source ss)');
 
     platform.nowValue += 5000;
     const second = await check();
@@ -108,7 +108,7 @@ describe('check --format nagios', () => {
     expect(code).toBe(1);
     const [status, ...details] = out.trimEnd().split('\n');
     expect(status).toBe(
-      'TCPDWELL WARNING - 1 half-open, 6 half-close | half_open=1;;; half_close=6;;; idle=0;;; count=0;;; connections=25;;; ' +
+      'TCPDWELL WARNING - 1 half-open, 6 half-close of 25 connections | half_open=1;;; half_close=6;;; idle=0;;; count=0;;; connections=25;;; ' +
         'closed=0;;; listen=8;;; syn_sent=1;;; syn_received=1;;; established=7;;; fin_wait_1=0;;; fin_wait_2=4;;; close_wait=4;;; closing=0;;; last_ack=0;;; time_wait=0;;; delete_tcb=0;;; bound=0;;; unknown=0;;;',
     );
     // Nagios perfdata: label=value[UOM];[warn];[crit];[min];[max], space separated, no | in the text part.
@@ -120,7 +120,7 @@ describe('check --format nagios', () => {
   it('OK and UNKNOWN lines; a usage or config error is UNKNOWN (3) on stdout', async () => {
     const ok = await check(['--format', 'nagios', '--half-open', '1h', '--half-close', '1h']);
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/^TCPDWELL OK - 25 connections, nothing flagged \| half_open=0;;; /);
+    expect(ok.out).toMatch(/^TCPDWELL OK - nothing flagged of 25 connections \| half_open=0;;; /);
     platform.commands = [() => Object.assign(new Error('spawn ss ENOENT'), { code: 'ENOENT' })];
     const unknown = await check(['--format', 'nagios', '--source', 'ss']);
     expect(unknown).toMatchObject({ code: 3, out: 'TCPDWELL UNKNOWN - ss (iproute2) is not installed (source ss)\n' });

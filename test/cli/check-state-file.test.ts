@@ -102,7 +102,7 @@ describe('check with a state file it cannot use still reports, with one note', (
     expect(result.code).toBe(1);
     expect(result.err).toBe('');
     const lines = result.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TCPDWELL WARNING - 1 half-open \| half_open=1;;; /);
+    expect(lines[0]).toMatch(/^TCPDWELL WARNING - 1 half-open of 25 connections \| half_open=1;;; /);
     expect(lines).toHaveLength(3); // status, the flagged session, the note
     expect(lines.at(-1)).toBe(`state file ${fifo} is a FIFO, not a regular file; it is not used and not replaced`);
   });

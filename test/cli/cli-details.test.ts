@@ -47,7 +47,8 @@ describe('thresholds "off" on the command line (16.10)', () => {
     expect(on.out).toMatch(/^WARNING idle: ESTABLISHED /m);
     const off = await run(['check', '--no-state', '--all', '--half-open', 'off', '--half-close', 'off', '--idle', 'off']);
     expect(off).toMatchObject({ code: 0, err: '' });
-    expect(off.out).toBe('');
+    // Changed on purpose (N7): --all prints the status line even with nothing flagged.
+    expect(off.out).toBe('tcpdwell OK - nothing flagged of 22 connections (source ss)\n');
   });
 
   it('a threshold turned off on the command line overrides the config file, like the config\'s own "off"', async () => {
@@ -60,13 +61,13 @@ describe('thresholds "off" on the command line (16.10)', () => {
 
     const criticalOff = await run(['check', '--no-state', '--config', config, '--critical-half-close', 'off', '--format', 'nagios']);
     expect(criticalOff.code).toBe(1);
-    expect(criticalOff.out).toMatch(/^TCPDWELL WARNING - 6 half-close \|/);
+    expect(criticalOff.out).toMatch(/^TCPDWELL WARNING - 6 half-close of 22 connections \|/);
     // Off for warning leaves critical in force, as in the config file: both off, nothing is flagged.
     const warningOff = await run(['check', '--no-state', '--config', config, '--half-close', 'off', '--format', 'nagios']);
-    expect(warningOff.out).toMatch(/^TCPDWELL CRITICAL - 6 half-close \|/);
+    expect(warningOff.out).toMatch(/^TCPDWELL CRITICAL - 6 half-close of 22 connections \|/);
     const allOff = await run(['check', '--no-state', '--config', config, '--half-close', 'off', '--critical-half-close', 'off', '--format', 'nagios']);
     expect(allOff.code).toBe(0);
-    expect(allOff.out).toMatch(/^TCPDWELL OK - 22 connections, nothing flagged \|/);
+    expect(allOff.out).toMatch(/^TCPDWELL OK - nothing flagged of 22 connections \|/);
   });
 });
 
@@ -156,11 +157,12 @@ describe('counts in agreement with their nouns (16.18)', () => {
 
   it('check text and Nagios say "1 connection", and "0 connections"/"22 connections" otherwise', async () => {
     platform.commands = [ssAnswers(oneRow())];
-    expect((await run(['check', '--no-state', '--all', '--half-open', '0s'])).out).toBe('');
+    // Changed on purpose (N7): --all prints the status line even with nothing flagged.
+    expect((await run(['check', '--no-state', '--all', '--half-open', '0s'])).out).toBe('tcpdwell OK - nothing flagged of 1 connection (source ss)\n');
     const nagios = await run(['check', '--no-state', '--format', 'nagios']);
-    expect(nagios.out).toMatch(/^TCPDWELL OK - 1 connection, nothing flagged \|/);
+    expect(nagios.out).toMatch(/^TCPDWELL OK - nothing flagged of 1 connection \|/);
     platform.commands = [ssAnswers(SS_PARK.split('\n').slice(0, 2).join('\n'))];
-    expect((await run(['check', '--no-state', '--format', 'nagios'])).out).toMatch(/^TCPDWELL OK - 0 connections, nothing flagged \|/);
+    expect((await run(['check', '--no-state', '--format', 'nagios'])).out).toMatch(/^TCPDWELL OK - nothing flagged of 0 connections \|/);
   });
 
   it('the check summary line counts one connection in the singular', async () => {
