@@ -10,6 +10,7 @@ import { notifyEachChannel, type ChannelBacklog } from './notify-channels.js';
 import type { Platform } from '../platform/platform.js';
 import { StateFile, StateFileUnusableError } from '../platform/state-file.js';
 import { endSocket } from '../sources/end-socket.js';
+import type { NetnsChoice } from '../sources/netns-choice.js';
 import type { SourceChoice } from '../sources/source.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
 import type { Monitor, PollOutcome } from './monitor.js';
@@ -30,6 +31,8 @@ export interface CheckRequest {
   /** Which table the history belongs to (state file sections are per table). */
   source: SourceChoice;
   procRoot: string;
+  /** `--netns`: the namespaces read; their histories are kept one section each. */
+  netns?: NetnsChoice;
   /** Report a still-flagged session again after this long (Infinity: never). */
   renotifyMs: number;
   /** End the flagged sessions of these kinds (opt-in). */
@@ -60,7 +63,7 @@ export async function runCheckUseCase(request: CheckRequest, ports: CheckPorts):
   if (stateFile) await lockState(stateFile, stateNotes);
   try {
     // History belongs to the table it was taken from: this namespace, this boot, this source and /proc.
-    let table = stateFile ? await readTableIdentity(ports.platform, request.source, request.procRoot) : undefined;
+    let table = stateFile ? await readTableIdentity(ports.platform, request.source, request.procRoot, request.netns) : undefined;
     const unidentified = table && whyNoTableIdentity(table, ports.platform.os);
     if (unidentified) {
       stateNotes.push(`${unidentified}: history is neither read nor kept this run`);

@@ -1,5 +1,6 @@
 import { currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
 import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import { sameNetns, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag } from '../core/policy.js';
 import type { TrackerEvent } from '../core/tracker.js';
 import { countAlertKey } from '../core/alerts.js';
@@ -11,7 +12,7 @@ import type { PollOutcome } from './monitor.js';
  * poll-failed. `output/events.ts` turns each into a JSON line or a text line; the JSON field names
  * are a public interface (README "Event log").
  */
-export type MonitorEvent = TrackerEvent | FlaggedEvent | ResolvedEvent | PollFailedEvent;
+export type MonitorEvent = TrackerEvent | FlaggedEvent | ResolvedEvent | PollFailedEvent | NetnsGoneEvent;
 export type MonitorEventType = MonitorEvent['type'];
 
 /** A session or count group crossed a threshold (or its severity rose: `notification.change` is `escalated`). */
@@ -39,6 +40,17 @@ export interface PollFailedEvent {
   atMs: number;
   source: string;
   error: string;
+}
+
+/**
+ * `--netns`: a network namespace read at the last poll is gone; its connections closed with it in
+ * the same poll (`closed` counts them, each also has its own closed event).
+ */
+export interface NetnsGoneEvent {
+  type: 'netns-gone';
+  atMs: number;
+  netns: NetnsLabel;
+  closed: number;
 }
 
 /**
@@ -76,6 +88,10 @@ export class EventStream {
       if (view) event.view = view;
       if (countFlag) event.countFlag = countFlag;
       events.push(event);
+    }
+    for (const netns of outcome.goneNetns ?? []) {
+      const closed = outcome.events.filter((e) => e.type === 'closed' && sameNetns(e.connection.row.netns, netns)).length;
+      events.push({ type: 'netns-gone', atMs: outcome.takenAtMs, netns, closed });
     }
     return events;
   }

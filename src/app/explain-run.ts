@@ -4,6 +4,7 @@ import { thresholdsFor, type Policy } from '../core/policy.js';
 import type { TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { readStateText } from '../platform/state-file.js';
+import type { NetnsChoice } from '../sources/netns-choice.js';
 import type { SourceChoice } from '../sources/source.js';
 import { readTableIdentity } from '../sources/table-identity.js';
 import type { Monitor } from './monitor.js';
@@ -41,11 +42,11 @@ function findTarget(views: ConnectionView[], target: ConnectionTarget): Connecti
  * never a device or FIFO); or none, with one line saying why in `note`. Captured files (`input`)
  * carry their own history: a state file describes live tables only.
  */
-export async function readExplainHistory(platform: Platform, path: string, table: { source: SourceChoice; procRoot: string; input: boolean }): Promise<{ history?: TrackerState; note?: string }> {
+export async function readExplainHistory(platform: Platform, path: string, table: { source: SourceChoice; procRoot: string; input: boolean; netns?: NetnsChoice | undefined }): Promise<{ history?: TrackerState; note?: string }> {
   if (table.input) return { note: `no history from ${path}: it describes live socket tables, not captured files` };
   try {
     const book = StateBook.decode(await readStateText(path));
-    const identity = await readTableIdentity(platform, table.source, table.procRoot);
+    const identity = await readTableIdentity(platform, table.source, table.procRoot, table.netns);
     book.forgetOtherBoots(identity);
     const history = book.historyOf(identity);
     if (!history) return { note: `no history from ${path} for this socket table (network namespace, boot, source and /proc)` };

@@ -1,9 +1,11 @@
 import type { HostFacts } from '../core/diagnosis.js';
 import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
+import type { NetnsLabel } from '../core/connection.js';
 import { advance, advanceFailed, emptyTrackerState, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
+import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import { SourceError, type ReadingProvider, type SourceChoice, type SourceRead } from '../sources/source.js';
 
@@ -19,6 +21,8 @@ export interface PollOutcome {
   durationMs: number;
   /** Each source this poll read, with its success and duration (auto's fallbacks too). */
   sourceReads?: readonly SourceRead[];
+  /** `--netns`: namespaces gone since the last poll; their connections are among `events`' closes. */
+  goneNetns?: NetnsLabel[];
 }
 
 /**
@@ -34,6 +38,8 @@ export interface MonitorOptions {
   initialState?: TrackerState;
   /** Captured tables to replay instead of reading a live source (`--input`). */
   captures?: LoadedCaptures;
+  /** `--netns`: read these network namespaces instead of this process's own. */
+  netns?: NetnsChoice;
 }
 
 export interface EvaluatedPoll {
@@ -60,7 +66,7 @@ export class Monitor {
     this.tracker = options.initialState ?? emptyTrackerState();
     this.provider = options.captures
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
-      : new SourceSelector(options.source, platform, { procRoot: options.procRoot });
+      : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
     this.skippedInput = options.captures?.skipped ?? [];
   }
 
@@ -101,9 +107,11 @@ export class Monitor {
     try {
       const reading = await this.provider.read();
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
-      const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols });
+      const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols, ...(reading.unreadNetns ? { unreadNetns: reading.unreadNetns } : {}) });
       this.tracker = result.state;
-      return { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs, sourceReads: this.provider.lastReads };
+      const outcome: PollOutcome = { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs, sourceReads: this.provider.lastReads };
+      if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
+      return outcome;
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
       const takenAtMs = this.platform.nowMs();

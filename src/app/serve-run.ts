@@ -20,6 +20,8 @@ export interface ExporterRun {
   log?: { write(events: readonly MonitorEvent[]): Promise<void> };
   /** `--listener-ports`: listening ports whose accept queues are exported. */
   listenerPorts: readonly number[];
+  /** `--netns`: label series with their namespace, for at most this many namespaces (the rest: netns="other"). */
+  netnsLabels?: { maxSeries: number };
   clock: PollClock;
   /** SIGINT/SIGTERM: the loop ends and the endpoint stops. */
   signal: AbortSignal;
@@ -43,6 +45,7 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
   const { monitor, policy, log } = run;
   const snapshot: ExporterSnapshot = {
     listenerPorts: run.listenerPorts,
+    ...(run.netnsLabels ? { netnsLabels: run.netnsLabels } : {}),
     histograms: emptyDwellHistograms(),
     polls: { ok: 0, failed: 0 },
     lastPollOk: false,

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { connectionKey, type SocketRow } from '../core/connection.js';
+import { connectionKey, netnsId, type SocketRow } from '../core/connection.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import type { TrackedConnection, TrackerState } from '../core/tracker.js';
 import type { ReportedAlert } from '../core/alerts.js';
 import type { ChannelBacklog } from './notify-channels.js';
 import { tableKey, type TableIdentity } from '../sources/table-identity.js';
+import { appendAll } from '../core/lists.js';
 
 // The check state file: the history (tracker and reported alerts) that `check` carries between
 // runs, one section per socket table (network namespace, boot, source, /proc), so that one file can
@@ -90,7 +91,7 @@ const notification = z.object({
 });
 /** Added after version 2 was first written: absent in older files, which still load. */
 const channelBacklog = z.object({ notifier: z.string(), pending: z.array(z.object({ atMs: z.number(), notification })) });
-const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable() });
+const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable(), perNetns: z.boolean().optional() });
 const section = z.object({
   table: tableIdentity,
   lastUsedMs: z.number(),
@@ -162,7 +163,8 @@ function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] 
   });
 }
 
-function decodeConnections(items: readonly unknown[]): Map<string, TrackedConnection> {
+/** `netns`: the namespace of a `--netns` section, which its connections' keys carry. */
+function decodeConnections(items: readonly unknown[], netns?: { inode: number; started?: number }): Map<string, TrackedConnection> {
   const connections = new Map<string, TrackedConnection>();
   items.forEach((item, index) => {
     const c = connection.safeParse(item);
@@ -172,6 +174,8 @@ function decodeConnections(items: readonly unknown[]): Map<string, TrackedConnec
     if (inode !== undefined) row.inode = inode;
     if (bytesSent !== undefined) row.bytesSent = bytesSent;
     if (bytesReceived !== undefined) row.bytesReceived = bytesReceived;
+    // The label's other parts (names, container) come back with the next reading of the row.
+    if (netns !== undefined) row.netns = { ...netns };
     const key = connectionKey(row);
     connections.set(key, { key, row, ...timing });
   });
@@ -264,6 +268,7 @@ export class StateBook {
 
   /** The history of this table, or undefined when the file has none for it. Throws StateDecodeError for a damaged section. */
   historyOf(identity: TableIdentity): CheckState | undefined {
+    if (identity.netnsScope) return this.historyOfNamespaces(identity, identity.netnsScope);
     const key = tableKey(identity);
     const found = this.sections.find((s) => tableKey(s.table) === key);
     if (!found) return undefined;
@@ -281,11 +286,74 @@ export class StateBook {
     return { tracker, alerts: found.alerts, outbox: found.outbox ?? [] };
   }
 
+  /**
+   * `--netns`: the run's own section (its count alerts, its last poll) and one section per
+   * namespace in scope, merged: each connection keyed with its namespace, as the reader keys it.
+   */
+  private historyOfNamespaces(identity: TableIdentity, scope: 'all' | number[]): CheckState | undefined {
+    const own = this.sections.find((s) => tableKey(s.table) === tableKey(identity));
+    const parts = this.sections.filter((s) => inNetnsScope(s.table, identity, scope));
+    if (!own && parts.length === 0) return undefined;
+    const connections = new Map<string, TrackedConnection>();
+    const alerts: ReportedAlert[] = [...(own?.alerts ?? [])];
+    for (const part of parts) {
+      try {
+        for (const [key, c] of decodeConnections(part.connections, netnsOf(part.table.netns))) connections.set(key, c);
+      } catch (error) {
+        if (!(error instanceof StateDecodeError)) throw error;
+        this.sections = this.sections.filter((s) => s !== part);
+        this.damagedSections++;
+        continue;
+      }
+      appendAll(alerts, part.alerts);
+    }
+    const tracker: TrackerState = { connections };
+    if (own?.lastPollMs !== undefined) tracker.lastPollMs = own.lastPollMs;
+    return { tracker, alerts, outbox: own?.outbox ?? [] };
+  }
+
   /** Records this table's history (replacing its section), then drops sections unused for long and the least recently used beyond MAX_SECTIONS. */
-  record(identity: TableIdentity, history: { tracker: TrackerState; alerts: readonly ReportedAlert[]; outbox?: readonly ChannelBacklog[]; source: string }, nowMs: number): void {
-    const key = tableKey(identity);
+  record(identity: TableIdentity, history: RecordedHistory, nowMs: number): void {
+    if (identity.netnsScope) return this.recordNamespaces(identity, identity.netnsScope, history, nowMs);
+    this.keep([this.section(identity, history, nowMs)], nowMs);
+  }
+
+  /**
+   * `--netns`: one section per namespace that has connections, holding them and their alerts, and
+   * the run's own section for the rest (count alerts, last poll). Sections of namespaces in scope
+   * that have no connections now are dropped, so a namespace that is gone closes its connections
+   * once, not at every run.
+   */
+  private recordNamespaces(identity: TableIdentity, scope: 'all' | number[], history: RecordedHistory, nowMs: number): void {
+    // By namespace identity (inode and start time): a reused inode is another namespace, another section.
+    const byInode = new Map<string, TrackedConnection[]>();
+    const loose: TrackedConnection[] = [];
+    for (const c of history.tracker.connections.values()) {
+      const inode = c.row.netns ? netnsId(c.row.netns) : undefined;
+      if (inode === undefined) loose.push(c);
+      else byInode.set(inode, [...(byInode.get(inode) ?? []), c]);
+    }
+    const inodeOfKey = new Map<string, string>();
+    for (const [inode, list] of byInode) for (const c of list) inodeOfKey.set(c.key, inode);
+    const sections: Section[] = [];
+    const { netnsScope: _scope, ...base } = identity;
+    for (const [inode, list] of byInode) {
+      const tracker: TrackerState = { connections: new Map(list.map((c) => [c.key, c])) };
+      if (history.tracker.lastPollMs !== undefined) tracker.lastPollMs = history.tracker.lastPollMs;
+      const alerts = history.alerts.filter((a) => inodeOfKey.get(a.key) === inode);
+      sections.push(this.section({ ...base, netns: inode, perNetns: true }, { tracker, alerts, source: history.source }, nowMs));
+    }
+    const ownTracker: TrackerState = { connections: new Map(loose.map((c) => [c.key, c])) };
+    if (history.tracker.lastPollMs !== undefined) ownTracker.lastPollMs = history.tracker.lastPollMs;
+    // The notifiers' backlogs are the run's, not a namespace's.
+    sections.unshift(this.section(base, { tracker: ownTracker, alerts: history.alerts.filter((a) => !inodeOfKey.has(a.key)), ...(history.outbox ? { outbox: history.outbox } : {}), source: history.source }, nowMs));
+    this.sections = this.sections.filter((s) => !inNetnsScope(s.table, identity, scope));
+    this.keep(sections, nowMs);
+  }
+
+  private section(identity: Omit<TableIdentity, 'netnsScope'>, history: RecordedHistory, nowMs: number): Section {
     const mine: Section = {
-      table: { ...identity },
+      table: { source: identity.source, procRoot: identity.procRoot, netns: identity.netns, bootId: identity.bootId, ...(identity.perNetns ? { perNetns: true } : {}) },
       lastUsedMs: nowMs,
       source: history.source,
       connections: encodeConnections(history.tracker),
@@ -293,9 +361,15 @@ export class StateBook {
     };
     if (history.tracker.lastPollMs !== undefined) mine.lastPollMs = history.tracker.lastPollMs;
     if (history.outbox && history.outbox.length > 0) mine.outbox = [...history.outbox];
-    const others = this.sections.filter((s) => tableKey(s.table) !== key && nowMs - s.lastUsedMs <= UNUSED_SECTION_MS);
+    return mine;
+  }
+
+  /** `mine` replace their sections; others unused for long, and the least recently used beyond MAX_SECTIONS, go. */
+  private keep(mine: readonly Section[], nowMs: number): void {
+    const keys = new Set(mine.map((s) => tableKey(s.table)));
+    const others = this.sections.filter((s) => !keys.has(tableKey(s.table)) && nowMs - s.lastUsedMs <= UNUSED_SECTION_MS);
     others.sort((a, b) => b.lastUsedMs - a.lastUsedMs);
-    this.sections = [mine, ...others.slice(0, MAX_SECTIONS - 1)];
+    this.sections = [...mine, ...others].slice(0, Math.max(MAX_SECTIONS, mine.length));
   }
 
   encode(savedAtMs: number): string {
@@ -304,3 +378,20 @@ export class StateBook {
     return `${JSON.stringify(body)}\n`;
   }
 }
+
+/** { inode, started } from `net:[4026532177]` or `net:[4026532177]@5321` (netnsId). */
+function netnsOf(netns: string | null): { inode: number; started?: number } | undefined {
+  const match = netns === null ? null : /^net:\[(\d+)\](?:@(\d+))?$/.exec(netns);
+  if (!match) return undefined;
+  return match[2] === undefined ? { inode: Number(match[1]) } : { inode: Number(match[1]), started: Number(match[2]) };
+}
+
+/** Whether `table` is a `--netns` section of a namespace in `scope`, read like `identity` (source, /proc, boot). */
+function inNetnsScope(table: Section['table'], identity: TableIdentity, scope: 'all' | number[]): boolean {
+  if (!table.perNetns || table.source !== identity.source || table.procRoot !== identity.procRoot || table.bootId !== identity.bootId) return false;
+  const inode = netnsOf(table.netns)?.inode;
+  return inode !== undefined && (scope === 'all' || scope.includes(inode));
+}
+
+/** What `record` keeps of a run. */
+type RecordedHistory = { tracker: TrackerState; alerts: readonly ReportedAlert[]; outbox?: readonly ChannelBacklog[]; source: string };

@@ -25,6 +25,7 @@ export async function openMonitor(options: CommonOptions, context: CliContext, i
   return new Monitor(context.platform, {
     source: options.source,
     procRoot: options.procRoot,
+    ...(options.netns ? { netns: options.netns } : {}),
     ...(initialState ? { initialState } : {}),
     ...(captures ? { captures } : {}),
   });

@@ -10,6 +10,7 @@ import { nearestWord } from '../core/suggest.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { INPUT_FORMATS, SOURCE_NAMES, type InputFormat, type SourceChoice } from '../sources/registry.js';
 import type { InputOptions } from '../sources/input-files.js';
+import { parseNetnsChoice, type NetnsChoice } from '../sources/netns-choice.js';
 import type { Selection } from './selection.js';
 
 // argv → a command and its options, with no I/O: tested like any function. The flags are a public
@@ -31,6 +32,8 @@ export interface CommonOptions {
   input?: InputOptions;
   /** --read-limit: the most bytes read of one file or one command's output (default platform/limits DEFAULT_READ_LIMIT_BYTES). */
   readLimitBytes?: number;
+  /** --netns: the network namespaces to read (default: this process's own). */
+  netns?: NetnsChoice;
 }
 
 export interface ListOptions extends CommonOptions {
@@ -97,6 +100,8 @@ export interface ServeOptions extends CommonOptions {
   /** Local ports whose connections get per-port metrics. */
   listenerPorts: number[];
   logPath?: string;
+  /** --netns: series get a `netns` label for at most this many namespaces (the rest: netns="other"); 0 with --netns-aggregate: no label. */
+  netnsSeriesMax: number;
 }
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9477 };
@@ -272,6 +277,7 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
   return command
     .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
     .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", '/proc')
+    .option('--netns <ns>', 'network namespaces to read (Linux): all, an ip netns NAME, a PID, or a namespace file PATH (default: this process\'s own)', netnsArg)
     .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)')
     .addOption(new Option('--preset <name>', 'reference timers: ios 30s/30s/1h, asa 30s/10m/1h, conntrack (netfilter per-state timeouts)').choices(PRESET_NAMES))
     .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s; "off": never)', thresholdArg)
@@ -297,6 +303,23 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
       ),
     )
     .option('--read-limit <size>', `most of one ${refused.input ? 'file (/proc tables)' : 'file (--input, /proc tables)'} or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`, readLimitArg);
+}
+
+/** Namespaces that get their own `netns` label value in serve's series, by default. */
+export const DEFAULT_NETNS_SERIES = 50;
+
+function netnsSeriesArg(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= 10_000)) throw new InvalidArgumentError('must be a whole number from 1 to 10000');
+  return n;
+}
+
+function netnsArg(value: string): NetnsChoice {
+  try {
+    return parseNetnsChoice(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function readLimitArg(value: string): number {
@@ -361,6 +384,10 @@ function commonFrom(raw: RawOptions): CommonOptions {
   }
   if (typeof raw.preset === 'string') options.preset = raw.preset as PresetName;
   if (raw.readLimit !== undefined) options.readLimitBytes = raw.readLimit as number;
+  if (raw.netns !== undefined) {
+    if (options.input) throw new UsageError('--netns reads live namespaces: it does not go with --input');
+    options.netns = raw.netns as NetnsChoice;
+  }
   return options;
 }
 
@@ -506,7 +533,9 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .command('serve')
       .description('Prometheus exporter: /metrics with connections by state, flagged sessions and dwell histograms')
       .option('--listen <address>', `where to serve /metrics (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}; other hosts only if you say so)`, listenArg)
-      .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg)),
+      .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg))
+      .option('--netns-series <n>', `with --netns: label series with their namespace for at most this many namespaces, the rest summed as netns="other" (default ${DEFAULT_NETNS_SERIES})`, netnsSeriesArg)
+      .option('--netns-aggregate', 'with --netns: no netns label, every namespace summed (as without --netns)', false),
     'time between polls, independent of scrapes (default 15s)',
     { input: true, json: true },
   ).action((raw: RawOptions) => {
@@ -515,7 +544,9 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       ...pollingFrom(raw, 15_000),
       listen: (raw.listen as ServeOptions['listen'] | undefined) ?? DEFAULT_LISTEN,
       listenerPorts: ((raw.listenerPort as PortRange[] | undefined) ?? []).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i)).slice(0, 1000),
+      netnsSeriesMax: raw.netnsAggregate ? 0 : ((raw.netnsSeries as number | undefined) ?? DEFAULT_NETNS_SERIES),
     };
+    if ((raw.netnsSeries !== undefined || raw.netnsAggregate) && !options.netns) throw new UsageError('--netns-series and --netns-aggregate go with --netns');
     if (options.input) throw new UsageError('serve polls the live host; it cannot be used with --input');
     parsed = { command: 'serve', options };
   });

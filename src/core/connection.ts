@@ -81,6 +81,54 @@ export interface SocketRow {
    * it after `sk:`): the socket's identity, so a reused 4-tuple is a new socket. Netlink source only.
    */
   cookie?: string;
+  /**
+   * The network namespace the row was read in, where more than the current one is read
+   * (`--netns`). Part of the key: every namespace has its own 127.0.0.1.
+   */
+  netns?: NetnsLabel;
+}
+
+/** A container runtime whose cgroup path shape names the container (sources/linux/netns-labels.ts). */
+export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman';
+
+/** What a network namespace is, as far as the host can tell. */
+export interface NetnsLabel {
+  /** The namespace file's inode (`net:[4026532177]` → 4026532177): its identity for the kernel. */
+  inode: number;
+  /** `ip netns` names bound to it (mount points under /run/netns). */
+  names?: string[];
+  /** The namespace of the host's init process (pid 1 under the /proc read). */
+  host?: boolean;
+  /** The container or pod a process in it belongs to, from its cgroup path. */
+  container?: { runtime?: ContainerRuntime; id: string; pod?: string };
+  /** A file that opened it at the reading (/run/netns/NAME, /proc/<pid>/ns/net): for acting in it (reset). */
+  path?: string;
+  /**
+   * Start time of its earliest process when first seen (proc(5) /proc/[pid]/stat field 22, clock
+   * ticks after boot): with the inode, its identity, because the kernel gives a freed namespace's
+   * inode to a later one. Undefined for a namespace only a bind mount holds.
+   */
+  started?: number;
+}
+
+/** `net:[4026532177]`, or `net:[4026532177]@5321` with a start time: one namespace across its life, not another with its inode. */
+export function netnsId(netns: Pick<NetnsLabel, 'inode' | 'started'>): string {
+  return netns.started === undefined ? `net:[${netns.inode}]` : `net:[${netns.inode}]@${netns.started}`;
+}
+
+/** Whether two labels name the same namespace (both absent: this process's own). */
+export function sameNetns(a: Pick<NetnsLabel, 'inode' | 'started'> | undefined, b: Pick<NetnsLabel, 'inode' | 'started'> | undefined): boolean {
+  return a?.inode === b?.inode && a?.started === b?.started;
+}
+
+/** `web`, `pod 1f2e…`, `docker 3b9c0d1e2f4a`, `host`, or `net:[4026532177]`: short, for a column. */
+export function netnsText(netns: NetnsLabel): string {
+  if (netns.names?.length) return netns.names[0]!;
+  if (netns.host) return 'host';
+  const c = netns.container;
+  if (c?.pod) return `pod ${c.pod}`;
+  if (c) return `${c.runtime ?? 'container'} ${c.id.slice(0, 12)}`;
+  return `net:[${netns.inode}]`;
 }
 
 export interface ParseProblem {
@@ -95,11 +143,12 @@ export interface ParseResult<T> {
 }
 
 /** protocol + both endpoints: the identity of a flow (the inode distinguishes reuse, see tracker). */
-export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote' | 'instance'>): string {
+export function connectionKey(row: Pick<SocketRow, 'protocol' | 'local' | 'remote' | 'instance' | 'netns'>): string {
   // join, not a template: V8 keeps a template's pieces as a tree of concatenations, even after
   // hashing it (measured: 266 bytes a key against 56, 20 MB at 100,000 tracked connections).
   const parts: (string | number)[] = [row.protocol, row.local.address, row.local.port, row.remote.address, row.remote.port];
   if (row.instance !== undefined) parts.push(row.instance);
+  if (row.netns !== undefined) parts.push(netnsId(row.netns));
   return parts.join(' ');
 }
 

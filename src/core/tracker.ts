@@ -1,5 +1,5 @@
 import type { Protocol } from './address.js';
-import { connectionKey, type SocketRow } from './connection.js';
+import { connectionKey, sameNetns, type SocketRow } from './connection.js';
 import { kernelStateAgeMs } from './kernel-dwell.js';
 import type { TcpState } from './tcp-state.js';
 
@@ -51,6 +51,12 @@ export interface Snapshot {
    * from this snapshot is kept, not closed: a failed read is not a teardown (docs/tcp-facts.md#session-classes).
    */
   completeProtocols: readonly Protocol[];
+  /**
+   * Network namespaces (inodes) that still exist but whose table could not be read this time
+   * (`--netns`): their flows are kept like those of an unread protocol. A namespace that is gone
+   * is simply absent here, and its flows close.
+   */
+  unreadNetns?: readonly number[];
 }
 
 export type TrackerEvent =
@@ -123,9 +129,10 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   // Every earlier flow seen again (the common case between two quick polls): none closed.
   if (continued < previous.connections.size) {
     const complete = new Set(snapshot.completeProtocols);
+    const unread = new Set(snapshot.unreadNetns);
     for (const [key, old] of previous.connections) {
       if (next.has(key)) continue;
-      if (complete.has(old.row.protocol)) events.push(closedEvent(old, now));
+      if (complete.has(old.row.protocol) && !(old.row.netns && unread.has(old.row.netns.inode))) events.push(closedEvent(old, now));
       else next.set(key, old); // its table was not read: keep it as it was
     }
   }
@@ -140,7 +147,8 @@ function sameFlow(a: SocketRow, b: SocketRow): boolean {
     a.protocol === b.protocol &&
     a.local.address === b.local.address &&
     a.remote.address === b.remote.address &&
-    a.instance === b.instance
+    a.instance === b.instance &&
+    sameNetns(a.netns, b.netns)
   );
 }
 

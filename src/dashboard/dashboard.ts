@@ -7,6 +7,7 @@ import { countStates, type Evaluation } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { detailText } from './detail.js';
 import { colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, fit, groupHeader, groupLine, headerLines, helpView, plainPaint, promptLine, stateBars, type Paint } from './render.js';
+import { spansNamespaces } from '../output/table.js';
 import { wrapText } from './wrap.js';
 import { MIN_SIZE, emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
 import { TREND_LEGEND, TrendHistory, trendLines } from './trend.js';
@@ -311,7 +312,8 @@ class Dashboard {
     const state = this.state;
     let body: string[];
     if (state.grouping === 'none') {
-      const columns = connectionColumns(width);
+      // A NETNS column only when the rows span more than one namespace (--netns).
+      const columns = connectionColumns(width, spansNamespaces(state.shown));
       body = [connectionHeader(columns, this.paint), ...visibleViews(state).map((v, i) => connectionLine(v, columns, state.cursor.offset + i === state.cursor.selected, this.paint))];
       if (state.shown.length === 0) body.push(escapeTags(state.views ? emptyTableText(state.filter) : '(first poll running)'));
     } else if (state.grouping === 'process' && this.ownersPending()) {

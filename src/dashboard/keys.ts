@@ -57,7 +57,7 @@ export const KEY_TABLE: Record<KeyMode, readonly KeyBinding[]> = {
     { keys: ['escape'], action: { type: 'clear-filter' }, help: 'clear the filter and the group shown' },
     { keys: ['s'], action: { type: 'cycle-sort' }, help: 'sort: flag, dwell, state, local, remote, process' },
     { keys: ['f'], action: { type: 'toggle-flagged' }, help: 'flagged only, on/off' },
-    { keys: ['g'], action: { type: 'cycle-grouping' }, help: 'group: none, process, remote host, local port' },
+    { keys: ['g'], action: { type: 'cycle-grouping' }, help: 'group: none, process, remote host, local port, network namespace (--netns)' },
     { keys: ['p'], action: { type: 'toggle-pause' }, help: 'pause / resume polling' },
     { keys: ['+', '='], action: { type: 'slower' }, help: 'poll less often' },
     { keys: ['-', '_'], action: { type: 'faster' }, help: 'poll more often' },

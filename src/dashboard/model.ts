@@ -1,5 +1,5 @@
 import { formatEndpoint } from '../core/address.js';
-import { ownerLabel } from '../core/connection.js';
+import { netnsText, ownerLabel } from '../core/connection.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { parseFilterWord, parsePortRange } from '../core/connection-filter.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
@@ -11,7 +11,7 @@ import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 export const SORT_KEYS = ['flag', 'dwell', 'state', 'local', 'remote', 'process'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 
-export const GROUPINGS = ['none', 'process', 'remote', 'local-port'] as const;
+export const GROUPINGS = ['none', 'process', 'remote', 'local-port', 'netns'] as const;
 export type Grouping = (typeof GROUPINGS)[number];
 
 export function nextOf<T>(list: readonly T[], current: T): T {
@@ -86,7 +86,8 @@ export function compileFilter(text: string): (view: ConnectionView) => boolean {
       states.has(v.row.state) ||
       formatEndpoint(v.row.local).toLowerCase().includes(needle) ||
       formatEndpoint(v.row.remote).toLowerCase().includes(needle) ||
-      (v.row.process ?? '').toLowerCase().includes(needle);
+      (v.row.process ?? '').toLowerCase().includes(needle) ||
+      (v.row.netns !== undefined && netnsText(v.row.netns).toLowerCase().includes(needle));
   });
   return (view) => tests.every((test) => test(view));
 }
@@ -146,7 +147,9 @@ export function sortViews(views: readonly ConnectionView[], key: SortKey): Conne
 export type GroupScope =
   | { grouping: 'process'; pid: number | undefined; process: string | undefined }
   | { grouping: 'remote'; address: string }
-  | { grouping: 'local-port'; port: number };
+  | { grouping: 'local-port'; port: number }
+  /** `--netns`: the rows of one namespace (by inode); no inode: rows of this process's own namespace. */
+  | { grouping: 'netns'; inode: number | undefined };
 
 export interface GroupRow {
   /** The label shown: `python3[812]`, an address, a port. */
@@ -165,6 +168,8 @@ function scopeOf(view: ConnectionView, grouping: Exclude<Grouping, 'none'>): { k
       return { key: view.row.remote.address, scope: { grouping, address: view.row.remote.address } };
     case 'local-port':
       return { key: String(view.row.local.port), scope: { grouping, port: view.row.local.port } };
+    case 'netns':
+      return { key: view.row.netns ? netnsText(view.row.netns) : '(own namespace)', scope: { grouping, inode: view.row.netns?.inode } };
   }
 }
 
@@ -177,6 +182,8 @@ export function inScope(view: ConnectionView, scope: GroupScope): boolean {
       return view.row.remote.address === scope.address;
     case 'local-port':
       return view.row.local.port === scope.port;
+    case 'netns':
+      return view.row.netns?.inode === scope.inode;
   }
 }
 

@@ -1,3 +1,4 @@
+import { netnsText } from '../core/connection.js';
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import { FLAG_KINDS, flaggedOfKind, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
@@ -49,11 +50,12 @@ interface Column {
   cell: (view: ConnectionView) => string;
 }
 
-/** Columns for a terminal `width` wide: addresses get what the fixed columns leave. */
-export function connectionColumns(width: number): Column[] {
+/** Columns for a terminal `width` wide: addresses get what the fixed columns leave. `withNetns`: rows of several namespaces (--netns). */
+export function connectionColumns(width: number, withNetns = false): Column[] {
   const wide = width >= 110;
   const fixed: Column[] = [
     { title: 'STATE', width: 12, cell: (v) => v.row.state },
+    ...(withNetns ? [{ title: 'NETNS', width: wide ? 16 : 10, cell: (v: ConnectionView) => (v.row.netns ? netnsText(v.row.netns) : '-') }] : []),
     { title: 'PID/PROCESS', width: wide ? 22 : 12, cell: (v) => formatOwner(v, false) },
     { title: 'DWELL', width: wide ? 9 : 7, cell: formatDwell },
     ...(wide ? [{ title: 'IDLE', width: 8, cell: (v: ConnectionView) => (v.timing.idleMs === undefined ? '-' : formatDuration(v.timing.idleMs)) }] : []),

@@ -307,5 +307,7 @@ function describeScopeText(scope: GroupScope): string {
       return `remote ${scope.address}`;
     case 'local-port':
       return `port ${scope.port}`;
+    case 'netns':
+      return scope.inode === undefined ? 'own network namespace' : `netns net:[${scope.inode}]`;
   }
 }

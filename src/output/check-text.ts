@@ -1,4 +1,4 @@
-import { flowText, ownerLabel } from '../core/connection.js';
+import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
 import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
@@ -31,15 +31,20 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   const { row } = view;
   const owner = ownerLabel(row);
   return sanitizeLine(
-    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''} ` +
+    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${inNetns(row)}${owner ? ` ${owner}` : ''} ` +
     `${measureName(view, flag.kind)} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
     `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
   );
 }
 
+/** ` in netns web`, where the row was read in a namespace named by `--netns`; else nothing. */
+export function inNetns(row: Pick<SocketRow, 'netns'>): string {
+  return row.netns ? ` in netns ${netnsText(row.netns)}` : '';
+}
+
 export function formatResetLine({ view, outcome }: ResetResult): string {
   const { row } = view;
-  const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${flowText(row)}`;
+  const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${flowText(row)}${inNetns(row)}`;
   if (!outcome.ended) return sanitizeLine(`RESET ${what}: not ended (${outcome.reason})`);
   return sanitizeLine(`RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`);
 }

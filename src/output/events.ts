@@ -1,10 +1,11 @@
 import type { FlaggedEvent, MonitorEvent } from '../app/event-stream.js';
 import type { AlertNotification } from '../core/alerts.js';
-import { flowText, ownerLabel, type SocketRow } from '../core/connection.js';
+import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
 import type { Owner } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import type { TrackerEvent } from '../core/tracker.js';
+import { netnsToJson } from './json.js';
 import { sanitizeLine } from './sanitize.js';
 
 // The event log's JSON lines (`watch --events`, `--log FILE`): one object per event, `event` first.
@@ -27,6 +28,8 @@ interface ConnectionEventJson {
   remote: EndpointJson;
   pid: number | null;
   process: string | null;
+  /** `--netns` rows only (an added field). */
+  netns?: ReturnType<typeof netnsToJson>;
 }
 
 /** One event-log line, by `event`. */
@@ -36,7 +39,8 @@ export type EventJson =
   | ({ event: 'closed' } & ConnectionEventJson & { lastState: string; lifetimeSeconds: number; bytesSent: number | null; bytesReceived: number | null })
   | { event: 'flagged'; at: string; kind: string; severity: string; subject: string; key: string; escalated: boolean; measured: number | null; threshold: number | null; rule: string | null }
   | { event: 'resolved'; at: string; kind: string; severity: string; subject: string; key: string; flaggedSeconds: number; dwellSeconds: number | null }
-  | { event: 'poll-failed'; at: string; source: string; error: string };
+  | { event: 'poll-failed'; at: string; source: string; error: string }
+  | { event: 'netns-gone'; at: string; netns: ReturnType<typeof netnsToJson>; closed: number };
 
 /** The JSON line's object for `event` (key order is the line's field order). */
 export function eventToJson(event: MonitorEvent): EventJson {
@@ -51,6 +55,8 @@ export function eventToJson(event: MonitorEvent): EventJson {
       return resolvedToJson(event.notification, event.atMs);
     case 'poll-failed':
       return { event: 'poll-failed', at: iso(event.atMs), source: event.source, error: event.error };
+    case 'netns-gone':
+      return { event: 'netns-gone', at: iso(event.atMs), netns: netnsToJson(event.netns), closed: event.closed };
   }
 }
 
@@ -64,6 +70,7 @@ function trackerEventToJson(event: TrackerEvent): EventJson {
     remote: { address: row.remote.address, port: row.remote.port },
     pid: row.pid ?? null,
     process: row.process ?? null,
+    ...(row.netns ? { netns: netnsToJson(row.netns) } : {}),
   });
   switch (event.type) {
     case 'opened':
@@ -130,13 +137,15 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
     }
     case 'poll-failed':
       return `poll failed (source ${event.source}): ${event.error}`;
+    case 'netns-gone':
+      return `gone    network namespace ${netnsText(event.netns)} (net:[${event.netns.inode}]): ${event.closed} connection${event.closed === 1 ? '' : 's'} closed`;
   }
 }
 
 /** `127.0.0.1:5432 -> 10.0.0.5:40100 postgres[812]`: the flow, and its owner where known. */
 function withOwner(row: SocketRow): string {
   const owner = ownerLabel(row);
-  return `${flowText(row)}${owner ? ` ${owner}` : ''}`;
+  return `${flowText(row)}${row.netns ? ` in netns ${netnsText(row.netns)}` : ''}${owner ? ` ${owner}` : ''}`;
 }
 
 const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;

@@ -1,3 +1,4 @@
+import type { NetnsLabel } from '../core/connection.js';
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, ResetResult } from '../app/reports.js';
 import { notificationToJson } from '../notify/notifiers.js';
@@ -35,12 +36,26 @@ export function connectionToJson(view: ConnectionView) {
     bytesSent: row.bytesSent ?? null,
     bytesReceived: row.bytesReceived ?? null,
     offload: row.offload ?? null,
+    ...(row.netns ? { netns: netnsToJson(row.netns) } : {}),
     transitions: connection.transitions.map((t) => ({ state: t.state, at: iso(t.atMs) })),
     flag: flag
       ? flag.kind === 'count'
         ? { kind: flag.kind, severity: flag.severity, thresholdSeconds: null, measuredSeconds: null, rule: flag.rule, group: flag.group, count: flag.count, thresholdCount: flag.thresholdCount }
         : { kind: flag.kind, severity: flag.severity, thresholdSeconds: seconds(flag.thresholdMs), measuredSeconds: seconds(flag.measured), rule: flag.rule }
       : null,
+  };
+}
+
+/** `--netns` rows only (an added field): the namespace's inode, `ip netns` names, host, and container or pod. */
+export function netnsToJson(netns: NetnsLabel) {
+  const c = netns.container;
+  return {
+    inode: netns.inode,
+    id: `net:[${netns.inode}]`,
+    names: netns.names ?? [],
+    host: netns.host ?? false,
+    started: netns.started ?? null,
+    container: c ? { runtime: c.runtime ?? null, id: c.id, pod: c.pod ?? null } : null,
   };
 }
 
@@ -59,6 +74,7 @@ export function resetToJson({ view, outcome }: ResetResult) {
     state: row.state,
     pid: row.pid ?? null,
     process: row.process ?? null,
+    ...(row.netns ? { netns: netnsToJson(row.netns) } : {}),
     flag: view.flag?.kind ?? null,
     ended: outcome.ended,
     alreadyGone: outcome.ended ? Boolean(outcome.alreadyGone) : false,

@@ -1,5 +1,6 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
-import { FLAG_KINDS, countStates, tallyFlags, type Evaluation } from '../core/evaluate.js';
+import { FLAG_KINDS, countStates, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
+import { netnsText } from '../core/connection.js';
 import { appendAll } from '../core/lists.js';
 
 // The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
@@ -18,7 +19,15 @@ export interface ExporterSnapshot {
   source: string;
   /** Each source the last poll read (auto's fallbacks too), as node_exporter reports its collectors; absent: no series. */
   sourceReads?: readonly { source: string; ok: boolean; durationMs: number }[];
+  /**
+   * `--netns`: label series with each row's namespace, for at most `maxSeries` namespaces (those
+   * with the most connections); the rest are summed under `netns="other"`. Undefined: no label.
+   */
+  netnsLabels?: { maxSeries: number };
 }
+
+/** The `netns` label value of rows beyond the cap. */
+export const OTHER_NETNS = 'other';
 
 const SEVERITIES = ['warning', 'critical'] as const;
 
@@ -32,7 +41,13 @@ export function formatMetrics(s: ExporterSnapshot): string {
 
   family('tcpdwell_up', 'gauge', 'Whether the last poll read the socket table (1) or failed (0).', [`tcpdwell_up{source="${label(s.source)}"} ${s.lastPollOk ? 1 : 0}`]);
 
-  family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', [...countStates(views)].map(([state, n]) => `tcpdwell_connections{state="${state}"} ${n}`));
+  const groups = netnsGroups(views, s.netnsLabels);
+  family(
+    'tcpdwell_connections',
+    'gauge',
+    'TCP connections by state at the last successful poll.',
+    groups.flatMap(({ labels, views: mine }) => [...countStates(mine)].map(([state, n]) => `tcpdwell_connections{${labels}state="${state}"} ${n}`)),
+  );
 
   if (s.listenerPorts.length > 0) {
     const samples: string[] = [];
@@ -42,20 +57,27 @@ export function formatMetrics(s: ExporterSnapshot): string {
     family('tcpdwell_port_connections', 'gauge', 'Connections by state on each local port named with --listener-port.', samples);
   }
 
-  const tally = tallyFlags(s.evaluation ?? { views: [], countFlags: [] });
-  family(
-    'tcpdwell_flagged',
-    'gauge',
-    'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).',
-    FLAG_KINDS.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`)),
-  );
-
-  const oldest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
-  for (const v of views) {
-    const dwellClass = dwellClassOf(v.row.state);
-    if (dwellClass) oldest[dwellClass] = Math.max(oldest[dwellClass], v.timing.dwellMs / 1000);
+  // Count groups may span namespaces: with netns labels their flags are counted under netns="all".
+  const flaggedSamples = groups.flatMap(({ labels, views: mine }) => {
+    const tally = tallyFlags({ views: mine, countFlags: labels === '' ? (s.evaluation?.countFlags ?? []) : [] });
+    const kinds = labels === '' ? FLAG_KINDS : FLAG_KINDS.filter((k) => k !== 'count');
+    return kinds.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{${labels}kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`));
+  });
+  if (s.netnsLabels) {
+    const tally = tallyFlags({ views: [], countFlags: s.evaluation?.countFlags ?? [] });
+    for (const severity of SEVERITIES) flaggedSamples.push(`tcpdwell_flagged{netns="all",kind="count",severity="${severity}"} ${tally.count[severity]}`);
   }
-  family('tcpdwell_oldest_dwell_seconds', 'gauge', 'Longest time a connection has now been in a half-open or half-close state.', (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{class="${c}"} ${number(oldest[c])}`));
+  family('tcpdwell_flagged', 'gauge', 'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).', flaggedSamples);
+
+  const oldestSamples = groups.flatMap(({ labels, views: mine }) => {
+    const oldest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
+    for (const v of mine) {
+      const dwellClass = dwellClassOf(v.row.state);
+      if (dwellClass) oldest[dwellClass] = Math.max(oldest[dwellClass], v.timing.dwellMs / 1000);
+    }
+    return (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(oldest[c])}`);
+  });
+  family('tcpdwell_oldest_dwell_seconds', 'gauge', 'Longest time a connection has now been in a half-open or half-close state.', oldestSamples);
 
   const histogramSamples: string[] = [];
   for (const dwellClass of ['half_open', 'half_close'] as const) {
@@ -80,6 +102,34 @@ export function formatMetrics(s: ExporterSnapshot): string {
   family('tcpdwell_last_poll_timestamp_seconds', 'gauge', 'When the last poll ran (Unix time).', [`tcpdwell_last_poll_timestamp_seconds ${number(s.lastPollTimestampSeconds)}`]);
   family('tcpdwell_polls_total', 'counter', 'Polls since start, by result.', [`tcpdwell_polls_total{result="ok"} ${s.polls.ok}`, `tcpdwell_polls_total{result="error"} ${s.polls.failed}`]);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The views per `netns` label value: one group without a label unless `labels` is set; else the
+ * `maxSeries` namespaces with the most connections by name (a name two namespaces share gets the
+ * inode too), the rest as `other`. Rows read without --netns go under `other` as well.
+ */
+function netnsGroups(views: readonly ConnectionView[], labels: { maxSeries: number } | undefined): { labels: string; views: ConnectionView[] }[] {
+  if (!labels) return [{ labels: '', views: [...views] }];
+  const byInode = new Map<number, ConnectionView[]>();
+  const loose: ConnectionView[] = [];
+  for (const v of views) {
+    const inode = v.row.netns?.inode;
+    if (inode === undefined) loose.push(v);
+    else byInode.set(inode, [...(byInode.get(inode) ?? []), v]);
+  }
+  const ranked = [...byInode.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
+  const kept = ranked.slice(0, labels.maxSeries);
+  const rest = ranked.slice(labels.maxSeries);
+  const texts = kept.map(([, list]) => netnsText(list[0]!.row.netns!));
+  const groups = kept.map(([inode, list], i) => {
+    const text = texts[i]!;
+    const shared = texts.filter((t) => t === text).length > 1 || text === OTHER_NETNS || text === 'all';
+    return { labels: `netns="${label(shared ? `${text} net:[${inode}]` : text)}",`, views: list };
+  });
+  const other = [...loose, ...rest.flatMap(([, list]) => list)];
+  if (other.length > 0 || groups.length === 0) groups.push({ labels: `netns="${OTHER_NETNS}",`, views: other });
+  return groups;
 }
 
 function number(n: number): string {

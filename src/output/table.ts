@@ -1,6 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
+import { netnsText } from '../core/connection.js';
 import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 
@@ -43,8 +44,31 @@ export function formatFlag(view: ConnectionView): string {
   return flag.kind === 'count' ? `count${mark} (${flag.count} in ${flag.group})` : `${flag.kind}${mark}`;
 }
 
+/** Whether the rows come from more than one network namespace (`--netns`): the table then names each row's. */
+export function spansNamespaces(views: readonly ConnectionView[]): boolean {
+  const first = views.find((v) => v.row.netns)?.row.netns?.inode;
+  return first !== undefined && views.some((v) => v.row.netns !== undefined && v.row.netns.inode !== first);
+}
+
 export function formatConnectionTable(views: readonly ConnectionView[], options: TableOptions): string {
+  const numberOf = options.numberOf;
+  const withNetns = spansNamespaces(views);
+  const headers = [...(numberOf ? ['#'] : []), ...(withNetns ? ['NETNS'] : []), ...HEADERS];
   const rows = views.map((view) => [
+    ...(numberOf ? [String(numberOf(view))] : []),
+    ...(withNetns ? [view.row.netns ? netnsText(view.row.netns) : '-'] : []),
+    ...tableCells(view, options),
+  ]);
+  return formatColumns(headers, rows, (i) => lineUnder(views[i]!, options));
+}
+
+function lineUnder(view: ConnectionView, options: TableOptions): string | undefined {
+  const note = options.noteFor?.(view);
+  return note ? `    why: ${note}` : undefined;
+}
+
+function tableCells(view: ConnectionView, options: TableOptions): string[] {
+  return [
     view.row.state,
     formatEndpoint(view.row.local),
     formatRemote(view),
@@ -52,14 +76,7 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
     formatDwell(view),
     view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),
     formatFlag(view),
-  ]);
-  const numberOf = options.numberOf;
-  const headers = numberOf ? ['#', ...HEADERS] : HEADERS;
-  if (numberOf) rows.forEach((cells, i) => cells.unshift(String(numberOf(views[i]!))));
-  return formatColumns(headers, rows, (i) => {
-    const note = options.noteFor?.(views[i]!);
-    return note ? `    why: ${note}` : undefined;
-  });
+  ];
 }
 
 /**

@@ -4,6 +4,7 @@ import { LIVE_SOURCES, autoRecords, liveRecord, wrongOsReason, type LiveRecord, 
 import type { AutoOptions, OwnerFinder, SourceCapabilities } from './source-record.js';
 import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceChoice, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
+import { createNetnsProvider } from './netns-source.js';
 
 export { autoOrder, createSource, wrongOsReason, type LiveSourceName } from './registry.js';
 export { NETLINK_FIRST_IN_AUTO } from './linux/records.js';
@@ -38,7 +39,8 @@ interface Candidate {
 /**
  * Reads through the chosen source, and gives what its record says it can (owners, host facts).
  * With `auto`, a missing tool degrades to the next source once, with one notice, and the choice
- * sticks for later polls.
+ * sticks for later polls. With `options.netns`, the namespace reader (netns-source.ts) reads
+ * instead, through a source with the `netns` capability (or auto), and everything is asked of it.
  */
 export class SourceSelector implements ReadingProvider {
   private resolved: Candidate | undefined;
@@ -46,8 +48,9 @@ export class SourceSelector implements ReadingProvider {
   private pendingNotice: string | undefined;
   private ownerFinder: OwnerFinder | undefined;
   private reads: SourceRead[] = [];
+  /** `--netns`: the namespace reader everything is delegated to. */
+  private readonly netns: ReadingProvider | undefined;
   readonly pending = 0;
-  readonly describesThisHost = true;
 
   constructor(
     private readonly choice: SourceChoice,
@@ -56,6 +59,11 @@ export class SourceSelector implements ReadingProvider {
     /** What auto tries (netlink first or not) and with what (tests inject the netlink library). */
     autoOptions: AutoOptions = {},
   ) {
+    if (options.netns) {
+      this.netns = createNetnsProvider(platform, { choice: options.netns, source: choice, procRoot: options.procRoot });
+      this.candidates = [];
+      return;
+    }
     if (choice !== 'auto') {
       const wrongOs = wrongOsReason(choice, platform.os);
       if (wrongOs) throw new SourceError(wrongOs);
@@ -67,15 +75,23 @@ export class SourceSelector implements ReadingProvider {
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
 
+  /** /proc/sys/net describes this process's own namespace: with `--netns`, not the rows'. */
+  get describesThisHost(): boolean {
+    return this.netns ? this.netns.describesThisHost : true;
+  }
+
   get name(): string {
+    if (this.netns) return this.netns.name;
     return this.resolved?.record.name ?? this.choice;
   }
 
-  get capabilities(): SourceCapabilities | undefined {
+  get capabilities(): Pick<SourceCapabilities, 'owners' | 'hostFacts'> | undefined {
+    if (this.netns) return this.netns.capabilities;
     return this.resolved?.record.live.capabilities;
   }
 
   get owners(): OwnerFinder | undefined {
+    if (this.netns) return this.netns.owners;
     const live = this.resolved?.record.live;
     if (!live || live.capabilities.owners !== 'lookup' || !live.owners) return undefined;
     this.ownerFinder ??= live.owners(this.platform, this.options);
@@ -83,15 +99,17 @@ export class SourceSelector implements ReadingProvider {
   }
 
   hostFacts(): Promise<HostFacts> {
+    if (this.netns) return this.netns.hostFacts();
     const live = this.resolved?.record.live;
     return live?.capabilities.hostFacts && live.hostFacts ? live.hostFacts(this.platform, this.options) : Promise.resolve({});
   }
 
   get lastReads(): readonly SourceRead[] {
-    return this.reads;
+    return this.netns ? this.netns.lastReads : this.reads;
   }
 
   async read(): Promise<SourceReading> {
+    if (this.netns) return this.netns.read();
     this.reads = [];
     if (this.resolved) return this.withNotice(requireTable(await this.timed(this.resolved)));
     let lastError: SourceError | undefined;
@@ -113,6 +131,7 @@ export class SourceSelector implements ReadingProvider {
   }
 
   close(): void {
+    this.netns?.close();
     for (const candidate of this.candidates) candidate.source.close?.();
   }
 

@@ -28,6 +28,8 @@ export interface SourceCapabilities {
   activity: boolean;
   /** States whose dwell the kernel's own data bounds at the first poll, before any history. */
   firstSight: readonly TcpState[];
+  /** `--netns`: it can read another network namespace's table (ss through nsenter, /proc/<pid>/net). */
+  netns?: boolean;
 }
 
 /** Owners of rows, in the rows' order (inode completed where the source printed none). */

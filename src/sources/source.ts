@@ -1,7 +1,8 @@
 import type { Protocol } from '../core/address.js';
-import type { SocketRow } from '../core/connection.js';
+import type { NetnsLabel, SocketRow } from '../core/connection.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
+import type { NetnsChoice } from './netns-choice.js';
 import type { LiveSourceName, SourceChoice } from './registry.js';
 import type { OwnerFinder, SourceCapabilities } from './source-record.js';
 
@@ -27,11 +28,17 @@ export interface SourceReading {
    * poll: read nothing is never "nothing is wrong".
    */
   emptyTableProven?: boolean;
+  /** `--netns`: namespaces (inodes) that exist but could not be read: their flows are kept, not closed. */
+  unreadNetns?: number[];
+  /** `--netns`: namespaces read before and gone now (their connections close in this poll). */
+  goneNetns?: NetnsLabel[];
 }
 
 export interface SourceOptions {
   /** Where procfs is mounted: /proc, or the host's /proc inside a container (e.g. /host/proc). */
   procRoot: string;
+  /** `--netns`: read these network namespaces (sources with the `netns` capability) instead of this process's own. */
+  netns?: NetnsChoice;
 }
 
 export interface SocketSource {

@@ -1,5 +1,7 @@
 import type { Platform } from '../platform/platform.js';
 import type { SourceChoice } from './source.js';
+import { netnsChoiceText, type NetnsChoice } from './netns-choice.js';
+import { resolveNetnsInodes } from './netns-source.js';
 
 // What a socket table is the table of. History (dwell, reported alerts) is true only of the table
 // it was taken from: another network namespace, another boot, another source or another /proc
@@ -19,11 +21,23 @@ export interface TableIdentity {
   netns: string | null;
   /** `<procRoot>/sys/kernel/random/boot_id`: new at every boot. null where there is none. */
   bootId: string | null;
+  /**
+   * A section of one namespace read through `--netns` (`netns` is then its `net:[inode]`): its
+   * connections carry that namespace in their keys. Absent for a plain run's table.
+   */
+  perNetns?: boolean;
+  /**
+   * `--netns`: the namespaces a run reads, whose histories are kept one section each (`perNetns`);
+   * `all`, or their inodes. The run's own section (its count alerts) has `netns: "--netns CHOICE"`.
+   * Never stored.
+   */
+  netnsScope?: 'all' | number[];
 }
 
 /** One string per table, equal for two identities only when every part is. */
-export function tableKey(identity: Readonly<Record<keyof TableIdentity, string | null>>): string {
-  return JSON.stringify([identity.source, identity.procRoot, identity.netns, identity.bootId]);
+export function tableKey(identity: { source: string; procRoot: string; netns: string | null; bootId: string | null; perNetns?: boolean | undefined }): string {
+  const parts = [identity.source, identity.procRoot, identity.netns, identity.bootId];
+  return JSON.stringify(identity.perNetns ? [...parts, 'per-netns'] : parts);
 }
 
 /**
@@ -33,13 +47,19 @@ export function tableKey(identity: Readonly<Record<keyof TableIdentity, string |
  * (`/proc/1234`: its `ns/net`, the namespace its `net/tcp` shows). The boot id is the kernel's, the
  * same through every procfs mount. Parts the OS does not have are null; nothing here throws.
  */
-export async function readTableIdentity(platform: Platform, source: SourceChoice, procRoot: string): Promise<TableIdentity> {
+export async function readTableIdentity(platform: Platform, source: SourceChoice, procRoot: string, netnsChoice?: NetnsChoice): Promise<TableIdentity> {
   const link = (path: string) => platform.readLink(path).catch(() => null);
+  const read = (path: string) => platform.readText(path).then((text) => text.trim() || null, () => null);
+  if (netnsChoice) {
+    // Each namespace's history is its own section; which ones this run reads is found now.
+    const bootId = (await read(`${procRoot}/sys/kernel/random/boot_id`)) ?? (await read('/proc/sys/kernel/random/boot_id'));
+    const inodes = netnsChoice.kind === 'all' ? 'all' : await resolveNetnsInodes(platform, netnsChoice, procRoot);
+    return { source, procRoot, netns: inodes.length === 0 ? null : `--netns ${netnsChoiceText(netnsChoice)}`, bootId, netnsScope: inodes };
+  }
   const own = await link('/proc/self/ns/net');
   const viaRoot = procRoot === '/proc' ? own : ((await link(`${procRoot}/ns/net`)) ?? (await link(`${procRoot}/self/ns/net`)));
   // Both namespaces where they differ (ss reads this process's, procfs the root's); unknown if either is.
   const netns = own === null || viaRoot === null ? null : own === viaRoot ? own : `${own} ${viaRoot}`;
-  const read = (path: string) => platform.readText(path).then((text) => text.trim() || null, () => null);
   const bootId = (await read(`${procRoot}/sys/kernel/random/boot_id`)) ?? (procRoot === '/proc' ? null : await read('/proc/sys/kernel/random/boot_id'));
   return { source, procRoot, netns, bootId };
 }
@@ -51,6 +71,7 @@ export async function readTableIdentity(platform: Platform, source: SourceChoice
  */
 export function whyNoTableIdentity(identity: TableIdentity, os: string): string | undefined {
   if (os !== 'linux') return undefined;
+  if (identity.netns === null && identity.netnsScope) return `cannot find the network namespace --netns names`;
   if (identity.netns === null) {
     return `cannot tell which network namespace ${identity.procRoot} shows (no readable ns/net or self/ns/net link there)`;
   }

@@ -144,5 +144,67 @@ describe('StateBook: format version (breaker 9)', () => {
     const alert = { key: 'k', kind: 'idle' as const, severity: 'warning' as const, subject: 's', firstFlaggedMs: 1, lastNotifiedMs: 1, runsFlagged: 4 };
     book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [alert], source: 'ss' }, 1000);
     expect(StateBook.decode(book.encode(1000)).historyOf(table('net:[1]'))?.alerts).toEqual([alert]);
+
+describe('StateBook: --netns keeps one section per namespace', () => {
+  const inNs = (inode: number, port: number): SocketRow => ({ ...row, local: { ...row.local, port }, netns: { inode, names: ['web'] } });
+  const scoped = (scope: 'all' | number[], choice = 'all'): TableIdentity => ({ ...table(`--netns ${choice}`), netnsScope: scope });
+  const alertFor = (key: string) => ({ key, kind: 'half-close' as const, severity: 'warning' as const, subject: key, firstFlaggedMs: 1, lastNotifiedMs: 1 });
+
+  it('splits the tracker by namespace, and merges it back with each connection keyed in its namespace', () => {
+    const tracker = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [inNs(20, 5000), inNs(30, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
+    const keys = [...tracker.connections.keys()];
+    expect(new Set(keys).size).toBe(2); // the same 4-tuple in two namespaces: two connections
+    const book = StateBook.empty();
+    book.record(scoped('all'), { tracker, alerts: [alertFor(keys[1]!), { ...alertFor('count r g'), kind: 'count' }], source: 'ss' }, 1000);
+    const read = StateBook.decode(book.encode(1000));
+    expect(read.size).toBe(3); // the run's own section, and one per namespace
+    const back = read.historyOf(scoped('all'))!;
+    expect([...back.tracker.connections.keys()].sort()).toEqual([...keys].sort());
+    expect(back.tracker.lastPollMs).toBe(1000);
+    expect(back.alerts.map((a) => a.key).sort()).toEqual(['count r g', keys[1]!].sort());
+    // A run that reads only namespace 30 sees only its history (and its alert).
+    const one = read.historyOf(scoped([30], '300'));
+    expect([...one!.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([30]);
+    expect(one!.alerts.map((a) => a.key)).toEqual([keys[1]!]);
+    // A plain run's table of the same namespace is another table.
+    expect(read.historyOf(table('net:[20]'))).toBeUndefined();
+  });
+
+  it('a namespace with no connections left loses its section: its history closes once, not at every run', () => {
+    const book = StateBook.empty();
+    const both = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [inNs(20, 5000), inNs(30, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
+    book.record(scoped('all'), { tracker: both, alerts: [], source: 'ss' }, 1000);
+    const loaded = book.historyOf(scoped('all'))!;
+    const after = advance(loaded.tracker, { takenAtMs: 2000, rows: [inNs(20, 5000)], completeProtocols: ['tcp', 'tcp6'] });
+    expect(after.events.filter((e) => e.type === 'closed').length).toBe(1);
+    book.record(scoped('all'), { tracker: after.state, alerts: [], source: 'ss' }, 2000);
+    expect(book.size).toBe(2);
+    const again = advance(book.historyOf(scoped('all'))!.tracker, { takenAtMs: 3000, rows: [inNs(20, 5000)], completeProtocols: ['tcp', 'tcp6'] });
+    expect(again.events.filter((e) => e.type === 'closed')).toEqual([]);
+  });
+
+  it('keeps a namespace start time through the state file, so a reused inode stays another namespace at the next run', () => {
+    const at = (started: number, port: number): SocketRow => ({ ...inNs(30, port), netns: { inode: 30, started } });
+    const tracker = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [at(500, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
+    const book = StateBook.empty();
+    book.record(scoped('all'), { tracker, alerts: [], source: 'ss' }, 1000);
+    const loaded = StateBook.decode(book.encode(1000)).historyOf(scoped([30], '300'))!;
+    expect([...loaded.tracker.connections.keys()]).toEqual([...tracker.connections.keys()]);
+    // The same namespace next run: nothing closes. Another one with inode 30 and the same flow: one close, one open.
+    expect(advance(loaded.tracker, { takenAtMs: 2000, rows: [at(500, 5000)], completeProtocols: ['tcp', 'tcp6'] }).events).toEqual([]);
+    const reused = advance(loaded.tracker, { takenAtMs: 2000, rows: [at(900, 5000)], completeProtocols: ['tcp', 'tcp6'] }).events;
+    expect(reused.map((e) => [e.type, e.connection.row.netns?.started]).sort()).toEqual([
+      ['closed', 500],
+      ['opened', 900],
+    ]);
+  });
+
+  it('a run over some namespaces leaves the sections of the others as they were', () => {
+    const book = StateBook.empty();
+    const both = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [inNs(20, 5000), inNs(30, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
+    book.record(scoped('all'), { tracker: both, alerts: [], source: 'ss' }, 1000);
+    book.record(scoped([20], 'web'), { tracker: emptyTrackerState(), alerts: [], source: 'ss' }, 2000);
+    const all = book.historyOf(scoped('all'))!;
+    expect([...all.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([30]);
   });
 });

@@ -182,3 +182,33 @@ describe('default command', () => {
     expect(withDefaultCommand(['check'], true)).toEqual(['check']);
   });
 });
+
+describe('--netns in the dashboard: g groups by namespace, the filter finds it, a NETNS column', () => {
+  const inNs = (v: ConnectionView, netns: SocketRow['netns']): ConnectionView => {
+    const row = { ...v.row, netns };
+    return { ...v, row, connection: { ...v.connection, row, key: connectionKey(row) } };
+  };
+  const views = [
+    inNs(view('CLOSE_WAIT', '127.0.0.1:8080', '127.0.0.1:40000', { flag: 'warning' }), { inode: 20, names: ['web'] }),
+    inNs(view('CLOSE_WAIT', '127.0.0.1:8080', '127.0.0.1:40000'), { inode: 30, container: { runtime: 'docker', id: 'ab'.repeat(32) } }),
+    inNs(view('ESTABLISHED', '127.0.0.1:8080', '127.0.0.1:40001'), { inode: 30, container: { runtime: 'docker', id: 'ab'.repeat(32) } }),
+  ];
+
+  it('groups by namespace, flagged first', () => {
+    expect(groupViews(views, 'netns').map((g) => [g.key, g.total, g.flagged])).toEqual([
+      ['web', 1, 1],
+      [`docker ${'ab'.repeat(6)}`, 2, 0],
+    ]);
+  });
+
+  it('the filter text matches the namespace, so Enter on a group narrows to it', () => {
+    expect(views.filter(compileFilter(`docker ${'ab'.repeat(6)}`)).length).toBe(2);
+    expect(views.filter(compileFilter('web')).length).toBe(1);
+  });
+
+  it('NETNS is a column only when asked for', () => {
+    expect(connectionColumns(120, true).map((c) => c.title)).toContain('NETNS');
+    expect(connectionColumns(120).map((c) => c.title)).not.toContain('NETNS');
+    expect(connectionLine(views[0]!, connectionColumns(120, true), false, plainPaint)).toMatch(/127\.0\.0\.1:40000\s+web\s+/);
+  });
+});

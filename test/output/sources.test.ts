@@ -44,7 +44,7 @@ describe('tcpdwell sources --json', () => {
     expect(report.map((r) => r.name)).toEqual(['ss', 'procfs', 'netstat', 'powershell', 'systeminformation', 'conntrack', 'netlink']);
     expect(Object.keys(report[0]!)).toEqual(['name', 'platforms', 'owners', 'activity', 'firstSightDwell', 'available', 'reason', 'auto', 'os', 'capabilities', 'vocabulary', 'inputFormat']);
     expect(report[1]).toMatchObject({ name: 'procfs', available: false, reason: 'why not', auto: true, os: 'linux', vocabulary: 'linux-proc-hex', inputFormat: 'procfs' });
-    expect(report[1]!.capabilities).toEqual({ owners: 'lookup', hostFacts: true, activity: false, firstSight: ['SYN_SENT', 'SYN_RECEIVED', 'FIN_WAIT_1', 'LAST_ACK', 'TIME_WAIT'] });
+    expect(report[1]!.capabilities).toEqual({ owners: 'lookup', hostFacts: true, activity: false, firstSight: ['SYN_SENT', 'SYN_RECEIVED', 'FIN_WAIT_1', 'LAST_ACK', 'TIME_WAIT'], netns: true });
     expect(report[4]).toMatchObject({ name: 'systeminformation', os: null, inputFormat: null, reason: null });
   });
 

@@ -29,6 +29,7 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       stateFilePath: useStateFile ? (options.stateFilePath ?? defaultStateFilePath(context.env)) : undefined,
       source: options.source,
       procRoot: options.procRoot,
+      ...(options.netns ? { netns: options.netns } : {}),
       renotifyMs: options.renotifyMs,
       resetKinds: options.resetKinds,
     },

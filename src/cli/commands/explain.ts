@@ -18,7 +18,7 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
   }
 
   const policy = await loadPolicy(options);
-  const table = { source: options.source, procRoot: options.procRoot, input: options.input !== undefined };
+  const table = { source: options.source, procRoot: options.procRoot, input: options.input !== undefined, netns: options.netns };
   const read = options.stateFilePath ? await readExplainHistory(context.platform, options.stateFilePath, table) : {};
   if (read.note) context.stderr.write(`tcpdwell: ${sanitizeLine(read.note)}\n`);
   const monitor = await openMonitor(options, context, read.history);

@@ -17,7 +17,7 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
     throw new UsageError('reset needs a selection: --state, --port, --pid, --process, --local, --remote, --flagged or --kind');
   }
   const policy = await loadPolicy(options);
-  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot });
+  const monitor = new Monitor(context.platform, { source: options.source, procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
   try {
     const outcome = await monitor.poll();
     if (!outcome.ok) {

@@ -17,6 +17,7 @@ export async function runServe(options: ServeOptions, context: CliContext): Prom
       policy,
       ...(log ? { log } : {}),
       listenerPorts: options.listenerPorts,
+      ...(options.netns && options.netnsSeriesMax > 0 ? { netnsLabels: { maxSeries: options.netnsSeriesMax } } : {}),
       clock: pollClock(context),
       signal: context.interrupt,
       intervalMs: options.intervalMs,

@@ -21,9 +21,11 @@ export class OwnerResolver {
   private cache = new Map<number, Owner>();
   private lastDenied = false;
 
+  /** `pids`: scan only these processes (those of one network namespace), instead of every one under `procRoot`. */
   constructor(
     private readonly platform: Platform,
     private readonly procRoot: string,
+    private readonly pids?: () => readonly number[],
   ) {}
 
   async resolve(wanted: Iterable<number>): Promise<OwnerLookup> {
@@ -47,7 +49,7 @@ export class OwnerResolver {
     let denied = false;
     let pids: string[];
     try {
-      pids = (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
+      pids = this.pids ? this.pids().map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
     } catch {
       return true;
     }

@@ -42,6 +42,7 @@ export const ssRecord = defineSource({
       hostFacts: true,
       activity: true,
       firstSight: TCP_INFO_FIRST_SIGHT,
+      netns: true,
     },
     summary: {
       platforms: 'Linux (iproute2)',
@@ -84,6 +85,7 @@ export const procfsRecord = defineSource({
       hostFacts: true,
       activity: false,
       firstSight: [TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.FIN_WAIT_1, TcpState.LAST_ACK, TcpState.TIME_WAIT],
+      netns: true,
     },
     summary: {
       platforms: 'Linux (/proc/net/tcp, tcp6)',

@@ -2,6 +2,8 @@ import { formatEndpoint } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
+import { opensNamespace } from './netns.js';
+import { nsenterPrefix } from './netns-reader.js';
 
 // Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY, what `ss -K`
 // uses): the owner's next call on it fails with ECONNABORTED. The filter names the exact state and
@@ -41,11 +43,18 @@ export function killArgv(row: SocketRow): string[] {
 export async function killSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
   const refusal = refusalReason(row);
   if (refusal) return { ended: false, reason: refusal };
+  // A socket of another network namespace is ended inside it (sock_diag answers for its own namespace only).
+  let prefix: string[] = [];
+  if (row.netns) {
+    const { path, inode } = row.netns;
+    if (path === undefined || !(await opensNamespace(platform, path, inode))) return { ended: false, reason: `its network namespace net:[${inode}] can no longer be opened (gone, or its process exited)` };
+    prefix = nsenterPrefix(path);
+  }
   let result;
   try {
-    result = await platform.run(killArgv(row), { timeoutMs: 10_000 });
+    result = await platform.run([...prefix, ...killArgv(row)], { timeoutMs: 10_000 });
   } catch (error) {
-    return { ended: false, reason: errorCode(error) === 'ENOENT' ? 'ss (iproute2) is not installed' : (error as Error).message };
+    return { ended: false, reason: errorCode(error) === 'ENOENT' ? `${prefix.length > 0 ? 'nsenter (util-linux) or ' : ''}ss (iproute2) is not installed` : (error as Error).message };
   }
   // ss -K prints a header and one line per socket it ended; it exits 0 even when the kernel refused.
   const ended = result.stdout.split('\n').slice(1).filter((line) => line.trim()).length;

@@ -36,41 +36,57 @@ function chooseArgv(platform: Platform): Promise<readonly string[]> {
 
 export const ssSource: SocketSource = {
   name: 'ss',
-  async read(platform: Platform, { procRoot }): Promise<SourceReading> {
-    // Parsed while ss writes: the two overlap on two cores, and the 60 MB of text that 100,000
-    // sockets make never exist at once.
-    const parser = new SsParser({ uptimeMs: await readUptimeMs(platform, procRoot) });
-    // ss prints its header even over an empty table: without it and without a row, ss said nothing.
-    let sawHeader = false;
-    const onLine = (line: string) => {
-      if (!sawHeader && SS_HEADER.test(line)) sawHeader = true;
-      parser.line(line);
-    };
-    let result;
-    try {
-      result = await platform.runLines(await chooseArgv(platform), onLine, { timeoutMs: 30_000 });
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError('ss (iproute2) is not installed', { cause: error });
-      throw new SourceError(`ss failed: ${(error as Error).message}`);
-    }
-    if (result.exitCode !== 0) {
-      const reason = result.stderr.split('\n').find((l) => l.trim() && !l.includes('cgroup2')) ?? `exit code ${result.exitCode}`;
-      throw new SourceError(`ss failed: ${reason.trim()}`);
-    }
-    try {
-      const parsed = parser.finish();
-      // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp.
-      await addRequestSocketTimeouts(platform, '/proc', parsed.rows);
-      return {
-        source: 'ss',
-        rows: parsed.rows,
-        completeProtocols: ['tcp', 'tcp6'],
-        notices: summarizeProblems('ss', parsed.problems),
-        emptyTableProven: sawHeader && parsed.problems.length === 0,
-      };
-    } catch (error) {
-      if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`, { cause: error });
-      throw error;
-    }
-  },
+  read: (platform: Platform, { procRoot }): Promise<SourceReading> => readSs(platform, procRoot),
 };
+
+/**
+ * Where ss runs when not in this process's own network namespace: `prefix` goes before its argv
+ * (`nsenter --net=PATH --`), and `netProcDir` is a /proc directory showing that namespace's
+ * tables (`/proc/<pid>`), or undefined when no process is in it.
+ */
+export interface SsPlace {
+  prefix: readonly string[];
+  netProcDir: string | undefined;
+  /** How long ss may run (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** One ss table, here or (with `place`) in another network namespace. Throws as SocketSource.read. */
+export async function readSs(platform: Platform, procRoot: string, place: SsPlace = { prefix: [], netProcDir: '/proc' }): Promise<SourceReading> {
+  // Parsed while ss writes: the two overlap on two cores, and the 60 MB of text that 100,000
+  // sockets make never exist at once.
+  const parser = new SsParser({ uptimeMs: await readUptimeMs(platform, procRoot) });
+  // ss prints its header even over an empty table: without it and without a row, ss said nothing.
+  let sawHeader = false;
+  const onLine = (line: string) => {
+    if (!sawHeader && SS_HEADER.test(line)) sawHeader = true;
+    parser.line(line);
+  };
+  let result;
+  try {
+    result = await platform.runLines([...place.prefix, ...(await chooseArgv(platform))], onLine, { timeoutMs: place.timeoutMs ?? 30_000 });
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError(place.prefix.length > 0 ? `${place.prefix[0]} is not installed` : 'ss (iproute2) is not installed', { cause: error });
+    throw new SourceError(`ss failed: ${(error as Error).message}`);
+  }
+  if (result.exitCode !== 0) {
+    const reason = result.stderr.split('\n').find((l) => l.trim() && !l.includes('cgroup2')) ?? `exit code ${result.exitCode}`;
+    throw new SourceError(`${place.prefix.length > 0 ? `${place.prefix.join(' ')} ss` : 'ss'} failed: ${reason.trim()}`);
+  }
+  try {
+    const parsed = parser.finish();
+    // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp
+    // (elsewhere, the /proc directory of a process in the namespace ss ran in).
+    if (place.netProcDir !== undefined) await addRequestSocketTimeouts(platform, place.netProcDir, parsed.rows);
+    return {
+      source: 'ss',
+      rows: parsed.rows,
+      completeProtocols: ['tcp', 'tcp6'],
+      notices: summarizeProblems('ss', parsed.problems),
+      emptyTableProven: sawHeader && parsed.problems.length === 0,
+    };
+  } catch (error) {
+    if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`, { cause: error });
+    throw error;
+  }
+}

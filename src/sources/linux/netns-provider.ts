@@ -1,0 +1,297 @@
+import type { Protocol } from '../../core/address.js';
+import { netnsText, sameNetns, type NetnsLabel, type SocketRow } from '../../core/connection.js';
+import type { Platform } from '../../platform/platform.js';
+import type { HostFacts } from '../../core/diagnosis.js';
+import { SourceError, type ReadingProvider, type SourceChoice, type SourceRead, type SourceReading } from '../source.js';
+import type { NetnsChoice } from '../netns-choice.js';
+import { continuesNamespace, discoverNamespaces, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
+import { labelNamespace } from './netns-labels.js';
+import { readNamespace, type NetnsMethod } from './netns-reader.js';
+import { OwnerResolver } from './process-owners.js';
+
+// `--netns`: one poll reads every selected network namespace, each through its own reader, and
+// hands the tracker one table whose rows carry their namespace (part of their key). Namespaces
+// are found again at every poll, so containers that start are read and those that go close.
+
+export interface NetnsProviderOptions {
+  choice: NetnsChoice;
+  /** auto (ss through nsenter, else procfs), ss or procfs. */
+  source: SourceChoice;
+  procRoot: string;
+  /** Namespaces read at once (each ss run is a process; 2 cores are common). */
+  concurrency?: number;
+}
+
+const PROTOCOLS: readonly Protocol[] = ['tcp', 'tcp6'];
+const MAX_FAILURES_SHOWN = 3;
+
+/** Reads the namespaces `--netns` selects; rows carry their owners, found among that namespace's processes only. */
+export class NetnsProvider implements ReadingProvider {
+  readonly pending = 0;
+  /** /proc/sys/net describes only the namespace this process is in: not the rows' own. */
+  readonly describesThisHost = false;
+  /** Owners come in the rows (looked up per namespace at each read); no host facts: /proc/sys/net is this process's namespace. */
+  readonly capabilities = { owners: 'in-rows', hostFacts: false } as const;
+  readonly owners = undefined;
+  private reads: SourceRead[] = [];
+  private method: NetnsMethod | undefined;
+  private pendingNotices: string[] = [];
+  /** Namespaces of the last poll that read any, by inode: those missing next time are gone. */
+  private seen = new Map<number, NetnsLabel>();
+  private readonly containers = new Map<number, NetnsLabel['container'] | null>();
+  private readonly resolvers = new Map<number, OwnerResolver>();
+  private readonly pidsOf = new Map<number, readonly number[]>();
+  private ownInode: number | undefined | null = null;
+  /** Holders of each selected namespace at the last poll, by inode: a reused inode is a new namespace. */
+  private readonly holders = new Map<number, NetnsHolders>();
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: NetnsProviderOptions,
+  ) {
+    if (platform.os !== 'linux') throw new SourceError(`--netns reads Linux network namespaces; this is ${platform.os}`);
+    if (options.source === 'ss' || options.source === 'procfs') this.method = options.source;
+    else if (options.source !== 'auto') throw new SourceError(`--netns reads namespaces through ss or procfs, not --source ${options.source}`);
+  }
+
+  get name(): string {
+    return this.method ?? (this.options.source === 'auto' ? 'ss' : this.options.source);
+  }
+
+  hostFacts(): Promise<HostFacts> {
+    return Promise.resolve({});
+  }
+
+  /** The whole poll as one read of the method used (every namespace's table, for the per-source metric). */
+  get lastReads(): readonly SourceRead[] {
+    return this.reads;
+  }
+
+  async read(): Promise<SourceReading> {
+    const startedMs = this.platform.nowMs();
+    try {
+      const reading = await this.readNamespaces();
+      this.reads = [{ source: reading.source, ok: true, durationMs: this.platform.nowMs() - startedMs }];
+      return reading;
+    } catch (error) {
+      this.reads = [{ source: this.method ?? (this.options.source === 'procfs' ? 'procfs' : 'ss'), ok: false, durationMs: this.platform.nowMs() - startedMs }];
+      throw error;
+    }
+  }
+
+  private async readNamespaces(): Promise<SourceReading> {
+    const { procRoot, choice } = this.options;
+    if (this.ownInode === null) this.ownInode = parseNetnsLink(await this.platform.readLink('/proc/self/ns/net').catch(() => ''));
+    let discovery;
+    try {
+      discovery = await discoverNamespaces(this.platform, procRoot);
+    } catch (error) {
+      throw new SourceError(`cannot list ${procRoot} to find network namespaces: ${(error as Error).message}`, { cause: error });
+    }
+    let selected: NetnsHandle[];
+    try {
+      selected = await selectNamespaces(choice, discovery.namespaces, (path) => this.platform.readLink(path), procRoot);
+    } catch (error) {
+      // The one namespace asked for went away: its connections close once, then polls fail.
+      if (error instanceof NetnsNotFoundError && this.seen.size > 0) selected = [];
+      else throw error;
+    }
+    const notices: string[] = [];
+    const gone: NetnsLabel[] = [];
+    const present = new Set(discovery.namespaces.map((ns) => ns.inode));
+    const started = new Map<number, number | undefined>();
+    for (const ns of selected) started.set(ns.inode, await this.identify(ns));
+    for (const [inode, label] of this.seen) {
+      // The same inode with other holders is a later namespace: this one is gone.
+      if (started.has(inode)) {
+        if (sameNetns(label, { inode, started: started.get(inode) })) continue;
+      } else if (choice.kind === 'all' && present.has(inode)) continue;
+      notices.push(`network namespace ${describe(label)} is gone: its connections are closed`);
+      gone.push(label);
+      this.forget(inode);
+    }
+    for (const inode of this.holders.keys()) if (!present.has(inode)) this.holders.delete(inode);
+    if (discovery.deniedPids > 0 && choice.kind === 'all') notices.push(`${discovery.deniedPids === 1 ? '1 process' : `${discovery.deniedPids} processes`}: network namespace link could not be read (permission denied): namespaces only they hold are not read`);
+
+    const results = await this.readAll(selected);
+    const fallbackNotices = this.takeNotices();
+    const rows: SocketRow[] = [];
+    const unreadNetns: number[] = [];
+    const failures: string[] = [];
+    const nextSeen = new Map<number, NetnsLabel>();
+    for (const result of results) {
+      const { ns, label } = result;
+      if ('error' in result) {
+        unreadNetns.push(ns.inode);
+        failures.push(`netns ${describe(label)}: ${result.error.message}`);
+        if (this.seen.has(ns.inode)) nextSeen.set(ns.inode, label);
+        continue;
+      }
+      nextSeen.set(ns.inode, label);
+      const reading = result.reading;
+      const missing = PROTOCOLS.filter((p) => !reading.completeProtocols.includes(p));
+      if (missing.length > 0) unreadNetns.push(ns.inode);
+      for (const n of reading.notices) notices.push(`netns ${describe(label)}: ${n}`);
+      for (const row of reading.rows) {
+        row.netns = label;
+        rows.push(row);
+      }
+      await this.addOwners(ns, reading.rows, notices, label);
+    }
+    if (selected.length > 0 && unreadNetns.length === selected.length && results.every((r) => 'error' in r)) {
+      throw new SourceError(summarizeFailures(failures));
+    }
+    if (failures.length > 0) notices.push(`${failures.length} of ${selected.length} network namespaces not read (their connections are kept as they were): ${summarizeFailures(failures)}`);
+    this.seen = nextSeen;
+    const reading: SourceReading = { source: this.method ?? 'ss', rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
+    if (unreadNetns.length > 0) reading.unreadNetns = unreadNetns;
+    if (gone.length > 0) reading.goneNetns = gone;
+    return reading;
+  }
+
+  close(): void {}
+
+  /** Reads each namespace, `concurrency` at a time, keeping their order. */
+  private async readAll(selected: readonly NetnsHandle[]): Promise<({ ns: NetnsHandle; label: NetnsLabel } & ({ reading: SourceReading } | { error: Error }))[]> {
+    const out: ({ ns: NetnsHandle; label: NetnsLabel } & ({ reading: SourceReading } | { error: Error }))[] = new Array(selected.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < selected.length) {
+        const i = next++;
+        const ns = selected[i]!;
+        const label = await this.labelOf(ns);
+        this.pidsOf.set(ns.inode, ns.pids);
+        try {
+          out[i] = { ns, label, reading: await this.readOne(ns) };
+        } catch (error) {
+          if (!(error instanceof SourceError)) throw error;
+          out[i] = { ns, label, error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, selected.length) }, worker));
+    return out;
+  }
+
+  /**
+   * With `auto`, the first namespace that is not ours decides: ss through nsenter where it runs,
+   * else procfs for every namespace from then on, with one notice saying what is lost.
+   */
+  private async readOne(ns: NetnsHandle): Promise<SourceReading> {
+    const own = this.ownInode ?? undefined;
+    if (this.method) return readNamespace(this.platform, this.options.procRoot, ns, this.method, own);
+    try {
+      const reading = await readNamespace(this.platform, this.options.procRoot, ns, 'ss', own);
+      if (ns.inode !== own) this.method ??= 'ss';
+      return reading;
+    } catch (error) {
+      if (!(error instanceof SourceError) || ns.pids.length === 0) throw error;
+      const reading = await readNamespace(this.platform, this.options.procRoot, ns, 'procfs', own);
+      if (!this.method) {
+        this.method = 'procfs';
+        this.pendingNotices.push(`${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`);
+      }
+      return reading;
+    }
+  }
+
+  private async labelOf(ns: NetnsHandle): Promise<NetnsLabel> {
+    let container = this.containers.get(ns.inode);
+    if (container === undefined) {
+      container = (await labelNamespace(this.platform, this.options.procRoot, ns)).container ?? null;
+      this.containers.set(ns.inode, container);
+    }
+    const label: NetnsLabel = { inode: ns.inode, path: ns.path };
+    const started = this.holders.get(ns.inode)?.started;
+    if (started !== undefined) label.started = started;
+    if (ns.names.length > 0) label.names = [...ns.names];
+    if (ns.host) label.host = true;
+    if (container) label.container = container;
+    return label;
+  }
+
+  /** Owners from the processes of this namespace only (an inode seen elsewhere is another socket's business). */
+  private async addOwners(ns: NetnsHandle, rows: SocketRow[], notices: string[], label: NetnsLabel): Promise<void> {
+    let resolver = this.resolvers.get(ns.inode);
+    if (!resolver) {
+      resolver = new OwnerResolver(this.platform, this.options.procRoot, () => this.pidsOf.get(ns.inode) ?? []);
+      this.resolvers.set(ns.inode, resolver);
+    }
+    const lookup = await resolver.resolve(rows.map((row) => row.inode ?? 0));
+    for (const row of rows) {
+      const owner = row.inode ? lookup.owners.get(row.inode) : undefined;
+      if (owner) {
+        row.pid = owner.pid;
+        row.process = owner.process;
+      }
+    }
+    if (lookup.permissionDenied) notices.push(`netns ${describe(label)}: some owners are hidden (permission denied reading /proc/<pid>/fd)`);
+  }
+
+  /**
+   * The namespace's start time (its earliest process's, when first seen), kept while it keeps a
+   * holder from one poll to the next; a reused inode (no holder kept) gets its new namespace's.
+   */
+  private async identify(ns: NetnsHandle): Promise<number | undefined> {
+    const before = this.holders.get(ns.inode);
+    const witnessNow = before?.witness && ns.pids.includes(before.witness.pid) ? await this.startTime(before.witness.pid) : undefined;
+    let next: NetnsHolders;
+    if (before && continuesNamespace(before, ns, witnessNow)) {
+      next = { pids: new Set(ns.pids), mounts: new Set(ns.mounts) };
+      if (before.started !== undefined) next.started = before.started;
+      const witness = before.witness && witnessNow !== undefined ? before.witness : await this.witnessOf(ns.pids.filter((pid) => before.pids.has(pid)).slice(0, 1));
+      if (witness) next.witness = witness;
+    } else {
+      // First sight: the host's namespace is pid 1's (the earliest); another's, its earliest process's.
+      const witness = await this.witnessOf(ns.host ? [1] : ns.pids);
+      next = { pids: new Set(ns.pids), mounts: new Set(ns.mounts) };
+      if (witness) {
+        next.witness = witness;
+        next.started = witness.started;
+      }
+      if (before) this.forget(ns.inode);
+    }
+    this.holders.set(ns.inode, next);
+    return next.started;
+  }
+
+  /** The earliest-started of `pids` (those that exited meanwhile skipped), or undefined. */
+  private async witnessOf(pids: readonly number[]): Promise<{ pid: number; started: number } | undefined> {
+    let best: { pid: number; started: number } | undefined;
+    for (const pid of pids) {
+      const started = await this.startTime(pid);
+      if (started !== undefined && (!best || started < best.started)) best = { pid, started };
+    }
+    return best;
+  }
+
+  private async startTime(pid: number): Promise<number | undefined> {
+    try {
+      return parseStartTime(await this.platform.readText(`${this.options.procRoot}/${pid}/stat`));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private forget(inode: number): void {
+    this.containers.delete(inode);
+    this.resolvers.delete(inode);
+    this.pidsOf.delete(inode);
+  }
+
+  private takeNotices(): string[] {
+    const notices = this.pendingNotices;
+    this.pendingNotices = [];
+    return notices;
+  }
+}
+
+function describe(label: NetnsLabel): string {
+  const text = netnsText(label);
+  return text === `net:[${label.inode}]` ? text : `${text} (net:[${label.inode}])`;
+}
+
+function summarizeFailures(failures: readonly string[]): string {
+  const shown = failures.slice(0, MAX_FAILURES_SHOWN).join('; ');
+  return failures.length > MAX_FAILURES_SHOWN ? `${shown}; and ${failures.length - MAX_FAILURES_SHOWN} more` : shown;
+}

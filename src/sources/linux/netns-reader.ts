@@ -1,0 +1,63 @@
+import { connectionKey, type SocketRow } from '../../core/connection.js';
+import type { Platform } from '../../platform/platform.js';
+import { SourceError, type SourceReading } from '../source.js';
+import type { NetnsHandle } from './netns.js';
+import { procfsSource } from './procfs.js';
+import { readSs } from './ss.js';
+
+// Reading the socket table of one network namespace that may not be ours.
+// - procfs: `/proc/<pid>/net/tcp{,6}` shows the namespace of process <pid> (proc(5)); reading it
+//   needs no privilege beyond /proc itself, but a namespace no process is in (one held only by an
+//   `ip netns` mount) has no such file.
+// - ss: a sock_diag netlink socket answers for the namespace it was opened in, so ss runs inside
+//   it: `nsenter --net=PATH -- ss …` (util-linux), an argv, never a shell string. setns(2) on a
+//   network namespace needs CAP_SYS_ADMIN. Only ss gives tcp_info (lastsnd/lastrcv: idle).
+
+export type NetnsMethod = 'ss' | 'procfs';
+
+/** How long ss may take in one namespace (a pod's table is small; 100,000 sockets take ~2.5 s). */
+export const NAMESPACE_SS_TIMEOUT_MS = 10_000;
+
+/** The argv prefix that runs a command inside the namespace opened by `path`. */
+export function nsenterPrefix(path: string): string[] {
+  return ['nsenter', `--net=${path}`, '--'];
+}
+
+/**
+ * One table of namespace `ns` by `method`. `ownInode` is this process's own namespace: ss runs
+ * there directly, without nsenter. Throws SourceError (SourceUnavailableError when nsenter or ss is
+ * missing) like any source.
+ */
+export async function readNamespace(platform: Platform, procRoot: string, ns: NetnsHandle, method: NetnsMethod, ownInode: number | undefined): Promise<SourceReading> {
+  const procDir = ns.pids[0] === undefined ? undefined : `${procRoot}/${ns.pids[0]}`;
+  if (method === 'procfs') {
+    if (procDir === undefined) {
+      throw new SourceError(`no process is in it, so /proc shows no table of it (only --source ss reads it, through nsenter)`);
+    }
+    return procfsSource.read(platform, { procRoot: procDir });
+  }
+  const here = ns.inode === ownInode;
+  // One slow namespace must not hold up the others' poll for long.
+  const reading = await readSs(platform, procRoot, { prefix: here ? [] : nsenterPrefix(ns.path), netProcDir: here ? '/proc' : procDir, timeoutMs: NAMESPACE_SS_TIMEOUT_MS });
+  if (procDir !== undefined) await addMissingInodes(platform, procDir, reading.rows);
+  return reading;
+}
+
+/**
+ * ss without -e (no cgroup2 mount) prints no inodes; the same namespace's procfs table has them,
+ * and owners are found by inode. Rows procfs does not list keep none. Mutates `rows`.
+ */
+async function addMissingInodes(platform: Platform, procDir: string, rows: SocketRow[]): Promise<void> {
+  if (rows.every((row) => row.inode !== undefined)) return;
+  let procRows: SocketRow[];
+  try {
+    procRows = (await procfsSource.read(platform, { procRoot: procDir })).rows;
+  } catch {
+    return; // the process left: these owners stay unknown this poll
+  }
+  const byKey = new Map(procRows.map((row) => [connectionKey(row), row.inode]));
+  for (const row of rows) {
+    const inode = row.inode === undefined ? byKey.get(connectionKey(row)) : undefined;
+    if (inode !== undefined) row.inode = inode;
+  }
+}

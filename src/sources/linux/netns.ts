@@ -1,0 +1,227 @@
+import { errorCode, type Platform } from '../../platform/platform.js';
+import type { NetnsChoice } from '../netns-choice.js';
+import { SourceError } from '../source.js';
+
+// Finding the host's network namespaces. A namespace lives as long as a process is in it or a
+// file holds it: `<proc>/<pid>/ns/net` links (`net:[4026532177]`, the nsfs inode; proc(5)
+// /proc/[pid]/ns/) and bind mounts of such files, which `ip netns add NAME` makes under
+// /run/netns (ip-netns(8)); both kinds show in mountinfo as `nsfs` mounts whose root is the link
+// text. Two links name the same namespace exactly when their inodes are equal.
+
+/** One distinct network namespace. */
+export interface NetnsHandle {
+  /** The nsfs inode: the namespace's identity. */
+  inode: number;
+  /** `ip netns` names (mount points under /run/netns), sorted. */
+  names: string[];
+  /** Processes in it, ascending (a few only for the host namespace matter: the first is read). */
+  pids: number[];
+  /** Every nsfs mount of it (/run/netns/NAME, /var/run/docker/netns/ID…), sorted. */
+  mounts: string[];
+  /** A file that opens it for setns/nsenter: a /run/netns mount, else `<proc>/<pid>/ns/net`. */
+  path: string;
+  /** Whether pid 1 (of the /proc read) is in it: the host's own namespace. */
+  host: boolean;
+}
+
+/**
+ * A process's start time from its /proc/<pid>/stat text (proc(5): field 22, `starttime`, clock
+ * ticks after boot), counted after the `)` that ends field 2 (the name may hold blanks and
+ * parentheses); undefined when the text has no such field.
+ */
+export function parseStartTime(stat: string): number | undefined {
+  const end = stat.lastIndexOf(')');
+  if (end < 0) return undefined;
+  // Fields 3 onwards follow the name: field 22 is the 20th of them.
+  const field = stat.slice(end + 1).trim().split(/\s+/)[19];
+  return field !== undefined && /^\d+$/.test(field) ? Number(field) : undefined;
+}
+
+/** What the previous poll knew of a namespace's holders, to tell it from a later one given its inode. */
+export interface NetnsHolders {
+  /** Start time of its earliest process when first seen (its identity with the inode). */
+  started?: number;
+  /** Its processes at the last poll. */
+  pids: ReadonlySet<number>;
+  /** One of them with its start time, re-read to catch a reused pid. */
+  witness?: { pid: number; started: number };
+  /** Its nsfs mounts at the last poll. */
+  mounts: ReadonlySet<string>;
+}
+
+/**
+ * Whether `now` is the namespace `before` described, and not a later one the kernel gave its freed
+ * inode to: a process of it is still in it (the witness with the same start time, or another pid
+ * of the last poll), or, held by no process, one of its mounts is still mounted. All of its
+ * holders replaced between two polls is taken for a new namespace (it cannot be told apart).
+ * `witnessStarted`: the witness's start time read now (undefined: it is gone).
+ */
+export function continuesNamespace(before: NetnsHolders, now: Pick<NetnsHandle, 'pids' | 'mounts'>, witnessStarted: number | undefined): boolean {
+  if (before.witness && now.pids.includes(before.witness.pid)) return witnessStarted === before.witness.started;
+  if (now.pids.some((pid) => before.pids.has(pid))) return true;
+  return now.pids.length === 0 && before.pids.size === 0 && now.mounts.some((m) => before.mounts.has(m));
+}
+
+/** `net:[4026532177]` → 4026532177; anything else → undefined. */
+export function parseNetnsLink(link: string): number | undefined {
+  const match = /^net:\[(\d+)\]$/.exec(link.trim());
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A namespace bind-mounted on a path (one nsfs line of mountinfo). */
+export interface NetnsMount {
+  inode: number;
+  mountPoint: string;
+}
+
+/**
+ * The network-namespace bind mounts in a mountinfo text (proc(5) /proc/[pid]/mountinfo: field 4
+ * is the mount's root, field 5 its mount point, the type follows the ` - ` separator). Octal
+ * escapes in the mount point (`\040` for a blank) are decoded. Lines of other types are skipped.
+ */
+export function parseNetnsMounts(mountinfo: string): NetnsMount[] {
+  const mounts: NetnsMount[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [before, after] = line.split(' - ');
+    if (after === undefined || after.split(' ')[0] !== 'nsfs') continue;
+    const fields = before!.split(' ');
+    const inode = parseNetnsLink(fields[3] ?? '');
+    const mountPoint = fields[4];
+    if (inode === undefined || !mountPoint) continue;
+    mounts.push({ inode, mountPoint: mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))) });
+  }
+  return mounts;
+}
+
+/** Where `ip netns` keeps its names (ip-netns(8): NETNS_RUN_DIR). */
+export const NETNS_RUN_DIR = '/run/netns';
+
+/** The `ip netns` name of a mount point directly under /run/netns, or undefined. */
+export function netnsNameOf(mountPoint: string): string | undefined {
+  const prefix = `${NETNS_RUN_DIR}/`;
+  if (!mountPoint.startsWith(prefix)) return undefined;
+  const name = mountPoint.slice(prefix.length);
+  return name && !name.includes('/') ? name : undefined;
+}
+
+/**
+ * Groups processes and mounts into distinct namespaces, ordered by inode. `links` pairs a pid
+ * with its namespace inode; `procRoot` builds the `ns/net` path of a namespace without a mount.
+ */
+export function groupNamespaces(links: readonly { pid: number; inode: number }[], mounts: readonly NetnsMount[], procRoot: string): NetnsHandle[] {
+  const byInode = new Map<number, NetnsHandle>();
+  const get = (inode: number, path: string) => {
+    let handle = byInode.get(inode);
+    if (!handle) byInode.set(inode, (handle = { inode, names: [], pids: [], mounts: [], path, host: false }));
+    return handle;
+  };
+  for (const { pid, inode } of links) {
+    const handle = get(inode, `${procRoot}/${pid}/ns/net`);
+    handle.pids.push(pid);
+    if (pid === 1) handle.host = true;
+  }
+  for (const { inode, mountPoint } of mounts) {
+    const handle = get(inode, mountPoint);
+    if (!handle.mounts.includes(mountPoint)) handle.mounts.push(mountPoint);
+    const name = netnsNameOf(mountPoint);
+    if (name !== undefined && !handle.names.includes(name)) handle.names.push(name);
+  }
+  for (const handle of byInode.values()) {
+    handle.pids.sort((a, b) => a - b);
+    handle.names.sort();
+    handle.mounts.sort();
+    // A mount opens the namespace as long as it is mounted; a pid's link only while that process lives.
+    if (handle.names.length > 0) handle.path = `${NETNS_RUN_DIR}/${handle.names[0]}`;
+    else if (handle.mounts.length > 0) handle.path = handle.mounts[0]!;
+    else handle.path = `${procRoot}/${handle.pids[0]}/ns/net`;
+  }
+  return [...byInode.values()].sort((a, b) => a.inode - b.inode);
+}
+
+/** What discovery could not see: processes whose namespace link was unreadable (not root). */
+export interface Discovery {
+  namespaces: NetnsHandle[];
+  /** Processes whose `ns/net` link could not be read for lack of permission. */
+  deniedPids: number;
+}
+
+/**
+ * Every network namespace the host shows: one readlink of `<procRoot>/<pid>/ns/net` per process,
+ * plus the nsfs mounts of `mountinfoPath` (this process's mount namespace: the paths nsenter can
+ * open). Processes that exit meanwhile are skipped. Throws only when `<procRoot>` cannot be listed.
+ */
+export async function discoverNamespaces(platform: Platform, procRoot: string, mountinfoPath = '/proc/self/mountinfo'): Promise<Discovery> {
+  const pids = (await platform.listDirectory(procRoot)).filter((name) => /^\d+$/.test(name)).map(Number);
+  let deniedPids = 0;
+  const links: { pid: number; inode: number }[] = [];
+  // Readlinks in batches: one promise per process at once would be thousands on a busy node.
+  for (let i = 0; i < pids.length; i += 256) {
+    const batch = pids.slice(i, i + 256);
+    const targets = await Promise.all(
+      batch.map((pid) =>
+        platform.readLink(`${procRoot}/${pid}/ns/net`).catch((error: unknown) => {
+          if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') deniedPids++;
+          return '';
+        }),
+      ),
+    );
+    targets.forEach((target, j) => {
+      const inode = parseNetnsLink(target);
+      if (inode !== undefined) links.push({ pid: batch[j]!, inode });
+    });
+  }
+  const mountinfo = await platform.readText(mountinfoPath).catch(() => '');
+  return { namespaces: groupNamespaces(links, parseNetnsMounts(mountinfo), procRoot), deniedPids };
+}
+
+/** The namespace asked for could not be found: a usage-level problem, said in one line. */
+export class NetnsNotFoundError extends SourceError {
+  override name = 'NetnsNotFoundError';
+}
+
+/**
+ * The namespaces `choice` selects among `found`. A pid or path selects the namespace its link
+ * names (read through `readLink`; a path that is a bind mount has no link, so its inode is looked
+ * up among the mounts). Throws NetnsNotFoundError when nothing matches.
+ */
+export async function selectNamespaces(choice: NetnsChoice, found: readonly NetnsHandle[], readLink: (path: string) => Promise<string>, procRoot: string): Promise<NetnsHandle[]> {
+  switch (choice.kind) {
+    case 'all':
+      return [...found];
+    case 'name': {
+      const match = found.find((ns) => ns.names.includes(choice.name));
+      if (!match) throw new NetnsNotFoundError(`no network namespace named "${choice.name}" (ip netns list shows the names; none is mounted at ${NETNS_RUN_DIR}/${choice.name})`);
+      return [match];
+    }
+    case 'pid': {
+      const link = await readLink(`${procRoot}/${choice.pid}/ns/net`).catch(() => '');
+      const inode = parseNetnsLink(link);
+      const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
+      if (!match) throw new NetnsNotFoundError(`no process ${choice.pid} whose network namespace can be read (${procRoot}/${choice.pid}/ns/net)`);
+      // Read through the process asked for: its own /proc directory shows its namespace.
+      return [{ ...match, pids: [choice.pid, ...match.pids.filter((p) => p !== choice.pid)] }];
+    }
+    case 'path': {
+      const viaMount = found.find((ns) => ns.path === choice.path || ns.mounts.includes(choice.path));
+      if (viaMount) return [viaMount];
+      const inode = parseNetnsLink(await readLink(choice.path).catch(() => ''));
+      const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
+      if (!match) throw new NetnsNotFoundError(`${choice.path} is not a network namespace file this host shows (a <proc>/<pid>/ns/net link or a mount under ${NETNS_RUN_DIR})`);
+      return [match];
+    }
+  }
+}
+
+/**
+ * Whether `path` still opens namespace `inode`: a pid's link may now be another process's (pids
+ * are reused), a name may have been deleted and made again. Links are read; a bind mount (no link)
+ * is looked up in `mountinfoPath`.
+ */
+export async function opensNamespace(platform: Platform, path: string, inode: number, mountinfoPath = '/proc/self/mountinfo'): Promise<boolean> {
+  const linked = parseNetnsLink(await platform.readLink(path).catch(() => ''));
+  if (linked !== undefined) return linked === inode;
+  const mounts = parseNetnsMounts(await platform.readText(mountinfoPath).catch(() => ''));
+  // The last mount on a path is the one it shows.
+  const last = mounts.filter((m) => m.mountPoint === path).pop();
+  return last?.inode === inode;
+}

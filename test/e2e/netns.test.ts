@@ -1,0 +1,183 @@
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, whyNoProgram, whyNotRunnable, type CliResult } from './parked-namespace.js';
+
+// `--netns` on the real kernel: three namespaces (one named with `ip netns`, two held only by a
+// process started with `unshare --net`), the same stuck loopback session parked in two of them
+// (identical 4-tuples: 127.0.0.1:47100 <- 127.0.0.1:47101), read from the host.
+
+const SERVER_PORT = 47100;
+const CLIENT_PORT = 47101;
+// Parks one half-closed session on fixed ports: the client shuts down its sending side, so the
+// accepted socket sits in CLOSE_WAIT and the client in FIN_WAIT_2, as long as both are held.
+const HOLDER = `
+import json, os, socket, subprocess, sys
+subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('127.0.0.1', ${SERVER_PORT})); srv.listen(8)
+cli = socket.socket(); cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+cli.bind(('127.0.0.1', ${CLIENT_PORT})); cli.connect(('127.0.0.1', ${SERVER_PORT}))
+acc, _ = srv.accept()
+cli.shutdown(socket.SHUT_WR)
+print(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)
+sys.stdin.read()
+`;
+
+// Names carry this process's pid after the prefix parked-namespace.ts cleans up after killed runs.
+const NAMED = `tcpdwell-e2e-${process.pid}-netns`;
+
+interface Holder {
+  child: ChildProcessWithoutNullStreams;
+  pid: number;
+  inode: number;
+}
+
+const skip = whyNotRunnable() ?? whyNoProgram('nsenter', 'util-linux') ?? whyNoProgram('unshare', 'util-linux');
+const children: ChildProcessWithoutNullStreams[] = [];
+let stateDir: string | undefined;
+
+function startHolder(argv: string[]): Promise<Holder> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} said nothing in 10 s`)), 10_000);
+    child.once('exit', (code) => reject(new Error(`${argv[0]} exited early (${code})`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      const { pid, netns } = JSON.parse(line) as { pid: number; netns: string };
+      resolve({ child, pid, inode: Number(/\d+/.exec(netns)![0]) });
+    });
+  });
+}
+
+/** The built CLI on the host (its own namespace is the host's). */
+function tcpdwell(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
+    });
+  });
+}
+
+function stopAll(): void {
+  for (const child of children) {
+    child.stdin.end();
+    child.kill('SIGKILL');
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', NAMED], { stdio: 'ignore' });
+  } catch {
+    // never made, or gone already
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+}
+
+interface JsonRow {
+  state: string;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  pid: number | null;
+  netns?: { inode: number; names: string[] };
+  flag: { kind: string } | null;
+}
+
+const isParked = (r: JsonRow) => r.local.port === SERVER_PORT && r.remote.port === CLIENT_PORT && r.local.address === '127.0.0.1';
+
+describe.skipIf(skip !== undefined)('--netns on the real kernel', () => {
+  let named: Holder;
+  let heldA: Holder;
+  let heldB: Holder;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
+    try {
+      execFileSync('ip', ['netns', 'add', NAMED]);
+      named = await startHolder(['ip', 'netns', 'exec', NAMED, 'python3', '-c', HOLDER]);
+      heldA = await startHolder(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
+      // The third namespace holds no stuck session: a process that only sleeps in it.
+      heldB = await startHolder(['unshare', '--net', '--', 'python3', '-c', `import json, os, sys\nprint(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)\nsys.stdin.read()`]);
+      stateDir = mkdtempSync(join(tmpdir(), 'tcpdwell-netns-'));
+      // The half-close threshold below is 1 s: past it, by the kernel's own lastack.
+      await delay(2000);
+    } catch (error) {
+      stopAll();
+      throw error;
+    }
+  }, 30_000);
+
+  afterAll(stopAll);
+
+  it('check --netns all flags the same stuck session in each namespace, each with its own owner', async () => {
+    const { code, stdout, stderr } = await tcpdwell(['check', '--netns', 'all', '--half-close', '1s', '--format', 'json', '--state-file', join(stateDir!, 'state.json')]);
+    expect([1, 2], stderr).toContain(code);
+    const report = JSON.parse(stdout) as { flagged: JsonRow[]; source: string };
+    const mine = report.flagged.filter((r) => isParked(r) && r.state === 'CLOSE_WAIT' && [named.inode, heldA.inode].includes(r.netns!.inode));
+    expect(mine.map((r) => [r.netns!.inode, r.pid, r.flag?.kind]).sort()).toEqual(
+      [
+        [named.inode, named.pid, 'half-close'],
+        [heldA.inode, heldA.pid, 'half-close'],
+      ].sort(),
+    );
+    expect(mine.find((r) => r.netns!.inode === named.inode)!.netns!.names).toEqual([NAMED]);
+    expect(mine.find((r) => r.netns!.inode === heldA.inode)!.netns!.names).toEqual([]);
+    // Nothing of the parked session in the namespace that holds none.
+    expect(report.flagged.filter((r) => r.netns?.inode === heldB.inode)).toEqual([]);
+    // Each namespace's history is its own section of the state file.
+    const sections = (JSON.parse(readFileSync(join(stateDir!, 'state.json'), 'utf8')) as { tables: { table: { netns: string; perNetns?: boolean }; connections: unknown[] }[] }).tables;
+    for (const inode of [named.inode, heldA.inode]) {
+      expect(sections.find((s) => s.table.perNetns && s.table.netns === `net:[${inode}]`)?.connections.length).toBeGreaterThanOrEqual(3);
+    }
+  }, 60_000);
+
+  it('list --netns NAME and --netns PID select one namespace each', async () => {
+    const byName = await tcpdwell(['list', '--netns', NAMED, '--json']);
+    expect(byName.code, byName.stderr).toBe(0);
+    const nameRows = JSON.parse(byName.stdout) as JsonRow[];
+    expect(new Set(nameRows.map((r) => r.netns?.inode))).toEqual(new Set([named.inode]));
+    expect(nameRows.filter(isParked).map((r) => [r.state, r.pid])).toEqual([['CLOSE_WAIT', named.pid]]);
+
+    const byPid = await tcpdwell(['list', '--netns', String(heldA.pid), '--json']);
+    expect(byPid.code, byPid.stderr).toBe(0);
+    const pidRows = JSON.parse(byPid.stdout) as JsonRow[];
+    expect(new Set(pidRows.map((r) => r.netns?.inode))).toEqual(new Set([heldA.inode]));
+    expect(pidRows.filter(isParked).map((r) => [r.state, r.pid])).toEqual([['CLOSE_WAIT', heldA.pid]]);
+
+    const missing = await tcpdwell(['list', '--netns', `${NAMED}-none`]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/no network namespace named/);
+  }, 60_000);
+
+  it('a namespace deleted between two watch polls closes its connections once, with one event', async () => {
+    const watch = spawn(process.execPath, [CLI, 'watch', '--netns', 'all', '--events', '--interval', '1s', '--iterations', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: Record<string, unknown>[] = [];
+    createInterface({ input: watch.stdout }).on('line', (line) => events.push(JSON.parse(line) as Record<string, unknown>));
+    const done = new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    // After the first poll has seen the session, the only process holding namespace A exits.
+    const seen = () => events.some((e) => e.event === 'opened' && (e.netns as { inode?: number } | undefined)?.inode === heldA.inode);
+    for (let waited = 0; !seen() && waited < 20_000; waited += 100) await delay(100);
+    expect(seen()).toBe(true);
+    heldA.child.kill('SIGKILL');
+    await done;
+    // A by its identity: inode and start time (the kernel may give A's freed inode to a namespace made meanwhile).
+    const startedA = (events.find((e) => e.event === 'opened' && (e.netns as { inode?: number } | undefined)?.inode === heldA.inode)!.netns as { started?: number | null }).started;
+    expect(typeof startedA).toBe('number');
+    const inA = (e: Record<string, unknown>) => {
+      const netns = e.netns as { inode?: number; started?: number | null } | undefined;
+      return netns?.inode === heldA.inode && netns.started === startedA;
+    };
+    const closed = events.filter((e) => e.event === 'closed' && inA(e));
+    const opened = events.filter((e) => e.event === 'opened' && inA(e));
+    // Each connection of A (listener, CLOSE_WAIT, FIN_WAIT_2) closed exactly once.
+    expect(closed.length).toBe(opened.length);
+    expect(new Set(closed.map((e) => JSON.stringify([e.local, e.remote]))).size).toBe(closed.length);
+    const gone = events.filter((e) => e.event === 'netns-gone');
+    expect(gone.filter(inA)).toEqual([expect.objectContaining({ closed: closed.length })]);
+    // The other namespaces' sessions are untouched.
+    expect(events.filter((e) => e.event === 'closed' && (e.netns as { inode?: number } | undefined)?.inode === named.inode)).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Monitor } from '../../../src/app/monitor.js';
+import { NetnsProvider } from '../../../src/sources/linux/netns-provider.js';
+import { EventStream } from '../../../src/app/event-stream.js';
+import { evaluateAll } from '../../../src/core/evaluate.js';
+import { defaultPolicy } from '../../../src/core/policy.js';
+import { eventToJson, formatEventLine } from '../../../src/output/events.js';
+import { FakePlatform, ssAnswers } from '../../fake-platform.js';
+
+// Written for the test, in the kernel's /proc/net/tcp shape (see the park-sockets capture):
+// 127.0.0.1:8080 -> 127.0.0.1:40000 in CLOSE_WAIT (08), socket inode INODE.
+const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+const closeWait = (inode: number) => `${HEADER}\n   0: 0100007F:1F90 0100007F:9C40 08 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 20 4 0 10 -1\n`;
+
+/**
+ * A host (namespace 10, pid 1 and pid 100) and two pods' namespaces with the same loopback flow:
+ * 20 (`ip netns` name web, pid 200) and 30 (pid 300, a Docker container). Pid 100 holds a
+ * descriptor of pod 30's socket too (passed over a unix socket): it is not that namespace's owner.
+ */
+function podHost(): FakePlatform {
+  const p = new FakePlatform();
+  p.links.set('/proc/self/ns/net', 'net:[10]');
+  for (const [pid, ns] of [[1, 10], [100, 10], [200, 20], [300, 30]] as const) {
+    p.links.set(`/proc/${pid}/ns/net`, `net:[${ns}]`);
+    p.files.set(`/proc/${pid}/comm`, `proc${pid}\n`);
+    p.files.set(`/proc/${pid}/cgroup`, '0::/\n');
+  }
+  p.files.set('/proc/300/cgroup', `0::/system.slice/docker-${'ab'.repeat(32)}.scope\n`);
+  p.files.set('/proc/self/mountinfo', '44 42 0:4 net:[20] /run/netns/web rw shared:3 - nsfs nsfs rw\n');
+  p.files.set('/proc/1/net/tcp', `${HEADER}\n`);
+  p.files.set('/proc/200/net/tcp', closeWait(5001));
+  p.files.set('/proc/300/net/tcp', closeWait(6001));
+  p.links.set('/proc/100/fd/9', 'socket:[6001]');
+  p.links.set('/proc/200/fd/3', 'socket:[5001]');
+  p.links.set('/proc/300/fd/4', 'socket:[6001]');
+  return p;
+}
+
+describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
+  it('keeps two namespaces’ identical 4-tuples apart, each with its own owner and label', async () => {
+    const platform = podHost();
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    const outcome = await monitor.poll();
+    expect(outcome.ok).toBe(true);
+    const rows = [...monitor.tracker.connections.values()].map((c) => c.row);
+    expect(rows.map((r) => [r.netns?.inode, r.pid, r.process])).toEqual([
+      [20, 200, 'proc200'],
+      [30, 300, 'proc300'],
+    ]);
+    expect(rows[0]!.netns?.names).toEqual(['web']);
+    expect(rows[1]!.netns?.container).toEqual({ runtime: 'docker', id: 'ab'.repeat(32) });
+    // pid 100 (host namespace) was never scanned for pod 30's socket.
+    expect(platform.listed).not.toContain('/proc/100/fd');
+  });
+
+  it('a namespace that disappears closes its connections once, with one notice', async () => {
+    const platform = podHost();
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    await monitor.poll();
+    platform.links.delete('/proc/300/ns/net');
+    platform.files.delete('/proc/300/net/tcp');
+    platform.nowValue += 2000;
+    const second = await monitor.poll();
+    const closed = second.events.filter((e) => e.type === 'closed');
+    expect(closed.map((e) => e.connection.row.netns?.inode)).toEqual([30]);
+    expect(second.notices.filter((n) => n.includes('is gone'))).toEqual(['network namespace docker ababababab (net:[30]) is gone: its connections are closed'.replace('ababababab', 'ab'.repeat(6))]);
+    platform.nowValue += 2000;
+    // watch's event stream: one netns-gone event, counting the closes of that poll.
+    const gone = new EventStream().next(second, evaluateAll(monitor.tracker, platform.nowValue, defaultPolicy())).filter((e) => e.type === 'netns-gone');
+    expect(gone.map(eventToJson)).toEqual([{ event: 'netns-gone', at: new Date(second.takenAtMs).toISOString(), netns: expect.objectContaining({ inode: 30 }), closed: 1 }]);
+    expect(formatEventLine(gone[0]!)).toMatch(/gone    network namespace docker abababababab \(net:\[30\]\): 1 connection closed$/);
+    platform.nowValue += 2000;
+    const third = await monitor.poll();
+    expect(third.events.filter((e) => e.type === 'closed')).toEqual([]);
+    expect(third.goneNetns).toBeUndefined();
+    expect(third.notices.filter((n) => n.includes('is gone'))).toEqual([]);
+    expect([...monitor.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([20]);
+  });
+
+  it('a namespace that cannot be read this time keeps its connections (not a close), and says so', async () => {
+    const platform = podHost();
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    await monitor.poll();
+    platform.files.set('/proc/300/net/tcp', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    platform.nowValue += 2000;
+    const second = await monitor.poll();
+    expect(second.ok).toBe(true);
+    expect(second.events.filter((e) => e.type === 'closed')).toEqual([]);
+    expect(monitor.tracker.connections.size).toBe(2);
+    expect(second.notices.some((n) => /1 of 3 network namespaces not read .*permission denied/.test(n))).toBe(true);
+  });
+
+  it('a named namespace: only it is read; when it is deleted its connections close once, then polls fail', async () => {
+    const platform = podHost();
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'name', name: 'web' } });
+    await monitor.poll();
+    expect([...monitor.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([20]);
+    expect(platform.readPaths).not.toContain('/proc/300/net/tcp');
+    platform.files.set('/proc/self/mountinfo', '');
+    platform.links.delete('/proc/200/ns/net');
+    const second = await monitor.poll();
+    expect(second.ok).toBe(true);
+    expect(second.events.filter((e) => e.type === 'closed').length).toBe(1);
+    const third = await monitor.poll();
+    expect(third.ok).toBe(false);
+    expect(third.error).toMatch(/no network namespace named "web"/);
+  });
+
+  // Written for the test, in the kernel's /proc/<pid>/stat shape (a real line of `cat`, 52 fields,
+  // its name with a blank and a parenthesis as a process may have): starttime (field 22) is STARTED.
+  const stat = (pid: number, started: number) =>
+    `${pid} (a (b) c) S 1 ${pid} ${pid} 0 -1 4194304 97 0 0 0 0 0 0 0 20 0 1 0 ${started} 3133440 358 18446744073709551615 94282833424384 94282833444265 140726857004816 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94282833460272 94282833461888 94282874081280 140726857009889 140726857009909 140726857009909 140726857011179 0\n`;
+
+  for (const [what, nextPid] of [
+    ['another process', 301],
+    ['the same pid reused by a later process', 300],
+  ] as const) {
+    it(`an inode the kernel gives to a new namespace (held by ${what}, another start time) is a new namespace: the old one closes once, with netns-gone`, async () => {
+      const platform = podHost();
+      platform.files.set('/proc/1/stat', stat(1, 1));
+      platform.files.set('/proc/100/stat', stat(100, 40));
+      platform.files.set('/proc/200/stat', stat(200, 300));
+      platform.files.set('/proc/300/stat', stat(300, 500));
+      const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+      await monitor.poll();
+      const labels = () => [...monitor.tracker.connections.values()].map((c) => [c.row.netns?.inode, c.row.netns?.started]);
+      expect(labels()).toEqual([
+        [20, 300],
+        [30, 500],
+      ]);
+      // Namespace 30's only process exits; a later one is given inode 30, with the same loopback flow.
+      for (const path of ['/proc/300/ns/net', '/proc/300/net/tcp', '/proc/300/stat', '/proc/300/cgroup', '/proc/300/comm']) {
+        platform.files.delete(path);
+        platform.links.delete(path);
+      }
+      platform.links.delete('/proc/300/fd/4');
+      platform.links.set(`/proc/${nextPid}/ns/net`, 'net:[30]');
+      platform.files.set(`/proc/${nextPid}/stat`, stat(nextPid, 900));
+      platform.files.set(`/proc/${nextPid}/comm`, 'later\n');
+      platform.files.set(`/proc/${nextPid}/cgroup`, '0::/\n');
+      platform.files.set(`/proc/${nextPid}/net/tcp`, closeWait(7001));
+      platform.links.set(`/proc/${nextPid}/fd/4`, 'socket:[7001]');
+      platform.nowValue += 2000;
+      const second = await monitor.poll();
+      expect(second.events.filter((e) => e.type === 'closed').map((e) => [e.connection.row.netns?.inode, e.connection.row.netns?.started])).toEqual([[30, 500]]);
+      expect(second.events.filter((e) => e.type === 'opened').map((e) => [e.connection.row.netns?.inode, e.connection.row.netns?.started, e.connection.row.process])).toEqual([[30, 900, 'later']]);
+      expect(second.goneNetns?.map((n) => [n.inode, n.started, n.container?.runtime])).toEqual([[30, 500, 'docker']]);
+      const gone = new EventStream().next(second, evaluateAll(monitor.tracker, platform.nowValue, defaultPolicy())).filter((e) => e.type === 'netns-gone');
+      expect(gone.map((e) => (e.type === 'netns-gone' ? e.closed : -1))).toEqual([1]);
+      expect(labels()).toEqual([
+        [20, 300],
+        [30, 900],
+      ]);
+      // The next poll: the same holder, the same namespace; nothing closes again.
+      platform.nowValue += 2000;
+      const third = await monitor.poll();
+      expect(third.events.filter((e) => e.type === 'closed' || e.type === 'opened')).toEqual([]);
+      expect(third.goneNetns).toBeUndefined();
+    });
+  }
+
+  it('a namespace whose first process leaves while another of it stays is the same namespace', async () => {
+    const platform = podHost();
+    platform.links.set('/proc/301/ns/net', 'net:[30]');
+    platform.files.set('/proc/300/stat', stat(300, 500));
+    platform.files.set('/proc/301/stat', stat(301, 600));
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    await monitor.poll();
+    platform.links.delete('/proc/300/ns/net');
+    platform.files.delete('/proc/300/stat');
+    platform.files.set('/proc/301/net/tcp', closeWait(6001));
+    platform.links.set('/proc/301/fd/4', 'socket:[6001]');
+    platform.nowValue += 2000;
+    const second = await monitor.poll();
+    expect(second.events.filter((e) => e.type === 'closed')).toEqual([]);
+    expect(second.goneNetns).toBeUndefined();
+    expect([...monitor.tracker.connections.values()].map((c) => [c.row.netns?.inode, c.row.netns?.started])).toEqual([
+      [20, undefined],
+      [30, 500],
+    ]);
+  });
+
+  it('procfs cannot read a namespace no process is in, and says ss can', async () => {
+    const platform = podHost();
+    platform.files.set('/proc/self/mountinfo', '45 42 0:4 net:[40] /run/netns/empty rw shared:4 - nsfs nsfs rw\n');
+    const provider = new NetnsProvider(platform, { choice: { kind: 'name', name: 'empty' }, source: 'procfs', procRoot: '/proc' });
+    await expect(provider.read()).rejects.toThrow(/no process is in it.*only --source ss reads it, through nsenter/);
+  });
+});
+
+describe('NetnsProvider with ss', () => {
+  const ssText = readFileSync(new URL('../../fixtures/linux-ss-tanoie-park-sockets-kernel6.txt', import.meta.url), 'utf8');
+
+  it('runs ss inside each other namespace through nsenter (an argv), and directly in its own', async () => {
+    const platform = podHost();
+    platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
+    platform.commands = [ssAnswers(ssText)];
+    const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'ss', procRoot: '/proc' });
+    const reading = await provider.read();
+    expect(platform.ran.map((argv) => argv.slice(0, 4))).toEqual([
+      ['ss', '-t', '-a', '-n'],
+      ['nsenter', '--net=/run/netns/web', '--', 'ss'],
+      ['nsenter', '--net=/proc/300/ns/net', '--', 'ss'],
+    ]);
+    const perNamespace = reading.rows.filter((r) => r.netns?.inode === 20).length;
+    expect(perNamespace).toBeGreaterThan(0);
+    expect(reading.rows.length).toBe(3 * perNamespace);
+  });
+
+  it('auto falls back to procfs, once, with a notice, when nsenter cannot enter', async () => {
+    const platform = podHost();
+    platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
+    platform.commands = [(argv) => (argv[0] === 'nsenter' ? { stdout: '', stderr: "nsenter: reassociate to namespace 'ns/net' failed: Operation not permitted\n", exitCode: 1 } : { stdout: ssText, stderr: '', exitCode: 0 })];
+    const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'auto', procRoot: '/proc' });
+    const reading = await provider.read();
+    expect(provider.name).toBe('procfs');
+    expect(reading.notices.filter((n) => n.includes('instead')).length).toBe(1);
+    expect(reading.notices.some((n) => /Operation not permitted.*no tcp_info: idle is not measured/.test(n))).toBe(true);
+    expect(reading.rows.filter((r) => r.netns?.inode === 30).map((r) => r.pid)).toEqual([300]);
+  });
+});
