@@ -80,6 +80,35 @@ describe('group Enter shows exactly the group', () => {
     expect(s.shown.map((v) => v.row.local.port)).toEqual([22977]);
   });
 
+  it('--netns: a namespace group opens as exactly its rows, even where another namespace has the same 4-tuple', () => {
+    // Written for the test: the same loopback 4-tuple in two namespaces (every pod has its own 127.0.0.1).
+    const inNs = (v: ConnectionView, netns: SocketRow['netns']): ConnectionView => {
+      const row = { ...v.row, netns };
+      return { ...v, row, connection: { ...v.connection, row, key: connectionKey(row) } };
+    };
+    const views = [
+      inNs(view('CLOSE_WAIT', 8080, 40000, { flagged: true }), { inode: 20, names: ['web'] }),
+      inNs(view('CLOSE_WAIT', 8080, 40000), { inode: 30 }),
+      inNs(view('ESTABLISHED', 8080, 40001), { inode: 30 }),
+    ];
+    let s = press(polled(120, 40, views), 'g', 'g', 'g', 'g');
+    expect(s.grouping).toBe('netns');
+    expect(s.groups.map((g) => [g.key, g.total])).toEqual([
+      ['web', 1],
+      ['net:[30]', 2],
+    ]);
+    s = press({ ...s, cursor: { selected: 1, offset: 0 } }, 'enter');
+    expect(s.grouping).toBe('none');
+    expect(s.shown.map((v) => [v.row.netns?.inode, v.row.state])).toEqual(
+      expect.arrayContaining([
+        [30, 'CLOSE_WAIT'],
+        [30, 'ESTABLISHED'],
+      ]),
+    );
+    expect(s.shown).toHaveLength(2);
+    expect(tableLabel(s)).toContain('netns net:[30]');
+  });
+
   it('the rows without an owner form one group, and open as exactly those', () => {
     let s = press(polled(), 'g');
     const none = s.groups.findIndex((g) => g.key === '(no owner)');
