@@ -91,7 +91,7 @@ const notification = z.object({
 });
 /** Added after version 2 was first written: absent in older files, which still load. */
 const channelBacklog = z.object({ notifier: z.string(), pending: z.array(z.object({ atMs: z.number(), notification })) });
-const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable(), perNetns: z.boolean().optional() });
+const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable(), perNetns: z.boolean().optional(), netnsStarted: z.number().int().nonnegative().optional() });
 const section = z.object({
   table: tableIdentity,
   lastUsedMs: z.number(),
@@ -298,7 +298,7 @@ export class StateBook {
     const alerts: ReportedAlert[] = [...(own?.alerts ?? [])];
     for (const part of parts) {
       try {
-        for (const [key, c] of decodeConnections(part.connections, netnsOf(part.table.netns))) connections.set(key, c);
+        for (const [key, c] of decodeConnections(part.connections, netnsOf(part.table.netns, part.table.netnsStarted))) connections.set(key, c);
       } catch (error) {
         if (!(error instanceof StateDecodeError)) throw error;
         this.sections = this.sections.filter((s) => s !== part);
@@ -341,7 +341,8 @@ export class StateBook {
       const tracker: TrackerState = { connections: new Map(list.map((c) => [c.key, c])) };
       if (history.tracker.lastPollMs !== undefined) tracker.lastPollMs = history.tracker.lastPollMs;
       const alerts = history.alerts.filter((a) => inodeOfKey.get(a.key) === inode);
-      sections.push(this.section({ ...base, netns: inode, perNetns: true }, { tracker, alerts, source: history.source }, nowMs));
+      const netns = list[0]!.row.netns!;
+      sections.push(this.section({ ...base, netns: `net:[${netns.inode}]`, perNetns: true, ...(netns.started !== undefined ? { netnsStarted: netns.started } : {}) }, { tracker, alerts, source: history.source }, nowMs));
     }
     const ownTracker: TrackerState = { connections: new Map(loose.map((c) => [c.key, c])) };
     if (history.tracker.lastPollMs !== undefined) ownTracker.lastPollMs = history.tracker.lastPollMs;
@@ -353,7 +354,7 @@ export class StateBook {
 
   private section(identity: Omit<TableIdentity, 'netnsScope'>, history: RecordedHistory, nowMs: number): Section {
     const mine: Section = {
-      table: { source: identity.source, procRoot: identity.procRoot, netns: identity.netns, bootId: identity.bootId, ...(identity.perNetns ? { perNetns: true } : {}) },
+      table: { source: identity.source, procRoot: identity.procRoot, netns: identity.netns, bootId: identity.bootId, ...(identity.perNetns ? { perNetns: true } : {}), ...(identity.netnsStarted !== undefined ? { netnsStarted: identity.netnsStarted } : {}) },
       lastUsedMs: nowMs,
       source: history.source,
       connections: encodeConnections(history.tracker),
@@ -379,11 +380,11 @@ export class StateBook {
   }
 }
 
-/** { inode, started } from `net:[4026532177]` or `net:[4026532177]@5321` (netnsId). */
-function netnsOf(netns: string | null): { inode: number; started?: number } | undefined {
-  const match = netns === null ? null : /^net:\[(\d+)\](?:@(\d+))?$/.exec(netns);
+/** { inode, started } of a section: `net:[4026532177]` and its `netnsStarted`. */
+function netnsOf(netns: string | null, started?: number): { inode: number; started?: number } | undefined {
+  const match = netns === null ? null : /^net:\[(\d+)\]$/.exec(netns);
   if (!match) return undefined;
-  return match[2] === undefined ? { inode: Number(match[1]) } : { inode: Number(match[1]), started: Number(match[2]) };
+  return started === undefined ? { inode: Number(match[1]) } : { inode: Number(match[1]), started };
 }
 
 /** Whether `table` is a `--netns` section of a namespace in `scope`, read like `identity` (source, /proc, boot). */

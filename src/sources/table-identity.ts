@@ -26,6 +26,8 @@ export interface TableIdentity {
    * connections carry that namespace in their keys. Absent for a plain run's table.
    */
   perNetns?: boolean;
+  /** With `perNetns`: the namespace's start time (NetnsLabel.started), which tells it from a later one given its inode. */
+  netnsStarted?: number;
   /**
    * `--netns`: the namespaces a run reads, whose histories are kept one section each (`perNetns`);
    * `all`, or their inodes. The run's own section (its count alerts) has `netns: "--netns CHOICE"`.
@@ -35,9 +37,10 @@ export interface TableIdentity {
 }
 
 /** One string per table, equal for two identities only when every part is. */
-export function tableKey(identity: { source: string; procRoot: string; netns: string | null; bootId: string | null; perNetns?: boolean | undefined }): string {
+export function tableKey(identity: { source: string; procRoot: string; netns: string | null; bootId: string | null; perNetns?: boolean | undefined; netnsStarted?: number | undefined }): string {
   const parts = [identity.source, identity.procRoot, identity.netns, identity.bootId];
-  return JSON.stringify(identity.perNetns ? [...parts, 'per-netns'] : parts);
+  if (!identity.perNetns) return JSON.stringify(parts);
+  return JSON.stringify(identity.netnsStarted === undefined ? [...parts, 'per-netns'] : [...parts, 'per-netns', identity.netnsStarted]);
 }
 
 /**

@@ -188,6 +188,9 @@ describe('StateBook: --netns keeps one section per namespace', () => {
     const tracker = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [at(500, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
     const book = StateBook.empty();
     book.record(scoped('all'), { tracker, alerts: [], source: 'ss' }, 1000);
+    // The section keeps its name (`net:[30]`) and adds the start time beside it.
+    const tables = (JSON.parse(book.encode(1000)) as { tables: { table: { netns: string; netnsStarted?: number } }[] }).tables.map((t) => t.table);
+    expect(tables.filter((t) => t.netns === 'net:[30]').map((t) => t.netnsStarted)).toEqual([500]);
     const loaded = StateBook.decode(book.encode(1000)).historyOf(scoped([30], '300'))!;
     expect([...loaded.tracker.connections.keys()]).toEqual([...tracker.connections.keys()]);
     // The same namespace next run: nothing closes. Another one with inode 30 and the same flow: one close, one open.
