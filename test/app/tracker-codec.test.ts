@@ -144,6 +144,8 @@ describe('StateBook: format version (breaker 9)', () => {
     const alert = { key: 'k', kind: 'idle' as const, severity: 'warning' as const, subject: 's', firstFlaggedMs: 1, lastNotifiedMs: 1, runsFlagged: 4 };
     book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [alert], source: 'ss' }, 1000);
     expect(StateBook.decode(book.encode(1000)).historyOf(table('net:[1]'))?.alerts).toEqual([alert]);
+  });
+});
 
 describe('StateBook: --netns keeps one section per namespace', () => {
   const inNs = (inode: number, port: number): SocketRow => ({ ...row, local: { ...row.local, port }, netns: { inode, names: ['web'] } });
