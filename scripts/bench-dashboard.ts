@@ -53,7 +53,14 @@ function time(label: string, step: () => unknown): [string, number] {
 // A real screen, 120×40, writing into nothing.
 const output = Object.assign(new Writable({ write: (_c, _e, done) => done() }), { columns: 120, rows: 40, isTTY: true });
 const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-const screen = blessed.screen({ input: input as unknown as NodeJS.ReadStream, output: output as unknown as NodeJS.WriteStream, terminal: 'xterm-256color', smartCSR: true, fullUnicode: true, warnings: false });
+const screen = blessed.screen({
+  input: input as unknown as NodeJS.ReadStream,
+  output: output as unknown as NodeJS.WriteStream,
+  terminal: 'xterm-256color',
+  smartCSR: true,
+  fullUnicode: true,
+  warnings: false,
+});
 const table = blessed.box({ parent: screen, top: 4, left: 0, width: '100%', height: 36, tags: true, border: { type: 'line' } });
 const columns = connectionColumns(120);
 let offset = 0;

@@ -26,9 +26,7 @@ const rounds = Number(values.rounds);
 
 /** Runs argv, reading all its output through a pipe, as the tcpdwell sources do. */
 function capture(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) =>
-    execFile(argv[0]!, argv.slice(1), { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } }, (error) => (error ? reject(error) : resolve())),
-  );
+  return new Promise((resolve, reject) => execFile(argv[0]!, argv.slice(1), { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } }, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Runs argv with its output thrown away (`> /dev/null`). */

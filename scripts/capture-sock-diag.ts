@@ -22,7 +22,10 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 async function dumpInside(outDir: string): Promise<void> {
   const channel = openSockDiagChannel({ littleEndian });
   try {
-    for (const [family, name] of [[AF_INET, 'inet'], [AF_INET6, 'inet6']] as const) {
+    for (const [family, name] of [
+      [AF_INET, 'inet'],
+      [AF_INET6, 'inet6'],
+    ] as const) {
       const datagrams: Uint8Array[] = [];
       await channel.dump({ request: sockDiagRequest({ family, withTcpInfo: true, sequence: 1, littleEndian }) }, (bytes) => datagrams.push(bytes));
       writeFileSync(join(outDir, `linux-sock-diag-${name}-park-sockets-kernel6.bin`), Buffer.concat(datagrams));

@@ -46,7 +46,10 @@ async function inner(): Promise<void> {
   const { nodePlatform } = await import('../src/platform/platform.js');
   const platform = nodePlatform();
   const netlink = new NetlinkSource();
-  const runSs = () => new Promise<number>((resolve, reject) => execFile('ss', ['-tanoi'], { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout) => (error ? reject(error) : resolve(stdout.length))));
+  const runSs = () =>
+    new Promise<number>((resolve, reject) =>
+      execFile('ss', ['-tanoi'], { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout) => (error ? reject(error) : resolve(stdout.length))),
+    );
   const samples: Record<string, { wallMs: number[]; cpuMs: number[]; rows: number }> = {};
   const note = (name: string, m: { wallMs: number; cpuMs: number }, rows: number) => {
     const entry = (samples[name] ??= { wallMs: [], cpuMs: [], rows });
@@ -67,15 +70,22 @@ async function inner(): Promise<void> {
 }
 
 async function outer(): Promise<void> {
-  console.log(`Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${execFileSync('ss', ['-V'], { encoding: 'utf8' }).trim()}; medians of ${rounds} alternating rounds`);
+  console.log(
+    `Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${execFileSync('ss', ['-V'], { encoding: 'utf8' }).trim()}; medians of ${rounds} alternating rounds`,
+  );
   console.log('| sockets | netlink wall / CPU ms | ss -tanoi wall / CPU ms | ss source wall / CPU ms | CPU netlink ÷ ss -tanoi | CPU netlink ÷ ss source |');
   console.log('|---|---|---|---|---|---|');
   for (const size of values.sizes!.split(',').map(Number)) {
     const population = await startPopulation(size, 0, 'tcpdwell-n-measure');
     try {
-      const out = execFileSync('ip', ['netns', 'exec', population.namespace, process.execPath, '--import', 'tsx', SELF, '--inner', '--rounds', String(rounds)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const out = execFileSync('ip', ['netns', 'exec', population.namespace, process.execPath, '--import', 'tsx', SELF, '--inner', '--rounds', String(rounds)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
       const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, { wallMs: number; cpuMs: number; rows: number }>;
-      const n = r['netlink']!, s = r['ss -tanoi']!, p = r['ss source']!;
+      const n = r['netlink']!,
+        s = r['ss -tanoi']!,
+        p = r['ss source']!;
       const f = (x: { wallMs: number; cpuMs: number }) => `${x.wallMs.toFixed(0)} / ${x.cpuMs.toFixed(0)}`;
       console.log(`| ${n.rows} | ${f(n)} | ${f(s)} | ${f(p)} | ${(n.cpuMs / s.cpuMs).toFixed(2)} | ${(n.cpuMs / p.cpuMs).toFixed(2)} |`);
     } finally {

@@ -56,7 +56,11 @@ describe('examples/', () => {
 
   it('the cron line and the units run tcpdwell with options it accepts', () => {
     const commands = [
-      read('tcpdwell-check.cron').split('\n').find((l) => l.startsWith('*/5'))!.split(/\s+/).slice(6),
+      read('tcpdwell-check.cron')
+        .split('\n')
+        .find((l) => l.startsWith('*/5'))!
+        .split(/\s+/)
+        .slice(6),
       ...['tcpdwell-check.service', 'tcpdwell-exporter.service'].map((unit) => /^ExecStart=(.*)$/m.exec(read(unit))![1]!.split(' ')),
     ];
     for (const [program, ...args] of commands) {

@@ -15,7 +15,8 @@ const TREE: Record<string, string> = {
   'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true }, include: ['src'] }),
   'src/core/pure.ts': "import { other } from './other.js';\nexport const pure = other;\n",
   'src/core/other.ts': 'export const other = 1;\n',
-  'src/core/impure.ts': "import { readFileSync } from 'node:fs';\nimport type { Socket } from 'node:net';\nimport { b } from '../cli/b.js';\nexport const c: [unknown, unknown] = [readFileSync, b];\nexport type S = Socket;\n",
+  'src/core/impure.ts':
+    "import { readFileSync } from 'node:fs';\nimport type { Socket } from 'node:net';\nimport { b } from '../cli/b.js';\nexport const c: [unknown, unknown] = [readFileSync, b];\nexport type S = Socket;\n",
   'src/cli/b.ts': "import { d } from '../sources/linux/d.js';\nexport const b = d;\n",
   'src/sources/linux/d.ts': 'export const d = 1;\n',
   'src/sources/linux/procfs.ts': 'export const p = 1;\n',
@@ -23,7 +24,8 @@ const TREE: Record<string, string> = {
   // The files issue 14.2 listed as exempt are exempt no more (the registry gives what they imported).
   'src/app/monitor.ts': "import { p } from '../sources/linux/procfs.js';\nimport { d } from '../sources/linux/d.js';\nexport const m = [p, d];\n",
   // Type-only, re-exported and dynamic imports of a source folder count too (portable/ included).
-  'src/output/o.ts': "import type { W } from '../sources/windows/w.js';\nexport type { W };\nexport { s } from '../sources/portable/s.js';\nexport const load = () => import('../sources/macos/m.js');\n",
+  'src/output/o.ts':
+    "import type { W } from '../sources/windows/w.js';\nexport type { W };\nexport { s } from '../sources/portable/s.js';\nexport const load = () => import('../sources/macos/m.js');\n",
   'src/sources/windows/w.ts': 'export type W = number;\n',
   'src/sources/portable/s.ts': 'export const s = 1;\n',
   'src/sources/macos/m.ts': 'export const m = 1;\n',
@@ -42,9 +44,9 @@ describe('import boundaries', () => {
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), text);
     }
-    const run = await promisify(execFile)(DEPCRUISE, ['src', '--config', join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'json'], { cwd: dir }).catch(
-      (error: { stdout: string }) => ({ stdout: error.stdout }),
-    );
+    const run = await promisify(execFile)(DEPCRUISE, ['src', '--config', join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'json'], { cwd: dir }).catch((error: { stdout: string }) => ({
+      stdout: error.stdout,
+    }));
     const violations = (JSON.parse(run.stdout) as { summary: { violations: { from: string; to: string; rule: { name: string } }[] } }).summary.violations;
     const found = violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort();
     expect(found).toEqual(

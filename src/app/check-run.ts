@@ -141,7 +141,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     checkedAtMs: outcome.takenAtMs,
     source: outcome.source,
     evaluation,
-    countLevels: outcome.ok ? countLevels(request.policy, evaluation.views.map((v) => ({ key: v.connection.key, row: v.row }))) : [],
+    countLevels: outcome.ok
+      ? countLevels(
+          request.policy,
+          evaluation.views.map((v) => ({ key: v.connection.key, row: v.row })),
+        )
+      : [],
     diagnosis,
     resets,
     errors,
@@ -207,7 +212,9 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
       notes.push(`state file ${stateFile.path}: ${book.damagedSections} damaged section${book.damagedSections === 1 ? '' : 's'} dropped; the other tables' history is kept`);
     }
     if (book.damagedBacklogs > 0) {
-      notes.push(`state file ${stateFile.path}: ${book.damagedBacklogs} notifier backlog${book.damagedBacklogs === 1 ? ' was' : 's were'} damaged and dropped (those undelivered notifications are lost); the connections' and alerts' history is kept`);
+      notes.push(
+        `state file ${stateFile.path}: ${book.damagedBacklogs} notifier backlog${book.damagedBacklogs === 1 ? ' was' : 's were'} damaged and dropped (those undelivered notifications are lost); the connections' and alerts' history is kept`,
+      );
     }
     return { book, history };
   } catch (error) {

@@ -14,7 +14,6 @@ import { StateBook, StateDecodeError } from './tracker-codec.js';
 // The `explain` use case for one connection: find it in a poll's table, diagnose it, and name the
 // thresholds that apply. The state guide needs no use case (core/state-guide.ts is the data).
 
-
 /**
  * `target` in the table of the monitor's last poll (which succeeded), with its finding and
  * thresholds; or what was asked for, when it is not there.
@@ -31,10 +30,7 @@ export async function explainConnection(monitor: Monitor, policy: Policy, target
 function findTarget(views: ConnectionView[], target: ConnectionTarget): ConnectionView | undefined {
   if (target.kind === 'row') return views[target.row - 1];
   const same = (a: { address: string; port: number }, b: { address: string; port: number }) => a.address === b.address && a.port === b.port;
-  return (
-    views.find((v) => same(v.row.local, target.local) && same(v.row.remote, target.remote)) ??
-    views.find((v) => same(v.row.local, target.remote) && same(v.row.remote, target.local))
-  );
+  return views.find((v) => same(v.row.local, target.local) && same(v.row.remote, target.remote)) ?? views.find((v) => same(v.row.local, target.remote) && same(v.row.remote, target.local));
 }
 
 /**
@@ -42,7 +38,11 @@ function findTarget(views: ConnectionView[], target: ConnectionTarget): Connecti
  * never a device or FIFO); or none, with one line saying why in `note`. Captured files (`input`)
  * carry their own history: a state file describes live tables only.
  */
-export async function readExplainHistory(platform: Platform, path: string, table: { source: SourceChoice; procRoot: string; input: boolean; netns?: NetnsChoice | undefined }): Promise<{ history?: TrackerState; note?: string }> {
+export async function readExplainHistory(
+  platform: Platform,
+  path: string,
+  table: { source: SourceChoice; procRoot: string; input: boolean; netns?: NetnsChoice | undefined },
+): Promise<{ history?: TrackerState; note?: string }> {
   if (table.input) return { note: `no history from ${path}: it describes live socket tables, not captured files` };
   try {
     const book = StateBook.decode(await readStateText(path));

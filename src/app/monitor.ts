@@ -109,7 +109,15 @@ export class Monitor {
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
       const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols, ...(reading.unreadNetns ? { unreadNetns: reading.unreadNetns } : {}) });
       this.tracker = result.state;
-      const outcome: PollOutcome = { ok: true, takenAtMs, source: reading.source, notices: reading.notices, events: result.events, durationMs: this.platform.nowMs() - startedMs, sourceReads: this.provider.lastReads };
+      const outcome: PollOutcome = {
+        ok: true,
+        takenAtMs,
+        source: reading.source,
+        notices: reading.notices,
+        events: result.events,
+        durationMs: this.platform.nowMs() - startedMs,
+        sourceReads: this.provider.lastReads,
+      };
       if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
       return outcome;
     } catch (error) {

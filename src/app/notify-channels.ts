@@ -20,8 +20,7 @@ export interface ChannelBacklog {
  * no webhook URL (Slack and Discord put the token in it).
  */
 export function notifierId(notifier: NotifierConfig): string {
-  const target =
-    notifier.type === 'exec' ? notifier.command : notifier.type === 'webhook' ? [notifier.url] : [notifier.tag ?? '', notifier.facility ?? '', notifier.socket ?? ''];
+  const target = notifier.type === 'exec' ? notifier.command : notifier.type === 'webhook' ? [notifier.url] : [notifier.tag ?? '', notifier.facility ?? '', notifier.socket ?? ''];
   return `${notifier.type} ${createHash('sha256').update(JSON.stringify(target)).digest('hex').slice(0, 16)}`;
 }
 

@@ -91,7 +91,14 @@ const notification = z.object({
 });
 /** Added after version 2 was first written: absent in older files, which still load. */
 const channelBacklog = z.object({ notifier: z.string(), pending: z.array(z.object({ atMs: z.number(), notification })) });
-const tableIdentity = z.object({ source: z.string(), procRoot: z.string(), netns: z.string().nullable(), bootId: z.string().nullable(), perNetns: z.boolean().optional(), netnsStarted: z.number().int().nonnegative().optional() });
+const tableIdentity = z.object({
+  source: z.string(),
+  procRoot: z.string(),
+  netns: z.string().nullable(),
+  bootId: z.string().nullable(),
+  perNetns: z.boolean().optional(),
+  netnsStarted: z.number().int().nonnegative().optional(),
+});
 const section = z.object({
   table: tableIdentity,
   lastUsedMs: z.number(),
@@ -127,7 +134,6 @@ const file = z.object({
   savedAt: z.string(),
   tables: z.array(z.unknown()).optional(),
 });
-
 
 /**
  * What `check` carries between runs: the tracker, the alerts its report (stdout) has told, and
@@ -342,19 +348,34 @@ export class StateBook {
       if (history.tracker.lastPollMs !== undefined) tracker.lastPollMs = history.tracker.lastPollMs;
       const alerts = history.alerts.filter((a) => inodeOfKey.get(a.key) === inode);
       const netns = list[0]!.row.netns!;
-      sections.push(this.section({ ...base, netns: `net:[${netns.inode}]`, perNetns: true, ...(netns.started !== undefined ? { netnsStarted: netns.started } : {}) }, { tracker, alerts, source: history.source }, nowMs));
+      sections.push(
+        this.section(
+          { ...base, netns: `net:[${netns.inode}]`, perNetns: true, ...(netns.started !== undefined ? { netnsStarted: netns.started } : {}) },
+          { tracker, alerts, source: history.source },
+          nowMs,
+        ),
+      );
     }
     const ownTracker: TrackerState = { connections: new Map(loose.map((c) => [c.key, c])) };
     if (history.tracker.lastPollMs !== undefined) ownTracker.lastPollMs = history.tracker.lastPollMs;
     // The notifiers' backlogs are the run's, not a namespace's.
-    sections.unshift(this.section(base, { tracker: ownTracker, alerts: history.alerts.filter((a) => !inodeOfKey.has(a.key)), ...(history.outbox ? { outbox: history.outbox } : {}), source: history.source }, nowMs));
+    sections.unshift(
+      this.section(base, { tracker: ownTracker, alerts: history.alerts.filter((a) => !inodeOfKey.has(a.key)), ...(history.outbox ? { outbox: history.outbox } : {}), source: history.source }, nowMs),
+    );
     this.sections = this.sections.filter((s) => !inNetnsScope(s.table, identity, scope));
     this.keep(sections, nowMs);
   }
 
   private section(identity: Omit<TableIdentity, 'netnsScope'>, history: RecordedHistory, nowMs: number): Section {
     const mine: Section = {
-      table: { source: identity.source, procRoot: identity.procRoot, netns: identity.netns, bootId: identity.bootId, ...(identity.perNetns ? { perNetns: true } : {}), ...(identity.netnsStarted !== undefined ? { netnsStarted: identity.netnsStarted } : {}) },
+      table: {
+        source: identity.source,
+        procRoot: identity.procRoot,
+        netns: identity.netns,
+        bootId: identity.bootId,
+        ...(identity.perNetns ? { perNetns: true } : {}),
+        ...(identity.netnsStarted !== undefined ? { netnsStarted: identity.netnsStarted } : {}),
+      },
       lastUsedMs: nowMs,
       source: history.source,
       connections: encodeConnections(history.tracker),

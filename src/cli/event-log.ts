@@ -40,7 +40,10 @@ export async function openEventLog(path: string | undefined, context: CliContext
   let failing = false;
   const report = (result: AppendResult, doing: string) => {
     if (!result.ok) {
-      if (!failing) context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot ${doing} log file ${path}: ${errnoDetail(result.error)}`)}; lost lines are counted and writing is retried at the next event and on SIGHUP\n`);
+      if (!failing)
+        context.stderr.write(
+          `tcpdwell: ${sanitizeLine(`cannot ${doing} log file ${path}: ${errnoDetail(result.error)}`)}; lost lines are counted and writing is retried at the next event and on SIGHUP\n`,
+        );
       failing = true;
     } else if (failing || result.recoveredFrom > 0) {
       failing = false;

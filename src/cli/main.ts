@@ -13,7 +13,10 @@ const interrupt = new AbortController();
 // Every command, file read, request and wait listens to `interrupt` and ends at once; one that
 // still holds the process STOP_GRACE_MS later is cut short, so a signal always ends tcpdwell.
 const STOP_GRACE_MS = 3000;
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+for (const [signal, number] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+] as const) {
   process.once(signal, () => {
     interrupt.abort();
     setTimeout(() => {

@@ -222,7 +222,11 @@ function addSelectionOptions(command: Command): Command {
     .option('--state <states>', 'only these states (comma-separated; any spelling: CLOSE_WAIT, close-wait, ESTAB)', listArg(parseStateWord))
     .option('--port <ports>', 'only these local or remote ports or ranges (5432,6000-6010)', listArg(portRangeArg))
     .option('--pid <pids>', 'only sockets of these processes', listArg(pidArg))
-    .option('--process <names>', 'only sockets of processes with these names (* matches anything)', listArg((s) => s))
+    .option(
+      '--process <names>',
+      'only sockets of processes with these names (* matches anything)',
+      listArg((s) => s),
+    )
     .option('--local <endpoint>', 'only this local address and/or port (10.0.0.1:5432, [::1]:22, 10.0.0.1, :5432)', endpointPatternArg)
     .option('--remote <endpoint>', 'only this remote address and/or port', endpointPatternArg)
     .option('--flagged', 'only flagged connections', false)
@@ -277,7 +281,7 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
   return command
     .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
     .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", '/proc')
-    .option('--netns <ns>', 'network namespaces to read (Linux): all, an ip netns NAME, a PID, or a namespace file PATH (default: this process\'s own)', netnsArg)
+    .option('--netns <ns>', "network namespaces to read (Linux): all, an ip netns NAME, a PID, or a namespace file PATH (default: this process's own)", netnsArg)
     .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)')
     .addOption(new Option('--preset <name>', 'reference timers: ios 30s/30s/1h, asa 30s/10m/1h, conntrack (netfilter per-state timeouts)').choices(PRESET_NAMES))
     .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s; "off": never)', thresholdArg)
@@ -291,18 +295,27 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
     .addOption(refusedIf(new Option('--json', 'machine-readable output (see README, JSON output)').default(false), refused.json))
     .addOption(
       refusedIf(
-        new Option('--input <files...>', 'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order'),
+        new Option(
+          '--input <files...>',
+          'analyse captured tables instead of polling: /proc/net/tcp, ss, netstat (Linux, Windows, macOS), Get-NetTCPConnection JSON/CSV, nf_conntrack; several files are replayed in time order',
+        ),
         refused.input,
       ),
     )
     .addOption(refusedIf(new Option('--input-format <format>', 'with --input: the tool that wrote the files (default: detected from the text)').choices(INPUT_FORMATS), refused.input))
     .addOption(
       refusedIf(
-        new Option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time').argParser(listArg(timeArg)),
+        new Option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time').argParser(
+          listArg(timeArg),
+        ),
         refused.input,
       ),
     )
-    .option('--read-limit <size>', `most of one ${refused.input ? 'file (/proc tables)' : 'file (--input, /proc tables)'} or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`, readLimitArg);
+    .option(
+      '--read-limit <size>',
+      `most of one ${refused.input ? 'file (/proc tables)' : 'file (--input, /proc tables)'} or one command's output read (default ${formatBytes(DEFAULT_READ_LIMIT_BYTES)}; K, M, G: powers of 1024; at most ${formatBytes(MAX_READ_LIMIT_BYTES)})`,
+      readLimitArg,
+    );
 }
 
 /** Namespaces that get their own `netns` label value in serve's series, by default. */
@@ -343,9 +356,7 @@ type RawOptions = Record<string, unknown>;
 
 /** The long-running modes (watch, serve, dashboard): common options, --interval and --log. */
 function addPollingOptions(command: Command, intervalHelp: string, refused: Refused = {}): Command {
-  return addCommonOptions(command, refused)
-    .option('--interval <duration>', intervalHelp, timerArg)
-    .option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
+  return addCommonOptions(command, refused).option('--interval <duration>', intervalHelp, timerArg).option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
 }
 
 function pollingFrom(raw: RawOptions, defaultIntervalMs: number): { intervalMs: number; logPath?: string } {
@@ -400,7 +411,25 @@ const COMMANDS = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serv
 export function withDefaultCommand(argv: readonly string[], interactive: boolean): readonly string[] {
   const first = argv[0];
   if (!interactive || (first !== undefined && !first.startsWith('-'))) return argv;
-  const listOnly = ['--json', '--watch', '--why', '--help', '-h', '--version', '-V', '--iterations', '--numbered', '--flagged', '--state', '--port', '--pid', '--process', '--local', '--remote', '--kind'];
+  const listOnly = [
+    '--json',
+    '--watch',
+    '--why',
+    '--help',
+    '-h',
+    '--version',
+    '-V',
+    '--iterations',
+    '--numbered',
+    '--flagged',
+    '--state',
+    '--port',
+    '--pid',
+    '--process',
+    '--local',
+    '--remote',
+    '--kind',
+  ];
   // A near miss of a list flag (`--stat`) goes to list too, so its error suggests the list flag.
   const forList = (flag: string) => flag.startsWith('--') && (listOnly.includes(flag) || nearestWord(flag, listOnly) !== undefined);
   return argv.some((a) => forList(a.split('=')[0]!)) ? argv : ['dashboard', ...argv];
@@ -430,9 +459,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .configureOutput({ writeOut: (s) => (output += s), writeErr: (s) => (output += s) })
     .showSuggestionAfterError(true);
 
-  addSelectionOptions(
-    addCommonOptions(program.command('list', { isDefault: true }).description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')),
-  )
+  addSelectionOptions(addCommonOptions(program.command('list', { isDefault: true }).description('netstat-like table: state, endpoints, owner, dwell, idle, flag; flagged first')))
     .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
     .option('--numbered', 'number the rows as `explain N` takes them: the place in the whole table, so a filtered row keeps its number', false)
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
@@ -462,7 +489,9 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
       .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
       .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
-      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) => (v.trim().toLowerCase() === 'off' ? Infinity : positiveDurationArg(v))),
+      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) =>
+        v.trim().toLowerCase() === 'off' ? Infinity : positiveDurationArg(v),
+      ),
   ).action((raw: RawOptions) => {
     const common = commonFrom(raw);
     const format = (raw.format as CheckFormat | undefined) ?? (common.json ? 'json' : 'text');
@@ -534,7 +563,11 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .description('Prometheus exporter: /metrics with connections by state, flagged sessions and dwell histograms')
       .option('--listen <address>', `where to serve /metrics (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}; other hosts only if you say so)`, listenArg)
       .option('--listener-port <ports>', 'also count connections by state on these local ports', listArg(portRangeArg))
-      .option('--netns-series <n>', `with --netns: label series with their namespace for at most this many namespaces, the rest summed as netns="other" (default ${DEFAULT_NETNS_SERIES})`, netnsSeriesArg)
+      .option(
+        '--netns-series <n>',
+        `with --netns: label series with their namespace for at most this many namespaces, the rest summed as netns="other" (default ${DEFAULT_NETNS_SERIES})`,
+        netnsSeriesArg,
+      )
       .option('--netns-aggregate', 'with --netns: no netns label, every namespace summed (as without --netns)', false),
     'time between polls, independent of scrapes (default 15s)',
     { input: true, json: true },
@@ -648,7 +681,10 @@ function refuseMeaninglessCombinations(parsed: ParsedCommandLine): void {
     }
     case 'serve':
     case 'dashboard':
-      if (parsed.options.json) throw new UsageError(`--json means nothing to ${parsed.command} (${parsed.command === 'serve' ? 'it serves Prometheus text; --log writes JSON lines' : 'it draws on the terminal; --log writes JSON lines'})`);
+      if (parsed.options.json)
+        throw new UsageError(
+          `--json means nothing to ${parsed.command} (${parsed.command === 'serve' ? 'it serves Prometheus text; --log writes JSON lines' : 'it draws on the terminal; --log writes JSON lines'})`,
+        );
       return;
     default:
       return;

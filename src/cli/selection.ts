@@ -45,10 +45,7 @@ export function selectsWithoutOwner(selection: Selection, view: ConnectionView):
 
 export function selectsByOwner(selection: Selection, view: ConnectionView): boolean {
   const { row } = view;
-  return (
-    (!selection.pids || (row.pid !== undefined && selection.pids.includes(row.pid))) &&
-    matches(selection.processes ? { processes: selection.processes } : undefined, row)
-  );
+  return (!selection.pids || (row.pid !== undefined && selection.pids.includes(row.pid))) && matches(selection.processes ? { processes: selection.processes } : undefined, row);
 }
 
 export function selects(selection: Selection, view: ConnectionView): boolean {

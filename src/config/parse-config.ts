@@ -2,17 +2,7 @@ import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
 import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
-import {
-  PRESET_NAMES,
-  defaultPolicy,
-  type ConnectionMatch,
-  type CountRule,
-  type PartialThresholds,
-  type Policy,
-  type PortRange,
-  type PresetName,
-  type SessionRule,
-} from '../core/policy.js';
+import { PRESET_NAMES, defaultPolicy, type ConnectionMatch, type CountRule, type PartialThresholds, type Policy, type PortRange, type PresetName, type SessionRule } from '../core/policy.js';
 import { parsePortRange, parseProcessPattern, parseStateWord, unknownStateMessage } from '../core/connection-filter.js';
 import { TcpState } from '../core/tcp-state.js';
 
@@ -186,7 +176,10 @@ const notifierSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('syslog'),
     facility: z.enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).optional(),
-    tag: z.string().regex(/^[\w.-]+$/, 'letters, digits, . _ - only').optional(),
+    tag: z
+      .string()
+      .regex(/^[\w.-]+$/, 'letters, digits, . _ - only')
+      .optional(),
     socket: z.string().optional(),
   }),
 ]);
@@ -252,7 +245,10 @@ export function parseConfig(text: string, fileName: string): ConfigFile {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     // An unknown key is best shown on its own line, not its parent's.
     const line = lineOf(doc, lineCounter, issue.code === 'unrecognized_keys' ? [...path, issue.keys[0] ?? ''] : path);
-    const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    const field = path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+      .join('')
+      .replace(/^\./, '');
     throw new ConfigError(`${fileName}:${line}: ${field || '(top level)'}: ${describeIssue(issue)}`);
   }
   const config = result.data;
@@ -325,4 +321,3 @@ function mergeInto(target: PartialThresholds, source: PartialThresholds, classRe
   }
   if (source.perStateMs) target.perStateMs = { ...target.perStateMs, ...source.perStateMs };
 }
-

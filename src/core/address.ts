@@ -25,7 +25,7 @@ export function formatAddressBytes(bytes: readonly number[]): string {
 function formatIpv6Words(words: readonly number[]): string {
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -190,7 +190,7 @@ export function parseCidr(text: string): Cidr | undefined {
   let prefixLength = prefix === undefined ? maxPrefix : /^\d+$/.test(prefix) ? Number(prefix) : NaN;
   if (!(prefixLength >= 0 && prefixLength <= maxPrefix)) return undefined;
   // ::ffff:a.b.c.d/n is an IPv4 block: rows show mapped addresses as IPv4.
-  if (bytes.length === 16 && MAPPED_PREFIX.every((w, i) => ((bytes![2 * i] ?? 0) << 8 | (bytes![2 * i + 1] ?? 0)) === w) && prefixLength >= 96) {
+  if (bytes.length === 16 && MAPPED_PREFIX.every((w, i) => (((bytes![2 * i] ?? 0) << 8) | (bytes![2 * i + 1] ?? 0)) === w) && prefixLength >= 96) {
     bytes = bytes.slice(12);
     prefixLength -= 96;
     maxPrefix = 32;

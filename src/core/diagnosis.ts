@@ -63,7 +63,6 @@ export function growthOf(views: readonly ConnectionView[]): string {
 /** Linux TCP_RTO_MIN. */
 const MIN_RTO_MS = 200;
 
-
 /** Everything findings compare a connection with, computed once per evaluation. */
 export class DiagnosisIndex {
   readonly byOwnerInState = new Map<string, ConnectionView[]>();
@@ -165,9 +164,7 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
     // Only where the source gives the backlog (ss): procfs and netstat print 0 as a listener's Send-Q.
     const { receiveQueue = 0, acceptBacklog } = listener.row;
     const full = acceptBacklog !== undefined && receiveQueue > acceptBacklog;
-    finding.evidence.push(
-      `the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`,
-    );
+    finding.evidence.push(`the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`);
     if (full) {
       finding.summary = `the listener ${formatEndpoint(listener.row.local)} has a full accept queue and drops SYNs`;
       finding.nextStep = `The application owning ${formatEndpoint(listener.row.local)}${ownerLabel(listener.row) ? ` (${ownerLabel(listener.row)})` : ''} does not accept() fast enough, or its backlog is too small.`;

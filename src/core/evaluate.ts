@@ -69,7 +69,13 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
     if (flag) view.flag = flag;
     views.push(view);
   }
-  const countFlags = policy.counts.length === 0 ? [] : evaluateCounts(policy, views.map((v) => ({ key: v.connection.key, row: v.row })));
+  const countFlags =
+    policy.counts.length === 0
+      ? []
+      : evaluateCounts(
+          policy,
+          views.map((v) => ({ key: v.connection.key, row: v.row })),
+        );
   if (countFlags.length > 0) {
     const byKey = new Map(views.map((v) => [v.connection.key, v]));
     for (const countFlag of countFlags) {
@@ -210,7 +216,7 @@ function sortAddress(text: string): SortAddress {
   // Mapped IPv4 tails, zone indexes: the full reader. Anything else is text.
   const bytes = parseAddressBytes(text);
   if (bytes === undefined) return { family: 9, words: [0, 0, 0, 0], text };
-  const word = (i: number) => (bytes[i]! * 2 ** 24 + bytes[i + 1]! * 2 ** 16 + bytes[i + 2]! * 2 ** 8 + bytes[i + 3]!);
+  const word = (i: number) => bytes[i]! * 2 ** 24 + bytes[i + 1]! * 2 ** 16 + bytes[i + 2]! * 2 ** 8 + bytes[i + 3]!;
   return bytes.length === 4 ? { family: 4, words: [0, 0, 0, word(0)], text } : { family: 6, words: [word(0), word(4), word(8), word(12)], text };
 }
 

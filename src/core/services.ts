@@ -32,13 +32,13 @@ const WELL_KNOWN_TCP_PORTS: Record<string, number> = {
   'ms-wbt-server': 3389,
   postgresql: 5432,
   amqp: 5672,
-  'x11': 6000,
+  x11: 6000,
   'http-alt': 8080,
   wsman: 5985,
   wsmans: 5986,
   redis: 6379,
-  'icslap': 2869,
-  'wsd': 5357,
+  icslap: 2869,
+  wsd: 5357,
 };
 
 /** The port of a service name, or undefined when it is not a well-known one. */

@@ -6,15 +6,7 @@ import { TcpState, isTcpState } from './tcp-state.js';
 // Numbers differ between tables (Linux LAST_ACK=09 and CLOSING=0B; Windows CLOSING=9 and
 // LAST_ACK=10), so each numbering has its own table and no number crosses between them.
 
-export type StateVocabulary =
-  | 'linux-proc-hex'
-  | 'ss'
-  | 'linux-netstat'
-  | 'windows-netstat'
-  | 'mib'
-  | 'systeminformation'
-  | 'bsd-netstat'
-  | 'conntrack';
+export type StateVocabulary = 'linux-proc-hex' | 'ss' | 'linux-netstat' | 'windows-netstat' | 'mib' | 'systeminformation' | 'bsd-netstat' | 'conntrack';
 
 export interface MappedState {
   state: TcpState;
@@ -80,14 +72,14 @@ const LINUX_NETSTAT_WORDS: Record<string, TcpState> = {
   ESPERA_FIN2: S.FIN_WAIT_2,
   FECHAR: S.CLOSED,
   ESPERANDO_FECHAR: S.CLOSE_WAIT,
-  'ÚLTIMO_ACK': S.LAST_ACK,
-  'OUÇA': S.LISTEN,
+  ÚLTIMO_ACK: S.LAST_ACK,
+  OUÇA: S.LISTEN,
   FECHANDO: S.CLOSING,
   SPOJENO: S.ESTABLISHED, // cs
-  'ZAVŘEN': S.CLOSED,
+  ZAVŘEN: S.CLOSED,
   'POSLEDNÍ ACK': S.LAST_ACK,
-  'NASLOUCHÁ': S.LISTEN,
-  'ZAVÍRÁ': S.CLOSING,
+  NASLOUCHÁ: S.LISTEN,
+  ZAVÍRÁ: S.CLOSING,
 };
 
 // Windows netstat.exe. Only German Windows translates the state column; the mangled forms
@@ -106,7 +98,7 @@ const WINDOWS_NETSTAT_WORDS: Record<string, TcpState> = {
   TIME_WAIT: S.TIME_WAIT,
   DELETE_TCB: S.DELETE_TCB,
   BOUND: S.BOUND,
-  'ABHÖREN': S.LISTEN,
+  ABHÖREN: S.LISTEN,
   'ABH\u2122REN': S.LISTEN, // CP850 0x99 read as CP1252
   'ABH\u0099REN': S.LISTEN, // raw byte read as Latin-1
   'ABH\uFFFDREN': S.LISTEN, // decoded as UTF-8

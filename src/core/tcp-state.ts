@@ -30,13 +30,7 @@ export function isTcpState(word: string): word is TcpState {
 export type SessionClass = 'half-open' | 'half-close' | 'established' | 'other';
 
 const HALF_OPEN: ReadonlySet<TcpState> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED]);
-const HALF_CLOSE: ReadonlySet<TcpState> = new Set([
-  TcpState.FIN_WAIT_1,
-  TcpState.FIN_WAIT_2,
-  TcpState.CLOSE_WAIT,
-  TcpState.CLOSING,
-  TcpState.LAST_ACK,
-]);
+const HALF_CLOSE: ReadonlySet<TcpState> = new Set([TcpState.FIN_WAIT_1, TcpState.FIN_WAIT_2, TcpState.CLOSE_WAIT, TcpState.CLOSING, TcpState.LAST_ACK]);
 
 export function sessionClassOf(state: TcpState): SessionClass {
   if (HALF_OPEN.has(state)) return 'half-open';

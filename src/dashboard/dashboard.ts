@@ -6,7 +6,22 @@ import type { HostFacts } from '../core/diagnosis.js';
 import { countStates, type Evaluation } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { detailText } from './detail.js';
-import { colorPaint, connectionColumns, connectionHeader, connectionLine, escapeTags, fit, groupHeader, groupLine, headerLines, helpView, plainPaint, promptLine, stateBars, type Paint } from './render.js';
+import {
+  colorPaint,
+  connectionColumns,
+  connectionHeader,
+  connectionLine,
+  escapeTags,
+  fit,
+  groupHeader,
+  groupLine,
+  headerLines,
+  helpView,
+  plainPaint,
+  promptLine,
+  stateBars,
+  type Paint,
+} from './render.js';
 import { spansNamespaces } from '../output/table.js';
 import { wrapText } from './wrap.js';
 import { MIN_SIZE, emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
@@ -343,7 +358,14 @@ class Dashboard {
     }
     const counts: Map<string, number> = countStates(this.evaluation.views);
     const present = BAR_STATES.filter(([state]) => (counts.get(state) ?? 0) > 0).slice(0, height - 2);
-    this.statesBox.setContent(escapeTags(stateBars(present.map(([state, short]) => [short, counts.get(state) ?? 0]), Number(this.statesBox.width) - 2).join('\n')));
+    this.statesBox.setContent(
+      escapeTags(
+        stateBars(
+          present.map(([state, short]) => [short, counts.get(state) ?? 0]),
+          Number(this.statesBox.width) - 2,
+        ).join('\n'),
+      ),
+    );
     // Fewer than two polls: nothing to draw a line through yet.
     this.trendBox.setContent(trend ? trend.join('\n') : escapeTags('(collecting: a trend needs two polls)'));
   }
@@ -387,7 +409,12 @@ class Dashboard {
     const rows = Math.floor(this.state.height * 0.8) - 2;
     const lines = wrapText(detailText(this.state.views ?? [], overlay.key, { ownersComplete: this.ownersLookedUp === 'all', facts: this.settings.facts, policy: this.settings.policy }), width);
     const scroll = this.clampScroll(overlay.scroll, lines.length - rows);
-    this.detail.setContent(lines.slice(scroll, scroll + rows).map((line) => ` ${escapeTags(line)}`).join('\n'));
+    this.detail.setContent(
+      lines
+        .slice(scroll, scroll + rows)
+        .map((line) => ` ${escapeTags(line)}`)
+        .join('\n'),
+    );
     this.detail.show();
     this.detail.setFront();
   }

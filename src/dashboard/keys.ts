@@ -53,7 +53,11 @@ export const KEY_TABLE: Record<KeyMode, readonly KeyBinding[]> = {
     { keys: ['home'], action: { type: 'move', move: 'home' }, help: 'move the selection' },
     { keys: ['end'], action: { type: 'move', move: 'end' }, help: 'move the selection' },
     { keys: ['enter'], action: { type: 'open' }, help: "the connection's details; on a group: exactly the group's connections" },
-    { keys: ['/'], action: { type: 'open-prompt' }, help: 'filter: states (close-wait, or the start of a name: fin), ports (5432 or :5432), owners as shown (python3[5891]), address or process text; every word must match. On the filter in force, typing replaces it, Backspace edits it' },
+    {
+      keys: ['/'],
+      action: { type: 'open-prompt' },
+      help: 'filter: states (close-wait, or the start of a name: fin), ports (5432 or :5432), owners as shown (python3[5891]), address or process text; every word must match. On the filter in force, typing replaces it, Backspace edits it',
+    },
     { keys: ['escape'], action: { type: 'clear-filter' }, help: 'clear the filter and the group shown' },
     { keys: ['s'], action: { type: 'cycle-sort' }, help: 'sort: flag, dwell, state, local, remote, process' },
     { keys: ['f'], action: { type: 'toggle-flagged' }, help: 'flagged only, on/off' },
@@ -135,7 +139,13 @@ export function helpLines(width: number): string[] {
     if (lines.length) lines.push('');
     appendAll(lines, wrap(title, width));
     const list = entries(KEY_TABLE[mode]);
-    const keyWidth = Math.min(Math.floor(width / 3), maxOf(list.map((e) => [...e.keys.join(' ')].length), 0));
+    const keyWidth = Math.min(
+      Math.floor(width / 3),
+      maxOf(
+        list.map((e) => [...e.keys.join(' ')].length),
+        0,
+      ),
+    );
     const textWidth = Math.max(10, width - keyWidth - 4);
     for (const entry of list) {
       const keys = wrap(entry.keys.join(' '), keyWidth);

@@ -49,7 +49,10 @@ export function filterError(text: string): string | undefined {
 
 /** How numbers past the port range are read, said when the filter shows nothing: `"70000" is read as a pid`. */
 export function filterReading(text: string): string | undefined {
-  const pids = text.trim().split(/\s+/).filter((token) => parseFilterWord(token).kind === 'pid');
+  const pids = text
+    .trim()
+    .split(/\s+/)
+    .filter((token) => parseFilterWord(token).kind === 'pid');
   if (pids.length === 0) return undefined;
   return `${pids.map((p) => `"${p}"`).join(', ')} ${pids.length === 1 ? 'is' : 'are'} read as ${pids.length === 1 ? 'a pid' : 'pids'} (ports go up to 65535)`;
 }

@@ -154,7 +154,10 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
 
 /** State counts as text bars (`ESTB ██████ 7`): the distribution chart without colour. */
 export function stateBars(counts: readonly [string, number][], width: number): string[] {
-  const max = maxOf(counts.map(([, n]) => n), 1);
+  const max = maxOf(
+    counts.map(([, n]) => n),
+    1,
+  );
   const barWidth = Math.max(1, width - 14);
   return counts.map(([label, n]) => `${fit(label, 5)} ${'█'.repeat(Math.round((n / max) * barWidth)) || (n > 0 ? '▏' : '')} ${n}`);
 }

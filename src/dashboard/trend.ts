@@ -62,7 +62,10 @@ const LABEL_STEPS_MS = [10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800
  */
 export function trendLines(points: readonly TrendPoint[], width: number, height: number, paint: Paint): string[] | undefined {
   const rows = height - 1; // the last line holds the x labels
-  const top = maxOf(points.flatMap((p) => TREND_SERIES.map((s) => s.value(p))), 1);
+  const top = maxOf(
+    points.flatMap((p) => TREND_SERIES.map((s) => s.value(p))),
+    1,
+  );
   const step = Math.max(1, Math.ceil(top / Math.max(1, rows - 1)));
   const labelWidth = String((rows - 1) * step).length;
   const columns = width - labelWidth - 2;

@@ -181,7 +181,7 @@ async function discardBody(response: Response): Promise<void> {
   const reader = response.body?.getReader();
   if (!reader) return;
   try {
-    for (let read = 0; read <= RESPONSE_BODY_KEEP_BYTES; ) {
+    for (let read = 0; read <= RESPONSE_BODY_KEEP_BYTES;) {
       const { done, value } = await reader.read();
       if (done) return;
       read += value.byteLength;

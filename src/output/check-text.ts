@@ -32,8 +32,8 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   const owner = ownerLabel(row);
   return sanitizeLine(
     `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${inNetns(row)}${owner ? ` ${owner}` : ''} ` +
-    `${measureName(view, flag.kind)} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
-    `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`
+      `${measureName(view, flag.kind)} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
+      `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`,
   );
 }
 
@@ -80,9 +80,11 @@ export function formatResolvedLine(n: AlertNotification, nowMs: number): string 
   const flaggedMs = lastSeenMs - n.firstFlaggedMs;
   const short = flaggedMs < 1000;
   const flagged =
-    n.runsFlagged === 1 ? 'flagged by one run only'
-    : n.runsFlagged === undefined ? `flagged for ${short ? 'under 1s' : formatDuration(flaggedMs)}`
-    : `flagged by ${n.runsFlagged} runs ${short ? 'within 1s' : `over ${formatDuration(flaggedMs)}`}`;
+    n.runsFlagged === 1
+      ? 'flagged by one run only'
+      : n.runsFlagged === undefined
+        ? `flagged for ${short ? 'under 1s' : formatDuration(flaggedMs)}`
+        : `flagged by ${n.runsFlagged} runs ${short ? 'within 1s' : `over ${formatDuration(flaggedMs)}`}`;
   return `RESOLVED ${n.kind}: ${n.subject} (${n.lastDwellMs === undefined ? flagged : `stuck ${formatDuration(n.lastDwellMs)} when last seen, ${flagged}`})`;
 }
 
@@ -97,7 +99,10 @@ export function formatCheckText(r: CheckReport, all: boolean): string[] {
   const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
   const lines: string[] = [];
   if (all) {
-    appendAll(lines, r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined));
+    appendAll(
+      lines,
+      r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined),
+    );
     appendAll(lines, r.evaluation.countFlags.map(formatCountLine));
   } else {
     for (const n of r.notifications) {
@@ -108,12 +113,21 @@ export function formatCheckText(r: CheckReport, all: boolean): string[] {
       if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : line);
     }
   }
-  appendAll(lines, r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, r.checkedAtMs)));
+  appendAll(
+    lines,
+    r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, r.checkedAtMs)),
+  );
   // `--all` asks for the whole picture: the status line at least, even with nothing to report.
   if (!all && lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
-  appendAll(lines, r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`));
+  appendAll(
+    lines,
+    r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`),
+  );
   appendAll(lines, r.resets.map(formatResetLine));
-  appendAll(lines, r.notices.map((n) => `note: ${n}`));
+  appendAll(
+    lines,
+    r.notices.map((n) => `note: ${n}`),
+  );
   lines.push(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors));
   return lines.map(sanitizeLine);
 }

@@ -79,7 +79,14 @@ function trackerEventToJson(event: TrackerEvent): EventJson {
       return { ...base('state-changed'), event: 'state-changed', from: event.from, to: event.to };
     case 'closed':
       // In the spirit of the ASA teardown line: how long it lived, how it ended, what it carried.
-      return { ...base('closed'), event: 'closed', lastState: event.lastState, lifetimeSeconds: seconds(event.lifetimeMs), bytesSent: event.bytesSent ?? null, bytesReceived: event.bytesReceived ?? null };
+      return {
+        ...base('closed'),
+        event: 'closed',
+        lastState: event.lastState,
+        lifetimeSeconds: seconds(event.lifetimeMs),
+        bytesSent: event.bytesSent ?? null,
+        bytesReceived: event.bytesReceived ?? null,
+      };
   }
 }
 

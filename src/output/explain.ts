@@ -17,7 +17,10 @@ import { sanitizeLine } from './sanitize.js';
 // outside text (owner, rule names, the finding) are sanitised one by one.
 
 export function formatStateList(): string {
-  const width = maxOf(ALL_TCP_STATES.map((s) => s.length), 0);
+  const width = maxOf(
+    ALL_TCP_STATES.map((s) => s.length),
+    0,
+  );
   return `${ALL_TCP_STATES.map((s) => `${s.padEnd(width)}  ${STATE_GUIDE[s].meaning}`).join('\n')}\n`;
 }
 

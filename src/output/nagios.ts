@@ -26,16 +26,13 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
     ['connections', evaluation.views.length] as const,
     ...[...countStates(evaluation.views)].map(([state, n]) => [state.toLowerCase(), n] as const),
   ];
-  const countLabels = distinctPerfdataLabels(countLevels.map((l) => `count_${l.rule}`), fixed.map(([label]) => label));
-  const perfdata = [
-    ...fixed.map(([label, n]) => `${label}=${n};;;`),
-    ...countLevels.map((l, i) => `${countLabels[i]!}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`),
-  ];
+  const countLabels = distinctPerfdataLabels(
+    countLevels.map((l) => `count_${l.rule}`),
+    fixed.map(([label]) => label),
+  );
+  const perfdata = [...fixed.map(([label, n]) => `${label}=${n};;;`), ...countLevels.map((l, i) => `${countLabels[i]!}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`)];
   const text = flagSummary(evaluation);
-  const details = [
-    ...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined),
-    ...evaluation.countFlags.map(formatCountLine),
-  ];
+  const details = [...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined), ...evaluation.countFlags.map(formatCountLine)];
   return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}${longNotes}`;
 }
 

@@ -95,8 +95,18 @@ export function formatMetrics(s: ExporterSnapshot): string {
 
   if (s.sourceReads && s.sourceReads.length > 0) {
     // node_exporter's node_scrape_collector_success / _duration_seconds, per source read.
-    family('tcpdwell_source_read_success', 'gauge', 'Whether each source read in the last poll gave a socket table (1) or failed (0).', s.sourceReads.map((r) => `tcpdwell_source_read_success{source="${label(r.source)}"} ${r.ok ? 1 : 0}`));
-    family('tcpdwell_source_read_duration_seconds', 'gauge', 'How long each source read in the last poll took.', s.sourceReads.map((r) => `tcpdwell_source_read_duration_seconds{source="${label(r.source)}"} ${number(r.durationMs / 1000)}`));
+    family(
+      'tcpdwell_source_read_success',
+      'gauge',
+      'Whether each source read in the last poll gave a socket table (1) or failed (0).',
+      s.sourceReads.map((r) => `tcpdwell_source_read_success{source="${label(r.source)}"} ${r.ok ? 1 : 0}`),
+    );
+    family(
+      'tcpdwell_source_read_duration_seconds',
+      'gauge',
+      'How long each source read in the last poll took.',
+      s.sourceReads.map((r) => `tcpdwell_source_read_duration_seconds{source="${label(r.source)}"} ${number(r.durationMs / 1000)}`),
+    );
   }
   family('tcpdwell_poll_duration_seconds', 'gauge', 'How long the last poll took.', [`tcpdwell_poll_duration_seconds ${number(s.lastPollSeconds)}`]);
   family('tcpdwell_last_poll_timestamp_seconds', 'gauge', 'When the last poll ran (Unix time).', [`tcpdwell_last_poll_timestamp_seconds ${number(s.lastPollTimestampSeconds)}`]);

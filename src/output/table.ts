@@ -54,11 +54,7 @@ export function formatConnectionTable(views: readonly ConnectionView[], options:
   const numberOf = options.numberOf;
   const withNetns = spansNamespaces(views);
   const headers = [...(numberOf ? ['#'] : []), ...(withNetns ? ['NETNS'] : []), ...HEADERS];
-  const rows = views.map((view) => [
-    ...(numberOf ? [String(numberOf(view))] : []),
-    ...(withNetns ? [view.row.netns ? netnsText(view.row.netns) : '-'] : []),
-    ...tableCells(view, options),
-  ]);
+  const rows = views.map((view) => [...(numberOf ? [String(numberOf(view))] : []), ...(withNetns ? [view.row.netns ? netnsText(view.row.netns) : '-'] : []), ...tableCells(view, options)]);
   return formatColumns(headers, rows, (i) => lineUnder(views[i]!, options));
 }
 
@@ -85,7 +81,12 @@ function tableCells(view: ConnectionView, options: TableOptions): string[] {
  */
 export function formatColumns(headers: readonly string[], rawRows: readonly (readonly string[])[], lineUnder?: (row: number) => string | undefined): string {
   const rows = rawRows.map((row) => row.map(sanitizeLine));
-  const widths = headers.map((header, column) => maxOf(rows.map((row) => [...(row[column] ?? '')].length), header.length));
+  const widths = headers.map((header, column) =>
+    maxOf(
+      rows.map((row) => [...(row[column] ?? '')].length),
+      header.length,
+    ),
+  );
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - [...cell].length)))

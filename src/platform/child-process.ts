@@ -98,4 +98,3 @@ export function runChild(argv: readonly string[], options: ChildOptions, onStdou
     }
   });
 }
-

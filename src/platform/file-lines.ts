@@ -59,11 +59,7 @@ parentPort.on('message', ({ id, path, maxBytes, cancel }) => {
 `;
 
 type WorkerMessage =
-  | { id: number; text: string }
-  | { id: number; done: true }
-  | { id: number; notFile: NotFileKind }
-  | { id: number; tooLarge: true }
-  | { id: number; error: { code?: string; message: string } };
+  { id: number; text: string } | { id: number; done: true } | { id: number; notFile: NotFileKind } | { id: number; tooLarge: true } | { id: number; error: { code?: string; message: string } };
 
 interface PendingRead {
   onText: (text: string) => void;

@@ -23,7 +23,11 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** 256 MiB, 64 KiB, 10 bytes: a size as the README and messages say it. */
 export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['GiB', 1024 * MiB], ['MiB', MiB], ['KiB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 1024 * MiB],
+    ['MiB', MiB],
+    ['KiB', 1024],
+  ] as const) {
     if (bytes >= size && bytes % (size / 1024) === 0) return `${Number((bytes / size).toFixed(2))} ${unit}`;
   }
   return bytes === 1 ? '1 byte' : `${bytes} bytes`;

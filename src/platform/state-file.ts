@@ -350,7 +350,8 @@ async function checkAncestors(real: string, uid: number): Promise<void> {
     // The user's own directory writable by the user's own primary group: what a user-private-group
     // umask (002, pam_umask usergroups) makes of ~/.local; that group is the user alone there.
     const ownGroupOnly = (stats.mode & 0o002) === 0 && stats.uid === uid && stats.gid === process.getegid?.();
-    if (!sticky && !ownGroupOnly && (stats.mode & 0o022) !== 0) throw new StateFileRefusedError(`refusing state directory ${real}: ${path} above it is writable by others (mode ${octal(stats.mode)}), who could replace it`);
+    if (!sticky && !ownGroupOnly && (stats.mode & 0o022) !== 0)
+      throw new StateFileRefusedError(`refusing state directory ${real}: ${path} above it is writable by others (mode ${octal(stats.mode)}), who could replace it`);
   }
 }
 

@@ -93,4 +93,3 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
   notices.push(...summarizeProblems(label, parsed.problems), ...unknownStateNotices(parsed.rows, format, label));
   return { rows: parsed.rows, completeProtocols: parsed.completeProtocols ?? ['tcp', 'tcp6'], notices };
 }
-

@@ -55,7 +55,9 @@ const OS_NAMES: Record<string, string> = { linux: 'Linux', win32: 'Windows', dar
 
 /** The live sources `auto` tries on this OS, first choice first. */
 export function autoRecords(os: string, procRoot: string, options: AutoOptions = {}): LiveRecord[] {
-  return LIVE_SOURCES.filter((r) => r.live.auto && (r.live.os === undefined || r.live.os === os) && (r.live.auto.when?.(os, procRoot, options) ?? true)).sort((a, b) => a.live.auto!.rank - b.live.auto!.rank);
+  return LIVE_SOURCES.filter((r) => r.live.auto && (r.live.os === undefined || r.live.os === os) && (r.live.auto.when?.(os, procRoot, options) ?? true)).sort(
+    (a, b) => a.live.auto!.rank - b.live.auto!.rank,
+  );
 }
 
 /** Why a source cannot be used on this OS, or undefined when it can. */

@@ -52,7 +52,11 @@ export function tableKey(identity: { source: string; procRoot: string; netns: st
  */
 export async function readTableIdentity(platform: Platform, source: SourceChoice, procRoot: string, netnsChoice?: NetnsChoice): Promise<TableIdentity> {
   const link = (path: string) => platform.readLink(path).catch(() => null);
-  const read = (path: string) => platform.readText(path).then((text) => text.trim() || null, () => null);
+  const read = (path: string) =>
+    platform.readText(path).then(
+      (text) => text.trim() || null,
+      () => null,
+    );
   if (netnsChoice) {
     // Each namespace's history is its own section; which ones this run reads is found now.
     const bootId = (await read(`${procRoot}/sys/kernel/random/boot_id`)) ?? (await read('/proc/sys/kernel/random/boot_id'));

@@ -13,7 +13,12 @@ function setup() {
   const platform = new FakePlatform();
   platform.files.set('/proc/uptime', '3600.00 7100.00\n');
   platform.commands = [ssAnswers(SS_PARK)];
-  for (const [fd, inode] of [[3, 6731], [4, 6734], [5, 6737]] as const) platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
+  for (const [fd, inode] of [
+    [3, 6731],
+    [4, 6734],
+    [5, 6737],
+  ] as const)
+    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
   platform.files.set('/proc/4242/comm', 'python3\n');
   platform.links.set('/proc/1/fd/0', 'pipe:[9]');
   return { platform, monitor: new Monitor(platform, { source: 'ss', procRoot: '/proc' }) };

@@ -53,10 +53,21 @@ describe('StateBook: one section per socket table', () => {
   });
 });
 
-describe('StateBook: notifiers\' backlogs', () => {
-  const pending = { atMs: 1000, notification: { change: 'flagged' as const, key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT k', firstFlaggedMs: 1000, current: { key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT k', measured: 12, threshold: 10, rule: 'default', dwellMs: 12000 } } };
+describe("StateBook: notifiers' backlogs", () => {
+  const pending = {
+    atMs: 1000,
+    notification: {
+      change: 'flagged' as const,
+      key: 'k',
+      kind: 'half-close' as const,
+      severity: 'warning' as const,
+      subject: 'CLOSE_WAIT k',
+      firstFlaggedMs: 1000,
+      current: { key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT k', measured: 12, threshold: 10, rule: 'default', dwellMs: 12000 },
+    },
+  };
 
-  it('round-trips a failed notifier\'s undelivered notifications with its table', () => {
+  it("round-trips a failed notifier's undelivered notifications with its table", () => {
     const book = StateBook.empty();
     book.record(table('net:[1]'), { tracker: trackerAt(1000), alerts: [], outbox: [{ notifier: 'webhook 0123456789abcdef', pending: [pending] }], source: 'ss' }, 1000);
     expect(StateBook.decode(book.encode(1000)).historyOf(table('net:[1]'))?.outbox).toEqual([{ notifier: 'webhook 0123456789abcdef', pending: [pending] }]);
@@ -111,7 +122,10 @@ describe('StateBook: a damaged backlog costs only itself (breaker 2)', () => {
 });
 
 describe('StateBook: format version (breaker 9)', () => {
-  const backlog = { notifier: 'webhook 0123456789abcdef', pending: [{ atMs: 1000, notification: { change: 'resolved' as const, key: 'k', kind: 'idle' as const, severity: 'warning' as const, subject: 's', firstFlaggedMs: 1 } }] };
+  const backlog = {
+    notifier: 'webhook 0123456789abcdef',
+    pending: [{ atMs: 1000, notification: { change: 'resolved' as const, key: 'k', kind: 'idle' as const, severity: 'warning' as const, subject: 's', firstFlaggedMs: 1 } }],
+  };
   const versionOf = (text: string) => (JSON.parse(text) as { version: number }).version;
 
   it('a file with a backlog is version 3, which a release reading only 2 refuses (sets aside) instead of rewriting without it', () => {
@@ -131,7 +145,14 @@ describe('StateBook: format version (breaker 9)', () => {
 
   it('reads versions 2 and 3, and names both when refusing another', () => {
     // Written for the test, in the shape of a version-2 file from the release before backlogs.
-    const v2 = JSON.stringify({ format: 'tcpdwell-check-state', version: 2, savedAt: '', tables: [{ table: table('net:[1]'), lastUsedMs: 1, source: 'ss', connections: [], alerts: [{ key: 'k', kind: 'idle', severity: 'warning', subject: 's', firstFlaggedMs: 1, lastNotifiedMs: 1 }] }] });
+    const v2 = JSON.stringify({
+      format: 'tcpdwell-check-state',
+      version: 2,
+      savedAt: '',
+      tables: [
+        { table: table('net:[1]'), lastUsedMs: 1, source: 'ss', connections: [], alerts: [{ key: 'k', kind: 'idle', severity: 'warning', subject: 's', firstFlaggedMs: 1, lastNotifiedMs: 1 }] },
+      ],
+    });
     const history = StateBook.decode(v2).historyOf(table('net:[1]'))!;
     expect(history.alerts[0]!.runsFlagged).toBeUndefined();
     const v3 = v2.replace('"version":2', '"version":3');

@@ -15,7 +15,6 @@ import { readFixture, ssWithoutSocket } from '../fixture.js';
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
 const THRESHOLDS = ['--half-open', '10s', '--half-close', '10s', '--idle', '1h'];
 
-
 let platform: FakePlatform;
 let dir: string;
 let ssText: string;
@@ -96,7 +95,18 @@ describe('check: report once, remind, resolve', () => {
     const report = JSON.parse(out);
     expect(report.flagged).toHaveLength(6);
     expect(report.notifications).toEqual([
-      { change: 'resolved', kind: 'half-open', severity: 'warning', subject: 'SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865', key: 'tcp 127.0.0.1 56268 127.0.0.1 44865', firstFlaggedAt: '2026-11-21T05:30:00.000Z', measured: null, threshold: null, rule: null, dwellSeconds: 11.4 },
+      {
+        change: 'resolved',
+        kind: 'half-open',
+        severity: 'warning',
+        subject: 'SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865',
+        key: 'tcp 127.0.0.1 56268 127.0.0.1 44865',
+        firstFlaggedAt: '2026-11-21T05:30:00.000Z',
+        measured: null,
+        threshold: null,
+        rule: null,
+        dwellSeconds: 11.4,
+      },
     ]);
     expect(report.deliveries).toEqual([]);
   });
@@ -162,11 +172,15 @@ describe('check notifiers from the config file', () => {
     const failed = await check(config);
     expect(failed.code).toBe(75);
     expect(flaggedLines(failed.out)).toHaveLength(7);
-    expect(failed.err).toBe('tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: service unavailable; 7 notifications kept for it and sent again on the next run\n');
+    expect(failed.err).toBe(
+      'tcpdwell: notifier exec /usr/local/bin/page failed: /usr/local/bin/page exited with 2: pager: service unavailable; 7 notifications kept for it and sent again on the next run\n',
+    );
     const loggerCalls = platform.ran.filter((a) => a[0] === 'logger');
     expect(loggerCalls).toHaveLength(7);
     expect(loggerCalls[0]!.slice(0, 6)).toEqual(['logger', '-t', 'tcpdwell', '-p', 'local3.warning', '--']);
-    expect(loggerCalls[0]![6]).toMatch(/^change=flagged kind=half-(open|close) severity=warning subject="[A-Z_0-9]+ \S+ -> \S+" measured=[\d.]+ threshold=10 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss$/);
+    expect(loggerCalls[0]![6]).toMatch(
+      /^change=flagged kind=half-(open|close) severity=warning subject="[A-Z_0-9]+ \S+ -> \S+" measured=[\d.]+ threshold=10 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss$/,
+    );
 
     pagerAnswer = { stdout: '', stderr: '', exitCode: 0 };
     platform.nowValue += 5000;
@@ -206,7 +220,10 @@ describe('check notifiers from the config file', () => {
 });
 
 describe('a webhook that keeps failing holds back no other channel', () => {
-  interface Posted { checkedAt: string; notifications: { change: string; key: string; observedAt?: string }[] }
+  interface Posted {
+    checkedAt: string;
+    notifications: { change: string; key: string; observedAt?: string }[];
+  }
 
   it('three runs, the webhook failing throughout: stdout says RESOLVED at run 3; the webhook alone is sent its backlog, then nothing twice', async () => {
     const posts: Posted[] = [];

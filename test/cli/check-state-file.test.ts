@@ -12,7 +12,8 @@ import { readFixture } from '../fixture.js';
 // replaced, and a state file that is a link is refused (exit 78). No case exits 70.
 
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
-const WARNING_LINE = 'WARNING half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865 in state 11s > 10s (rule default, dwell kernel): the listener 127.0.0.1:44865 has a full accept queue and drops SYNs';
+const WARNING_LINE =
+  'WARNING half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865 in state 11s > 10s (rule default, dwell kernel): the listener 127.0.0.1:44865 has a full accept queue and drops SYNs';
 
 let platform: FakePlatform;
 let dir: string;

@@ -18,7 +18,13 @@ beforeEach(async () => {
   platform = new FakePlatform();
   platform.files.set('/proc/uptime', '3600.00 7100.00\n');
   platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', '32768\t60999\n');
-  for (const [fd, inode] of [[3, 6731], [4, 6734], [5, 6737], [6, 6730]] as const) platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
+  for (const [fd, inode] of [
+    [3, 6731],
+    [4, 6734],
+    [5, 6737],
+    [6, 6730],
+  ] as const)
+    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
   platform.files.set('/proc/4242/comm', 'python3\n');
   platform.commands = [ssAnswers(SS_PARK)];
   home = await mkdtemp(join(tmpdir(), 'tcpdwell-g-'));

@@ -194,7 +194,11 @@ describe('--input that read nothing is never OK', () => {
     // the kernel's two /proc/net/tcp* headers, net-tools and macOS netstat, Get-NetTCPConnection `[]`.
     const empties: [string, string, string[]][] = [
       ['ss', 'State      Recv-Q Send-Q Local Address:Port    Peer Address:Port\n', []],
-      ['procfs', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n', []],
+      [
+        'procfs',
+        '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n',
+        [],
+      ],
       ['linux-netstat', 'Active Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address           Foreign Address         State\n', ['--input-format', 'linux-netstat']],
       ['macos-netstat', 'Active Internet connections (including servers)\nProto Recv-Q Send-Q  Local Address          Foreign Address        (state)\n', ['--input-format', 'macos-netstat']],
       ['powershell', '[]\n', []],
@@ -269,7 +273,14 @@ describe('a live source that read nothing is a failed poll; its empty table is n
 
   it('issue 13 item 10: --source netstat or powershell on Linux is refused, exit 3, before running anything', async () => {
     // Written for the test: net-tools `netstat -a -n -o` lines, what Linux would answer.
-    platform.commands = [() => ({ stdout: 'Active Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address Foreign Address State Timer\ntcp        0      0 0.0.0.0:22 0.0.0.0:* LISTEN off (0.00/0/0)\n', stderr: '', exitCode: 0 })];
+    platform.commands = [
+      () => ({
+        stdout:
+          'Active Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address Foreign Address State Timer\ntcp        0      0 0.0.0.0:22 0.0.0.0:* LISTEN off (0.00/0/0)\n',
+        stderr: '',
+        exitCode: 0,
+      }),
+    ];
     const list = await run(['list', '--source', 'netstat']);
     expect(list.code).toBe(3);
     expect(list.err).toBe('tcpdwell: --source netstat is made for Windows, not Linux; here use --source ss or --source procfs (or --input with a capture)\n');
@@ -278,7 +289,9 @@ describe('a live source that read nothing is a failed poll; its empty table is n
     expect(nagios).toMatchObject({ code: 3, out: 'TCPDWELL UNKNOWN - --source netstat is made for Windows, not Linux; here use --source ss or --source procfs (or --input with a capture)\n' });
     expect((await run(['check', '--source', 'powershell', '--no-state'])).code).toBe(3);
     platform.os = 'win32';
-    expect((await run(['list', '--source', 'ss'])).err).toBe('tcpdwell: --source ss is made for Linux, not Windows; here use --source netstat or --source systeminformation (or --input with a capture)\n');
+    expect((await run(['list', '--source', 'ss'])).err).toBe(
+      'tcpdwell: --source ss is made for Linux, not Windows; here use --source netstat or --source systeminformation (or --input with a capture)\n',
+    );
     expect((await run(['list', '--source', 'procfs'])).code).toBe(3);
     platform.os = 'darwin';
     expect((await run(['list', '--source', 'conntrack'])).err).toContain('--source conntrack is made for Linux, not macOS; here use --source systeminformation');
@@ -296,7 +309,11 @@ describe('a live source that read nothing is a failed poll; its empty table is n
     const failed = await run(['check', '--source', 'netstat', '--no-state']);
     expect(failed).toMatchObject({ code: 3, out: 'tcpdwell UNKNOWN - netstat read no socket table (netstat printed no table) (source netstat)\n' });
     // Written for the test, in netstat -ano's shape: a host whose table holds one UDP socket.
-    platform.commands = [answer('\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  UDP    0.0.0.0:500            *:*                                    4\r\n')];
+    platform.commands = [
+      answer(
+        '\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  UDP    0.0.0.0:500            *:*                                    4\r\n',
+      ),
+    ];
     expect(await run(['list', '--json', '--source', 'netstat'])).toMatchObject({ code: 0, out: '[]\n' });
   });
 
@@ -314,10 +331,14 @@ describe('a live source that read nothing is a failed poll; its empty table is n
   it('systeminformation answering an empty list (what it does when its command fails) is a failed poll', async () => {
     const source = new SystemInformationSource(async () => async () => []);
     await expect(source.read().then(requireTable)).rejects.toThrow('systeminformation read no socket table (the library answers an empty list when its command (netstat or ss) fails)');
-    const one = new SystemInformationSource(async () => async () => [{ protocol: 'tcp', localAddress: '127.0.0.1', localPort: '22', peerAddress: '0.0.0.0', peerPort: '*', state: 'LISTEN', pid: 1, process: 'sshd' }]);
+    const one = new SystemInformationSource(async () => async () => [
+      { protocol: 'tcp', localAddress: '127.0.0.1', localPort: '22', peerAddress: '0.0.0.0', peerPort: '*', state: 'LISTEN', pid: 1, process: 'sshd' },
+    ]);
     expect(requireTable(await one.read()).rows).toHaveLength(1);
     // Records of other protocols only: the library did read a table, with no TCP in it.
-    const udp = new SystemInformationSource(async () => async () => [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: '53', peerAddress: '*', peerPort: '*', state: '', pid: 1, process: 'dnsmasq' }]);
+    const udp = new SystemInformationSource(async () => async () => [
+      { protocol: 'udp', localAddress: '0.0.0.0', localPort: '53', peerAddress: '*', peerPort: '*', state: '', pid: 1, process: 'dnsmasq' },
+    ]);
     expect(requireTable(await udp.read()).rows).toEqual([]);
   });
 });

@@ -139,7 +139,11 @@ describe('netstat -b owner lines and unknown state words', () => {
 
 describe('hostile config values where they are echoed', () => {
   const capture = (at: string) =>
-    [`# captured at ${at}`, 'State      Recv-Q Send-Q Local Address:Port  Peer Address:Port Process', ...[0, 1, 2].map((i) => `CLOSE-WAIT 1 0 127.0.0.1:${40_000 + i} 127.0.0.1:5432 users:(("java",pid=77,fd=${9 + i}))`)].join('\n');
+    [
+      `# captured at ${at}`,
+      'State      Recv-Q Send-Q Local Address:Port  Peer Address:Port Process',
+      ...[0, 1, 2].map((i) => `CLOSE-WAIT 1 0 127.0.0.1:${40_000 + i} 127.0.0.1:5432 users:(("java",pid=77,fd=${9 + i}))`),
+    ].join('\n');
   beforeEach(() => {
     platform.files.set('/c/1.txt', capture('2026-11-20T10:00:00Z'));
     platform.files.set('/c/2.txt', capture('2026-11-20T10:10:00Z'));
@@ -161,7 +165,9 @@ describe('hostile config values where they are echoed', () => {
     platform.commands = [() => Object.assign(new Error('spawn ENOENT'), { code: 'ENOENT' })];
     const { code, err } = await run(['check', '--config', config, '--input', '/c/1.txt', '/c/2.txt']);
     expect(code).toBe(75);
-    expect(err).toContain('tcpdwell: notifier exec /bin/no\\x1b[2Jtify\\nCRITICAL: x failed: /bin/no\\x1b[2Jtify\\nCRITICAL: x: no such program; 3 notifications not delivered (no state file to keep them in)');
+    expect(err).toContain(
+      'tcpdwell: notifier exec /bin/no\\x1b[2Jtify\\nCRITICAL: x failed: /bin/no\\x1b[2Jtify\\nCRITICAL: x: no such program; 3 notifications not delivered (no state file to keep them in)',
+    );
     expect(err.trimEnd().split('\n')).toHaveLength(1);
   });
 

@@ -38,10 +38,7 @@ describe('--input: identity does not move when a row is inserted above', () => {
   // address columns; inet6print keeps 16 characters of an IPv6 host).
   const header22 = 'Active Internet connections (including servers)\nProto Recv-Q Send-Q  Local Address          Foreign Address        (state)    ';
   const new22 = 'tcp4       0      0  192.168.1.221.50999    17.57.144.20.5223      ESTABLISHED';
-  const rows22 = [
-    'tcp4       0      0  192.168.1.221.54860    140.82.113.26.443      ESTABLISHED',
-    'tcp6       0      0  2001:db8:aaaa:bb.50001 2001:db8:cccc:dd.443   CLOSE_WAIT ',
-  ];
+  const rows22 = ['tcp4       0      0  192.168.1.221.54860    140.82.113.26.443      ESTABLISHED', 'tcp6       0      0  2001:db8:aaaa:bb.50001 2001:db8:cccc:dd.443   CLOSE_WAIT '];
 
   it('macOS netstat -an: the cut IPv6 CLOSE_WAIT is one connection across both captures, flagged after 90 s', async () => {
     await expectCloseWaitTracked([header22, ...rows22].join('\n'), [header22, new22, ...rows22].join('\n'), '2001:db8:aaaa:bb');
@@ -75,7 +72,8 @@ describe('--input: identity does not move when a row is inserted above', () => {
 
   it('Get-NetTCPConnection | Format-List: the same', async () => {
     // Written for this test in the shape of Format-List records (Name : value, a blank line between).
-    const record = (port: number, remote: string, state: string) => [`LocalAddress   : 192.0.2.8`, `LocalPort      : ${port}`, `RemoteAddress  : ${remote}`, 'RemotePort     : 443', `State          : ${state}`, 'OwningProcess  : 7744', ''].join('\n');
+    const record = (port: number, remote: string, state: string) =>
+      [`LocalAddress   : 192.0.2.8`, `LocalPort      : ${port}`, `RemoteAddress  : ${remote}`, 'RemotePort     : 443', `State          : ${state}`, 'OwningProcess  : 7744', ''].join('\n');
     const rows = [record(50123, '203.0.113.5', 'CloseWait')];
     await expectCloseWaitTracked(rows.join('\n'), [record(50999, '198.51.100.7', 'Established'), ...rows].join('\n'), '192.0.2.8');
   });

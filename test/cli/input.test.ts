@@ -12,7 +12,16 @@ beforeEach(() => {
 
 const run = (argv: string[]) => runOn(platform, argv);
 
-type JsonRow = { state: string; rawState: string; local: { address: string; port: number }; pid: number | null; process: string | null; dwellSeconds: number; dwellSource: string; flag: { kind: string } | null };
+type JsonRow = {
+  state: string;
+  rawState: string;
+  local: { address: string; port: number };
+  pid: number | null;
+  process: string | null;
+  dwellSeconds: number;
+  dwellSource: string;
+  flag: { kind: string } | null;
+};
 
 describe('list --input on every captured table', () => {
   for (const [name, counts] of Object.entries(FIXTURE_STATE_COUNTS)) {
@@ -48,7 +57,10 @@ describe('--input replays captures in time order', () => {
 
   it('a "# captured at" first line times each file; a connection that left is closed', async () => {
     const text = readFixture('win-netstat-an-es-MX-miguehm-redes.txt');
-    const withoutCloseWait = text.split('\n').filter((l) => !l.includes('CLOSE_WAIT')).join('\n');
+    const withoutCloseWait = text
+      .split('\n')
+      .filter((l) => !l.includes('CLOSE_WAIT'))
+      .join('\n');
     platform.files.set('/c/1.txt', `# captured at 2026-11-20T10:00:00Z\n${text}`);
     platform.files.set('/c/2.txt', `# captured at 2026-11-20T10:00:40Z\n${withoutCloseWait}`);
     const { out } = await run(['list', '--json', '--input', '/c/1.txt', '/c/2.txt']);
@@ -167,7 +179,9 @@ describe('a Windows host, simulated through the exec seam with real captures', (
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const stateFile = join(await mkdtemp(join(tmpdir(), 'tcpdwell-win-')), 'state.json');
-    platform.commands = [answers(readFixture('win-netstat-ano-de-DE-CRWinNetDiag-README.txt'), 850, '"svchost.exe","2588","Services","0","9.876 K"\r\n"Größenwahn.exe","12600","Console","1","1.024 K"\r\n')];
+    platform.commands = [
+      answers(readFixture('win-netstat-ano-de-DE-CRWinNetDiag-README.txt'), 850, '"svchost.exe","2588","Services","0","9.876 K"\r\n"Größenwahn.exe","12600","Console","1","1.024 K"\r\n'),
+    ];
     const first = await run(['check', '--json', '--state-file', stateFile]);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.out).notices).toEqual([
@@ -207,7 +221,10 @@ describe('a Windows host, simulated through the exec seam with real captures', (
     platform.commands = [answers('', 437, '"chrome.exe","5120","Console","1","200.000 K"\r\n')];
     const { code, out } = await run(['list', '--json', '--source', 'powershell', '--watch', '1s', '--iterations', '3', '--state', 'SYN_SENT']);
     expect(code).toBe(0);
-    const polls = out.trim().split('\n').map((l) => JSON.parse(l) as JsonRow[]);
+    const polls = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as JsonRow[]);
     expect(polls).toHaveLength(3);
     expect(polls[0]!.map((r) => [r.local.port, r.dwellSeconds, r.dwellSource, r.process, r.flag?.kind ?? null])).toEqual([
       [51234, 94.9, 'kernel', 'chrome.exe', 'half-open'],

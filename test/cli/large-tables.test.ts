@@ -88,7 +88,12 @@ describe(`a table of ${ROWS.toLocaleString('en')} rows, every one flagged`, () =
 describe('the list helpers that replace spread argument lists', () => {
   it('maxOf and appendAll handle a million elements and empty lists', () => {
     const big = Array.from({ length: 1_000_000 }, (_, i) => (i * 7919) % 1_000_003);
-    expect(maxOf(big)).toBe(Math.max(...big.slice(0, 0), big.reduce((a, b) => (b > a ? b : a), -Infinity)));
+    expect(maxOf(big)).toBe(
+      Math.max(
+        ...big.slice(0, 0),
+        big.reduce((a, b) => (b > a ? b : a), -Infinity),
+      ),
+    );
     expect(maxOf([], 1)).toBe(1);
     expect(maxOf([-5, -2], 0)).toBe(0);
     const target = ['first'];

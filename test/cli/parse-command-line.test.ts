@@ -25,7 +25,10 @@ describe('parseCommandLine', () => {
       options: {
         selection: {
           states: ['CLOSE_WAIT', 'ESTABLISHED', 'SYN_RECEIVED'],
-          ports: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }],
+          ports: [
+            { from: 5432, to: 5432 },
+            { from: 6000, to: 6010 },
+          ],
           pids: [1, 2],
           processes: ['java'],
           flaggedOnly: true,
@@ -123,7 +126,16 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['list', '--half-open', '5s', '--synwait', '5000ms'])).toMatchObject({ options: { warning: { halfOpenMs: 5000 } } });
     expect(parseCommandLine(['list', '--source', 'ss', '--source', 'ss'])).toMatchObject({ options: { source: 'ss' } });
     expect(parseCommandLine(['list', '--state', 'LISTEN', '--state', 'ESTABLISHED'])).toMatchObject({ options: { selection: { states: ['LISTEN', 'ESTABLISHED'] } } });
-    expect(parseCommandLine(['list', '--port', '22', '--port', '443'])).toMatchObject({ options: { selection: { ports: [{ from: 22, to: 22 }, { from: 443, to: 443 }] } } });
+    expect(parseCommandLine(['list', '--port', '22', '--port', '443'])).toMatchObject({
+      options: {
+        selection: {
+          ports: [
+            { from: 22, to: 22 },
+            { from: 443, to: 443 },
+          ],
+        },
+      },
+    });
   });
 
   it('accepts a wait of exactly 2^31 - 1 ms, the longest a timer takes', () => {
@@ -274,8 +286,20 @@ describe('explain N and list --numbered', () => {
 // its help says it goes "with"), it parses. The sample values follow the help's own placeholders.
 describe('--help lists only what the command accepts', () => {
   const SAMPLE: Record<string, string> = {
-    duration: '5s', states: 'CLOSE_WAIT', ports: '22', pids: '1', names: 'x', endpoint: ':22', file: '/tmp/x', 'files...': '/tmp/x', path: '/tmp/x',
-    size: '1M', times: '2026-11-21T05:30:00Z', address: ':9477', kinds: 'idle', n: '2',
+    duration: '5s',
+    states: 'CLOSE_WAIT',
+    ports: '22',
+    pids: '1',
+    names: 'x',
+    endpoint: ':22',
+    file: '/tmp/x',
+    'files...': '/tmp/x',
+    path: '/tmp/x',
+    size: '1M',
+    times: '2026-11-21T05:30:00Z',
+    address: ':9477',
+    kinds: 'idle',
+    n: '2',
   };
   const COMMAND_NAMES = ['list', 'check', 'explain', 'reset', 'sources', 'watch', 'serve', 'dashboard'];
 

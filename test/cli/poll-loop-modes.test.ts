@@ -103,7 +103,10 @@ describe('Ctrl-C during a poll ends cleanly', () => {
 
 describe('interrupted before any poll succeeded: UNKNOWN (3), never OK', () => {
   it('watch (text and --events) whose every poll failed exits 3; one poll that succeeded makes a clean end (0) even after an outage', async () => {
-    for (const argv of [['watch', '--interval', '1s'], ['watch', '--events', '--interval', '1s']]) {
+    for (const argv of [
+      ['watch', '--interval', '1s'],
+      ['watch', '--events', '--interval', '1s'],
+    ]) {
       const t = setUp(['denied', 'denied', 'interrupt']);
       const { code, err } = await t.run(argv);
       expect(code).toBe(3);

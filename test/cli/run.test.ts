@@ -254,7 +254,20 @@ describe('list', () => {
     const { out } = await run(['list', '--state', 'CLOSE_WAIT', '--json']);
     const rows = JSON.parse(out);
     expect(rows).toHaveLength(4);
-    expect(Object.keys(rows[0]).slice(0, 12)).toEqual(['protocol', 'local', 'remote', 'state', 'rawState', 'pid', 'process', 'stateSince', 'dwellSeconds', 'dwellSource', 'idleSeconds', 'halfCloseTimerSeconds']);
+    expect(Object.keys(rows[0]).slice(0, 12)).toEqual([
+      'protocol',
+      'local',
+      'remote',
+      'state',
+      'rawState',
+      'pid',
+      'process',
+      'stateSince',
+      'dwellSeconds',
+      'dwellSource',
+      'idleSeconds',
+      'halfCloseTimerSeconds',
+    ]);
     expect(rows.every((r: { state: string }) => r.state === 'CLOSE_WAIT')).toBe(true);
   });
 
@@ -273,7 +286,11 @@ describe('list', () => {
     expect(rows.filter((r) => r.includes('(no access)'))).toHaveLength(1); // inode 6737: its owner may be pid 1
     expect(err).toBe('tcpdwell: some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner\n');
     const byProcess = await run(['list', '--process', 'python*', '--json']);
-    expect(JSON.parse(byProcess.out).map((r: { inode: number; pid: number }) => [r.inode, r.pid]).sort()).toEqual([
+    expect(
+      JSON.parse(byProcess.out)
+        .map((r: { inode: number; pid: number }) => [r.inode, r.pid])
+        .sort(),
+    ).toEqual([
       [6731, 4242],
       [6734, 4242],
     ]);
@@ -283,7 +300,10 @@ describe('list', () => {
     platform.commands = [ssAnswers(SS_STUCK)];
     const { code, out } = await run(['list', '--watch', '5s', '--iterations', '3', '--state', 'SYN_RECV', '--json']);
     expect(code).toBe(0);
-    const polls = out.trimEnd().split('\n').map((line) => JSON.parse(line));
+    const polls = out
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(polls.map((p) => p[0].dwellSeconds)).toEqual([0, 5, 10]);
   });
 });
@@ -304,7 +324,18 @@ describe('bad input', () => {
     // Written for the test: "billion laughs", each level nine aliases of the one before.
     const config = join(dir, 'bomb.yaml');
     const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
-    await writeFile(config, levels.map((n, i) => (i === 0 ? `${n}: &${n} [lol,lol,lol,lol,lol,lol,lol,lol,lol]` : `${n}: &${n} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]`)).join('\n'));
+    await writeFile(
+      config,
+      levels
+        .map((n, i) =>
+          i === 0
+            ? `${n}: &${n} [lol,lol,lol,lol,lol,lol,lol,lol,lol]`
+            : `${n}: &${n} [${Array(9)
+                .fill(`*${levels[i - 1]}`)
+                .join(',')}]`,
+        )
+        .join('\n'),
+    );
     platform.commands = [ssAnswers(SS_STUCK)];
     const result = await run(['check', '--no-state', '--config', config]);
     expect(result).toMatchObject({ code: 78, out: '', err: `tcpdwell: ${config}:2: YAML aliases expand more than 100 times (an alias bomb?); write the values out\n` });
@@ -333,7 +364,18 @@ describe('bad input', () => {
   it('applies a config file: rules by port and counts per process', async () => {
     platform.commands = [ssAnswers(SS_STUCK)];
     const config = join(dir, 'tcpdwell.yaml');
-    await writeFile(config, ['rules:', '  - name: lenient-46103', '    match: { remote-port: 40957 }', '    thresholds: { half-close: 1h }', 'counts:', '  - { name: many-close-wait, state: CLOSE_WAIT, per: local-port, warning: 0 }', ''].join('\n'));
+    await writeFile(
+      config,
+      [
+        'rules:',
+        '  - name: lenient-46103',
+        '    match: { remote-port: 40957 }',
+        '    thresholds: { half-close: 1h }',
+        'counts:',
+        '  - { name: many-close-wait, state: CLOSE_WAIT, per: local-port, warning: 0 }',
+        '',
+      ].join('\n'),
+    );
     const { out } = await run(['check', '--json', '--no-state', '--config', config, '--half-close', '10s']);
     const report = JSON.parse(out);
     // Its rule allows 1 h, so only its CLOSE_WAIT count (1 > 0 on port 43972) flags it.

@@ -13,7 +13,6 @@ warnSkip('promtool check metrics on the exposition', NO_PROMTOOL);
 
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
 
-
 let platform: FakePlatform;
 let ssText: string;
 let ssRuns: number;
@@ -174,7 +173,11 @@ describe('watch and the event log', () => {
     const logPath = join(dir, 'events.jsonl');
     const watch = start(['watch', '--events', '--log', logPath, '--interval', '5s', '--half-open', '10s', '--half-close', '10s', '--idle', '1h']);
     await watch.waiting();
-    const firstPoll = watch.context.out().trim().split('\n').map((l) => JSON.parse(l));
+    const firstPoll = watch.context
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(firstPoll.filter((e) => e.event === 'opened')).toHaveLength(25);
     expect(firstPoll.filter((e) => e.event === 'flagged')).toHaveLength(7);
     expect(firstPoll.find((e) => e.event === 'opened')).toMatchObject({ firstSight: true, protocol: 'tcp', state: expect.any(String) });
@@ -185,7 +188,12 @@ describe('watch and the event log', () => {
     ssText = ssWithoutSocket(SS_STUCK, '127.0.0.1:43972');
     await watch.step();
     await watch.stop();
-    const later = watch.context.out().trim().split('\n').slice(firstPoll.length).map((l) => JSON.parse(l));
+    const later = watch.context
+      .out()
+      .trim()
+      .split('\n')
+      .slice(firstPoll.length)
+      .map((l) => JSON.parse(l));
     expect(later.map((e) => `${e.event} ${e.lastState ?? e.kind}`)).toEqual(['closed CLOSE_WAIT', 'resolved half-close']);
     // ss reports the bytes (tcp_info bytes_sent / bytes_received), as an ASA teardown line would.
     expect(later[0]).toMatchObject({ local: { address: '127.0.0.1', port: 43972 }, lifetimeSeconds: expect.any(Number), bytesSent: expect.any(Number), bytesReceived: expect.any(Number) });

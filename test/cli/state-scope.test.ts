@@ -80,15 +80,12 @@ describe('a state file shared by two network namespaces', () => {
     const viaHost = await checkIn(NETNS_A, TABLE_B, ['--proc-root', '/host/proc']);
     expect(lines(viaHost.out, 'RESOLVED')).toEqual([]);
     const saved = JSON.parse(await readFile(stateFile, 'utf8'));
-    expect(saved.tables.map((t: { table: { procRoot: string; netns: string } }) => `${t.table.procRoot} ${t.table.netns}`).sort()).toEqual([
-      `/host/proc ${NETNS_A} ${NETNS_B}`,
-      `/proc ${NETNS_A}`,
-    ]);
+    expect(saved.tables.map((t: { table: { procRoot: string; netns: string } }) => `${t.table.procRoot} ${t.table.netns}`).sort()).toEqual([`/host/proc ${NETNS_A} ${NETNS_B}`, `/proc ${NETNS_A}`]);
   });
 });
 
 describe('tables read through one process directory (--proc-root /proc/PID)', () => {
-  it('names the namespace that directory shows, not the caller\'s, and the kernel\'s boot', async () => {
+  it("names the namespace that directory shows, not the caller's, and the kernel's boot", async () => {
     await checkIn(NETNS_A, TABLE_A);
     platform.files.set('/proc/4242/uptime', '3600.00 7100.00\n');
     platform.links.set('/proc/4242/ns/net', NETNS_B);

@@ -23,7 +23,13 @@ beforeEach(() => {
   platform.files.set('/proc/uptime', '3600.00 7100.00\n');
   platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', '32768\t60999\n');
   platform.files.set('/proc/sys/net/ipv4/tcp_fin_timeout', '60\n');
-  for (const [fd, inode] of [[3, 6731], [4, 6734], [5, 6737], [6, 6730]] as const) platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
+  for (const [fd, inode] of [
+    [3, 6731],
+    [4, 6734],
+    [5, 6737],
+    [6, 6730],
+  ] as const)
+    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
   platform.files.set('/proc/4242/comm', 'python3\n');
   killed = [];
   denyKills = false;
@@ -207,7 +213,10 @@ describe('reset', () => {
       exitCode: 0,
     }));
     const both = await run(['reset', '--yes', '--local', '10.0.0.1']);
-    expect(both).toMatchObject({ code: 64, err: 'tcpdwell: reset: the selection matches every session that can be ended (2, 1 of them ESTABLISHED and not flagged); nothing was ended. Narrow it, or confirm with --count 2 (or --all)\n' });
+    expect(both).toMatchObject({
+      code: 64,
+      err: 'tcpdwell: reset: the selection matches every session that can be ended (2, 1 of them ESTABLISHED and not flagged); nothing was ended. Narrow it, or confirm with --count 2 (or --all)\n',
+    });
   });
 
   it('refuses to run without a selection', async () => {

@@ -12,7 +12,13 @@ const aged = (text: string, ms: number) => text.replace(/\b(lastsnd|lastrcv|last
 function parkPlatform(answers: string[]) {
   const platform = new FakePlatform();
   platform.files.set('/proc/uptime', '3600.00 7100.00\n');
-  for (const [fd, inode] of [[3, 6731], [4, 6734], [5, 6737], [6, 6730]] as const) platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
+  for (const [fd, inode] of [
+    [3, 6731],
+    [4, 6734],
+    [5, 6737],
+    [6, 6730],
+  ] as const)
+    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
   platform.files.set('/proc/4242/comm', 'python3\n');
   let polls = 0;
   platform.commands = [() => ({ stdout: answers[Math.min(polls++, answers.length - 1)]!, stderr: '', exitCode: 0 })];
@@ -43,7 +49,10 @@ describe('watch text lines (issue 16.15)', () => {
   it('--events keeps the JSON lines as they were (no owner added to events of sources without one), and no start line', async () => {
     const platform = parkPlatform([SS_PARK, aged(SS_PARK, 15_000)]);
     const { out } = await runOn(platform, ['watch', '--events', '--iterations', '2', '--interval', '15s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
-    const events = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string; pid?: number | null });
+    const events = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; pid?: number | null });
     expect(events[0]!.event).toBe('opened');
     expect(events.filter((e) => e.event === 'opened').every((e) => e.pid === null)).toBe(true);
     // No /proc/<pid>/fd scan for JSON lines that would not use it.
@@ -56,6 +65,8 @@ describe('watch text lines (issue 16.15)', () => {
     const silent = aged(SS_PARK, 30_000).replace(/lastack:\d+/g, 'lastack:15000');
     const platform = parkPlatform([SS_PARK, segment, silent]);
     const { out } = await runOn(platform, ['watch', '--iterations', '3', '--interval', '15s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
-    expect(out).toContain('2026-11-21T05:30:30.000Z WARNING half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] half-close timer 15s > 10s, 35s in state (rule default, dwell kernel)');
+    expect(out).toContain(
+      '2026-11-21T05:30:30.000Z WARNING half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] half-close timer 15s > 10s, 35s in state (rule default, dwell kernel)',
+    );
   });
 });

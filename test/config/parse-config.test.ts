@@ -33,7 +33,13 @@ describe('parseConfig', () => {
     expect(config.critical).toEqual({ halfCloseMs: 3_600_000 });
     expect(config.rules[0]).toMatchObject({
       name: 'postgres',
-      match: { localPorts: [{ from: 5432, to: 5432 }, { from: 6000, to: 6010 }], processes: ['postgres'] },
+      match: {
+        localPorts: [
+          { from: 5432, to: 5432 },
+          { from: 6000, to: 6010 },
+        ],
+        processes: ['postgres'],
+      },
       warning: { idleMs: 28_800_000 },
       critical: { idleMs: Infinity },
     });
@@ -55,7 +61,10 @@ describe('parseConfig', () => {
     ['counts:\n  - name: a\n    state: CLOSE_WAIT\n    per: process\n', 'c.yaml:2: counts[0].warning:'],
     ['counts:\n  - {name: a, state: HALF_DEAD, per: process, warning: 1}\n', 'c.yaml:2: counts[0].state[0]: unknown state "HALF_DEAD"'],
     // Written for the test (breaker 7): two count rules of one name would share alert keys and a perfdata label.
-    ['counts:\n  - {name: dup, state: CLOSE_WAIT, per: process, warning: 1}\n  - {name: other, state: LAST_ACK, per: process, warning: 1}\n  - {name: dup, state: FIN_WAIT_2, per: remote, warning: 5}\n', 'c.yaml:4: counts[2].name: count rule name "dup" is already used by counts[0]; each count rule needs its own name'],
+    [
+      'counts:\n  - {name: dup, state: CLOSE_WAIT, per: process, warning: 1}\n  - {name: other, state: LAST_ACK, per: process, warning: 1}\n  - {name: dup, state: FIN_WAIT_2, per: remote, warning: 5}\n',
+      'c.yaml:4: counts[2].name: count rule name "dup" is already used by counts[0]; each count rule needs its own name',
+    ],
     ['preset: cisco\n', 'c.yaml:1: preset:'],
     ['rules:\n  - name: a\n    match:\n      remote-address: 10.0.0.0/40\n', 'c.yaml:4: rules[0].match.remote-address[0]: invalid address or CIDR "10.0.0.0/40"'],
     ['thresholds: [\n', 'c.yaml:'],
@@ -78,7 +87,10 @@ describe('parseConfig', () => {
   });
 
   it('takes off in any case for every threshold', () => {
-    const config = parseConfig('thresholds:\n  idle: OFF\n  states: { CLOSE_WAIT: Off }\ncritical:\n  half-close: oFf\nrules:\n  - { name: a, match: { state: LISTEN }, thresholds: { half-open: OFF } }\n', 'c.yaml');
+    const config = parseConfig(
+      'thresholds:\n  idle: OFF\n  states: { CLOSE_WAIT: Off }\ncritical:\n  half-close: oFf\nrules:\n  - { name: a, match: { state: LISTEN }, thresholds: { half-open: OFF } }\n',
+      'c.yaml',
+    );
     expect(config.warning).toEqual({ idleMs: Infinity, perStateMs: { CLOSE_WAIT: Infinity } });
     expect(config.critical).toEqual({ halfCloseMs: Infinity });
     expect(config.rules[0]!.warning).toEqual({ halfOpenMs: Infinity });
@@ -94,7 +106,13 @@ describe('parseConfig: hostile YAML', () => {
   // last), nine levels deep = 9^9 strings if expanded.
   const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
   const BOMB = levels
-    .map((name, i) => (i === 0 ? `${name}: &${name} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` : `${name}: &${name} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]`))
+    .map((name, i) =>
+      i === 0
+        ? `${name}: &${name} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]`
+        : `${name}: &${name} [${Array(9)
+            .fill(`*${levels[i - 1]}`)
+            .join(',')}]`,
+    )
     .join('\n');
 
   const errorOf = (text: string) => {

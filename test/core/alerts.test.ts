@@ -75,7 +75,10 @@ describe('reconcileAlerts', () => {
         { at: 0, current: [alert('a'), alert('g', { kind: 'count', subject: '4 CLOSE_WAIT for process java[812]' })] },
         { at: 1000, current: [alert('a', { subject: 'LAST_ACK a' }), alert('g', { kind: 'count', subject: '5 CLOSE_WAIT for process java[812]' })] },
       ]),
-    ).toEqual([['flagged warning a', 'flagged warning g'], ['resolved warning a', 'flagged warning a']]);
+    ).toEqual([
+      ['flagged warning a', 'flagged warning g'],
+      ['resolved warning a', 'flagged warning a'],
+    ]);
   });
 
   it('remembers when each alert was last seen and its dwell then, for the RESOLVED line', () => {
@@ -102,7 +105,15 @@ describe('reconcileAlerts', () => {
   });
 
   it('Infinity never reminds', () => {
-    expect(run([{ at: 0, current: [alert('a')] }, { at: 1e12, current: [alert('a')] }], Infinity)).toEqual([['flagged warning a'], []]);
+    expect(
+      run(
+        [
+          { at: 0, current: [alert('a')] },
+          { at: 1e12, current: [alert('a')] },
+        ],
+        Infinity,
+      ),
+    ).toEqual([['flagged warning a'], []]);
   });
 });
 
@@ -110,12 +121,20 @@ describe('formatResolvedLine', () => {
   it('says how long the session was stuck when last seen and how long it was flagged; the runs that saw it where counted', async () => {
     const { formatResolvedLine } = await import('../../src/output/check-text.js');
     const base = { change: 'resolved' as const, key: 'k', kind: 'half-close' as const, severity: 'warning' as const, subject: 'CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2', firstFlaggedMs: 0 };
-    expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for 13s)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, lastDwellMs: 169_000 }, 60_000)).toBe(
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for 13s)',
+    );
     // Changed on purpose (N8): under a second apart is not "one run only" unless the runs were counted.
-    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for under 1s)');
-    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000, runsFlagged: 1 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by one run only)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000 }, 60_000)).toBe(
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged for under 1s)',
+    );
+    expect(formatResolvedLine({ ...base, lastSeenMs: 0, lastDwellMs: 169_000, runsFlagged: 1 }, 60_000)).toBe(
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by one run only)',
+    );
     // Two runs 0.6 s apart (the new-user report): two runs, not one.
-    expect(formatResolvedLine({ ...base, lastSeenMs: 600, lastDwellMs: 169_000, runsFlagged: 2 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by 2 runs within 1s)');
+    expect(formatResolvedLine({ ...base, lastSeenMs: 600, lastDwellMs: 169_000, runsFlagged: 2 }, 60_000)).toBe(
+      'RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (stuck 2m49s when last seen, flagged by 2 runs within 1s)',
+    );
     expect(formatResolvedLine({ ...base, lastSeenMs: 13_000, runsFlagged: 3 }, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged by 3 runs over 13s)');
     // An alert recorded before these figures were kept: how long it was flagged, up to now.
     expect(formatResolvedLine(base, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged for 1m00s)');

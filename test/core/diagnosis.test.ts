@@ -40,7 +40,15 @@ describe('findings for one connection', () => {
   });
 
   it('SYN_SENT to a listener on this host with a full accept queue says so', () => {
-    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7001 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0, acceptBacklog: 0, pid: 9, process: 'server' });
+    const listener = row('LISTEN', {
+      local: { address: '127.0.0.1', port: 7001 },
+      remote: { address: '0.0.0.0', port: 0 },
+      receiveQueue: 1,
+      sendQueue: 0,
+      acceptBacklog: 0,
+      pid: 9,
+      process: 'server',
+    });
     const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7001 }, retransmits: 2 });
     const { views } = track([[listener, synSent]]);
     const finding = diagnose(views, 'SYN_SENT');
@@ -49,7 +57,7 @@ describe('findings for one connection', () => {
     expect(finding.nextStep).toContain('server[9]');
   });
 
-  it('claims no full accept queue where the source gives no backlog (procfs, netstat: a listener\'s Send-Q is 0 there)', () => {
+  it("claims no full accept queue where the source gives no backlog (procfs, netstat: a listener's Send-Q is 0 there)", () => {
     const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7002 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0 });
     const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7002 }, retransmits: 2 });
     const finding = diagnose(track([[listener, synSent]]).views, 'SYN_SENT');
@@ -90,7 +98,9 @@ describe('findings for one connection', () => {
     expect(diagnoseGroups(new DiagnosisIndex(grown)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it in the last 10m00s: new ones keep arriving']);
     // Seen entering between the readings 16 and 8 minutes before the last, none since: said so, not dropped.
     const earlier = track([seven.slice(0, 5), seven, seven], 8 * 60_000).views;
-    expect(diagnoseGroups(new DiagnosisIndex(earlier)).find((f) => f.code === 'socket-leak')!.evidence).toEqual(['2 of them seen entering it over 16m00s of polling, none provably in the last 10m00s']);
+    expect(diagnoseGroups(new DiagnosisIndex(earlier)).find((f) => f.code === 'socket-leak')!.evidence).toEqual([
+      '2 of them seen entering it over 16m00s of polling, none provably in the last 10m00s',
+    ]);
     // The reading before lay an hour back (an hourly cron without kernel timestamps): the newcomer
     // came some time in that hour, which proves nothing about the last 10 minutes.
     const hourly = track([seven.slice(0, 6), seven], 60 * 60_000).views;
@@ -111,7 +121,9 @@ describe('findings for one connection', () => {
     expect(finding.evidence).toEqual(expect.arrayContaining(['last data sent 2h00m ago, received 2h05m ago: this side spoke last', 'keepalive on, next probe in 30s']));
     expect(finding.nextStep).toContain('drop idle sessions silently');
     const noKeepalive = row('ESTABLISHED', { activity: { lastSendAgoMs: 9000, lastReceiveAgoMs: 1000 } });
-    expect(diagnose(track([[noKeepalive]]).views, 'ESTABLISHED').evidence).toEqual(expect.arrayContaining(['last data sent 9s ago, received 1s ago: the peer spoke last', 'keepalive off (no keepalive timer on the socket)']));
+    expect(diagnose(track([[noKeepalive]]).views, 'ESTABLISHED').evidence).toEqual(
+      expect.arrayContaining(['last data sent 9s ago, received 1s ago: the peer spoke last', 'keepalive off (no keepalive timer on the socket)']),
+    );
 
     // A sender stalled by a zero window, its data queued, the persist timer running (the shape
     // `ss -tanoi` gave on this kernel with the reader stopped): not an idle session.
@@ -140,7 +152,9 @@ describe('findings for groups', () => {
     const peer = { address: '10.0.0.5', port: 5432 };
     const rows = Array.from({ length: 14 }, () => row('SYN_SENT', { remote: peer }));
     const groups = diagnoseGroups(new DiagnosisIndex(track([rows, rows]).views));
-    expect(groups).toEqual([expect.objectContaining({ code: 'upstream-unreachable', subject: '10.0.0.5:5432', summary: 'all 14 connections to 10.0.0.5:5432 are half-open: upstream down or filtered' })]);
+    expect(groups).toEqual([
+      expect.objectContaining({ code: 'upstream-unreachable', subject: '10.0.0.5:5432', summary: 'all 14 connections to 10.0.0.5:5432 are half-open: upstream down or filtered' }),
+    ]);
     expect(groups[0]!.connections).toHaveLength(14);
     const mixed = [...rows.slice(0, 3), row('ESTABLISHED', { remote: peer }), row('ESTABLISHED', { remote: peer })];
     expect(diagnoseGroups(new DiagnosisIndex(track([mixed]).views))[0]!.summary).toBe('3 of 5 connections to 10.0.0.5:5432 are half-open: upstream down or filtered');
@@ -149,7 +163,9 @@ describe('findings for groups', () => {
   it('many CLOSE_WAIT in one process: a socket leak', () => {
     const rows = Array.from({ length: 5 }, () => row('CLOSE_WAIT', { pid: 77, process: 'leaky' }));
     const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views));
-    expect(groups).toEqual([expect.objectContaining({ code: 'socket-leak', subject: 'leaky[77]', summary: 'leaky[77] holds 5 CLOSE_WAIT sockets: a socket leak (it does not close connections its peers closed)' })]);
+    expect(groups).toEqual([
+      expect.objectContaining({ code: 'socket-leak', subject: 'leaky[77]', summary: 'leaky[77] holds 5 CLOSE_WAIT sockets: a socket leak (it does not close connections its peers closed)' }),
+    ]);
   });
 
   it('SYN_RECEIVED piling up on a listener, with its accept queue and source count', () => {
@@ -170,7 +186,9 @@ describe('findings for groups', () => {
     const rows = Array.from({ length: 60 }, () => row('TIME_WAIT', { remote: { address: '10.0.0.9', port: 80 } }));
     const facts = { ephemeralPorts: { low: 32_768, high: 32_867 } }; // 100 ports
     const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views, facts));
-    expect(groups).toEqual([expect.objectContaining({ code: 'ephemeral-ports', summary: '60 TIME_WAIT to 10.0.0.9:80 hold 60% of the 100 ephemeral ports: new connections to it will fail when they run out' })]);
+    expect(groups).toEqual([
+      expect.objectContaining({ code: 'ephemeral-ports', summary: '60 TIME_WAIT to 10.0.0.9:80 hold 60% of the 100 ephemeral ports: new connections to it will fail when they run out' }),
+    ]);
     expect(diagnoseGroups(new DiagnosisIndex(track([rows.slice(0, 40)]).views, facts))).toEqual([]);
   });
 });

@@ -102,9 +102,7 @@ describe('tracker', () => {
     let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED'), row(40001, 'LISTEN')])).state;
     state = advance(state, snap(T0 + 1000, [row(40000, 'TIME_WAIT', { bytesSent: 10, bytesReceived: 20 }), row(40001, 'LISTEN')])).state;
     const result = advance(state, snap(T0 + 2000, [row(40001, 'LISTEN')]));
-    expect(result.events).toEqual([
-      expect.objectContaining({ type: 'closed', atMs: T0 + 2000, lastState: 'TIME_WAIT', lifetimeMs: 1000, bytesSent: 10, bytesReceived: 20 }),
-    ]);
+    expect(result.events).toEqual([expect.objectContaining({ type: 'closed', atMs: T0 + 2000, lastState: 'TIME_WAIT', lifetimeMs: 1000, bytesSent: 10, bytesReceived: 20 })]);
     expect([...result.state.connections.keys()]).toEqual(['tcp 127.0.0.1 40001 10.0.0.5 5432']);
   });
 
@@ -176,8 +174,20 @@ describe('tracker', () => {
 
   it('matches flows whatever the order of the table: reversed, with flows gone and new ones in between', () => {
     const ports = Array.from({ length: 40 }, (_, i) => 41_000 + i);
-    let state = advance(emptyTrackerState(), snap(T0, ports.map((p) => row(p, 'ESTABLISHED')))).state;
-    const reversed = advance(state, snap(T0 + 1000, [...ports].reverse().map((p) => row(p, 'ESTABLISHED'))));
+    let state = advance(
+      emptyTrackerState(),
+      snap(
+        T0,
+        ports.map((p) => row(p, 'ESTABLISHED')),
+      ),
+    ).state;
+    const reversed = advance(
+      state,
+      snap(
+        T0 + 1000,
+        [...ports].reverse().map((p) => row(p, 'ESTABLISHED')),
+      ),
+    );
     expect(reversed.events).toEqual([]);
     expect(reversed.state.connections.size).toBe(40);
     state = reversed.state;
@@ -193,7 +203,7 @@ describe('tracker', () => {
 
   it('agrees with a plain keyed reference over 300 random polls (order shuffled, flows opening, closing, changing, repeated, reused)', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const states: SocketRow['state'][] = ['ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_2', 'SYN_SENT'];
     let live = new Map<number, { state: SocketRow['state']; inode: number }>();
     let state = emptyTrackerState();
@@ -204,13 +214,15 @@ describe('tracker', () => {
         const roll = random();
         if (roll < 0.05) continue; // closed
         if (roll < 0.1) nextLive.set(port, { ...flow, state: states[Math.floor(random() * states.length)]! });
-        else if (roll < 0.12) nextLive.set(port, { ...flow, inode: flow.inode + 1000 }); // 4-tuple reused
+        else if (roll < 0.12)
+          nextLive.set(port, { ...flow, inode: flow.inode + 1000 }); // 4-tuple reused
         else nextLive.set(port, flow);
       }
       for (let n = Math.floor(random() * 6); n > 0; n--) nextLive.set(40_000 + Math.floor(random() * 200), { state: 'ESTABLISHED', inode: 1 + Math.floor(random() * 999) });
       live = nextLive;
       const rows = [...live].map(([port, flow]) => row(port, flow.state, { inode: flow.inode }));
-      if (random() < 0.3) rows.sort(() => random() - 0.5); // shuffled now and then
+      if (random() < 0.3)
+        rows.sort(() => random() - 0.5); // shuffled now and then
       else if (random() < 0.3) rows.splice(Math.floor(random() * rows.length), 0, ...rows.slice(0, 2)); // a flow listed twice
       const result = advance(state, snap(T0 + poll * 1000, rows));
       // The reference: keyed, first listing wins, a new inode is a new socket.

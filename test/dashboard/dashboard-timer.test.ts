@@ -71,7 +71,10 @@ describe('dashboard timer on the poll loop', () => {
     const stop = new AbortController();
     const time = steppedClock();
     const monitor = countingMonitor();
-    const run = runDashboard({ monitor: monitor as unknown as Monitor, policy: defaultPolicy('ios'), intervalMs: 2000, facts: {}, clock: time.clock }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal });
+    const run = runDashboard(
+      { monitor: monitor as unknown as Monitor, policy: defaultPolicy('ios'), intervalMs: 2000, facts: {}, clock: time.clock },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal },
+    );
     await settle();
     expect(monitor.polls).toBe(1);
     expect(time.waits.map((w) => w.ms)).toEqual([2000]);

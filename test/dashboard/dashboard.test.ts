@@ -64,7 +64,10 @@ describe('runDashboard on a fake terminal', () => {
   it('an exception inside ends the dashboard with the error, and the terminal is restored first', async () => {
     const t = terminal();
     const stop = new AbortController();
-    const run = runDashboard({ monitor: fakeMonitor([new Error('boom in a poll')]), policy: defaultPolicy('ios'), intervalMs: 50, facts: {} }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal });
+    const run = runDashboard(
+      { monitor: fakeMonitor([new Error('boom in a poll')]), policy: defaultPolicy('ios'), intervalMs: 50, facts: {} },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal },
+    );
     await expect(run).rejects.toThrow('boom in a poll');
     const tail = t.text().slice(t.text().lastIndexOf('\x1b[?1049h'));
     for (const sequence of RESTORED) expect(tail).toContain(sequence);
@@ -73,7 +76,10 @@ describe('runDashboard on a fake terminal', () => {
   it('a failed poll shows a banner and keeps the last data; an interrupt quits and restores', async () => {
     const t = terminal();
     const stop = new AbortController();
-    const run = runDashboard({ monitor: fakeMonitor(['ok', 'fail']), policy: defaultPolicy('ios'), intervalMs: 30, facts: {} }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal });
+    const run = runDashboard(
+      { monitor: fakeMonitor(['ok', 'fail']), policy: defaultPolicy('ios'), intervalMs: 30, facts: {} },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal },
+    );
     for (let i = 0; i < 100 && !t.plain().includes('POLL FAILED'); i++) await new Promise((r) => setTimeout(r, 20));
     const afterFailure = t.plain().slice(t.plain().indexOf('POLL FAILED'));
     stop.abort();
@@ -89,7 +95,10 @@ describe('runDashboard on a fake terminal', () => {
     const t = terminal();
     const stop = new AbortController();
     const started: number[] = [];
-    const run = runDashboard({ monitor: fakeMonitor(['ok'], 300, started), policy: defaultPolicy('ios'), intervalMs: 20, facts: {} }, { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal });
+    const run = runDashboard(
+      { monitor: fakeMonitor(['ok'], 300, started), policy: defaultPolicy('ios'), intervalMs: 20, facts: {} },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal },
+    );
     await new Promise((r) => setTimeout(r, 100));
     t.input.write('f'); // handled while the first poll still runs
     await new Promise((r) => setTimeout(r, 600));

@@ -10,9 +10,22 @@ import { detailText } from '../../src/dashboard/detail.js';
 // where the pane said "holds 3" while list said 4).
 
 function closeWait(localPort: number, flagged: boolean): ConnectionView {
-  const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: localPort }, remote: { address: '127.0.0.1', port: 40000 + localPort }, state: 'CLOSE_WAIT', rawState: 'CLOSE-WAIT', pid: 22977, process: 'python3', inode: 1000 + localPort };
+  const row: SocketRow = {
+    protocol: 'tcp',
+    local: { address: '127.0.0.1', port: localPort },
+    remote: { address: '127.0.0.1', port: 40000 + localPort },
+    state: 'CLOSE_WAIT',
+    rawState: 'CLOSE-WAIT',
+    pid: 22977,
+    process: 'python3',
+    inode: 1000 + localPort,
+  };
   const dwellMs = flagged ? 900_000 : 5000;
-  const view: ConnectionView = { connection: { key: connectionKey(row), row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: 'observed', transitions: [] }, row, timing: { dwellMs, halfCloseTimerMs: dwellMs } };
+  const view: ConnectionView = {
+    connection: { key: connectionKey(row), row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: 'observed', transitions: [] },
+    row,
+    timing: { dwellMs, halfCloseTimerMs: dwellMs },
+  };
   if (flagged) view.flag = { kind: 'half-close', severity: 'warning', thresholdMs: 600_000, measured: dwellMs, rule: 'default' };
   return view;
 }
@@ -21,7 +34,7 @@ const VIEWS = [closeWait(1, true), closeWait(2, false), closeWait(3, false), clo
 const context = { ownersComplete: true, facts: {}, policy: defaultPolicy('ios') };
 
 describe('details pane', () => {
-  it("counts every socket the owner holds, flagged or not, as list does", () => {
+  it('counts every socket the owner holds, flagged or not, as list does', () => {
     for (const view of VIEWS) expect(detailText(VIEWS, view.connection.key, context)).toContain('python3[22977] holds 4 CLOSE_WAIT sockets');
   });
 

@@ -3,22 +3,16 @@ import type { ConnectionView } from '../../src/core/evaluate.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { connectionKey } from '../../src/core/connection.js';
 import type { TcpState } from '../../src/core/tcp-state.js';
-import {
-  clampCursor,
-  compileFilter,
-  filterNeedsOwners,
-  followSelection,
-  groupViews,
-  moveCursor,
-  nextOf,
-  sortViews,
-  visibleWindow,
-  SORT_KEYS,
-} from '../../src/dashboard/model.js';
+import { clampCursor, compileFilter, filterNeedsOwners, followSelection, groupViews, moveCursor, nextOf, sortViews, visibleWindow, SORT_KEYS } from '../../src/dashboard/model.js';
 import { connectionColumns, connectionLine, fit, plainPaint, stateBars, groupHeader, groupLine, colorPaint } from '../../src/dashboard/render.js';
 import { withDefaultCommand } from '../../src/cli/parse-command-line.js';
 
-function view(state: TcpState, local: string, remote: string, over: { dwellMs?: number; flag?: 'warning' | 'critical'; pid?: number; process?: string; source?: 'observed' | 'kernel' | 'lower-bound' } = {}): ConnectionView {
+function view(
+  state: TcpState,
+  local: string,
+  remote: string,
+  over: { dwellMs?: number; flag?: 'warning' | 'critical'; pid?: number; process?: string; source?: 'observed' | 'kernel' | 'lower-bound' } = {},
+): ConnectionView {
   const [la, lp] = local.split(/:(?=\d+$)/);
   const [ra, rp] = remote.split(/:(?=\d+$)/);
   const row: SocketRow = { protocol: 'tcp', local: { address: la!, port: Number(lp) }, remote: { address: ra!, port: Number(rp) }, state, rawState: state };
@@ -160,14 +154,27 @@ describe('rendering', () => {
     expect(fit('2001:db8:1234:5678:9abc:def0:1234:5678', 12)).toBe('2001:db8:12…');
     expect(fit('ab', 4)).toBe('ab  ');
     expect(connectionLine(view('LISTEN', '0.0.0.0:1', '0.0.0.0:0', { process: '{evil}', pid: 1 }), connectionColumns(120), false, plainPaint)).toContain('{open}evil{close}');
-    expect(stateBars([['ESTB', 10], ['CLWT', 5]], 24)).toEqual(['ESTB  ██████████ 10', 'CLWT  █████ 5']);
+    expect(
+      stateBars(
+        [
+          ['ESTB', 10],
+          ['CLWT', 5],
+        ],
+        24,
+      ),
+    ).toEqual(['ESTB  ██████████ 10', 'CLWT  █████ 5']);
   });
 
   it('group lines fit at 80 columns by dropping the least telling states', () => {
     const header = groupHeader('process', 80, plainPaint).replace(/\{\/?bold\}/g, '');
     expect([...header].length).toBeLessThanOrEqual(78);
     expect(header).toMatch(/CLOSE_W\s+SYN_S/);
-    const line = groupLine({ key: 'java[77]', scope: { grouping: 'process', pid: 77, process: 'java' }, total: 300, flagged: 280, byState: { CLOSE_WAIT: 280, ESTABLISHED: 20 } }, 80, false, plainPaint);
+    const line = groupLine(
+      { key: 'java[77]', scope: { grouping: 'process', pid: 77, process: 'java' }, total: 300, flagged: 280, byState: { CLOSE_WAIT: 280, ESTABLISHED: 20 } },
+      80,
+      false,
+      plainPaint,
+    );
     expect(line).toMatch(/^java\[77\]\s+300\s+280\s+280\s+20/);
   });
 });

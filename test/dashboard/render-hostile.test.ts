@@ -12,7 +12,15 @@ import { HOSTILE_NAMES, rawControls } from '../hostile-text.js';
 // `{…}` as tags: both must arrive escaped, and a flagged row's colour must hold to its end.
 
 function view(name: string, flagged: boolean): ConnectionView {
-  const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: 40_000 }, remote: { address: '127.0.0.1', port: 5432 }, state: 'CLOSE_WAIT', rawState: 'CLOSE-WAIT', pid: 4242, process: name };
+  const row: SocketRow = {
+    protocol: 'tcp',
+    local: { address: '127.0.0.1', port: 40_000 },
+    remote: { address: '127.0.0.1', port: 5432 },
+    state: 'CLOSE_WAIT',
+    rawState: 'CLOSE-WAIT',
+    pid: 4242,
+    process: name,
+  };
   const v: ConnectionView = {
     connection: { key: connectionKey(row), row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: 'observed', transitions: [{ state: 'CLOSE_WAIT', atMs: 0 }] },
     row,
@@ -38,7 +46,7 @@ describe.each(HOSTILE_NAMES)('dashboard row of a process named with $what', ({ n
     expect(line).toContain(`4242/${escapeTags(shown).slice(0, 10)}`);
   });
 
-  it('an unflagged row and the selected row carry no tag of the name\'s making', () => {
+  it("an unflagged row and the selected row carry no tag of the name's making", () => {
     expect(tagsOf(connectionLine(view(name, false), columns, false, colorPaint))).toEqual([]);
     expect(tagsOf(connectionLine(view(name, false), columns, true, plainPaint))).toEqual(['inverse', '/inverse']);
   });
@@ -68,7 +76,11 @@ describe.each(HOSTILE_NAMES)('dashboard row of a process named with $what', ({ n
 
 describe('dashboard header and helpers', () => {
   it('a poll failure quoting captured text: one line, red throughout', () => {
-    const lines = headerLines({ host: 'h', source: 'ss', intervalMs: 2000, paused: false, thresholds: { halfOpenMs: 1, halfCloseMs: 1, idleMs: 1, perStateMs: {} }, failure: 'bad word {/red-fg}\x1b[0m\nX', sort: 'flag' }, 100, colorPaint);
+    const lines = headerLines(
+      { host: 'h', source: 'ss', intervalMs: 2000, paused: false, thresholds: { halfOpenMs: 1, halfCloseMs: 1, idleMs: 1, perStateMs: {} }, failure: 'bad word {/red-fg}\x1b[0m\nX', sort: 'flag' },
+      100,
+      colorPaint,
+    );
     expect(lines[0]!.startsWith('{red-fg}POLL FAILED: bad word {open}/red-fg{close}\\x1b[0m\\nX')).toBe(true);
     expect(tagsOf(lines[0]!)).toEqual(['red-fg', '/red-fg']);
     expect(lines.every((l) => !l.includes('\n'))).toBe(true);

@@ -46,7 +46,7 @@ function type(state: DashboardState, text: string): DashboardState {
 const polled = (width = 120, height = 40, views = VIEWS) => reduce(initialState(2000, width, height), { type: 'evaluated', views });
 
 describe('group Enter shows exactly the group', () => {
-  it("a process group opens as exactly its 22 rows, every state, however many are flagged; no row that merely has its pid as a port", () => {
+  it('a process group opens as exactly its 22 rows, every state, however many are flagged; no row that merely has its pid as a port', () => {
     let s = press(polled(), 'g');
     expect(s.grouping).toBe('process');
     const group = s.groups[s.cursor.selected]!;
@@ -249,7 +249,19 @@ describe('help from the key table', () => {
     expect(lines.every((line) => [...line].length <= 76)).toBe(true);
     expect(lines.length).toBeLessThanOrEqual(40);
     const text = lines.join('\n');
-    const shown: Record<string, string> = { up: '↑', down: '↓', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', enter: 'Enter', escape: 'Esc', backspace: 'Backspace', 'C-c': 'Ctrl-C', 'C-u': 'Ctrl-U' };
+    const shown: Record<string, string> = {
+      up: '↑',
+      down: '↓',
+      pageup: 'PgUp',
+      pagedown: 'PgDn',
+      home: 'Home',
+      end: 'End',
+      enter: 'Enter',
+      escape: 'Esc',
+      backspace: 'Backspace',
+      'C-c': 'Ctrl-C',
+      'C-u': 'Ctrl-U',
+    };
     for (const bindings of Object.values(KEY_TABLE)) for (const binding of bindings) for (const key of binding.keys) expect(text).toContain(shown[key] ?? key);
     expect(text).toMatch(/^ {2}q Ctrl-C +quit$/m);
   });
@@ -331,7 +343,11 @@ describe('the filter reads what the dashboard shows (breaker 16, N10)', () => {
   });
 
   it('a port-shaped word outside 0–65535, or a range high-low, stays in the prompt with the reason', () => {
-    for (const [word, reason] of [['5-3', /"5-3" is not a port range/], [':70000', /":70000" is not a port/], ['1-70000', /not a port range/]] as const) {
+    for (const [word, reason] of [
+      ['5-3', /"5-3" is not a port range/],
+      [':70000', /":70000" is not a port/],
+      ['1-70000', /not a port range/],
+    ] as const) {
       const s = press(type(press(polled(), '/'), `close ${word}`), 'enter');
       expect(s.overlay.kind).toBe('prompt');
       expect(s.overlay.kind === 'prompt' && s.overlay.error).toMatch(reason);

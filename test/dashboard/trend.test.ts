@@ -17,11 +17,23 @@ const yTicks = (lines: string[]) => lines.slice(0, -1).map((line) => Number(line
 
 describe('trend chart', () => {
   it('labels every row with whole numbers in equal steps down to 0: none skipped', () => {
-    const lines = trendLines(points(60, 2000, (i) => [Math.min(6, Math.floor(i / 8)), 3, 1]), 60, 8, plainPaint)!;
+    const lines = trendLines(
+      points(60, 2000, (i) => [Math.min(6, Math.floor(i / 8)), 3, 1]),
+      60,
+      8,
+      plainPaint,
+    )!;
     expect(lines).toHaveLength(8);
     expect(yTicks(lines)).toEqual([6, 5, 4, 3, 2, 1, 0]);
     // Taller values: steps of 2, 3… but still every row, evenly.
-    const tall = yTicks(trendLines(points(60, 2000, () => [40, 0, 0]), 60, 8, plainPaint)!);
+    const tall = yTicks(
+      trendLines(
+        points(60, 2000, () => [40, 0, 0]),
+        60,
+        8,
+        plainPaint,
+      )!,
+    );
     const steps = tall.slice(1).map((v, i) => tall[i]! - v);
     expect(new Set(steps).size).toBe(1);
     expect(tall.at(-1)).toBe(0);
@@ -29,14 +41,31 @@ describe('trend chart', () => {
   });
 
   it('plots each series at its value: the newest poll in the last column, flagged drawn over the others', () => {
-    const lines = trendLines(points(30, 2000, (i) => (i === 29 ? [6, 3, 1] : [0, 0, 0])), 40, 8, plainPaint)!;
+    const lines = trendLines(
+      points(30, 2000, (i) => (i === 29 ? [6, 3, 1] : [0, 0, 0])),
+      40,
+      8,
+      plainPaint,
+    )!;
     const lastColumn = lines.slice(0, -1).map((line) => line.at(-1));
     expect(lastColumn).toEqual(['*', ' ', ' ', 'c', ' ', 's', ' ']); // rows 6..0
-    expect(trendLines(points(3, 2000, () => [2, 2, 0]), 40, 8, plainPaint)!.some((l) => l.includes('*') && !l.includes('c'))).toBe(true);
+    expect(
+      trendLines(
+        points(3, 2000, () => [2, 2, 0]),
+        40,
+        8,
+        plainPaint,
+      )!.some((l) => l.includes('*') && !l.includes('c')),
+    ).toBe(true);
   });
 
   it('labels the x axis with ages relative to the newest poll, never clock times', () => {
-    const lines = trendLines(points(60, 2000, () => [1, 0, 0]), 60, 8, plainPaint)!;
+    const lines = trendLines(
+      points(60, 2000, () => [1, 0, 0]),
+      60,
+      8,
+      plainPaint,
+    )!;
     const axis = lines.at(-1)!;
     expect(axis.trimEnd().endsWith('now')).toBe(true);
     expect(axis).toMatch(/-1m\b/);
@@ -60,7 +89,12 @@ describe('trend chart', () => {
   });
 
   it('colours the marks by series, and only the marks', () => {
-    const lines = trendLines(points(3, 2000, () => [2, 1, 0]), 30, 6, colorPaint)!;
+    const lines = trendLines(
+      points(3, 2000, () => [2, 1, 0]),
+      30,
+      6,
+      colorPaint,
+    )!;
     expect(lines.join('\n')).toContain('{red-fg}*{/red-fg}');
     expect(lines.join('\n')).toContain('{yellow-fg}c{/yellow-fg}');
     expect(lines.join('\n')).toContain('{cyan-fg}s{/cyan-fg}');

@@ -117,21 +117,29 @@ const COMMANDS: [string, string[], string][] = [
 ];
 
 describe.skipIf(skip !== undefined)('a terminal closed under a running command', () => {
-  it.each(COMMANDS)('%s ends promptly with exit 0, not by a signal, not orphaned', async (_name, argv, marker) => {
-    const result = await onClosedPty(argv, marker, { waitS: marker === NOTHING ? 2 : 8 });
-    if (marker !== NOTHING) expect(result.seen).toBe(true);
-    expect(result).toMatchObject({ status: 'exited', code: 0 });
-    expect(result.seconds).toBeLessThan(3);
-  }, 30_000);
+  it.each(COMMANDS)(
+    '%s ends promptly with exit 0, not by a signal, not orphaned',
+    async (_name, argv, marker) => {
+      const result = await onClosedPty(argv, marker, { waitS: marker === NOTHING ? 2 : 8 });
+      if (marker !== NOTHING) expect(result.seen).toBe(true);
+      expect(result).toMatchObject({ status: 'exited', code: 0 });
+      expect(result.seconds).toBeLessThan(3);
+    },
+    30_000,
+  );
 
-  it.each(COMMANDS)('%s with stderr kept: nothing on stderr (no stack trace), exit 0', async (_name, argv, marker) => {
-    const stderrFile = join(dir, `stderr-${argv[0]}-${argv.length}.txt`);
-    // The marker may be on stderr (serve's first line), which this run does not show: a fixed wait.
-    const result = await onClosedPty(argv, NOTHING, { waitS: 2.5, stderrFile });
-    expect(result).toMatchObject({ status: 'exited', code: 0 });
-    // serve says where it listens at start; nothing else may follow.
-    expect(readFileSync(stderrFile, 'utf8').replace(/^tcpdwell: serving http:\/\/\S+ \(polling [^\n]*\)\n/, '')).toBe('');
-  }, 30_000);
+  it.each(COMMANDS)(
+    '%s with stderr kept: nothing on stderr (no stack trace), exit 0',
+    async (_name, argv, marker) => {
+      const stderrFile = join(dir, `stderr-${argv[0]}-${argv.length}.txt`);
+      // The marker may be on stderr (serve's first line), which this run does not show: a fixed wait.
+      const result = await onClosedPty(argv, NOTHING, { waitS: 2.5, stderrFile });
+      expect(result).toMatchObject({ status: 'exited', code: 0 });
+      // serve says where it listens at start; nothing else may follow.
+      expect(readFileSync(stderrFile, 'utf8').replace(/^tcpdwell: serving http:\/\/\S+ \(polling [^\n]*\)\n/, '')).toBe('');
+    },
+    30_000,
+  );
 
   it('on a live terminal SIGHUP still reopens the --log file (logrotate), and the closed terminal still ends it', async () => {
     const log = join(dir, 'rotated.log');
@@ -191,7 +199,11 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
 
   it('list of a 6,000-row capture (more than a pipe holds): exit 0, nothing on stderr', async () => {
     // Written for the test: /proc/net/tcp rows in the kernel's format (header + sl: local rem st ...).
-    const rows = Array.from({ length: 6_000 }, (_, i) => `${String(i).padStart(4)}: 0100007F:${(1024 + i).toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 ${100_000 + i} 1 0000000000000000 20 4 30 10 -1`);
+    const rows = Array.from(
+      { length: 6_000 },
+      (_, i) =>
+        `${String(i).padStart(4)}: 0100007F:${(1024 + i).toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 ${100_000 + i} 1 0000000000000000 20 4 30 10 -1`,
+    );
     const capture = join(dir, 'big-tcp.txt');
     writeFileSync(capture, `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n${rows.join('\n')}\n`);
     const r = await runAndClose(['list', '--input', capture], 'stdout');
@@ -202,7 +214,10 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
   it('stdout on a full device (/dev/full): one line on stderr and exit 74, not a stack trace', async () => {
     const capture = join(dir, 'one-tcp.txt');
     // Written for the test: one /proc/net/tcp LISTEN row.
-    writeFileSync(capture, '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n');
+    writeFileSync(
+      capture,
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n',
+    );
     const full = openSync('/dev/full', 'w');
     try {
       const result = spawnSync(process.execPath, [CLI, 'list', '--input', capture], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 10_000 });
@@ -218,7 +233,10 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
     writeFileSync(empty, '');
     const good = join(dir, 'small-tcp.txt');
     // Written for the test: one /proc/net/tcp LISTEN row.
-    writeFileSync(good, '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n');
+    writeFileSync(
+      good,
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n',
+    );
     // The empty file makes it write a notice to stderr first; it is unread, so the exit is 65
     // (fail closed), while what the good file holds is still written in full.
     const r = await runAndClose(['list', '--json', '--input', empty, good], 'stderr');

@@ -23,7 +23,14 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
   /** Starts the dashboard in a detached session of the given size; the shell line after it reports its exit. */
   const open = (session: string, width: number, height: number, env: string[], args = '--interval 1s --half-open 2s --half-close 2s --idle 1h', namespace = ns) =>
     tmux(
-      'new-session', '-d', '-s', session, '-x', String(width), '-y', String(height),
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      String(width),
+      '-y',
+      String(height),
       `env ${env.join(' ')} ip netns exec ${namespace.name} ${process.execPath} ${CLI} ${args}; echo TCPDWELL-EXITED $?; sleep 600`,
     );
 
@@ -147,7 +154,10 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
   }, 60_000);
 
   it('help fits the terminal from 80×24 up and names every key, q included; at 80×24 it scrolls to its end', async () => {
-    for (const [s, width, height, env] of [['help-small', 80, 24, ['TERM=linux', 'NO_COLOR=1']], ['help-wide', 120, 40, ['TERM=xterm-256color', 'LANG=C.UTF-8', 'NCURSES_NO_UTF8_ACS=1']]] as const) {
+    for (const [s, width, height, env] of [
+      ['help-small', 80, 24, ['TERM=linux', 'NO_COLOR=1']],
+      ['help-wide', 120, 40, ['TERM=xterm-256color', 'LANG=C.UTF-8', 'NCURSES_NO_UTF8_ACS=1']],
+    ] as const) {
       open(s, width, height, [...env]);
       await until(s, (t) => tableRows(t).length > 0, 'the table');
       keys(s, '?');
@@ -161,7 +171,8 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
         text = screen(s);
         seen += text;
       }
-      for (const words of ['move the selection', 'filter: states', 'clear the filter', 'flagged only', 'pause / resume', 'this help', 'apply the filter', 'In this help']) expect(seen).toContain(words);
+      for (const words of ['move the selection', 'filter: states', 'clear the filter', 'flagged only', 'pause / resume', 'this help', 'apply the filter', 'In this help'])
+        expect(seen).toContain(words);
       expect(seen).toMatch(/│ +q Ctrl-C +quit +│/);
       // No word cut at the box's edge: the ends of the longest help lines are there whole.
       for (const end of ['every word must match', 'local, remote, process', 'remote host, local port', 'the group shown']) expect(seen.replace(/\s*│\s*/g, ' ').replace(/\s+/g, ' ')).toContain(end);
@@ -327,7 +338,17 @@ describe.skipIf(skip !== undefined)('dashboard owners and groups in tmux (a leak
   for (const [s, width, height, env] of SIZES) {
     it(`${width}×${height} ${env[0]}: every visible row names the owner list names, after scrolling too; Enter on the process group shows exactly its rows; the details count what list counts`, async () => {
       // A poll every 30 s: owners of rows scrolled into view must come from the scroll, not the next poll.
-      tmux('new-session', '-d', '-s', s, '-x', String(width), '-y', String(height), `env ${env.join(' ')} ip netns exec ${ns.name} ${process.execPath} ${CLI} --interval 30s --half-open 1h --half-close 1h --idle 1h; echo TCPDWELL-EXITED $?; sleep 600`);
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        s,
+        '-x',
+        String(width),
+        '-y',
+        String(height),
+        `env ${env.join(' ')} ip netns exec ${ns.name} ${process.execPath} ${CLI} --interval 30s --half-open 1h --half-close 1h --idle 1h; echo TCPDWELL-EXITED $?; sleep 600`,
+      );
       /** Visible rows whose owner cell disagrees with list's owner of that connection (cut to the column with …). */
       const mismatches = (text: string) =>
         tableRows(text)

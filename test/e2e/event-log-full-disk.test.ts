@@ -49,8 +49,29 @@ class FullDiskWatch {
     // Mount, seed the log, fill every remaining page, then become tcpdwell (same pid). Paths are
     // positional parameters, never part of the script text.
     const script = 'mount -t tmpfs -o size=64k tcpdwell-test "$1" && cp "$2" "$1/events.jsonl" && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null; shift 2 && exec "$@"; }';
-    this.child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.mount, join(this.dir, 'seed'),
-      process.execPath, CLI, 'watch', '--events', '--source', 'procfs', '--proc-root', this.procRoot, '--interval', interval, '--log', join(this.mount, 'events.jsonl')]);
+    this.child = spawn('unshare', [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      this.mount,
+      join(this.dir, 'seed'),
+      process.execPath,
+      CLI,
+      'watch',
+      '--events',
+      '--source',
+      'procfs',
+      '--proc-root',
+      this.procRoot,
+      '--interval',
+      interval,
+      '--log',
+      join(this.mount, 'events.jsonl'),
+    ]);
     this.child.stdout.on('data', (d: Buffer) => {
       const lines = (this.partial + d.toString()).split('\n');
       this.partial = lines.pop() ?? '';

@@ -95,31 +95,35 @@ describe('commands that never end', () => {
     expect(result.ms).toBeLessThan(15_000);
   }, 20_000);
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s ends a one-shot list whose ss hangs (ignoring signals, with a child) within seconds, and kills them', async (signal) => {
-    const pidFile = join(dir, `ss-${signal}.pids`);
-    await fakeSs(`trap '' TERM INT\nsleep 1000 & echo $! > ${pidFile}\necho $$ >> ${pidFile}\nsleep 1001`);
-    // The signal goes once the fake ss has written both pids: the CLI is then running its poll,
-    // with its handlers in place, however slowly a loaded machine started it.
-    let signalledAt = 0;
-    const ssRunning = (async () => {
-      for (;;) {
-        const text = await readFile(pidFile, 'utf8').catch(() => '');
-        if (text.trim().split('\n').length >= 2) break;
-        await delay(50);
-      }
-      await delay(200);
-      signalledAt = Date.now();
-    })();
-    const started = Date.now();
-    const result = await runCli(['list', '--source', 'ss'], { signal, when: ssRunning });
-    expect(started + result.ms - signalledAt).toBeLessThan(4000);
-    expect(result.stderr).toContain('ss failed: interrupted');
-    expect(result.code).toBe(3);
-    const pids = execFileSync('cat', [pidFile], { encoding: 'utf8' }).trim().split('\n').map(Number);
-    expect(pids).toHaveLength(2);
-    await delay(300);
-    expect(pids.filter(alive)).toEqual([]);
-  }, 20_000);
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s ends a one-shot list whose ss hangs (ignoring signals, with a child) within seconds, and kills them',
+    async (signal) => {
+      const pidFile = join(dir, `ss-${signal}.pids`);
+      await fakeSs(`trap '' TERM INT\nsleep 1000 & echo $! > ${pidFile}\necho $$ >> ${pidFile}\nsleep 1001`);
+      // The signal goes once the fake ss has written both pids: the CLI is then running its poll,
+      // with its handlers in place, however slowly a loaded machine started it.
+      let signalledAt = 0;
+      const ssRunning = (async () => {
+        for (;;) {
+          const text = await readFile(pidFile, 'utf8').catch(() => '');
+          if (text.trim().split('\n').length >= 2) break;
+          await delay(50);
+        }
+        await delay(200);
+        signalledAt = Date.now();
+      })();
+      const started = Date.now();
+      const result = await runCli(['list', '--source', 'ss'], { signal, when: ssRunning });
+      expect(started + result.ms - signalledAt).toBeLessThan(4000);
+      expect(result.stderr).toContain('ss failed: interrupted');
+      expect(result.code).toBe(3);
+      const pids = execFileSync('cat', [pidFile], { encoding: 'utf8' }).trim().split('\n').map(Number);
+      expect(pids).toHaveLength(2);
+      await delay(300);
+      expect(pids.filter(alive)).toEqual([]);
+    },
+    20_000,
+  );
 });
 
 describe('webhook retries under SIGTERM', () => {
@@ -146,14 +150,19 @@ describe('webhook retries under SIGTERM', () => {
     // The German netstat -ano capture twice, 90 s apart: its CLOSE_WAITs are flagged, so check notifies.
     const capture = join(dir, 'capture.txt');
     await copyFile(new URL('../fixtures/win-netstat-ano-de-DE-CRWinNetDiag-output.txt', import.meta.url), capture);
-    const result = await runCli(['check', '--config', config, '--input', capture, capture, '--at', '2026-11-20T10:00:00Z,2026-11-20T10:01:30Z'], { signal: 'SIGTERM', when: requested.then(() => delay(1500)) });
+    const result = await runCli(['check', '--config', config, '--input', capture, capture, '--at', '2026-11-20T10:00:00Z,2026-11-20T10:01:30Z'], {
+      signal: 'SIGTERM',
+      when: requested.then(() => delay(1500)),
+    });
     // Signalled in the back-off after the second attempt (1 s, then 2 s); without the interrupt the
     // back-off goes on: 2+4+…+512 s.
     expect(result.ms).toBeLessThan(15_000);
     // 1 or 2 attempts, as the machine's load decides when the signal lands; never the 11 configured.
     expect([1, 2]).toContain(requests);
     expect(result.code).toBe(75);
-    expect(result.stderr).toMatch(/notifier webhook http:\/\/127\.0\.0\.1:\d+ failed: interrupted (after [12] attempts?|during attempt [12]); 3 notifications not delivered \(no state file to keep them in\)/);
+    expect(result.stderr).toMatch(
+      /notifier webhook http:\/\/127\.0\.0\.1:\d+ failed: interrupted (after [12] attempts?|during attempt [12]); 3 notifications not delivered \(no state file to keep them in\)/,
+    );
     // --input keeps no state file: stderr no longer claims the next run sends them again (issue 16.3).
   }, 20_000);
 });

@@ -27,8 +27,7 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  const key = (protocol: string, local: { address: string; port: number }, remote: { address: string; port: number }) =>
-    `${protocol} ${local.address}:${local.port} ${remote.address}:${remote.port}`;
+  const key = (protocol: string, local: { address: string; port: number }, remote: { address: string; port: number }) => `${protocol} ${local.address}:${local.port} ${remote.address}:${remote.port}`;
 
   it('check --window flags exactly the stuck sessions, IPv4, IPv6 and IPv4-mapped, with the right state and kind, and not the busy pair', async () => {
     await waitUntilParkedFor(2500);
@@ -93,7 +92,12 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     const result = await tcpdwell(['list', '--state', 'CLOSE_WAIT', '--json']);
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as { pid: number; process: string; local: { port: number } }[];
-    expect(rows.map((r) => r.local.port).sort()).toEqual(ns.parked.filter((p) => p.state === 'CLOSE_WAIT').map((p) => p.local.port).sort());
+    expect(rows.map((r) => r.local.port).sort()).toEqual(
+      ns.parked
+        .filter((p) => p.state === 'CLOSE_WAIT')
+        .map((p) => p.local.port)
+        .sort(),
+    );
     for (const row of rows) expect(row).toMatchObject({ pid: ns.helperPid, process: 'python3' });
   }, 30_000);
 

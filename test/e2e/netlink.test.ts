@@ -110,6 +110,8 @@ describe.skipIf(skip !== undefined)('the sock_diag channel', () => {
     const channel = openSockDiagChannel({ littleEndian });
     channel.close();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await expect(channel.dump({ request: sockDiagRequest({ family: AF_INET, withTcpInfo: false, sequence: 1, littleEndian }) }, () => undefined)).rejects.toThrow(/^netlink: (worker failed: )?the worker ended/);
+    await expect(channel.dump({ request: sockDiagRequest({ family: AF_INET, withTcpInfo: false, sequence: 1, littleEndian }) }, () => undefined)).rejects.toThrow(
+      /^netlink: (worker failed: )?the worker ended/,
+    );
   }, 30_000);
 });

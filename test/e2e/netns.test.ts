@@ -100,7 +100,14 @@ describe.skipIf(skip !== undefined)('--netns on the real kernel', () => {
       named = await startHolder(['ip', 'netns', 'exec', NAMED, 'python3', '-c', HOLDER]);
       heldA = await startHolder(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
       // The third namespace holds no stuck session: a process that only sleeps in it.
-      heldB = await startHolder(['unshare', '--net', '--', 'python3', '-c', `import json, os, sys\nprint(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)\nsys.stdin.read()`]);
+      heldB = await startHolder([
+        'unshare',
+        '--net',
+        '--',
+        'python3',
+        '-c',
+        `import json, os, sys\nprint(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)\nsys.stdin.read()`,
+      ]);
       stateDir = mkdtempSync(join(tmpdir(), 'tcpdwell-netns-'));
       // The half-close threshold below is 1 s: past it, by the kernel's own lastack.
       await delay(2000);

@@ -32,7 +32,16 @@ describe('the packed package', () => {
     const tarball = readdirSync(scratch).find((name) => name.endsWith('.tgz'));
     expect(tarball).toBe(`tcpdwell-${VERSION}.tgz`);
     const contents = execFileSync('tar', ['-tzf', join(scratch, tarball!)], { encoding: 'utf8' }).split('\n');
-    expect(contents).toEqual(expect.arrayContaining(['package/LICENSE', 'package/README.md', 'package/dist/cli/main.js', 'package/examples/tcpdwell.yml', 'package/examples/tcpdwell-check.cron', 'package/examples/prometheus-rules.yml']));
+    expect(contents).toEqual(
+      expect.arrayContaining([
+        'package/LICENSE',
+        'package/README.md',
+        'package/dist/cli/main.js',
+        'package/examples/tcpdwell.yml',
+        'package/examples/tcpdwell-check.cron',
+        'package/examples/prometheus-rules.yml',
+      ]),
+    );
     expect(contents.filter((path) => path.startsWith('package/src/') || path.startsWith('package/test/'))).toEqual([]);
 
     const prefix = join(scratch, 'prefix');

@@ -9,7 +9,6 @@ import { CLI, ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-nam
 // A real Prometheus scrapes `tcpdwell serve` on the loopback of a namespace holding known stuck
 // sessions; its query API must return the flagged counts. Both run inside the namespace.
 
-
 const skip = whyNotRunnable() ?? whyNoProgram('prometheus', 'prometheus');
 if (skip) console.warn(`skipping the Prometheus end-to-end test: ${skip}`);
 

@@ -7,8 +7,15 @@ import { ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespac
 // The other sources on the real kernel: conntrack (with an nftables rule tracking loopback flows),
 // the systeminformation library, and captures of this kernel's tables read back with --input.
 
-
-type Row = { state: string; protocol: string; local: { address: string; port: number }; remote: { address: string; port: number }; pid: number | null; process: string | null; flag: { kind: string } | null };
+type Row = {
+  state: string;
+  protocol: string;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  pid: number | null;
+  process: string | null;
+  flag: { kind: string } | null;
+};
 const counts = (rows: { state: string }[]) => rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
 const PARKED_COUNTS = { LISTEN: 7, ESTABLISHED: 7, CLOSE_WAIT: 3, FIN_WAIT_2: 3, SYN_SENT: 1, SYN_RECEIVED: 1 };
 
@@ -69,21 +76,21 @@ describe.skipIf(skipKernel !== undefined)('systeminformation and --input on the 
     expect(closeWaits.every((r) => r.pid === ns.helperPid && r.process === 'python3')).toBe(true);
   }, 30_000);
 
-  it.skipIf(noNetstat !== undefined)('captures of this kernel (ss, /proc/net/tcp*, net-tools netstat) read back with --input give the live counts', async () => {
-    const capture = (name: string, argv: string[]) => {
-      const path = join(scratch, name);
-      writeFileSync(path, `# captured at ${new Date().toISOString()}\n${ns.exec(argv)}`);
-      return path;
-    };
-    const files = [
-      capture('ss.txt', ['ss', '-tanoi']),
-      capture('proc.txt', ['cat', '/proc/net/tcp', '/proc/net/tcp6']),
-      capture('netstat.txt', ['netstat', '-tanp']),
-    ];
-    for (const file of files) {
-      const result = await ns.tcpdwell(['list', '--input', file, '--json']);
-      expect(result.code, file).toBe(0);
-      expect(counts(JSON.parse(result.stdout) as Row[]), file).toEqual(PARKED_COUNTS);
-    }
-  }, 30_000);
+  it.skipIf(noNetstat !== undefined)(
+    'captures of this kernel (ss, /proc/net/tcp*, net-tools netstat) read back with --input give the live counts',
+    async () => {
+      const capture = (name: string, argv: string[]) => {
+        const path = join(scratch, name);
+        writeFileSync(path, `# captured at ${new Date().toISOString()}\n${ns.exec(argv)}`);
+        return path;
+      };
+      const files = [capture('ss.txt', ['ss', '-tanoi']), capture('proc.txt', ['cat', '/proc/net/tcp', '/proc/net/tcp6']), capture('netstat.txt', ['netstat', '-tanp'])];
+      for (const file of files) {
+        const result = await ns.tcpdwell(['list', '--input', file, '--json']);
+        expect(result.code, file).toBe(0);
+        expect(counts(JSON.parse(result.stdout) as Row[]), file).toEqual(PARKED_COUNTS);
+      }
+    },
+    30_000,
+  );
 });

@@ -46,15 +46,10 @@ function inNamespaces(setup: string, env: Record<string, string>, args: string[]
   const as = runAs === undefined ? [] : ['setpriv', '--reuid', String(runAs), '--regid', String(runAs), '--clear-groups', '--'];
   const script = `set -e\n${setup}\nset +e\n"$@"\ncode=$?\nif [ -n "$OUT" ]; then ls -A "$STATE_DIR" > "$OUT/.listing"; cp -a "$STATE_DIR"/check.json* "$OUT"/ 2>/dev/null; fi\nexit $code\n`;
   return new Promise((resolve) => {
-    execFile(
-      'unshare',
-      ['--mount', '--net', '--', 'sh', '-c', script, 'sh', ...as, process.execPath, CLI, ...args],
-      { env: { ...process.env, ...env }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile('unshare', ['--mount', '--net', '--', 'sh', '-c', script, 'sh', ...as, process.execPath, CLI, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

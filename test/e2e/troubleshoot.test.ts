@@ -11,8 +11,7 @@ describe.skipIf(skipReason !== undefined)('troubleshooting on the real kernel', 
   // 3 half-closed pairs (v4, v6, mapped) + 4 leaked = 7 CLOSE_WAIT in the helper; 3 SYN_SENT to one listener.
   beforeAll(() => ns.start(['--leak', '4', '--syn-sent', '3']), 20_000);
   afterAll(() => ns.stop());
-  const quietExcept = (kind: string, value: string) =>
-    ['--half-open', '1h', '--half-close', '1h', '--idle', '1h'].map((arg, i, all) => (all[i - 1] === `--${kind}` ? value : arg));
+  const quietExcept = (kind: string, value: string) => ['--half-open', '1h', '--half-close', '1h', '--idle', '1h'].map((arg, i, all) => (all[i - 1] === `--${kind}` ? value : arg));
 
   it('names the process that leaks CLOSE_WAIT sockets, with its count', async () => {
     await ns.waitUntilParkedFor(2500);
@@ -32,7 +31,9 @@ describe.skipIf(skipReason !== undefined)('troubleshooting on the real kernel', 
     const upstream = ns.parked.find((p) => p.role === 'syn-sent')!.remote!;
     const target = `${upstream.address}:${upstream.port}`;
     // The backlog filler is the fourth connection to it, and it is established.
-    expect(report.findings).toContainEqual(expect.objectContaining({ code: 'upstream-unreachable', subject: target, summary: `3 of 4 connections to ${target} are half-open: upstream down or filtered` }));
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ code: 'upstream-unreachable', subject: target, summary: `3 of 4 connections to ${target} are half-open: upstream down or filtered` }),
+    );
     const synSent = report.flagged.filter((f: { state: string }) => f.state === 'SYN_SENT');
     expect(synSent).toHaveLength(3);
     for (const f of synSent) expect(f.finding.summary).toBe(`the listener ${target} has a full accept queue and drops SYNs`);

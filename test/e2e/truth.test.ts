@@ -10,9 +10,16 @@ import { ParkedNamespace, whyNotRunnable, type ParkedSocket } from './parked-nam
 const skipReason = whyNotRunnable();
 if (skipReason) console.warn(`skipping kernel end-to-end tests: ${skipReason}`);
 
-type Flagged = { protocol: string; local: { address: string; port: number }; remote: { address: string; port: number }; state: string; dwellSeconds: number; dwellSource: string; flag: { kind: string } };
-const endpoints = (s: { local: { address: string; port: number }; remote: { address: string; port: number } | null }) =>
-  `${s.local.address}:${s.local.port} ${s.remote?.address}:${s.remote?.port}`;
+type Flagged = {
+  protocol: string;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  state: string;
+  dwellSeconds: number;
+  dwellSource: string;
+  flag: { kind: string };
+};
+const endpoints = (s: { local: { address: string; port: number }; remote: { address: string; port: number } | null }) => `${s.local.address}:${s.local.port} ${s.remote?.address}:${s.remote?.port}`;
 
 describe.skipIf(skipReason !== undefined)('a busy one-way stream on the real kernel', () => {
   const ns = new ParkedNamespace();
@@ -50,7 +57,11 @@ describe.skipIf(skipReason !== undefined)('one state file, two network namespace
   });
 
   const THRESHOLDS = ['--half-open', '1s', '--half-close', '1s', '--idle', '1h'];
-  const stuck = (ns: ParkedNamespace) => ns.parked.filter((p: ParkedSocket) => p.flag === 'half-open' || p.flag === 'half-close').map(endpoints).sort();
+  const stuck = (ns: ParkedNamespace) =>
+    ns.parked
+      .filter((p: ParkedSocket) => p.flag === 'half-open' || p.flag === 'half-close')
+      .map(endpoints)
+      .sort();
 
   it('keeps A stuck and flagged after a run in B, with the default state file and with an explicit one', async () => {
     await Promise.all([a.waitUntilParkedFor(2500), b.waitUntilParkedFor(2500)]);

@@ -38,32 +38,51 @@ describe('syslog lines', () => {
     expect(line).toContain('rule="leak\\u202e"');
   });
 
-  it.skipIf(NO_LOGGER !== undefined)('real logger(1): a newline in a process name cannot forge a second record', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-sanitize-syslog-'));
-    const socketPath = join(dir, 'log.sock');
-    // Receives datagrams until 1 s passes without one; prints how many and the first.
-    const receiver = spawn('python3', [
-      '-c',
-      'import socket,sys,json\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\ngot=[s.recv(65536)]\ns.settimeout(1)\ntry:\n  while True: got.append(s.recv(65536))\nexcept socket.timeout: pass\nprint(json.dumps([g.decode("utf-8","replace") for g in got]),flush=True)',
-      socketPath,
-    ]);
-    let output = '';
-    receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<void>((resolve) => receiver.once('close', () => resolve()));
-    await new Promise<void>((resolve) => receiver.stdout.once('data', () => resolve()));
-    const [result] = await deliver(MESSAGE, [{ type: 'syslog', socket: socketPath }], deps);
-    await exited;
-    expect(result).toEqual({ notifier: 'syslog', ok: true });
-    const records = JSON.parse(output.slice(output.indexOf('\n') + 1)) as string[];
-    expect(records).toHaveLength(1);
-    expect(records[0]).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
-    expect(records[0]).toContain('subject="9 CLOSE_WAIT for process a\\n<11>Nov 30 forged: x\\r\\u001b[2J\\u009b\\u007f\\u2028"');
-  }, 15_000);
+  it.skipIf(NO_LOGGER !== undefined)(
+    'real logger(1): a newline in a process name cannot forge a second record',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-sanitize-syslog-'));
+      const socketPath = join(dir, 'log.sock');
+      // Receives datagrams until 1 s passes without one; prints how many and the first.
+      const receiver = spawn('python3', [
+        '-c',
+        'import socket,sys,json\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\ngot=[s.recv(65536)]\ns.settimeout(1)\ntry:\n  while True: got.append(s.recv(65536))\nexcept socket.timeout: pass\nprint(json.dumps([g.decode("utf-8","replace") for g in got]),flush=True)',
+        socketPath,
+      ]);
+      let output = '';
+      receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<void>((resolve) => receiver.once('close', () => resolve()));
+      await new Promise<void>((resolve) => receiver.stdout.once('data', () => resolve()));
+      const [result] = await deliver(MESSAGE, [{ type: 'syslog', socket: socketPath }], deps);
+      await exited;
+      expect(result).toEqual({ notifier: 'syslog', ok: true });
+      const records = JSON.parse(output.slice(output.indexOf('\n') + 1)) as string[];
+      expect(records).toHaveLength(1);
+      expect(records[0]).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+      expect(records[0]).toContain('subject="9 CLOSE_WAIT for process a\\n<11>Nov 30 forged: x\\r\\u001b[2J\\u009b\\u007f\\u2028"');
+    },
+    15_000,
+  );
 });
 
 describe('exec payload', () => {
   it.skipIf(NO_PYTHON !== undefined)('the JSON on stdin keeps the exact subject and rule', async () => {
-    const [result] = await deliver(MESSAGE, [{ type: 'exec', command: ['python3', '-c', 'import sys,json\nm=json.load(sys.stdin)\nn=m["notifications"][0]\nsys.exit(0 if n["subject"]==sys.argv[1] and n["rule"]==sys.argv[2] else 9)', SUBJECT, 'leak\u202e'] }], deps);
+    const [result] = await deliver(
+      MESSAGE,
+      [
+        {
+          type: 'exec',
+          command: [
+            'python3',
+            '-c',
+            'import sys,json\nm=json.load(sys.stdin)\nn=m["notifications"][0]\nsys.exit(0 if n["subject"]==sys.argv[1] and n["rule"]==sys.argv[2] else 9)',
+            SUBJECT,
+            'leak\u202e',
+          ],
+        },
+      ],
+      deps,
+    );
     expect(result).toEqual({ notifier: 'exec python3', ok: true });
   });
 });

@@ -63,7 +63,14 @@ describe('exec notifier', () => {
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(JSON.parse(JSON.stringify(MESSAGE)));
     expect(await readFile(`${out}.args`, 'utf8')).toBe('args: it is one argument; not a shell\n');
 
-    const [failed, missing] = await deliver(MESSAGE, [{ type: 'exec', command: ['sh', '-c', 'echo broken >&2; exit 3'] }, { type: 'exec', command: [join(dir, 'nope')] }], deps);
+    const [failed, missing] = await deliver(
+      MESSAGE,
+      [
+        { type: 'exec', command: ['sh', '-c', 'echo broken >&2; exit 3'] },
+        { type: 'exec', command: [join(dir, 'nope')] },
+      ],
+      deps,
+    );
     expect(failed).toEqual({ notifier: 'exec sh', ok: false, error: 'sh exited with 3: broken' });
     expect(missing).toMatchObject({ ok: false, error: `${join(dir, 'nope')}: no such program` });
   });
@@ -74,7 +81,11 @@ describe('syslog notifier', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-syslog-'));
     const socketPath = join(dir, 'log.sock');
     // A one-datagram syslog receiver on a Unix socket.
-    const receiver = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nprint(s.recv(65536).decode(),flush=True)', socketPath]);
+    const receiver = spawn('python3', [
+      '-c',
+      'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nprint(s.recv(65536).decode(),flush=True)',
+      socketPath,
+    ]);
     let output = '';
     receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     // Listened for before delivering: the receiver may exit while deliver() is still awaited.
@@ -84,7 +95,9 @@ describe('syslog notifier', () => {
     await exited;
     expect(result).toEqual({ notifier: 'syslog', ok: true });
     // <PRI> = local3 (19) × 8 + warning (4) = 156, then the tag and our line.
-    expect(output).toMatch(/^ready\n<156>.*tcpdwell: change=flagged kind=half-close severity=warning subject="CLOSE_WAIT 10\.0\.0\.1:5432 -> 10\.0\.0\.9:40100" measured=95 threshold=30 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss\n$/);
+    expect(output).toMatch(
+      /^ready\n<156>.*tcpdwell: change=flagged kind=half-close severity=warning subject="CLOSE_WAIT 10\.0\.0\.1:5432 -> 10\.0\.0\.9:40100" measured=95 threshold=30 rule=default first_flagged=2026-11-21T05:30:00\.000Z status=warning source=ss\n$/,
+    );
   });
 });
 
@@ -117,7 +130,9 @@ describe('webhook notifier', () => {
 
   it.skipIf(NO_OPENSSL !== undefined)('verifies TLS: an HTTPS server with a self-signed certificate is refused, and never receives the alert', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], {
+      stdio: 'ignore',
+    });
     let requests = 0;
     const tls = createHttpsServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (_request, response) => {
       requests++;
@@ -183,7 +198,14 @@ describe('webhook notifier', () => {
   it('one failing notifier does not stop the others', async () => {
     const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
     const url = await serve([200], received);
-    const results = await deliver(MESSAGE, [{ type: 'exec', command: ['false'] }, { type: 'webhook', url }], deps);
+    const results = await deliver(
+      MESSAGE,
+      [
+        { type: 'exec', command: ['false'] },
+        { type: 'webhook', url },
+      ],
+      deps,
+    );
     expect(results.map((r) => r.ok)).toEqual([false, true]);
     expect(received).toHaveLength(1);
   });

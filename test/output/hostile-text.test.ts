@@ -16,7 +16,16 @@ import { HOSTILE_NAMES, forgedLines, rawControls } from '../hostile-text.js';
 // the test, in the shape the tracker gives): each shows the name escaped, on its own line; JSON keeps it exact.
 
 function view(name: string, port: number, rule = 'default'): ConnectionView {
-  const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port }, remote: { address: '127.0.0.1', port: 5432 }, state: 'CLOSE_WAIT', rawState: 'CLOSE-WAIT', pid: 4242, process: name, inode: 777 };
+  const row: SocketRow = {
+    protocol: 'tcp',
+    local: { address: '127.0.0.1', port },
+    remote: { address: '127.0.0.1', port: 5432 },
+    state: 'CLOSE_WAIT',
+    rawState: 'CLOSE-WAIT',
+    pid: 4242,
+    process: name,
+    inode: 777,
+  };
   return {
     connection: { key: connectionKey(row), row, firstSeenMs: 0, lastSeenMs: 600_000, stateSinceMs: 0, dwellSource: 'observed', transitions: [{ state: 'CLOSE_WAIT', atMs: 0 }] },
     row,
@@ -85,7 +94,17 @@ describe('every hostile name in one report', () => {
   });
 
   it('a count rule whose name (a config value) holds controls, and its group (a process name)', () => {
-    const flag: CountFlag = { kind: 'count', severity: 'critical', rule: 'leak\x1b]0;t\x07\nOK', per: 'process', group: 'java\rCRITICAL', states: ['CLOSE_WAIT'], count: 9, thresholdCount: 5, members: [] };
+    const flag: CountFlag = {
+      kind: 'count',
+      severity: 'critical',
+      rule: 'leak\x1b]0;t\x07\nOK',
+      per: 'process',
+      group: 'java\rCRITICAL',
+      states: ['CLOSE_WAIT'],
+      count: 9,
+      thresholdCount: 5,
+      members: [],
+    };
     const line = formatCountLine(flag);
     expect(line).toBe('CRITICAL count: 9 CLOSE_WAIT for process java\\rCRITICAL > 5 (rule leak\\x1b]0;t\\x07\\nOK)');
     const nagios = formatNagios('critical', { views: [], countFlags: [flag] }, 'ss', []);

@@ -8,7 +8,15 @@ import { distinctPerfdataLabels, formatNagios, perfdataLabel } from '../../src/o
 
 const closeWait = (port: number, process: string): { key: string; row: SocketRow } => ({
   key: `tcp 127.0.0.1 ${port} 127.0.0.1 5432`,
-  row: { protocol: 'tcp', local: { address: '127.0.0.1', port }, remote: { address: '127.0.0.1', port: 5432 }, state: 'CLOSE_WAIT', rawState: 'CLOSE-WAIT', pid: process === 'java' ? 812 : 901, process },
+  row: {
+    protocol: 'tcp',
+    local: { address: '127.0.0.1', port },
+    remote: { address: '127.0.0.1', port: 5432 },
+    state: 'CLOSE_WAIT',
+    rawState: 'CLOSE-WAIT',
+    pid: process === 'java' ? 812 : 901,
+    process,
+  },
 });
 // java holds 3 CLOSE_WAIT, python 2: 5 in all.
 const ROWS = [closeWait(40001, 'java'), closeWait(40002, 'java'), closeWait(40003, 'java'), closeWait(40004, 'python'), closeWait(40005, 'python')];
@@ -58,10 +66,17 @@ describe('Nagios perfdata levels', () => {
 
   it('labels stay distinct when sanitising maps two rule names to one (breaker 7)', () => {
     // Written for the test: the two names of the report, one with `=` (shown as `_`), one with `_`.
-    const out = formatNagios('ok', evaluation, 'ss', [], [], [
-      { rule: "x=1 it's", largest: 1, warningAbove: 5 },
-      { rule: "x_1 it's", largest: 2, warningAbove: 6 },
-    ]);
+    const out = formatNagios(
+      'ok',
+      evaluation,
+      'ss',
+      [],
+      [],
+      [
+        { rule: "x=1 it's", largest: 1, warningAbove: 5 },
+        { rule: "x_1 it's", largest: 2, warningAbove: 6 },
+      ],
+    );
     const items = out.split('\n')[0]!.split(' | ')[1]!;
     expect(items.endsWith(" 'count_x_1 it''s'=1;5;;0 'count_x_1 it''s_2'=2;6;;0")).toBe(true);
     expect(distinctPerfdataLabels(['count_a|b', 'count_a\\x7cb', 'count_a|b'])).toEqual(['count_a\\x7cb', 'count_a\\x7cb_2', 'count_a\\x7cb_3']);

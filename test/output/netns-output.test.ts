@@ -49,7 +49,14 @@ describe('a namespace on each row, where --netns read more than one', () => {
 
   it('JSON rows gain a netns object, and only rows read through --netns', () => {
     const [json] = viewsOf([pod]).map(connectionToJson);
-    expect(json!.netns).toEqual({ inode: 4026532300, id: 'net:[4026532300]', names: [], host: false, started: null, container: { runtime: 'containerd', id: ID, pod: '1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b' } });
+    expect(json!.netns).toEqual({
+      inode: 4026532300,
+      id: 'net:[4026532300]',
+      names: [],
+      host: false,
+      started: null,
+      container: { runtime: 'containerd', id: ID, pod: '1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b' },
+    });
     expect('netns' in connectionToJson(viewsOf([closeWait({})])[0]!)).toBe(false);
   });
 
@@ -63,7 +70,17 @@ describe('exporter series with a netns label, bounded', () => {
   const inNs = (inode: number, names: string[] | undefined, port: number): SocketRow => closeWait({ netns: { inode, ...(names ? { names } : {}) }, local: { address: '127.0.0.1', port } });
   const snapshot = (rows: SocketRow[], netnsLabels?: { maxSeries: number }): ExporterSnapshot => {
     const views = viewsOf(rows);
-    return { evaluation: { views, countFlags: [] }, listenerPorts: [], histograms: emptyDwellHistograms(), polls: { ok: 1, failed: 0 }, lastPollOk: true, lastPollSeconds: 0.1, lastPollTimestampSeconds: 1, source: 'ss', ...(netnsLabels ? { netnsLabels } : {}) };
+    return {
+      evaluation: { views, countFlags: [] },
+      listenerPorts: [],
+      histograms: emptyDwellHistograms(),
+      polls: { ok: 1, failed: 0 },
+      lastPollOk: true,
+      lastPollSeconds: 0.1,
+      lastPollTimestampSeconds: 1,
+      source: 'ss',
+      ...(netnsLabels ? { netnsLabels } : {}),
+    };
   };
   const rows = [inNs(1, ['web'], 1), inNs(1, ['web'], 2), inNs(1, ['web'], 3), inNs(2, ['db'], 1), inNs(2, ['db'], 2), inNs(3, undefined, 1)];
 

@@ -56,7 +56,7 @@ describe('sanitizeLine: bounded echo', () => {
 });
 
 describe('sanitizeLines and Nagios', () => {
-  it('sanitizeLines keeps only the caller\'s line breaks', () => {
+  it("sanitizeLines keeps only the caller's line breaks", () => {
     expect(sanitizeLines(['one a\nb', 'two'])).toBe('one a\\nb\ntwo');
   });
 

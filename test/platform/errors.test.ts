@@ -47,7 +47,7 @@ describe('errnoWords: one helper for the errno codes users see', () => {
     expect(errnoWords(error)).toBe('address already in use');
   });
 
-  it('an unknown system code keeps Node\'s words less its decoration; our coded errors keep their message', () => {
+  it("an unknown system code keeps Node's words less its decoration; our coded errors keep their message", () => {
     // Shape of a Node system error (written for the test): "CODE: words, syscall 'path'".
     const busy = Object.assign(new Error("ETXTBSY: text file is busy, open '/usr/bin/x'"), { code: 'ETXTBSY', syscall: 'open', path: '/usr/bin/x' });
     expect(errnoWords(busy)).toBe('text file is busy');

@@ -82,7 +82,10 @@ describe('commands: output capped, killed with their process group', () => {
   it('one that prints forever is stopped at the limit and killed (run, runBinary, runLines)', async () => {
     const started = Date.now();
     const limit = { maxOutputBytes: 1024 * 1024, timeoutMs: 20_000 };
-    await expect(platform.run(['yes', 'ESTAB 0 0 127.0.0.1:1 127.0.0.1:2'], limit)).rejects.toMatchObject({ code: 'EFBIG', message: 'yes printed more than the read limit of 1 MiB (--read-limit raises it)' });
+    await expect(platform.run(['yes', 'ESTAB 0 0 127.0.0.1:1 127.0.0.1:2'], limit)).rejects.toMatchObject({
+      code: 'EFBIG',
+      message: 'yes printed more than the read limit of 1 MiB (--read-limit raises it)',
+    });
     await expect(platform.runBinary(['yes'], limit)).rejects.toMatchObject({ code: 'EFBIG' });
     let lines = 0;
     await expect(platform.runLines(['yes'], () => lines++, limit)).rejects.toMatchObject({ code: 'EFBIG' });
@@ -93,7 +96,10 @@ describe('commands: output capped, killed with their process group', () => {
     execFileSync('mkdir', ['-p', bin]);
     await writeFile(join(bin, 'ss'), '#!/bin/sh\nexec yes "ESTAB 0 0 127.0.0.1:1 127.0.0.1:2"\n', { mode: 0o755 });
     const capped = withReadLimit(platform, 2 * 1024 * 1024);
-    await expect(capped.runLines([join(bin, 'ss'), '-tan'], () => undefined, { timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'EFBIG', message: expect.stringContaining('printed more than the read limit of 2 MiB') });
+    await expect(capped.runLines([join(bin, 'ss'), '-tan'], () => undefined, { timeoutMs: 20_000 })).rejects.toMatchObject({
+      code: 'EFBIG',
+      message: expect.stringContaining('printed more than the read limit of 2 MiB'),
+    });
   });
 
   it('a timed-out command is killed with the children it started, even one ignoring SIGTERM', async () => {

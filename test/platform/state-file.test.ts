@@ -5,15 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, exitCodeForError } from '../../src/cli/exit-codes.js';
-import {
-  MAX_STATE_FILE_BYTES,
-  StateFile,
-  StateFileLockedError,
-  StateFileRefusedError,
-  StateFileUnusableError,
-  defaultStateFilePath,
-  readStateText,
-} from '../../src/platform/state-file.js';
+import { MAX_STATE_FILE_BYTES, StateFile, StateFileLockedError, StateFileRefusedError, StateFileUnusableError, defaultStateFilePath, readStateText } from '../../src/platform/state-file.js';
 
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = 65534;

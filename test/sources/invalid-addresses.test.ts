@@ -54,17 +54,20 @@ const FORMATS: { name: string; parse: (text: string) => { rows: unknown[]; probl
   {
     name: 'Linux netstat (linux-netstat-tan-es-ES-issue-wazuh-3071.txt)',
     parse: parseLinuxNetstat,
-    text: (a) => `Proto Recv-Q Send-Q Local Address Foreign Address State\ntcp 0 0 127.0.0.1:47666 127.0.0.1:2222 ESTABLISHED\ntcp${a.includes(':') ? '6' : ''} 0 0 ${a}:47667 127.0.0.1:2222 ESTABLISHED\n`,
+    text: (a) =>
+      `Proto Recv-Q Send-Q Local Address Foreign Address State\ntcp 0 0 127.0.0.1:47666 127.0.0.1:2222 ESTABLISHED\ntcp${a.includes(':') ? '6' : ''} 0 0 ${a}:47667 127.0.0.1:2222 ESTABLISHED\n`,
   },
   {
     name: 'Windows netstat (win-netstat-an-en-US-jc-windows10.txt)',
     parse: parseWindowsNetstat,
-    text: (a) => `Active Connections\n\n  Proto  Local Address          Foreign Address        State\n  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING\n  TCP    ${a.includes(':') ? `[${a}]` : a}:136    0.0.0.0:0              LISTENING\n`,
+    text: (a) =>
+      `Active Connections\n\n  Proto  Local Address          Foreign Address        State\n  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING\n  TCP    ${a.includes(':') ? `[${a}]` : a}:136    0.0.0.0:0              LISTENING\n`,
   },
   {
     name: 'macOS netstat (macos-netstat-An-10.14.6-jc.txt)',
     parse: parseBsdNetstat,
-    text: (a) => `Active Internet connections\nProto Recv-Q Send-Q  Local Address      Foreign Address    (state)\ntcp4       0      0  10.0.0.2.5486      10.0.0.9.443       ESTABLISHED\ntcp4       0      0  ${a}.5487  10.0.0.9.443       ESTABLISHED\n`,
+    text: (a) =>
+      `Active Internet connections\nProto Recv-Q Send-Q  Local Address      Foreign Address    (state)\ntcp4       0      0  10.0.0.2.5486      10.0.0.9.443       ESTABLISHED\ntcp4       0      0  ${a}.5487  10.0.0.9.443       ESTABLISHED\n`,
   },
   {
     name: 'nf_conntrack (linux-nf-conntrack-park-sockets-kernel6.txt)',
@@ -75,12 +78,17 @@ const FORMATS: { name: string; parse: (text: string) => { rows: unknown[]; probl
   {
     name: 'Get-NetTCPConnection JSON (powershell7-get-nettcpconnection-constructed.json)',
     parse: (t) => parseGetNetTcpConnection(t, { takenAtMs: 0 }),
-    text: (a) => JSON.stringify([{ LocalAddress: '10.1.2.3', LocalPort: 51234, RemoteAddress: '10.20.30.40', RemotePort: 443, State: 5, OwningProcess: 5120 }, { LocalAddress: a, LocalPort: 51235, RemoteAddress: '10.20.30.40', RemotePort: 443, State: 5, OwningProcess: 5120 }]),
+    text: (a) =>
+      JSON.stringify([
+        { LocalAddress: '10.1.2.3', LocalPort: 51234, RemoteAddress: '10.20.30.40', RemotePort: 443, State: 5, OwningProcess: 5120 },
+        { LocalAddress: a, LocalPort: 51235, RemoteAddress: '10.20.30.40', RemotePort: 443, State: 5, OwningProcess: 5120 },
+      ]),
   },
   {
     name: 'Get-NetTCPConnection CSV (powershell51-get-nettcpconnection-constructed.csv)',
     parse: (t) => parseGetNetTcpConnection(t, { takenAtMs: 0 }),
-    text: (a) => `"LocalAddress","LocalPort","RemoteAddress","RemotePort","State","OwningProcess"\n"10.1.2.3","51234","10.20.30.40","443","Established","5120"\n"${a}","51235","10.20.30.40","443","Established","5120"\n`,
+    text: (a) =>
+      `"LocalAddress","LocalPort","RemoteAddress","RemotePort","State","OwningProcess"\n"10.1.2.3","51234","10.20.30.40","443","Established","5120"\n"${a}","51235","10.20.30.40","443","Established","5120"\n`,
   },
 ];
 

@@ -32,7 +32,14 @@ describe('unwrapPastedTable', () => {
   });
 
   it('prompts of every shell: removed only as the first line, never our `# captured at` line or Export-Csv `#TYPE`', () => {
-    for (const prompt of ['$ ss -tan', 'user@host:~$ ss -tan', '[root@host ~]# cat /proc/net/tcp', 'host% netstat -an', 'PS C:\\Users\\x> Get-NetTCPConnection | ConvertTo-Json', 'C:\\Windows\\system32>netstat -ano']) {
+    for (const prompt of [
+      '$ ss -tan',
+      'user@host:~$ ss -tan',
+      '[root@host ~]# cat /proc/net/tcp',
+      'host% netstat -an',
+      'PS C:\\Users\\x> Get-NetTCPConnection | ConvertTo-Json',
+      'C:\\Windows\\system32>netstat -ano',
+    ]) {
       expect(unwrapPastedTable(`${prompt}\n${SS_ANT.join('\n')}`)).toBe(`\n${SS_ANT.join('\n')}`);
     }
     expect(unwrapPastedTable('# captured at 2026-11-21T05:29:18Z\nState Recv-Q')).toBe('# captured at 2026-11-21T05:29:18Z\nState Recv-Q');
@@ -73,7 +80,9 @@ describe('parseCapture fails closed', () => {
   it('conntrack -L: its trailer counting 0 entries is an empty table; counting entries the text does not hold is unread', () => {
     // Written for the test: conntrack-tools' own trailer line, alone.
     expect(parse('conntrack v1.4.6 (conntrack-tools): 0 flow entries have been shown.\n', 'conntrack').rows).toEqual([]);
-    expect(() => parse('conntrack v1.4.6 (conntrack-tools): 3 flow entries have been shown.\n', 'conntrack')).toThrow(/no row could be read: line 1: conntrack says 3 flow entries were shown, but the text holds 0/);
+    expect(() => parse('conntrack v1.4.6 (conntrack-tools): 3 flow entries have been shown.\n', 'conntrack')).toThrow(
+      /no row could be read: line 1: conntrack says 3 flow entries were shown, but the text holds 0/,
+    );
   });
 
   it('text with lines but no row and no header is unusable in every format, forced or detected', () => {

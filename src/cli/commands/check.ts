@@ -39,7 +39,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       interrupt: context.interrupt,
       // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
       openMonitor: (initialState) => openMonitor(options, context, initialState, { failedInputPolls: true }),
-      sample: (monitor) => sampleTable(monitor, { clock: pollClock(context), signal: context.interrupt, intervalMs: options.intervalMs, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) }),
+      sample: (monitor) =>
+        sampleTable(monitor, { clock: pollClock(context), signal: context.interrupt, intervalMs: options.intervalMs, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) }),
       hostFacts: (monitor) => hostFactsFor(monitor, options, context),
     },
   );

@@ -38,7 +38,12 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
   // One poll, or with --watch one every interval until Ctrl-C or --iterations; the exit follows the
   // last completed poll, and none completed means nothing was read (fail closed).
   const once = options.watchMs === undefined;
-  const timing = { clock: pollClock(context), signal: context.interrupt, ...(once ? {} : { watchMs: options.watchMs }), ...(options.iterations === undefined ? {} : { iterations: options.iterations }) };
+  const timing = {
+    clock: pollClock(context),
+    signal: context.interrupt,
+    ...(once ? {} : { watchMs: options.watchMs }),
+    ...(options.iterations === undefined ? {} : { iterations: options.iterations }),
+  };
   const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {

@@ -39,7 +39,13 @@ export class NetlinkSource implements SocketSource {
     const notices: string[] = [];
     let interrupted = false;
     for (const family of [AF_INET, AF_INET6] as const) {
-      const request = sockDiagRequest({ family, states: this.options.states ?? ALL_TCP_STATES_MASK, withTcpInfo: this.options.withTcpInfo ?? true, sequence: ++this.sequence, littleEndian: platform.littleEndian });
+      const request = sockDiagRequest({
+        family,
+        states: this.options.states ?? ALL_TCP_STATES_MASK,
+        withTcpInfo: this.options.withTcpInfo ?? true,
+        sequence: ++this.sequence,
+        littleEndian: platform.littleEndian,
+      });
       // A parser per dump: it stops reading at NLMSG_DONE.
       const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs });
       await this.channel.dump({ request }, (bytes) => familyParser.datagram(bytes));

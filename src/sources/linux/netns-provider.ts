@@ -111,7 +111,10 @@ export class NetnsProvider implements ReadingProvider {
       this.forget(inode);
     }
     for (const inode of this.holders.keys()) if (!present.has(inode)) this.holders.delete(inode);
-    if (discovery.deniedPids > 0 && choice.kind === 'all') notices.push(`${discovery.deniedPids === 1 ? '1 process' : `${discovery.deniedPids} processes`}: network namespace link could not be read (permission denied): namespaces only they hold are not read`);
+    if (discovery.deniedPids > 0 && choice.kind === 'all')
+      notices.push(
+        `${discovery.deniedPids === 1 ? '1 process' : `${discovery.deniedPids} processes`}: network namespace link could not be read (permission denied): namespaces only they hold are not read`,
+      );
 
     const results = await this.readAll(selected);
     const fallbackNotices = this.takeNotices();
@@ -189,7 +192,9 @@ export class NetnsProvider implements ReadingProvider {
       const reading = await readNamespace(this.platform, this.options.procRoot, ns, 'procfs', own);
       if (!this.method) {
         this.method = 'procfs';
-        this.pendingNotices.push(`${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`);
+        this.pendingNotices.push(
+          `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`,
+        );
       }
       return reading;
     }

@@ -33,7 +33,10 @@ export function parseStartTime(stat: string): number | undefined {
   const end = stat.lastIndexOf(')');
   if (end < 0) return undefined;
   // Fields 3 onwards follow the name: field 22 is the 20th of them.
-  const field = stat.slice(end + 1).trim().split(/\s+/)[19];
+  const field = stat
+    .slice(end + 1)
+    .trim()
+    .split(/\s+/)[19];
   return field !== undefined && /^\d+$/.test(field) ? Number(field) : undefined;
 }
 

@@ -22,15 +22,35 @@ const TIMER_NUMBERS = /\(+(\d+[.,]\d+)\/(\d+)(?:\/(\d+))?\)/g;
 // The timer names of net-tools' own translations (po/*.po, entries not marked fuzzy), by timer.
 // timer_run 4 is the zero-window probe timer: the persist timer.
 const TIMER_WORDS: Record<string, SocketTimer['name']> = {
-  off: 'off', on: 'on', keepalive: 'keepalive', timewait: 'timewait', probe: 'persist',
-  aturada: 'off', el: 'on', 'manténiu': 'keepalive', "temps d'espera": 'timewait', sonda: 'persist', // ca
-  vyp: 'off', zapnut: 'on', // cs
-  aus: 'off', ein: 'on', // de
-  'eikäi': 'off', 'käib': 'on', // et
-  'オフ': 'off', 'オン': 'on', 'キープアライブ': 'keepalive', '時間待ち': 'timewait', 'プローブ': 'persist', // ja
-  'გამორთული': 'off', 'ჩართული': 'on', 'ცოცხალი დატოვება': 'keepalive', 'მოლოდინის დრო': 'timewait', // ka
-  desligado: 'off', em: 'on', // pt_BR
-  av: 'off', 'på': 'on', // sv
+  off: 'off',
+  on: 'on',
+  keepalive: 'keepalive',
+  timewait: 'timewait',
+  probe: 'persist',
+  aturada: 'off',
+  el: 'on',
+  manténiu: 'keepalive',
+  "temps d'espera": 'timewait',
+  sonda: 'persist', // ca
+  vyp: 'off',
+  zapnut: 'on', // cs
+  aus: 'off',
+  ein: 'on', // de
+  eikäi: 'off',
+  käib: 'on', // et
+  オフ: 'off',
+  オン: 'on',
+  キープアライブ: 'keepalive',
+  時間待ち: 'timewait',
+  プローブ: 'persist', // ja
+  გამორთული: 'off',
+  ჩართული: 'on',
+  'ცოცხალი დატოვება': 'keepalive',
+  'მოლოდინის დრო': 'timewait', // ka
+  desligado: 'off',
+  em: 'on', // pt_BR
+  av: 'off',
+  på: 'on', // sv
 };
 const TWO_WORD_TIMERS = Object.keys(TIMER_WORDS).filter((w) => w.includes(' '));
 

@@ -92,7 +92,14 @@ function digitsEnd(line: string, from: number): number {
 
 // Where the fixed-width columns after the addresses are separated: blanks, and the colons of
 // tx_queue:rx_queue and tr:tm->when.
-const SEPARATORS: readonly (readonly [number, number])[] = [[2, 32], [11, 58], [20, 32], [23, 58], [32, 32], [41, 32]];
+const SEPARATORS: readonly (readonly [number, number])[] = [
+  [2, 32],
+  [11, 58],
+  [20, 32],
+  [23, 58],
+  [32, 32],
+  [41, 32],
+];
 
 // States by code: the mapped state for every two-digit hex word, made once.
 const STATES_BY_CODE = Array.from({ length: 256 }, (_, code) => mapState('linux-proc-hex', code.toString(16).toUpperCase().padStart(2, '0')));
@@ -175,8 +182,7 @@ export function parseProcLine(line: string, littleEndian: boolean): SocketRow | 
   const fields = line.split(/\s+/);
   if (!/^\d+:$/.test(fields[0] ?? '')) return 'not a socket row (no "N:" slot number)';
   if (fields.length < 10) return `truncated row: ${plural(fields.length, 'field')}, at least 10 expected`;
-  const [, localText = '', remoteText = '', stateHex = '', queues = '', timerText = '', retransmitText = '', uidText = '', , inodeText = ''] =
-    fields;
+  const [, localText = '', remoteText = '', stateHex = '', queues = '', timerText = '', retransmitText = '', uidText = '', , inodeText = ''] = fields;
   const local = parseHexEndpoint(localText, littleEndian);
   const remote = parseHexEndpoint(remoteText, littleEndian);
   if (!local || !remote) return `bad address "${local ? remoteText : localText}"`;

@@ -250,11 +250,7 @@ function noteWildcards(wildcards: WildcardEvidence, row: SocketRow, localText: s
 function resolveStarWildcards(wildcards: WildcardEvidence): void {
   for (const { row, v6only, peer } of wildcards.stars) {
     const ipv6 =
-      v6only || peer === 'tcp6'
-        ? true
-        : peer === 'tcp' || wildcards.v6AnyPorts.has(row.local.port)
-          ? false
-          : wildcards.mappedPorts.has(row.local.port) || (wildcards.newStyle && !wildcards.oldStyle);
+      v6only || peer === 'tcp6' ? true : peer === 'tcp' || wildcards.v6AnyPorts.has(row.local.port) ? false : wildcards.mappedPorts.has(row.local.port) || (wildcards.newStyle && !wildcards.oldStyle);
     if (ipv6) continue;
     row.protocol = 'tcp';
     row.local = { address: '0.0.0.0', port: row.local.port };
@@ -300,7 +296,7 @@ function numberAt(line: string, from: number): number {
   let scale = 1;
   let end = from;
   let seenPoint = false;
-  for (;; end++) {
+  for (; ; end++) {
     const code = line.charCodeAt(end);
     if (code >= 48 && code <= 57) {
       digits = digits * 10 + (code - 48);

@@ -22,8 +22,19 @@ import { ssSource } from './ss.js';
 
 const PROCFS_HEADER = /^\s*sl\s+local_address/;
 // The states whose dwell ss's and sock_diag's tcp_info bound at the first poll (the same kernel data).
-const TCP_INFO_FIRST_SIGHT = [TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.FIN_WAIT_1, TcpState.LAST_ACK, TcpState.CLOSE_WAIT, TcpState.FIN_WAIT_2, TcpState.CLOSING, TcpState.TIME_WAIT, TcpState.ESTABLISHED];
-const TCP_INFO_FIRST_SIGHT_WORDS = 'SYN_SENT (retransmissions), SYN_RECEIVED (timeouts, from /proc/net/tcp*), FIN_WAIT_1 and LAST_ACK (FIN back-off), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT';
+const TCP_INFO_FIRST_SIGHT = [
+  TcpState.SYN_SENT,
+  TcpState.SYN_RECEIVED,
+  TcpState.FIN_WAIT_1,
+  TcpState.LAST_ACK,
+  TcpState.CLOSE_WAIT,
+  TcpState.FIN_WAIT_2,
+  TcpState.CLOSING,
+  TcpState.TIME_WAIT,
+  TcpState.ESTABLISHED,
+];
+const TCP_INFO_FIRST_SIGHT_WORDS =
+  'SYN_SENT (retransmissions), SYN_RECEIVED (timeouts, from /proc/net/tcp*), FIN_WAIT_1 and LAST_ACK (FIN back-off), CLOSE_WAIT/FIN_WAIT_2/CLOSING (lastack), ESTABLISHED, TIME_WAIT';
 const procOwners = (platform: Platform, { procRoot }: SourceOptions) => new ProcOwners(platform, procRoot);
 const hostFacts = (platform: Platform, { procRoot }: SourceOptions) => readHostFacts(platform, procRoot);
 
@@ -136,9 +147,10 @@ export const conntrackRecord = defineSource({
     },
     docs: {
       title: '`conntrack` (Linux router/NAT)',
-      reads: '`/proc/net/nf_conntrack` + the namespace\'s `nf_conntrack_tcp_timeout_*`',
+      reads: "`/proc/net/nf_conntrack` + the namespace's `nf_conntrack_tcp_timeout_*`",
       pid: 'none: flows through a router have no process',
-      activity: 'last packet either way (`[UNREPLIED]` is a half-open flow); none for a flow offloaded to a flowtable (`[OFFLOAD]`, `[HW_OFFLOAD]`: no timeout, no state word), shown ESTABLISHED with `offload` set and idle unknown',
+      activity:
+        'last packet either way (`[UNREPLIED]` is a half-open flow); none for a flow offloaded to a flowtable (`[OFFLOAD]`, `[HW_OFFLOAD]`: no timeout, no state word), shown ESTABLISHED with `offload` set and idle unknown',
       firstSight: 'every state',
     },
     probe: (platform, { procRoot }) => probeReadable(platform, `${procRoot}/net/nf_conntrack`),
@@ -186,7 +198,8 @@ export const netlinkRecord = defineSource({
     },
     docs: {
       title: '`netlink` (Linux, opt-in)',
-      reads: "the kernel's `NETLINK_SOCK_DIAG` directly: one `SOCK_DIAG_BY_FAMILY` dump per family (AF_INET, AF_INET6) with `INET_DIAG_INFO` (tcp_info), on a worker thread, parsed datagram by datagram (bounds-checked: an older kernel's shorter tcp_info gives fewer fields, never wrong ones); rows keep the socket cookie (`sk:` in `ss -e`)",
+      reads:
+        "the kernel's `NETLINK_SOCK_DIAG` directly: one `SOCK_DIAG_BY_FAMILY` dump per family (AF_INET, AF_INET6) with `INET_DIAG_INFO` (tcp_info), on a worker thread, parsed datagram by datagram (bounds-checked: an older kernel's shorter tcp_info gives fewer fields, never wrong ones); rows keep the socket cookie (`sk:` in `ss -e`)",
       pid: 'by inode, as `ss`',
       activity: 'yes, as `ss` (the same tcp_info, without the text)',
       firstSight: 'as `ss`',

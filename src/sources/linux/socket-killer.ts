@@ -35,8 +35,7 @@ export function refusalReason(row: SocketRow): string | undefined {
 /** The argv that ends exactly this socket. IPv4-mapped rows of tcp6 sockets are named as ::ffff:a.b.c.d. */
 export function killArgv(row: SocketRow): string[] {
   const family = row.protocol === 'tcp6' ? '-6' : '-4';
-  const endpoint = (e: SocketRow['local']) =>
-    row.protocol === 'tcp6' && !e.address.includes(':') ? `[::ffff:${e.address}]:${e.port}` : formatEndpoint(e);
+  const endpoint = (e: SocketRow['local']) => (row.protocol === 'tcp6' && !e.address.includes(':') ? `[::ffff:${e.address}]:${e.port}` : formatEndpoint(e));
   return ['ss', '-K', '-t', '-n', family, 'state', SS_STATE_FILTER[row.state] ?? 'all', 'src', endpoint(row.local), 'dst', endpoint(row.remote)];
 }
 
@@ -47,7 +46,8 @@ export async function killSocket(platform: Platform, row: SocketRow): Promise<Ki
   let prefix: string[] = [];
   if (row.netns) {
     const { path, inode } = row.netns;
-    if (path === undefined || !(await opensNamespace(platform, path, inode))) return { ended: false, reason: `its network namespace net:[${inode}] can no longer be opened (gone, or its process exited)` };
+    if (path === undefined || !(await opensNamespace(platform, path, inode)))
+      return { ended: false, reason: `its network namespace net:[${inode}] can no longer be opened (gone, or its process exited)` };
     prefix = nsenterPrefix(path);
   }
   let result;
@@ -57,7 +57,10 @@ export async function killSocket(platform: Platform, row: SocketRow): Promise<Ki
     return { ended: false, reason: errorCode(error) === 'ENOENT' ? `${prefix.length > 0 ? 'nsenter (util-linux) or ' : ''}ss (iproute2) is not installed` : (error as Error).message };
   }
   // ss -K prints a header and one line per socket it ended; it exits 0 even when the kernel refused.
-  const ended = result.stdout.split('\n').slice(1).filter((line) => line.trim()).length;
+  const ended = result.stdout
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim()).length;
   if (ended > 0) return { ended: true };
   if (/Operation not permitted|Permission denied/i.test(result.stderr)) return { ended: false, reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' };
   if (/Operation not supported|Protocol not supported/i.test(result.stderr)) return { ended: false, reason: 'this kernel has no socket-destroy support (CONFIG_INET_DIAG_DESTROY)' };

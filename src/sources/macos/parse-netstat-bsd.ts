@@ -138,14 +138,25 @@ export function bsdNetstatNotices(result: BsdParseResult, label: string): string
       ? `cut addresses may merge distinct connections: ${plural(result.mergedRows, 'row')} ${result.mergedRows === 1 ? 'prints exactly like an earlier one and is' : 'print exactly like an earlier one and are'} counted with it`
       : 'cut addresses may merge distinct connections across captures';
   const hosts = result.addressColumnWidth !== undefined && result.addressColumnWidth >= 45 ? 'hosts at 16 characters, IPv6 hosts at 39' : 'hosts at 16 characters';
-  return [`${label}: ${plural(result.possiblyTruncated, 'row')} ${result.possiblyTruncated === 1 ? 'has' : 'have'} addresses netstat may have cut (${column}, ${hosts}); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`];
+  return [
+    `${label}: ${plural(result.possiblyTruncated, 'row')} ${result.possiblyTruncated === 1 ? 'has' : 'have'} addresses netstat may have cut (${column}, ${hosts}); ${identity}; \`netstat -anlA\` prints whole addresses and pcb addresses`,
+  ];
 }
 
 function readHeader(line: string): Layout {
   const local = line.indexOf('Local Address');
   const foreign = line.indexOf('Foreign Address');
   const state = line.indexOf('(state)');
-  const layout: Layout = { trailing: state < 0 ? [] : line.slice(state + '(state)'.length).trim().split(/\s+/).filter((n) => n !== '') };
+  const layout: Layout = {
+    trailing:
+      state < 0
+        ? []
+        : line
+            .slice(state + '(state)'.length)
+            .trim()
+            .split(/\s+/)
+            .filter((n) => n !== ''),
+  };
   // The column is printed `%-*.*s ` (width, then one space): the distance between the titles is width + 1.
   if (local >= 0 && foreign > local) layout.addressWidth = foreign - local - 1;
   return layout;

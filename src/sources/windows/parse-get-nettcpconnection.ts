@@ -105,8 +105,13 @@ export function getNetTcpConnectionNotices(result: GetNetTcpConnectionResult, la
     );
   }
   if (result.cutAddresses > 0) {
-    const merged = result.mergedRows > 0 ? `${plural(result.mergedRows, 'row')} ${result.mergedRows === 1 ? 'prints exactly like an earlier one and is' : 'print exactly like an earlier one and are'} counted with it` : 'connections whose cut addresses print alike would count as one';
-    notices.push(`${label}: ${plural(result.cutAddresses, 'row')} ${result.cutAddresses === 1 ? 'has' : 'have'} addresses the table view cut (ending in "..."), kept as printed; ${merged}; ConvertTo-Json or Format-List gives whole addresses`);
+    const merged =
+      result.mergedRows > 0
+        ? `${plural(result.mergedRows, 'row')} ${result.mergedRows === 1 ? 'prints exactly like an earlier one and is' : 'print exactly like an earlier one and are'} counted with it`
+        : 'connections whose cut addresses print alike would count as one';
+    notices.push(
+      `${label}: ${plural(result.cutAddresses, 'row')} ${result.cutAddresses === 1 ? 'has' : 'have'} addresses the table view cut (ending in "..."), kept as printed; ${merged}; ConvertTo-Json or Format-List gives whole addresses`,
+    );
   }
   return notices;
 }
@@ -116,7 +121,10 @@ const SHAPE_NAMES: Record<GetNetTcpConnectionShape, string> = { json: 'JSON', cs
 function shapeOf(text: string): GetNetTcpConnectionShape | undefined {
   if (text.startsWith('[') || text.startsWith('{')) return 'json';
   // The first megabyte is plenty (5,000 lines are looked at) and keeps this cheap on big files.
-  const lines = text.slice(0, 1 << 20).replace(ANSI, '').split(/\r?\n/, 5000);
+  const lines = text
+    .slice(0, 1 << 20)
+    .replace(ANSI, '')
+    .split(/\r?\n/, 5000);
   const first = lines.find((l) => !l.startsWith('#TYPE') && l.trim() !== '')?.trim() ?? '';
   if (CSV_HEADER.test(first) && /(^|[,;\t])"?LocalAddress"?([,;\t]|$)/.test(first)) return 'csv';
   for (let i = 0; i < lines.length; i++) {
@@ -169,7 +177,12 @@ function tableRecords(lines: readonly string[]): Records {
     if (headerAt === undefined) continue;
     const starts = [...lines[i]!.matchAll(/-+/g)].map((m) => m.index);
     const cell = (line: string, k: number) => line.slice(starts[k], starts[k + 1] ?? line.length).trim();
-    const names = starts.map((_, k) => lines.slice(headerAt, i).map((h) => cell(h, k)).join(''));
+    const names = starts.map((_, k) =>
+      lines
+        .slice(headerAt, i)
+        .map((h) => cell(h, k))
+        .join(''),
+    );
     let r = i + 1;
     for (; r < lines.length && lines[r]!.trim() !== '' && !TABLE_HEADER.test(lines[r]!); r++) {
       const line = lines[r]!;

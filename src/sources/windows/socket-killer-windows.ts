@@ -9,7 +9,7 @@ import type { KillOutcome } from '../linux/socket-killer.js';
 
 export const END_CONNECTION_SCRIPT = [
   "$ErrorActionPreference = 'Stop'",
-  "$signature = '[StructLayout(LayoutKind.Sequential)] public struct MIB_TCPROW { public uint dwState; public uint dwLocalAddr; public uint dwLocalPort; public uint dwRemoteAddr; public uint dwRemotePort; } [DllImport(\"iphlpapi.dll\")] public static extern uint SetTcpEntry(ref MIB_TCPROW row);'",
+  '$signature = \'[StructLayout(LayoutKind.Sequential)] public struct MIB_TCPROW { public uint dwState; public uint dwLocalAddr; public uint dwLocalPort; public uint dwRemoteAddr; public uint dwRemotePort; } [DllImport("iphlpapi.dll")] public static extern uint SetTcpEntry(ref MIB_TCPROW row);\'',
   'Add-Type -Namespace TcpDwell -Name Native -MemberDefinition $signature -UsingNamespace System.Runtime.InteropServices',
   // Address bytes in network order read as the little-endian DWORD the struct wants.
   'function Address($text) { [BitConverter]::ToUInt32([Net.IPAddress]::Parse($text).GetAddressBytes(), 0) }',

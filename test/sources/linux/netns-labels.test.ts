@@ -11,7 +11,11 @@ describe('containerOfCgroupPath: each runtime, each cgroup driver', () => {
   it.each([
     ['Docker, cgroupfs driver (cgroup v1 /docker/ID)', `/docker/${ID}`, { runtime: 'docker', id: ID }],
     ['Docker, systemd driver (docker-ID.scope)', `/system.slice/docker-${ID}.scope`, { runtime: 'docker', id: ID }],
-    ['containerd under Kubernetes, systemd driver (cri-containerd-ID.scope in a pod slice, uid with _)', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD_}.slice/cri-containerd-${ID}.scope`, { runtime: 'containerd', id: ID, pod: POD }],
+    [
+      'containerd under Kubernetes, systemd driver (cri-containerd-ID.scope in a pod slice, uid with _)',
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD_}.slice/cri-containerd-${ID}.scope`,
+      { runtime: 'containerd', id: ID, pod: POD },
+    ],
     ['containerd under Kubernetes, Guaranteed QoS (no QoS slice)', `/kubepods.slice/kubepods-pod${POD_}.slice/cri-containerd-${ID}.scope`, { runtime: 'containerd', id: ID, pod: POD }],
     ['containerd, nerdctl (nerdctl-ID.scope)', `/system.slice/nerdctl-${ID}.scope`, { runtime: 'containerd', id: ID }],
     ['Kubernetes, cgroupfs driver (/kubepods/QOS/podUID/ID: runtime not in the path)', `/kubepods/besteffort/pod${POD}/${ID}`, { id: ID, pod: POD }],

@@ -21,7 +21,12 @@ const closeWait = (inode: number) => `${HEADER}\n   0: 0100007F:1F90 0100007F:9C
 function podHost(): FakePlatform {
   const p = new FakePlatform();
   p.links.set('/proc/self/ns/net', 'net:[10]');
-  for (const [pid, ns] of [[1, 10], [100, 10], [200, 20], [300, 30]] as const) {
+  for (const [pid, ns] of [
+    [1, 10],
+    [100, 10],
+    [200, 20],
+    [300, 30],
+  ] as const) {
     p.links.set(`/proc/${pid}/ns/net`, `net:[${ns}]`);
     p.files.set(`/proc/${pid}/comm`, `proc${pid}\n`);
     p.files.set(`/proc/${pid}/cgroup`, '0::/\n');
@@ -211,7 +216,10 @@ describe('NetnsProvider with ss', () => {
   it('auto falls back to procfs, once, with a notice, when nsenter cannot enter', async () => {
     const platform = podHost();
     platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
-    platform.commands = [(argv) => (argv[0] === 'nsenter' ? { stdout: '', stderr: "nsenter: reassociate to namespace 'ns/net' failed: Operation not permitted\n", exitCode: 1 } : { stdout: ssText, stderr: '', exitCode: 0 })];
+    platform.commands = [
+      (argv) =>
+        argv[0] === 'nsenter' ? { stdout: '', stderr: "nsenter: reassociate to namespace 'ns/net' failed: Operation not permitted\n", exitCode: 1 } : { stdout: ssText, stderr: '', exitCode: 0 },
+    ];
     const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'auto', procRoot: '/proc' });
     const reading = await provider.read();
     expect(provider.name).toBe('procfs');

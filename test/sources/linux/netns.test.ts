@@ -1,6 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { continuesNamespace, discoverNamespaces, parseStartTime, groupNamespaces, netnsNameOf, opensNamespace, parseNetnsLink, parseNetnsMounts, selectNamespaces, NetnsNotFoundError } from '../../../src/sources/linux/netns.js';
+import {
+  continuesNamespace,
+  discoverNamespaces,
+  parseStartTime,
+  groupNamespaces,
+  netnsNameOf,
+  opensNamespace,
+  parseNetnsLink,
+  parseNetnsMounts,
+  selectNamespaces,
+  NetnsNotFoundError,
+} from '../../../src/sources/linux/netns.js';
 import { parseNetnsChoice } from '../../../src/sources/netns-choice.js';
 import { FakePlatform } from '../../fake-platform.js';
 

@@ -79,20 +79,23 @@ describe('parseProcNetTcp on real captures', () => {
 });
 
 describe('the positional reader of kernel rows', () => {
-  it.each(['linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt', 'linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt', 'linux-proc-net-tcp-tcp6-ipv4mapped-k8s-scylla-operator.txt', 'linux-proc-net-tcp-jc.txt', 'linux-proc-net-tcp6-jc.txt'])(
-    'reads every row of %s itself, exactly as the general field parser does',
-    (fixture) => {
-      const rowLines = readFixture(fixture)
-        .split('\n')
-        .filter((line) => /^\s*\d+:/.test(line));
-      expect(rowLines.length).toBeGreaterThan(5);
-      for (const line of rowLines) {
-        const fast = parseKernelLine(line, line.search(/\S/), true);
-        expect(fast, line).toBeDefined();
-        expect(fast).toStrictEqual(parseProcLine(line.trim(), true));
-      }
-    },
-  );
+  it.each([
+    'linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt',
+    'linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt',
+    'linux-proc-net-tcp-tcp6-ipv4mapped-k8s-scylla-operator.txt',
+    'linux-proc-net-tcp-jc.txt',
+    'linux-proc-net-tcp6-jc.txt',
+  ])('reads every row of %s itself, exactly as the general field parser does', (fixture) => {
+    const rowLines = readFixture(fixture)
+      .split('\n')
+      .filter((line) => /^\s*\d+:/.test(line));
+    expect(rowLines.length).toBeGreaterThan(5);
+    for (const line of rowLines) {
+      const fast = parseKernelLine(line, line.search(/\S/), true);
+      expect(fast, line).toBeDefined();
+      expect(fast).toStrictEqual(parseProcLine(line.trim(), true));
+    }
+  });
 
   it('leaves a damaged row to the general parser', () => {
     const good = '   0: 0100007F:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4347 1 0000000029e5c33a 100 0 0 10 0';
@@ -108,7 +111,13 @@ describe('parseProcNetTcp on damaged input', () => {
   const good = '   0: 0100007F:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4347 1 0000000029e5c33a 100 0 0 10 0';
 
   it('skips a truncated line and a garbled one with a counted problem, keeping the good rows', () => {
-    const text = [header, good, '   1: 0100007F:C232 0100007F:1B58 08 00000000:0000', '   2: ZZZZ:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1', good.replace('1B58', '1B59')].join('\n');
+    const text = [
+      header,
+      good,
+      '   1: 0100007F:C232 0100007F:1B58 08 00000000:0000',
+      '   2: ZZZZ:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1',
+      good.replace('1B58', '1B59'),
+    ].join('\n');
     const { rows, problems } = parseProcNetTcp(text);
     expect(rows.map((r) => r.local.port)).toEqual([7000, 7001]);
     expect(problems).toEqual([

@@ -41,7 +41,8 @@ describe('sock_diag dumps captured on Linux 6.18 (scripts/capture-sock-diag.ts)'
       const fields = line.trim().split(/\s+/);
       if (cookie) ssCookies.set(`${fields[3]} ${fields[4]}`, cookie);
     }
-    const shown = (row: SocketRow, endpoint: SocketRow['local']) => (row.protocol === 'tcp6' ? `[${endpoint.address.includes('.') ? `::ffff:${endpoint.address}` : endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`);
+    const shown = (row: SocketRow, endpoint: SocketRow['local']) =>
+      row.protocol === 'tcp6' ? `[${endpoint.address.includes('.') ? `::ffff:${endpoint.address}` : endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
     let matched = 0;
     for (const row of rows) {
       const key = `${shown(row, row.local)} ${row.state === TcpState.LISTEN ? (row.protocol === 'tcp6' ? '[::]:*' : '0.0.0.0:*') : shown(row, row.remote)}`;
@@ -160,7 +161,10 @@ function done(flags = 2): Uint8Array {
 }
 
 /** struct tcp_info of `size` bytes (linux/tcp.h offsets) with the fields the parser reads. */
-function tcpInfo(size: number, fields: { backoff?: number; rtoUs?: number; lastSent?: number; lastRecv?: number; lastAck?: number; rttUs?: number; totalRetrans?: number; bytesAcked?: number }): Uint8Array {
+function tcpInfo(
+  size: number,
+  fields: { backoff?: number; rtoUs?: number; lastSent?: number; lastRecv?: number; lastAck?: number; rttUs?: number; totalRetrans?: number; bytesAcked?: number },
+): Uint8Array {
   const bytes = new Uint8Array(232);
   const view = new DataView(bytes.buffer);
   bytes[4] = fields.backoff ?? 0;
@@ -218,7 +222,10 @@ describe('hand-built sock_diag messages', () => {
     const { rows } = parseSockDiag(
       [
         concat(
-          message({ sport: 1, attributes: [{ type: 2, payload: tcpInfo(104, { backoff: 2, rtoUs: 408000, lastSent: 1500, lastRecv: 2500, lastAck: 3500, rttUs: 1250, totalRetrans: 4, bytesAcked: 99 }) }] }),
+          message({
+            sport: 1,
+            attributes: [{ type: 2, payload: tcpInfo(104, { backoff: 2, rtoUs: 408000, lastSent: 1500, lastRecv: 2500, lastAck: 3500, rttUs: 1250, totalRetrans: 4, bytesAcked: 99 }) }],
+          }),
           message({ sport: 2, attributes: [{ type: 2, payload: tcpInfo(40, { backoff: 1, lastSent: 1500 }) }] }),
           message({ sport: 3, attributes: [{ type: 2, payload: tcpInfo(3, { backoff: 1 }) }] }),
           done(),

@@ -5,8 +5,7 @@ import { UnusableInputError } from '../../../src/sources/unusable-input.js';
 import { countBy, readFixture } from '../../fixture.js';
 
 const UPTIME_MS = 3_600_000;
-const at = (rows: ReturnType<typeof parseSs>['rows'], local: string, remotePort: number) =>
-  rows.find((r) => `${r.local.address}:${r.local.port}` === local && r.remote.port === remotePort);
+const at = (rows: ReturnType<typeof parseSs>['rows'], local: string, remotePort: number) => rows.find((r) => `${r.local.address}:${r.local.port}` === local && r.remote.port === remotePort);
 
 describe('parseSs on `ss -tanoi` (stuck-state capture)', () => {
   const { rows, problems } = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'), { uptimeMs: UPTIME_MS });
@@ -205,10 +204,7 @@ describe("parseSs: ss's `*` wildcard, old and new (misc/ss.c inet_addr_print)", 
     expect(endpoints('LISTEN 0 4096 *:9100 *:*\nLISTEN 0 128 [::1]:5433 *:*')).toEqual(['tcp6 [::]:9100 [::]:0', 'tcp6 [::1]:5433 [::]:0']);
     expect(endpoints('LISTEN 0 4096 *:9100 *:* ino:6736 sk:1d cgroup:/ v6only:0 <->')).toEqual(['tcp6 [::]:9100 [::]:0']);
     // A pod's only listener and a connection it accepted from IPv4 (printed IPv4-mapped).
-    expect(endpoints('LISTEN 0 4096 *:8080 *:*\nESTAB 0 0 [::ffff:10.1.2.3]:8080 [::ffff:10.1.2.4]:5000')).toEqual([
-      'tcp6 [::]:8080 [::]:0',
-      'tcp6 10.1.2.3:8080 10.1.2.4:5000',
-    ]);
+    expect(endpoints('LISTEN 0 4096 *:8080 *:*\nESTAB 0 0 [::ffff:10.1.2.3]:8080 [::ffff:10.1.2.4]:5000')).toEqual(['tcp6 [::]:8080 [::]:0', 'tcp6 10.1.2.3:8080 10.1.2.4:5000']);
   });
 
   it('rows printed by both styles (two captures pasted together) fall back to the IPv4 reading', () => {

@@ -44,7 +44,13 @@ describe('the ss source completes request sockets from procfs', () => {
 
   it('reads procfs only when the table has a request socket', async () => {
     const platform = platformWith(true);
-    platform.commands = [ssAnswers(SS.split('\n').filter((l, i, all) => !l.startsWith('SYN-RECV') && !all[i - 1]?.startsWith('SYN-RECV')).join('\n'))];
+    platform.commands = [
+      ssAnswers(
+        SS.split('\n')
+          .filter((l, i, all) => !l.startsWith('SYN-RECV') && !all[i - 1]?.startsWith('SYN-RECV'))
+          .join('\n'),
+      ),
+    ];
     const reading = await ssSource.read(platform, { procRoot: '/proc' });
     expect(reading.rows.some((r) => r.state === 'SYN_RECEIVED')).toBe(false);
     expect(platform.readPaths.filter((p) => p.includes('/net/tcp'))).toEqual([]);

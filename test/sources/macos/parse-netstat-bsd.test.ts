@@ -136,14 +136,19 @@ describe('parseBsdNetstat', () => {
     });
 
     it('macOS 10.x before state/options: rhiwat shiwat pid epid', () => {
-      const text = [header(22, { trailing: ' rhiwat shiwat    pid   epid' }), row(22, 'tcp4', '10.16.43.243.55669', '10.20.13.51.8000', 'ESTABLISHED', { trailing: ' 131346 131768    422      0' })].join('\n');
+      const text = [
+        header(22, { trailing: ' rhiwat shiwat    pid   epid' }),
+        row(22, 'tcp4', '10.16.43.243.55669', '10.20.13.51.8000', 'ESTABLISHED', { trailing: ' 131346 131768    422      0' }),
+      ].join('\n');
       expect(parseBsdNetstat(text).rows[0]!.pid).toBe(422);
     });
 
     it('macOS 15: rxbytes txbytes come first, then rhiwat shiwat pid epid', () => {
       const text = [
         header(22, { trailing: '      rxbytes      txbytes  rhiwat  shiwat    pid   epid state  options           gencnt    flags   flags1 usecnt rtncnt fltrs' }),
-        row(22, 'tcp4', '127.0.0.1.5432', '127.0.0.1.50000', 'CLOSE_WAIT', { trailing: '        1424         2595  131072  131072   8812      0 00102 00000008 00000000000e4a9a 00000081 04000900      2      0 000000' }),
+        row(22, 'tcp4', '127.0.0.1.5432', '127.0.0.1.50000', 'CLOSE_WAIT', {
+          trailing: '        1424         2595  131072  131072   8812      0 00102 00000008 00000000000e4a9a 00000081 04000900      2      0 000000',
+        }),
       ].join('\n');
       expect(parseBsdNetstat(text).rows[0]).toMatchObject({ pid: 8812, bytesReceived: 1424, bytesSent: 2595 });
     });
@@ -151,7 +156,9 @@ describe('parseBsdNetstat', () => {
     it('process:pid, the name holding a space', () => {
       const text = [
         header(22, { trailing: '      rxbytes      txbytes  rhiwat  shiwat          process:pid    state  options           gencnt    flags   flags1 usecnt rtncnt fltrs' }),
-        row(22, 'tcp46', '*.443', '*.*', 'LISTEN', { trailing: '           0            0  131072  131072      Helium Helper:5660   00100 00000006 00000000000c38ca 00000000 00000800      1      0 000000' }),
+        row(22, 'tcp46', '*.443', '*.*', 'LISTEN', {
+          trailing: '           0            0  131072  131072      Helium Helper:5660   00100 00000006 00000000000c38ca 00000000 00000800      1      0 000000',
+        }),
       ].join('\n');
       expect(parseBsdNetstat(text).rows[0]).toMatchObject({ state: TcpState.LISTEN, pid: 5660, process: 'Helium Helper' });
     });
@@ -163,7 +170,8 @@ describe('parseBsdNetstat', () => {
   });
 
   it('wildcards, IPv6 with zone, listeners', () => {
-    const text = 'tcp46      0      0  *.22                   *.*                    LISTEN\ntcp6       0      0  fe80::1%lo0.5353       *.*                    LISTEN\ntcp4       0      0  127.0.0.1.5432         127.0.0.1.50000        SYN_RCVD\n';
+    const text =
+      'tcp46      0      0  *.22                   *.*                    LISTEN\ntcp6       0      0  fe80::1%lo0.5353       *.*                    LISTEN\ntcp4       0      0  127.0.0.1.5432         127.0.0.1.50000        SYN_RCVD\n';
     expect(parseBsdNetstat(text).rows.map((r) => [r.protocol, r.local.address, r.local.port, r.state])).toEqual([
       ['tcp6', '*', 22, TcpState.LISTEN],
       ['tcp6', 'fe80::1', 5353, TcpState.LISTEN],

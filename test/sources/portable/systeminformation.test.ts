@@ -3,7 +3,17 @@ import { TcpState } from '../../../src/core/tcp-state.js';
 import { SystemInformationSource, rowsFromSystemInformation, type SiConnection } from '../../../src/sources/portable/systeminformation.js';
 import { SourceError, SourceUnavailableError } from '../../../src/sources/source.js';
 
-const record = (over: Partial<SiConnection>): SiConnection => ({ protocol: 'tcp', localAddress: '10.0.0.1', localPort: '5000', peerAddress: '10.0.0.2', peerPort: '80', state: 'ESTABLISHED', pid: 42, process: 'app', ...over });
+const record = (over: Partial<SiConnection>): SiConnection => ({
+  protocol: 'tcp',
+  localAddress: '10.0.0.1',
+  localPort: '5000',
+  peerAddress: '10.0.0.2',
+  peerPort: '80',
+  state: 'ESTABLISHED',
+  pid: 42,
+  process: 'app',
+  ...over,
+});
 
 describe('rowsFromSystemInformation', () => {
   it("normalises each platform's words and shapes: net-tools, ss pass-through, Windows, macOS", () => {

@@ -78,7 +78,15 @@ describe('parseGetNetTcpConnection', () => {
     const { rows, shape } = parseGetNetTcpConnection(text, { takenAtMs: TAKEN_AT });
     expect(shape).toBe('csv');
     expect(rows).toEqual([
-      { protocol: 'tcp', local: { address: '192.0.2.8', port: 50123 }, remote: { address: '203.0.113.5', port: 443 }, state: TcpState.CLOSE_WAIT, rawState: 'CloseWait', pid: 7744, createdAgoMs: TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime() },
+      {
+        protocol: 'tcp',
+        local: { address: '192.0.2.8', port: 50123 },
+        remote: { address: '203.0.113.5', port: 443 },
+        state: TcpState.CLOSE_WAIT,
+        rawState: 'CloseWait',
+        pid: 7744,
+        createdAgoMs: TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime(),
+      },
     ]);
     expect(detectInputFormat(text)).toBe('powershell');
   });
@@ -157,7 +165,12 @@ describe('Get-NetTCPConnection default table view', () => {
     const text = [`\x1b[32;1m${TABLE_HEADER}\x1b[0m`, `\x1b[32;1m${TABLE_DASHES}\x1b[0m`, ...rows].map((l) => `    ${l}`).join('\n');
     const result = parseGetNetTcpConnection(text, { takenAtMs: TAKEN_AT });
     expect(result.problems).toEqual([]);
-    expect(result.rows.map((r) => [r.local.address, r.pid])).toEqual([['::', 4], ['0.0.0.0', 20756], ['192.0.2.8', 7744], ['2a01:cb19:18c:c700:ec96:8a3e:7234:…', 9120]]);
+    expect(result.rows.map((r) => [r.local.address, r.pid])).toEqual([
+      ['::', 4],
+      ['0.0.0.0', 20756],
+      ['192.0.2.8', 7744],
+      ['2a01:cb19:18c:c700:ec96:8a3e:7234:…', 9120],
+    ]);
     expect(result.cutAddresses).toBe(1);
   });
 
@@ -194,16 +207,50 @@ describe('Get-NetTCPConnection default table view', () => {
 describe('Get-NetTCPConnection | Format-List', () => {
   // Written for this test in the shape of Format-List's records (a real paste: `CreationTime   : 2020-08-28 오후 12:52:04` from a ko-KR session).
   const record = (local: string, port: number, state: string, created: string) =>
-    [`LocalAddress   : ${local}`, `LocalPort      : ${port}`, 'RemoteAddress  : 203.0.113.5', 'RemotePort     : 443', `State          : ${state}`, 'AppliedSetting : Internet', 'OwningProcess  : 21616', `CreationTime   : ${created}`, 'OffloadState   : InHost'].join('\n');
+    [
+      `LocalAddress   : ${local}`,
+      `LocalPort      : ${port}`,
+      'RemoteAddress  : 203.0.113.5',
+      'RemotePort     : 443',
+      `State          : ${state}`,
+      'AppliedSetting : Internet',
+      'OwningProcess  : 21616',
+      `CreationTime   : ${created}`,
+      'OffloadState   : InHost',
+    ].join('\n');
 
   it('records between blank lines; a CreationTime in an unreadable culture is dropped with one notice', () => {
-    const text = ['PS C:\\> Get-NetTCPConnection -RemotePort 443 | Format-List', '', '', record('192.0.2.8', 50123, 'CloseWait', '11/20/2026 9:58:25 AM'), '', record('fe80::1c2d:3e4f:5a6b:7c8d%12', 50124, 'Established', '2020-08-28 오후 12:52:04'), '', ''].join('\n');
+    const text = [
+      'PS C:\\> Get-NetTCPConnection -RemotePort 443 | Format-List',
+      '',
+      '',
+      record('192.0.2.8', 50123, 'CloseWait', '11/20/2026 9:58:25 AM'),
+      '',
+      record('fe80::1c2d:3e4f:5a6b:7c8d%12', 50124, 'Established', '2020-08-28 오후 12:52:04'),
+      '',
+      '',
+    ].join('\n');
     expect(detectInputFormat(text)).toBe('powershell');
     const result = parseGetNetTcpConnection(text, { takenAtMs: TAKEN_AT });
     expect(result).toMatchObject({ shape: 'list', problems: [], unreadableCreationTimes: 1 });
     expect(result.rows).toEqual([
-      { protocol: 'tcp', local: { address: '192.0.2.8', port: 50123 }, remote: { address: '203.0.113.5', port: 443 }, state: TcpState.CLOSE_WAIT, rawState: 'CloseWait', pid: 21616, createdAgoMs: TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime() },
-      { protocol: 'tcp6', local: { address: 'fe80::1c2d:3e4f:5a6b:7c8d', port: 50124 }, remote: { address: '203.0.113.5', port: 443 }, state: TcpState.ESTABLISHED, rawState: 'Established', pid: 21616 },
+      {
+        protocol: 'tcp',
+        local: { address: '192.0.2.8', port: 50123 },
+        remote: { address: '203.0.113.5', port: 443 },
+        state: TcpState.CLOSE_WAIT,
+        rawState: 'CloseWait',
+        pid: 21616,
+        createdAgoMs: TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime(),
+      },
+      {
+        protocol: 'tcp6',
+        local: { address: 'fe80::1c2d:3e4f:5a6b:7c8d', port: 50124 },
+        remote: { address: '203.0.113.5', port: 443 },
+        state: TcpState.ESTABLISHED,
+        rawState: 'Established',
+        pid: 21616,
+      },
     ]);
     expect(getNetTcpConnectionNotices(result, 'l.txt')).toEqual([
       "l.txt: 1 CreationTime value was dropped: their date form cannot be read without guessing (a culture's own format, or day and month that cannot be told apart); ConvertTo-Json writes an unambiguous one",
@@ -212,7 +259,10 @@ describe('Get-NetTCPConnection | Format-List', () => {
 
   it('slash dates are read in the order the capture proves, or all dropped', () => {
     const gb = [record('192.0.2.8', 1, 'CloseWait', '1/2/2026 9:00:00'), '', record('192.0.2.8', 2, 'CloseWait', '20/11/2026 09:58:25')].join('\n');
-    expect(parseGetNetTcpConnection(gb, { takenAtMs: TAKEN_AT }).rows.map((r) => r.createdAgoMs)).toEqual([TAKEN_AT - new Date(2026, 1, 1, 9).getTime(), TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime()]);
+    expect(parseGetNetTcpConnection(gb, { takenAtMs: TAKEN_AT }).rows.map((r) => r.createdAgoMs)).toEqual([
+      TAKEN_AT - new Date(2026, 1, 1, 9).getTime(),
+      TAKEN_AT - new Date(2026, 10, 20, 9, 58, 25).getTime(),
+    ]);
     const unknown = [record('192.0.2.8', 1, 'CloseWait', '1/2/2026 9:00:00 AM'), '', record('192.0.2.8', 2, 'CloseWait', '3/4/2026 9:00:00 AM')].join('\n');
     const result = parseGetNetTcpConnection(unknown, { takenAtMs: TAKEN_AT });
     expect(result.rows.map((r) => r.createdAgoMs)).toEqual([undefined, undefined]);
@@ -222,7 +272,8 @@ describe('Get-NetTCPConnection | Format-List', () => {
 
 describe('messages say what the input is', () => {
   it('neither shape: the message names the four shapes, never "no LocalAddress column" for text that starts with it', () => {
-    const message = 'no Get-NetTCPConnection output: expected ConvertTo-Json, Export-Csv (a header row naming LocalAddress), the table view (LocalAddress LocalPort … over a line of dashes) or Format-List records (LocalAddress : …)';
+    const message =
+      'no Get-NetTCPConnection output: expected ConvertTo-Json, Export-Csv (a header row naming LocalAddress), the table view (LocalAddress LocalPort … over a line of dashes) or Format-List records (LocalAddress : …)';
     for (const text of ['LocalAddress LocalPort RemoteAddress RemotePort State\n10.0.0.1 5 10.0.0.2 80 Established', 'Dear support, our server is slow.']) {
       expect(() => parseGetNetTcpConnection(text, { takenAtMs: TAKEN_AT })).toThrow(new UnusableInputError(message));
     }
