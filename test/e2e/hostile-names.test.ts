@@ -89,7 +89,7 @@ describe.skipIf(skipReason !== undefined)('processes with hostile names on the r
     const result = await ns.tcpdwell(['check', '--format', 'nagios', ...quiet]);
     expect(result.code).toBe(1);
     expect(result.stdout.split('|')).toHaveLength(2);
-    expect(result.stdout.split('\n')[0]).toMatch(/^TCPDWELL WARNING - \d+ half-close \| /);
+    expect(result.stdout.split('\n')[0]).toMatch(/^TCPDWELL WARNING - \d+ half-close of \d+ connections? \| /);
     for (const o of owners) expect(result.stdout).toContain(`${o.shown.replace(/\|/g, '\\x7c')}[${o.pid}]`);
     expect(rawControls(result.stdout)).toEqual([]);
     expect(forgedLines(result.stdout)).toEqual([]);
