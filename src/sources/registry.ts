@@ -47,10 +47,6 @@ export function inputParser(format: InputFormat): InputParser<InputFormat> {
   return INPUT_PARSERS.find((p) => p.format === format)!;
 }
 
-export function isLiveSourceName(name: string): name is LiveSourceName {
-  return LIVE_SOURCES.some((r) => r.name === name);
-}
-
 const OS_NAMES: Record<string, string> = { linux: 'Linux', win32: 'Windows', darwin: 'macOS' };
 
 /** The live sources `auto` tries on this OS, first choice first. */
@@ -82,12 +78,13 @@ export function autoChoice(os: string, procRoot: string, available: ReadonlyMap<
     .find((name) => available.get(name)?.available);
 }
 
-/** A fresh instance of a named source, as `--source NAME` reads it. */
-export function createSource(name: LiveSourceName): SocketSource {
-  return liveRecord(name).live.create();
+/** A source to read through: its record, and the instance `auto` (its own `create`, when it has one) or `--source NAME` reads with. */
+export interface LiveCandidate {
+  record: LiveRecord;
+  source: SocketSource;
 }
 
-/** What `auto` tries, richest first, as instances (compatibility with callers of the old list). */
-export function autoOrder(os: string, procRoot: string, options: AutoOptions = {}): SocketSource[] {
-  return autoRecords(os, procRoot, options).map((r) => r.live.auto?.create?.(options) ?? r.live.create());
+/** What `auto` tries, richest first, each with a fresh instance. */
+export function autoCandidates(os: string, procRoot: string, options: AutoOptions = {}): LiveCandidate[] {
+  return autoRecords(os, procRoot, options).map((record) => ({ record, source: record.live.auto?.create?.(options) ?? record.live.create() }));
 }

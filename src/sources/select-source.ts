@@ -1,14 +1,10 @@
 import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
-import { LIVE_SOURCES, autoRecords, liveRecord, wrongOsReason, type LiveRecord, type LiveSourceName } from './registry.js';
+import { LIVE_SOURCES, autoCandidates, liveRecord, wrongOsReason, type LiveCandidate, type LiveSourceName } from './registry.js';
 import type { AutoOptions, OwnerFinder, SourceCapabilities } from './source-record.js';
 import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceChoice, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { createNetnsProvider } from './netns-source.js';
-
-export { autoOrder, createSource, wrongOsReason, type LiveSourceName } from './registry.js';
-export { NETLINK_FIRST_IN_AUTO } from './linux/records.js';
-export type { AutoOptions } from './source-record.js';
 
 /**
  * The reading, when it holds rows or proves an empty table; otherwise a SourceError: a source
@@ -31,11 +27,6 @@ async function readFrom(source: SocketSource, platform: Platform, options: Sourc
   }
 }
 
-interface Candidate {
-  record: LiveRecord;
-  source: SocketSource;
-}
-
 /**
  * Reads through the chosen source, and gives what its record says it can (owners, host facts).
  * With `auto`, a missing tool degrades to the next source once, with one notice, and the choice
@@ -43,8 +34,8 @@ interface Candidate {
  * instead, through a source with the `netns` capability (or auto), and everything is asked of it.
  */
 export class SourceSelector implements ReadingProvider {
-  private resolved: Candidate | undefined;
-  private readonly candidates: Candidate[];
+  private resolved: LiveCandidate | undefined;
+  private readonly candidates: LiveCandidate[];
   private pendingNotice: string | undefined;
   private ownerFinder: OwnerFinder | undefined;
   private reads: SourceRead[] = [];
@@ -69,9 +60,7 @@ export class SourceSelector implements ReadingProvider {
       if (wrongOs) throw new SourceError(wrongOs);
     }
     this.candidates =
-      choice === 'auto'
-        ? autoRecords(platform.os, options.procRoot, autoOptions).map((record) => ({ record, source: record.live.auto?.create?.(autoOptions) ?? record.live.create() }))
-        : [{ record: liveRecord(choice as LiveSourceName), source: liveRecord(choice as LiveSourceName).live.create() }];
+      choice === 'auto' ? autoCandidates(platform.os, options.procRoot, autoOptions) : [{ record: liveRecord(choice as LiveSourceName), source: liveRecord(choice as LiveSourceName).live.create() }];
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
 
@@ -136,7 +125,7 @@ export class SourceSelector implements ReadingProvider {
   }
 
   /** One read, its success (a table) and duration kept for the per-source metric. */
-  private async timed(candidate: Candidate): Promise<SourceReading> {
+  private async timed(candidate: LiveCandidate): Promise<SourceReading> {
     const startedMs = this.platform.nowMs();
     const done = (ok: boolean) => this.reads.push({ source: candidate.record.name, ok, durationMs: this.platform.nowMs() - startedMs });
     try {

@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ConntrackSource } from '../../src/sources/linux/conntrack.js';
 import { NetlinkSource, type NetlinkSourceOptions } from '../../src/sources/linux/netlink.js';
-import { NETLINK_FIRST_IN_AUTO, SourceSelector, autoOrder } from '../../src/sources/select-source.js';
+import { NETLINK_FIRST_IN_AUTO } from '../../src/sources/linux/records.js';
+import { autoCandidates } from '../../src/sources/registry.js';
+import { SourceSelector } from '../../src/sources/select-source.js';
 import { SourceError, SourceUnavailableError } from '../../src/sources/source.js';
 import { FakePlatform } from '../fake-platform.js';
 import { readFixture, readFixtureBytes } from '../fixture.js';
 
 describe('auto per OS', () => {
   it('Linux: ss then procfs (procfs only under a foreign proc root); Windows: netstat then the library; elsewhere: the library', () => {
-    expect(autoOrder('linux', '/proc').map((s) => s.name)).toEqual(['ss', 'procfs']);
-    expect(autoOrder('linux', '/host/proc').map((s) => s.name)).toEqual(['procfs']);
-    expect(autoOrder('win32', '/proc').map((s) => s.name)).toEqual(['netstat', 'systeminformation']);
-    expect(autoOrder('darwin', '/proc').map((s) => s.name)).toEqual(['systeminformation']);
+    expect(autoCandidates('linux', '/proc').map((c) => c.source.name)).toEqual(['ss', 'procfs']);
+    expect(autoCandidates('linux', '/host/proc').map((c) => c.source.name)).toEqual(['procfs']);
+    expect(autoCandidates('win32', '/proc').map((c) => c.source.name)).toEqual(['netstat', 'systeminformation']);
+    expect(autoCandidates('darwin', '/proc').map((c) => c.source.name)).toEqual(['systeminformation']);
   });
 
   it('Windows without netstat.exe falls back once, with one notice naming what is lost', async () => {
@@ -73,8 +75,8 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
   };
 
   it('the order is netlink, ss, procfs when netlink goes first; it does not yet by default', () => {
-    expect(autoOrder('linux', '/proc', { netlinkFirst: true }).map((s) => s.name)).toEqual(['netlink', 'ss', 'procfs']);
-    expect(autoOrder('linux', '/host/proc', { netlinkFirst: true }).map((s) => s.name)).toEqual(['procfs']);
+    expect(autoCandidates('linux', '/proc', { netlinkFirst: true }).map((c) => c.source.name)).toEqual(['netlink', 'ss', 'procfs']);
+    expect(autoCandidates('linux', '/host/proc', { netlinkFirst: true }).map((c) => c.source.name)).toEqual(['procfs']);
     expect(NETLINK_FIRST_IN_AUTO).toBe(false);
   });
 
