@@ -31,20 +31,9 @@ const INET_DIAG_MSG_BYTES = 72;
 const INET_DIAG_REQ_V2_BYTES = 56;
 export const SOCK_DIAG_REQUEST_BYTES = NLMSG_HEADER_BYTES + INET_DIAG_REQ_V2_BYTES;
 
-/** include/net/tcp_states.h numbering (TCP_ESTABLISHED = 1 … TCP_NEW_SYN_RECV = 12), as procfs prints it. */
-const KERNEL_STATE: Readonly<Partial<Record<TcpState, readonly number[]>>> = {
-  [TcpState.ESTABLISHED]: [1],
-  [TcpState.SYN_SENT]: [2],
-  [TcpState.SYN_RECEIVED]: [3, 12],
-  [TcpState.FIN_WAIT_1]: [4],
-  [TcpState.FIN_WAIT_2]: [5],
-  [TcpState.TIME_WAIT]: [6],
-  [TcpState.CLOSED]: [7],
-  [TcpState.CLOSE_WAIT]: [8],
-  [TcpState.LAST_ACK]: [9],
-  [TcpState.LISTEN]: [10],
-  [TcpState.CLOSING]: [11],
-};
+// The kernel's state numbers are procfs's (include/net/tcp_states.h), which prints them as two hex
+// digits: mapped once through that table for every byte value.
+const STATES_BY_NUMBER = Array.from({ length: 256 }, (_, n) => mapState('linux-proc-hex', n.toString(16).toUpperCase().padStart(2, '0')));
 
 /** Every TCP state (bits 1 to 12 of idiag_states). */
 export const ALL_TCP_STATES_MASK = 0x1ffe;
@@ -55,9 +44,14 @@ export const ALL_TCP_STATES_MASK = 0x1ffe;
  * sockets (TCP_NEW_SYN_RECV).
  */
 export function kernelStatesMask(states: Iterable<TcpState>): number {
+  const wanted = new Set(states);
   let mask = 0;
-  for (const state of states) for (const number of KERNEL_STATE[state] ?? []) mask |= 1 << number;
-  return mask;
+  // idiag_states is a u32: states 0 to 31, numbered as procfs's vocabulary table says.
+  for (let number = 0; number < 32; number++) {
+    const { state } = STATES_BY_NUMBER[number]!;
+    if (state !== TcpState.UNKNOWN && wanted.has(state)) mask |= 1 << number;
+  }
+  return mask >>> 0;
 }
 
 export interface SockDiagRequestOptions {
@@ -109,10 +103,6 @@ export interface SockDiagParseResult extends ParseResult<SocketRow> {
   /** NLM_F_DUMP_INTR: the tables changed while being dumped, so the dump may miss or repeat sockets. */
   interrupted: boolean;
 }
-
-// The kernel's state numbers are procfs's (include/net/tcp_states.h), which prints them as two hex
-// digits: mapped once through that table for every byte value.
-const STATES_BY_NUMBER = Array.from({ length: 256 }, (_, n) => mapState('linux-proc-hex', n.toString(16).toUpperCase().padStart(2, '0')));
 
 // idiag_timer (net/ipv4/inet_diag.c inet_sk_diag_fill; ss's tmr_name): 1 retransmit or probe, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe.
 const TIMER_NAMES: readonly SocketTimer['name'][] = ['off', 'on', 'keepalive', 'timewait', 'persist'];
