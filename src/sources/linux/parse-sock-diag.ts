@@ -1,7 +1,8 @@
 import { formatAddressBytes, type Protocol } from '../../core/address.js';
-import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
+import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
+import { applyTcpInfo } from './tcp-info.js';
 
 // NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
 //   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
@@ -106,9 +107,6 @@ export interface SockDiagParseResult extends ParseResult<SocketRow> {
 
 // idiag_timer (net/ipv4/inet_diag.c inet_sk_diag_fill; ss's tmr_name): 1 retransmit or probe, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe.
 const TIMER_NAMES: readonly SocketTimer['name'][] = ['off', 'on', 'keepalive', 'timewait', 'persist'];
-
-// No data can have flowed in these states, so tcp_info's last* stamps are unset (as in parse-ss.ts).
-const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.LISTEN, TcpState.CLOSED]);
 
 // struct tcp_info offsets (linux/tcp.h; checked with offsetof against 6.18's header).
 const TI_BACKOFF = 4; // u8 tcpi_backoff
@@ -264,36 +262,30 @@ export class SockDiagParser {
   /** struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold it. */
   private tcpInfo(row: SocketRow, view: DataView, from: number, end: number): void {
     const length = end - from;
-    if (length > TI_BACKOFF) row.backoff = view.getUint8(from + TI_BACKOFF);
-    const rto = this.u32(view, from, length, TI_RTO);
+    const u32 = (offset: number) => this.u32(view, from, length, offset);
     // 0 on a listener (no retransmission timer yet): left unset, as ss prints no rto: there.
-    if (rto) row.rtoMs = rto / 1000;
+    const rto = u32(TI_RTO);
     // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
-    const rtt = this.u32(view, from, length, TI_RTT);
-    if (rtt) {
-      row.rttMs = rtt / 1000;
-      const rttVar = this.u32(view, from, length, TI_RTTVAR);
-      if (rttVar !== undefined) row.rttVarMs = rttVar / 1000;
-    }
-    const unacked = this.u32(view, from, length, TI_UNACKED);
-    if (unacked !== undefined) row.unacked = unacked;
-    const lost = this.u32(view, from, length, TI_LOST);
-    if (lost !== undefined) row.lost = lost;
-    const totalRetrans = this.u32(view, from, length, TI_TOTAL_RETRANS);
-    if (totalRetrans !== undefined) row.totalRetransmits = totalRetrans;
-    const bytesAcked = this.u64(view, from, length, TI_BYTES_ACKED);
-    if (bytesAcked !== undefined) row.bytesSent = bytesAcked;
-    const bytesReceived = this.u64(view, from, length, TI_BYTES_RECEIVED);
-    if (bytesReceived !== undefined) row.bytesReceived = bytesReceived;
-    if (NO_DATA_STATES.has(row.state)) return;
-    const activity: SocketActivity = {};
-    const lastSend = this.believable(this.u32(view, from, length, TI_LAST_DATA_SENT));
-    if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
-    const lastReceive = this.believable(this.u32(view, from, length, TI_LAST_DATA_RECV));
-    if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
-    const lastAck = this.believable(this.u32(view, from, length, TI_LAST_ACK_RECV));
-    if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
-    row.activity = activity;
+    const rtt = u32(TI_RTT);
+    const rttVar = rtt ? u32(TI_RTTVAR) : undefined;
+    applyTcpInfo(
+      row,
+      {
+        rtoMs: rto ? rto / 1000 : undefined,
+        rttMs: rtt ? rtt / 1000 : undefined,
+        rttVarMs: rttVar === undefined ? undefined : rttVar / 1000,
+        totalRetransmits: u32(TI_TOTAL_RETRANS),
+        backoff: length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined,
+        unacked: u32(TI_UNACKED),
+        lost: u32(TI_LOST),
+        bytesSent: this.u64(view, from, length, TI_BYTES_ACKED),
+        bytesReceived: this.u64(view, from, length, TI_BYTES_RECEIVED),
+        lastDataSentMs: u32(TI_LAST_DATA_SENT),
+        lastDataRecvMs: u32(TI_LAST_DATA_RECV),
+        lastAckRecvMs: u32(TI_LAST_ACK_RECV),
+      },
+      this.options.uptimeMs,
+    );
   }
 
   /** The u32 at `offset` of a struct of `length` bytes at `from`, or undefined past its end. */
@@ -306,11 +298,6 @@ export class SockDiagParser {
     if (offset + 8 > length) return undefined;
     const le = this.options.littleEndian;
     return view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32;
-  }
-
-  private believable(value: number | undefined): number | undefined {
-    const uptime = this.options.uptimeMs;
-    return value !== undefined && (uptime === undefined || value <= uptime) ? value : undefined;
   }
 }
 

@@ -1,9 +1,10 @@
 import { numericEndpoint, parseNamedEndpoint, type Endpoint, type Protocol } from '../../core/address.js';
-import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
+import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
+import { applyTcpInfo } from './tcp-info.js';
 import { plural } from '../../core/plural.js';
 
 // iproute2 `ss -tanoie[H]` output: one state line per socket
@@ -18,9 +19,6 @@ export interface SsParseOptions {
    */
   uptimeMs?: number;
 }
-
-// No data can have flowed in these states, so the kernel's last* stamps are unset there.
-const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.LISTEN, TcpState.CLOSED]);
 
 const NETIDS = new Set(['tcp', 'udp', 'raw', 'u_str', 'u_dgr', 'u_seq', 'nl', 'p_raw', 'p_dgr', 'v_str', 'v_dgr', 'xdp', 'mptcp', 'sctp', 'tipc', '???']);
 
@@ -348,34 +346,25 @@ function isTcpInfoLine(line: string): boolean {
 
 function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): void {
   if (!isTcpInfoLine(line)) return;
-  const rto = infoNumber(line, 'rto:');
-  if (rto !== undefined) row.rtoMs = rto;
-  // rtt:0 means "no sample yet" (tcpi_rtt is 0 until the first RTT measure), not 0 ms: left unset.
-  const rtt = infoNumber(line, 'rtt:');
-  if (rtt !== undefined) row.rttMs = rtt;
-  const rttVar = infoSecond(line, 'rtt:');
-  if (rttVar !== undefined) row.rttVarMs = rttVar;
-  row.totalRetransmits = infoSecond(line, 'retrans:') ?? 0;
-  row.backoff = infoNumber(line, 'backoff:') ?? 0;
-  row.unacked = infoNumber(line, 'unacked:') ?? 0;
-  row.lost = infoNumber(line, 'lost:') ?? 0;
-  row.bytesSent = infoNumber(line, 'bytes_acked:') ?? 0;
-  row.bytesReceived = infoNumber(line, 'bytes_received:') ?? 0;
-
-  if (NO_DATA_STATES.has(row.state)) return;
-  // Absent means 0 ms ago: on a busy one-way stream the sending end prints only lastrcv (old)
+  // rtt:0 means "no sample yet" (tcpi_rtt is 0 until the first RTT measure), not 0 ms: ss prints none then.
+  // Absent last* means 0 ms ago: on a busy one-way stream the sending end prints only lastrcv (old)
   // and the receiving end only lastsnd; reading "absent" as "unknown" made both look idle.
-  const lastSend = believable(infoNumber(line, 'lastsnd:') ?? 0, options.uptimeMs);
-  const lastReceive = believable(infoNumber(line, 'lastrcv:') ?? 0, options.uptimeMs);
-  const lastAck = believable(infoNumber(line, 'lastack:') ?? 0, options.uptimeMs);
-  const activity: SocketActivity = {};
-  if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
-  if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
-  if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
-  row.activity = activity;
-}
-
-/** A last* stamp longer ago than the host has been up was never set (see SsParseOptions). */
-function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {
-  return value !== undefined && (uptimeMs === undefined || value <= uptimeMs) ? value : undefined;
+  applyTcpInfo(
+    row,
+    {
+      rtoMs: infoNumber(line, 'rto:'),
+      rttMs: infoNumber(line, 'rtt:'),
+      rttVarMs: infoSecond(line, 'rtt:'),
+      totalRetransmits: infoSecond(line, 'retrans:') ?? 0,
+      backoff: infoNumber(line, 'backoff:') ?? 0,
+      unacked: infoNumber(line, 'unacked:') ?? 0,
+      lost: infoNumber(line, 'lost:') ?? 0,
+      bytesSent: infoNumber(line, 'bytes_acked:') ?? 0,
+      bytesReceived: infoNumber(line, 'bytes_received:') ?? 0,
+      lastDataSentMs: infoNumber(line, 'lastsnd:') ?? 0,
+      lastDataRecvMs: infoNumber(line, 'lastrcv:') ?? 0,
+      lastAckRecvMs: infoNumber(line, 'lastack:') ?? 0,
+    },
+    options.uptimeMs,
+  );
 }

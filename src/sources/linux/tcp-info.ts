@@ -1,0 +1,48 @@
+import type { SocketActivity, SocketRow } from '../../core/connection.js';
+import { TcpState } from '../../core/tcp-state.js';
+
+// struct tcp_info (linux/tcp.h) onto a row: ss prints it as text (parse-ss.ts), sock_diag sends it
+// as bytes (parse-sock-diag.ts); each parser reads its own form, and both hand the values here.
+
+/** tcp_info's values in the row's names and units (ms, segments, bytes); undefined: not known, left unset. */
+export interface TcpInfoValues extends Pick<SocketRow, 'rtoMs' | 'rttMs' | 'rttVarMs' | 'totalRetransmits' | 'backoff' | 'unacked' | 'lost' | 'bytesSent' | 'bytesReceived'> {
+  /** tcpi_last_data_sent (ss `lastsnd:`), ms ago. */
+  lastDataSentMs?: number;
+  /** tcpi_last_data_recv (ss `lastrcv:`), ms ago. */
+  lastDataRecvMs?: number;
+  /** tcpi_last_ack_recv (ss `lastack:`), ms ago. */
+  lastAckRecvMs?: number;
+}
+
+// No data can have flowed in these states, so the kernel's last* stamps are unset there.
+const NO_DATA_STATES: ReadonlySet<string> = new Set([TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.LISTEN, TcpState.CLOSED]);
+
+/**
+ * Sets the known values on `row`, and its activity from the last* stamps: none in a state where no
+ * data can have flowed, and a stamp longer ago than the host has been up (`uptimeMs`) was never set
+ * (SYN-SENT shows jiffies minus an unset stamp, e.g. lastsnd:4294938568). Mutates `row`.
+ */
+export function applyTcpInfo(row: SocketRow, info: TcpInfoValues, uptimeMs: number | undefined): void {
+  if (info.rtoMs !== undefined) row.rtoMs = info.rtoMs;
+  if (info.rttMs !== undefined) row.rttMs = info.rttMs;
+  if (info.rttVarMs !== undefined) row.rttVarMs = info.rttVarMs;
+  if (info.totalRetransmits !== undefined) row.totalRetransmits = info.totalRetransmits;
+  if (info.backoff !== undefined) row.backoff = info.backoff;
+  if (info.unacked !== undefined) row.unacked = info.unacked;
+  if (info.lost !== undefined) row.lost = info.lost;
+  if (info.bytesSent !== undefined) row.bytesSent = info.bytesSent;
+  if (info.bytesReceived !== undefined) row.bytesReceived = info.bytesReceived;
+  if (NO_DATA_STATES.has(row.state)) return;
+  const activity: SocketActivity = {};
+  const lastSend = believable(info.lastDataSentMs, uptimeMs);
+  if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
+  const lastReceive = believable(info.lastDataRecvMs, uptimeMs);
+  if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
+  const lastAck = believable(info.lastAckRecvMs, uptimeMs);
+  if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
+  row.activity = activity;
+}
+
+function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {
+  return value !== undefined && (uptimeMs === undefined || value <= uptimeMs) ? value : undefined;
+}
