@@ -1,5 +1,6 @@
 import type { Platform } from '../platform/platform.js';
 import { NetnsProvider } from './linux/netns-provider.js';
+import type { NetnsMethod } from './linux/netns-reader.js';
 import { discoverNamespaces, selectNamespaces } from './linux/netns.js';
 import type { NetnsChoice } from './netns-choice.js';
 import { liveRecord, type LiveSourceName } from './registry.js';
@@ -16,7 +17,7 @@ export function createNetnsProvider(platform: Platform, options: { choice: Netns
   if (options.source !== 'auto' && !liveRecord(options.source as LiveSourceName).live.capabilities.netns) {
     throw new SourceError(`--netns reads namespaces through ss or procfs, not --source ${options.source}`);
   }
-  return new NetnsProvider(platform, options);
+  return new NetnsProvider(platform, { ...options, source: options.source as 'auto' | NetnsMethod });
 }
 
 /** The inodes of the namespaces a `--netns` NAME, PID or PATH names now; none when it names nothing (or /proc cannot be listed). */

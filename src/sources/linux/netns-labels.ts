@@ -59,24 +59,15 @@ export function containerOfCgroupFile(text: string): Container | undefined {
 }
 
 /**
- * The label of a namespace: inode, names, host, and the container of its first process whose
- * cgroup names one (a pod's processes share its namespace; the first is usually the pause
- * container). Reads at most a few cgroup files; unreadable ones are skipped.
+ * The container holding a namespace: that of its first process whose cgroup names one (a pod's
+ * processes share its namespace; the first is usually the pause container); none for the host's
+ * own namespace. Reads at most a few cgroup files; unreadable ones are skipped.
  */
-export async function labelNamespace(platform: Platform, procRoot: string, ns: NetnsHandle): Promise<NetnsLabel> {
-  const label: NetnsLabel = { inode: ns.inode };
-  if (ns.names.length > 0) label.names = [...ns.names];
-  if (ns.host) {
-    label.host = true;
-    return label; // the host's own processes are not a container
-  }
+export async function containerOfNamespace(platform: Platform, procRoot: string, ns: Pick<NetnsHandle, 'pids' | 'host'>): Promise<Container | undefined> {
+  if (ns.host) return undefined; // the host's own processes are not a container
   for (const pid of ns.pids.slice(0, 4)) {
-    const text = await platform.readText(`${procRoot}/${pid}/cgroup`).catch(() => '');
-    const container = containerOfCgroupFile(text);
-    if (container) {
-      label.container = container;
-      break;
-    }
+    const container = containerOfCgroupFile(await platform.readText(`${procRoot}/${pid}/cgroup`).catch(() => ''));
+    if (container) return container;
   }
-  return label;
+  return undefined;
 }

@@ -2,10 +2,10 @@ import type { Protocol } from '../../core/address.js';
 import { netnsText, sameNetns, type NetnsLabel, type SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import type { HostFacts } from '../../core/diagnosis.js';
-import { SourceError, type ReadingProvider, type SourceChoice, type SourceRead, type SourceReading } from '../source.js';
+import { SourceError, type ReadingProvider, type SourceRead, type SourceReading } from '../source.js';
 import type { NetnsChoice } from '../netns-choice.js';
 import { continuesNamespace, discoverNamespaces, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
-import { labelNamespace } from './netns-labels.js';
+import { containerOfNamespace } from './netns-labels.js';
 import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { OwnerResolver } from './process-owners.js';
 
@@ -15,8 +15,8 @@ import { OwnerResolver } from './process-owners.js';
 
 export interface NetnsProviderOptions {
   choice: NetnsChoice;
-  /** auto (ss through nsenter, else procfs), ss or procfs. */
-  source: SourceChoice;
+  /** auto (ss through nsenter, else procfs), ss or procfs (netns-source.ts refuses other sources). */
+  source: 'auto' | NetnsMethod;
   procRoot: string;
   /** Namespaces read at once (each ss run is a process; 2 cores are common). */
   concurrency?: number;
@@ -40,7 +40,6 @@ export class NetnsProvider implements ReadingProvider {
   private seen = new Map<number, NetnsLabel>();
   private readonly containers = new Map<number, NetnsLabel['container'] | null>();
   private readonly resolvers = new Map<number, OwnerResolver>();
-  private readonly pidsOf = new Map<number, readonly number[]>();
   private ownInode: number | undefined | null = null;
   /** Holders of each selected namespace at the last poll, by inode: a reused inode is a new namespace. */
   private readonly holders = new Map<number, NetnsHolders>();
@@ -49,13 +48,12 @@ export class NetnsProvider implements ReadingProvider {
     private readonly platform: Platform,
     private readonly options: NetnsProviderOptions,
   ) {
-    if (platform.os !== 'linux') throw new SourceError(`--netns reads Linux network namespaces; this is ${platform.os}`);
-    if (options.source === 'ss' || options.source === 'procfs') this.method = options.source;
-    else if (options.source !== 'auto') throw new SourceError(`--netns reads namespaces through ss or procfs, not --source ${options.source}`);
+    if (options.source !== 'auto') this.method = options.source;
   }
 
-  get name(): string {
-    return this.method ?? (this.options.source === 'auto' ? 'ss' : this.options.source);
+  /** The method read through; with auto, ss until a namespace has shown it cannot run. */
+  get name(): NetnsMethod {
+    return this.method ?? 'ss';
   }
 
   hostFacts(): Promise<HostFacts> {
@@ -74,7 +72,7 @@ export class NetnsProvider implements ReadingProvider {
       this.reads = [{ source: reading.source, ok: true, durationMs: this.platform.nowMs() - startedMs }];
       return reading;
     } catch (error) {
-      this.reads = [{ source: this.method ?? (this.options.source === 'procfs' ? 'procfs' : 'ss'), ok: false, durationMs: this.platform.nowMs() - startedMs }];
+      this.reads = [{ source: this.name, ok: false, durationMs: this.platform.nowMs() - startedMs }];
       throw error;
     }
   }
@@ -146,7 +144,7 @@ export class NetnsProvider implements ReadingProvider {
     }
     if (failures.length > 0) notices.push(`${failures.length} of ${selected.length} network namespaces not read (their connections are kept as they were): ${summarizeFailures(failures)}`);
     this.seen = nextSeen;
-    const reading: SourceReading = { source: this.method ?? 'ss', rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
+    const reading: SourceReading = { source: this.name, rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
     if (unreadNetns.length > 0) reading.unreadNetns = unreadNetns;
     if (gone.length > 0) reading.goneNetns = gone;
     return reading;
@@ -163,7 +161,6 @@ export class NetnsProvider implements ReadingProvider {
         const i = next++;
         const ns = selected[i]!;
         const label = await this.labelOf(ns);
-        this.pidsOf.set(ns.inode, ns.pids);
         try {
           out[i] = { ns, label, reading: await this.readOne(ns) };
         } catch (error) {
@@ -203,7 +200,7 @@ export class NetnsProvider implements ReadingProvider {
   private async labelOf(ns: NetnsHandle): Promise<NetnsLabel> {
     let container = this.containers.get(ns.inode);
     if (container === undefined) {
-      container = (await labelNamespace(this.platform, this.options.procRoot, ns)).container ?? null;
+      container = (await containerOfNamespace(this.platform, this.options.procRoot, ns)) ?? null;
       this.containers.set(ns.inode, container);
     }
     const label: NetnsLabel = { inode: ns.inode, path: ns.path };
@@ -219,10 +216,13 @@ export class NetnsProvider implements ReadingProvider {
   private async addOwners(ns: NetnsHandle, rows: SocketRow[], notices: string[], label: NetnsLabel): Promise<void> {
     let resolver = this.resolvers.get(ns.inode);
     if (!resolver) {
-      resolver = new OwnerResolver(this.platform, this.options.procRoot, () => this.pidsOf.get(ns.inode) ?? []);
+      resolver = new OwnerResolver(this.platform, this.options.procRoot);
       this.resolvers.set(ns.inode, resolver);
     }
-    const lookup = await resolver.resolve(rows.map((row) => row.inode ?? 0));
+    const lookup = await resolver.resolve(
+      rows.map((row) => row.inode ?? 0),
+      ns.pids,
+    );
     for (const row of rows) {
       const owner = row.inode ? lookup.owners.get(row.inode) : undefined;
       if (owner) {
@@ -281,7 +281,6 @@ export class NetnsProvider implements ReadingProvider {
   private forget(inode: number): void {
     this.containers.delete(inode);
     this.resolvers.delete(inode);
-    this.pidsOf.delete(inode);
   }
 
   private takeNotices(): string[] {

@@ -21,14 +21,13 @@ export class OwnerResolver {
   private cache = new Map<number, Owner>();
   private lastDenied = false;
 
-  /** `pids`: scan only these processes (those of one network namespace), instead of every one under `procRoot`. */
   constructor(
     private readonly platform: Platform,
     private readonly procRoot: string,
-    private readonly pids?: () => readonly number[],
   ) {}
 
-  async resolve(wanted: Iterable<number>): Promise<OwnerLookup> {
+  /** Owners of the `wanted` inodes (0: none); `pids`: scan only these processes (one network namespace's), not every one under `procRoot`. */
+  async resolve(wanted: Iterable<number>, pids?: readonly number[]): Promise<OwnerLookup> {
     const owners = new Map<number, Owner>();
     const missing = new Set<number>();
     for (const inode of wanted) {
@@ -38,18 +37,18 @@ export class OwnerResolver {
       else missing.add(inode);
     }
     let denied = false;
-    if (missing.size > 0) denied = await this.scan(missing, owners);
+    if (missing.size > 0) denied = await this.scan(missing, owners, pids);
     else denied = this.lastDenied;
     this.lastDenied = denied;
     this.cache = new Map(owners);
     return { owners, permissionDenied: denied };
   }
 
-  private async scan(missing: Set<number>, owners: Map<number, Owner>): Promise<boolean> {
+  private async scan(missing: Set<number>, owners: Map<number, Owner>, only: readonly number[] | undefined): Promise<boolean> {
     let denied = false;
     let pids: string[];
     try {
-      pids = this.pids ? this.pids().map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
+      pids = only ? only.map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
     } catch {
       return true;
     }
