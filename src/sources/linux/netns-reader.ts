@@ -2,7 +2,7 @@ import { connectionKey, type SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, type SourceReading } from '../source.js';
 import type { NetnsHandle } from './netns.js';
-import { procfsSource } from './procfs.js';
+import { procfsInodes, procfsSource } from './procfs.js';
 import { readSs } from './ss.js';
 
 // Reading the socket table of one network namespace that may not be ours.
@@ -49,13 +49,7 @@ export async function readNamespace(platform: Platform, procRoot: string, ns: Ne
  */
 async function addMissingInodes(platform: Platform, procDir: string, rows: SocketRow[]): Promise<void> {
   if (rows.every((row) => row.inode !== undefined)) return;
-  let procRows: SocketRow[];
-  try {
-    procRows = (await procfsSource.read(platform, { procRoot: procDir })).rows;
-  } catch {
-    return; // the process left: these owners stay unknown this poll
-  }
-  const byKey = new Map(procRows.map((row) => [connectionKey(row), row.inode]));
+  const byKey = await procfsInodes(platform, procDir);
   for (const row of rows) {
     const inode = row.inode === undefined ? byKey.get(connectionKey(row)) : undefined;
     if (inode !== undefined) row.inode = inode;

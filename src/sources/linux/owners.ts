@@ -3,7 +3,7 @@ import type { Ownership } from '../../core/evaluate.js';
 import type { Platform } from '../../platform/platform.js';
 import type { OwnerAnswer, OwnerFinder } from '../source-record.js';
 import { OwnerResolver } from './process-owners.js';
-import { procfsSource } from './procfs.js';
+import { procfsInodes } from './procfs.js';
 
 /**
  * Owners of Linux sockets: inode → /proc/<pid>/fd (process-owners.ts), one /proc scan per call at
@@ -33,13 +33,7 @@ export class ProcOwners implements OwnerFinder {
   /** Inodes of these rows (0: none known); a source that printed none is completed from procfs, once. */
   private async inodesOf(rows: readonly SocketRow[]): Promise<number[]> {
     if (rows.every((row) => row.inode !== undefined)) return rows.map((row) => row.inode!);
-    let byKey = new Map<string, number>();
-    try {
-      const reading = await procfsSource.read(this.platform, { procRoot: this.procRoot });
-      byKey = new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
-    } catch {
-      // no procfs view: these owners stay unknown
-    }
+    const byKey = await procfsInodes(this.platform, this.procRoot);
     return rows.map((row) => row.inode ?? byKey.get(connectionKey(row)) ?? 0);
   }
 }

@@ -1,5 +1,5 @@
 import type { Protocol } from '../../core/address.js';
-import type { SocketRow } from '../../core/connection.js';
+import { connectionKey, type SocketRow } from '../../core/connection.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
 import { errnoWords } from '../../platform/errors.js';
 import { UnusableInputError } from '../unusable-input.js';
@@ -63,3 +63,16 @@ export const procfsSource: SocketSource = {
     return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
   },
 };
+
+/**
+ * The inode of each socket `<procRoot>/net/tcp*` lists, by connectionKey: for rows of a source that
+ * printed none (ss without -e), since owners are found by inode. Empty when procfs cannot be read.
+ */
+export async function procfsInodes(platform: Platform, procRoot: string): Promise<Map<string, number>> {
+  try {
+    const reading = await procfsSource.read(platform, { procRoot });
+    return new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
+  } catch {
+    return new Map(); // no procfs view (the process left, or no /proc): these owners stay unknown
+  }
+}
