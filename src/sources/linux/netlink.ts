@@ -3,12 +3,10 @@ import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, sockDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
-import { openSockDiagChannel, type SockDiagChannel } from './sock-diag-dump.js';
+import { errnoName, openSockDiagChannel, type SockDiagChannel } from './sock-diag-dump.js';
 
-// errno names for a dump the kernel ended with NLMSG_ERROR (asm-generic/errno-base.h, errno.h).
-const ERRNO_NAMES: Readonly<Record<number, string>> = { 1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 13: 'EACCES', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP' };
 // A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
-const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<number> = new Set([2, 93, 95]);
+const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'EPROTONOSUPPORT', 'EOPNOTSUPP']);
 
 export interface NetlinkSourceOptions {
   /** Opens the kernel channel; injected by tests (a refused or missing library). */
@@ -51,13 +49,13 @@ export class NetlinkSource implements SocketSource {
       await this.channel.dump({ request }, (bytes) => familyParser.datagram(bytes));
       const result = familyParser.finish();
       if (result.errno !== undefined) {
-        const name = ERRNO_NAMES[result.errno] ?? `errno ${result.errno}`;
+        const name = errnoName(result.errno);
         // Without IPv6 the kernel has no AF_INET6 handler for the dump.
-        if (family === AF_INET6 && result.errno === 2 && rows.length > 0) {
+        if (family === AF_INET6 && name === 'ENOENT' && rows.length > 0) {
           notices.push('netlink: no AF_INET6 table (IPv6 is off): IPv4 only');
           continue;
         }
-        if (UNAVAILABLE_DUMP_ERRNOS.has(result.errno)) throw new SourceUnavailableError(`netlink: the kernel refuses the TCP dump (${name}; is tcp_diag loaded?)`);
+        if (UNAVAILABLE_DUMP_ERRNOS.has(name)) throw new SourceUnavailableError(`netlink: the kernel refuses the TCP dump (${name}; is tcp_diag loaded?)`);
         throw new SourceError(`netlink: the kernel ended the dump with ${name}`);
       }
       if (!result.done) throw new SourceError('netlink: the dump ended without NLMSG_DONE');

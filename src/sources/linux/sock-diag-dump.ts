@@ -25,14 +25,26 @@ export interface SockDiagChannel {
   close(): void;
 }
 
-// errno values (asm-generic/errno.h) that mean "no sock_diag here", not "this dump failed".
-const UNAVAILABLE_ERRNOS: Readonly<Record<number, string>> = {
-  93: 'EPROTONOSUPPORT',
-  97: 'EAFNOSUPPORT',
+// Linux errno numbers a sock_diag socket or dump reports (asm-generic/errno-base.h, errno.h).
+const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: 'EPERM',
+  2: 'ENOENT',
+  12: 'ENOMEM',
   13: 'EACCES',
+  22: 'EINVAL',
   38: 'ENOSYS',
+  93: 'EPROTONOSUPPORT',
+  95: 'EOPNOTSUPP',
+  97: 'EAFNOSUPPORT',
 };
+
+/** A Linux errno number's name (`EPERM`), or `errno N` for one not listed. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+// Refused with these, socket() means "no sock_diag here", not "this dump failed".
+const UNAVAILABLE_SOCKET_ERRNOS: ReadonlySet<string> = new Set(['EPROTONOSUPPORT', 'EAFNOSUPPORT', 'EPERM', 'EACCES', 'ENOSYS']);
 
 // Plain JavaScript, run with `eval` so the same code works from the built dist/ and from the
 // TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer }; out: { id, datagram }
@@ -158,8 +170,8 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
         }
         if (reply.end) return finish();
         if (reply.step === 'load') return finish(new SourceUnavailableError(`netlink: the koffi library cannot load: ${reply.message}`));
-        const name = UNAVAILABLE_ERRNOS[reply.errno ?? -1];
-        if (reply.step === 'socket' && name) return finish(new SourceUnavailableError(`netlink: the kernel refuses NETLINK_SOCK_DIAG (${name})`));
+        const name = errnoName(reply.errno ?? -1);
+        if (reply.step === 'socket' && UNAVAILABLE_SOCKET_ERRNOS.has(name)) return finish(new SourceUnavailableError(`netlink: the kernel refuses NETLINK_SOCK_DIAG (${name})`));
         const why = reply.errno === 11 ? 'no answer within the timeout' : reply.errno === 0 ? 'the kernel closed the socket' : `errno ${reply.errno}`;
         finish(new SourceError(`netlink: ${reply.step} failed: ${why}`));
       };
