@@ -11,7 +11,7 @@ import type { Platform } from '../platform/platform.js';
 import { StateFile, StateFileUnusableError } from '../platform/state-file.js';
 import { endSocket } from '../sources/end-socket.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
-import type { SourceChoice } from '../sources/source.js';
+import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
 import type { Monitor, PollOutcome } from './monitor.js';
 import type { CheckReport, ResetResult } from './reports.js';

@@ -5,7 +5,7 @@ import type { TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { readStateText } from '../platform/state-file.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
-import type { SourceChoice } from '../sources/source.js';
+import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity } from '../sources/table-identity.js';
 import type { Monitor } from './monitor.js';
 import type { ConnectionTarget, ExplainReport } from './reports.js';

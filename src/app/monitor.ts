@@ -7,7 +7,8 @@ import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
-import { SourceError, type ReadingProvider, type SourceChoice, type SourceRead } from '../sources/source.js';
+import type { SourceChoice } from '../sources/registry.js';
+import { SourceError, type ReadingProvider, type SourceRead } from '../sources/source.js';
 
 export interface PollOutcome {
   ok: boolean;

@@ -3,8 +3,8 @@ import { NetnsProvider } from './linux/netns-provider.js';
 import type { NetnsMethod } from './linux/netns-reader.js';
 import { discoverNamespaces, selectNamespaces } from './linux/netns.js';
 import type { NetnsChoice } from './netns-choice.js';
-import { liveRecord, type LiveSourceName } from './registry.js';
-import { SourceError, type ReadingProvider, type SourceChoice } from './source.js';
+import { liveRecord, type LiveSourceName, type SourceChoice } from './registry.js';
+import { SourceError, type ReadingProvider } from './source.js';
 
 /**
  * The provider that reads the namespaces `choice` selects through `source`: auto (ss through

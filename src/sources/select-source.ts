@@ -1,8 +1,8 @@
 import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
-import { LIVE_SOURCES, autoCandidates, liveRecord, wrongOsReason, type LiveCandidate, type LiveSourceName } from './registry.js';
+import { LIVE_SOURCES, autoCandidates, liveRecord, wrongOsReason, type LiveCandidate, type LiveSourceName, type SourceChoice } from './registry.js';
 import type { AutoOptions, OwnerFinder, SourceCapabilities } from './source-record.js';
-import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceChoice, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
+import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { createNetnsProvider } from './netns-source.js';
 

@@ -3,11 +3,9 @@ import type { NetnsLabel, SocketRow } from '../core/connection.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
 import type { NetnsChoice } from './netns-choice.js';
-import type { LiveSourceName, SourceChoice } from './registry.js';
+import type { LiveSourceName } from './registry.js';
 import type { OwnerFinder, SourceCapabilities } from './source-record.js';
 
-// `--source` names come from the registry (registry.ts): SOURCE_NAMES there.
-export type { SourceChoice };
 /** A live source, or `input` for captured files. */
 export type SourceName = LiveSourceName | 'input';
 

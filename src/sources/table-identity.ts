@@ -1,5 +1,5 @@
 import type { Platform } from '../platform/platform.js';
-import type { SourceChoice } from './source.js';
+import type { SourceChoice } from './registry.js';
 import { netnsChoiceText, type NetnsChoice } from './netns-choice.js';
 import { resolveNetnsInodes } from './netns-source.js';
 
