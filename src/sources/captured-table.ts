@@ -1,15 +1,12 @@
 import type { Protocol } from '../core/address.js';
 import type { ParseProblem, SocketRow } from '../core/connection.js';
-import { INPUT_DETECTION_ORDER, INPUT_FORMATS, inputParser, type InputFormat } from './registry.js';
+import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry.js';
 import { summarizeProblems } from './source.js';
 import { unknownStateNotices } from './unknown-states.js';
 import { UnusableInputError } from './unusable-input.js';
 
 // Socket tables captured as text (`--input`): which tool wrote them, and their rows. Pure. Each
 // format's pattern, header and parser are in its source's registry record (registry.ts).
-
-export { INPUT_FORMATS, type InputFormat };
-export { unknownStateNotices };
 
 /** The format of a captured table, from its own text; undefined when nothing fits. */
 export function detectInputFormat(text: string): InputFormat | undefined {

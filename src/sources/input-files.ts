@@ -1,6 +1,7 @@
 import type { Platform } from '../platform/platform.js';
 import { errnoWords } from '../platform/errors.js';
-import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type InputFormat, type ParsedCapture } from './captured-table.js';
+import { capturedAtFromText, detectInputFormat, parseCapture, withoutCaptureLine, type ParsedCapture } from './captured-table.js';
+import type { InputFormat } from './registry.js';
 import { decodeText } from './decode-text.js';
 import { unwrapPastedTable } from './pasted-text.js';
 import type { HostFacts } from '../core/diagnosis.js';
