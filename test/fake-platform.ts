@@ -1,6 +1,7 @@
 import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions } from '../src/platform/platform.js';
 import { forEachLine } from '../src/core/text-lines.js';
 import type { CliContext } from '../src/cli/context.js';
+import { readFixture } from './fixture.js';
 
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
 export class FakePlatform implements Platform {
@@ -130,6 +131,27 @@ export class FakePlatform implements Platform {
 
 export function ssAnswers(stdout: string): (argv: readonly string[]) => CommandResult {
   return () => ({ stdout, stderr: '', exitCode: 0 });
+}
+
+/**
+ * A host holding the sessions scripts/park-sockets.py parks, as in its capture
+ * linux-ss-tanoie-park-sockets-kernel6.txt: up an hour, `ss` answering that capture, and python3
+ * (pid 4242) holding the three CLOSE_WAIT sockets (inodes 6731, 6734, 6737) and the listener on
+ * 47537 (6730). A test replaces `commands` to answer something else.
+ */
+export function parkSocketsHost(): FakePlatform {
+  const platform = new FakePlatform();
+  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  platform.commands = [ssAnswers(readFixture('linux-ss-tanoie-park-sockets-kernel6.txt'))];
+  for (const [fd, inode] of [
+    [3, 6731],
+    [4, 6734],
+    [5, 6737],
+    [6, 6730],
+  ] as const)
+    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
+  platform.files.set('/proc/4242/comm', 'python3\n');
+  return platform;
 }
 
 export interface CapturedContext extends CliContext {

@@ -2,24 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/app/monitor.js';
 import type { Evaluation } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
-import { FakePlatform, ssAnswers } from '../fake-platform.js';
+import { FakePlatform, parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
-const SS_PARK = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'); // -tanoi: no inodes
 const PROC_STUCK = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
 
 function setup() {
-  const platform = new FakePlatform();
-  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
-  platform.commands = [ssAnswers(SS_PARK)];
-  for (const [fd, inode] of [
-    [3, 6731],
-    [4, 6734],
-    [5, 6737],
-  ] as const)
-    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
-  platform.files.set('/proc/4242/comm', 'python3\n');
+  const platform = parkSocketsHost();
   platform.links.set('/proc/1/fd/0', 'pipe:[9]');
   return { platform, monitor: new Monitor(platform, { source: 'ss', procRoot: '/proc' }) };
 }

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { FakePlatform, runOn, ssAnswers } from '../fake-platform.js';
+import { parkSocketsHost, runOn, ssAnswers, type FakePlatform } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
 // Issue 16's CLI details through the whole CLI on the fake platform: `off` thresholds, list
@@ -15,18 +15,8 @@ let platform: FakePlatform;
 let home: string;
 
 beforeEach(async () => {
-  platform = new FakePlatform();
-  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  platform = parkSocketsHost();
   platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', '32768\t60999\n');
-  for (const [fd, inode] of [
-    [3, 6731],
-    [4, 6734],
-    [5, 6737],
-    [6, 6730],
-  ] as const)
-    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
-  platform.files.set('/proc/4242/comm', 'python3\n');
-  platform.commands = [ssAnswers(SS_PARK)];
   home = await mkdtemp(join(tmpdir(), 'tcpdwell-g-'));
 });
 

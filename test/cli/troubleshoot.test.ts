@@ -2,9 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
 import type { CommandResult } from '../../src/platform/platform.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { parkSocketsHost, runOn, type FakePlatform } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
 // list --why, check findings and --reset, explain and reset, through the exec seam with captured
@@ -19,18 +18,9 @@ let denyKills: boolean;
 let vanishBeforeKill: boolean;
 
 beforeEach(() => {
-  platform = new FakePlatform();
-  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  platform = parkSocketsHost();
   platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', '32768\t60999\n');
   platform.files.set('/proc/sys/net/ipv4/tcp_fin_timeout', '60\n');
-  for (const [fd, inode] of [
-    [3, 6731],
-    [4, 6734],
-    [5, 6737],
-    [6, 6730],
-  ] as const)
-    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
-  platform.files.set('/proc/4242/comm', 'python3\n');
   killed = [];
   denyKills = false;
   vanishBeforeKill = false;
@@ -51,11 +41,7 @@ beforeEach(() => {
   ];
 });
 
-async function run(argv: string[]) {
-  const context = fakeContext(platform, { HOME: await mkdtemp(join(tmpdir(), 'tcpdwell-t-')) });
-  const code = await runCli(argv, context, '0.1.0');
-  return { code, out: context.out(), err: context.err() };
-}
+const run = async (argv: string[]) => runOn(platform, argv, { HOME: await mkdtemp(join(tmpdir(), 'tcpdwell-t-')) });
 
 describe('list --why', () => {
   it('adds the finding under each flagged row and the group findings after the table', async () => {

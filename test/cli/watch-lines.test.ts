@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakePlatform, runOn } from '../fake-platform.js';
+import { parkSocketsHost, runOn, ssAnswers } from '../fake-platform.js';
 import { readFixture, ssWithoutSocket } from '../fixture.js';
 
 // Issue 16.15: `watch` says what it watches before anything happens, and its lines name the owner
@@ -9,19 +9,10 @@ const SS_PARK = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
 /** The capture `ms` later with no traffic (written for the test): tcp_info's last* counters grown by `ms`, as the kernel's would. */
 const aged = (text: string, ms: number) => text.replace(/\b(lastsnd|lastrcv|lastack):(\d+)/g, (_m, name: string, value: string) => `${name}:${Number(value) + ms}`);
 
+/** The park-sockets host whose `ss` answers `answers` in turn, the last one repeating. */
 function parkPlatform(answers: string[]) {
-  const platform = new FakePlatform();
-  platform.files.set('/proc/uptime', '3600.00 7100.00\n');
-  for (const [fd, inode] of [
-    [3, 6731],
-    [4, 6734],
-    [5, 6737],
-    [6, 6730],
-  ] as const)
-    platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
-  platform.files.set('/proc/4242/comm', 'python3\n');
-  let polls = 0;
-  platform.commands = [() => ({ stdout: answers[Math.min(polls++, answers.length - 1)]!, stderr: '', exitCode: 0 })];
+  const platform = parkSocketsHost();
+  platform.commands = answers.map((text) => ssAnswers(text));
   return platform;
 }
 
