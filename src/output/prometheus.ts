@@ -125,8 +125,13 @@ function netnsGroups(views: readonly ConnectionView[], labels: { maxSeries: numb
   const loose: ConnectionView[] = [];
   for (const v of views) {
     const inode = v.row.netns?.inode;
-    if (inode === undefined) loose.push(v);
-    else byInode.set(inode, [...(byInode.get(inode) ?? []), v]);
+    if (inode === undefined) {
+      loose.push(v);
+      continue;
+    }
+    const list = byInode.get(inode);
+    if (list) list.push(v);
+    else byInode.set(inode, [v]);
   }
   const ranked = [...byInode.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
   const kept = ranked.slice(0, labels.maxSeries);
