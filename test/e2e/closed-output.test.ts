@@ -1,8 +1,9 @@
-import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { warnSkip, whyNoProgram } from '../needs-program.js';
 import { CLI } from './parked-namespace.js';
 
 // The built CLI on a terminal that goes away (the window closed, the ssh session dropped) and on a
@@ -88,16 +89,8 @@ function onClosedPty(argv: string[], marker: string, options: { waitS?: number; 
   });
 }
 
-const skip = process.platform !== 'linux' ? 'needs Linux' : whyNoPython();
-function whyNoPython(): string | undefined {
-  try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'needs python3';
-  }
-}
-if (skip) console.warn(`skipping the closed-terminal tests: ${skip}`);
+const skip = process.platform !== 'linux' ? 'needs Linux' : whyNoProgram('python3', 'python3');
+warnSkip('the closed-terminal tests', skip);
 
 const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-closed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

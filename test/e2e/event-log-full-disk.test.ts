@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { whyNoProgram } from '../needs-program.js';
 import { CLI } from './parked-namespace.js';
 
 // `watch --log` on a really full filesystem: a 64 KiB tmpfs mounted in a private mount namespace
@@ -14,6 +15,8 @@ import { CLI } from './parked-namespace.js';
 function whyNotRunnable(): string | undefined {
   if (process.platform !== 'linux') return 'needs Linux';
   if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
+  const missing = whyNoProgram('unshare', 'util-linux');
+  if (missing) return missing;
   try {
     execFileSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' });
     return undefined;

@@ -1,11 +1,12 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, whyNoProgram, whyNotRunnable, type CliResult } from './parked-namespace.js';
+import { warnSkip, whyNoPrograms } from '../needs-program.js';
+import { CLI, ParkedNamespace, whyNotRunnable, type CliResult } from './parked-namespace.js';
 
 // `--netns` on the real kernel: three namespaces (one named with `ip netns`, two held only by a
 // process started with `unshare --net`), the same stuck loopback session parked in two of them
@@ -28,8 +29,10 @@ print(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}
 sys.stdin.read()
 `;
 
-// Names carry this process's pid after the prefix parked-namespace.ts cleans up after killed runs.
-const NAMED = `tcpdwell-e2e-${process.pid}-netns`;
+// The named namespace: made and removed by parked-namespace.ts (its name carries this process's
+// pid, so one left by a killed run is removed by the next).
+const namedNamespace = new ParkedNamespace();
+const NAMED = namedNamespace.name;
 
 interface Holder {
   child: ChildProcessWithoutNullStreams;
@@ -37,7 +40,8 @@ interface Holder {
   inode: number;
 }
 
-const skip = whyNotRunnable() ?? whyNoProgram('nsenter', 'util-linux') ?? whyNoProgram('unshare', 'util-linux');
+const skip = whyNotRunnable() ?? whyNoPrograms(['nsenter', 'util-linux'], ['unshare', 'util-linux']);
+warnSkip('--netns end-to-end tests', skip);
 const children: ChildProcessWithoutNullStreams[] = [];
 let stateDir: string | undefined;
 
@@ -69,11 +73,7 @@ function stopAll(): void {
     child.stdin.end();
     child.kill('SIGKILL');
   }
-  try {
-    execFileSync('ip', ['netns', 'del', NAMED], { stdio: 'ignore' });
-  } catch {
-    // never made, or gone already
-  }
+  namedNamespace.stop();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
@@ -94,9 +94,8 @@ describe.skipIf(skip !== undefined)('--netns on the real kernel', () => {
   let heldB: Holder;
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
     try {
-      execFileSync('ip', ['netns', 'add', NAMED]);
+      namedNamespace.create();
       named = await startHolder(['ip', 'netns', 'exec', NAMED, 'python3', '-c', HOLDER]);
       heldA = await startHolder(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
       // The third namespace holds no stuck session: a process that only sleeps in it.

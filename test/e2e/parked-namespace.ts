@@ -55,10 +55,7 @@ export class ParkedNamespace {
    * `trackConnections`, an nftables `ct state` rule makes the kernel's conntrack follow every flow.
    */
   async start(helperArgs: string[] = [], options: { trackConnections?: boolean } = {}): Promise<void> {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
-    removeStaleNamespaces();
-    execFileSync('ip', ['netns', 'add', this.name]);
-    execFileSync('ip', ['netns', 'exec', this.name, 'ip', 'link', 'set', 'lo', 'up']);
+    this.create();
     if (options.trackConnections) {
       execFileSync('ip', ['netns', 'exec', this.name, 'nft', '-f', '-'], { input: CONNTRACK_RULESET });
     }
@@ -67,6 +64,14 @@ export class ParkedNamespace {
     const first = await this.nextLine(10_000);
     this.parked = (JSON.parse(first) as { sockets: ParkedSocket[] }).sockets;
     this.parkedAtMs = Date.now();
+  }
+
+  /** Creates the namespace (`ip netns add`, loopback up) with nothing parked in it: for a test that parks its own sessions. */
+  create(): void {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it builds first)`);
+    removeStaleNamespaces();
+    execFileSync('ip', ['netns', 'add', this.name]);
+    execFileSync('ip', ['netns', 'exec', this.name, 'ip', 'link', 'set', 'lo', 'up']);
   }
 
   get helperPid(): number | undefined {

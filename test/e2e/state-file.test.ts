@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { whyNoPrograms } from '../needs-program.js';
 import { CLI } from './parked-namespace.js';
 
 // The built CLI against state directories made real for root: a read-only and a full tmpfs (root
@@ -19,6 +20,8 @@ const NOBODY = 65534;
 function whyNotRunnable(): string | undefined {
   if (process.platform !== 'linux') return 'Linux only (mount and user namespaces)';
   if (process.geteuid?.() !== 0) return 'needs root (mounts, namespaces, another uid)';
+  const missing = whyNoPrograms(['unshare', 'util-linux'], ['setpriv', 'util-linux']);
+  if (missing) return missing;
   try {
     execFileSync('unshare', ['--mount', '--net', '--', 'true'], { stdio: 'ignore' });
     execFileSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', 'true'], { stdio: 'ignore' });
