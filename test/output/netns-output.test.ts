@@ -1,30 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { netnsText, type SocketRow } from '../../src/core/connection.js';
-import { evaluateAll } from '../../src/core/evaluate.js';
-import { defaultPolicy } from '../../src/core/policy.js';
-import { advance, emptyTrackerState } from '../../src/core/tracker.js';
 import { formatFlaggedLine } from '../../src/output/check-text.js';
 import { connectionToJson } from '../../src/output/json.js';
 import { formatConnectionTable } from '../../src/output/table.js';
 import { formatMetrics, type ExporterSnapshot } from '../../src/output/prometheus.js';
 import { emptyDwellHistograms } from '../../src/core/dwell-histogram.js';
+import { closeWait, viewsAfterAMinute as viewsOf } from '../tracked-rows.js';
 
-const T0 = Date.parse('2026-11-21T00:00:00Z');
 const ID = '3b9c0d1e2f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c';
-const closeWait = (extra: Partial<SocketRow>): SocketRow => ({
-  protocol: 'tcp',
-  local: { address: '127.0.0.1', port: 5000 },
-  remote: { address: '127.0.0.1', port: 40000 },
-  state: 'CLOSE_WAIT',
-  rawState: 'CLOSE-WAIT',
-  ...extra,
-});
-
-function viewsOf(rows: SocketRow[]) {
-  let state = advance(emptyTrackerState(), { takenAtMs: T0, rows, completeProtocols: ['tcp', 'tcp6'] }).state;
-  state = advance(state, { takenAtMs: T0 + 60_000, rows, completeProtocols: ['tcp', 'tcp6'] }).state;
-  return evaluateAll(state, T0 + 60_000, defaultPolicy()).views;
-}
 
 describe('a namespace on each row, where --netns read more than one', () => {
   const web = closeWait({ netns: { inode: 4026532177, names: ['web'] }, pid: 200, process: 'api' });
