@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatEndpoint } from '../../src/core/address.js';
-import { CLI, ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespace.js';
+import { whyNoProgram } from '../needs-program.js';
+import { CLI, ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // The real dashboard in a real terminal: tmux runs it inside a namespace with known stuck
 // sessions; the test types keys and reads the screen back.

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
+import { whyNoPrograms } from '../needs-program.js';
 
 // A private network namespace holding loopback sessions parked in known states by
 // scripts/park-sockets.py, and the built CLI run inside it. Every test that uses one removes it,
@@ -17,16 +18,8 @@ let created = 0;
 export function whyNotRunnable(): string | undefined {
   if (process.platform !== 'linux') return 'needs Linux';
   if (process.getuid?.() !== 0) return 'needs root to create network namespaces (ip netns add)';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'needs ip (iproute2) and python3';
-  }
-  return undefined;
+  return whyNoPrograms(['ip', 'iproute2', '-V'], ['python3', 'python3']);
 }
-
-export { whyNoProgram } from '../needs-program.js';
 
 export interface ParkedSocket {
   role: string;

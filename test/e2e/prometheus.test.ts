@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespace.js';
+import { whyNoProgram } from '../needs-program.js';
+import { CLI, ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // A real Prometheus scrapes `tcpdwell serve` on the loopback of a namespace holding known stuck
 // sessions; its query API must return the flagged counts. Both run inside the namespace.

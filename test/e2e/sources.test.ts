@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParkedNamespace, whyNoProgram, whyNotRunnable } from './parked-namespace.js';
+import { whyNoProgram } from '../needs-program.js';
+import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // The other sources on the real kernel: conntrack (with an nftables rule tracking loopback flows),
 // the systeminformation library, and captures of this kernel's tables read back with --input.
