@@ -21,7 +21,7 @@ const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer'
  * The half-close timer restarts on every segment from the peer; a source that reports no segment
  * times (procfs, netstat) measures only the time in the state, and the line says so.
  */
-function measureName(view: ConnectionView, kind: keyof typeof MEASURE_NAME): string {
+export function measureName(view: ConnectionView, kind: keyof typeof MEASURE_NAME): string {
   return kind === 'half-close' && view.connection.lastPeerSegmentMs === undefined ? 'in state' : MEASURE_NAME[kind];
 }
 
@@ -29,17 +29,25 @@ export function formatFlaggedLine(view: ConnectionView, why?: string): string | 
   const flag = view.flag;
   if (!flag || flag.kind === 'count') return undefined;
   const { row } = view;
-  const owner = ownerLabel(row);
   return sanitizeLine(
-    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowText(row)}${inNetns(row)}${owner ? ` ${owner}` : ''} ` +
+    `${flag.severity.toUpperCase()} ${flag.kind}: ${row.state} ${flowWithOwner(row)} ` +
       `${measureName(view, flag.kind)} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)} ` +
       `(rule ${flag.rule}, dwell ${view.connection.dwellSource})${why ? `: ${why}` : ''}`,
   );
 }
 
 /** ` in netns web`, where the row was read in a namespace named by `--netns`; else nothing. */
-export function inNetns(row: Pick<SocketRow, 'netns'>): string {
+function inNetns(row: Pick<SocketRow, 'netns'>): string {
   return row.netns ? ` in netns ${netnsText(row.netns)}` : '';
+}
+
+/**
+ * `127.0.0.1:5432 -> 10.0.0.5:40100 in netns web postgres[812]`: the flow, its namespace where
+ * `--netns` read it, and its owner where known; what every line about one session names.
+ */
+export function flowWithOwner(row: Pick<SocketRow, 'local' | 'remote' | 'netns' | 'pid' | 'process'>): string {
+  const owner = ownerLabel(row);
+  return `${flowText(row)}${inNetns(row)}${owner ? ` ${owner}` : ''}`;
 }
 
 export function formatResetLine({ view, outcome }: ResetResult): string {
@@ -138,7 +146,7 @@ export function formatCheckText(r: CheckReport, all: boolean): string[] {
  * the backlog's cap). Sanitised: the error quotes the notifier's output.
  */
 export function formatNotifierFailure(channel: ChannelResult<Delivery>, kept: boolean): string {
-  const what = `${channel.kept} notification${channel.kept === 1 ? '' : 's'}`;
+  const what = plural(channel.kept, 'notification');
   const fate = kept ? `${what} kept for it and sent again on the next run` : `${what} not delivered (no state file to keep them in)`;
   const dropped = channel.dropped > 0 ? ` (${channel.dropped} oldest dropped: at most ${MAX_PENDING_NOTIFICATIONS} are kept)` : '';
   return `${sanitizeLine(`notifier ${channel.delivery.notifier} failed: ${channel.delivery.error}`)}; ${fate}${dropped}`;

@@ -1,19 +1,18 @@
 import type { FlaggedEvent, MonitorEvent } from '../app/event-stream.js';
 import type { AlertNotification } from '../core/alerts.js';
-import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
+import { netnsText, type SocketRow } from '../core/connection.js';
 import { formatDuration } from '../core/duration.js';
 import type { Owner } from '../core/evaluate.js';
+import { plural } from '../core/plural.js';
 import type { Policy } from '../core/policy.js';
 import type { TrackerEvent } from '../core/tracker.js';
-import { netnsToJson } from './json.js';
+import { flowWithOwner, measureName } from './check-text.js';
+import { iso, netnsToJson, seconds } from './json.js';
 import { sanitizeLine } from './sanitize.js';
 
 // The event log's JSON lines (`watch --events`, `--log FILE`): one object per event, `event` first.
 // A public interface like the JSON output: fields may be added, never renamed or removed
 // (test/output/event-lines-pinned.test.ts holds one line of each type, byte for byte).
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 interface EndpointJson {
   address: string;
@@ -90,14 +89,14 @@ function trackerEventToJson(event: TrackerEvent): EventJson {
   }
 }
 
+/** The fields an alert's event starts with, in the line's order. */
+function alertBase<E extends 'flagged' | 'resolved'>(event: E, n: AlertNotification, atMs: number) {
+  return { event, at: iso(atMs), kind: n.kind, severity: n.severity, subject: n.subject, key: n.key };
+}
+
 function resolvedToJson(n: AlertNotification, atMs: number): EventJson {
   return {
-    event: 'resolved',
-    at: iso(atMs),
-    kind: n.kind,
-    severity: n.severity,
-    subject: n.subject,
-    key: n.key,
+    ...alertBase('resolved', n, atMs),
     flaggedSeconds: seconds(atMs - n.firstFlaggedMs),
     dwellSeconds: n.lastDwellMs === undefined ? null : seconds(n.lastDwellMs),
   };
@@ -105,12 +104,7 @@ function resolvedToJson(n: AlertNotification, atMs: number): EventJson {
 
 function flaggedToJson(n: AlertNotification, atMs: number): EventJson {
   return {
-    event: 'flagged',
-    at: iso(atMs),
-    kind: n.kind,
-    severity: n.severity,
-    subject: n.subject,
-    key: n.key,
+    ...alertBase('flagged', n, atMs),
     escalated: n.change === 'escalated',
     measured: n.current?.measured ?? null,
     threshold: n.current?.threshold ?? null,
@@ -130,11 +124,11 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
   const row = (r: SocketRow) => (owner && r.pid === undefined ? { ...r, pid: owner.pid, process: owner.process } : r);
   switch (event.type) {
     case 'opened':
-      return `opened  ${event.connection.row.state} ${withOwner(row(event.connection.row))}`;
+      return `opened  ${event.connection.row.state} ${flowWithOwner(row(event.connection.row))}`;
     case 'state-changed':
-      return `changed ${event.from} -> ${event.to} ${withOwner(row(event.connection.row))}`;
+      return `changed ${event.from} -> ${event.to} ${flowWithOwner(row(event.connection.row))}`;
     case 'closed':
-      return `closed  ${withOwner(row(event.connection.row))} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
+      return `closed  ${flowWithOwner(row(event.connection.row))} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
     case 'flagged':
       return flaggedText(event);
     case 'resolved': {
@@ -145,17 +139,9 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
     case 'poll-failed':
       return `poll failed (source ${event.source}): ${event.error}`;
     case 'netns-gone':
-      return `gone    network namespace ${netnsText(event.netns)} (net:[${event.netns.inode}]): ${event.closed} connection${event.closed === 1 ? '' : 's'} closed`;
+      return `gone    network namespace ${netnsText(event.netns)} (net:[${event.netns.inode}]): ${plural(event.closed, 'connection')} closed`;
   }
 }
-
-/** `127.0.0.1:5432 -> 10.0.0.5:40100 postgres[812]`: the flow, and its owner where known. */
-function withOwner(row: SocketRow): string {
-  const owner = ownerLabel(row);
-  return `${flowText(row)}${row.netns ? ` in netns ${netnsText(row.netns)}` : ''}${owner ? ` ${owner}` : ''}`;
-}
-
-const MEASURE_NAME = { 'half-open': 'in state', 'half-close': 'half-close timer', idle: 'idle' } as const;
 
 /**
  * `WARNING half-close: CLOSE_WAIT a -> b python3[812] half-close timer 1m5s > 1m, 2m in state (rule
@@ -170,9 +156,9 @@ function flaggedText(event: FlaggedEvent): string {
   const view = event.view;
   const flag = view?.flag;
   if (view && flag && flag.kind !== 'count') {
-    const measure = flag.kind === 'half-close' && view.connection.lastPeerSegmentMs === undefined ? 'in state' : MEASURE_NAME[flag.kind];
+    const measure = measureName(view, flag.kind);
     const dwell = measure === 'in state' || view.timing.dwellMs === flag.measured ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
-    return `${head}: ${view.row.state} ${withOwner(view.row)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
+    return `${head}: ${view.row.state} ${flowWithOwner(view.row)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
   }
   if (current && n.kind === 'count') return `${head}: ${n.subject} > ${current.threshold} (rule ${current.rule})`;
   return `${head}: ${n.subject}`;
@@ -200,7 +186,7 @@ export function formatWatchStart(start: { atMs: number; source: string; interval
   const critical = set(policy.critical);
   const rules = policy.rules.length + policy.counts.length;
   return sanitizeLine(
-    `${iso(start.atMs)} watching ${start.connections} connection${start.connections === 1 ? '' : 's'} (${start.flagged} flagged) through ${start.source} every ${formatDuration(start.intervalMs)}; ` +
-      `warning at ${set(policy.warning)}${critical ? `; critical at ${critical}` : ''}${rules ? `; ${rules} rule${rules === 1 ? '' : 's'} from the config` : ''}`,
+    `${iso(start.atMs)} watching ${plural(start.connections, 'connection')} (${start.flagged} flagged) through ${start.source} every ${formatDuration(start.intervalMs)}; ` +
+      `warning at ${set(policy.warning)}${critical ? `; critical at ${critical}` : ''}${rules ? `; ${plural(rules, 'rule')} from the config` : ''}`,
   );
 }

@@ -8,8 +8,10 @@ import type { TcpState } from '../core/tcp-state.js';
 
 // The JSON contract (README "JSON output"): names may be added, never renamed or removed.
 
-const seconds = (ms: number) => Math.round(ms / 100) / 10;
-const iso = (ms: number) => new Date(ms).toISOString();
+/** Milliseconds as seconds to one decimal, as every `…Seconds` field of the JSON and the event log gives them. */
+export const seconds = (ms: number) => Math.round(ms / 100) / 10;
+/** A timestamp as the JSON and the event log give it: ISO 8601 in UTC. */
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 export function connectionToJson(view: ConnectionView) {
   const { row, connection, timing, flag } = view;
@@ -62,8 +64,6 @@ export function netnsToJson(netns: NetnsLabel) {
 export function countFlagToJson(flag: CountFlag) {
   return { kind: flag.kind, severity: flag.severity, rule: flag.rule, per: flag.per, group: flag.group, states: flag.states, count: flag.count, thresholdCount: flag.thresholdCount };
 }
-
-export type { ResetResult };
 
 export function resetToJson({ view, outcome }: ResetResult) {
   const { row } = view;
