@@ -1,6 +1,7 @@
 import type { ResetReport } from '../app/reports.js';
-import { flowText, ownerLabel } from '../core/connection.js';
 import type { ConnectionView } from '../core/evaluate.js';
+import { plural } from '../core/plural.js';
+import { flowWithOwner } from './check-text.js';
 import { resetToJson } from './json.js';
 import { sanitizeLine } from './sanitize.js';
 
@@ -25,7 +26,7 @@ export function formatResetText(report: Done): string {
   if (report.dryRun) {
     const n = report.candidates.length;
     for (const view of report.candidates) lines.push(`would end ${describe(view)}`);
-    lines.push(n ? `dry run: ${n} session${n === 1 ? '' : 's'} would be ended; add --yes to end them` : 'no session matches');
+    lines.push(n ? `dry run: ${plural(n, 'session')} would be ended; add --yes to end them` : 'no session matches');
     if (report.needsConfirmation) lines.push(`${report.needsConfirmation}: --yes also needs --count ${n} (or --all)`);
   } else {
     for (const { view, outcome: o } of report.results) {
@@ -36,7 +37,7 @@ export function formatResetText(report: Done): string {
   return `${lines.map(sanitizeLine).join('\n')}\n`;
 }
 
+/** `CLOSE_WAIT a -> b in netns web python3[812]`: the namespace too, or two sessions of one flow in two namespaces read alike. */
 function describe({ row }: ConnectionView): string {
-  const owner = ownerLabel(row);
-  return `${row.state} ${flowText(row)}${owner ? ` ${owner}` : ''}`;
+  return `${row.state} ${flowWithOwner(row)}`;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { netnsText, type SocketRow } from '../../src/core/connection.js';
 import { formatFlaggedLine } from '../../src/output/check-text.js';
+import { formatResetText } from '../../src/output/reset.js';
 import { connectionToJson } from '../../src/output/json.js';
 import { formatConnectionTable } from '../../src/output/table.js';
 import { formatMetrics, type ExporterSnapshot } from '../../src/output/prometheus.js';
@@ -46,6 +47,14 @@ describe('a namespace on each row, where --netns read more than one', () => {
   it("check's line names the namespace of the flagged session", () => {
     expect(formatFlaggedLine(viewsOf([web])[0]!)).toMatch(/^WARNING half-close: CLOSE_WAIT 127\.0\.0\.1:5000 -> 127\.0\.0\.1:40000 in netns web api\[200\] /);
     expect(formatFlaggedLine(viewsOf([closeWait({})])[0]!)).not.toMatch(/netns/);
+  });
+
+  it("reset's lines name the namespace: one flow in two namespaces is two sessions, told apart", () => {
+    const [a, b] = viewsOf([web, closeWait({ netns: { inode: 4026532400, names: ['db'] }, pid: 200, process: 'api' })]);
+    const text = formatResetText({ refused: false, dryRun: true, candidates: [a!, b!], untouchable: [], results: [], needsConfirmation: undefined });
+    expect(text).toContain('would end CLOSE_WAIT 127.0.0.1:5000 -> 127.0.0.1:40000 in netns web api[200]\n');
+    expect(text).toContain('would end CLOSE_WAIT 127.0.0.1:5000 -> 127.0.0.1:40000 in netns db api[200]\n');
+    expect(formatResetText({ refused: false, dryRun: true, candidates: viewsOf([closeWait({})]), untouchable: [], results: [], needsConfirmation: undefined })).not.toMatch(/netns/);
   });
 });
 
