@@ -2,7 +2,7 @@ import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
 import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
-import { PRESET_NAMES, defaultPolicy, type ConnectionMatch, type CountRule, type PartialThresholds, type Policy, type PortRange, type PresetName, type SessionRule } from '../core/policy.js';
+import { PRESET_NAMES, defaultPolicy, type ConnectionMatch, type CountRule, type PartialThresholds, type Policy, type PresetName, type SessionRule } from '../core/policy.js';
 import { parsePortRange, parseProcessPattern, parseStateWord, unknownStateMessage } from '../core/connection-filter.js';
 import { TcpState } from '../core/tcp-state.js';
 
@@ -27,35 +27,36 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const durationValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseThreshold(String(value));
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
-    return z.NEVER;
-  }
-});
+/**
+ * A transform that reads a value's text with `read` (a parser of core): a DurationError it throws,
+ * or an undefined result (then `problem` says why), is an issue on the value.
+ */
+function readWith<T>(read: (text: string) => T | undefined, problem: (text: string) => string = (text) => `invalid value "${text}"`) {
+  return (value: string | number, ctx: z.RefinementCtx): T => {
+    const text = String(value);
+    let result: T | undefined;
+    try {
+      result = read(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
+      return z.NEVER;
+    }
+    if (result === undefined) {
+      ctx.addIssue({ code: 'custom', message: problem(text) });
+      return z.NEVER;
+    }
+    return result;
+  };
+}
+
+const durationValue = z.union([z.string(), z.number()]).transform(readWith(parseThreshold));
 
 /** A notifier's timeout: a timer waits for it, so no "off" and at most 24 days (MAX_TIMER_MS). */
-const timerValue = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseTimerDuration(String(value));
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof DurationError ? error.message : String(error) });
-    return z.NEVER;
-  }
-});
+const timerValue = z.union([z.string(), z.number()]).transform(readWith(parseTimerDuration));
 
 // States, ports and process names are read with the grammar the command line and the dashboard
 // use (core/connection-filter), so `state: close-wait`, `CLOSEWAIT` or `CLOSE-WAIT` mean CLOSE_WAIT.
-const stateName = z.string().transform((value, ctx) => {
-  const state = parseStateWord(value);
-  if (state === undefined) {
-    ctx.addIssue({ code: 'custom', message: unknownStateMessage(value) });
-    return z.NEVER;
-  }
-  return state;
-});
+const stateName = z.string().transform(readWith(parseStateWord, unknownStateMessage));
 
 const thresholdsSchema = z
   .strictObject({
@@ -83,32 +84,16 @@ const thresholdsSchema = z
     return result;
   });
 
-const portRange = z.union([z.number(), z.string()]).transform((value, ctx): PortRange => {
-  const range = parsePortRange(String(value));
-  if (!range) {
-    ctx.addIssue({ code: 'custom', message: `invalid port or range "${value}" (use 5432 or "6000-6010", 0-65535)` });
-    return z.NEVER;
-  }
-  return range;
-});
+const portRange = z.union([z.number(), z.string()]).transform(readWith(parsePortRange, (text) => `invalid port or range "${text}" (use 5432 or "6000-6010", 0-65535)`));
 
-const processPattern = z.string().transform((value, ctx) => {
-  const pattern = parseProcessPattern(value);
-  if (pattern === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a process name may not be blank' });
-    return z.NEVER;
-  }
-  return pattern;
-});
+const processPattern = z.string().transform(readWith(parseProcessPattern, () => 'a process name may not be blank'));
 
-const cidr = z.string().transform((value, ctx) => {
-  const parsed = parseCidr(value.trim());
-  if (!parsed) {
-    ctx.addIssue({ code: 'custom', message: `invalid address or CIDR "${value}"` });
-    return z.NEVER;
-  }
-  return parsed;
-});
+const cidr = z.string().transform(
+  readWith(
+    (text) => parseCidr(text.trim()),
+    (text) => `invalid address or CIDR "${text}"`,
+  ),
+);
 
 // A single value or a list; made a list before validation so errors name the exact element. An
 // empty list (`state: []`) would match nothing and so turn its rule off with no word said: refused.
