@@ -1,6 +1,6 @@
 import { flowText } from './connection.js';
 import type { ConnectionView } from './evaluate.js';
-import type { CountFlag, FlagKind, Severity } from './policy.js';
+import { SEVERITY_RANK, type CountFlag, type FlagKind, type Severity } from './policy.js';
 
 // The alert lifecycle behind `check` (and the event log): what was already reported, so that a
 // stuck session is reported once when it crosses its threshold, again only after the renotify
@@ -59,8 +59,6 @@ export interface Reconciled {
   reported: ReportedAlert[];
   notifications: AlertNotification[];
 }
-
-const SEVERITY_RANK: Record<Severity, number> = { warning: 1, critical: 2 };
 
 /**
  * Compares what is flagged now with what was reported. `renotifyMs` Infinity never repeats.

@@ -1,6 +1,6 @@
 import { parseAddressBytes } from './address.js';
 import type { SocketRow } from './connection.js';
-import { evaluateConnection, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Policy, type Severity } from './policy.js';
+import { SEVERITY_RANK, evaluateConnection, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Policy, type Severity } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
 
@@ -95,8 +95,6 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
   }
   return { views: ranked ? sortViews(views) : views, countFlags };
 }
-
-const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
 
 /**
  * Presentation order, the one `list --numbered` shows and `explain N` counts: flagged first

@@ -7,6 +7,9 @@ import { TcpState, sessionClassOf } from './tcp-state.js';
 
 export type FlagKind = 'half-open' | 'half-close' | 'idle' | 'count';
 export type Severity = 'warning' | 'critical';
+
+/** Severities in order, for comparing them: critical outranks warning. */
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { warning: 1, critical: 2 };
 export type TimedFlagKind = Exclude<FlagKind, 'count'>;
 
 /** Milliseconds per class; Infinity switches a check off. `perStateMs` overrides its class for one state. */
