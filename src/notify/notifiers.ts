@@ -3,6 +3,7 @@ import type { NotifierConfig } from '../config/parse-config.js';
 import type { AlertNotification } from '../core/alerts.js';
 import type { PendingNotification } from '../core/alert-outbox.js';
 import type { CheckStatus } from '../core/evaluate.js';
+import { plural } from '../core/plural.js';
 import { RESPONSE_BODY_KEEP_BYTES } from '../platform/limits.js';
 import { errorCode, type Platform } from '../platform/platform.js';
 import { redactUrl, redactUrlsIn } from '../output/sanitize.js';
@@ -149,7 +150,7 @@ async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConf
   for (let attempt = 0; attempt < attempts; attempt++) {
     if (attempt > 0) await deps.sleep(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
     // Interrupted: the notifications stay unsent (and are sent by the next run); no more attempts.
-    if (deps.interrupt?.aborted) throw new Error(`interrupted after ${attempt} attempt${attempt === 1 ? '' : 's'}`);
+    if (deps.interrupt?.aborted) throw new Error(`interrupted after ${plural(attempt, 'attempt')}`);
     const timeout = AbortSignal.timeout(notifier.timeout ?? DEFAULT_TIMEOUT_MS);
     try {
       // fetch verifies TLS certificates; there is deliberately no option to turn that off.
@@ -170,7 +171,7 @@ async function postWebhook(message: AlertMessage, notifier: Extract<NotifierConf
       lastError = (error as Error).name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? (error as Error).message);
     }
   }
-  throw new Error(`${lastError} after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+  throw new Error(`${lastError} after ${plural(attempts, 'attempt')}`);
 }
 
 /**
