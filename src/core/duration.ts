@@ -69,6 +69,11 @@ export function parseDuration(text: string): number {
   return Math.round(total);
 }
 
+/** A threshold as parseThreshold reads it: `off` for Infinity (never flag), else formatDuration. */
+export function formatThreshold(ms: number): string {
+  return ms === Infinity ? 'off' : formatDuration(ms);
+}
+
 /** Compact human form: 0.4s, 45s, 12m05s, 3h02m, 2d04h. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';

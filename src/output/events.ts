@@ -1,7 +1,7 @@
 import type { FlaggedEvent, MonitorEvent } from '../app/event-stream.js';
 import type { AlertNotification } from '../core/alerts.js';
 import { netnsText, type SocketRow } from '../core/connection.js';
-import { formatDuration } from '../core/duration.js';
+import { formatDuration, formatThreshold } from '../core/duration.js';
 import type { Owner } from '../core/evaluate.js';
 import { plural } from '../core/plural.js';
 import type { Policy } from '../core/policy.js';
@@ -171,7 +171,7 @@ function flaggedText(event: FlaggedEvent): string {
  */
 export function formatWatchStart(start: { atMs: number; source: string; intervalMs: number; connections: number; flagged: number; policy: Policy }): string {
   const { policy } = start;
-  const limit = (ms: number | undefined) => (ms === undefined ? undefined : ms === Infinity ? 'off' : formatDuration(ms));
+  const limit = (ms: number | undefined) => (ms === undefined ? undefined : formatThreshold(ms));
   const set = (t: { halfOpenMs?: number; halfCloseMs?: number; idleMs?: number }) =>
     (
       [

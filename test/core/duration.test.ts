@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationError, MAX_TIMER_MS, formatDuration, parseDuration, parseThreshold, parseTimerDuration } from '../../src/core/duration.js';
+import { DurationError, MAX_TIMER_MS, formatDuration, formatThreshold, parseDuration, parseThreshold, parseTimerDuration } from '../../src/core/duration.js';
 
 describe('durations', () => {
   it.each([
@@ -45,5 +45,11 @@ describe('thresholds', () => {
     expect(() => parseThreshold('of')).toThrow(new DurationError('invalid duration "of" (did you mean off?)'));
     expect(() => parseThreshold('oof')).toThrow(/did you mean off\?/);
     expect(() => parseThreshold('on')).toThrow(/^invalid duration "on": use seconds/);
+  });
+
+  it('formatThreshold writes what parseThreshold reads back: off, or the duration', () => {
+    expect(formatThreshold(Infinity)).toBe('off');
+    expect(formatThreshold(90_000)).toBe('1m30s');
+    for (const text of ['off', '1m30s', '2d04h']) expect(formatThreshold(parseThreshold(text))).toBe(text);
   });
 });
