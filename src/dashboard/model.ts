@@ -1,6 +1,6 @@
 import { formatEndpoint } from '../core/address.js';
 import { netnsText, ownerLabel } from '../core/connection.js';
-import type { ConnectionView } from '../core/evaluate.js';
+import { sortViews as presentationOrder, type ConnectionView } from '../core/evaluate.js';
 import { parseFilterWord, parsePortRange } from '../core/connection-filter.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 
@@ -103,15 +103,13 @@ export function filterNeedsOwners(text: string): boolean {
     .some((token) => token !== '' && ['text', 'pid'].includes(parseFilterWord(token).kind));
 }
 
-const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
 const STATE_RANK = new Map<TcpState, number>(ALL_TCP_STATES.map((s, i) => [s, i]));
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const COMPARATORS: Record<SortKey, (a: ConnectionView, b: ConnectionView) => number> = {
-  flag: (a, b) => (b.flag ? SEVERITY_RANK[b.flag.severity] : 0) - (a.flag ? SEVERITY_RANK[a.flag.severity] : 0) || b.timing.dwellMs - a.timing.dwellMs,
+const COMPARATORS: Record<Exclude<SortKey, 'flag'>, (a: ConnectionView, b: ConnectionView) => number> = {
   dwell: (a, b) => b.timing.dwellMs - a.timing.dwellMs,
   state: (a, b) => STATE_RANK.get(a.row.state)! - STATE_RANK.get(b.row.state)! || b.timing.dwellMs - a.timing.dwellMs,
   local: () => 0, // text sorts: see TEXT_SORT_KEYS
@@ -127,8 +125,13 @@ const TEXT_SORT_FIELDS: Partial<Record<SortKey, (v: ConnectionView) => [string, 
   process: (v) => [v.row.process ?? '\uffff', v.row.pid ?? 0],
 };
 
-/** A sorted copy; ties fall back to the connection key so the order is stable between polls. */
+/**
+ * A sorted copy; ties fall back to the connection key so the order is stable between polls.
+ * `flag` is the presentation order of `list --numbered` and `explain N` (core/evaluate sortViews):
+ * flagged first, then the earliest entry into the state, then the flow.
+ */
 export function sortViews(views: readonly ConnectionView[], key: SortKey): ConnectionView[] {
+  if (key === 'flag') return presentationOrder([...views]);
   const fields = TEXT_SORT_FIELDS[key];
   if (fields) {
     const decorated = views.map((view) => {

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { ConnectionView } from '../../src/core/evaluate.js';
+import { sortViews as presentationOrder, type ConnectionView } from '../../src/core/evaluate.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { connectionKey } from '../../src/core/connection.js';
 import type { TcpState } from '../../src/core/tcp-state.js';
 import { clampCursor, compileFilter, filterNeedsOwners, followSelection, groupViews, moveCursor, nextOf, sortViews, visibleWindow, SORT_KEYS } from '../../src/dashboard/model.js';
 import { connectionColumns, connectionLine, fit, plainPaint, stateBars, groupHeader, groupLine, colorPaint } from '../../src/dashboard/render.js';
 import { withDefaultCommand } from '../../src/cli/parse-command-line.js';
+
+/** The evaluation time of the views below. */
+const NOW = 1_800_000_000_000;
 
 function view(
   state: TcpState,
@@ -21,7 +24,8 @@ function view(
   const key = connectionKey(row);
   const dwellMs = over.dwellMs ?? 1000;
   const v: ConnectionView = {
-    connection: { key, row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: over.source ?? 'observed', transitions: [] },
+    // As the tracker's views are: the dwell is the time since the state was entered (tracker timingOf).
+    connection: { key, row, firstSeenMs: 0, lastSeenMs: NOW, stateSinceMs: NOW - dwellMs, dwellSource: over.source ?? 'observed', transitions: [] },
     row,
     timing: { dwellMs, halfCloseTimerMs: dwellMs },
   };
@@ -47,6 +51,16 @@ describe('sorting', () => {
     expect(sortViews(VIEWS, 'process').map((v) => v.row.process ?? '-')).toEqual(['curl', 'java', 'java', 'postgres', '-']);
     expect(sortViews(VIEWS, 'remote')[0]!.row.remote.address).toBe('0.0.0.0');
     expect(nextOf(SORT_KEYS, 'process')).toBe('flag');
+  });
+
+  it('flag is the presentation order of list --numbered and explain N: rows entered in the same second of the clock keep their flow order, whatever their milliseconds', () => {
+    // Written for the test: two sessions of one client 300 ms apart, the later one (port 51001) listed first by flow.
+    const first = view('CLOSE_WAIT', '10.0.0.1:8080', '10.0.0.7:51002', { dwellMs: 54_900, flag: 'warning' });
+    const second = view('CLOSE_WAIT', '10.0.0.1:8080', '10.0.0.7:51001', { dwellMs: 54_600, flag: 'warning' });
+    // NOW - 54_900 and NOW - 54_600 fall in the same second of the clock.
+    expect(Math.floor(first.connection.stateSinceMs / 1000)).toBe(Math.floor(second.connection.stateSinceMs / 1000));
+    expect(sortViews([first, second], 'flag')).toEqual([second, first]);
+    expect(sortViews([...VIEWS, first, second], 'flag')).toEqual(presentationOrder([...VIEWS, first, second]));
   });
 
   it('does not touch its input', () => {

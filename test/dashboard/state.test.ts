@@ -10,13 +10,20 @@ import { emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabe
 // The dashboard's keys as data in, state out: no screen, no clock. Rows are written for the test
 // in the shape the tracker's views have (a SocketRow with its owner where one was looked up).
 
+/** The evaluation time of the views: each dwell is the time since its state was entered, as the tracker's are. */
+const NOW = 1_800_000_000_000;
+
 function view(state: TcpState, localPort: number, remotePort: number, over: { pid?: number; process?: string; flagged?: boolean; dwellMs?: number; remote?: string } = {}): ConnectionView {
   const row: SocketRow = { protocol: 'tcp', local: { address: '127.0.0.1', port: localPort }, remote: { address: over.remote ?? '127.0.0.1', port: remotePort }, state, rawState: state };
   if (over.pid !== undefined) row.pid = over.pid;
   if (over.process !== undefined) row.process = over.process;
   const key = connectionKey(row);
   const dwellMs = over.dwellMs ?? 1000;
-  const v: ConnectionView = { connection: { key, row, firstSeenMs: 0, lastSeenMs: 0, stateSinceMs: 0, dwellSource: 'observed', transitions: [] }, row, timing: { dwellMs, halfCloseTimerMs: dwellMs } };
+  const v: ConnectionView = {
+    connection: { key, row, firstSeenMs: 0, lastSeenMs: NOW, stateSinceMs: NOW - dwellMs, dwellSource: 'observed', transitions: [] },
+    row,
+    timing: { dwellMs, halfCloseTimerMs: dwellMs },
+  };
   if (over.flagged) v.flag = { kind: 'half-close', severity: 'warning', thresholdMs: 2000, measured: dwellMs, rule: 'default' };
   return v;
 }
