@@ -60,7 +60,7 @@ export function filterReading(text: string): string | undefined {
 /**
  * Every token must match; tokens are read with the grammar of `--state`/`--port` and the config
  * (core/connection-filter): a state in any spelling (close-wait, ESTAB, CLOSEWAIT), a port or range
- * (`5432`, `:5432`, `6000-6010`, either side; a single number also matches a pid), a pid (a number
+ * (`5432`, `:5432`, `6000-6010`, either side; a bare number also matches a pid), a pid (a number
  * above 65535), an owner as the group view shows it (`python3[5891]`), or text found in an address,
  * `ip:port` or the process name; text that starts a state's name (`fin`, `time`) also matches
  * rows in those states.
@@ -80,7 +80,8 @@ export function compileFilter(text: string): (view: ConnectionView) => boolean {
     if (word.kind === 'port') {
       const { from, to } = word.range;
       const inRange = (port: number) => port >= from && port <= to;
-      return (v) => inRange(v.row.local.port) || inRange(v.row.remote.port) || (from === to && v.row.pid === from);
+      const pid = mayBePid(token) ? from : undefined;
+      return (v) => inRange(v.row.local.port) || inRange(v.row.remote.port) || (pid !== undefined && v.row.pid === pid);
     }
     if (word.kind === 'pid') return (v) => v.row.pid === word.pid;
     const needle = token.toLowerCase();
@@ -95,12 +96,19 @@ export function compileFilter(text: string): (view: ConnectionView) => boolean {
   return (view) => tests.every((test) => test(view));
 }
 
-/** Whether the filter has text that may name a process (every row then needs its owner looked up). */
+/** A bare number names a port or a pid (`812`); `:812` and ranges name ports only. */
+const mayBePid = (token: string) => /^\d+$/.test(token);
+
+/**
+ * Whether the filter has words that may name a process: text, a pid, or a bare number, which is
+ * a port or a pid. Every row then needs its owner looked up: with only the visible rows' owners
+ * known, the filter would find only their rows.
+ */
 export function filterNeedsOwners(text: string): boolean {
   return text
     .trim()
     .split(/\s+/)
-    .some((token) => token !== '' && ['text', 'pid'].includes(parseFilterWord(token).kind));
+    .some((token) => token !== '' && (mayBePid(token) || ['text', 'pid'].includes(parseFilterWord(token).kind)));
 }
 
 const STATE_RANK = new Map<TcpState, number>(ALL_TCP_STATES.map((s, i) => [s, i]));

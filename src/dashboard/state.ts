@@ -274,8 +274,6 @@ export function visibleGroups(state: DashboardState): GroupRow[] {
  */
 export function ownersNeeded(state: DashboardState): 'all' | 'visible' {
   if (state.grouping === 'process' || state.sort === 'process' || filterNeedsOwners(state.filter)) return 'all';
-  // A bare number matches a port or a pid: with only some owners known it would find only their rows.
-  if (state.filter.split(/\s+/).some((word) => /^\d+$/.test(word))) return 'all';
   if (state.scope?.grouping === 'process' || state.overlay.kind === 'detail') return 'all';
   return 'visible';
 }

@@ -85,6 +85,14 @@ describe('filtering', () => {
     expect(pick('nothing-like-this')).toEqual([]);
   });
 
+  it('a bare number is a port or a pid; `:N` is a port only, so what it finds never waits on owners looked up', () => {
+    // postgres[812] listens on 5432: no row has port 812.
+    expect(pick('812')).toEqual([5432]);
+    expect(pick(':812')).toEqual([]);
+    expect(filterNeedsOwners('812')).toBe(true);
+    expect(filterNeedsOwners(':812')).toBe(false);
+  });
+
   it('knows when owners of every row are needed', () => {
     expect(filterNeedsOwners('close-wait :443')).toBe(false);
     expect(filterNeedsOwners('java')).toBe(true);
