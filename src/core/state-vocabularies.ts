@@ -220,7 +220,7 @@ export function vocabularyTable(vocabulary: StateVocabulary): Readonly<Record<st
 const TYPED_VOCABULARIES = ['ss', 'linux-netstat', 'windows-netstat', 'bsd-netstat'] as const;
 
 /** A typed word without case and separators: `close-wait`, `Close Wait`, `CLOSEWAIT` → `CLOSEWAIT`. */
-const squeezed = (word: string) => word.toUpperCase().replace(/[\s_-]+/g, '');
+export const squeezed = (word: string) => word.toUpperCase().replace(/[\s_-]+/g, '');
 
 /**
  * Every typed spelling without separators, to its state. A squeezed spelling two states share

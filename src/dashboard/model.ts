@@ -2,6 +2,7 @@ import { formatEndpoint } from '../core/address.js';
 import { netnsText, ownerLabel } from '../core/connection.js';
 import { sortViews as presentationOrder, type ConnectionView } from '../core/evaluate.js';
 import { parseFilterWord, parsePortRange } from '../core/connection-filter.js';
+import { squeezed } from '../core/state-vocabularies.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 
 // The model behind the dashboard: filtering, sorting, grouping, windowing and moving the
@@ -24,13 +25,15 @@ const OWNER_LABEL = /^(.*)\[(\d+)\]$/;
 /** A port-shaped word: `5432`, `:5432`, `6000-6010`; one that parsePortRange refuses is an error, not text. */
 const PORT_SHAPED = /^:?\d+(?:-\d+)?$/;
 
-const squeeze = (word: string) => word.toUpperCase().replace(/[-_\s]/g, '');
-
-/** The states whose name starts with `word` (2 letters or more; `-`, `_` and case ignored): `fin` → FIN_WAIT_1, FIN_WAIT_2. */
+/**
+ * The states whose name starts with `word` (2 letters or more; `-`, `_`, blanks and case ignored, as
+ * the grammar's state words are squeezed): `fin` → FIN_WAIT_1, FIN_WAIT_2. The dashboard's only:
+ * `--state fin` stays an unknown state, the flags and config name one state per word.
+ */
 export function statesByPrefix(word: string): TcpState[] {
-  const prefix = squeeze(word);
+  const prefix = squeezed(word);
   if (prefix.length < 2 || !/^[A-Z]/.test(prefix)) return [];
-  return ALL_TCP_STATES.filter((state) => squeeze(state).startsWith(prefix));
+  return ALL_TCP_STATES.filter((state) => squeezed(state).startsWith(prefix));
 }
 
 /**
