@@ -35,23 +35,23 @@ export interface KeyBinding {
 
 export type KeyMode = 'table' | 'prompt' | 'detail' | 'help';
 
-const SCROLL: KeyBinding[] = [
-  { keys: ['up', 'k'], action: { type: 'scroll', move: 'up' }, help: 'scroll' },
-  { keys: ['down', 'j'], action: { type: 'scroll', move: 'down' }, help: 'scroll' },
-  { keys: ['pageup'], action: { type: 'scroll', move: 'page-up' }, help: 'scroll' },
-  { keys: ['pagedown'], action: { type: 'scroll', move: 'page-down' }, help: 'scroll' },
-  { keys: ['home'], action: { type: 'scroll', move: 'home' }, help: 'scroll' },
-  { keys: ['end'], action: { type: 'scroll', move: 'end' }, help: 'scroll' },
+/** The keys that move, in the table (the selection) and in the overlays (the scroll). */
+const MOVE_KEYS: [readonly string[], Move][] = [
+  [['up', 'k'], 'up'],
+  [['down', 'j'], 'down'],
+  [['pageup'], 'page-up'],
+  [['pagedown'], 'page-down'],
+  [['home'], 'home'],
+  [['end'], 'end'],
 ];
+
+const movesAs = (type: 'move' | 'scroll', help: string): KeyBinding[] => MOVE_KEYS.map(([keys, move]) => ({ keys, action: { type, move }, help }));
+
+const SCROLL = movesAs('scroll', 'scroll');
 
 export const KEY_TABLE: Record<KeyMode, readonly KeyBinding[]> = {
   table: [
-    { keys: ['up', 'k'], action: { type: 'move', move: 'up' }, help: 'move the selection' },
-    { keys: ['down', 'j'], action: { type: 'move', move: 'down' }, help: 'move the selection' },
-    { keys: ['pageup'], action: { type: 'move', move: 'page-up' }, help: 'move the selection' },
-    { keys: ['pagedown'], action: { type: 'move', move: 'page-down' }, help: 'move the selection' },
-    { keys: ['home'], action: { type: 'move', move: 'home' }, help: 'move the selection' },
-    { keys: ['end'], action: { type: 'move', move: 'end' }, help: 'move the selection' },
+    ...movesAs('move', 'move the selection'),
     { keys: ['enter'], action: { type: 'open' }, help: "the connection's details; on a group: exactly the group's connections" },
     {
       keys: ['/'],
