@@ -14,27 +14,13 @@ import { CLI, ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 const skip = whyNotRunnable() ?? whyNoProgram('tmux', 'tmux', '-V');
 if (skip) console.warn(`skipping the dashboard end-to-end test: ${skip}`);
 
-describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
-  const ns = new ParkedNamespace();
-  const socket = `tcpdwell-test-${process.pid}`;
+/** A tmux server of its own (`-L socket`): runs commands, reads a session's screen, types keys. */
+function tmuxServer(socket: string) {
   const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   const screen = (session: string, escapes = false) => tmux('capture-pane', '-t', session, '-p', ...(escapes ? ['-e'] : []));
   const keys = (session: string, ...k: string[]) => tmux('send-keys', '-t', session, ...k);
 
-  /** Starts the dashboard in a detached session of the given size; the shell line after it reports its exit. */
-  const open = (session: string, width: number, height: number, env: string[], args = '--interval 1s --half-open 2s --half-close 2s --idle 1h', namespace = ns) =>
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      String(width),
-      '-y',
-      String(height),
-      `env ${env.join(' ')} ip netns exec ${namespace.name} ${process.execPath} ${CLI} ${args}; echo TCPDWELL-EXITED $?; sleep 600`,
-    );
-
+  /** The screen once `test` holds and the frame stays put; throws with the last screen after ~15 s. */
   async function until(session: string, test: (text: string) => boolean, what: string): Promise<string> {
     let text = '';
     for (let i = 0; i < 60; i++) {
@@ -51,7 +37,30 @@ describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
     throw new Error(`the dashboard never showed ${what}; the screen was:\n${text}`);
   }
 
-  const tableRows = (text: string) => text.split('\n').filter((l) => /^│(LISTEN|ESTABLISHED|SYN_SENT|SYN_RECEIVED|FIN_WAIT_[12]|CLOSE_WAIT|TIME_WAIT|LAST_ACK|CLOSING) /.test(l));
+  return { tmux, screen, keys, until };
+}
+
+/** The table's connection rows on a screen. */
+const tableRows = (text: string) => text.split('\n').filter((l) => /^│(LISTEN|ESTABLISHED|SYN_SENT|SYN_RECEIVED|FIN_WAIT_[12]|CLOSE_WAIT|TIME_WAIT|LAST_ACK|CLOSING) /.test(l));
+
+describe.skipIf(skip !== undefined)('dashboard in tmux', () => {
+  const ns = new ParkedNamespace();
+  const socket = `tcpdwell-test-${process.pid}`;
+  const { tmux, screen, keys, until } = tmuxServer(socket);
+
+  /** Starts the dashboard in a detached session of the given size; the shell line after it reports its exit. */
+  const open = (session: string, width: number, height: number, env: string[], args = '--interval 1s --half-open 2s --half-close 2s --idle 1h', namespace = ns) =>
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      String(width),
+      '-y',
+      String(height),
+      `env ${env.join(' ')} ip netns exec ${namespace.name} ${process.execPath} ${CLI} ${args}; echo TCPDWELL-EXITED $?; sleep 600`,
+    );
 
   beforeAll(async () => {
     await ns.start();
@@ -281,30 +290,11 @@ describe.skipIf(skip !== undefined)('dashboard owners and groups in tmux (a leak
   // lookup its details and process groups need (16.5).
   const ns = new ParkedNamespace();
   const socket = `tcpdwell-test-owners-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-  const screen = (session: string) => tmux('capture-pane', '-t', session, '-p');
-  const keys = (session: string, ...k: string[]) => tmux('send-keys', '-t', session, ...k);
+  const { tmux, keys, until } = tmuxServer(socket);
   let owners = new Map<string, string>();
   let pid = 0;
   let closeWaits = 0;
 
-  async function until(session: string, test: (text: string) => boolean, what: string): Promise<string> {
-    let text = '';
-    for (let i = 0; i < 60; i++) {
-      text = screen(session);
-      // A frame is read only once it stays put: under load tmux can be read halfway through
-      // one (smartCSR scrolls lines, then clears them), showing rows of two frames at once.
-      if (test(text)) {
-        await delay(150);
-        if (screen(session) === text) return text;
-        continue;
-      }
-      await delay(250);
-    }
-    throw new Error(`the dashboard never showed ${what}; the screen was:\n${text}`);
-  }
-
-  const tableRows = (text: string) => text.split('\n').filter((l) => /^│(LISTEN|ESTABLISHED|SYN_SENT|SYN_RECEIVED|FIN_WAIT_[12]|CLOSE_WAIT|TIME_WAIT|LAST_ACK|CLOSING) /.test(l));
   /** [local, remote, owner cell] of a table row; LISTEN's `:*` is list's port 0. */
   const cells = (row: string) => {
     const [, local, remote, owner] = row.slice(1).split(/\s+/);
