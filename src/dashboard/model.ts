@@ -251,8 +251,12 @@ export function visibleWindow<T>(items: readonly T[], cursor: Cursor, height: nu
 
 /** Keeps the same connection selected across a poll that reorders the list, when it is still there. */
 export function followSelection(previousKey: string | undefined, views: readonly ConnectionView[], cursor: Cursor, height: number): Cursor {
-  if (previousKey === undefined) return clampCursor(cursor, views.length, height);
-  const index = views.findIndex((v) => v.connection.key === previousKey);
-  if (index < 0) return clampCursor(cursor, views.length, height);
-  return clampCursor({ selected: index, offset: cursor.offset + (index - cursor.selected) }, views.length, height);
+  return followKey(previousKey, views, (v) => v.connection.key, cursor, height);
+}
+
+/** Keeps the item whose `keyOf` is `previousKey` selected (a row by its key, a group by its label), at the same place on screen. */
+export function followKey<T>(previousKey: string | undefined, items: readonly T[], keyOf: (item: T) => string, cursor: Cursor, height: number): Cursor {
+  const index = previousKey === undefined ? -1 : items.findIndex((item) => keyOf(item) === previousKey);
+  if (index < 0) return clampCursor(cursor, items.length, height);
+  return clampCursor({ selected: index, offset: cursor.offset + (index - cursor.selected) }, items.length, height);
 }

@@ -1,3 +1,4 @@
+import { ownerLabel } from '../core/connection.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { bindingFor, type KeyAction, type KeyMode } from './keys.js';
 import {
@@ -8,6 +9,7 @@ import {
   filterError,
   filterReading,
   filterNeedsOwners,
+  followKey,
   followSelection,
   groupViews,
   inScope,
@@ -147,9 +149,7 @@ function derive(state: DashboardState, reset = false): DashboardState {
   const groups = groupViews(filtered, state.grouping);
   // A chosen group is followed by its label as a row is by its key.
   const groupKey = chosen ? state.groups[state.cursor.selected]?.key : undefined;
-  const index = groupKey === undefined ? -1 : groups.findIndex((g) => g.key === groupKey);
-  const moved = index < 0 ? cursor : { selected: index, offset: cursor.offset + (index - cursor.selected) };
-  return { ...state, chosen, shown: [], groups, cursor: clampCursor(moved, groups.length, height) };
+  return { ...state, chosen, shown: [], groups, cursor: followKey(groupKey, groups, (g) => g.key, cursor, height) };
 }
 
 export function modeOf(state: DashboardState): KeyMode {
@@ -300,7 +300,7 @@ export function tableLabel(state: DashboardState): string {
 function describeScopeText(scope: GroupScope): string {
   switch (scope.grouping) {
     case 'process':
-      return `process ${scope.pid === undefined ? '(no owner)' : `${scope.process ?? '?'}[${scope.pid}]`}`;
+      return `process ${ownerLabel(scope) ?? '(no owner)'}`;
     case 'remote':
       return `remote ${scope.address}`;
     case 'local-port':
