@@ -62,11 +62,11 @@ async function loadMonitoring() {
     monitor: (source: 'ss' | 'procfs') => new Monitor(platform, { source, procRoot: '/proc' }),
     poll: async (monitor: AnyMonitor) => {
       await pollOnly(monitor);
-      await monitor.evaluateWithoutOwners(policy);
+      await monitor.evaluate(policy, 'none', { ranked: false });
     },
     pollWithOwners: async (monitor: AnyMonitor) => {
       await pollOnly(monitor);
-      await monitor.evaluate(policy, () => [], { ranked: false });
+      await monitor.evaluate(policy, 'flagged', { ranked: false });
     },
   };
 }

@@ -51,7 +51,7 @@ async function soakInside(): Promise<void> {
     const started = Date.now();
     const outcome = await monitor.poll();
     if (!outcome.ok) throw new Error(outcome.error);
-    await monitor.evaluate(policy, () => [], { ranked: false });
+    await monitor.evaluate(policy, 'flagged', { ranked: false });
     lastPollMs = Date.now() - started;
     if (!first) {
       for (const event of outcome.events) {

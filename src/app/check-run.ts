@@ -96,9 +96,11 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const outcome = await ports.sample(monitor);
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
-  const { evaluation } = await monitor.evaluate(request.policy, (e) => {
-    const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
-    return closeWaits.some((v) => v.flag) ? closeWaits : [];
+  const { evaluation } = await monitor.evaluate(request.policy, {
+    window: (e) => {
+      const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
+      return closeWaits.some((v) => v.flag) ? closeWaits : [];
+    },
   });
   // Say what was not measured: an idle threshold over a source without activity counters
   // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.

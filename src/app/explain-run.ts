@@ -19,7 +19,7 @@ import { StateBook, StateDecodeError } from './tracker-codec.js';
  * thresholds; or what was asked for, when it is not there.
  */
 export async function explainConnection(monitor: Monitor, policy: Policy, target: ConnectionTarget, hostFacts: (monitor: Monitor) => Promise<HostFacts>): Promise<ExplainReport> {
-  const { evaluation } = await monitor.evaluate(policy, (e) => e.views);
+  const { evaluation } = await monitor.evaluate(policy, 'all');
   const view = findTarget(evaluation.views, target);
   if (!view) return { found: false, target, rows: evaluation.views.length };
   const diagnosis = diagnoseAll(evaluation.views, await hostFacts(monitor), (v) => v === view);

@@ -28,7 +28,7 @@ export interface ListRequest {
 export async function listPoll(monitor: Monitor, outcome: PollOutcome, request: ListRequest): Promise<ListReport> {
   // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
   const needsOwner = (view: ConnectionView) => request.needsOwnerToSelect(view) || (request.why && view.row.state === TcpState.CLOSE_WAIT);
-  const { evaluation, ownersHidden } = await monitor.evaluate(request.policy, (e) => e.views.filter(needsOwner));
+  const { evaluation, ownersHidden } = await monitor.evaluate(request.policy, { window: (e) => e.views.filter(needsOwner) });
   return {
     takenAtMs: outcome.takenAtMs,
     evaluation,

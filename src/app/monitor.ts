@@ -130,13 +130,12 @@ export class Monitor {
   }
 
   /**
-   * Evaluates the tracker at the last poll's time, with the owners `need` asks for (a function is
-   * the window form: flagged rows and the rows it picks). The views come back complete: owners
-   * are in their rows, and nothing changes them afterwards. Owners are looked up only where the
-   * source has a lookup (Linux); elsewhere rows carry them or none exists.
+   * Evaluates the tracker at the last poll's time, with the owners `need` asks for. The views come
+   * back complete: owners are in their rows, and nothing changes them afterwards. Owners are looked
+   * up only where the source has a lookup (Linux); elsewhere rows carry them or none exists.
    * `ranked: false` leaves the views unsorted, for front ends that order them their own way.
    */
-  async evaluate(policy: Policy, need: OwnerNeed | ((evaluation: Evaluation) => Iterable<ConnectionView>), { ranked = true } = {}): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, need: OwnerNeed, { ranked = true } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     const owners = this.provider.owners;
     if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked }), ownersHidden: false };
@@ -146,20 +145,12 @@ export class Monitor {
     }
     const evaluation = evaluateAll(this.tracker, now, policy, { ranked });
     if (need === 'none') return { evaluation, ownersHidden: false };
-    const window = typeof need === 'function' ? need : need === 'flagged' ? undefined : need.window;
+    const window = need === 'flagged' ? undefined : need.window;
     const wanted = new Set([...evaluation.views.filter((v) => v.flag), ...(window?.(evaluation) ?? [])]);
     const found = await this.ownershipOf([...wanted].map((v) => v.connection));
     // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
     const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);
     return { evaluation: { ...evaluation, views: evaluation.views.map(complete) }, ownersHidden: found.permissionDenied };
-  }
-
-  /**
-   * The evaluation alone, unranked, for modes that show no owners (serve's metrics, watch's events):
-   * no owner lookup, unless a rule or count matches on process names and needs them.
-   */
-  async evaluateWithoutOwners(policy: Policy): Promise<Evaluation> {
-    return (await this.evaluate(policy, 'none', { ranked: false })).evaluation;
   }
 
   /** Inode and owner of each connection, by key, from the source's lookup: one /proc scan at most. */

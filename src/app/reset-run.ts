@@ -27,7 +27,7 @@ export interface ResetRequest {
 
 /** Reset over the table of the monitor's last poll, which succeeded. */
 export async function runResetUseCase(monitor: Monitor, platform: Platform, request: ResetRequest): Promise<ResetReport> {
-  const { evaluation } = await monitor.evaluate(request.policy, (e) => e.views.filter((v) => request.needsOwnerToSelect(v)));
+  const { evaluation } = await monitor.evaluate(request.policy, { window: (e) => e.views.filter((v) => request.needsOwnerToSelect(v)) });
   const selected = evaluation.views.filter((v) => request.selects(v));
   const untouchable: { view: ConnectionView; reason: string }[] = [];
   const candidates: ConnectionView[] = [];

@@ -65,7 +65,8 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;
-      const evaluation = await monitor.evaluateWithoutOwners(policy);
+      // Metrics show no owners: none looked up (unless a rule matches on process names).
+      const { evaluation } = await monitor.evaluate(policy, 'none', { ranked: false });
       snapshot.evaluation = evaluation;
       snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
       await log?.write(stream.next(outcome, evaluation));

@@ -1,24 +1,14 @@
-import type { ConnectionView, Evaluation, Owner } from '../core/evaluate.js';
+import type { Evaluation, Owner } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
-import type { PollOutcome } from './monitor.js';
+import type { Monitor, PollOutcome } from './monitor.js';
 import { PollLoop, type PollClock, type PollLoopEnd } from './poll-loop.js';
 
 // The `watch` use case: poll, turn each poll into typed events, and hand them to the front end with
 // the owners it could find. The front end prints; this decides what happened.
 
-/** What `watch` reads through (a Monitor, adapted by the command). */
-export interface WatchSource {
-  readonly sourceName: string;
-  /** Captured tables not yet replayed (0 for a live source). */
-  readonly pendingCaptures: number;
-  poll(): Promise<PollOutcome>;
-  /**
-   * The tracker evaluated at the last poll, unranked. With `ownersFor`, owners are looked up for
-   * flagged rows and the views it picks; without, none (unless the policy matches on process names).
-   */
-  evaluate(policy: Policy, ownersFor: ((evaluation: Evaluation) => Iterable<ConnectionView>) | undefined): Promise<Evaluation>;
-}
+/** What `watch` reads through: a Monitor (its captured tables still to replay end a `--input` run). */
+export type WatchSource = Pick<Monitor, 'pendingCaptures' | 'poll' | 'evaluate'>;
 
 export interface WatchSettings {
   policy: Policy;
@@ -78,7 +68,8 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
       // events name: a closed line can then still name the process that held the socket.
       const keys = new Set(outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key));
       const ownersFor = (e: Evaluation) => (started ? e.views.filter((v) => keys.has(v.connection.key)) : e.views);
-      const evaluation = await source.evaluate(settings.policy, settings.owners ? ownersFor : undefined);
+      // Unranked: events come in the tracker's order. Without owners (JSON lines), none is looked up.
+      const { evaluation } = await source.evaluate(settings.policy, settings.owners ? { window: ownersFor } : 'none', { ranked: false });
       for (const view of evaluation.views) if (view.row.pid !== undefined) owners.set(view.connection.key, { pid: view.row.pid, process: view.row.process ?? '?' });
       const events = stream.next(outcome, evaluation);
       const first = !started;

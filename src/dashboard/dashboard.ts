@@ -228,15 +228,18 @@ class Dashboard {
 
   private async evaluateNow(): Promise<Evaluation> {
     const need = ownersNeeded(this.state);
-    let lookedUp: 'all' | ReadonlySet<string> = 'all'; // when the source gives owners in its rows, ownersFor is not asked
+    let lookedUp: 'all' | ReadonlySet<string> = 'all'; // when the source gives owners in its rows, the window is not asked
     const { evaluation } = await this.settings.monitor.evaluate(
       this.settings.policy,
-      (e) => {
-        if (need === 'all') return e.views;
-        const window = visibleFor(this.state, e.views);
-        lookedUp = new Set(window.map((v) => v.connection.key));
-        return window;
-      },
+      need === 'all'
+        ? 'all'
+        : {
+            window: (e) => {
+              const window = visibleFor(this.state, e.views);
+              lookedUp = new Set(window.map((v) => v.connection.key));
+              return window;
+            },
+          },
       { ranked: false }, // the table sorts by its own column
     );
     this.evaluation = evaluation;

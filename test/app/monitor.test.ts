@@ -19,7 +19,7 @@ describe('Monitor owner lookup', () => {
   it('scans /proc not at all when no row is flagged or wanted', async () => {
     const { platform, monitor } = setup();
     await monitor.poll();
-    await monitor.evaluate(defaultPolicy(), () => []);
+    await monitor.evaluate(defaultPolicy(), 'flagged');
     expect(procScans(platform)).toBe(0);
   });
 
@@ -27,11 +27,11 @@ describe('Monitor owner lookup', () => {
     const { platform, monitor } = setup();
     const closeWaits = (e: Evaluation) => e.views.filter((v) => v.row.state === 'CLOSE_WAIT');
     await monitor.poll();
-    const first = await monitor.evaluate(defaultPolicy(), closeWaits);
+    const first = await monitor.evaluate(defaultPolicy(), { window: closeWaits });
     expect(procScans(platform)).toBe(1);
     expect(first.evaluation.views.filter((v) => v.row.pid === 4242)).toHaveLength(3);
     await monitor.poll();
-    await monitor.evaluate(defaultPolicy(), closeWaits);
+    await monitor.evaluate(defaultPolicy(), { window: closeWaits });
     expect(procScans(platform)).toBe(1);
     // Per process, its fd directory is read once per scan, whatever the number of rows.
     expect(platform.listed.filter((path) => path === '/proc/4242/fd')).toHaveLength(1);
@@ -51,7 +51,7 @@ describe('Monitor owners where ss printed no inodes', () => {
     policy.rules = [{ name: 'leaky-strict', match: { processes: ['leaky'] }, warning: { halfCloseMs: 1 }, critical: {} }];
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
     await monitor.poll();
-    const { evaluation } = await monitor.evaluate(policy, () => []);
+    const { evaluation } = await monitor.evaluate(policy, 'flagged');
     const leaky = evaluation.views.find((v) => v.row.local.port === 34928)!;
     expect(leaky.row).toMatchObject({ inode: 233576, pid: 77, process: 'leaky' });
     expect(leaky.flag).toMatchObject({ kind: 'half-close', rule: 'leaky-strict' });
@@ -90,8 +90,6 @@ describe('Monitor: a front end says whose owners it needs; views come back compl
     const listener = (e: Evaluation) => e.views.filter((v) => v.row.local.port === 60653);
     const windowed = await monitor.evaluate(policy, { window: listener });
     expect(owned(windowed.evaluation).sort()).toEqual([...owned(flagged.evaluation), 60653].sort());
-    // The function form is the same window.
-    expect(owned((await monitor.evaluate(policy, listener)).evaluation).sort()).toEqual(owned(windowed.evaluation).sort());
     const all = await monitor.evaluate(policy, 'all');
     expect(owned(all.evaluation).sort()).toEqual(owned(windowed.evaluation).sort());
     expect(owned((await monitor.evaluate(policy, 'flagged')).evaluation)).not.toContain(60653);

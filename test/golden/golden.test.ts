@@ -119,7 +119,7 @@ describe('golden: Prometheus exposition (serve)', () => {
         // The fake clock does not move while a poll runs: a fixed duration keeps the file stable.
         snapshot.lastPollSeconds = 0.125;
         snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
-        snapshot.evaluation = await monitor.evaluateWithoutOwners(policy);
+        snapshot.evaluation = (await monitor.evaluate(policy, 'none', { ranked: false })).evaluation;
         snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
         platform.nowValue += 15_000;
       }

@@ -15,16 +15,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
     // --input files that gave no table are named, and the exit says the input was not all read.
     for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${sanitizeLine(`${skipped.reason}; skipped`)}\n`);
     const result = await watchConnections(
-      {
-        get sourceName() {
-          return monitor.sourceName;
-        },
-        get pendingCaptures() {
-          return monitor.pendingCaptures;
-        },
-        poll: () => monitor.poll(),
-        evaluate: async (p, ownersFor) => (ownersFor ? (await monitor.evaluate(p, ownersFor, { ranked: false })).evaluation : monitor.evaluateWithoutOwners(p)),
-      },
+      monitor,
       {
         policy,
         intervalMs: options.intervalMs,
