@@ -1,5 +1,5 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
-import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
+import { diagnoseAll } from '../core/diagnosis.js';
 import { statusOf, type CheckStatus } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
@@ -35,6 +35,10 @@ export interface CheckRequest {
   netns?: NetnsChoice;
   /** Report a still-flagged session again after this long (Infinity: never). */
   renotifyMs: number;
+  /** `--interval`: time between the polls of a `--window` sample. */
+  intervalMs: number;
+  /** `--window`: sample the table for this long; undefined: one poll (with `--input`, one per file). */
+  windowMs?: number;
   /** End the flagged sessions of these kinds (opt-in). */
   resetKinds: TimedFlagKind[] | undefined;
 }
@@ -42,14 +46,11 @@ export interface CheckRequest {
 /** What a check run reads and waits through; the front end supplies each. */
 export interface CheckPorts {
   platform: Platform;
+  /** Waits, unless the signal aborts first: between `--window` polls and notifier retries. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   interrupt: AbortSignal;
-  /** The monitor to read through, started from this table's saved history if any. */
+  /** The monitor to read through (the live source or the `--input` files), started from this table's saved history if any. */
   openMonitor(initialState: TrackerState | undefined): Promise<Monitor>;
-  /** One poll, or polls over `--window`: the outcome that decides. */
-  sample(monitor: Monitor): Promise<PollOutcome>;
-  /** Kernel settings for the diagnosis, where they describe the host the rows came from. */
-  hostFacts(monitor: Monitor): Promise<HostFacts>;
 }
 
 /**
@@ -93,7 +94,8 @@ interface History {
 }
 
 async function checkThrough(monitor: Monitor, request: CheckRequest, ports: CheckPorts, history: History): Promise<CheckReport> {
-  const outcome = await ports.sample(monitor);
+  const clock = { nowMs: () => ports.platform.nowMs(), sleep: ports.sleep };
+  const outcome = await sampleTable(monitor, { clock, signal: ports.interrupt, intervalMs: request.intervalMs, ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }) });
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
   const { evaluation } = await monitor.evaluate(request.policy, {
@@ -111,7 +113,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
   const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
-  const diagnosis = diagnoseAll(evaluation.views, await ports.hostFacts(monitor));
+  const diagnosis = diagnoseAll(evaluation.views, await monitor.hostFacts());
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
     for (const view of evaluation.views) {
@@ -233,7 +235,7 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
 }
 
 /** Timing of `check`'s sample: one poll, or one every `intervalMs` across `windowMs` (`--window`). */
-export interface SampleTiming {
+interface SampleTiming {
   clock: PollClock;
   signal: AbortSignal;
   intervalMs: number;
@@ -246,7 +248,7 @@ export interface SampleTiming {
  * dropped, and a notice says so); an interrupt before any poll completed proves nothing: a failed
  * outcome, which makes the check UNKNOWN.
  */
-export async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<PollOutcome> {
+async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<PollOutcome> {
   const notices = new Set<string>();
   const loop = new PollLoop({
     clock: timing.clock,

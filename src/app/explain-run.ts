@@ -1,4 +1,4 @@
-import { diagnoseAll, type HostFacts } from '../core/diagnosis.js';
+import { diagnoseAll } from '../core/diagnosis.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { thresholdsFor, type Policy } from '../core/policy.js';
 import type { TrackerState } from '../core/tracker.js';
@@ -18,11 +18,11 @@ import { StateBook, StateDecodeError } from './tracker-codec.js';
  * `target` in the table of the monitor's last poll (which succeeded), with its finding and
  * thresholds; or what was asked for, when it is not there.
  */
-export async function explainConnection(monitor: Monitor, policy: Policy, target: ConnectionTarget, hostFacts: (monitor: Monitor) => Promise<HostFacts>): Promise<ExplainReport> {
+export async function explainConnection(monitor: Monitor, policy: Policy, target: ConnectionTarget): Promise<ExplainReport> {
   const { evaluation } = await monitor.evaluate(policy, 'all');
   const view = findTarget(evaluation.views, target);
   if (!view) return { found: false, target, rows: evaluation.views.length };
-  const diagnosis = diagnoseAll(evaluation.views, await hostFacts(monitor), (v) => v === view);
+  const diagnosis = diagnoseAll(evaluation.views, await monitor.hostFacts(), (v) => v === view);
   return { found: true, view, finding: diagnosis.byConnection.get(view.connection.key)!, thresholds: thresholdsFor(policy, view.row) };
 }
 

@@ -1,5 +1,4 @@
 import { Monitor } from '../app/monitor.js';
-import type { HostFacts } from '../core/diagnosis.js';
 import type { TrackerState } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
 import { InputError, loadCaptures, skippedInputKind, type LoadedCaptures } from '../sources/input-files.js';
@@ -29,17 +28,6 @@ export async function openMonitor(options: CommonOptions, context: CliContext, i
     ...(initialState ? { initialState } : {}),
     ...(captures ? { captures } : {}),
   });
-}
-
-// One poll, or with --input one per captured file: it lives with the poll loop in app/.
-export { pollThrough } from '../app/poll-loop.js';
-
-/**
- * Kernel settings for the diagnosis, where the source gives them for the machine the rows came
- * from (a capability of the source: none offline or on Windows). Kept for callers: `monitor.hostFacts()`.
- */
-export function hostFactsFor(monitor: Monitor, _options?: CommonOptions, _context?: CliContext): Promise<HostFacts> {
-  return monitor.hostFacts();
 }
 
 /** What a polling command runs with: the policy, its monitor, and its `--log` file if any. */

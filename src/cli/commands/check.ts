@@ -1,13 +1,13 @@
-import { runCheckUseCase, sampleTable } from '../../app/check-run.js';
+import { runCheckUseCase } from '../../app/check-run.js';
 import { defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckText, formatNotifierFailure } from '../../output/check-text.js';
 import { checkToJson } from '../../output/json.js';
 import { writeJson } from '../../output/json-text.js';
 import { formatNagiosReport, nagiosExitCode } from '../../output/nagios.js';
-import { pollClock, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { loadSettings } from '../load-policy.js';
-import { hostFactsFor, openMonitor } from '../open-monitor.js';
+import { openMonitor } from '../open-monitor.js';
 import type { CheckOptions } from '../parse-command-line.js';
 
 // `check`, for cron and monitoring systems. Text (the default) is silent when nothing is new: a
@@ -32,6 +32,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       ...(options.netns ? { netns: options.netns } : {}),
       renotifyMs: options.renotifyMs,
       resetKinds: options.resetKinds,
+      intervalMs: options.intervalMs,
+      ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
     },
     {
       platform: context.platform,
@@ -39,9 +41,6 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       interrupt: context.interrupt,
       // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
       openMonitor: (initialState) => openMonitor(options, context, initialState, { failedInputPolls: true }),
-      sample: (monitor) =>
-        sampleTable(monitor, { clock: pollClock(context), signal: context.interrupt, intervalMs: options.intervalMs, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) }),
-      hostFacts: (monitor) => hostFactsFor(monitor, options, context),
     },
   );
 

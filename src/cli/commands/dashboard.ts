@@ -2,7 +2,7 @@ import { EventStream } from '../../app/event-stream.js';
 import { runDashboard } from '../../dashboard/dashboard.js';
 import { canDrawFullScreen, pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { hostFactsFor, withPollingSession } from '../open-monitor.js';
+import { withPollingSession } from '../open-monitor.js';
 import { UsageError, type DashboardOptions } from '../parse-command-line.js';
 
 /** `tcpdwell dashboard` (and plain `tcpdwell` on a terminal): the live full-screen view. */
@@ -18,7 +18,7 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         policy,
         intervalMs: options.intervalMs,
         clock: pollClock(context),
-        facts: await hostFactsFor(monitor, options, context),
+        facts: await monitor.hostFacts(),
         ...(log && events ? { afterPoll: (outcome, evaluation) => log.write(events.next(outcome, evaluation)) } : {}),
       },
       {

@@ -4,7 +4,8 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
-import { exitCodeForSkippedInput, hostFactsFor, openMonitor, pollThrough } from '../open-monitor.js';
+import { pollThrough } from '../../app/poll-loop.js';
+import { exitCodeForSkippedInput, openMonitor } from '../open-monitor.js';
 import type { ExplainOptions } from '../parse-command-line.js';
 
 // `tcpdwell explain`: the state guide (every state, or one), or one connection's whole story.
@@ -28,7 +29,7 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
       reportPollFailure(context, outcome);
       return ExitCode.UNKNOWN;
     }
-    const report = await explainConnection(monitor, policy, target, (m) => hostFactsFor(m, options, context));
+    const report = await explainConnection(monitor, policy, target);
     if (!report.found) {
       context.stderr.write(`tcpdwell: ${formatExplainNotFound(report)}\n`);
       // Not in what was read proves nothing when some input was not read.

@@ -9,7 +9,7 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
-import { exitCodeForSkippedInput, hostFactsFor, withPollingSession } from '../open-monitor.js';
+import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import type { ListOptions } from '../parse-command-line.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
@@ -25,7 +25,7 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     policy,
     why: options.why,
     numbered: options.numbered === true,
-    facts: options.why ? await hostFactsFor(monitor, options, context) : {},
+    facts: options.why ? await monitor.hostFacts() : {},
     selects: (view: ConnectionView) => selects(options.selection, view),
     needsOwnerToSelect: (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
   };
