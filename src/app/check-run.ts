@@ -106,7 +106,9 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   });
   // Say what was not measured: an idle threshold over a source without activity counters
   // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.
-  const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && thresholdsFor(request.policy, v.row)?.warningMs !== undefined).length;
+  // A critical idle threshold alone (`--idle off --critical-idle 2h`) is a threshold all the same.
+  const idleThreshold = (t: ReturnType<typeof thresholdsFor>) => t !== undefined && (t.warningMs !== undefined || t.criticalMs !== undefined);
+  const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && idleThreshold(thresholdsFor(request.policy, v.row))).length;
   const measurementNotes = unmeasured > 0 ? [`idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${outcome.source} reports no activity counters`] : [];
   // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
   // proven; a warning or critical that the other files prove stands.

@@ -29,6 +29,21 @@ describe('check says what it could not measure', () => {
     expect(nagios.out.split('\n')).toContain('idle not measured for 7 ESTABLISHED connections: source procfs reports no activity counters');
   });
 
+  it('procfs: a critical idle threshold alone is a threshold too, and `--idle off` with no critical one measures nothing to miss', async () => {
+    // The same procfs capture, with the warning level switched off (written for this test).
+    const run = async (args: string[]) => {
+      const platform = new FakePlatform();
+      platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+      platform.files.set('/proc/net/tcp', PROC.slice(0, split));
+      platform.files.set('/proc/net/tcp6', PROC.slice(split));
+      const context = fakeContext(platform);
+      await runCli(['check', '--no-state', '--source', 'procfs', '--json', '--idle', 'off', ...args], context, '0.1.0');
+      return JSON.parse(context.out()).notices as string[];
+    };
+    expect(await run(['--critical-idle', '2h'])).toContain('idle not measured for 7 ESTABLISHED connections: source procfs reports no activity counters');
+    expect((await run([])).some((n) => n.startsWith('idle not measured'))).toBe(false);
+  });
+
   it('ss measures idle: no such notice', async () => {
     const json = await check(['--source', 'ss', '--json'], false);
     expect(JSON.parse(json.out).notices.some((n: string) => n.startsWith('idle not measured'))).toBe(false);
