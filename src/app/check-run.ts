@@ -1,5 +1,6 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseAll } from '../core/diagnosis.js';
+import { plural } from '../core/plural.js';
 import { statusOf, type CheckStatus } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
@@ -109,7 +110,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // A critical idle threshold alone (`--idle off --critical-idle 2h`) is a threshold all the same.
   const idleThreshold = (t: ReturnType<typeof thresholdsFor>) => t !== undefined && (t.warningMs !== undefined || t.criticalMs !== undefined);
   const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && idleThreshold(thresholdsFor(request.policy, v.row))).length;
-  const measurementNotes = unmeasured > 0 ? [`idle not measured for ${unmeasured} ESTABLISHED connection${unmeasured === 1 ? '' : 's'}: source ${outcome.source} reports no activity counters`] : [];
+  const measurementNotes = unmeasured > 0 ? [`idle not measured for ${plural(unmeasured, 'ESTABLISHED connection')}: source ${outcome.source} reports no activity counters`] : [];
   // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
   // proven; a warning or critical that the other files prove stands.
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
@@ -136,7 +137,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     return (await deliver(outboxMessage(status, outcome.source, outcome.takenAtMs, pending), [notifier], deps))[0]!;
   });
   const deliveries: Delivery[] = channels.results.map((r) => r.delivery);
-  if (channels.orphaned > 0) history.stateNotes.push(`${channels.orphaned} undelivered notification${channels.orphaned === 1 ? '' : 's'} of notifiers no longer in the config dropped`);
+  if (channels.orphaned > 0) history.stateNotes.push(`${plural(channels.orphaned, 'undelivered notification')} of notifiers no longer in the config dropped`);
   if (history.state) {
     const { file, table, book } = history.state;
     book.record(table, { tracker: monitor.tracker, alerts: reconciled.reported, outbox: channels.backlogs, source: outcome.source }, ports.platform.nowMs());
@@ -210,12 +211,12 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     const forgotten = book.forgetOtherBoots(table);
     if (forgotten.tables > 0) {
       notes.push(
-        `the host restarted since ${stateFile.path} was written (boot id changed): history of ${forgotten.tables} socket table${forgotten.tables === 1 ? '' : 's'} and ${forgotten.alerts} reported alert${forgotten.alerts === 1 ? '' : 's'} from before the restart dropped, starting fresh`,
+        `the host restarted since ${stateFile.path} was written (boot id changed): history of ${plural(forgotten.tables, 'socket table')} and ${plural(forgotten.alerts, 'reported alert')} from before the restart dropped, starting fresh`,
       );
     }
     const history = book.historyOf(table);
     if (book.damagedSections > 0) {
-      notes.push(`state file ${stateFile.path}: ${book.damagedSections} damaged section${book.damagedSections === 1 ? '' : 's'} dropped; the other tables' history is kept`);
+      notes.push(`state file ${stateFile.path}: ${plural(book.damagedSections, 'damaged section')} dropped; the other tables' history is kept`);
     }
     if (book.damagedBacklogs > 0) {
       notes.push(
@@ -277,7 +278,7 @@ async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<Poll
     notices.add(
       firstCutShort
         ? '--window cut short by an interrupt during the first poll: nothing was read'
-        : `--window cut short by an interrupt after ${end.polls} poll${end.polls === 1 ? '' : 's'}: the last completed poll decides`,
+        : `--window cut short by an interrupt after ${plural(end.polls, 'poll')}: the last completed poll decides`,
     );
   }
   return { ...end.last, notices: [...notices] };

@@ -1,4 +1,5 @@
 import type { ConnectionView } from '../core/evaluate.js';
+import { plural } from '../core/plural.js';
 import type { Policy } from '../core/policy.js';
 import type { Platform } from '../platform/platform.js';
 import { endSocket, resetRefusal } from '../sources/end-socket.js';
@@ -40,7 +41,7 @@ export async function runResetUseCase(monitor: Monitor, platform: Platform, requ
   const endable = evaluation.views.filter((v) => !resetRefusal(platform, v.row));
   const tooBroad = request.tooBroad(candidates, endable);
   if (request.yes && request.count !== undefined && request.count !== candidates.length) {
-    return { refused: true, reason: `reset --count ${request.count}: the selection matches ${candidates.length} session${candidates.length === 1 ? '' : 's'} now; nothing was ended` };
+    return { refused: true, reason: `reset --count ${request.count}: the selection matches ${plural(candidates.length, 'session')} now; nothing was ended` };
   }
   if (request.yes && tooBroad && !request.all && request.count === undefined) {
     return { refused: true, reason: `reset: ${tooBroad}; nothing was ended. Narrow it, or confirm with --count ${candidates.length} (or --all)` };
