@@ -336,8 +336,10 @@ export class StateBook {
     const loose: TrackedConnection[] = [];
     for (const c of history.tracker.connections.values()) {
       const inode = c.row.netns ? netnsId(c.row.netns) : undefined;
+      // Pushed in place: a copy of the list per connection was quadratic (minutes for a busy namespace).
       if (inode === undefined) loose.push(c);
-      else byInode.set(inode, [...(byInode.get(inode) ?? []), c]);
+      else if (byInode.has(inode)) byInode.get(inode)!.push(c);
+      else byInode.set(inode, [c]);
     }
     const inodeOfKey = new Map<string, string>();
     for (const [inode, list] of byInode) for (const c of list) inodeOfKey.set(c.key, inode);

@@ -225,6 +225,18 @@ describe('StateBook: --netns keeps one section per namespace', () => {
     ]);
   });
 
+  it('records a busy namespace in linear time: 40,000 connections in one section within 3 s (was about 25 s)', () => {
+    // Rows written for this test: one namespace, 40,000 flows from distinct local ports and peers.
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({ ...inNs(20, 1024 + (i % 60_000)), remote: { address: `10.0.${i >> 8}.${i & 255}`, port: 443 } }));
+    const tracker = advance(emptyTrackerState(), { takenAtMs: 1000, rows, completeProtocols: ['tcp', 'tcp6'] }).state;
+    const book = StateBook.empty();
+    const started = performance.now();
+    book.record(scoped('all'), { tracker, alerts: [], source: 'ss' }, 1000);
+    // A copy of the namespace's list per connection made this quadratic: about 25 s for 40,000.
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(book.historyOf(scoped('all'))!.tracker.connections.size).toBe(40_000);
+  });
+
   it('a run over some namespaces leaves the sections of the others as they were', () => {
     const book = StateBook.empty();
     const both = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [inNs(20, 5000), inNs(30, 5000)], completeProtocols: ['tcp', 'tcp6'] }).state;
