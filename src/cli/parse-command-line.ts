@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
-import { DurationError, parseDuration, parseThreshold, parseTimerDuration } from '../core/duration.js';
+import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
 import { SizeError, parseSize } from '../core/size.js';
 import { DEFAULT_READ_LIMIT_BYTES, MAX_READ_LIMIT_BYTES, formatBytes } from '../platform/limits.js';
 import { PRESET_NAMES, type PartialThresholds, type PortRange, type PresetName, type TimedFlagKind } from '../core/policy.js';
@@ -125,14 +125,6 @@ export type ParsedCommandLine =
 export const DEFAULT_WATCH_MS = 2000;
 export const DEFAULT_RENOTIFY_MS = 3_600_000;
 
-function durationArg(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (error) {
-    throw new InvalidArgumentError(error instanceof DurationError ? error.message : String(error));
-  }
-}
-
 /**
  * A threshold (--half-open, --idle, --critical-*…): a duration, or `off` (Infinity: never flag),
  * as the config file's thresholds take it.
@@ -145,8 +137,9 @@ function thresholdArg(value: string): number {
   }
 }
 
-function positiveDurationArg(value: string): number {
-  const ms = durationArg(value);
+/** `--renotify`: a threshold (`off`: never) of more than 0. */
+function renotifyArg(value: string): number {
+  const ms = thresholdArg(value);
   if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
   return ms;
 }
@@ -489,9 +482,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
       .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
       .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
-      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', (v) =>
-        v.trim().toLowerCase() === 'off' ? Infinity : positiveDurationArg(v),
-      ),
+      .option('--renotify <duration>', 'report a session that is still flagged again after this long (default 1h; "off": never)', renotifyArg),
   ).action((raw: RawOptions) => {
     const common = commonFrom(raw);
     const format = (raw.format as CheckFormat | undefined) ?? (common.json ? 'json' : 'text');

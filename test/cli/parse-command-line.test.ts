@@ -215,6 +215,9 @@ describe('thresholds "off" on the command line, as in the config file', () => {
     // A near miss of off is named; a word near nothing gets the forms a duration takes.
     expect(() => parseCommandLine(['list', '--idle', 'of'])).toThrow(/^option '--idle <duration>' argument 'of' is invalid\. invalid duration "of" \(did you mean off\?\)$/);
     expect(() => parseCommandLine(['check', '--critical-half-open', 'OFFF'])).toThrow(/invalid duration "OFFF" \(did you mean off\?\)$/);
+    // --renotify reads off as the thresholds do (it named no near miss before), and still refuses 0.
+    expect(() => parseCommandLine(['check', '--renotify', 'of'])).toThrow(/^option '--renotify <duration>' argument 'of' is invalid\. invalid duration "of" \(did you mean off\?\)$/);
+    expect(() => parseCommandLine(['check', '--renotify', '0'])).toThrow(/argument '0' is invalid\. must be more than 0$/);
     expect(() => parseCommandLine(['list', '--idle', 'soon'])).toThrow(/invalid duration "soon": use seconds/);
     expect(() => parseCommandLine(['list', '--idle', 'off', '--idle', '1h'])).toThrow(/^--idle given twice with different values \(off, 1h\)/);
     expect(parseCommandLine(['list', '--half-open', 'off', '--synwait', 'off'])).toMatchObject({ options: { warning: { halfOpenMs: Infinity } } });
