@@ -19,7 +19,7 @@ export interface ChannelBacklog {
  * syslog tag/facility/socket), so that editing a timeout keeps its backlog, and the state file holds
  * no webhook URL (Slack and Discord put the token in it).
  */
-export function notifierId(notifier: NotifierConfig): string {
+function notifierId(notifier: NotifierConfig): string {
   const target = notifier.type === 'exec' ? notifier.command : notifier.type === 'webhook' ? [notifier.url] : [notifier.tag ?? '', notifier.facility ?? '', notifier.socket ?? ''];
   return `${notifier.type} ${createHash('sha256').update(JSON.stringify(target)).digest('hex').slice(0, 16)}`;
 }

@@ -16,7 +16,7 @@ export interface EventSink {
  * The entry written where lines are missing (the disk was full, the file could not be written):
  * `{"event":"log-gap","at":ISO,"linesLost":N}` — N entries between the one before and the next.
  */
-export function logGapEntry(linesLost: number, atMs: number): Record<string, unknown> {
+function logGapEntry(linesLost: number, atMs: number): Record<string, unknown> {
   return { event: 'log-gap', at: new Date(atMs).toISOString(), linesLost };
 }
 
