@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync, writeSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
-import { MAX_TIMER_MS } from '../core/duration.js';
+import { systemClock } from '../app/poll-loop.js';
 import { nodePlatform } from '../platform/platform.js';
 import { GuardedStdio } from '../platform/stdio.js';
 import { ExitCode } from './exit-codes.js';
@@ -60,10 +59,8 @@ const exitCode = await runCli(
     stdout: stdio.stdout,
     stderr: stdio.stderr,
     env: process.env,
-    // In steps: a timer holds at most 2^31 - 1 ms and fires a longer wait at once. Every wait ends on SIGINT/SIGTERM.
-    sleep: async (ms, signal = interrupt.signal) => {
-      for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) await delay(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
-    },
+    // The poll loop's real clock (timers in steps of at most 2^31 - 1 ms); every wait ends on SIGINT/SIGTERM.
+    sleep: (ms, signal = interrupt.signal) => systemClock.sleep(ms, signal),
     interrupt: interrupt.signal,
     stop: () => interrupt.abort(),
     ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { input: process.stdin, output: process.stdout } } : {}),
