@@ -4,13 +4,14 @@ import type { Diagnosis, Finding } from '../core/diagnosis.js';
 import type { CheckStatus, ConnectionView, Evaluation } from '../core/evaluate.js';
 import type { CountLevel, thresholdsFor } from '../core/policy.js';
 import type { Delivery } from '../notify/notifiers.js';
+import type { endSocket } from '../sources/end-socket.js';
 import type { ChannelResult } from './notify-channels.js';
 
 // What each use case of app/ returns: one typed report per command, built in one place and
 // formatted by src/output/ (text, JSON, Nagios). Nothing here is printed or mapped to an exit code.
 
-/** How an attempt to end one socket went (the same shape as every OS's socket killer gives). */
-export type EndOutcome = { ended: true; alreadyGone?: boolean } | { ended: false; reason: string };
+/** How an attempt to end one socket went: what sources/end-socket.ts gives, whatever the OS. */
+export type EndOutcome = Awaited<ReturnType<typeof endSocket>>;
 
 /** One session a command tried to end, and what happened. */
 export interface ResetResult {
