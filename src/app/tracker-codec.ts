@@ -53,10 +53,12 @@ const connection = z.object({
   bytesSent: z.number().optional(),
   bytesReceived: z.number().optional(),
 });
+const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
+const severity = z.enum(['warning', 'critical']);
 const reportedAlert = z.object({
   key: z.string(),
-  kind: z.enum(['half-open', 'half-close', 'idle', 'count']),
-  severity: z.enum(['warning', 'critical']),
+  kind: flagKind,
+  severity,
   subject: z.string(),
   firstFlaggedMs: z.number(),
   lastNotifiedMs: z.number(),
@@ -65,8 +67,6 @@ const reportedAlert = z.object({
   /** Added after version 2 was first written: absent in older files (the count is then unknown). */
   runsFlagged: z.number().int().positive().optional(),
 });
-const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
-const severity = z.enum(['warning', 'critical']);
 const currentAlert = z.object({
   key: z.string(),
   kind: flagKind,
