@@ -70,7 +70,10 @@ const BAR_STATES: [string, string][] = [
   ['TIME_WAIT', 'TMWT'],
 ];
 
-export async function runDashboard(settings: DashboardSettings, io: DashboardIo): Promise<void> {
+/** How a dashboard run ended: `nothing-read` when no poll succeeded before the user quit (fail closed: never OK). */
+export type DashboardResult = 'ok' | 'nothing-read';
+
+export async function runDashboard(settings: DashboardSettings, io: DashboardIo): Promise<DashboardResult> {
   const screen = blessed.screen({
     input: io.input as NodeJS.ReadStream,
     output: io.output as NodeJS.WriteStream,
@@ -91,7 +94,9 @@ export async function runDashboard(settings: DashboardSettings, io: DashboardIo)
   };
   process.once('exit', restore);
   try {
-    await new Dashboard(screen, settings, io).run();
+    const dashboard = new Dashboard(screen, settings, io);
+    await dashboard.run();
+    return dashboard.tableRead ? 'ok' : 'nothing-read';
   } finally {
     process.removeListener('exit', restore);
     restore();
@@ -112,6 +117,8 @@ class Dashboard {
   private readonly trend = new TrendHistory(120);
 
   private evaluation: Evaluation | undefined;
+  /** Some poll read the table: a run that never did is not ended with "OK". */
+  tableRead = false;
   private lastOutcome: PollOutcome | undefined;
   private failure: string | undefined;
   /** Whose owners the last evaluation looked up: every row's, or these keys' (and the flagged). */
@@ -196,6 +203,7 @@ class Dashboard {
     this.lastOutcome = outcome;
     if (outcome.ok) {
       this.failure = undefined;
+      this.tableRead = true;
       const evaluation = await this.evaluate();
       this.trend.add(outcome.takenAtMs, evaluation);
       await this.settings.afterPoll?.(outcome, evaluation);

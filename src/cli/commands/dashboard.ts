@@ -2,7 +2,7 @@ import { EventStream } from '../../app/event-stream.js';
 import { runDashboard } from '../../dashboard/dashboard.js';
 import { canDrawFullScreen, pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { withPollingSession } from '../open-monitor.js';
+import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import { UsageError, type DashboardOptions } from '../parse-command-line.js';
 
 /** `tcpdwell dashboard` (and plain `tcpdwell` on a terminal): the live full-screen view. */
@@ -12,7 +12,7 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
   if (!canDrawFullScreen(context.env)) throw new UsageError('the dashboard cannot draw on TERM=dumb (no cursor movement); use `tcpdwell list` (or --watch), or set TERM (e.g. xterm-256color)');
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     const events = log ? new EventStream() : undefined;
-    await runDashboard(
+    const result = await runDashboard(
       {
         monitor,
         policy,
@@ -31,6 +31,11 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         ...(context.stop ? { stop: context.stop } : {}),
       },
     );
-    return ExitCode.OK;
+    // Quit before any poll read the table (every poll failed, or q during the first): never OK.
+    if (result === 'nothing-read') {
+      context.stderr.write('tcpdwell: dashboard: no socket table was read before it ended\n');
+      return ExitCode.UNKNOWN;
+    }
+    return exitCodeForSkippedInput(monitor, ExitCode.OK);
   });
 }
