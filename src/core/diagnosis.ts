@@ -246,12 +246,30 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
     const halfOpen = views.filter((v) => v.row.state === TcpState.SYN_SENT);
     if (halfOpen.length < 2) continue;
     const all = halfOpen.length === views.filter((v) => v.row.state !== TcpState.TIME_WAIT).length;
+    const evidence = [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(maxOf(halfOpen.map((v) => v.timing.dwellMs)))}`];
+    let cause = 'upstream down or filtered';
+    let nextStep = `Check ${remote} itself: is it up and listening, and does a firewall between drop SYNs? On it, SYN_RECEIVED means the SYN/ACK is blocked on the way back; only LISTEN means the SYN never arrives.`;
+    // The upstream listens on this host: what its accept queue shows is the cause, not a dead host
+    // (the per-connection finding says the same; the two must not contradict each other).
+    const listener = index.listenerFor(halfOpen[0]!.row.remote);
+    if (listener) {
+      const { receiveQueue = 0, acceptBacklog } = listener.row;
+      const owner = ownerLabel(listener.row);
+      evidence.push(`the peer is a listener on this host${owner ? ` (${owner})` : ''}, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}`);
+      if (acceptBacklog !== undefined && receiveQueue > acceptBacklog) {
+        cause = 'its listener on this host has a full accept queue and drops SYNs';
+        nextStep = `The application owning ${formatEndpoint(listener.row.local)}${owner ? ` (${owner})` : ''} does not accept() fast enough, or its backlog is too small.`;
+      } else {
+        cause = 'its listener on this host does not answer them (a firewall rule on this host, or SYNs dropped)';
+        nextStep = `Check this host's firewall rules for ${remote} and \`nstat -az TcpExtListenOverflows TcpExtListenDrops\`.`;
+      }
+    }
     findings.push({
       code: 'upstream-unreachable',
       subject: remote,
-      summary: `${all ? 'all' : `${halfOpen.length} of`} ${all ? halfOpen.length : views.length} connections to ${remote} are half-open: upstream down or filtered`,
-      evidence: [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(maxOf(halfOpen.map((v) => v.timing.dwellMs)))}`],
-      nextStep: `Check ${remote} itself: is it up and listening, and does a firewall between drop SYNs? On it, SYN_RECEIVED means the SYN/ACK is blocked on the way back; only LISTEN means the SYN never arrives.`,
+      summary: `${all ? 'all' : `${halfOpen.length} of`} ${all ? halfOpen.length : views.length} connections to ${remote} are half-open: ${cause}`,
+      evidence,
+      nextStep,
       connections: keys(halfOpen),
     });
   }

@@ -160,6 +160,23 @@ describe('findings for groups', () => {
     expect(diagnoseGroups(new DiagnosisIndex(track([mixed]).views))[0]!.summary).toBe('3 of 5 connections to 10.0.0.5:5432 are half-open: upstream down or filtered');
   });
 
+  it('SYN_SENT to a listener on this host: the group names its accept queue as each connection finding does (never "upstream down")', () => {
+    // Written for the test, in the shape ss gives a loopback listener (Recv-Q = accept queue, Send-Q = backlog).
+    const local = { address: '127.0.0.1', port: 8080 };
+    const full = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 3, sendQueue: 2, acceptBacklog: 2, pid: 9, process: 'app' });
+    const clients = Array.from({ length: 3 }, (_, i) => row('SYN_SENT', { local: { address: '127.0.0.1', port: 40_000 + i }, remote: local }));
+    const fullViews = track([[full, ...clients]]).views;
+    const [group] = diagnoseGroups(new DiagnosisIndex(fullViews));
+    expect(group!.summary).toBe('all 3 connections to 127.0.0.1:8080 are half-open: its listener on this host has a full accept queue and drops SYNs');
+    expect(group!.evidence).toContain('the peer is a listener on this host (app[9]), accept queue 3/2');
+    expect(group!.nextStep).toBe('The application owning 127.0.0.1:8080 (app[9]) does not accept() fast enough, or its backlog is too small.');
+    expect(diagnose(fullViews, 'SYN_SENT').summary).toBe('the listener 127.0.0.1:8080 has a full accept queue and drops SYNs');
+    const roomy = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 0, sendQueue: 128, acceptBacklog: 128 });
+    const [quiet] = diagnoseGroups(new DiagnosisIndex(track([[roomy, ...clients]]).views));
+    expect(quiet!.summary).toBe('all 3 connections to 127.0.0.1:8080 are half-open: its listener on this host does not answer them (a firewall rule on this host, or SYNs dropped)');
+    expect(quiet!.summary).not.toContain('upstream down');
+  });
+
   it('many CLOSE_WAIT in one process: a socket leak', () => {
     const rows = Array.from({ length: 5 }, () => row('CLOSE_WAIT', { pid: 77, process: 'leaky' }));
     const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views));
