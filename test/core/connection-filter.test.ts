@@ -92,7 +92,7 @@ describe('one connection-filter grammar for the command line, the config file an
   const PORT_VIEWS = [view('ESTABLISHED', 5432, 40100), view('ESTABLISHED', 6005, 40101), view('ESTABLISHED', 40102, 443), view('ESTABLISHED', 40103, 80, 5432)];
   it.each<[string, { from: number; to: number }, number[]]>([
     ['5432', { from: 5432, to: 5432 }, [5432, 40103]], // the dashboard's single number also matches a pid
-    [':5432', { from: 5432, to: 5432 }, [5432, 40103]],
+    [':5432', { from: 5432, to: 5432 }, [5432]], // with the colon, a port only (ce13388): never pid 5432's connection
     ['6000-6010', { from: 6000, to: 6010 }, [6005]],
     ['443', { from: 443, to: 443 }, [40102]],
   ])('port %s is the same range everywhere', (word, range, dashboardLocalPorts) => {
