@@ -10,7 +10,7 @@ import { deliver, outboxMessage, type Delivery } from '../notify/notifiers.js';
 import { notifyEachChannel, type ChannelBacklog } from './notify-channels.js';
 import type { Platform } from '../platform/platform.js';
 import { StateFile, StateFileUnusableError } from '../platform/state-file.js';
-import { endSocket } from '../sources/end-socket.js';
+import { socketEnder } from '../sources/end-socket.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
@@ -119,10 +119,15 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const diagnosis = diagnoseAll(evaluation.views, await monitor.hostFacts());
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
-    for (const view of evaluation.views) {
-      if (view.flag && view.flag.kind !== 'count' && request.resetKinds.includes(view.flag.kind)) {
-        resets.push({ view, outcome: await endSocket(ports.platform, view.row) });
+    const ender = socketEnder(ports.platform);
+    try {
+      for (const view of evaluation.views) {
+        if (view.flag && view.flag.kind !== 'count' && request.resetKinds.includes(view.flag.kind)) {
+          resets.push({ view, outcome: await ender.end(view.row) });
+        }
       }
+    } finally {
+      ender.close();
     }
   }
 

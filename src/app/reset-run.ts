@@ -2,7 +2,7 @@ import type { ConnectionView } from '../core/evaluate.js';
 import { plural } from '../core/plural.js';
 import type { Policy } from '../core/policy.js';
 import type { Platform } from '../platform/platform.js';
-import { endSocket, resetRefusal } from '../sources/end-socket.js';
+import { resetRefusal, socketEnder } from '../sources/end-socket.js';
 import type { Monitor } from './monitor.js';
 import type { ResetReport, ResetResult } from './reports.js';
 
@@ -49,7 +49,12 @@ export async function runResetUseCase(monitor: Monitor, platform: Platform, requ
 
   const results: ResetResult[] = [];
   if (request.yes) {
-    for (const view of candidates) results.push({ view, outcome: await endSocket(platform, view.row) });
+    const ender = socketEnder(platform);
+    try {
+      for (const view of candidates) results.push({ view, outcome: await ender.end(view.row) });
+    } finally {
+      ender.close();
+    }
     // Trust but verify: an ended socket must be gone from the next poll.
     if (results.some((r) => r.outcome.ended)) {
       const after = await monitor.poll();
@@ -57,7 +62,7 @@ export async function runResetUseCase(monitor: Monitor, platform: Platform, requ
         const present = new Set(monitor.tracker.connections.keys());
         for (const result of results) {
           if (result.outcome.ended && present.has(result.view.connection.key)) {
-            result.outcome = { ended: false, reason: 'still present after the reset' };
+            result.outcome = { ended: false, reason: 'still present after the reset', ...(result.outcome.via ? { via: result.outcome.via } : {}) };
           }
         }
       }

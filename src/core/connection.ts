@@ -82,6 +82,12 @@ export interface SocketRow {
    */
   cookie?: string;
   /**
+   * The interface index the socket is bound to (sock_diag inet_diag_sockid.idiag_if, the kernel's
+   * sk_bound_dev_if: SO_BINDTODEVICE, or an IPv6 link-local scope); absent when unbound (0). The
+   * kernel's exact lookup by 4-tuple (SOCK_DESTROY) needs it. Netlink source only.
+   */
+  boundInterface?: number;
+  /**
    * The network namespace the row was read in, where more than the current one is read
    * (`--netns`). Part of the key: every namespace has its own 127.0.0.1.
    */

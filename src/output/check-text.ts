@@ -2,7 +2,7 @@ import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connect
 import { formatDuration } from '../core/duration.js';
 import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
-import type { CheckReport, ResetResult } from '../app/reports.js';
+import type { CheckReport, EndOutcome, ResetResult } from '../app/reports.js';
 import { countAlertKey, type AlertNotification } from '../core/alerts.js';
 import { appendAll } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
@@ -54,7 +54,7 @@ export function formatResetLine({ view, outcome }: ResetResult): string {
   const { row } = view;
   const what = `${view.flag?.kind ?? 'reset'}: ${row.state} ${flowText(row)}${inNetns(row)}`;
   if (!outcome.ended) return sanitizeLine(`RESET ${what}: not ended (${outcome.reason})`);
-  return sanitizeLine(`RESET ${what}: ended${outcome.alreadyGone ? ' (was gone already)' : ''}`);
+  return sanitizeLine(`RESET ${what}: ended${viaText(outcome.via)}${outcome.alreadyGone ? ' (was gone already)' : ''}`);
 }
 
 export function formatCountLine(flag: CountFlag): string {
@@ -150,4 +150,9 @@ export function formatNotifierFailure(channel: ChannelResult<Delivery>, kept: bo
   const fate = kept ? `${what} kept for it and sent again on the next run` : `${what} not delivered (no state file to keep them in)`;
   const dropped = channel.dropped > 0 ? ` (${channel.dropped} oldest dropped: at most ${MAX_PENDING_NOTIFICATIONS} are kept)` : '';
   return `${sanitizeLine(`notifier ${channel.delivery.notifier} failed: ${channel.delivery.error}`)}; ${fate}${dropped}`;
+}
+
+/** ` via SOCK_DESTROY`, ` via ss -K`: which way a Linux socket was ended (none where the OS has one way). */
+export function viaText(via: EndOutcome['via']): string {
+  return via && via !== 'SetTcpEntry' ? ` via ${via}` : '';
 }

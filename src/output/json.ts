@@ -79,6 +79,9 @@ export function resetToJson({ view, outcome }: ResetResult) {
     ended: outcome.ended,
     alreadyGone: outcome.ended ? Boolean(outcome.alreadyGone) : false,
     reason: outcome.ended ? null : outcome.reason,
+    // Present where an attempt was made: how (SOCK_DESTROY, ss -K, SetTcpEntry), and whether a newer socket held the 4-tuple.
+    ...(outcome.via ? { via: outcome.via } : {}),
+    ...(!outcome.ended && outcome.reusedTuple ? { reusedTuple: true } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { ResetReport } from '../app/reports.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { plural } from '../core/plural.js';
-import { flowWithOwner } from './check-text.js';
+import { flowWithOwner, viaText } from './check-text.js';
 import { resetToJson } from './json.js';
 import { sanitizeLine } from './sanitize.js';
 
@@ -30,7 +30,7 @@ export function formatResetText(report: Done): string {
     if (report.needsConfirmation) lines.push(`${report.needsConfirmation}: --yes also needs --count ${n} (or --all)`);
   } else {
     for (const { view, outcome: o } of report.results) {
-      lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${o.alreadyGone ? ' (was gone already)' : ''}`);
+      lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${viaText(o.via)}${o.alreadyGone ? ' (was gone already)' : ''}`);
     }
     if (!report.results.length) lines.push('no session matches');
   }

@@ -1,19 +1,45 @@
 import type { SocketRow } from '../core/connection.js';
 import type { Platform } from '../platform/platform.js';
-import { killSocket, refusalReason, type KillOutcome } from './linux/socket-killer.js';
+import { refusalReason, SocketKiller, type KillMethod, type KillOutcome, type SocketKillerOptions } from './linux/socket-killer.js';
 import { killWindowsSocket, windowsRefusalReason } from './windows/socket-killer-windows.js';
 
-export type { KillOutcome };
+export type { KillMethod, KillOutcome };
 
-// `reset`, per OS: Linux through SOCK_DESTROY (ss -K), Windows through SetTcpEntry.
+// `reset`, per OS: Linux through SOCK_DESTROY (our own request with the socket cookie where the row
+// has one, else ss -K), Windows through SetTcpEntry.
 
 /** Why this row must not or cannot be ended here, or undefined when it may be. */
 export function resetRefusal(platform: Platform, row: SocketRow): string | undefined {
   return refusalReason(row) ?? (platform.os === 'win32' ? windowsRefusalReason(row) : undefined);
 }
 
-export function endSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
-  if (platform.os !== 'win32') return killSocket(platform, row); // refuses what it must itself
-  const refusal = refusalReason(row);
-  return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row);
+/** Ends sockets one after another; `close` frees what it holds (the sock_diag worker on Linux). */
+export interface SocketEnder {
+  end(row: SocketRow): Promise<KillOutcome>;
+  close(): void;
+}
+
+/** One ender for a run that may end many sockets: on Linux one sock_diag channel serves them all. */
+export function socketEnder(platform: Platform, options: SocketKillerOptions = {}): SocketEnder {
+  if (platform.os !== 'win32') {
+    const killer = new SocketKiller(platform, options); // refuses what it must itself
+    return { end: (row) => killer.kill(row), close: () => killer.close() };
+  }
+  return {
+    end: (row) => {
+      const refusal = refusalReason(row);
+      return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row);
+    },
+    close: () => undefined,
+  };
+}
+
+/** Ends one socket. */
+export async function endSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
+  const ender = socketEnder(platform);
+  try {
+    return await ender.end(row);
+  } finally {
+    ender.close();
+  }
 }

@@ -1,4 +1,4 @@
-import { formatAddressBytes, type Protocol } from '../../core/address.js';
+import { formatAddressBytes, parseAddressBytes, type Endpoint, type Protocol } from '../../core/address.js';
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
@@ -21,9 +21,12 @@ export const NLMSG_HEADER_BYTES = 16;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
 export const NLM_F_DUMP = 0x300;
 export const NLM_F_DUMP_INTR = 0x10;
 export const SOCK_DIAG_BY_FAMILY = 20;
+/** linux/sock_diag.h: end the one socket the request names (net/core/sock_diag.c __sock_diag_cmd). */
+export const SOCK_DESTROY = 21;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IPPROTO_TCP = 6;
@@ -202,6 +205,7 @@ export class SockDiagParser {
     const id = from + 4; // struct inet_diag_sockid
     const local = { address: this.address(view, id + 4, family), port: view.getUint16(id, false) };
     const remote = { address: this.address(view, id + 20, family), port: view.getUint16(id + 2, false) };
+    const boundInterface = view.getUint32(id + 36, le); // idiag_if: sk_bound_dev_if, 0 when unbound
     const cookieLow = view.getUint32(id + 40, le);
     const cookieHigh = view.getUint32(id + 44, le);
     // idiag_expires (ms), idiag_rqueue, idiag_wqueue, idiag_uid, idiag_inode after the 48-byte id.
@@ -220,6 +224,7 @@ export class SockDiagParser {
       // ss -e prints the same cookie as `sk:` in hex.
       cookie: cookieHigh === 0 ? cookieLow.toString(16) : cookieHigh.toString(16) + cookieLow.toString(16).padStart(8, '0'),
     };
+    if (boundInterface !== 0) row.boundInterface = boundInterface;
     // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
     if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
     if (timerCode !== 0) {
@@ -306,4 +311,141 @@ export function parseSockDiag(datagrams: readonly Uint8Array[], options: SockDia
   const parser = new SockDiagParser(options);
   for (const datagram of datagrams) parser.datagram(datagram);
   return parser.finish();
+}
+
+// One socket by its id, for SOCK_DESTROY and the exact lookup (kernel facts, Linux 6.18):
+//   net/core/sock_diag.c  sock_diag_rcv_msg hands SOCK_DESTROY to the family's handler (inet_diag),
+//                         which calls the protocol's destroy (net/ipv4/tcp_diag.c tcp_diag_destroy);
+//                         without CONFIG_INET_DIAG_DESTROY there is none: EOPNOTSUPP.
+//   net/ipv4/tcp_diag.c   tcp_diag_find_one_icsk (inet_diag_find_one_icsk in net/ipv4/inet_diag.c
+//                         before 6.18) looks the socket up by the exact 4-tuple and idiag_if, as an
+//                         arriving segment would (an established socket, else the listener of the
+//                         port), then sock_diag_check_cookie compares idiag_cookie: a socket that is
+//                         not the one with that cookie is answered ENOENT, the same as no socket
+//                         (check_cookie's own -ESTALE is not passed on). INET_DIAG_NOCOOKIE matches
+//                         whatever socket the lookup finds, a listener included.
+//   net/core/sock_diag.c  sock_diag_destroy: EPERM without CAP_NET_ADMIN in the user namespace
+//                         owning the socket's network namespace; then tcp_abort ends it: the owner's
+//                         next call fails with ECONNABORTED and the peer gets a RST.
+// The netlink socket's own network namespace is the one searched (sock_net of the request).
+
+/** One socket, named as the kernel's inet_diag_sockid names it. */
+export interface SockDiagSocketId {
+  family: typeof AF_INET | typeof AF_INET6;
+  local: Endpoint;
+  remote: Endpoint;
+  /** idiag_if (SocketRow.boundInterface); 0 when unbound. */
+  boundInterface: number;
+  /** idiag_cookie as [low u32, high u32] (sock_diag_save_cookie: cookie[0] is the low half), or undefined for INET_DIAG_NOCOOKIE. */
+  cookie?: readonly [number, number];
+}
+
+/** `ss -e`'s `sk:` hex (SocketRow.cookie) as [low, high] u32 halves; undefined when it is not 1 to 16 hex digits. */
+export function cookieHalves(cookie: string): [number, number] | undefined {
+  if (!/^[0-9a-f]{1,16}$/i.test(cookie)) return undefined;
+  const value = BigInt(`0x${cookie}`);
+  return [Number(value & 0xffffffffn), Number(value >> 32n)];
+}
+
+/**
+ * The kernel's id of the socket a row shows: family from the protocol (a tcp6 row's IPv4 address is
+ * the mapped ::ffff:a.b.c.d), the interface, and the cookie where the row has one. A string says why
+ * the row cannot be named (an address that is not IP text, a cookie that is not hex).
+ */
+export function socketIdOf(row: Pick<SocketRow, 'protocol' | 'local' | 'remote' | 'cookie' | 'boundInterface'>): SockDiagSocketId | string {
+  const family = row.protocol === 'tcp6' ? AF_INET6 : AF_INET;
+  for (const endpoint of [row.local, row.remote]) {
+    const bytes = parseAddressBytes(endpoint.address);
+    if (!bytes) return `${endpoint.address} is not an IP address`;
+    if (family === AF_INET && bytes.length !== 4) return `${endpoint.address} is not an IPv4 address`;
+  }
+  const id: SockDiagSocketId = { family, local: row.local, remote: row.remote, boundInterface: row.boundInterface ?? 0 };
+  if (row.cookie !== undefined) {
+    const cookie = cookieHalves(row.cookie);
+    if (!cookie) return `cookie ${row.cookie} is not hex`;
+    id.cookie = cookie;
+  }
+  return id;
+}
+
+/** Writes an address into an idiag_src/idiag_dst field (16 bytes, network order; IPv4 in the first 4, or mapped for AF_INET6). */
+function writeAddress(bytes: Uint8Array, at: number, address: string, family: number): void {
+  const parsed = parseAddressBytes(address) ?? [];
+  const full = family === AF_INET6 && parsed.length === 4 ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...parsed] : parsed;
+  bytes.set(full, at);
+}
+
+export interface SockDiagOneOptions {
+  id: SockDiagSocketId;
+  sequence: number;
+  littleEndian: boolean;
+}
+
+/** nlmsghdr + inet_diag_req_v2 naming one socket, with NLM_F_ACK so the kernel always answers with NLMSG_ERROR. */
+function oneSocketRequest(type: number, { id, sequence, littleEndian: le }: SockDiagOneOptions): Uint8Array {
+  const bytes = new Uint8Array(SOCK_DIAG_REQUEST_BYTES);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, SOCK_DIAG_REQUEST_BYTES, le);
+  view.setUint16(4, type, le);
+  view.setUint16(6, NLM_F_REQUEST | NLM_F_ACK, le);
+  view.setUint32(8, sequence >>> 0, le);
+  bytes[16] = id.family;
+  bytes[17] = IPPROTO_TCP;
+  // idiag_states is not consulted by the exact lookup; every state, as a dump would ask.
+  view.setUint32(20, ALL_TCP_STATES_MASK, le);
+  const sockid = 24; // struct inet_diag_sockid: sport, dport (network order), src[4], dst[4], if, cookie[2]
+  view.setUint16(sockid, id.local.port, false);
+  view.setUint16(sockid + 2, id.remote.port, false);
+  writeAddress(bytes, sockid + 4, id.local.address, id.family);
+  writeAddress(bytes, sockid + 20, id.remote.address, id.family);
+  view.setUint32(sockid + 36, id.boundInterface >>> 0, le);
+  view.setUint32(sockid + 40, id.cookie ? id.cookie[0] : 0xffffffff, le);
+  view.setUint32(sockid + 44, id.cookie ? id.cookie[1] : 0xffffffff, le);
+  return bytes;
+}
+
+/**
+ * SOCK_DESTROY (21) for exactly one socket: NLM_F_REQUEST | NLM_F_ACK and inet_diag_req_v2 with
+ * the 4-tuple, the interface and the cookie. With a cookie the kernel ends that socket only, never
+ * a newer one on the same 4-tuple; without one (INET_DIAG_NOCOOKIE) whatever its lookup finds,
+ * so callers give one. 72 bytes; answered by one NLMSG_ERROR (parseNetlinkAck).
+ */
+export function sockDestroyRequest(options: SockDiagOneOptions): Uint8Array {
+  return oneSocketRequest(SOCK_DESTROY, options);
+}
+
+/**
+ * SOCK_DIAG_BY_FAMILY without NLM_F_DUMP: the kernel's exact lookup of one socket (tcp_diag_dump_one),
+ * answered by one inet_diag_msg (SockDiagParser reads it) then the NLMSG_ERROR acknowledgement, or
+ * NLMSG_ERROR ENOENT alone. With no cookie in `id` it names whatever socket holds the 4-tuple now.
+ */
+export function sockDiagLookupRequest(options: SockDiagOneOptions): Uint8Array {
+  return oneSocketRequest(SOCK_DIAG_BY_FAMILY, options);
+}
+
+/** How the kernel answered one request: `errno` 0 is an acknowledgement, else the positive errno. */
+export type NetlinkAck = { errno: number } | { problem: string };
+
+/**
+ * The NLMSG_ERROR answering request `sequence` among the received datagrams (struct nlmsgerr:
+ * int error, negative errno or 0, then the request's header, linux/netlink.h). Other messages
+ * (an inet_diag_msg before a lookup's acknowledgement) are stepped over. Never throws on bytes: a
+ * `problem` says what was wrong (no acknowledgement, a truncated one, a length that does not fit).
+ */
+export function parseNetlinkAck(datagrams: readonly Uint8Array[], { sequence, littleEndian: le }: { sequence: number; littleEndian: boolean }): NetlinkAck {
+  for (const bytes of datagrams) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at < bytes.byteLength;) {
+      if (bytes.byteLength - at < NLMSG_HEADER_BYTES) return { problem: `truncated netlink header: ${bytes.byteLength - at} bytes, 16 expected` };
+      const length = view.getUint32(at, le);
+      if (length < NLMSG_HEADER_BYTES || at + length > bytes.byteLength) return { problem: `netlink message length ${length} does not fit the ${bytes.byteLength - at} bytes left` };
+      if (view.getUint16(at + 4, le) === NLMSG_ERROR && view.getUint32(at + 8, le) === sequence >>> 0) {
+        if (length < NLMSG_HEADER_BYTES + 4) return { problem: `truncated NLMSG_ERROR: ${length} bytes, 20 expected` };
+        const error = view.getInt32(at + NLMSG_HEADER_BYTES, le);
+        return { errno: error === 0 ? 0 : -error };
+      }
+      at += (length + 3) & ~3;
+    }
+  }
+  return { problem: `no acknowledgement of request ${sequence >>> 0}` };
 }

@@ -25,6 +25,31 @@ export interface SockDiagChannel {
   close(): void;
 }
 
+/**
+ * One request that is not a dump (SOCK_DESTROY, an exact lookup), sent with NLM_F_ACK: resolves
+ * with every datagram received up to and including the one holding NLMSG_ERROR (the kernel's
+ * answer; parse-sock-diag.ts parseNetlinkAck). Rejects as the dump does; a SockDiagStepError's
+ * `step` tells a request never sent ('load', 'socket', 'send') from one whose answer was lost ('recv').
+ */
+export interface SockDiagExchanger {
+  exchange(request: Uint8Array): Promise<Uint8Array[]>;
+  close(): void;
+}
+
+/** Where the worker failed: before the request left ('load', 'socket', 'send') or after ('recv'). */
+export type SockDiagStep = 'load' | 'socket' | 'send' | 'recv';
+
+/** A failed dump or exchange, with the step that failed. */
+export class SockDiagStepError extends SourceError {
+  override name = 'SockDiagStepError';
+  constructor(
+    message: string,
+    readonly step: SockDiagStep,
+  ) {
+    super(message);
+  }
+}
+
 // Linux errno numbers a sock_diag socket or dump reports (asm-generic/errno-base.h, errno.h).
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: 'EPERM',
@@ -36,6 +61,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   93: 'EPROTONOSUPPORT',
   95: 'EOPNOTSUPP',
   97: 'EAFNOSUPPORT',
+  116: 'ESTALE',
 };
 
 /** A Linux errno number's name (`EPERM`), or `errno N` for one not listed. */
@@ -47,8 +73,10 @@ export function errnoName(errno: number): string {
 const UNAVAILABLE_SOCKET_ERRNOS: ReadonlySet<string> = new Set(['EPROTONOSUPPORT', 'EAFNOSUPPORT', 'EPERM', 'EACCES', 'ENOSYS']);
 
 // Plain JavaScript, run with `eval` so the same code works from the built dist/ and from the
-// TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer }; out: { id, datagram }
-// then { id, end: true } or { id, errno, step } (step: 'load' | 'socket' | 'send' | 'recv').
+// TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer, kind }; out for a dump
+// (kind 'dump'): { id, datagram } per datagram then { id, end: true }; for one request answered by
+// NLMSG_ERROR (kind 'exchange'): { id, datagrams: [...], end: true } at once; either may instead end
+// with { id, errno, step } (step: 'load' | 'socket' | 'send' | 'recv').
 // libc: socket(AF_NETLINK = 16, SOCK_RAW = 3 | SOCK_CLOEXEC = 0x80000, NETLINK_SOCK_DIAG = 4),
 // SO_RCVTIMEO (SOL_SOCKET = 1, optname 20, struct timeval of 16 bytes on 64-bit Linux) so a kernel
 // that never answers fails the poll instead of hanging the worker.
@@ -70,7 +98,7 @@ try {
   libc = { loadError: String(error && error.message || error) };
 }
 const BUFFER_BYTES = 1 << 18;
-parentPort.on('message', ({ id, request }) => {
+parentPort.on('message', ({ id, request, kind }) => {
   if (libc.loadError) return parentPort.postMessage({ id, step: 'load', message: libc.loadError });
   const fd = libc.socket(16, 3 | 0x80000, 4);
   if (fd < 0) return parentPort.postMessage({ id, step: 'socket', errno: libc.koffi.errno() });
@@ -83,6 +111,7 @@ parentPort.on('message', ({ id, request }) => {
     const bytes = Buffer.from(request);
     if (libc.sendto(fd, bytes, bytes.length, 0, kernel, 12) < 0) return parentPort.postMessage({ id, step: 'send', errno: libc.koffi.errno() });
     const buffer = Buffer.alloc(BUFFER_BYTES);
+    const collected = [];
     for (;;) {
       const got = Number(libc.recv(fd, buffer, BUFFER_BYTES, 0));
       if (got < 0) {
@@ -101,6 +130,11 @@ parentPort.on('message', ({ id, request }) => {
         if (type === 2 || type === 3 || length < 16) { ended = true; break; }
         at += (length + 3) & ~3;
       }
+      if (kind === 'exchange') {
+        collected.push(datagram);
+        if (ended) return parentPort.postMessage({ id, datagrams: collected, end: true }, collected);
+        continue;
+      }
       parentPort.postMessage({ id, datagram }, [datagram]);
       if (ended) return parentPort.postMessage({ id, end: true });
     }
@@ -113,6 +147,7 @@ parentPort.on('message', ({ id, request }) => {
 interface WorkerReply {
   id: number;
   datagram?: ArrayBuffer;
+  datagrams?: ArrayBuffer[];
   end?: boolean;
   step?: 'load' | 'socket' | 'send' | 'recv';
   errno?: number;
@@ -132,7 +167,7 @@ export function resolveKoffi(): string | undefined {
  * A worker thread holding the libc binding; dumps run one after another on it. The worker is
  * unref'd between dumps, so an idle channel never keeps the process alive. `close` ends it.
  */
-export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSeconds?: number }): SockDiagChannel {
+export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSeconds?: number }): SockDiagChannel & SockDiagExchanger {
   const koffiPath = resolveKoffi();
   if (!koffiPath) throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { koffiPath, littleEndian: options.littleEndian, timeoutSeconds: options.timeoutSeconds ?? 10 } });
@@ -143,7 +178,7 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
   worker.on('error', (error) => (failed = error));
   worker.on('exit', (code) => (failed ??= new Error(`the worker ended (exit code ${code})`)));
 
-  const runOne = (request: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) =>
+  const runOne = (kind: 'dump' | 'exchange', request: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) =>
     new Promise<void>((resolve, reject) => {
       if (failed) return reject(new SourceError(`netlink: worker failed: ${failed.message}`, { cause: failed }));
       const id = ++nextId;
@@ -160,34 +195,41 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       const onExit = (code: number) => finish(new SourceError(`netlink: the worker ended (exit code ${code})`));
       const onMessage = (reply: WorkerReply) => {
         if (reply.id !== id) return;
-        if (reply.datagram) {
+        if (reply.datagram || reply.datagrams) {
           try {
-            onDatagram(new Uint8Array(reply.datagram));
+            for (const datagram of reply.datagrams ?? [reply.datagram!]) onDatagram(new Uint8Array(datagram));
           } catch (error) {
-            finish(error as Error);
+            return finish(error as Error);
           }
-          return;
+          if (!reply.end) return;
         }
         if (reply.end) return finish();
-        if (reply.step === 'load') return finish(new SourceUnavailableError(`netlink: the koffi library cannot load: ${reply.message}`));
+        const step = reply.step ?? 'recv';
+        if (step === 'load') return finish(new SourceUnavailableError(`netlink: the koffi library cannot load: ${reply.message}`));
         const name = errnoName(reply.errno ?? -1);
         if (reply.step === 'socket' && UNAVAILABLE_SOCKET_ERRNOS.has(name)) return finish(new SourceUnavailableError(`netlink: the kernel refuses NETLINK_SOCK_DIAG (${name})`));
         const why = reply.errno === 11 ? 'no answer within the timeout' : reply.errno === 0 ? 'the kernel closed the socket' : `errno ${reply.errno}`;
-        finish(new SourceError(`netlink: ${reply.step} failed: ${why}`));
+        finish(new SockDiagStepError(`netlink: ${step} failed: ${why}`, step));
       };
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
       worker.ref();
       // A copy: the caller may reuse its request bytes.
-      worker.postMessage({ id, request: request.request.slice().buffer });
+      worker.postMessage({ id, kind, request: request.request.slice().buffer });
     });
 
   return {
     dump(request, onDatagram) {
-      const run = queue.then(() => runOne(request, onDatagram));
+      const run = queue.then(() => runOne('dump', request, onDatagram));
       queue = run.catch(() => undefined);
       return run;
+    },
+    exchange(request) {
+      const datagrams: Uint8Array[] = [];
+      const run = queue.then(() => runOne('exchange', { request }, (bytes) => datagrams.push(bytes)));
+      queue = run.catch(() => undefined);
+      return run.then(() => datagrams);
     },
     close() {
       void worker.terminate();

@@ -2,15 +2,32 @@ import { formatEndpoint } from '../../core/address.js';
 import type { SocketRow } from '../../core/connection.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
+import { SourceUnavailableError } from '../source.js';
 import { opensNamespace } from './netns.js';
 import { nsenterPrefix } from './netns-reader.js';
+import { parseNetlinkAck, parseSockDiag, socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from './parse-sock-diag.js';
+import { errnoName, openSockDiagChannel, SockDiagStepError, type SockDiagExchanger } from './sock-diag-dump.js';
 
-// Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY, what `ss -K`
-// uses): the owner's next call on it fails with ECONNABORTED. The filter names the exact state and
-// both endpoints, so it can only match the one connection.
+// Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY; the kernel's side
+// is told in parse-sock-diag.ts): the owner's next call on it fails with ECONNABORTED and the peer
+// gets a RST. Two ways, the first that applies:
+//   - SOCK_DESTROY ourselves, with the row's socket cookie (netlink source rows): the kernel ends
+//     the socket with that cookie on that 4-tuple, or none. A 4-tuple reused by a newer socket
+//     since the poll is therefore never ended by mistake; such a refusal is final (never retried
+//     with ss -K, which would end the newer socket).
+//   - `ss -K` with a filter naming the exact state and both endpoints (rows without a cookie, rows
+//     of another network namespace, no koffi, or a kernel without SOCK_DESTROY for TCP): it matches
+//     the one connection that holds the 4-tuple in that state when ss runs.
 
-/** `alreadyGone`: nothing was left to end (often the RST of an earlier reset ended it). */
-export type KillOutcome = { ended: true; alreadyGone?: boolean } | { ended: false; reason: string };
+/** How a socket was (or was to be) ended: our own SOCK_DESTROY with its cookie, `ss -K`, or Windows' SetTcpEntry. */
+export type KillMethod = 'SOCK_DESTROY' | 'ss -K' | 'SetTcpEntry';
+
+/**
+ * `alreadyGone`: nothing was left to end (often the RST of an earlier reset ended it). `via`: the
+ * way tried (absent where nothing was tried, e.g. a refused LISTEN row). `reusedTuple`: the socket
+ * seen is gone and a newer one holds its 4-tuple now; it was left alone.
+ */
+export type KillOutcome = { ended: true; alreadyGone?: boolean; via?: KillMethod } | { ended: false; reason: string; via?: KillMethod; reusedTuple?: boolean };
 
 // ss filter words (ss(8) STATE-FILTER).
 const SS_STATE_FILTER: Partial<Record<TcpState, string>> = {
@@ -39,9 +56,121 @@ export function killArgv(row: SocketRow): string[] {
   return ['ss', '-K', '-t', '-n', family, 'state', SS_STATE_FILTER[row.state] ?? 'all', 'src', endpoint(row.local), 'dst', endpoint(row.remote)];
 }
 
-export async function killSocket(platform: Platform, row: SocketRow): Promise<KillOutcome> {
-  const refusal = refusalReason(row);
-  if (refusal) return { ended: false, reason: refusal };
+export interface SocketKillerOptions {
+  /** Opens the sock_diag channel (tests inject one); a worker thread through koffi by default. */
+  openChannel?: (littleEndian: boolean) => SockDiagExchanger;
+}
+
+/**
+ * Ends sockets one at a time, holding one sock_diag channel (opened at the first row with a cookie)
+ * until `close`. `kill` never throws: every failure is an outcome with its reason.
+ */
+export class SocketKiller {
+  private channel: SockDiagExchanger | undefined;
+  /** Why SOCK_DESTROY is not used here (no koffi, refused socket, unsupported): ss -K for the rest. */
+  private unavailable: string | undefined;
+  private sequence = 0;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: SocketKillerOptions = {},
+  ) {}
+
+  async kill(row: SocketRow): Promise<KillOutcome> {
+    const refusal = refusalReason(row);
+    if (refusal) return { ended: false, reason: refusal };
+    // Another namespace's socket is searched for by a netlink socket opened in it: ss -K through nsenter does that.
+    if (row.cookie !== undefined && !row.netns && this.unavailable === undefined) {
+      const id = socketIdOf(row);
+      if (typeof id !== 'string') {
+        const outcome = await this.destroy(row, id);
+        if (outcome) return outcome;
+      }
+    }
+    return killWithSs(this.platform, row);
+  }
+
+  close(): void {
+    this.channel?.close();
+    this.channel = undefined;
+  }
+
+  /** SOCK_DESTROY with the cookie; undefined when the request never reached the kernel or the kernel has no SOCK_DESTROY for TCP (then ss -K). */
+  private async destroy(row: SocketRow, id: SockDiagSocketId): Promise<KillOutcome | undefined> {
+    const littleEndian = this.platform.littleEndian;
+    const sequence = ++this.sequence;
+    let answer: Uint8Array[];
+    try {
+      this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
+      answer = await this.channel.exchange(sockDestroyRequest({ id, sequence, littleEndian }));
+    } catch (error) {
+      // Not sent (no koffi, NETLINK_SOCK_DIAG refused, send failed): nothing happened, ss -K may try.
+      if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
+        this.unavailable = (error as Error).message;
+        return undefined;
+      }
+      // Sent, answer lost: the socket may be ended or not; ss -K could end a newer socket, so no retry.
+      return { ended: false, via: 'SOCK_DESTROY', reason: `no answer from the kernel to SOCK_DESTROY (${(error as Error).message}); not retried with ss -K` };
+    }
+    const ack = parseNetlinkAck(answer, { sequence, littleEndian });
+    if ('problem' in ack) return { ended: false, via: 'SOCK_DESTROY', reason: `unreadable answer to SOCK_DESTROY: ${ack.problem}` };
+    if (ack.errno === 0) return { ended: true, via: 'SOCK_DESTROY' };
+    const name = errnoName(ack.errno);
+    switch (name) {
+      case 'ENOENT':
+      case 'ESTALE': // what sock_diag_check_cookie itself returns; tcp_diag answers ENOENT for both
+        return this.notFound(row, id);
+      case 'EPERM':
+      case 'EACCES':
+        return { ended: false, via: 'SOCK_DESTROY', reason: "permission denied: ending sockets needs CAP_NET_ADMIN in the socket's network namespace" };
+      case 'EOPNOTSUPP':
+        this.unavailable = 'this kernel has no SOCK_DESTROY for TCP (CONFIG_INET_DIAG_DESTROY)';
+        return undefined;
+      default:
+        return { ended: false, via: 'SOCK_DESTROY', reason: `the kernel refused SOCK_DESTROY (${name})` };
+    }
+  }
+
+  /**
+   * The kernel found no socket with that 4-tuple and cookie: the one seen is gone. Whether a newer
+   * socket holds the 4-tuple now is asked by an exact lookup without the cookie (its answer may be
+   * the port's listener, which is not a holder).
+   */
+  private async notFound(row: SocketRow, id: SockDiagSocketId): Promise<KillOutcome> {
+    const littleEndian = this.platform.littleEndian;
+    const sequence = ++this.sequence;
+    let holder: SocketRow | undefined;
+    try {
+      const answer = await this.channel!.exchange(sockDiagLookupRequest({ id: { ...id, cookie: undefined }, sequence, littleEndian }));
+      holder = parseSockDiag(answer, { littleEndian }).rows.find((r) => r.state !== TcpState.LISTEN && r.remote.port === row.remote.port);
+    } catch {
+      // The lookup only names the holder; the kernel has already said the socket seen is not there.
+    }
+    if (holder && holder.cookie !== row.cookie) {
+      return {
+        ended: false,
+        via: 'SOCK_DESTROY',
+        reusedTuple: true,
+        reason: `the socket seen (cookie ${row.cookie}) is gone and a newer one (cookie ${holder.cookie}, ${holder.state}) holds its 4-tuple now: left alone`,
+      };
+    }
+    if (holder) return { ended: false, via: 'SOCK_DESTROY', reason: `the kernel answered ENOENT though the socket (cookie ${row.cookie}) is still there` };
+    return { ended: true, alreadyGone: true, via: 'SOCK_DESTROY' };
+  }
+}
+
+/** Ends one socket (a SocketKiller used once). */
+export async function killSocket(platform: Platform, row: SocketRow, options: SocketKillerOptions = {}): Promise<KillOutcome> {
+  const killer = new SocketKiller(platform, options);
+  try {
+    return await killer.kill(row);
+  } finally {
+    killer.close();
+  }
+}
+
+/** `ss -K` with a filter naming the state and both endpoints (killArgv), inside the row's namespace. */
+async function killWithSs(platform: Platform, row: SocketRow): Promise<KillOutcome> {
   // A socket of another network namespace is ended inside it (sock_diag answers for its own namespace only).
   let prefix: string[] = [];
   if (row.netns) {
@@ -54,16 +183,16 @@ export async function killSocket(platform: Platform, row: SocketRow): Promise<Ki
   try {
     result = await platform.run([...prefix, ...killArgv(row)], { timeoutMs: 10_000 });
   } catch (error) {
-    return { ended: false, reason: errorCode(error) === 'ENOENT' ? `${prefix.length > 0 ? 'nsenter (util-linux) or ' : ''}ss (iproute2) is not installed` : (error as Error).message };
+    return { ended: false, via: 'ss -K', reason: errorCode(error) === 'ENOENT' ? `${prefix.length > 0 ? 'nsenter (util-linux) or ' : ''}ss (iproute2) is not installed` : (error as Error).message };
   }
   // ss -K prints a header and one line per socket it ended; it exits 0 even when the kernel refused.
   const ended = result.stdout
     .split('\n')
     .slice(1)
     .filter((line) => line.trim()).length;
-  if (ended > 0) return { ended: true };
-  if (/Operation not permitted|Permission denied/i.test(result.stderr)) return { ended: false, reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' };
-  if (/Operation not supported|Protocol not supported/i.test(result.stderr)) return { ended: false, reason: 'this kernel has no socket-destroy support (CONFIG_INET_DIAG_DESTROY)' };
-  if (result.exitCode !== 0) return { ended: false, reason: result.stderr.trim().split('\n')[0] || `ss exited ${result.exitCode}` };
-  return { ended: true, alreadyGone: true };
+  if (ended > 0) return { ended: true, via: 'ss -K' };
+  if (/Operation not permitted|Permission denied/i.test(result.stderr)) return { ended: false, via: 'ss -K', reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' };
+  if (/Operation not supported|Protocol not supported/i.test(result.stderr)) return { ended: false, via: 'ss -K', reason: 'this kernel has no socket-destroy support (CONFIG_INET_DIAG_DESTROY)' };
+  if (result.exitCode !== 0) return { ended: false, via: 'ss -K', reason: result.stderr.trim().split('\n')[0] || `ss exited ${result.exitCode}` };
+  return { ended: true, alreadyGone: true, via: 'ss -K' };
 }
