@@ -85,7 +85,7 @@ describe('check with findings', () => {
     expect(killed).toHaveLength(6);
     expect(killed).toContainEqual(['ss', '-K', '-t', '-n', '-6', 'state', 'fin-wait-2', 'src', '[::ffff:127.0.0.1]:45219', 'dst', '[::ffff:127.0.0.1]:56580']);
     expect(killed).toContainEqual(['ss', '-K', '-t', '-n', '-4', 'state', 'close-wait', 'src', '127.0.0.1:35170', 'dst', '127.0.0.1:47537']);
-    expect(out).toContain('RESET half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537: ended');
+    expect(out).toContain('RESET half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537: ended via ss -K\n');
   });
 });
 
@@ -140,7 +140,7 @@ describe('reset', () => {
     const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170', '--remote', '127.0.0.1:47537']);
     expect(code).toBe(0);
     expect(killed).toEqual([['ss', '-K', '-t', '-n', '-4', 'state', 'close-wait', 'src', '127.0.0.1:35170', 'dst', '127.0.0.1:47537']]);
-    expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242]\n');
+    expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] via ss -K\n');
   });
 
   it('never resets LISTEN or TIME_WAIT', async () => {
@@ -155,14 +155,14 @@ describe('reset', () => {
     expect(code).toBe(1);
     const report = JSON.parse(out);
     expect(report.results).toHaveLength(3);
-    expect(report.results[0]).toMatchObject({ ended: false, reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' });
+    expect(report.results[0]).toMatchObject({ ended: false, via: 'ss -K', reason: 'permission denied: ending sockets needs root (CAP_NET_ADMIN)' });
   });
 
   it('counts a socket that vanished before its turn as ended', async () => {
     vanishBeforeKill = true;
     const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170']);
     expect(code).toBe(0);
-    expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] (was gone already)\n');
+    expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] via ss -K (was gone already)\n');
   });
 
   it('a selection that takes every session (--port 0-65535) ends nothing without --all or --count N', async () => {
