@@ -28,7 +28,7 @@ export function socketEnder(platform: Platform, options: SocketKillerOptions = {
   return {
     end: (row) => {
       const refusal = refusalReason(row);
-      return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row);
+      return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row).then((outcome): KillOutcome => ({ ...outcome, via: 'SetTcpEntry' }));
     },
     close: () => undefined,
   };
