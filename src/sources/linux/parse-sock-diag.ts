@@ -318,11 +318,12 @@ export function parseSockDiag(datagrams: readonly Uint8Array[], options: SockDia
 //                         which calls the protocol's destroy (net/ipv4/tcp_diag.c tcp_diag_destroy);
 //                         without CONFIG_INET_DIAG_DESTROY there is none: EOPNOTSUPP.
 //   net/ipv4/tcp_diag.c   tcp_diag_find_one_icsk (inet_diag_find_one_icsk in net/ipv4/inet_diag.c
-//                         before 6.18) looks the socket up by the exact 4-tuple and idiag_if, as an
+//                         in older kernels) looks the socket up by the exact 4-tuple and idiag_if, as an
 //                         arriving segment would (an established socket, else the listener of the
 //                         port), then sock_diag_check_cookie compares idiag_cookie: a socket that is
 //                         not the one with that cookie is answered ENOENT, the same as no socket
-//                         (check_cookie's own -ESTALE is not passed on). INET_DIAG_NOCOOKIE matches
+//                         (check_cookie's own -ESTALE is not passed on; seen on 6.18.44 in
+//                         test/fixtures/linux-sock-destroy-ack-stale-cookie-kernel6.bin). INET_DIAG_NOCOOKIE matches
 //                         whatever socket the lookup finds, a listener included.
 //   net/core/sock_diag.c  sock_diag_destroy: EPERM without CAP_NET_ADMIN in the user namespace
 //                         owning the socket's network namespace; then tcp_abort ends it: the owner's
