@@ -159,16 +159,6 @@ export class SocketKiller {
   }
 }
 
-/** Ends one socket (a SocketKiller used once). */
-export async function killSocket(platform: Platform, row: SocketRow, options: SocketKillerOptions = {}): Promise<KillOutcome> {
-  const killer = new SocketKiller(platform, options);
-  try {
-    return await killer.kill(row);
-  } finally {
-    killer.close();
-  }
-}
-
 /** `ss -K` with a filter naming the state and both endpoints (killArgv), inside the row's namespace. */
 async function killWithSs(platform: Platform, row: SocketRow): Promise<KillOutcome> {
   // A socket of another network namespace is ended inside it (sock_diag answers for its own namespace only).
