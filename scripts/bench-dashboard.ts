@@ -117,6 +117,7 @@ export async function measureLiveDashboard(options: { polls: number; intervalMs:
       sleep: (ms, signal = interrupt.signal) => {
         // The poll loop waits once after each poll (no keys arrive here to wake it early).
         waits++;
+        if (process.env.BENCH_DEBUG) process.stderr.write(`wait ${ms} at ${performance.now().toFixed(0)} cpu ${cpuNow()}\n`);
         if (waits === 1) startCpu = cpuNow();
         if (waits === options.polls + 1) {
           endCpu = cpuNow();

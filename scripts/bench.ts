@@ -1,170 +1,368 @@
-// npm run bench [-- --sizes 1000,10000,100000 --rounds 5]
+// npm run bench [-- --sizes 1000,10000,100000 --one-shot-sizes 40000 --polls 5 --rounds 5 --interval 2s
+//                  --sources auto,netlink,ss,procfs --prefix tcpdwell-bench --markdown | --json]
 //
-// Builds socket populations on loopback inside a network namespace (populate-sockets.py), then, in
-// the same run and alternating, times tcpdwell against its peers: `ss -tan`, `ss -tanoi`,
-// `cat /proc/net/tcp /proc/net/tcp6` and systeminformation.networkConnections(). Prints a Markdown
-// table of medians, peak RSS and ratios (the README's performance section reproduces it). Root only.
-import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+// What tcpdwell costs at scale, against its peers measured in the same run. Root only: for each
+// size it builds a loopback socket population in a network namespace (population.ts,
+// populate-sockets.py), and measures inside it (with cgroup2 mounted, as a host has it, so ss -e
+// works there as on a host):
+//   - `ss -tanoi`, its output read through a pipe: its CPU (the child's, from this process's
+//     cutime + cstime) and wall time, `--rounds` runs interleaved with the serves below: the peer;
+//   - a real `tcpdwell serve` (node dist/cli/main.js) per `--source` (auto, the default, first), at
+//     `--interval`: after its first poll and one warm-up poll, its CPU over `--polls` polls from
+//     /proc/PID/stat (utime + stime: every thread, the netlink worker included; cutime + cstime: the
+//     ss it runs) ÷ the polls it says it made (tcpdwell_polls_total, scraped only when it is idle,
+//     seen from /proc without asking it), the median of its tcpdwell_poll_duration_seconds, and its
+//     peak RSS (VmHWM);
+//   - systeminformation.networkConnections(), in this process: how many times slower than serve's
+//     default poll;
+//   - `watch` and `check --no-state --window` (whole processes, `--polls` + 1 polls): CPU per poll
+//     (start-up included) and peak RSS; the dashboard (scripts/bench-dashboard.ts --live: the real
+//     dashboard command on a null terminal): CPU per poll and peak RSS.
+// At each of --one-shot-sizes (issue 15's one-shot targets are at 40,000) it times whole processes
+// instead, alternating, `--rounds` each: `node -e 0`, `ss -tanoip`, `ss -tanoi`, `list --json`,
+// `check --no-state`.
+//
+// Prints the Markdown table (scripts/bench-table.ts) on stdout, the README's Performance table;
+// progress goes to stderr. Populations, namespaces and the processes measured are removed when
+// the run ends, fails, or is interrupted (SIGINT, SIGTERM).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { inNamespace, startPopulation } from './population.js';
+import { parseDuration } from '../src/core/duration.js';
+import { formatBenchReport, median, type Cost, type ProcessFigures, type ServeFigures, type SizeFigures } from './bench-table.js';
+import { inNamespace, onTeardown, startPopulation } from './population.js';
+import { readCpuMs, readMemoryKb, totalCpuMs } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = `${ROOT}dist/cli/main.js`;
+const DASHBOARD_BENCH = `${ROOT}scripts/bench-dashboard.ts`;
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1000,10000,100000' },
+    'one-shot-sizes': { type: 'string', default: '40000' },
+    polls: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
-    inner: { type: 'boolean', default: false },
-    rss: { type: 'boolean', default: false },
+    interval: { type: 'string', default: '2s' },
+    sources: { type: 'string', default: 'auto,netlink,ss,procfs' },
+    markdown: { type: 'boolean', default: true },
+    // Namespaces are named PREFIX-PID-SIZE.
+    prefix: { type: 'string', default: 'tcpdwell-bench' },
+    json: { type: 'boolean', default: false },
+    // Internal: the part that runs inside the namespace.
+    inner: { type: 'string' },
   },
 });
+const polls = Number(values.polls);
 const rounds = Number(values.rounds);
+const intervalMs = parseDuration(values.interval!);
+const sizeList = (text: string) => (text ? text.split(',').map(Number) : []);
 
-/** Runs argv, reading all its output through a pipe, as the tcpdwell sources do. */
-function capture(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) => execFile(argv[0]!, argv.slice(1), { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } }, (error) => (error ? reject(error) : resolve())));
+const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ── Inside the namespace ─────────────────────────────────────────────────────────────────────────
+
+/** Processes this process started and has not seen end: ended (SIGTERM) by the teardown. */
+const running = new Set<ChildProcess>();
+onTeardown(() => running.forEach((child) => child.kill('SIGTERM')));
+
+/** A child started with stdout drained (read and dropped, as through a pipe) and the tail of its stderr kept. */
+function start(argv: readonly string[]): { child: ChildProcess; stderr: () => string; ended: Promise<number | null> } {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  running.add(child);
+  child.stdout!.resume();
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const ended = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, stderr: () => stderr, ended };
 }
 
-/** Runs argv with its output thrown away (`> /dev/null`). */
-function discard(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', openSync('/dev/null', 'w'), 'ignore'] });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}`))));
-  });
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
+const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
 
 /**
- * A monitor factory and the two per-poll costs of the long-running modes: serve and watch (poll +
- * evaluate, unranked, no owners), and the dashboard (the same, plus owners of the flagged rows).
+ * Runs argv to its end: wall time, and CPU from this process's cutime + cstime (the child's and
+ * its waited-for children's; nothing else of ours ends meanwhile). With `peakRss`, under GNU time
+ * for the child's peak RSS (its own CPU, a millisecond, is counted too). Rejects on an exit code
+ * not in `okCodes`.
  */
-async function loadMonitoring() {
-  const { Monitor } = await import('../src/app/monitor.js');
-  const { defaultPolicy } = await import('../src/core/policy.js');
-  const { nodePlatform } = await import('../src/platform/platform.js');
-  const platform = nodePlatform();
-  const policy = defaultPolicy();
-  type AnyMonitor = InstanceType<typeof Monitor>;
-  const pollOnly = async (monitor: AnyMonitor) => {
-    const outcome = await monitor.poll();
-    if (!outcome.ok) throw new Error(outcome.error);
+async function runToEnd(argv: readonly string[], options: { peakRss?: boolean; okCodes?: readonly number[] } = {}): Promise<Cost & { peakRssKb?: number; stdout?: string }> {
+  const rssFile = `${tmpdir()}/tcpdwell-bench-b-${process.pid}-rss`;
+  const full = options.peakRss ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
+  const cpuBefore = readCpuMs('self').children;
+  const started = performance.now();
+  const run = start(full);
+  const code = await run.ended;
+  const wallMs = performance.now() - started;
+  const cpuMs = readCpuMs('self').children - cpuBefore;
+  if (!(options.okCodes ?? [0]).includes(code ?? -1)) throw new Error(`${argv.join(' ')} exited ${code}: ${lastLine(run.stderr())}`);
+  if (!options.peakRss) return { cpuMs, wallMs };
+  // GNU time writes "Command exited with non-zero status N" first when the exit is not 0.
+  const peakRssKb = Number(lastLine(readFileSync(rssFile, 'utf8')));
+  rmSync(rssFile, { force: true });
+  return { cpuMs, wallMs, peakRssKb };
+}
+
+/** serve's figures from one scrape of /metrics. */
+interface Scrape {
+  ok: number;
+  failed: number;
+  pollSeconds: number;
+  source?: string;
+}
+
+async function scrape(port: number): Promise<Scrape> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const number = (pattern: RegExp) => {
+    const match = pattern.exec(body);
+    if (!match) throw new Error(`serve's metrics have no ${pattern.source}`);
+    return Number(match[1]);
   };
   return {
-    monitor: (source: 'ss' | 'procfs') => new Monitor(platform, { source, procRoot: '/proc' }),
-    poll: async (monitor: AnyMonitor) => {
-      await pollOnly(monitor);
-      await monitor.evaluate(policy, 'none', { ranked: false });
-    },
-    pollWithOwners: async (monitor: AnyMonitor) => {
-      await pollOnly(monitor);
-      await monitor.evaluate(policy, 'flagged', { ranked: false });
-    },
+    ok: number(/^tcpdwell_polls_total\{result="ok"\} (\d+)$/m),
+    failed: number(/^tcpdwell_polls_total\{result="error"\} (\d+)$/m),
+    pollSeconds: number(/^tcpdwell_poll_duration_seconds (\S+)$/m),
+    ...(/^tcpdwell_up\{source="([^"]+)"\}/m.exec(body)?.[1] ? { source: /^tcpdwell_up\{source="([^"]+)"\}/m.exec(body)![1]! } : {}),
   };
 }
 
-/** Inside the namespace: every measure once per round, in turn, so drift hits all alike. */
-async function measureInside(): Promise<void> {
-  const { monitor, poll, pollWithOwners } = await loadMonitoring();
+/** No CPU tick for this long after some: the process is between polls. */
+const IDLE_MS = 300;
+
+/**
+ * Starts `tcpdwell serve --source source`, and measures it over `polls` polls after its first
+ * poll and one warm-up poll. It is scraped only when /proc shows it idle (its CPU counters still
+ * for IDLE_MS after moving), so the scrapes land between polls and cost it one small answer each.
+ */
+async function measureServe(source: string, port: number): Promise<ServeFigures> {
+  const serve = start([process.execPath, CLI, 'serve', '--source', source, '--interval', values.interval!, '--listen', `127.0.0.1:${port}`]);
+  const pid = serve.child.pid!;
+  let exited = false;
+  void serve.ended.then(() => (exited = true));
+  const deadline = performance.now() + 120_000 + (polls + 3) * intervalMs * 4;
+  const failed = (why: string): ServeFigures => ({ source, failed: why });
+  try {
+    // The endpoint answers after the first poll.
+    let first: Scrape | undefined;
+    while (!first) {
+      if (exited) return failed(`serve exited: ${lastLine(serve.stderr())}`);
+      if (performance.now() > deadline) return failed('no answer on /metrics');
+      await sleep(200);
+      first = await scrape(port).catch(() => undefined);
+    }
+    const marks: (Scrape & { cpuMs: number })[] = [];
+    let lastCpu = totalCpuMs(readCpuMs(pid));
+    let lastChange = performance.now();
+    let busy = true;
+    // Mark 0 after the warm-up poll (the second), then one mark per poll (a mark may span more
+    // than one when polls run back to back), until `polls` polls after mark 0.
+    while (marks.length === 0 || marks.at(-1)!.ok < marks[0]!.ok + polls) {
+      if (exited) return failed(`serve exited: ${lastLine(serve.stderr())}`);
+      if (performance.now() > deadline) return failed(`only ${marks.length ? marks.at(-1)!.ok - marks[0]!.ok : 0} of ${polls} polls in time`);
+      await sleep(50);
+      const cpu = totalCpuMs(readCpuMs(pid));
+      const now = performance.now();
+      if (cpu !== lastCpu) {
+        lastCpu = cpu;
+        lastChange = now;
+        busy = true;
+        continue;
+      }
+      // Polls back to back never look idle: then mark every other interval all the same.
+      const overdue = marks.length > 0 && now - lastChange > 2 * intervalMs;
+      if (!(busy && now - lastChange >= IDLE_MS) && !overdue) continue;
+      busy = false;
+      const seen = await scrape(port);
+      if (seen.failed > first.failed) return failed(`a poll failed (source ${seen.source ?? source}): ${lastLine(serve.stderr())}`);
+      if (seen.ok >= 2 && (marks.length === 0 || seen.ok > marks.at(-1)!.ok)) marks.push({ ...seen, cpuMs: cpu });
+      if (overdue) lastChange = now;
+    }
+    const done = marks.at(-1)!.ok - marks[0]!.ok;
+    return {
+      source,
+      ...(marks.at(-1)!.source ? { readSource: marks.at(-1)!.source! } : {}),
+      cpuPerPollMs: (marks.at(-1)!.cpuMs - marks[0]!.cpuMs) / done,
+      pollWallMs: median(marks.slice(1).map((m) => m.pollSeconds * 1000)),
+      peakRssKb: readMemoryKb(pid).vmHwmKb,
+      polls: done,
+    };
+  } finally {
+    serve.child.kill('SIGTERM');
+    await serve.ended;
+  }
+}
+
+/** systeminformation.networkConnections() in this process: wall, and CPU (ours, threads included, and the commands it runs). */
+async function measureSysteminformation(): Promise<Cost> {
   const si = await import('systeminformation');
-  const warmSs = monitor('ss');
-  const warmProcfs = monitor('procfs');
-  await poll(warmSs);
-  await poll(warmProcfs);
-  const measures: Record<string, () => Promise<unknown>> = {
-    'ss -tan': () => capture(['ss', '-tan']),
-    'ss -tanoi': () => capture(['ss', '-tanoi']),
-    'ss -tanoie (the argv tcpdwell runs)': () => capture(['ss', '-tanoie']),
-    'cat /proc/net/tcp*': () => capture(['cat', '/proc/net/tcp', '/proc/net/tcp6']),
-    'tcpdwell poll, ss source (long-running)': () => poll(warmSs),
-    'tcpdwell poll, procfs source (long-running)': () => poll(warmProcfs),
-    'tcpdwell poll + owners of flagged rows, ss source (dashboard)': () => pollWithOwners(warmSs),
-    'tcpdwell first poll, ss source (one-shot, in process)': () => poll(monitor('ss')),
-    'tcpdwell list --json > /dev/null (whole process)': () => discard([process.execPath, CLI, 'list', '--json']),
-    'systeminformation.networkConnections()': () => si.networkConnections(),
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  await si.networkConnections(); // loads what it loads once
+  for (let i = 0; i < rounds; i++) {
+    const cpuBefore = totalCpuMs(readCpuMs('self'));
+    const started = performance.now();
+    const connections = await si.networkConnections();
+    walls.push(performance.now() - started);
+    cpus.push(totalCpuMs(readCpuMs('self')) - cpuBefore);
+    if (connections.length === 0) throw new Error('systeminformation.networkConnections() gave no connections');
+  }
+  return { cpuMs: median(cpus), wallMs: median(walls) };
+}
+
+/** A whole process that polls `polls + 1` times (start-up and first poll included), under GNU time: CPU per poll and peak RSS. */
+async function measureWholeProcess(argv: readonly string[]): Promise<ProcessFigures> {
+  try {
+    const run = await runToEnd(argv, { peakRss: true, okCodes: [0, 1, 2] });
+    return { cpuPerPollMs: run.cpuMs / (polls + 1), peakRssKb: run.peakRssKb!, polls: polls + 1 };
+  } catch (error) {
+    return { failed: (error as Error).message };
+  }
+}
+
+async function measureDashboard(): Promise<ProcessFigures> {
+  const run = start([process.execPath, '--import', 'tsx', DASHBOARD_BENCH, '--live', '--polls', String(polls), '--interval', String(intervalMs)]);
+  let stdout = '';
+  run.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await run.ended;
+  if (code !== 0) return { failed: `bench-dashboard --live exited ${code}: ${lastLine(run.stderr())}` };
+  const figures = JSON.parse(lastLine(stdout)) as ProcessFigures & { baselineRssKb: number };
+  return figures;
+}
+
+const ssTanoi = () => runToEnd(['ss', '-tanoi']);
+
+/** Every long-running measure at one size; `ss -tanoi` runs between the serves, so drift falls on both alike. */
+async function innerLongRunning(sockets: number): Promise<SizeFigures> {
+  const peer: Cost[] = [];
+  const serve: ServeFigures[] = [];
+  const sources = values.sources!.split(',');
+  for (const [i, source] of sources.entries()) {
+    for (let r = 0; r < Math.max(1, Math.floor(rounds / sources.length)); r++) peer.push(await ssTanoi());
+    progress(`${sockets}: serve --source ${source}`);
+    serve.push(await measureServe(source, 9150 + i));
+  }
+  while (peer.length < rounds) peer.push(await ssTanoi());
+  progress(`${sockets}: systeminformation`);
+  const systeminformation = await measureSysteminformation();
+  progress(`${sockets}: watch, check --window, dashboard`);
+  const watch = await measureWholeProcess([process.execPath, CLI, 'watch', '--interval', values.interval!, '--iterations', String(polls + 1)]);
+  const checkWindow = await measureWholeProcess([process.execPath, CLI, 'check', '--no-state', '--window', `${polls * intervalMs}ms`, '--interval', values.interval!]);
+  const dashboard = await measureDashboard();
+  return {
+    sockets,
+    ssTanoi: { cpuMs: median(peer.map((p) => p.cpuMs)), wallMs: median(peer.map((p) => p.wallMs)) },
+    serve,
+    systeminformation,
+    watch,
+    checkWindow,
+    dashboard,
   };
-  const times: Record<string, number[]> = Object.fromEntries(Object.keys(measures).map((k) => [k, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, run] of Object.entries(measures)) {
-      const started = performance.now();
-      await run();
-      times[name]!.push(performance.now() - started);
+}
+
+/** Whole one-shot processes, alternating, `rounds` each. */
+async function innerOneShot(sockets: number): Promise<SizeFigures> {
+  const runs = {
+    nodeStart: [process.execPath, '-e', '0'],
+    ssTanoip: ['ss', '-tanoip'],
+    ssTanoi: ['ss', '-tanoi'],
+    list: [process.execPath, CLI, 'list', '--json'],
+    check: [process.execPath, CLI, 'check', '--no-state'],
+  } as const;
+  type Name = keyof typeof runs;
+  const samples = Object.fromEntries(Object.keys(runs).map((k) => [k, [] as (Cost & { peakRssKb?: number })[]])) as Record<Name, (Cost & { peakRssKb?: number })[]>;
+  for (let r = 0; r < rounds; r++) {
+    progress(`${sockets}: one-shot round ${r + 1} of ${rounds}`);
+    for (const [name, argv] of Object.entries(runs) as [Name, readonly string[]][]) {
+      // GNU time around every run alike, for the peak RSS; check exits 1 or 2 when something is flagged.
+      samples[name].push(await runToEnd(argv, { peakRss: true, okCodes: [0, 1, 2] }));
     }
   }
-  process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])))}\n`);
-}
-
-/** Inside the namespace: peak RSS of a long-running monitor (the dashboard's polls) holding the whole table, over 5 polls. */
-async function measureRss(): Promise<void> {
-  const { monitor, pollWithOwners } = await loadMonitoring();
-  const long = monitor('ss');
-  for (let i = 0; i < 5; i++) await pollWithOwners(long);
-  process.stdout.write(`${JSON.stringify({ tracked: long.tracker.connections.size, maxRssKb: process.resourceUsage().maxRSS })}\n`);
-}
-
-function insideNamespace(namespace: string, args: string[]): string {
-  return execFileSync('ip', inNamespace(namespace, [process.execPath, '--import', 'tsx', SELF, ...args]), {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    cwd: ROOT,
+  const summary = (name: Name) => ({
+    cpuMs: median(samples[name].map((s) => s.cpuMs)),
+    wallMs: median(samples[name].map((s) => s.wallMs)),
+    peakRssKb: Math.max(...samples[name].map((s) => s.peakRssKb ?? NaN)),
   });
+  return {
+    sockets,
+    serve: [],
+    oneShot: { nodeStart: summary('nodeStart'), ssTanoip: summary('ssTanoip'), ssTanoi: summary('ssTanoi'), list: summary('list'), check: summary('check') },
+  };
 }
 
-async function main(): Promise<void> {
-  if (values.inner) return measureInside();
-  if (values.rss) return measureRss();
-  const sizes = values.sizes!.split(',').map(Number);
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on Linux ${release()}, ${cpus().length} × ${cpu}, Node ${process.version}, ${execFileSync('ss', ['-V'], { encoding: 'utf8' }).trim()}; medians of ${rounds} alternating rounds.`,
-    '',
-    '| sockets | measure | median | against its peer |',
-    '|---:|---|---:|---|',
+// ── Outside: populations, the run, the table ─────────────────────────────────────────────────────
+
+/** Runs this script with `args` inside the namespace; its JSON line is the answer. Ended with the teardown. */
+async function insideNamespace(namespace: string, args: readonly string[]): Promise<SizeFigures> {
+  const run = start(['ip', ...inNamespace(namespace, [process.execPath, '--import', 'tsx', SELF, ...args])]);
+  // Progress straight through.
+  run.child.stderr!.removeAllListeners('data');
+  run.child.stderr!.pipe(process.stderr);
+  let stdout = '';
+  run.child.stdout!.removeAllListeners('data');
+  run.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await run.ended;
+  if (code !== 0) throw new Error(`the measures inside ${namespace} ended with exit ${code}`);
+  return JSON.parse(lastLine(stdout)) as SizeFigures;
+}
+
+async function outer(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('root only: it creates network namespaces (ip netns add)');
+  const startedMs = Date.now();
+  const loadStart = loadavg()[0]!;
+  const sizes: SizeFigures[] = [];
+  const plan: [number, 'long' | 'one-shot'][] = [
+    ...sizeList(values.sizes!).map((n): [number, 'long'] => [n, 'long']),
+    ...sizeList(values['one-shot-sizes']!).map((n): [number, 'one-shot'] => [n, 'one-shot']),
   ];
-  for (const size of sizes) {
-    const population = await startPopulation(size);
+  plan.sort((a, b) => a[0] - b[0]);
+  for (const [size, kind] of plan) {
+    progress(`building ${size} sockets (load ${loadavg()[0]!.toFixed(2)})`);
+    const population = await startPopulation(size, 0, values.prefix);
     try {
-      const medians = JSON.parse(insideNamespace(population.namespace, ['--inner', '--rounds', String(rounds)])) as Record<string, number>;
-      const rss = JSON.parse(insideNamespace(population.namespace, ['--rss'])) as { tracked: number; maxRssKb: number };
-      // GNU time reports the peak RSS on stderr, after whatever the command wrote there.
-      const timed = spawnSync('ip', inNamespace(population.namespace, ['/usr/bin/time', '-f', 'peak-rss-kb %M', process.execPath, CLI, 'list', '--json']), {
-        encoding: 'utf8',
-        stdio: ['ignore', 'ignore', 'pipe'],
-        maxBuffer: 1 << 26,
-      });
-      const listRssKb = Number(/peak-rss-kb (\d+)/.exec(timed.stderr)?.[1] ?? NaN);
-      const ratio = (name: string, peer: string, target: string) => `${(medians[name]! / medians[peer]!).toFixed(2)}× ${peer} (target ${target})`;
-      const rows: [string, string][] = [
-        ['ss -tan', '—'],
-        ['ss -tanoi', '—'],
-        ['ss -tanoie (the argv tcpdwell runs)', '—'],
-        ['cat /proc/net/tcp*', '—'],
-        ['tcpdwell poll, ss source (long-running)', ratio('tcpdwell poll, ss source (long-running)', 'ss -tanoi', '≤ 1.5×')],
-        ['tcpdwell poll, procfs source (long-running)', ratio('tcpdwell poll, procfs source (long-running)', 'cat /proc/net/tcp*', '≤ 1.5×')],
-        ['tcpdwell poll + owners of flagged rows, ss source (dashboard)', ratio('tcpdwell poll + owners of flagged rows, ss source (dashboard)', 'ss -tanoi', '—')],
-        ['tcpdwell first poll, ss source (one-shot, in process)', ratio('tcpdwell first poll, ss source (one-shot, in process)', 'ss -tanoi', '—')],
-        ['tcpdwell list --json > /dev/null (whole process)', `peak RSS ${(listRssKb / 1024).toFixed(0)} MB`],
-        [
-          'systeminformation.networkConnections()',
-          `${(medians['systeminformation.networkConnections()']! / medians['tcpdwell poll, ss source (long-running)']!).toFixed(1)}× the tcpdwell ss poll (target ≥ 10×)`,
-        ],
-      ];
-      const total = Object.values(population.counts).reduce((a, b) => a + b, 0);
-      for (const [name, note] of rows) lines.push(`| ${total.toLocaleString('en')} | ${name} | ${medians[name]!.toFixed(0)} ms | ${note} |`);
-      lines.push(`| ${total.toLocaleString('en')} | long-running peak RSS, ${rss.tracked.toLocaleString('en')} tracked | ${(rss.maxRssKb / 1024).toFixed(0)} MB | target < 200 MB at 100,000 |`);
+      const sockets = Object.values(population.counts).reduce((a, b) => a + b, 0);
+      const args = ['--inner', `${kind}:${sockets}`, '--polls', String(polls), '--rounds', String(rounds), '--interval', values.interval!, '--sources', values.sources!];
+      sizes.push(await insideNamespace(population.namespace, args));
     } finally {
       population.stop();
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const report = formatBenchReport(
+    {
+      date: new Date(startedMs).toISOString().slice(0, 10),
+      kernel: release(),
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      node: process.version,
+      ss: execFileSync('ss', ['-V'], { encoding: 'utf8' }).trim(),
+      loadStart,
+      loadEnd: loadavg()[0]!,
+      intervalMs,
+      polls,
+      rounds,
+      minutes: (Date.now() - startedMs) / 60_000,
+    },
+    sizes,
+  );
+  process.stdout.write(values.json ? `${JSON.stringify(sizes)}\n` : report);
 }
 
-await main();
+async function inner(spec: string): Promise<void> {
+  const [kind, sockets] = spec.split(':');
+  const figures = kind === 'one-shot' ? await innerOneShot(Number(sockets)) : await innerLongRunning(Number(sockets));
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+try {
+  await (values.inner ? inner(values.inner) : outer());
+} catch (error) {
+  progress(`failed: ${(error as Error).message}`);
+  process.exitCode = 1;
+}

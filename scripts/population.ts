@@ -2,7 +2,44 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 // A network namespace holding a socket population built by populate-sockets.py, for the
-// benchmark and the soak. Root only (ip netns add).
+// benchmark and the soak. Root only (ip netns add). Everything made here is undone by the
+// teardown, which runs at exit and on SIGINT, SIGTERM and SIGHUP (then exits 128 + the signal).
+
+const teardowns = new Set<() => void>();
+function runTeardowns(): void {
+  for (const teardown of [...teardowns].reverse()) {
+    teardowns.delete(teardown);
+    try {
+      teardown();
+    } catch {
+      // the others still run
+    }
+  }
+}
+let installed = false;
+
+/**
+ * Runs `teardown` once, at exit or on SIGINT/SIGTERM/SIGHUP (latest registered first), unless the
+ * returned function removes it first (the thing was already undone).
+ */
+export function onTeardown(teardown: () => void): () => void {
+  teardowns.add(teardown);
+  if (!installed) {
+    installed = true;
+    process.once('exit', runTeardowns);
+    for (const [signal, number] of [
+      ['SIGINT', 2],
+      ['SIGTERM', 15],
+      ['SIGHUP', 1],
+    ] as const) {
+      process.once(signal, () => {
+        runTeardowns();
+        process.exit(128 + number);
+      });
+    }
+  }
+  return () => teardowns.delete(teardown);
+}
 
 const SCRIPT = new URL('./populate-sockets.py', import.meta.url).pathname;
 
@@ -35,6 +72,7 @@ export async function startPopulation(sockets: number, churnPerSecond = 0, nameP
   const stop = () => {
     if (stopped) return;
     stopped = true;
+    forget();
     helper.stdin.end();
     helper.kill('SIGTERM');
     try {
@@ -43,7 +81,7 @@ export async function startPopulation(sockets: number, churnPerSecond = 0, nameP
       // already gone
     }
   };
-  process.once('exit', stop);
+  const forget = onTeardown(stop);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: helper.stdout }).once('line', resolve);
     helper.once('exit', (code) => reject(new Error(`populate-sockets.py exited (${code})`)));
