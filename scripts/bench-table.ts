@@ -117,14 +117,14 @@ function sizeRows(size: SizeFigures): Row[] {
       faster(auto?.pollWallMs, size.systeminformation.wallMs, 'serve --source auto poll'),
       '≥ 10× faster',
     ]);
-  const process = (name: string, figures: ProcessFigures | undefined, target: string) => {
+  const addProcess = (name: string, figures: ProcessFigures | undefined, target: string) => {
     if (!figures) return;
     if (figures.failed) rows.push([name, '—', '—', '—', `failed: ${figures.failed}`, target]);
     else rows.push([name, ms(figures.cpuPerPollMs), ms(figures.pollWallMs), mb(figures.peakRssKb), '—', target]);
   };
-  process(`watch, per poll (${size.watch?.polls ?? '?'} polls, whole process)`, size.watch, 'RSS ≤ 150 MB');
-  process(`check --no-state --window, per poll (${size.checkWindow?.polls ?? '?'} polls, whole process)`, size.checkWindow, 'RSS ≤ 150 MB');
-  process(`dashboard, per poll (${size.dashboard?.polls ?? '?'} polls)`, size.dashboard, 'RSS ≤ 250 MB');
+  addProcess(`watch, per poll (${size.watch?.polls ?? '?'} polls, whole process)`, size.watch, 'RSS ≤ 150 MB');
+  addProcess(`check --no-state --window, per poll (${size.checkWindow?.polls ?? '?'} polls, whole process)`, size.checkWindow, 'RSS ≤ 150 MB');
+  addProcess(`dashboard, per poll (${size.dashboard?.polls ?? '?'} polls)`, size.dashboard, 'RSS ≤ 250 MB');
   const one = size.oneShot;
   if (one) {
     // "After node's start-up": the targets are about tcpdwell's work, so a bare node's start is taken off both sides of nothing but tcpdwell.
@@ -159,7 +159,7 @@ export function formatBenchReport(facts: RunFacts, sizes: readonly SizeFigures[]
       `serve, watch and the dashboard poll every ${facts.intervalMs / 1000} s; their CPU is the process's (children and threads included, from /proc/PID/stat) over ${facts.polls} polls after a warm-up poll, ÷ the polls; ` +
       `one-shot figures are medians of ${facts.rounds} runs, alternating.`,
     '',
-    '| sockets | measure | CPU ms | wall ms | peak RSS MB | against the peer in this run | target at 100,000 |',
+    '| sockets | measure | CPU ms | wall ms | peak RSS MB | against the peer in this run | target at 100,000 sockets |',
     '|---:|---|---:|---:|---:|---|---|',
   ];
   for (const size of sizes) for (const row of sizeRows(size)) lines.push(`| ${size.sockets.toLocaleString('en')} | ${row.join(' | ')} |`);

@@ -116,6 +116,8 @@ def main():
     options.add_argument("--sockets", type=int, required=True)
     options.add_argument("--churn-per-second", type=int, default=0)
     args = options.parse_args()
+    # Ctrl-C reaches every process of the group: end quietly (the caller removes the namespace).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     raise_fd_limit()
 
     total = args.sockets
