@@ -10,6 +10,7 @@ import { openSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { median } from './bench-table.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = `${ROOT}dist/cli/main.js`;
@@ -59,8 +60,6 @@ function timeRun(args: string[]): Promise<number> {
     child.once('exit', (code) => (code === 0 || code === 1 || code === 2 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`tcpdwell ${args.join(' ')} exited ${code}`))));
   });
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('root only: it creates network namespaces');

@@ -26,6 +26,8 @@ export interface ProcessFigures {
   /** Polls the CPU was divided by. */
   polls?: number;
   failed?: string;
+  /** What else the reader must know about these figures (shown in the comparison column). */
+  note?: string;
 }
 
 /** serve with one `--source`. */
@@ -120,7 +122,7 @@ function sizeRows(size: SizeFigures): Row[] {
   const addProcess = (name: string, figures: ProcessFigures | undefined, target: string) => {
     if (!figures) return;
     if (figures.failed) rows.push([name, '—', '—', '—', `failed: ${figures.failed}`, target]);
-    else rows.push([name, ms(figures.cpuPerPollMs), ms(figures.pollWallMs), mb(figures.peakRssKb), '—', target]);
+    else rows.push([name, ms(figures.cpuPerPollMs), ms(figures.pollWallMs), mb(figures.peakRssKb), figures.note ?? '—', target]);
   };
   addProcess(`watch, per poll (${size.watch?.polls ?? '?'} polls, whole process)`, size.watch, 'RSS ≤ 150 MB');
   addProcess(`check --no-state --window, per poll (${size.checkWindow?.polls ?? '?'} polls, whole process)`, size.checkWindow, 'RSS ≤ 150 MB');

@@ -25,14 +25,13 @@
 // Prints the Markdown table (scripts/bench-table.ts) on stdout, the README's Performance table;
 // progress goes to stderr. Populations, namespaces and the processes measured are removed when
 // the run ends, fails, or is interrupted (SIGINT, SIGTERM).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';
 import { formatBenchReport, median, type Cost, type ProcessFigures, type ServeFigures, type SizeFigures } from './bench-table.js';
-import { inNamespace, onTeardown, startPopulation } from './population.js';
+import { lastLine, runScriptInNamespace, startChild, startPopulation } from './population.js';
 import { readCpuMs, readMemoryKb, totalCpuMs } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
@@ -66,28 +65,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ── Inside the namespace ─────────────────────────────────────────────────────────────────────────
 
-/** Processes this process started and has not seen end: ended (SIGTERM) by the teardown. */
-const running = new Set<ChildProcess>();
-onTeardown(() => running.forEach((child) => child.kill('SIGTERM')));
-
-/** A child started with stdout drained (read and dropped, as through a pipe) and the tail of its stderr kept. */
-function start(argv: readonly string[]): { child: ChildProcess; stderr: () => string; ended: Promise<number | null> } {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
-  running.add(child);
-  child.stdout!.resume();
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const ended = new Promise<number | null>((resolve) =>
-    child.once('close', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, stderr: () => stderr, ended };
-}
-
-const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
-
 /**
  * Runs argv to its end: wall time, and CPU from this process's cutime + cstime (the child's and
  * its waited-for children's; nothing else of ours ends meanwhile). With `peakRss`, under GNU time
@@ -99,7 +76,7 @@ async function runToEnd(argv: readonly string[], options: { peakRss?: boolean; o
   const full = options.peakRss ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
   const cpuBefore = readCpuMs('self').children;
   const started = performance.now();
-  const run = start(full);
+  const run = startChild(full, { cwd: ROOT });
   const code = await run.ended;
   const wallMs = performance.now() - started;
   const cpuMs = readCpuMs('self').children - cpuBefore;
@@ -143,7 +120,7 @@ const IDLE_MS = 300;
  * for IDLE_MS after moving), so the scrapes land between polls and cost it one small answer each.
  */
 async function measureServe(source: string, port: number): Promise<ServeFigures> {
-  const serve = start([process.execPath, CLI, 'serve', '--source', source, '--interval', values.interval!, '--listen', `127.0.0.1:${port}`]);
+  const serve = startChild([process.execPath, CLI, 'serve', '--source', source, '--interval', values.interval!, '--listen', `127.0.0.1:${port}`], { cwd: ROOT });
   const pid = serve.child.pid!;
   let exited = false;
   void serve.ended.then(() => (exited = true));
@@ -228,13 +205,16 @@ async function measureWholeProcess(argv: readonly string[]): Promise<ProcessFigu
 }
 
 async function measureDashboard(): Promise<ProcessFigures> {
-  const run = start([process.execPath, '--import', 'tsx', DASHBOARD_BENCH, '--live', '--polls', String(polls), '--interval', String(intervalMs)]);
   let stdout = '';
-  run.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const run = startChild([process.execPath, '--import', 'tsx', DASHBOARD_BENCH, '--live', '--polls', String(polls), '--interval', String(intervalMs)], {
+    cwd: ROOT,
+    onStdout: (chunk) => (stdout += chunk.toString()),
+  });
   const code = await run.ended;
   if (code !== 0) return { failed: `bench-dashboard --live exited ${code}: ${lastLine(run.stderr())}` };
-  const figures = JSON.parse(lastLine(stdout)) as ProcessFigures & { baselineRssKb: number };
-  return figures;
+  const { baselineRssKb, ...figures } = JSON.parse(lastLine(stdout)) as ProcessFigures & { baselineRssKb: number };
+  // The real dashboard runs in a script under tsx: its loader's memory is in the peak.
+  return { ...figures, note: `RSS includes ${(baselineRssKb / 1024).toFixed(0)} MB before the dashboard started (node + tsx)` };
 }
 
 const ssTanoi = () => runToEnd(['ss', '-tanoi']);
@@ -299,20 +279,6 @@ async function innerOneShot(sockets: number): Promise<SizeFigures> {
 
 // ── Outside: populations, the run, the table ─────────────────────────────────────────────────────
 
-/** Runs this script with `args` inside the namespace; its JSON line is the answer. Ended with the teardown. */
-async function insideNamespace(namespace: string, args: readonly string[]): Promise<SizeFigures> {
-  const run = start(['ip', ...inNamespace(namespace, [process.execPath, '--import', 'tsx', SELF, ...args])]);
-  // Progress straight through.
-  run.child.stderr!.removeAllListeners('data');
-  run.child.stderr!.pipe(process.stderr);
-  let stdout = '';
-  run.child.stdout!.removeAllListeners('data');
-  run.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const code = await run.ended;
-  if (code !== 0) throw new Error(`the measures inside ${namespace} ended with exit ${code}`);
-  return JSON.parse(lastLine(stdout)) as SizeFigures;
-}
-
 async function outer(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('root only: it creates network namespaces (ip netns add)');
   const startedMs = Date.now();
@@ -329,7 +295,7 @@ async function outer(): Promise<void> {
     try {
       const sockets = Object.values(population.counts).reduce((a, b) => a + b, 0);
       const args = ['--inner', `${kind}:${sockets}`, '--polls', String(polls), '--rounds', String(rounds), '--interval', values.interval!, '--sources', values.sources!];
-      sizes.push(await insideNamespace(population.namespace, args));
+      sizes.push(JSON.parse(lastLine(await runScriptInNamespace(population.namespace, SELF, args, ROOT))) as SizeFigures);
     } finally {
       population.stop();
     }

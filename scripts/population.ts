@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 // A network namespace holding a socket population built by populate-sockets.py, for the
@@ -54,6 +54,57 @@ export interface Population {
 // without it ss -e fails per socket (see src/sources/linux/ss.ts). Mounting cgroup2 there, as a
 // current host has it, measures the argv a host uses; it does not touch the host's mounts.
 const WITH_CGROUP2 = ['sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; exec "$@"', 'sh'];
+
+/** Processes started through startChild and not yet ended: ended (SIGTERM) by the teardown. */
+const running = new Set<ChildProcess>();
+let childTeardown: (() => void) | undefined;
+
+/** A started child: its stdout is drained (read and dropped, as through a pipe) unless `onStdout` takes it; the tail of its stderr is kept unless `stderr: 'inherit'`. */
+export interface StartedChild {
+  child: ChildProcess;
+  /** The last 2,000 characters of its stderr. */
+  stderr(): string;
+  /** Its exit code (null: ended by a signal), once its output is closed. */
+  ended: Promise<number | null>;
+}
+
+/** Starts argv (no shell), ended by the teardown if still running then. */
+export function startChild(argv: readonly string[], options: { cwd?: string; stderr?: 'inherit'; onStdout?: (chunk: Buffer) => void } = {}): StartedChild {
+  childTeardown ??= onTeardown(() => running.forEach((child) => child.kill('SIGTERM')));
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', options.stderr ?? 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+  running.add(child);
+  if (options.onStdout) child.stdout!.on('data', options.onStdout);
+  else child.stdout!.resume();
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const ended = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, stderr: () => stderr, ended };
+}
+
+/** The last line of a text (a command's answer or its error). */
+export const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
+
+/**
+ * Runs `node --import tsx script args` inside the namespace (cgroup2 mounted), its stderr straight
+ * through (progress as it goes), and resolves with its stdout; rejects when it exits other than 0.
+ * Async, so a signal to this process ends it (through the teardown) while it runs.
+ */
+export async function runScriptInNamespace(namespace: string, script: string, args: readonly string[], cwd: string): Promise<string> {
+  let stdout = '';
+  const run = startChild(['ip', ...inNamespace(namespace, [process.execPath, '--import', 'tsx', script, ...args])], {
+    cwd,
+    stderr: 'inherit',
+    onStdout: (chunk) => (stdout += chunk.toString()),
+  });
+  const code = await run.ended;
+  if (code !== 0) throw new Error(`${script.split('/').pop()} inside ${namespace} exited ${code}`);
+  return stdout;
+}
 
 /** The `ip` argv that runs argv inside the population's namespace, with cgroup2 mounted. */
 export function inNamespace(namespace: string, argv: readonly string[]): string[] {

@@ -5,10 +5,9 @@
 // Monitor every `--interval`, the way the dashboard polls. Samples RSS, heap and the churn it saw
 // (opened and closed per second) every 30 s, on stderr as it goes, then prints them as a table with
 // the growth from the second minute to the last; flat means ≤ 10 %. Root only.
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';
-import { inNamespace, startPopulation } from './population.js';
+import { runScriptInNamespace, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const { values } = parseArgs({
@@ -85,12 +84,8 @@ async function main(): Promise<void> {
   if (values.inner) return soakInside();
   const population = await startPopulation(Number(values.sockets), Number(values.churn));
   try {
-    const output = execFileSync(
-      'ip',
-      inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, '--inner', '--minutes', values.minutes!, '--interval', values.interval!]),
-      // stderr straight through, so the samples printed as it goes are seen as it goes.
-      { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    // stderr straight through, so the samples printed as it goes are seen as it goes.
+    const output = await runScriptInNamespace(population.namespace, SELF, ['--inner', '--minutes', values.minutes!, '--interval', values.interval!], new URL('..', import.meta.url).pathname);
     const samples = JSON.parse(output) as Sample[];
     const lines = [
       `Soak: ${values.sockets} sockets + ${values.churn} connections opened and closed a second, polled every ${values.interval} for ${values.minutes} min.`,
