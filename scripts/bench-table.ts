@@ -167,3 +167,15 @@ export function formatBenchReport(facts: RunFacts, sizes: readonly SizeFigures[]
   for (const size of sizes) for (const row of sizeRows(size)) lines.push(`| ${size.sockets.toLocaleString('en')} | ${row.join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
+
+/** The README's markers around the table `npm run bench -- --readme` writes. */
+export const README_MARKERS = ['<!-- npm run bench -- --readme: from here -->', '<!-- npm run bench -- --readme: to here -->'] as const;
+
+/** `text` with what lies between the README markers replaced by `report`; throws when they are not there once each, in order. */
+export function replaceBetweenMarkers(text: string, report: string): string {
+  const [open, close] = README_MARKERS;
+  const from = text.indexOf(open);
+  const to = text.indexOf(close);
+  if (from < 0 || to < from || text.indexOf(open, from + 1) >= 0 || text.indexOf(close, to + 1) >= 0) throw new Error(`README.md needs the lines ${open} and ${close}, once each, in that order`);
+  return `${text.slice(0, from + open.length)}\n\n${report.trimEnd()}\n\n${text.slice(to)}`;
+}

@@ -1,5 +1,5 @@
 // npm run bench [-- --sizes 1000,10000,100000 --one-shot-sizes 40000 --polls 5 --rounds 5 --interval 2s
-//                  --sources auto,netlink,ss,procfs --prefix tcpdwell-bench --markdown | --json]
+//                  --sources auto,netlink,ss,procfs --prefix tcpdwell-bench --markdown | --json --readme]
 //
 // What tcpdwell costs at scale, against its peers measured in the same run. Root only: for each
 // size it builds a loopback socket population in a network namespace (population.ts,
@@ -23,14 +23,14 @@
 // `check --no-state`.
 //
 // Prints the Markdown table (scripts/bench-table.ts) on stdout, the README's Performance table;
-// progress goes to stderr. Populations, namespaces and the processes measured are removed when
+// with --readme also writes it into README.md between its markers. Progress goes to stderr. Populations, namespaces and the processes measured are removed when
 // the run ends, fails, or is interrupted (SIGINT, SIGTERM).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';
-import { formatBenchReport, median, type Cost, type ProcessFigures, type ServeFigures, type SizeFigures } from './bench-table.js';
+import { formatBenchReport, median, replaceBetweenMarkers, type Cost, type ProcessFigures, type ServeFigures, type SizeFigures } from './bench-table.js';
 import { lastLine, runScriptInNamespace, startChild, startPopulation } from './population.js';
 import { readCpuMs, readMemoryKb, totalCpuMs } from './process-usage.js';
 
@@ -51,6 +51,8 @@ const { values } = parseArgs({
     // Namespaces are named PREFIX-PID-SIZE.
     prefix: { type: 'string', default: 'tcpdwell-bench' },
     json: { type: 'boolean', default: false },
+    // Also write the table into README.md, between its markers (scripts/bench-table.ts README_MARKERS).
+    readme: { type: 'boolean', default: false },
     // Internal: the part that runs inside the namespace.
     inner: { type: 'string' },
   },
@@ -318,6 +320,11 @@ async function outer(): Promise<void> {
     sizes,
   );
   process.stdout.write(values.json ? `${JSON.stringify(sizes)}\n` : report);
+  if (values.readme) {
+    const readme = `${ROOT}README.md`;
+    writeFileSync(readme, replaceBetweenMarkers(readFileSync(readme, 'utf8'), report));
+    progress(`wrote the table into ${readme}`);
+  }
 }
 
 async function inner(spec: string): Promise<void> {

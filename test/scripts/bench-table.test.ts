@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBenchReport, median, ratio, type RunFacts, type SizeFigures } from '../../scripts/bench-table.js';
+import { formatBenchReport, median, ratio, README_MARKERS, replaceBetweenMarkers, type RunFacts, type SizeFigures } from '../../scripts/bench-table.js';
 
 // Figures written for the test (round numbers, so each ratio is known by hand).
 
@@ -84,5 +84,19 @@ describe('formatBenchReport', () => {
     const text = formatBenchReport(facts, [oneShot]);
     expect(rowOf(text, '`list --json`')).toContain('wall after start-up 1.25× `ss -tanoip`');
     expect(rowOf(text, '`check --no-state`')).toContain('wall after start-up 1.50× `ss -tanoi`');
+  });
+});
+
+describe('replaceBetweenMarkers', () => {
+  const [open, close] = README_MARKERS;
+  it('replaces only what lies between the markers, keeping them for the next run', () => {
+    const readme = `## Performance\n\nprose\n\n${open}\n\n| old |\n\n${close}\n\nafter\n`;
+    const once = replaceBetweenMarkers(readme, '| new |\n');
+    expect(once).toBe(`## Performance\n\nprose\n\n${open}\n\n| new |\n\n${close}\n\nafter\n`);
+    expect(replaceBetweenMarkers(once, '| newer |\n')).toBe(`## Performance\n\nprose\n\n${open}\n\n| newer |\n\n${close}\n\nafter\n`);
+  });
+  it('refuses a README without both markers in order (the table is never written somewhere else)', () => {
+    expect(() => replaceBetweenMarkers(`${close}\n${open}\n`, 'x')).toThrow(/once each, in that order/);
+    expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/needs the lines/);
   });
 });
