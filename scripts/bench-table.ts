@@ -71,8 +71,10 @@ export interface RunFacts {
   loadStart: number;
   loadEnd: number;
   intervalMs: number;
-  /** Polls measured per serve (after one warm-up poll). */
+  /** Polls measured per watch, check --window and dashboard (after a first poll). */
   polls: number;
+  /** Polls measured per serve (after a first and a warm-up poll). */
+  servePolls: number;
   /** Runs of each one-shot command. */
   rounds: number;
   minutes: number;
@@ -158,7 +160,7 @@ export function formatBenchReport(facts: RunFacts, sizes: readonly SizeFigures[]
   const lines = [
     `Measured ${facts.date} on Linux ${facts.kernel}, ${facts.cores} × ${facts.cpuModel}, Node ${facts.node}, ${facts.ss}; ` +
       `load average ${facts.loadStart.toFixed(2)} at the start, ${facts.loadEnd.toFixed(2)} at the end; ${facts.minutes.toFixed(1)} min. ` +
-      `serve, watch and the dashboard poll every ${facts.intervalMs / 1000} s; their CPU is the process's (children and threads included, from /proc/PID/stat) over ${facts.polls} polls after a warm-up poll, ÷ the polls; ` +
+      `serve, watch, check and the dashboard poll every ${facts.intervalMs / 1000} s; their CPU is the process's (children and threads included, from /proc/PID/stat) ÷ the polls: serve's over ${facts.servePolls} polls after a warm-up poll, the others' as the row says; ` +
       `one-shot figures are medians of ${facts.rounds} runs, alternating.`,
     '',
     '| sockets | measure | CPU ms | wall ms | peak RSS MB | against the peer in this run | target at 100,000 sockets |',

@@ -1,4 +1,4 @@
-// npm run bench [-- --sizes 1000,10000,100000 --one-shot-sizes 40000 --polls 5 --rounds 5 --interval 2s
+// npm run bench [-- --sizes 1000,10000,100000 --one-shot-sizes 40000 --window 60s --polls 5 --rounds 5 --interval 2s
 //                  --sources auto,netlink,ss,procfs --prefix tcpdwell-bench --markdown | --json --readme]
 //
 // What tcpdwell costs at scale, against its peers measured in the same run. Root only: for each
@@ -8,7 +8,8 @@
 //   - `ss -tanoi`, its output read through a pipe: its CPU (the child's, from this process's
 //     cutime + cstime) and wall time, `--rounds` runs interleaved with the serves below: the peer;
 //   - a real `tcpdwell serve` (node dist/cli/main.js) per `--source` (auto, the default, first), at
-//     `--interval`: after its first poll and one warm-up poll, its CPU over `--polls` polls from
+//     `--interval`: after its first poll and one warm-up poll, its CPU over `--window` of polls
+//     (60 s: one census at serve's default cadence, so a tiered serve's CPU per poll counts it) from
 //     /proc/PID/stat (utime + stime: every thread, the netlink worker included; cutime + cstime: the
 //     ss it runs) ÷ the polls it says it made (tcpdwell_polls_total, scraped only when it is idle,
 //     seen from /proc without asking it), the median of its tcpdwell_poll_duration_seconds, and its
@@ -43,6 +44,9 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1000,10000,100000' },
     'one-shot-sizes': { type: 'string', default: '40000' },
+    // serve is measured over this long of polls (its default census interval: one census in it).
+    window: { type: 'string', default: '60s' },
+    // watch, check --window and the dashboard: this many polls (+ 1).
     polls: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
     interval: { type: 'string', default: '2s' },
@@ -60,6 +64,8 @@ const { values } = parseArgs({
 const polls = Number(values.polls);
 const rounds = Number(values.rounds);
 const intervalMs = parseDuration(values.interval!);
+/** Polls serve is measured over: a whole `--window`. */
+const servePolls = Math.max(1, Math.round(parseDuration(values.window!) / intervalMs));
 const sizeList = (text: string) => (text ? text.split(',').map(Number) : []);
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -117,7 +123,7 @@ async function scrape(port: number): Promise<Scrape> {
 const IDLE_MS = 300;
 
 /**
- * Starts `tcpdwell serve --source source`, and measures it over `polls` polls after its first
+ * Starts `tcpdwell serve --source source`, and measures it over `servePolls` polls after its first
  * poll and one warm-up poll. It is scraped only when /proc shows it idle (its CPU counters still
  * for IDLE_MS after moving), so the scrapes land between polls and cost it one small answer each.
  */
@@ -126,7 +132,7 @@ async function measureServe(source: string, port: number): Promise<ServeFigures>
   const pid = serve.child.pid!;
   let exited = false;
   void serve.ended.then(() => (exited = true));
-  const deadline = performance.now() + 120_000 + (polls + 3) * intervalMs * 4;
+  const deadline = performance.now() + 120_000 + (servePolls + 3) * intervalMs * 4;
   const failed = (why: string): ServeFigures => ({ source, failed: why });
   try {
     // The endpoint answers after the first poll.
@@ -142,10 +148,10 @@ async function measureServe(source: string, port: number): Promise<ServeFigures>
     let lastChange = performance.now();
     let busy = true;
     // Mark 0 after the warm-up poll (the second), then one mark per poll (a mark may span more
-    // than one when polls run back to back), until `polls` polls after mark 0.
-    while (marks.length === 0 || marks.at(-1)!.ok < marks[0]!.ok + polls) {
+    // than one when polls run back to back), until `servePolls` polls after mark 0.
+    while (marks.length === 0 || marks.at(-1)!.ok < marks[0]!.ok + servePolls) {
       if (exited) return failed(`serve exited: ${lastLine(serve.stderr())}`);
-      if (performance.now() > deadline) return failed(`only ${marks.length ? marks.at(-1)!.ok - marks[0]!.ok : 0} of ${polls} polls in time`);
+      if (performance.now() > deadline) return failed(`only ${marks.length ? marks.at(-1)!.ok - marks[0]!.ok : 0} of ${servePolls} polls in time`);
       await sleep(50);
       const cpu = totalCpuMs(readCpuMs(pid));
       const now = performance.now();
@@ -296,7 +302,7 @@ async function outer(): Promise<void> {
     const population = await startPopulation(size, 0, values.prefix);
     try {
       const sockets = Object.values(population.counts).reduce((a, b) => a + b, 0);
-      const args = ['--inner', `${kind}:${sockets}`, '--polls', String(polls), '--rounds', String(rounds), '--interval', values.interval!, '--sources', values.sources!];
+      const args = ['--inner', `${kind}:${sockets}`, '--polls', String(polls), '--window', values.window!, '--rounds', String(rounds), '--interval', values.interval!, '--sources', values.sources!];
       sizes.push(JSON.parse(lastLine(await runScriptInNamespace(population.namespace, SELF, args, ROOT))) as SizeFigures);
     } finally {
       population.stop();
@@ -314,6 +320,7 @@ async function outer(): Promise<void> {
       loadEnd: loadavg()[0]!,
       intervalMs,
       polls,
+      servePolls,
       rounds,
       minutes: (Date.now() - startedMs) / 60_000,
     },

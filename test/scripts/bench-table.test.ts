@@ -14,6 +14,7 @@ const facts: RunFacts = {
   loadEnd: 1.25,
   intervalMs: 2000,
   polls: 5,
+  servePolls: 30,
   rounds: 5,
   minutes: 12.5,
 };
