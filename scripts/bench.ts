@@ -79,7 +79,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * for the child's peak RSS (its own CPU, a millisecond, is counted too). Rejects on an exit code
  * not in `okCodes`.
  */
-async function runToEnd(argv: readonly string[], options: { peakRss?: boolean; okCodes?: readonly number[] } = {}): Promise<Cost & { peakRssKb?: number; stdout?: string }> {
+async function runToEnd(argv: readonly string[], options: { peakRss?: boolean; okCodes?: readonly number[] } = {}): Promise<Cost & { peakRssKb?: number }> {
   const rssFile = `${tmpdir()}/tcpdwell-bench-b-${process.pid}-rss`;
   const full = options.peakRss ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
   const cpuBefore = readCpuMs('self').children;
