@@ -7,6 +7,8 @@ import { readFixture } from './fixture.js';
 export class FakePlatform implements Platform {
   nowValue = Date.parse('2026-11-21T05:30:00Z');
   readonly littleEndian = true;
+  /** Opens no kernel socket: the netlink source is unavailable unless a test injects its channel. */
+  kernelSockets = false;
   os = 'linux';
   /** Answers in turn (the last one repeats); bytes for Windows tools' code-page output. */
   commands: ((argv: readonly string[]) => CommandResult | BinaryCommandResult | Error)[] = [];

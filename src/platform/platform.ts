@@ -73,6 +73,12 @@ export interface Platform {
   readLink(path: string): Promise<string>;
   nowMs(): number;
   readonly littleEndian: boolean;
+  /**
+   * Whether sources may open kernel sockets of their own (the netlink source's NETLINK_SOCK_DIAG,
+   * through FFI on a worker): true on the real platform; false in fakes, which answer only through
+   * the members above (a test injects a sock_diag channel instead).
+   */
+  readonly kernelSockets: boolean;
   /** process.platform: linux, win32, darwin… */
   readonly os: string;
 }
@@ -136,6 +142,7 @@ export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform 
     readLink: (path) => readlink(path),
     nowMs: () => Date.now(),
     littleEndian: endianness() === 'LE',
+    kernelSockets: true,
     os: process.platform,
   };
 }
@@ -160,6 +167,7 @@ export function withReadLimit(platform: Platform, maxBytes: number): Platform {
     readLink: (path) => platform.readLink(path),
     nowMs: () => platform.nowMs(),
     littleEndian: platform.littleEndian,
+    kernelSockets: platform.kernelSockets,
     os: platform.os,
   };
 }

@@ -60,7 +60,9 @@ export class SourceSelector implements ReadingProvider {
       if (wrongOs) throw new SourceError(wrongOs);
     }
     this.candidates =
-      choice === 'auto' ? autoCandidates(platform.os, options.procRoot, autoOptions) : [{ record: liveRecord(choice as LiveSourceName), source: liveRecord(choice as LiveSourceName).live.create() }];
+      choice === 'auto'
+        ? autoCandidates(platform.os, options.procRoot, { kernelSockets: platform.kernelSockets, ...autoOptions })
+        : [{ record: liveRecord(choice as LiveSourceName), source: liveRecord(choice as LiveSourceName).live.create() }];
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
   }
 

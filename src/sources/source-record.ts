@@ -101,8 +101,10 @@ export interface SourceDocs {
 
 /** Options of `--source auto` (the selector's): which sources it tries, and with what. */
 export interface AutoOptions {
-  /** Try the netlink (sock_diag) source before ss; default NETLINK_FIRST_IN_AUTO (linux/records.ts). */
+  /** Try the netlink (sock_diag) source before ss; default NETLINK_FIRST_IN_AUTO (linux/records.ts) where the platform opens kernel sockets. */
   netlinkFirst?: boolean;
+  /** Whether the platform opens kernel sockets (Platform.kernelSockets; false in test fakes). */
+  kernelSockets?: boolean;
   /** The netlink source's own options (tests inject a refused or missing library). */
   netlink?: NetlinkSourceOptions;
 }

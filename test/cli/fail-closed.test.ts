@@ -284,10 +284,13 @@ describe('a live source that read nothing is a failed poll; its empty table is n
     ];
     const list = await run(['list', '--source', 'netstat']);
     expect(list.code).toBe(3);
-    expect(list.err).toBe('tcpdwell: --source netstat is made for Windows, not Linux; here use --source ss or --source procfs (or --input with a capture)\n');
+    expect(list.err).toBe('tcpdwell: --source netstat is made for Windows, not Linux; here use --source netlink or --source ss or --source procfs (or --input with a capture)\n');
     expect(platform.ran).toEqual([]);
     const nagios = await run(['check', '--format', 'nagios', '--source', 'netstat']);
-    expect(nagios).toMatchObject({ code: 3, out: 'TCPDWELL UNKNOWN - --source netstat is made for Windows, not Linux; here use --source ss or --source procfs (or --input with a capture)\n' });
+    expect(nagios).toMatchObject({
+      code: 3,
+      out: 'TCPDWELL UNKNOWN - --source netstat is made for Windows, not Linux; here use --source netlink or --source ss or --source procfs (or --input with a capture)\n',
+    });
     expect((await run(['check', '--source', 'powershell', '--no-state'])).code).toBe(3);
     platform.os = 'win32';
     expect((await run(['list', '--source', 'ss'])).err).toBe(

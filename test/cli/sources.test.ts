@@ -25,12 +25,25 @@ describe('tcpdwell sources', () => {
       ['powershell', false, false],
       ['systeminformation', true, false],
       ['conntrack', false, false],
-      // koffi is an optional dependency of this package, installed here: the kernel is asked at the first poll.
-      ['netlink', true, false],
+      // A fake platform opens no kernel socket: netlink is not available through it.
+      ['netlink', false, false],
     ]);
     expect(entries.find((e) => e.name === 'conntrack')!.reason).toBe('/proc/net/nf_conntrack does not exist');
     expect(entries.find((e) => e.name === 'netstat')!.reason).toBe('not on linux');
+    expect(entries.find((e) => e.name === 'netlink')!.reason).toBe('this platform opens no kernel socket');
     expect(platform.ran).toEqual([['ss', '-V']]);
+  });
+
+  it('Linux where kernel sockets can be opened and koffi is installed: auto is netlink, ss and procfs are its fallbacks', async () => {
+    const platform = new FakePlatform();
+    platform.kernelSockets = true;
+    platform.commands = [() => ({ stdout: 'ss utility, iproute2-6.1.0\n', stderr: '', exitCode: 0 })];
+    platform.files.set('/proc/net/tcp', '  sl  local_address rem_address   st\n');
+    const { out } = await sources(platform, false);
+    // koffi is an optional dependency of this package, installed here: the kernel is asked at the first poll.
+    expect(out).toMatch(/\nnetlink \(auto\) +yes/);
+    expect(out).toMatch(/\nss +yes/);
+    expect(out.trimEnd().split('\n').pop()).toBe('--source auto uses netlink here.');
   });
 
   it('Linux without ss: auto falls to procfs; the text form says so', async () => {

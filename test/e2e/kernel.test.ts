@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveKoffi } from '../../src/sources/linux/sock-diag-dump.js';
 import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // The whole tool on the real kernel: scripts/park-sockets.py parks loopback sessions in known
@@ -35,7 +36,8 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     expect(result.stderr).toBe('');
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
-    expect(report.source).toBe('ss');
+    // auto reads through netlink where koffi is installed (an optional dependency), else ss.
+    expect(report.source).toBe(resolveKoffi() ? 'netlink' : 'ss');
     const flagged = (report.flagged as { protocol: string; local: { address: string; port: number }; remote: { address: string; port: number }; state: string; flag: { kind: string } }[])
       .map((f) => `${key(f.protocol, f.local, f.remote)} ${f.state} ${f.flag.kind}`)
       .sort();

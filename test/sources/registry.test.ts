@@ -43,9 +43,10 @@ describe('the source registry', () => {
   });
 
   it("auto's order per OS comes from the records' ranks, and only sources made for that OS are in it", () => {
-    expect(autoRecords('linux', '/proc').map((r) => r.name)).toEqual(['ss', 'procfs']);
+    expect(autoRecords('linux', '/proc').map((r) => r.name)).toEqual(['netlink', 'ss', 'procfs']);
     expect(autoRecords('linux', '/host/proc').map((r) => r.name)).toEqual(['procfs']);
-    // netlink goes first only when asked (NETLINK_FIRST_IN_AUTO is off), and never with a foreign /proc.
+    // netlink goes first (NETLINK_FIRST_IN_AUTO), except where the platform opens no kernel socket, and never with a foreign /proc.
+    expect(autoRecords('linux', '/proc', { kernelSockets: false }).map((r) => r.name)).toEqual(['ss', 'procfs']);
     expect(autoRecords('linux', '/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['netlink', 'ss', 'procfs']);
     expect(autoRecords('linux', '/host/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['procfs']);
     expect(autoRecords('win32', '/proc', { netlinkFirst: true }).map((r) => r.name)).toEqual(['netstat', 'systeminformation']);

@@ -9,8 +9,11 @@ import { FakePlatform } from '../fake-platform.js';
 import { readFixture, readFixtureBytes } from '../fixture.js';
 
 describe('auto per OS', () => {
-  it('Linux: ss then procfs (procfs only under a foreign proc root); Windows: netstat then the library; elsewhere: the library', () => {
-    expect(autoCandidates('linux', '/proc').map((c) => c.source.name)).toEqual(['ss', 'procfs']);
+  it('Linux: netlink, ss, then procfs (procfs only under a foreign proc root); Windows: netstat then the library; elsewhere: the library', () => {
+    expect(autoCandidates('linux', '/proc').map((c) => c.source.name)).toEqual(['netlink', 'ss', 'procfs']);
+    // A platform that opens no kernel socket (a test fake) has no netlink to try.
+    expect(autoCandidates('linux', '/proc', { kernelSockets: false }).map((c) => c.source.name)).toEqual(['ss', 'procfs']);
+    expect(autoCandidates('linux', '/proc', { netlinkFirst: false }).map((c) => c.source.name)).toEqual(['ss', 'procfs']);
     expect(autoCandidates('linux', '/host/proc').map((c) => c.source.name)).toEqual(['procfs']);
     expect(autoCandidates('win32', '/proc').map((c) => c.source.name)).toEqual(['netstat', 'systeminformation']);
     expect(autoCandidates('darwin', '/proc').map((c) => c.source.name)).toEqual(['systeminformation']);
@@ -74,10 +77,41 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
     return bytes;
   };
 
-  it('the order is netlink, ss, procfs when netlink goes first; it does not yet by default', () => {
+  it('the order is netlink, ss, procfs, by default on a platform that opens kernel sockets', () => {
+    expect(NETLINK_FIRST_IN_AUTO).toBe(true);
+    expect(autoCandidates('linux', '/proc', { kernelSockets: true }).map((c) => c.source.name)).toEqual(['netlink', 'ss', 'procfs']);
     expect(autoCandidates('linux', '/proc', { netlinkFirst: true }).map((c) => c.source.name)).toEqual(['netlink', 'ss', 'procfs']);
     expect(autoCandidates('linux', '/host/proc', { netlinkFirst: true }).map((c) => c.source.name)).toEqual(['procfs']);
-    expect(NETLINK_FIRST_IN_AUTO).toBe(false);
+  });
+
+  it('a platform that opens kernel sockets, with the koffi library missing: auto reads ss with one notice (no channel injected)', async () => {
+    const platform = linux();
+    platform.kernelSockets = true;
+    // The real channel opener, with koffi made unfindable by the source: the record's own `create`.
+    const selector = new SourceSelector(
+      'auto',
+      platform,
+      { procRoot: '/proc' },
+      {
+        netlink: {
+          openChannel: () => {
+            throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
+          },
+        },
+      },
+    );
+    const first = await selector.read();
+    expect(selector.name).toBe('ss');
+    expect(first.notices).toEqual(['netlink: the koffi library is not installed (an optional dependency); using ss instead']);
+    expect((await selector.read()).notices).toEqual([]);
+  });
+
+  it('a fake platform (no kernel sockets) never reads the real kernel: --source netlink is unavailable there', async () => {
+    await expect(new NetlinkSource().read(linux(), { procRoot: '/proc' })).rejects.toThrow(new SourceUnavailableError('netlink: this platform opens no kernel socket'));
+    const selector = new SourceSelector('auto', linux(), { procRoot: '/proc' });
+    const reading = await selector.read();
+    expect(selector.name).toBe('ss');
+    expect(reading.notices).toEqual([]);
   });
 
   it('library missing: auto reads ss, with one notice, then none', async () => {

@@ -30,6 +30,7 @@ export class NetlinkSource implements SocketSource {
 
   async read(platform: Platform, { procRoot }: { procRoot: string }): Promise<SourceReading> {
     if (platform.os !== 'linux') throw new SourceUnavailableError('netlink: sock_diag is Linux only');
+    if (!this.options.openChannel && !platform.kernelSockets) throw new SourceUnavailableError('netlink: this platform opens no kernel socket');
     this.channel ??= (this.options.openChannel ?? ((littleEndian) => openSockDiagChannel({ littleEndian })))(platform.littleEndian);
     const uptimeMs = await readUptimeMs(platform, procRoot);
     const rows: SocketRow[] = [];

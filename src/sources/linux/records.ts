@@ -177,11 +177,11 @@ export const conntrackRecord = defineSource({
 });
 
 /**
- * Whether `auto` tries the netlink (sock_diag) source before ss. Off for now: the netlink source is
- * opt-in (`--source netlink`) until it has run beside ss on more kernels; the order with it first
- * (netlink → ss → procfs, one notice on a fallback) is tested through SourceSelector's options.
+ * Whether `auto` tries the netlink (sock_diag) source first: netlink → ss → procfs on Linux with
+ * this process's /proc, one notice on a fallback (the koffi library missing, the kernel refusing
+ * sock_diag). Tests pass `netlinkFirst: false` to pin the order without it.
  */
-export const NETLINK_FIRST_IN_AUTO = false;
+export const NETLINK_FIRST_IN_AUTO = true;
 
 export const netlinkRecord = defineSource({
   name: 'netlink',
@@ -197,7 +197,7 @@ export const netlinkRecord = defineSource({
       firstSightDwell: `as ss (the same kernel data, without the text): ${TCP_INFO_FIRST_SIGHT_WORDS}`,
     },
     docs: {
-      title: '`netlink` (Linux, opt-in)',
+      title: '`netlink` (Linux)',
       reads:
         "the kernel's `NETLINK_SOCK_DIAG` directly: one `SOCK_DIAG_BY_FAMILY` dump per family (AF_INET, AF_INET6) with `INET_DIAG_INFO` (tcp_info), on a worker thread, parsed datagram by datagram (bounds-checked: an older kernel's shorter tcp_info gives fewer fields, never wrong ones); rows keep the socket cookie (`sk:` in `ss -e`)",
       pid: 'by inode, as `ss`',
@@ -205,12 +205,19 @@ export const netlinkRecord = defineSource({
       firstSight: 'as `ss`',
     },
     // Cheap: whether the library is there (it loads on the dump's worker only); the kernel is asked at the first poll.
-    probe: () => Promise.resolve(resolveKoffi() ? { available: true, reason: 'the kernel is asked at the first poll' } : { available: false, reason: 'the koffi library is not installed' }),
+    probe: (platform) =>
+      Promise.resolve(
+        !platform.kernelSockets
+          ? { available: false, reason: 'this platform opens no kernel socket' }
+          : resolveKoffi()
+            ? { available: true, reason: 'the kernel is asked at the first poll' }
+            : { available: false, reason: 'the koffi library is not installed' },
+      ),
     create: (): SocketSource => new NetlinkSource(),
     auto: {
       rank: 5,
       // sock_diag sees this namespace's sockets only: not a foreign /proc's (as ss).
-      when: (_os, procRoot, { netlinkFirst }) => procRoot === '/proc' && (netlinkFirst ?? NETLINK_FIRST_IN_AUTO),
+      when: (_os, procRoot, { netlinkFirst, kernelSockets }) => procRoot === '/proc' && (netlinkFirst ?? (NETLINK_FIRST_IN_AUTO && kernelSockets !== false)),
       create: ({ netlink }): SocketSource => new NetlinkSource(netlink),
     },
     owners: procOwners,
