@@ -124,6 +124,11 @@ export class FakePlatform implements Platform {
     return [...names];
   }
 
+  /** Puts these processes in this process's network namespace (the owner lookup lists only such processes' fds). */
+  inOwnNetns(...pids: number[]): void {
+    for (const pid of pids) this.links.set(`/proc/${pid}/ns/net`, this.links.get('/proc/self/ns/net')!);
+  }
+
   async readLink(path: string): Promise<string> {
     const link = this.links.get(path);
     if (link === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
@@ -153,6 +158,7 @@ export function parkSocketsHost(): FakePlatform {
   ] as const)
     platform.links.set(`/proc/4242/fd/${fd}`, `socket:[${inode}]`);
   platform.files.set('/proc/4242/comm', 'python3\n');
+  platform.inOwnNetns(4242);
   return platform;
 }
 

@@ -47,6 +47,7 @@ describe('Monitor owners where ss printed no inodes', () => {
     platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
     platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // CLOSE_WAIT 127.0.0.1:34928 -> :46103
     platform.files.set('/proc/77/comm', 'leaky\n');
+    platform.inOwnNetns(77);
     const policy = defaultPolicy();
     policy.rules = [{ name: 'leaky-strict', match: { processes: ['leaky'] }, warning: { halfCloseMs: 1 }, critical: {} }];
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });

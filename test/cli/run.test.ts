@@ -225,6 +225,7 @@ describe('ss argv and inodes', () => {
     platform.files.set('/proc/net/tcp6', PROC_TCP6);
     platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // the CLOSE_WAIT 127.0.0.1:34928 in procfs
     platform.files.set('/proc/77/comm', 'leaky\n');
+    platform.inOwnNetns(77);
     const { out } = await run(['list', '--json', '--state', 'CLOSE_WAIT', '--port', '34928']);
     expect(JSON.parse(out)).toEqual([expect.objectContaining({ inode: 233576, pid: 77, process: 'leaky' })]);
   });
@@ -279,6 +280,7 @@ describe('list', () => {
     platform.files.set('/proc/4242/comm', 'python3\n');
     platform.links.set('/proc/1/fd/0', 'socket:[1]');
     platform.deniedDirectories.add('/proc/1/fd'); // another user's process
+    platform.inOwnNetns(4242, 1);
     const { out, err } = await run(['list', '--state', 'close-wait']);
     const rows = out.trimEnd().split('\n').slice(1);
     expect(rows).toHaveLength(3);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodePlatform } from '../../src/platform/platform.js';
+import { OwnerResolver } from '../../src/sources/linux/process-owners.js';
 import { resolveKoffi } from '../../src/sources/linux/sock-diag-dump.js';
 import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
@@ -101,6 +103,18 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
         .sort(),
     );
     for (const row of rows) expect(row).toMatchObject({ pid: ns.helperPid, process: 'python3' });
+  }, 30_000);
+
+  it("owners are looked for only among the processes of the namespace read: this test's namespace does not list the parked holder's fds", async () => {
+    const result = await tcpdwell(['list', '--state', 'CLOSE_WAIT', '--json']);
+    const inodes = (JSON.parse(result.stdout) as { inode: number }[]).map((r) => r.inode);
+    expect(inodes).toHaveLength(3);
+    // From this (host) namespace, the parked sockets' holder is another namespace's process: not scanned.
+    const here = await new OwnerResolver(nodePlatform(), '/proc').resolve(inodes);
+    expect(here.owners.size).toBe(0);
+    // The same lookup told to scan the holder finds them all: the inodes were findable.
+    const there = await new OwnerResolver(nodePlatform(), '/proc').resolve(inodes, [ns.helperPid!]);
+    expect([...there.owners.values()].map((o) => o.pid)).toEqual([ns.helperPid, ns.helperPid, ns.helperPid]);
   }, 30_000);
 
   it('list --source procfs reads the same table from /proc/net/tcp and tcp6', async () => {

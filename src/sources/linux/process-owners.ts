@@ -2,8 +2,11 @@ import type { Owner } from '../../core/evaluate.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
 
 // Socket owner (pid, process name) by inode, from the /proc/<pid>/fd links ("socket:[INODE]").
-// One scan per poll at most, only for the inodes asked for, stopping as soon as all are found;
-// answers are cached across polls and the cache keeps only inodes still asked about.
+// One scan per poll at most, only for the inodes asked for, only among the processes of the
+// network namespace being read (a socket belongs to the namespace it was made in, and its holder
+// is almost always there: listing every other container's fds is the bulk of a scan on a busy
+// host), stopping as soon as all are found; answers are cached across polls and the cache keeps
+// only inodes still asked about.
 
 export interface OwnerLookup {
   owners: Map<number, Owner>;
@@ -20,13 +23,20 @@ export function parseSocketLink(link: string): number | undefined {
 export class OwnerResolver {
   private cache = new Map<number, Owner>();
   private lastDenied = false;
+  /** The `net:[…]` link of the namespace being read; null until asked, undefined when it cannot be read (every process is then scanned). */
+  private ownNetns: string | undefined | null = null;
 
   constructor(
     private readonly platform: Platform,
     private readonly procRoot: string,
   ) {}
 
-  /** Owners of the `wanted` inodes (0: none); `pids`: scan only these processes (one network namespace's), not every one under `procRoot`. */
+  /**
+   * Owners of the `wanted` inodes (0: none). `pids`: scan only these processes (one network
+   * namespace's, found by the caller), not every one under `procRoot`; without them, only the
+   * processes whose `<procRoot>/<pid>/ns/net` is `<procRoot>/self/ns/net` (the namespace
+   * `<procRoot>/net/tcp` shows), one readlink each before its fds are listed.
+   */
   async resolve(wanted: Iterable<number>, pids?: readonly number[]): Promise<OwnerLookup> {
     const owners = new Map<number, Owner>();
     const missing = new Set<number>();
@@ -52,8 +62,19 @@ export class OwnerResolver {
     } catch {
       return true;
     }
+    const netns = only ? undefined : await this.namespaceRead();
     for (const pid of pids) {
       if (missing.size === 0) break;
+      if (netns !== undefined) {
+        let link: string;
+        try {
+          link = await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`);
+        } catch (error) {
+          if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
+          continue; // the process exited, or is not ours
+        }
+        if (link !== netns) continue; // another namespace's process: not the holder of a socket of this one
+      }
       const fdDir = `${this.procRoot}/${pid}/fd`;
       let fds: string[];
       try {
@@ -73,6 +94,12 @@ export class OwnerResolver {
       }
     }
     return denied;
+  }
+
+  /** The link of the namespace this resolver's /proc shows, read once. */
+  private async namespaceRead(): Promise<string | undefined> {
+    if (this.ownNetns === null) this.ownNetns = await this.platform.readLink(`${this.procRoot}/self/ns/net`).catch(() => undefined);
+    return this.ownNetns;
   }
 
   private async processName(pid: string): Promise<string> {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { OwnerResolver } from '../../../src/sources/linux/process-owners.js';
+import { FakePlatform } from '../../fake-platform.js';
+
+// The owner lookup through the fake platform: a /proc written for the test, shaped as Linux's
+// (/proc/<pid>/ns/net → "net:[INODE]", /proc/<pid>/fd/N → "socket:[INODE]", /proc/<pid>/comm).
+
+const OWN = 'net:[4026531840]';
+const OTHER = 'net:[4026532999]';
+
+/** Processes 10 and 30 in this namespace, 20 in another; each holds the sockets listed. */
+function host(procRoot = '/proc'): { platform: FakePlatform; readLinks: string[] } {
+  const platform = new FakePlatform();
+  platform.links.set(`${procRoot}/self/ns/net`, OWN);
+  const processes: [number, string, string, number[]][] = [
+    [10, OWN, 'nginx', [100]],
+    [20, OTHER, 'postgres', [200, 101]],
+    [30, OWN, 'redis', [300]],
+  ];
+  for (const [pid, netns, comm, inodes] of processes) {
+    platform.links.set(`${procRoot}/${pid}/ns/net`, netns);
+    platform.files.set(`${procRoot}/${pid}/comm`, `${comm}\n`);
+    inodes.forEach((inode, fd) => platform.links.set(`${procRoot}/${pid}/fd/${fd + 3}`, `socket:[${inode}]`));
+  }
+  const readLinks: string[] = [];
+  const readLink = platform.readLink.bind(platform);
+  platform.readLink = (path: string) => {
+    readLinks.push(path);
+    return readLink(path);
+  };
+  return { platform, readLinks };
+}
+
+describe('OwnerResolver: processes of the namespace being read only', () => {
+  it("never lists the fds of another namespace's process; one ns/net readlink per process, before its fds", async () => {
+    const { platform, readLinks } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([300, 200]);
+    expect([...lookup.owners]).toEqual([[300, { pid: 30, process: 'redis' }]]);
+    // 200 is pid 20's, in another namespace: not looked for there, so it stays unowned.
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd']);
+    expect(readLinks.filter((p) => p.endsWith('/ns/net'))).toEqual(['/proc/self/ns/net', '/proc/10/ns/net', '/proc/20/ns/net', '/proc/30/ns/net']);
+    expect(readLinks.indexOf('/proc/10/ns/net')).toBeLessThan(readLinks.indexOf('/proc/10/fd/3'));
+    expect(lookup.permissionDenied).toBe(false);
+  });
+
+  it('stops as soon as every wanted inode is found: later processes are not read at all', async () => {
+    const { platform, readLinks } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([100]);
+    expect(lookup.owners.get(100)).toEqual({ pid: 10, process: 'nginx' });
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd']);
+    expect(readLinks.some((p) => p.startsWith('/proc/20/') || p.startsWith('/proc/30/'))).toBe(false);
+  });
+
+  it('a foreign proc root compares with its own self/ns/net, the namespace its net/tcp shows', async () => {
+    const { platform } = host('/host/proc');
+    platform.links.set('/host/proc/self/ns/net', OTHER);
+    const lookup = await new OwnerResolver(platform, '/host/proc').resolve([101, 100]);
+    expect([...lookup.owners]).toEqual([[101, { pid: 20, process: 'postgres' }]]);
+    expect(platform.listed).toEqual(['/host/proc', '/host/proc/20/fd']);
+  });
+
+  it('a process whose namespace link is denied counts as hidden; one that exited is skipped', async () => {
+    const { platform } = host();
+    platform.links.delete('/proc/30/ns/net'); // exited between the listing and the readlink
+    const readLink = platform.readLink.bind(platform);
+    platform.readLink = (path: string) => (path === '/proc/10/ns/net' ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : readLink(path));
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([100, 300]);
+    expect(lookup.owners.size).toBe(0);
+    expect(lookup.permissionDenied).toBe(true);
+    expect(platform.listed).toEqual(['/proc']);
+  });
+
+  it('without a readable self/ns/net every process is scanned (a socket inode names one socket host-wide, so no owner is wrong)', async () => {
+    const { platform } = host();
+    platform.links.delete('/proc/self/ns/net');
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([200]);
+    expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+  });
+
+  it('with the pids of one namespace given (--netns), those are scanned as given, with no namespace check', async () => {
+    const { platform, readLinks } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([200], [20]);
+    expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+    expect(readLinks.some((p) => p.endsWith('/ns/net'))).toBe(false);
+  });
+});
