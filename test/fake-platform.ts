@@ -129,6 +129,14 @@ export class FakePlatform implements Platform {
     for (const pid of pids) this.links.set(`/proc/${pid}/ns/net`, this.links.get('/proc/self/ns/net')!);
   }
 
+  async readLinks(dir: string): Promise<[string, string][]> {
+    const names = await this.listDirectory(dir);
+    return names.flatMap((name): [string, string][] => {
+      const link = this.links.get(`${dir}/${name}`);
+      return link === undefined ? [] : [[name, link]];
+    });
+  }
+
   async readLink(path: string): Promise<string> {
     const link = this.links.get(path);
     if (link === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });

@@ -66,26 +66,25 @@ export class OwnerResolver {
     for (const pid of pids) {
       if (missing.size === 0) break;
       if (netns !== undefined) {
-        let link: string;
+        let link: string | undefined;
         try {
           link = await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`);
         } catch (error) {
-          if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
-          continue; // the process exited, or is not ours
+          // Its namespace cannot be told (a link denied even to root, as a sandbox's init may):
+          // its fds are listed as before, if they can be. Any other failure: it exited.
+          if (errorCode(error) !== 'EACCES' && errorCode(error) !== 'EPERM') continue;
         }
-        if (link !== netns) continue; // another namespace's process: not the holder of a socket of this one
+        if (link !== undefined && link !== netns) continue; // another namespace's process: not the holder of a socket of this one
       }
-      const fdDir = `${this.procRoot}/${pid}/fd`;
-      let fds: string[];
+      let links: [string, string][];
       try {
-        fds = await this.platform.listDirectory(fdDir);
+        links = await this.platform.readLinks(`${this.procRoot}/${pid}/fd`);
       } catch (error) {
         if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
         continue; // the process exited, or is not ours
       }
-      const links = await Promise.all(fds.map((fd) => this.platform.readLink(`${fdDir}/${fd}`).catch(() => '')));
       let name: string | undefined;
-      for (const link of links) {
+      for (const [, link] of links) {
         const inode = parseSocketLink(link);
         if (inode === undefined || !missing.has(inode)) continue;
         name ??= await this.processName(pid);

@@ -28,6 +28,11 @@ function host(procRoot = '/proc'): { platform: FakePlatform; readLinks: string[]
     readLinks.push(path);
     return readLink(path);
   };
+  const readLinksIn = platform.readLinks.bind(platform);
+  platform.readLinks = (dir: string) => {
+    readLinks.push(`${dir}/*`);
+    return readLinksIn(dir);
+  };
   return { platform, readLinks };
 }
 
@@ -39,7 +44,8 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
     // 200 is pid 20's, in another namespace: not looked for there, so it stays unowned.
     expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd']);
     expect(readLinks.filter((p) => p.endsWith('/ns/net'))).toEqual(['/proc/self/ns/net', '/proc/10/ns/net', '/proc/20/ns/net', '/proc/30/ns/net']);
-    expect(readLinks.indexOf('/proc/10/ns/net')).toBeLessThan(readLinks.indexOf('/proc/10/fd/3'));
+    expect(readLinks.filter((p) => !p.endsWith('/ns/net'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
+    expect(readLinks.indexOf('/proc/10/ns/net')).toBeLessThan(readLinks.indexOf('/proc/10/fd/*'));
     expect(lookup.permissionDenied).toBe(false);
   });
 
@@ -59,15 +65,18 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
     expect(platform.listed).toEqual(['/host/proc', '/host/proc/20/fd']);
   });
 
-  it('a process whose namespace link is denied counts as hidden; one that exited is skipped', async () => {
+  it('a process whose namespace link is denied is scanned as before (its namespace cannot be told); one that exited is skipped', async () => {
     const { platform } = host();
     platform.links.delete('/proc/30/ns/net'); // exited between the listing and the readlink
+    const denied = (path: string) => path === '/proc/10/ns/net' || path === '/proc/20/ns/net';
     const readLink = platform.readLink.bind(platform);
-    platform.readLink = (path: string) => (path === '/proc/10/ns/net' ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : readLink(path));
-    const lookup = await new OwnerResolver(platform, '/proc').resolve([100, 300]);
-    expect(lookup.owners.size).toBe(0);
+    platform.readLink = (path: string) => (denied(path) ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : readLink(path));
+    platform.deniedDirectories.add('/proc/20/fd');
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([100, 200, 300]);
+    expect([...lookup.owners]).toEqual([[100, { pid: 10, process: 'nginx' }]]);
+    // pid 20's fds could not be listed either: its sockets' owners are hidden, and that is said.
     expect(lookup.permissionDenied).toBe(true);
-    expect(platform.listed).toEqual(['/proc']);
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/20/fd']);
   });
 
   it('without a readable self/ns/net every process is scanned (a socket inode names one socket host-wide, so no owner is wrong)', async () => {

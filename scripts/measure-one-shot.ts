@@ -1,0 +1,123 @@
+// npx tsx scripts/measure-one-shot.ts [--sockets 40000] [--rounds 5] [--before DIR/dist/cli/main.js] [--name-prefix P]
+//
+// Issue 15 part 4's one-shot targets, whole process: `tcpdwell list --json` against `ss -tanoip`
+// (which also walks /proc for owners) and `tcpdwell check --no-state` against `ss -tanoi`, at a
+// loopback population built in a network namespace (population.ts). Node's own start-up
+// (`node -e 0`) is measured in the same rounds and subtracted from tcpdwell's figures, as the
+// targets ask. Every command runs once per round, in turn, so load drift hits all alike; medians
+// of wall time and of CPU (user + system, children included: ss's, and tcpdwell's worker threads)
+// are printed as JSON and a Markdown table. `--before` times a second build (e.g. main's) in the
+// same rounds. Root only (ip netns add); the namespace is removed at the end.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { inNamespace, startPopulation } from './population.js';
+
+const SELF = new URL(import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = `${ROOT}dist/cli/main.js`;
+
+const { values } = parseArgs({
+  options: {
+    sockets: { type: 'string', default: '40000' },
+    rounds: { type: 'string', default: '5' },
+    before: { type: 'string' },
+    inner: { type: 'boolean', default: false },
+    'name-prefix': { type: 'string', default: 'tcpdwell-one-shot' },
+  },
+});
+
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * Runs argv under /usr/bin/time, its stdout read through a pipe (as a user's shell or a script
+ * does) and thrown away; wall time from here, CPU (user + system of it and its children) from time(1).
+ */
+function timed(argv: readonly string[], scratch: string): Promise<Timing> {
+  const report = join(scratch, 'time.txt');
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, LC_ALL: 'C' } });
+    child.stdout!.on('data', () => undefined);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const wallMs = performance.now() - started;
+      // tcpdwell exits 1 when something is flagged (check): any exit that time(1) reported is a run.
+      const [user, system] = readFileSync(report, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+      if (user === undefined || system === undefined || Number.isNaN(user)) return reject(new Error(`${argv.join(' ')} exited ${code} without a time report`));
+      resolve({ wallMs, cpuMs: (user + system) * 1000 });
+    });
+  });
+}
+
+const median = (list: number[]) => {
+  const sorted = [...list].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Inside the namespace: every command once per round, in turn; prints the medians as JSON. */
+async function measureInside(): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'tcpdwell-one-shot-'));
+  const node = process.execPath;
+  const builds: [string, string][] = [['', CLI]];
+  if (values.before) builds.push([' (before)', values.before]);
+  const commands: Record<string, string[]> = {
+    'node -e 0 (start-up)': [node, '-e', '0'],
+    'ss -tanoip': ['ss', '-tanoip'],
+    'ss -tanoi': ['ss', '-tanoi'],
+  };
+  for (const [suffix, cli] of builds) {
+    commands[`tcpdwell list --json${suffix}`] = [node, cli, 'list', '--json'];
+    commands[`tcpdwell check --no-state${suffix}`] = [node, cli, 'check', '--no-state'];
+  }
+  const runs: Record<string, Timing[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  try {
+    for (let round = 0; round < Number(values.rounds); round++) {
+      for (const [name, argv] of Object.entries(commands)) runs[name]!.push(await timed(argv, scratch));
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const medians = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { wallMs: median(v.map((t) => t.wallMs)), cpuMs: median(v.map((t) => t.cpuMs)) }]));
+  process.stdout.write(`${JSON.stringify(medians)}\n`);
+}
+
+async function main(): Promise<void> {
+  if (values.inner) return measureInside();
+  const sockets = Number(values.sockets);
+  const population = await startPopulation(sockets, 0, values['name-prefix']);
+  try {
+    const total = Object.values(population.counts).reduce((a, b) => a + b, 0);
+    const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
+    const args = ['--inner', '--rounds', String(values.rounds)];
+    if (values.before) args.push('--before', values.before);
+    const out = execFileSync('ip', inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, ...args]), { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26 });
+    const medians = JSON.parse(out) as Record<string, Timing>;
+    const startup = medians['node -e 0 (start-up)']!;
+    const lines = [
+      `${total} sockets (${JSON.stringify(population.counts)}), medians of ${values.rounds} alternating rounds; load before: ${load}; after: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`,
+      '',
+      '| command | wall ms | CPU ms | wall − node start-up | ratio (wall) | ratio (CPU) |',
+      '|---|---:|---:|---:|---:|---:|',
+    ];
+    for (const [name, t] of Object.entries(medians)) {
+      const tcpdwell = name.startsWith('tcpdwell');
+      const peer = name.startsWith('tcpdwell list') ? medians['ss -tanoip']! : medians['ss -tanoi']!;
+      const wall = tcpdwell ? t.wallMs - startup.wallMs : t.wallMs;
+      const cpu = tcpdwell ? t.cpuMs - startup.cpuMs : t.cpuMs;
+      const ratios = tcpdwell ? [`${(wall / peer.wallMs).toFixed(2)}× ${name.startsWith('tcpdwell list') ? 'ss -tanoip' : 'ss -tanoi'}`, `${(cpu / peer.cpuMs).toFixed(2)}×`] : ['', ''];
+      lines.push(`| ${name} | ${t.wallMs.toFixed(0)} | ${t.cpuMs.toFixed(0)} | ${tcpdwell ? wall.toFixed(0) : ''} | ${ratios.join(' | ')} |`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    population.stop();
+  }
+}
+
+await main();
