@@ -16,7 +16,7 @@ import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
 import type { Monitor, PollOutcome } from './monitor.js';
 import type { CheckReport, ResetResult } from './reports.js';
-import { StateBook, StateDecodeError, type CheckState } from './tracker-codec.js';
+import type { CheckState, StateBook } from './tracker-codec.js';
 import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
 
 // The `check` use case: sample, evaluate, decide the status, diagnose, reset, reconcile alerts with
@@ -202,6 +202,8 @@ async function saveState(stateFile: StateFile, text: string, notes: string[]): P
  * earlier boot, with one line saying so.
  */
 async function loadState(stateFile: StateFile, table: TableIdentity, platform: Platform, notes: string[]): Promise<{ book: StateBook; history: CheckState | undefined }> {
+  // Loaded only with a state file: the codec brings the zod library (--no-state starts without it).
+  const { StateBook, StateDecodeError } = await import('./tracker-codec.js');
   let text: string | undefined;
   try {
     text = await stateFile.read();

@@ -9,7 +9,6 @@ import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity } from '../sources/table-identity.js';
 import type { Monitor } from './monitor.js';
 import type { ConnectionTarget, ExplainReport } from './reports.js';
-import { StateBook, StateDecodeError } from './tracker-codec.js';
 
 // The `explain` use case for one connection: find it in a poll's table, diagnose it, and name the
 // thresholds that apply. The state guide needs no use case (core/state-guide.ts is the data).
@@ -44,6 +43,8 @@ export async function readExplainHistory(
   table: { source: SourceChoice; procRoot: string; input: boolean; netns?: NetnsChoice | undefined },
 ): Promise<{ history?: TrackerState; note?: string }> {
   if (table.input) return { note: `no history from ${path}: it describes live socket tables, not captured files` };
+  // Loaded only here: the codec brings the zod library, which other commands start without.
+  const { StateBook, StateDecodeError } = await import('./tracker-codec.js');
   try {
     const book = StateBook.decode(await readStateText(path));
     const identity = await readTableIdentity(platform, table.source, table.procRoot, table.netns);

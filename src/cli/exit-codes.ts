@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/parse-config.js';
+import { ConfigError } from '../config/config-error.js';
 import type { CheckStatus } from '../core/evaluate.js';
 import { ListenError, OutputFileError } from '../platform/errors.js';
 import { StateFileLockedError, StateFileRefusedError } from '../platform/state-file.js';

@@ -1,4 +1,6 @@
-import { ConfigError, buildPolicy, parseConfig, type NotifierConfig } from '../config/parse-config.js';
+import { buildPolicy } from '../config/build-policy.js';
+import { ConfigError } from '../config/config-error.js';
+import type { NotifierConfig } from '../config/parse-config.js';
 import type { Policy } from '../core/policy.js';
 import { readRegularFile } from '../platform/bounded-read.js';
 import { CONFIG_LIMIT_BYTES } from '../platform/limits.js';
@@ -21,6 +23,8 @@ export async function loadSettings(options: CommonOptions): Promise<{ policy: Po
     } catch (error) {
       throw new ConfigError(`cannot read config file ${options.configPath}: ${errnoWords(error)}`, { cause: error });
     }
+    // Loaded only for a config file: the parser brings the YAML and zod libraries.
+    const { parseConfig } = await import('../config/parse-config.js');
     config = parseConfig(text, options.configPath);
   }
   const overrides = { warning: options.warning, critical: options.critical, ...(options.preset ? { preset: options.preset } : {}) };

@@ -2,9 +2,10 @@ import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../core/address.js';
 import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
-import { PRESET_NAMES, defaultPolicy, type ConnectionMatch, type CountRule, type PartialThresholds, type Policy, type PresetName, type SessionRule } from '../core/policy.js';
+import { PRESET_NAMES, type ConnectionMatch, type CountRule, type PartialThresholds, type PresetName, type SessionRule } from '../core/policy.js';
 import { parsePortRange, parseProcessPattern, parseStateWord, unknownStateMessage } from '../core/connection-filter.js';
 import { TcpState } from '../core/tcp-state.js';
+import { ConfigError } from './config-error.js';
 
 // The config file (JSON or YAML; JSON is read by the YAML parser too, so both get line numbers).
 //
@@ -23,9 +24,8 @@ import { TcpState } from '../core/tcp-state.js';
 //     - { type: webhook, url: https://hooks.example.com/tcpdwell, timeout: 10s, retries: 3 }
 //     - { type: syslog, facility: daemon, tag: tcpdwell }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
+export { buildPolicy, type ThresholdOverrides } from './build-policy.js';
 
 /**
  * A transform that reads a value's text with `read` (a parser of core): a DurationError it throws,
@@ -265,44 +265,4 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return 1;
-}
-
-export interface ThresholdOverrides {
-  preset?: PresetName;
-  warning: PartialThresholds;
-  critical: PartialThresholds;
-}
-
-/**
- * The policy in force: preset (flag, else config, else ios) ← config thresholds ← command-line
- * thresholds. A command-line class threshold replaces the per-state values of that class too,
- * so `--preset conntrack --half-close 1m` means 1 min for every half-close state.
- */
-export function buildPolicy(config: ConfigFile | undefined, overrides: ThresholdOverrides): Policy {
-  const policy = defaultPolicy(overrides.preset ?? config?.preset ?? 'ios');
-  if (config) {
-    mergeInto(policy.warning, config.warning);
-    policy.critical = { ...config.critical, perStateMs: { ...config.critical.perStateMs } };
-    policy.rules = config.rules;
-    policy.counts = config.counts;
-  }
-  mergeInto(policy.warning, overrides.warning, true);
-  mergeInto(policy.critical, overrides.critical, true);
-  return policy;
-}
-
-const CLASS_STATES: Record<'halfOpenMs' | 'halfCloseMs' | 'idleMs', TcpState[]> = {
-  halfOpenMs: [TcpState.SYN_SENT, TcpState.SYN_RECEIVED],
-  halfCloseMs: [TcpState.FIN_WAIT_1, TcpState.FIN_WAIT_2, TcpState.CLOSE_WAIT, TcpState.CLOSING, TcpState.LAST_ACK],
-  idleMs: [TcpState.ESTABLISHED],
-};
-
-function mergeInto(target: PartialThresholds, source: PartialThresholds, classReplacesStates = false): void {
-  for (const field of ['halfOpenMs', 'halfCloseMs', 'idleMs'] as const) {
-    const value = source[field];
-    if (value === undefined) continue;
-    target[field] = value;
-    if (classReplacesStates && target.perStateMs) for (const state of CLASS_STATES[field]) delete target.perStateMs[state];
-  }
-  if (source.perStateMs) target.perStateMs = { ...target.perStateMs, ...source.perStateMs };
 }

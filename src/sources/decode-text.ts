@@ -1,4 +1,5 @@
-import iconv from 'iconv-lite';
+import { createRequire } from 'node:module';
+import type iconvLite from 'iconv-lite';
 
 // Bytes → text for captured and Windows command output. Windows tools write in the console's OEM
 // code page (850 in de/fr/es, 437 en-US, 866 ru, 932 ja, 936 zh-CN); PowerShell 5.1's `>` writes
@@ -11,6 +12,17 @@ export interface DecodedText {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+// Loaded at the first text that is not plain UTF-8 (Windows output, a UTF-16 capture): Linux runs
+// never pay for its code-page tables at start-up.
+let iconvModule: typeof iconvLite | undefined;
+const iconv = {
+  decode: (bytes: Buffer, encoding: string) => loadIconv().decode(bytes, encoding),
+  encodingExists: (encoding: string) => loadIconv().encodingExists(encoding),
+};
+function loadIconv(): typeof iconvLite {
+  return (iconvModule ??= createRequire(import.meta.url)('iconv-lite') as typeof iconvLite);
+}
 
 /**
  * Decodes with a byte-order mark when there is one, then UTF-16 by its zero bytes, then strict UTF-8,
