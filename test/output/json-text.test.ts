@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeJson } from '../../src/output/json-text.js';
+import { jsonPieces, writeJson } from '../../src/output/json-text.js';
 
 function written(value: unknown, indent?: number): { text: string; writes: number } {
   let text = '';
@@ -21,6 +21,27 @@ describe('writeJson', () => {
   ];
   it.each(values.flatMap((v) => [[v, 2] as const, [v, undefined] as const]))('writes the same text as JSON.stringify: %j (indent %s)', (value, indent) => {
     expect(written(value, indent).text).toBe(`${JSON.stringify(value, null, indent)}\n`);
+  });
+
+  it("a list's rows are one piece each, not a piece per field (a top-level object's fields are split)", () => {
+    // Rows written for the test, in list --json's shape (an array of flat objects with one nested).
+    const rows = [
+      { a: 1, b: { c: [2] } },
+      { d: 'x', e: null },
+    ];
+    expect([...jsonPieces(rows, '  ', '', 0)]).toEqual([
+      '[',
+      '\n  ',
+      '{\n    "a": 1,\n    "b": {\n      "c": [\n        2\n      ]\n    }\n  }',
+      ',\n  ',
+      '{\n    "d": "x",\n    "e": null\n  }',
+      '\n]',
+    ]);
+    // check's report: its flagged array is split into rows, each one piece.
+    const report = { status: 'warning', flagged: rows };
+    const pieces = [...jsonPieces(report, '', '', 0)];
+    expect(pieces).toContain('{"a":1,"b":{"c":[2]}}');
+    expect(pieces.join('')).toBe(JSON.stringify(report));
   });
 
   it('hands the text over in pieces of about 1 MiB, never as one string', () => {
