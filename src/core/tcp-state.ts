@@ -38,3 +38,51 @@ export function sessionClassOf(state: TcpState): SessionClass {
   if (state === TcpState.ESTABLISHED) return 'established';
   return 'other';
 }
+
+/**
+ * The states a connection can move to next from each state (RFC 793 figure 6, as Linux runs it:
+ * no listener moves to SYN_SENT, and a FIN_WAIT_1 whose FIN and ACK arrive together goes straight
+ * to TIME_WAIT); leaving the table altogether (CLOSED) is always possible and not listed. States
+ * with no entry (Windows' DELETE_TCB and BOUND, UNKNOWN) may move anywhere, as far as we know.
+ * A reading filtered to some states uses it to tell "closed" from "perhaps moved to a state not read".
+ */
+const NEXT_STATES: Partial<Record<TcpState, readonly TcpState[]>> = {
+  [TcpState.CLOSED]: [TcpState.LISTEN, TcpState.SYN_SENT],
+  [TcpState.LISTEN]: [],
+  [TcpState.SYN_SENT]: [TcpState.SYN_RECEIVED, TcpState.ESTABLISHED],
+  [TcpState.SYN_RECEIVED]: [TcpState.ESTABLISHED, TcpState.FIN_WAIT_1],
+  [TcpState.ESTABLISHED]: [TcpState.FIN_WAIT_1, TcpState.CLOSE_WAIT],
+  [TcpState.FIN_WAIT_1]: [TcpState.FIN_WAIT_2, TcpState.CLOSING, TcpState.TIME_WAIT],
+  [TcpState.FIN_WAIT_2]: [TcpState.TIME_WAIT],
+  [TcpState.CLOSE_WAIT]: [TcpState.LAST_ACK],
+  [TcpState.CLOSING]: [TcpState.TIME_WAIT],
+  [TcpState.LAST_ACK]: [],
+  [TcpState.TIME_WAIT]: [],
+};
+
+/**
+ * Whether every state a connection in `state` can reach (in any number of steps) is in `covered`:
+ * then a connection that left `state` and is listed by no reading of `covered` has closed.
+ * CLOSE_WAIT → LAST_ACK → closed: yes for the stuck states; SYN_SENT → ESTABLISHED: no.
+ */
+export function coversEverySuccessor(covered: ReadonlySet<TcpState>, state: TcpState): boolean {
+  const seen = new Set<TcpState>([state]);
+  const queue: TcpState[] = [state];
+  for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
+    const next = NEXT_STATES[s];
+    if (!next) return false;
+    for (const n of next) {
+      if (seen.has(n)) continue;
+      if (!covered.has(n)) return false;
+      seen.add(n);
+      queue.push(n);
+    }
+  }
+  return true;
+}
+
+/**
+ * The states a connection can be stuck in (half-open and half-close, docs/tcp-facts.md#session-classes):
+ * what a fast poll of tiered polling reads every interval.
+ */
+export const STUCK_STATES: readonly TcpState[] = [...HALF_OPEN, ...HALF_CLOSE];

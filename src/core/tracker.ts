@@ -1,7 +1,7 @@
 import type { Protocol } from './address.js';
 import { connectionKey, sameNetns, type SocketRow } from './connection.js';
 import { kernelStateAgeMs } from './kernel-dwell.js';
-import type { TcpState } from './tcp-state.js';
+import { ALL_TCP_STATES, coversEverySuccessor, type TcpState } from './tcp-state.js';
 
 // The tracker: a deterministic function of (previous state, snapshot). Time arrives with the
 // snapshot; nothing here asks the clock.
@@ -41,6 +41,26 @@ export interface TrackerState {
   connections: ReadonlyMap<string, TrackedConnection>;
   /** Time of the last poll that succeeded, undefined before the first. */
   lastPollMs?: number;
+  /**
+   * Time of the last poll whose reading covered each state, where polls read only some states
+   * (tiered polling); undefined when the last poll read every state (then every state was read at
+   * `lastPollMs`). A state never read has no entry: a flow first seen in it is a first sight.
+   */
+  stateReadAtMs?: Readonly<Partial<Record<TcpState, number>>>;
+  /**
+   * Flows missing from one reading that covered their state, by key: the time of that reading.
+   * A dump is not an atomic snapshot, so such a flow is kept as it was (counted, flagged) until a
+   * second reading that covers its state confirms the absence.
+   */
+  unconfirmedAbsence?: ReadonlyMap<string, number>;
+  /**
+   * Flows proven out of their last seen state (absent from two readings that covered it) by
+   * readings that did not cover every state they could have moved to (SYN_SENT → ESTABLISHED
+   * during fast polls): closed or in another state, the data does not say which. Not evaluated
+   * (neither flagged nor counted in the old state); the next reading that lists them, or that
+   * covers every state, resolves them (a state change, or a close).
+   */
+  departed?: ReadonlyMap<string, TrackedConnection>;
 }
 
 export interface Snapshot {
@@ -57,6 +77,19 @@ export interface Snapshot {
    * is simply absent here, and its flows close.
    */
   unreadNetns?: readonly number[];
+  /**
+   * The states this reading covered (a dump filtered in the kernel to the states that can be
+   * stuck); undefined: every state. A tracked flow last seen in a state not covered is kept as it
+   * was: it was not looked at.
+   */
+  states?: readonly TcpState[];
+  /**
+   * A flow missing from this reading (from a table and state it covered) closes only when a second
+   * reading confirms the absence. Live readings set it: the kernel's socket dumps resume between
+   * batches (sock_diag by hash bucket, /proc/net/tcp by page), so a live socket can be missing
+   * from one (docs/tcp-facts.md#dumps-are-not-atomic). Unset, a missing flow closes at once.
+   */
+  confirmAbsence?: boolean;
 }
 
 export type TrackerEvent =
@@ -80,6 +113,11 @@ export function advanceFailed(state: TrackerState): AdvanceResult {
   return { state, events: [] };
 }
 
+/**
+ * Moves the tracker to `snapshot`: rows matched to tracked flows (opened, state-changed), then the
+ * tracked flows the snapshot does not list (kept, marked for confirmation, departed or closed; see
+ * Snapshot and TrackerState). Deterministic; time comes with the snapshot.
+ */
 export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResult {
   // A table lists each flow once, nearly always: the first pass spares the per-row lookup that
   // catches a repeat, and is redone with it only when the map came out smaller than the table.
@@ -90,7 +128,6 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   const now = snapshot.takenAtMs;
   const events: TrackerEvent[] = [];
   const next = new Map<string, TrackedConnection>();
-  const isBaseline = previous.lastPollMs === undefined;
   let continued = 0;
   // The kernel lists sockets in the same order poll after poll (its hash tables' order), so the
   // flow after the last one matched is nearly always the next row's: compared field by field, it
@@ -108,6 +145,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       key = connectionKey(row);
       old = previous.connections.get(key);
       if (old) cursor = positionAfter(previousInOrder, cursor, old);
+      else old = previous.departed?.get(key); // listed again: its new state is known now
     }
     if (skipRepeats && next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
     if (old && isSameSocket(old.row, row)) {
@@ -120,23 +158,88 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       continue;
     }
     if (old) events.push(closedEvent(old, now)); // the 4-tuple was reused by a new socket
-    const opened = openConnection(key, row, now, isBaseline ? undefined : previous.lastPollMs);
+    // Not there at the last poll that read its state, so it opened (or entered it) since.
+    const lastRead = lastReadOf(previous, row.state);
+    const opened = openConnection(key, row, now, lastRead);
     next.set(key, opened);
-    events.push({ type: 'opened', atMs: now, connection: opened, firstSight: isBaseline });
+    events.push({ type: 'opened', atMs: now, connection: opened, firstSight: lastRead === undefined });
   }
   if (!skipRepeats && next.size !== snapshot.rows.length) return undefined;
 
-  // Every earlier flow seen again (the common case between two quick polls): none closed.
-  if (continued < previous.connections.size) {
-    const complete = new Set(snapshot.completeProtocols);
-    const unread = new Set(snapshot.unreadNetns);
-    for (const [key, old] of previous.connections) {
-      if (next.has(key)) continue;
-      if (complete.has(old.row.protocol) && !(old.row.netns && unread.has(old.row.netns.inode))) events.push(closedEvent(old, now));
-      else next.set(key, old); // its table was not read: keep it as it was
+  const state: TrackerState = { connections: next, lastPollMs: now };
+  const stateReadAtMs = statesReadAfter(previous, snapshot);
+  if (stateReadAtMs) state.stateReadAtMs = stateReadAtMs;
+  // Every earlier flow seen again (the common case between two quick polls): none missing. (With
+  // departed flows, `continued` may count them too: those polls always settle.)
+  if (continued < previous.connections.size || previous.departed?.size) settleAbsent(previous, snapshot, next, state, events);
+  return { state, events };
+}
+
+/** The last poll before this one that read `state`; undefined when none did (a first sight). */
+function lastReadOf(previous: TrackerState, state: TcpState): number | undefined {
+  return previous.stateReadAtMs ? previous.stateReadAtMs[state] : previous.lastPollMs;
+}
+
+/** The per-state read times after `snapshot` (undefined when it read every state). */
+function statesReadAfter(previous: TrackerState, snapshot: Snapshot): Partial<Record<TcpState, number>> | undefined {
+  if (snapshot.states === undefined) return undefined;
+  const readAt: Partial<Record<TcpState, number>> = {};
+  if (previous.stateReadAtMs) Object.assign(readAt, previous.stateReadAtMs);
+  else if (previous.lastPollMs !== undefined) for (const s of ALL_TCP_STATES) readAt[s] = previous.lastPollMs;
+  for (const s of snapshot.states) readAt[s] = snapshot.takenAtMs;
+  return readAt;
+}
+
+/**
+ * The tracked flows `snapshot` does not list: kept as they were where their table, namespace or
+ * state was not read; otherwise missing once (kept, marked, when absences need confirmation), then
+ * closed — or departed, when the readings that missed them did not cover every state they could
+ * have moved to. Departed flows are closed by a second reading of every state that misses them.
+ */
+function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<string, TrackedConnection>, state: TrackerState, events: TrackerEvent[]): void {
+  const now = snapshot.takenAtMs;
+  const complete = new Set(snapshot.completeProtocols);
+  const unread = new Set(snapshot.unreadNetns);
+  const covered = snapshot.states === undefined ? undefined : new Set(snapshot.states);
+  const previousMarks = previous.unconfirmedAbsence;
+  const marks = new Map<string, number>();
+  const departed = new Map<string, TrackedConnection>();
+  const tableRead = (c: TrackedConnection) => complete.has(c.row.protocol) && !(c.row.netns && unread.has(c.row.netns.inode));
+  /** Whether this miss settles the flow: a second one, or the first where absences need no confirmation. */
+  const confirmed = (key: string) => !snapshot.confirmAbsence || previousMarks?.has(key) === true;
+  const keepMark = (key: string) => {
+    const at = previousMarks?.get(key);
+    if (at !== undefined) marks.set(key, at);
+  };
+
+  for (const [key, old] of previous.connections) {
+    if (next.has(key)) continue;
+    if (!tableRead(old) || (covered && !covered.has(old.row.state))) {
+      next.set(key, old); // not looked at this time: kept as it was, and so is a mark it had
+      keepMark(key);
+    } else if (!confirmed(key)) {
+      next.set(key, old); // missing once: perhaps skipped by the dump
+      marks.set(key, now);
+    } else if (!covered || coversEverySuccessor(covered, old.row.state)) {
+      events.push(closedEvent(old, now));
+    } else {
+      departed.set(key, old); // out of its state, perhaps into one this reading did not cover
     }
   }
-  return { state: { connections: next, lastPollMs: now }, events };
+  for (const [key, old] of previous.departed ?? []) {
+    if (next.has(key)) continue;
+    if (!tableRead(old) || covered) {
+      departed.set(key, old);
+      keepMark(key);
+    } else if (!confirmed(key)) {
+      departed.set(key, old);
+      marks.set(key, now);
+    } else {
+      events.push(closedEvent(old, now));
+    }
+  }
+  if (marks.size > 0) state.unconfirmedAbsence = marks;
+  if (departed.size > 0) state.departed = departed;
 }
 
 /** The fields of connectionKey, compared without building it. */
@@ -265,10 +368,15 @@ export interface ConnectionTiming {
   halfCloseTimerMs: number;
 }
 
+/**
+ * Dwell, idle and the half-close timer at `now`. Idle is proven only up to the last reading that
+ * listed the connection (`lastSeenMs`): between censuses (tiered polling) an ESTABLISHED flow is
+ * not read, and its data may have flowed since, so idle is not extrapolated past that reading.
+ */
 export function timingOf(connection: TrackedConnection, now: number): ConnectionTiming {
   const dwellMs = Math.max(0, now - connection.stateSinceMs);
   const timing: ConnectionTiming = { dwellMs, halfCloseTimerMs: dwellMs };
-  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, now - connection.lastActivityMs);
+  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, Math.min(now, connection.lastSeenMs) - connection.lastActivityMs);
   if (connection.lastPeerSegmentMs !== undefined) {
     timing.halfCloseTimerMs = Math.min(dwellMs, Math.max(0, now - connection.lastPeerSegmentMs));
   }

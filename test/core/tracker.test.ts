@@ -81,7 +81,9 @@ describe('tracker', () => {
 
   it('measures idle from the newest data either way', () => {
     const state = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED', { activity: { lastSendAgoMs: 7000, lastReceiveAgoMs: 3000 } })])).state;
-    expect(timingOf(only(state), T0 + 1000).idleMs).toBe(4000);
+    expect(timingOf(only(state), T0).idleMs).toBe(3000);
+    // A second later nothing has read the flow again: idle is proven only as of the reading (issue 15).
+    expect(timingOf(only(state), T0 + 1000).idleMs).toBe(3000);
     const none = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
     expect(timingOf(only(none), T0).idleMs).toBeUndefined();
   });

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import type { SocketRow } from '../../src/core/connection.js';
+import { evaluateAll } from '../../src/core/evaluate.js';
+import { defaultPolicy } from '../../src/core/policy.js';
+import { STUCK_STATES, type TcpState } from '../../src/core/tcp-state.js';
+import { advance, emptyTrackerState, type Snapshot, type TrackerEvent, type TrackerState } from '../../src/core/tracker.js';
+
+// Tiered polling and non-atomic dumps (issue 15): what a reading covers, and what a flow missing
+// from one proves. Rows written for these tests, in the canonical shape every source gives.
+
+const T0 = Date.parse('2026-11-30T00:00:00Z');
+const row = (localPort: number, state: TcpState, extra: Partial<SocketRow> = {}): SocketRow => ({
+  protocol: 'tcp',
+  local: { address: '127.0.0.1', port: localPort },
+  remote: { address: '10.0.0.5', port: 5432 },
+  state,
+  rawState: state,
+  ...extra,
+});
+const key = (localPort: number) => `tcp 127.0.0.1 ${localPort} 10.0.0.5 5432`;
+/** A live census: every state, absences to be confirmed. */
+const census = (atMs: number, rows: SocketRow[]): Snapshot => ({ takenAtMs: atMs, rows, completeProtocols: ['tcp', 'tcp6'], confirmAbsence: true });
+/** A live fast poll: the stuck states only, filtered in the kernel. */
+const fast = (atMs: number, rows: SocketRow[]): Snapshot => ({ ...census(atMs, rows), states: STUCK_STATES });
+const types = (events: readonly TrackerEvent[]) => events.map((e) => e.type);
+
+function run(snapshots: Snapshot[], from: TrackerState = emptyTrackerState()): { state: TrackerState; events: TrackerEvent[][] } {
+  let state = from;
+  const events: TrackerEvent[][] = [];
+  for (const snapshot of snapshots) {
+    const result = advance(state, snapshot);
+    state = result.state;
+    events.push(result.events);
+  }
+  return { state, events };
+}
+
+describe('tracker: what a reading covers', () => {
+  it('keeps a flow whose state a fast poll did not read as it was, without a mark', () => {
+    const { state, events } = run([census(T0, [row(1, 'ESTABLISHED'), row(2, 'CLOSE_WAIT')]), fast(T0 + 2000, [row(2, 'CLOSE_WAIT')]), fast(T0 + 4000, [row(2, 'CLOSE_WAIT')])]);
+    expect(events.slice(1)).toEqual([[], []]);
+    expect(state.connections.get(key(1))).toMatchObject({ lastSeenMs: T0, row: { state: 'ESTABLISHED' } });
+    expect(state.unconfirmedAbsence).toBeUndefined();
+    expect(state.departed).toBeUndefined();
+  });
+
+  it('closes a flow missing from a live census only when the next census confirms it, and the close says when it was last seen', () => {
+    const first = run([census(T0, [row(1, 'ESTABLISHED'), row(2, 'LISTEN')]), census(T0 + 60_000, [row(2, 'LISTEN')])]);
+    // Missing once: kept as it was (still counted), marked with the reading that missed it.
+    expect(first.events[1]).toEqual([]);
+    expect(first.state.connections.get(key(1))).toMatchObject({ lastSeenMs: T0 });
+    expect(first.state.unconfirmedAbsence).toEqual(new Map([[key(1), T0 + 60_000]]));
+    // Fast polls do not read ESTABLISHED: they neither confirm nor clear the mark.
+    const between = run([fast(T0 + 62_000, [])], first.state);
+    expect(between.events).toEqual([[]]);
+    expect(between.state.unconfirmedAbsence).toEqual(new Map([[key(1), T0 + 60_000]]));
+    const confirmed = run([census(T0 + 120_000, [row(2, 'LISTEN')])], between.state);
+    expect(confirmed.events[0]).toEqual([expect.objectContaining({ type: 'closed', atMs: T0 + 120_000, lastState: 'ESTABLISHED', connection: expect.objectContaining({ lastSeenMs: T0 }) })]);
+    expect(confirmed.state.connections.has(key(1))).toBe(false);
+    expect(confirmed.state.unconfirmedAbsence).toBeUndefined();
+  });
+
+  it('forgets the mark of a flow the next reading lists again (the dump skipped it once): no event at all', () => {
+    const { state, events } = run([census(T0, [row(1, 'ESTABLISHED')]), census(T0 + 60_000, []), census(T0 + 120_000, [row(1, 'ESTABLISHED')]), census(T0 + 180_000, [])]);
+    expect(events.map(types)).toEqual([['opened'], [], [], []]);
+    expect(state.unconfirmedAbsence).toEqual(new Map([[key(1), T0 + 180_000]]));
+    expect(state.connections.get(key(1))).toMatchObject({ lastSeenMs: T0 + 120_000, firstSeenMs: T0 });
+  });
+
+  it('closes at once where absences need no confirmation (captured files)', () => {
+    const { events } = run([
+      { ...census(T0, [row(1, 'ESTABLISHED')]), confirmAbsence: false },
+      { ...census(T0 + 1000, []), confirmAbsence: false },
+    ]);
+    expect(types(events[1]!)).toEqual(['closed']);
+  });
+
+  it('keeps a missed-once stuck flow flagged: one missing row is no RESOLVED', () => {
+    const policy = defaultPolicy();
+    const { state } = run([census(T0, [row(1, 'SYN_SENT')]), fast(T0 + 60_000, [row(1, 'SYN_SENT')]), fast(T0 + 62_000, [])]);
+    const view = evaluateAll(state, T0 + 62_000, policy).views.find((v) => v.connection.key === key(1));
+    expect(view?.flag).toMatchObject({ kind: 'half-open' });
+  });
+
+  it('closes a CLOSE_WAIT missing from two fast polls: every state it can move to (LAST_ACK) is read by them', () => {
+    const { state, events } = run([census(T0, [row(1, 'CLOSE_WAIT'), row(2, 'LAST_ACK')]), fast(T0 + 2000, []), fast(T0 + 4000, [])]);
+    expect(events.map(types)).toEqual([['opened', 'opened'], [], ['closed', 'closed']]);
+    expect(state.connections.size).toBe(0);
+    expect(state.departed).toBeUndefined();
+  });
+
+  it('does not close a SYN_SENT that left the fast polls: it may be ESTABLISHED; no flag, no count, and the census says which', () => {
+    const policy = defaultPolicy();
+    const seen = run([census(T0, [row(1, 'SYN_SENT'), row(2, 'SYN_SENT')]), fast(T0 + 40_000, [row(1, 'SYN_SENT'), row(2, 'SYN_SENT')]), fast(T0 + 42_000, []), fast(T0 + 44_000, [])]);
+    expect(seen.events.slice(1).map(types)).toEqual([[], [], []]); // no false `closed`
+    expect(seen.state.connections.size).toBe(0);
+    expect([...seen.state.departed!.keys()]).toEqual([key(1), key(2)]);
+    // Neither flagged nor counted in SYN_SENT any more (the half-open flags of 40 s are gone).
+    expect(evaluateAll(seen.state, T0 + 44_000, policy).views).toEqual([]);
+    // The census: one is ESTABLISHED (a change entered after the last poll that saw SYN_SENT), the other absent.
+    const resolved = run([census(T0 + 60_000, [row(1, 'ESTABLISHED')])], seen.state);
+    expect(resolved.events[0]).toEqual([expect.objectContaining({ type: 'state-changed', from: 'SYN_SENT', to: 'ESTABLISHED', atMs: T0 + 60_000 })]);
+    expect(resolved.state.connections.get(key(1))).toMatchObject({ dwellSource: 'observed', enteredAfterMs: T0 + 40_000, stateSinceMs: T0 + 60_000 });
+    // Absent from one census: not yet closed (the census dump may skip it); the next census confirms.
+    expect(resolved.state.departed?.has(key(2))).toBe(true);
+    const closed = run([census(T0 + 120_000, [row(1, 'ESTABLISHED')])], resolved.state);
+    expect(closed.events[0]).toEqual([expect.objectContaining({ type: 'closed', lastState: 'SYN_SENT', connection: expect.objectContaining({ lastSeenMs: T0 + 40_000 }) })]);
+    expect(closed.state.departed).toBeUndefined();
+  });
+
+  it('resolves a departed flow at the fast poll that lists it again in a stuck state', () => {
+    const { state, events } = run([census(T0, [row(1, 'FIN_WAIT_1')]), fast(T0 + 2000, []), fast(T0 + 4000, []), fast(T0 + 6000, [row(1, 'FIN_WAIT_2')])]);
+    expect(events.map(types)).toEqual([['opened'], [], [], ['state-changed']]);
+    expect(events[3]![0]).toMatchObject({ from: 'FIN_WAIT_1', to: 'FIN_WAIT_2' });
+    expect(state.departed).toBeUndefined();
+    expect(state.connections.get(key(1))).toMatchObject({ enteredAfterMs: T0 });
+  });
+
+  it('bounds a flow first seen at a census by the last census, not by the fast poll before it', () => {
+    const { state, events } = run([census(T0, []), fast(T0 + 58_000, []), census(T0 + 60_000, [row(1, 'ESTABLISHED'), row(2, 'CLOSE_WAIT')])]);
+    expect(events[2]).toMatchObject([
+      { type: 'opened', firstSight: false },
+      { type: 'opened', firstSight: false },
+    ]);
+    expect(state.connections.get(key(1))).toMatchObject({ dwellSource: 'observed', enteredAfterMs: T0 });
+    expect(state.connections.get(key(2))).toMatchObject({ dwellSource: 'observed', enteredAfterMs: T0 + 58_000 });
+  });
+
+  it('calls a flow in a state no reading has covered yet a first sight', () => {
+    const { events, state } = run([fast(T0, [row(2, 'CLOSE_WAIT')]), census(T0 + 60_000, [row(1, 'ESTABLISHED'), row(2, 'CLOSE_WAIT')])]);
+    expect(events[0]).toMatchObject([{ type: 'opened', firstSight: true }]);
+    expect(events[1]).toMatchObject([{ type: 'opened', firstSight: true }]);
+    expect(state.connections.get(key(1))).toMatchObject({ dwellSource: 'lower-bound' });
+    expect(state.stateReadAtMs).toBeUndefined(); // a census read every state: all at lastPollMs
+  });
+
+  it('never flags a busy flow idle between censuses: data every 10 s, census every 60 s, idle threshold 60 s', () => {
+    const policy = defaultPolicy();
+    policy.warning.idleMs = 60_000;
+    let state = emptyTrackerState();
+    for (let t = 0; t <= 600_000; t += 2000) {
+      // The flow sends every 10 s; only a census reads ESTABLISHED (with tcp_info).
+      const sinceData = t % 10_000;
+      const snapshot = t % 60_000 === 0 ? census(T0 + t, [row(1, 'ESTABLISHED', { activity: { lastSendAgoMs: sinceData, lastReceiveAgoMs: sinceData } })]) : fast(T0 + t, []);
+      state = advance(state, snapshot).state;
+      const [view] = evaluateAll(state, T0 + t, policy).views;
+      expect(view?.flag, `at ${t} ms`).toBeUndefined();
+      expect(view?.timing.idleMs, `at ${t} ms`).toBeLessThan(10_000);
+    }
+  });
+
+  it('flags a flow idle when a census proves it: 50 s quiet at the first census, 110 s at the next', () => {
+    const policy = defaultPolicy();
+    policy.warning.idleMs = 60_000;
+    const quiet = (atMs: number) => row(1, 'ESTABLISHED', { activity: { lastSendAgoMs: atMs + 50_000, lastReceiveAgoMs: atMs + 50_000 } });
+    let state = advance(emptyTrackerState(), census(T0, [quiet(0)])).state;
+    state = advance(state, fast(T0 + 58_000, [])).state;
+    // 108 s since data by the wall clock, but proven only 50 s: not flagged before the census reads it.
+    expect(evaluateAll(state, T0 + 58_000, policy).views[0]).toMatchObject({ timing: { idleMs: 50_000 } });
+    expect(evaluateAll(state, T0 + 58_000, policy).views[0]!.flag).toBeUndefined();
+    state = advance(state, census(T0 + 60_000, [quiet(60_000)])).state;
+    expect(evaluateAll(state, T0 + 60_000, policy).views[0]!.flag).toMatchObject({ kind: 'idle', measured: 110_000 });
+  });
+});
