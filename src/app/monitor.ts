@@ -2,13 +2,14 @@ import type { HostFacts } from '../core/diagnosis.js';
 import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import type { NetnsLabel } from '../core/connection.js';
-import { advance, advanceFailed, emptyTrackerState, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
+import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import type { SourceChoice } from '../sources/registry.js';
-import { SourceError, type ReadingProvider, type SourceRead } from '../sources/source.js';
+import { SourceError, type ReadRequest, type ReadingProvider, type SourceRead } from '../sources/source.js';
 
 export interface PollOutcome {
   ok: boolean;
@@ -24,6 +25,26 @@ export interface PollOutcome {
   sourceReads?: readonly SourceRead[];
   /** `--netns`: namespaces gone since the last poll; their connections are among `events`' closes. */
   goneNetns?: NetnsLabel[];
+  /** Tiered polling: the states this poll read (the stuck ones); absent: every state (a census). */
+  states?: readonly TcpState[];
+}
+
+/** The default time between censuses of tiered polling (`--census-interval`). */
+export const DEFAULT_CENSUS_INTERVAL_MS = 60_000;
+
+/**
+ * Tiered polling (issue 15): every poll reads only the states a connection can be stuck in
+ * (STUCK_STATES), filtered in the kernel, with tcp_info; a census reads every state — the per-state
+ * counts, and ESTABLISHED's activity for idle — at the first poll, then every `censusIntervalMs`.
+ * A census that finds connections missing is repeated at the next poll, so that their closing is
+ * confirmed (or not) within one interval; a census always reads every state with tcp_info, as
+ * one dump (the states it would read without it, LISTEN and TIME_WAIT, carry none or are few).
+ */
+export interface TierOptions {
+  /** Milliseconds between censuses. */
+  censusIntervalMs: number;
+  /** While true every poll is a census (the dashboard while its table shows every state). */
+  censusEveryPoll?: () => boolean;
 }
 
 /**
@@ -59,6 +80,11 @@ export class Monitor {
   /** `--input` files that gave no table (none for a live source): the answer is then never OK. */
   readonly skippedInput: readonly SkippedInput[];
   private inFlight: Promise<PollOutcome> | undefined;
+  /** Captured files are replayed as they are: a connection missing from one is closed at once (see pollOnce). */
+  private readonly confirmAbsence: boolean;
+  private tiers: TierOptions | undefined;
+  /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
+  private lastCensus: { atMs: number; scheduled: boolean } | undefined;
 
   constructor(
     private readonly platform: Platform,
@@ -69,6 +95,28 @@ export class Monitor {
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
     this.skippedInput = options.captures?.skipped ?? [];
+    this.confirmAbsence = !options.captures;
+  }
+
+  /**
+   * From the next poll on, reads in tiers (TierOptions): long-running front ends that show the
+   * flagged sessions and counts (serve, watch, `check --window`, `list --watch`, the dashboard).
+   * A source that cannot filter (procfs, conntrack, Windows, `--netns`) keeps reading every state,
+   * and every such poll is a census.
+   */
+  pollInTiers(tiers: TierOptions): void {
+    this.tiers = tiers;
+  }
+
+  /** What the next poll asks for: every state (a census) or the stuck ones. */
+  private nextRequest(nowMs: number): { request: ReadRequest; scheduled: boolean } {
+    const tiers = this.tiers;
+    const census = { request: {}, scheduled: true };
+    if (!tiers || !this.lastCensus || tiers.censusEveryPoll?.() || nowMs - this.lastCensus.atMs >= tiers.censusIntervalMs) return census;
+    // Confirms what the scheduled census found missing (only after one: on a busy host each census
+    // finds some, and confirming censuses must not chain into a census every poll).
+    if (this.lastCensus.scheduled && awaitsFullReading(this.tracker, STUCK_STATES)) return { request: {}, scheduled: false };
+    return { request: { states: STUCK_STATES }, scheduled: false };
   }
 
   get sourceName(): string {
@@ -106,9 +154,20 @@ export class Monitor {
   private async pollOnce(): Promise<PollOutcome> {
     const startedMs = this.platform.nowMs();
     try {
-      const reading = await this.provider.read();
+      const next = this.nextRequest(startedMs);
+      const reading = await this.provider.read(next.request);
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
-      const result = advance(this.tracker, { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols, ...(reading.unreadNetns ? { unreadNetns: reading.unreadNetns } : {}) });
+      const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
+      if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
+      if (reading.states) snapshot.states = reading.states;
+      // A live table is read again at the next poll, and a dump is not an atomic snapshot: a
+      // connection missing once stays until a second reading confirms it. A captured file has no
+      // second reading of its moment (the next file is another moment, perhaps hours later, and
+      // after the last nothing comes): what it does not list has closed, as far as the files say.
+      if (this.confirmAbsence) snapshot.confirmAbsence = true;
+      const result = advance(this.tracker, snapshot);
+      // Every state read (asked for, or a source that cannot filter): a census.
+      if (!reading.states) this.lastCensus = { atMs: takenAtMs, scheduled: next.scheduled };
       this.tracker = result.state;
       const outcome: PollOutcome = {
         ok: true,
@@ -120,6 +179,7 @@ export class Monitor {
         sourceReads: this.provider.lastReads,
       };
       if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
+      if (reading.states) outcome.states = reading.states;
       return outcome;
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;

@@ -175,6 +175,20 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   return { state, events };
 }
 
+/**
+ * Whether a flow awaits a reading of more states than `states` to settle: missing once from a
+ * census while last seen in a state `states` does not hold (a fast poll cannot confirm it), or
+ * departed and missing once. The monitor then makes its next poll a census.
+ */
+export function awaitsFullReading(state: TrackerState, states: readonly TcpState[]): boolean {
+  if (!state.unconfirmedAbsence) return false;
+  for (const key of state.unconfirmedAbsence.keys()) {
+    const connection = state.connections.get(key);
+    if (!connection || !states.includes(connection.row.state)) return true;
+  }
+  return false;
+}
+
 /** The last poll before this one that read `state`; undefined when none did (a first sight). */
 function lastReadOf(previous: TrackerState, state: TcpState): number | undefined {
   return previous.stateReadAtMs ? previous.stateReadAtMs[state] : previous.lastPollMs;

@@ -2,7 +2,7 @@ import type { HostFacts } from '../core/diagnosis.js';
 import type { Platform } from '../platform/platform.js';
 import { LIVE_SOURCES, autoCandidates, liveRecord, wrongOsReason, type LiveCandidate, type LiveSourceName, type SourceChoice } from './registry.js';
 import type { AutoOptions, OwnerFinder, SourceCapabilities } from './source-record.js';
-import { SourceError, SourceUnavailableError, type ReadingProvider, type SocketSource, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
+import { SourceError, SourceUnavailableError, type ReadRequest, type ReadingProvider, type SocketSource, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { createNetnsProvider } from './netns-source.js';
 
@@ -18,9 +18,9 @@ export function requireTable(reading: SourceReading): SourceReading {
 }
 
 /** One read; a parser's "this is not that tool's output" becomes a failed poll, not a crash. */
-async function readFrom(source: SocketSource, platform: Platform, options: SourceOptions): Promise<SourceReading> {
+async function readFrom(source: SocketSource, platform: Platform, options: SourceOptions, request: ReadRequest | undefined): Promise<SourceReading> {
   try {
-    return await source.read(platform, options);
+    return await source.read(platform, options, request);
   } catch (error) {
     if (error instanceof UnusableInputError) throw new SourceError(`${source.name}: ${error.message}`, { cause: error });
     throw error;
@@ -99,14 +99,14 @@ export class SourceSelector implements ReadingProvider {
     return this.netns ? this.netns.lastReads : this.reads;
   }
 
-  async read(): Promise<SourceReading> {
-    if (this.netns) return this.netns.read();
+  async read(request?: ReadRequest): Promise<SourceReading> {
+    if (this.netns) return this.netns.read(request);
     this.reads = [];
-    if (this.resolved) return this.withNotice(requireTable(await this.timed(this.resolved)));
+    if (this.resolved) return this.withNotice(requireTable(await this.timed(this.resolved, request)));
     let lastError: SourceError | undefined;
     for (const candidate of this.candidates) {
       try {
-        const reading = await this.timed(candidate);
+        const reading = await this.timed(candidate, request);
         this.resolved = candidate;
         for (const other of this.candidates) if (other !== candidate) other.source.close?.();
         const fallback = candidate.record.live.auto?.fallback;
@@ -127,11 +127,11 @@ export class SourceSelector implements ReadingProvider {
   }
 
   /** One read, its success (a table) and duration kept for the per-source metric. */
-  private async timed(candidate: LiveCandidate): Promise<SourceReading> {
+  private async timed(candidate: LiveCandidate, request: ReadRequest | undefined): Promise<SourceReading> {
     const startedMs = this.platform.nowMs();
     const done = (ok: boolean) => this.reads.push({ source: candidate.record.name, ok, durationMs: this.platform.nowMs() - startedMs });
     try {
-      const reading = await readFrom(candidate.source, this.platform, this.options);
+      const reading = await readFrom(candidate.source, this.platform, this.options, request);
       done(reading.rows.length > 0 || reading.emptyTableProven === true);
       return reading;
     } catch (error) {

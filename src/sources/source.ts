@@ -1,6 +1,7 @@
 import type { Protocol } from '../core/address.js';
 import type { NetnsLabel, SocketRow } from '../core/connection.js';
 import type { HostFacts } from '../core/diagnosis.js';
+import type { TcpState } from '../core/tcp-state.js';
 import type { Platform } from '../platform/platform.js';
 import type { NetnsChoice } from './netns-choice.js';
 import type { LiveSourceName } from './registry.js';
@@ -30,6 +31,20 @@ export interface SourceReading {
   unreadNetns?: number[];
   /** `--netns`: namespaces read before and gone now (their connections close in this poll). */
   goneNetns?: NetnsLabel[];
+  /**
+   * The states the table was read for (a kernel-filtered dump, ReadRequest.states); absent: every
+   * state. A source that cannot filter reads every state and leaves it absent.
+   */
+  states?: TcpState[];
+}
+
+/**
+ * What one poll asks of a source (tiered polling). Sources that cannot filter (procfs, conntrack,
+ * Windows, `--netns`) read the whole table and say so (SourceReading.states absent).
+ */
+export interface ReadRequest {
+  /** Only these states, filtered in the kernel (netlink: idiag_states; ss: its `state` filter); absent: every state. */
+  states?: readonly TcpState[];
 }
 
 export interface SourceOptions {
@@ -42,7 +57,7 @@ export interface SourceOptions {
 export interface SocketSource {
   name: SourceName;
   /** Throws SourceError when nothing usable could be read; SourceUnavailableError when the tool is missing. */
-  read(platform: Platform, options: SourceOptions): Promise<SourceReading>;
+  read(platform: Platform, options: SourceOptions, request?: ReadRequest): Promise<SourceReading>;
   /** Ends what the source keeps running between polls (a PowerShell session). */
   close?(): void;
 }
@@ -60,7 +75,8 @@ export interface SourceRead {
  */
 export interface ReadingProvider {
   readonly name: string;
-  read(): Promise<SourceReading>;
+  /** One reading; `request` is what the poll asks for (a reading may cover more, never less). */
+  read(request?: ReadRequest): Promise<SourceReading>;
   /** Where owners come from and whether host facts exist, for the latest reading; undefined before `auto` has chosen. */
   readonly capabilities: Pick<SourceCapabilities, 'owners' | 'hostFacts'> | undefined;
   /** The owner lookup of the latest reading's source (capability `lookup`); undefined otherwise. */

@@ -1,7 +1,7 @@
 import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
-import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
-import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, sockDiagRequest } from './parse-sock-diag.js';
+import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
 import { errnoName, openSockDiagChannel, type SockDiagChannel } from './sock-diag-dump.js';
 
@@ -11,7 +11,7 @@ const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'EPROTON
 export interface NetlinkSourceOptions {
   /** Opens the kernel channel; injected by tests (a refused or missing library). */
   openChannel?: (littleEndian: boolean) => SockDiagChannel;
-  /** idiag_states mask (parse-sock-diag.ts kernelStatesMask); every state by default. */
+  /** idiag_states mask (parse-sock-diag.ts kernelStatesMask); every state by default. A poll's ReadRequest.states wins. */
   states?: number;
   /** Ask for tcp_info (activity, RTO, backoff); true by default. */
   withTcpInfo?: boolean;
@@ -28,7 +28,7 @@ export class NetlinkSource implements SocketSource {
 
   constructor(private readonly options: NetlinkSourceOptions = {}) {}
 
-  async read(platform: Platform, { procRoot }: { procRoot: string }): Promise<SourceReading> {
+  async read(platform: Platform, { procRoot }: { procRoot: string }, request: ReadRequest = {}): Promise<SourceReading> {
     if (platform.os !== 'linux') throw new SourceUnavailableError('netlink: sock_diag is Linux only');
     if (!this.options.openChannel && !platform.kernelSockets) throw new SourceUnavailableError('netlink: this platform opens no kernel socket');
     this.channel ??= (this.options.openChannel ?? ((littleEndian) => openSockDiagChannel({ littleEndian })))(platform.littleEndian);
@@ -37,10 +37,13 @@ export class NetlinkSource implements SocketSource {
     const problems: ParseProblem[] = [];
     const notices: string[] = [];
     let interrupted = false;
+    // A poll that asks for some states (tiered polling) has the kernel filter them: it skips the
+    // others while it walks its hash tables, and fills no message for them.
+    const states = request.states ? kernelStatesMask(request.states) : (this.options.states ?? ALL_TCP_STATES_MASK);
     for (const family of [AF_INET, AF_INET6] as const) {
       const request = sockDiagRequest({
         family,
-        states: this.options.states ?? ALL_TCP_STATES_MASK,
+        states,
         withTcpInfo: this.options.withTcpInfo ?? true,
         sequence: ++this.sequence,
         littleEndian: platform.littleEndian,
@@ -69,7 +72,9 @@ export class NetlinkSource implements SocketSource {
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
-    return { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
+    const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
+    if (request.states) reading.states = [...request.states];
+    return reading;
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 import { errorCode, type Platform } from '../../platform/platform.js';
 import { UnusableInputError } from '../unusable-input.js';
-import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type SocketSource, type SourceReading } from '../source.js';
+import type { TcpState } from '../../core/tcp-state.js';
+import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { SsParser } from './parse-ss.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
 
@@ -34,9 +35,36 @@ function chooseArgv(platform: Platform): Promise<readonly string[]> {
   return choice;
 }
 
+// ss's words for its `state` filter (ss(8) STATE-FILTER); the states without one are never filtered.
+const SS_FILTER_WORDS: Partial<Record<TcpState, string>> = {
+  ESTABLISHED: 'established',
+  SYN_SENT: 'syn-sent',
+  SYN_RECEIVED: 'syn-recv',
+  FIN_WAIT_1: 'fin-wait-1',
+  FIN_WAIT_2: 'fin-wait-2',
+  TIME_WAIT: 'time-wait',
+  CLOSED: 'closed',
+  CLOSE_WAIT: 'close-wait',
+  LAST_ACK: 'last-ack',
+  LISTEN: 'listening',
+  CLOSING: 'closing',
+};
+
+/**
+ * ss's `state W state W …` filter for `states` (the kernel filters the dump, as ss asks it), or []
+ * (every state) when a state has no ss word or fewer than two are asked: ss drops its State column
+ * when its filter holds a single state (iproute2 6.1, checked), and every row would lose its state.
+ */
+export function ssStateFilter(states: readonly TcpState[] | undefined): string[] {
+  if (!states) return [];
+  const words = [...new Set(states.map((s) => SS_FILTER_WORDS[s]))];
+  if (words.length < 2 || words.includes(undefined)) return [];
+  return words.flatMap((word) => ['state', word!]);
+}
+
 export const ssSource: SocketSource = {
   name: 'ss',
-  read: (platform: Platform, { procRoot }): Promise<SourceReading> => readSs(platform, procRoot),
+  read: (platform: Platform, { procRoot }, request?: ReadRequest): Promise<SourceReading> => readSs(platform, procRoot, undefined, request?.states),
 };
 
 /**
@@ -52,7 +80,8 @@ export interface SsPlace {
 }
 
 /** One ss table, here or (with `place`) in another network namespace. Throws as SocketSource.read. */
-export async function readSs(platform: Platform, procRoot: string, place: SsPlace = { prefix: [], netProcDir: '/proc' }): Promise<SourceReading> {
+export async function readSs(platform: Platform, procRoot: string, place: SsPlace = { prefix: [], netProcDir: '/proc' }, states?: readonly TcpState[]): Promise<SourceReading> {
+  const filter = ssStateFilter(states);
   // Parsed while ss writes: the two overlap on two cores, and the 60 MB of text that 100,000
   // sockets make never exist at once.
   const parser = new SsParser({ uptimeMs: await readUptimeMs(platform, procRoot) });
@@ -64,7 +93,7 @@ export async function readSs(platform: Platform, procRoot: string, place: SsPlac
   };
   let result;
   try {
-    result = await platform.runLines([...place.prefix, ...(await chooseArgv(platform))], onLine, { timeoutMs: place.timeoutMs ?? 30_000 });
+    result = await platform.runLines([...place.prefix, ...(await chooseArgv(platform)), ...filter], onLine, { timeoutMs: place.timeoutMs ?? 30_000 });
   } catch (error) {
     if (errorCode(error) === 'ENOENT') throw new SourceUnavailableError(place.prefix.length > 0 ? `${place.prefix[0]} is not installed` : 'ss (iproute2) is not installed', { cause: error });
     throw new SourceError(`ss failed: ${(error as Error).message}`);
@@ -78,13 +107,15 @@ export async function readSs(platform: Platform, procRoot: string, place: SsPlac
     // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp
     // (elsewhere, the /proc directory of a process in the namespace ss ran in).
     if (place.netProcDir !== undefined) await addRequestSocketTimeouts(platform, place.netProcDir, parsed.rows);
-    return {
+    const reading: SourceReading = {
       source: 'ss',
       rows: parsed.rows,
       completeProtocols: ['tcp', 'tcp6'],
       notices: summarizeProblems('ss', parsed.problems),
       emptyTableProven: sawHeader && parsed.problems.length === 0,
     };
+    if (filter.length > 0) reading.states = [...states!];
+    return reading;
   } catch (error) {
     if (error instanceof UnusableInputError) throw new SourceError(`ss: ${error.message}`, { cause: error });
     throw error;
