@@ -1,7 +1,7 @@
 import type { HostFacts } from '../core/diagnosis.js';
 import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
-import type { NetnsLabel } from '../core/connection.js';
+import { netnsId, type NetnsLabel } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
@@ -160,6 +160,7 @@ export class Monitor {
       const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
       if (reading.states) snapshot.states = reading.states;
+      if (reading.goneNetns?.length) snapshot.goneNetns = reading.goneNetns.map(netnsId);
       // A live table is read again at the next poll, and a dump is not an atomic snapshot: a
       // connection missing once stays until a second reading confirms it. A captured file has no
       // second reading of its moment (the next file is another moment, perhaps hours later, and

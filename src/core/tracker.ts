@@ -1,5 +1,5 @@
 import type { Protocol } from './address.js';
-import { connectionKey, sameNetns, type SocketRow } from './connection.js';
+import { connectionKey, netnsId, sameNetns, type SocketRow } from './connection.js';
 import { kernelStateAgeMs } from './kernel-dwell.js';
 import { ALL_TCP_STATES, coversEverySuccessor, type TcpState } from './tcp-state.js';
 
@@ -77,6 +77,11 @@ export interface Snapshot {
    * is simply absent here, and its flows close.
    */
   unreadNetns?: readonly number[];
+  /**
+   * Network namespaces (netnsId) gone since the last reading: their flows close at once, whatever
+   * `confirmAbsence` says (the namespace itself is gone: no dump skipped them).
+   */
+  goneNetns?: readonly string[];
   /**
    * The states this reading covered (a dump filtered in the kernel to the states that can be
    * stuck); undefined: every state. A tracked flow last seen in a state not covered is kept as it
@@ -220,7 +225,8 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
   const departed = new Map<string, TrackedConnection>();
   const tableRead = (c: TrackedConnection) => complete.has(c.row.protocol) && !(c.row.netns && unread.has(c.row.netns.inode));
   /** Whether this miss settles the flow: a second one, or the first where absences need no confirmation. */
-  const confirmed = (key: string) => !snapshot.confirmAbsence || previousMarks?.has(key) === true;
+  const gone = new Set(snapshot.goneNetns);
+  const confirmed = (key: string, c: TrackedConnection) => !snapshot.confirmAbsence || previousMarks?.has(key) === true || (c.row.netns !== undefined && gone.has(netnsId(c.row.netns)));
   const keepMark = (key: string) => {
     const at = previousMarks?.get(key);
     if (at !== undefined) marks.set(key, at);
@@ -231,7 +237,7 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
     if (!tableRead(old) || (covered && !covered.has(old.row.state))) {
       next.set(key, old); // not looked at this time: kept as it was, and so is a mark it had
       keepMark(key);
-    } else if (!confirmed(key)) {
+    } else if (!confirmed(key, old)) {
       next.set(key, old); // missing once: perhaps skipped by the dump
       marks.set(key, now);
     } else if (!covered || coversEverySuccessor(covered, old.row.state)) {
@@ -245,7 +251,7 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
     if (!tableRead(old) || covered) {
       departed.set(key, old);
       keepMark(key);
-    } else if (!confirmed(key)) {
+    } else if (!confirmed(key, old)) {
       departed.set(key, old);
       marks.set(key, now);
     } else {

@@ -161,4 +161,11 @@ describe('tracker: what a reading covers', () => {
     state = advance(state, census(T0 + 60_000, [quiet(60_000)])).state;
     expect(evaluateAll(state, T0 + 60_000, policy).views[0]!.flag).toMatchObject({ kind: 'idle', measured: 110_000 });
   });
+
+  it('closes the flows of a namespace that is gone at once: no dump skipped them', () => {
+    const netns = { inode: 4026532177, started: 99 };
+    const inNs = row(1, 'ESTABLISHED', { netns });
+    const { events } = run([census(T0, [inNs, row(2, 'ESTABLISHED')]), { ...census(T0 + 2000, [row(2, 'ESTABLISHED')]), goneNetns: ['net:[4026532177]@99'] }]);
+    expect(events[1]).toEqual([expect.objectContaining({ type: 'closed', connection: expect.objectContaining({ row: inNs }) })]);
+  });
 });
