@@ -389,16 +389,19 @@ export interface ConnectionTiming {
 }
 
 /**
- * Dwell, idle and the half-close timer at `now`. Idle is proven only up to the last reading that
- * listed the connection (`lastSeenMs`): between censuses (tiered polling) an ESTABLISHED flow is
- * not read, and its data may have flowed since, so idle is not extrapolated past that reading.
+ * Dwell, idle and the half-close timer at `now`, as proven by the last reading that listed the
+ * connection (`lastSeenMs`), never extrapolated past it: a connection not listed by the last poll
+ * (its state not read between censuses, its table unread, or missing once from a dump) may have
+ * moved, closed or carried data since, so a busy flow is never called idle because a minute passed
+ * since its census, and a connection missing once is not called stuck for longer than it was seen.
  */
 export function timingOf(connection: TrackedConnection, now: number): ConnectionTiming {
-  const dwellMs = Math.max(0, now - connection.stateSinceMs);
+  const seenAtMs = Math.min(now, connection.lastSeenMs);
+  const dwellMs = Math.max(0, seenAtMs - connection.stateSinceMs);
   const timing: ConnectionTiming = { dwellMs, halfCloseTimerMs: dwellMs };
-  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, Math.min(now, connection.lastSeenMs) - connection.lastActivityMs);
+  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, seenAtMs - connection.lastActivityMs);
   if (connection.lastPeerSegmentMs !== undefined) {
-    timing.halfCloseTimerMs = Math.min(dwellMs, Math.max(0, now - connection.lastPeerSegmentMs));
+    timing.halfCloseTimerMs = Math.min(dwellMs, Math.max(0, seenAtMs - connection.lastPeerSegmentMs));
   }
   return timing;
 }

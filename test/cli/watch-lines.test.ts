@@ -21,8 +21,9 @@ describe('watch text lines (issue 16.15)', () => {
     // 15 s later nothing has moved (the last* counters grew); 15 s after that one CLOSE_WAIT has
     // closed and another moved on to LAST_ACK (written for the test, same shape as the capture).
     const later = ssWithoutSocket(aged(SS_PARK, 30_000), '127.0.0.1:35170').replace('CLOSE-WAIT 1      0               127.0.0.1:56580', 'LAST-ACK   1      0               127.0.0.1:56580');
-    const platform = parkPlatform([SS_PARK, aged(SS_PARK, 15_000), later]);
-    const { code, out } = await runOn(platform, ['watch', '--iterations', '3', '--interval', '15s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
+    // A live dump is not atomic (issue 15): the fourth poll, 15 s on, confirms the close.
+    const platform = parkPlatform([SS_PARK, aged(SS_PARK, 15_000), later, aged(later, 15_000)]);
+    const { code, out } = await runOn(platform, ['watch', '--iterations', '4', '--interval', '15s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toBe('2026-11-21T05:30:00.000Z watching 22 connections (0 flagged) through ss every 15s; warning at half-open 1h00m, half-close 10s, idle 1h00m');
@@ -32,9 +33,12 @@ describe('watch text lines (issue 16.15)', () => {
     expect(lines).toContain('2026-11-21T05:30:15.000Z WARNING half-close: FIN_WAIT_2 127.0.0.1:47537 -> 127.0.0.1:35170 half-close timer 20s > 10s (rule default, dwell kernel)');
     expect(lines).toContain('2026-11-21T05:30:30.000Z changed CLOSE_WAIT -> LAST_ACK 127.0.0.1:56580 -> 127.0.0.1:45219 python3[4242]');
     // The socket is gone when it closes: its owner is the one found while it was there.
-    expect(lines).toContain('2026-11-21T05:30:30.000Z closed  127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] after 20s, last CLOSE_WAIT');
-    expect(lines).toContain('2026-11-21T05:30:30.000Z resolved half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 stuck 20s when last seen, flagged for 15s');
-    expect(lines.filter((l) => / WARNING /.test(l))).toHaveLength(6);
+    // Missing at 30 s, confirmed gone at 45 s: closed then, its measures as last seen (15 s), flagged from 15 s to 45 s.
+    expect(lines).toContain('2026-11-21T05:30:45.000Z closed  127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] after 20s, last CLOSE_WAIT');
+    expect(lines).toContain('2026-11-21T05:30:45.000Z resolved half-close: CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 stuck 20s when last seen, flagged for 30s');
+    expect(lines.some((l) => l.startsWith('2026-11-21T05:30:30.000Z') && / closed | resolved half-close: CLOSE_WAIT 127.0.0.1:35170/.test(l))).toBe(false);
+    // The six of 15 s, and the LAST_ACK of 56580 over 10 s at the fourth poll.
+    expect(lines.filter((l) => / WARNING /.test(l))).toHaveLength(7);
   });
 
   it('--events keeps the JSON lines as they were (no owner added to events of sources without one), and no start line', async () => {

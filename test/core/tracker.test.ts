@@ -76,6 +76,9 @@ describe('tracker', () => {
     // No activity data (procfs): the timer is the dwell.
     let plain = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')])).state;
     plain = advance(plain, snap(T0 + 1000, [row(40000, 'CLOSE_WAIT')])).state;
+    // Measured as of the last reading that listed it (issue 15: nothing extrapolated past it).
+    expect(timingOf(only(plain), T0 + 60_000)).toMatchObject({ dwellMs: 0, halfCloseTimerMs: 0 });
+    plain = advance(plain, snap(T0 + 60_000, [row(40000, 'CLOSE_WAIT')])).state;
     expect(timingOf(only(plain), T0 + 60_000)).toMatchObject({ dwellMs: 59_000, halfCloseTimerMs: 59_000 });
   });
 
