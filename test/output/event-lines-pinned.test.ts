@@ -40,7 +40,7 @@ describe('event log JSON lines (pinned)', () => {
       '{"event":"state-changed","at":"2026-11-21T05:30:05.000Z","protocol":"tcp","local":{"address":"127.0.0.1","port":34928},"remote":{"address":"127.0.0.1","port":46103},"pid":null,"process":null,"from":"CLOSE_WAIT","to":"LAST_ACK"}',
     );
     expect(firstOf(lines, 'resolved')).toBe(
-      '{"event":"resolved","at":"2026-11-21T05:30:15.000Z","kind":"half-close","severity":"warning","subject":"CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957","key":"tcp 127.0.0.1 43972 127.0.0.1 40957","flaggedSeconds":15,"dwellSeconds":21.7}',
+      '{"event":"resolved","at":"2026-11-21T05:30:15.000Z","kind":"half-close","severity":"warning","subject":"CLOSE_WAIT 127.0.0.1:43972 -> 127.0.0.1:40957","key":"tcp 127.0.0.1 43972 127.0.0.1 40957","flaggedSeconds":15,"dwellSeconds":16.7}',
     );
     expect(firstOf(lines, 'closed')).toBe(
       '{"event":"closed","at":"2026-11-21T05:30:15.000Z","protocol":"tcp","local":{"address":"127.0.0.1","port":43972},"remote":{"address":"127.0.0.1","port":40957},"pid":null,"process":null,"lastState":"CLOSE_WAIT","lifetimeSeconds":16.7,"bytesSent":1,"bytesReceived":1}',
