@@ -56,7 +56,9 @@ export function observeDwells(histograms: DwellHistograms, before: TrackerState,
     }
     const dwellClass = CLASS_OF[state];
     if (!dwellClass) continue;
-    observe(next[dwellClass], Math.max(0, event.atMs - sinceMs) / 1000);
+    // A close confirmed by a second reading ended by the first one that missed it, not an interval later.
+    const endedByMs = event.type === 'closed' ? (event.goneByMs ?? event.atMs) : event.atMs;
+    observe(next[dwellClass], Math.max(0, endedByMs - sinceMs) / 1000);
   }
   return next;
 }

@@ -100,7 +100,17 @@ export interface Snapshot {
 export type TrackerEvent =
   | { type: 'opened'; atMs: number; connection: TrackedConnection; /** present at the first poll, not seen opening */ firstSight: boolean }
   | { type: 'state-changed'; atMs: number; connection: TrackedConnection; from: TcpState; to: TcpState }
-  | { type: 'closed'; atMs: number; connection: TrackedConnection; lastState: TcpState; lifetimeMs: number; bytesSent?: number; bytesReceived?: number };
+  | {
+      type: 'closed';
+      atMs: number;
+      connection: TrackedConnection;
+      lastState: TcpState;
+      lifetimeMs: number;
+      bytesSent?: number;
+      bytesReceived?: number;
+      /** Where a second reading confirmed the close: the first reading that missed it. It closed after `connection.lastSeenMs` and by then. */
+      goneByMs?: number;
+    };
 
 export interface AdvanceResult {
   state: TrackerState;
@@ -241,7 +251,7 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
       next.set(key, old); // missing once: perhaps skipped by the dump
       marks.set(key, now);
     } else if (!covered || coversEverySuccessor(covered, old.row.state)) {
-      events.push(closedEvent(old, now));
+      events.push(closedEvent(old, now, previousMarks?.get(key)));
     } else {
       departed.set(key, old); // out of its state, perhaps into one this reading did not cover
     }
@@ -365,9 +375,10 @@ function peerSegmentAt(row: SocketRow, now: number): number | undefined {
   return ago === undefined ? undefined : now - ago;
 }
 
-function closedEvent(old: TrackedConnection, now: number): TrackerEvent {
+function closedEvent(old: TrackedConnection, now: number, goneByMs?: number): TrackerEvent {
   const openedAtMs = old.transitions[0]?.atMs ?? old.firstSeenMs;
   const event: TrackerEvent = { type: 'closed', atMs: now, connection: old, lastState: old.row.state, lifetimeMs: old.lastSeenMs - openedAtMs };
+  if (goneByMs !== undefined) event.goneByMs = goneByMs;
   if (old.row.bytesSent !== undefined) event.bytesSent = old.row.bytesSent;
   if (old.row.bytesReceived !== undefined) event.bytesReceived = old.row.bytesReceived;
   return event;

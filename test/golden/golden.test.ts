@@ -104,8 +104,8 @@ describe('golden: reset (dry run)', () => {
 describe('golden: Prometheus exposition (serve)', () => {
   it('after three polls, one CLOSE_WAIT gone after the first (a histogram observation)', async () => {
     // A live dump is not atomic (issue 15): the CLOSE_WAIT missing from the second poll closes at
-    // the third, which confirms it. The polls fall at 0, 7.5 and 15 s, so the close lands where it
-    // did when one poll closed it: only the poll count of the file changed (2 → 3).
+    // the third, which confirms it; its dwell is observed as ended by the second (7.5 s). Polls at
+    // 0, 7.5 and 15 s, so the last poll's figures are those of the file before (the close was at 15 s).
     // As serve's poll: poll, evaluate without owners, observe the dwells of sessions that left.
     const policy = await loadPolicy({ configPath: CONFIG, warning: {}, critical: {} } as Parameters<typeof loadPolicy>[0]);
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
