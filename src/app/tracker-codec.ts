@@ -52,6 +52,10 @@ const connection = z.object({
   enteredAfterMs: z.number().optional(),
   bytesSent: z.number().optional(),
   bytesReceived: z.number().optional(),
+  /** Missing from one live reading at this time, not yet confirmed closed (TrackerState.unconfirmedAbsence). Absent in older files. */
+  missedAtMs: z.number().optional(),
+  /** Out of its last state, its new one not yet read (TrackerState.departed). Absent in older files. */
+  departed: z.literal(true).optional(),
 });
 const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
 const severity = z.enum(['warning', 'critical']);
@@ -105,6 +109,8 @@ const section = z.object({
   /** The source that read the table last (what `auto` chose). */
   source: z.string(),
   lastPollMs: z.number().optional(),
+  /** The last poll that read each state, where the last poll read only some (tiered polling). Absent in older files: every state at lastPollMs. */
+  stateReadAtMs: z.partialRecord(state, z.number()).optional(),
   connections: z.array(z.unknown()),
   alerts: z.array(reportedAlert),
   /**
@@ -146,7 +152,7 @@ export interface CheckState {
 }
 
 function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] {
-  return [...tracker.connections.values()].map((c) => {
+  return [...tracker.connections.values(), ...(tracker.departed?.values() ?? [])].map((c) => {
     const out: z.input<typeof connection> = {
       protocol: c.row.protocol,
       local: c.row.local,
@@ -165,17 +171,45 @@ function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] 
     if (c.enteredAfterMs !== undefined) out.enteredAfterMs = c.enteredAfterMs;
     if (c.row.bytesSent !== undefined) out.bytesSent = c.row.bytesSent;
     if (c.row.bytesReceived !== undefined) out.bytesReceived = c.row.bytesReceived;
+    const missedAtMs = tracker.unconfirmedAbsence?.get(c.key);
+    if (missedAtMs !== undefined) out.missedAtMs = missedAtMs;
+    if (tracker.departed?.has(c.key)) out.departed = true;
     return out;
   });
 }
 
+/** The tracker a section holds: its connections, with their absence marks and the departed ones. */
+function decodeTracker(found: Pick<Section, 'connections' | 'lastPollMs' | 'stateReadAtMs'>, netns?: { inode: number; started?: number }): TrackerState {
+  const tracker: TrackerState = { connections: new Map() };
+  addDecoded(tracker, decodeConnections(found.connections, netns));
+  if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
+  if (found.stateReadAtMs !== undefined) tracker.stateReadAtMs = found.stateReadAtMs;
+  return tracker;
+}
+
+/** Adds decoded connections to `tracker`: each to its connections or departed, with its mark. */
+function addDecoded(tracker: TrackerState, decoded: Map<string, DecodedConnection>): void {
+  const connections = tracker.connections as Map<string, TrackedConnection>;
+  for (const [key, { connection, missedAtMs, departed }] of decoded) {
+    if (departed) tracker.departed = new Map(tracker.departed ?? []).set(key, connection);
+    else connections.set(key, connection);
+    if (missedAtMs !== undefined) tracker.unconfirmedAbsence = new Map(tracker.unconfirmedAbsence ?? []).set(key, missedAtMs);
+  }
+}
+
+interface DecodedConnection {
+  connection: TrackedConnection;
+  missedAtMs?: number;
+  departed?: true;
+}
+
 /** `netns`: the namespace of a `--netns` section, which its connections' keys carry. */
-function decodeConnections(items: readonly unknown[], netns?: { inode: number; started?: number }): Map<string, TrackedConnection> {
-  const connections = new Map<string, TrackedConnection>();
+function decodeConnections(items: readonly unknown[], netns?: { inode: number; started?: number }): Map<string, DecodedConnection> {
+  const connections = new Map<string, DecodedConnection>();
   items.forEach((item, index) => {
     const c = connection.safeParse(item);
     if (!c.success) throw new StateDecodeError(`connection ${index} is malformed`);
-    const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, ...timing } = c.data;
+    const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, missedAtMs, departed, ...timing } = c.data;
     const row: SocketRow = { protocol, local, remote, state: s, rawState };
     if (inode !== undefined) row.inode = inode;
     if (bytesSent !== undefined) row.bytesSent = bytesSent;
@@ -183,7 +217,10 @@ function decodeConnections(items: readonly unknown[], netns?: { inode: number; s
     // The label's other parts (names, container) come back with the next reading of the row.
     if (netns !== undefined) row.netns = { ...netns };
     const key = connectionKey(row);
-    connections.set(key, { key, row, ...timing });
+    const decoded: DecodedConnection = { connection: { key, row, ...timing } };
+    if (missedAtMs !== undefined) decoded.missedAtMs = missedAtMs;
+    if (departed) decoded.departed = departed;
+    connections.set(key, decoded);
   });
   return connections;
 }
@@ -278,17 +315,15 @@ export class StateBook {
     const key = tableKey(identity);
     const found = this.sections.find((s) => tableKey(s.table) === key);
     if (!found) return undefined;
-    let connections: Map<string, TrackedConnection>;
+    let tracker: TrackerState;
     try {
-      connections = decodeConnections(found.connections);
+      tracker = decodeTracker(found);
     } catch (error) {
       if (!(error instanceof StateDecodeError)) throw error;
       this.sections = this.sections.filter((s) => s !== found);
       this.damagedSections++;
       return undefined;
     }
-    const tracker: TrackerState = { connections };
-    if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
     return { tracker, alerts: found.alerts, outbox: found.outbox ?? [] };
   }
 
@@ -300,11 +335,11 @@ export class StateBook {
     const own = this.sections.find((s) => tableKey(s.table) === tableKey(identity));
     const parts = this.sections.filter((s) => inNetnsScope(s.table, identity, scope));
     if (!own && parts.length === 0) return undefined;
-    const connections = new Map<string, TrackedConnection>();
+    const tracker: TrackerState = { connections: new Map() };
     const alerts: ReportedAlert[] = [...(own?.alerts ?? [])];
     for (const part of parts) {
       try {
-        for (const [key, c] of decodeConnections(part.connections, netnsOf(part.table.netns, part.table.netnsStarted))) connections.set(key, c);
+        addDecoded(tracker, decodeConnections(part.connections, netnsOf(part.table.netns, part.table.netnsStarted)));
       } catch (error) {
         if (!(error instanceof StateDecodeError)) throw error;
         this.sections = this.sections.filter((s) => s !== part);
@@ -313,8 +348,8 @@ export class StateBook {
       }
       appendAll(alerts, part.alerts);
     }
-    const tracker: TrackerState = { connections };
     if (own?.lastPollMs !== undefined) tracker.lastPollMs = own.lastPollMs;
+    if (own?.stateReadAtMs !== undefined) tracker.stateReadAtMs = own.stateReadAtMs;
     return { tracker, alerts, outbox: own?.outbox ?? [] };
   }
 
@@ -334,7 +369,7 @@ export class StateBook {
     // By namespace identity (inode and start time): a reused inode is another namespace, another section.
     const byInode = new Map<string, TrackedConnection[]>();
     const loose: TrackedConnection[] = [];
-    for (const c of history.tracker.connections.values()) {
+    for (const c of [...history.tracker.connections.values(), ...(history.tracker.departed?.values() ?? [])]) {
       const inode = c.row.netns ? netnsId(c.row.netns) : undefined;
       // Pushed in place: a copy of the list per connection was quadratic (minutes for a busy namespace).
       if (inode === undefined) loose.push(c);
@@ -345,8 +380,17 @@ export class StateBook {
     for (const [inode, list] of byInode) for (const c of list) inodeOfKey.set(c.key, inode);
     const sections: Section[] = [];
     const { netnsScope: _scope, ...base } = identity;
+    const { departed, unconfirmedAbsence } = history.tracker;
+    /** The part of the run's tracker that `list` holds (the marks are looked up by key when encoded). */
+    const trackerOf = (list: readonly TrackedConnection[]): TrackerState => {
+      const tracker: TrackerState = { connections: new Map(list.filter((c) => !departed?.has(c.key)).map((c) => [c.key, c])) };
+      const gone = list.filter((c) => departed?.has(c.key));
+      if (gone.length > 0) tracker.departed = new Map(gone.map((c) => [c.key, c]));
+      if (unconfirmedAbsence) tracker.unconfirmedAbsence = unconfirmedAbsence;
+      return tracker;
+    };
     for (const [inode, list] of byInode) {
-      const tracker: TrackerState = { connections: new Map(list.map((c) => [c.key, c])) };
+      const tracker = trackerOf(list);
       if (history.tracker.lastPollMs !== undefined) tracker.lastPollMs = history.tracker.lastPollMs;
       const alerts = history.alerts.filter((a) => inodeOfKey.get(a.key) === inode);
       const netns = list[0]!.row.netns!;
@@ -358,8 +402,9 @@ export class StateBook {
         ),
       );
     }
-    const ownTracker: TrackerState = { connections: new Map(loose.map((c) => [c.key, c])) };
+    const ownTracker = trackerOf(loose);
     if (history.tracker.lastPollMs !== undefined) ownTracker.lastPollMs = history.tracker.lastPollMs;
+    if (history.tracker.stateReadAtMs !== undefined) ownTracker.stateReadAtMs = history.tracker.stateReadAtMs;
     // The notifiers' backlogs are the run's, not a namespace's.
     sections.unshift(
       this.section(base, { tracker: ownTracker, alerts: history.alerts.filter((a) => !inodeOfKey.has(a.key)), ...(history.outbox ? { outbox: history.outbox } : {}), source: history.source }, nowMs),
@@ -384,6 +429,7 @@ export class StateBook {
       alerts: [...history.alerts],
     };
     if (history.tracker.lastPollMs !== undefined) mine.lastPollMs = history.tracker.lastPollMs;
+    if (history.tracker.stateReadAtMs !== undefined) mine.stateReadAtMs = { ...history.tracker.stateReadAtMs };
     if (history.outbox && history.outbox.length > 0) mine.outbox = [...history.outbox];
     return mine;
   }
