@@ -29,9 +29,6 @@ export interface PollOutcome {
   states?: readonly TcpState[];
 }
 
-/** The default time between censuses of tiered polling (`--census-interval`). */
-export const DEFAULT_CENSUS_INTERVAL_MS = 60_000;
-
 /**
  * Tiered polling (issue 15): every poll reads only the states a connection can be stuck in
  * (STUCK_STATES), filtered in the kernel, with tcp_info; a census reads every state — the per-state

@@ -36,7 +36,12 @@ export interface CommonOptions {
   netns?: NetnsChoice;
 }
 
-export interface ListOptions extends CommonOptions {
+/** Tiered polling of the long-running modes (app/monitor.ts TierOptions): `--census-interval`, default DEFAULT_CENSUS_INTERVAL_MS. */
+export interface TierOption {
+  censusIntervalMs?: number;
+}
+
+export interface ListOptions extends CommonOptions, TierOption {
   selection: Selection;
   /** Add the diagnosis finding to each flagged row. */
   why: boolean;
@@ -53,7 +58,7 @@ export interface ListOptions extends CommonOptions {
 export const CHECK_FORMATS = ['text', 'json', 'nagios'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
-export interface CheckOptions extends CommonOptions {
+export interface CheckOptions extends CommonOptions, TierOption {
   format: CheckFormat;
   /** Text: print every current flag, not only what is new since the last run. */
   all: boolean;
@@ -87,14 +92,14 @@ export interface ResetOptions extends CommonOptions {
   count?: number;
 }
 
-export interface WatchOptions extends CommonOptions {
+export interface WatchOptions extends CommonOptions, TierOption {
   intervalMs: number;
   /** Append JSON-lines events here too (reopened on SIGHUP). */
   logPath?: string;
   iterations?: number;
 }
 
-export interface ServeOptions extends CommonOptions {
+export interface ServeOptions extends CommonOptions, TierOption {
   listen: { host: string; port: number };
   intervalMs: number;
   /** Local ports whose connections get per-port metrics. */
@@ -106,7 +111,7 @@ export interface ServeOptions extends CommonOptions {
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9477 };
 
-export interface DashboardOptions extends CommonOptions {
+export interface DashboardOptions extends CommonOptions, TierOption {
   intervalMs: number;
   logPath?: string;
 }
@@ -123,6 +128,8 @@ export type ParsedCommandLine =
   | { command: 'exit'; output: string; exitCode: number }; // --help, --version
 
 export const DEFAULT_WATCH_MS = 2000;
+/** Tiered polling's default time between censuses (`--census-interval`): idle thresholds are minutes to hours. */
+export const DEFAULT_CENSUS_INTERVAL_MS = 60_000;
 export const DEFAULT_RENOTIFY_MS = 3_600_000;
 
 /**
@@ -349,12 +356,22 @@ type RawOptions = Record<string, unknown>;
 
 /** The long-running modes (watch, serve, dashboard): common options, --interval and --log. */
 function addPollingOptions(command: Command, intervalHelp: string, refused: Refused = {}): Command {
-  return addCommonOptions(command, refused).option('--interval <duration>', intervalHelp, timerArg).option('--log <file>', 'append events as JSON lines to this file (reopened on SIGHUP)');
+  return addCensusOption(addCommonOptions(command, refused).option('--interval <duration>', intervalHelp, timerArg)).option(
+    '--log <file>',
+    'append events as JSON lines to this file (reopened on SIGHUP)',
+  );
 }
 
-function pollingFrom(raw: RawOptions, defaultIntervalMs: number): { intervalMs: number; logPath?: string } {
-  const polling: { intervalMs: number; logPath?: string } = { intervalMs: (raw.interval as number | undefined) ?? defaultIntervalMs };
+const CENSUS_HELP = `read every state this often (the per-state counts, and idle for ESTABLISHED); the polls between read only the states a connection can be stuck in (default ${DEFAULT_CENSUS_INTERVAL_MS / 1000}s)`;
+
+function addCensusOption(command: Command, help = CENSUS_HELP): Command {
+  return command.option('--census-interval <duration>', help, timerArg);
+}
+
+function pollingFrom(raw: RawOptions, defaultIntervalMs: number): { intervalMs: number; logPath?: string; censusIntervalMs?: number } {
+  const polling: { intervalMs: number; logPath?: string; censusIntervalMs?: number } = { intervalMs: (raw.interval as number | undefined) ?? defaultIntervalMs };
   if (typeof raw.log === 'string') polling.logPath = raw.log;
+  if (raw.censusInterval !== undefined) polling.censusIntervalMs = raw.censusInterval as number;
   return polling;
 }
 
@@ -458,8 +475,13 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
     .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)')
     .option('--iterations <n>', 'with --watch: stop after n polls', countArg)
+    .option('--census-interval <duration>', `with --watch and a table of stuck or flagged sessions only: ${CENSUS_HELP}`, timerArg)
     .action((raw: RawOptions) => {
       const options: ListOptions = { ...commonFrom(raw), selection: selectionFrom(raw), why: Boolean(raw.why) };
+      if (raw.censusInterval !== undefined) {
+        if (raw.watch === undefined) throw new UsageError('--census-interval needs --watch (a single listing reads every state once)');
+        options.censusIntervalMs = raw.censusInterval as number;
+      }
       if (raw.watch !== undefined) options.watchMs = raw.watch === true ? DEFAULT_WATCH_MS : timerOrUsage(String(raw.watch), '--watch');
       if (raw.iterations !== undefined) options.iterations = raw.iterations as number;
       if (raw.numbered) options.numbered = true;
@@ -479,6 +501,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
       .option('--window <duration>', 'sample for this long instead of using the state file (at most 24 days)', timerArg)
       .option('--interval <duration>', 'with --window: time between polls (default 2s)', timerArg)
+      .option('--census-interval <duration>', `with --window: ${CENSUS_HELP}`, timerArg)
       .option('--reset <kinds>', 'end the flagged sessions of these kinds (half-open,half-close,idle) through the kernel; needs root', listArg(kindArg))
       .addOption(new Option('--format <format>', 'text: what is new since the last run (silent otherwise); json: the whole report; nagios: one status line with perfdata').choices(CHECK_FORMATS))
       .option('--all', 'text: print every current flag, not only new, escalated, repeated and resolved ones', false)
@@ -500,6 +523,10 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     if (raw.window !== undefined) options.windowMs = raw.window as number;
     if (raw.reset) options.resetKinds = raw.reset as TimedFlagKind[];
     if (raw.interval !== undefined && raw.window === undefined) throw new UsageError('--interval needs --window (without it check polls once)');
+    if (raw.censusInterval !== undefined) {
+      if (raw.window === undefined) throw new UsageError('--census-interval needs --window (without it check reads every state once)');
+      options.censusIntervalMs = raw.censusInterval as number;
+    }
     if (options.input && (options.windowMs !== undefined || options.resetKinds)) throw new UsageError('--window and --reset act on the live host; they cannot be used with --input');
     parsed = { command: 'check', options };
   });

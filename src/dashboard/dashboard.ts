@@ -51,6 +51,8 @@ export interface DashboardSettings {
   monitor: Monitor;
   policy: Policy;
   intervalMs: number;
+  /** Tiered polling (Monitor.pollInTiers): a census this often while the table shows flagged sessions only; every poll while it shows every state. */
+  censusIntervalMs?: number;
   facts: HostFacts;
   /** Called after each poll (the event log); `evaluation` is absent when the poll failed. */
   afterPoll?: (outcome: PollOutcome, evaluation: Evaluation | undefined) => Promise<void>;
@@ -180,6 +182,7 @@ class Dashboard {
       this.quit = () => finish();
       this.io.interrupt.addEventListener('abort', () => this.quit?.(), { once: true });
       this.draw();
+      if (this.settings.censusIntervalMs !== undefined) this.settings.monitor.pollInTiers({ censusIntervalMs: this.settings.censusIntervalMs, censusEveryPoll: () => !this.state.flaggedOnly });
       this.loop = new PollLoop({ clock: this.settings.clock ?? systemClock, signal: stop.signal, intervalMs: () => this.state.intervalMs, paused: () => this.state.paused, failureReporting: 'none' });
       this.loop.run({ poll: () => this.settings.monitor.poll(), onPoll: (outcome) => this.onPoll(outcome) }).then(() => finish(), crash);
     });

@@ -10,7 +10,8 @@ import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
-import type { ListOptions } from '../parse-command-line.js';
+import { DEFAULT_CENSUS_INTERVAL_MS, type ListOptions } from '../parse-command-line.js';
+import { STUCK_STATES } from '../../core/tcp-state.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
@@ -44,6 +45,8 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     ...(once ? {} : { watchMs: options.watchMs }),
     ...(options.iterations === undefined ? {} : { iterations: options.iterations }),
   };
+  // --watch of a table that shows stuck or flagged sessions only polls in tiers; one of every state reads every state each time.
+  if (!once) monitor.pollInTiers({ censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS, censusEveryPoll: () => !showsStuckOrFlaggedOnly(options.selection) });
   const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {
@@ -65,4 +68,9 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     },
   });
   return read ? ExitCode.OK : ExitCode.UNKNOWN;
+}
+
+/** Whether the table shows only what fast polls read: flagged sessions, or stuck states. */
+function showsStuckOrFlaggedOnly(selection: ListOptions['selection']): boolean {
+  return selection.flaggedOnly || selection.kinds !== undefined || (selection.states !== undefined && selection.states.every((s) => STUCK_STATES.includes(s)));
 }
