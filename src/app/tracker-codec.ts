@@ -54,8 +54,8 @@ const connection = z.object({
   bytesReceived: z.number().optional(),
   /** Missing from one live reading at this time, not yet confirmed closed (TrackerState.unconfirmedAbsence). Absent in older files. */
   missedAtMs: z.number().optional(),
-  /** Out of its last state, its new one not yet read (TrackerState.departed). Absent in older files. */
-  departed: z.literal(true).optional(),
+  /** Out of its last state by this time, its new one not yet read (TrackerState.departed). Absent in older files. */
+  departedByMs: z.number().optional(),
 });
 const flagKind = z.enum(['half-open', 'half-close', 'idle', 'count']);
 const severity = z.enum(['warning', 'critical']);
@@ -152,7 +152,7 @@ export interface CheckState {
 }
 
 function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] {
-  return [...tracker.connections.values(), ...(tracker.departed?.values() ?? [])].map((c) => {
+  return [...tracker.connections.values(), ...[...(tracker.departed?.values() ?? [])].map((d) => d.connection)].map((c) => {
     const out: z.input<typeof connection> = {
       protocol: c.row.protocol,
       local: c.row.local,
@@ -173,7 +173,8 @@ function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] 
     if (c.row.bytesReceived !== undefined) out.bytesReceived = c.row.bytesReceived;
     const missedAtMs = tracker.unconfirmedAbsence?.get(c.key);
     if (missedAtMs !== undefined) out.missedAtMs = missedAtMs;
-    if (tracker.departed?.has(c.key)) out.departed = true;
+    const departure = tracker.departed?.get(c.key);
+    if (departure) out.departedByMs = departure.leftByMs;
     return out;
   });
 }
@@ -190,8 +191,8 @@ function decodeTracker(found: Pick<Section, 'connections' | 'lastPollMs' | 'stat
 /** Adds decoded connections to `tracker`: each to its connections or departed, with its mark. */
 function addDecoded(tracker: TrackerState, decoded: Map<string, DecodedConnection>): void {
   const connections = tracker.connections as Map<string, TrackedConnection>;
-  for (const [key, { connection, missedAtMs, departed }] of decoded) {
-    if (departed) tracker.departed = new Map(tracker.departed ?? []).set(key, connection);
+  for (const [key, { connection, missedAtMs, departedByMs }] of decoded) {
+    if (departedByMs !== undefined) tracker.departed = new Map(tracker.departed ?? []).set(key, { connection, leftByMs: departedByMs });
     else connections.set(key, connection);
     if (missedAtMs !== undefined) tracker.unconfirmedAbsence = new Map(tracker.unconfirmedAbsence ?? []).set(key, missedAtMs);
   }
@@ -200,7 +201,7 @@ function addDecoded(tracker: TrackerState, decoded: Map<string, DecodedConnectio
 interface DecodedConnection {
   connection: TrackedConnection;
   missedAtMs?: number;
-  departed?: true;
+  departedByMs?: number;
 }
 
 /** `netns`: the namespace of a `--netns` section, which its connections' keys carry. */
@@ -209,7 +210,7 @@ function decodeConnections(items: readonly unknown[], netns?: { inode: number; s
   items.forEach((item, index) => {
     const c = connection.safeParse(item);
     if (!c.success) throw new StateDecodeError(`connection ${index} is malformed`);
-    const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, missedAtMs, departed, ...timing } = c.data;
+    const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, missedAtMs, departedByMs, ...timing } = c.data;
     const row: SocketRow = { protocol, local, remote, state: s, rawState };
     if (inode !== undefined) row.inode = inode;
     if (bytesSent !== undefined) row.bytesSent = bytesSent;
@@ -219,7 +220,7 @@ function decodeConnections(items: readonly unknown[], netns?: { inode: number; s
     const key = connectionKey(row);
     const decoded: DecodedConnection = { connection: { key, row, ...timing } };
     if (missedAtMs !== undefined) decoded.missedAtMs = missedAtMs;
-    if (departed) decoded.departed = departed;
+    if (departedByMs !== undefined) decoded.departedByMs = departedByMs;
     connections.set(key, decoded);
   });
   return connections;
@@ -369,7 +370,7 @@ export class StateBook {
     // By namespace identity (inode and start time): a reused inode is another namespace, another section.
     const byInode = new Map<string, TrackedConnection[]>();
     const loose: TrackedConnection[] = [];
-    for (const c of [...history.tracker.connections.values(), ...(history.tracker.departed?.values() ?? [])]) {
+    for (const c of [...history.tracker.connections.values(), ...[...(history.tracker.departed?.values() ?? [])].map((d) => d.connection)]) {
       const inode = c.row.netns ? netnsId(c.row.netns) : undefined;
       // Pushed in place: a copy of the list per connection was quadratic (minutes for a busy namespace).
       if (inode === undefined) loose.push(c);
@@ -385,7 +386,7 @@ export class StateBook {
     const trackerOf = (list: readonly TrackedConnection[]): TrackerState => {
       const tracker: TrackerState = { connections: new Map(list.filter((c) => !departed?.has(c.key)).map((c) => [c.key, c])) };
       const gone = list.filter((c) => departed?.has(c.key));
-      if (gone.length > 0) tracker.departed = new Map(gone.map((c) => [c.key, c]));
+      if (gone.length > 0) tracker.departed = new Map(gone.map((c) => [c.key, departed!.get(c.key)!]));
       if (unconfirmedAbsence) tracker.unconfirmedAbsence = unconfirmedAbsence;
       return tracker;
     };

@@ -44,7 +44,7 @@ export function observeDwells(histograms: DwellHistograms, before: TrackerState,
     let state: TcpState;
     let sinceMs: number;
     if (event.type === 'state-changed') {
-      const previous = before.connections.get(event.connection.key);
+      const previous = before.connections.get(event.connection.key) ?? before.departed?.get(event.connection.key)?.connection;
       if (!previous) continue;
       state = event.from;
       sinceMs = previous.stateSinceMs;
@@ -57,7 +57,7 @@ export function observeDwells(histograms: DwellHistograms, before: TrackerState,
     const dwellClass = CLASS_OF[state];
     if (!dwellClass) continue;
     // A close confirmed by a second reading ended by the first one that missed it, not an interval later.
-    const endedByMs = event.type === 'closed' ? (event.goneByMs ?? event.atMs) : event.atMs;
+    const endedByMs = (event.type === 'closed' ? event.goneByMs : event.leftByMs) ?? event.atMs;
     observe(next[dwellClass], Math.max(0, endedByMs - sinceMs) / 1000);
   }
   return next;

@@ -60,7 +60,14 @@ export interface TrackerState {
    * (neither flagged nor counted in the old state); the next reading that lists them, or that
    * covers every state, resolves them (a state change, or a close).
    */
-  departed?: ReadonlyMap<string, TrackedConnection>;
+  departed?: ReadonlyMap<string, Departure>;
+}
+
+/** A flow out of its last seen state, its new state (or its close) not yet read. */
+export interface Departure {
+  connection: TrackedConnection;
+  /** The first reading that missed it in its state: it left the state after `connection.lastSeenMs` and by then. */
+  leftByMs: number;
 }
 
 export interface Snapshot {
@@ -99,7 +106,15 @@ export interface Snapshot {
 
 export type TrackerEvent =
   | { type: 'opened'; atMs: number; connection: TrackedConnection; /** present at the first poll, not seen opening */ firstSight: boolean }
-  | { type: 'state-changed'; atMs: number; connection: TrackedConnection; from: TcpState; to: TcpState }
+  | {
+      type: 'state-changed';
+      atMs: number;
+      connection: TrackedConnection;
+      from: TcpState;
+      to: TcpState;
+      /** A departed flow listed again: it had left `from` by then (Departure.leftByMs), not only by `atMs`. */
+      leftByMs?: number;
+    }
   | {
       type: 'closed';
       atMs: number;
@@ -152,6 +167,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
 
   for (const row of snapshot.rows) {
     let key: string;
+    let leftByMs: number | undefined;
     let old = previousInOrder[cursor];
     if (old && sameFlow(old.row, row)) {
       key = old.key;
@@ -160,7 +176,13 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       key = connectionKey(row);
       old = previous.connections.get(key);
       if (old) cursor = positionAfter(previousInOrder, cursor, old);
-      else old = previous.departed?.get(key); // listed again: its new state is known now
+      else {
+        const departure = previous.departed?.get(key); // listed again: its new state is known now
+        if (departure) {
+          old = departure.connection;
+          leftByMs = departure.leftByMs;
+        }
+      }
     }
     if (skipRepeats && next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
     if (old && isSameSocket(old.row, row)) {
@@ -168,11 +190,11 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       next.set(key, updated);
       continued++;
       if (old.row.state !== row.state) {
-        events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state });
+        events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state, ...(leftByMs === undefined ? {} : { leftByMs }) });
       }
       continue;
     }
-    if (old) events.push(closedEvent(old, now)); // the 4-tuple was reused by a new socket
+    if (old) events.push(closedEvent(old, now, leftByMs)); // the 4-tuple was reused by a new socket
     // Not there at the last poll that read its state, so it opened (or entered it) since.
     const lastRead = lastReadOf(previous, row.state);
     const opened = openConnection(key, row, now, lastRead);
@@ -232,7 +254,7 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
   const covered = snapshot.states === undefined ? undefined : new Set(snapshot.states);
   const previousMarks = previous.unconfirmedAbsence;
   const marks = new Map<string, number>();
-  const departed = new Map<string, TrackedConnection>();
+  const departed = new Map<string, Departure>();
   const tableRead = (c: TrackedConnection) => complete.has(c.row.protocol) && !(c.row.netns && unread.has(c.row.netns.inode));
   /** Whether this miss settles the flow: a second one, or the first where absences need no confirmation. */
   const gone = new Set(snapshot.goneNetns);
@@ -253,19 +275,20 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
     } else if (!covered || coversEverySuccessor(covered, old.row.state)) {
       events.push(closedEvent(old, now, previousMarks?.get(key)));
     } else {
-      departed.set(key, old); // out of its state, perhaps into one this reading did not cover
+      departed.set(key, { connection: old, leftByMs: previousMarks?.get(key) ?? now }); // out of its state, perhaps into one this reading did not cover
     }
   }
-  for (const [key, old] of previous.departed ?? []) {
+  for (const [key, departure] of previous.departed ?? []) {
     if (next.has(key)) continue;
+    const old = departure.connection;
     if (!tableRead(old) || covered) {
-      departed.set(key, old);
+      departed.set(key, departure);
       keepMark(key);
     } else if (!confirmed(key, old)) {
-      departed.set(key, old);
+      departed.set(key, departure);
       marks.set(key, now);
     } else {
-      events.push(closedEvent(old, now));
+      events.push(closedEvent(old, now, departure.leftByMs));
     }
   }
   if (marks.size > 0) state.unconfirmedAbsence = marks;

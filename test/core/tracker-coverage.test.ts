@@ -95,11 +95,12 @@ describe('tracker: what a reading covers', () => {
     expect(seen.events.slice(1).map(types)).toEqual([[], [], []]); // no false `closed`
     expect(seen.state.connections.size).toBe(0);
     expect([...seen.state.departed!.keys()]).toEqual([key(1), key(2)]);
+    expect(seen.state.departed!.get(key(1))!.leftByMs).toBe(T0 + 42_000); // out of SYN_SENT by the first fast poll that missed it
     // Neither flagged nor counted in SYN_SENT any more (the half-open flags of 40 s are gone).
     expect(evaluateAll(seen.state, T0 + 44_000, policy).views).toEqual([]);
     // The census: one is ESTABLISHED (a change entered after the last poll that saw SYN_SENT), the other absent.
     const resolved = run([census(T0 + 60_000, [row(1, 'ESTABLISHED')])], seen.state);
-    expect(resolved.events[0]).toEqual([expect.objectContaining({ type: 'state-changed', from: 'SYN_SENT', to: 'ESTABLISHED', atMs: T0 + 60_000 })]);
+    expect(resolved.events[0]).toEqual([expect.objectContaining({ type: 'state-changed', from: 'SYN_SENT', to: 'ESTABLISHED', atMs: T0 + 60_000, leftByMs: T0 + 42_000 })]);
     expect(resolved.state.connections.get(key(1))).toMatchObject({ dwellSource: 'observed', enteredAfterMs: T0 + 40_000, stateSinceMs: T0 + 60_000 });
     // Absent from one census: not yet closed (the census dump may skip it); the next census confirms.
     expect(resolved.state.departed?.has(key(2))).toBe(true);
