@@ -346,3 +346,33 @@ describe('--help lists only what the command accepts', () => {
     expect(() => parseCommandLine(['serve', '--input', '/tmp/x'])).toThrow(/^serve polls the live host/);
   });
 });
+
+describe('--census-interval (tiered polling, issue 15)', () => {
+  it('is taken by the long-running modes, and left unset (the 60 s default) when not given', () => {
+    for (const command of ['watch', 'serve', 'dashboard']) {
+      expect(parseCommandLine([command, '--census-interval', '5m'])).toMatchObject({ options: { censusIntervalMs: 300_000 } });
+      const plain = parseCommandLine([command]);
+      expect(plain.command !== 'exit' && 'censusIntervalMs' in plain.options).toBe(false);
+    }
+    expect(parseCommandLine(['check', '--window', '10m', '--census-interval', '30s'])).toMatchObject({ options: { censusIntervalMs: 30_000, windowMs: 600_000 } });
+    expect(parseCommandLine(['list', '--watch', '--flagged', '--census-interval', '2m'])).toMatchObject({ options: { censusIntervalMs: 120_000 } });
+  });
+
+  it.each([
+    [['check', '--census-interval', '30s'], /^--census-interval needs --window/],
+    [['list', '--census-interval', '30s'], /^--census-interval needs --watch/],
+    [['watch', '--census-interval', '0s'], /census-interval/],
+    [['serve', '--census-interval', 'soon'], /census-interval/],
+  ])('%j is refused', (argv, message) => {
+    expect(() => parseCommandLine(argv)).toThrow(message);
+  });
+
+  it('is in --help of the modes that poll', () => {
+    for (const command of ['watch', 'serve', 'dashboard', 'check', 'list']) {
+      const help = parseCommandLine([command, '--help']);
+      expect(help.command === 'exit' && help.output).toContain('--census-interval');
+    }
+    const explain = parseCommandLine(['explain', '--help']);
+    expect(explain.command === 'exit' && explain.output).not.toContain('--census-interval');
+  });
+});
