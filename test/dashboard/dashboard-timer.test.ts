@@ -103,4 +103,28 @@ describe('dashboard timer on the poll loop', () => {
     stop.abort();
     await run;
   });
+
+  it('asks for a census every poll while the table shows every state, and for tiers while it shows flagged only (f)', async () => {
+    const t = terminal();
+    const stop = new AbortController();
+    const time = steppedClock();
+    const monitor = countingMonitor();
+    let tiers: { censusIntervalMs: number; censusEveryPoll?: () => boolean } | undefined;
+    const tiered = Object.assign(monitor, { pollInTiers: (options: typeof tiers) => (tiers = options) });
+    const run = runDashboard(
+      { monitor: tiered as unknown as Monitor, policy: defaultPolicy('ios'), intervalMs: 2000, censusIntervalMs: 60_000, facts: {}, clock: time.clock },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal },
+    );
+    await settle();
+    expect(tiers?.censusIntervalMs).toBe(60_000);
+    expect(tiers?.censusEveryPoll?.()).toBe(true);
+    t.input.write('f');
+    await settle();
+    expect(tiers?.censusEveryPoll?.()).toBe(false);
+    t.input.write('f');
+    await settle();
+    expect(tiers?.censusEveryPoll?.()).toBe(true);
+    stop.abort();
+    await run;
+  });
 });
