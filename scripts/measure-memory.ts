@@ -167,7 +167,14 @@ async function breakdownInside(source: string): Promise<void> {
     evaluationAlive = (await monitor.evaluate(policy, 'none', { ranked: false })).evaluation;
     const ms = performance.now() - started;
     const memory = process.memoryUsage();
-    perPoll.push({ pollMs: Math.round(ms), rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed), heapTotalMb: mb(memory.heapTotal), externalMb: mb(memory.external), arrayBuffersMb: mb(memory.arrayBuffers) });
+    perPoll.push({
+      pollMs: Math.round(ms),
+      rssMb: mb(memory.rss),
+      heapUsedMb: mb(memory.heapUsed),
+      heapTotalMb: mb(memory.heapTotal),
+      externalMb: mb(memory.external),
+      arrayBuffersMb: mb(memory.arrayBuffers),
+    });
     await sleep(Math.max(0, intervalMs - ms));
   }
   const beforeGc = process.memoryUsage();

@@ -17,6 +17,12 @@ export interface StateTransition {
   atMs: number;
 }
 
+/**
+ * The tracker's record of one connection. Compact on purpose (at 100,000 connections every field is
+ * 100,000 fields): the latest row, the times, the state history. While the connection stays in its
+ * state, `advance` updates this same record in place at each poll (row, lastSeenMs, the activity
+ * stamps, a start the kernel proves older); a change of state gives a new record.
+ */
 export interface TrackedConnection {
   key: string;
   row: SocketRow;
@@ -147,6 +153,11 @@ export function advanceFailed(state: TrackerState): AdvanceResult {
  * Moves the tracker to `snapshot`: rows matched to tracked flows (opened, state-changed), then the
  * tracked flows the snapshot does not list (kept, marked for confirmation, departed or closed; see
  * Snapshot and TrackerState). Deterministic; time comes with the snapshot.
+ *
+ * Consumes `previous`: the record of a connection that stayed in its state is the same object in both states, updated in place (so a poll allocates
+ * nothing for 100,000 unchanged connections); a caller that needs the old values of such a record
+ * must copy them first. Records that changed state, opened or closed are new or left as they were,
+ * and `previous.connections` itself (the map) is not modified.
  */
 export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResult {
   // A table lists each flow once, nearly always: the first pass spares the per-row lookup that
@@ -159,6 +170,8 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   const events: TrackerEvent[] = [];
   const next = new Map<string, TrackedConnection>();
   let continued = 0;
+  // Records whose state did not change, each followed by its new row.
+  const unchanged: (TrackedConnection | SocketRow)[] = [];
   // The kernel lists sockets in the same order poll after poll (its hash tables' order), so the
   // flow after the last one matched is nearly always the next row's: compared field by field, it
   // spares building the row's key and a lookup in a 100,000-entry map (the tracker's main cost).
@@ -186,12 +199,16 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
     }
     if (skipRepeats && next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
     if (old && isSameSocket(old.row, row)) {
-      const updated = continueConnection(old, row, now);
-      next.set(key, updated);
       continued++;
-      if (old.row.state !== row.state) {
-        events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state, ...(leftByMs === undefined ? {} : { leftByMs }) });
+      if (old.row.state === row.state) {
+        // Updated in place below, once this pass is kept (a pass redone for a repeated flow must start from the records as they were).
+        next.set(key, old);
+        unchanged.push(old, row);
+        continue;
       }
+      const updated = changeState(old, row, now);
+      next.set(key, updated);
+      events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state, ...(leftByMs === undefined ? {} : { leftByMs }) });
       continue;
     }
     if (old) events.push(closedEvent(old, now, leftByMs)); // the 4-tuple was reused by a new socket
@@ -202,6 +219,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
     events.push({ type: 'opened', atMs: now, connection: opened, firstSight: lastRead === undefined });
   }
   if (!skipRepeats && next.size !== snapshot.rows.length) return undefined;
+  for (let i = 0; i < unchanged.length; i += 2) continueConnection(unchanged[i] as TrackedConnection, unchanged[i + 1] as SocketRow, now);
 
   const state: TrackerState = { connections: next, lastPollMs: now };
   const stateReadAtMs = statesReadAfter(previous, snapshot);
@@ -335,67 +353,88 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     dwellSource = 'kernel';
     stateSinceMs = now - kernelAge;
   }
-  const opened: TrackedConnection = {
-    key,
-    row,
-    firstSeenMs: now,
-    lastSeenMs: now,
-    stateSinceMs,
-    dwellSource,
-    transitions: [{ state: row.state, atMs: stateSinceMs }],
-    lastActivityMs: activityAt(row, now),
-    lastPeerSegmentMs: peerSegmentAt(row, now),
-  };
-  if (previousPollMs !== undefined) opened.enteredAfterMs = previousPollMs;
-  return opened;
+  return record(key, row, now, now, stateSinceMs, dwellSource, [{ state: row.state, atMs: stateSinceMs }], activityAt(row, now), peerSegmentAt(row, now), previousPollMs);
 }
 
-function continueConnection(old: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
+/**
+ * A new record, every field set in one literal, always in this order: V8 then gives all records one
+ * hidden class with every field inside the object (fields added later would go to a separate
+ * property array, 75 bytes a connection measured at 100,000).
+ */
+function record(
+  key: string,
+  row: SocketRow,
+  firstSeenMs: number,
+  lastSeenMs: number,
+  stateSinceMs: number,
+  dwellSource: DwellSource,
+  transitions: StateTransition[],
+  lastActivityMs: number | undefined,
+  lastPeerSegmentMs: number | undefined,
+  enteredAfterMs: number | undefined,
+): TrackedConnection {
+  return { key, row, firstSeenMs, lastSeenMs, stateSinceMs, dwellSource, transitions, lastActivityMs, lastPeerSegmentMs, enteredAfterMs };
+}
+
+/** The same socket in another state: a new record, `old` left as it was (a closed dwell is read from it). */
+function changeState(old: TrackedConnection, row: SocketRow, now: number): TrackedConnection {
+  // Changed somewhere in (lastSeen, now]; the kernel may narrow that down. Its counters are
+  // lower bounds: where they prove the state older than the poll that saw the old one, the seen
+  // socket was another one on the same 4-tuple, and the kernel wins.
   const kernelAge = kernelStateAgeMs(row);
-  let { stateSinceMs, dwellSource, transitions, enteredAfterMs } = old;
-  if (old.row.state !== row.state) {
-    // Changed somewhere in (lastSeen, now]; the kernel may narrow that down. Its counters are
-    // lower bounds: where they prove the state older than the poll that saw the old one, the seen
-    // socket was another one on the same 4-tuple, and the kernel wins.
-    stateSinceMs = kernelAge !== undefined ? now - kernelAge : now;
-    dwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
-    enteredAfterMs = dwellSource === 'observed' ? old.lastSeenMs : undefined;
-    transitions = [...transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
-  } else if (kernelAge !== undefined && now - kernelAge < stateSinceMs) {
-    // Kernel evidence beats history: its counters are lower bounds, so a state they prove older
-    // than remembered is older, whatever the history says (history carried from another table,
-    // or a change "observed" on a reused 4-tuple).
-    stateSinceMs = now - kernelAge;
-    dwellSource = 'kernel';
-    enteredAfterMs = undefined;
-    transitions = [...transitions.slice(0, -1), { state: row.state, atMs: stateSinceMs }];
-  }
-  // One object per connection per poll: at 100,000 connections the allocations are the cost.
-  const next: TrackedConnection = {
-    key: old.key,
+  const stateSinceMs = kernelAge !== undefined ? now - kernelAge : now;
+  const dwellSource: DwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
+  const transitions = [...old.transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
+  return record(
+    old.key,
     row,
-    firstSeenMs: old.firstSeenMs,
-    lastSeenMs: now,
+    old.firstSeenMs,
+    now,
     stateSinceMs,
     dwellSource,
     transitions,
-    // An offloaded flow's packets bypass the conntrack entry: what it last saw goes stale, and
-    // carrying it on would count a busy flow as idle.
-    lastActivityMs: row.offload ? undefined : (activityAt(row, now) ?? old.lastActivityMs),
-    lastPeerSegmentMs: row.offload ? undefined : (peerSegmentAt(row, now) ?? old.lastPeerSegmentMs),
-  };
-  if (enteredAfterMs !== undefined) next.enteredAfterMs = enteredAfterMs;
-  return next;
+    activityAt(row, now, old.lastActivityMs),
+    peerSegmentAt(row, now, old.lastPeerSegmentMs),
+    dwellSource === 'observed' ? old.lastSeenMs : undefined,
+  );
 }
 
-function activityAt(row: SocketRow, now: number): number | undefined {
+/** The same socket in the same state: `connection` updated in place to this poll (no allocation but a changed stamp). */
+function continueConnection(connection: TrackedConnection, row: SocketRow, now: number): void {
+  const kernelAge = kernelStateAgeMs(row);
+  if (kernelAge !== undefined && now - kernelAge < connection.stateSinceMs) {
+    // Kernel evidence beats history: its counters are lower bounds, so a state they prove older
+    // than remembered is older, whatever the history says (history carried from another table,
+    // or a change "observed" on a reused 4-tuple). The last transition is this record's own.
+    connection.stateSinceMs = now - kernelAge;
+    connection.dwellSource = 'kernel';
+    connection.enteredAfterMs = undefined;
+    const last = connection.transitions.length - 1;
+    connection.transitions[last] = { state: row.state, atMs: connection.stateSinceMs };
+  }
+  connection.row = row;
+  connection.lastSeenMs = now;
+  const activity = activityAt(row, now, connection.lastActivityMs);
+  if (activity !== connection.lastActivityMs) connection.lastActivityMs = activity;
+  const peerSegment = peerSegmentAt(row, now, connection.lastPeerSegmentMs);
+  if (peerSegment !== connection.lastPeerSegmentMs) connection.lastPeerSegmentMs = peerSegment;
+}
+
+// An offloaded flow's packets bypass the conntrack entry: what it last saw goes stale, and
+// carrying it on (`before`) would count a busy flow as idle.
+
+/** When data last flowed either way, from the row; else `before` (what the record had), none when offloaded. */
+function activityAt(row: SocketRow, now: number, before?: number): number | undefined {
+  if (row.offload) return undefined;
   const dataAgo = minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
-  return dataAgo === undefined ? undefined : now - dataAgo;
+  return dataAgo === undefined ? before : now - dataAgo;
 }
 
-function peerSegmentAt(row: SocketRow, now: number): number | undefined {
+/** When the peer last sent a segment, from the row; else `before`, none when offloaded. */
+function peerSegmentAt(row: SocketRow, now: number, before?: number): number | undefined {
+  if (row.offload) return undefined;
   const ago = row.activity?.lastPeerSegmentAgoMs;
-  return ago === undefined ? undefined : now - ago;
+  return ago === undefined ? before : now - ago;
 }
 
 function closedEvent(old: TrackedConnection, now: number, goneByMs?: number): TrackerEvent {

@@ -254,3 +254,72 @@ describe('tracker', () => {
     }
   });
 });
+
+// Memory at 100,000 connections (issue 15 part 3): a record per connection, kept while the
+// connection stays in its state. Rows written for these tests, in the shape ss rows take.
+describe('tracker records', () => {
+  const est = (port: number, sendAgoMs: number, receiveAgoMs: number) => row(port, 'ESTABLISHED', { activity: { lastSendAgoMs: sendAgoMs, lastReceiveAgoMs: receiveAgoMs } });
+
+  it('keeps the same record while the state is unchanged, updated in place; a change of state makes a new one and leaves the old as it was', () => {
+    const first = advance(emptyTrackerState(), snap(T0, [est(40000, 100, 100)]));
+    const record = only(first.state);
+    expect(record).toMatchObject({ firstSeenMs: T0, lastSeenMs: T0, stateSinceMs: T0 - 100, dwellSource: 'kernel', lastActivityMs: T0 - 100 });
+
+    const secondRow = est(40000, 0, 50);
+    const second = advance(first.state, snap(T0 + 2000, [secondRow]));
+    expect(only(second.state)).toBe(record);
+    expect(record.row).toBe(secondRow);
+    expect(record).toMatchObject({ firstSeenMs: T0, lastSeenMs: T0 + 2000, stateSinceMs: T0 - 100, dwellSource: 'kernel', lastActivityMs: T0 + 2000 });
+    expect(record.transitions).toEqual([{ state: 'ESTABLISHED', atMs: T0 - 100 }]);
+
+    const third = advance(second.state, snap(T0 + 4000, [row(40000, 'CLOSE_WAIT')]));
+    const changed = only(third.state);
+    expect(changed).not.toBe(record);
+    expect(third.events).toMatchObject([{ type: 'state-changed', connection: changed, from: 'ESTABLISHED', to: 'CLOSE_WAIT' }]);
+    expect(changed).toMatchObject({ firstSeenMs: T0, lastSeenMs: T0 + 4000, stateSinceMs: T0 + 4000, dwellSource: 'observed', enteredAfterMs: T0 + 2000, lastActivityMs: T0 + 2000 });
+    expect(changed.transitions).toEqual([
+      { state: 'ESTABLISHED', atMs: T0 - 100 },
+      { state: 'CLOSE_WAIT', atMs: T0 + 4000 },
+    ]);
+    // The old record is what the previous poll saw: serve reads a finished dwell from it.
+    expect(record).toMatchObject({ lastSeenMs: T0 + 2000, stateSinceMs: T0 - 100, row: { state: 'ESTABLISHED' } });
+    expect(record.transitions).toHaveLength(1);
+
+    const fourth = advance(third.state, snap(T0 + 6000, [row(40000, 'CLOSE_WAIT')]));
+    expect(only(fourth.state)).toBe(changed);
+    expect(changed.lastSeenMs).toBe(T0 + 6000);
+  });
+
+  it('makes no new record for a poll of 1,000 unchanged connections', () => {
+    const rows = (ageMs: number) => Array.from({ length: 1000 }, (_, i) => est(40_000 + i, ageMs, ageMs));
+    const first = advance(emptyTrackerState(), snap(T0, rows(1000)));
+    const records = [...first.state.connections.values()];
+    const second = advance(first.state, snap(T0 + 2000, rows(0)));
+    expect(second.events).toEqual([]);
+    expect(second.state.connections).not.toBe(first.state.connections);
+    const after = [...second.state.connections.values()];
+    expect(after).toHaveLength(1000);
+    expect(after.every((c, i) => c === records[i])).toBe(true);
+    expect(after.every((c) => c.lastSeenMs === T0 + 2000 && c.lastActivityMs === T0 + 2000 && c.stateSinceMs === T0 - 1000)).toBe(true);
+  });
+
+  it('moves a start the kernel proves older in the same record, history included', () => {
+    const first = advance(emptyTrackerState(), snap(T0, [row(40000, 'FIN_WAIT_2')]));
+    const record = only(first.state);
+    const second = advance(first.state, snap(T0 + 1000, [row(40000, 'FIN_WAIT_2', { activity: { lastPeerSegmentAgoMs: 30_000 } })]));
+    expect(only(second.state)).toBe(record);
+    expect(record).toMatchObject({ stateSinceMs: T0 - 29_000, dwellSource: 'kernel', lastPeerSegmentMs: T0 - 29_000 });
+    expect(record.transitions).toEqual([{ state: 'FIN_WAIT_2', atMs: T0 - 29_000 }]);
+  });
+
+  it('reads a change of state listed before a stale repeat of the old one from the record as the last poll left it', () => {
+    // Both rows of one flow in one table, the new state first: the first listing wins, and the
+    // change is bounded by the last poll that saw the old state, as when the flow is listed once.
+    const first = advance(emptyTrackerState(), snap(T0, [row(40000, 'ESTABLISHED')]));
+    const record = only(first.state);
+    const second = advance(first.state, snap(T0 + 1000, [row(40000, 'CLOSE_WAIT'), row(40000, 'ESTABLISHED')]));
+    expect(second.events).toMatchObject([{ type: 'state-changed', from: 'ESTABLISHED', to: 'CLOSE_WAIT' }]);
+    expect(only(second.state)).toMatchObject({ row: { state: 'CLOSE_WAIT' }, stateSinceMs: T0 + 1000, dwellSource: 'observed', enteredAfterMs: T0 });
+    expect(record).toMatchObject({ lastSeenMs: T0, row: { state: 'ESTABLISHED' } });
+  });
+});
