@@ -1,6 +1,6 @@
 import { emptyDwellHistograms, observeDwells } from '../core/dwell-histogram.js';
 import type { Policy } from '../core/policy.js';
-import { formatMetrics, type ExporterSnapshot } from '../output/prometheus.js';
+import { connectionSamples, formatMetrics, type ExporterSnapshot } from '../output/prometheus.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
 import type { Monitor, PollOutcome } from './monitor.js';
 import { PollLoop, type PollClock } from './poll-loop.js';
@@ -67,8 +67,10 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
       snapshot.polls.ok++;
       // Metrics show no owners: none looked up (unless a rule matches on process names).
       const { evaluation } = await monitor.evaluate(policy, 'none', { ranked: false });
-      snapshot.evaluation = evaluation;
+      // The samples, not the evaluation, are kept until the next poll (a view per connection).
+      snapshot.connectionSamples = connectionSamples({ ...snapshot, evaluation });
       snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
+      before = monitor.tracker; // not kept alive (a map of 100,000) until the next poll takes its own
       await log?.write(stream.next(outcome, evaluation));
     } else {
       snapshot.polls.failed++;

@@ -9,6 +9,12 @@ import { appendAll } from '../core/lists.js';
 export interface ExporterSnapshot {
   /** The last successful poll's evaluation; undefined before the first. */
   evaluation?: Evaluation;
+  /**
+   * What the last successful poll's evaluation says as samples (connectionSamples), kept instead
+   * of the evaluation: at 100,000 connections its views are 17 MB that would otherwise stay alive
+   * between polls, for the body of a failed poll. Used when set; else drawn from `evaluation`.
+   */
+  connectionSamples?: ConnectionSamples;
   /** Local ports whose connections are counted per port (--listener-port). */
   listenerPorts: readonly number[];
   histograms: DwellHistograms;
@@ -37,47 +43,13 @@ export function formatMetrics(s: ExporterSnapshot): string {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     appendAll(out, samples);
   };
-  const views = s.evaluation?.views ?? [];
-
   family('tcpdwell_up', 'gauge', 'Whether the last poll read the socket table (1) or failed (0).', [`tcpdwell_up{source="${label(s.source)}"} ${s.lastPollOk ? 1 : 0}`]);
 
-  const groups = netnsGroups(views, s.netnsLabels);
-  family(
-    'tcpdwell_connections',
-    'gauge',
-    'TCP connections by state at the last successful poll.',
-    groups.flatMap(({ labels, views: mine }) => [...countStates(mine)].map(([state, n]) => `tcpdwell_connections{${labels}state="${state}"} ${n}`)),
-  );
-
-  if (s.listenerPorts.length > 0) {
-    const samples: string[] = [];
-    for (const port of s.listenerPorts) {
-      for (const [state, n] of countStates(views.filter((v) => v.row.local.port === port))) samples.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${n}`);
-    }
-    family('tcpdwell_port_connections', 'gauge', 'Connections by state on each local port named with --listener-port.', samples);
-  }
-
-  // Count groups may span namespaces: with netns labels their flags are counted under netns="all".
-  const flaggedSamples = groups.flatMap(({ labels, views: mine }) => {
-    const tally = tallyFlags({ views: mine, countFlags: labels === '' ? (s.evaluation?.countFlags ?? []) : [] });
-    const kinds = labels === '' ? FLAG_KINDS : FLAG_KINDS.filter((k) => k !== 'count');
-    return kinds.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{${labels}kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`));
-  });
-  if (s.netnsLabels) {
-    const tally = tallyFlags({ views: [], countFlags: s.evaluation?.countFlags ?? [] });
-    for (const severity of SEVERITIES) flaggedSamples.push(`tcpdwell_flagged{netns="all",kind="count",severity="${severity}"} ${tally.count[severity]}`);
-  }
-  family('tcpdwell_flagged', 'gauge', 'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).', flaggedSamples);
-
-  const oldestSamples = groups.flatMap(({ labels, views: mine }) => {
-    const oldest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
-    for (const v of mine) {
-      const dwellClass = dwellClassOf(v.row.state);
-      if (dwellClass) oldest[dwellClass] = Math.max(oldest[dwellClass], v.timing.dwellMs / 1000);
-    }
-    return (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(oldest[c])}`);
-  });
-  family('tcpdwell_oldest_dwell_seconds', 'gauge', 'Longest time a connection has now been in a half-open or half-close state.', oldestSamples);
+  const samples = s.connectionSamples ?? connectionSamples(s);
+  family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', samples.connections);
+  if (samples.ports !== undefined) family('tcpdwell_port_connections', 'gauge', 'Connections by state on each local port named with --listener-port.', samples.ports);
+  family('tcpdwell_flagged', 'gauge', 'Sessions flagged at the last successful poll, by kind and severity (kind="count": groups over a count limit).', samples.flagged);
+  family('tcpdwell_oldest_dwell_seconds', 'gauge', 'Longest time a connection has now been in a half-open or half-close state.', samples.oldest);
 
   const histogramSamples: string[] = [];
   for (const dwellClass of ['half_open', 'half_close'] as const) {
@@ -112,6 +84,51 @@ export function formatMetrics(s: ExporterSnapshot): string {
   family('tcpdwell_last_poll_timestamp_seconds', 'gauge', 'When the last poll ran (Unix time).', [`tcpdwell_last_poll_timestamp_seconds ${number(s.lastPollTimestampSeconds)}`]);
   family('tcpdwell_polls_total', 'counter', 'Polls since start, by result.', [`tcpdwell_polls_total{result="ok"} ${s.polls.ok}`, `tcpdwell_polls_total{result="error"} ${s.polls.failed}`]);
   return `${out.join('\n')}\n`;
+}
+
+/** The samples of the families drawn from an evaluation: connections by state, per listener port, flagged, oldest dwell. */
+export interface ConnectionSamples {
+  connections: string[];
+  /** Undefined when no listener port was named (the family is left out). */
+  ports?: string[];
+  flagged: string[];
+  oldest: string[];
+}
+
+/** The samples an evaluation gives (none counted before the first poll), with the snapshot's port and netns settings. */
+export function connectionSamples(s: Pick<ExporterSnapshot, 'evaluation' | 'listenerPorts' | 'netnsLabels'>): ConnectionSamples {
+  const views = s.evaluation?.views ?? [];
+  const groups = netnsGroups(views, s.netnsLabels);
+  const connections = groups.flatMap(({ labels, views: mine }) => [...countStates(mine)].map(([state, n]) => `tcpdwell_connections{${labels}state="${state}"} ${n}`));
+
+  let ports: string[] | undefined;
+  if (s.listenerPorts.length > 0) {
+    ports = [];
+    for (const port of s.listenerPorts) {
+      for (const [state, n] of countStates(views.filter((v) => v.row.local.port === port))) ports.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${n}`);
+    }
+  }
+
+  // Count groups may span namespaces: with netns labels their flags are counted under netns="all".
+  const flagged = groups.flatMap(({ labels, views: mine }) => {
+    const tally = tallyFlags({ views: mine, countFlags: labels === '' ? (s.evaluation?.countFlags ?? []) : [] });
+    const kinds = labels === '' ? FLAG_KINDS : FLAG_KINDS.filter((k) => k !== 'count');
+    return kinds.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{${labels}kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`));
+  });
+  if (s.netnsLabels) {
+    const tally = tallyFlags({ views: [], countFlags: s.evaluation?.countFlags ?? [] });
+    for (const severity of SEVERITIES) flagged.push(`tcpdwell_flagged{netns="all",kind="count",severity="${severity}"} ${tally.count[severity]}`);
+  }
+
+  const oldest = groups.flatMap(({ labels, views: mine }) => {
+    const longest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
+    for (const v of mine) {
+      const dwellClass = dwellClassOf(v.row.state);
+      if (dwellClass) longest[dwellClass] = Math.max(longest[dwellClass], v.timing.dwellMs / 1000);
+    }
+    return (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(longest[c])}`);
+  });
+  return ports === undefined ? { connections, flagged, oldest } : { connections, ports, flagged, oldest };
 }
 
 /**
