@@ -1,11 +1,4 @@
 import { canDrawFullScreen, type CliContext } from './context.js';
-import { runCheck } from './commands/check.js';
-import { runExplain } from './commands/explain.js';
-import { runReset } from './commands/reset.js';
-import { runList } from './commands/list.js';
-import { runServe } from './commands/serve.js';
-import { runSources } from './commands/sources.js';
-import { runWatch } from './commands/watch.js';
 import { withReadLimit } from '../platform/platform.js';
 import { ExitCode, exitCodeForError } from './exit-codes.js';
 import { parseCommandLine, withDefaultCommand } from './parse-command-line.js';
@@ -20,24 +13,26 @@ export async function runCli(argv: readonly string[], cliContext: CliContext, ve
     if (parsed.command !== 'exit' && 'readLimitBytes' in parsed.options && parsed.options.readLimitBytes !== undefined) {
       context = { ...context, platform: withReadLimit(context.platform, parsed.options.readLimitBytes) };
     }
+    // Each command's modules are loaded when it runs: a long-running serve or watch does not keep
+    // the state-file codec and its schema library (zod) in memory, nor does cron's check load blessed.
     switch (parsed.command) {
       case 'exit':
         context.stdout.write(parsed.output);
         return parsed.exitCode;
       case 'list':
-        return await runList(parsed.options, context);
+        return await (await import('./commands/list.js')).runList(parsed.options, context);
       case 'check':
-        return await runCheck(parsed.options, context);
+        return await (await import('./commands/check.js')).runCheck(parsed.options, context);
       case 'explain':
-        return await runExplain(parsed.options, context);
+        return await (await import('./commands/explain.js')).runExplain(parsed.options, context);
       case 'reset':
-        return await runReset(parsed.options, context);
+        return await (await import('./commands/reset.js')).runReset(parsed.options, context);
       case 'sources':
-        return await runSources(parsed.options, context);
+        return await (await import('./commands/sources.js')).runSources(parsed.options, context);
       case 'watch':
-        return await runWatch(parsed.options, context);
+        return await (await import('./commands/watch.js')).runWatch(parsed.options, context);
       case 'serve':
-        return await runServe(parsed.options, context);
+        return await (await import('./commands/serve.js')).runServe(parsed.options, context);
       case 'dashboard':
         // Loaded only here: blessed and its charts cost start-up time every cron `check` would pay.
         return await (await import('./commands/dashboard.js')).runDashboardCommand(parsed.options, context);
