@@ -36,6 +36,8 @@ const { values } = parseArgs({
     'inner-breakdown': { type: 'string' },
     'heap-snapshot': { type: 'string' },
     'node-option': { type: 'string', multiple: true, default: [] },
+    // breakdown only: a full GC after each poll's evaluation (what V8 could reach if it collected then).
+    'gc-after-poll': { type: 'boolean', default: false },
   },
 });
 const polls = Number(values.polls);
@@ -143,6 +145,7 @@ async function breakdownOutside(namespace: string, source: string): Promise<Meas
   const started = Date.now();
   const args = [process.execPath, '--expose-gc', ...nodeOptions, '--import', 'tsx', SELF, '--inner-breakdown', source, '--polls', String(polls)];
   if (values['heap-snapshot']) args.push('--heap-snapshot', values['heap-snapshot']);
+  if (values['gc-after-poll']) args.push('--gc-after-poll');
   const out = execFileSync('ip', inNamespace(namespace, args), { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24 });
   const extra = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown> & { peakRssMb: number };
   return { mode: `breakdown-${source}`, peakRssMb: extra.peakRssMb, sockets: socketsIn(namespace), seconds: (Date.now() - started) / 1000, load, extra };
@@ -165,6 +168,9 @@ async function breakdownInside(source: string): Promise<void> {
     const outcome = await monitor.poll();
     if (!outcome.ok) throw new Error(outcome.error);
     evaluationAlive = (await monitor.evaluate(policy, 'none', { ranked: false })).evaluation;
+    const gcStarted = performance.now();
+    if (values['gc-after-poll']) gc?.();
+    const gcMs = performance.now() - gcStarted;
     const ms = performance.now() - started;
     const memory = process.memoryUsage();
     perPoll.push({
