@@ -175,6 +175,7 @@ async function breakdownInside(source: string): Promise<void> {
     const memory = process.memoryUsage();
     perPoll.push({
       pollMs: Math.round(ms),
+      gcMs: Math.round(gcMs),
       rssMb: mb(memory.rss),
       heapUsedMb: mb(memory.heapUsed),
       heapTotalMb: mb(memory.heapTotal),

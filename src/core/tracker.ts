@@ -353,27 +353,38 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     dwellSource = 'kernel';
     stateSinceMs = now - kernelAge;
   }
-  return record(key, row, now, now, stateSinceMs, dwellSource, [{ state: row.state, atMs: stateSinceMs }], activityAt(row, now), peerSegmentAt(row, now), previousPollMs);
+  return new Record(key, row, now, now, stateSinceMs, dwellSource, NO_EARLIER_STATES, activityAt(row, now), peerSegmentAt(row, now), previousPollMs);
 }
 
+/** No earlier states: shared by every record that has stayed in the state it was first seen in. */
+const NO_EARLIER_STATES: readonly StateTransition[] = Object.freeze([]);
+
 /**
- * A new record, every field set in one literal, always in this order: V8 then gives all records one
- * hidden class with every field inside the object (fields added later would go to a separate
- * property array, 75 bytes a connection measured at 100,000).
+ * A record as the tracker makes it. Every field is set in the constructor, always in this order:
+ * V8 then gives all records one hidden class with every field inside the object (fields added
+ * later go to a separate property array: 75 bytes a connection, measured at 100,000). The history
+ * keeps only the states before the current one, so the many connections that have stayed in the
+ * state they were first seen in share one empty list (a list of one transition each was 122 bytes).
  */
-function record(
-  key: string,
-  row: SocketRow,
-  firstSeenMs: number,
-  lastSeenMs: number,
-  stateSinceMs: number,
-  dwellSource: DwellSource,
-  transitions: StateTransition[],
-  lastActivityMs: number | undefined,
-  lastPeerSegmentMs: number | undefined,
-  enteredAfterMs: number | undefined,
-): TrackedConnection {
-  return { key, row, firstSeenMs, lastSeenMs, stateSinceMs, dwellSource, transitions, lastActivityMs, lastPeerSegmentMs, enteredAfterMs };
+class Record implements TrackedConnection {
+  constructor(
+    readonly key: string,
+    public row: SocketRow,
+    readonly firstSeenMs: number,
+    public lastSeenMs: number,
+    public stateSinceMs: number,
+    public dwellSource: DwellSource,
+    /** Transitions before the current state, oldest first, at most MAX_TRANSITIONS - 1. */
+    readonly earlier: readonly StateTransition[],
+    public lastActivityMs: number | undefined,
+    public lastPeerSegmentMs: number | undefined,
+    public enteredAfterMs: number | undefined,
+  ) {}
+
+  /** The earlier states, then the current one since `stateSinceMs`: a new list at each read. */
+  get transitions(): StateTransition[] {
+    return [...this.earlier, { state: this.row.state, atMs: this.stateSinceMs }];
+  }
 }
 
 /** The same socket in another state: a new record, `old` left as it was (a closed dwell is read from it). */
@@ -384,15 +395,16 @@ function changeState(old: TrackedConnection, row: SocketRow, now: number): Track
   const kernelAge = kernelStateAgeMs(row);
   const stateSinceMs = kernelAge !== undefined ? now - kernelAge : now;
   const dwellSource: DwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
-  const transitions = [...old.transitions, { state: row.state, atMs: stateSinceMs }].slice(-MAX_TRANSITIONS);
-  return record(
+  // The old state's transition becomes the last earlier one; with the new one, at most MAX_TRANSITIONS.
+  const earlier = old.transitions.slice(-(MAX_TRANSITIONS - 1));
+  return new Record(
     old.key,
     row,
     old.firstSeenMs,
     now,
     stateSinceMs,
     dwellSource,
-    transitions,
+    earlier,
     activityAt(row, now, old.lastActivityMs),
     peerSegmentAt(row, now, old.lastPeerSegmentMs),
     dwellSource === 'observed' ? old.lastSeenMs : undefined,
@@ -409,8 +421,9 @@ function continueConnection(connection: TrackedConnection, row: SocketRow, now: 
     connection.stateSinceMs = now - kernelAge;
     connection.dwellSource = 'kernel';
     connection.enteredAfterMs = undefined;
-    const last = connection.transitions.length - 1;
-    connection.transitions[last] = { state: row.state, atMs: connection.stateSinceMs };
+    // A record of ours derives its last transition from stateSinceMs; one decoded from a state file
+    // (or built by hand) has it in its list.
+    if (!(connection instanceof Record)) connection.transitions[connection.transitions.length - 1] = { state: row.state, atMs: connection.stateSinceMs };
   }
   connection.row = row;
   connection.lastSeenMs = now;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SocketRow } from '../../src/core/connection.js';
-import { MAX_TRANSITIONS, advance, advanceFailed, emptyTrackerState, timingOf, type Snapshot, type TrackerState } from '../../src/core/tracker.js';
+import { connectionKey, type SocketRow } from '../../src/core/connection.js';
+import { MAX_TRANSITIONS, advance, advanceFailed, emptyTrackerState, timingOf, type Snapshot, type TrackedConnection, type TrackerState } from '../../src/core/tracker.js';
 
 const T0 = Date.parse('2026-11-21T00:00:00Z');
 const row = (localPort: number, state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
@@ -310,6 +310,33 @@ describe('tracker records', () => {
     expect(only(second.state)).toBe(record);
     expect(record).toMatchObject({ stateSinceMs: T0 - 29_000, dwellSource: 'kernel', lastPeerSegmentMs: T0 - 29_000 });
     expect(record.transitions).toEqual([{ state: 'FIN_WAIT_2', atMs: T0 - 29_000 }]);
+  });
+
+  it('corrects the history of a record it did not make (decoded from a state file) as of its own', () => {
+    const plainRow = row(40000, 'FIN_WAIT_2');
+    const decoded: TrackedConnection = {
+      key: connectionKey(plainRow),
+      row: plainRow,
+      firstSeenMs: T0 - 5000,
+      lastSeenMs: T0,
+      stateSinceMs: T0 - 2000,
+      dwellSource: 'observed',
+      transitions: [
+        { state: 'ESTABLISHED', atMs: T0 - 5000 },
+        { state: 'FIN_WAIT_2', atMs: T0 - 2000 },
+      ],
+      enteredAfterMs: T0 - 3000,
+    };
+    const state: TrackerState = { connections: new Map([[decoded.key, decoded]]), lastPollMs: T0 };
+    const next = advance(state, snap(T0 + 1000, [row(40000, 'FIN_WAIT_2', { activity: { lastPeerSegmentAgoMs: 30_000 } })]));
+    expect(only(next.state)).toBe(decoded);
+    expect(decoded).toMatchObject({ stateSinceMs: T0 - 29_000, dwellSource: 'kernel', enteredAfterMs: undefined, lastSeenMs: T0 + 1000 });
+    expect(decoded.transitions).toEqual([
+      { state: 'ESTABLISHED', atMs: T0 - 5000 },
+      { state: 'FIN_WAIT_2', atMs: T0 - 29_000 },
+    ]);
+    const closing = advance(next.state, snap(T0 + 2000, [row(40000, 'TIME_WAIT')]));
+    expect(only(closing.state).transitions.map((t) => t.state)).toEqual(['ESTABLISHED', 'FIN_WAIT_2', 'TIME_WAIT']);
   });
 
   it('reads a change of state listed before a stale repeat of the old one from the record as the last poll left it', () => {
