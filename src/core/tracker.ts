@@ -353,7 +353,7 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
     dwellSource = 'kernel';
     stateSinceMs = now - kernelAge;
   }
-  return new Record(key, row, now, now, stateSinceMs, dwellSource, NO_EARLIER_STATES, activityAt(row, now), peerSegmentAt(row, now), previousPollMs);
+  return new TrackedRecord(key, row, now, now, stateSinceMs, dwellSource, NO_EARLIER_STATES, activityAt(row, now), peerSegmentAt(row, now), previousPollMs);
 }
 
 /** No earlier states: shared by every record that has stayed in the state it was first seen in. */
@@ -366,7 +366,7 @@ const NO_EARLIER_STATES: readonly StateTransition[] = Object.freeze([]);
  * keeps only the states before the current one, so the many connections that have stayed in the
  * state they were first seen in share one empty list (a list of one transition each was 122 bytes).
  */
-class Record implements TrackedConnection {
+class TrackedRecord implements TrackedConnection {
   constructor(
     readonly key: string,
     public row: SocketRow,
@@ -397,7 +397,7 @@ function changeState(old: TrackedConnection, row: SocketRow, now: number): Track
   const dwellSource: DwellSource = stateSinceMs < old.lastSeenMs ? 'kernel' : 'observed';
   // The old state's transition becomes the last earlier one; with the new one, at most MAX_TRANSITIONS.
   const earlier = old.transitions.slice(-(MAX_TRANSITIONS - 1));
-  return new Record(
+  return new TrackedRecord(
     old.key,
     row,
     old.firstSeenMs,
@@ -423,7 +423,7 @@ function continueConnection(connection: TrackedConnection, row: SocketRow, now: 
     connection.enteredAfterMs = undefined;
     // A record of ours derives its last transition from stateSinceMs; one decoded from a state file
     // (or built by hand) has it in its list.
-    if (!(connection instanceof Record)) connection.transitions[connection.transitions.length - 1] = { state: row.state, atMs: connection.stateSinceMs };
+    if (!(connection instanceof TrackedRecord)) connection.transitions[connection.transitions.length - 1] = { state: row.state, atMs: connection.stateSinceMs };
   }
   connection.row = row;
   connection.lastSeenMs = now;
