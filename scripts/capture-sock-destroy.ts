@@ -12,17 +12,12 @@
 // Host byte order is this machine's.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { nodePlatform } from '../src/platform/platform.js';
 import { NetlinkSource } from '../src/sources/linux/netlink.js';
 import { socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from '../src/sources/linux/parse-sock-diag.js';
 import { openSockDiagChannel } from '../src/sources/linux/sock-diag-dump.js';
-import { ParkedNamespace } from '../test/e2e/parked-namespace.js';
-
-const here = fileURLToPath(import.meta.url);
-const root = resolve(here, '../..');
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+import { LITTLE_ENDIAN as littleEndian, captureInParkedNamespace } from './capture-in-namespace.js';
 
 async function captureInside(outDir: string): Promise<void> {
   const platform = nodePlatform();
@@ -52,17 +47,4 @@ async function captureInside(outDir: string): Promise<void> {
   writeFileSync(join(outDir, 'linux-sock-destroy-kernel6.json'), `${JSON.stringify(facts, null, 2)}\n`);
 }
 
-const args = process.argv.slice(2);
-if (args[0] === '--inside') {
-  await captureInside(resolve(args[1] ?? join(root, 'test/fixtures')));
-} else {
-  const outDir = resolve(args[0] ?? join(root, 'test/fixtures'));
-  const ns = new ParkedNamespace();
-  try {
-    await ns.start();
-    ns.exec([process.execPath, '--import', 'tsx', here, '--inside', outDir]);
-    console.log(`wrote the kernel's answers to SOCK_DESTROY and a lookup to ${outDir}`);
-  } finally {
-    ns.stop();
-  }
-}
+await captureInParkedNamespace(import.meta.url, captureInside, (outDir) => `wrote the kernel's answers to SOCK_DESTROY and a lookup to ${outDir}`);

@@ -9,15 +9,10 @@
 // The dumps ask for tcp_info (INET_DIAG_INFO) for every state; host byte order is this machine's.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { AF_INET, AF_INET6, sockDiagRequest } from '../src/sources/linux/parse-sock-diag.js';
 import { openSockDiagChannel } from '../src/sources/linux/sock-diag-dump.js';
-import { ParkedNamespace } from '../test/e2e/parked-namespace.js';
-
-const here = fileURLToPath(import.meta.url);
-const root = resolve(here, '../..');
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+import { LITTLE_ENDIAN as littleEndian, captureInParkedNamespace } from './capture-in-namespace.js';
 
 async function dumpInside(outDir: string): Promise<void> {
   const channel = openSockDiagChannel({ littleEndian });
@@ -36,17 +31,8 @@ async function dumpInside(outDir: string): Promise<void> {
   writeFileSync(join(outDir, 'linux-sock-diag-park-sockets-kernel6-ss.txt'), execFileSync('ss', ['-t', '-a', '-n', '-o', '-i', '-e'], { encoding: 'utf8' }));
 }
 
-const args = process.argv.slice(2);
-if (args[0] === '--inside') {
-  await dumpInside(resolve(args[1] ?? join(root, 'test/fixtures')));
-} else {
-  const outDir = resolve(args[0] ?? join(root, 'test/fixtures'));
-  const ns = new ParkedNamespace();
-  try {
-    await ns.start();
-    ns.exec([process.execPath, '--import', 'tsx', here, '--inside', outDir]);
-    console.log(`wrote the dumps and ss's view of ${ns.parked.length} parked sockets to ${outDir} (kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()})`);
-  } finally {
-    ns.stop();
-  }
-}
+await captureInParkedNamespace(
+  import.meta.url,
+  dumpInside,
+  (outDir, ns) => `wrote the dumps and ss's view of ${ns.parked.length} parked sockets to ${outDir} (kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()})`,
+);

@@ -3,7 +3,7 @@ import { evaluateAll, type ConnectionView } from '../src/core/evaluate.js';
 import { defaultPolicy } from '../src/core/policy.js';
 import { advance, emptyTrackerState } from '../src/core/tracker.js';
 
-// Rows written for the formatter tests, and the views the tracker gives them: the formatters see
+// Rows written for the formatter and tracker tests, and the views the tracker gives them: the formatters see
 // what `list` and `check` would after a minute of polls.
 
 const T0 = Date.parse('2026-11-21T00:00:00Z');
@@ -15,6 +15,16 @@ export const closeWait = (extra: Partial<SocketRow>): SocketRow => ({
   remote: { address: '127.0.0.1', port: 40000 },
   state: 'CLOSE_WAIT',
   rawState: 'CLOSE-WAIT',
+  ...extra,
+});
+
+/** A flow from 127.0.0.1:`localPort` to 10.0.0.5:5432 in `state` (its canonical word as the raw one), with `extra` on top: the tracker tests' row. */
+export const flowRow = (localPort: number, state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
+  protocol: 'tcp',
+  local: { address: '127.0.0.1', port: localPort },
+  remote: { address: '10.0.0.5', port: 5432 },
+  state,
+  rawState: state,
   ...extra,
 });
 

@@ -2,21 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../src/core/connection.js';
 import { evaluateAll } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
-import { STUCK_STATES, type TcpState } from '../../src/core/tcp-state.js';
+import { STUCK_STATES } from '../../src/core/tcp-state.js';
 import { advance, emptyTrackerState, type Snapshot, type TrackerEvent, type TrackerState } from '../../src/core/tracker.js';
+import { flowRow } from '../tracked-rows.js';
 
 // Tiered polling and non-atomic dumps (issue 15): what a reading covers, and what a flow missing
 // from one proves. Rows written for these tests, in the canonical shape every source gives.
 
 const T0 = Date.parse('2026-11-30T00:00:00Z');
-const row = (localPort: number, state: TcpState, extra: Partial<SocketRow> = {}): SocketRow => ({
-  protocol: 'tcp',
-  local: { address: '127.0.0.1', port: localPort },
-  remote: { address: '10.0.0.5', port: 5432 },
-  state,
-  rawState: state,
-  ...extra,
-});
+const row = flowRow;
 const key = (localPort: number) => `tcp 127.0.0.1 ${localPort} 10.0.0.5 5432`;
 /** A live census: every state, absences to be confirmed. */
 const census = (atMs: number, rows: SocketRow[]): Snapshot => ({ takenAtMs: atMs, rows, completeProtocols: ['tcp', 'tcp6'], confirmAbsence: true });

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { connectionKey, type SocketRow } from '../../src/core/connection.js';
 import { MAX_TRANSITIONS, advance, advanceFailed, emptyTrackerState, timingOf, type Snapshot, type TrackedConnection, type TrackerState } from '../../src/core/tracker.js';
+import { flowRow } from '../tracked-rows.js';
 
 const T0 = Date.parse('2026-11-21T00:00:00Z');
-const row = (localPort: number, state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
-  protocol: 'tcp',
-  local: { address: '127.0.0.1', port: localPort },
-  remote: { address: '10.0.0.5', port: 5432 },
-  state,
-  rawState: state,
-  ...extra,
-});
+const row = flowRow;
 const snap = (atMs: number, rows: SocketRow[], completeProtocols: Snapshot['completeProtocols'] = ['tcp', 'tcp6']): Snapshot => ({ takenAtMs: atMs, rows, completeProtocols });
 const only = (state: TrackerState) => [...state.connections.values()][0]!;
 
