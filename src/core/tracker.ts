@@ -337,8 +337,15 @@ function positionAfter(inOrder: readonly TrackedConnection[], cursor: number, fo
 
 // The same 4-tuple with a different non-zero inode is a new socket. Inode 0 means "not owned yet"
 // (request or unaccepted sockets, docs/tcp-facts.md#procnettcp-and-tcp6) and becomes non-zero on accept(): same socket.
+// Where the source gives the socket cookie (sock_diag's idiag_cookie), a different cookie is a new
+// socket too, whatever the inodes say (TIME_WAIT and orphans have inode 0): a socket keeps its
+// cookie for life, and its TIME_WAIT remnant inherits it (net/ipv4/inet_timewait_sock.c
+// inet_twsk_alloc). Not so a request socket: the child that accept()s the handshake is a new sock
+// with a cookie of its own (net/core/sock.c sk_clone_lock), so SYN_RECEIVED → ESTABLISHED keeps
+// the flow whatever the cookies say.
 function isSameSocket(old: SocketRow, row: SocketRow): boolean {
-  return !(old.inode && row.inode && old.inode !== row.inode);
+  if (old.inode && row.inode && old.inode !== row.inode) return false;
+  return !(old.cookie !== undefined && row.cookie !== undefined && old.cookie !== row.cookie && old.state !== 'SYN_RECEIVED');
 }
 
 function openConnection(key: string, row: SocketRow, now: number, previousPollMs: number | undefined): TrackedConnection {

@@ -133,6 +133,20 @@ describe('tracker', () => {
     expect(only(reused.state)).toMatchObject({ firstSeenMs: T0 + 2000, dwellSource: 'observed', row: { inode: 78 } });
   });
 
+  it('with socket cookies (netlink): a new cookie on the 4-tuple is a new socket even at inode 0 (TIME_WAIT), but SYN_RECEIVED → ESTABLISHED (the accepted child) is the same flow', () => {
+    // Cookies as parse-sock-diag gives them (hex); inode 0 as the kernel reports TIME_WAIT and orphans.
+    let state = advance(emptyTrackerState(), snap(T0, [row(40000, 'TIME_WAIT', { inode: 0, cookie: 'a1' })])).state;
+    const same = advance(state, snap(T0 + 1000, [row(40000, 'TIME_WAIT', { inode: 0, cookie: 'a1' })]));
+    expect(same.events).toEqual([]);
+    const reused = advance(same.state, snap(T0 + 2000, [row(40000, 'SYN_SENT', { inode: 0, cookie: 'b2' })]));
+    expect(reused.events.map((e) => e.type)).toEqual(['closed', 'opened']);
+    expect(only(reused.state)).toMatchObject({ firstSeenMs: T0 + 2000, row: { cookie: 'b2' } });
+    state = advance(emptyTrackerState(), snap(T0, [row(40000, 'SYN_RECEIVED', { inode: 0, cookie: 'c3' })])).state;
+    const accepted = advance(state, snap(T0 + 1000, [row(40000, 'ESTABLISHED', { inode: 91, cookie: 'd4' })]));
+    expect(accepted.events).toMatchObject([{ type: 'state-changed', from: 'SYN_RECEIVED', to: 'ESTABLISHED' }]);
+    expect(only(accepted.state).firstSeenMs).toBe(T0);
+  });
+
   it('gives a connection that opened between polls an observed dwell, bounded by the previous poll', () => {
     let state = advance(emptyTrackerState(), snap(T0, [])).state;
     const result = advance(state, snap(T0 + 2000, [row(40000, 'SYN_SENT', { retransmits: 3, rtoMs: 1000 })]));
