@@ -104,7 +104,8 @@ const KEY_NAMES: Record<string, string> = {
   'C-u': 'Ctrl-U',
 };
 
-const keyName = (key: string) => KEY_NAMES[key] ?? key;
+/** How the help writes a blessed key name: `pageup` → `PgUp`, `C-c` → `Ctrl-C`; others as they are. */
+export const keyName = (key: string) => KEY_NAMES[key] ?? key;
 
 interface HelpEntry {
   keys: string[];
