@@ -13,6 +13,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './bench-table.js';
 import { inNamespace, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
@@ -54,12 +55,6 @@ function timed(argv: readonly string[], scratch: string): Promise<Timing> {
     });
   });
 }
-
-const median = (list: number[]) => {
-  const sorted = [...list].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** Inside the namespace: every command once per round, in turn; prints the medians as JSON. */
 async function measureInside(): Promise<void> {
