@@ -130,6 +130,9 @@ export type ParsedCommandLine =
 export const DEFAULT_WATCH_MS = 2000;
 /** Tiered polling's default time between censuses (`--census-interval`): idle thresholds are minutes to hours. */
 export const DEFAULT_CENSUS_INTERVAL_MS = 60_000;
+
+/** `--census-interval`, or its default: milliseconds between the readings of every state. */
+export const censusIntervalOf = (options: TierOption): number => options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS;
 export const DEFAULT_RENOTIFY_MS = 3_600_000;
 
 /**

@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { loadSettings } from '../load-policy.js';
 import { openMonitor } from '../open-monitor.js';
-import { DEFAULT_CENSUS_INTERVAL_MS, type CheckOptions } from '../parse-command-line.js';
+import { censusIntervalOf, type CheckOptions } from '../parse-command-line.js';
 
 // `check`, for cron and monitoring systems. Text (the default) is silent when nothing is new: a
 // session is reported when it crosses its threshold, again after --renotify or when its severity
@@ -43,7 +43,7 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       openMonitor: async (initialState) => {
         const monitor = await openMonitor(options, context, initialState, { failedInputPolls: true });
         // A window polls the live host in tiers; one run reads every state once.
-        if (options.windowMs !== undefined) monitor.pollInTiers({ censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS });
+        if (options.windowMs !== undefined) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
         return monitor;
       },
     },

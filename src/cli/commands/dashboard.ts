@@ -3,7 +3,7 @@ import { runDashboard } from '../../dashboard/dashboard.js';
 import { canDrawFullScreen, pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
-import { DEFAULT_CENSUS_INTERVAL_MS, UsageError, type DashboardOptions } from '../parse-command-line.js';
+import { censusIntervalOf, UsageError, type DashboardOptions } from '../parse-command-line.js';
 
 /** `tcpdwell dashboard` (and plain `tcpdwell` on a terminal): the live full-screen view. */
 export async function runDashboardCommand(options: DashboardOptions, context: CliContext): Promise<number> {
@@ -17,7 +17,7 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         monitor,
         policy,
         intervalMs: options.intervalMs,
-        censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS,
+        censusIntervalMs: censusIntervalOf(options),
         clock: pollClock(context),
         facts: await monitor.hostFacts(),
         ...(log && events ? { afterPoll: (outcome, evaluation) => log.write(events.next(outcome, evaluation)) } : {}),

@@ -10,7 +10,7 @@ import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
-import { DEFAULT_CENSUS_INTERVAL_MS, type ListOptions } from '../parse-command-line.js';
+import { censusIntervalOf, type ListOptions } from '../parse-command-line.js';
 import { STUCK_STATES } from '../../core/tcp-state.js';
 import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
@@ -46,7 +46,7 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     ...(options.iterations === undefined ? {} : { iterations: options.iterations }),
   };
   // --watch of a table that shows stuck or flagged sessions only polls in tiers; one of every state reads every state each time.
-  if (!once) monitor.pollInTiers({ censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS, censusEveryPoll: () => !showsStuckOrFlaggedOnly(options.selection) });
+  if (!once) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options), censusEveryPoll: () => !showsStuckOrFlaggedOnly(options.selection) });
   const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {

@@ -3,7 +3,7 @@ import { closeScrapeServer, listenForScrapes } from '../../platform/metrics-serv
 import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { withPollingSession } from '../open-monitor.js';
-import { DEFAULT_CENSUS_INTERVAL_MS, type ServeOptions } from '../parse-command-line.js';
+import { censusIntervalOf, type ServeOptions } from '../parse-command-line.js';
 
 // `tcpdwell serve`: the Prometheus exporter (app/serve-run.ts) on an HTTP endpoint
 // (platform/metrics-server.ts, 127.0.0.1 unless told otherwise).
@@ -12,7 +12,7 @@ export { EXPORTER_LIMITS } from '../../platform/metrics-server.js';
 
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
-    monitor.pollInTiers({ censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS });
+    monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
     const result = await runExporter({
       monitor,
       policy,

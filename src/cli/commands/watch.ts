@@ -4,7 +4,7 @@ import { sanitizeLine } from '../../output/sanitize.js';
 import { pollClock, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
-import { DEFAULT_CENSUS_INTERVAL_MS, type WatchOptions } from '../parse-command-line.js';
+import { censusIntervalOf, type WatchOptions } from '../parse-command-line.js';
 
 // `tcpdwell watch`: what happens to connections as it happens — opened, state-changed, flagged,
 // resolved, closed — one line each (`--events`: JSON lines), until Ctrl-C. Text starts with a line
@@ -12,7 +12,7 @@ import { DEFAULT_CENSUS_INTERVAL_MS, type WatchOptions } from '../parse-command-
 
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
-    monitor.pollInTiers({ censusIntervalMs: options.censusIntervalMs ?? DEFAULT_CENSUS_INTERVAL_MS });
+    monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
     // --input files that gave no table are named, and the exit says the input was not all read.
     for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${sanitizeLine(`${skipped.reason}; skipped`)}\n`);
     const result = await watchConnections(
