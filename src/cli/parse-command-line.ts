@@ -8,7 +8,7 @@ import { parsePid, parsePortRange, parseStateWord as stateOfWord, unknownStateMe
 import { nearestState } from '../core/state-vocabularies.js';
 import { nearestWord } from '../core/suggest.js';
 import type { TcpState } from '../core/tcp-state.js';
-import { INPUT_FORMATS, SOURCE_NAMES, type InputFormat, type SourceChoice } from '../sources/registry.js';
+import { INPUT_FORMATS, SOURCE_NAMES, liveRecord, type InputFormat, type SourceChoice } from '../sources/registry.js';
 import type { InputOptions } from '../sources/input-files.js';
 import { parseNetnsChoice, type NetnsChoice } from '../sources/netns-choice.js';
 import type { Selection } from './selection.js';
@@ -410,6 +410,11 @@ function commonFrom(raw: RawOptions): CommonOptions {
   if (raw.readLimit !== undefined) options.readLimitBytes = raw.readLimit as number;
   if (raw.netns !== undefined) {
     if (options.input) throw new UsageError('--netns reads live namespaces: it does not go with --input');
+    // A combination of flags no host can satisfy: a usage error (64), not a failed read (3).
+    if (options.source !== 'auto' && !liveRecord(options.source).live.capabilities.netns) {
+      const through = SOURCE_NAMES.filter((name) => name !== 'auto' && liveRecord(name).live.capabilities.netns);
+      throw new UsageError(`--netns reads namespaces through ${through.join(' or ')} (or auto), not --source ${options.source}`);
+    }
     options.netns = raw.netns as NetnsChoice;
   }
   return options;

@@ -8,6 +8,10 @@ describe('--netns on the command line', () => {
     [['list', '--netns', 'all', '--input', 'x.txt'], /does not go with --input/],
     [['serve', '--netns-series', '5'], /go with --netns/],
     [['serve', '--netns', 'all', '--netns-series', '0'], /whole number from 1/],
+    // Sources without the netns capability: the flags contradict each other whatever the host.
+    [['list', '--netns', 'all', '--source', 'netlink'], /--netns reads namespaces through ss or procfs \(or auto\), not --source netlink/],
+    [['check', '--netns', 'web', '--source', 'conntrack'], /not --source conntrack/],
+    [['watch', '--netns', '1', '--source', 'systeminformation'], /not --source systeminformation/],
   ])('%j is a usage error (64), said in one line', async (argv, message) => {
     const { code, err } = await runOn(new FakePlatform(), argv);
     expect(code).toBe(64);
