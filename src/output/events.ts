@@ -167,9 +167,10 @@ function flaggedText(event: FlaggedEvent): string {
 /**
  * The line `watch` starts with, after its first poll: what it reads, how often, what it counts as
  * stuck, and how many connections there are, so a quiet terminal is known to be watching.
- * `2026-11-21T05:30:00.000Z watching 25 connections (7 flagged) through ss every 5s; warning at half-open 30s, half-close 1m, idle 1h`
+ * `2026-11-21T05:30:00.000Z watching 25 connections (7 flagged) through ss every 5s; warning at half-open 30s, half-close 1m, idle 1h`;
+ * with `replay` (`--input`: the captured tables are replayed without waiting) `through input (captured tables, replayed one after another)`.
  */
-export function formatWatchStart(start: { atMs: number; source: string; intervalMs: number; connections: number; flagged: number; policy: Policy }): string {
+export function formatWatchStart(start: { atMs: number; source: string; intervalMs: number; connections: number; flagged: number; policy: Policy; replay?: boolean }): string {
   const { policy } = start;
   const limit = (ms: number | undefined) => (ms === undefined ? undefined : formatThreshold(ms));
   const set = (t: { halfOpenMs?: number; halfCloseMs?: number; idleMs?: number }) =>
@@ -186,7 +187,7 @@ export function formatWatchStart(start: { atMs: number; source: string; interval
   const critical = set(policy.critical);
   const rules = policy.rules.length + policy.counts.length;
   return sanitizeLine(
-    `${iso(start.atMs)} watching ${plural(start.connections, 'connection')} (${start.flagged} flagged) through ${start.source} every ${formatDuration(start.intervalMs)}; ` +
+    `${iso(start.atMs)} watching ${plural(start.connections, 'connection')} (${start.flagged} flagged) through ${start.source} ${start.replay ? '(captured tables, replayed one after another)' : `every ${formatDuration(start.intervalMs)}`}; ` +
       `warning at ${set(policy.warning)}${critical ? `; critical at ${critical}` : ''}${rules ? `; ${plural(rules, 'rule')} from the config` : ''}`,
   );
 }

@@ -41,6 +41,16 @@ describe('watch text lines (issue 16.15)', () => {
     expect(lines.filter((l) => / WARNING /.test(l))).toHaveLength(7);
   });
 
+  it('with --input the start line says the captured tables are replayed, not "every 2s" (they are not waited for)', async () => {
+    const platform = parkSocketsHost();
+    platform.files.set('/captures/park.txt', SS_PARK);
+    const { code, out } = await runOn(platform, ['watch', '--input', '/captures/park.txt', '--half-close', '10s']);
+    expect(code).toBe(0);
+    const first = out.split('\n')[0]!;
+    expect(first).toMatch(/ watching 22 connections \(\d+ flagged\) through input \(captured tables, replayed one after another\); warning at /);
+    expect(first).not.toMatch(/every/);
+  });
+
   it('--events keeps the JSON lines as they were (no owner added to events of sources without one), and no start line', async () => {
     const platform = parkPlatform([SS_PARK, aged(SS_PARK, 15_000)]);
     const { out } = await runOn(platform, ['watch', '--events', '--iterations', '2', '--interval', '15s', '--half-close', '10s', '--half-open', '1h', '--idle', '1h']);

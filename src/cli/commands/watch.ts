@@ -28,7 +28,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
       },
       {
         started: (start) => {
-          if (!options.json) context.stdout.write(`${formatWatchStart({ ...start, intervalMs: options.intervalMs, policy })}\n`);
+          if (!options.json) context.stdout.write(`${formatWatchStart({ ...start, intervalMs: options.intervalMs, policy, replay: Boolean(options.input) })}\n`);
         },
         events: async (events, owners, first) => {
           // Text: the first poll's opened are what was already there (the start line counts them),
