@@ -64,6 +64,10 @@ export class SourceSelector implements ReadingProvider {
         ? autoCandidates(platform.os, options.procRoot, { kernelSockets: platform.kernelSockets, ...autoOptions })
         : [{ record: liveRecord(choice as LiveSourceName), source: liveRecord(choice as LiveSourceName).live.create() }];
     if (this.candidates.length === 1) this.resolved = this.candidates[0];
+    if (choice !== 'auto' && this.resolved?.record.live.readsOwnNamespace && options.procRoot !== '/proc') {
+      // Legitimate (a host-network container with the host's /proc mounted), but easy to mistake for reading that /proc's namespace.
+      this.pendingNotice = `--source ${choice} reads this process's own network namespace, not the one of ${options.procRoot}: ${options.procRoot} gives owners and kernel settings only (--source procfs reads ${options.procRoot}/net/tcp)`;
+    }
   }
 
   /** /proc/sys/net describes this process's own namespace: with `--netns`, not the rows'. */

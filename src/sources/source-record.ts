@@ -139,6 +139,12 @@ export interface LiveSource {
   hostFacts?(platform: Platform, options: SourceOptions): Promise<HostFacts>;
   /** Why it can read nothing, where that is not plain (said when a poll read no table). */
   nothingReadHint?: string;
+  /**
+   * Reads the table of this process's own network namespace through a kernel interface (a netlink
+   * socket answers for the namespace its thread is in), not a file under `--proc-root`: with another
+   * proc root, only owners and host facts come from there (said once).
+   */
+  readsOwnNamespace?: boolean;
 }
 
 export interface SourceRecord<N extends string = string, F extends string = string> {

@@ -5,7 +5,7 @@ import { NETLINK_FIRST_IN_AUTO } from '../../src/sources/linux/records.js';
 import { autoCandidates } from '../../src/sources/registry.js';
 import { SourceSelector } from '../../src/sources/select-source.js';
 import { SourceError, SourceUnavailableError } from '../../src/sources/source.js';
-import { FakePlatform } from '../fake-platform.js';
+import { FakePlatform, parkSocketsHost } from '../fake-platform.js';
 import { readFixture, readFixtureBytes } from '../fixture.js';
 
 describe('auto per OS', () => {
@@ -30,6 +30,30 @@ describe('auto per OS', () => {
     expect(reading.notices[0]).toBe('netstat.exe is not available; using the systeminformation library instead (states and owners only: no idle, no first-sight dwell)');
     selector.close();
   }, 30_000);
+});
+
+describe('--source ss or netlink with another --proc-root', () => {
+  it("says once that the table is this namespace's and the proc root gives owners and settings only", async () => {
+    const platform = parkSocketsHost();
+    const selector = new SourceSelector('ss', platform, { procRoot: '/host/proc' });
+    const first = await selector.read();
+    expect(first.rows.length).toBeGreaterThan(0);
+    expect(first.notices[0]).toBe(
+      "--source ss reads this process's own network namespace, not the one of /host/proc: /host/proc gives owners and kernel settings only (--source procfs reads /host/proc/net/tcp)",
+    );
+    expect((await selector.read()).notices.some((n) => n.includes('own network namespace'))).toBe(false);
+    selector.close();
+  });
+
+  it('no such notice under /proc, nor for procfs under another root (it reads that root)', async () => {
+    expect((await new SourceSelector('ss', parkSocketsHost(), { procRoot: '/proc' }).read()).notices.some((n) => n.includes('own network namespace'))).toBe(false);
+    const platform = new FakePlatform();
+    platform.files.set('/host/proc/net/tcp', readFixture('linux-proc-net-tcp-jc.txt'));
+    platform.files.set('/host/proc/net/tcp6', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n');
+    const reading = await new SourceSelector('procfs', platform, { procRoot: '/host/proc' }).read();
+    expect(reading.rows.length).toBeGreaterThan(0);
+    expect(reading.notices.some((n) => n.includes('own network namespace'))).toBe(false);
+  });
 });
 
 describe('ConntrackSource through the seam', () => {

@@ -48,6 +48,7 @@ export const ssRecord = defineSource({
   vocabulary: 'ss',
   live: {
     os: 'linux',
+    readsOwnNamespace: true,
     capabilities: {
       owners: 'lookup',
       hostFacts: true,
@@ -189,6 +190,7 @@ export const netlinkRecord = defineSource({
   vocabulary: 'linux-proc-hex',
   live: {
     os: 'linux',
+    readsOwnNamespace: true,
     capabilities: { owners: 'lookup', hostFacts: true, activity: true, firstSight: TCP_INFO_FIRST_SIGHT },
     summary: {
       platforms: 'Linux (NETLINK_SOCK_DIAG through the koffi library)',
