@@ -93,7 +93,7 @@ describe('ss users:(("…")) with hostile process names, two captures ten minute
     const { out } = await run(['watch', ...input]);
     // The start line (issue 16.15) after the first capture, then the events.
     const [start, ...lines] = out.trimEnd().split('\n');
-    expect(start).toBe('2026-11-20T10:00:00.000Z watching 1 connection (0 flagged) through input every 2s; warning at half-open 30s, half-close 30s, idle 1h00m');
+    expect(start).toBe('2026-11-20T10:00:00.000Z watching 1 connection (0 flagged) through input (captured tables, replayed one after another); warning at half-open 30s, half-close 30s, idle 1h00m');
     expect(lines).toHaveLength(SS_NAMES.length);
     expect(lines.every((l) => l.startsWith('2026-11-20T10:10:00.000Z opened  CLOSE_WAIT'))).toBe(true);
     SS_NAMES.forEach((h, i) => expect(lines[i]).toContain(`${h.shown}[${4200 + i}]`));
