@@ -91,9 +91,11 @@ export function resetToJson({ view, outcome }: ResetResult) {
     ended: outcome.ended,
     alreadyGone: outcome.ended ? Boolean(outcome.alreadyGone) : false,
     reason: outcome.ended ? null : outcome.reason,
-    // Present where an attempt was made: how (SOCK_DESTROY, ss -K, SetTcpEntry), and whether a newer socket held the 4-tuple.
+    // Present where an attempt was made: how (SOCK_DESTROY, ss -K, SetTcpEntry), whether a newer socket held the 4-tuple,
+    // and the state the socket seen had moved on to (then it was left alone).
     ...(outcome.via ? { via: outcome.via } : {}),
     ...(!outcome.ended && outcome.reusedTuple ? { reusedTuple: true } : {}),
+    ...(!outcome.ended && outcome.stateNow ? { stateNow: outcome.stateNow } : {}),
   };
 }
 

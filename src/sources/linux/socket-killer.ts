@@ -5,7 +5,7 @@ import { errorCode, type Platform } from '../../platform/platform.js';
 import { SourceUnavailableError } from '../source.js';
 import { opensNamespace } from './netns.js';
 import { nsenterPrefix } from './netns-reader.js';
-import { parseNetlinkAck, parseSockDiag, socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from './parse-sock-diag.js';
+import { cookieHalves, parseNetlinkAck, parseSockDiag, socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from './parse-sock-diag.js';
 import { errnoName, openSockDiagChannel, SockDiagStepError, type SockDiagExchanger } from './sock-diag-dump.js';
 
 // Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY; the kernel's side
@@ -14,20 +14,27 @@ import { errnoName, openSockDiagChannel, SockDiagStepError, type SockDiagExchang
 //   - SOCK_DESTROY ourselves, with the row's socket cookie (netlink source rows): the kernel ends
 //     the socket with that cookie on that 4-tuple, or none. A 4-tuple reused by a newer socket
 //     since the poll is therefore never ended by mistake; such a refusal is final (never retried
-//     with ss -K, which would end the newer socket).
+//     with ss -K, which would end the newer socket). SOCK_DESTROY ends the socket whatever its
+//     state is when it arrives, so an exact lookup with the cookie comes first, and a socket whose
+//     state is no longer the one seen is left alone (see `destroy`).
 //   - `ss -K` with a filter naming the exact state and both endpoints (rows without a cookie, rows
 //     of another network namespace, no koffi, or a kernel without SOCK_DESTROY for TCP): it matches
 //     the one connection that holds the 4-tuple in that state when ss runs.
 
-/** How a socket was (or was to be) ended: our own SOCK_DESTROY with its cookie, `ss -K`, or Windows' SetTcpEntry. */
+/**
+ * How a socket was (or was to be) ended: our own sock_diag requests with its cookie (the lookup of
+ * its state now, then SOCK_DESTROY), `ss -K`, or Windows' SetTcpEntry.
+ */
 export type KillMethod = 'SOCK_DESTROY' | 'ss -K' | 'SetTcpEntry';
 
 /**
  * `alreadyGone`: nothing was left to end (often the RST of an earlier reset ended it). `via`: the
  * way tried (absent where nothing was tried, e.g. a refused LISTEN row). `reusedTuple`: the socket
- * seen is gone and a newer one holds its 4-tuple now; it was left alone.
+ * seen is gone and a newer one holds its 4-tuple now; it was left alone. `stateNow`: the socket
+ * seen is still there but no longer in the state seen at the poll (the state it is in now); it was
+ * left alone.
  */
-export type KillOutcome = { ended: true; alreadyGone?: boolean; via?: KillMethod } | { ended: false; reason: string; via?: KillMethod; reusedTuple?: boolean };
+export type KillOutcome = { ended: true; alreadyGone?: boolean; via?: KillMethod } | { ended: false; reason: string; via?: KillMethod; reusedTuple?: boolean; stateNow?: TcpState };
 
 // ss filter words (ss(8) STATE-FILTER).
 const SS_STATE_FILTER: Partial<Record<TcpState, string>> = {
@@ -95,14 +102,36 @@ export class SocketKiller {
     this.channel = undefined;
   }
 
-  /** SOCK_DESTROY with the cookie; undefined when the request never reached the kernel or the kernel has no SOCK_DESTROY for TCP (then ss -K). */
+  /**
+   * The socket's state now (exact lookup with the cookie), then SOCK_DESTROY with the cookie if it is
+   * still the state seen; undefined when a request never reached the kernel or the kernel has no
+   * SOCK_DESTROY for TCP (then ss -K, whose filter names the state seen: the same rule).
+   */
   private async destroy(row: SocketRow, id: SockDiagSocketId): Promise<KillOutcome | undefined> {
+    const now = await this.lookUp(row, id);
+    if (now === 'gone') return this.notFound(row, id);
+    if (now === undefined || 'ended' in now) return now;
+    // Only the exact state seen is the session selected, as with ss -K's state filter. A socket
+    // that moved on has left the state it was selected for (--state, --kind, a flag's dwell in that
+    // state), even where the move looks like the same close going on: SYN_SENT → ESTABLISHED is a
+    // healthy connection now; CLOSE_WAIT → LAST_ACK means its owner closed it (the leak is over, and
+    // LAST_ACK ends by itself); FIN_WAIT_1 → FIN_WAIT_2 means the peer acknowledged our FIN, the
+    // progress the stuck FIN_WAIT_1 lacked. Ending any of them would end a session nobody selected.
+    if (now.state !== row.state) {
+      return {
+        ended: false,
+        via: 'SOCK_DESTROY',
+        stateNow: now.state,
+        reason: `its state moved on since the poll (${row.state} then, ${now.state} now): left alone`,
+      };
+    }
+    // The state can still move between this lookup and SOCK_DESTROY (no request ends a socket only
+    // in a given state): the window shrinks from a poll interval to two netlink round trips.
     const littleEndian = this.platform.littleEndian;
     const sequence = ++this.sequence;
     let answer: Uint8Array[];
     try {
-      this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
-      answer = await this.channel.exchange(sockDestroyRequest({ id, sequence, littleEndian }));
+      answer = await this.channel!.exchange(sockDestroyRequest({ id, sequence, littleEndian }));
     } catch (error) {
       // Not sent (no koffi, NETLINK_SOCK_DIAG refused, send failed): nothing happened, ss -K may try.
       if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
@@ -129,6 +158,53 @@ export class SocketKiller {
       default:
         return { ended: false, via: 'SOCK_DESTROY', reason: `the kernel refused SOCK_DESTROY (${name})` };
     }
+  }
+
+  /**
+   * The exact lookup with the cookie (SOCK_DIAG_BY_FAMILY, sockDiagLookupRequest): the socket seen
+   * as it is now, 'gone' when the kernel has no socket with that 4-tuple and cookie, an outcome
+   * (not ended) when the answer says neither, or undefined when the request never reached the kernel
+   * (no koffi, NETLINK_SOCK_DIAG refused, send failed: nothing happened, ss -K may try).
+   *
+   * Fail closed: a lookup sent but not answered, refused, or answered in bytes that cannot be read
+   * leaves the socket's state unknown, and a socket whose state is unknown is not ended (it may be
+   * a healthy connection by now). Not retried with ss -K either: its state filter would hold, but
+   * without the cookie it could end a newer socket on the same 4-tuple.
+   */
+  private async lookUp(row: SocketRow, id: SockDiagSocketId): Promise<SocketRow | 'gone' | Extract<KillOutcome, { ended: false }> | undefined> {
+    const littleEndian = this.platform.littleEndian;
+    const sequence = ++this.sequence;
+    let answer: Uint8Array[];
+    try {
+      this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
+      answer = await this.channel.exchange(sockDiagLookupRequest({ id, sequence, littleEndian }));
+    } catch (error) {
+      if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
+        this.unavailable = (error as Error).message;
+        return undefined;
+      }
+      return { ended: false, via: 'SOCK_DESTROY', reason: `no answer from the kernel to the lookup of its state now (${(error as Error).message}): its state is unknown, so it was left alone` };
+    }
+    const unknown = (why: string) => ({ ended: false as const, via: 'SOCK_DESTROY' as const, reason: `${why}: its state is unknown, so it was left alone` });
+    const ack = parseNetlinkAck(answer, { sequence, littleEndian });
+    if ('problem' in ack) return unknown(`unreadable answer to the lookup of its state now (${ack.problem})`);
+    if (ack.errno !== 0) {
+      const name = errnoName(ack.errno);
+      // ENOENT: no socket on the 4-tuple with that cookie (tcp_diag answers a cookie not the socket's
+      // the same way); ESTALE is sock_diag_check_cookie's own answer, should a kernel pass it on.
+      if (name === 'ENOENT' || name === 'ESTALE') return 'gone';
+      return unknown(`the kernel refused the lookup of its state now (${name})`);
+    }
+    const parsed = parseSockDiag(answer, { littleEndian });
+    const [found, ...more] = parsed.rows;
+    if (!found || more.length > 0 || parsed.problems.length > 0) {
+      const why = parsed.problems[0]?.message ?? `${parsed.rows.length} sockets in the answer, 1 expected`;
+      return unknown(`unreadable answer to the lookup of its state now (${why})`);
+    }
+    // The kernel checked the cookie; a socket answered under another cookie is not the one seen.
+    const foundCookie = found.cookie === undefined ? undefined : cookieHalves(found.cookie);
+    if (!foundCookie || foundCookie[0] !== id.cookie?.[0] || foundCookie[1] !== id.cookie[1]) return unknown(`the lookup answered another socket (cookie ${found.cookie}, not ${row.cookie})`);
+    return found;
   }
 
   /**
