@@ -62,7 +62,9 @@ function startHolder(argv: string[]): Promise<Holder> {
 /** The built CLI on the host (its own namespace is the host's). */
 function tcpdwell(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+    // `--netns all` reads every namespace on the host, other sessions' too (one may hold 100,000
+    // sockets): room for their rows, so the answer is judged, not cut at execFile's 1 MiB default.
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000, maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
     });
   });
