@@ -413,7 +413,7 @@ function commonFrom(raw: RawOptions): CommonOptions {
     // A combination of flags no host can satisfy: a usage error (64), not a failed read (3).
     if (options.source !== 'auto' && !liveRecord(options.source).live.capabilities.netns) {
       const through = SOURCE_NAMES.filter((name) => name !== 'auto' && liveRecord(name).live.capabilities.netns);
-      throw new UsageError(`--netns reads namespaces through ${through.join(' or ')} (or auto), not --source ${options.source}`);
+      throw new UsageError(`--netns reads namespaces through ${through.slice(0, -1).join(', ')} or ${through.at(-1)} (or auto), not --source ${options.source}`);
     }
     options.netns = raw.netns as NetnsChoice;
   }

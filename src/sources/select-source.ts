@@ -51,7 +51,7 @@ export class SourceSelector implements ReadingProvider {
     autoOptions: AutoOptions = {},
   ) {
     if (options.netns) {
-      this.netns = createNetnsProvider(platform, { choice: options.netns, source: choice, procRoot: options.procRoot });
+      this.netns = createNetnsProvider(platform, { choice: options.netns, source: choice, procRoot: options.procRoot }, autoOptions);
       this.candidates = [];
       return;
     }

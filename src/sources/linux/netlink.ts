@@ -3,7 +3,7 @@ import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
-import { errnoName, openSockDiagChannel, type SockDiagChannel } from './sock-diag-dump.js';
+import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
 
 // A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
 const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'EPROTONOSUPPORT', 'EOPNOTSUPP']);
@@ -18,8 +18,22 @@ export interface NetlinkSourceOptions {
 }
 
 /**
+ * Where one read happens. `procRoot`: this host's /proc (uptime). `enter`: another network namespace,
+ * entered by the dump's worker thread (sock-diag-dump.ts); then `netProcDir` is a /proc directory
+ * showing that namespace (`<proc>/<pid>`, for SYN_RECEIVED timeout counts), undefined when no
+ * process is in it. Without `enter`, this process's own namespace and /proc.
+ */
+export interface NetlinkPlace {
+  procRoot: string;
+  enter?: NetnsTarget;
+  netProcDir?: string | undefined;
+}
+
+/**
  * `--source netlink`: the kernel's socket tables through NETLINK_SOCK_DIAG, one dump per family
- * (AF_INET, then AF_INET6), with tcp_info — the data ss -tanoie prints, without the text.
+ * (AF_INET, then AF_INET6), with tcp_info — the data ss -tanoie prints, without the text. With an
+ * `enter` place (`--netns`), another namespace's: a namespace that is gone is a SourceError, one
+ * that cannot be entered (no CAP_SYS_ADMIN) a SourceUnavailableError.
  */
 export class NetlinkSource implements SocketSource {
   readonly name = 'netlink' as const;
@@ -28,7 +42,8 @@ export class NetlinkSource implements SocketSource {
 
   constructor(private readonly options: NetlinkSourceOptions = {}) {}
 
-  async read(platform: Platform, { procRoot }: { procRoot: string }, request: ReadRequest = {}): Promise<SourceReading> {
+  async read(platform: Platform, place: NetlinkPlace, request: ReadRequest = {}): Promise<SourceReading> {
+    const { procRoot, enter } = place;
     if (platform.os !== 'linux') throw new SourceUnavailableError('netlink: sock_diag is Linux only');
     if (!this.options.openChannel && !platform.kernelSockets) throw new SourceUnavailableError('netlink: this platform opens no kernel socket');
     this.channel ??= (this.options.openChannel ?? ((littleEndian) => openSockDiagChannel({ littleEndian })))(platform.littleEndian);
@@ -50,7 +65,7 @@ export class NetlinkSource implements SocketSource {
       });
       // A parser per dump: it stops reading at NLMSG_DONE.
       const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs });
-      await this.channel.dump({ request }, (bytes) => familyParser.datagram(bytes));
+      await this.dump(enter ? { request, netns: enter } : { request }, familyParser);
       const result = familyParser.finish();
       if (result.errno !== undefined) {
         const name = errnoName(result.errno);
@@ -67,14 +82,28 @@ export class NetlinkSource implements SocketSource {
       for (const row of result.rows) rows.push(row);
       for (const problem of result.problems) problems.push(problem);
     }
-    // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts).
-    await addRequestSocketTimeouts(platform, '/proc', rows);
+    // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
+    // showing the namespace read.
+    const netProcDir = enter ? place.netProcDir : '/proc';
+    if (netProcDir !== undefined) await addRequestSocketTimeouts(platform, netProcDir, rows);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
     const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
     if (request.states) reading.states = [...request.states];
     return reading;
+  }
+
+  /** One dump; a namespace that cannot be entered makes the source unavailable (auto falls back), one that is gone fails this read. */
+  private async dump(request: { request: Uint8Array; netns?: NetnsTarget }, parser: SockDiagParser): Promise<void> {
+    try {
+      await this.channel!.dump(request, (bytes) => parser.datagram(bytes));
+    } catch (error) {
+      if (error instanceof NetnsEntryError && !error.gone && (error.errno === 'EPERM' || error.errno === 'EACCES')) throw new SourceUnavailableError(error.message, { cause: error });
+      // A worker that could not return to its own namespace has refused everything since: the next read opens a new one.
+      if (error instanceof SockDiagStepError && error.step === 'netns' && !(error instanceof NetnsEntryError)) this.close();
+      throw error;
+    }
   }
 
   close(): void {

@@ -2,11 +2,13 @@ import type { Protocol } from '../../core/address.js';
 import { netnsText, sameNetns, type NetnsLabel, type SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import type { HostFacts } from '../../core/diagnosis.js';
-import { SourceError, type ReadingProvider, type SourceRead, type SourceReading } from '../source.js';
+import { SourceError, SourceUnavailableError, type ReadingProvider, type SourceRead, type SourceReading } from '../source.js';
 import type { NetnsChoice } from '../netns-choice.js';
 import { continuesNamespace, discoverNamespaces, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
 import { containerOfNamespace } from './netns-labels.js';
 import { readNamespace, type NetnsMethod } from './netns-reader.js';
+import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
+import { NETLINK_FIRST_IN_AUTO } from './records.js';
 import { OwnerResolver } from './process-owners.js';
 
 // `--netns`: one poll reads every selected network namespace, each through its own reader, and
@@ -15,9 +17,13 @@ import { OwnerResolver } from './process-owners.js';
 
 export interface NetnsProviderOptions {
   choice: NetnsChoice;
-  /** auto (ss through nsenter, else procfs), ss or procfs (netns-source.ts refuses other sources). */
+  /** auto (netlink, else ss through nsenter, else procfs), netlink, ss or procfs (netns-source.ts refuses other sources). */
   source: 'auto' | NetnsMethod;
   procRoot: string;
+  /** Whether auto tries netlink first; by default where the platform opens kernel sockets (as without --netns). */
+  netlinkFirst?: boolean;
+  /** The netlink source's options (tests inject its channel). */
+  netlink?: NetlinkSourceOptions;
   /** Namespaces read at once (each ss run is a process; 2 cores are common). */
   concurrency?: number;
 }
@@ -35,6 +41,10 @@ export class NetnsProvider implements ReadingProvider {
   readonly owners = undefined;
   private reads: SourceRead[] = [];
   private method: NetnsMethod | undefined;
+  /** What auto tries, in order, until a namespace not ours has been read. */
+  private readonly autoOrder: readonly NetnsMethod[];
+  /** One netlink source (one worker thread) for every namespace, made at its first read. */
+  private netlink: NetlinkSource | undefined;
   private pendingNotices: string[] = [];
   /** Namespaces of the last poll that read any, by inode: those missing next time are gone. */
   private seen = new Map<number, NetnsLabel>();
@@ -49,11 +59,13 @@ export class NetnsProvider implements ReadingProvider {
     private readonly options: NetnsProviderOptions,
   ) {
     if (options.source !== 'auto') this.method = options.source;
+    const netlinkFirst = options.netlinkFirst ?? (NETLINK_FIRST_IN_AUTO && platform.kernelSockets);
+    this.autoOrder = netlinkFirst ? ['netlink', 'ss', 'procfs'] : ['ss', 'procfs'];
   }
 
-  /** The method read through; with auto, ss until a namespace has shown it cannot run. */
+  /** The method read through; with auto, the first it tries until a namespace has shown which runs. */
   get name(): NetnsMethod {
-    return this.method ?? 'ss';
+    return this.method ?? this.autoOrder[0]!;
   }
 
   hostFacts(): Promise<HostFacts> {
@@ -150,7 +162,10 @@ export class NetnsProvider implements ReadingProvider {
     return reading;
   }
 
-  close(): void {}
+  close(): void {
+    this.netlink?.close();
+    this.netlink = undefined;
+  }
 
   /** Reads each namespace, `concurrency` at a time, keeping their order. */
   private async readAll(selected: readonly NetnsHandle[]): Promise<({ ns: NetnsHandle; label: NetnsLabel } & ({ reading: SourceReading } | { error: Error }))[]> {
@@ -174,27 +189,38 @@ export class NetnsProvider implements ReadingProvider {
   }
 
   /**
-   * With `auto`, the first namespace that is not ours decides: ss through nsenter where it runs,
-   * else procfs for every namespace from then on, with one notice saying what is lost.
+   * With `auto`, the first namespace that is not ours decides: netlink where its worker can enter it,
+   * else ss through nsenter where it runs, else procfs, for every namespace from then on, with one
+   * notice per fallback saying what is lost. netlink gives way only when unavailable (no koffi, no
+   * sock_diag, no CAP_SYS_ADMIN): a namespace that is gone fails its read, as with ss.
    */
   private async readOne(ns: NetnsHandle): Promise<SourceReading> {
     const own = this.ownInode ?? undefined;
-    if (this.method) return readNamespace(this.platform, this.options.procRoot, ns, this.method, own);
-    try {
-      const reading = await readNamespace(this.platform, this.options.procRoot, ns, 'ss', own);
-      if (ns.inode !== own) this.method ??= 'ss';
-      return reading;
-    } catch (error) {
-      if (!(error instanceof SourceError) || ns.pids.length === 0) throw error;
-      const reading = await readNamespace(this.platform, this.options.procRoot, ns, 'procfs', own);
-      if (!this.method) {
-        this.method = 'procfs';
-        this.pendingNotices.push(
-          `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`,
-        );
+    if (this.method) return this.readBy(ns, this.method);
+    let lastError: SourceError | undefined;
+    for (const method of this.autoOrder) {
+      try {
+        const reading = await this.readBy(ns, method);
+        // A fallback proves itself anywhere; the first method, only where it entered a namespace.
+        if (!this.method && (ns.inode !== own || lastError)) {
+          this.method = method;
+          if (lastError) this.pendingNotices.push(fallbackNotice(method, lastError));
+        }
+        return reading;
+      } catch (error) {
+        if (!(error instanceof SourceError)) throw error;
+        const next = this.autoOrder[this.autoOrder.indexOf(method) + 1];
+        const fallsBack = method === 'netlink' ? error instanceof SourceUnavailableError : next === 'procfs' && ns.pids.length > 0;
+        if (!fallsBack || next === undefined) throw error;
+        lastError = error;
       }
-      return reading;
     }
+    throw lastError ?? new SourceError('no method to read the namespace');
+  }
+
+  private readBy(ns: NetnsHandle, method: NetnsMethod): Promise<SourceReading> {
+    if (method === 'netlink') this.netlink ??= new NetlinkSource(this.options.netlink);
+    return readNamespace(this.platform, this.options.procRoot, ns, method, this.ownInode ?? undefined, this.netlink);
   }
 
   private async labelOf(ns: NetnsHandle): Promise<NetnsLabel> {
@@ -288,6 +314,12 @@ export class NetnsProvider implements ReadingProvider {
     this.pendingNotices = [];
     return notices;
   }
+}
+
+/** The one notice of an auto fallback, saying what the method used instead loses. */
+function fallbackNotice(method: NetnsMethod, error: SourceError): string {
+  if (method === 'ss') return `${error.message}; reading other network namespaces through ss (nsenter) instead (one process per namespace and poll)`;
+  return `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`;
 }
 
 function describe(label: NetnsLabel): string {

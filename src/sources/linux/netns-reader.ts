@@ -1,6 +1,7 @@
 import { connectionKey, type SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, type SourceReading } from '../source.js';
+import type { NetlinkSource } from './netlink.js';
 import type { NetnsHandle } from './netns.js';
 import { procfsInodes, procfsSource } from './procfs.js';
 import { readSs } from './ss.js';
@@ -9,11 +10,14 @@ import { readSs } from './ss.js';
 // - procfs: `/proc/<pid>/net/tcp{,6}` shows the namespace of process <pid> (proc(5)); reading it
 //   needs no privilege beyond /proc itself, but a namespace no process is in (one held only by an
 //   `ip netns` mount) has no such file.
-// - ss: a sock_diag netlink socket answers for the namespace it was opened in, so ss runs inside
-//   it: `nsenter --net=PATH -- ss …` (util-linux), an argv, never a shell string. setns(2) on a
-//   network namespace needs CAP_SYS_ADMIN. Only ss gives tcp_info (lastsnd/lastrcv: idle).
+// - netlink: a sock_diag netlink socket answers for the namespace it was opened in, so the netlink
+//   source's worker thread opens it there (setns(2) on that thread only, and straight back:
+//   sock-diag-dump.ts). No process per namespace.
+// - ss: for the same reason ss runs inside it: `nsenter --net=PATH -- ss …` (util-linux), an argv,
+//   never a shell string. setns(2) on a network namespace needs CAP_SYS_ADMIN.
+// Only netlink and ss give tcp_info (lastsnd/lastrcv: idle).
 
-export type NetnsMethod = 'ss' | 'procfs';
+export type NetnsMethod = 'netlink' | 'ss' | 'procfs';
 
 /** How long ss may take in one namespace (a pod's table is small; 100,000 sockets take ~2.5 s). */
 export const NAMESPACE_SS_TIMEOUT_MS = 10_000;
@@ -24,15 +28,21 @@ export function nsenterPrefix(path: string): string[] {
 }
 
 /**
- * One table of namespace `ns` by `method`. `ownInode` is this process's own namespace: ss runs
- * there directly, without nsenter. Throws SourceError (SourceUnavailableError when nsenter or ss is
- * missing) like any source.
+ * One table of namespace `ns` by `method` (netlink through `netlink`, one source for every
+ * namespace: one worker thread). `ownInode` is this process's own namespace: ss and netlink read it
+ * directly, without entering it. Throws SourceError (SourceUnavailableError when nsenter, ss or
+ * koffi is missing, or the namespace cannot be entered) like any source.
  */
-export async function readNamespace(platform: Platform, procRoot: string, ns: NetnsHandle, method: NetnsMethod, ownInode: number | undefined): Promise<SourceReading> {
+export async function readNamespace(platform: Platform, procRoot: string, ns: NetnsHandle, method: NetnsMethod, ownInode: number | undefined, netlink?: NetlinkSource): Promise<SourceReading> {
   const procDir = ns.pids[0] === undefined ? undefined : `${procRoot}/${ns.pids[0]}`;
+  if (method === 'netlink') {
+    if (!netlink) throw new SourceError('netlink: no source to read through');
+    if (ns.inode === ownInode) return netlink.read(platform, { procRoot });
+    return netlink.read(platform, { procRoot, enter: { path: ns.path, inode: ns.inode }, netProcDir: procDir });
+  }
   if (method === 'procfs') {
     if (procDir === undefined) {
-      throw new SourceError(`no process is in it, so /proc shows no table of it (only --source ss reads it, through nsenter)`);
+      throw new SourceError(`no process is in it, so /proc shows no table of it (only --source netlink or ss read it, entering it)`);
     }
     return procfsSource.read(platform, { procRoot: procDir });
   }

@@ -191,7 +191,7 @@ export const netlinkRecord = defineSource({
   live: {
     os: 'linux',
     readsOwnNamespace: true,
-    capabilities: { owners: 'lookup', hostFacts: true, activity: true, firstSight: TCP_INFO_FIRST_SIGHT },
+    capabilities: { owners: 'lookup', hostFacts: true, activity: true, firstSight: TCP_INFO_FIRST_SIGHT, netns: true },
     summary: {
       platforms: 'Linux (NETLINK_SOCK_DIAG through the koffi library)',
       owners: 'inode → /proc/<pid>/fd',

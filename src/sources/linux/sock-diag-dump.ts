@@ -8,9 +8,20 @@ import { SourceError, SourceUnavailableError } from '../source.js';
 // each received datagram back as it arrives (the ArrayBuffer is transferred, not copied), so the
 // main thread parses one datagram while the kernel fills the next.
 
-/** One dump: the request bytes (parse-sock-diag.ts sockDiagRequest) for one address family. */
+/**
+ * A network namespace to open the sock_diag socket in: its namespace file (`/run/netns/NAME`,
+ * `/proc/PID/ns/net`) and, when known, its inode (the file must still open that namespace: a pid's
+ * link may now be another process's, a name may have been made again).
+ */
+export interface NetnsTarget {
+  path: string;
+  inode?: number;
+}
+
+/** One dump: the request bytes (parse-sock-diag.ts sockDiagRequest) for one address family, in `netns` (this thread's own namespace without it). */
 export interface SockDiagDumpRequest {
   request: Uint8Array;
+  netns?: NetnsTarget;
 }
 
 /**
@@ -26,27 +37,48 @@ export interface SockDiagChannel {
 }
 
 /**
- * One request that is not a dump (SOCK_DESTROY, an exact lookup), sent with NLM_F_ACK: resolves
- * with every datagram received up to and including the one holding NLMSG_ERROR (the kernel's
- * answer; parse-sock-diag.ts parseNetlinkAck). Rejects as the dump does; a SockDiagStepError's
- * `step` tells a request never sent ('load', 'socket', 'send') from one whose answer was lost ('recv').
+ * One request that is not a dump (SOCK_DESTROY, an exact lookup), sent with NLM_F_ACK (in `netns`
+ * when given): resolves with every datagram received up to and including the one holding
+ * NLMSG_ERROR (the kernel's answer; parse-sock-diag.ts parseNetlinkAck). Rejects as the dump does;
+ * a SockDiagStepError's `step` tells a request never sent ('load', 'netns', 'socket', 'send') from
+ * one whose answer was lost ('recv').
  */
 export interface SockDiagExchanger {
-  exchange(request: Uint8Array): Promise<Uint8Array[]>;
+  exchange(request: Uint8Array, netns?: NetnsTarget): Promise<Uint8Array[]>;
   close(): void;
 }
 
-/** Where the worker failed: before the request left ('load', 'socket', 'send') or after ('recv'). */
-export type SockDiagStep = 'load' | 'socket' | 'send' | 'recv';
+/**
+ * Where the worker failed: before the request left ('load'; 'netns': the namespace could not be
+ * opened or entered; 'socket', 'send') or after ('recv').
+ */
+export type SockDiagStep = 'load' | 'netns' | 'socket' | 'send' | 'recv';
 
-/** A failed dump or exchange, with the step that failed. */
+/** A failed dump or exchange, with the step that failed and the errno's name where there is one (`ENOENT`). */
 export class SockDiagStepError extends SourceError {
   override name = 'SockDiagStepError';
   constructor(
     message: string,
     readonly step: SockDiagStep,
+    readonly errno?: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The namespace could not be used: `gone` when its file no longer opens it (ENOENT, ESRCH, or it now
+ * opens another namespace), else refused (EPERM, EACCES: setns(2) needs CAP_SYS_ADMIN) or not a
+ * network namespace file (EINVAL).
+ */
+export class NetnsEntryError extends SockDiagStepError {
+  override name = 'NetnsEntryError';
+  constructor(
+    message: string,
+    errno: string,
+    readonly gone: boolean,
+  ) {
+    super(message, 'netns', errno);
   }
 }
 
@@ -54,6 +86,7 @@ export class SockDiagStepError extends SourceError {
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: 'EPERM',
   2: 'ENOENT',
+  3: 'ESRCH',
   12: 'ENOMEM',
   13: 'EACCES',
   22: 'EINVAL',
@@ -73,15 +106,25 @@ export function errnoName(errno: number): string {
 const UNAVAILABLE_SOCKET_ERRNOS: ReadonlySet<string> = new Set(['EPROTONOSUPPORT', 'EAFNOSUPPORT', 'EPERM', 'EACCES', 'ENOSYS']);
 
 // Plain JavaScript, run with `eval` so the same code works from the built dist/ and from the
-// TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer, kind }; out for a dump
-// (kind 'dump'): { id, datagram } per datagram then { id, end: true }; for one request answered by
-// NLMSG_ERROR (kind 'exchange'): { id, datagrams: [...], end: true } at once; either may instead end
-// with { id, errno, step } (step: 'load' | 'socket' | 'send' | 'recv').
+// TypeScript sources under vitest. Messages in: { id, request: ArrayBuffer, kind, netns? }; out for
+// a dump (kind 'dump'): { id, datagram } per datagram then { id, end: true }; for one request
+// answered by NLMSG_ERROR (kind 'exchange'): { id, datagrams: [...], end: true } at once; either may
+// instead end with { id, errno, step } (step: 'load' | 'netns' | 'socket' | 'send' | 'recv'; a
+// 'netns' reply may say `code` (fs's error code), `moved` (the inode the path opens now), `own`
+// (this thread's own namespace could not be opened) or `stuck` (it could not be re-entered)).
 // libc: socket(AF_NETLINK = 16, SOCK_RAW = 3 | SOCK_CLOEXEC = 0x80000, NETLINK_SOCK_DIAG = 4),
 // SO_RCVTIMEO (SOL_SOCKET = 1, optname 20, struct timeval of 16 bytes on 64-bit Linux) so a kernel
 // that never answers fails the poll instead of hanging the worker.
+// Another namespace (setns(2), CLONE_NEWNET = 0x40000000): a socket answers for the namespace it was
+// created in, and setns moves the calling thread only (a worker is its own OS thread; the main
+// thread and libuv's pool stay where they are). So the thread enters the namespace, creates the
+// socket, and goes back to its own namespace (an fd of it, opened once, from /proc/thread-self)
+// before anything else runs; the namespace file is closed at once, so nothing here holds a
+// namespace alive (a socket kept per namespace would: a deleted pod's namespace would live on).
+// The file must still open the namespace the caller saw (fstat's st_ino is the namespace inode).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
 let libc;
 try {
   const koffi = require(workerData.koffiPath);
@@ -93,15 +136,67 @@ try {
     sendto: lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
     recv: lib.func('intptr_t recv(int, _Out_ void *, size_t, int)'),
     close: lib.func('int close(int)'),
+    setns: lib.func('int setns(int, int)'),
   };
 } catch (error) {
   libc = { loadError: String(error && error.message || error) };
 }
 const BUFFER_BYTES = 1 << 18;
-parentPort.on('message', ({ id, request, kind }) => {
+const CLONE_NEWNET = 0x40000000;
+let ownNetns = -1;
+let stuck = false;
+const fsErrno = (error) => ({ errno: Math.abs(Number(error && error.errno) || 0), code: String(error && error.code || error) });
+// The sock_diag socket, in netns when given: { fd } or a failure { step, errno, ... }.
+function openSocket(netns) {
+  if (!netns) {
+    const fd = libc.socket(16, 3 | 0x80000, 4);
+    return fd < 0 ? { step: 'socket', errno: libc.koffi.errno() } : { fd };
+  }
+  if (ownNetns < 0) {
+    try {
+      ownNetns = fs.openSync('/proc/thread-self/ns/net', 'r');
+    } catch (error) {
+      return { step: 'netns', own: true, ...fsErrno(error) };
+    }
+  }
+  let target;
+  try {
+    target = fs.openSync(netns.path, 'r');
+  } catch (error) {
+    return { step: 'netns', ...fsErrno(error) };
+  }
+  try {
+    if (netns.inode !== undefined) {
+      const inode = fs.fstatSync(target).ino;
+      if (inode !== netns.inode) return { step: 'netns', moved: inode };
+    }
+    if (libc.setns(target, CLONE_NEWNET) !== 0) return { step: 'netns', errno: libc.koffi.errno() };
+    let fd = -1;
+    let errno = 0;
+    try {
+      fd = libc.socket(16, 3 | 0x80000, 4);
+      if (fd < 0) errno = libc.koffi.errno();
+    } finally {
+      if (libc.setns(ownNetns, CLONE_NEWNET) !== 0) {
+        stuck = true;
+        if (fd >= 0) libc.close(fd);
+        fd = -1;
+        errno = libc.koffi.errno();
+      }
+    }
+    if (stuck) return { step: 'netns', stuck: true, errno };
+    return fd < 0 ? { step: 'socket', errno } : { fd };
+  } finally {
+    fs.closeSync(target);
+  }
+}
+parentPort.on('message', ({ id, request, kind, netns }) => {
   if (libc.loadError) return parentPort.postMessage({ id, step: 'load', message: libc.loadError });
-  const fd = libc.socket(16, 3 | 0x80000, 4);
-  if (fd < 0) return parentPort.postMessage({ id, step: 'socket', errno: libc.koffi.errno() });
+  // A thread that could not go back to its own namespace reads nothing more.
+  if (stuck) return parentPort.postMessage({ id, step: 'netns', stuck: true, errno: 0 });
+  const opened = openSocket(netns);
+  if (opened.fd === undefined) return parentPort.postMessage({ id, ...opened });
+  const fd = opened.fd;
   try {
     const timeout = Buffer.alloc(16);
     timeout.writeBigInt64LE(BigInt(workerData.timeoutSeconds), 0);
@@ -149,9 +244,36 @@ interface WorkerReply {
   datagram?: ArrayBuffer;
   datagrams?: ArrayBuffer[];
   end?: boolean;
-  step?: 'load' | 'socket' | 'send' | 'recv';
+  step?: SockDiagStep;
   errno?: number;
   message?: string;
+  /** step 'netns': fs's error code of the failed open, the inode the path opens now, this thread's own namespace failed, or the thread is stuck outside it. */
+  code?: string;
+  moved?: number;
+  own?: boolean;
+  stuck?: boolean;
+}
+
+// An open(2) or setns(2) of a namespace file failing with these: the namespace is gone (its process
+// exited, its name was deleted).
+const GONE_NETNS_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ESRCH']);
+
+/**
+ * What a 'netns' reply means, as the error the dump or exchange rejects with: NetnsEntryError for
+ * the namespace asked for; SourceUnavailableError when this thread's own namespace cannot be opened
+ * (no way back, so none is entered); a plain SockDiagStepError when the thread is stuck outside it.
+ */
+function netnsFailure(reply: WorkerReply, netns: NetnsTarget | undefined): SourceError {
+  const path = netns?.path ?? '?';
+  if (reply.stuck) return new SockDiagStepError(`netlink: the worker thread could not return to its own network namespace (${errnoName(reply.errno ?? 0)}): it reads nothing more`, 'netns');
+  const name = reply.code && reply.code.startsWith('E') ? reply.code : errnoName(reply.errno ?? -1);
+  if (reply.own) return new SourceUnavailableError(`netlink: cannot open this thread's own network namespace (/proc/thread-self/ns/net: ${name}), so no other is entered`);
+  if (reply.moved !== undefined) return new NetnsEntryError(`netlink: ${path} opens another network namespace now (net:[${reply.moved}]): net:[${netns?.inode}] is gone`, 'ESTALE', true);
+  if (GONE_NETNS_ERRNOS.has(name)) return new NetnsEntryError(`netlink: cannot open ${path} (${name}): the network namespace is gone`, name, true);
+  if (name === 'EPERM' || name === 'EACCES')
+    return new NetnsEntryError(`netlink: cannot enter network namespace ${path} (${name}: setns needs CAP_SYS_ADMIN, opening /proc/<pid>/ns/net CAP_SYS_PTRACE)`, name, false);
+  if (name === 'EINVAL') return new NetnsEntryError(`netlink: ${path} is not a network namespace file (setns: EINVAL)`, name, false);
+  return new NetnsEntryError(`netlink: cannot enter network namespace ${path} (${name})`, name, false);
 }
 
 /** Where koffi is installed, or undefined when it is not (it is an optional dependency). */
@@ -205,6 +327,15 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
         }
         if (reply.end) return finish();
         const step = reply.step ?? 'recv';
+        if (step === 'netns') {
+          const error = netnsFailure(reply, request.netns);
+          // Fail closed: a thread left in another namespace would answer every later dump for it.
+          if (reply.stuck) {
+            failed ??= error;
+            void worker.terminate();
+          }
+          return finish(error);
+        }
         if (step === 'load') return finish(new SourceUnavailableError(`netlink: the koffi library cannot load: ${reply.message}`));
         const name = errnoName(reply.errno ?? -1);
         if (reply.step === 'socket' && UNAVAILABLE_SOCKET_ERRNOS.has(name)) return finish(new SourceUnavailableError(`netlink: the kernel refuses NETLINK_SOCK_DIAG (${name})`));
@@ -216,7 +347,7 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       worker.on('exit', onExit);
       worker.ref();
       // A copy: the caller may reuse its request bytes.
-      worker.postMessage({ id, kind, request: request.request.slice().buffer });
+      worker.postMessage({ id, kind, request: request.request.slice().buffer, netns: request.netns ? { path: request.netns.path, inode: request.netns.inode } : undefined });
     });
 
   return {
@@ -225,9 +356,9 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       queue = run.catch(() => undefined);
       return run;
     },
-    exchange(request) {
+    exchange(request, netns) {
       const datagrams: Uint8Array[] = [];
-      const run = queue.then(() => runOne('exchange', { request }, (bytes) => datagrams.push(bytes)));
+      const run = queue.then(() => runOne('exchange', netns ? { request, netns } : { request }, (bytes) => datagrams.push(bytes)));
       queue = run.catch(() => undefined);
       return run.then(() => datagrams);
     },

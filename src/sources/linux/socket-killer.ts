@@ -6,7 +6,7 @@ import { SourceUnavailableError } from '../source.js';
 import { opensNamespace } from './netns.js';
 import { nsenterPrefix } from './netns-reader.js';
 import { cookieHalves, parseNetlinkAck, parseSockDiag, socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from './parse-sock-diag.js';
-import { errnoName, openSockDiagChannel, SockDiagStepError, type SockDiagExchanger } from './sock-diag-dump.js';
+import { errnoName, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagExchanger } from './sock-diag-dump.js';
 
 // Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY; the kernel's side
 // is told in parse-sock-diag.ts): the owner's next call on it fails with ECONNABORTED and the peer
@@ -17,9 +17,11 @@ import { errnoName, openSockDiagChannel, SockDiagStepError, type SockDiagExchang
 //     with ss -K, which would end the newer socket). SOCK_DESTROY ends the socket whatever its
 //     state is when it arrives, so an exact lookup with the cookie comes first, and a socket whose
 //     state is no longer the one seen is left alone (see `destroy`).
+//     A row of another network namespace (--netns) is ended there: the channel's worker thread opens
+//     its sock_diag socket inside it (sock-diag-dump.ts), after checking the file still opens it.
 //   - `ss -K` with a filter naming the exact state and both endpoints (rows without a cookie, rows
-//     of another network namespace, no koffi, or a kernel without SOCK_DESTROY for TCP): it matches
-//     the one connection that holds the 4-tuple in that state when ss runs.
+//     whose namespace cannot be entered, no koffi, or a kernel without SOCK_DESTROY for TCP): it
+//     matches the one connection that holds the 4-tuple in that state when ss runs.
 
 /**
  * How a socket was (or was to be) ended: our own sock_diag requests with its cookie (the lookup of
@@ -86,8 +88,8 @@ export class SocketKiller {
   async kill(row: SocketRow): Promise<KillOutcome> {
     const refusal = refusalReason(row);
     if (refusal) return { ended: false, reason: refusal };
-    // Another namespace's socket is searched for by a netlink socket opened in it: ss -K through nsenter does that.
-    if (row.cookie !== undefined && !row.netns && this.unavailable === undefined) {
+    // Another namespace's socket is searched for by a netlink socket opened in it (its file, when known).
+    if (row.cookie !== undefined && (!row.netns || row.netns.path !== undefined) && this.unavailable === undefined) {
       const id = socketIdOf(row);
       if (typeof id !== 'string') {
         const outcome = await this.destroy(row, id);
@@ -131,8 +133,10 @@ export class SocketKiller {
     const sequence = ++this.sequence;
     let answer: Uint8Array[];
     try {
-      answer = await this.channel!.exchange(sockDestroyRequest({ id, sequence, littleEndian }));
+      answer = await this.channel!.exchange(sockDestroyRequest({ id, sequence, littleEndian }), netnsOf(row));
     } catch (error) {
+      // Its namespace could not be entered (gone since the lookup): not sent; ss -K (nsenter) says why, for this row only.
+      if (error instanceof SockDiagStepError && error.step === 'netns') return undefined;
       // Not sent (no koffi, NETLINK_SOCK_DIAG refused, send failed): nothing happened, ss -K may try.
       if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
         this.unavailable = (error as Error).message;
@@ -177,8 +181,10 @@ export class SocketKiller {
     let answer: Uint8Array[];
     try {
       this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
-      answer = await this.channel.exchange(sockDiagLookupRequest({ id, sequence, littleEndian }));
+      answer = await this.channel.exchange(sockDiagLookupRequest({ id, sequence, littleEndian }), netnsOf(row));
     } catch (error) {
+      // Its namespace could not be entered (gone, or no CAP_SYS_ADMIN): not sent; ss -K (nsenter) says why, for this row only.
+      if (error instanceof SockDiagStepError && error.step === 'netns') return undefined;
       if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
         this.unavailable = (error as Error).message;
         return undefined;
@@ -217,7 +223,7 @@ export class SocketKiller {
     const sequence = ++this.sequence;
     let holder: SocketRow | undefined;
     try {
-      const answer = await this.channel!.exchange(sockDiagLookupRequest({ id: { ...id, cookie: undefined }, sequence, littleEndian }));
+      const answer = await this.channel!.exchange(sockDiagLookupRequest({ id: { ...id, cookie: undefined }, sequence, littleEndian }), netnsOf(row));
       holder = parseSockDiag(answer, { littleEndian }).rows.find((r) => r.state !== TcpState.LISTEN && r.remote.port === row.remote.port);
     } catch {
       // The lookup only names the holder; the kernel has already said the socket seen is not there.
@@ -233,6 +239,11 @@ export class SocketKiller {
     if (holder) return { ended: false, via: 'SOCK_DESTROY', reason: `the kernel answered ENOENT though the socket (cookie ${row.cookie}) is still there` };
     return { ended: true, alreadyGone: true, via: 'SOCK_DESTROY' };
   }
+}
+
+/** The namespace a row of `--netns` is ended in (its file must still open its inode); none for this process's own. */
+function netnsOf(row: SocketRow): NetnsTarget | undefined {
+  return row.netns?.path === undefined ? undefined : { path: row.netns.path, inode: row.netns.inode };
 }
 
 /** `ss -K` with a filter naming the state and both endpoints (killArgv), inside the row's namespace. */

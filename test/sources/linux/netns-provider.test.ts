@@ -7,6 +7,8 @@ import { evaluateAll } from '../../../src/core/evaluate.js';
 import { defaultPolicy } from '../../../src/core/policy.js';
 import { eventToJson, formatEventLine } from '../../../src/output/events.js';
 import { FakePlatform, ssAnswers } from '../../fake-platform.js';
+import { readFixtureBytes } from '../../fixture.js';
+import { NetnsEntryError, type NetnsTarget, type SockDiagDumpRequest } from '../../../src/sources/linux/sock-diag-dump.js';
 
 // Written for the test, in the kernel's /proc/net/tcp shape (see the park-sockets capture):
 // 127.0.0.1:8080 -> 127.0.0.1:40000 in CLOSE_WAIT (08), socket inode INODE.
@@ -190,7 +192,7 @@ describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
     const platform = podHost();
     platform.files.set('/proc/self/mountinfo', '45 42 0:4 net:[40] /run/netns/empty rw shared:4 - nsfs nsfs rw\n');
     const provider = new NetnsProvider(platform, { choice: { kind: 'name', name: 'empty' }, source: 'procfs', procRoot: '/proc' });
-    await expect(provider.read()).rejects.toThrow(/no process is in it.*only --source ss reads it, through nsenter/);
+    await expect(provider.read()).rejects.toThrow(/no process is in it.*only --source netlink or ss read it, entering it/);
   });
 });
 
@@ -226,5 +228,98 @@ describe('NetnsProvider with ss', () => {
     expect(reading.notices.filter((n) => n.includes('instead')).length).toBe(1);
     expect(reading.notices.some((n) => /Operation not permitted.*no tcp_info: idle is not measured/.test(n))).toBe(true);
     expect(reading.rows.filter((r) => r.netns?.inode === 30).map((r) => r.pid)).toEqual([300]);
+  });
+});
+
+describe('NetnsProvider with netlink (sock_diag opened inside each namespace by its worker)', () => {
+  const ssText = readFileSync(new URL('../../fixtures/linux-ss-tanoie-park-sockets-kernel6.txt', import.meta.url), 'utf8');
+  const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
+  const inet6 = readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin');
+
+  /**
+   * A channel answering every dump with the captured park-sockets tables (by the request's family:
+   * the byte after the 16-byte nlmsghdr), recording the namespace each dump was asked in;
+   * `refuse(netns)` gives the error a namespace's dump fails with.
+   */
+  function channel(refuse: (netns: NetnsTarget) => Error | undefined = () => undefined) {
+    const dumpedIn: (string | undefined)[] = [];
+    const open = () => ({
+      dump: async ({ request, netns }: SockDiagDumpRequest, onDatagram: (bytes: Uint8Array) => void) => {
+        const refusal = netns && refuse(netns);
+        if (refusal) throw refusal;
+        dumpedIn.push(netns ? `${netns.path} net:[${netns.inode}]` : undefined);
+        onDatagram(request[16] === 10 ? inet6 : inet);
+      },
+      close: () => undefined,
+    });
+    return { dumpedIn, open };
+  }
+  const hostWithSs = () => {
+    const platform = podHost();
+    platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
+    platform.commands = [ssAnswers(ssText)];
+    return platform;
+  };
+
+  it('auto reads every namespace through netlink: its own directly, the others entered by file and inode; no process is run', async () => {
+    const platform = hostWithSs();
+    const { dumpedIn, open } = channel();
+    const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'auto', procRoot: '/proc', netlinkFirst: true, netlink: { openChannel: open } });
+    const reading = await provider.read();
+    expect(provider.name).toBe('netlink');
+    expect(reading.source).toBe('netlink');
+    expect(reading.notices).toEqual([]);
+    expect(platform.ran).toEqual([]);
+    // Two dumps (AF_INET, AF_INET6) per namespace.
+    expect(dumpedIn.map(String).sort()).toEqual(['/proc/300/ns/net net:[30]', '/proc/300/ns/net net:[30]', '/run/netns/web net:[20]', '/run/netns/web net:[20]', 'undefined', 'undefined']);
+    const perNamespace = reading.rows.filter((r) => r.netns?.inode === 20).length;
+    expect(perNamespace).toBeGreaterThan(10);
+    expect(reading.rows.length).toBe(3 * perNamespace);
+  });
+
+  it('auto: where the worker cannot enter (EPERM: no CAP_SYS_ADMIN), ss through nsenter, once, with one notice', async () => {
+    const platform = hostWithSs();
+    const refused = (netns: NetnsTarget) =>
+      new NetnsEntryError(`netlink: cannot enter network namespace ${netns.path} (EPERM: setns needs CAP_SYS_ADMIN, opening /proc/<pid>/ns/net CAP_SYS_PTRACE)`, 'EPERM', false);
+    const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'auto', procRoot: '/proc', netlinkFirst: true, netlink: { openChannel: channel(refused).open } });
+    const first = await provider.read();
+    expect(provider.name).toBe('ss');
+    expect(first.notices.filter((n) => n.includes('instead'))).toEqual([
+      expect.stringMatching(/^netlink: cannot enter network namespace \S+ \(EPERM: setns needs CAP_SYS_ADMIN.*; reading other network namespaces through ss \(nsenter\) instead/),
+    ]);
+    expect(
+      platform.ran
+        .filter((argv) => argv[0] === 'nsenter')
+        .map((argv) => argv[1])
+        .sort(),
+    ).toEqual(['--net=/proc/300/ns/net', '--net=/run/netns/web']);
+    expect(new Set(first.rows.map((r) => r.netns?.inode))).toEqual(new Set([10, 20, 30]));
+    const second = await provider.read();
+    expect(second.notices.filter((n) => n.includes('instead'))).toEqual([]);
+  });
+
+  it('auto: a namespace that is gone is not a reason to fall back: it alone is not read, the others are, through netlink', async () => {
+    const platform = hostWithSs();
+    const gone = (netns: NetnsTarget) => (netns.inode === 30 ? new NetnsEntryError(`netlink: cannot open ${netns.path} (ENOENT): the network namespace is gone`, 'ENOENT', true) : undefined);
+    const provider = new NetnsProvider(platform, { choice: { kind: 'all' }, source: 'auto', procRoot: '/proc', netlinkFirst: true, netlink: { openChannel: channel(gone).open } });
+    const reading = await provider.read();
+    expect(provider.name).toBe('netlink');
+    expect(platform.ran).toEqual([]);
+    expect(reading.unreadNetns).toEqual([30]);
+    expect(reading.notices).toEqual([
+      '1 of 3 network namespaces not read (their connections are kept as they were): netns docker abababababab (net:[30]): netlink: cannot open /proc/300/ns/net (ENOENT): the network namespace is gone',
+    ]);
+    expect(new Set(reading.rows.map((r) => r.netns?.inode))).toEqual(new Set([10, 20]));
+  });
+
+  it('--source netlink: a namespace no process is in (an ip netns mount only) is read too', async () => {
+    const platform = hostWithSs();
+    platform.files.set('/proc/self/mountinfo', '45 42 0:4 net:[40] /run/netns/empty rw shared:4 - nsfs nsfs rw\n');
+    const { dumpedIn, open } = channel();
+    const provider = new NetnsProvider(platform, { choice: { kind: 'name', name: 'empty' }, source: 'netlink', procRoot: '/proc', netlink: { openChannel: open } });
+    const reading = await provider.read();
+    expect(dumpedIn).toEqual(['/run/netns/empty net:[40]', '/run/netns/empty net:[40]']);
+    expect(reading.rows.length).toBeGreaterThan(10);
+    expect(reading.rows.every((r) => r.netns?.inode === 40 && r.netns.names?.[0] === 'empty')).toBe(true);
   });
 });

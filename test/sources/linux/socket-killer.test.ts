@@ -4,7 +4,7 @@ import { TcpState } from '../../../src/core/tcp-state.js';
 import { SourceUnavailableError } from '../../../src/sources/source.js';
 import { SOCK_DESTROY, SOCK_DIAG_BY_FAMILY } from '../../../src/sources/linux/parse-sock-diag.js';
 import { SocketKiller } from '../../../src/sources/linux/socket-killer.js';
-import { SockDiagStepError, type SockDiagExchanger } from '../../../src/sources/linux/sock-diag-dump.js';
+import { NetnsEntryError, SockDiagStepError, type NetnsTarget, type SockDiagExchanger } from '../../../src/sources/linux/sock-diag-dump.js';
 import { FakePlatform } from '../../fake-platform.js';
 import { readFixture, readFixtureBytes } from '../../fixture.js';
 
@@ -27,6 +27,8 @@ type Answer = Uint8Array | Error;
 let platform: FakePlatform;
 let sent: { type: number; sequence: number; cookie: [number, number] }[];
 let answers: ((type: number) => Answer)[];
+/** The namespace each request was sent in (undefined: this process's own). */
+let sentIn: (NetnsTarget | undefined)[];
 let opened: number;
 let closed: number;
 
@@ -75,7 +77,8 @@ const ack = (error: number) => {
 };
 
 const channel: SockDiagExchanger = {
-  async exchange(request) {
+  async exchange(request, netns) {
+    sentIn.push(netns);
     const view = new DataView(request.buffer, request.byteOffset);
     const type = view.getUint16(4, LE);
     const sequence = view.getUint32(8, LE);
@@ -107,6 +110,7 @@ beforeEach(() => {
   // ss -K, where it runs, ends the one socket its filter names.
   platform.commands = [(argv) => ({ stdout: `${SS_HEADER}\nCLOSE-WAIT 0 0 ${argv[argv.indexOf('src') + 1]} ${argv[argv.indexOf('dst') + 1]}\n`, stderr: '', exitCode: 0 })];
   sent = [];
+  sentIn = [];
   answers = [];
   opened = 0;
   closed = 0;
@@ -308,11 +312,38 @@ describe('ss -K stays the fallback', () => {
     expect(platform.ran).toEqual([ssKill, ssKill]);
   });
 
-  it('for a row of another network namespace (ss -K runs inside it)', async () => {
+  it('for a row of another network namespace without a cookie (ss -K runs inside it)', async () => {
     platform.links.set('/run/netns/web', 'net:[4026532177]');
-    expect(await killer().kill(row(facts.a, { netns: { inode: 4026532177, path: '/run/netns/web' } }))).toEqual({ ended: true, via: 'ss -K' });
+    expect(await killer().kill(row({ ...facts.a, cookie: undefined }, { netns: { inode: 4026532177, path: '/run/netns/web' } }))).toEqual({ ended: true, via: 'ss -K' });
     expect(opened).toBe(0);
     expect(platform.ran).toEqual([['nsenter', '--net=/run/netns/web', '--', ...ssKill]]);
+  });
+
+  it('for a row whose namespace cannot be entered now (gone): ss -K says why, and SOCK_DESTROY stays for the next rows', async () => {
+    // The file no longer opens the namespace (the worker found it gone; its link is gone too).
+    answers = [() => new NetnsEntryError('netlink: cannot open /run/netns/web (ENOENT): the network namespace is gone', 'ENOENT', true), () => ack(0)];
+    const k = killer();
+    expect(await k.kill(row(facts.a, { netns: { inode: 4026532177, path: '/run/netns/web' } }))).toEqual({
+      ended: false,
+      reason: 'its network namespace net:[4026532177] can no longer be opened (gone, or its process exited)',
+    });
+    expect(platform.ran).toEqual([]);
+    // One namespace gone says nothing of the others: the next row is still ended with its cookie.
+    expect(await k.kill(row(facts.b))).toEqual({ ended: true, via: 'SOCK_DESTROY' });
+    expect(sentIn).toEqual([{ path: '/run/netns/web', inode: 4026532177 }, undefined]);
+  });
+});
+
+describe('SOCK_DESTROY in another network namespace (--netns rows)', () => {
+  it('is sent in the row namespace (its file and inode), the lookup after ENOENT too; ss is never run', async () => {
+    const web = { inode: 4026532177, path: '/run/netns/web' };
+    answers = [() => ack(0)];
+    expect(await killer().kill(row(facts.a, { netns: web }))).toEqual({ ended: true, via: 'SOCK_DESTROY' });
+    answers = [() => ack(-2), () => ack(0)];
+    expect(await killer().kill(row(facts.b, { netns: web }))).toEqual({ ended: true, alreadyGone: true, via: 'SOCK_DESTROY' });
+    expect(sent.map((m) => m.type)).toEqual([SOCK_DESTROY, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY]);
+    expect(sentIn).toEqual([web, web, web]);
+    expect(platform.ran).toEqual([]);
   });
 
   it('never for a refused row: nothing is tried', async () => {
