@@ -2,11 +2,16 @@
 //
 // What `--netns all` costs: makes N network namespaces (`ip netns add`), each holding a loopback
 // socket population (populate-sockets.py), then times one `tcpdwell list --netns all --json` (a
-// whole run: start, discovery, one read per namespace, owners) through ss (nsenter) and through
-// procfs, against a plain `tcpdwell list --json` of the host namespace alone. Prints a Markdown
-// table of medians. Root only; every namespace and process it makes is removed, even on failure.
+// whole run: start, discovery, one read per namespace, owners) through netlink (its worker entering
+// each namespace), ss (nsenter) and procfs, against a plain `tcpdwell list --json` of the host
+// namespace alone: wall time and CPU time (user + system of the run and every process it waited
+// for, nsenter and ss included). Prints a Markdown table of medians. Root only; every namespace and
+// process it makes is removed, even on failure. `--netns all` reads every namespace the host shows:
+// on a shared machine, run it where only its own are seen, e.g.
+//   unshare --mount --pid --fork --mount-proc -- sh -c 'mount -t tmpfs bench /run/netns && npx tsx scripts/bench-netns.ts'
+// (a private /proc and /run/netns: the namespaces of this run and the host's alone).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -52,12 +57,25 @@ function populate(name: string): Promise<void> {
   });
 }
 
-/** Wall time of one CLI run, its output thrown away. */
-function timeRun(args: string[]): Promise<number> {
+/** CPU time of the processes this one has waited for, in ms (cutime + cstime of /proc/self/stat, proc(5); clock ticks of 10 ms). */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the comm: field 3 is [0]; cutime is field 16, cstime field 17.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/** Wall and CPU time of one CLI run, its output thrown away. */
+function timeRun(args: string[]): Promise<{ wallMs: number; cpuMs: number }> {
   const started = process.hrtime.bigint();
+  const cpuBefore = childrenCpuMs();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', openSync('/dev/null', 'w'), 'ignore'] });
-    child.once('exit', (code) => (code === 0 || code === 1 || code === 2 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`tcpdwell ${args.join(' ')} exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 || code === 1 || code === 2
+        ? resolve({ wallMs: Number(process.hrtime.bigint() - started) / 1e6, cpuMs: childrenCpuMs() - cpuBefore })
+        : reject(new Error(`tcpdwell ${args.join(' ')} exited ${code}`)),
+    );
   });
 }
 
@@ -68,19 +86,29 @@ async function main(): Promise<void> {
   for (let i = 0; i < names.length; i += 5) await Promise.all(names.slice(i, i + 5).map(populate));
   const runs: [string, string[]][] = [
     ['host namespace only (`list`)', ['list', '--json']],
+    [`--netns all, netlink (worker enters each)`, ['list', '--netns', 'all', '--source', 'netlink', '--json']],
     [`--netns all, ss through nsenter`, ['list', '--netns', 'all', '--source', 'ss', '--json']],
     [`--netns all, procfs`, ['list', '--netns', 'all', '--source', 'procfs', '--json']],
   ];
   const times = new Map<string, number[]>(runs.map(([label]) => [label, []]));
+  const cpu = new Map<string, number[]>(runs.map(([label]) => [label, []]));
   // Alternating, so load changes on the machine fall on every variant alike.
-  for (let round = 0; round < rounds; round++) for (const [label, args] of runs) times.get(label)!.push(await timeRun(args));
+  for (let round = 0; round < rounds; round++)
+    for (const [label, args] of runs) {
+      const { wallMs, cpuMs } = await timeRun(args);
+      times.get(label)!.push(wallMs);
+      cpu.get(label)!.push(cpuMs);
+    }
   const base = median(times.get(runs[0]![0])!);
   console.log(`${count} namespaces × ${sockets} sockets (+ the host's), ${rounds} rounds, Linux ${release()}, ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(1)}\n`);
-  console.log('| run | median ms | per extra namespace ms |');
-  console.log('|---|---:|---:|');
+  const baseCpu = median(cpu.get(runs[0]![0])!);
+  console.log('| run | median wall ms | per extra namespace ms | median CPU ms | CPU per extra namespace ms |');
+  console.log('|---|---:|---:|---:|---:|');
   for (const [label] of runs) {
     const ms = median(times.get(label)!);
-    console.log(`| ${label} | ${ms.toFixed(0)} | ${label === runs[0]![0] ? '-' : ((ms - base) / count).toFixed(1)} |`);
+    const cpuMs = median(cpu.get(label)!);
+    const first = label === runs[0]![0];
+    console.log(`| ${label} | ${ms.toFixed(0)} | ${first ? '-' : ((ms - base) / count).toFixed(1)} | ${cpuMs.toFixed(0)} | ${first ? '-' : ((cpuMs - baseCpu) / count).toFixed(1)} |`);
   }
 }
 

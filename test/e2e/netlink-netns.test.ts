@@ -284,4 +284,15 @@ describe.skipIf(skip !== undefined)('netlink --netns on the real kernel', () => 
     // The failure itself says why, through netlink.
     expect(netlink!.why).toMatch(/: netlink: cannot open \/run\/netns\/\S+ \(ENOENT\): the network namespace is gone$/);
   }, 120_000);
+
+  it('reset --netns PID ends the parked CLOSE_WAIT inside its namespace through SOCK_DESTROY (auto reads it through netlink, with its cookie)', async () => {
+    const flow = ['--local', `127.0.0.1:${SERVER_PORT}`, '--remote', `127.0.0.1:${CLIENT_PORT}`];
+    const closeWaits = async () =>
+      (JSON.parse((await tcpdwell(['list', '--netns', String(held.pid), '--json', '--state', 'CLOSE_WAIT'])).stdout) as JsonRow[]).filter((r) => r.local.port === SERVER_PORT);
+    expect(await closeWaits()).toHaveLength(1);
+    const result = await tcpdwell(['reset', '--yes', '--netns', String(held.pid), ...flow]);
+    expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(new RegExp(`^ended +CLOSE_WAIT 127\\.0\\.0\\.1:${SERVER_PORT} -> 127\\.0\\.0\\.1:${CLIENT_PORT} .*via SOCK_DESTROY\\n$`));
+    expect(await closeWaits()).toEqual([]);
+  }, 60_000);
 });

@@ -41,8 +41,8 @@ export class NetnsProvider implements ReadingProvider {
   readonly owners = undefined;
   private reads: SourceRead[] = [];
   private method: NetnsMethod | undefined;
-  /** What auto tries, in order, until a namespace not ours has been read. */
-  private readonly autoOrder: readonly NetnsMethod[];
+  /** What auto tries, in order, until a namespace not ours has been read; a method found unavailable leaves it. */
+  private autoOrder: readonly NetnsMethod[];
   /** One netlink source (one worker thread) for every namespace, made at its first read. */
   private netlink: NetlinkSource | undefined;
   private pendingNotices: string[] = [];
@@ -212,6 +212,8 @@ export class NetnsProvider implements ReadingProvider {
         const next = this.autoOrder[this.autoOrder.indexOf(method) + 1];
         const fallsBack = method === 'netlink' ? error instanceof SourceUnavailableError : next === 'procfs' && ns.pids.length > 0;
         if (!fallsBack || next === undefined) throw error;
+        // Unavailable here is unavailable everywhere (no koffi, no CAP_SYS_ADMIN): not tried again, nor named.
+        if (method === 'netlink') this.autoOrder = this.autoOrder.filter((m) => m !== 'netlink');
         lastError = error;
       }
     }
