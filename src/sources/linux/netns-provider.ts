@@ -321,7 +321,7 @@ export class NetnsProvider implements ReadingProvider {
 /** The one notice of an auto fallback, saying what the method used instead loses. */
 function fallbackNotice(method: NetnsMethod, error: SourceError): string {
   if (method === 'ss') return `${error.message}; reading other network namespaces through ss (nsenter) instead (one process per namespace and poll)`;
-  return `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; ss through nsenter needs CAP_SYS_ADMIN)`;
+  return `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; entering a namespace, by netlink or by ss through nsenter, needs CAP_SYS_ADMIN)`;
 }
 
 function describe(label: NetnsLabel): string {
