@@ -321,7 +321,7 @@ describe('ss -K stays the fallback', () => {
 
   it('for a row whose namespace cannot be entered now (gone): ss -K says why, and SOCK_DESTROY stays for the next rows', async () => {
     // The file no longer opens the namespace (the worker found it gone; its link is gone too).
-    answers = [() => new NetnsEntryError('netlink: cannot open /run/netns/web (ENOENT): the network namespace is gone', 'ENOENT', true), () => ack(0)];
+    answers = [() => new NetnsEntryError('netlink: cannot open /run/netns/web (ENOENT): the network namespace is gone', 'ENOENT', true), () => lookupOf(facts.b), () => ack(0)];
     const k = killer();
     expect(await k.kill(row(facts.a, { netns: { inode: 4026532177, path: '/run/netns/web' } }))).toEqual({
       ended: false,
@@ -330,19 +330,20 @@ describe('ss -K stays the fallback', () => {
     expect(platform.ran).toEqual([]);
     // One namespace gone says nothing of the others: the next row is still ended with its cookie.
     expect(await k.kill(row(facts.b))).toEqual({ ended: true, via: 'SOCK_DESTROY' });
-    expect(sentIn).toEqual([{ path: '/run/netns/web', inode: 4026532177 }, undefined]);
+    expect(sentIn).toEqual([{ path: '/run/netns/web', inode: 4026532177 }, undefined, undefined]);
   });
 });
 
 describe('SOCK_DESTROY in another network namespace (--netns rows)', () => {
-  it('is sent in the row namespace (its file and inode), the lookup after ENOENT too; ss is never run', async () => {
+  it('the lookup, SOCK_DESTROY and the lookup after ENOENT are each sent in the row namespace (its file and inode); ss is never run', async () => {
     const web = { inode: 4026532177, path: '/run/netns/web' };
-    answers = [() => ack(0)];
+    answers = [() => lookupOf(facts.a), () => ack(0)];
     expect(await killer().kill(row(facts.a, { netns: web }))).toEqual({ ended: true, via: 'SOCK_DESTROY' });
+    // Gone before its turn: the lookup with the cookie finds nothing, the one without names no holder.
     answers = [() => ack(-2), () => ack(0)];
     expect(await killer().kill(row(facts.b, { netns: web }))).toEqual({ ended: true, alreadyGone: true, via: 'SOCK_DESTROY' });
-    expect(sent.map((m) => m.type)).toEqual([SOCK_DESTROY, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY]);
-    expect(sentIn).toEqual([web, web, web]);
+    expect(sent.map((m) => m.type)).toEqual([SOCK_DIAG_BY_FAMILY, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY]);
+    expect(sentIn).toEqual([web, web, web, web]);
     expect(platform.ran).toEqual([]);
   });
 
