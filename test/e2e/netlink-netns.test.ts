@@ -208,6 +208,12 @@ describe.skipIf(skip !== undefined)('netlink --netns on the real kernel', () => 
       ]);
       expect(threadNamespaces()).toEqual(new Set([ownLink]));
       expect(hostRow((await source.read(platform, { procRoot: '/proc' })).rows)).toBe(true);
+      // No descriptor outlives a read (namespace files, sock_diag sockets): 20 more reads, no more fds
+      // (a leak of one per dump would be 40; a little slack for the test runner's own).
+      const fdsBefore = readdirSync('/proc/self/fd').length;
+      for (let i = 0; i < 20; i++) await source.read(platform, { procRoot: '/proc', enter: { path: `/proc/${held.pid}/ns/net`, inode: held.inode } });
+      expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore + 5);
+      expect(threadNamespaces()).toEqual(new Set([ownLink]));
     } finally {
       source.close();
     }

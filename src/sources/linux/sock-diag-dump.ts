@@ -118,9 +118,10 @@ const UNAVAILABLE_SOCKET_ERRNOS: ReadonlySet<string> = new Set(['EPROTONOSUPPORT
 // Another namespace (setns(2), CLONE_NEWNET = 0x40000000): a socket answers for the namespace it was
 // created in, and setns moves the calling thread only (a worker is its own OS thread; the main
 // thread and libuv's pool stay where they are). So the thread enters the namespace, creates the
-// socket, and goes back to its own namespace (an fd of it, opened once, from /proc/thread-self)
-// before anything else runs; the namespace file is closed at once, so nothing here holds a
-// namespace alive (a socket kept per namespace would: a deleted pod's namespace would live on).
+// socket, and goes back to its own namespace (an fd of it from /proc/thread-self, opened just
+// before) before anything else runs; both files are closed at once, so no descriptor outlives the
+// request and nothing here holds a namespace alive (a socket kept per namespace would: a deleted
+// pod's namespace would live on).
 // The file must still open the namespace the caller saw (fstat's st_ino is the namespace inode).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -143,7 +144,6 @@ try {
 }
 const BUFFER_BYTES = 1 << 18;
 const CLONE_NEWNET = 0x40000000;
-let ownNetns = -1;
 let stuck = false;
 const fsErrno = (error) => ({ errno: Math.abs(Number(error && error.errno) || 0), code: String(error && error.code || error) });
 // The sock_diag socket, in netns when given: { fd } or a failure { step, errno, ... }.
@@ -152,20 +152,19 @@ function openSocket(netns) {
     const fd = libc.socket(16, 3 | 0x80000, 4);
     return fd < 0 ? { step: 'socket', errno: libc.koffi.errno() } : { fd };
   }
-  if (ownNetns < 0) {
-    try {
-      ownNetns = fs.openSync('/proc/thread-self/ns/net', 'r');
-    } catch (error) {
-      return { step: 'netns', own: true, ...fsErrno(error) };
-    }
-  }
-  let target;
+  let own;
   try {
-    target = fs.openSync(netns.path, 'r');
+    own = fs.openSync('/proc/thread-self/ns/net', 'r');
   } catch (error) {
-    return { step: 'netns', ...fsErrno(error) };
+    return { step: 'netns', own: true, ...fsErrno(error) };
   }
+  let target = -1;
   try {
+    try {
+      target = fs.openSync(netns.path, 'r');
+    } catch (error) {
+      return { step: 'netns', ...fsErrno(error) };
+    }
     if (netns.inode !== undefined) {
       const inode = fs.fstatSync(target).ino;
       if (inode !== netns.inode) return { step: 'netns', moved: inode };
@@ -177,17 +176,17 @@ function openSocket(netns) {
       fd = libc.socket(16, 3 | 0x80000, 4);
       if (fd < 0) errno = libc.koffi.errno();
     } finally {
-      if (libc.setns(ownNetns, CLONE_NEWNET) !== 0) {
+      if (libc.setns(own, CLONE_NEWNET) !== 0) {
         stuck = true;
-        if (fd >= 0) libc.close(fd);
-        fd = -1;
         errno = libc.koffi.errno();
+        if (fd >= 0) libc.close(fd);
       }
     }
     if (stuck) return { step: 'netns', stuck: true, errno };
     return fd < 0 ? { step: 'socket', errno } : { fd };
   } finally {
-    fs.closeSync(target);
+    if (target >= 0) fs.closeSync(target);
+    fs.closeSync(own);
   }
 }
 parentPort.on('message', ({ id, request, kind, netns }) => {
