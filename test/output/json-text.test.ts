@@ -23,25 +23,36 @@ describe('writeJson', () => {
     expect(written(value, indent).text).toBe(`${JSON.stringify(value, null, indent)}\n`);
   });
 
-  it("a list's rows are one piece each, not a piece per field (a top-level object's fields are split)", () => {
+  it("a list's rows are stringified in slices of the array, not a piece per row or per field (a top-level object's fields are split)", () => {
     // Rows written for the test, in list --json's shape (an array of flat objects with one nested).
     const rows = [
       { a: 1, b: { c: [2] } },
       { d: 'x', e: null },
+      { f: undefined, g: [] },
     ];
+    // The first row alone (its length sizes the next slice), then the other two in one slice.
     expect([...jsonPieces(rows, '  ', '', 0)]).toEqual([
       '[',
-      '\n  ',
-      '{\n    "a": 1,\n    "b": {\n      "c": [\n        2\n      ]\n    }\n  }',
-      ',\n  ',
-      '{\n    "d": "x",\n    "e": null\n  }',
+      '\n  {\n    "a": 1,\n    "b": {\n      "c": [\n        2\n      ]\n    }\n  }',
+      ',\n  {\n    "d": "x",\n    "e": null\n  },\n  {\n    "g": []\n  }',
       '\n]',
     ]);
-    // check's report: its flagged array is split into rows, each one piece.
+    // check's report: its flagged array is split into slices of rows, re-indented below the report.
     const report = { status: 'warning', flagged: rows };
     const pieces = [...jsonPieces(report, '', '', 0)];
     expect(pieces).toContain('{"a":1,"b":{"c":[2]}}');
     expect(pieces.join('')).toBe(JSON.stringify(report));
+    expect([...jsonPieces(report, '  ', '', 0)].join('')).toBe(JSON.stringify(report, null, 2));
+  });
+
+  it('slices a long array by the length of its elements so far: many rows a slice, each slice far under the string limit', () => {
+    // Rows written for the test, about 250 characters each once indented.
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ state: 'ESTABLISHED', port: i, note: 'y'.repeat(150) }));
+    const pieces = [...jsonPieces(rows, '  ', '', 0)];
+    expect(pieces.length).toBeGreaterThan(10); // 5 MB of text in slices of ~256 KiB
+    expect(pieces.length).toBeLessThan(100); // not one piece a row
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(2 * (1 << 18));
+    expect(pieces.join('')).toBe(JSON.stringify(rows, null, 2));
   });
 
   it('hands the text over in pieces of about 1 MiB, never as one string', () => {
