@@ -1,4 +1,5 @@
 // npx tsx scripts/measure-one-shot.ts [--sockets 40000] [--rounds 5] [--before DIR/dist/cli/main.js] [--name-prefix P]
+//                                      [--namespace NAME] [--peer-proc-root DIR]
 //
 // Issue 15 part 4's one-shot targets, whole process: `tcpdwell list --json` against `ss -tanoip`
 // (which also walks /proc for owners) and `tcpdwell check --no-state` against `ss -tanoi`, at a
@@ -7,7 +8,12 @@
 // targets ask. Every command runs once per round, in turn, so load drift hits all alike; medians
 // of wall time and of CPU (user + system, children included: ss's, and tcpdwell's worker threads)
 // are printed as JSON and a Markdown table. `--before` times a second build (e.g. main's) in the
-// same rounds. Root only (ip netns add); the namespace is removed at the end.
+// same rounds. Root only (ip netns add); the namespace is removed at the end. `--namespace` measures
+// against a population already held there (left as it is). `--peer-proc-root DIR` gives
+// `ss -tanoip` PROC_ROOT=DIR (ss reads its /proc there): a directory of links to the /proc entries of
+// every process but another session's held population, whose fds `ss -p` would walk too (a
+// 100,000-socket population adds seconds to `ss -tanoip`, not to tcpdwell, which walks only the
+// namespace's processes).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +33,8 @@ const { values } = parseArgs({
     before: { type: 'string' },
     inner: { type: 'boolean', default: false },
     'name-prefix': { type: 'string', default: 'tcpdwell-one-shot' },
+    namespace: { type: 'string' },
+    'peer-proc-root': { type: 'string' },
   },
 });
 
@@ -39,11 +47,11 @@ interface Timing {
  * Runs argv under /usr/bin/time, its stdout read through a pipe (as a user's shell or a script
  * does) and thrown away; wall time from here, CPU (user + system of it and its children) from time(1).
  */
-function timed(argv: readonly string[], scratch: string): Promise<Timing> {
+function timed(argv: readonly string[], scratch: string, extraEnv: Record<string, string> = {}): Promise<Timing> {
   const report = join(scratch, 'time.txt');
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, ...extraEnv, LC_ALL: 'C' } });
     child.stdout!.on('data', () => undefined);
     child.once('error', reject);
     child.once('close', (code) => {
@@ -74,7 +82,8 @@ async function measureInside(): Promise<void> {
   const runs: Record<string, Timing[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const [name, argv] of Object.entries(commands)) runs[name]!.push(await timed(argv, scratch));
+      for (const [name, argv] of Object.entries(commands))
+        runs[name]!.push(await timed(argv, scratch, argv[1] === '-tanoip' && values['peer-proc-root'] ? { PROC_ROOT: values['peer-proc-root'] } : {}));
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -86,12 +95,15 @@ async function measureInside(): Promise<void> {
 async function main(): Promise<void> {
   if (values.inner) return measureInside();
   const sockets = Number(values.sockets);
-  const population = await startPopulation(sockets, 0, values['name-prefix']);
+  const population = values.namespace
+    ? { namespace: values.namespace, counts: { sockets: heldSockets(values.namespace) }, stop: () => undefined }
+    : await startPopulation(sockets, 0, values['name-prefix']);
   try {
     const total = Object.values(population.counts).reduce((a, b) => a + b, 0);
     const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
     const args = ['--inner', '--rounds', String(values.rounds)];
     if (values.before) args.push('--before', values.before);
+    if (values['peer-proc-root']) args.push('--peer-proc-root', values['peer-proc-root']);
     const out = execFileSync('ip', inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, ...args]), { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26 });
     const medians = JSON.parse(out) as Record<string, Timing>;
     const startup = medians['node -e 0 (start-up)']!;
@@ -113,6 +125,15 @@ async function main(): Promise<void> {
   } finally {
     population.stop();
   }
+}
+
+/** Sockets in a held namespace (every TCP socket `ss -tan` lists, its header line aside). */
+function heldSockets(namespace: string): number {
+  return (
+    execFileSync('ip', ['netns', 'exec', namespace, 'ss', '-tan'], { encoding: 'utf8', maxBuffer: 1 << 28 })
+      .trim()
+      .split('\n').length - 1
+  );
 }
 
 await main();

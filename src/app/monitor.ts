@@ -135,6 +135,15 @@ export class Monitor {
     return this.provider.hostFacts();
   }
 
+  /**
+   * The next evaluation will look owners up (a one-shot command's): the source starts its lookup's
+   * reads now, so they run beside the poll (OwnerFinder.prefetch). No effect where owners come
+   * with the rows or not at all.
+   */
+  prefetchOwners(): void {
+    this.provider.prefetchOwners?.();
+  }
+
   /** Stops what the source keeps running (a PowerShell session). */
   close(): void {
     this.provider.close();

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { notFileError, type NotFileKind } from './bounded-read.js';
 import { interruptedError, readLimitError } from './limits.js';
 
-// Reads a file's lines on a worker thread, handing them over in large chunks.
+// Reads a file's lines on a worker thread, handing them over in large chunks; and a directory's
+// symbolic links (a process's /proc/<pid>/fd) there too.
 //
 // Why: /proc/net/tcp is written by the kernel during read(2), one page (~27 sockets) per call
 // (seq_file), so 100,000 sockets take ~3,500 reads. Through libuv's thread pool each read is a
@@ -19,10 +20,32 @@ const CHUNK_CHARS = 256 * 1024;
 // reads synchronously and never sees a message in between, so the flag is shared memory.
 const WORKER_SOURCE = `
 const { parentPort } = process.getBuiltinModule('node:worker_threads');
-const { openSync, readSync, closeSync, fstatSync, constants } = process.getBuiltinModule('node:fs');
+const { openSync, readSync, closeSync, fstatSync, readdirSync, readlinkSync, constants } = process.getBuiltinModule('node:fs');
 const { StringDecoder } = process.getBuiltinModule('node:string_decoder');
 const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
-parentPort.on('message', ({ id, path, maxBytes, cancel }) => {
+function readLinks(id, dir, cancel) {
+  let names;
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    parentPort.postMessage({ id, error: { code: error.code, message: error.message } });
+    return;
+  }
+  const found = [];
+  const targets = [];
+  for (let i = 0; i < names.length; i++) {
+    if (i % 1024 === 0 && Atomics.load(cancel, 0) !== 0) return;
+    try {
+      targets.push(readlinkSync(dir + '/' + names[i]));
+      found.push(names[i]);
+    } catch {
+      // closed since the listing, or not a link
+    }
+  }
+  parentPort.postMessage({ id, names: found, targets });
+}
+parentPort.on('message', ({ id, path, linksOf, maxBytes, cancel }) => {
+  if (linksOf !== undefined) return readLinks(id, linksOf, cancel);
   let fd;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
@@ -59,10 +82,17 @@ parentPort.on('message', ({ id, path, maxBytes, cancel }) => {
 `;
 
 type WorkerMessage =
-  { id: number; text: string } | { id: number; done: true } | { id: number; notFile: NotFileKind } | { id: number; tooLarge: true } | { id: number; error: { code?: string; message: string } };
+  | { id: number; text: string }
+  | { id: number; names: string[]; targets: string[] }
+  | { id: number; done: true }
+  | { id: number; notFile: NotFileKind }
+  | { id: number; tooLarge: true }
+  | { id: number; error: { code?: string; message: string } };
 
 interface PendingRead {
   onText: (text: string) => void;
+  /** A directory's links (readLinks): names and their targets, in the same order. */
+  onLinks?: (names: string[], targets: string[]) => void;
   resolve: () => void;
   reject: (error: Error) => void;
   maxBytes: number;
@@ -89,6 +119,24 @@ export class WorkerFileReader {
    * then stops reading that file.
    */
   read(path: string, onText: (text: string) => void, limits: ReadLimits): Promise<void> {
+    return this.ask({ path, maxBytes: limits.maxBytes }, { onText }, limits);
+  }
+
+  /**
+   * Every symbolic link in `dir` with its target, as [name, target] (entries gone or not links by
+   * the time they are read are left out), read on the worker: synchronous readlink(2) calls, none
+   * on this thread, so a /proc walk runs beside the caller's work. Rejects with the listing's
+   * error (ENOENT, EACCES), or EINTERRUPTED when `signal` aborts (the worker then stops).
+   */
+  readLinks(dir: string, signal?: AbortSignal): Promise<[string, string][]> {
+    let links: [string, string][] = [];
+    const onLinks = (names: string[], targets: string[]) => {
+      links = names.map((name, i): [string, string] => [name, targets[i]!]);
+    };
+    return this.ask({ linksOf: dir, maxBytes: 0 }, { onText: () => undefined, onLinks }, signal ? { maxBytes: 0, signal } : { maxBytes: 0 }).then(() => links);
+  }
+
+  private ask(message: { path?: string; linksOf?: string; maxBytes: number }, handlers: Pick<PendingRead, 'onText' | 'onLinks'>, limits: ReadLimits): Promise<void> {
     if (limits.signal?.aborted) return Promise.reject(interruptedError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
@@ -98,13 +146,13 @@ export class WorkerFileReader {
       limits.signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => limits.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
-        onText,
+        ...handlers,
         resolve: () => (done(), resolve()),
         reject: (error) => (done(), reject(error)),
         maxBytes: limits.maxBytes,
         cancel,
       });
-      worker.postMessage({ id, path, maxBytes: limits.maxBytes, cancel });
+      worker.postMessage({ id, ...message, cancel });
       if (this.pending.size === 1) worker.ref(); // while a read is under way, wait for it
     });
   }
@@ -148,7 +196,10 @@ export class WorkerFileReader {
       return;
     }
     this.settle(message.id);
-    if ('done' in message) read.resolve();
+    if ('names' in message) {
+      read.onLinks?.(message.names, message.targets);
+      read.resolve();
+    } else if ('done' in message) read.resolve();
     else if ('tooLarge' in message) read.reject(readLimitError('larger than', read.maxBytes));
     else if ('notFile' in message) read.reject(notFileError(message.notFile));
     else read.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));

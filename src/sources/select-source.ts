@@ -37,7 +37,8 @@ export class SourceSelector implements ReadingProvider {
   private resolved: LiveCandidate | undefined;
   private readonly candidates: LiveCandidate[];
   private pendingNotice: string | undefined;
-  private ownerFinder: OwnerFinder | undefined;
+  /** The owner lookup, and the record whose lookup it is. */
+  private ownerFinder: { record: LiveCandidate['record']; finder: OwnerFinder } | undefined;
   private reads: SourceRead[] = [];
   /** `--netns`: the namespace reader everything is delegated to. */
   private readonly netns: ReadingProvider | undefined;
@@ -87,10 +88,27 @@ export class SourceSelector implements ReadingProvider {
 
   get owners(): OwnerFinder | undefined {
     if (this.netns) return this.netns.owners;
-    const live = this.resolved?.record.live;
-    if (!live || live.capabilities.owners !== 'lookup' || !live.owners) return undefined;
-    this.ownerFinder ??= live.owners(this.platform, this.options);
-    return this.ownerFinder;
+    return this.resolved && this.ownerFinderOf(this.resolved);
+  }
+
+  /**
+   * Starts the owner lookup's walk now. Before `auto` has chosen, that of the first candidate, the
+   * source that answers unless it is unavailable (another choice drops it unused).
+   */
+  prefetchOwners(): void {
+    if (this.netns) return this.netns.prefetchOwners?.();
+    const candidate = this.resolved ?? this.candidates[0];
+    if (candidate) this.ownerFinderOf(candidate)?.prefetch?.();
+  }
+
+  private ownerFinderOf(candidate: LiveCandidate): OwnerFinder | undefined {
+    const live = candidate.record.live;
+    if (live.capabilities.owners !== 'lookup' || !live.owners) return undefined;
+    if (this.ownerFinder?.record !== candidate.record) {
+      this.ownerFinder?.finder.close?.();
+      this.ownerFinder = { record: candidate.record, finder: live.owners(this.platform, this.options) };
+    }
+    return this.ownerFinder.finder;
   }
 
   hostFacts(): Promise<HostFacts> {
@@ -127,6 +145,7 @@ export class SourceSelector implements ReadingProvider {
 
   close(): void {
     this.netns?.close();
+    this.ownerFinder?.finder.close?.();
     for (const candidate of this.candidates) candidate.source.close?.();
   }
 

@@ -42,6 +42,10 @@ export interface OwnerAnswer {
 /** A source's owner lookup (capability `lookup`); it may cache between polls. */
 export interface OwnerFinder {
   find(rows: readonly SocketRow[]): Promise<OwnerAnswer>;
+  /** Starts what the next find() will read (a one-shot command asks before its poll); used by that find only. */
+  prefetch?(): void;
+  /** Stops a prefetch no find() has used. */
+  close?(): void;
 }
 
 /** Whether a source can be read on this machine. */

@@ -81,6 +81,8 @@ export interface ReadingProvider {
   readonly capabilities: Pick<SourceCapabilities, 'owners' | 'hostFacts'> | undefined;
   /** The owner lookup of the latest reading's source (capability `lookup`); undefined otherwise. */
   readonly owners: OwnerFinder | undefined;
+  /** Starts the owner lookup's reads for the next evaluation now, where the source looks owners up (OwnerFinder.prefetch). */
+  prefetchOwners?(): void;
   /** Kernel settings of the host the rows came from; {} where the source gives none. */
   hostFacts(): Promise<HostFacts>;
   /** Each source read by the latest read(), in order (auto's fallbacks too). */

@@ -26,6 +26,15 @@ describe('nodePlatform().readLinks', () => {
     await expect(nodePlatform().readLinks(join(dir, 'gone'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('rejects with EINTERRUPTED when its signal aborts, at once and without a result', async () => {
+    const stop = new AbortController();
+    const links = nodePlatform().readLinks(dir, stop.signal);
+    stop.abort();
+    await expect(links).rejects.toMatchObject({ code: 'EINTERRUPTED' });
+    // Already aborted: nothing is asked.
+    await expect(nodePlatform().readLinks(dir, stop.signal)).rejects.toMatchObject({ code: 'EINTERRUPTED' });
+  });
+
   it("reads this process's own fds from /proc (Linux)", async () => {
     if (process.platform !== 'linux') return;
     const links = await nodePlatform().readLinks('/proc/self/fd');

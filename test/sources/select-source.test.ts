@@ -190,6 +190,53 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
     expect(platform.ran).toEqual([]);
   });
 
+  it("prefetchOwners before auto has chosen starts the first candidate's /proc walk; the lookup of the source that answers uses it, another's drops it", async () => {
+    const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
+    const inet6 = readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin');
+    // A /proc written for the test: one process of this namespace holding one socket (inode 777).
+    const withProc = () => {
+      const platform = linux();
+      platform.links.set('/proc/self/ns/net', 'net:[1]');
+      platform.links.set('/proc/42/ns/net', 'net:[1]');
+      platform.links.set('/proc/42/fd/3', 'socket:[777]');
+      platform.files.set('/proc/42/comm', 'app\n');
+      const signals: (AbortSignal | undefined)[] = [];
+      const readLinks = platform.readLinks.bind(platform);
+      platform.readLinks = (dir: string, signal?: AbortSignal) => (signals.push(signal), readLinks(dir));
+      return { platform, signals };
+    };
+    const row = { inode: 777 } as Parameters<NonNullable<SourceSelector['owners']>['find']>[0][number];
+
+    const answering = withProc();
+    const selector = new SourceSelector('auto', answering.platform, { procRoot: '/proc' }, withChannel(channelOf([[inet], [inet6]])));
+    selector.prefetchOwners();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(answering.platform.listed).toContain('/proc/42/fd'); // read before any reading
+    await selector.read();
+    expect(selector.name).toBe('netlink');
+    const listedBefore = answering.platform.listed.length;
+    const answer = await selector.owners!.find([row]);
+    expect(answer.ownership).toEqual([{ inode: 777, owner: { pid: 42, process: 'app' } }]);
+    expect(answering.platform.listed.length).toBe(listedBefore); // the prefetched walk, not a second one
+
+    const fallingBack = withProc();
+    const missing = () => {
+      throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
+    };
+    const other = new SourceSelector('auto', fallingBack.platform, { procRoot: '/proc' }, withChannel(missing));
+    other.prefetchOwners();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await other.read();
+    expect(other.name).toBe('ss');
+    const owners = other.owners!;
+    // netlink's lookup was dropped (its walk stopped); ss's own looks up afresh.
+    expect(fallingBack.signals.length).toBe(1);
+    expect(fallingBack.signals[0]?.aborted).toBe(true);
+    expect((await owners.find([row])).ownership).toEqual([{ inode: 777, owner: { pid: 42, process: 'app' } }]);
+    expect(fallingBack.signals.length).toBe(2);
+    other.close();
+  });
+
   it('a dump that stops before NLMSG_DONE is a failed poll, not an empty table', async () => {
     const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
     const cut = inet.subarray(0, new DataView(inet.buffer, inet.byteOffset).getUint32(0, true));

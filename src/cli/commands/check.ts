@@ -42,8 +42,10 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
       openMonitor: async (initialState) => {
         const monitor = await openMonitor(options, context, initialState, { failedInputPolls: true });
-        // A window polls the live host in tiers; one run reads every state once.
+        // A window polls the live host in tiers; one run reads every state once, and its owner
+        // lookup (for the flagged rows) reads /proc beside that reading.
         if (options.windowMs !== undefined) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
+        else monitor.prefetchOwners();
         return monitor;
       },
     },

@@ -47,6 +47,8 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
   };
   // --watch of a table that shows stuck or flagged sessions only polls in tiers; one of every state reads every state each time.
   if (!once) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options), censusEveryPoll: () => !showsStuckOrFlaggedOnly(options.selection) });
+  // One poll: the owners of the rows shown are read from /proc beside the reading, not after it.
+  else monitor.prefetchOwners();
   const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {

@@ -20,6 +20,15 @@ export class ProcOwners implements OwnerFinder {
     this.resolver = new OwnerResolver(platform, procRoot);
   }
 
+  /** Starts the /proc walk of the next find() now (OwnerResolver.prefetch). */
+  prefetch(): void {
+    this.resolver.prefetch();
+  }
+
+  close(): void {
+    this.resolver.close();
+  }
+
   async find(rows: readonly SocketRow[]): Promise<OwnerAnswer> {
     const inodes = await this.inodesOf(rows);
     const lookup = await this.resolver.resolve(inodes);

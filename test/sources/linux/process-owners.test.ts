@@ -93,3 +93,83 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
     expect(readLinks.some((p) => p.endsWith('/ns/net'))).toBe(false);
   });
 });
+
+describe('OwnerResolver.prefetch: the walk started before the owners are asked for (one-shot list and check)', () => {
+  /** host(), with each readLinks call's signal kept and its answer held until `release` (a walk still under way). */
+  function slowHost() {
+    const { platform, readLinks } = host();
+    const signals: (AbortSignal | undefined)[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const readLinksIn = platform.readLinks.bind(platform);
+    platform.readLinks = async (dir: string, signal?: AbortSignal) => {
+      signals.push(signal);
+      const links = await readLinksIn(dir);
+      await released;
+      if (signal?.aborted) throw Object.assign(new Error('interrupted'), { code: 'EINTERRUPTED' });
+      return links;
+    };
+    return { platform, readLinks, signals, release };
+  }
+
+  it('reads every process of the namespace before resolve is called; resolve then reads no fd again and answers as a walk would', async () => {
+    const { platform, readLinks, release } = slowHost();
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // Both processes of this namespace are being read, pid 20 (another namespace) is not.
+    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
+    release();
+    const lookup = await resolver.resolve([300, 100, 200]);
+    expect([...lookup.owners].sort((a, b) => a[0] - b[0])).toEqual([
+      [100, { pid: 10, process: 'nginx' }],
+      [300, { pid: 30, process: 'redis' }],
+    ]);
+    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
+    expect(lookup.permissionDenied).toBe(false);
+    // Used once: the next resolve of an inode not cached walks /proc again.
+    await resolver.resolve([300, 100]); // cached
+    await resolver.resolve([300, 100, 999]);
+    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*', '/proc/10/fd/*', '/proc/30/fd/*']);
+  });
+
+  it('a process whose fds are denied still says so through the prefetched walk', async () => {
+    const { platform } = host();
+    platform.links.set('/proc/20/ns/net', OWN);
+    platform.deniedDirectories.add('/proc/20/fd');
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    const lookup = await resolver.resolve([300]);
+    expect(lookup.owners.get(300)).toEqual({ pid: 30, process: 'redis' });
+    expect(lookup.permissionDenied).toBe(true);
+  });
+
+  it('once every wanted inode is found, what the walk still reads is stopped (its signal aborts)', async () => {
+    const { platform, signals, release } = slowHost();
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    release();
+    const lookup = await resolver.resolve([100]);
+    expect(lookup.owners.get(100)).toEqual({ pid: 10, process: 'nginx' });
+    expect(signals).toHaveLength(2);
+    expect(signals.every((s) => s?.aborted)).toBe(true);
+  });
+
+  it('close() stops a walk no resolve used; a resolve with the pids of one namespace (--netns) does not use it', async () => {
+    const { platform, signals, readLinks, release } = slowHost();
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    resolver.close();
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((s) => s?.aborted)).toBe(true);
+
+    resolver.prefetch();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const before = readLinks.length;
+    const lookup = await resolver.resolve([200], [20]);
+    expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+    expect(readLinks.slice(before)).toEqual(['/proc/20/fd/*']);
+  });
+});
