@@ -2,15 +2,19 @@ import type { ListReport } from '../app/reports.js';
 import type { ConnectionView } from '../core/evaluate.js';
 import { findingToJson, formatFinding } from './findings.js';
 import { connectionToJson } from './json.js';
+import { JsonArrayOf } from './json-text.js';
 import { formatConnectionTable } from './table.js';
 
 // `list` output: the rows of one poll as JSON (README "JSON output") or as the table, with
 // --why's findings.
 
-/** The JSON array of one poll; with --why each row carries its finding (null when none). */
-export function listToJson(report: ListReport) {
+/**
+ * The JSON array of one poll; with --why each row carries its finding (null when none). Its rows
+ * are made as writeJson writes them (JsonArrayOf); JSON.stringify takes it as the array.
+ */
+export function listToJson(report: ListReport): JsonArrayOf<ConnectionView> {
   const { diagnosis, places } = report;
-  return report.views.map((view) => {
+  return new JsonArrayOf(report.views, (view) => {
     const json = places ? { row: places.get(view)!, ...connectionToJson(view) } : connectionToJson(view);
     if (!diagnosis) return json;
     const finding = diagnosis.byConnection.get(view.connection.key);

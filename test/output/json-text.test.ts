@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonPieces, writeJson } from '../../src/output/json-text.js';
+import { JsonArrayOf, jsonPieces, writeJson } from '../../src/output/json-text.js';
 
 function written(value: unknown, indent?: number): { text: string; writes: number } {
   let text = '';
@@ -53,6 +53,26 @@ describe('writeJson', () => {
     expect(pieces.length).toBeLessThan(100); // not one piece a row
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(2 * (1 << 18));
     expect(pieces.join('')).toBe(JSON.stringify(rows, null, 2));
+  });
+
+  it('JsonArrayOf: its elements are made slice by slice as the text is taken, and the text is that of the mapped array', () => {
+    // Items written for the test; toJson makes a row object from each, as list --json does from a view.
+    const items = Array.from({ length: 5000 }, (_, i) => i);
+    let made = 0;
+    const toJson = (i: number) => (made++, i % 7 === 3 ? undefined : { port: i, state: i % 2 ? 'ESTABLISHED' : 'TIME_WAIT', note: 'z'.repeat(100) });
+    const pieces = jsonPieces(new JsonArrayOf(items, toJson), '  ', '', 0);
+    expect(pieces.next().value).toBe('[');
+    pieces.next();
+    expect(made).toBe(1); // the first slice is the first element alone
+    pieces.next();
+    expect(made).toBeGreaterThan(1);
+    expect(made).toBeLessThan(items.length);
+    for (const indent of [2, undefined]) {
+      expect(written(new JsonArrayOf(items, toJson), indent).text).toBe(`${JSON.stringify(items.map(toJson), null, indent)}\n`);
+      expect(written({ flagged: new JsonArrayOf(items, toJson) }, indent).text).toBe(`${JSON.stringify({ flagged: items.map(toJson) }, null, indent)}\n`);
+    }
+    expect(JSON.stringify(new JsonArrayOf(items, toJson))).toBe(JSON.stringify(items.map(toJson)));
+    expect(written(new JsonArrayOf([], toJson), 2).text).toBe('[]\n');
   });
 
   it('hands the text over in pieces of about 1 MiB, never as one string', () => {

@@ -12,7 +12,7 @@ import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import { censusIntervalOf, type ListOptions } from '../parse-command-line.js';
 import { STUCK_STATES } from '../../core/tcp-state.js';
-import { selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
+import { isEmptySelection, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   // Input files that gave no table: the table shows what the others hold, and the exit says so.
@@ -22,13 +22,15 @@ export async function runList(options: ListOptions, context: CliContext): Promis
 async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ListOptions, context: CliContext): Promise<number> {
   const events = log ? new EventStream() : undefined;
   const byOwner = selectionNeedsOwners(options.selection);
+  // No filter (the common `list`): every row is shown and needs its owner, with no test per row.
+  const everyRow = isEmptySelection(options.selection);
   const request = {
     policy,
     why: options.why,
     numbered: options.numbered === true,
     facts: options.why ? await monitor.hostFacts() : {},
-    selects: (view: ConnectionView) => selects(options.selection, view),
-    needsOwnerToSelect: (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
+    selects: everyRow ? () => true : (view: ConnectionView) => selects(options.selection, view),
+    needsOwnerToSelect: everyRow ? () => true : (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
   };
   const seenNotices = new Set<string>();
   const notice = (key: string, text: string) => {
