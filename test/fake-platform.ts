@@ -129,12 +129,14 @@ export class FakePlatform implements Platform {
     for (const pid of pids) this.links.set(`/proc/${pid}/ns/net`, this.links.get('/proc/self/ns/net')!);
   }
 
-  async readLinks(dir: string): Promise<[string, string][]> {
+  async readSocketInodes(dir: string): Promise<Float64Array> {
     const names = await this.listDirectory(dir);
-    return names.flatMap((name): [string, string][] => {
-      const link = this.links.get(`${dir}/${name}`);
-      return link === undefined ? [] : [[name, link]];
-    });
+    return Float64Array.from(
+      names.flatMap((name) => {
+        const match = /^socket:\[(\d+)\]$/.exec(this.links.get(`${dir}/${name}`) ?? '');
+        return match ? [Number(match[1])] : [];
+      }),
+    );
   }
 
   async readLink(path: string): Promise<string> {

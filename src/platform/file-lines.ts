@@ -2,8 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { notFileError, type NotFileKind } from './bounded-read.js';
 import { interruptedError, readLimitError } from './limits.js';
 
-// Reads a file's lines on a worker thread, handing them over in large chunks; and a directory's
-// symbolic links (a process's /proc/<pid>/fd) there too.
+// Reads a file's lines on a worker thread, handing them over in large chunks; and the socket
+// inodes a process's /proc/<pid>/fd links name, there too.
 //
 // Why: /proc/net/tcp is written by the kernel during read(2), one page (~27 sockets) per call
 // (seq_file), so 100,000 sockets take ~3,500 reads. Through libuv's thread pool each read is a
@@ -23,7 +23,8 @@ const { parentPort } = process.getBuiltinModule('node:worker_threads');
 const { openSync, readSync, closeSync, fstatSync, readdirSync, readlinkSync, constants } = process.getBuiltinModule('node:fs');
 const { StringDecoder } = process.getBuiltinModule('node:string_decoder');
 const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
-function readLinks(id, dir, cancel) {
+const SOCKET_LINK = /^socket:\\[(\\d+)\\]$/;
+function socketInodes(id, dir, cancel) {
   let names;
   try {
     names = readdirSync(dir);
@@ -31,21 +32,23 @@ function readLinks(id, dir, cancel) {
     parentPort.postMessage({ id, error: { code: error.code, message: error.message } });
     return;
   }
-  const found = [];
-  const targets = [];
+  const inodes = new Float64Array(names.length);
+  let count = 0;
   for (let i = 0; i < names.length; i++) {
     if (i % 1024 === 0 && Atomics.load(cancel, 0) !== 0) return;
+    let link;
     try {
-      targets.push(readlinkSync(dir + '/' + names[i]));
-      found.push(names[i]);
+      link = readlinkSync(dir + '/' + names[i]);
     } catch {
-      // closed since the listing, or not a link
+      continue; // closed since the listing, or not a link
     }
+    const match = SOCKET_LINK.exec(link);
+    if (match) inodes[count++] = Number(match[1]);
   }
-  parentPort.postMessage({ id, names: found, targets });
+  parentPort.postMessage({ id, inodes: inodes.buffer, count }, [inodes.buffer]);
 }
-parentPort.on('message', ({ id, path, linksOf, maxBytes, cancel }) => {
-  if (linksOf !== undefined) return readLinks(id, linksOf, cancel);
+parentPort.on('message', ({ id, path, socketsOf, maxBytes, cancel }) => {
+  if (socketsOf !== undefined) return socketInodes(id, socketsOf, cancel);
   let fd;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
@@ -83,7 +86,7 @@ parentPort.on('message', ({ id, path, linksOf, maxBytes, cancel }) => {
 
 type WorkerMessage =
   | { id: number; text: string }
-  | { id: number; names: string[]; targets: string[] }
+  | { id: number; inodes: ArrayBuffer; count: number }
   | { id: number; done: true }
   | { id: number; notFile: NotFileKind }
   | { id: number; tooLarge: true }
@@ -91,8 +94,8 @@ type WorkerMessage =
 
 interface PendingRead {
   onText: (text: string) => void;
-  /** A directory's links (readLinks): names and their targets, in the same order. */
-  onLinks?: (names: string[], targets: string[]) => void;
+  /** A directory's socket inodes (readSocketInodes). */
+  onInodes?: (inodes: Float64Array) => void;
   resolve: () => void;
   reject: (error: Error) => void;
   maxBytes: number;
@@ -123,20 +126,21 @@ export class WorkerFileReader {
   }
 
   /**
-   * Every symbolic link in `dir` with its target, as [name, target] (entries gone or not links by
-   * the time they are read are left out), read on the worker: synchronous readlink(2) calls, none
-   * on this thread, so a /proc walk runs beside the caller's work. Rejects with the listing's
-   * error (ENOENT, EACCES), or EINTERRUPTED when `signal` aborts (the worker then stops).
+   * The inode of every link in `dir` whose target is "socket:[INODE]", in the directory's order
+   * (entries gone by the time they are read, and other links, are left out), read on the worker:
+   * synchronous readlink(2) calls and their parsing, none on this thread, so a /proc walk runs
+   * beside the caller's work. Rejects with the listing's error (ENOENT, EACCES), or EINTERRUPTED
+   * when `signal` aborts (the worker then stops).
    */
-  readLinks(dir: string, signal?: AbortSignal): Promise<[string, string][]> {
-    let links: [string, string][] = [];
-    const onLinks = (names: string[], targets: string[]) => {
-      links = names.map((name, i): [string, string] => [name, targets[i]!]);
+  readSocketInodes(dir: string, signal?: AbortSignal): Promise<Float64Array> {
+    let inodes: Float64Array = new Float64Array(0);
+    const onInodes = (found: Float64Array) => {
+      inodes = found;
     };
-    return this.ask({ linksOf: dir, maxBytes: 0 }, { onText: () => undefined, onLinks }, signal ? { maxBytes: 0, signal } : { maxBytes: 0 }).then(() => links);
+    return this.ask({ socketsOf: dir, maxBytes: 0 }, { onText: () => undefined, onInodes }, signal ? { maxBytes: 0, signal } : { maxBytes: 0 }).then(() => inodes);
   }
 
-  private ask(message: { path?: string; linksOf?: string; maxBytes: number }, handlers: Pick<PendingRead, 'onText' | 'onLinks'>, limits: ReadLimits): Promise<void> {
+  private ask(message: { path?: string; socketsOf?: string; maxBytes: number }, handlers: Pick<PendingRead, 'onText' | 'onInodes'>, limits: ReadLimits): Promise<void> {
     if (limits.signal?.aborted) return Promise.reject(interruptedError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
@@ -196,8 +200,8 @@ export class WorkerFileReader {
       return;
     }
     this.settle(message.id);
-    if ('names' in message) {
-      read.onLinks?.(message.names, message.targets);
+    if ('inodes' in message) {
+      read.onInodes?.(new Float64Array(message.inodes, 0, message.count));
       read.resolve();
     } else if ('done' in message) read.resolve();
     else if ('tooLarge' in message) read.reject(readLimitError('larger than', read.maxBytes));

@@ -201,8 +201,8 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
       platform.links.set('/proc/42/fd/3', 'socket:[777]');
       platform.files.set('/proc/42/comm', 'app\n');
       const signals: (AbortSignal | undefined)[] = [];
-      const readLinks = platform.readLinks.bind(platform);
-      platform.readLinks = (dir: string, signal?: AbortSignal) => (signals.push(signal), readLinks(dir));
+      const readLinks = platform.readSocketInodes.bind(platform);
+      platform.readSocketInodes = (dir: string, signal?: AbortSignal) => (signals.push(signal), readLinks(dir));
       return { platform, signals };
     };
     const row = { inode: 777 } as Parameters<NonNullable<SourceSelector['owners']>['find']>[0][number];

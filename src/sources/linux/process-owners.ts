@@ -14,16 +14,10 @@ export interface OwnerLookup {
   permissionDenied: boolean;
 }
 
-/** "socket:[233569]" → 233569. */
-export function parseSocketLink(link: string): number | undefined {
-  const match = /^socket:\[(\d+)\]$/.exec(link);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** A walk started ahead of the scan that uses it: the namespace's processes, and each one's fd links being read. */
+/** A walk started ahead of the scan that uses it: the namespace's processes, and the socket inodes of each one's fds being read. */
 interface Prefetch {
   /** The processes to walk, in order; undefined when /proc could not be listed. */
-  walk: Promise<{ pids: string[]; links: Map<string, Promise<[string, string][]>> } | undefined>;
+  walk: Promise<{ pids: string[]; links: Map<string, Promise<Float64Array>> } | undefined>;
   stop: AbortController;
 }
 
@@ -67,7 +61,7 @@ export class OwnerResolver {
 
   /**
    * Starts reading the fd links of every process of the namespace now (off this thread, see
-   * Platform.readLinks), for the next resolve without `pids`: a one-shot command's walk (the
+   * Platform.readSocketInodes), for the next resolve without `pids`: a one-shot command's walk (the
    * readlink(2) of each descriptor, the bulk of a lookup at 40,000 sockets) then runs beside its
    * reading and evaluation instead of after them. Every process's fds are read, not only until
    * the wanted inodes are found, as those are not known yet. The next scan uses it (and stops
@@ -78,9 +72,9 @@ export class OwnerResolver {
     const stop = new AbortController();
     const walk = this.namespacePids().then(
       (pids) => {
-        const links = new Map<string, Promise<[string, string][]>>();
+        const links = new Map<string, Promise<Float64Array>>();
         for (const pid of pids) {
-          const read = this.platform.readLinks(`${this.procRoot}/${pid}/fd`, stop.signal);
+          const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal);
           read.catch(() => undefined); // its error is the scan's to judge, if a scan comes
           links.set(pid, read);
         }
@@ -146,9 +140,9 @@ export class OwnerResolver {
         }
         if (link !== undefined && link !== netns) continue; // another namespace's process: not the holder of a socket of this one
       }
-      let links: [string, string][];
+      let links: Float64Array;
       try {
-        links = await this.platform.readLinks(`${this.procRoot}/${pid}/fd`);
+        links = await this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`);
       } catch (error) {
         if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
         continue; // the process exited, or is not ours
@@ -165,7 +159,7 @@ export class OwnerResolver {
     let denied = false;
     for (const pid of walk.pids) {
       if (missing.size === 0) break;
-      let links: [string, string][];
+      let links: Float64Array;
       try {
         links = await walk.links.get(pid)!;
       } catch (error) {
@@ -177,12 +171,12 @@ export class OwnerResolver {
     return denied;
   }
 
-  /** Takes the wanted inodes among one process's fd links as its own. */
-  private async claim(pid: string, links: readonly [string, string][], missing: Set<number>, owners: Map<number, Owner>): Promise<void> {
+  /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
+  private async claim(pid: string, inodes: Float64Array, missing: Set<number>, owners: Map<number, Owner>): Promise<void> {
     let name: string | undefined;
-    for (const [, link] of links) {
-      const inode = parseSocketLink(link);
-      if (inode === undefined || !missing.has(inode)) continue;
+    for (let i = 0; i < inodes.length; i++) {
+      const inode = inodes[i]!;
+      if (!missing.has(inode)) continue;
       name ??= await this.processName(pid);
       owners.set(inode, { pid: Number(pid), process: name });
       missing.delete(inode);

@@ -28,8 +28,8 @@ function host(procRoot = '/proc'): { platform: FakePlatform; readLinks: string[]
     readLinks.push(path);
     return readLink(path);
   };
-  const readLinksIn = platform.readLinks.bind(platform);
-  platform.readLinks = (dir: string) => {
+  const readLinksIn = platform.readSocketInodes.bind(platform);
+  platform.readSocketInodes = (dir: string) => {
     readLinks.push(`${dir}/*`);
     return readLinksIn(dir);
   };
@@ -95,14 +95,14 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
 });
 
 describe('OwnerResolver.prefetch: the walk started before the owners are asked for (one-shot list and check)', () => {
-  /** host(), with each readLinks call's signal kept and its answer held until `release` (a walk still under way). */
+  /** host(), with each readSocketInodes call's signal kept and its answer held until `release` (a walk still under way). */
   function slowHost() {
     const { platform, readLinks } = host();
     const signals: (AbortSignal | undefined)[] = [];
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const readLinksIn = platform.readLinks.bind(platform);
-    platform.readLinks = async (dir: string, signal?: AbortSignal) => {
+    const readLinksIn = platform.readSocketInodes.bind(platform);
+    platform.readSocketInodes = async (dir: string, signal?: AbortSignal) => {
       signals.push(signal);
       const links = await readLinksIn(dir);
       await released;
