@@ -66,6 +66,11 @@ const MIN_RTO_MS = 200;
 /** Everything findings compare a connection with, computed once per evaluation. */
 export class DiagnosisIndex {
   readonly byOwnerInState = new Map<string, ConnectionView[]>();
+  /**
+   * Connections by remote endpoint, for the remotes a group finding can name: those with a
+   * SYN_SENT connection, and every remote only where the TIME_WAITs could fill half the ephemeral
+   * range (a text key per row of 40,000 cost more than the findings that read them).
+   */
   readonly byRemote = new Map<string, ConnectionView[]>();
   readonly listeners = new Map<string, ConnectionView>();
   /** growthOf each group, once: every flagged CLOSE_WAIT of a process cites its group's (1,600 of them walked 1,600 times each at 40,000 sockets). */
@@ -75,11 +80,22 @@ export class DiagnosisIndex {
     readonly views: readonly ConnectionView[],
     readonly facts: HostFacts = {},
   ) {
+    const synSent = new Map<string, Set<number>>();
+    let timeWaits = 0;
+    for (const { row } of views) {
+      if (row.state === TcpState.SYN_SENT) {
+        const ports = synSent.get(row.remote.address);
+        if (ports) ports.add(row.remote.port);
+        else synSent.set(row.remote.address, new Set([row.remote.port]));
+      } else if (row.state === TcpState.TIME_WAIT) timeWaits++;
+    }
+    const range = facts.ephemeralPorts && facts.ephemeralPorts.high - facts.ephemeralPorts.low + 1;
+    const everyRemote = range !== undefined && timeWaits >= range / 2;
     for (const view of views) {
       const { row } = view;
       const owner = ownerLabel(row);
       if (owner) push(this.byOwnerInState, `${owner} ${row.state}`, view);
-      push(this.byRemote, formatEndpoint(row.remote), view);
+      if (everyRemote || synSent.get(row.remote.address)?.has(row.remote.port)) push(this.byRemote, formatEndpoint(row.remote), view);
       if (row.state === TcpState.LISTEN) this.listeners.set(formatEndpoint(row.local), view);
     }
   }

@@ -208,4 +208,35 @@ describe('findings for groups', () => {
     ]);
     expect(diagnoseGroups(new DiagnosisIndex(track([rows.slice(0, 40)]).views, facts))).toEqual([]);
   });
+
+  it('remote groups over a mixed table: each counts every connection to its remote, in the order the remotes first appear among the views', () => {
+    // Rows written for the test: remote A has SYN_SENT beside other states, B fills the ephemeral range with TIME_WAIT, C only SYN_SENT, D neither.
+    const A = { address: '10.0.0.5', port: 5432 };
+    const B = { address: '10.0.0.9', port: 80 };
+    const C = { address: 'fd00::7', port: 443 };
+    const D = { address: '10.0.0.6', port: 22 };
+    const rows = [
+      row('ESTABLISHED', { remote: A }),
+      ...Array.from({ length: 3 }, () => row('SYN_SENT', { remote: A })),
+      row('TIME_WAIT', { remote: A }),
+      ...Array.from({ length: 60 }, () => row('TIME_WAIT', { remote: B })),
+      ...Array.from({ length: 2 }, () => row('SYN_SENT', { remote: C })),
+      ...Array.from({ length: 5 }, () => row('ESTABLISHED', { remote: D })),
+    ];
+    const { views } = track([rows]);
+    const firstSeen = [...new Set(views.map((v) => `${v.row.remote.address}:${v.row.remote.port}`))];
+    const order = (subjects: string[]) => [...subjects].sort((a, b) => firstSeen.indexOf(a.replace(/^\[(.*)\]/, '$1')) - firstSeen.indexOf(b.replace(/^\[(.*)\]/, '$1')));
+
+    const withRange = diagnoseGroups(new DiagnosisIndex(views, { ephemeralPorts: { low: 32_768, high: 32_867 } }));
+    const upstream = withRange.filter((g) => g.code === 'upstream-unreachable');
+    expect(upstream.map((g) => g.subject)).toEqual(order(['10.0.0.5:5432', '[fd00::7]:443']));
+    expect(upstream.find((g) => g.subject === '10.0.0.5:5432')!.summary).toBe('3 of 5 connections to 10.0.0.5:5432 are half-open: upstream down or filtered');
+    expect(upstream.find((g) => g.subject === '[fd00::7]:443')!.summary).toBe('all 2 connections to [fd00::7]:443 are half-open: upstream down or filtered');
+    expect(withRange.filter((g) => g.code === 'ephemeral-ports').map((g) => g.subject)).toEqual(['10.0.0.9:80']);
+
+    // A wider range the TIME_WAITs cannot fill: the same SYN_SENT groups, no port finding.
+    const wide = diagnoseGroups(new DiagnosisIndex(views, { ephemeralPorts: { low: 32_768, high: 60_999 } }));
+    expect(wide).toEqual(upstream);
+    expect(diagnoseGroups(new DiagnosisIndex(views))).toEqual(upstream);
+  });
 });
