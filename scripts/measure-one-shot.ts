@@ -1,5 +1,5 @@
 // npx tsx scripts/measure-one-shot.ts [--sockets 40000] [--rounds 5] [--before DIR/dist/cli/main.js] [--name-prefix P]
-//                                      [--namespace NAME] [--peer-proc-root DIR]
+//                                      [--namespace NAME] [--hide-processes PID,PID…]
 //
 // Issue 15 part 4's one-shot targets, whole process: `tcpdwell list --json` against `ss -tanoip`
 // (which also walks /proc for owners) and `tcpdwell check --no-state` against `ss -tanoi`, at a
@@ -9,13 +9,14 @@
 // of wall time and of CPU (user + system, children included: ss's, and tcpdwell's worker threads)
 // are printed as JSON and a Markdown table. `--before` times a second build (e.g. main's) in the
 // same rounds. Root only (ip netns add); the namespace is removed at the end. `--namespace` measures
-// against a population already held there (left as it is). `--peer-proc-root DIR` gives
-// `ss -tanoip` PROC_ROOT=DIR (ss reads its /proc there): a directory of links to the /proc entries of
-// every process but another session's held population, whose fds `ss -p` would walk too (a
-// 100,000-socket population adds seconds to `ss -tanoip`, not to tcpdwell, which walks only the
-// namespace's processes).
+// against a population already held there (left as it is). `--hide-processes` bind-mounts an empty
+// directory over /proc/PID of each process named, inside the measurement's own mount namespace
+// (`ip netns exec` gives it one; the host's /proc is untouched), for every command alike: `ss -p`
+// walks every process's fds, so another session's held population (96,000 sockets) adds seconds
+// to `ss -tanoip` and nothing to tcpdwell, which walks only the namespace's processes. (ss's
+// PROC_ROOT would not do: with it set, ss reads /proc/net/tcp instead of asking sock_diag.)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +35,7 @@ const { values } = parseArgs({
     inner: { type: 'boolean', default: false },
     'name-prefix': { type: 'string', default: 'tcpdwell-one-shot' },
     namespace: { type: 'string' },
-    'peer-proc-root': { type: 'string' },
+    'hide-processes': { type: 'string' },
   },
 });
 
@@ -47,11 +48,11 @@ interface Timing {
  * Runs argv under /usr/bin/time, its stdout read through a pipe (as a user's shell or a script
  * does) and thrown away; wall time from here, CPU (user + system of it and its children) from time(1).
  */
-function timed(argv: readonly string[], scratch: string, extraEnv: Record<string, string> = {}): Promise<Timing> {
+function timed(argv: readonly string[], scratch: string): Promise<Timing> {
   const report = join(scratch, 'time.txt');
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, ...extraEnv, LC_ALL: 'C' } });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, LC_ALL: 'C' } });
     child.stdout!.on('data', () => undefined);
     child.once('error', reject);
     child.once('close', (code) => {
@@ -80,12 +81,26 @@ async function measureInside(): Promise<void> {
     commands[`tcpdwell check --no-state${suffix}`] = [node, cli, 'check', '--no-state'];
   }
   const runs: Record<string, Timing[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  const empty = join(scratch, 'empty');
+  const hidden = values['hide-processes']?.split(',') ?? [];
   try {
+    // This process runs in the mount namespace `ip netns exec` made for it: mounts here stay here.
+    mkdirSync(empty);
+    for (const pid of hidden) {
+      if (!/^\d+$/.test(pid)) throw new Error(`--hide-processes: ${pid} is not a pid`);
+      execFileSync('mount', ['--bind', empty, `/proc/${pid}`]);
+    }
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const [name, argv] of Object.entries(commands))
-        runs[name]!.push(await timed(argv, scratch, argv[1] === '-tanoip' && values['peer-proc-root'] ? { PROC_ROOT: values['peer-proc-root'] } : {}));
+      for (const [name, argv] of Object.entries(commands)) runs[name]!.push(await timed(argv, scratch));
     }
   } finally {
+    for (const pid of hidden) {
+      try {
+        execFileSync('umount', [`/proc/${pid}`], { stdio: 'ignore' });
+      } catch {
+        // not mounted (a pid refused above)
+      }
+    }
     rmSync(scratch, { recursive: true, force: true });
   }
   const medians = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { wallMs: median(v.map((t) => t.wallMs)), cpuMs: median(v.map((t) => t.cpuMs)) }]));
@@ -103,7 +118,7 @@ async function main(): Promise<void> {
     const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
     const args = ['--inner', '--rounds', String(values.rounds)];
     if (values.before) args.push('--before', values.before);
-    if (values['peer-proc-root']) args.push('--peer-proc-root', values['peer-proc-root']);
+    if (values['hide-processes']) args.push('--hide-processes', values['hide-processes']);
     const out = execFileSync('ip', inNamespace(population.namespace, [process.execPath, '--import', 'tsx', SELF, ...args]), { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26 });
     const medians = JSON.parse(out) as Record<string, Timing>;
     const startup = medians['node -e 0 (start-up)']!;
