@@ -17,7 +17,7 @@ export interface OwnerLookup {
 /** A walk started ahead of the scan that uses it: the namespace's processes, and the socket inodes of each one's fds being read. */
 interface Prefetch {
   /** The processes to walk, in order; undefined when /proc could not be listed. */
-  walk: Promise<{ pids: string[]; links: Map<string, Promise<Float64Array>> } | undefined>;
+  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<Float64Array>> } | undefined>;
   stop: AbortController;
 }
 
@@ -72,13 +72,13 @@ export class OwnerResolver {
     const stop = new AbortController();
     const walk = this.namespacePids().then(
       (pids) => {
-        const links = new Map<string, Promise<Float64Array>>();
+        const inodes = new Map<string, Promise<Float64Array>>();
         for (const pid of pids) {
           const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal);
           read.catch(() => undefined); // its error is the scan's to judge, if a scan comes
-          links.set(pid, read);
+          inodes.set(pid, read);
         }
-        return { pids, links };
+        return { pids, inodes };
       },
       () => undefined,
     );
@@ -140,33 +140,33 @@ export class OwnerResolver {
         }
         if (link !== undefined && link !== netns) continue; // another namespace's process: not the holder of a socket of this one
       }
-      let links: Float64Array;
+      let inodes: Float64Array;
       try {
-        links = await this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`);
+        inodes = await this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`);
       } catch (error) {
         if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
         continue; // the process exited, or is not ours
       }
-      await this.claim(pid, links, missing, owners);
+      await this.claim(pid, inodes, missing, owners);
     }
     return denied;
   }
 
-  /** As scan, over the links a prefetch has read (or is reading), in the same order. */
+  /** As scan, over the socket inodes a prefetch has read (or is reading), in the same order. */
   private async scanPrefetched(prefetched: Prefetch, missing: Set<number>, owners: Map<number, Owner>): Promise<boolean> {
     const walk = await prefetched.walk;
     if (!walk) return true;
     let denied = false;
     for (const pid of walk.pids) {
       if (missing.size === 0) break;
-      let links: Float64Array;
+      let inodes: Float64Array;
       try {
-        links = await walk.links.get(pid)!;
+        inodes = await walk.inodes.get(pid)!;
       } catch (error) {
         if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
         continue;
       }
-      await this.claim(pid, links, missing, owners);
+      await this.claim(pid, inodes, missing, owners);
     }
     return denied;
   }
