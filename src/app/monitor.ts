@@ -1,5 +1,5 @@
 import type { HostFacts } from '../core/diagnosis.js';
-import { evaluateAll, withOwnership, type ConnectionView, type Evaluation, type Ownership } from '../core/evaluate.js';
+import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
@@ -218,6 +218,18 @@ export class Monitor {
     // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
     const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);
     return { evaluation: { ...evaluation, views: evaluation.views.map(complete) }, ownersHidden: found.permissionDenied };
+  }
+
+  /**
+   * Each connection's row, dwell and own flag at the last poll's time, one reused object per
+   * connection (forEachEvaluated), for front ends that only count; undefined where that is not
+   * the evaluation: a policy with count rules, or one that needs owners (rules on process names).
+   */
+  evaluatedEach(policy: Policy): ((visit: (evaluated: EvaluatedConnection) => void) => void) | undefined {
+    if (policy.counts.length > 0 || (this.provider.owners && policyNeedsProcesses(policy))) return undefined;
+    const tracker = this.tracker;
+    const now = tracker.lastPollMs ?? this.platform.nowMs();
+    return (visit) => forEachEvaluated(tracker, now, policy, visit);
   }
 
   /** Inode and owner of each connection, by key, from the source's lookup: one /proc scan at most. */

@@ -1,6 +1,6 @@
 import { emptyDwellHistograms, observeDwells } from '../core/dwell-histogram.js';
 import type { Policy } from '../core/policy.js';
-import { connectionSamples, formatMetrics, type ExporterSnapshot } from '../output/prometheus.js';
+import { connectionSamples, connectionSamplesOf, formatMetrics, type ExporterSnapshot } from '../output/prometheus.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
 import type { Monitor, PollOutcome } from './monitor.js';
 import { PollLoop, type PollClock } from './poll-loop.js';
@@ -65,13 +65,19 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;
-      // Metrics show no owners: none looked up (unless a rule matches on process names).
-      const { evaluation } = await monitor.evaluate(policy, 'none', { ranked: false });
-      // The samples, not the evaluation, are kept until the next poll (a view per connection).
-      snapshot.connectionSamples = connectionSamples({ ...snapshot, evaluation });
+      // Counted in one pass, no view per connection, where the metrics are all that is wanted
+      // (no --log, whose alerts need the views; no count rules or rules on process names).
+      const each = log ? undefined : monitor.evaluatedEach(policy);
+      if (each) snapshot.connectionSamples = connectionSamplesOf(each, [], snapshot);
+      else {
+        // Metrics show no owners: none looked up (unless a rule matches on process names).
+        const { evaluation } = await monitor.evaluate(policy, 'none', { ranked: false });
+        // The samples, not the evaluation, are kept until the next poll (a view per connection).
+        snapshot.connectionSamples = connectionSamples({ ...snapshot, evaluation });
+        await log?.write(stream.next(outcome, evaluation));
+      }
       snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
       before = monitor.tracker; // not kept alive (a map of 100,000) until the next poll takes its own
-      await log?.write(stream.next(outcome, evaluation));
     } else {
       snapshot.polls.failed++;
       await log?.write(stream.next(outcome, undefined));

@@ -1,6 +1,8 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
-import { FLAG_KINDS, countStates, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { netnsText } from '../core/connection.js';
+import { FLAG_KINDS, countStates, tallyFlags, type ConnectionView, type EvaluatedConnection, type Evaluation } from '../core/evaluate.js';
+import { netnsText, type NetnsLabel } from '../core/connection.js';
+import type { CountFlag, FlagKind, Severity } from '../core/policy.js';
+import type { TcpState } from '../core/tcp-state.js';
 import { appendAll } from '../core/lists.js';
 
 // The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
@@ -129,6 +131,102 @@ export function connectionSamples(s: Pick<ExporterSnapshot, 'evaluation' | 'list
     return (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(longest[c])}`);
   });
   return ports === undefined ? { connections, flagged, oldest } : { connections, ports, flagged, oldest };
+}
+
+/**
+ * The same samples as connectionSamples, gathered in one pass over `each` (core's
+ * forEachEvaluated) instead of a view per connection: what serve computes at every poll. Count
+ * rules are not applied there, so `countFlags` is what evaluateCounts gave (none without count rules).
+ */
+export function connectionSamplesOf(
+  each: (visit: (evaluated: EvaluatedConnection) => void) => void,
+  countFlags: readonly CountFlag[],
+  s: Pick<ExporterSnapshot, 'listenerPorts' | 'netnsLabels'>,
+): ConnectionSamples {
+  const all = newBucket(undefined);
+  const byInode = new Map<number, Bucket>();
+  const loose = newBucket(undefined);
+  const ports = new Map<number, Map<TcpState, number>>(s.listenerPorts.map((p) => [p, zeroCounts()]));
+  each(({ row, dwellMs, flag }) => {
+    let bucket = all;
+    if (s.netnsLabels) {
+      const inode = row.netns?.inode;
+      if (inode === undefined) bucket = loose;
+      else {
+        bucket = byInode.get(inode) ?? newBucket(row.netns);
+        if (bucket.count === 0) byInode.set(inode, bucket);
+      }
+    }
+    bucket.count++;
+    bucket.states.set(row.state, bucket.states.get(row.state)! + 1);
+    const dwellClass = dwellClassOf(row.state);
+    if (dwellClass) bucket.longest[dwellClass] = Math.max(bucket.longest[dwellClass], dwellMs / 1000);
+    if (flag) bucket.tally[flag.kind][flag.severity]++;
+    const port = ports.get(row.local.port);
+    if (port) port.set(row.state, port.get(row.state)! + 1);
+  });
+
+  let groups: { labels: string; bucket: Bucket }[];
+  if (!s.netnsLabels) groups = [{ labels: '', bucket: all }];
+  else {
+    // As netnsGroups ranks them: most connections first, then the inode; the rest under "other".
+    const ranked = [...byInode.entries()].sort((a, b) => b[1].count - a[1].count || a[0] - b[0]);
+    const kept = ranked.slice(0, s.netnsLabels.maxSeries);
+    const texts = kept.map(([, bucket]) => netnsText(bucket.netns!));
+    groups = kept.map(([inode, bucket], i) => {
+      const text = texts[i]!;
+      const shared = texts.filter((t) => t === text).length > 1 || text === OTHER_NETNS || text === 'all';
+      return { labels: `netns="${label(shared ? `${text} net:[${inode}]` : text)}",`, bucket };
+    });
+    const other = loose;
+    for (const [, bucket] of ranked.slice(s.netnsLabels.maxSeries)) mergeInto(other, bucket);
+    if (other.count > 0 || groups.length === 0) groups.push({ labels: `netns="${OTHER_NETNS}",`, bucket: other });
+  }
+
+  const connections = groups.flatMap(({ labels, bucket }) => [...bucket.states].map(([state, n]) => `tcpdwell_connections{${labels}state="${state}"} ${n}`));
+  let portSamples: string[] | undefined;
+  if (s.listenerPorts.length > 0) {
+    portSamples = [];
+    for (const port of s.listenerPorts) for (const [state, n] of ports.get(port)!) portSamples.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${n}`);
+  }
+  const flagged = groups.flatMap(({ labels, bucket }) => {
+    const tally = bucket.tally;
+    if (labels === '') for (const flag of countFlags) tally.count[flag.severity]++;
+    const kinds = labels === '' ? FLAG_KINDS : FLAG_KINDS.filter((k) => k !== 'count');
+    return kinds.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{${labels}kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`));
+  });
+  if (s.netnsLabels) {
+    const tally = tallyFlags({ views: [], countFlags });
+    for (const severity of SEVERITIES) flagged.push(`tcpdwell_flagged{netns="all",kind="count",severity="${severity}"} ${tally.count[severity]}`);
+  }
+  const oldest = groups.flatMap(({ labels, bucket }) => (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(bucket.longest[c])}`));
+  return portSamples === undefined ? { connections, flagged, oldest } : { connections, ports: portSamples, flagged, oldest };
+}
+
+/** One namespace's figures (or all rows' without netns labels). */
+interface Bucket {
+  /** The first row's label: its name in the series. */
+  netns: NetnsLabel | undefined;
+  count: number;
+  states: Map<TcpState, number>;
+  longest: Record<DwellClass, number>;
+  tally: Record<FlagKind, Record<Severity, number>>;
+}
+
+function newBucket(netns: NetnsLabel | undefined): Bucket {
+  return { netns, count: 0, states: zeroCounts(), longest: { half_open: 0, half_close: 0 }, tally: tallyFlags({ views: [], countFlags: [] }) };
+}
+
+/** Every state at zero, in ALL_TCP_STATES order (countStates' order). */
+function zeroCounts(): Map<TcpState, number> {
+  return countStates([]);
+}
+
+function mergeInto(into: Bucket, from: Bucket): void {
+  into.count += from.count;
+  for (const [state, n] of from.states) into.states.set(state, into.states.get(state)! + n);
+  for (const c of ['half_open', 'half_close'] as const) into.longest[c] = Math.max(into.longest[c], from.longest[c]);
+  for (const kind of FLAG_KINDS) for (const severity of SEVERITIES) into.tally[kind][severity] += from.tally[kind][severity];
 }
 
 /**
