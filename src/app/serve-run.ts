@@ -55,8 +55,6 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
   };
   const stream = new EventStream();
   let body = formatMetrics(snapshot);
-  // The tracker as it was before the poll: a closed connection's dwell is read from it.
-  let before = monitor.tracker;
   const record = async (outcome: PollOutcome) => {
     snapshot.source = outcome.source;
     snapshot.lastPollSeconds = outcome.durationMs / 1000;
@@ -76,8 +74,7 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
         snapshot.connectionSamples = connectionSamples({ ...snapshot, evaluation });
         await log?.write(stream.next(outcome, evaluation));
       }
-      snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
-      before = monitor.tracker; // not kept alive (a map of 100,000) until the next poll takes its own
+      snapshot.histograms = observeDwells(snapshot.histograms, outcome.events);
     } else {
       snapshot.polls.failed++;
       await log?.write(stream.next(outcome, undefined));
@@ -89,10 +86,7 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
   const loop = new PollLoop({ clock: run.clock, signal: run.signal, intervalMs: run.intervalMs, failureReporting: 'first-of-streak' });
   try {
     await loop.run({
-      poll: () => {
-        before = monitor.tracker;
-        return monitor.poll();
-      },
+      poll: () => monitor.poll(),
       reportFailure: run.reportFailure,
       onPoll: async (outcome) => {
         await record(outcome);

@@ -1,5 +1,5 @@
 import { TcpState } from './tcp-state.js';
-import type { TrackerEvent, TrackerState } from './tracker.js';
+import type { TrackerEvent } from './tracker.js';
 
 // Cumulative histograms of the time connections spent in the half-open and half-close states,
 // observed when they leave the state (a transition, or the connection closing). Prometheus
@@ -37,17 +37,15 @@ export function emptyDwellHistograms(): DwellHistograms {
   return { half_open: empty(), half_close: empty() };
 }
 
-/** Adds the dwells that ended in this poll. `before` is the tracker as it was before the poll. */
-export function observeDwells(histograms: DwellHistograms, before: TrackerState, events: readonly TrackerEvent[]): DwellHistograms {
+/** Adds the dwells that ended in this poll (its events: a state left, a connection closed). */
+export function observeDwells(histograms: DwellHistograms, events: readonly TrackerEvent[]): DwellHistograms {
   const next: DwellHistograms = { half_open: copy(histograms.half_open), half_close: copy(histograms.half_close) };
   for (const event of events) {
     let state: TcpState;
     let sinceMs: number;
     if (event.type === 'state-changed') {
-      const previous = before.connections.get(event.connection.key) ?? before.departed?.get(event.connection.key)?.connection;
-      if (!previous) continue;
       state = event.from;
-      sinceMs = previous.stateSinceMs;
+      sinceMs = event.fromSinceMs;
     } else if (event.type === 'closed') {
       state = event.lastState;
       sinceMs = event.connection.stateSinceMs;

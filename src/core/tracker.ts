@@ -118,6 +118,8 @@ export type TrackerEvent =
       connection: TrackedConnection;
       from: TcpState;
       to: TcpState;
+      /** When the connection entered `from` (the old record's stateSinceMs): its dwell there ended by `leftByMs` or `atMs`. */
+      fromSinceMs: number;
       /** A departed flow listed again: it had left `from` by then (Departure.leftByMs), not only by `atMs`. */
       leftByMs?: number;
     }
@@ -156,8 +158,10 @@ export function advanceFailed(state: TrackerState): AdvanceResult {
  *
  * Consumes `previous`: the record of a connection that stayed in its state is the same object in both states, updated in place (so a poll allocates
  * nothing for 100,000 unchanged connections); a caller that needs the old values of such a record
- * must copy them first. Records that changed state, opened or closed are new or left as they were,
- * and `previous.connections` itself (the map) is not modified.
+ * must copy them first. Records that changed state, opened or closed are new or left as they were.
+ * A reading of some states only (tiered polling's fast poll) also edits `previous.connections`
+ * (the map) in place and returns it: rebuilding a 100,000-entry map for the few thousand rows of a
+ * fast poll was most of what such a poll allocated. A census builds a new map (in the table's order).
  */
 export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResult {
   // A table lists each flow once, nearly always: the first pass spares the per-row lookup that
@@ -168,14 +172,19 @@ export function advance(previous: TrackerState, snapshot: Snapshot): AdvanceResu
 function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: boolean): AdvanceResult | undefined {
   const now = snapshot.takenAtMs;
   const events: TrackerEvent[] = [];
+  // The flows this reading lists (then, for a census, every flow kept).
   const next = new Map<string, TrackedConnection>();
   let continued = 0;
   // Records whose state did not change, each followed by its new row.
   const unchanged: (TrackedConnection | SocketRow)[] = [];
+  // A fast poll lists a few thousand of the tracked flows: its map is the previous one, edited.
+  const inPlace = snapshot.states !== undefined && previous.connections instanceof Map;
   // The kernel lists sockets in the same order poll after poll (its hash tables' order), so the
   // flow after the last one matched is nearly always the next row's: compared field by field, it
   // spares building the row's key and a lookup in a 100,000-entry map (the tracker's main cost).
-  const previousInOrder = [...previous.connections.values()];
+  // Not for a fast poll: its rows are a sparse subsequence of the table, and the walk's list
+  // would be as large as the table.
+  const previousInOrder = inPlace ? [] : [...previous.connections.values()];
   let cursor = 0;
 
   for (const row of snapshot.rows) {
@@ -208,7 +217,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       }
       const updated = changeState(old, row, now);
       next.set(key, updated);
-      events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state, ...(leftByMs === undefined ? {} : { leftByMs }) });
+      events.push({ type: 'state-changed', atMs: now, connection: updated, from: old.row.state, to: row.state, fromSinceMs: old.stateSinceMs, ...(leftByMs === undefined ? {} : { leftByMs }) });
       continue;
     }
     if (old) events.push(closedEvent(old, now, leftByMs)); // the 4-tuple was reused by a new socket
@@ -221,12 +230,18 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   if (!skipRepeats && next.size !== snapshot.rows.length) return undefined;
   for (let i = 0; i < unchanged.length; i += 2) continueConnection(unchanged[i] as TrackedConnection, unchanged[i + 1] as SocketRow, now);
 
-  const state: TrackerState = { connections: next, lastPollMs: now };
+  const connections = inPlace ? (previous.connections as Map<string, TrackedConnection>) : next;
+  const state: TrackerState = { connections, lastPollMs: now };
   const stateReadAtMs = statesReadAfter(previous, snapshot);
   if (stateReadAtMs) state.stateReadAtMs = stateReadAtMs;
   // Every earlier flow seen again (the common case between two quick polls): none missing. (With
   // departed flows, `continued` may count them too: those polls always settle.)
-  if (continued < previous.connections.size || previous.departed?.size) settleAbsent(previous, snapshot, next, state, events);
+  if (continued < previous.connections.size || previous.departed?.size) settleAbsent(previous, snapshot, next, state, events, inPlace);
+  if (inPlace) {
+    // Changed, reused and opened flows (and departed ones listed again) into the edited map; the
+    // unchanged ones are already there, the same records.
+    for (const [key, connection] of next) if (connections.get(key) !== connection) connections.set(key, connection);
+  }
   return { state, events };
 }
 
@@ -265,7 +280,7 @@ function statesReadAfter(previous: TrackerState, snapshot: Snapshot): Partial<Re
  * closed — or departed, when the readings that missed them did not cover every state they could
  * have moved to. Departed flows are closed by a second reading of every state that misses them.
  */
-function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<string, TrackedConnection>, state: TrackerState, events: TrackerEvent[]): void {
+function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<string, TrackedConnection>, state: TrackerState, events: TrackerEvent[], inPlace: boolean): void {
   const now = snapshot.takenAtMs;
   const complete = new Set(snapshot.completeProtocols);
   const unread = new Set(snapshot.unreadNetns);
@@ -282,17 +297,23 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
     if (at !== undefined) marks.set(key, at);
   };
 
+  // In place: `previous.connections` is the map being settled (a Map may lose entries while iterated).
+  const connections = previous.connections as Map<string, TrackedConnection>;
+  const keep = inPlace ? () => {} : (key: string, old: TrackedConnection) => next.set(key, old);
+  const drop = inPlace ? (key: string) => connections.delete(key) : () => {};
   for (const [key, old] of previous.connections) {
     if (next.has(key)) continue;
     if (!tableRead(old) || (covered && !covered.has(old.row.state))) {
-      next.set(key, old); // not looked at this time: kept as it was, and so is a mark it had
+      keep(key, old); // not looked at this time: kept as it was, and so is a mark it had
       keepMark(key);
     } else if (!confirmed(key, old)) {
-      next.set(key, old); // missing once: perhaps skipped by the dump
+      keep(key, old); // missing once: perhaps skipped by the dump
       marks.set(key, now);
     } else if (!covered || coversEverySuccessor(covered, old.row.state)) {
+      drop(key);
       events.push(closedEvent(old, now, previousMarks?.get(key)));
     } else {
+      drop(key);
       departed.set(key, { connection: old, leftByMs: previousMarks?.get(key) ?? now }); // out of its state, perhaps into one this reading did not cover
     }
   }

@@ -3,7 +3,7 @@ import type { SocketRow } from '../../src/core/connection.js';
 import { evaluateAll } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import { STUCK_STATES } from '../../src/core/tcp-state.js';
-import { advance, emptyTrackerState, type Snapshot, type TrackerEvent, type TrackerState } from '../../src/core/tracker.js';
+import { advance, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../../src/core/tracker.js';
 import { flowRow } from '../tracked-rows.js';
 
 // Tiered polling and non-atomic dumps (issue 15): what a reading covers, and what a flow missing
@@ -162,5 +162,118 @@ describe('tracker: what a reading covers', () => {
     const inNs = row(1, 'ESTABLISHED', { netns });
     const { events } = run([census(T0, [inNs, row(2, 'ESTABLISHED')]), { ...census(T0 + 2000, [row(2, 'ESTABLISHED')]), goneNetns: ['net:[4026532177]@99'] }]);
     expect(events[1]).toEqual([expect.objectContaining({ type: 'closed', connection: expect.objectContaining({ row: inNs }) })]);
+  });
+});
+
+describe('tracker: a fast poll edits the map in place (issue 15, memory)', () => {
+  it('returns the same map with the same record for every unchanged flow; a census builds a new map', () => {
+    const first = advance(emptyTrackerState(), census(T0, [row(1, 'ESTABLISHED'), row(2, 'CLOSE_WAIT'), row(3, 'CLOSE_WAIT')]));
+    const map = first.state.connections;
+    const records = [...map.values()];
+    const second = advance(first.state, fast(T0 + 2000, [row(2, 'CLOSE_WAIT'), row(3, 'CLOSE_WAIT')]));
+    expect(second.state.connections).toBe(map);
+    expect([...second.state.connections.values()]).toEqual(records);
+    records.forEach((record, i) => expect(second.state.connections.get(record.key)).toBe(records[i]));
+    expect(records[1]).toMatchObject({ lastSeenMs: T0 + 2000 });
+    // A change, an opening and a close at a fast poll: the map edited, the unchanged records kept.
+    const third = advance(second.state, fast(T0 + 4000, [row(2, 'LAST_ACK'), row(4, 'SYN_SENT')]));
+    expect(third.state.connections).toBe(map);
+    expect(third.state.connections.get(key(1))).toBe(records[0]);
+    expect(third.state.connections.get(key(2))).not.toBe(records[1]);
+    expect(types(third.events)).toEqual(['state-changed', 'opened']);
+    expect([...third.state.connections.keys()]).toEqual([key(1), key(2), key(3), key(4)]); // the other CLOSE_WAIT missing once: kept, marked
+    const fourth = advance(third.state, fast(T0 + 6000, [row(2, 'LAST_ACK'), row(4, 'SYN_SENT')]));
+    expect(types(fourth.events)).toEqual(['closed']);
+    expect([...fourth.state.connections.keys()]).toEqual([key(1), key(2), key(4)]);
+    const census2 = advance(fourth.state, census(T0 + 60_000, [row(1, 'ESTABLISHED'), row(2, 'LAST_ACK'), row(4, 'SYN_SENT')]));
+    expect(census2.state.connections).not.toBe(map);
+    expect(census2.state.connections.get(key(1))).toBe(records[0]);
+  });
+
+  it('gives what a rebuilt map gives, over 400 random censuses and fast polls (flows opening, changing, skipped by a dump, repeated, closing)', () => {
+    // The same polls, once as advance runs them and once with the map hidden behind a read-only
+    // view (which advance cannot edit, so it builds a new map as for a census): the same events,
+    // flows, records, marks and departures at every poll. Rows written for the test.
+    const ReadOnly = class implements ReadonlyMap<string, TrackedConnection> {
+      constructor(private readonly map: ReadonlyMap<string, TrackedConnection>) {}
+      get size() {
+        return this.map.size;
+      }
+      get = (k: string) => this.map.get(k);
+      has = (k: string) => this.map.has(k);
+      forEach = (f: (v: TrackedConnection, k: string, m: ReadonlyMap<string, TrackedConnection>) => void) => this.map.forEach(f);
+      entries = () => this.map.entries();
+      keys = () => this.map.keys();
+      values = () => this.map.values();
+      [Symbol.iterator] = () => this.map[Symbol.iterator]();
+    };
+    const STATES: SocketRow['state'][] = ['SYN_SENT', 'ESTABLISHED', 'CLOSE_WAIT', 'LAST_ACK', 'FIN_WAIT_1', 'FIN_WAIT_2', 'TIME_WAIT'];
+    let x = 42;
+    const random = (m: number) => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x % m;
+    };
+    const truth = new Map<number, { state: SocketRow['state']; inode: number }>();
+    let inodes = 1000;
+    let edited = emptyTrackerState();
+    let rebuilt = emptyTrackerState();
+    const summary = (state: TrackerState) => ({
+      flows: [...state.connections.values()]
+        .map((c) => ({
+          key: c.key,
+          state: c.row.state,
+          firstSeenMs: c.firstSeenMs,
+          lastSeenMs: c.lastSeenMs,
+          stateSinceMs: c.stateSinceMs,
+          dwellSource: c.dwellSource,
+          enteredAfterMs: c.enteredAfterMs,
+          transitions: c.transitions,
+        }))
+        .sort((a, b) => (a.key < b.key ? -1 : 1)),
+      marks: [...(state.unconfirmedAbsence ?? new Map())].sort(),
+      departed: [...(state.departed ?? new Map())].map(([k, d]) => [k, d.leftByMs, d.connection.row.state]).sort(),
+      lastPollMs: state.lastPollMs,
+      stateReadAtMs: state.stateReadAtMs,
+    });
+    // Closes come in the map's order, which differs (an edited map keeps its order, a rebuilt one takes the table's).
+    const eventsOf = (events: TrackerEvent[]) => events.map((e) => JSON.stringify({ ...e, connection: e.connection.key })).sort();
+    let fastPolls = 0;
+    for (let poll = 0; poll < 400; poll++) {
+      for (let port = 1; port <= 40; port++) {
+        const flow = truth.get(port);
+        const roll = random(100);
+        if (!flow) {
+          if (roll < 15) truth.set(port, { state: STATES[random(3)]!, inode: inodes++ });
+        } else if (roll < 8) truth.delete(port);
+        else if (roll < 25) flow.state = STATES[random(STATES.length)]!;
+      }
+      const isCensus = poll % 7 === 0;
+      const covered = isCensus ? undefined : new Set(STUCK_STATES);
+      const rows: SocketRow[] = [];
+      for (const [port, flow] of truth) {
+        if (covered && !covered.has(flow.state)) continue;
+        if (random(100) < 6) continue; // skipped by the dump
+        rows.push(row(port, flow.state, { inode: flow.inode }));
+        if (random(100) < 3) rows.push(row(port, flow.state, { inode: flow.inode })); // listed twice
+      }
+      for (let i = rows.length - 1; i > 0; i--) {
+        const j = random(i + 1);
+        [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+      }
+      const snapshot = isCensus ? census(T0 + poll * 2000, rows) : fast(T0 + poll * 2000, rows);
+      const before = edited.connections;
+      const a = advance(edited, snapshot);
+      const b = advance({ ...rebuilt, connections: new ReadOnly(rebuilt.connections) }, { ...snapshot, rows: rows.map((r) => ({ ...r })) });
+      if (!isCensus) {
+        expect(a.state.connections).toBe(before);
+        fastPolls++;
+      }
+      expect(eventsOf(a.events), `poll ${poll}`).toEqual(eventsOf(b.events));
+      expect(summary(a.state), `poll ${poll}`).toEqual(summary(b.state));
+      edited = a.state;
+      rebuilt = b.state;
+    }
+    expect(fastPolls).toBeGreaterThan(300);
+    expect(edited.connections.size).toBeGreaterThan(5);
   });
 });

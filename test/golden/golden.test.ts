@@ -114,7 +114,6 @@ describe('golden: Prometheus exposition (serve)', () => {
       const gone = ssWithoutSocket(SS_STUCK, '127.0.0.1:34928');
       for (const text of [SS_STUCK, gone, gone]) {
         ssText = text;
-        const before = monitor.tracker;
         const outcome = await monitor.poll();
         expect(outcome.ok).toBe(true);
         snapshot.polls.ok++;
@@ -124,7 +123,7 @@ describe('golden: Prometheus exposition (serve)', () => {
         snapshot.lastPollSeconds = 0.125;
         snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
         snapshot.evaluation = (await monitor.evaluate(policy, 'none', { ranked: false })).evaluation;
-        snapshot.histograms = observeDwells(snapshot.histograms, before, outcome.events);
+        snapshot.histograms = observeDwells(snapshot.histograms, outcome.events);
         platform.nowValue += 7_500;
       }
     } finally {
