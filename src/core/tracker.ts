@@ -388,26 +388,150 @@ function openConnection(key: string, row: SocketRow, now: number, previousPollMs
 const NO_EARLIER_STATES: readonly StateTransition[] = Object.freeze([]);
 
 /**
+ * Where a record's stamps are counted from. V8 keeps an integer of 31 bits inside the object (a
+ * Smi); any other number is a separate 16-byte HeapNumber, and epoch milliseconds (~1.8e12) are
+ * never small: five stamps a record were 80 bytes a connection (a heap snapshot at 96,000). Kept
+ * as milliseconds from an epoch near them, they are small integers for 2^30 ms (12 days) around it.
+ */
+interface Epoch {
+  readonly ms: number;
+}
+
+/** Beyond this distance from its epoch a stamp may no longer be a Smi (2^30: one in every V8 build). */
+const SMI_SPAN_MS = 2 ** 30;
+/** Counted from 0: every number is exact there (a stamp that is no integer, or far off). */
+const ABSOLUTE: Epoch = { ms: 0 };
+
+// The epoch new records take: the first stamp the tracker saw, renewed when time has moved half a
+// span past it (so a stamp of any record renewed since is within a span). Only where numbers are
+// stored changes with it: every stamp a record gives is the absolute one (tested across the span).
+let currentEpoch: Epoch | undefined;
+
+function epochFor(now: number): Epoch {
+  if (currentEpoch === undefined || !(Math.abs(now - currentEpoch.ms) < SMI_SPAN_MS / 2)) currentEpoch = Number.isSafeInteger(now) ? { ms: now } : ABSOLUTE;
+  return currentEpoch;
+}
+
+/** `ms` counted from `epoch`, or undefined where that is not exact (the record then counts from 0). */
+function fromEpoch(epoch: Epoch, ms: number): number | undefined {
+  const relative = ms - epoch.ms;
+  return epoch.ms + relative === ms ? relative : undefined;
+}
+
+/**
  * A record as the tracker makes it. Every field is set in the constructor, always in this order:
  * V8 then gives all records one hidden class with every field inside the object (fields added
  * later go to a separate property array: 75 bytes a connection, measured at 100,000). The history
  * keeps only the states before the current one, so the many connections that have stayed in the
  * state they were first seen in share one empty list (a list of one transition each was 122 bytes).
+ * The stamps are stored from `epoch` (Epoch); the TrackedConnection fields give them absolute.
  */
 class TrackedRecord implements TrackedConnection {
+  private epoch: Epoch;
+  private firstSeen: number;
+  private lastSeen: number;
+  private stateSince: number;
+  private lastActivity: number | undefined;
+  private lastPeerSegment: number | undefined;
+  private enteredAfter: number | undefined;
+
   constructor(
     readonly key: string,
     public row: SocketRow,
-    readonly firstSeenMs: number,
-    public lastSeenMs: number,
-    public stateSinceMs: number,
+    firstSeenMs: number,
+    lastSeenMs: number,
+    stateSinceMs: number,
     public dwellSource: DwellSource,
     /** Transitions before the current state, oldest first, at most MAX_TRANSITIONS - 1. */
     readonly earlier: readonly StateTransition[],
-    public lastActivityMs: number | undefined,
-    public lastPeerSegmentMs: number | undefined,
-    public enteredAfterMs: number | undefined,
-  ) {}
+    lastActivityMs: number | undefined,
+    lastPeerSegmentMs: number | undefined,
+    enteredAfterMs: number | undefined,
+  ) {
+    // The fields are declared above, so they exist (undefined) before these stores, in that fixed
+    // order: V8 then keeps each as a tagged field (a Smi inside the object, a HeapNumber only for
+    // the rare stamp that is no small integer), never as a boxed double in every record.
+    this.epoch = ABSOLUTE;
+    this.firstSeen = 0;
+    this.lastSeen = 0;
+    this.stateSince = 0;
+    this.setAll(epochFor(lastSeenMs), firstSeenMs, lastSeenMs, stateSinceMs, lastActivityMs, lastPeerSegmentMs, enteredAfterMs);
+  }
+
+  /** Counts every stamp from `epoch`, or from 0 where one would not be exact there. */
+  private rebase(epoch: Epoch): void {
+    this.setAll(epoch, this.firstSeenMs, this.lastSeenMs, this.stateSinceMs, this.lastActivityMs, this.lastPeerSegmentMs, this.enteredAfterMs);
+  }
+
+  private setAll(epoch: Epoch, firstSeen: number, lastSeen: number, stateSince: number, lastActivity: number | undefined, lastPeerSegment: number | undefined, enteredAfter: number | undefined): void {
+    const exact = (ms: number | undefined) => ms === undefined || fromEpoch(epoch, ms) !== undefined;
+    const to = exact(firstSeen) && exact(lastSeen) && exact(stateSince) && exact(lastActivity) && exact(lastPeerSegment) && exact(enteredAfter) ? epoch : ABSOLUTE;
+    this.epoch = to;
+    this.firstSeen = firstSeen - to.ms;
+    this.lastSeen = lastSeen - to.ms;
+    this.stateSince = stateSince - to.ms;
+    this.lastActivity = lastActivity === undefined ? undefined : lastActivity - to.ms;
+    this.lastPeerSegment = lastPeerSegment === undefined ? undefined : lastPeerSegment - to.ms;
+    this.enteredAfter = enteredAfter === undefined ? undefined : enteredAfter - to.ms;
+  }
+
+  /** Stores `ms` for a stamp: relative to the epoch where exact, else after moving the record to one where it is. */
+  private relative(ms: number): number {
+    let relative = fromEpoch(this.epoch, ms);
+    if (relative === undefined || !(Math.abs(relative) < SMI_SPAN_MS)) {
+      this.rebase(Number.isSafeInteger(ms) ? epochFor(ms) : ABSOLUTE);
+      relative = fromEpoch(this.epoch, ms);
+      if (relative === undefined) {
+        this.rebase(ABSOLUTE);
+        relative = ms;
+      }
+    }
+    return relative;
+  }
+
+  get firstSeenMs(): number {
+    return this.epoch.ms + this.firstSeen;
+  }
+
+  get lastSeenMs(): number {
+    return this.epoch.ms + this.lastSeen;
+  }
+
+  set lastSeenMs(ms: number) {
+    this.lastSeen = this.relative(ms);
+  }
+
+  get stateSinceMs(): number {
+    return this.epoch.ms + this.stateSince;
+  }
+
+  set stateSinceMs(ms: number) {
+    this.stateSince = this.relative(ms);
+  }
+
+  get lastActivityMs(): number | undefined {
+    return this.lastActivity === undefined ? undefined : this.epoch.ms + this.lastActivity;
+  }
+
+  set lastActivityMs(ms: number | undefined) {
+    this.lastActivity = ms === undefined ? undefined : this.relative(ms);
+  }
+
+  get lastPeerSegmentMs(): number | undefined {
+    return this.lastPeerSegment === undefined ? undefined : this.epoch.ms + this.lastPeerSegment;
+  }
+
+  set lastPeerSegmentMs(ms: number | undefined) {
+    this.lastPeerSegment = ms === undefined ? undefined : this.relative(ms);
+  }
+
+  get enteredAfterMs(): number | undefined {
+    return this.enteredAfter === undefined ? undefined : this.epoch.ms + this.enteredAfter;
+  }
+
+  set enteredAfterMs(ms: number | undefined) {
+    this.enteredAfter = ms === undefined ? undefined : this.relative(ms);
+  }
 
   /** The earlier states, then the current one since `stateSinceMs`: a new list at each read. */
   get transitions(): StateTransition[] {
