@@ -2,7 +2,7 @@ import { formatAddressBytes, parseAddressBytes, type Endpoint, type Protocol } f
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { applyTcpInfo } from './tcp-info.js';
+import { activityOf, type TcpInfoValues } from './tcp-info.js';
 
 // NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
 //   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
@@ -139,6 +139,8 @@ export class SockDiagParser {
   private errno: number | undefined;
   private readonly v4Names = new Map<number, string>();
   private readonly v6Names = new Map<string, string>();
+  /** IPv4 endpoints of this dump by address * 65536 + port (see endpoint). */
+  private readonly v4Endpoints = new Map<number, Endpoint>();
 
   constructor(private readonly options: SockDiagParseOptions) {}
 
@@ -197,24 +199,41 @@ export class SockDiagParser {
     const le = this.options.littleEndian;
     const family = view.getUint8(from);
     if (family !== AF_INET && family !== AF_INET6) return `address family ${family} is neither AF_INET nor AF_INET6`;
+    // Attributes: struct rtattr { u16 rta_len (header included), u16 rta_type }, each 4-byte aligned.
+    let info = -1;
+    let infoEnd = -1;
+    for (let at = from + INET_DIAG_MSG_BYTES; at + 4 <= end;) {
+      const length = view.getUint16(at, le);
+      const type = view.getUint16(at + 2, le);
+      if (length < 4 || at + length > end) return `attribute ${type} length ${length} does not fit the ${end - at} bytes left`;
+      if (type === INET_DIAG_INFO) {
+        info = at + 4;
+        infoEnd = at + length;
+      }
+      at += (length + 3) & ~3;
+    }
     const protocol: Protocol = family === AF_INET ? 'tcp' : 'tcp6';
     const stateNumber = view.getUint8(from + 1);
     const { state, rawState } = STATES_BY_NUMBER[stateNumber]!;
     const timerCode = view.getUint8(from + 2);
     const retrans = view.getUint8(from + 3);
     const id = from + 4; // struct inet_diag_sockid
-    const local = { address: this.address(view, id + 4, family), port: view.getUint16(id, false) };
-    const remote = { address: this.address(view, id + 20, family), port: view.getUint16(id + 2, false) };
     const boundInterface = view.getUint32(id + 36, le); // idiag_if: sk_bound_dev_if, 0 when unbound
     const cookieLow = view.getUint32(id + 40, le);
     const cookieHigh = view.getUint32(id + 44, le);
     // idiag_expires (ms), idiag_rqueue, idiag_wqueue, idiag_uid, idiag_inode after the 48-byte id.
     const receiveQueue = view.getUint32(from + 56, le);
     const sendQueue = view.getUint32(from + 60, le);
-    const row: SocketRow = {
+    const tcpInfo = info < 0 ? undefined : this.tcpInfo(view, info, infoEnd);
+    // One object literal with every field, always in this order, the absent ones undefined: V8
+    // gives every row one hidden class with all fields inside the object (fields added one by one
+    // spilled into a separate property array), and each number field a tagged slot, where a whole
+    // number is stored inside the object (a field once given a fraction became a boxed double in
+    // every row). Undefined fields read as absent (`?? null` in the JSON, skipped by JSON.stringify).
+    return {
       protocol,
-      local,
-      remote,
+      local: this.endpoint(view, id + 4, family, view.getUint16(id, false)),
+      remote: this.endpoint(view, id + 20, family, view.getUint16(id + 2, false)),
       state,
       rawState,
       receiveQueue,
@@ -223,25 +242,39 @@ export class SockDiagParser {
       inode: view.getUint32(from + 68, le),
       // ss -e prints the same cookie as `sk:` in hex.
       cookie: cookieHigh === 0 ? cookieLow.toString(16) : cookieHigh.toString(16) + cookieLow.toString(16).padStart(8, '0'),
-    };
-    if (boundInterface !== 0) row.boundInterface = boundInterface;
-    // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
-    if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
-    if (timerCode !== 0) {
-      row.timer = { name: TIMER_NAMES[timerCode] ?? 'other', remainingMs: view.getUint32(from + 52, le) };
+      boundInterface: boundInterface !== 0 ? boundInterface : undefined,
+      // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
+      acceptBacklog: state === TcpState.LISTEN ? sendQueue : undefined,
+      timer: timerCode !== 0 ? { name: TIMER_NAMES[timerCode] ?? 'other', remainingMs: view.getUint32(from + 52, le) } : undefined,
       // As ss shows it: the count beside the timer (for a request socket, its SYN/ACK retransmissions).
-      row.retransmits = retrans;
+      retransmits: timerCode !== 0 ? retrans : undefined,
+      rtoMs: tcpInfo?.rtoMs,
+      rttMs: tcpInfo?.rttMs,
+      rttVarMs: tcpInfo?.rttVarMs,
+      totalRetransmits: tcpInfo?.totalRetransmits,
+      backoff: tcpInfo?.backoff,
+      unacked: tcpInfo?.unacked,
+      lost: tcpInfo?.lost,
+      bytesSent: tcpInfo?.bytesSent,
+      bytesReceived: tcpInfo?.bytesReceived,
+      activity: tcpInfo ? activityOf(state, tcpInfo, this.options.uptimeMs) : undefined,
+    };
+  }
+
+  /**
+   * The endpoint object for an address and port: one object for every row of this dump with that
+   * endpoint (a server's own address and port is in every connection it accepted, a client's
+   * server in every connection it opened), not one per row side. Endpoints are never modified.
+   */
+  private endpoint(view: DataView, at: number, family: number, port: number): Endpoint {
+    const key = family === AF_INET ? view.getUint32(at, false) * 65536 + port : undefined;
+    if (key !== undefined) {
+      const known = this.v4Endpoints.get(key);
+      if (known) return known;
     }
-    // Attributes: struct rtattr { u16 rta_len (header included), u16 rta_type }, each 4-byte aligned.
-    let at = from + INET_DIAG_MSG_BYTES;
-    while (at + 4 <= end) {
-      const length = view.getUint16(at, le);
-      const type = view.getUint16(at + 2, le);
-      if (length < 4 || at + length > end) return `attribute ${type} length ${length} does not fit the ${end - at} bytes left`;
-      if (type === INET_DIAG_INFO) this.tcpInfo(row, view, at + 4, at + length);
-      at += (length + 3) & ~3;
-    }
-    return row;
+    const endpoint = { address: this.address(view, at, family), port };
+    if (key !== undefined) this.v4Endpoints.set(key, endpoint);
+    return endpoint;
   }
 
   private address(view: DataView, at: number, family: number): string {
@@ -265,7 +298,7 @@ export class SockDiagParser {
   }
 
   /** struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold it. */
-  private tcpInfo(row: SocketRow, view: DataView, from: number, end: number): void {
+  private tcpInfo(view: DataView, from: number, end: number): TcpInfoValues {
     const length = end - from;
     const u32 = (offset: number) => this.u32(view, from, length, offset);
     // 0 on a listener (no retransmission timer yet): left unset, as ss prints no rto: there.
@@ -273,24 +306,20 @@ export class SockDiagParser {
     // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
     const rtt = u32(TI_RTT);
     const rttVar = rtt ? u32(TI_RTTVAR) : undefined;
-    applyTcpInfo(
-      row,
-      {
-        rtoMs: rto ? rto / 1000 : undefined,
-        rttMs: rtt ? rtt / 1000 : undefined,
-        rttVarMs: rttVar === undefined ? undefined : rttVar / 1000,
-        totalRetransmits: u32(TI_TOTAL_RETRANS),
-        backoff: length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined,
-        unacked: u32(TI_UNACKED),
-        lost: u32(TI_LOST),
-        bytesSent: this.u64(view, from, length, TI_BYTES_ACKED),
-        bytesReceived: this.u64(view, from, length, TI_BYTES_RECEIVED),
-        lastDataSentMs: u32(TI_LAST_DATA_SENT),
-        lastDataRecvMs: u32(TI_LAST_DATA_RECV),
-        lastAckRecvMs: u32(TI_LAST_ACK_RECV),
-      },
-      this.options.uptimeMs,
-    );
+    return {
+      rtoMs: rto ? rto / 1000 : undefined,
+      rttMs: rtt ? rtt / 1000 : undefined,
+      rttVarMs: rttVar === undefined ? undefined : rttVar / 1000,
+      totalRetransmits: u32(TI_TOTAL_RETRANS),
+      backoff: length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined,
+      unacked: u32(TI_UNACKED),
+      lost: u32(TI_LOST),
+      bytesSent: this.u64(view, from, length, TI_BYTES_ACKED),
+      bytesReceived: this.u64(view, from, length, TI_BYTES_RECEIVED),
+      lastDataSentMs: u32(TI_LAST_DATA_SENT),
+      lastDataRecvMs: u32(TI_LAST_DATA_RECV),
+      lastAckRecvMs: u32(TI_LAST_ACK_RECV),
+    };
   }
 
   /** The u32 at `offset` of a struct of `length` bytes at `from`, or undefined past its end. */

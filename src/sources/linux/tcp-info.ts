@@ -32,7 +32,13 @@ export function applyTcpInfo(row: SocketRow, info: TcpInfoValues, uptimeMs: numb
   if (info.lost !== undefined) row.lost = info.lost;
   if (info.bytesSent !== undefined) row.bytesSent = info.bytesSent;
   if (info.bytesReceived !== undefined) row.bytesReceived = info.bytesReceived;
-  if (NO_DATA_STATES.has(row.state)) return;
+  const activity = activityOf(row.state, info, uptimeMs);
+  if (activity) row.activity = activity;
+}
+
+/** The row's activity from tcp_info's last* stamps (see applyTcpInfo); undefined in a state where no data can have flowed. */
+export function activityOf(state: SocketRow['state'], info: Pick<TcpInfoValues, 'lastDataSentMs' | 'lastDataRecvMs' | 'lastAckRecvMs'>, uptimeMs: number | undefined): SocketActivity | undefined {
+  if (NO_DATA_STATES.has(state)) return undefined;
   const activity: SocketActivity = {};
   const lastSend = believable(info.lastDataSentMs, uptimeMs);
   if (lastSend !== undefined) activity.lastSendAgoMs = lastSend;
@@ -40,7 +46,7 @@ export function applyTcpInfo(row: SocketRow, info: TcpInfoValues, uptimeMs: numb
   if (lastReceive !== undefined) activity.lastReceiveAgoMs = lastReceive;
   const lastAck = believable(info.lastAckRecvMs, uptimeMs);
   if (lastAck !== undefined) activity.lastPeerSegmentAgoMs = lastAck;
-  row.activity = activity;
+  return activity;
 }
 
 function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {

@@ -33,6 +33,21 @@ describe('sock_diag dumps captured on Linux 6.18 (scripts/capture-sock-diag.ts)'
     expect(rows.map(comparable).sort()).toEqual(ss.rows.map(comparable).sort());
   });
 
+  it('gives every row one shape (the same own keys in one order) and one endpoint object per endpoint of a dump (issue 15, memory)', () => {
+    // All fields in one literal: no row has a field added later (a separate property array).
+    const keys = Object.keys(v4.rows[0]!).join(',');
+    expect([...v4.rows, ...v6.rows].every((r) => Object.keys(r).join(',') === keys)).toBe(true);
+    expect(keys).toBe(
+      'protocol,local,remote,state,rawState,receiveQueue,sendQueue,uid,inode,cookie,boundInterface,acceptBacklog,timer,retransmits,rtoMs,rttMs,rttVarMs,totalRetransmits,backoff,unacked,lost,bytesSent,bytesReceived,activity',
+    );
+    // An IPv4 endpoint listed by several rows (a listener's port on both sides of its connections) is one object.
+    const byText = new Map<string, Set<object>>();
+    for (const row of v4.rows) for (const e of [row.local, row.remote]) byText.set(`${e.address}:${e.port}`, (byText.get(`${e.address}:${e.port}`) ?? new Set()).add(e));
+    expect([...byText.values()].every((objects) => objects.size === 1)).toBe(true);
+    const repeated = v4.rows.filter((r) => v4.rows.some((o) => o !== r && (o.local === r.local || o.remote === r.local || o.local === r.remote)));
+    expect(repeated.length).toBeGreaterThan(1);
+  });
+
   it('keeps the socket cookie that ss -e prints as sk:', () => {
     // ss's state line: `… ino:N sk:COOKIE …`; sockets with inode 0 (TIME_WAIT, request sockets) are matched by endpoints.
     const ssCookies = new Map<string, string>();
