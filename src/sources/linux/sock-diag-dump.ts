@@ -193,6 +193,22 @@ function openSocket(netns) {
     fs.closeSync(own);
   }
 }
+// Back-pressure: at most MAX_IN_FLIGHT datagrams sent and not yet taken by the main thread (which
+// counts them in workerData.delivered), so a census is never all in memory at once as datagrams
+// (~30 MB at 100,000 sockets: the kernel fills them faster than they are parsed). The kernel
+// builds the next datagram only when it is read, so waiting costs nothing but time; after
+// timeoutSeconds without the main thread taking one, the worker reads on rather than stall.
+const MAX_IN_FLIGHT = 64;
+const delivered = new Int32Array(workerData.delivered);
+let sent = 0;
+function awaitRoom() {
+  const deadline = Date.now() + workerData.timeoutSeconds * 1000;
+  for (;;) {
+    const taken = Atomics.load(delivered, 0);
+    if (sent - taken < MAX_IN_FLIGHT || Date.now() >= deadline) return;
+    Atomics.wait(delivered, 0, taken, 1000);
+  }
+}
 parentPort.on('message', ({ id, request, kind, netns }) => {
   if (libc.loadError) return parentPort.postMessage({ id, step: 'load', message: libc.loadError });
   // The datagrams of the last dump (a census: ~30 MB at 100,000 sockets) were allocated in this
@@ -215,6 +231,7 @@ parentPort.on('message', ({ id, request, kind, netns }) => {
     const buffer = Buffer.alloc(BUFFER_BYTES);
     const collected = [];
     for (;;) {
+      if (kind === 'dump') awaitRoom();
       const got = Number(libc.recv(fd, buffer, BUFFER_BYTES, 0));
       if (got < 0) {
         const errno = libc.koffi.errno();
@@ -237,6 +254,7 @@ parentPort.on('message', ({ id, request, kind, netns }) => {
         if (ended) return parentPort.postMessage({ id, datagrams: collected, end: true }, collected);
         continue;
       }
+      sent++;
       parentPort.postMessage({ id, datagram }, [datagram]);
       if (ended) return parentPort.postMessage({ id, end: true });
     }
@@ -299,8 +317,17 @@ export function resolveKoffi(): string | undefined {
 export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSeconds?: number }): SockDiagChannel & SockDiagExchanger {
   const koffiPath = resolveKoffi();
   if (!koffiPath) throw new SourceUnavailableError('netlink: the koffi library is not installed (an optional dependency)');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { koffiPath, littleEndian: options.littleEndian, timeoutSeconds: options.timeoutSeconds ?? 10 } });
+  // How many dump datagrams the main thread has taken (the worker's back-pressure, see WORKER_SOURCE).
+  const delivered = new SharedArrayBuffer(4);
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { koffiPath, littleEndian: options.littleEndian, timeoutSeconds: options.timeoutSeconds ?? 10, delivered } });
   worker.unref();
+  const taken = new Int32Array(delivered);
+  // Every dump datagram counts as taken when it arrives, whether a dump still waits for it or not.
+  worker.on('message', (reply: WorkerReply) => {
+    if (!reply.datagram) return;
+    Atomics.add(taken, 0, 1);
+    Atomics.notify(taken, 0);
+  });
   let nextId = 0;
   let queue: Promise<void> = Promise.resolve();
   let failed: Error | undefined;
