@@ -80,6 +80,11 @@ export class Monitor {
   /** Captured files are replayed as they are: a connection missing from one is closed at once (see pollOnce). */
   private readonly confirmAbsence: boolean;
   private tiers: TierOptions | undefined;
+  /**
+   * Snapshot.rowsInPlace: a connection's row object is kept and updated at each poll. For front
+   * ends that keep no view or row past the next poll (serve without --log).
+   */
+  rowsInPlace = false;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
 
@@ -172,6 +177,7 @@ export class Monitor {
       // second reading of its moment (the next file is another moment, perhaps hours later, and
       // after the last nothing comes): what it does not list has closed, as far as the files say.
       if (this.confirmAbsence) snapshot.confirmAbsence = true;
+      if (this.rowsInPlace) snapshot.rowsInPlace = true;
       const result = advance(this.tracker, snapshot);
       // Every state read (asked for, or a source that cannot filter): a census.
       if (!reading.states) this.lastCensus = { atMs: takenAtMs, scheduled: next.scheduled };

@@ -108,6 +108,14 @@ export interface Snapshot {
    * from one (docs/tcp-facts.md#dumps-are-not-atomic). Unset, a missing flow closes at once.
    */
   confirmAbsence?: boolean;
+  /**
+   * The row of a connection that stays in its state is updated in place (its changed fields set
+   * from the new row) instead of replaced, so the new row, built moments ago, dies young rather
+   * than the old one after it was promoted (at 100,000 connections a row is ~300 bytes of old
+   * generation garbage at each poll that lists it). Only for callers that keep no row of an
+   * evaluation past the next poll (serve's metrics): anything holding the old row sees the new values.
+   */
+  rowsInPlace?: boolean;
 }
 
 export type TrackerEvent =
@@ -228,7 +236,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
     events.push({ type: 'opened', atMs: now, connection: opened, firstSight: lastRead === undefined });
   }
   if (!skipRepeats && next.size !== snapshot.rows.length) return undefined;
-  for (let i = 0; i < unchanged.length; i += 2) continueConnection(unchanged[i] as TrackedConnection, unchanged[i + 1] as SocketRow, now);
+  for (let i = 0; i < unchanged.length; i += 2) continueConnection(unchanged[i] as TrackedConnection, unchanged[i + 1] as SocketRow, now, snapshot.rowsInPlace === true);
 
   const connections = inPlace ? (previous.connections as Map<string, TrackedConnection>) : next;
   const state: TrackerState = { connections, lastPollMs: now };
@@ -564,7 +572,7 @@ function changeState(old: TrackedConnection, row: SocketRow, now: number): Track
 }
 
 /** The same socket in the same state: `connection` updated in place to this poll (no allocation but a changed stamp). */
-function continueConnection(connection: TrackedConnection, row: SocketRow, now: number): void {
+function continueConnection(connection: TrackedConnection, row: SocketRow, now: number, rowInPlace: boolean): void {
   const kernelAge = kernelStateAgeMs(row);
   if (kernelAge !== undefined && now - kernelAge < connection.stateSinceMs) {
     // Kernel evidence beats history: its counters are lower bounds, so a state they prove older
@@ -577,12 +585,52 @@ function continueConnection(connection: TrackedConnection, row: SocketRow, now: 
     // (or built by hand) has it in its list.
     if (!(connection instanceof TrackedRecord)) connection.transitions[connection.transitions.length - 1] = { state: row.state, atMs: connection.stateSinceMs };
   }
-  connection.row = row;
+  if (rowInPlace) updateRow(connection.row, row);
+  else connection.row = row;
   connection.lastSeenMs = now;
   const activity = activityAt(row, now, connection.lastActivityMs);
   if (activity !== connection.lastActivityMs) connection.lastActivityMs = activity;
   const peerSegment = peerSegmentAt(row, now, connection.lastPeerSegmentMs);
   if (peerSegment !== connection.lastPeerSegmentMs) connection.lastPeerSegmentMs = peerSegment;
+}
+
+/** Every SocketRow field but the endpoints (the same flow has the same ones). */
+const ROW_FIELDS = [
+  'protocol',
+  'state',
+  'rawState',
+  'inode',
+  'uid',
+  'sendQueue',
+  'receiveQueue',
+  'acceptBacklog',
+  'timer',
+  'retransmits',
+  'backoff',
+  'rtoMs',
+  'rttMs',
+  'rttVarMs',
+  'totalRetransmits',
+  'unacked',
+  'lost',
+  'bytesSent',
+  'bytesReceived',
+  'activity',
+  'pid',
+  'process',
+  'offload',
+  'createdAgoMs',
+  'instance',
+  'cookie',
+  'boundInterface',
+  'netns',
+] as const satisfies readonly Exclude<keyof SocketRow, 'local' | 'remote'>[];
+
+/** `into` given `from`'s values (Snapshot.rowsInPlace): only the fields that differ are set, so a field both lack is not added. */
+function updateRow(into: SocketRow, from: SocketRow): void {
+  const target = into as unknown as Record<string, unknown>;
+  const source = from as unknown as Record<string, unknown>;
+  for (const field of ROW_FIELDS) if (target[field] !== source[field]) target[field] = source[field];
 }
 
 // An offloaded flow's packets bypass the conntrack entry: what it last saw goes stale, and

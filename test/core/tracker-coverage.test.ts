@@ -191,7 +191,7 @@ describe('tracker: a fast poll edits the map in place (issue 15, memory)', () =>
   });
 
   it('gives what a rebuilt map gives, over 400 random censuses and fast polls (flows opening, changing, skipped by a dump, repeated, closing)', () => {
-    // The same polls, once as advance runs them and once with the map hidden behind a read-only
+    // The same polls, once as serve's advance runs them (rows updated in place) and once with the map hidden behind a read-only
     // view (which advance cannot edit, so it builds a new map as for a census): the same events,
     // flows, records, marks and departures at every poll. Rows written for the test.
     const ReadOnly = class implements ReadonlyMap<string, TrackedConnection> {
@@ -222,6 +222,7 @@ describe('tracker: a fast poll edits the map in place (issue 15, memory)', () =>
         .map((c) => ({
           key: c.key,
           state: c.row.state,
+          receiveQueue: c.row.receiveQueue,
           firstSeenMs: c.firstSeenMs,
           lastSeenMs: c.lastSeenMs,
           stateSinceMs: c.stateSinceMs,
@@ -253,8 +254,8 @@ describe('tracker: a fast poll edits the map in place (issue 15, memory)', () =>
       for (const [port, flow] of truth) {
         if (covered && !covered.has(flow.state)) continue;
         if (random(100) < 6) continue; // skipped by the dump
-        rows.push(row(port, flow.state, { inode: flow.inode }));
-        if (random(100) < 3) rows.push(row(port, flow.state, { inode: flow.inode })); // listed twice
+        rows.push(row(port, flow.state, { inode: flow.inode, receiveQueue: poll }));
+        if (random(100) < 3) rows.push(row(port, flow.state, { inode: flow.inode, receiveQueue: -poll })); // listed twice (the first one counts)
       }
       for (let i = rows.length - 1; i > 0; i--) {
         const j = random(i + 1);
@@ -262,7 +263,7 @@ describe('tracker: a fast poll edits the map in place (issue 15, memory)', () =>
       }
       const snapshot = isCensus ? census(T0 + poll * 2000, rows) : fast(T0 + poll * 2000, rows);
       const before = edited.connections;
-      const a = advance(edited, snapshot);
+      const a = advance(edited, { ...snapshot, rowsInPlace: true }); // and rows updated in place, as serve has them
       const b = advance({ ...rebuilt, connections: new ReadOnly(rebuilt.connections) }, { ...snapshot, rows: rows.map((r) => ({ ...r })) });
       if (!isCensus) {
         expect(a.state.connections).toBe(before);
@@ -275,5 +276,35 @@ describe('tracker: a fast poll edits the map in place (issue 15, memory)', () =>
     }
     expect(fastPolls).toBeGreaterThan(300);
     expect(edited.connections.size).toBeGreaterThan(5);
+  });
+});
+
+describe('tracker: rows updated in place (serve, issue 15 memory)', () => {
+  it('keeps the row object of a connection that stays in its state, with the new values; a change of state gives the new row', () => {
+    const first = row(1, 'CLOSE_WAIT', { receiveQueue: 1, timer: { name: 'keepalive', remainingMs: 500 }, activity: { lastPeerSegmentAgoMs: 10 } });
+    const start = advance(emptyTrackerState(), { ...census(T0, [first]), rowsInPlace: true }).state;
+    const record = start.connections.get(key(1))!;
+    // Later values, a timer gone, a field the first row did not have: copied into the same object.
+    const later = row(1, 'CLOSE_WAIT', { receiveQueue: 7, rttMs: 0.25, activity: { lastPeerSegmentAgoMs: 20 } });
+    const next = advance(start, { ...fast(T0 + 2000, [later]), rowsInPlace: true }).state;
+    expect(next.connections.get(key(1))).toBe(record);
+    expect(record.row).toBe(first);
+    expect(record.row).toMatchObject({ receiveQueue: 7, rttMs: 0.25, timer: undefined, activity: { lastPeerSegmentAgoMs: 20 } });
+    expect(record.lastPeerSegmentMs).toBe(T0 + 2000 - 20);
+    // A field neither row has is not added (a row keeps its shape).
+    expect('pid' in record.row).toBe(false);
+    const closing = row(1, 'LAST_ACK');
+    const changed = advance(next, { ...fast(T0 + 4000, [closing]), rowsInPlace: true }).state;
+    expect(changed.connections.get(key(1))!.row).toBe(closing);
+    expect(first.state).toBe('CLOSE_WAIT'); // the old record's row is left as it was
+  });
+
+  it('replaces the row without rowsInPlace (every front end that keeps views)', () => {
+    const first = row(1, 'CLOSE_WAIT', { receiveQueue: 1 });
+    const start = advance(emptyTrackerState(), census(T0, [first])).state;
+    const later = row(1, 'CLOSE_WAIT', { receiveQueue: 7 });
+    const next = advance(start, fast(T0 + 2000, [later])).state;
+    expect(next.connections.get(key(1))!.row).toBe(later);
+    expect(first.receiveQueue).toBe(1);
   });
 });
