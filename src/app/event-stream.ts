@@ -74,7 +74,10 @@ export class EventStream {
     const events: MonitorEvent[] = [...outcome.events];
     const { reported, notifications } = reconcileAlerts(this.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, Infinity);
     this.reported = reported;
-    const views = new Map(notifications.some((n) => n.change !== 'resolved') ? evaluation.views.map((v) => [v.connection.key, v]) : []);
+    // A flagged notification names a flagged view (or a count group): only those are indexed, not
+    // every connection.
+    const views = new Map<string, ConnectionView>();
+    if (notifications.some((n) => n.change !== 'resolved')) for (const v of evaluation.views) if (v.flag) views.set(v.connection.key, v);
     const counts = new Map(evaluation.countFlags.map((f) => [countAlertKey(f), f]));
     for (const notification of notifications) {
       const atMs = outcome.takenAtMs;

@@ -1,5 +1,5 @@
 import type { HostFacts } from '../core/diagnosis.js';
-import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Ownership } from '../core/evaluate.js';
+import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
@@ -236,6 +236,24 @@ export class Monitor {
     const tracker = this.tracker;
     const now = tracker.lastPollMs ?? this.platform.nowMs();
     return (visit) => forEachEvaluated(tracker, now, policy, visit);
+  }
+
+  /**
+   * The owners of these connections, by key, without evaluating them (no view, no row copy): the
+   * ones the source's lookup found (one /proc scan at most; none where the source has no lookup,
+   * and a row that carries its own owner is not asked about). `watch` keeps them so that a closed
+   * line can name the process that held the socket.
+   */
+  async ownersOf(connections: Iterable<TrackedConnection>): Promise<{ owners: Map<string, Owner>; permissionDenied: boolean }> {
+    const asked = this.provider.owners ? [...connections].filter((c) => c.row.pid === undefined) : [];
+    const owners = new Map<string, Owner>();
+    if (asked.length === 0) return { owners, permissionDenied: false };
+    const answer = await this.provider.owners!.find(asked.map((c) => c.row));
+    asked.forEach((connection, i) => {
+      const owner = answer.ownership[i]?.owner;
+      if (owner) owners.set(connection.key, owner);
+    });
+    return { owners, permissionDenied: answer.permissionDenied };
   }
 
   /** Inode and owner of each connection, by key, from the source's lookup: one /proc scan at most. */

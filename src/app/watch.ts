@@ -1,14 +1,14 @@
 import type { Evaluation, Owner } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
-import type { Monitor, PollOutcome } from './monitor.js';
+import type { Monitor, OwnerNeed, PollOutcome } from './monitor.js';
 import { PollLoop, type PollClock, type PollLoopEnd } from './poll-loop.js';
 
 // The `watch` use case: poll, turn each poll into typed events, and hand them to the front end with
 // the owners it could find. The front end prints; this decides what happened.
 
 /** What `watch` reads through: a Monitor (its captured tables still to replay end a `--input` run). */
-export type WatchSource = Pick<Monitor, 'pendingCaptures' | 'poll' | 'evaluate'>;
+export type WatchSource = Pick<Monitor, 'pendingCaptures' | 'poll' | 'evaluate' | 'ownersOf' | 'tracker'>;
 
 export interface WatchSettings {
   policy: Policy;
@@ -48,8 +48,11 @@ export type WatchResult = 'ok' | 'last-poll-failed' | 'nothing-read';
 
 export async function watchConnections(source: WatchSource, settings: WatchSettings, output: WatchOutput): Promise<WatchResult> {
   const stream = new EventStream();
-  // Owners seen, by connection key, so a closed line names the process that held it (the socket is gone by then).
+  // The owners found by lookup, by connection key, so a closed line names the process that held it
+  // (the socket is gone by then). Kept compactly: one shared Owner per process (ownerCache), no
+  // row copy; a row that carries its own owner (netstat -o, captures) is not kept here at all.
   const owners = new Map<string, Owner>();
+  const ownerCache = new OwnerInterning();
   let started = false;
   const loop = new PollLoop({
     clock: settings.clock,
@@ -64,15 +67,29 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     reportFailure: (outcome) => output.pollFailed(outcome),
     onPoll: async (outcome) => {
       if (!outcome.ok) return output.events(stream.next(outcome, undefined), owners, false);
-      // Owners of every connection at the first poll (one /proc scan), then of those this poll's
-      // events name: a closed line can then still name the process that held the socket.
-      const keys = new Set(outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key));
-      const ownersFor = (e: Evaluation) => (started ? e.views.filter((v) => keys.has(v.connection.key)) : e.views);
-      // Unranked: events come in the tracker's order. Without owners (JSON lines), none is looked up.
-      const { evaluation } = await source.evaluate(settings.policy, settings.owners ? { window: ownersFor } : 'none', { ranked: false });
-      for (const view of evaluation.views) if (view.row.pid !== undefined) owners.set(view.connection.key, { pid: view.row.pid, process: view.row.process ?? '?' });
-      const events = stream.next(outcome, evaluation);
       const first = !started;
+      let need: OwnerNeed = 'none';
+      if (settings.owners && first) {
+        // Every connection's owner at the first poll (one /proc scan), kept as found: no view and
+        // no row copy per connection. Asked before evaluating, so that the flagged rows' owners
+        // (the evaluation's lookup) come from the lookup's cache.
+        const found = await source.ownersOf(source.tracker.connections.values());
+        for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
+        need = 'flagged';
+      } else if (settings.owners) {
+        // Then the owners of the connections this poll's events name (and of the flagged ones).
+        const keys = new Set(outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key));
+        need = { window: (e: Evaluation) => e.views.filter((v) => keys.has(v.connection.key)) };
+      }
+      // Unranked: events come in the tracker's order. Without owners (JSON lines), none is looked up.
+      const { evaluation } = await source.evaluate(settings.policy, need, { ranked: false });
+      if (settings.owners) {
+        for (const view of evaluation.views) {
+          // Only an owner the lookup added (the tracked row has none): the row keeps its own.
+          if (view.row.pid !== undefined && view.connection.row.pid === undefined) owners.set(view.connection.key, ownerCache.shared({ pid: view.row.pid, process: view.row.process ?? '?' }));
+        }
+      }
+      const events = stream.next(outcome, evaluation);
       if (first) {
         started = true;
         output.started({ atMs: outcome.takenAtMs, source: outcome.source, connections: evaluation.views.length, flagged: evaluation.views.filter((v) => v.flag).length });
@@ -83,4 +100,30 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
   });
   if (end.reason !== 'interrupted' && end.last?.ok === false) return 'last-poll-failed';
   return started ? 'ok' : 'nothing-read';
+}
+
+const MAX_INTERNED_OWNERS = 4096;
+
+/**
+ * One Owner object per process (pid and name): the owners `watch` keeps for 100,000 connections of
+ * a few processes are then a few objects, not one per connection. A pid seen again under another
+ * name (exec, or reused) gets its own object; the connections found under the old name keep it.
+ */
+export class OwnerInterning {
+  private readonly byPid = new Map<number, Owner>();
+
+  shared(owner: Owner): Owner {
+    const known = this.byPid.get(owner.pid);
+    if (known && known.process === owner.process) return known;
+    // Bounded over a long run of short-lived processes: forgetting only costs sharing, never an owner.
+    if (this.byPid.size >= MAX_INTERNED_OWNERS) this.byPid.clear();
+    const kept = { pid: owner.pid, process: owner.process };
+    this.byPid.set(owner.pid, kept);
+    return kept;
+  }
+
+  /** Distinct owners held (for tests). */
+  get size(): number {
+    return this.byPid.size;
+  }
 }

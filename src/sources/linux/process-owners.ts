@@ -173,12 +173,13 @@ export class OwnerResolver {
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
   private async claim(pid: string, inodes: Float64Array, missing: Set<number>, owners: Map<number, Owner>): Promise<void> {
-    let name: string | undefined;
+    // One Owner for all the sockets of this process (a server holds thousands).
+    let owner: Owner | undefined;
     for (let i = 0; i < inodes.length; i++) {
       const inode = inodes[i]!;
       if (!missing.has(inode)) continue;
-      name ??= await this.processName(pid);
-      owners.set(inode, { pid: Number(pid), process: name });
+      owner ??= { pid: Number(pid), process: await this.processName(pid) };
+      owners.set(inode, owner);
       missing.delete(inode);
     }
   }

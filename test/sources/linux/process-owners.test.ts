@@ -173,3 +173,21 @@ describe('OwnerResolver.prefetch: the walk started before the owners are asked f
     expect(readLinks.slice(before)).toEqual(['/proc/20/fd/*']);
   });
 });
+
+describe('OwnerResolver memory (issue 15)', () => {
+  it('one Owner object for all the sockets of a process, shared with the cache of the next call', async () => {
+    const { platform, readLinks } = host();
+    platform.links.set('/proc/30/fd/9', 'socket:[301]');
+    platform.links.set('/proc/30/fd/10', 'socket:[302]');
+    const resolver = new OwnerResolver(platform, '/proc');
+    const lookup = await resolver.resolve([300, 301, 302]);
+    const owner = lookup.owners.get(300);
+    expect(owner).toEqual({ pid: 30, process: 'redis' });
+    expect(lookup.owners.get(301)).toBe(owner);
+    expect(lookup.owners.get(302)).toBe(owner);
+    // From the cache at the next call: the same object, no scan.
+    const again = await resolver.resolve([302]);
+    expect(again.owners.get(302)).toBe(owner);
+    expect(readLinks.filter((p) => p === '/proc/30/fd/*')).toHaveLength(1);
+  });
+});
