@@ -153,12 +153,14 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     checkedAtMs: outcome.takenAtMs,
     source: outcome.source,
     evaluation,
-    countLevels: outcome.ok
-      ? countLevels(
-          request.policy,
-          evaluation.views.map((v) => ({ key: v.connection.key, row: v.row })),
-        )
-      : [],
+    // No count rule, no levels: not a {key, row} per connection for nothing.
+    countLevels:
+      outcome.ok && request.policy.counts.length > 0
+        ? countLevels(
+            request.policy,
+            evaluation.views.map((v) => ({ key: v.connection.key, row: v.row })),
+          )
+        : [],
     diagnosis,
     resets,
     errors,

@@ -102,8 +102,9 @@ export function formatResolvedLine(n: AlertNotification, nowMs: number): string 
  * said (cron mails only news). Every line is sanitised: notes and resolved lines quote outside text too.
  */
 export function formatCheckText(r: CheckReport, all: boolean): string[] {
-  // Flagged views only: an unflagged one has no line (formatFlaggedLine), and 40,000 keys cost more than the lines.
-  const viewByKey = new Map<string, ConnectionView>(r.evaluation.views.filter((v) => v.flag).map((v) => [v.connection.key, v]));
+  // A notification that is not a resolve names a flagged session (or a count group): only those are indexed.
+  const viewByKey = new Map<string, ConnectionView>();
+  for (const v of r.evaluation.views) if (v.flag) viewByKey.set(v.connection.key, v);
   const countByKey = new Map(r.evaluation.countFlags.map((f) => [countAlertKey(f), f]));
   const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
   const lines: string[] = [];
