@@ -140,3 +140,40 @@ describe('formatResolvedLine', () => {
     expect(formatResolvedLine(base, 60_000)).toBe('RESOLVED half-close: CLOSE_WAIT 127.0.0.1:1 -> 127.0.0.1:2 (flagged for 1m00s)');
   });
 });
+
+describe('reconcileAlerts records (built as one literal each, issue 15)', () => {
+  it('records and notifications keep their fields and field order (the state file writes records as they are)', () => {
+    const first = reconcileAlerts([], [alert('a', { dwellMs: 5_000 })], 1_000, HOUR);
+    expect(Object.keys(first.reported[0]!)).toEqual(['key', 'kind', 'severity', 'subject', 'firstFlaggedMs', 'lastNotifiedMs', 'lastSeenMs', 'lastDwellMs', 'runsFlagged']);
+    expect(first.reported[0]).toStrictEqual({
+      key: 'a',
+      kind: 'half-close',
+      severity: 'warning',
+      subject: 'CLOSE_WAIT a',
+      firstFlaggedMs: 1_000,
+      lastNotifiedMs: 1_000,
+      lastSeenMs: 1_000,
+      lastDwellMs: 5_000,
+      runsFlagged: 1,
+    });
+    expect(Object.keys(first.notifications[0]!)).toEqual(['change', 'key', 'kind', 'severity', 'subject', 'firstFlaggedMs', 'current']);
+    // Seen again, not due: the first notification's times kept, the sight stamped, no dwell when none is given.
+    const second = reconcileAlerts(first.reported, [alert('a')], 61_000, HOUR);
+    expect(second.reported[0]).toStrictEqual({
+      key: 'a',
+      kind: 'half-close',
+      severity: 'warning',
+      subject: 'CLOSE_WAIT a',
+      firstFlaggedMs: 1_000,
+      lastNotifiedMs: 1_000,
+      lastSeenMs: 61_000,
+      runsFlagged: 2,
+    });
+    // Escalated: notified now, first flagged then.
+    const third = reconcileAlerts(second.reported, [alert('a', { severity: 'critical' })], 121_000, HOUR);
+    expect(third.reported[0]).toMatchObject({ severity: 'critical', firstFlaggedMs: 1_000, lastNotifiedMs: 121_000, runsFlagged: 3 });
+    expect(third.notifications).toStrictEqual([
+      { change: 'escalated', key: 'a', kind: 'half-close', severity: 'critical', subject: 'CLOSE_WAIT a', firstFlaggedMs: 1_000, current: alert('a', { severity: 'critical' }) },
+    ]);
+  });
+});
