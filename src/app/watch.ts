@@ -1,7 +1,8 @@
-import type { Evaluation, Owner } from '../core/evaluate.js';
+import type { Owner } from '../core/evaluate.js';
+import type { TrackedConnection } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
-import type { Monitor, OwnerNeed, PollOutcome } from './monitor.js';
+import type { Monitor, PollOutcome } from './monitor.js';
 import { PollLoop, type PollClock, type PollLoopEnd } from './poll-loop.js';
 
 // The `watch` use case: poll, turn each poll into typed events, and hand them to the front end with
@@ -33,7 +34,11 @@ export interface WatchStart {
 
 export interface WatchOutput {
   started(start: WatchStart): void;
-  /** This poll's events, in order; `first` for the first successful poll (its `opened` are what was already there). */
+  /**
+   * This poll's events, in order; `first` for the first successful poll (its `opened` are what was
+   * already there). `owners`: the owners found by lookup, by connection key (ownerOfEvent), for
+   * rows that carry none of their own.
+   */
   events(events: MonitorEvent[], owners: ReadonlyMap<string, Owner>, first: boolean): Promise<void> | void;
   /** A failed poll, once for a run of failures. */
   pollFailed(outcome: PollOutcome): void;
@@ -68,25 +73,31 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     onPoll: async (outcome) => {
       if (!outcome.ok) return output.events(stream.next(outcome, undefined), owners, false);
       const first = !started;
-      let need: OwnerNeed = 'none';
-      if (settings.owners && first) {
-        // Every connection's owner at the first poll (one /proc scan), kept as found: no view and
-        // no row copy per connection. Asked before evaluating, so that the flagged rows' owners
-        // (the evaluation's lookup) come from the lookup's cache.
-        const found = await source.ownersOf(source.tracker.connections.values());
-        for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
-        need = 'flagged';
-      } else if (settings.owners) {
-        // Then the owners of the connections this poll's events name (and of the flagged ones).
-        const keys = new Set(outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection.key));
-        need = { window: (e: Evaluation) => e.views.filter((v) => keys.has(v.connection.key)) };
-      }
-      // Unranked: events come in the tracker's order. Without owners (JSON lines), none is looked up.
-      const { evaluation } = await source.evaluate(settings.policy, need, { ranked: false });
+      // Unranked: events come in the tracker's order. Owners are not asked of the evaluation: its
+      // lookup copies each row that gains one (a whole row, ~1.9 KB at 8,000 flagged rows a poll,
+      // measured); watch keeps them by key instead, and the text lines read them from there. (A
+      // rule that matches process names still has every row evaluated with its owner.)
+      const { evaluation } = await source.evaluate(settings.policy, 'none', { ranked: false });
       if (settings.owners) {
+        // Every connection's owner at the first poll (one /proc scan), so that a closed line can
+        // name the process that held the socket; then those of the connections this poll's events
+        // name, and of flagged ones whose owner is not known yet.
+        let asked: Iterable<TrackedConnection>;
+        if (first) asked = source.tracker.connections.values();
+        else {
+          const named = outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection);
+          const flaggedUnknown = evaluation.views.filter((v) => v.flag && !owners.has(v.connection.key)).map((v) => v.connection);
+          asked = [...named, ...flaggedUnknown];
+        }
+        const found = await source.ownersOf(asked);
+        for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
         for (const view of evaluation.views) {
-          // Only an owner the lookup added (the tracked row has none): the row keeps its own.
-          if (view.row.pid !== undefined && view.connection.row.pid === undefined) owners.set(view.connection.key, ownerCache.shared({ pid: view.row.pid, process: view.row.process ?? '?' }));
+          // Rows evaluated with their owners (a rule on process names): kept the same way; a row
+          // that carries its own owner (netstat -o, captures) keeps it, nothing is kept here.
+          const { pid, process = '?' } = view.row;
+          if (pid === undefined || view.connection.row.pid !== undefined) continue;
+          const known = owners.get(view.connection.key);
+          if (known?.pid !== pid || known.process !== process) owners.set(view.connection.key, ownerCache.shared({ pid, process }));
         }
       }
       const events = stream.next(outcome, evaluation);
@@ -100,6 +111,13 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
   });
   if (end.reason !== 'interrupted' && end.last?.ok === false) return 'last-poll-failed';
   return started ? 'ok' : 'nothing-read';
+}
+
+/** The owner `watch` found for the connection an event is about (a flagged event: its session's), if any. */
+export function ownerOfEvent(event: MonitorEvent, owners: ReadonlyMap<string, Owner>): Owner | undefined {
+  if ('connection' in event) return owners.get(event.connection.key);
+  if (event.type === 'flagged' && event.view) return owners.get(event.view.connection.key);
+  return undefined;
 }
 
 const MAX_INTERNED_OWNERS = 4096;

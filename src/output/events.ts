@@ -114,14 +114,15 @@ function flaggedToJson(n: AlertNotification, atMs: number): EventJson {
 
 /**
  * One human line per event, for `watch` without --events; sanitised (the JSON lines stay exact).
- * `owner`: the connection's owner where a lookup found it (the row's own otherwise).
+ * `owner`: the owner a lookup found for the connection the event is about (a flagged event's
+ * session too); a row's own owner comes first.
  */
 export function formatEventLine(event: MonitorEvent, owner?: Owner): string {
   return sanitizeLine(`${iso(event.atMs)} ${eventText(event, owner)}`);
 }
 
 function eventText(event: MonitorEvent, owner: Owner | undefined): string {
-  const row = (r: SocketRow) => (owner && r.pid === undefined ? { ...r, pid: owner.pid, process: owner.process } : r);
+  const row = (r: SocketRow) => withOwner(r, owner);
   switch (event.type) {
     case 'opened':
       return `opened  ${event.connection.row.state} ${flowWithOwner(row(event.connection.row))}`;
@@ -130,7 +131,7 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
     case 'closed':
       return `closed  ${flowWithOwner(row(event.connection.row))} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
     case 'flagged':
-      return flaggedText(event);
+      return flaggedText(event, owner);
     case 'resolved': {
       const n = event.notification;
       const stuck = n.lastDwellMs === undefined ? '' : ` stuck ${seconds(n.lastDwellMs)}s when last seen,`;
@@ -143,13 +144,18 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
   }
 }
 
+/** The row as a line shows it: with `owner` where the row carries none of its own (a copy, for one line). */
+function withOwner(row: SocketRow, owner: Owner | undefined): SocketRow {
+  return owner && row.pid === undefined ? { ...row, pid: owner.pid, process: owner.process } : row;
+}
+
 /**
  * `WARNING half-close: CLOSE_WAIT a -> b python3[812] half-close timer 1m5s > 1m, 2m in state (rule
  * default, dwell kernel)`: the owner where known, what was measured against which threshold, and
  * how the dwell is known (observed entering the state, the kernel's counters, or a lower bound
  * since first sight). A source without segment times measures the half-close timer as time in state.
  */
-function flaggedText(event: FlaggedEvent): string {
+function flaggedText(event: FlaggedEvent, owner: Owner | undefined): string {
   const n = event.notification;
   const head = `${n.severity.toUpperCase()} ${n.kind}${n.change === 'escalated' ? ' (escalated)' : ''}`;
   const current = n.current;
@@ -158,7 +164,7 @@ function flaggedText(event: FlaggedEvent): string {
   if (view && flag && flag.kind !== 'count') {
     const measure = measureName(view, flag.kind);
     const dwell = measure === 'in state' || view.timing.dwellMs === flag.measured ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
-    return `${head}: ${view.row.state} ${flowWithOwner(view.row)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
+    return `${head}: ${view.row.state} ${flowWithOwner(withOwner(view.row, owner))} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
   }
   if (current && n.kind === 'count') return `${head}: ${n.subject} > ${current.threshold} (rule ${current.rule})`;
   return `${head}: ${n.subject}`;

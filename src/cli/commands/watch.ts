@@ -1,4 +1,4 @@
-import { watchConnections } from '../../app/watch.js';
+import { ownerOfEvent, watchConnections } from '../../app/watch.js';
 import { eventToJson, formatEventLine, formatWatchStart } from '../../output/events.js';
 import { sanitizeLine } from '../../output/sanitize.js';
 import { pollClock, reportPollFailure, type CliContext } from '../context.js';
@@ -34,7 +34,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
           // Text: the first poll's opened are what was already there (the start line counts them),
           // and a failed poll is said on stderr. JSON lines carry every event.
           const shown = options.json ? events : events.filter((e) => e.type !== 'poll-failed' && !(first && e.type === 'opened'));
-          const line = (e: (typeof events)[number]) => (options.json ? JSON.stringify(eventToJson(e)) : formatEventLine(e, 'connection' in e ? owners.get(e.connection.key) : undefined));
+          const line = (e: (typeof events)[number]) => (options.json ? JSON.stringify(eventToJson(e)) : formatEventLine(e, ownerOfEvent(e, owners)));
           if (shown.length) context.stdout.write(`${shown.map(line).join('\n')}\n`);
           await log?.write(events);
         },
