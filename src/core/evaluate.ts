@@ -40,10 +40,27 @@ export interface Ownership {
 }
 
 export function withOwnership(row: SocketRow, found: Ownership | undefined): SocketRow {
-  if (!found) return row;
-  const inode = row.inode ?? found.inode;
-  if (found.owner) return { ...row, inode, pid: found.owner.pid, process: found.owner.process };
-  return row.inode === undefined ? { ...row, inode } : row;
+  if (!found || (!found.owner && row.inode !== undefined)) return row;
+  return new RowWithOwner(row, row.inode ?? found.inode, found.owner);
+}
+
+interface RowWithOwner extends SocketRow {}
+
+/**
+ * A copy of a row with its inode and owner: the row's fields in their order, then `pid` and
+ * `process`. Made by a constructor, not a spread: V8 gives a spread copy no room for the fields
+ * added after it, and each such copy then costs a map of its own (~1.9 KB a netlink row against
+ * ~0.5 KB, measured at 8,000 rows; every row is copied so when a rule matches process names).
+ */
+class RowWithOwner {
+  constructor(row: SocketRow, inode: number, owner: Owner | undefined) {
+    Object.assign(this, row);
+    this.inode = inode;
+    if (owner) {
+      this.pid = owner.pid;
+      this.process = owner.process;
+    }
+  }
 }
 
 export interface EvaluateOptions {
