@@ -67,9 +67,10 @@ const MIN_RTO_MS = 200;
 export class DiagnosisIndex {
   readonly byOwnerInState = new Map<string, ConnectionView[]>();
   /**
-   * Connections by remote endpoint, for the remotes a group finding can name: those with a
-   * SYN_SENT connection, and every remote only where the TIME_WAITs could fill half the ephemeral
-   * range (a text key per row of 40,000 cost more than the findings that read them).
+   * Every connection to a peer that a group finding may be about (two or more SYN_SENT to it; with
+   * the ephemeral port range known, TIME_WAIT to it filling half of it), by peer endpoint, peers in
+   * the order the views first name them. Other peers are not indexed: at 100,000 connections a
+   * key and a list for each peer was the bulk of a diagnosis (issue 15).
    */
   readonly byRemote = new Map<string, ConnectionView[]>();
   readonly listeners = new Map<string, ConnectionView>();
@@ -80,22 +81,12 @@ export class DiagnosisIndex {
     readonly views: readonly ConnectionView[],
     readonly facts: HostFacts = {},
   ) {
-    const synSent = new Map<string, Set<number>>();
-    let timeWaits = 0;
-    for (const { row } of views) {
-      if (row.state === TcpState.SYN_SENT) {
-        const ports = synSent.get(row.remote.address);
-        if (ports) ports.add(row.remote.port);
-        else synSent.set(row.remote.address, new Set([row.remote.port]));
-      } else if (row.state === TcpState.TIME_WAIT) timeWaits++;
-    }
-    const range = facts.ephemeralPorts && facts.ephemeralPorts.high - facts.ephemeralPorts.low + 1;
-    const everyRemote = range !== undefined && timeWaits >= range / 2;
+    const peers = groupPeers(views, facts);
     for (const view of views) {
       const { row } = view;
       const owner = ownerLabel(row);
       if (owner) push(this.byOwnerInState, `${owner} ${row.state}`, view);
-      if (everyRemote || synSent.get(row.remote.address)?.has(row.remote.port)) push(this.byRemote, formatEndpoint(row.remote), view);
+      if (peers.get(row.remote.address)?.has(row.remote.port)) push(this.byRemote, formatEndpoint(row.remote), view);
       if (row.state === TcpState.LISTEN) this.listeners.set(formatEndpoint(row.local), view);
     }
   }
@@ -116,6 +107,39 @@ export class DiagnosisIndex {
       this.listeners.get(formatEndpoint({ address: '::', port: endpoint.port }))
     );
   }
+}
+
+/**
+ * The peers (address → ports) a group finding may be about: two or more SYN_SENT to it, or, with
+ * the ephemeral port range known, TIME_WAIT to it at least half the range (diagnoseGroups' tests).
+ * Counted by address and port, without making an endpoint's text for each connection.
+ */
+function groupPeers(views: readonly ConnectionView[], facts: HostFacts): Map<string, Set<number>> {
+  const synSent = new Map<string, Map<number, number>>();
+  const timeWait = new Map<string, Map<number, number>>();
+  const count = (map: Map<string, Map<number, number>>, { address, port }: Endpoint) => {
+    let ports = map.get(address);
+    if (!ports) map.set(address, (ports = new Map()));
+    ports.set(port, (ports.get(port) ?? 0) + 1);
+  };
+  for (const { row } of views) {
+    if (row.state === TcpState.SYN_SENT) count(synSent, row.remote);
+    else if (row.state === TcpState.TIME_WAIT && facts.ephemeralPorts) count(timeWait, row.remote);
+  }
+  const peers = new Map<string, Set<number>>();
+  const keep = (map: Map<string, Map<number, number>>, least: number) => {
+    for (const [address, ports] of map) {
+      for (const [port, n] of ports) {
+        if (n < least) continue;
+        let kept = peers.get(address);
+        if (!kept) peers.set(address, (kept = new Set()));
+        kept.add(port);
+      }
+    }
+  };
+  keep(synSent, 2);
+  if (facts.ephemeralPorts) keep(timeWait, (facts.ephemeralPorts.high - facts.ephemeralPorts.low + 1) / 2);
+  return peers;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

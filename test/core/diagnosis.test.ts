@@ -199,6 +199,41 @@ describe('findings for groups', () => {
     ]);
   });
 
+  it('groups of several peers: in the order the views first name each peer (any state), counting every connection to it', () => {
+    // Written for the test (issue 15: only the peers a group may be about are indexed now). Peer B
+    // is first named by an ESTABLISHED, before A's SYN_SENT; C fills the ephemeral range with
+    // TIME_WAIT; D has one SYN_SENT only (no group).
+    const [a, b, c, d] = [
+      { address: '10.0.0.5', port: 5432 },
+      { address: '10.0.0.7', port: 443 },
+      { address: '10.0.0.9', port: 80 },
+      { address: '10.0.0.11', port: 22 },
+    ];
+    const rows = [
+      row('ESTABLISHED', { remote: b }),
+      row('SYN_SENT', { remote: d }),
+      row('SYN_SENT', { remote: a }),
+      row('SYN_SENT', { remote: a }),
+      row('SYN_SENT', { remote: b }),
+      row('TIME_WAIT', { remote: b }),
+      ...Array.from({ length: 60 }, () => row('TIME_WAIT', { remote: c })),
+      row('SYN_SENT', { remote: b }),
+      row('SYN_SENT', { remote: { address: '10.0.0.5', port: 5433 } }), // A's address, another port: another peer
+    ];
+    const byFlow = new Map(track([rows]).views.map((v) => [v.connection.row.local.port, v]));
+    const views = rows.map((r) => byFlow.get(r.local.port)!); // the rows' order, not the ranked one
+    const keysOf = (peer: typeof a, state: SocketRow['state']) => views.filter((v) => v.row.remote === peer && v.row.state === state).map((v) => v.connection.key);
+    const groups = diagnoseGroups(new DiagnosisIndex(views, { ephemeralPorts: { low: 32_768, high: 32_867 } }));
+    expect(groups.map((g) => [g.code, g.subject, g.summary, g.connections])).toEqual([
+      ['upstream-unreachable', '10.0.0.7:443', '2 of 4 connections to 10.0.0.7:443 are half-open: upstream down or filtered', keysOf(b, 'SYN_SENT')],
+      ['upstream-unreachable', '10.0.0.5:5432', 'all 2 connections to 10.0.0.5:5432 are half-open: upstream down or filtered', keysOf(a, 'SYN_SENT')],
+      ['ephemeral-ports', '10.0.0.9:80', '60 TIME_WAIT to 10.0.0.9:80 hold 60% of the 100 ephemeral ports: new connections to it will fail when they run out', keysOf(c, 'TIME_WAIT')],
+    ]);
+    // Without the port range, no ephemeral-ports group (C is not even indexed).
+    expect(diagnoseGroups(new DiagnosisIndex(views)).map((g) => g.subject)).toEqual(['10.0.0.7:443', '10.0.0.5:5432']);
+    expect([...new DiagnosisIndex(views).byRemote.keys()]).toEqual(['10.0.0.7:443', '10.0.0.5:5432']);
+  });
+
   it('TIME_WAIT to one peer against the ephemeral port range', () => {
     const rows = Array.from({ length: 60 }, () => row('TIME_WAIT', { remote: { address: '10.0.0.9', port: 80 } }));
     const facts = { ephemeralPorts: { low: 32_768, high: 32_867 } }; // 100 ports
