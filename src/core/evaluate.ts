@@ -168,41 +168,46 @@ export function forEachEvaluated(state: TrackerState, now: number, policy: Polic
  * A total order on distinct connections; sorts `views` in place and returns it.
  */
 export function sortViews(views: ConnectionView[]): ConnectionView[] {
-  // One sort address per distinct address, not two per row: a host's 100,000 connections have
-  // a few local addresses and far fewer peers than connections.
-  const addresses = new Map<string, SortAddress>();
-  const sortAddressOf = (text: string) => {
-    let address = addresses.get(text);
-    if (!address) addresses.set(text, (address = sortAddress(text)));
-    return address;
-  };
-  const ranked = views.map((view) => {
+  // The sort keys in one Float64Array, SORT_COLUMNS numbers a row, and the rows' indexes sorted:
+  // no object per row. At 100,000 rows an object per row (and two per address) was ~30 MB a sort
+  // that outlived a scavenge and so was promoted, growing the old generation at each of the
+  // dashboard's polls; a typed array's memory is outside the heap and freed with it.
+  const n = views.length;
+  const keys = new Float64Array(n * SORT_COLUMNS);
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const view = views[i]!;
     const { row } = view.connection;
-    return {
-      view,
-      severity: view.flag ? SEVERITY_RANK[view.flag.severity] : 0,
-      enteredSecond: Math.floor(view.connection.stateSinceMs / 1000),
-      local: sortAddressOf(row.local.address),
-      localPort: row.local.port,
-      remote: sortAddressOf(row.remote.address),
-      remotePort: row.remote.port,
-      key: view.connection.key,
-    };
-  });
-  // Every comparison numeric but the last: at 100,000 rows a sort is 1.7M comparisons, and
-  // comparing address text (or keys built from it) took several times the whole old sort.
-  ranked.sort(
-    (a, b) =>
-      b.severity - a.severity ||
-      a.enteredSecond - b.enteredSecond ||
-      compareSortAddresses(a.local, b.local) ||
-      a.localPort - b.localPort ||
-      compareSortAddresses(a.remote, b.remote) ||
-      a.remotePort - b.remotePort ||
+    const at = i * SORT_COLUMNS;
+    keys[at] = view.flag ? SEVERITY_RANK[view.flag.severity] : 0;
+    keys[at + 1] = Math.floor(view.connection.stateSinceMs / 1000);
+    writeSortAddress(row.local.address, keys, at + 2);
+    keys[at + 7] = row.local.port;
+    writeSortAddress(row.remote.address, keys, at + 8);
+    keys[at + 13] = row.remote.port;
+    order[i] = i;
+  }
+  // Every comparison numeric but the text fallbacks: at 100,000 rows a sort is 1.7M comparisons,
+  // and comparing address text (or keys built from it) took several times the whole old sort.
+  order.sort((i, j) => {
+    const a = i * SORT_COLUMNS;
+    const b = j * SORT_COLUMNS;
+    return (
+      keys[b]! - keys[a]! || // severity, highest first
+      keys[a + 1]! - keys[b + 1]! ||
+      compareAddressColumns(keys, a + 2, b + 2) ||
+      // The same bytes spelt two ways (a zone index), or two names.
+      compareText(views[i]!.connection.row.local.address, views[j]!.connection.row.local.address) ||
+      keys[a + 7]! - keys[b + 7]! ||
+      compareAddressColumns(keys, a + 8, b + 8) ||
+      compareText(views[i]!.connection.row.remote.address, views[j]!.connection.row.remote.address) ||
+      keys[a + 13]! - keys[b + 13]! ||
       // The same endpoints: tcp and tcp6, or rows the instance tells apart. The key is unique.
-      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-  );
-  for (let i = 0; i < ranked.length; i++) views[i] = ranked[i]!.view;
+      compareText(views[i]!.connection.key, views[j]!.connection.key)
+    );
+  });
+  const before = views.slice();
+  for (let i = 0; i < n; i++) views[i] = before[order[i]!]!;
   return views;
 }
 
@@ -244,42 +249,47 @@ export function flaggedOfKind(tally: Record<FlagKind, Record<Severity, number>>,
 }
 
 /**
- * An address in numeric order: the family (4 before 6 before 9, text that is no address, e.g. a
- * host name netstat printed), then the 128 bits as four 32-bit words (IPv4 in the last), then the text.
+ * Numbers a row has in sortViews' key array: severity, entry second, the local address (5), local
+ * port, the remote address (5), remote port.
  */
-interface SortAddress {
-  family: 4 | 6 | 9;
-  words: [number, number, number, number];
-  text: string;
+const SORT_COLUMNS = 14;
+
+/**
+ * An address in numeric order, as 5 numbers from `keys[at]`: the family (4 before 6 before 9, text
+ * that is no address, e.g. a host name netstat printed), then the 128 bits as four 32-bit words
+ * (IPv4 in the last). Equal numbers fall back to the text (compareText).
+ */
+function compareAddressColumns(keys: Float64Array, a: number, b: number): number {
+  return keys[a]! - keys[b]! || keys[a + 1]! - keys[b + 1]! || keys[a + 2]! - keys[b + 2]! || keys[a + 3]! - keys[b + 3]! || keys[a + 4]! - keys[b + 4]!;
 }
 
-function compareSortAddresses(a: SortAddress, b: SortAddress): number {
-  if (a.text === b.text) return 0;
-  return (
-    a.family - b.family ||
-    a.words[0] - b.words[0] ||
-    a.words[1] - b.words[1] ||
-    a.words[2] - b.words[2] ||
-    a.words[3] - b.words[3] ||
-    // The same bytes spelt two ways (a zone index), or two names.
-    (a.text < b.text ? -1 : a.text > b.text ? 1 : 0)
-  );
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
- * Reads an address for sorting, character by character for the common forms: parseAddressBytes
- * costs several µs an address, more than the whole sort's share per row at 100,000 rows.
+ * Writes an address's 5 sort numbers (compareAddressColumns) at `keys[at]`, character by character
+ * for the common forms: parseAddressBytes costs several µs an address, more than the whole sort's
+ * share per row at 100,000 rows.
  */
-function sortAddress(text: string): SortAddress {
+function writeSortAddress(text: string, keys: Float64Array, at: number): void {
   const v4 = text.includes(':') ? undefined : ipv4Word(text);
-  if (v4 !== undefined) return { family: 4, words: [0, 0, 0, v4], text };
-  const v6 = text.includes(':') ? ipv6Words(text) : undefined;
-  if (v6 !== undefined) return { family: 6, words: v6, text };
+  if (v4 !== undefined) return writeWords(keys, at, 4, 0, 0, 0, v4);
+  if (text.includes(':') && writeIpv6Words(text, keys, at)) return;
   // Mapped IPv4 tails, zone indexes: the full reader. Anything else is text.
   const bytes = parseAddressBytes(text);
-  if (bytes === undefined) return { family: 9, words: [0, 0, 0, 0], text };
+  if (bytes === undefined) return writeWords(keys, at, 9, 0, 0, 0, 0);
   const word = (i: number) => bytes[i]! * 2 ** 24 + bytes[i + 1]! * 2 ** 16 + bytes[i + 2]! * 2 ** 8 + bytes[i + 3]!;
-  return bytes.length === 4 ? { family: 4, words: [0, 0, 0, word(0)], text } : { family: 6, words: [word(0), word(4), word(8), word(12)], text };
+  if (bytes.length === 4) writeWords(keys, at, 4, 0, 0, 0, word(0));
+  else writeWords(keys, at, 6, word(0), word(4), word(8), word(12));
+}
+
+function writeWords(keys: Float64Array, at: number, family: number, w0: number, w1: number, w2: number, w3: number): void {
+  keys[at] = family;
+  keys[at + 1] = w0;
+  keys[at + 2] = w1;
+  keys[at + 3] = w2;
+  keys[at + 4] = w3;
 }
 
 /** Dotted-quad text as one unsigned 32-bit number; undefined for anything else. */
@@ -303,22 +313,27 @@ function ipv4Word(text: string): number | undefined {
   return dots === 3 && digits > 0 ? value * 256 + octet : undefined;
 }
 
-/** Hex-and-colon IPv6 text as four 32-bit words; undefined for anything else (a dotted tail, a zone). */
-function ipv6Words(text: string): [number, number, number, number] | undefined {
-  const groups: number[] = [];
+/** The groups writeIpv6Words reads, reused: one array for every address of a sort. */
+const hexGroups: number[] = [];
+
+/** Hex-and-colon IPv6 text as family 6 and four 32-bit words at `keys[at]`; false (nothing written) for anything else (a dotted tail, a zone). */
+function writeIpv6Words(text: string, keys: Float64Array, at: number): boolean {
+  const groups = hexGroups;
+  groups.length = 0;
   const gap = text.indexOf('::');
   if (gap < 0) {
-    if (!readHexGroups(text, 0, text.length, groups) || groups.length !== 8) return undefined;
+    if (!readHexGroups(text, 0, text.length, groups) || groups.length !== 8) return false;
   } else {
-    if (!readHexGroups(text, 0, gap, groups)) return undefined;
+    if (!readHexGroups(text, 0, gap, groups)) return false;
     const head = groups.length;
-    if (!readHexGroups(text, gap + 2, text.length, groups) || groups.length > 7) return undefined;
+    if (!readHexGroups(text, gap + 2, text.length, groups) || groups.length > 7) return false;
     const tail = groups.length - head;
     groups.length = 8;
     for (let i = 0; i < tail; i++) groups[7 - i] = groups[head + tail - 1 - i]!;
     for (let i = head; i < 8 - tail; i++) groups[i] = 0;
   }
-  return [groups[0]! * 65536 + groups[1]!, groups[2]! * 65536 + groups[3]!, groups[4]! * 65536 + groups[5]!, groups[6]! * 65536 + groups[7]!];
+  writeWords(keys, at, 6, groups[0]! * 65536 + groups[1]!, groups[2]! * 65536 + groups[3]!, groups[4]! * 65536 + groups[5]!, groups[6]! * 65536 + groups[7]!);
+  return true;
 }
 
 /** Groups of 1–4 hex digits between single colons in text[from, to), appended to `groups`; false on anything else. */

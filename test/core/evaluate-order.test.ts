@@ -78,4 +78,59 @@ describe('presentation order (list --numbered, explain N)', () => {
       '2001:db8::10:8080 2001:db8::1:443 ESTABLISHED',
     ]);
   });
+
+  it('after the numbers, the text: a zone index, then names after every address, then the key (tcp before tcp6)', () => {
+    // Rows written for this test: netstat without -n prints host names, ss prints a zone index
+    // (fe80::1%eth0); tcp6 listing an IPv4 flow stands for two rows the numbers cannot tell apart.
+    const row = (protocol: SocketRow['protocol'], local: string, remote = '192.0.2.1', remotePort = 443): SocketRow => ({
+      protocol,
+      local: { address: local, port: 8080 },
+      remote: { address: remote, port: remotePort },
+      state: 'ESTABLISHED',
+      rawState: 'ESTAB',
+    });
+    const views = order(T0, [
+      row('tcp', 'db.example'),
+      row('tcp6', 'fe80::1%eth1'),
+      row('tcp', 'app.example'),
+      row('tcp6', '10.0.0.1'),
+      row('tcp6', 'fe80::1%eth0'),
+      row('tcp', '10.0.0.1'),
+      row('tcp', '10.0.0.1', 'db.example', 80),
+      row('tcp', '10.0.0.1', '192.0.2.1', 80),
+    ]);
+    expect(views).toEqual([
+      // The same local address: the remote decides, an address before a name, whatever the ports.
+      '10.0.0.1:8080 192.0.2.1:80 ESTABLISHED',
+      '10.0.0.1:8080 192.0.2.1:443 ESTABLISHED',
+      // Same endpoints: the key, whose protocol comes first.
+      '10.0.0.1:8080 192.0.2.1:443 ESTABLISHED',
+      '10.0.0.1:8080 db.example:80 ESTABLISHED',
+      // The same bytes spelt with two zones: by text.
+      'fe80::1%eth0:8080 192.0.2.1:443 ESTABLISHED',
+      'fe80::1%eth1:8080 192.0.2.1:443 ESTABLISHED',
+      'app.example:8080 192.0.2.1:443 ESTABLISHED',
+      'db.example:8080 192.0.2.1:443 ESTABLISHED',
+    ]);
+  });
+
+  it('gives the same order whatever the order of its input', () => {
+    const rows: SocketRow[] = Array.from({ length: 200 }, (_, i) => ({
+      protocol: i % 3 ? 'tcp' : 'tcp6',
+      local: { address: i % 3 ? `10.0.${i % 7}.${i % 5}` : `2001:db8::${(i % 11).toString(16)}`, port: 1000 + (i % 13) },
+      remote: { address: i % 4 ? '192.0.2.1' : '::1', port: 2000 + i },
+      state: i % 9 === 0 ? 'CLOSE_WAIT' : 'ESTABLISHED',
+      rawState: 'x',
+      ...(i % 9 === 0 ? { activity: { lastPeerSegmentAgoMs: 7_200_000 + (i % 4) * 1000 } } : {}),
+    }));
+    const shuffled = rows
+      .map((row, i) => ({ row, at: (i * 7919) % rows.length }))
+      .sort((a, b) => a.at - b.at)
+      .map((r) => r.row);
+    const first = order(T0, rows);
+    expect(order(T0, shuffled)).toEqual(first);
+    expect(order(T0, [...rows].reverse())).toEqual(first);
+    // The flagged CLOSE_WAIT sessions lead.
+    expect(first.slice(0, 23).every((line) => line.endsWith('CLOSE_WAIT'))).toBe(true);
+  });
 });
