@@ -3,7 +3,7 @@ import blessed from 'blessed';
 import type { Monitor, PollOutcome } from '../app/monitor.js';
 import { PollLoop, systemClock, type PollClock } from '../app/poll-loop.js';
 import type { HostFacts } from '../core/diagnosis.js';
-import { countStates, type Evaluation } from '../core/evaluate.js';
+import { countStates, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { detailText } from './detail.js';
 import {
@@ -24,7 +24,7 @@ import {
 } from './render.js';
 import { spansNamespaces } from '../output/table.js';
 import { wrapText } from './wrap.js';
-import { MIN_SIZE, emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
+import { MIN_SIZE, emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleGroups, visibleViews, type Action, type DashboardState } from './state.js';
 import { TREND_LEGEND, TrendHistory, trendLines } from './trend.js';
 
 // The live dashboard: a thin blessed adapter over state.ts. Keys, polls and resizes become
@@ -119,6 +119,8 @@ class Dashboard {
   private readonly trend = new TrendHistory(120);
 
   private evaluation: Evaluation | undefined;
+  /** Connections per state in `evaluation`: counted once per evaluation, not at each key's redraw. */
+  private stateCounts: Map<string, number> = new Map();
   /** Some poll read the table: a run that never did is not ended with "OK". */
   tableRead = false;
   private lastOutcome: PollOutcome | undefined;
@@ -240,13 +242,18 @@ class Dashboard {
   private async evaluateNow(): Promise<Evaluation> {
     const need = ownersNeeded(this.state);
     let lookedUp: 'all' | ReadonlySet<string> = 'all'; // when the source gives owners in its rows, the window is not asked
+    // The state derived for the window (the new views before their owners): kept, so the table is
+    // filtered and sorted once per poll, not again when the owners come.
+    let derived: { from: DashboardState; before: readonly ConnectionView[]; state: DashboardState } | undefined;
     const { evaluation } = await this.settings.monitor.evaluate(
       this.settings.policy,
       need === 'all'
         ? 'all'
         : {
             window: (e) => {
-              const window = visibleFor(this.state, e.views);
+              const state = reduce(this.state, { type: 'evaluated', views: e.views });
+              derived = { from: this.state, before: e.views, state };
+              const window = visibleViews(state);
               lookedUp = new Set(window.map((v) => v.connection.key));
               return window;
             },
@@ -254,8 +261,11 @@ class Dashboard {
       { ranked: false }, // the table sorts by its own column
     );
     this.evaluation = evaluation;
+    this.stateCounts = countStates(evaluation.views);
     this.ownersLookedUp = lookedUp;
-    this.dispatchQuietly({ type: 'evaluated', views: evaluation.views });
+    // A key pressed while the owners were looked up changed the state: derived again from it.
+    if (derived && derived.from === this.state) this.state = reduce(derived.state, { type: 'owners-added', before: derived.before, views: evaluation.views });
+    else this.dispatchQuietly({ type: 'evaluated', views: evaluation.views });
     return evaluation;
   }
 
@@ -370,7 +380,7 @@ class Dashboard {
       box.height = height;
       box.show();
     }
-    const counts: Map<string, number> = countStates(this.evaluation.views);
+    const counts = this.stateCounts;
     const present = BAR_STATES.filter(([state]) => (counts.get(state) ?? 0) > 0).slice(0, height - 2);
     this.statesBox.setContent(
       escapeTags(

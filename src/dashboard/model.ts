@@ -128,12 +128,13 @@ const COMPARATORS: Record<Exclude<SortKey, 'flag'>, (a: ConnectionView, b: Conne
   process: () => 0,
 };
 
-// Text sorts read each row's fields once (decorate, sort, undecorate) instead of walking
-// view.row.… on each of the ~1.7M comparisons of a 100,000-row sort.
-const TEXT_SORT_FIELDS: Partial<Record<SortKey, (v: ConnectionView) => [string, number]>> = {
-  local: (v) => [v.row.local.address, v.row.local.port],
-  remote: (v) => [v.row.remote.address, v.row.remote.port],
-  process: (v) => [v.row.process ?? '\uffff', v.row.pid ?? 0],
+// Text sorts read each row's fields once into parallel arrays (a text, a number) and sort the
+// rows' indexes, instead of walking view.row.… on each of the ~1.7M comparisons of a 100,000-row
+// sort; no object per row, which at 100,000 rows is garbage that outlives a scavenge.
+const TEXT_SORT_FIELDS: Partial<Record<SortKey, { text: (v: ConnectionView) => string; number: (v: ConnectionView) => number }>> = {
+  local: { text: (v) => v.row.local.address, number: (v) => v.row.local.port },
+  remote: { text: (v) => v.row.remote.address, number: (v) => v.row.remote.port },
+  process: { text: (v) => v.row.process ?? '\uffff', number: (v) => v.row.pid ?? 0 },
 };
 
 /**
@@ -145,12 +146,19 @@ export function sortViews(views: readonly ConnectionView[], key: SortKey): Conne
   if (key === 'flag') return presentationOrder([...views]);
   const fields = TEXT_SORT_FIELDS[key];
   if (fields) {
-    const decorated = views.map((view) => {
-      const [text, number] = fields(view);
-      return { text, number, key: view.connection.key, view };
-    });
-    decorated.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : a.number - b.number || compareText(a.key, b.key)));
-    return decorated.map((d) => d.view);
+    const n = views.length;
+    const texts = new Array<string>(n);
+    const numbers = new Float64Array(n);
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      texts[i] = fields.text(views[i]!);
+      numbers[i] = fields.number(views[i]!);
+      order[i] = i;
+    }
+    order.sort((a, b) => compareText(texts[a]!, texts[b]!) || numbers[a]! - numbers[b]! || compareText(views[a]!.connection.key, views[b]!.connection.key));
+    const sorted = new Array<ConnectionView>(n);
+    for (let i = 0; i < n; i++) sorted[i] = views[order[i]!]!;
+    return sorted;
   }
   const compare = COMPARATORS[key];
   return [...views].sort((a, b) => compare(a, b) || compareText(a.connection.key, b.connection.key));

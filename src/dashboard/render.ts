@@ -132,8 +132,18 @@ export interface HeaderInput {
   sort: string;
 }
 
+/** Each evaluation's flag tally, counted once: the header is redrawn at every key, the views are only replaced by a poll. */
+const TALLIES = new WeakMap<Evaluation, ReturnType<typeof tallyFlags>>();
+
+function tallyOf(evaluation: Evaluation | undefined): ReturnType<typeof tallyFlags> {
+  if (!evaluation) return tallyFlags({ views: [], countFlags: [] });
+  let tally = TALLIES.get(evaluation);
+  if (!tally) TALLIES.set(evaluation, (tally = tallyFlags(evaluation)));
+  return tally;
+}
+
 export function headerLines(h: HeaderInput, width: number, paint: Paint): string[] {
-  const tally = tallyFlags(h.evaluation ?? { views: [], countFlags: [] });
+  const tally = tallyOf(h.evaluation);
   const [halfOpen, halfClose, idle, countFlags] = FLAG_KINDS.map((k) => flaggedOfKind(tally, k)) as [number, number, number, number];
   const when = h.lastPollAtMs === undefined ? 'not yet' : new Date(h.lastPollAtMs).toISOString().slice(11, 19);
   const total = h.evaluation?.views.length ?? 0;

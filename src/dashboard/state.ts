@@ -75,6 +75,12 @@ export interface DashboardState {
 export type Action =
   | { type: 'key'; key: string; ch?: string | undefined }
   | { type: 'evaluated'; views: readonly ConnectionView[] }
+  /**
+   * The views of an evaluation whose owners were looked up after the state was derived from
+   * `before` (the same evaluation without them): Monitor.evaluate hands back `before` with the
+   * rows that gained an owner replaced, index for index.
+   */
+  | { type: 'owners-added'; before: readonly ConnectionView[]; views: readonly ConnectionView[] }
   | { type: 'resize'; width: number; height: number }
   | { type: 'pause' }
   /** The adapter knows how many lines an overlay's text wraps to: a scroll past its end comes back. */
@@ -140,7 +146,10 @@ function derive(state: DashboardState, reset = false): DashboardState {
   const cursor = chosen ? state.cursor : { selected: 0, offset: 0 };
   const matches = compileFilter(state.filter);
   const scope = state.scope;
-  const filtered = (state.views ?? []).filter((v) => (!state.flaggedOnly || v.flag) && matches(v) && (!scope || inScope(v, scope)));
+  const views = state.views ?? [];
+  // Nothing narrows the table: the sort or the grouping reads the views as they are, without a
+  // copy of 100,000 references first.
+  const filtered = !state.flaggedOnly && !state.filter && !scope ? views : views.filter((v) => (!state.flaggedOnly || v.flag) && matches(v) && (!scope || inScope(v, scope)));
   const height = tableRows(state);
   if (state.grouping === 'none') {
     const shown = sortViews(filtered, state.sort);
@@ -161,6 +170,8 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
   switch (action.type) {
     case 'evaluated':
       return derive({ ...state, views: action.views });
+    case 'owners-added':
+      return withOwnersAdded(state, action.before, action.views);
     case 'resize': {
       const resized = { ...state, width: action.width, height: action.height };
       return { ...resized, cursor: clampCursor(resized.cursor, rowCount(resized), tableRows(resized)) };
@@ -176,6 +187,28 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
       return scroll === overlay.scroll ? state : { ...state, overlay: { ...overlay, scroll } };
     }
   }
+}
+
+/**
+ * The state derived from `before`, with `views` (the same connections, some rows now with their
+ * owner) in their place: the table keeps its order and the groups their counts, and only the rows
+ * that gained an owner are swapped, without filtering and sorting 100,000 rows a second time at
+ * each poll. That holds while the table does not depend on owners (ownersNeeded is `visible`: no
+ * process sort, group, scope or filter word); otherwise, or when the state was not derived from
+ * `before`, or `views` are not `before`'s connections in the same places, it derives again.
+ */
+function withOwnersAdded(state: DashboardState, before: readonly ConnectionView[], views: readonly ConnectionView[]): DashboardState {
+  if (state.views !== before || ownersNeeded(state) === 'all' || !sameConnections(before, views)) return derive({ ...state, views });
+  const completed = new Map<ConnectionView, ConnectionView>();
+  for (let i = 0; i < views.length; i++) if (views[i] !== before[i]) completed.set(before[i]!, views[i]!);
+  if (completed.size === 0) return { ...state, views };
+  return { ...state, views, shown: state.shown.map((v) => completed.get(v) ?? v) };
+}
+
+function sameConnections(before: readonly ConnectionView[], after: readonly ConnectionView[]): boolean {
+  if (before.length !== after.length) return false;
+  for (let i = 0; i < before.length; i++) if (before[i]!.connection !== after[i]!.connection) return false;
+  return true;
 }
 
 function onKey(state: DashboardState, key: string, ch: string | undefined): DashboardState {

@@ -63,6 +63,23 @@ describe('sorting', () => {
     expect(sortViews([...VIEWS, first, second], 'flag')).toEqual(presentationOrder([...VIEWS, first, second]));
   });
 
+  it('text sorts: by the text, then the number (port, pid) as a number, then the key; no owner last', () => {
+    const rows = [
+      view('ESTABLISHED', '10.0.0.2:9000', '10.0.0.9:80', { pid: 1200, process: 'nginx' }),
+      view('ESTABLISHED', '10.0.0.1:10000', '10.0.0.10:80'),
+      view('ESTABLISHED', '10.0.0.1:9000', '10.0.0.9:443', { pid: 300, process: 'nginx' }),
+      view('ESTABLISHED', '10.0.0.1:9000', '10.0.0.9:80', { pid: 77, process: 'java' }),
+    ];
+    const flows = (views: ConnectionView[]) => views.map((v) => `${v.row.local.address}:${v.row.local.port}>${v.row.remote.address}:${v.row.remote.port}`);
+    // By text: 10.0.0.1 before 10.0.0.2, and (remote) 10.0.0.10 before 10.0.0.9; ports as numbers: 9000 before 10000.
+    expect(flows(sortViews(rows, 'local'))).toEqual(['10.0.0.1:9000>10.0.0.9:443', '10.0.0.1:9000>10.0.0.9:80', '10.0.0.1:10000>10.0.0.10:80', '10.0.0.2:9000>10.0.0.9:80']);
+    expect(flows(sortViews(rows, 'remote'))).toEqual(['10.0.0.1:10000>10.0.0.10:80', '10.0.0.1:9000>10.0.0.9:80', '10.0.0.2:9000>10.0.0.9:80', '10.0.0.1:9000>10.0.0.9:443']);
+    expect(sortViews(rows, 'process').map((v) => `${v.row.process ?? '-'}[${v.row.pid ?? ''}]`)).toEqual(['java[77]', 'nginx[300]', 'nginx[1200]', '-[]']);
+    // A new array, the input untouched.
+    expect(sortViews(rows, 'local')).not.toBe(rows);
+    expect(flows(rows)[0]).toBe('10.0.0.2:9000>10.0.0.9:80');
+  });
+
   it('does not touch its input', () => {
     const before = ports(VIEWS);
     sortViews(VIEWS, 'dwell');

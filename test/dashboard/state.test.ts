@@ -304,6 +304,35 @@ describe('owners and the layout', () => {
     expect(ownersNeeded(press(type(press(s, '/'), '22977'), 'enter'))).toBe('all'); // a port, or the pid of 22 rows
   });
 
+  it('owners added after the derive: the rows that gained one swapped in place, the table neither filtered nor sorted again', () => {
+    // As Monitor.evaluate hands them back: the same views, index for index, the owner-completed ones replaced.
+    const bare = VIEWS.map((v) => ({ ...v, row: { ...v.row, pid: undefined, process: undefined } as SocketRow }));
+    const withOwner = (views: ConnectionView[], which: (v: ConnectionView, i: number) => boolean) => views.map((v, i) => (which(v, i) ? { ...v, row: { ...v.row, pid: 7, process: 'owner' } } : v));
+    for (const keys of [[], ['f'], ['s'], ['s', 's', 's'], ['g', 'g'], ['end', 'up']]) {
+      const start = press(polled(120, 40), ...keys);
+      const derived = reduce(start, { type: 'evaluated', views: bare });
+      const completed = withOwner(bare, (_, i) => i % 3 === 0);
+      const added = reduce(derived, { type: 'owners-added', before: bare, views: completed });
+      const full = reduce(start, { type: 'evaluated', views: completed });
+      // What a derive from the completed views gives, ...
+      expect(added).toEqual(full);
+      expect(added.shown.every((v) => completed.includes(v))).toBe(true);
+      // ... without a second derive: the groups are the first derive's objects.
+      expect(added.groups).toBe(derived.groups);
+      // No owner gained: the table is the first derive's own array.
+      expect(reduce(derived, { type: 'owners-added', before: bare, views: [...bare] }).shown).toBe(derived.shown);
+    }
+    // The state was derived from other views, or these are not the same connections: derived again.
+    const derived = reduce(polled(120, 40), { type: 'evaluated', views: bare });
+    const other = bare.slice(1);
+    expect(reduce(derived, { type: 'owners-added', before: VIEWS, views: withOwner(bare, () => true) }).shown).not.toBe(derived.shown);
+    expect(reduce(derived, { type: 'owners-added', before: bare, views: other })).toEqual(reduce(derived, { type: 'evaluated', views: other }));
+    // A view that depends on owners (grouped by process) is derived again from the completed views.
+    const grouped = reduce(press(polled(120, 40), 'g'), { type: 'evaluated', views: bare });
+    const completed = withOwner(bare, () => true);
+    expect(reduce(grouped, { type: 'owners-added', before: bare, views: completed }).groups[0]!.key).toBe('owner[7]');
+  });
+
   it('below 80×24 nothing but the notice; the charts only from 28 rows; a resize keeps the selection on screen', () => {
     expect(layoutOf(79, 40).tooSmall).toBe(true);
     expect(layoutOf(120, 23).tooSmall).toBe(true);
