@@ -47,9 +47,11 @@ export interface TierOptions {
 /**
  * Whose owners a front end needs: `none` (serve's metrics, watch's events), `flagged` rows, the
  * flagged rows and a window it picks from the evaluation (the rows it shows), or `all`. A rule or
- * count that matches on process names needs every owner whatever is asked.
+ * count that matches on process names needs every owner whatever is asked. A window with
+ * `flagged: false` is the window's rows only (the dashboard without an event log: thousands of
+ * flagged rows off screen would each get a copy of their row at every poll, for nothing shown).
  */
-export type OwnerNeed = 'none' | 'flagged' | 'all' | { window: (evaluation: Evaluation) => Iterable<ConnectionView> };
+export type OwnerNeed = 'none' | 'flagged' | 'all' | { window: (evaluation: Evaluation) => Iterable<ConnectionView>; flagged?: boolean };
 
 export interface MonitorOptions {
   source: SourceChoice;
@@ -219,7 +221,8 @@ export class Monitor {
     const evaluation = evaluateAll(this.tracker, now, policy, { ranked });
     if (need === 'none') return { evaluation, ownersHidden: false };
     const window = need === 'flagged' ? undefined : need.window;
-    const wanted = new Set([...evaluation.views.filter((v) => v.flag), ...(window?.(evaluation) ?? [])]);
+    const flagged = need === 'flagged' || need.flagged !== false ? evaluation.views.filter((v) => v.flag) : [];
+    const wanted = new Set([...flagged, ...(window?.(evaluation) ?? [])]);
     const found = await this.ownershipOf([...wanted].map((v) => v.connection));
     // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
     const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);

@@ -224,8 +224,8 @@ class Dashboard {
 
   /**
    * The one place owners are asked for: every row's when the state needs them (ownersNeeded),
-   * else the visible window's of the new views (the Monitor adds the flagged rows', and its
-   * resolver caches owners by inode across polls). Dispatches the new views.
+   * else the visible window's of the new views (and the flagged rows' when the event log writes
+   * them; the Monitor's resolver caches owners by inode across polls). Dispatches the new views.
    */
   private async evaluate(): Promise<Evaluation> {
     // After the lookup under way, if any: two at once would race on the owner cache.
@@ -250,6 +250,8 @@ class Dashboard {
       need === 'all'
         ? 'all'
         : {
+            // The flagged rows' owners only for the event log: the table shows the window's.
+            flagged: this.settings.afterPoll !== undefined,
             window: (e) => {
               const state = reduce(this.state, { type: 'evaluated', views: e.views });
               derived = { from: this.state, before: e.views, state };

@@ -94,6 +94,10 @@ describe('Monitor: a front end says whose owners it needs; views come back compl
     const all = await monitor.evaluate(policy, 'all');
     expect(owned(all.evaluation).sort()).toEqual(owned(windowed.evaluation).sort());
     expect(owned((await monitor.evaluate(policy, 'flagged')).evaluation)).not.toContain(60653);
+    // A window without the flagged: the window's rows only, and the flagged rows' views are the evaluation's own.
+    const windowOnly = await monitor.evaluate(policy, { window: listener, flagged: false });
+    expect(owned(windowOnly.evaluation)).toEqual([60653]);
+    expect(windowOnly.evaluation.views.filter((v) => v.flag && v.row === v.connection.row)).toHaveLength(6);
   });
 
   it('returned views are never changed afterwards, and the tracker keeps its rows as read', async () => {

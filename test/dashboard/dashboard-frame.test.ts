@@ -70,7 +70,8 @@ function ownerMonitor(count: number) {
       if (typeof need !== 'object') throw new Error(`the default table asks for a window of owners, not ${need}`);
       const window = [...need.window(evaluation)];
       windows.push(window.length);
-      const wanted = new Set<ConnectionView>([...evaluation.views.filter((v) => v.flag), ...window]);
+      if (need.flagged !== false) windows.push(-1); // asked for the flagged rows too
+      const wanted = new Set<ConnectionView>([...(need.flagged === false ? [] : evaluation.views.filter((v) => v.flag)), ...window]);
       const views = evaluation.views.map((v) => (wanted.has(v) ? { ...v, row: { ...v.row, pid: 4242, process: 'worker' } } : v));
       return { evaluation: { ...evaluation, views }, ownersHidden: false };
     },
@@ -144,7 +145,7 @@ describe('the dashboard at many rows', () => {
     // One presentation sort per poll: the window's derive is kept when the owners come.
     expect(sorts).toHaveBeenCalledTimes(3);
     expect(sorts.mock.calls.every(([views]) => views.length === COUNT)).toBe(true);
-    // Owners asked for the screenful only (the flagged are the monitor's own addition).
+    // Owners asked for the screenful only, not for the 2,000 flagged rows off screen (no event log reads them).
     expect(monitor.windows).toEqual([tableRows, tableRows, tableRows]);
     // Frames drawn with the table: at least one per poll and the key's. A frame formats the column
     // header, then its lines: the lines after one header and before the next are that frame's.
@@ -156,5 +157,29 @@ describe('the dashboard at many rows', () => {
     expect(line.mock.calls.length).toBeLessThanOrEqual(headers.length * tableRows);
     // The rows on screen carry the owners looked up after the sort.
     expect(t.plain()).toContain('4242/worker');
+  });
+
+  it('with an event log, the flagged rows are looked up too: their events name their owners', async () => {
+    const t = terminal();
+    const stop = new AbortController();
+    const time = steppedClock();
+    const monitor = ownerMonitor(500);
+    const logged: number[] = [];
+    const run = runDashboard(
+      {
+        monitor: monitor as unknown as Monitor,
+        policy: defaultPolicy('ios'),
+        intervalMs: 2000,
+        facts: {},
+        clock: time.clock,
+        afterPoll: async (_outcome, evaluation) => void logged.push(evaluation!.views.filter((v) => v.flag && v.row.pid === 4242).length),
+      },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal },
+    );
+    await settle();
+    stop.abort();
+    await run;
+    expect(monitor.windows).toEqual([layoutOf(WIDTH, HEIGHT).tableRows, -1]);
+    expect(logged).toEqual([50]); // every flagged row (every 10th of 500) with its owner
   });
 });
