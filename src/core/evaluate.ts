@@ -229,7 +229,11 @@ export function statusOf(evaluation: Evaluation): CheckStatus {
 /** Connections per state, every state present (zero included), in ALL_TCP_STATES order. */
 export function countStates(views: readonly ConnectionView[]): Map<TcpState, number> {
   const counts = new Map<TcpState, number>(ALL_TCP_STATES.map((s) => [s, 0]));
-  for (const view of views) counts.set(view.row.state, counts.get(view.row.state)! + 1);
+  // Indexed: a loop run once a poll may stay unoptimised, and for…of then allocates an iterator result a row.
+  for (let i = 0; i < views.length; i++) {
+    const state = views[i]!.row.state;
+    counts.set(state, counts.get(state)! + 1);
+  }
   return counts;
 }
 
@@ -238,7 +242,11 @@ export const FLAG_KINDS: readonly FlagKind[] = ['half-open', 'half-close', 'idle
 /** Flags by kind and severity: sessions flagged on their own, and groups over a count limit. */
 export function tallyFlags(evaluation: { readonly views: readonly ConnectionView[]; readonly countFlags: readonly CountFlag[] }): Record<FlagKind, Record<Severity, number>> {
   const tally = Object.fromEntries(FLAG_KINDS.map((k) => [k, { warning: 0, critical: 0 }])) as Record<FlagKind, Record<Severity, number>>;
-  for (const view of evaluation.views) if (view.flag && view.flag.kind !== 'count') tally[view.flag.kind][view.flag.severity]++;
+  const views = evaluation.views;
+  for (let i = 0; i < views.length; i++) {
+    const flag = views[i]!.flag;
+    if (flag && flag.kind !== 'count') tally[flag.kind][flag.severity]++;
+  }
   for (const flag of evaluation.countFlags) tally.count[flag.severity]++;
   return tally;
 }
