@@ -1,7 +1,6 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../src/core/connection.js';
 import { nodePlatform, type Platform } from '../../src/platform/platform.js';
@@ -10,7 +9,8 @@ import { NetnsProvider } from '../../src/sources/linux/netns-provider.js';
 import { resolveKoffi } from '../../src/sources/linux/sock-diag-dump.js';
 import { SourceUnavailableError } from '../../src/sources/source.js';
 import { warnSkip, whyNoPrograms } from '../needs-program.js';
-import { CLI, ParkedNamespace, whyNotRunnable, type CliResult } from './parked-namespace.js';
+import { halfClosedHolder, Holders, netnsInodeOf, tcpdwellOnHost, type Holder } from './namespace-holders.js';
+import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // --netns through the netlink source on the real kernel: its worker thread enters each namespace
 // (setns) to open the sock_diag socket there, and goes back. Two namespaces: one named by
@@ -20,28 +20,10 @@ import { CLI, ParkedNamespace, whyNotRunnable, type CliResult } from './parked-n
 
 const SERVER_PORT = 47110;
 const CLIENT_PORT = 47111;
-// A half-closed session on fixed ports (CLOSE_WAIT / FIN_WAIT_2), held until stdin closes.
-const HOLDER = `
-import json, os, socket, subprocess, sys
-subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(('127.0.0.1', ${SERVER_PORT})); srv.listen(8)
-cli = socket.socket(); cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-cli.bind(('127.0.0.1', ${CLIENT_PORT})); cli.connect(('127.0.0.1', ${SERVER_PORT}))
-acc, _ = srv.accept()
-cli.shutdown(socket.SHUT_WR)
-print(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)
-sys.stdin.read()
-`;
+const HOLDER = halfClosedHolder(SERVER_PORT, CLIENT_PORT);
 
 const skip = whyNotRunnable() ?? whyNoPrograms(['nsenter', 'util-linux'], ['unshare', 'util-linux']) ?? (resolveKoffi() ? undefined : 'the koffi library is not installed');
 warnSkip('netlink --netns end-to-end tests', skip);
-
-interface Held {
-  child: ChildProcessWithoutNullStreams;
-  pid: number;
-  inode: number;
-}
 
 interface JsonRow {
   protocol: string;
@@ -53,31 +35,11 @@ interface JsonRow {
   netns?: { inode: number };
 }
 
-const children: ChildProcessWithoutNullStreams[] = [];
+const holders = new Holders();
 
-function startHeld(argv: string[]): Promise<Held> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} said nothing in 10 s`)), 10_000);
-    child.once('exit', (code) => reject(new Error(`${argv[0]} exited early (${code})`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      clearTimeout(timer);
-      const { pid, netns } = JSON.parse(line) as { pid: number; netns: string };
-      resolve({ child, pid, inode: inodeOf(netns) });
-    });
-  });
-}
+const inodeOf = netnsInodeOf;
 
-const inodeOf = (link: string) => Number(/\d+/.exec(link)![0]);
-
-function tcpdwell(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
-    });
-  });
-}
+const tcpdwell = tcpdwellOnHost;
 
 /** The network namespace of every thread of this process (the netlink worker's among them). */
 function threadNamespaces(): Set<string> {
@@ -121,7 +83,7 @@ const flow = (r: Pick<JsonRow, 'protocol' | 'local' | 'remote'>) => `${r.protoco
 
 describe.skipIf(skip !== undefined)('netlink --netns on the real kernel', () => {
   const parked = new ParkedNamespace();
-  let held: Held;
+  let held: Holder;
   let parkedInode: number;
   let hostListener: Server;
   let hostPort: number;
@@ -131,7 +93,7 @@ describe.skipIf(skip !== undefined)('netlink --netns on the real kernel', () => 
     try {
       await parked.start();
       parkedInode = statSync(`/run/netns/${parked.name}`).ino;
-      held = await startHeld(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
+      held = await holders.start(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
       hostListener = createServer();
       await new Promise<void>((resolve) => hostListener.listen(0, '127.0.0.1', resolve));
       hostPort = (hostListener.address() as { port: number }).port;
@@ -142,10 +104,7 @@ describe.skipIf(skip !== undefined)('netlink --netns on the real kernel', () => 
   }, 30_000);
 
   function stopAll(): void {
-    for (const child of children) {
-      child.stdin.end();
-      child.kill('SIGKILL');
-    }
+    holders.stopAll();
     parked.stop();
     hostListener?.close();
   }

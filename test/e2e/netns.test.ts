@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warnSkip, whyNoPrograms } from '../needs-program.js';
-import { CLI, ParkedNamespace, whyNotRunnable, type CliResult } from './parked-namespace.js';
+import { halfClosedHolder, Holders, tcpdwellOnHost, type Holder } from './namespace-holders.js';
+import { CLI, ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // `--netns` on the real kernel: three namespaces (one named with `ip netns`, two held only by a
 // process started with `unshare --net`), the same stuck loopback session parked in two of them
@@ -14,67 +15,22 @@ import { CLI, ParkedNamespace, whyNotRunnable, type CliResult } from './parked-n
 
 const SERVER_PORT = 47100;
 const CLIENT_PORT = 47101;
-// Parks one half-closed session on fixed ports: the client shuts down its sending side, so the
-// accepted socket sits in CLOSE_WAIT and the client in FIN_WAIT_2, as long as both are held.
-const HOLDER = `
-import json, os, socket, subprocess, sys
-subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(('127.0.0.1', ${SERVER_PORT})); srv.listen(8)
-cli = socket.socket(); cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-cli.bind(('127.0.0.1', ${CLIENT_PORT})); cli.connect(('127.0.0.1', ${SERVER_PORT}))
-acc, _ = srv.accept()
-cli.shutdown(socket.SHUT_WR)
-print(json.dumps({'pid': os.getpid(), 'netns': os.readlink('/proc/self/ns/net')}), flush=True)
-sys.stdin.read()
-`;
+const HOLDER = halfClosedHolder(SERVER_PORT, CLIENT_PORT);
 
 // The named namespace: made and removed by parked-namespace.ts (its name carries this process's
 // pid, so one left by a killed run is removed by the next).
 const namedNamespace = new ParkedNamespace();
 const NAMED = namedNamespace.name;
 
-interface Holder {
-  child: ChildProcessWithoutNullStreams;
-  pid: number;
-  inode: number;
-}
-
 const skip = whyNotRunnable() ?? whyNoPrograms(['nsenter', 'util-linux'], ['unshare', 'util-linux']);
 warnSkip('--netns end-to-end tests', skip);
-const children: ChildProcessWithoutNullStreams[] = [];
+const holders = new Holders();
 let stateDir: string | undefined;
 
-function startHolder(argv: string[]): Promise<Holder> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} said nothing in 10 s`)), 10_000);
-    child.once('exit', (code) => reject(new Error(`${argv[0]} exited early (${code})`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      clearTimeout(timer);
-      const { pid, netns } = JSON.parse(line) as { pid: number; netns: string };
-      resolve({ child, pid, inode: Number(/\d+/.exec(netns)![0]) });
-    });
-  });
-}
-
-/** The built CLI on the host (its own namespace is the host's). */
-function tcpdwell(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    // `--netns all` reads every namespace on the host, other sessions' too (one may hold 100,000
-    // sockets): room for their rows, so the answer is judged, not cut at execFile's 1 MiB default.
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000, maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr });
-    });
-  });
-}
+const tcpdwell = tcpdwellOnHost;
 
 function stopAll(): void {
-  for (const child of children) {
-    child.stdin.end();
-    child.kill('SIGKILL');
-  }
+  holders.stopAll();
   namedNamespace.stop();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
@@ -98,10 +54,10 @@ describe.skipIf(skip !== undefined)('--netns on the real kernel', () => {
   beforeAll(async () => {
     try {
       namedNamespace.create();
-      named = await startHolder(['ip', 'netns', 'exec', NAMED, 'python3', '-c', HOLDER]);
-      heldA = await startHolder(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
+      named = await holders.start(['ip', 'netns', 'exec', NAMED, 'python3', '-c', HOLDER]);
+      heldA = await holders.start(['unshare', '--net', '--', 'python3', '-c', HOLDER]);
       // The third namespace holds no stuck session: a process that only sleeps in it.
-      heldB = await startHolder([
+      heldB = await holders.start([
         'unshare',
         '--net',
         '--',
