@@ -81,6 +81,8 @@ export class Monitor {
   private inFlight: Promise<PollOutcome> | undefined;
   /** Captured files are replayed as they are: a connection missing from one is closed at once (see pollOnce). */
   private readonly confirmAbsence: boolean;
+  /** `--input`: captured tables are replayed, and when the last one is, nothing new will come (a live source, `--netns` included, polls on). */
+  readonly replaysCaptures: boolean;
   private tiers: TierOptions | undefined;
   /**
    * Snapshot.rowsInPlace: a connection's row object is kept and updated at each poll. For front
@@ -100,6 +102,7 @@ export class Monitor {
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
     this.skippedInput = options.captures?.skipped ?? [];
     this.confirmAbsence = !options.captures;
+    this.replaysCaptures = Boolean(options.captures);
   }
 
   /**

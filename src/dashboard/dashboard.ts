@@ -217,7 +217,9 @@ class Dashboard {
       this.failure = outcome.error ?? 'the socket table could not be read';
       await this.settings.afterPoll?.(outcome, undefined);
     }
-    if (this.settings.monitor.pendingCaptures === 0 && this.settings.monitor.describesThisHost === false) this.dispatchQuietly({ type: 'pause' });
+    // Captured tables all replayed: nothing new will come, so the clock stops. Not so for `--netns`,
+    // whose rows are not this host's namespace (describesThisHost false) but are read live.
+    if (this.settings.monitor.replaysCaptures && this.settings.monitor.pendingCaptures === 0) this.dispatchQuietly({ type: 'pause' });
     this.draw();
     this.lookUpOwnersIfMissing();
   }

@@ -104,6 +104,28 @@ describe('dashboard timer on the poll loop', () => {
     await run;
   });
 
+  it.each([
+    ['--netns (rows of another namespace, read live): polls on', { describesThisHost: false, replaysCaptures: false }, 3],
+    ['--input with every captured table replayed: pauses after its poll', { describesThisHost: false, replaysCaptures: true }, 1],
+  ])('%s', async (_name, kind, polls) => {
+    const t = terminal();
+    const stop = new AbortController();
+    const time = steppedClock();
+    const monitor = Object.assign(countingMonitor(), kind);
+    const run = runDashboard(
+      { monitor: monitor as unknown as Monitor, policy: defaultPolicy('ios'), intervalMs: 2000, facts: {}, clock: time.clock },
+      { input: t.input, output: t.output, terminal: 'xterm-256color', noColor: true, interrupt: stop.signal },
+    );
+    await settle();
+    for (let i = 0; i < 2; i++) {
+      time.step();
+      await settle();
+    }
+    expect(monitor.polls).toBe(polls);
+    stop.abort();
+    await run;
+  });
+
   it('asks for a census every poll while the table shows every state, and for tiers while it shows flagged only (f)', async () => {
     const t = terminal();
     const stop = new AbortController();
