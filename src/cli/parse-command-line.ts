@@ -291,7 +291,7 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
     .addOption(new Option('--synwait <duration>').argParser(thresholdArg).hideHelp())
     .option('--half-close <duration>', 'FIN_WAIT_1/2, CLOSE_WAIT, CLOSING, LAST_ACK without a segment from the peer for longer (alias --finwait; default 30s; "off": never)', thresholdArg)
     .addOption(new Option('--finwait <duration>').argParser(thresholdArg).hideHelp())
-    .option('--idle <duration>', 'ESTABLISHED with no data either way for longer (default 1h; "off": never; needs the ss source)', thresholdArg)
+    .option('--idle <duration>', 'ESTABLISHED with no data either way for longer (default 1h; "off": never; needs a source that reports activity: netlink or ss)', thresholdArg)
     .option('--critical-half-open <duration>', 'escalate half-open flags to critical past this (default: never)', thresholdArg)
     .option('--critical-half-close <duration>', 'escalate half-close flags to critical past this (default: never)', thresholdArg)
     .option('--critical-idle <duration>', 'escalate idle flags to critical past this (default: never)', thresholdArg)
