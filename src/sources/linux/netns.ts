@@ -55,14 +55,15 @@ export interface NetnsHolders {
 /**
  * Whether `now` is the namespace `before` described, and not a later one the kernel gave its freed
  * inode to: a process of it is still in it (the witness with the same start time, or another pid
- * of the last poll), or, held by no process, one of its mounts is still mounted. All of its
- * holders replaced between two polls is taken for a new namespace (it cannot be told apart).
- * `witnessStarted`: the witness's start time read now (undefined: it is gone).
+ * of the last poll), or one of its mounts is still mounted (a bind mount holds the namespace, so
+ * its inode cannot have been freed meanwhile: this holds whether processes came, went or never
+ * were). All of its holders replaced between two polls is taken for a new namespace (it cannot be
+ * told apart). `witnessStarted`: the witness's start time read now (undefined: it is gone).
  */
 export function continuesNamespace(before: NetnsHolders, now: Pick<NetnsHandle, 'pids' | 'mounts'>, witnessStarted: number | undefined): boolean {
   if (before.witness && now.pids.includes(before.witness.pid)) return witnessStarted === before.witness.started;
   if (now.pids.some((pid) => before.pids.has(pid))) return true;
-  return now.pids.length === 0 && before.pids.size === 0 && now.mounts.some((m) => before.mounts.has(m));
+  return now.mounts.some((m) => before.mounts.has(m));
 }
 
 /** `net:[4026532177]` → 4026532177; anything else → undefined. */

@@ -154,4 +154,16 @@ describe('parseStartTime and continuesNamespace', () => {
     expect(continuesNamespace(mounted, { pids: [], mounts: ['/run/netns/a'] }, undefined)).toBe(true);
     expect(continuesNamespace(mounted, { pids: [], mounts: ['/run/netns/b'] }, undefined)).toBe(false);
   });
+  it('a mount that stays continues it while its processes come or go (the mount holds the namespace: its inode was never freed)', () => {
+    // None, then a process entered (`ip netns exec`): the same namespace, not a later one.
+    const mountOnly = { pids: new Set<number>(), mounts: new Set(['/run/netns/a']) };
+    expect(continuesNamespace(mountOnly, { pids: [700], mounts: ['/run/netns/a'] }, undefined)).toBe(true);
+    // Its last process left, the mount stays.
+    const withProcess = { started: 500, pids: new Set([300]), witness: { pid: 300, started: 500 }, mounts: new Set(['/run/netns/a']) };
+    expect(continuesNamespace(withProcess, { pids: [], mounts: ['/run/netns/a'] }, undefined)).toBe(true);
+    // Every process replaced, the mount stays: still the same.
+    expect(continuesNamespace(withProcess, { pids: [800], mounts: ['/run/netns/a'] }, undefined)).toBe(true);
+    // Mount and processes all replaced: a later namespace with the freed inode, as far as anyone can tell.
+    expect(continuesNamespace(withProcess, { pids: [800], mounts: ['/run/netns/b'] }, undefined)).toBe(false);
+  });
 });
