@@ -92,10 +92,11 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
         const found = await source.ownersOf(asked);
         for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
         for (const view of evaluation.views) {
-          // Rows evaluated with their owners (a rule on process names): kept the same way; a row
-          // that carries its own owner (netstat -o, captures) keeps it, nothing is kept here.
+          // Rows evaluated with their owners (a rule on process names), and rows that carry their
+          // own (`--netns`, netstat -o, captures): kept the same way, so that a later line still
+          // names the process when the row no longer does (TIME_WAIT and closed sockets have none).
           const { pid, process = '?' } = view.row;
-          if (pid === undefined || view.connection.row.pid !== undefined) continue;
+          if (pid === undefined) continue;
           const known = owners.get(view.connection.key);
           if (known?.pid !== pid || known.process !== process) owners.set(view.connection.key, ownerCache.shared({ pid, process }));
         }

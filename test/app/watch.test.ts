@@ -117,6 +117,36 @@ describe('watch keeps owners compactly (issue 15, memory at 100,000 connections)
     expect(handed.map((h) => h.owners.size)).toEqual([4, 4, 4]);
   });
 
+  it('an owner a row carried itself (--netns, netstat -o) is kept: the line of its move to a state without owner (LAST_ACK here, TIME_WAIT) still names it', async () => {
+    const recorded = recordedMonitor();
+    const { platform, monitor, source } = recorded;
+    // No /proc lookup finds anything here: the owners come only in the rows, as --netns gives them.
+    platform.links.clear();
+    // Written for the test from the capture: at 15 s one CLOSE_WAIT has moved on to LAST_ACK.
+    const moved = SS_PARK.replace('CLOSE-WAIT 1      0               127.0.0.1:56580', 'LAST-ACK   1      0               127.0.0.1:56580');
+    platform.commands = [ssAnswers(SS_PARK), ssAnswers(moved)];
+    let polls = 0;
+    const carrying: WatchSource = {
+      ...source,
+      get pendingCaptures() {
+        return monitor.pendingCaptures;
+      },
+      get tracker() {
+        return monitor.tracker;
+      },
+      poll: async () => {
+        const outcome = await monitor.poll();
+        // The first table's CLOSE_WAIT rows carry their owner; the LAST_ACK row of the second carries none.
+        if (polls++ === 0) for (const c of monitor.tracker.connections.values()) if (c.row.state === 'CLOSE_WAIT') Object.assign(c.row, { pid: 4242, process: 'python3' });
+        return outcome;
+      },
+    };
+    const { handed } = await runWatch({ source: carrying, platform }, 2);
+    const changed = handed[1]!.events.find((e) => e.type === 'state-changed')!;
+    expect(changed.type === 'state-changed' && changed.connection.row.pid).toBe(undefined);
+    expect(ownerOfEvent(changed, handed[1]!.owners)).toEqual({ pid: 4242, process: 'python3' });
+  });
+
   it('JSON lines (no owners asked): no lookup at all', async () => {
     const recorded = recordedMonitor();
     const { platform, ownerCalls, needs } = recorded;
