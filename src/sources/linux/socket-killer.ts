@@ -129,23 +129,11 @@ export class SocketKiller {
     }
     // The state can still move between this lookup and SOCK_DESTROY (no request ends a socket only
     // in a given state): the window shrinks from a poll interval to two netlink round trips.
-    const littleEndian = this.platform.littleEndian;
-    const sequence = ++this.sequence;
-    let answer: Uint8Array[];
-    try {
-      answer = await this.channel!.exchange(sockDestroyRequest({ id, sequence, littleEndian }), netnsOf(row));
-    } catch (error) {
-      // Its namespace could not be entered (gone since the lookup): not sent; ss -K (nsenter) says why, for this row only.
-      if (error instanceof SockDiagStepError && error.step === 'netns') return undefined;
-      // Not sent (no koffi, NETLINK_SOCK_DIAG refused, send failed): nothing happened, ss -K may try.
-      if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
-        this.unavailable = (error as Error).message;
-        return undefined;
-      }
-      // Sent, answer lost: the socket may be ended or not; ss -K could end a newer socket, so no retry.
-      return { ended: false, via: 'SOCK_DESTROY', reason: `no answer from the kernel to SOCK_DESTROY (${(error as Error).message}); not retried with ss -K` };
-    }
-    const ack = parseNetlinkAck(answer, { sequence, littleEndian });
+    const sent = await this.exchange(row, (sequence, littleEndian) => sockDestroyRequest({ id, sequence, littleEndian }));
+    if (sent === 'not sent') return undefined;
+    // Sent, answer lost: the socket may be ended or not; ss -K could end a newer socket, so no retry.
+    if ('lost' in sent) return { ended: false, via: 'SOCK_DESTROY', reason: `no answer from the kernel to SOCK_DESTROY (${sent.lost.message}); not retried with ss -K` };
+    const ack = parseNetlinkAck(sent.answer, { sequence: sent.sequence, littleEndian: this.platform.littleEndian });
     if ('problem' in ack) return { ended: false, via: 'SOCK_DESTROY', reason: `unreadable answer to SOCK_DESTROY: ${ack.problem}` };
     if (ack.errno === 0) return { ended: true, via: 'SOCK_DESTROY' };
     const name = errnoName(ack.errno);
@@ -165,6 +153,30 @@ export class SocketKiller {
   }
 
   /**
+   * One request on the sock_diag channel (opened at the first), in the row's namespace, built with
+   * the next sequence number: the answer's datagrams and that number; 'not sent' when it never
+   * reached the kernel (nothing happened, ss -K may try): its namespace could not be entered (gone,
+   * or no CAP_SYS_ADMIN; ss -K through nsenter says why, for this row only), or no koffi,
+   * NETLINK_SOCK_DIAG refused, send failed (`unavailable` from then on); `lost`: sent, but its
+   * answer never came.
+   */
+  private async exchange(row: SocketRow, build: (sequence: number, littleEndian: boolean) => Uint8Array): Promise<{ answer: Uint8Array[]; sequence: number } | 'not sent' | { lost: Error }> {
+    const littleEndian = this.platform.littleEndian;
+    const sequence = ++this.sequence;
+    try {
+      this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
+      return { answer: await this.channel.exchange(build(sequence, littleEndian), netnsOf(row)), sequence };
+    } catch (error) {
+      if (error instanceof SockDiagStepError && error.step === 'netns') return 'not sent';
+      if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
+        this.unavailable = (error as Error).message;
+        return 'not sent';
+      }
+      return { lost: error as Error };
+    }
+  }
+
+  /**
    * The exact lookup with the cookie (SOCK_DIAG_BY_FAMILY, sockDiagLookupRequest): the socket seen
    * as it is now, 'gone' when the kernel has no socket with that 4-tuple and cookie, an outcome
    * (not ended) when the answer says neither, or undefined when the request never reached the kernel
@@ -176,22 +188,12 @@ export class SocketKiller {
    * without the cookie it could end a newer socket on the same 4-tuple.
    */
   private async lookUp(row: SocketRow, id: SockDiagSocketId): Promise<SocketRow | 'gone' | Extract<KillOutcome, { ended: false }> | undefined> {
-    const littleEndian = this.platform.littleEndian;
-    const sequence = ++this.sequence;
-    let answer: Uint8Array[];
-    try {
-      this.channel ??= (this.options.openChannel ?? ((le) => openSockDiagChannel({ littleEndian: le })))(littleEndian);
-      answer = await this.channel.exchange(sockDiagLookupRequest({ id, sequence, littleEndian }), netnsOf(row));
-    } catch (error) {
-      // Its namespace could not be entered (gone, or no CAP_SYS_ADMIN): not sent; ss -K (nsenter) says why, for this row only.
-      if (error instanceof SockDiagStepError && error.step === 'netns') return undefined;
-      if (error instanceof SourceUnavailableError || (error instanceof SockDiagStepError && error.step !== 'recv')) {
-        this.unavailable = (error as Error).message;
-        return undefined;
-      }
-      return { ended: false, via: 'SOCK_DESTROY', reason: `no answer from the kernel to the lookup of its state now (${(error as Error).message}): its state is unknown, so it was left alone` };
-    }
+    const sent = await this.exchange(row, (sequence, littleEndian) => sockDiagLookupRequest({ id, sequence, littleEndian }));
+    if (sent === 'not sent') return undefined;
     const unknown = (why: string) => ({ ended: false as const, via: 'SOCK_DESTROY' as const, reason: `${why}: its state is unknown, so it was left alone` });
+    if ('lost' in sent) return unknown(`no answer from the kernel to the lookup of its state now (${sent.lost.message})`);
+    const { answer, sequence } = sent;
+    const littleEndian = this.platform.littleEndian;
     const ack = parseNetlinkAck(answer, { sequence, littleEndian });
     if ('problem' in ack) return unknown(`unreadable answer to the lookup of its state now (${ack.problem})`);
     if (ack.errno !== 0) {
@@ -219,15 +221,12 @@ export class SocketKiller {
    * the port's listener, which is not a holder).
    */
   private async notFound(row: SocketRow, id: SockDiagSocketId): Promise<KillOutcome> {
-    const littleEndian = this.platform.littleEndian;
-    const sequence = ++this.sequence;
-    let holder: SocketRow | undefined;
-    try {
-      const answer = await this.channel!.exchange(sockDiagLookupRequest({ id: { ...id, cookie: undefined }, sequence, littleEndian }), netnsOf(row));
-      holder = parseSockDiag(answer, { littleEndian }).rows.find((r) => r.state !== TcpState.LISTEN && r.remote.port === row.remote.port);
-    } catch {
-      // The lookup only names the holder; the kernel has already said the socket seen is not there.
-    }
+    // The lookup only names the holder; the kernel has already said the socket seen is not there, so a failed one names none.
+    const sent = await this.exchange(row, (sequence, littleEndian) => sockDiagLookupRequest({ id: { ...id, cookie: undefined }, sequence, littleEndian }));
+    const holder =
+      typeof sent === 'object' && 'answer' in sent
+        ? parseSockDiag(sent.answer, { littleEndian: this.platform.littleEndian }).rows.find((r) => r.state !== TcpState.LISTEN && r.remote.port === row.remote.port)
+        : undefined;
     if (holder && holder.cookie !== row.cookie) {
       return {
         ended: false,
