@@ -96,16 +96,21 @@ export class OwnerResolver {
     const pids = (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
     const netns = await this.namespaceRead();
     if (netns === undefined) return pids;
-    const links = await Promise.all(
-      pids.map((pid) =>
-        this.platform.readLink(`${this.procRoot}/${pid}/ns/net`).then(
-          (link) => link,
-          // As scan: a link denied even to root keeps the process; any other failure, it exited.
-          (error: unknown) => (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM' ? undefined : null),
-        ),
-      ),
-    );
-    return pids.filter((_, i) => links[i] !== null && (links[i] === undefined || links[i] === netns));
+    const inside = await Promise.all(pids.map((pid) => this.inNamespace(pid, netns)));
+    return pids.filter((_, i) => inside[i]);
+  }
+
+  /**
+   * Whether process `pid` may hold a socket of namespace `netns` (its `ns/net` link): a link denied
+   * even to root (as a sandbox's init may) keeps it, its fds listed as before if they can be; any
+   * other failure means it exited.
+   */
+  private async inNamespace(pid: string, netns: string): Promise<boolean> {
+    try {
+      return (await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`)) === netns;
+    } catch (error) {
+      return isDenial(error);
+    }
   }
 
   private async scan(missing: Set<number>, owners: Map<number, Owner>, only: readonly number[] | undefined): Promise<boolean> {
@@ -113,13 +118,13 @@ export class OwnerResolver {
     this.prefetched = undefined;
     if (prefetched && !only) {
       try {
-        return await this.scanPrefetched(prefetched, missing, owners);
+        const walk = await prefetched.walk;
+        return walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, missing, owners) : true;
       } finally {
         prefetched.stop.abort(); // what is still being read is not needed
       }
     }
     prefetched?.stop.abort();
-    let denied = false;
     let pids: string[];
     try {
       pids = only ? only.map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
@@ -127,46 +132,28 @@ export class OwnerResolver {
       return true;
     }
     const netns = only ? undefined : await this.namespaceRead();
-    for (const pid of pids) {
-      if (missing.size === 0) break;
-      if (netns !== undefined) {
-        let link: string | undefined;
-        try {
-          link = await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`);
-        } catch (error) {
-          // Its namespace cannot be told (a link denied even to root, as a sandbox's init may):
-          // its fds are listed as before, if they can be. Any other failure: it exited.
-          if (errorCode(error) !== 'EACCES' && errorCode(error) !== 'EPERM') continue;
-        }
-        if (link !== undefined && link !== netns) continue; // another namespace's process: not the holder of a socket of this one
-      }
-      let inodes: Float64Array;
-      try {
-        inodes = await this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`);
-      } catch (error) {
-        if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
-        continue; // the process exited, or is not ours
-      }
-      await this.claim(pid, inodes, missing, owners);
-    }
-    return denied;
+    // Another namespace's process is not the holder of a socket of this one: its fds are not listed.
+    const inodesOf = async (pid: string) => (netns === undefined || (await this.inNamespace(pid, netns)) ? this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`) : undefined);
+    return this.claimAll(pids, inodesOf, missing, owners);
   }
 
-  /** As scan, over the socket inodes a prefetch has read (or is reading), in the same order. */
-  private async scanPrefetched(prefetched: Prefetch, missing: Set<number>, owners: Map<number, Owner>): Promise<boolean> {
-    const walk = await prefetched.walk;
-    if (!walk) return true;
+  /**
+   * Claims the wanted inodes process by process, in `pids`' order, until none is missing.
+   * `inodesOf`: a process's socket inodes, or undefined to pass it by. True when some process's fds
+   * were denied (the answer may lack their owners).
+   */
+  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<Float64Array | undefined>, missing: Set<number>, owners: Map<number, Owner>): Promise<boolean> {
     let denied = false;
-    for (const pid of walk.pids) {
+    for (const pid of pids) {
       if (missing.size === 0) break;
-      let inodes: Float64Array;
+      let inodes: Float64Array | undefined;
       try {
-        inodes = await walk.inodes.get(pid)!;
+        inodes = await inodesOf(pid);
       } catch (error) {
-        if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') denied = true;
-        continue;
+        if (isDenial(error)) denied = true;
+        continue; // the process exited, or is not ours
       }
-      await this.claim(pid, inodes, missing, owners);
+      if (inodes) await this.claim(pid, inodes, missing, owners);
     }
     return denied;
   }
@@ -199,4 +186,9 @@ export class OwnerResolver {
       return '?';
     }
   }
+}
+
+/** EACCES or EPERM: the file is there but not ours to read. */
+function isDenial(error: unknown): boolean {
+  return errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM';
 }
