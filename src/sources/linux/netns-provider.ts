@@ -8,7 +8,7 @@ import { continuesNamespace, discoverNamespaces, NetnsNotFoundError, parseNetnsL
 import { containerOfNamespace } from './netns-labels.js';
 import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
-import { NETLINK_FIRST_IN_AUTO } from './records.js';
+import { netlinkFirstInAuto } from './records.js';
 import { OwnerResolver } from './process-owners.js';
 
 // `--netns`: one poll reads every selected network namespace, each through its own reader, and
@@ -59,8 +59,7 @@ export class NetnsProvider implements ReadingProvider {
     private readonly options: NetnsProviderOptions,
   ) {
     if (options.source !== 'auto') this.method = options.source;
-    const netlinkFirst = options.netlinkFirst ?? (NETLINK_FIRST_IN_AUTO && platform.kernelSockets);
-    this.autoOrder = netlinkFirst ? ['netlink', 'ss', 'procfs'] : ['ss', 'procfs'];
+    this.autoOrder = netlinkFirstInAuto({ netlinkFirst: options.netlinkFirst, kernelSockets: platform.kernelSockets }) ? ['netlink', 'ss', 'procfs'] : ['ss', 'procfs'];
   }
 
   /** The method read through; with auto, the first it tries until a namespace has shown which runs. */

@@ -184,6 +184,11 @@ export const conntrackRecord = defineSource({
  */
 export const NETLINK_FIRST_IN_AUTO = true;
 
+/** Whether `auto` (with or without --netns) tries netlink first: `netlinkFirst` when given, else NETLINK_FIRST_IN_AUTO unless the platform opens no kernel socket. */
+export function netlinkFirstInAuto(options: { netlinkFirst?: boolean | undefined; kernelSockets?: boolean | undefined }): boolean {
+  return options.netlinkFirst ?? (NETLINK_FIRST_IN_AUTO && options.kernelSockets !== false);
+}
+
 export const netlinkRecord = defineSource({
   name: 'netlink',
   // The kernel's own state numbers (include/net/tcp_states.h), as /proc/net/tcp prints them in hex.
@@ -219,7 +224,7 @@ export const netlinkRecord = defineSource({
     auto: {
       rank: 5,
       // sock_diag sees this namespace's sockets only: not a foreign /proc's (as ss).
-      when: (_os, procRoot, { netlinkFirst, kernelSockets }) => procRoot === '/proc' && (netlinkFirst ?? (NETLINK_FIRST_IN_AUTO && kernelSockets !== false)),
+      when: (_os, procRoot, auto) => procRoot === '/proc' && netlinkFirstInAuto(auto),
       create: ({ netlink }): SocketSource => new NetlinkSource(netlink),
     },
     owners: procOwners,
