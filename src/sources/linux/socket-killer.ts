@@ -7,6 +7,7 @@ import { opensNamespace } from './netns.js';
 import { nsenterPrefix } from './netns-reader.js';
 import { cookieHalves, parseNetlinkAck, parseSockDiag, socketIdOf, sockDestroyRequest, sockDiagLookupRequest, type SockDiagSocketId } from './parse-sock-diag.js';
 import { errnoName, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagExchanger } from './sock-diag-dump.js';
+import { SS_STATE_WORDS } from './ss.js';
 
 // Ending one socket through the kernel's socket-destroy interface (SOCK_DESTROY; the kernel's side
 // is told in parse-sock-diag.ts): the owner's next call on it fails with ECONNABORTED and the peer
@@ -38,23 +39,12 @@ export type KillMethod = 'SOCK_DESTROY' | 'ss -K' | 'SetTcpEntry';
  */
 export type KillOutcome = { ended: true; alreadyGone?: boolean; via?: KillMethod } | { ended: false; reason: string; via?: KillMethod; reusedTuple?: boolean; stateNow?: TcpState };
 
-// ss filter words (ss(8) STATE-FILTER).
-const SS_STATE_FILTER: Partial<Record<TcpState, string>> = {
-  ESTABLISHED: 'established',
-  SYN_SENT: 'syn-sent',
-  SYN_RECEIVED: 'syn-recv',
-  FIN_WAIT_1: 'fin-wait-1',
-  FIN_WAIT_2: 'fin-wait-2',
-  CLOSE_WAIT: 'close-wait',
-  LAST_ACK: 'last-ack',
-  CLOSING: 'closing',
-};
-
 /** Why a row must not be reset, or undefined when it may be. */
 export function refusalReason(row: SocketRow): string | undefined {
   if (row.state === TcpState.LISTEN) return 'a listening socket is never reset';
   if (row.state === TcpState.TIME_WAIT) return 'TIME_WAIT is a normal close; it ends by itself';
-  if (!SS_STATE_FILTER[row.state]) return `${row.state} sockets cannot be reset`;
+  // ss -K names the state in its filter, so a state without an ss word cannot be reset; CLOSED holds no connection.
+  if (row.state === TcpState.CLOSED || !SS_STATE_WORDS[row.state]) return `${row.state} sockets cannot be reset`;
   return undefined;
 }
 
@@ -62,7 +52,7 @@ export function refusalReason(row: SocketRow): string | undefined {
 export function killArgv(row: SocketRow): string[] {
   const family = row.protocol === 'tcp6' ? '-6' : '-4';
   const endpoint = (e: SocketRow['local']) => (row.protocol === 'tcp6' && !e.address.includes(':') ? `[::ffff:${e.address}]:${e.port}` : formatEndpoint(e));
-  return ['ss', '-K', '-t', '-n', family, 'state', SS_STATE_FILTER[row.state] ?? 'all', 'src', endpoint(row.local), 'dst', endpoint(row.remote)];
+  return ['ss', '-K', '-t', '-n', family, 'state', SS_STATE_WORDS[row.state] ?? 'all', 'src', endpoint(row.local), 'dst', endpoint(row.remote)];
 }
 
 export interface SocketKillerOptions {

@@ -36,7 +36,7 @@ function chooseArgv(platform: Platform): Promise<readonly string[]> {
 }
 
 // ss's words for its `state` filter (ss(8) STATE-FILTER); the states without one are never filtered.
-const SS_FILTER_WORDS: Partial<Record<TcpState, string>> = {
+export const SS_STATE_WORDS: Readonly<Partial<Record<TcpState, string>>> = {
   ESTABLISHED: 'established',
   SYN_SENT: 'syn-sent',
   SYN_RECEIVED: 'syn-recv',
@@ -57,7 +57,7 @@ const SS_FILTER_WORDS: Partial<Record<TcpState, string>> = {
  */
 export function ssStateFilter(states: readonly TcpState[] | undefined): string[] {
   if (!states) return [];
-  const words = [...new Set(states.map((s) => SS_FILTER_WORDS[s]))];
+  const words = [...new Set(states.map((s) => SS_STATE_WORDS[s]))];
   if (words.length < 2 || words.includes(undefined)) return [];
   return words.flatMap((word) => ['state', word!]);
 }

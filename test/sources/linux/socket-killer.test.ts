@@ -351,4 +351,11 @@ describe('SOCK_DESTROY in another network namespace (--netns rows)', () => {
     expect(await killer().kill(row(facts.a, { state: TcpState.LISTEN }))).toEqual({ ended: false, reason: 'a listening socket is never reset' });
     expect([opened, platform.ran.length]).toEqual([0, 0]);
   });
+
+  it('never for a row in a state ss -K cannot name, nor CLOSED: nothing is tried', async () => {
+    for (const state of [TcpState.CLOSED, TcpState.DELETE_TCB, TcpState.BOUND, TcpState.UNKNOWN]) {
+      expect(await killer().kill(row(facts.a, { state }))).toEqual({ ended: false, reason: `${state} sockets cannot be reset` });
+    }
+    expect([opened, platform.ran.length]).toEqual([0, 0]);
+  });
 });
