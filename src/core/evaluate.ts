@@ -2,7 +2,7 @@ import { parseAddressBytes } from './address.js';
 import type { SocketRow } from './connection.js';
 import { SEVERITY_RANK, evaluateConnection, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
-import { timingOf, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
+import { timingOf, writeTiming, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
 
 export interface Owner {
   pid: number;
@@ -135,18 +135,11 @@ export function forEachEvaluated(state: TrackerState, now: number, policy: Polic
   const measures: Measures = { row: undefined as unknown as SocketRow, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined };
   const evaluated: EvaluatedConnection = { connection: undefined as unknown as TrackedConnection, row: measures.row, dwellMs: 0, flag: undefined };
   for (const connection of state.connections.values()) {
-    // timingOf's arithmetic, in locals.
-    const seenAtMs = Math.min(now, connection.lastSeenMs);
-    const dwellMs = Math.max(0, seenAtMs - connection.stateSinceMs);
-    const lastActivityMs = connection.lastActivityMs;
-    const lastPeerSegmentMs = connection.lastPeerSegmentMs;
     measures.row = connection.row;
-    measures.dwellMs = dwellMs;
-    measures.halfCloseTimerMs = lastPeerSegmentMs === undefined ? dwellMs : Math.min(dwellMs, Math.max(0, seenAtMs - lastPeerSegmentMs));
-    measures.idleMs = lastActivityMs === undefined ? undefined : Math.max(0, seenAtMs - lastActivityMs);
+    writeTiming(connection, now, measures);
     evaluated.connection = connection;
     evaluated.row = connection.row;
-    evaluated.dwellMs = dwellMs;
+    evaluated.dwellMs = measures.dwellMs;
     evaluated.flag = evaluateConnection(policy, measures);
     visit(evaluated);
   }

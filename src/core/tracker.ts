@@ -682,12 +682,21 @@ export interface ConnectionTiming {
  * since its census, and a connection missing once is not called stuck for longer than it was seen.
  */
 export function timingOf(connection: TrackedConnection, now: number): ConnectionTiming {
+  const timing: ConnectionTiming = { dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined };
+  writeTiming(connection, now, timing);
+  return timing;
+}
+
+/**
+ * timingOf's measures written into `into` (idleMs undefined where the record has none): for callers
+ * that reuse one object for every connection (forEachEvaluated) instead of one a connection.
+ */
+export function writeTiming(connection: TrackedConnection, now: number, into: ConnectionTiming): void {
   const seenAtMs = Math.min(now, connection.lastSeenMs);
   const dwellMs = Math.max(0, seenAtMs - connection.stateSinceMs);
-  const timing: ConnectionTiming = { dwellMs, halfCloseTimerMs: dwellMs };
-  if (connection.lastActivityMs !== undefined) timing.idleMs = Math.max(0, seenAtMs - connection.lastActivityMs);
-  if (connection.lastPeerSegmentMs !== undefined) {
-    timing.halfCloseTimerMs = Math.min(dwellMs, Math.max(0, seenAtMs - connection.lastPeerSegmentMs));
-  }
-  return timing;
+  const lastActivityMs = connection.lastActivityMs;
+  const lastPeerSegmentMs = connection.lastPeerSegmentMs;
+  into.dwellMs = dwellMs;
+  into.halfCloseTimerMs = lastPeerSegmentMs === undefined ? dwellMs : Math.min(dwellMs, Math.max(0, seenAtMs - lastPeerSegmentMs));
+  into.idleMs = lastActivityMs === undefined ? undefined : Math.max(0, seenAtMs - lastActivityMs);
 }
