@@ -254,19 +254,26 @@ export class Monitor {
     const asked = this.provider.owners ? [...connections].filter((c) => c.row.pid === undefined) : [];
     const owners = new Map<string, Owner>();
     if (asked.length === 0) return { owners, permissionDenied: false };
-    const answer = await this.provider.owners!.find(asked.map((c) => c.row));
-    asked.forEach((connection, i) => {
-      const owner = answer.ownership[i]?.owner;
-      if (owner) owners.set(connection.key, owner);
+    const permissionDenied = await this.lookUp(asked, (connection, found) => {
+      if (found?.owner) owners.set(connection.key, found.owner);
     });
-    return { owners, permissionDenied: answer.permissionDenied };
+    return { owners, permissionDenied };
   }
 
   /** Inode and owner of each connection, by key, from the source's lookup: one /proc scan at most. */
   private async ownershipOf(connections: readonly TrackedConnection[]): Promise<{ byKey: Map<string, Ownership>; permissionDenied: boolean }> {
-    const answer = await this.provider.owners!.find(connections.map((c) => c.row));
     const byKey = new Map<string, Ownership>();
-    connections.forEach((connection, i) => byKey.set(connection.key, answer.ownership[i] ?? { inode: connection.row.inode ?? 0 }));
-    return { byKey, permissionDenied: answer.permissionDenied };
+    const permissionDenied = await this.lookUp(connections, (connection, found) => byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 }));
+    return { byKey, permissionDenied };
+  }
+
+  /**
+   * The source's owner lookup for these connections (one /proc scan at most): `each` gets every
+   * connection with what was found for it, if anything. Returns whether some process was unreadable.
+   */
+  private async lookUp(connections: readonly TrackedConnection[], each: (connection: TrackedConnection, found: Ownership | undefined) => void): Promise<boolean> {
+    const answer = await this.provider.owners!.find(connections.map((c) => c.row));
+    connections.forEach((connection, i) => each(connection, answer.ownership[i]));
+    return answer.permissionDenied;
   }
 }
