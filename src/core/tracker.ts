@@ -625,6 +625,10 @@ const ROW_FIELDS = [
   'boundInterface',
   'netns',
 ] as const satisfies readonly Exclude<keyof SocketRow, 'local' | 'remote'>[];
+// A field added to SocketRow and not listed above would keep its first value for ever under
+// rowsInPlace: this fails to compile until it is listed.
+const ROW_FIELDS_COMPLETE: Exclude<keyof SocketRow, 'local' | 'remote' | (typeof ROW_FIELDS)[number]> extends never ? true : never = true;
+void ROW_FIELDS_COMPLETE;
 
 /** `into` given `from`'s values (Snapshot.rowsInPlace): only the fields that differ are set, so a field both lack is not added. */
 function updateRow(into: SocketRow, from: SocketRow): void {
