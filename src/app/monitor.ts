@@ -79,9 +79,10 @@ export class Monitor {
   /** `--input` files that gave no table (none for a live source): the answer is then never OK. */
   readonly skippedInput: readonly SkippedInput[];
   private inFlight: Promise<PollOutcome> | undefined;
-  /** Captured files are replayed as they are: a connection missing from one is closed at once (see pollOnce). */
-  private readonly confirmAbsence: boolean;
-  /** `--input`: captured tables are replayed, and when the last one is, nothing new will come (a live source, `--netns` included, polls on). */
+  /**
+   * `--input`: captured tables are replayed, and when the last one is, nothing new will come (a live
+   * source, `--netns` included, polls on); a connection missing from one is closed at once (see pollOnce).
+   */
   readonly replaysCaptures: boolean;
   private tiers: TierOptions | undefined;
   /**
@@ -101,7 +102,6 @@ export class Monitor {
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
     this.skippedInput = options.captures?.skipped ?? [];
-    this.confirmAbsence = !options.captures;
     this.replaysCaptures = Boolean(options.captures);
   }
 
@@ -181,7 +181,7 @@ export class Monitor {
       // connection missing once stays until a second reading confirms it. A captured file has no
       // second reading of its moment (the next file is another moment, perhaps hours later, and
       // after the last nothing comes): what it does not list has closed, as far as the files say.
-      if (this.confirmAbsence) snapshot.confirmAbsence = true;
+      if (!this.replaysCaptures) snapshot.confirmAbsence = true;
       if (this.rowsInPlace) snapshot.rowsInPlace = true;
       const result = advance(this.tracker, snapshot);
       // Every state read (asked for, or a source that cannot filter): a census.
