@@ -109,6 +109,14 @@ export class DiagnosisIndex {
   }
 }
 
+/** SYN_SENT connections to one peer from which diagnoseGroups reports the peer (groupPeers indexes no fewer). */
+const SYN_SENT_GROUP_LEAST = 2;
+
+/** TIME_WAIT to one peer from which diagnoseGroups reports the ephemeral ports running out: half the range. */
+function timeWaitGroupLeast(ports: { low: number; high: number }): number {
+  return (ports.high - ports.low + 1) / 2;
+}
+
 /**
  * The peers (address → ports) a group finding may be about: two or more SYN_SENT to it, or, with
  * the ephemeral port range known, TIME_WAIT to it at least half the range (diagnoseGroups' tests).
@@ -137,8 +145,8 @@ function groupPeers(views: readonly ConnectionView[], facts: HostFacts): Map<str
       }
     }
   };
-  keep(synSent, 2);
-  if (facts.ephemeralPorts) keep(timeWait, (facts.ephemeralPorts.high - facts.ephemeralPorts.low + 1) / 2);
+  keep(synSent, SYN_SENT_GROUP_LEAST);
+  if (facts.ephemeralPorts) keep(timeWait, timeWaitGroupLeast(facts.ephemeralPorts));
   return peers;
 }
 
@@ -293,7 +301,7 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
 
   for (const [remote, views] of index.byRemote) {
     const halfOpen = views.filter((v) => v.row.state === TcpState.SYN_SENT);
-    if (halfOpen.length < 2) continue;
+    if (halfOpen.length < SYN_SENT_GROUP_LEAST) continue;
     const all = halfOpen.length === views.filter((v) => v.row.state !== TcpState.TIME_WAIT).length;
     const evidence = [`${plural(halfOpen.length, 'connection')} in SYN_SENT, the oldest for at least ${formatDuration(maxOf(halfOpen.map((v) => v.timing.dwellMs)))}`];
     let cause = 'upstream down or filtered';
@@ -359,7 +367,7 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
     const range = ports.high - ports.low + 1;
     for (const [remote, views] of index.byRemote) {
       const timeWait = views.filter((v) => v.row.state === TcpState.TIME_WAIT).length;
-      if (timeWait < range / 2) continue;
+      if (timeWait < timeWaitGroupLeast(ports)) continue;
       findings.push({
         code: 'ephemeral-ports',
         subject: remote,
