@@ -1,5 +1,5 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
-import { FLAG_KINDS, countStates, tallyFlags, type ConnectionView, type EvaluatedConnection, type Evaluation } from '../core/evaluate.js';
+import { FLAG_KINDS, countStates, tallyFlags, type EvaluatedConnection, type Evaluation } from '../core/evaluate.js';
 import { netnsText, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag, FlagKind, Severity } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
@@ -100,42 +100,18 @@ export interface ConnectionSamples {
 /** The samples an evaluation gives (none counted before the first poll), with the snapshot's port and netns settings. */
 export function connectionSamples(s: Pick<ExporterSnapshot, 'evaluation' | 'listenerPorts' | 'netnsLabels'>): ConnectionSamples {
   const views = s.evaluation?.views ?? [];
-  const groups = netnsGroups(views, s.netnsLabels);
-  const connections = groups.flatMap(({ labels, views: mine }) => [...countStates(mine)].map(([state, n]) => `tcpdwell_connections{${labels}state="${state}"} ${n}`));
-
-  let ports: string[] | undefined;
-  if (s.listenerPorts.length > 0) {
-    ports = [];
-    for (const port of s.listenerPorts) {
-      for (const [state, n] of countStates(views.filter((v) => v.row.local.port === port))) ports.push(`tcpdwell_port_connections{port="${port}",state="${state}"} ${n}`);
+  const visitViews = (visit: (evaluated: EvaluatedConnection) => void) => {
+    for (const v of views) {
+      // A count membership is counted through countFlags (once per group), as tallyFlags does.
+      visit({ connection: v.connection, row: v.row, dwellMs: v.timing.dwellMs, flag: v.flag?.kind === 'count' ? undefined : v.flag });
     }
-  }
-
-  // Count groups may span namespaces: with netns labels their flags are counted under netns="all".
-  const flagged = groups.flatMap(({ labels, views: mine }) => {
-    const tally = tallyFlags({ views: mine, countFlags: labels === '' ? (s.evaluation?.countFlags ?? []) : [] });
-    const kinds = labels === '' ? FLAG_KINDS : FLAG_KINDS.filter((k) => k !== 'count');
-    return kinds.flatMap((kind) => SEVERITIES.map((severity) => `tcpdwell_flagged{${labels}kind="${kind.replace('-', '_')}",severity="${severity}"} ${tally[kind][severity]}`));
-  });
-  if (s.netnsLabels) {
-    const tally = tallyFlags({ views: [], countFlags: s.evaluation?.countFlags ?? [] });
-    for (const severity of SEVERITIES) flagged.push(`tcpdwell_flagged{netns="all",kind="count",severity="${severity}"} ${tally.count[severity]}`);
-  }
-
-  const oldest = groups.flatMap(({ labels, views: mine }) => {
-    const longest: Record<DwellClass, number> = { half_open: 0, half_close: 0 };
-    for (const v of mine) {
-      const dwellClass = dwellClassOf(v.row.state);
-      if (dwellClass) longest[dwellClass] = Math.max(longest[dwellClass], v.timing.dwellMs / 1000);
-    }
-    return (['half_open', 'half_close'] as const).map((c) => `tcpdwell_oldest_dwell_seconds{${labels}class="${c}"} ${number(longest[c])}`);
-  });
-  return ports === undefined ? { connections, flagged, oldest } : { connections, ports, flagged, oldest };
+  };
+  return connectionSamplesOf(visitViews, s.evaluation?.countFlags ?? [], s);
 }
 
 /**
- * The same samples as connectionSamples, gathered in one pass over `each` (core's
- * forEachEvaluated) instead of a view per connection: what serve computes at every poll. Count
+ * The samples of the families drawn from an evaluation, gathered in one pass over `each` (core's
+ * forEachEvaluated, or an evaluation's views) with no view per connection: what serve computes at every poll. Count
  * rules are not applied there, so `countFlags` is what evaluateCounts gave (none without count rules).
  */
 export function connectionSamplesOf(
@@ -169,7 +145,8 @@ export function connectionSamplesOf(
   let groups: { labels: string; bucket: Bucket }[];
   if (!s.netnsLabels) groups = [{ labels: '', bucket: all }];
   else {
-    // As netnsGroups ranks them: most connections first, then the inode; the rest under "other".
+    // The `maxSeries` namespaces with the most connections (then the inode) by name, a name two
+    // namespaces share with the inode too; the rest, and rows read without --netns, under "other".
     const ranked = [...byInode.entries()].sort((a, b) => b[1].count - a[1].count || a[0] - b[0]);
     const kept = ranked.slice(0, s.netnsLabels.maxSeries);
     const texts = kept.map(([, bucket]) => netnsText(bucket.netns!));
@@ -227,39 +204,6 @@ function mergeInto(into: Bucket, from: Bucket): void {
   for (const [state, n] of from.states) into.states.set(state, into.states.get(state)! + n);
   for (const c of ['half_open', 'half_close'] as const) into.longest[c] = Math.max(into.longest[c], from.longest[c]);
   for (const kind of FLAG_KINDS) for (const severity of SEVERITIES) into.tally[kind][severity] += from.tally[kind][severity];
-}
-
-/**
- * The views per `netns` label value: one group without a label unless `labels` is set; else the
- * `maxSeries` namespaces with the most connections by name (a name two namespaces share gets the
- * inode too), the rest as `other`. Rows read without --netns go under `other` as well.
- */
-function netnsGroups(views: readonly ConnectionView[], labels: { maxSeries: number } | undefined): { labels: string; views: ConnectionView[] }[] {
-  if (!labels) return [{ labels: '', views: [...views] }];
-  const byInode = new Map<number, ConnectionView[]>();
-  const loose: ConnectionView[] = [];
-  for (const v of views) {
-    const inode = v.row.netns?.inode;
-    if (inode === undefined) {
-      loose.push(v);
-      continue;
-    }
-    const list = byInode.get(inode);
-    if (list) list.push(v);
-    else byInode.set(inode, [v]);
-  }
-  const ranked = [...byInode.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
-  const kept = ranked.slice(0, labels.maxSeries);
-  const rest = ranked.slice(labels.maxSeries);
-  const texts = kept.map(([, list]) => netnsText(list[0]!.row.netns!));
-  const groups = kept.map(([inode, list], i) => {
-    const text = texts[i]!;
-    const shared = texts.filter((t) => t === text).length > 1 || text === OTHER_NETNS || text === 'all';
-    return { labels: `netns="${label(shared ? `${text} net:[${inode}]` : text)}",`, views: list };
-  });
-  const other = [...loose, ...rest.flatMap(([, list]) => list)];
-  if (other.length > 0 || groups.length === 0) groups.push({ labels: `netns="${OTHER_NETNS}",`, views: other });
-  return groups;
 }
 
 function number(n: number): string {
