@@ -311,11 +311,6 @@ export function ownersNeeded(state: DashboardState): 'all' | 'visible' {
   return 'visible';
 }
 
-/** The visible window the state would show for `views` (a new poll's), for looking up their owners. */
-export function visibleFor(state: DashboardState, views: readonly ConnectionView[]): ConnectionView[] {
-  return visibleViews(reduce(state, { type: 'evaluated', views }));
-}
-
 /** The line of a table that shows no row: says how a number past the port range was read. */
 export function emptyTableText(filter: string): string {
   const reading = filterReading(filter);

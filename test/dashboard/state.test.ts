@@ -5,7 +5,7 @@ import { connectionKey } from '../../src/core/connection.js';
 import type { TcpState } from '../../src/core/tcp-state.js';
 import { KEY_TABLE, helpLines, keyName } from '../../src/dashboard/keys.js';
 import { helpView, promptLine } from '../../src/dashboard/render.js';
-import { emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleFor, visibleViews, type Action, type DashboardState } from '../../src/dashboard/state.js';
+import { emptyTableText, initialState, layoutOf, ownersNeeded, reduce, tableLabel, visibleViews, type Action, type DashboardState } from '../../src/dashboard/state.js';
 
 // The dashboard's keys as data in, state out: no screen, no clock. Rows are written for the test
 // in the shape the tracker's views have (a SocketRow with its owner where one was looked up).
@@ -292,7 +292,8 @@ describe('owners and the layout', () => {
   it('owners are asked for the window of the new poll’s views (not the last poll’s objects), or every row when the view needs them', () => {
     const s = polled(120, 40);
     const fresh = VIEWS.map((v) => ({ ...v }));
-    const window = visibleFor(s, fresh);
+    // As the dashboard derives the window of a new poll's views before their owners are looked up.
+    const window = visibleViews(reduce(s, { type: 'evaluated', views: fresh }));
     expect(window.length).toBe(layoutOf(120, 40).tableRows);
     expect(window.every((v) => fresh.includes(v))).toBe(true);
     expect(ownersNeeded(s)).toBe('visible');
