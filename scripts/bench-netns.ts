@@ -11,11 +11,12 @@
 //   unshare --mount --pid --fork --mount-proc -- sh -c 'mount -t tmpfs bench /run/netns && npx tsx scripts/bench-netns.ts'
 // (a private /proc and /run/netns: the namespaces of this run and the host's alone).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { median } from './bench-table.js';
+import { readCpuMs } from './process-usage.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = `${ROOT}dist/cli/main.js`;
@@ -57,13 +58,8 @@ function populate(name: string): Promise<void> {
   });
 }
 
-/** CPU time of the processes this one has waited for, in ms (cutime + cstime of /proc/self/stat, proc(5); clock ticks of 10 ms). */
-function childrenCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the comm: field 3 is [0]; cutime is field 16, cstime field 17.
-  return (Number(fields[13]) + Number(fields[14])) * 10;
-}
+/** CPU time of the processes this one has waited for, in ms. */
+const childrenCpuMs = () => readCpuMs('self').children;
 
 /** Wall and CPU time of one CLI run, its output thrown away. */
 function timeRun(args: string[]): Promise<{ wallMs: number; cpuMs: number }> {

@@ -18,7 +18,8 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { inNamespace, startPopulation } from './population.js';
+import { inNamespace, socketsIn, startPopulation } from './population.js';
+import { readMemoryKb } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -60,11 +61,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-function socketsIn(namespace: string): number {
-  const text = execFileSync('ip', ['netns', 'exec', namespace, 'ss', '-tanH'], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  return text.split('\n').filter((l) => l.trim()).length;
 }
 
 /** The descendants of `pid` (children first), from /proc/PID/task/*\/children. */
@@ -194,8 +190,7 @@ async function breakdownInside(source: string): Promise<void> {
   evaluationAlive = undefined;
   gc?.();
   const trackerOnly = process.memoryUsage().heapUsed;
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+  const peakKb = readMemoryKb('self').vmHwmKb;
   process.stdout.write(
     `${JSON.stringify({
       source: monitor.sourceName,

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './bench-table.js';
-import { inNamespace, startPopulation } from './population.js';
+import { inNamespace, socketsIn, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   if (values.inner) return measureInside();
   const sockets = Number(values.sockets);
   const population = values.namespace
-    ? { namespace: values.namespace, counts: { sockets: heldSockets(values.namespace) }, stop: () => undefined }
+    ? { namespace: values.namespace, counts: { sockets: socketsIn(values.namespace) }, stop: () => undefined }
     : await startPopulation(sockets, 0, values['name-prefix']);
   try {
     const total = Object.values(population.counts).reduce((a, b) => a + b, 0);
@@ -140,15 +140,6 @@ async function main(): Promise<void> {
   } finally {
     population.stop();
   }
-}
-
-/** Sockets in a held namespace (every TCP socket `ss -tan` lists, its header line aside). */
-function heldSockets(namespace: string): number {
-  return (
-    execFileSync('ip', ['netns', 'exec', namespace, 'ss', '-tan'], { encoding: 'utf8', maxBuffer: 1 << 28 })
-      .trim()
-      .split('\n').length - 1
-  );
 }
 
 await main();

@@ -106,6 +106,12 @@ export async function runScriptInNamespace(namespace: string, script: string, ar
   return stdout;
 }
 
+/** TCP sockets in a namespace: the lines of `ss -tanH` there (every state, listeners included). */
+export function socketsIn(namespace: string): number {
+  const text = execFileSync('ip', ['netns', 'exec', namespace, 'ss', '-tanH'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return text.split('\n').filter((l) => l.trim()).length;
+}
+
 /** The `ip` argv that runs argv inside the population's namespace, with cgroup2 mounted. */
 export function inNamespace(namespace: string, argv: readonly string[]): string[] {
   return ['netns', 'exec', namespace, ...WITH_CGROUP2, ...argv];
