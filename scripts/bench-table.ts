@@ -135,22 +135,15 @@ function sizeRows(size: SizeFigures): Row[] {
     const net = (cost: Cost) => cost.wallMs - one.nodeStart.wallMs;
     rows.push(['`node -e 0` (node start-up)', ms(one.nodeStart.cpuMs), ms(one.nodeStart.wallMs), '—', '—', '—']);
     rows.push(['`ss -tanoip` (walks /proc for owners)', ms(one.ssTanoip.cpuMs), ms(one.ssTanoip.wallMs), '—', '—', '—']);
-    rows.push([
-      '`list --json`, whole process',
-      ms(one.list.cpuMs),
-      ms(one.list.wallMs),
-      mb(one.list.peakRssKb),
-      `wall after start-up ${ratio(net(one.list), one.ssTanoip.wallMs, '`ss -tanoip`')}`,
+    const command = (name: string, cost: Cost & { peakRssKb?: number }, peer: Cost, peerName: string): Row => [
+      `${name}, whole process`,
+      ms(cost.cpuMs),
+      ms(cost.wallMs),
+      mb(cost.peakRssKb),
+      `wall after start-up ${ratio(net(cost), peer.wallMs, peerName)}`,
       '≤ 1.5× at 40,000',
-    ]);
-    rows.push([
-      '`check --no-state`, whole process',
-      ms(one.check.cpuMs),
-      ms(one.check.wallMs),
-      mb(one.check.peakRssKb),
-      `wall after start-up ${ratio(net(one.check), one.ssTanoi.wallMs, '`ss -tanoi`')}`,
-      '≤ 1.5× at 40,000',
-    ]);
+    ];
+    rows.push(command('`list --json`', one.list, one.ssTanoip, '`ss -tanoip`'), command('`check --no-state`', one.check, one.ssTanoi, '`ss -tanoi`'));
   }
   return rows;
 }
