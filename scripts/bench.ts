@@ -27,12 +27,12 @@
 // with --readme also writes it into README.md between its markers. Progress goes to stderr. Populations, namespaces and the processes measured are removed when
 // the run ends, fails, or is interrupted (SIGINT, SIGTERM).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.js';
 import { formatBenchReport, median, replaceBetweenMarkers, type Cost, type ProcessFigures, type ServeFigures, type SizeFigures } from './bench-table.js';
-import { lastLine, runScriptInNamespace, startChild, startPopulation } from './population.js';
+import { lastLine, runScriptInNamespace, runToEnd, startChild, startPopulation } from './population.js';
 import { readCpuMs, readMemoryKb, totalCpuMs } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
@@ -72,29 +72,6 @@ const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ── Inside the namespace ─────────────────────────────────────────────────────────────────────────
-
-/**
- * Runs argv to its end: wall time, and CPU from this process's cutime + cstime (the child's and
- * its waited-for children's; nothing else of ours ends meanwhile). With `peakRss`, under GNU time
- * for the child's peak RSS (its own CPU, a millisecond, is counted too). Rejects on an exit code
- * not in `okCodes`.
- */
-async function runToEnd(argv: readonly string[], options: { peakRss?: boolean; okCodes?: readonly number[] } = {}): Promise<Cost & { peakRssKb?: number }> {
-  const rssFile = `${tmpdir()}/tcpdwell-bench-b-${process.pid}-rss`;
-  const full = options.peakRss ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
-  const cpuBefore = readCpuMs('self').children;
-  const started = performance.now();
-  const run = startChild(full, { cwd: ROOT });
-  const code = await run.ended;
-  const wallMs = performance.now() - started;
-  const cpuMs = readCpuMs('self').children - cpuBefore;
-  if (!(options.okCodes ?? [0]).includes(code ?? -1)) throw new Error(`${argv.join(' ')} exited ${code}: ${lastLine(run.stderr())}`);
-  if (!options.peakRss) return { cpuMs, wallMs };
-  // GNU time writes "Command exited with non-zero status N" first when the exit is not 0.
-  const peakRssKb = Number(lastLine(readFileSync(rssFile, 'utf8')));
-  rmSync(rssFile, { force: true });
-  return { cpuMs, wallMs, peakRssKb };
-}
 
 /** serve's figures from one scrape of /metrics. */
 interface Scrape {
@@ -205,7 +182,7 @@ async function measureSysteminformation(): Promise<Cost> {
 /** A whole process that polls `polls + 1` times (start-up and first poll included), under GNU time: CPU per poll and peak RSS. */
 async function measureWholeProcess(argv: readonly string[]): Promise<ProcessFigures> {
   try {
-    const run = await runToEnd(argv, { peakRss: true, okCodes: [0, 1, 2] });
+    const run = await runToEnd(argv, { cwd: ROOT, peakRss: true, okCodes: [0, 1, 2] });
     return { cpuPerPollMs: run.cpuMs / (polls + 1), peakRssKb: run.peakRssKb!, polls: polls + 1 };
   } catch (error) {
     return { failed: (error as Error).message };
@@ -225,7 +202,7 @@ async function measureDashboard(): Promise<ProcessFigures> {
   return { ...figures, note: `RSS includes ${(baselineRssKb / 1024).toFixed(0)} MB before the dashboard started (node + tsx)` };
 }
 
-const ssTanoi = () => runToEnd(['ss', '-tanoi']);
+const ssTanoi = () => runToEnd(['ss', '-tanoi'], { cwd: ROOT });
 
 /** Every long-running measure at one size; `ss -tanoi` runs between the serves, so drift falls on both alike. */
 async function innerLongRunning(sockets: number): Promise<SizeFigures> {
@@ -270,7 +247,7 @@ async function innerOneShot(sockets: number): Promise<SizeFigures> {
     progress(`${sockets}: one-shot round ${r + 1} of ${rounds}`);
     for (const [name, argv] of Object.entries(runs) as [Name, readonly string[]][]) {
       // GNU time around every run alike, for the peak RSS; check exits 1 or 2 when something is flagged.
-      samples[name].push(await runToEnd(argv, { peakRss: true, okCodes: [0, 1, 2] }));
+      samples[name].push(await runToEnd(argv, { cwd: ROOT, peakRss: true, okCodes: [0, 1, 2] }));
     }
   }
   const summary = (name: Name) => ({

@@ -15,13 +15,13 @@
 // walks every process's fds, so another session's held population (96,000 sockets) adds seconds
 // to `ss -tanoip` and nothing to tcpdwell, which walks only the namespace's processes. (ss's
 // PROC_ROOT would not do: with it set, ss reads /proc/net/tcp instead of asking sock_diag.)
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './bench-table.js';
-import { inNamespace, socketsIn, startPopulation } from './population.js';
+import { inNamespace, runToEnd, socketsIn, startPopulation } from './population.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -39,30 +39,12 @@ const { values } = parseArgs({
   },
 });
 
+/** The exits of a run that was measured: check gives 1 or 2 when something is flagged. */
+const ONE_SHOT_EXITS = [0, 1, 2];
+
 interface Timing {
   wallMs: number;
   cpuMs: number;
-}
-
-/**
- * Runs argv under /usr/bin/time, its stdout read through a pipe (as a user's shell or a script
- * does) and thrown away; wall time from here, CPU (user + system of it and its children) from time(1).
- */
-function timed(argv: readonly string[], scratch: string): Promise<Timing> {
-  const report = join(scratch, 'time.txt');
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', report, ...argv], { stdio: ['ignore', 'pipe', openSync('/dev/null', 'w')], env: { ...process.env, LC_ALL: 'C' } });
-    child.stdout!.on('data', () => undefined);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const wallMs = performance.now() - started;
-      // tcpdwell exits 1 when something is flagged (check): any exit that time(1) reported is a run.
-      const [user, system] = readFileSync(report, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-      if (user === undefined || system === undefined || Number.isNaN(user)) return reject(new Error(`${argv.join(' ')} exited ${code} without a time report`));
-      resolve({ wallMs, cpuMs: (user + system) * 1000 });
-    });
-  });
 }
 
 /** Inside the namespace: every command once per round, in turn; prints the medians as JSON. */
@@ -91,7 +73,7 @@ async function measureInside(): Promise<void> {
       execFileSync('mount', ['--bind', empty, `/proc/${pid}`]);
     }
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const [name, argv] of Object.entries(commands)) runs[name]!.push(await timed(argv, scratch));
+      for (const [name, argv] of Object.entries(commands)) runs[name]!.push(await runToEnd(argv, { cwd: ROOT, peakRss: true, okCodes: ONE_SHOT_EXITS }));
     }
   } finally {
     for (const pid of hidden) {

@@ -1,5 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
+import { readCpuMs } from './process-usage.js';
 
 // A network namespace holding a socket population built by populate-sockets.py, for the
 // benchmark and the soak. Root only (ip netns add). Everything made here is undone by the
@@ -88,6 +91,32 @@ export function startChild(argv: readonly string[], options: { cwd?: string; std
 
 /** The last line of a text (a command's answer or its error). */
 export const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
+
+/**
+ * Runs argv to its end: wall time, and CPU from this process's cutime + cstime (the child's and
+ * its waited-for children's; nothing else of ours ends meanwhile). With `peakRss`, under GNU time
+ * for the child's peak RSS (its own CPU, a millisecond, is counted too). Rejects on an exit code
+ * not in `okCodes` (default: 0 only). The benchmark's and measure-one-shot's one way to time a command.
+ */
+export async function runToEnd(
+  argv: readonly string[],
+  options: { cwd?: string; peakRss?: boolean; okCodes?: readonly number[] } = {},
+): Promise<{ cpuMs: number; wallMs: number; peakRssKb?: number }> {
+  const rssFile = `${tmpdir()}/tcpdwell-bench-b-${process.pid}-rss`;
+  const full = options.peakRss ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
+  const cpuBefore = readCpuMs('self').children;
+  const started = performance.now();
+  const run = startChild(full, options.cwd ? { cwd: options.cwd } : {});
+  const code = await run.ended;
+  const wallMs = performance.now() - started;
+  const cpuMs = readCpuMs('self').children - cpuBefore;
+  if (!(options.okCodes ?? [0]).includes(code ?? -1)) throw new Error(`${argv.join(' ')} exited ${code}: ${lastLine(run.stderr())}`);
+  if (!options.peakRss) return { cpuMs, wallMs };
+  // GNU time writes "Command exited with non-zero status N" first when the exit is not 0.
+  const peakRssKb = Number(lastLine(readFileSync(rssFile, 'utf8')));
+  rmSync(rssFile, { force: true });
+  return { cpuMs, wallMs, peakRssKb };
+}
 
 /**
  * Runs `node --import tsx script args` inside the namespace (cgroup2 mounted), its stderr straight
