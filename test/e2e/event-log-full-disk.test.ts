@@ -131,6 +131,9 @@ describe.skipIf(skip !== undefined)('the event log on a full filesystem', () => 
     await w.until(() => w.stdout.length >= 1, 'the first event');
     w.addRow(1, 40001);
     await w.until(() => w.stdout.length >= 2, 'the second event');
+    // The log's cut line is truncated away before the failure is said on stderr (append-log.ts
+    // appendWhole): wait for that line, not a fixed time, which a loaded machine can outlast.
+    await w.until(() => w.stderr.includes('cannot write log file'), 'the write failure on stderr');
     await delay(600);
     expect(w.stdout.map((l) => JSON.parse(l).event)).toEqual(['opened', 'opened']);
     expect(w.stderr).toMatch(/^tcpdwell: cannot write log file \S+events\.jsonl: ENOSPC: no space left on device[^\n]*retried at the next event and on SIGHUP\n$/);
