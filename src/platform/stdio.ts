@@ -1,6 +1,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+
 import { isatty } from 'node:tty';
 import { errnoDetail } from './errors.js';
+
+/** Something to Atomics.wait on: a synchronous pause of a few ms at exit, nothing else. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Why output stopped: the reader left (EPIPE), the terminal hung up (EIO / SIGHUP), or another write error. */
 export type OutputLoss = { kind: 'reader-gone' | 'terminal-closed' } | { kind: 'write-failed'; message: string };
@@ -77,9 +81,16 @@ export class GuardedStdio {
     for (const fd of this.ttyFds) {
       try {
         closeSync(fd);
-        // The lowest free descriptor is the one just closed.
-        const opened = openSync('/dev/null', 'r+');
-        if (opened !== fd) closeSync(opened);
+        // The lowest free descriptor is the one just closed, unless a worker thread (the netlink
+        // dump's socket, a file read) took it in between: then it is freed again within moments,
+        // so try again for a short while. A descriptor left closed makes a native library's exit
+        // flush fail aloud (koffi: "Failed to sync '<stdout>': Bad file descriptor").
+        for (let attempt = 0; attempt < 100; attempt++) {
+          const opened = openSync('/dev/null', 'r+');
+          if (opened === fd) break;
+          closeSync(opened);
+          Atomics.wait(PAUSE, 0, 0, 2);
+        }
       } catch {
         // Nothing more can be done for a terminal that is gone.
       }
