@@ -1,10 +1,55 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-
+import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import { errnoDetail } from './errors.js';
 
 /** Something to Atomics.wait on: a synchronous pause of a few ms at exit, nothing else. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** dup2(2): makes `newFd` a copy of `oldFd`, closing what `newFd` named, in one step; -1 on failure. */
+export type Dup2 = (oldFd: number, newFd: number) => number;
+
+/**
+ * libc's dup2 through koffi (the optional FFI library the netlink source already loads), or
+ * undefined where it cannot load (not installed, no glibc): Node itself has no dup2.
+ */
+export function libcDup2(): Dup2 | undefined {
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as { load(path: string): { func(signature: string): Dup2 } };
+    return koffi.load('libc.so.6').func('int dup2(int, int)');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Points descriptor `fd` at /dev/null; returns whether it names /dev/null afterwards. With `dup2`
+ * the swap is atomic: `fd` is never free, so no other thread of this process (the netlink worker
+ * opening its socket or a namespace file, libuv's pool opening a file) can be given it meanwhile,
+ * and nothing later writes into a descriptor that is no longer the terminal's. Without dup2: close,
+ * then open (the lowest free descriptor is `fd`, unless another thread took it in between: then
+ * retried for up to ~200 ms, until that thread has let it go).
+ */
+export function pointAtDevNull(fd: number, dup2: Dup2 | undefined): boolean {
+  try {
+    if (dup2) {
+      const devNull = openSync('/dev/null', 'r+');
+      const swapped = dup2(devNull, fd) === fd;
+      if (devNull !== fd) closeSync(devNull);
+      if (swapped) return true;
+    }
+    closeSync(fd);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const opened = openSync('/dev/null', 'r+');
+      if (opened === fd) return true;
+      closeSync(opened);
+      Atomics.wait(PAUSE, 0, 0, 2);
+    }
+  } catch {
+    // Nothing more can be done for a terminal that is gone.
+  }
+  return false;
+}
 
 /** Why output stopped: the reader left (EPIPE), the terminal hung up (EIO / SIGHUP), or another write error. */
 export type OutputLoss = { kind: 'reader-gone' | 'terminal-closed' } | { kind: 'write-failed'; message: string };
@@ -74,27 +119,16 @@ export class GuardedStdio {
    * Call just before exit after a hangup. Node 20 restores the terminal's modes at exit and aborts
    * (SIGABRT, "Assertion failed ... ResetStdio") when tcsetattr fails with EIO on a hung-up tty
    * (fixed upstream in nodejs/node#58200, not in 20). It skips descriptors that no longer name the
-   * file they named at start, so each terminal descriptor is pointed at /dev/null first.
+   * file they named at start, so each terminal descriptor is pointed at /dev/null first, atomically
+   * where dup2 loads (pointAtDevNull; `loadDup2` is a seam for tests).
    */
-  detachFromClosedTerminal(): void {
+  detachFromClosedTerminal(loadDup2: () => Dup2 | undefined = libcDup2): void {
     if (this.lost?.kind !== 'terminal-closed') return;
-    for (const fd of this.ttyFds) {
-      try {
-        closeSync(fd);
-        // The lowest free descriptor is the one just closed, unless a worker thread (the netlink
-        // dump's socket, a file read) took it in between: then it is freed again within moments,
-        // so try again for a short while. A descriptor left closed makes a native library's exit
-        // flush fail aloud (koffi: "Failed to sync '<stdout>': Bad file descriptor").
-        for (let attempt = 0; attempt < 100; attempt++) {
-          const opened = openSync('/dev/null', 'r+');
-          if (opened === fd) break;
-          closeSync(opened);
-          Atomics.wait(PAUSE, 0, 0, 2);
-        }
-      } catch {
-        // Nothing more can be done for a terminal that is gone.
-      }
-    }
+    // Loaded only here, after a hangup: no other exit pays for it.
+    const dup2 = loadDup2();
+    // Left closed, a descriptor makes a native library's exit flush fail aloud (koffi: "Failed to
+    // sync '<stdout>': Bad file descriptor"); taken by a thread, it would get what is written to it.
+    for (const fd of this.ttyFds) pointAtDevNull(fd, dup2);
   }
 }
 
