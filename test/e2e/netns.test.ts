@@ -116,6 +116,33 @@ describe.skipIf(skip !== undefined)('--netns on the real kernel', () => {
     expect(missing.stderr).toMatch(/no network namespace named/);
   }, 60_000);
 
+  it('watch --netns PID: the process exits while its ip netns mount keeps the namespace: followed, not gone; --iterations ends 0', async () => {
+    // A namespace of its own, held by its name (the mount) and by one process parking a session.
+    const kept = new ParkedNamespace();
+    kept.create();
+    try {
+      const holder = await holders.start(['ip', 'netns', 'exec', kept.name, 'python3', '-c', HOLDER]);
+      const watch = spawn(process.execPath, [CLI, 'watch', '--netns', String(holder.pid), '--events', '--interval', '1s', '--iterations', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const events: Record<string, unknown>[] = [];
+      let stderr = '';
+      watch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      createInterface({ input: watch.stdout }).on('line', (line) => events.push(JSON.parse(line) as Record<string, unknown>));
+      const done = new Promise<number | null>((resolve) => watch.once('exit', resolve));
+      const inKept = (e: Record<string, unknown>) => (e.netns as { inode?: number } | undefined)?.inode === holder.inode;
+      const seen = () => events.some((e) => e.event === 'opened' && inKept(e) && e.state === 'FIN_WAIT_2');
+      for (let waited = 0; !seen() && waited < 20_000; waited += 100) await delay(100);
+      expect(seen()).toBe(true);
+      process.kill(holder.pid, 'SIGKILL');
+      const code = await done;
+      expect(code, stderr).toBe(0);
+      expect(events.filter((e) => e.event === 'netns-gone' || e.event === 'poll-failed')).toEqual([]);
+      // Still read after the exit: the client's orphaned socket (the kernel keeps it) moved to TIME_WAIT there.
+      expect(events.filter((e) => e.event === 'state-changed' && inKept(e) && e.from === 'FIN_WAIT_2' && e.to === 'TIME_WAIT')).toHaveLength(1);
+    } finally {
+      kept.stop();
+    }
+  }, 60_000);
+
   it('a namespace deleted between two watch polls closes its connections once, with one event', async () => {
     const watch = spawn(process.execPath, [CLI, 'watch', '--netns', 'all', '--events', '--interval', '1s', '--iterations', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const events: Record<string, unknown>[] = [];

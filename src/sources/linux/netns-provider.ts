@@ -4,7 +4,7 @@ import type { Platform } from '../../platform/platform.js';
 import type { HostFacts } from '../../core/diagnosis.js';
 import { SourceError, SourceUnavailableError, type ReadingProvider, type SourceRead, type SourceReading } from '../source.js';
 import type { NetnsChoice } from '../netns-choice.js';
-import { continuesNamespace, discoverNamespaces, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
+import { continuesNamespace, discoverNamespaces, followNamespace, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
 import { containerOfNamespace } from './netns-labels.js';
 import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
@@ -51,6 +51,8 @@ export class NetnsProvider implements ReadingProvider {
   private readonly containers = new Map<number, NetnsLabel['container'] | null>();
   private readonly resolvers = new Map<number, OwnerResolver>();
   private ownInode: number | undefined | null = null;
+  /** `--netns NAME|PID|PATH`: the inode of the namespace it picked, followed while it lives. */
+  private followed: number | undefined;
   /** Holders of each selected namespace at the last poll, by inode: a reused inode is a new namespace. */
   private readonly holders = new Map<number, NetnsHolders>();
 
@@ -98,13 +100,20 @@ export class NetnsProvider implements ReadingProvider {
       throw new SourceError(`cannot list ${procRoot} to find network namespaces: ${(error as Error).message}`, { cause: error });
     }
     let selected: NetnsHandle[];
-    try {
-      selected = await selectNamespaces(choice, discovery.namespaces, (path) => this.platform.readLink(path), procRoot);
-    } catch (error) {
-      // The one namespace asked for went away: its connections close once, then polls fail.
-      if (error instanceof NetnsNotFoundError && this.seen.size > 0) selected = [];
-      else throw error;
-    }
+    // One namespace asked for (a name, a pid, a path): the one found at the first poll is followed
+    // by its inode while anything holds it, not found again by what was asked (the pid may have
+    // exited while an `ip netns` mount keeps the namespace).
+    const followed = this.followed === undefined ? undefined : followNamespace(choice, discovery.namespaces, this.followed);
+    if (followed) selected = [followed];
+    else
+      try {
+        selected = await selectNamespaces(choice, discovery.namespaces, (path) => this.platform.readLink(path), procRoot);
+      } catch (error) {
+        // The one namespace asked for went away: its connections close once, then polls fail.
+        if (error instanceof NetnsNotFoundError && this.seen.size > 0) selected = [];
+        else throw error;
+      }
+    this.followed = choice.kind === 'all' ? undefined : selected[0]?.inode;
     const notices: string[] = [];
     const gone: NetnsLabel[] = [];
     const present = new Set(discovery.namespaces.map((ns) => ns.inode));

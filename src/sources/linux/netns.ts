@@ -202,8 +202,7 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       const inode = parseNetnsLink(link);
       const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
       if (!match) throw new NetnsNotFoundError(`no process ${choice.pid} whose network namespace can be read (${procRoot}/${choice.pid}/ns/net)`);
-      // Read through the process asked for: its own /proc directory shows its namespace.
-      return [{ ...match, pids: [choice.pid, ...match.pids.filter((p) => p !== choice.pid)] }];
+      return [throughChosenPid(choice, match)];
     }
     case 'path': {
       const viaMount = found.find((ns) => ns.path === choice.path || ns.mounts.includes(choice.path));
@@ -214,6 +213,24 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       return [match];
     }
   }
+}
+
+/**
+ * The namespace a choice of one (a name, a pid, a path) picked at an earlier poll, found again by
+ * its inode among `found`, whatever its name, pid or path says now: a namespace lives while any
+ * process or mount holds it (the pid asked for may have exited while an `ip netns` mount or another
+ * process keeps it), and its inode is not given to another while it lives. Undefined when it is no
+ * longer there (gone, or unseen this time: its holders not readable).
+ */
+export function followNamespace(choice: NetnsChoice, found: readonly NetnsHandle[], inode: number): NetnsHandle | undefined {
+  const match = found.find((ns) => ns.inode === inode);
+  return match && throughChosenPid(choice, match);
+}
+
+/** Read through the process asked for while it is in the namespace: its own /proc directory shows it. */
+function throughChosenPid(choice: NetnsChoice, ns: NetnsHandle): NetnsHandle {
+  if (choice.kind !== 'pid' || !ns.pids.includes(choice.pid)) return ns;
+  return { ...ns, pids: [choice.pid, ...ns.pids.filter((p) => p !== choice.pid)] };
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../../src/app/monitor.js';
 import { NetnsProvider } from '../../../src/sources/linux/netns-provider.js';
+import { NetnsNotFoundError } from '../../../src/sources/linux/netns.js';
 import { EventStream } from '../../../src/app/event-stream.js';
 import { evaluateAll } from '../../../src/core/evaluate.js';
 import { defaultPolicy } from '../../../src/core/policy.js';
@@ -311,6 +312,40 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     ]);
     expect(new Set(reading.rows.map((r) => r.netns?.inode))).toEqual(new Set([10, 20]));
   });
+
+  // Namespace 20 is held by pid 200 and by the `ip netns` mount /run/netns/web: the choice names one
+  // holder; that one goes while the other stays, then the other goes too.
+  for (const [asked, choice, dropAsked, dropOther] of [
+    ['PID (the process exits; the mount stays)', { kind: 'pid', pid: 200 }, 'pid', 'mount'],
+    ['PATH /proc/PID/ns/net (the process exits; the mount stays)', { kind: 'path', path: '/proc/200/ns/net' }, 'pid', 'mount'],
+    ['NAME (ip netns delete; a process stays in it)', { kind: 'name', name: 'web' }, 'mount', 'pid'],
+  ] as const) {
+    it(`--netns ${asked}: the namespace still held is followed (same inode, not gone); gone only when nothing holds it`, async () => {
+      const platform = hostWithSs();
+      const drop = (holder: 'pid' | 'mount') => {
+        if (holder === 'mount') platform.files.set('/proc/self/mountinfo', '');
+        else for (const path of ['/proc/200/ns/net', '/proc/200/fd/3']) platform.links.delete(path);
+      };
+      const { dumpedIn, open } = channel();
+      const provider = new NetnsProvider(platform, { choice, source: 'netlink', procRoot: '/proc', netlink: { openChannel: open } });
+      const first = await provider.read();
+      expect(new Set(first.rows.map((r) => r.netns?.inode))).toEqual(new Set([20]));
+      drop(dropAsked);
+      dumpedIn.length = 0;
+      const second = await provider.read();
+      expect(second.goneNetns).toBeUndefined();
+      expect(second.notices).toEqual([]);
+      expect(second.rows.length).toBe(first.rows.length);
+      expect(new Set(second.rows.map((r) => r.netns?.inode))).toEqual(new Set([20]));
+      // Entered through the holder that stays, checked against the same inode.
+      expect(new Set(dumpedIn)).toEqual(new Set([dropAsked === 'pid' ? '/run/netns/web net:[20]' : '/proc/200/ns/net net:[20]']));
+      drop(dropOther);
+      const third = await provider.read();
+      expect(third.goneNetns?.map((n) => n.inode)).toEqual([20]);
+      expect(third.rows).toEqual([]);
+      await expect(provider.read()).rejects.toThrow(NetnsNotFoundError);
+    });
+  }
 
   it('--source netlink: a namespace no process is in (an ip netns mount only) is read too', async () => {
     const platform = hostWithSs();
