@@ -171,7 +171,7 @@ export class Monitor {
     const startedMs = this.platform.nowMs();
     try {
       const next = this.nextRequest(startedMs);
-      const reading = await this.provider.read(next.request);
+      const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode) });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
       const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
@@ -276,4 +276,10 @@ export class Monitor {
     connections.forEach((connection, i) => each(connection, answer.ownership[i]));
     return answer.permissionDenied;
   }
+}
+
+/** Whether the tracker holds a connection of network namespace `inode` (one walk; asked only for a namespace not read). */
+function holdsNetns(tracker: TrackerState, inode: number): boolean {
+  for (const c of tracker.connections.values()) if (c.row.netns?.inode === inode) return true;
+  return false;
 }

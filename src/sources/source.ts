@@ -45,6 +45,12 @@ export interface SourceReading {
 export interface ReadRequest {
   /** Only these states, filtered in the kernel (netlink: idiag_states; ss: its `state` filter); absent: every state. */
   states?: readonly TcpState[];
+  /**
+   * `--netns`: whether the caller already holds connections of this namespace (by inode), which
+   * it keeps as they were when the namespace cannot be read; absent: nothing is held from before
+   * this source's own readings (a one-shot command's first and only poll).
+   */
+  holdsNetns?: (inode: number) => boolean;
 }
 
 export interface SourceOptions {

@@ -2,7 +2,7 @@ import type { Protocol } from '../../core/address.js';
 import { netnsText, sameNetns, type NetnsLabel, type SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import type { HostFacts } from '../../core/diagnosis.js';
-import { SourceError, SourceUnavailableError, type ReadingProvider, type SourceRead, type SourceReading } from '../source.js';
+import { SourceError, SourceUnavailableError, type ReadingProvider, type ReadRequest, type SourceRead, type SourceReading } from '../source.js';
 import type { NetnsChoice } from '../netns-choice.js';
 import { continuesNamespace, discoverNamespaces, followNamespace, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
 import { containerOfNamespace } from './netns-labels.js';
@@ -78,10 +78,10 @@ export class NetnsProvider implements ReadingProvider {
     return this.reads;
   }
 
-  async read(): Promise<SourceReading> {
+  async read(request?: ReadRequest): Promise<SourceReading> {
     const startedMs = this.platform.nowMs();
     try {
-      const reading = await this.readNamespaces();
+      const reading = await this.readNamespaces(request);
       this.reads = [{ source: reading.source, ok: true, durationMs: this.platform.nowMs() - startedMs }];
       return reading;
     } catch (error) {
@@ -90,7 +90,7 @@ export class NetnsProvider implements ReadingProvider {
     }
   }
 
-  private async readNamespaces(): Promise<SourceReading> {
+  private async readNamespaces(request: ReadRequest | undefined): Promise<SourceReading> {
     const { procRoot, choice } = this.options;
     if (this.ownInode === null) this.ownInode = parseNetnsLink(await this.platform.readLink('/proc/self/ns/net').catch(() => ''));
     let discovery;
@@ -139,12 +139,15 @@ export class NetnsProvider implements ReadingProvider {
     const rows: SocketRow[] = [];
     const unreadNetns: number[] = [];
     const failures: string[] = [];
+    /** Of the namespaces not read, how many have connections kept as they were (read at an earlier poll, or held by the caller). */
+    let kept = 0;
     const nextSeen = new Map<number, NetnsLabel>();
     for (const result of results) {
       const { ns, label } = result;
       if ('error' in result) {
         unreadNetns.push(ns.inode);
         failures.push(`netns ${describe(label)}: ${result.error.message}`);
+        if (this.seen.has(ns.inode) || request?.holdsNetns?.(ns.inode)) kept++;
         if (this.seen.has(ns.inode)) nextSeen.set(ns.inode, label);
         continue;
       }
@@ -162,7 +165,7 @@ export class NetnsProvider implements ReadingProvider {
     if (selected.length > 0 && unreadNetns.length === selected.length && results.every((r) => 'error' in r)) {
       throw new SourceError(summarizeFailures(failures));
     }
-    if (failures.length > 0) notices.push(`${failures.length} of ${selected.length} network namespaces not read (their connections are kept as they were): ${summarizeFailures(failures)}`);
+    if (failures.length > 0) notices.push(`${failures.length} of ${selected.length} network namespaces not read (${unreadFate(kept, failures.length)}): ${summarizeFailures(failures)}`);
     this.seen = nextSeen;
     const reading: SourceReading = { source: this.name, rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
     if (unreadNetns.length > 0) reading.unreadNetns = unreadNetns;
@@ -330,6 +333,17 @@ export class NetnsProvider implements ReadingProvider {
 function fallbackNotice(method: NetnsMethod, error: SourceError): string {
   if (method === 'ss') return `${error.message}; reading other network namespaces through ss (nsenter) instead (one process per namespace and poll)`;
   return `${error.message}; reading other network namespaces through /proc/<pid>/net/tcp instead (no tcp_info: idle is not measured there; entering a namespace, by netlink or by ss through nsenter, needs CAP_SYS_ADMIN)`;
+}
+
+/**
+ * What becomes of the connections of `unread` namespaces not read, `kept` of which were known
+ * before (read at an earlier poll, or held from a state file): those are kept as they were; of
+ * the others (a one-shot's only poll) nothing is known, and nothing is claimed.
+ */
+function unreadFate(kept: number, unread: number): string {
+  if (kept === unread) return 'their connections are kept as they were';
+  if (kept === 0) return 'nothing is known of their connections: none is shown';
+  return `the connections of ${kept} of them are kept as they were; nothing is known of the others'`;
 }
 
 function describe(label: NetnsLabel): string {

@@ -99,6 +99,34 @@ describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
     expect(second.notices.some((n) => /1 of 3 network namespaces not read .*permission denied/.test(n))).toBe(true);
   });
 
+  it('a namespace not read: a one-shot knows nothing of its connections and says so; a later poll, or history from a state file, keeps them as they were', async () => {
+    const denied = () => Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    const notRead = (notices: readonly string[]) => notices.filter((n) => n.includes(' not read ')).map((n) => n.replace(/\): netns .*$/, ')'));
+    // One-shot (list, check --no-state): pod 30 unreadable at the only poll; nothing was kept.
+    const platform = podHost();
+    platform.files.set('/proc/300/net/tcp', denied());
+    const oneShot = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    const only = await oneShot.poll();
+    expect(notRead(only.notices)).toEqual(['1 of 3 network namespaces not read (nothing is known of their connections: none is shown)']);
+    expect([...oneShot.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([20]);
+    // A long-running front end: read at the first poll, not at the second; its connection is kept.
+    const runningHost = podHost();
+    const running = new Monitor(runningHost, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    await running.poll();
+    const history = running.tracker;
+    runningHost.files.set('/proc/300/net/tcp', denied());
+    const second = await running.poll();
+    expect(notRead(second.notices)).toEqual(['1 of 3 network namespaces not read (their connections are kept as they were)']);
+    expect(running.tracker.connections.size).toBe(2);
+    // `check` with a state file: a new process (a new provider) starts from the saved history.
+    const fromState = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' }, initialState: history });
+    expect(notRead((await fromState.poll()).notices)).toEqual(['1 of 3 network namespaces not read (their connections are kept as they were)']);
+    // Both pods unreadable, the history holding pod 20's connection only (pod 30's was never read).
+    platform.files.set('/proc/200/net/tcp', denied());
+    const mixed = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' }, initialState: oneShot.tracker });
+    expect(notRead((await mixed.poll()).notices)).toEqual(["2 of 3 network namespaces not read (the connections of 1 of them are kept as they were; nothing is known of the others')"]);
+  });
+
   it('a named namespace: only it is read; when it is deleted its connections close once, then polls fail', async () => {
     const platform = podHost();
     const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'name', name: 'web' } });
@@ -308,7 +336,7 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     expect(platform.ran).toEqual([]);
     expect(reading.unreadNetns).toEqual([30]);
     expect(reading.notices).toEqual([
-      '1 of 3 network namespaces not read (their connections are kept as they were): netns docker abababababab (net:[30]): netlink: cannot open /proc/300/ns/net (ENOENT): the network namespace is gone',
+      '1 of 3 network namespaces not read (nothing is known of their connections: none is shown): netns docker abababababab (net:[30]): netlink: cannot open /proc/300/ns/net (ENOENT): the network namespace is gone',
     ]);
     expect(new Set(reading.rows.map((r) => r.netns?.inode))).toEqual(new Set([10, 20]));
   });
