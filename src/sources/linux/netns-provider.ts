@@ -53,6 +53,8 @@ export class NetnsProvider implements ReadingProvider {
   private ownInode: number | undefined | null = null;
   /** `--netns NAME|PID|PATH`: the inode of the namespace it picked, followed while it lives. */
   private followed: number | undefined;
+  /** `--netns PID` (or PATH `<proc>/PID/ns/net`): that process and its start time when its namespace was first picked. */
+  private chosenProcess: { pid: number; started: number | undefined } | undefined;
   /** Holders of each selected namespace at the last poll, by inode: a reused inode is a new namespace. */
   private readonly holders = new Map<number, NetnsHolders>();
 
@@ -107,7 +109,9 @@ export class NetnsProvider implements ReadingProvider {
     if (followed) selected = [followed];
     else
       try {
+        await this.refuseLaterProcess();
         selected = await selectNamespaces(choice, discovery.namespaces, (path) => this.platform.readLink(path), procRoot);
+        await this.rememberChosenProcess(choice, selected);
       } catch (error) {
         // The one namespace asked for went away: its connections close once, then polls fail.
         if (error instanceof NetnsNotFoundError && this.seen.size > 0) selected = [];
@@ -299,6 +303,23 @@ export class NetnsProvider implements ReadingProvider {
     return next.started;
   }
 
+  /**
+   * A pid asked for names the process found at the first poll: once the namespace followed is gone,
+   * the pid given to a later process (most likely in the host's namespace) is not read instead.
+   */
+  private async refuseLaterProcess(): Promise<void> {
+    const chosen = this.chosenProcess;
+    if (!chosen || chosen.started === undefined) return;
+    const started = await this.startTime(chosen.pid);
+    if (started !== undefined && started !== chosen.started) throw new NetnsNotFoundError(`process ${chosen.pid} is gone (its pid is another process's now)`);
+  }
+
+  private async rememberChosenProcess(choice: NetnsChoice, selected: readonly NetnsHandle[]): Promise<void> {
+    if (this.chosenProcess || selected.length !== 1) return;
+    const pid = choice.kind === 'pid' ? choice.pid : choice.kind === 'path' ? pidOfLink(choice.path, this.options.procRoot) : undefined;
+    if (pid !== undefined) this.chosenProcess = { pid, started: await this.startTime(pid) };
+  }
+
   /** The earliest-started of `pids` (those that exited meanwhile skipped), or undefined. */
   private async witnessOf(pids: readonly number[]): Promise<{ pid: number; started: number } | undefined> {
     let best: { pid: number; started: number } | undefined;
@@ -327,6 +348,14 @@ export class NetnsProvider implements ReadingProvider {
     this.pendingNotices = [];
     return notices;
   }
+}
+
+/** The pid of a `<procRoot>/<pid>/ns/net` path, or undefined for another path (a mount). */
+function pidOfLink(path: string, procRoot: string): number | undefined {
+  const prefix = `${procRoot}/`;
+  if (!path.startsWith(prefix)) return undefined;
+  const match = /^(\d+)\/ns\/net$/.exec(path.slice(prefix.length));
+  return match ? Number(match[1]) : undefined;
 }
 
 /** The one notice of an auto fallback, saying what the method used instead loses. */

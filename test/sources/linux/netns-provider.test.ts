@@ -196,6 +196,32 @@ describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
     });
   }
 
+  for (const choice of [
+    { kind: 'pid', pid: 200 },
+    { kind: 'path', path: '/proc/200/ns/net' },
+  ] as const) {
+    it(`--netns ${choice.kind === 'pid' ? 'PID' : '/proc/PID/ns/net'}: once its namespace is gone, the pid given to a later process (in the host's namespace) is not read instead`, async () => {
+      const platform = podHost();
+      platform.files.set('/proc/self/mountinfo', '');
+      platform.files.set('/proc/200/stat', stat(200, 300));
+      const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: choice });
+      await monitor.poll();
+      expect([...monitor.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([20]);
+      // Pid 200 exits (namespace 20 with it); a later process gets pid 200, in the host's namespace.
+      platform.links.set('/proc/200/ns/net', 'net:[10]');
+      platform.files.set('/proc/200/stat', stat(200, 900));
+      platform.files.set('/proc/200/net/tcp', closeWait(8001));
+      platform.links.set('/proc/200/fd/3', 'socket:[8001]');
+      const second = await monitor.poll();
+      expect(second.goneNetns?.map((n) => n.inode)).toEqual([20]);
+      expect(second.events.filter((e) => e.type === 'opened')).toEqual([]);
+      const third = await monitor.poll();
+      expect(third.ok).toBe(false);
+      expect(third.error).toMatch(/process 200 is gone \(its pid is another process's now\)/);
+      expect(monitor.tracker.connections.size).toBe(0);
+    });
+  }
+
   it('a namespace whose first process leaves while another of it stays is the same namespace', async () => {
     const platform = podHost();
     platform.links.set('/proc/301/ns/net', 'net:[30]');
