@@ -202,7 +202,8 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       const inode = parseNetnsLink(link);
       const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
       if (!match) throw new NetnsNotFoundError(`no process ${choice.pid} whose network namespace can be read (${procRoot}/${choice.pid}/ns/net)`);
-      return [throughChosenPid(choice, match)];
+      // Read through the process asked for: its own /proc directory shows its namespace.
+      return [throughPid(choice.pid, match)];
     }
     case 'path': {
       const viaMount = found.find((ns) => ns.path === choice.path || ns.mounts.includes(choice.path));
@@ -224,13 +225,13 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
  */
 export function followNamespace(choice: NetnsChoice, found: readonly NetnsHandle[], inode: number): NetnsHandle | undefined {
   const match = found.find((ns) => ns.inode === inode);
-  return match && throughChosenPid(choice, match);
+  // The pid asked for, while it is still in it, is read through first, as at the first poll.
+  return match && choice.kind === 'pid' && match.pids.includes(choice.pid) ? throughPid(choice.pid, match) : match;
 }
 
-/** Read through the process asked for while it is in the namespace: its own /proc directory shows it. */
-function throughChosenPid(choice: NetnsChoice, ns: NetnsHandle): NetnsHandle {
-  if (choice.kind !== 'pid' || !ns.pids.includes(choice.pid)) return ns;
-  return { ...ns, pids: [choice.pid, ...ns.pids.filter((p) => p !== choice.pid)] };
+/** `ns` with `pid` first among its processes: the one read through (procfs) and asked of first. */
+function throughPid(pid: number, ns: NetnsHandle): NetnsHandle {
+  return { ...ns, pids: [pid, ...ns.pids.filter((p) => p !== pid)] };
 }
 
 /**
