@@ -1,5 +1,5 @@
 // npm run bench:dashboard [-- --connections 100000 --rounds 20]
-//   tsx scripts/bench-dashboard.ts --live [--polls 5 --interval 2s --source auto]   (npm run bench runs this in its namespace)
+//   tsx scripts/bench-dashboard.ts --live [--polls 5 --interval 2s --source auto --heap-snapshot FILE]   (npm run bench runs this in its namespace)
 //
 // The dashboard's cost with a synthetic tracker of N connections (no kernel, no root): the model
 // steps it runs per poll or key (filter, sort, group), the formatting of one screenful, and a real
@@ -14,6 +14,7 @@
 import { Writable, PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import blessed from 'blessed';
 import { defaultPolicy } from '../src/core/policy.js';
 import { evaluateAll } from '../src/core/evaluate.js';
@@ -95,7 +96,7 @@ export function measureDashboardSteps(views: readonly ConnectionView[], rounds: 
  * poll loop starts its wait for the next one (the clock's sleep). Rejects when the command
  * ends early (its exit code and stderr are in the message).
  */
-export async function measureLiveDashboard(options: { polls: number; intervalMs: number; source: string }): Promise<ProcessFigures & { baselineRssKb: number }> {
+export async function measureLiveDashboard(options: { polls: number; intervalMs: number; source: string; heapSnapshot?: string }): Promise<ProcessFigures & { baselineRssKb: number }> {
   const baselineRssKb = readMemoryKb('self').vmRssKb;
   const { runCli } = (await import(new URL('../dist/cli/run.js', import.meta.url).href)) as typeof import('../src/cli/run.js');
   const { nodePlatform } = (await import(new URL('../dist/platform/platform.js', import.meta.url).href)) as typeof import('../src/platform/platform.js');
@@ -121,6 +122,9 @@ export async function measureLiveDashboard(options: { polls: number; intervalMs:
         if (waits === 1) startCpu = cpuNow();
         if (waits === options.polls + 1) {
           endCpu = cpuNow();
+          // The dashboard's heap while it is still running (its state, views, screen): a snapshot
+          // is taken after a full GC, so it holds what is live, not the garbage.
+          if (options.heapSnapshot) writeHeapSnapshot(options.heapSnapshot);
           interrupt.abort();
         }
         return systemClock.sleep(ms, signal);
@@ -160,10 +164,16 @@ async function main(): Promise<void> {
       polls: { type: 'string', default: '5' },
       interval: { type: 'string', default: '2000' },
       source: { type: 'string', default: 'auto' },
+      'heap-snapshot': { type: 'string' },
     },
   });
   if (values.live) {
-    const figures = await measureLiveDashboard({ polls: Number(values.polls), intervalMs: Number(values.interval), source: values.source! });
+    const figures = await measureLiveDashboard({
+      polls: Number(values.polls),
+      intervalMs: Number(values.interval),
+      source: values.source!,
+      ...(values['heap-snapshot'] ? { heapSnapshot: values['heap-snapshot'] } : {}),
+    });
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } else await synthetic(Number(values.connections), Number(values.rounds));
 }

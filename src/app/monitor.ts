@@ -1,5 +1,5 @@
 import type { HostFacts } from '../core/diagnosis.js';
-import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership } from '../core/evaluate.js';
+import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership, type ViewPool } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
@@ -212,16 +212,18 @@ export class Monitor {
    * back complete: owners are in their rows, and nothing changes them afterwards. Owners are looked
    * up only where the source has a lookup (Linux); elsewhere rows carry them or none exists.
    * `ranked: false` leaves the views unsorted, for front ends that order them their own way.
+   * `views`: a pool of views updated in place (core/evaluate EvaluateOptions.views).
    */
-  async evaluate(policy: Policy, need: OwnerNeed, { ranked = true } = {}): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, need: OwnerNeed, { ranked = true, views }: { ranked?: boolean; views?: ViewPool } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     const owners = this.provider.owners;
-    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked }), ownersHidden: false };
+    const reuse = views ? { views } : {};
+    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: false };
     if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
-      return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked }), ownersHidden: found.permissionDenied };
+      return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked, ...reuse }), ownersHidden: found.permissionDenied };
     }
-    const evaluation = evaluateAll(this.tracker, now, policy, { ranked });
+    const evaluation = evaluateAll(this.tracker, now, policy, { ranked, ...reuse });
     if (need === 'none') return { evaluation, ownersHidden: false };
     const window = need === 'flagged' ? undefined : need.window;
     const flagged = need === 'flagged' || need.flagged !== false ? evaluation.views.filter((v) => v.flag) : [];

@@ -3,7 +3,7 @@ import blessed from 'blessed';
 import type { Monitor, PollOutcome } from '../app/monitor.js';
 import { PollLoop, systemClock, type PollClock } from '../app/poll-loop.js';
 import type { HostFacts } from '../core/diagnosis.js';
-import { countStates, type ConnectionView, type Evaluation } from '../core/evaluate.js';
+import { countStates, newViewPool, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { detailText } from './detail.js';
 import {
@@ -130,6 +130,19 @@ class Dashboard {
   /** An evaluation (a poll's, or an owner lookup between polls) under way: they never overlap. */
   private evaluating: Promise<Evaluation> | undefined;
   private ownersAgain = false;
+  /**
+   * Each connection's view, updated in place by each evaluation (core/evaluate EvaluateOptions.views):
+   * every poll evaluates every row and the state holds the views until the next, so new ones
+   * (two objects a row) were promoted at each poll.
+   */
+  private readonly views = newViewPool();
+  /**
+   * From the evaluation of a poll's views until its owners are added: the views the state shows
+   * already hold the new poll's values, but the table's rows and order are still the last poll's,
+   * so nothing is drawn until the state is derived from the new views (a draw asked for meanwhile
+   * is made then).
+   */
+  private viewsRenewed = false;
   private loop: PollLoop | undefined;
   private quit: (() => void) | undefined;
   /** Ended: a poll cut short by the quit is neither drawn nor logged. */
@@ -247,29 +260,38 @@ class Dashboard {
     // The state derived for the window (the new views before their owners): kept, so the table is
     // filtered and sorted once per poll, not again when the owners come.
     let derived: { from: DashboardState; before: readonly ConnectionView[]; state: DashboardState } | undefined;
-    const { evaluation } = await this.settings.monitor.evaluate(
-      this.settings.policy,
-      need === 'all'
-        ? 'all'
-        : {
-            // The flagged rows' owners only for the event log: the table shows the window's.
-            flagged: this.settings.afterPoll !== undefined,
-            window: (e) => {
-              const state = reduce(this.state, { type: 'evaluated', views: e.views });
-              derived = { from: this.state, before: e.views, state };
-              const window = visibleViews(state);
-              lookedUp = new Set(window.map((v) => v.connection.key));
-              return window;
+    let evaluated;
+    try {
+      evaluated = await this.settings.monitor.evaluate(
+        this.settings.policy,
+        need === 'all'
+          ? 'all'
+          : {
+              // The flagged rows' owners only for the event log: the table shows the window's.
+              flagged: this.settings.afterPoll !== undefined,
+              window: (e) => {
+                this.viewsRenewed = true;
+                const state = reduce(this.state, { type: 'evaluated', views: e.views });
+                derived = { from: this.state, before: e.views, state };
+                const window = visibleViews(state);
+                lookedUp = new Set(window.map((v) => v.connection.key));
+                return window;
+              },
             },
-          },
-      { ranked: false }, // the table sorts by its own column
-    );
+        { ranked: false, views: this.views }, // the table sorts by its own column
+      );
+    } catch (error) {
+      this.viewsRenewed = false;
+      throw error;
+    }
+    const { evaluation } = evaluated;
     this.evaluation = evaluation;
     this.stateCounts = countStates(evaluation.views);
     this.ownersLookedUp = lookedUp;
     // A key pressed while the owners were looked up changed the state: derived again from it.
     if (derived && derived.from === this.state) this.state = reduce(derived.state, { type: 'owners-added', before: derived.before, views: evaluation.views });
     else this.dispatchQuietly({ type: 'evaluated', views: evaluation.views });
+    this.viewsRenewed = false;
     return evaluation;
   }
 
@@ -306,6 +328,8 @@ class Dashboard {
   }
 
   private draw(): void {
+    // Drawn once the evaluation under way ends (onPoll and lookUpOwnersIfMissing draw then).
+    if (this.viewsRenewed) return;
     const state = this.state;
     const layout = layoutOf(state.width, state.height);
     const widgets = [this.header, this.statesBox, this.trendBox, this.table, this.detail, this.help, this.prompt];
