@@ -12,6 +12,10 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
   if (!canDrawFullScreen(context.env)) throw new UsageError('the dashboard cannot draw on TERM=dumb (no cursor movement); use `tcpdwell list` (or --watch), or set TERM (e.g. xterm-256color)');
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     const events = log ? new EventStream() : undefined;
+    // The dashboard keeps a poll's views (and their rows) only until the next poll's evaluation, and
+    // draws nothing from a row that an update in place changes (a row that changes state is replaced;
+    // owners are on copies); the event log's alerts may keep rows, as serve's do.
+    monitor.rowsInPlace = !log;
     const result = await runDashboard(
       {
         monitor,
