@@ -212,7 +212,8 @@ export class Monitor {
    * back complete: owners are in their rows, and nothing changes them afterwards. Owners are looked
    * up only where the source has a lookup (Linux); elsewhere rows carry them or none exists.
    * `ranked: false` leaves the views unsorted, for front ends that order them their own way.
-   * `views`: a pool of views updated in place (core/evaluate EvaluateOptions.views).
+   * `views`: a pool of views updated in place (core/evaluate EvaluateOptions.views); the owners
+   * looked up for a window are then written into its views, not into copies.
    */
   async evaluate(policy: Policy, need: OwnerNeed, { ranked = true, views }: { ranked?: boolean; views?: ViewPool } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
@@ -229,6 +230,12 @@ export class Monitor {
     const flagged = need === 'flagged' || need.flagged !== false ? evaluation.views.filter((v) => v.flag) : [];
     const wanted = new Set([...flagged, ...(window?.(evaluation) ?? [])]);
     const found = await this.ownershipOf([...wanted].map((v) => v.connection));
+    if (views) {
+      // Pooled views are updated in place at each evaluation anyway: the owners go into them, and
+      // neither a copy of the list nor a new view is made (the list is 100,000 references a poll).
+      for (const view of wanted) view.row = withOwnership(view.row, found.byKey.get(view.connection.key));
+      return { evaluation, ownersHidden: found.permissionDenied };
+    }
     // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
     const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);
     return { evaluation: { ...evaluation, views: evaluation.views.map(complete) }, ownersHidden: found.permissionDenied };

@@ -94,6 +94,8 @@ describe('dashboard with rows updated in place', () => {
     expect(replaced.rowsKept).toBe(0);
     // The idle times moved, so the table changed from poll to poll…
     expect(inPlace.drawn.length).toBeGreaterThan(2000);
+    // The owners of the rows on screen were looked up and drawn (python3[4242] holds the CLOSE_WAIT sockets)…
+    expect(inPlace.drawn).toContain('python3');
     // …and both draw the same.
     expect(inPlace.drawn).toBe(replaced.drawn);
   });
