@@ -5,6 +5,7 @@ import type { AutoOptions, OwnerFinder, SourceCapabilities } from './source-reco
 import { SourceError, SourceUnavailableError, type ReadRequest, type ReadingProvider, type SocketSource, type SourceOptions, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { createNetnsProvider } from './netns-source.js';
+import { procRootProblem } from './linux/process-owners.js';
 
 /**
  * The reading, when it holds rows or proves an empty table; otherwise a SourceError: a source
@@ -42,6 +43,11 @@ export class SourceSelector implements ReadingProvider {
   private reads: SourceRead[] = [];
   /** `--netns`: the namespace reader everything is delegated to. */
   private readonly netns: ReadingProvider | undefined;
+  /**
+   * A `--proc-root` that is not a procfs mount point (procRootProblem): null until checked (at the
+   * first read), undefined when it is one. Owners and kernel settings are then not read from it.
+   */
+  private notProcRoot: string | undefined | null = null;
   readonly pending = 0;
 
   constructor(
@@ -88,6 +94,8 @@ export class SourceSelector implements ReadingProvider {
 
   get owners(): OwnerFinder | undefined {
     if (this.netns) return this.netns.owners;
+    // Not a proc root: no owner can be found there, and a lookup that finds none would show "-" (no process) for every socket.
+    if (this.notProcRoot) return undefined;
     return this.resolved && this.ownerFinderOf(this.resolved);
   }
 
@@ -114,6 +122,7 @@ export class SourceSelector implements ReadingProvider {
   hostFacts(): Promise<HostFacts> {
     if (this.netns) return this.netns.hostFacts();
     const live = this.resolved?.record.live;
+    if (this.notProcRoot) return Promise.resolve({});
     return live?.capabilities.hostFacts && live.hostFacts ? live.hostFacts(this.platform, this.options) : Promise.resolve({});
   }
 
@@ -124,6 +133,7 @@ export class SourceSelector implements ReadingProvider {
   async read(request?: ReadRequest): Promise<SourceReading> {
     if (this.netns) return this.netns.read(request);
     this.reads = [];
+    if (this.notProcRoot === null) await this.checkProcRoot();
     if (this.resolved) return this.withNotice(requireTable(await this.timed(this.resolved, request)));
     let lastError: SourceError | undefined;
     for (const candidate of this.candidates) {
@@ -141,6 +151,22 @@ export class SourceSelector implements ReadingProvider {
       }
     }
     throw lastError ?? new SourceError('no source available');
+  }
+
+  /**
+   * Checks once that a `--proc-root` other than /proc is a procfs mount point (Linux). When it is
+   * not, owners and kernel settings are not read from it and the first reading says so. The table
+   * is still read: procfs reads `<root>/net/tcp`, which one process's directory (`--proc-root
+   * /proc/PID`, README "check") and a copy of the files (tests' trees) also hold; ss and netlink read
+   * this namespace's.
+   */
+  private async checkProcRoot(): Promise<void> {
+    this.notProcRoot = this.platform.os === 'linux' && this.options.procRoot !== '/proc' ? await procRootProblem(this.platform, this.options.procRoot) : undefined;
+    if (!this.notProcRoot) return;
+    this.ownerFinder?.finder.close?.();
+    this.ownerFinder = undefined;
+    // Said instead of the "gives owners and kernel settings only" notice, which it contradicts.
+    this.pendingNotice = `${this.notProcRoot}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`;
   }
 
   close(): void {

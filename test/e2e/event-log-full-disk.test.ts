@@ -46,6 +46,8 @@ class FullDiskWatch {
 
   constructor(interval: string) {
     mkdirSync(join(this.procRoot, 'net'), { recursive: true });
+    // A procfs root lists `self` (proc(5)); without it tcpdwell says once that this is not one.
+    mkdirSync(join(this.procRoot, 'self'));
     mkdirSync(this.mount);
     writeFileSync(join(this.procRoot, 'net', 'tcp'), HEADER + row(0, 8080, 0, '0A', 5000));
     writeFileSync(join(this.dir, 'seed'), SEED);

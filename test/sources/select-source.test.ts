@@ -35,6 +35,8 @@ describe('auto per OS', () => {
 describe('--source ss or netlink with another --proc-root', () => {
   it("says once that the table is this namespace's and the proc root gives owners and settings only", async () => {
     const platform = parkSocketsHost();
+    // A procfs root lists `self` (proc(5)); this fake one holds nothing else.
+    platform.links.set('/host/proc/self', '1');
     const selector = new SourceSelector('ss', platform, { procRoot: '/host/proc' });
     const first = await selector.read();
     expect(first.rows.length).toBeGreaterThan(0);
@@ -53,6 +55,54 @@ describe('--source ss or netlink with another --proc-root', () => {
     const reading = await new SourceSelector('procfs', platform, { procRoot: '/host/proc' }).read();
     expect(reading.rows.length).toBeGreaterThan(0);
     expect(reading.notices.some((n) => n.includes('own network namespace'))).toBe(false);
+  });
+});
+
+describe('a --proc-root that is not a procfs mount point (/proc/PID, a plain directory)', () => {
+  // parkSocketsHost's /proc/4242 is one process's directory: fd/, comm, ns/ (written for the test,
+  // in the shape of a real /proc/<pid>), and no `self` or process directories of its own.
+  const PID_DIR = "--proc-root /proc/4242 is one process's directory, not a procfs mount point (for that process's network namespace use --netns 4242)";
+
+  it('ss: says so once, in place of the "gives owners" notice; looks up no owner and reads no kernel setting there', async () => {
+    const platform = parkSocketsHost();
+    platform.files.set('/proc/4242/sys/net/ipv4/tcp_fin_timeout', '60\n');
+    const selector = new SourceSelector('ss', platform, { procRoot: '/proc/4242' });
+    const first = await selector.read();
+    expect(first.rows.length).toBeGreaterThan(0);
+    expect(first.notices).toEqual([`${PID_DIR}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`]);
+    expect((await selector.read()).notices).toEqual([]);
+    // No lookup: "-" would otherwise read as "no process holds it" for every socket, unproven.
+    expect(selector.owners).toBeUndefined();
+    expect(await selector.hostFacts()).toEqual({});
+    expect(platform.listed.filter((path) => path.startsWith('/proc/4242/'))).toEqual([]);
+    selector.close();
+  });
+
+  it('procfs: the table under it is still read (one process\'s namespace, README "check"), and the notice said once', async () => {
+    const platform = parkSocketsHost();
+    platform.files.set('/proc/4242/net/tcp', readFixture('linux-proc-net-tcp-jc.txt'));
+    platform.files.set('/proc/4242/net/tcp6', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n');
+    const selector = new SourceSelector('procfs', platform, { procRoot: '/proc/4242' });
+    const first = await selector.read();
+    expect(first.rows.length).toBeGreaterThan(0);
+    expect(first.notices[0]).toBe(`${PID_DIR}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`);
+    expect((await selector.read()).notices.some((n) => n.includes('procfs mount point'))).toBe(false);
+    expect(selector.owners).toBeUndefined();
+  });
+
+  it('a directory that is neither, or none at all, is named as such; a procfs root (self, process directories) gets no notice and its owners', async () => {
+    const plain = parkSocketsHost();
+    plain.files.set('/srv/copy/net/tcp', 'x');
+    expect((await new SourceSelector('ss', plain, { procRoot: '/srv/copy' }).read()).notices[0]).toMatch(
+      /^--proc-root \/srv\/copy is not a procfs mount point \(no process directories, no "self"\): owners are unknown/,
+    );
+    expect((await new SourceSelector('ss', parkSocketsHost(), { procRoot: '/nowhere' }).read()).notices[0]).toMatch(/^--proc-root \/nowhere cannot be listed \(no such file\): owners are unknown/);
+    const host = parkSocketsHost();
+    host.links.set('/host/proc/4242/fd/3', 'socket:[6731]');
+    host.files.set('/host/proc/4242/comm', 'python3\n');
+    const selector = new SourceSelector('ss', host, { procRoot: '/host/proc' });
+    expect((await selector.read()).notices.some((n) => n.includes('procfs mount point'))).toBe(false);
+    expect(selector.owners).toBeDefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Owner } from '../../core/evaluate.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
+import { errnoWords } from '../../platform/errors.js';
 
 // Socket owner (pid, process name) by inode, from the /proc/<pid>/fd links ("socket:[INODE]").
 // One scan per poll at most, only for the inodes asked for, only among the processes of the
@@ -191,4 +192,24 @@ export class OwnerResolver {
 /** EACCES or EPERM: the file is there but not ours to read. */
 function isDenial(error: unknown): boolean {
   return errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM';
+}
+
+/**
+ * Why `procRoot` is not a procfs mount point, or undefined when it is one. A procfs root lists a
+ * directory per process (`<pid>`) and the `self` link (proc(5)); `/proc/<pid>` (which has a `net/`
+ * of its own) and a plain directory list neither, so owners (`<pid>/fd`) and the uptime cannot be
+ * found under them. One listing of the directory; the message is one line naming it.
+ */
+export async function procRootProblem(platform: Platform, procRoot: string): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = await platform.listDirectory(procRoot);
+  } catch (error) {
+    return `--proc-root ${procRoot} cannot be listed (${errnoWords(error)})`;
+  }
+  if (names.includes('self') || names.some((name) => /^\d+$/.test(name))) return undefined;
+  // /proc/<pid>: its fd/ and comm are a process's own; that process's table is `--netns PID`'s.
+  if (names.includes('fd') && names.includes('comm'))
+    return `--proc-root ${procRoot} is one process's directory, not a procfs mount point (for that process's network namespace use --netns ${procRoot.split('/').at(-1)})`;
+  return `--proc-root ${procRoot} is not a procfs mount point (no process directories, no "self")`;
 }
