@@ -4,7 +4,8 @@ import type { Policy } from '../core/policy.js';
 import type { Platform } from '../platform/platform.js';
 import { resetRefusal, socketEnder } from '../sources/end-socket.js';
 import type { Monitor } from './monitor.js';
-import type { ResetReport, ResetResult } from './reports.js';
+import type { TcpState } from '../core/tcp-state.js';
+import type { EndOutcome, ResetReport, ResetResult } from './reports.js';
 
 // The `reset` use case: end the selected sessions of one successful poll (a dry run unless
 // `yes`), never LISTEN or TIME_WAIT, each named exactly; an ended socket must be gone from the
@@ -57,18 +58,34 @@ export async function runResetUseCase(monitor: Monitor, platform: Platform, requ
     }
     // Trust but verify: an ended socket must be gone from the next poll.
     if (results.some((r) => r.outcome.ended)) {
+      // The states seen, taken before the poll: a tracker may update a row in place.
+      const seen = results.map((r) => r.view.row.state);
       const after = await monitor.poll();
       if (after.ok) {
         // Listed by this reading (a flow missing from it is kept, unconfirmed, by the tracker: not present).
         const missing = monitor.tracker.unconfirmedAbsence;
-        const present = new Set([...monitor.tracker.connections.keys()].filter((key) => !missing?.has(key)));
-        for (const result of results) {
-          if (result.outcome.ended && present.has(result.view.connection.key)) {
-            result.outcome = { ended: false, reason: 'still present after the reset', ...(result.outcome.via ? { via: result.outcome.via } : {}) };
-          }
-        }
+        results.forEach((result, i) => {
+          if (!result.outcome.ended) return;
+          const key = result.view.connection.key;
+          const now = missing?.has(key) ? undefined : monitor.tracker.connections.get(key);
+          if (now) result.outcome = stillPresent(result.outcome, seen[i]!, now.row.state);
+        });
       }
     }
   }
   return { refused: false, dryRun: !request.yes, candidates, untouchable, results, needsConfirmation: tooBroad && !request.all ? tooBroad : undefined };
+}
+
+/**
+ * The outcome of a session said ended that the next poll still lists, in `stateNow`. In another
+ * state than the one seen: `ss -K`'s filter names the state seen, so an ss that found nothing to
+ * end (`alreadyGone`) left a socket that had moved on alone, as the SOCK_DESTROY path's own lookup
+ * does (stateNow in JSON either way); one that ended a socket there may have met a newer one.
+ */
+function stillPresent(outcome: EndOutcome, then: TcpState, stateNow: TcpState): EndOutcome {
+  const via = outcome.via ? { via: outcome.via } : {};
+  if (stateNow === then) return { ended: false, reason: 'still present after the reset', ...via };
+  const reason =
+    outcome.ended && outcome.alreadyGone ? `its state moved on since the poll (${then} then, ${stateNow} now): left alone` : `still present after the reset (${then} then, ${stateNow} now)`;
+  return { ended: false, reason, stateNow, ...via };
 }

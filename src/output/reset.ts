@@ -9,14 +9,34 @@ import { sanitizeLine } from './sanitize.js';
 
 type Done = Extract<ResetReport, { refused: false }>;
 
-/** `reset --json` (README "JSON output"). */
+/** `reset --json` (README "JSON output"); `summary` (resetSummary) with --yes only. */
 export function resetReportToJson(report: Done) {
   return {
     dryRun: report.dryRun,
     selected: report.candidates.length,
     results: report.dryRun ? report.candidates.map((view) => resetToJson({ view, outcome: { ended: false, reason: 'dry run' } })) : report.results.map(resetToJson),
     refused: report.untouchable.map(({ view, reason }) => resetToJson({ view, outcome: { ended: false, reason } })),
+    ...(report.dryRun ? {} : { summary: resetSummary(report) }),
   };
+}
+
+/**
+ * What `reset --yes` did to the sessions selected, each counted once: `ended` (the ones that were
+ * gone already too), `leftAlone` on purpose (never reset: LISTEN, TIME_WAIT, what the OS cannot end;
+ * or no longer the socket selected: its state moved on, a newer socket holds its 4-tuple), and
+ * `failed`: every other one not ended (permission denied, still present afterwards, an error, a
+ * state that could not be looked up).
+ */
+export function resetSummary(report: Done): { ended: number; leftAlone: number; failed: number } {
+  let ended = 0;
+  let leftAlone = report.untouchable.length;
+  let failed = 0;
+  for (const { outcome } of report.results) {
+    if (outcome.ended) ended++;
+    else if (outcome.reusedTuple || (outcome.stateNow && / left alone$/.test(outcome.reason))) leftAlone++;
+    else failed++;
+  }
+  return { ended, leftAlone, failed };
 }
 
 /** `reset` as text: one line per session, then what a dry run would do; every line sanitised. */
@@ -33,6 +53,11 @@ export function formatResetText(report: Done): string {
       lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${viaText(o.via)}${o.alreadyGone ? ' (was gone already)' : ''}`);
     }
     if (!report.results.length) lines.push('no session matches');
+    // Many lines: the counts at the end, where a long run's scrolling leaves the eye.
+    else if (report.results.length + report.untouchable.length > 1) {
+      const { ended, leftAlone, failed } = resetSummary(report);
+      lines.push(`reset: ${plural(report.results.length + report.untouchable.length, 'session')} selected: ${ended} ended, ${leftAlone} left alone, ${failed} failed`);
+    }
   }
   return `${lines.map(sanitizeLine).join('\n')}\n`;
 }

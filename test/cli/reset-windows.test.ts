@@ -42,6 +42,8 @@ describe('reset on Windows (SetTcpEntry, DELETE_TCB)', () => {
       [
         'skip      CLOSE_WAIT [fe80::1]:50111 -> [fe80::2]:8080 leaky.exe[7744]: Windows can end IPv4 connections only (SetTcpEntry has no IPv6 form)',
         'ended     CLOSE_WAIT 10.1.2.3:50110 -> 10.50.0.9:8080 leaky.exe[7744]',
+        // Behaviour added (n6): two sessions selected, so the counts follow.
+        'reset: 2 sessions selected: 1 ended, 1 left alone, 0 failed',
         '',
       ].join('\n'),
     );

@@ -16,6 +16,9 @@ let platform: FakePlatform;
 let killed: string[][];
 let denyKills: boolean;
 let vanishBeforeKill: boolean;
+/** The state word ss shows for 127.0.0.1:35170 once an ss -K has named it (its owner closed it just before), or none. */
+let movesTo: string | undefined;
+let moved: boolean;
 
 beforeEach(() => {
   platform = parkSocketsHost();
@@ -24,10 +27,15 @@ beforeEach(() => {
   killed = [];
   denyKills = false;
   vanishBeforeKill = false;
+  movesTo = undefined;
+  moved = false;
   // ss answers from the capture, minus the sockets `ss -K` has ended; ss -K answers like the real one.
   platform.commands = [
     (argv): CommandResult => {
       if (argv.includes('-K')) {
+        // The socket has left the state the filter names: ss -K matches nothing, and it stays.
+        if (movesTo && argv[argv.indexOf('src') + 1] === '127.0.0.1:35170') moved = true;
+        if (moved && argv[argv.indexOf('src') + 1] === '127.0.0.1:35170') return { stdout: `${SS_HEADER}\n`, stderr: '', exitCode: 0 };
         if (denyKills) return { stdout: `${SS_HEADER}\n`, stderr: 'SOCK_DESTROY answers: Operation not permitted\n', exitCode: 0 };
         killed.push([...argv]); // either way it is gone from the next poll
         if (vanishBeforeKill) return { stdout: `${SS_HEADER}\n`, stderr: '', exitCode: 0 };
@@ -36,7 +44,8 @@ beforeEach(() => {
       const gone = killed.map((k) => k[k.indexOf('src') + 1]!.replace(/^\[::ffff:(.*)\]/, '$1'));
       const lines = SS_PARK.split('\n');
       const kept = lines.filter((line, i) => !gone.some((g) => line.includes(` ${g} `)) && !(line.startsWith('\t') && gone.some((g) => lines[i - 1]?.includes(` ${g} `))));
-      return { stdout: kept.join('\n'), stderr: '', exitCode: 0 };
+      const table = !moved ? kept : kept.map((line) => (line.includes(' 127.0.0.1:35170 ') && line.startsWith('CLOSE-WAIT') ? line.replace('CLOSE-WAIT', movesTo!.padEnd(10)) : line));
+      return { stdout: table.join('\n'), stderr: '', exitCode: 0 };
     },
   ];
 });
@@ -163,6 +172,46 @@ describe('reset', () => {
     const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170']);
     expect(code).toBe(0);
     expect(out).toBe('ended     CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242] via ss -K (was gone already)\n');
+  });
+
+  it('ends many sessions with one summary line: ended, left alone, failed (none for one session)', async () => {
+    // The 7 listeners (skipped) and the 3 CLOSE_WAIT sessions, one of which its owner closes first (left alone).
+    movesTo = 'LAST-ACK';
+    const { code, out } = await run(['reset', '--yes', '--state', 'CLOSE_WAIT,LISTEN']);
+    expect(code).toBe(1);
+    expect(out.trimEnd().split('\n').at(-1)).toBe('reset: 10 sessions selected: 2 ended, 8 left alone, 0 failed');
+    denyKills = true;
+    movesTo = undefined;
+    moved = false;
+    killed = [];
+    const denied = await run(['reset', '--yes', '--state', 'FIN_WAIT_2']);
+    expect(denied.out.trimEnd().split('\n').at(-1)).toBe('reset: 3 sessions selected: 0 ended, 0 left alone, 3 failed');
+    const json = JSON.parse((await run(['reset', '--yes', '--state', 'FIN_WAIT_2', '--json'])).out);
+    expect(json.summary).toEqual({ ended: 0, leftAlone: 0, failed: 3 });
+    // A dry run has no summary (its last line says what would be done).
+    expect(JSON.parse((await run(['reset', '--state', 'FIN_WAIT_2', '--json'])).out).summary).toBeUndefined();
+  });
+
+  it('ss -K of a session whose state moved on since the poll: left alone, with the state seen now (stateNow), as the SOCK_DESTROY path says', async () => {
+    movesTo = 'LAST-ACK';
+    const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170', '--json']);
+    expect(code).toBe(1);
+    expect(JSON.parse(out).results).toEqual([
+      expect.objectContaining({ state: 'CLOSE_WAIT', ended: false, via: 'ss -K', stateNow: 'LAST_ACK', reason: 'its state moved on since the poll (CLOSE_WAIT then, LAST_ACK now): left alone' }),
+    ]);
+    moved = false;
+    const text = await run(['reset', '--yes', '--local', '127.0.0.1:35170']);
+    expect(text.out).toBe('not ended CLOSE_WAIT 127.0.0.1:35170 -> 127.0.0.1:47537 python3[4242]: its state moved on since the poll (CLOSE_WAIT then, LAST_ACK now): left alone\n');
+  });
+
+  it('a socket still there in the state seen after ss -K said it ended one: still present, no stateNow', async () => {
+    // Written for the test: ss -K claims a socket but the table still lists it unchanged.
+    platform.commands = [(argv) => (argv.includes('-K') ? { stdout: `${SS_HEADER}\n1 0 127.0.0.1:35170 127.0.0.1:47537\n`, stderr: '', exitCode: 0 } : { stdout: SS_PARK, stderr: '', exitCode: 0 })];
+    const { code, out } = await run(['reset', '--yes', '--local', '127.0.0.1:35170', '--json']);
+    expect(code).toBe(1);
+    const [result] = JSON.parse(out).results;
+    expect(result).toMatchObject({ ended: false, via: 'ss -K', reason: 'still present after the reset' });
+    expect(result.stateNow).toBeUndefined();
   });
 
   it('a selection that takes every session (--port 0-65535) ends nothing without --all or --count N', async () => {
