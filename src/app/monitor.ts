@@ -219,6 +219,8 @@ export class Monitor {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     const owners = this.provider.owners;
     const reuse = views ? { views } : {};
+    // Fail closed: a rule on process names cannot be judged without owners (none would match: "all clear").
+    if (!owners && this.provider.ownersUnknown && policyNeedsProcesses(policy)) throw new SourceError(`the rules match process names, but ${this.provider.ownersUnknown}: owners are unknown`);
     if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: false };
     if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);

@@ -99,6 +99,10 @@ export class SourceSelector implements ReadingProvider {
     return this.resolved && this.ownerFinderOf(this.resolved);
   }
 
+  get ownersUnknown(): string | undefined {
+    return this.netns ? undefined : (this.notProcRoot ?? undefined);
+  }
+
   /**
    * Starts the owner lookup's walk now. Before `auto` has chosen, that of the first candidate, the
    * source that answers unless it is unavailable (another choice drops it unused).

@@ -87,6 +87,8 @@ export interface ReadingProvider {
   readonly capabilities: Pick<SourceCapabilities, 'owners' | 'hostFacts'> | undefined;
   /** The owner lookup of the latest reading's source (capability `lookup`); undefined otherwise. */
   readonly owners: OwnerFinder | undefined;
+  /** Why owners cannot be known where the source would look them up (a --proc-root that is not one); undefined otherwise. */
+  readonly ownersUnknown?: string | undefined;
   /** Starts the owner lookup's reads for the next evaluation now, where the source looks owners up (OwnerFinder.prefetch). */
   prefetchOwners?(): void;
   /** Kernel settings of the host the rows came from; {} where the source gives none. */

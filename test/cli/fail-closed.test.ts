@@ -6,7 +6,10 @@ import { defaultPolicy } from '../../src/core/policy.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
 import { SystemInformationSource } from '../../src/sources/portable/systeminformation.js';
 import { requireTable } from '../../src/sources/select-source.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { FakePlatform, fakeContext, parkSocketsHost } from '../fake-platform.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { countBy, readFixture, readFixtureBytes } from '../fixture.js';
 import { FIXTURE_STATE_COUNTS } from '../fixture-counts.js';
 import { PassThrough, Writable } from 'node:stream';
@@ -442,5 +445,25 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
     expect(await dashboard).toBe('ok');
     // The banner, cut to the terminal's width.
     expect(plain()).toMatch(/POLL FAILED: ss read no socket table \(ss printed neither its header nor a socket\) — showing the/);
+  });
+});
+
+describe('a --proc-root that is not a procfs mount point, with rules on process names', () => {
+  it('check fails closed (UNKNOWN, exit 3) instead of "all clear": no owner is known, so no process rule can match', async () => {
+    const host = parkSocketsHost();
+    const config = join(await mkdtemp(join(tmpdir(), 'tcpdwell-n6-')), 'policy.yaml');
+    // Written for the test: a count per process; python3 (pid 4242 here) holds three CLOSE_WAIT sockets.
+    await writeFile(config, 'counts:\n  - name: leak\n    state: CLOSE_WAIT\n    per: process\n    warning: 2\n');
+    const check = async (extra: string[]) => {
+      const context = fakeContext(host);
+      const code = await runCli(['check', '--no-state', '--source', 'ss', '--config', config, ...extra], context, '0.1.0');
+      return { code, err: context.err() };
+    };
+    // Under /proc the owners are found and the count flags python3.
+    expect((await check([])).code).toBe(1);
+    expect(await check(['--proc-root', '/proc/4242'])).toEqual({
+      code: 3,
+      err: "tcpdwell: the rules match process names, but --proc-root /proc/4242 is one process's directory, not a procfs mount point (for that process's network namespace use --netns 4242): owners are unknown\n",
+    });
   });
 });
