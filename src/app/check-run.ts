@@ -1,7 +1,7 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
-import { diagnoseAll } from '../core/diagnosis.js';
+import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
 import { plural } from '../core/plural.js';
-import { statusOf, type CheckStatus } from '../core/evaluate.js';
+import { rankFlaggedFirst, statusOf, type CheckStatus } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import type { TrackerState } from '../core/tracker.js';
@@ -99,12 +99,23 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const outcome = await sampleTable(monitor, { clock, signal: ports.interrupt, intervalMs: request.intervalMs, ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }) });
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
-  const { evaluation } = await monitor.evaluate(request.policy, {
-    window: (e) => {
-      const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
-      return closeWaits.some((v) => v.flag) ? closeWaits : [];
+  // Ranked here, not by the monitor: what check shows (flagged views, states in order of first
+  // appearance, the diagnosis) is in presentation order, the rest of the table is not sorted
+  // (rankFlaggedFirst). Count rules rank everything: their levels read every row in order.
+  const rankAll = request.policy.counts.length > 0;
+  const evaluated = await monitor.evaluate(
+    request.policy,
+    {
+      window: (e) => {
+        const closeWaits = e.views.filter((v) => v.row.state === TcpState.CLOSE_WAIT);
+        return closeWaits.some((v) => v.flag) ? closeWaits : [];
+      },
     },
-  });
+    { ranked: rankAll },
+  );
+  const facts = await monitor.hostFacts();
+  const shown = rankAll ? undefined : rankFlaggedFirst(evaluated.evaluation.views, readByDiagnosis(evaluated.evaluation.views, facts));
+  const evaluation = shown ? { ...evaluated.evaluation, views: shown.views } : evaluated.evaluation;
   // Say what was not measured: an idle threshold over a source without activity counters
   // (procfs, netstat, captures without tcp_info) checks nothing, and "nothing flagged" must say so.
   // A critical idle threshold alone (`--idle off --critical-idle 2h`) is a threshold all the same.
@@ -116,7 +127,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
   const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
-  const diagnosis = diagnoseAll(evaluation.views, await monitor.hostFacts());
+  // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's order.
+  const diagnosis = diagnoseAll(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
     const ender = socketEnder(ports.platform);

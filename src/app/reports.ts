@@ -25,7 +25,12 @@ export interface CheckReport {
   /** When the deciding poll read the table (ms since the epoch). */
   checkedAtMs: number;
   source: string;
-  /** Every connection of the deciding poll with its flag, and the groups over a count limit. */
+  /**
+   * Every connection of the deciding poll with its flag, and the groups over a count limit. The
+   * flagged views come first in presentation order (sortViews), and each state first appears where
+   * it does in that order; the unflagged are not all ranked (core/evaluate rankFlaggedFirst), except
+   * with count rules.
+   */
   evaluation: Evaluation;
   /** Each count rule's largest group and its levels (Nagios perfdata). */
   countLevels: CountLevel[];

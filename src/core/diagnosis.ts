@@ -150,6 +150,19 @@ function groupPeers(views: readonly ConnectionView[], facts: HostFacts): Map<str
   return peers;
 }
 
+/**
+ * Which views the findings about groups and neighbours read (DiagnosisIndex, diagnoseGroups): those
+ * with an owner, every LISTEN and SYN_RECEIVED, and every connection to a peer a group finding may
+ * be about (groupPeers: its SYN_SENT and TIME_WAIT among them, so these views find the same peers).
+ * diagnoseAll gives the same findings for these views plus the flagged ones as for the whole table
+ * when they come in the same relative order: no other view is indexed or read. So a caller may rank
+ * (sortViews) only these instead of a whole table (check, core/evaluate rankFlaggedFirst).
+ */
+export function readByDiagnosis(views: readonly ConnectionView[], facts: HostFacts = {}): (view: ConnectionView) => boolean {
+  const peers = groupPeers(views, facts);
+  return ({ row }) => row.pid !== undefined || row.state === TcpState.LISTEN || row.state === TcpState.SYN_RECEIVED || peers.get(row.remote.address)?.has(row.remote.port) === true;
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
