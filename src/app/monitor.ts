@@ -171,7 +171,8 @@ export class Monitor {
     const startedMs = this.platform.nowMs();
     try {
       const next = this.nextRequest(startedMs);
-      const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode) });
+      // rowsInPlace: nothing keeps a row past the next poll, so the source may update its rows in place too.
+      const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode), ...(this.rowsInPlace ? { reuseRows: true } : {}) });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
       const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;

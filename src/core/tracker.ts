@@ -585,8 +585,11 @@ function continueConnection(connection: TrackedConnection, row: SocketRow, now: 
     // (or built by hand) has it in its list.
     if (!(connection instanceof TrackedRecord)) connection.transitions[connection.transitions.length - 1] = { state: row.state, atMs: connection.stateSinceMs };
   }
-  if (rowInPlace) updateRow(connection.row, row);
-  else connection.row = row;
+  // The same object when the source updated it in place (ReadRequest.reuseRows).
+  if (connection.row !== row) {
+    if (rowInPlace) updateRow(connection.row, row);
+    else connection.row = row;
+  }
   connection.lastSeenMs = now;
   const activity = activityAt(row, now, connection.lastActivityMs);
   if (activity !== connection.lastActivityMs) connection.lastActivityMs = activity;

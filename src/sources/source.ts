@@ -51,6 +51,12 @@ export interface ReadRequest {
    * this source's own readings (a one-shot command's first and only poll).
    */
   holdsNetns?: (inode: number) => boolean;
+  /**
+   * The caller keeps no row of a reading past the next one (Snapshot.rowsInPlace): a source may hand
+   * back the rows of its last reading, updated in place, for sockets it lists again unchanged in
+   * state, instead of new rows (netlink: no object per row for them). Others ignore it.
+   */
+  reuseRows?: boolean;
 }
 
 export interface SourceOptions {

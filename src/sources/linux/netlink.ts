@@ -1,7 +1,7 @@
 import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
-import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
 
@@ -39,6 +39,14 @@ export class NetlinkSource implements SocketSource {
   readonly name = 'netlink' as const;
   private channel: SockDiagChannel | undefined;
   private sequence = 0;
+  /** Address texts, kept across dumps (bounded). */
+  private readonly names = new AddressNames();
+  /**
+   * ReadRequest.reuseRows: each dump's rows by its request (states mask and family), handed to the
+   * next dump of the same request to update in place (a census's, a fast poll's). Cleared when a
+   * read does not ask for reuse, so no rows are kept that nobody will reuse.
+   */
+  private readonly previousRows = new Map<string, SocketRow[]>();
 
   constructor(private readonly options: NetlinkSourceOptions = {}) {}
 
@@ -55,6 +63,9 @@ export class NetlinkSource implements SocketSource {
     // A poll that asks for some states (tiered polling) has the kernel filter them: it skips the
     // others while it walks its hash tables, and fills no message for them.
     const states = request.states ? kernelStatesMask(request.states) : (this.options.states ?? ALL_TCP_STATES_MASK);
+    // Rows read in another namespace are copied with its label (netns-provider.ts): never reused.
+    const reuse = request.reuseRows === true && !enter;
+    if (!reuse) this.previousRows.clear();
     for (const family of [AF_INET, AF_INET6] as const) {
       const request = sockDiagRequest({
         family,
@@ -64,9 +75,12 @@ export class NetlinkSource implements SocketSource {
         littleEndian: platform.littleEndian,
       });
       // A parser per dump: it stops reading at NLMSG_DONE.
-      const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs });
+      const reuseKey = `${states} ${family}`;
+      const previous = reuse ? this.previousRows.get(reuseKey) : undefined;
+      const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs, names: this.names, ...(previous ? { previous } : {}) });
       await this.dump(enter ? { request, netns: enter } : { request }, familyParser);
       const result = familyParser.finish();
+      if (reuse && result.done && result.errno === undefined) this.previousRows.set(reuseKey, result.rows);
       if (result.errno !== undefined) {
         const name = errnoName(result.errno);
         // Without IPv6 the kernel has no AF_INET6 handler for the dump.

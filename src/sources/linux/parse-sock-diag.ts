@@ -2,7 +2,7 @@ import { formatAddressBytes, parseAddressBytes, type Endpoint, type Protocol } f
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { activityOf, type TcpInfoValues } from './tcp-info.js';
+import { activityOf, updateActivity, type TcpInfoValues } from './tcp-info.js';
 
 // NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
 //   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
@@ -96,6 +96,29 @@ export interface SockDiagParseOptions {
   littleEndian: boolean;
   /** Host uptime: a tcp_info last* value above it was never set (as in parse-ss.ts). */
   uptimeMs?: number;
+  /**
+   * The rows of the last dump of the same request, in the order the kernel listed them: a message
+   * for one of these sockets (same 4-tuple, cookie and inode) in the same state updates that row
+   * in place (only the fields that changed) and hands it back instead of a new row, so a census of
+   * 100,000 unchanged connections makes no object per row (issue 15). Callers that keep a row past
+   * the next dump see its new values (NetlinkSource passes it only under ReadRequest.reuseRows).
+   * Never for SYN_RECEIVED (request-sockets.ts adds procfs's fields to those rows) or IPv6 flows
+   * whose addresses the cache does not hold.
+   */
+  previous?: readonly SocketRow[];
+  /** Address texts by address, kept across dumps (bounded); one per parser when not given. */
+  names?: AddressNames;
+}
+
+/**
+ * The text of each address a dump listed (IPv4 by its u32, IPv6 by its four u32s), so a host's few
+ * local addresses and its peers are one string each, and a row reused in place is compared by
+ * string identity. Bounded: a busy host has few local addresses but may have many peers.
+ */
+export class AddressNames {
+  readonly v4 = new Map<number, string>();
+  readonly v6 = new Map<string, string>();
+  static readonly MAX = 65_536;
 }
 
 /** What a dump said besides its rows. */
@@ -137,12 +160,31 @@ export class SockDiagParser {
   private done = false;
   private interrupted = false;
   private errno: number | undefined;
-  private readonly v4Names = new Map<number, string>();
-  private readonly v6Names = new Map<string, string>();
+  private readonly names: AddressNames;
   /** IPv4 endpoints of this dump by address * 65536 + port (see endpoint). */
   private readonly v4Endpoints = new Map<number, Endpoint>();
+  /** Where the walk of `options.previous` is: the row after the last one reused. */
+  private cursor = 0;
+  private reusedRows = 0;
+  /** tcp_info of the message being read: one object for the dump, its values copied into the row at once. */
+  private readonly info: TcpInfoValues = {
+    rtoMs: undefined,
+    rttMs: undefined,
+    rttVarMs: undefined,
+    totalRetransmits: undefined,
+    backoff: undefined,
+    unacked: undefined,
+    lost: undefined,
+    bytesSent: undefined,
+    bytesReceived: undefined,
+    lastDataSentMs: undefined,
+    lastDataRecvMs: undefined,
+    lastAckRecvMs: undefined,
+  };
 
-  constructor(private readonly options: SockDiagParseOptions) {}
+  constructor(private readonly options: SockDiagParseOptions) {
+    this.names = options.names ?? new AddressNames();
+  }
 
   /** One datagram's bytes. */
   datagram(bytes: Uint8Array): void {
@@ -181,6 +223,11 @@ export class SockDiagParser {
       // NLMSG_ALIGN: the next message starts on a 4-byte boundary.
       at += (length + 3) & ~3;
     }
+  }
+
+  /** How many rows of `options.previous` were updated in place and handed back so far. */
+  get reused(): number {
+    return this.reusedRows;
   }
 
   finish(): SockDiagParseResult {
@@ -224,7 +271,51 @@ export class SockDiagParser {
     // idiag_expires (ms), idiag_rqueue, idiag_wqueue, idiag_uid, idiag_inode after the 48-byte id.
     const receiveQueue = view.getUint32(from + 56, le);
     const sendQueue = view.getUint32(from + 60, le);
+    const uid = view.getUint32(from + 64, le);
+    const inode = view.getUint32(from + 68, le);
+    const localPort = view.getUint16(id, false);
+    const remotePort = view.getUint16(id + 2, false);
     const tcpInfo = info < 0 ? undefined : this.tcpInfo(view, info, infoEnd);
+    const localAddress = this.address(view, id + 4, family);
+    const remoteAddress = this.address(view, id + 20, family);
+    if (this.options.previous && state !== TcpState.SYN_RECEIVED) {
+      const row = this.previousRow(protocol, localAddress, localPort, remoteAddress, remotePort);
+      if (row && row.state === state && row.inode === inode && sameCookie(row.cookie, cookieLow, cookieHigh)) {
+        // The same socket in the same state: its row, with the fields that change set where they did.
+        this.reusedRows++;
+        if (row.receiveQueue !== receiveQueue) row.receiveQueue = receiveQueue;
+        if (row.sendQueue !== sendQueue) row.sendQueue = sendQueue;
+        if (row.uid !== uid) row.uid = uid;
+        const bound = boundInterface !== 0 ? boundInterface : undefined;
+        if (row.boundInterface !== bound) row.boundInterface = bound;
+        const backlog = state === TcpState.LISTEN ? sendQueue : undefined;
+        if (row.acceptBacklog !== backlog) row.acceptBacklog = backlog;
+        if (timerCode !== 0) {
+          const name = TIMER_NAMES[timerCode] ?? 'other';
+          const remainingMs = view.getUint32(from + 52, le);
+          const timer = row.timer;
+          if (timer?.name === name) {
+            if (timer.remainingMs !== remainingMs) timer.remainingMs = remainingMs;
+          } else row.timer = { name, remainingMs };
+          if (row.retransmits !== retrans) row.retransmits = retrans;
+        } else {
+          if (row.timer !== undefined) row.timer = undefined;
+          if (row.retransmits !== undefined) row.retransmits = undefined;
+        }
+        if (row.rtoMs !== tcpInfo?.rtoMs) row.rtoMs = tcpInfo?.rtoMs;
+        if (row.rttMs !== tcpInfo?.rttMs) row.rttMs = tcpInfo?.rttMs;
+        if (row.rttVarMs !== tcpInfo?.rttVarMs) row.rttVarMs = tcpInfo?.rttVarMs;
+        if (row.totalRetransmits !== tcpInfo?.totalRetransmits) row.totalRetransmits = tcpInfo?.totalRetransmits;
+        if (row.backoff !== tcpInfo?.backoff) row.backoff = tcpInfo?.backoff;
+        if (row.unacked !== tcpInfo?.unacked) row.unacked = tcpInfo?.unacked;
+        if (row.lost !== tcpInfo?.lost) row.lost = tcpInfo?.lost;
+        if (row.bytesSent !== tcpInfo?.bytesSent) row.bytesSent = tcpInfo?.bytesSent;
+        if (row.bytesReceived !== tcpInfo?.bytesReceived) row.bytesReceived = tcpInfo?.bytesReceived;
+        const activity = tcpInfo ? updateActivity(row.activity, state, tcpInfo, this.options.uptimeMs) : undefined;
+        if (row.activity !== activity) row.activity = activity;
+        return row;
+      }
+    }
     // One object literal with every field, always in this order, the absent ones undefined: V8
     // gives every row one hidden class with all fields inside the object (fields added one by one
     // spilled into a separate property array), and each number field a tagged slot, where a whole
@@ -232,14 +323,14 @@ export class SockDiagParser {
     // every row). Undefined fields read as absent (`?? null` in the JSON, skipped by JSON.stringify).
     return {
       protocol,
-      local: this.endpoint(view, id + 4, family, view.getUint16(id, false)),
-      remote: this.endpoint(view, id + 20, family, view.getUint16(id + 2, false)),
+      local: this.endpoint(view, id + 4, family, localPort, localAddress),
+      remote: this.endpoint(view, id + 20, family, remotePort, remoteAddress),
       state,
       rawState,
       receiveQueue,
       sendQueue,
-      uid: view.getUint32(from + 64, le),
-      inode: view.getUint32(from + 68, le),
+      uid,
+      inode,
       // ss -e prints the same cookie as `sk:` in hex.
       cookie: cookieHigh === 0 ? cookieLow.toString(16) : cookieHigh.toString(16) + cookieLow.toString(16).padStart(8, '0'),
       boundInterface: boundInterface !== 0 ? boundInterface : undefined,
@@ -262,17 +353,36 @@ export class SockDiagParser {
   }
 
   /**
+   * The row of `options.previous` with this flow, looked for where the last dump had it: at the
+   * cursor, or a few rows on (sockets closed since); the walk then goes on after it. Undefined for
+   * a flow the last dump did not list there (opened since, or listed out of order).
+   */
+  private previousRow(protocol: Protocol, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): SocketRow | undefined {
+    const previous = this.options.previous!;
+    const end = Math.min(previous.length, this.cursor + REUSE_WINDOW);
+    for (let i = this.cursor; i < end; i++) {
+      const row = previous[i]!;
+      if (row.local.port !== localPort || row.remote.port !== remotePort || row.local.address !== localAddress || row.remote.address !== remoteAddress || row.protocol !== protocol) continue;
+      // Rows of another namespace or with an instance are never this dump's: not the same flow.
+      if (row.netns !== undefined || row.instance !== undefined) return undefined;
+      this.cursor = i + 1;
+      return row;
+    }
+    return undefined;
+  }
+
+  /**
    * The endpoint object for an address and port: one object for every row of this dump with that
    * endpoint (a server's own address and port is in every connection it accepted, a client's
    * server in every connection it opened), not one per row side. Endpoints are never modified.
    */
-  private endpoint(view: DataView, at: number, family: number, port: number): Endpoint {
+  private endpoint(view: DataView, at: number, family: number, port: number, address: string): Endpoint {
     const key = family === AF_INET ? view.getUint32(at, false) * 65536 + port : undefined;
     if (key !== undefined) {
       const known = this.v4Endpoints.get(key);
       if (known) return known;
     }
-    const endpoint = { address: this.address(view, at, family), port };
+    const endpoint = { address, port };
     if (key !== undefined) this.v4Endpoints.set(key, endpoint);
     return endpoint;
   }
@@ -280,46 +390,52 @@ export class SockDiagParser {
   private address(view: DataView, at: number, family: number): string {
     if (family === AF_INET) {
       const key = view.getUint32(at, false);
-      let name = this.v4Names.get(key);
-      if (name === undefined) this.v4Names.set(key, (name = `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`));
+      const names = this.names.v4;
+      let name = names.get(key);
+      if (name === undefined) {
+        if (names.size >= AddressNames.MAX) names.clear();
+        names.set(key, (name = `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`));
+      }
       return name;
     }
     const words = [view.getUint32(at, false), view.getUint32(at + 4, false), view.getUint32(at + 8, false), view.getUint32(at + 12, false)];
     const key = words.join(',');
-    let name = this.v6Names.get(key);
+    const names = this.names.v6;
+    let name = names.get(key);
     if (name === undefined) {
       const bytes: number[] = [];
       for (let i = 0; i < 16; i++) bytes.push(view.getUint8(at + i));
-      // Bounded: a busy host has few distinct local addresses but may have many peers.
-      if (this.v6Names.size >= 65_536) this.v6Names.clear();
-      this.v6Names.set(key, (name = formatAddressBytes(bytes)));
+      if (names.size >= AddressNames.MAX) names.clear();
+      names.set(key, (name = formatAddressBytes(bytes)));
     }
     return name;
   }
 
-  /** struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold it. */
+  /**
+   * struct tcp_info at [from, end): each field only when the kernel's struct is long enough to hold
+   * it. Written into the parser's one TcpInfoValues (no object per message): read it before the next.
+   */
   private tcpInfo(view: DataView, from: number, end: number): TcpInfoValues {
     const length = end - from;
-    const u32 = (offset: number) => this.u32(view, from, length, offset);
+    const info = this.info;
     // 0 on a listener (no retransmission timer yet): left unset, as ss prints no rto: there.
-    const rto = u32(TI_RTO);
+    const rto = this.u32(view, from, length, TI_RTO);
     // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
-    const rtt = u32(TI_RTT);
-    const rttVar = rtt ? u32(TI_RTTVAR) : undefined;
-    return {
-      rtoMs: rto ? rto / 1000 : undefined,
-      rttMs: rtt ? rtt / 1000 : undefined,
-      rttVarMs: rttVar === undefined ? undefined : rttVar / 1000,
-      totalRetransmits: u32(TI_TOTAL_RETRANS),
-      backoff: length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined,
-      unacked: u32(TI_UNACKED),
-      lost: u32(TI_LOST),
-      bytesSent: this.u64(view, from, length, TI_BYTES_ACKED),
-      bytesReceived: this.u64(view, from, length, TI_BYTES_RECEIVED),
-      lastDataSentMs: u32(TI_LAST_DATA_SENT),
-      lastDataRecvMs: u32(TI_LAST_DATA_RECV),
-      lastAckRecvMs: u32(TI_LAST_ACK_RECV),
-    };
+    const rtt = this.u32(view, from, length, TI_RTT);
+    const rttVar = rtt ? this.u32(view, from, length, TI_RTTVAR) : undefined;
+    info.rtoMs = rto ? rto / 1000 : undefined;
+    info.rttMs = rtt ? rtt / 1000 : undefined;
+    info.rttVarMs = rttVar === undefined ? undefined : rttVar / 1000;
+    info.totalRetransmits = this.u32(view, from, length, TI_TOTAL_RETRANS);
+    info.backoff = length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined;
+    info.unacked = this.u32(view, from, length, TI_UNACKED);
+    info.lost = this.u32(view, from, length, TI_LOST);
+    info.bytesSent = this.u64(view, from, length, TI_BYTES_ACKED);
+    info.bytesReceived = this.u64(view, from, length, TI_BYTES_RECEIVED);
+    info.lastDataSentMs = this.u32(view, from, length, TI_LAST_DATA_SENT);
+    info.lastDataRecvMs = this.u32(view, from, length, TI_LAST_DATA_RECV);
+    info.lastAckRecvMs = this.u32(view, from, length, TI_LAST_ACK_RECV);
+    return info;
   }
 
   /** The u32 at `offset` of a struct of `length` bytes at `from`, or undefined past its end. */
@@ -333,6 +449,15 @@ export class SockDiagParser {
     const le = this.options.littleEndian;
     return view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32;
   }
+}
+
+/** How far past the last reused row the walk looks for the next one (rows of sockets closed since). */
+const REUSE_WINDOW = 16;
+
+/** Whether `cookie` (a row's hex, as the parser writes it) is the 64-bit cookie low + high * 2^32; false where it is not exact as a number. */
+function sameCookie(cookie: string | undefined, low: number, high: number): boolean {
+  // 13 hex digits are 52 bits: exact as a double (kernel cookies count up from 1 since boot).
+  return cookie !== undefined && cookie.length <= 13 && high < 0x100000 && parseInt(cookie, 16) === high * 4294967296 + low;
 }
 
 /** The rows of a whole dump (its datagrams in order). */

@@ -49,6 +49,34 @@ export function activityOf(state: SocketRow['state'], info: Pick<TcpInfoValues, 
   return activity;
 }
 
+/**
+ * activityOf's answer written into `activity` where it has the same stamps present (a reused row's,
+ * whose values move at each poll): the same object back, changed in place; else a new one (or
+ * undefined) from activityOf. Mutates `activity` when it returns it.
+ */
+export function updateActivity(
+  activity: SocketActivity | undefined,
+  state: SocketRow['state'],
+  info: Pick<TcpInfoValues, 'lastDataSentMs' | 'lastDataRecvMs' | 'lastAckRecvMs'>,
+  uptimeMs: number | undefined,
+): SocketActivity | undefined {
+  if (!activity || NO_DATA_STATES.has(state) || activity.lastPacketAgoMs !== undefined) return activityOf(state, info, uptimeMs);
+  const lastSend = believable(info.lastDataSentMs, uptimeMs);
+  const lastReceive = believable(info.lastDataRecvMs, uptimeMs);
+  const lastAck = believable(info.lastAckRecvMs, uptimeMs);
+  // A stamp that appears or goes would change the object's own keys: a new object, as activityOf makes it.
+  if (
+    (lastSend === undefined) !== (activity.lastSendAgoMs === undefined) ||
+    (lastReceive === undefined) !== (activity.lastReceiveAgoMs === undefined) ||
+    (lastAck === undefined) !== (activity.lastPeerSegmentAgoMs === undefined)
+  )
+    return activityOf(state, info, uptimeMs);
+  if (lastSend !== undefined && activity.lastSendAgoMs !== lastSend) activity.lastSendAgoMs = lastSend;
+  if (lastReceive !== undefined && activity.lastReceiveAgoMs !== lastReceive) activity.lastReceiveAgoMs = lastReceive;
+  if (lastAck !== undefined && activity.lastPeerSegmentAgoMs !== lastAck) activity.lastPeerSegmentAgoMs = lastAck;
+  return activity;
+}
+
 function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {
   return value !== undefined && (uptimeMs === undefined || value <= uptimeMs) ? value : undefined;
 }

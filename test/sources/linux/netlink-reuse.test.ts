@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { STUCK_STATES, TcpState } from '../../../src/core/tcp-state.js';
+import { advance, emptyTrackerState, type Snapshot } from '../../../src/core/tracker.js';
+import { NetlinkSource } from '../../../src/sources/linux/netlink.js';
+import type { ReadRequest } from '../../../src/sources/source.js';
+import { FakePlatform } from '../../fake-platform.js';
+import { readFixtureBytes } from '../../fixture.js';
+
+// ReadRequest.reuseRows (issue 15, memory): serve keeps no row past the next poll, so the netlink
+// source updates its last rows in place and the tracker keeps them: a poll of connections already
+// tracked, in the same state, makes no row object for them.
+
+/** A channel answering each dump with the captured dumps (AF_INET, then AF_INET6), as the kernel would list them again. */
+function replayingChannel() {
+  const replies = [readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin'), readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin')];
+  let dumps = 0;
+  return () => ({
+    dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
+      onDatagram(replies[dumps++ % 2]!);
+    },
+    close: () => undefined,
+  });
+}
+
+const reusable = (state: TcpState) => state !== TcpState.SYN_RECEIVED;
+
+describe('netlink: rows reused across readings (ReadRequest.reuseRows)', () => {
+  it('a second census hands back the first one’s row objects (request sockets excepted); without reuseRows, new rows', async () => {
+    const source = new NetlinkSource({ openChannel: replayingChannel() });
+    const read = (request: ReadRequest) => source.read(new FakePlatform(), { procRoot: '/proc' }, request);
+    const first = await read({ reuseRows: true });
+    const second = await read({ reuseRows: true });
+    expect(second.rows).toHaveLength(first.rows.length);
+    expect(first.rows.filter((r) => reusable(r.state)).length).toBeGreaterThan(20);
+    second.rows.forEach((row, i) => (reusable(row.state) ? expect(row).toBe(first.rows[i]) : expect(row).not.toBe(first.rows[i])));
+    // A reading that does not ask for reuse gets rows of its own (and the source keeps none for later).
+    const plain = await read({});
+    expect(plain.rows.some((row, i) => row === second.rows[i])).toBe(false);
+    const afterPlain = await read({ reuseRows: true });
+    expect(afterPlain.rows.some((row, i) => row === second.rows[i] || row === plain.rows[i])).toBe(false);
+  });
+
+  it('a fast poll reuses the last fast poll’s rows, not the census’s (another request, another order)', async () => {
+    const source = new NetlinkSource({ openChannel: replayingChannel() });
+    const read = (request: ReadRequest) => source.read(new FakePlatform(), { procRoot: '/proc' }, request);
+    const census = await read({ reuseRows: true });
+    const fast = await read({ reuseRows: true, states: STUCK_STATES });
+    expect(fast.rows.some((row, i) => row === census.rows[i])).toBe(false);
+    const fastAgain = await read({ reuseRows: true, states: STUCK_STATES });
+    expect(fastAgain.rows.filter((row, i) => row === fast.rows[i]).length).toBe(fast.rows.filter((r) => reusable(r.state)).length);
+    const censusAgain = await read({ reuseRows: true });
+    expect(censusAgain.rows.filter((row, i) => row === census.rows[i]).length).toBe(census.rows.filter((r) => reusable(r.state)).length);
+  });
+
+  it('the tracker keeps each unchanged connection’s record and row: the poll creates no row for it', async () => {
+    const source = new NetlinkSource({ openChannel: replayingChannel() });
+    const read = () => source.read(new FakePlatform(), { procRoot: '/proc' }, { reuseRows: true });
+    const snapshot = (rows: Snapshot['rows'], takenAtMs: number): Snapshot => ({ takenAtMs, rows, completeProtocols: ['tcp', 'tcp6'], confirmAbsence: true, rowsInPlace: true });
+    const first = await read();
+    const t1 = advance(emptyTrackerState(), snapshot(first.rows, 1_000_000));
+    const records = new Map([...t1.state.connections].map(([key, c]) => [key, { record: c, row: c.row }]));
+    const second = await read();
+    const t2 = advance(t1.state, snapshot(second.rows, 1_002_000));
+    expect(t2.events).toEqual([]);
+    let unchanged = 0;
+    for (const [key, connection] of t2.state.connections) {
+      const before = records.get(key)!;
+      expect(connection).toBe(before.record);
+      expect(connection.lastSeenMs).toBe(1_002_000);
+      if (!reusable(connection.row.state)) continue;
+      // The row the tracker holds is the row the source handed back: one object across both polls.
+      expect(connection.row).toBe(before.row);
+      expect(second.rows).toContain(connection.row);
+      unchanged++;
+    }
+    expect(unchanged).toBe(second.rows.filter((r) => reusable(r.state)).length);
+  });
+});
