@@ -280,7 +280,7 @@ export class SockDiagParser {
     const remoteAddress = this.address(view, id + 20, family);
     if (this.options.previous && state !== TcpState.SYN_RECEIVED) {
       const row = this.previousRow(protocol, localAddress, localPort, remoteAddress, remotePort);
-      if (row && row.state === state && row.inode === inode && sameCookie(row.cookie, cookieLow, cookieHigh)) {
+      if (row && row.state === state && row.rawState === rawState && row.inode === inode && sameCookie(row.cookie, cookieLow, cookieHigh)) {
         // The same socket in the same state: its row, with the fields that change set where they did.
         this.reusedRows++;
         if (row.receiveQueue !== receiveQueue) row.receiveQueue = receiveQueue;

@@ -10,13 +10,19 @@ import { readFixtureBytes } from '../../fixture.js';
 // source updates its last rows in place and the tracker keeps them: a poll of connections already
 // tracked, in the same state, makes no row object for them.
 
-/** A channel answering each dump with the captured dumps (AF_INET, then AF_INET6), as the kernel would list them again. */
-function replayingChannel() {
+/**
+ * A channel answering each dump with the captured dumps (AF_INET, then AF_INET6), as the kernel
+ * would list them again; `edit` may change the AF_INET bytes of a dump before they are handed over.
+ */
+function replayingChannel(edit?: (inet: Uint8Array, dump: number) => void) {
   const replies = [readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin'), readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin')];
   let dumps = 0;
   return () => ({
     dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
-      onDatagram(replies[dumps++ % 2]!);
+      const bytes = replies[dumps % 2]!.slice();
+      if (dumps % 2 === 0) edit?.(bytes, dumps / 2);
+      dumps++;
+      onDatagram(bytes);
     },
     close: () => undefined,
   });
@@ -74,5 +80,39 @@ describe('netlink: rows reused across readings (ReadRequest.reuseRows)', () => {
       unchanged++;
     }
     expect(unchanged).toBe(second.rows.filter((r) => reusable(r.state)).length);
+  });
+
+  it('a connection that changed state gets a new row and a state-changed event; its old record keeps the old row', async () => {
+    // The capture, with the state byte of its first ESTABLISHED socket's message set to CLOSE_WAIT
+    // (8) in the second dump: written for this test from the real dump's bytes.
+    let established = -1;
+    const edit = (inet: Uint8Array, dump: number) => {
+      const view = new DataView(inet.buffer, inet.byteOffset);
+      if (established < 0)
+        for (let at = 0; at + 20 <= inet.length; at += (view.getUint32(at, true) + 3) & ~3)
+          if (view.getUint16(at + 4, true) === 20 && inet[at + 17] === 1) {
+            established = at + 17;
+            break;
+          }
+      if (dump === 1) inet[established] = 8;
+    };
+    const source = new NetlinkSource({ openChannel: replayingChannel(edit) });
+    const read = () => source.read(new FakePlatform(), { procRoot: '/proc' }, { reuseRows: true });
+    const snapshot = (rows: Snapshot['rows'], takenAtMs: number): Snapshot => ({ takenAtMs, rows, completeProtocols: ['tcp', 'tcp6'], confirmAbsence: true, rowsInPlace: true });
+    const first = await read();
+    const t1 = advance(emptyTrackerState(), snapshot(first.rows, 1_000_000));
+    const second = await read();
+    const t2 = advance(t1.state, snapshot(second.rows, 1_002_000));
+    const changed = second.rows.findIndex((row) => row.state === TcpState.CLOSE_WAIT && first.rows[second.rows.indexOf(row)]?.state === TcpState.ESTABLISHED);
+    expect(changed).toBeGreaterThanOrEqual(0);
+    expect(second.rows[changed]).not.toBe(first.rows[changed]);
+    expect(first.rows[changed]!.state).toBe(TcpState.ESTABLISHED);
+    expect(t2.events).toHaveLength(1);
+    const event = t2.events[0]!;
+    expect(event).toMatchObject({ type: 'state-changed', from: TcpState.ESTABLISHED, to: TcpState.CLOSE_WAIT });
+    if (event.type !== 'state-changed') throw new Error('unreachable');
+    expect(event.connection.row).toBe(second.rows[changed]);
+    // Every other row is the first reading's object again.
+    expect(second.rows.filter((row, i) => i !== changed && row === first.rows[i]).length).toBe(second.rows.filter((r, i) => i !== changed && reusable(r.state)).length);
   });
 });
