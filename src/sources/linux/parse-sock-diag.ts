@@ -102,8 +102,7 @@ export interface SockDiagParseOptions {
    * in place (only the fields that changed) and hands it back instead of a new row, so a census of
    * 100,000 unchanged connections makes no object per row (issue 15). Callers that keep a row past
    * the next dump see its new values (NetlinkSource passes it only under ReadRequest.reuseRows).
-   * Never for SYN_RECEIVED (request-sockets.ts adds procfs's fields to those rows) or IPv6 flows
-   * whose addresses the cache does not hold.
+   * Never for SYN_RECEIVED (request-sockets.ts adds procfs's fields to those rows).
    */
   previous?: readonly SocketRow[];
   /** Address texts by address, kept across dumps (bounded); one per parser when not given. */
@@ -117,7 +116,10 @@ export interface SockDiagParseOptions {
  */
 export class AddressNames {
   readonly v4 = new Map<number, string>();
-  readonly v6 = new Map<string, string>();
+  /** By the address's four u32s in turn: found without building a key (no object per message). */
+  readonly v6 = new Map<number, Map<number, Map<number, Map<number, string>>>>();
+  /** Texts held in `v6`. */
+  v6Count = 0;
   static readonly MAX = 65_536;
 }
 
@@ -398,15 +400,28 @@ export class SockDiagParser {
       }
       return name;
     }
-    const words = [view.getUint32(at, false), view.getUint32(at + 4, false), view.getUint32(at + 8, false), view.getUint32(at + 12, false)];
-    const key = words.join(',');
-    const names = this.names.v6;
-    let name = names.get(key);
+    const names = this.names;
+    const w0 = view.getUint32(at, false);
+    const w1 = view.getUint32(at + 4, false);
+    const w2 = view.getUint32(at + 8, false);
+    const w3 = view.getUint32(at + 12, false);
+    let name = names.v6.get(w0)?.get(w1)?.get(w2)?.get(w3);
     if (name === undefined) {
       const bytes: number[] = [];
       for (let i = 0; i < 16; i++) bytes.push(view.getUint8(at + i));
-      if (names.size >= AddressNames.MAX) names.clear();
-      names.set(key, (name = formatAddressBytes(bytes)));
+      name = formatAddressBytes(bytes);
+      if (names.v6Count >= AddressNames.MAX) {
+        names.v6.clear();
+        names.v6Count = 0;
+      }
+      let byW1 = names.v6.get(w0);
+      if (!byW1) names.v6.set(w0, (byW1 = new Map()));
+      let byW2 = byW1.get(w1);
+      if (!byW2) byW1.set(w1, (byW2 = new Map()));
+      let byW3 = byW2.get(w2);
+      if (!byW3) byW2.set(w2, (byW3 = new Map()));
+      byW3.set(w3, name);
+      names.v6Count++;
     }
     return name;
   }

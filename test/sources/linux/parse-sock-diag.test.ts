@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../../src/core/connection.js';
 import { TcpState } from '../../../src/core/tcp-state.js';
 import { parseSs } from '../../../src/sources/linux/parse-ss.js';
-import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, SockDiagParser, kernelStatesMask, parseSockDiag, sockDiagRequest } from '../../../src/sources/linux/parse-sock-diag.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, parseSockDiag, sockDiagRequest } from '../../../src/sources/linux/parse-sock-diag.js';
 import { readFixture, readFixtureBytes } from '../../fixture.js';
 
 // The captures were taken on x86-64 (little-endian), so are the hand-built messages.
@@ -400,5 +400,21 @@ describe('rows of the last dump updated in place (options.previous)', () => {
     expect(second.rows[5]!.timer).toEqual({ name: 'keepalive', remainingMs: 4000 });
     // The fields every row has, in one order: a reused row keeps its shape.
     expect(second.rows.every((r) => Object.keys(r).join(',') === Object.keys(second.rows[2]!).join(','))).toBe(true);
+  });
+
+  it('address texts kept across dumps stay bounded: past 65,536 IPv6 addresses the cache starts again, and every text is still right', () => {
+    // Written for this test: 65,540 sockets to distinct 2001:db8::/96 peers (the last two bytes vary), one dump.
+    const names = new AddressNames();
+    const count = AddressNames.MAX + 4;
+    const peer = (n: number) => [0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(8).fill(0), 0, (n >> 16) & 255, (n >> 8) & 255, n & 255];
+    const parser = new SockDiagParser({ littleEndian: true, names });
+    for (let n = 0; n < count; n++) parser.datagram(message({ family: AF_INET6, src: peer(0), dst: peer(n + 1) }));
+    const { rows } = parser.finish();
+    expect(rows).toHaveLength(count);
+    expect(names.v6Count).toBeLessThanOrEqual(AddressNames.MAX);
+    expect(names.v6Count).toBeGreaterThan(0);
+    const text = (n: number) => `2001:db8::${n >> 16 ? `${(n >> 16).toString(16)}:` : ''}${(n & 0xffff).toString(16)}`;
+    for (const n of [1, 2, 65_535, 65_536, 65_537, count]) expect(rows[n - 1]!.remote.address).toBe(text(n));
+    expect(rows.every((r) => r.local.address === '2001:db8::')).toBe(true);
   });
 });
