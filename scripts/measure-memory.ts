@@ -37,6 +37,8 @@ const { values } = parseArgs({
     'inner-breakdown': { type: 'string' },
     'heap-snapshot': { type: 'string' },
     'node-option': { type: 'string', multiple: true, default: [] },
+    // Extra CLI arguments for every mode, e.g. `--arg=--idle --arg=1s` (many flagged connections).
+    arg: { type: 'string', multiple: true, default: [] },
     // breakdown only: a full GC after each poll's evaluation (what V8 could reach if it collected then).
     'gc-after-poll': { type: 'boolean', default: false },
   },
@@ -46,6 +48,7 @@ const intervalText = values.interval!;
 const intervalMs = Number(/^(\d+)s$/.exec(intervalText)?.[1] ?? NaN) * 1000;
 if (!Number.isFinite(intervalMs)) throw new Error(`--interval: whole seconds, e.g. 2s (got ${intervalText})`);
 const nodeOptions = values['node-option']!;
+const extraArgs = values.arg!;
 
 interface Measure {
   mode: string;
@@ -102,7 +105,7 @@ async function runCli(namespace: string, mode: string, args: string[], how: { st
   const timeFile = join(dir, 'time');
   const load = loadAverage();
   const started = Date.now();
-  const command = ['/usr/bin/time', '-f', '%M', '-o', timeFile, process.execPath, ...nodeOptions, CLI, ...args];
+  const command = ['/usr/bin/time', '-f', '%M', '-o', timeFile, process.execPath, ...nodeOptions, CLI, ...args, ...extraArgs];
   const argv = how.pty ? ['script', '-qfec', command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' '), '/dev/null'] : command;
   const child = spawn('ip', inNamespace(namespace, argv), {
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -257,7 +260,7 @@ async function main(): Promise<void> {
 
 function report(results: Measure[]): void {
   const lines = [
-    `Peak RSS (VmHWM), ${polls} polls every ${intervalText}, Node ${process.version}${nodeOptions.length ? ` ${nodeOptions.join(' ')}` : ''}:`,
+    `Peak RSS (VmHWM), ${polls} polls every ${intervalText}, Node ${process.version}${nodeOptions.length ? ` ${nodeOptions.join(' ')}` : ''}${extraArgs.length ? `, arguments ${extraArgs.join(' ')}` : ''}:`,
     '',
     '| mode | sockets | peak RSS | load average (1, 5, 15 min) |',
     '|---|---:|---:|---|',

@@ -1,4 +1,4 @@
-import { currentAlerts, reconcileAlerts, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
+import { AlertLedger, type AlertNotification } from '../core/alerts.js';
 import type { ConnectionView, Evaluation } from '../core/evaluate.js';
 import { sameNetns, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag } from '../core/policy.js';
@@ -56,10 +56,11 @@ export interface NetnsGoneEvent {
 /**
  * Turns successive polls into events: the tracker's, and flagged / resolved from the alert
  * lifecycle (flagged once, again only when it escalates; never reminders). A failed poll gives one
- * poll-failed for a run of failures. Memory is the set of current flags only.
+ * poll-failed for a run of failures. Memory is the set of current flags only, and a session still
+ * flagged as it was costs no new object a poll (AlertLedger).
  */
 export class EventStream {
-  private reported: ReportedAlert[] = [];
+  private readonly alerts = new AlertLedger();
   private failing = false;
 
   /** `evaluation` of this poll's tracker (needed when the poll succeeded). */
@@ -72,8 +73,7 @@ export class EventStream {
     this.failing = false;
     if (!evaluation) return [];
     const events: MonitorEvent[] = [...outcome.events];
-    const { reported, notifications } = reconcileAlerts(this.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, Infinity);
-    this.reported = reported;
+    const notifications = this.alerts.reconcile(evaluation.views, evaluation.countFlags, outcome.takenAtMs, Infinity);
     // A flagged notification names a flagged view (or a count group): only those are indexed, not
     // every connection.
     const views = new Map<string, ConnectionView>();
