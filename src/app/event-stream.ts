@@ -1,5 +1,5 @@
 import { AlertLedger, type AlertNotification } from '../core/alerts.js';
-import type { ConnectionView, Evaluation } from '../core/evaluate.js';
+import { viewOfEvaluated, type ConnectionView, type EvaluatedConnection, type Evaluation } from '../core/evaluate.js';
 import { sameNetns, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag } from '../core/policy.js';
 import type { TrackerEvent } from '../core/tracker.js';
@@ -78,7 +78,35 @@ export class EventStream {
     // every connection.
     const views = new Map<string, ConnectionView>();
     if (notifications.some((n) => n.change !== 'resolved')) for (const v of evaluation.views) if (v.flag) views.set(v.connection.key, v);
-    const counts = new Map(evaluation.countFlags.map((f) => [countAlertKey(f), f]));
+    this.push(events, outcome, notifications, views, evaluation.countFlags);
+    return events;
+  }
+
+  /**
+   * next(outcome, evaluation) for a poll evaluated without a view per connection: `each` is
+   * forEachEvaluated over this poll's tracker (no count rules, so none apply), and `visit` sees
+   * every connection it hands over too, in the same pass. A view is made only for a session
+   * whose notification is printed (flagged or escalated), so a session still flagged as it was
+   * costs nothing a poll.
+   */
+  nextEach(outcome: PollOutcome, each: (visit: (evaluated: EvaluatedConnection) => void) => void, visit?: (evaluated: EvaluatedConnection) => void): MonitorEvent[] {
+    if (!outcome.ok) return this.next(outcome, undefined);
+    this.failing = false;
+    const events: MonitorEvent[] = [...outcome.events];
+    const views = new Map<string, ConnectionView>();
+    this.alerts.begin(outcome.takenAtMs, Infinity);
+    each((evaluated) => {
+      visit?.(evaluated);
+      const flag = evaluated.flag;
+      if (flag && this.alerts.session(evaluated.connection.key, evaluated.row, flag, evaluated.dwellMs)) views.set(evaluated.connection.key, viewOfEvaluated(evaluated));
+    });
+    this.push(events, outcome, this.alerts.finish([]), views, []);
+    return events;
+  }
+
+  /** This poll's alert events (the flagged ones with their views or count groups), then the namespaces gone. */
+  private push(events: MonitorEvent[], outcome: PollOutcome, notifications: AlertNotification[], views: ReadonlyMap<string, ConnectionView>, countFlags: readonly CountFlag[]): void {
+    const counts = new Map(countFlags.map((f) => [countAlertKey(f), f]));
     for (const notification of notifications) {
       const atMs = outcome.takenAtMs;
       if (notification.change === 'resolved') {
@@ -96,6 +124,5 @@ export class EventStream {
       const closed = outcome.events.filter((e) => e.type === 'closed' && sameNetns(e.connection.row.netns, netns)).length;
       events.push({ type: 'netns-gone', atMs: outcome.takenAtMs, netns, closed });
     }
-    return events;
   }
 }

@@ -1,3 +1,4 @@
+import type { SocketRow } from '../core/connection.js';
 import type { Owner } from '../core/evaluate.js';
 import type { TrackedConnection } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
@@ -9,7 +10,7 @@ import { PollLoop, type PollClock, type PollLoopEnd } from './poll-loop.js';
 // the owners it could find. The front end prints; this decides what happened.
 
 /** What `watch` reads through: a Monitor (its captured tables still to replay end a `--input` run). */
-export type WatchSource = Pick<Monitor, 'pendingCaptures' | 'poll' | 'evaluate' | 'ownersOf' | 'tracker'>;
+export type WatchSource = Pick<Monitor, 'pendingCaptures' | 'poll' | 'evaluate' | 'ownersOf' | 'tracker'> & Partial<Pick<Monitor, 'evaluatedEach'>>;
 
 export interface WatchSettings {
   policy: Policy;
@@ -58,6 +59,15 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
   // row copy; a row that carries its own owner (netstat -o, captures) is not kept here at all.
   const owners = new Map<string, Owner>();
   const ownerCache = new OwnerInterning();
+  // Rows evaluated with their owners (a rule on process names), and rows that carry their own
+  // (`--netns`, netstat -o, captures): kept the same way, so that a later line still names the
+  // process when the row no longer does (TIME_WAIT and closed sockets have none).
+  const keepRowOwner = (key: string, row: SocketRow) => {
+    const { pid, process = '?' } = row;
+    if (pid === undefined) return;
+    const known = owners.get(key);
+    if (known?.pid !== pid || known.process !== process) owners.set(key, ownerCache.shared({ pid, process }));
+  };
   let started = false;
   const loop = new PollLoop({
     clock: settings.clock,
@@ -73,38 +83,50 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     onPoll: async (outcome) => {
       if (!outcome.ok) return output.events(stream.next(outcome, undefined), owners, false);
       const first = !started;
-      // Unranked: events come in the tracker's order. Owners are not asked of the evaluation: its
-      // lookup copies each row that gains one (a whole row, ~1.9 KB at 8,000 flagged rows a poll,
-      // measured); watch keeps them by key instead, and the text lines read them from there. (A
-      // rule that matches process names still has every row evaluated with its owner.)
-      const { evaluation } = await source.evaluate(settings.policy, 'none', { ranked: false });
-      if (settings.owners) {
+      // Without a view per connection where the policy allows (no count rules, no rules on
+      // process names): a poll of 100,000 connections, 86,000 of them flagged as they were, then
+      // builds nothing for them (EventStream.nextEach).
+      const each = source.evaluatedEach?.(settings.policy);
+      let connections = 0;
+      let flagged = 0;
+      let events: MonitorEvent[];
+      /** Connections whose owners are asked of the lookup (settings.owners). */
+      let asked: TrackedConnection[] | undefined;
+      if (each) {
+        const flaggedUnknown: TrackedConnection[] = [];
+        events = stream.nextEach(outcome, each, ({ connection, row, flag }) => {
+          connections++;
+          if (flag) flagged++;
+          if (!settings.owners) return;
+          if (flag && !first && !owners.has(connection.key)) flaggedUnknown.push(connection);
+          keepRowOwner(connection.key, row);
+        });
+        if (settings.owners) asked = first ? [...source.tracker.connections.values()] : [...namedBy(outcome), ...flaggedUnknown];
+      } else {
+        // Unranked: events come in the tracker's order. Owners are not asked of the evaluation: its
+        // lookup copies each row that gains one (a whole row, ~1.9 KB at 8,000 flagged rows a poll,
+        // measured); watch keeps them by key instead, and the text lines read them from there. (A
+        // rule that matches process names still has every row evaluated with its owner.)
+        const { evaluation } = await source.evaluate(settings.policy, 'none', { ranked: false });
+        connections = evaluation.views.length;
+        flagged = evaluation.views.filter((v) => v.flag).length;
+        if (settings.owners) {
+          for (const view of evaluation.views) keepRowOwner(view.connection.key, view.row);
+          asked = first ? [...source.tracker.connections.values()] : [...namedBy(outcome), ...evaluation.views.filter((v) => v.flag && !owners.has(v.connection.key)).map((v) => v.connection)];
+        }
+        events = stream.next(outcome, evaluation);
+      }
+      if (asked) {
         // Every connection's owner at the first poll (one /proc scan), so that a closed line can
         // name the process that held the socket; then those of the connections this poll's events
-        // name, and of flagged ones whose owner is not known yet.
-        let asked: Iterable<TrackedConnection>;
-        if (first) asked = source.tracker.connections.values();
-        else {
-          const named = outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection);
-          const flaggedUnknown = evaluation.views.filter((v) => v.flag && !owners.has(v.connection.key)).map((v) => v.connection);
-          asked = [...named, ...flaggedUnknown];
-        }
+        // name, and of flagged ones whose owner is not known yet. A row's own owner (kept above)
+        // is never asked of the lookup.
         const found = await source.ownersOf(asked);
         for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
-        for (const view of evaluation.views) {
-          // Rows evaluated with their owners (a rule on process names), and rows that carry their
-          // own (`--netns`, netstat -o, captures): kept the same way, so that a later line still
-          // names the process when the row no longer does (TIME_WAIT and closed sockets have none).
-          const { pid, process = '?' } = view.row;
-          if (pid === undefined) continue;
-          const known = owners.get(view.connection.key);
-          if (known?.pid !== pid || known.process !== process) owners.set(view.connection.key, ownerCache.shared({ pid, process }));
-        }
       }
-      const events = stream.next(outcome, evaluation);
       if (first) {
         started = true;
-        output.started({ atMs: outcome.takenAtMs, source: outcome.source, connections: evaluation.views.length, flagged: evaluation.views.filter((v) => v.flag).length });
+        output.started({ atMs: outcome.takenAtMs, source: outcome.source, connections, flagged });
       }
       await output.events(events, owners, first);
       for (const event of events) if (event.type === 'closed') owners.delete(event.connection.key);
@@ -112,6 +134,11 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
   });
   if (end.reason !== 'interrupted' && end.last?.ok === false) return 'last-poll-failed';
   return started ? 'ok' : 'nothing-read';
+}
+
+/** The connections this poll's tracker events name (not the closed: their sockets are gone). */
+function namedBy(outcome: PollOutcome): TrackedConnection[] {
+  return outcome.events.filter((e) => e.type !== 'closed').map((e) => e.connection);
 }
 
 /** The owner `watch` found for the connection an event is about (a flagged event: its session's), if any. */

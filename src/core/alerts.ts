@@ -139,23 +139,23 @@ export function currentAlerts(views: readonly ConnectionView[], countFlags: read
   for (const view of views) {
     const flag = view.flag;
     if (!flag || flag.kind === 'count') continue; // a group member: its group's alert covers it
-    alerts.push(sessionAlert(view, flag));
+    alerts.push(sessionAlert(view.connection.key, view.row, flag, view.timing.dwellMs));
   }
   for (const flag of countFlags) alerts.push(countAlert(flag));
   return alerts;
 }
 
-/** The alert of a session flagged on its own. */
-function sessionAlert(view: ConnectionView, flag: Flag): CurrentAlert {
+/** The alert of a session flagged on its own (`dwellMs`: its timing's). */
+function sessionAlert(key: string, row: SocketRow, flag: Flag, dwellMs: number): CurrentAlert {
   return {
-    key: view.connection.key,
+    key,
     kind: flag.kind,
     severity: flag.severity,
-    subject: `${view.row.state} ${flowText(view.row)}`,
+    subject: `${row.state} ${flowText(row)}`,
     measured: flag.measured / 1000,
     threshold: flag.thresholdMs / 1000,
     rule: flag.rule,
-    dwellMs: view.timing.dwellMs,
+    dwellMs,
   };
 }
 
@@ -231,10 +231,14 @@ interface LedgerEntry {
  */
 export class AlertLedger {
   private readonly entries = new Map<string, LedgerEntry>();
-  /** The records in the order of the last reconcile's alerts (its current order); and a spare array for the next. */
+  /** The records in the order of the last round's alerts (its current order); and a spare array for the next. */
   private order: ReportedAlert[] = [];
   private spare: ReportedAlert[] = [];
   private round = 0;
+  /** The round under way (between begin and finish). */
+  private nowMs = 0;
+  private renotifyMs = Infinity;
+  private notifications: AlertNotification[] = [];
 
   constructor(previous: readonly ReportedAlert[] = []) {
     // As reconcileAlerts indexes them: a key listed twice is at its first place, with its last record.
@@ -246,7 +250,7 @@ export class AlertLedger {
     for (const entry of this.entries.values()) this.order.push(entry.record);
   }
 
-  /** The alerts reported, as reconcileAlerts' `reported`: valid until the next reconcile. */
+  /** The alerts reported, as reconcileAlerts' `reported`: valid until the next round. */
   get reported(): readonly ReportedAlert[] {
     return this.order;
   }
@@ -256,46 +260,69 @@ export class AlertLedger {
    * and `reported` becomes its `reported`. Call it only after a poll that succeeded.
    */
   reconcile(views: readonly ConnectionView[], countFlags: readonly CountFlag[], nowMs: number, renotifyMs: number): AlertNotification[] {
-    const round = ++this.round;
-    const next = this.spare;
-    next.length = 0;
-    const notifications: AlertNotification[] = [];
+    this.begin(nowMs, renotifyMs);
     for (let i = 0; i < views.length; i++) {
       const view = views[i]!;
       const flag = view.flag;
-      if (!flag || flag.kind === 'count') continue; // a group member: its group's alert covers it
-      const entry = this.entries.get(view.connection.key);
-      const old = entry?.record;
-      if (!entry || !old || entry.seenInRound === round || old.kind !== flag.kind || !isSessionSubject(old.subject, view.row)) {
-        this.replace(entry, sessionAlert(view, flag), nowMs, round, next, notifications);
-        continue;
-      }
-      const escalated = SEVERITY_RANK[flag.severity] > SEVERITY_RANK[old.severity];
-      const due = nowMs - old.lastNotifiedMs >= renotifyMs;
-      if (escalated || due || !entry.own) {
-        // Told again (or a record handed in): what reconcileAlerts does, objects and all.
-        this.keep(entry, sessionAlert(view, flag), nowMs, round, next, notifications, escalated, due);
-        continue;
-      }
-      // Still flagged as reported: the record is updated in place, nothing is built.
-      old.severity = flag.severity;
-      old.lastSeenMs = nowMs;
-      old.lastDwellMs = view.timing.dwellMs;
-      if (old.runsFlagged !== undefined) old.runsFlagged++;
-      entry.seenInRound = round;
-      next.push(old);
+      if (flag && flag.kind !== 'count') this.session(view.connection.key, view.row, flag, view.timing.dwellMs); // else a group member: its group's alert covers it
     }
+    return this.finish(countFlags);
+  }
+
+  /**
+   * A round in parts, for a caller that visits the connections once without a view each
+   * (forEachEvaluated): begin, then `session` for each session flagged on its own in the order
+   * reconcile would see them, then finish with the count groups. What reconcile gives.
+   */
+  begin(nowMs: number, renotifyMs: number): void {
+    this.round++;
+    this.nowMs = nowMs;
+    this.renotifyMs = renotifyMs;
+    this.notifications = [];
+    this.spare.length = 0;
+  }
+
+  /**
+   * A session flagged on its own this round (`dwellMs`: its timing's). True when this sight
+   * notifies (flagged or escalated; a reminder): the caller then keeps what it prints of it.
+   */
+  session(key: string, row: SocketRow, flag: Flag, dwellMs: number): boolean {
+    const { round, nowMs } = this;
+    const entry = this.entries.get(key);
+    const old = entry?.record;
+    if (!entry || !old || entry.seenInRound === round || old.kind !== flag.kind || !isSessionSubject(old.subject, row)) {
+      this.replace(entry, sessionAlert(key, row, flag, dwellMs));
+      return true;
+    }
+    const escalated = SEVERITY_RANK[flag.severity] > SEVERITY_RANK[old.severity];
+    const due = nowMs - old.lastNotifiedMs >= this.renotifyMs;
+    if (escalated || due || !entry.own) {
+      // Told again (or a record handed in): what reconcileAlerts does, objects and all.
+      this.keep(entry, sessionAlert(key, row, flag, dwellMs), escalated, due);
+      return escalated || due;
+    }
+    // Still flagged as reported: the record is updated in place, nothing is built.
+    old.severity = flag.severity;
+    old.lastSeenMs = nowMs;
+    old.lastDwellMs = dwellMs;
+    if (old.runsFlagged !== undefined) old.runsFlagged++;
+    entry.seenInRound = round;
+    this.spare.push(old);
+    return false;
+  }
+
+  /** Ends the round with the count groups over their limits: this round's notifications. */
+  finish(countFlags: readonly CountFlag[]): AlertNotification[] {
+    const { round, nowMs } = this;
     for (const flag of countFlags) {
       // A count group's subject carries its count: its record is built anew (there are few).
       const alert = countAlert(flag);
       const entry = this.entries.get(alert.key);
       const old = entry?.record;
-      if (!entry || !old || old.kind !== 'count' || entry.seenInRound === round) this.replace(entry, alert, nowMs, round, next, notifications);
-      else {
-        const escalated = SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity];
-        this.keep(entry, alert, nowMs, round, next, notifications, escalated, nowMs - old.lastNotifiedMs >= renotifyMs);
-      }
+      if (!entry || !old || old.kind !== 'count' || entry.seenInRound === round) this.replace(entry, alert);
+      else this.keep(entry, alert, SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity], nowMs - old.lastNotifiedMs >= this.renotifyMs);
     }
+    const notifications = this.notifications;
     // Gone: in the order they were reported in, as reconcileAlerts tells them.
     for (const record of this.order) {
       const entry = this.entries.get(record.key);
@@ -303,33 +330,37 @@ export class AlertLedger {
       notifications.push(resolvedOf(record));
       this.entries.delete(record.key);
     }
+    const next = this.spare;
     this.spare = this.order;
     this.order = next;
+    this.notifications = [];
     return notifications;
   }
 
   /** A new alert on `alert.key`; the one there before (another kind or state) resolved. */
-  private replace(entry: LedgerEntry | undefined, alert: CurrentAlert, nowMs: number, round: number, next: ReportedAlert[], notifications: AlertNotification[]): void {
+  private replace(entry: LedgerEntry | undefined, alert: CurrentAlert): void {
+    const { round, nowMs } = this;
     // A key already seen this round (two count rules of one name on one group) resolves nothing, as in reconcileAlerts.
-    if (entry && entry.seenInRound !== round) notifications.push(resolvedOf(entry.record));
+    if (entry && entry.seenInRound !== round) this.notifications.push(resolvedOf(entry.record));
     const record = seen(reportedOf(alert, nowMs, nowMs), alert, nowMs, undefined);
     if (entry) {
       entry.record = record;
       entry.seenInRound = round;
       entry.own = true;
     } else this.entries.set(alert.key, { record, seenInRound: round, own: true });
-    next.push(record);
-    notifications.push(notificationOf('flagged', alert, nowMs));
+    this.spare.push(record);
+    this.notifications.push(notificationOf('flagged', alert, nowMs));
   }
 
   /** The same alert seen again, as reconcileAlerts records it: a new record, and a notification if escalated or due. */
-  private keep(entry: LedgerEntry, alert: CurrentAlert, nowMs: number, round: number, next: ReportedAlert[], notifications: AlertNotification[], escalated: boolean, due: boolean): void {
+  private keep(entry: LedgerEntry, alert: CurrentAlert, escalated: boolean, due: boolean): void {
+    const { round, nowMs } = this;
     const old = entry.record;
     const record = seen(reportedOf(alert, old.firstFlaggedMs, escalated || due ? nowMs : old.lastNotifiedMs), alert, nowMs, old);
-    if (escalated || due) notifications.push(notificationOf(escalated ? 'escalated' : 'reminder', alert, old.firstFlaggedMs));
+    if (escalated || due) this.notifications.push(notificationOf(escalated ? 'escalated' : 'reminder', alert, old.firstFlaggedMs));
     entry.record = record;
     entry.seenInRound = round;
     entry.own = true;
-    next.push(record);
+    this.spare.push(record);
   }
 }

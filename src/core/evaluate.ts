@@ -148,12 +148,18 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
   return { views: ranked ? sortViews(views) : views, countFlags };
 }
 
-/** What `forEachEvaluated` hands over for one connection; the same object for every call (copy what you keep). */
+/**
+ * What `forEachEvaluated` hands over for one connection; the same object for every call (copy what
+ * you keep; viewOfEvaluated copies it into the view evaluateAll would give).
+ */
 export interface EvaluatedConnection {
   connection: TrackedConnection;
   row: SocketRow;
   /** timingOf(connection, now).dwellMs. */
   dwellMs: number;
+  /** timingOf(connection, now)'s half-close timer and idle (undefined where the source reports no activity). */
+  halfCloseTimerMs: number;
+  idleMs: number | undefined;
   /** The connection's own flag (evaluateConnection), as evaluateAll gives it before count rules. */
   flag: Flag | undefined;
 }
@@ -168,16 +174,29 @@ export interface EvaluatedConnection {
  */
 export function forEachEvaluated(state: TrackerState, now: number, policy: Policy, visit: (evaluated: EvaluatedConnection) => void): void {
   const measures: Measures = { row: undefined as unknown as SocketRow, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined };
-  const evaluated: EvaluatedConnection = { connection: undefined as unknown as TrackedConnection, row: measures.row, dwellMs: 0, flag: undefined };
+  const evaluated: EvaluatedConnection = { connection: undefined as unknown as TrackedConnection, row: measures.row, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined, flag: undefined };
   for (const connection of state.connections.values()) {
     measures.row = connection.row;
     writeTiming(connection, now, measures);
     evaluated.connection = connection;
     evaluated.row = connection.row;
     evaluated.dwellMs = measures.dwellMs;
+    evaluated.halfCloseTimerMs = measures.halfCloseTimerMs;
+    evaluated.idleMs = measures.idleMs;
     evaluated.flag = evaluateConnection(policy, measures);
     visit(evaluated);
   }
+}
+
+/**
+ * The view evaluateAll gives this connection (no ownership, no count rule), from what
+ * forEachEvaluated handed over: for the few a front end keeps (a flagged event's session).
+ */
+export function viewOfEvaluated(evaluated: EvaluatedConnection): ConnectionView {
+  const timing: ConnectionTiming = { dwellMs: evaluated.dwellMs, halfCloseTimerMs: evaluated.halfCloseTimerMs, idleMs: evaluated.idleMs };
+  const view: ConnectionView = { connection: evaluated.connection, row: evaluated.row, timing };
+  if (evaluated.flag) view.flag = evaluated.flag;
+  return view;
 }
 
 /**

@@ -103,7 +103,14 @@ export function connectionSamples(s: Pick<ExporterSnapshot, 'evaluation' | 'list
   const visitViews = (visit: (evaluated: EvaluatedConnection) => void) => {
     for (const v of views) {
       // A count membership is counted through countFlags (once per group), as tallyFlags does.
-      visit({ connection: v.connection, row: v.row, dwellMs: v.timing.dwellMs, flag: v.flag?.kind === 'count' ? undefined : v.flag });
+      visit({
+        connection: v.connection,
+        row: v.row,
+        dwellMs: v.timing.dwellMs,
+        halfCloseTimerMs: v.timing.halfCloseTimerMs,
+        idleMs: v.timing.idleMs,
+        flag: v.flag?.kind === 'count' ? undefined : v.flag,
+      });
     }
   };
   return connectionSamplesOf(visitViews, s.evaluation?.countFlags ?? [], s);
