@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Monitor, type OwnerNeed } from '../../src/app/monitor.js';
-import { OwnerInterning, ownerOfEvent, watchConnections, type WatchSource } from '../../src/app/watch.js';
+import { OwnerInterning, ownerOfEvent, watchConnections, type WatchSource, type WatchStart } from '../../src/app/watch.js';
+import { eventToJson, formatEventLine } from '../../src/output/events.js';
 import type { MonitorEvent } from '../../src/app/event-stream.js';
 import type { Evaluation, Owner } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
@@ -52,6 +53,7 @@ function recordedMonitor() {
 /** Runs `watch` for `polls` polls on `source` (no waiting: the clock's sleep returns at once), with what it hands the output. */
 async function runWatch({ source, platform }: { source: WatchSource; platform: FakePlatform }, polls: number, owners = true, policy = defaultPolicy()) {
   const handed: { events: MonitorEvent[]; owners: ReadonlyMap<string, Owner>; first: boolean }[] = [];
+  const starts: WatchStart[] = [];
   const result = await watchConnections(
     source,
     {
@@ -64,12 +66,12 @@ async function runWatch({ source, platform }: { source: WatchSource; platform: F
       signal: new AbortController().signal,
     },
     {
-      started: () => undefined,
+      started: (start) => void starts.push(start),
       events: (events, kept, first) => void handed.push({ events, owners: new Map(kept), first }),
       pollFailed: () => undefined,
     },
   );
-  return { result, handed };
+  return { result, handed, starts };
 }
 
 describe('watch keeps owners compactly (issue 15, memory at 100,000 connections)', () => {
@@ -154,6 +156,58 @@ describe('watch keeps owners compactly (issue 15, memory at 100,000 connections)
     expect(ownerCalls).toEqual([]);
     expect(needs).toEqual(['none', 'none']);
     expect(platform.listed.filter((p) => p.startsWith('/proc/4242'))).toEqual([]);
+  });
+});
+
+describe('watch in one pass without a view per connection (issue 15: ~86,000 flagged sessions)', () => {
+  /** The park-sockets host's watch through evaluatedEach (one pass) or through evaluate (views), with the views each pass made. */
+  async function watched(onePass: boolean, polls: number) {
+    const recorded = recordedMonitor();
+    const { monitor, needs } = recorded;
+    let eachCalls = 0;
+    const source: WatchSource = onePass
+      ? Object.assign(recorded.source, {
+          evaluatedEach: (policy: Parameters<Monitor['evaluatedEach']>[0]) => {
+            eachCalls++;
+            return monitor.evaluatedEach(policy);
+          },
+        })
+      : recorded.source;
+    // Half-close 10 s and idle 20 s (written for the test): the CLOSE_WAIT and FIN_WAIT_2 ends are
+    // flagged from the second poll on, the ESTABLISHED (no traffic, 15 s a poll) from the third.
+    const policy = { ...defaultPolicy(), warning: { ...defaultPolicy().warning, halfCloseMs: 10_000, idleMs: 20_000 } };
+    const run = await runWatch({ source, platform: recorded.platform }, polls, true, policy);
+    const lines = run.handed.map((h) => h.events.map((e) => `${formatEventLine(e, ownerOfEvent(e, h.owners))}\n${JSON.stringify(eventToJson(e))}`));
+    return { ...run, lines, needs, eachCalls };
+  }
+
+  it('prints what the evaluated path prints, line for line and JSON line for JSON line, with the same owners and start line', async () => {
+    const viewed = await watched(false, 3);
+    const onePass = await watched(true, 3);
+    expect(onePass.eachCalls).toBe(3);
+    expect(onePass.needs).toEqual([]);
+    expect(viewed.needs).toEqual(['none', 'none', 'none']);
+    expect(onePass.lines).toEqual(viewed.lines);
+    expect(onePass.starts).toEqual(viewed.starts);
+    expect(onePass.handed.map((h) => [...h.owners])).toEqual(viewed.handed.map((h) => [...h.owners]));
+    // Not a run where nothing happens: sessions flagged at the second and third polls, with their measures in the lines.
+    const flaggedLines = onePass.lines.map((poll) => poll.filter((l) => / (WARNING|CRITICAL) /.test(l)).length);
+    expect(flaggedLines[0]).toBe(0);
+    expect(flaggedLines[1]).toBeGreaterThanOrEqual(4);
+    expect(flaggedLines[2]).toBeGreaterThanOrEqual(1);
+    expect(onePass.starts[0]).toMatchObject({ connections: 22, flagged: 0 });
+  });
+
+  it('a flagged line, with its view, only for a session newly flagged: none for the sessions still flagged as they were', async () => {
+    const onePass = await watched(true, 4);
+    const flagged = onePass.handed.map((h) => h.events.filter((e) => e.type === 'flagged'));
+    const keys = flagged.map((events) => events.map((e) => (e.type === 'flagged' ? e.view!.connection.key : '')));
+    // Each flagged event carries its session's view, and no session is flagged (or viewed) twice:
+    // at the fourth poll 14 sessions are flagged as they were and only the SYN_RECEIVED newly
+    // crossing its threshold gets a line and a view.
+    for (const events of flagged) for (const e of events) expect(e.type === 'flagged' && e.view?.flag).toBeTruthy();
+    expect(new Set(keys.flat()).size).toBe(keys.flat().length);
+    expect(keys.map((k) => k.length)).toEqual([0, 10, 4, 1]);
   });
 });
 

@@ -44,8 +44,12 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
         const monitor = await openMonitor(options, context, initialState, { failedInputPolls: true });
         // A window polls the live host in tiers; one run reads every state once, and its owner
         // lookup (for the flagged rows) reads /proc beside that reading.
-        if (options.windowMs !== undefined) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
-        else monitor.prefetchOwners();
+        if (options.windowMs !== undefined) {
+          monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
+          // Nothing is evaluated until the window's last poll: no row is kept past the next poll,
+          // so an unchanged connection's row is updated in place instead of replaced each poll.
+          monitor.rowsInPlace = true;
+        } else monitor.prefetchOwners();
         return monitor;
       },
     },

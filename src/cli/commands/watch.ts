@@ -13,6 +13,9 @@ import { censusIntervalOf, type WatchOptions } from '../parse-command-line.js';
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
+    // Each poll's events are printed (and logged) before the next poll, and what watch keeps
+    // (owners, alert records) holds no row: an unchanged connection's row is updated in place.
+    monitor.rowsInPlace = true;
     // --input files that gave no table are named, and the exit says the input was not all read.
     for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${sanitizeLine(`${skipped.reason}; skipped`)}\n`);
     const result = await watchConnections(
