@@ -1,5 +1,5 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
-import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
+import { diagnoseFlagged, readByDiagnosis } from '../core/diagnosis.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
@@ -127,8 +127,9 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
   const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
-  // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's order.
-  const diagnosis = diagnoseAll(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
+  // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's
+  // order; each flagged session's finding is made when the report prints it, not all kept at once.
+  const diagnosis = diagnoseFlagged(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
     const ender = socketEnder(ports.platform);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../src/core/connection.js';
-import { DiagnosisIndex, diagnoseConnection, diagnoseGroups, pathQuality, type HostFacts } from '../../src/core/diagnosis.js';
+import { DiagnosisIndex, diagnoseAll, diagnoseConnection, diagnoseFlagged, diagnoseGroups, pathQuality, type HostFacts } from '../../src/core/diagnosis.js';
 import { evaluateAll, type ConnectionView } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import { advance, emptyTrackerState, type TrackerState } from '../../src/core/tracker.js';
@@ -273,5 +273,36 @@ describe('findings for groups', () => {
     const wide = diagnoseGroups(new DiagnosisIndex(views, { ephemeralPorts: { low: 32_768, high: 60_999 } }));
     expect(wide).toEqual(upstream);
     expect(diagnoseGroups(new DiagnosisIndex(views))).toEqual(upstream);
+  });
+});
+
+describe('diagnoseFlagged (check: each finding made when printed, issue 15)', () => {
+  it("gives diagnoseAll's finding for each flagged connection and none for the others, the same groups, and keeps none of them", () => {
+    // Written for the test: two SYN_SENT to one peer (a group finding), a CLOSE_WAIT of java, a
+    // FIN_WAIT_2 and an ESTABLISHED, all there for two minutes, and one FIN_WAIT_2 just opened.
+    const stuck = [
+      row('SYN_SENT', { remote: { address: '10.0.0.9', port: 443 } }),
+      row('SYN_SENT', { remote: { address: '10.0.0.9', port: 443 } }),
+      row('CLOSE_WAIT', { pid: 812, process: 'java' }),
+      row('FIN_WAIT_2'),
+      row('ESTABLISHED'),
+    ];
+    const fresh = row('FIN_WAIT_2');
+    const { views } = track([stuck, stuck, [...stuck, fresh]]);
+    const all = diagnoseAll(views, { finTimeoutMs: 60_000 });
+    const lazy = diagnoseFlagged(views, { finTimeoutMs: 60_000 });
+    const flagged = views.filter((v) => v.flag);
+    expect(flagged.map((v) => v.row.state)).toEqual(expect.arrayContaining(['SYN_SENT', 'SYN_SENT', 'CLOSE_WAIT', 'FIN_WAIT_2']));
+    expect(flagged.length).toBeLessThan(views.length);
+    for (const view of views) {
+      const key = view.connection.key;
+      expect(lazy.byConnection.get(key)).toEqual(all.byConnection.get(key));
+      expect(lazy.byConnection.get(key) === undefined).toBe(view.flag === undefined);
+    }
+    expect(lazy.groups).toEqual(all.groups);
+    expect(lazy.groups.length).toBeGreaterThan(0);
+    // Made when asked for, not kept: each asking makes its own.
+    const key = flagged[0]!.connection.key;
+    expect(lazy.byConnection.get(key)).not.toBe(lazy.byConnection.get(key));
   });
 });
