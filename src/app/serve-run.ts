@@ -65,11 +65,16 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;
-      // Counted in one pass, no view per connection, where the metrics are all that is wanted
-      // (no --log, whose alerts need the views; no count rules or rules on process names).
-      const each = log ? undefined : monitor.evaluatedEach(policy);
-      if (each) snapshot.connectionSamples = connectionSamplesOf(each, [], snapshot);
-      else {
+      // Counted in one pass, no view per connection, where the policy allows (no count rules or
+      // rules on process names); --log's alerts are reconciled in the same pass (a view only for
+      // a session whose flagged line is written: EventStream.nextEach).
+      const each = monitor.evaluatedEach(policy);
+      if (each) {
+        let events: MonitorEvent[] = [];
+        const pass: typeof each = log ? (visit) => void (events = stream.nextEach(outcome, each, visit)) : each;
+        snapshot.connectionSamples = connectionSamplesOf(pass, [], snapshot);
+        await log?.write(events);
+      } else {
         // Metrics show no owners: none looked up (unless a rule matches on process names).
         const { evaluation } = await monitor.evaluate(policy, 'none', { ranked: false });
         // The samples, not the evaluation, are kept until the next poll (a view per connection).
