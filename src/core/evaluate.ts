@@ -1,6 +1,6 @@
 import { parseAddressBytes } from './address.js';
 import type { SocketRow } from './connection.js';
-import { SEVERITY_RANK, evaluateConnection, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
+import { SEVERITY_RANK, evaluateConnection, evaluateConnectionInto, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, writeTiming, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
 
@@ -160,7 +160,10 @@ export interface EvaluatedConnection {
   /** timingOf(connection, now)'s half-close timer and idle (undefined where the source reports no activity). */
   halfCloseTimerMs: number;
   idleMs: number | undefined;
-  /** The connection's own flag (evaluateConnection), as evaluateAll gives it before count rules. */
+  /**
+   * The connection's own flag (evaluateConnection), as evaluateAll gives it before count rules:
+   * one object for every call too (copy what you keep).
+   */
   flag: Flag | undefined;
 }
 
@@ -175,6 +178,8 @@ export interface EvaluatedConnection {
 export function forEachEvaluated(state: TrackerState, now: number, policy: Policy, visit: (evaluated: EvaluatedConnection) => void): void {
   const measures: Measures = { row: undefined as unknown as SocketRow, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined };
   const evaluated: EvaluatedConnection = { connection: undefined as unknown as TrackedConnection, row: measures.row, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined, flag: undefined };
+  // One flag for every flagged connection: a Flag each would be made at every poll.
+  const flag: Flag = { kind: 'idle', severity: 'warning', thresholdMs: 0, measured: 0, rule: '' };
   for (const connection of state.connections.values()) {
     measures.row = connection.row;
     writeTiming(connection, now, measures);
@@ -183,7 +188,7 @@ export function forEachEvaluated(state: TrackerState, now: number, policy: Polic
     evaluated.dwellMs = measures.dwellMs;
     evaluated.halfCloseTimerMs = measures.halfCloseTimerMs;
     evaluated.idleMs = measures.idleMs;
-    evaluated.flag = evaluateConnection(policy, measures);
+    evaluated.flag = evaluateConnectionInto(policy, measures, flag) ? flag : undefined;
     visit(evaluated);
   }
 }
@@ -195,7 +200,8 @@ export function forEachEvaluated(state: TrackerState, now: number, policy: Polic
 export function viewOfEvaluated(evaluated: EvaluatedConnection): ConnectionView {
   const timing: ConnectionTiming = { dwellMs: evaluated.dwellMs, halfCloseTimerMs: evaluated.halfCloseTimerMs, idleMs: evaluated.idleMs };
   const view: ConnectionView = { connection: evaluated.connection, row: evaluated.row, timing };
-  if (evaluated.flag) view.flag = evaluated.flag;
+  const flag = evaluated.flag;
+  if (flag) view.flag = { kind: flag.kind, severity: flag.severity, thresholdMs: flag.thresholdMs, measured: flag.measured, rule: flag.rule };
   return view;
 }
 
