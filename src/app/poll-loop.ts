@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { MAX_TIMER_MS } from '../core/duration.js';
+import { processHeapBudget, type AfterPoll } from './heap-budget.js';
 import type { PollOutcome } from './monitor.js';
 
 // The one poll loop of every long-running mode (`watch`, `serve`, `list --watch`,
@@ -46,6 +47,13 @@ export interface PollLoopOptions {
   /** After each poll: poll again at once (captured tables still to replay), wait an interval, or end. Default `later`. */
   next?: () => 'now' | 'later' | 'end';
   failureReporting?: FailureReporting;
+  /**
+   * `start` before the first poll unless `maxPolls` is 1; `afterPoll` after each poll that another
+   * follows (never after the last, so a one-shot never collects), before the wait: the heap
+   * budget's full collection falls where the poll's garbage has just died and the process would
+   * sleep. Default: the process's (`setProcessHeapBudget`).
+   */
+  heapBudget?: AfterPoll;
 }
 
 export interface PollStep {
@@ -101,6 +109,8 @@ export class PollLoop {
     let streak = 0;
     let windowEndMs: number | undefined;
     const end = (reason: PollLoopEnd['reason']): PollLoopEnd => ({ reason, last, polls });
+    const heapBudget = this.options.heapBudget ?? processHeapBudget();
+    if (this.options.maxPolls !== 1) heapBudget?.start?.();
     for (;;) {
       // The first poll always runs: an interrupt before it then ends as a failed read, said as such.
       if (signal.aborted && polls > 0) return end('interrupted');
@@ -124,9 +134,10 @@ export class PollLoop {
       if (this.options.maxPolls !== undefined && polls >= this.options.maxPolls) return end('max-polls');
       const next = this.options.next?.() ?? 'later';
       if (next === 'end') return end('input-done');
+      if (next !== 'now' && windowEndMs !== undefined && clock.nowMs() >= windowEndMs) return end('window');
+      heapBudget?.afterPoll();
       if (next === 'now') continue;
       const nowMs = clock.nowMs();
-      if (windowEndMs !== undefined && nowMs >= windowEndMs) return end('window');
       await this.wait(this.delayAfter(startedMs, nowMs, windowEndMs));
     }
   }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync, writeSync } from 'node:fs';
+import { lazyHeapBudget, setProcessHeapBudget } from '../app/heap-budget.js';
 import { systemClock } from '../app/poll-loop.js';
 import { nodePlatform } from '../platform/platform.js';
 import { GuardedStdio } from '../platform/stdio.js';
+import { processHeapAccess } from '../platform/v8-heap.js';
 import { ExitCode } from './exit-codes.js';
 import { runCli } from './run.js';
 
@@ -52,6 +54,8 @@ process.on('SIGHUP', () => {
   else hangupListeners.forEach((listener) => listener());
 });
 
+// The long-running modes collect V8's garbage on a budget after their polls (app/heap-budget.ts).
+setProcessHeapBudget(lazyHeapBudget(processHeapAccess));
 const exitCode = await runCli(
   process.argv.slice(2),
   {

@@ -229,4 +229,55 @@ describe('PollLoop', () => {
   it('an exception in a poll (a bug) rejects the run', async () => {
     await expect(loop(fakeClock()).run({ poll: () => Promise.reject(new Error('boom')), onPoll: () => undefined })).rejects.toThrow('boom');
   });
+
+  describe('heap budget', () => {
+    /** A budget that records when it is called, in the fake clock's time; a collection takes `collectMs`. */
+    function recordingBudget(clock: ReturnType<typeof fakeClock>, collectMs = 0) {
+      const calls: string[] = [];
+      return {
+        calls,
+        start: () => calls.push(`start@${clock.now - 1_000_000}`),
+        afterPoll: () => {
+          calls.push(`after@${clock.now - 1_000_000}`);
+          clock.now += collectMs;
+          return collectMs > 0;
+        },
+      };
+    }
+
+    it('starts before the first poll and runs after each poll another follows, before the wait (never after the last)', async () => {
+      const clock = fakeClock();
+      const budget = recordingBudget(clock);
+      const { step, started } = plannedStep(clock, ['ok', 'fail', 'ok'], 200);
+      await loop(clock, { maxPolls: 3, heapBudget: budget }).run(step);
+      expect(started.map((t) => t - 1_000_000)).toEqual([0, 1000, 2000]);
+      expect(budget.calls).toEqual(['start@0', 'after@200', 'after@1200']);
+    });
+
+    it('a collection is part of the wait: the next poll still starts on its tick', async () => {
+      const clock = fakeClock();
+      const budget = recordingBudget(clock, 300);
+      const { step, started } = plannedStep(clock, ['ok'], 200);
+      await loop(clock, { maxPolls: 3, heapBudget: budget }).run(step);
+      expect(started.map((t) => t - 1_000_000)).toEqual([0, 1000, 2000]);
+      expect(clock.waits).toEqual([500, 500]);
+    });
+
+    it('a one-shot (maxPolls 1) neither starts nor runs it', async () => {
+      const clock = fakeClock();
+      const budget = recordingBudget(clock);
+      await loop(clock, { maxPolls: 1, heapBudget: budget }).run(plannedStep(clock, ['ok']).step);
+      expect(budget.calls).toEqual([]);
+    });
+
+    it('a window runs it between its polls, not after the poll at its end', async () => {
+      const clock = fakeClock();
+      const budget = recordingBudget(clock);
+      const { step, started } = plannedStep(clock, ['ok']);
+      const end = await loop(clock, { windowMs: 2500, heapBudget: budget }).run(step);
+      expect(end.reason).toBe('window');
+      expect(started.map((t) => t - 1_000_000)).toEqual([0, 1000, 2000, 2500]);
+      expect(budget.calls).toEqual(['start@0', 'after@0', 'after@1000', 'after@2000']);
+    });
+  });
 });
