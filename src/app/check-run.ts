@@ -122,11 +122,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const idleThreshold = (t: ReturnType<typeof thresholdsFor>) => t !== undefined && (t.warningMs !== undefined || t.criticalMs !== undefined);
   const unmeasured = evaluation.views.filter((v) => v.row.state === TcpState.ESTABLISHED && v.timing.idleMs === undefined && idleThreshold(thresholdsFor(request.policy, v.row))).length;
   const measurementNotes = unmeasured > 0 ? [`idle not measured for ${plural(unmeasured, 'ESTABLISHED connection')}: source ${outcome.source} reports no activity counters`] : [];
-  // Fail closed: input files that gave no table may hold anything, so "nothing flagged" is not
-  // proven; a warning or critical that the other files prove stands.
+  // Fail closed: input files that gave no table, a table or namespace the poll could not read, may
+  // hold anything, so "nothing flagged" is not proven; a warning or critical the rest proves stands.
+  const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? [])];
   const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
-  const status: CheckStatus = proven === 'ok' && monitor.skippedInput.length > 0 ? 'unknown' : proven;
-  const errors = outcome.error ? [outcome.error] : monitor.skippedInput.map((s) => s.reason);
+  const status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
+  const errors = outcome.error ? [outcome.error] : unproven;
   // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's
   // order; each flagged session's finding is made when the report prints it, not all kept at once.
   const diagnosis = diagnoseFlagged(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);

@@ -1,4 +1,6 @@
+import type { Protocol } from '../core/address.js';
 import type { HostFacts } from '../core/diagnosis.js';
+import { plural } from '../core/plural.js';
 import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership, type ViewPool } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel } from '../core/connection.js';
@@ -9,7 +11,7 @@ import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import type { SourceChoice } from '../sources/registry.js';
-import { SourceError, type ReadRequest, type ReadingProvider, type SourceRead } from '../sources/source.js';
+import { SourceError, type ReadRequest, type ReadingProvider, type SourceRead, type SourceReading } from '../sources/source.js';
 
 export interface PollOutcome {
   ok: boolean;
@@ -27,6 +29,11 @@ export interface PollOutcome {
   goneNetns?: NetnsLabel[];
   /** Tiered polling: the states this poll read (the stuck ones); absent: every state (a census). */
   states?: readonly TcpState[];
+  /**
+   * Parts of a live table this poll could not read (a protocol's table, network namespaces), one
+   * phrase each: what is there is unknown, so "nothing flagged" is not proven. Absent: all read.
+   */
+  unread?: string[];
 }
 
 /**
@@ -199,6 +206,8 @@ export class Monitor {
       };
       if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
       if (reading.states) outcome.states = reading.states;
+      const unread = this.replaysCaptures ? [] : unreadParts(reading);
+      if (unread.length > 0) outcome.unread = unread;
       return outcome;
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
@@ -294,4 +303,19 @@ export class Monitor {
 function holdsNetns(tracker: TrackerState, inode: number): boolean {
   for (const c of tracker.connections.values()) if (c.row.netns?.inode === inode) return true;
   return false;
+}
+
+const LIVE_PROTOCOLS: readonly Protocol[] = ['tcp', 'tcp6'];
+
+/**
+ * What a live reading did not cover: a protocol's table it could not read (procfs with tcp6
+ * unreadable; an absent tcp6 file with IPv6 off counts as read, empty), and namespaces of `--netns`
+ * that exist but could not be read. A captured file holds what it holds, so it is not asked.
+ */
+function unreadParts(reading: SourceReading): string[] {
+  const parts: string[] = [];
+  const missing = LIVE_PROTOCOLS.filter((p) => !reading.completeProtocols.includes(p));
+  if (missing.length > 0) parts.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
+  if (reading.unreadNetns?.length) parts.push(`${plural(reading.unreadNetns.length, 'network namespace')} not read`);
+  return parts;
 }

@@ -174,6 +174,31 @@ describe('sources: fallback and failure', () => {
     expect(one.err).toContain('cannot read /proc/net/tcp: permission denied');
   });
 
+  it('check: a table it could not read makes "nothing flagged" UNKNOWN (exit 3); a flag the other table proves stands', async () => {
+    const denied = Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    // tcp6 readable and empty (the kernel's header alone), tcp denied: nothing flagged is not proven.
+    platform.files.set('/proc/net/tcp', denied);
+    platform.files.set('/proc/net/tcp6', PROC_TCP6.slice(0, PROC_TCP6.indexOf('\n') + 1));
+    const empty = await run(['check', '--no-state', '--source', 'procfs', '--json']);
+    expect(empty.code).toBe(3);
+    expect(JSON.parse(empty.out)).toMatchObject({ status: 'unknown', errors: ['the tcp table was not read'], flagged: [] });
+    const text = await run(['check', '--no-state', '--source', 'procfs']);
+    expect(text.code).toBe(3);
+    expect(text.out).toContain('tcpdwell UNKNOWN - the tcp table was not read (source procfs)\n');
+    // tcp readable with its half-open sessions, tcp6 denied: the warning the tcp table proves stands.
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', denied);
+    const flagged = await run(['check', '--no-state', '--source', 'procfs', '--json', '--half-open', '10s']);
+    expect(flagged.code).toBe(1);
+    expect(JSON.parse(flagged.out)).toMatchObject({ status: 'warning', errors: ['the tcp6 table was not read'], flagged: [{ state: 'SYN_RECEIVED' }, { state: 'SYN_SENT' }] });
+    // No tcp6 file at all is IPv6 off: read in full, and the check (an empty tcp table) is OK as before.
+    platform.files.delete('/proc/net/tcp6');
+    platform.files.set('/proc/net/tcp', PROC_TCP6.slice(0, PROC_TCP6.indexOf('\n') + 1));
+    const ipv4Only = await run(['check', '--no-state', '--source', 'procfs', '--json']);
+    expect(ipv4Only.code).toBe(0);
+    expect(JSON.parse(ipv4Only.out)).toMatchObject({ status: 'ok', errors: [] });
+  });
+
   it('says UNKNOWN when /proc/net/tcp does not exist (a wrong --proc-root), even though tcp6 is also absent', async () => {
     const result = await run(['list', '--proc-root', '/host/proc', '--json']);
     expect(result.code).toBe(3);

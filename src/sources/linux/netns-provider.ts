@@ -372,7 +372,7 @@ function fallbackNotice(method: NetnsMethod, error: SourceError): string {
 function unreadFate(kept: number, unread: number): string {
   if (kept === unread) return 'their connections are kept as they were';
   if (kept === 0) return 'nothing is known of their connections: none is shown';
-  return `the connections of ${kept} of them are kept as they were; nothing is known of the others'`;
+  return `the connections of ${kept} of them are kept as they were; nothing is known of the rest`;
 }
 
 function describe(label: NetnsLabel): string {

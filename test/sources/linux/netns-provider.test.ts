@@ -89,11 +89,13 @@ describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
   it('a namespace that cannot be read this time keeps its connections (not a close), and says so', async () => {
     const platform = podHost();
     const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
-    await monitor.poll();
+    expect((await monitor.poll()).unread).toBeUndefined();
     platform.files.set('/proc/300/net/tcp', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
     platform.nowValue += 2000;
     const second = await monitor.poll();
     expect(second.ok).toBe(true);
+    // What check needs to say UNKNOWN rather than OK: part of the table was not read.
+    expect(second.unread).toEqual(['1 network namespace not read']);
     expect(second.events.filter((e) => e.type === 'closed')).toEqual([]);
     expect(monitor.tracker.connections.size).toBe(2);
     expect(second.notices.some((n) => /1 of 3 network namespaces not read .*permission denied/.test(n))).toBe(true);
@@ -124,7 +126,7 @@ describe('NetnsProvider through a Monitor (--netns all, procfs)', () => {
     // Both pods unreadable, the history holding pod 20's connection only (pod 30's was never read).
     platform.files.set('/proc/200/net/tcp', denied());
     const mixed = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' }, initialState: oneShot.tracker });
-    expect(notRead((await mixed.poll()).notices)).toEqual(["2 of 3 network namespaces not read (the connections of 1 of them are kept as they were; nothing is known of the others')"]);
+    expect(notRead((await mixed.poll()).notices)).toEqual(['2 of 3 network namespaces not read (the connections of 1 of them are kept as they were; nothing is known of the rest)']);
   });
 
   it('a named namespace: only it is read; when it is deleted its connections close once, then polls fail', async () => {
