@@ -62,6 +62,7 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     snapshot.lastPollSeconds = outcome.durationMs / 1000;
     snapshot.lastPollTimestampSeconds = outcome.takenAtMs / 1000;
     snapshot.lastPollOk = outcome.ok;
+    snapshot.lastPollUnread = outcome.unread?.length ?? 0;
     snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;

@@ -22,6 +22,8 @@ export interface ExporterSnapshot {
   histograms: DwellHistograms;
   polls: { ok: number; failed: number };
   lastPollOk: boolean;
+  /** Parts of the table the last successful poll could not read (PollOutcome.unread): 0 when it read all. */
+  lastPollUnread?: number;
   lastPollSeconds: number;
   lastPollTimestampSeconds: number;
   source: string;
@@ -46,6 +48,10 @@ export function formatMetrics(s: ExporterSnapshot): string {
     appendAll(out, samples);
   };
   family('tcpdwell_up', 'gauge', 'Whether the last poll read the socket table (1) or failed (0).', [`tcpdwell_up{source="${label(s.source)}"} ${s.lastPollOk ? 1 : 0}`]);
+  // Fail closed for alert rules: zero flagged in a namespace or table that was not read is not zero.
+  family('tcpdwell_poll_complete', 'gauge', 'Whether the last poll read the whole table (1) or failed or left part unread (0): a tcp/tcp6 table, a --netns namespace.', [
+    `tcpdwell_poll_complete ${s.lastPollOk && !s.lastPollUnread ? 1 : 0}`,
+  ]);
 
   const samples = s.connectionSamples ?? connectionSamples(s);
   family('tcpdwell_connections', 'gauge', 'TCP connections by state at the last successful poll.', samples.connections);

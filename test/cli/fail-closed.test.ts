@@ -384,6 +384,47 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
     await done;
   });
 
+  it('serve: tcpdwell_poll_complete 0 while part of the table (tcp6) is unreadable, 1 once it is read again', async () => {
+    const both = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
+    const split = both.indexOf('  sl', both.indexOf('  sl') + 1);
+    platform.files.set('/proc/net/tcp', both.slice(0, split));
+    platform.files.set('/proc/net/tcp6', both.slice(split));
+    const interrupt = new AbortController();
+    const context = fakeContext(platform, {}, interrupt.signal);
+    let release: (() => void) | undefined;
+    let slept: () => void = () => undefined;
+    let sleeping = new Promise<void>((resolve) => (slept = resolve));
+    context.sleep = (ms) =>
+      new Promise<void>((resolve) => {
+        release = () => {
+          platform.nowValue += ms;
+          resolve();
+        };
+        slept();
+      });
+    const done = runCli(['serve', '--source', 'procfs', '--listen', '127.0.0.1:0', '--interval', '1s'], context, '0.1.0');
+    await sleeping;
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(context.err())![1]!;
+    const metrics = async () => (await fetch(`${url}/metrics`)).text();
+    expect(await metrics()).toContain('\ntcpdwell_poll_complete 1\n');
+    const next = async () => {
+      sleeping = new Promise<void>((resolve) => (slept = resolve));
+      release!();
+      await sleeping;
+    };
+    platform.files.set('/proc/net/tcp6', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    await next();
+    const partial = await metrics();
+    expect(partial).toContain('tcpdwell_up{source="procfs"} 1\n');
+    expect(partial).toContain('\ntcpdwell_poll_complete 0\n');
+    platform.files.set('/proc/net/tcp6', both.slice(split));
+    await next();
+    expect(await metrics()).toContain('\ntcpdwell_poll_complete 1\n');
+    interrupt.abort();
+    release!();
+    await done;
+  });
+
   it('watch: the failed poll is said once on stderr and closes nothing', async () => {
     const answers = [readFixture('linux-ss-tanoi-stuck-states-kernel6.txt'), '', ''];
     platform.commands = answers.map((stdout) => () => ({ stdout, stderr: '', exitCode: 0 }));
