@@ -14,7 +14,7 @@ import { socketEnder } from '../sources/end-socket.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity, whyNoTableIdentity, type TableIdentity } from '../sources/table-identity.js';
-import type { Monitor, PollOutcome } from './monitor.js';
+import { notReadBy, type Monitor, type PollOutcome } from './monitor.js';
 import type { CheckReport, ResetResult } from './reports.js';
 import type { CheckState, StateBook } from './tracker-codec.js';
 import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
@@ -125,7 +125,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // Fail closed: input files that gave no table, a table or namespace the poll could not read, may
   // hold anything, so "nothing flagged" is not proven; a warning or critical the rest proves stands.
   const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? [])];
-  const proven: CheckStatus = outcome.ok ? statusOf(evaluation) : 'unknown';
+  // Only what this poll read proves a flag: a session in a table or namespace it could not read is
+  // kept as last read (its dwell stopped there), so it neither proves a WARNING nor clears one.
+  const keptAsLastRead = outcome.unreadScope ? evaluation.views.filter((v) => v.flag && notReadBy(outcome, v.row)).length : 0;
+  const readNow = keptAsLastRead > 0 ? { ...evaluation, views: evaluation.views.filter((v) => !notReadBy(outcome, v.row)) } : evaluation;
+  if (keptAsLastRead > 0) measurementNotes.push(`${plural(keptAsLastRead, 'flagged session')} as last read, not now: ${outcome.unread!.join('; ')} (their dwell is as of the last reading)`);
+  const proven: CheckStatus = outcome.ok ? statusOf(readNow) : 'unknown';
   const status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : unproven;
   // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's

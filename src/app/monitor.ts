@@ -3,7 +3,7 @@ import type { HostFacts } from '../core/diagnosis.js';
 import { plural } from '../core/plural.js';
 import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership, type ViewPool } from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
-import { netnsId, type NetnsLabel } from '../core/connection.js';
+import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
@@ -34,6 +34,15 @@ export interface PollOutcome {
    * phrase each: what is there is unknown, so "nothing flagged" is not proven. Absent: all read.
    */
   unread?: string[];
+  /** What `unread` names, to tell a connection this poll read from one kept as last read. */
+  unreadScope?: { protocols: Protocol[]; netns: number[] };
+}
+
+/** Whether `row` lies in a part of the table the poll did not read (PollOutcome.unreadScope): it is as last read, not as now. */
+export function notReadBy(outcome: Pick<PollOutcome, 'unreadScope'>, row: SocketRow): boolean {
+  const scope = outcome.unreadScope;
+  if (!scope) return false;
+  return scope.protocols.includes(row.protocol) || (row.netns !== undefined && scope.netns.includes(row.netns.inode));
 }
 
 /**
@@ -206,8 +215,11 @@ export class Monitor {
       };
       if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
       if (reading.states) outcome.states = reading.states;
-      const unread = this.replaysCaptures ? [] : unreadParts(reading);
-      if (unread.length > 0) outcome.unread = unread;
+      const unread = this.replaysCaptures ? undefined : unreadParts(reading);
+      if (unread) {
+        outcome.unread = unread.phrases;
+        outcome.unreadScope = unread.scope;
+      }
       return outcome;
     } catch (error) {
       if (!(error instanceof SourceError)) throw error;
@@ -312,10 +324,11 @@ const LIVE_PROTOCOLS: readonly Protocol[] = ['tcp', 'tcp6'];
  * unreadable; an absent tcp6 file with IPv6 off counts as read, empty), and namespaces of `--netns`
  * that exist but could not be read. A captured file holds what it holds, so it is not asked.
  */
-function unreadParts(reading: SourceReading): string[] {
-  const parts: string[] = [];
+function unreadParts(reading: SourceReading): { phrases: string[]; scope: { protocols: Protocol[]; netns: number[] } } | undefined {
+  const phrases: string[] = [];
   const missing = LIVE_PROTOCOLS.filter((p) => !reading.completeProtocols.includes(p));
-  if (missing.length > 0) parts.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
-  if (reading.unreadNetns?.length) parts.push(`${plural(reading.unreadNetns.length, 'network namespace')} not read`);
-  return parts;
+  if (missing.length > 0) phrases.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
+  const netns = reading.unreadNetns ?? [];
+  if (netns.length > 0) phrases.push(`${plural(netns.length, 'network namespace')} not read`);
+  return phrases.length > 0 ? { phrases, scope: { protocols: missing, netns: [...netns] } } : undefined;
 }

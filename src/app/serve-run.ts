@@ -30,6 +30,8 @@ export interface ExporterRun {
   startServing(body: () => string): Promise<ScrapeEndpoint>;
   /** A failed poll, once per outage (the body says up 0 meanwhile). */
   reportFailure(outcome: PollOutcome): void;
+  /** Each successful poll's source notices (a table or namespace not read, lines skipped). */
+  reportNotices?(texts: readonly string[]): void;
 }
 
 /** How an exporter run ended: `nothing-read` when no poll succeeded before the signal (fail closed: never OK). */
@@ -66,6 +68,7 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     snapshot.sourceReads = outcome.sourceReads;
     if (outcome.ok) {
       snapshot.polls.ok++;
+      run.reportNotices?.(outcome.notices);
       // Counted in one pass, no view per connection, where the policy allows (no count rules or
       // rules on process names); --log's alerts are reconciled in the same pass (a view only for
       // a session whose flagged line is written: EventStream.nextEach).

@@ -43,6 +43,8 @@ export interface WatchOutput {
   events(events: MonitorEvent[], owners: ReadonlyMap<string, Owner>, first: boolean): Promise<void> | void;
   /** A failed poll, once for a run of failures. */
   pollFailed(outcome: PollOutcome): void;
+  /** Each successful poll's source notices (degraded but usable: a table or namespace not read, lines skipped). */
+  notices?(texts: readonly string[]): void;
 }
 
 /**
@@ -82,6 +84,7 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     reportFailure: (outcome) => output.pollFailed(outcome),
     onPoll: async (outcome) => {
       if (!outcome.ok) return output.events(stream.next(outcome, undefined), owners, false);
+      output.notices?.(outcome.notices);
       const first = !started;
       // Without a view per connection where the policy allows (no count rules, no rules on
       // process names): a poll of 100,000 connections, 86,000 of them flagged as they were, then

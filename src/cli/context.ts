@@ -38,6 +38,21 @@ export function reportPollFailure(context: CliContext, outcome: PollOutcome): vo
   context.stderr.write(`tcpdwell: ${sanitizeLine(`cannot read the socket table (source ${outcome.source}): ${outcome.error}`)}\n`);
 }
 
+/**
+ * Says each source notice (degraded but usable: lines skipped, a table or namespace not read, a
+ * fallback) once on stderr, `tcpdwell: TEXT`, sanitized; `key` (default: the text) decides what
+ * counts as said. Long-running modes call it every poll: remembers at most 256 keys, then starts over.
+ */
+export function noticeReporter(context: CliContext): (text: string, key?: string) => void {
+  const said = new Set<string>();
+  return (text, key = text) => {
+    if (said.has(key)) return;
+    if (said.size >= 256) said.clear();
+    said.add(key);
+    context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
+  };
+}
+
 /** The poll loop's clock: the platform's time and the context's interruptible sleep (a fake in tests). */
 export function pollClock(context: CliContext): PollClock {
   return { nowMs: () => context.platform.nowMs(), sleep: (ms, signal) => context.sleep(ms, signal) };

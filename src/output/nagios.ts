@@ -38,7 +38,7 @@ export function formatNagios(status: CheckStatus, evaluation: Evaluation, source
 
 /** check's report as a Nagios plugin's output: notes are what was not measured and the state file's problems. */
 export function formatNagiosReport(report: CheckReport): string {
-  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.measurementNotes, ...report.stateNotes], report.countLevels);
+  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.notices, ...report.stateNotes], report.countLevels);
 }
 
 /**

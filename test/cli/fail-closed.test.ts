@@ -435,6 +435,31 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
     expect(context.out()).not.toContain('"closed"');
   });
 
+  it('watch and serve say a partial read (a table not read) on stderr, once, as list does', async () => {
+    const both = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
+    platform.files.set('/proc/net/tcp', both.slice(0, both.indexOf('  sl', both.indexOf('  sl') + 1)));
+    platform.files.set('/proc/net/tcp6', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    const said = 'tcpdwell: cannot read /proc/net/tcp6: permission denied\n';
+    const watch = fakeContext(platform);
+    expect(await runCli(['watch', '--source', 'procfs', '--iterations', '3', '--interval', '1s'], watch, '0.1.0')).toBe(0);
+    expect(watch.err()).toBe(said);
+    // serve: until the interrupt, polls every second (the fake clock's sleep is instant until aborted).
+    const interrupt = new AbortController();
+    const serve = fakeContext(platform, {}, interrupt.signal);
+    let polls = 0;
+    serve.sleep = async (ms) => {
+      platform.nowValue += ms;
+      if (++polls === 3) interrupt.abort();
+    };
+    await runCli(['serve', '--source', 'procfs', '--listen', '127.0.0.1:0', '--interval', '1s'], serve, '0.1.0');
+    expect(
+      serve
+        .err()
+        .split('\n')
+        .filter((line) => line.includes('tcp6')),
+    ).toEqual([said.trimEnd()]);
+  });
+
   it('the dashboard: quit when no poll ever read the table exits 3 with one line, never OK', async () => {
     platform.commands = [() => ({ stdout: '', stderr: '', exitCode: 0 })];
     const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });

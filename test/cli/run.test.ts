@@ -199,6 +199,27 @@ describe('sources: fallback and failure', () => {
     expect(JSON.parse(ipv4Only.out)).toMatchObject({ status: 'ok', errors: [] });
   });
 
+  it('check --window: a flag in a table the last poll could not read is as last read: UNKNOWN, not WARNING, and said', async () => {
+    // The half-open pair is in the tcp (IPv4) table; it becomes unreadable after the first poll.
+    let polls = 0;
+    const sleep = async (ms: number) => {
+      platform.nowValue += ms;
+      if (++polls === 1) platform.files.set('/proc/net/tcp', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    };
+    const context = { ...fakeContext(platform), sleep };
+    const code = await runCli(['check', '--no-state', '--source', 'procfs', '--json', '--half-open', '10s', '--window', '2s', '--interval', '1s'], context, '0.1.0');
+    const report = JSON.parse(context.out());
+    expect(code).toBe(3);
+    expect(report).toMatchObject({ status: 'unknown', errors: ['the tcp table was not read'] });
+    expect(report.notices).toContainEqual('2 flagged sessions as last read, not now: the tcp table was not read (their dwell is as of the last reading)');
+    // Nagios says what was not read too.
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    const nagios = await run(['check', '--no-state', '--source', 'procfs', '--format', 'nagios', '--half-open', '10s']);
+    expect(nagios.code).toBe(1);
+    expect(nagios.out).toContain('cannot read /proc/net/tcp6: permission denied');
+  });
+
   it('says UNKNOWN when /proc/net/tcp does not exist (a wrong --proc-root), even though tcp6 is also absent', async () => {
     const result = await run(['list', '--proc-root', '/host/proc', '--json']);
     expect(result.code).toBe(3);

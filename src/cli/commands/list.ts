@@ -5,8 +5,7 @@ import type { ConnectionView } from '../../core/evaluate.js';
 import type { Policy } from '../../core/policy.js';
 import { writeJson } from '../../output/json-text.js';
 import { formatListText, listToJson } from '../../output/list.js';
-import { sanitizeLine } from '../../output/sanitize.js';
-import { pollClock, reportPollFailure, type CliContext } from '../context.js';
+import { noticeReporter, pollClock, reportPollFailure, type CliContext } from '../context.js';
 import type { EventSink } from '../event-log.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
@@ -32,12 +31,7 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     selects: everyRow ? () => true : (view: ConnectionView) => selects(options.selection, view),
     needsOwnerToSelect: everyRow ? () => true : (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
   };
-  const seenNotices = new Set<string>();
-  const notice = (key: string, text: string) => {
-    if (seenNotices.has(key)) return;
-    seenNotices.add(key);
-    context.stderr.write(`tcpdwell: ${sanitizeLine(text)}\n`);
-  };
+  const notice = noticeReporter(context);
   // One poll, or with --watch one every interval until Ctrl-C or --iterations; the exit follows the
   // last completed poll, and none completed means nothing was read (fail closed).
   const once = options.watchMs === undefined;
@@ -54,13 +48,13 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
   const read = await runListPolls(monitor, timing, {
     reportFailure: (outcome) => reportPollFailure(context, outcome),
     onPoll: async (outcome) => {
-      for (const text of outcome.notices) notice(text, text);
+      for (const text of outcome.notices) notice(text);
       if (!outcome.ok) {
         if (log && events) await log.write(events.next(outcome, undefined));
         return;
       }
       const report = await listPoll(monitor, outcome, request);
-      if (report.ownersHidden) notice('owners', 'some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner');
+      if (report.ownersHidden) notice('some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner', 'owners');
       if (options.json) {
         // One JSON array per poll; with --watch one per line (NDJSON).
         writeJson(context.stdout, listToJson(report), once ? 2 : undefined);

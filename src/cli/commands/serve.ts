@@ -1,6 +1,6 @@
 import { runExporter } from '../../app/serve-run.js';
 import { closeScrapeServer, listenForScrapes } from '../../platform/metrics-server.js';
-import { pollClock, reportPollFailure, type CliContext } from '../context.js';
+import { noticeReporter, pollClock, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { withPollingSession } from '../open-monitor.js';
 import { censusIntervalOf, type ServeOptions } from '../parse-command-line.js';
@@ -13,6 +13,7 @@ export { EXPORTER_LIMITS } from '../../platform/metrics-server.js';
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
   return withPollingSession(options, context, async ({ monitor, policy, log }) => {
     monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
+    const notice = noticeReporter(context);
     const result = await runExporter({
       monitor,
       policy,
@@ -23,6 +24,7 @@ export async function runServe(options: ServeOptions, context: CliContext): Prom
       signal: context.interrupt,
       intervalMs: options.intervalMs,
       reportFailure: (outcome) => reportPollFailure(context, outcome),
+      reportNotices: (texts) => texts.forEach((text) => notice(text)),
       startServing: async (body) => {
         const server = await listenForScrapes(options.listen, body);
         const address = server.address();

@@ -1,7 +1,6 @@
 import { ownerOfEvent, watchConnections } from '../../app/watch.js';
 import { eventToJson, formatEventLine, formatWatchStart } from '../../output/events.js';
-import { sanitizeLine } from '../../output/sanitize.js';
-import { pollClock, reportPollFailure, type CliContext } from '../context.js';
+import { noticeReporter, pollClock, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import { censusIntervalOf, type WatchOptions } from '../parse-command-line.js';
@@ -16,8 +15,9 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
     // Each poll's events are printed (and logged) before the next poll, and what watch keeps
     // (owners, alert records) holds no row: an unchanged connection's row is updated in place.
     monitor.rowsInPlace = true;
+    const notice = noticeReporter(context);
     // --input files that gave no table are named, and the exit says the input was not all read.
-    for (const skipped of monitor.skippedInput) context.stderr.write(`tcpdwell: ${sanitizeLine(`${skipped.reason}; skipped`)}\n`);
+    for (const skipped of monitor.skippedInput) notice(`${skipped.reason}; skipped`);
     const result = await watchConnections(
       monitor,
       {
@@ -42,6 +42,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
           await log?.write(events);
         },
         pollFailed: (outcome) => reportPollFailure(context, outcome),
+        notices: (texts) => texts.forEach((text) => notice(text)),
       },
     );
     // Nothing read (every poll failed, or Ctrl-C cut the first one short) is never OK.
