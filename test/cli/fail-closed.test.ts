@@ -350,38 +350,55 @@ describe('a live source that read nothing is a failed poll; its empty table is n
   });
 });
 
+/**
+ * `serve` on the fake platform, one poll at a time: resolves once its first poll is served;
+ * `next()` lets the next poll run, `metrics()` scrapes, `stop()` interrupts and waits for the end.
+ */
+async function serveStepByStep(argv: string[]) {
+  const interrupt = new AbortController();
+  const context = fakeContext(platform, {}, interrupt.signal);
+  let release: (() => void) | undefined;
+  let slept: () => void = () => undefined;
+  let sleeping = new Promise<void>((resolve) => (slept = resolve));
+  context.sleep = (ms) =>
+    new Promise<void>((resolve) => {
+      release = () => {
+        platform.nowValue += ms;
+        resolve();
+      };
+      slept();
+    });
+  const done = runCli(argv, context, '0.1.0');
+  await sleeping;
+  const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(context.err())![1]!;
+  return {
+    metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    next: async () => {
+      sleeping = new Promise<void>((resolve) => (slept = resolve));
+      release!();
+      await sleeping;
+    },
+    stop: async () => {
+      interrupt.abort();
+      release!();
+      await done;
+    },
+  };
+}
+
 describe('front ends render a poll that read nothing as a failed poll', () => {
   it('serve: tcpdwell_up 0 and an error poll, keeping the last figures', async () => {
     let stdout = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
     platform.commands = [() => ({ stdout, stderr: '', exitCode: 0 })];
-    const interrupt = new AbortController();
-    const context = fakeContext(platform, {}, interrupt.signal);
-    let release: (() => void) | undefined;
-    let slept: () => void = () => undefined;
-    let sleeping = new Promise<void>((resolve) => (slept = resolve));
-    context.sleep = (ms) =>
-      new Promise<void>((resolve) => {
-        release = () => {
-          platform.nowValue += ms;
-          resolve();
-        };
-        slept();
-      });
-    const done = runCli(['serve', '--listen', '127.0.0.1:0', '--interval', '1s'], context, '0.1.0');
-    await sleeping;
-    sleeping = new Promise<void>((resolve) => (slept = resolve));
-    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(context.err())![1]!;
+    const serve = await serveStepByStep(['serve', '--listen', '127.0.0.1:0', '--interval', '1s']);
     stdout = '';
-    release!();
-    await sleeping;
-    const body = await (await fetch(`${url}/metrics`)).text();
+    await serve.next();
+    const body = await serve.metrics();
     expect(body).toContain('tcpdwell_up{source="ss"} 0\n');
     expect(body).toContain('tcpdwell_polls_total{result="error"} 1\n');
     expect(body).toContain('tcpdwell_connections{state="CLOSE_WAIT"} 4\n');
     expect(body).not.toContain('tcpdwell_connections{state="CLOSE_WAIT"} 0\n');
-    interrupt.abort();
-    release!();
-    await done;
+    await serve.stop();
   });
 
   it('serve: tcpdwell_poll_complete 0 while part of the table (tcp6) is unreadable, 1 once it is read again', async () => {
@@ -389,40 +406,17 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
     const split = both.indexOf('  sl', both.indexOf('  sl') + 1);
     platform.files.set('/proc/net/tcp', both.slice(0, split));
     platform.files.set('/proc/net/tcp6', both.slice(split));
-    const interrupt = new AbortController();
-    const context = fakeContext(platform, {}, interrupt.signal);
-    let release: (() => void) | undefined;
-    let slept: () => void = () => undefined;
-    let sleeping = new Promise<void>((resolve) => (slept = resolve));
-    context.sleep = (ms) =>
-      new Promise<void>((resolve) => {
-        release = () => {
-          platform.nowValue += ms;
-          resolve();
-        };
-        slept();
-      });
-    const done = runCli(['serve', '--source', 'procfs', '--listen', '127.0.0.1:0', '--interval', '1s'], context, '0.1.0');
-    await sleeping;
-    const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(context.err())![1]!;
-    const metrics = async () => (await fetch(`${url}/metrics`)).text();
-    expect(await metrics()).toContain('\ntcpdwell_poll_complete 1\n');
-    const next = async () => {
-      sleeping = new Promise<void>((resolve) => (slept = resolve));
-      release!();
-      await sleeping;
-    };
+    const serve = await serveStepByStep(['serve', '--source', 'procfs', '--listen', '127.0.0.1:0', '--interval', '1s']);
+    expect(await serve.metrics()).toContain('\ntcpdwell_poll_complete 1\n');
     platform.files.set('/proc/net/tcp6', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
-    await next();
-    const partial = await metrics();
+    await serve.next();
+    const partial = await serve.metrics();
     expect(partial).toContain('tcpdwell_up{source="procfs"} 1\n');
     expect(partial).toContain('\ntcpdwell_poll_complete 0\n');
     platform.files.set('/proc/net/tcp6', both.slice(split));
-    await next();
-    expect(await metrics()).toContain('\ntcpdwell_poll_complete 1\n');
-    interrupt.abort();
-    release!();
-    await done;
+    await serve.next();
+    expect(await serve.metrics()).toContain('\ntcpdwell_poll_complete 1\n');
+    await serve.stop();
   });
 
   it('watch: the failed poll is said once on stderr and closes nothing', async () => {
