@@ -138,7 +138,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const diagnosis = diagnoseFlagged(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
-    const ender = socketEnder(ports.platform);
+    const ender = socketEnder(ports.platform, { readAtMs: outcome.takenAtMs });
     try {
       for (const view of evaluation.views) {
         if (view.flag && view.flag.kind !== 'count' && request.resetKinds.includes(view.flag.kind)) {

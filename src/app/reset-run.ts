@@ -50,7 +50,7 @@ export async function runResetUseCase(monitor: Monitor, platform: Platform, requ
 
   const results: ResetResult[] = [];
   if (request.yes) {
-    const ender = socketEnder(platform);
+    const ender = socketEnder(platform, { readAtMs: monitor.tracker.lastPollMs });
     try {
       for (const view of candidates) results.push({ view, outcome: await ender.end(view.row) });
     } finally {

@@ -19,8 +19,13 @@ export interface SocketEnder {
   close(): void;
 }
 
+export interface SocketEnderOptions extends SocketKillerOptions {
+  /** When the poll read the rows to end (ms, the platform clock): Windows checks a row's creation time by it. */
+  readAtMs?: number;
+}
+
 /** One ender for a run that may end many sockets: on Linux one sock_diag channel serves them all. */
-export function socketEnder(platform: Platform, options: SocketKillerOptions = {}): SocketEnder {
+export function socketEnder(platform: Platform, options: SocketEnderOptions = {}): SocketEnder {
   if (platform.os !== 'win32') {
     const killer = new SocketKiller(platform, options); // refuses what it must itself
     return { end: (row) => killer.kill(row), close: () => killer.close() };
@@ -28,7 +33,7 @@ export function socketEnder(platform: Platform, options: SocketKillerOptions = {
   return {
     end: (row) => {
       const refusal = refusalReason(row);
-      return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row).then((outcome): KillOutcome => ({ ...outcome, via: 'SetTcpEntry' }));
+      return refusal ? Promise.resolve({ ended: false, reason: refusal }) : killWindowsSocket(platform, row, options.readAtMs).then((outcome): KillOutcome => ({ ...outcome, via: 'SetTcpEntry' }));
     },
     close: () => undefined,
   };
