@@ -45,6 +45,8 @@ export class PowerShellSource implements SocketSource {
     const rows = await this.names.name(platform, parsed.rows, undefined);
     return {
       source: 'powershell',
+      // The time createdAgoMs is relative to (reset checks a connection's creation time by it), not after the names.
+      takenAtMs,
       rows,
       completeProtocols: ['tcp', 'tcp6'],
       notices: [...summarizeProblems('Get-NetTCPConnection', parsed.problems), ...unknownStateNotices(rows, 'powershell', 'Get-NetTCPConnection')],
