@@ -130,6 +130,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const keptAsLastRead = outcome.unreadScope ? evaluation.views.filter((v) => v.flag && notReadBy(outcome, v.row)).length : 0;
   const readNow = keptAsLastRead > 0 ? { ...evaluation, views: evaluation.views.filter((v) => !notReadBy(outcome, v.row)) } : evaluation;
   if (keptAsLastRead > 0) measurementNotes.push(`${plural(keptAsLastRead, 'flagged session')} as last read, not now: ${outcome.unread!.join('; ')} (their dwell is as of the last reading)`);
+  // A session whose state word nobody knows may be stuck: "nothing flagged" does not cover it.
+  const unknownState = readNow.views.filter((v) => v.row.state === TcpState.UNKNOWN);
+  if (unknownState.length > 0) {
+    const words = [...new Set(unknownState.map((v) => v.row.rawState))].slice(0, 5).join(', ');
+    unproven.push(`${plural(unknownState.length, 'session')} in a state tcpdwell does not know (${words}): not judged`);
+  }
   const proven: CheckStatus = outcome.ok ? statusOf(readNow) : 'unknown';
   const status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : unproven;

@@ -1,3 +1,4 @@
+import { parseTimestamp } from '../core/timestamp.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { normalizeAddress, parseAddressBytes, parseEndpointText, type Endpoint } from '../core/address.js';
 import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
@@ -350,8 +351,8 @@ function readLimitArg(value: string): number {
 }
 
 function timeArg(item: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(item) ? Date.parse(item) : NaN;
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`invalid time "${item}" (ISO-8601, such as 2026-11-21T05:30:00Z)`);
+  const ms = parseTimestamp(item);
+  if (typeof ms === 'string') throw new InvalidArgumentError(`invalid time "${item}": ${ms}`);
   return ms;
 }
 

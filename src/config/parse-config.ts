@@ -4,7 +4,7 @@ import { parseCidr } from '../core/address.js';
 import { DurationError, parseThreshold, parseTimerDuration } from '../core/duration.js';
 import { PRESET_NAMES, type ConnectionMatch, type CountRule, type PartialThresholds, type PresetName, type SessionRule } from '../core/policy.js';
 import { parsePortRange, parseProcessPattern, parseStateWord, unknownStateMessage } from '../core/connection-filter.js';
-import { TcpState } from '../core/tcp-state.js';
+import { sessionClassOf, TcpState } from '../core/tcp-state.js';
 import { ConfigError } from './config-error.js';
 
 // The config file (JSON or YAML; JSON is read by the YAML parser too, so both get line numbers).
@@ -72,10 +72,27 @@ const thresholdsSchema = z
     if (t.idle !== undefined) result.idleMs = t.idle;
     if (t.states) {
       result.perStateMs = {};
+      const spelled = new Map<TcpState, string>();
       for (const [name, ms] of Object.entries(t.states)) {
         const state = parseStateWord(name);
         if (state === undefined) {
           ctx.addIssue({ code: 'custom', path: ['states', name], message: unknownStateMessage(name) });
+          continue;
+        }
+        // Two spellings of one state (CLOSE_WAIT and close-wait) would leave the one that wins to key order.
+        const earlier = spelled.get(state);
+        if (earlier !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['states', name], message: `${state} is given twice ("${earlier}" and "${name}"); give it once` });
+          continue;
+        }
+        spelled.set(state, name);
+        // Only the half-open, half-close and ESTABLISHED (idle) states are timed; a threshold on any other would check nothing.
+        if (sessionClassOf(state) === 'other') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['states', name],
+            message: `${state} is never flagged by how long it lasts (only the half-open, half-close and ESTABLISHED states are); a count rule can watch it`,
+          });
           continue;
         }
         result.perStateMs[state] = ms;

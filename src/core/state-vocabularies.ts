@@ -80,6 +80,23 @@ const LINUX_NETSTAT_WORDS: Record<string, TcpState> = {
   'POSLEDNÍ ACK': S.LAST_ACK,
   NASLOUCHÁ: S.LISTEN,
   ZAVÍRÁ: S.CLOSING,
+  // sv and ca came after net-tools 2.10 (po/sv.po, po/ca.po); their other states keep the C words.
+  ETABLERAD: S.ESTABLISHED, // sv
+  STÄNG: S.CLOSED,
+  STÄNG_VÄNTA: S.CLOSE_WAIT,
+  LYSSNAR: S.LISTEN,
+  STÄNGER: S.CLOSING,
+  ESTABLERT: S.ESTABLISHED, // ca
+  SYNSENT: S.SYN_SENT,
+  SYNRECV: S.SYN_RECEIVED,
+  FINWAIT1: S.FIN_WAIT_1,
+  FINWAIT2: S.FIN_WAIT_2,
+  TEMPS: S.TIME_WAIT,
+  TANCA: S.CLOSED,
+  CLOSEWAIT: S.CLOSE_WAIT,
+  LASTACK: S.LAST_ACK,
+  ESCOLTA: S.LISTEN,
+  TANCAMENT: S.CLOSING,
 };
 
 // Windows netstat.exe. Only German Windows translates the state column; the mangled forms

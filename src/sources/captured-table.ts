@@ -4,6 +4,7 @@ import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry
 import { summarizeProblems } from './source.js';
 import { unknownStateNotices } from './unknown-states.js';
 import { UnusableInputError } from './unusable-input.js';
+import { parseTimestamp } from '../core/timestamp.js';
 
 // Socket tables captured as text (`--input`): which tool wrote them, and their rows. Pure. Each
 // format's pattern, header and parser are in its source's registry record (registry.ts).
@@ -25,18 +26,29 @@ export function detectInputFormat(text: string): InputFormat | undefined {
 }
 
 // Our own first line; blank lines may come before it once a paste's fence is taken away.
-const CAPTURED_AT = /^\s*#\s*captured at\s+(\S+)/i;
+// The time may be followed by punctuation that starts the rest of the line (`…Z: /proc/net/tcp`, `…Z, host`).
+const CAPTURED_AT = /^\s*#\s*captured at\s+(\S+?)[:,;]?(?:[ \t]+(\S+?)[:,;]?)?(?=\s|$)/i;
 
 /** The text without a byte-order mark and with our own `# captured at …` first line blanked (line numbers stay the file's). */
 export function withoutCaptureLine(text: string): string {
   return text.replace(/^\uFEFF/, '').replace(/^(\s*)#\s*captured at[^\n]*/i, '$1');
 }
 
-/** The time in a `# captured at 2026-11-21T05:29:18Z …` first line, if there is one. */
-export function capturedAtFromText(text: string): number | undefined {
+/**
+ * The time in a `# captured at 2026-11-21T05:29:18Z …` first line: Unix ms; undefined without such
+ * a line; `{ unreadable }` with the text and why when the line is there but its time is not an
+ * RFC 3339 time with a zone (core/timestamp): a time guessed would put a wrong number on every dwell.
+ * `2026-11-21 05:29:18Z` (a space for the T) takes both words.
+ */
+export function capturedAtFromText(text: string): number | { unreadable: string } | undefined {
   const match = CAPTURED_AT.exec(text.replace(/^\uFEFF/, ''));
-  const ms = match ? Date.parse(match[1]!) : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
+  if (!match) return undefined;
+  const [, first, second] = match;
+  const spaced = second !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(first!) ? parseTimestamp(`${first} ${second}`) : undefined;
+  if (typeof spaced === 'number') return spaced;
+  const ms = parseTimestamp(first!);
+  if (typeof ms === 'number') return ms;
+  return { unreadable: `"# captured at ${spaced === undefined ? first : `${first} ${second}`}": ${typeof spaced === 'string' ? spaced : ms}` };
 }
 
 export interface ParsedCapture {

@@ -9,6 +9,12 @@ export interface DecodedText {
   text: string;
   /** What the bytes were read as: utf-8, utf-16le, cp850, windows-1252… */
   encoding: string;
+  /**
+   * The bytes mix UTF-16 with single-byte text (cmd's `>>` onto a file PowerShell 5.1's `>` wrote,
+   * or the other way round): the part in the other encoding reads as CJK-looking or NUL-filled
+   * garbage, whose rows no parser would find. Set only then.
+   */
+  mixedEncoding?: true;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -30,6 +36,12 @@ function loadIconv(): typeof iconvLite {
  * state table knows, instead of failing).
  */
 export function decodeText(bytes: Uint8Array, codePage?: number): DecodedText {
+  const decoded = decodeBytes(bytes, codePage);
+  if (decoded.encoding.startsWith('utf-16') ? hasSingleByteLineEnd(bytes) : decoded.text.includes('\u0000')) decoded.mixedEncoding = true;
+  return decoded;
+}
+
+function decodeBytes(bytes: Uint8Array, codePage: number | undefined): DecodedText {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: iconv.decode(Buffer.from(bytes.subarray(2)), 'utf-16le'), encoding: 'utf-16le' };
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: iconv.decode(Buffer.from(bytes.subarray(2)), 'utf-16be'), encoding: 'utf-16be' };
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
@@ -49,6 +61,19 @@ function isStrictUtf8(bytes: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A line end written a byte at a time (CR LF as 0D 0A, or LF followed by a printable byte) in text
+ * read as UTF-16, where every line end is 0D 00 0A 00: single-byte lines inside. In UTF-16 the
+ * two bytes 0D 0A would be U+0A0D (Gurmukhi) or a U+0Dxx character before a U+xx0A one, neither
+ * of which a socket table holds.
+ */
+function hasSingleByteLineEnd(bytes: Uint8Array): boolean {
+  for (let i = 1; i < bytes.length; i++) {
+    if (bytes[i] === 0x0a && bytes[i - 1] === 0x0d) return true;
+  }
+  return false;
 }
 
 // ASCII text in UTF-16LE without a BOM: every second byte is zero.

@@ -82,7 +82,13 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
       continue;
     }
     // Pasted tables (quoted, indented, fenced, a prompt first) read as the tool wrote them.
-    const text = unwrapPastedTable(decodeText(bytes).text);
+    const decoded = decodeText(bytes);
+    if (decoded.mixedEncoding) {
+      // Its lines in the other encoding would be skipped as garbage, and a stuck session among them unseen.
+      unusable(path, `${path}: mixes UTF-16 with single-byte text (appended to with another tool?), so some of its lines cannot be read; convert it to one encoding`);
+      continue;
+    }
+    const text = unwrapPastedTable(decoded.text);
     const body = withoutCaptureLine(text);
     if (body.trim() === '') {
       unusable(path, `${path} is empty`);
@@ -93,7 +99,12 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
       unusable(path, `${path}: cannot tell which tool wrote it (give --input-format: procfs, ss, linux-netstat, windows-netstat, powershell, macos-netstat, conntrack)`);
       continue;
     }
-    const takenAtMs = options.atMs?.[index] ?? capturedAtFromText(text) ?? (await platform.modifiedMs(path));
+    const capturedAt = options.atMs?.[index] === undefined ? capturedAtFromText(text) : undefined;
+    if (typeof capturedAt === 'object') {
+      unusable(path, `${path}: its capture time cannot be read, ${capturedAt.unreadable} (give it with --at)`);
+      continue;
+    }
+    const takenAtMs = options.atMs?.[index] ?? capturedAt ?? (await platform.modifiedMs(path));
     try {
       captures.push({ path, takenAtMs, format, ...parseCapture(text, format, takenAtMs, path) });
     } catch (error) {

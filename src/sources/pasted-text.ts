@@ -15,11 +15,15 @@ const QUOTE = /^[ \t]{0,3}>[ ]?/;
 /**
  * The table as the tool wrote it: quote markers, fence lines, a prompt line first, and the
  * indentation every line shares, taken away. Lines keep their numbers (a removed line becomes
- * blank), so a parse problem names the line of the file; line ends become `\n`. Text that is not
- * a paste comes back unchanged but for CRLF.
+ * blank), so a parse problem names the line of the file; line ends (CRLF, LF, or CR alone in a
+ * file without LF) become `\n`. Text that is not a paste comes back unchanged but for its line ends.
  */
 export function unwrapPastedTable(text: string): string {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  // A file whose lines end in CR alone (classic Mac, some terminals' copy) would be one line split
+  // on LF. Only there does CR end a line: where lines end in LF, a CR is part of its line (a
+  // process name may hold one, and ss prints it raw).
+  const unmarked = text.replace(/^\uFEFF/, '');
+  const lines = unmarked.includes('\n') ? unmarked.split(/\r?\n/) : unmarked.split('\r');
   const isBlank = (line: string) => line.trim() === '';
   // Quote markers first: a fence or a prompt may sit inside the quote.
   while (lines.some((l) => !isBlank(l)) && lines.every((l) => isBlank(l) || QUOTE.test(l))) {

@@ -161,3 +161,16 @@ describe('buildPolicy', () => {
     expect(buildPolicy(undefined, { warning: {}, critical: {} }).warning).toMatchObject({ halfOpenMs: 30_000, halfCloseMs: 30_000, idleMs: 3_600_000 });
   });
 });
+
+describe('parseConfig: per-state thresholds that would check nothing, or leave the winner to key order', () => {
+  it('one state in two spellings is refused, naming both', () => {
+    expect(() => parseConfig('thresholds:\n  states:\n    CLOSE_WAIT: 5m\n    close-wait: 1s\n', 'c.yaml')).toThrow('CLOSE_WAIT is given twice ("CLOSE_WAIT" and "close-wait"); give it once');
+  });
+
+  it('a state no dwell threshold can flag (LISTEN, TIME_WAIT) is refused; the timed states are taken', () => {
+    expect(() => parseConfig('thresholds:\n  states:\n    LISTEN: 1s\n', 'c.yaml')).toThrow('LISTEN is never flagged by how long it lasts');
+    expect(() => parseConfig('thresholds:\n  states:\n    time-wait: 1s\n', 'c.yaml')).toThrow('TIME_WAIT is never flagged by how long it lasts');
+    const config = parseConfig('thresholds:\n  states:\n    syn-recv: 10s\n    CLOSE_WAIT: 5m\n    ESTABLISHED: 2h\n', 'c.yaml');
+    expect(config.warning?.perStateMs).toEqual({ SYN_RECEIVED: 10_000, CLOSE_WAIT: 300_000, ESTABLISHED: 7_200_000 });
+  });
+});

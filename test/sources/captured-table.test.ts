@@ -32,7 +32,7 @@ describe('capturedAtFromText', () => {
     expect(capturedAtFromText('# captured at 2026-11-21T05:29:18Z — ss -tanoi\nState …')).toBe(Date.parse('2026-11-21T05:29:18Z'));
     expect(capturedAtFromText('\uFEFF# Captured at 2026-11-21T05:29:18+01:00\n')).toBe(Date.parse('2026-11-21T04:29:18Z'));
     expect(capturedAtFromText('State Recv-Q\n# captured at 2026-11-21T05:29:18Z\n')).toBeUndefined();
-    expect(capturedAtFromText('# captured at sometime\n')).toBeUndefined();
+    expect(capturedAtFromText('# captured at sometime\n')).toEqual({ unreadable: '"# captured at sometime": not an RFC 3339 time such as 2026-11-21T05:30:00Z' });
   });
 });
 

@@ -38,6 +38,8 @@ export class SsParser {
   private readonly wildcards: WildcardEvidence = { stars: [], newStyle: false, oldStyle: false, v6AnyPorts: new Set(), mappedPorts: new Set() };
   private current: SocketRow | undefined;
   private recognised = 0;
+  /** Rows of other protocols in `ss -a` output (a Netid column): tcp's part of it may be missing. */
+  private otherNetidRows = 0;
   private lineNumber = 0;
 
   constructor(private readonly options: SsParseOptions = {}) {}
@@ -64,7 +66,10 @@ export class SsParser {
     }
     if (NETIDS.has(word)) {
       this.recognised++;
-      if (word !== 'tcp') return;
+      if (word !== 'tcp') {
+        this.otherNetidRows++;
+        return;
+      }
       start = skipBlanks(line, end);
       end = tokenEnd(line, start);
       word = line.slice(start, end);
@@ -83,6 +88,11 @@ export class SsParser {
     resolveStarWildcards(this.wildcards);
     if (this.recognised === 0 && this.problems.length > 0) {
       throw new UnusableInputError(`not ss output (line ${this.problems[0]?.line}: ${this.problems[0]?.message})`);
+    }
+    // `ss -a` lists every protocol, tcp among the last: other protocols' rows and no tcp row is a
+    // capture cut before its tcp part, or one of other protocols only (-u, -x); neither is an empty table.
+    if (this.otherNetidRows > 0 && this.rows.length === 0 && this.problems.length === 0) {
+      throw new UnusableInputError(`${plural(this.otherNetidRows, 'row')} of other protocols and no tcp row: the tcp part of the table is not in it (cut before it, or captured without -t)`);
     }
     return { rows: this.rows, problems: this.problems };
   }
