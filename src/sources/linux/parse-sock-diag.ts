@@ -323,7 +323,7 @@ export class SockDiagParser {
     // spilled into a separate property array), and each number field a tagged slot, where a whole
     // number is stored inside the object (a field once given a fraction became a boxed double in
     // every row). Undefined fields read as absent (`?? null` in the JSON, skipped by JSON.stringify).
-    return {
+    const row: SocketRow = {
       protocol,
       local: this.endpoint(view, id + 4, family, localPort, localAddress),
       remote: this.endpoint(view, id + 20, family, remotePort, remoteAddress),
@@ -335,9 +335,6 @@ export class SockDiagParser {
       inode,
       // ss -e prints the same cookie as `sk:` in hex.
       cookie: cookieHigh === 0 ? cookieLow.toString(16) : cookieHigh.toString(16) + cookieLow.toString(16).padStart(8, '0'),
-      boundInterface: boundInterface !== 0 ? boundInterface : undefined,
-      // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
-      acceptBacklog: state === TcpState.LISTEN ? sendQueue : undefined,
       timer: timerCode !== 0 ? { name: TIMER_NAMES[timerCode] ?? 'other', remainingMs: view.getUint32(from + 52, le) } : undefined,
       // As ss shows it: the count beside the timer (for a request socket, its SYN/ACK retransmissions).
       retransmits: timerCode !== 0 ? retrans : undefined,
@@ -352,6 +349,13 @@ export class SockDiagParser {
       bytesReceived: tcpInfo?.bytesReceived,
       activity: tcpInfo ? activityOf(state, tcpInfo, this.options.uptimeMs) : undefined,
     };
+    // Set on the few rows that have them, after the literal: a slot in every row would be 8 bytes
+    // a connection each, undefined in nearly all (a heap snapshot at 96,000). A listener is a row
+    // of its own shape (few of them); a socket bound to an interface is rare.
+    // For a listener the kernel reports the accept queue and its limit (sk_ack_backlog / sk_max_ack_backlog).
+    if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
+    if (boundInterface !== 0) row.boundInterface = boundInterface;
+    return row;
   }
 
   /**
@@ -438,9 +442,9 @@ export class SockDiagParser {
     // tcpi_rtt is 0 until the first RTT sample: "no sample yet", left unset as ss does.
     const rtt = this.u32(view, from, length, TI_RTT);
     const rttVar = rtt ? this.u32(view, from, length, TI_RTTVAR) : undefined;
-    info.rtoMs = rto ? rto / 1000 : undefined;
-    info.rttMs = rtt ? rtt / 1000 : undefined;
-    info.rttVarMs = rttVar === undefined ? undefined : rttVar / 1000;
+    info.rtoMs = rto ? msOfMicros(rto) : undefined;
+    info.rttMs = rtt ? msOfMicros(rtt) : undefined;
+    info.rttVarMs = rttVar === undefined ? undefined : msOfMicros(rttVar);
     info.totalRetransmits = this.u32(view, from, length, TI_TOTAL_RETRANS);
     info.backoff = length > TI_BACKOFF ? view.getUint8(from + TI_BACKOFF) : undefined;
     info.unacked = this.u32(view, from, length, TI_UNACKED);
@@ -464,6 +468,27 @@ export class SockDiagParser {
     const le = this.options.littleEndian;
     return view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32;
   }
+}
+
+/**
+ * A fraction of a millisecond (an RTT of 0.035) is a separate 16-byte number object wherever it is
+ * stored, and each division makes a new one: rttMs and rttVarMs were 32 bytes a connection (a heap
+ * snapshot at 96,000). Handed out from here, every row with the same value shares one number.
+ * Whole milliseconds are stored inside the row and need no sharing. Bounded: values counted in
+ * microseconds are many, but a host's RTTs bunch up.
+ */
+const MS_OF_MICROS = new Map<number, number>();
+const MS_OF_MICROS_MAX = 65_536;
+
+/** `micros / 1000`, the same number object for the same fractional value (see MS_OF_MICROS). */
+export function msOfMicros(micros: number): number {
+  if (micros % 1000 === 0) return micros / 1000;
+  let ms = MS_OF_MICROS.get(micros);
+  if (ms === undefined) {
+    if (MS_OF_MICROS.size >= MS_OF_MICROS_MAX) MS_OF_MICROS.clear();
+    MS_OF_MICROS.set(micros, (ms = micros / 1000));
+  }
+  return ms;
 }
 
 /** How far past the last reused row the walk looks for the next one (rows of sockets closed since). */

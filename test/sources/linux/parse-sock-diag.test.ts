@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../../src/core/connection.js';
 import { TcpState } from '../../../src/core/tcp-state.js';
 import { parseSs } from '../../../src/sources/linux/parse-ss.js';
-import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, parseSockDiag, sockDiagRequest } from '../../../src/sources/linux/parse-sock-diag.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, msOfMicros, parseSockDiag, sockDiagRequest } from '../../../src/sources/linux/parse-sock-diag.js';
 import { readFixture, readFixtureBytes } from '../../fixture.js';
 
 // The captures were taken on x86-64 (little-endian), so are the hand-built messages.
@@ -33,13 +33,18 @@ describe('sock_diag dumps captured on Linux 6.18 (scripts/capture-sock-diag.ts)'
     expect(rows.map(comparable).sort()).toEqual(ss.rows.map(comparable).sort());
   });
 
-  it('gives every row one shape (the same own keys in one order) and one endpoint object per endpoint of a dump (issue 15, memory)', () => {
-    // All fields in one literal: no row has a field added later (a separate property array).
-    const keys = Object.keys(v4.rows[0]!).join(',');
-    expect([...v4.rows, ...v6.rows].every((r) => Object.keys(r).join(',') === keys)).toBe(true);
-    expect(keys).toBe(
-      'protocol,local,remote,state,rawState,receiveQueue,sendQueue,uid,inode,cookie,boundInterface,acceptBacklog,timer,retransmits,rtoMs,rttMs,rttVarMs,totalRetransmits,backoff,unacked,lost,bytesSent,bytesReceived,activity',
-    );
+  it('gives every row one shape (the same own keys in one order), a listener its accept backlog after them, and one endpoint object per endpoint of a dump (issue 15, memory)', () => {
+    // All fields in one literal: no connection's row has a field added later (a separate property
+    // array). The accept backlog (listeners only) and the bound interface (rare) are not in it: a
+    // slot undefined in nearly every row was 8 bytes a connection each.
+    const keys =
+      'protocol,local,remote,state,rawState,receiveQueue,sendQueue,uid,inode,cookie,timer,retransmits,rtoMs,rttMs,rttVarMs,totalRetransmits,backoff,unacked,lost,bytesSent,bytesReceived,activity';
+    const all = [...v4.rows, ...v6.rows];
+    expect(all.every((r) => r.boundInterface === undefined)).toBe(true); // none bound in the capture
+    const listeners = all.filter((r) => r.state === TcpState.LISTEN);
+    expect(listeners.length).toBeGreaterThan(0);
+    expect(listeners.every((r) => Object.keys(r).join(',') === `${keys},acceptBacklog` && r.acceptBacklog === r.sendQueue)).toBe(true);
+    expect(all.filter((r) => r.state !== TcpState.LISTEN).every((r) => Object.keys(r).join(',') === keys)).toBe(true);
     // An IPv4 endpoint listed by several rows (a listener's port on both sides of its connections) is one object.
     const byText = new Map<string, Set<object>>();
     for (const row of v4.rows) for (const e of [row.local, row.remote]) byText.set(`${e.address}:${e.port}`, (byText.get(`${e.address}:${e.port}`) ?? new Set()).add(e));
@@ -121,6 +126,8 @@ interface MessageSpec {
   src?: number[];
   dst?: number[];
   cookie?: [number, number];
+  /** idiag_if (0: unbound). */
+  ifindex?: number;
   expires?: number;
   rqueue?: number;
   wqueue?: number;
@@ -149,6 +156,7 @@ function message(spec: MessageSpec): Uint8Array {
   view.setUint16(m + 6, spec.dport ?? 5432, false);
   bytes.set(spec.src ?? [127, 0, 0, 1], m + 8);
   bytes.set(spec.dst ?? [127, 0, 0, 2], m + 24);
+  view.setUint32(m + 40, spec.ifindex ?? 0, true);
   view.setUint32(m + 44, spec.cookie?.[0] ?? 0x1234, true);
   view.setUint32(m + 48, spec.cookie?.[1] ?? 0, true);
   view.setUint32(m + 52, spec.expires ?? 0, true);
@@ -400,6 +408,43 @@ describe('rows of the last dump updated in place (options.previous)', () => {
     expect(second.rows[5]!.timer).toEqual({ name: 'keepalive', remainingMs: 4000 });
     // The fields every row has, in one order: a reused row keeps its shape.
     expect(second.rows.every((r) => Object.keys(r).join(',') === Object.keys(second.rows[2]!).join(','))).toBe(true);
+  });
+
+  it('a bound interface and a listener’s backlog are set after the row’s literal, and kept right when the row is reused', () => {
+    // Written for this test: a socket bound to interface 3, a listener (state 10) with 128 as its backlog, an unbound socket.
+    const options = { littleEndian: true };
+    const firstBytes = concat(message({ sport: 1, ifindex: 3 }), message({ sport: 2, state: 10, wqueue: 128, rqueue: 1 }), message({ sport: 3 }), done());
+    const first = parseSockDiag([firstBytes], options).rows;
+    expect(first.map((r) => [r.boundInterface, r.acceptBacklog])).toEqual([
+      [3, undefined],
+      [undefined, 128],
+      [undefined, undefined],
+    ]);
+    expect(Object.keys(first[2]!)).not.toContain('boundInterface');
+    expect(Object.keys(first[2]!)).not.toContain('acceptBacklog');
+    // Listed again: the first socket unbound, the third bound to 7, the listener's limit raised.
+    const secondBytes = concat(message({ sport: 1 }), message({ sport: 2, state: 10, wqueue: 256, rqueue: 0 }), message({ sport: 3, ifindex: 7 }), done());
+    const parser = new SockDiagParser({ ...options, previous: first });
+    parser.datagram(secondBytes);
+    const second = parser.finish().rows;
+    expect(parser.reused).toBe(3);
+    second.forEach((row, i) => expect(row).toBe(first[i]));
+    expect(second).toEqual(parseSockDiag([secondBytes], options).rows);
+    expect(second.map((r) => [r.boundInterface, r.acceptBacklog])).toEqual([
+      [undefined, undefined],
+      [undefined, 256],
+      [7, undefined],
+    ]);
+  });
+
+  it('tcp_info microseconds in milliseconds: exact, whole ones as whole numbers, past the shared cache’s bound too', () => {
+    expect(msOfMicros(204_000)).toBe(204);
+    expect(msOfMicros(35)).toBe(0.035);
+    expect(msOfMicros(1250)).toBe(1.25);
+    // 70,000 distinct fractional values (more than the cache keeps), each asked twice: always micros / 1000.
+    for (let round = 0; round < 2; round++) for (let us = 1; us <= 70_000; us++) if (msOfMicros(us * 7 + 1) !== (us * 7 + 1) / 1000) throw new Error(`msOfMicros(${us * 7 + 1})`);
+    const rows = parseSockDiag([concat(message({ attributes: [{ type: 2, payload: tcpInfo(232, { rttUs: 35, rtoUs: 201_500 }) }] }), done())], { littleEndian: true }).rows;
+    expect(rows[0]).toMatchObject({ rttMs: 0.035, rtoMs: 201.5 });
   });
 
   it('address texts kept across dumps stay bounded: past 65,536 IPv6 addresses the cache starts again, and every text is still right', () => {
