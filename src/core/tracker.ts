@@ -401,14 +401,30 @@ const NO_EARLIER_STATES: readonly StateTransition[] = Object.freeze([]);
  * never small: five stamps a record were 80 bytes a connection (a heap snapshot at 96,000). Kept
  * as milliseconds from an epoch near them, they are small integers for 2^30 ms (12 days) around it.
  */
-interface Epoch {
+class Epoch {
+  /** This epoch with each dwell source: a record's one slot for both (see Basis). */
+  readonly bases: Readonly<Record<DwellSource, Basis>>;
+
+  constructor(readonly ms: number) {
+    this.bases = { observed: { epoch: this, ms, dwellSource: 'observed' }, kernel: { epoch: this, ms, dwellSource: 'kernel' }, 'lower-bound': { epoch: this, ms, dwellSource: 'lower-bound' } };
+  }
+}
+
+/**
+ * A record's epoch and dwell source in one slot: one object per pair, shared by every record with
+ * both (a few in a process), where two slots were 8 bytes a connection more.
+ */
+interface Basis {
+  readonly epoch: Epoch;
+  /** `epoch.ms`, one step nearer. */
   readonly ms: number;
+  readonly dwellSource: DwellSource;
 }
 
 /** Beyond this distance from its epoch a stamp may no longer be a Smi (2^30: one in every V8 build). */
 const SMI_SPAN_MS = 2 ** 30;
 /** Counted from 0: every number is exact there (a stamp that is no integer, or far off). */
-const ABSOLUTE: Epoch = { ms: 0 };
+const ABSOLUTE = new Epoch(0);
 
 // The epoch new records take: the first stamp the tracker saw, renewed when time has moved half a
 // span past it (so a stamp of any record renewed since is within a span). Only where numbers are
@@ -416,7 +432,7 @@ const ABSOLUTE: Epoch = { ms: 0 };
 let currentEpoch: Epoch | undefined;
 
 function epochFor(now: number): Epoch {
-  if (currentEpoch === undefined || !(Math.abs(now - currentEpoch.ms) < SMI_SPAN_MS / 2)) currentEpoch = Number.isSafeInteger(now) ? { ms: now } : ABSOLUTE;
+  if (currentEpoch === undefined || !(Math.abs(now - currentEpoch.ms) < SMI_SPAN_MS / 2)) currentEpoch = Number.isSafeInteger(now) ? new Epoch(now) : ABSOLUTE;
   return currentEpoch;
 }
 
@@ -432,10 +448,11 @@ function fromEpoch(epoch: Epoch, ms: number): number | undefined {
  * later go to a separate property array: 75 bytes a connection, measured at 100,000). The history
  * keeps only the states before the current one, so the many connections that have stayed in the
  * state they were first seen in share one empty list (a list of one transition each was 122 bytes).
- * The stamps are stored from `epoch` (Epoch); the TrackedConnection fields give them absolute.
+ * The stamps are stored from an epoch (Epoch), kept with the dwell source in one slot (Basis); the
+ * TrackedConnection fields give them absolute.
  */
 class TrackedRecord implements TrackedConnection {
-  private epoch: Epoch;
+  private basis: Basis;
   private firstSeen: number;
   private lastSeen: number;
   private stateSince: number;
@@ -449,7 +466,7 @@ class TrackedRecord implements TrackedConnection {
     firstSeenMs: number,
     lastSeenMs: number,
     stateSinceMs: number,
-    public dwellSource: DwellSource,
+    dwellSource: DwellSource,
     /** Transitions before the current state, oldest first, at most MAX_TRANSITIONS - 1. */
     readonly earlier: readonly StateTransition[],
     lastActivityMs: number | undefined,
@@ -459,7 +476,7 @@ class TrackedRecord implements TrackedConnection {
     // The fields are declared above, so they exist (undefined) before these stores, in that fixed
     // order: V8 then keeps each as a tagged field (a Smi inside the object, a HeapNumber only for
     // the rare stamp that is no small integer), never as a boxed double in every record.
-    this.epoch = ABSOLUTE;
+    this.basis = ABSOLUTE.bases[dwellSource];
     this.firstSeen = 0;
     this.lastSeen = 0;
     this.stateSince = 0;
@@ -474,7 +491,7 @@ class TrackedRecord implements TrackedConnection {
   private setAll(epoch: Epoch, firstSeen: number, lastSeen: number, stateSince: number, lastActivity: number | undefined, lastPeerSegment: number | undefined, enteredAfter: number | undefined): void {
     const exact = (ms: number | undefined) => ms === undefined || fromEpoch(epoch, ms) !== undefined;
     const to = exact(firstSeen) && exact(lastSeen) && exact(stateSince) && exact(lastActivity) && exact(lastPeerSegment) && exact(enteredAfter) ? epoch : ABSOLUTE;
-    this.epoch = to;
+    this.basis = to.bases[this.basis.dwellSource];
     this.firstSeen = firstSeen - to.ms;
     this.lastSeen = lastSeen - to.ms;
     this.stateSince = stateSince - to.ms;
@@ -485,10 +502,10 @@ class TrackedRecord implements TrackedConnection {
 
   /** Stores `ms` for a stamp: relative to the epoch where exact, else after moving the record to one where it is. */
   private relative(ms: number): number {
-    let relative = fromEpoch(this.epoch, ms);
+    let relative = fromEpoch(this.basis.epoch, ms);
     if (relative === undefined || !(Math.abs(relative) < SMI_SPAN_MS)) {
       this.rebase(Number.isSafeInteger(ms) ? epochFor(ms) : ABSOLUTE);
-      relative = fromEpoch(this.epoch, ms);
+      relative = fromEpoch(this.basis.epoch, ms);
       if (relative === undefined) {
         this.rebase(ABSOLUTE);
         relative = ms;
@@ -497,12 +514,20 @@ class TrackedRecord implements TrackedConnection {
     return relative;
   }
 
+  get dwellSource(): DwellSource {
+    return this.basis.dwellSource;
+  }
+
+  set dwellSource(source: DwellSource) {
+    if (source !== this.basis.dwellSource) this.basis = this.basis.epoch.bases[source];
+  }
+
   get firstSeenMs(): number {
-    return this.epoch.ms + this.firstSeen;
+    return this.basis.ms + this.firstSeen;
   }
 
   get lastSeenMs(): number {
-    return this.epoch.ms + this.lastSeen;
+    return this.basis.ms + this.lastSeen;
   }
 
   set lastSeenMs(ms: number) {
@@ -510,7 +535,7 @@ class TrackedRecord implements TrackedConnection {
   }
 
   get stateSinceMs(): number {
-    return this.epoch.ms + this.stateSince;
+    return this.basis.ms + this.stateSince;
   }
 
   set stateSinceMs(ms: number) {
@@ -518,7 +543,7 @@ class TrackedRecord implements TrackedConnection {
   }
 
   get lastActivityMs(): number | undefined {
-    return this.lastActivity === undefined ? undefined : this.epoch.ms + this.lastActivity;
+    return this.lastActivity === undefined ? undefined : this.basis.ms + this.lastActivity;
   }
 
   set lastActivityMs(ms: number | undefined) {
@@ -526,7 +551,7 @@ class TrackedRecord implements TrackedConnection {
   }
 
   get lastPeerSegmentMs(): number | undefined {
-    return this.lastPeerSegment === undefined ? undefined : this.epoch.ms + this.lastPeerSegment;
+    return this.lastPeerSegment === undefined ? undefined : this.basis.ms + this.lastPeerSegment;
   }
 
   set lastPeerSegmentMs(ms: number | undefined) {
@@ -534,7 +559,7 @@ class TrackedRecord implements TrackedConnection {
   }
 
   get enteredAfterMs(): number | undefined {
-    return this.enteredAfter === undefined ? undefined : this.epoch.ms + this.enteredAfter;
+    return this.enteredAfter === undefined ? undefined : this.basis.ms + this.enteredAfter;
   }
 
   set enteredAfterMs(ms: number | undefined) {
