@@ -2,7 +2,7 @@ import { formatAddressBytes, parseAddressBytes, type Endpoint, type Protocol } f
 import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { activityOf, msOfMicros, updateActivity, type TcpInfoValues } from './tcp-info.js';
+import { activityOf, updateActivity, type TcpInfoValues } from './tcp-info.js';
 
 // NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
 //   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
@@ -468,6 +468,27 @@ export class SockDiagParser {
     const le = this.options.littleEndian;
     return view.getUint32(from + offset + (le ? 0 : 4), le) + view.getUint32(from + offset + (le ? 4 : 0), le) * 2 ** 32;
   }
+}
+
+/**
+ * A fraction of a millisecond (an RTT of 0.035) is a separate 16-byte number object wherever it is
+ * stored, and each division makes a new one: rttMs and rttVarMs were 32 bytes a connection (a heap
+ * snapshot at 96,000). Handed out from here, every row with the same value shares one number.
+ * Whole milliseconds are stored inside the row and need no sharing. Bounded: values counted in
+ * microseconds are many, but a host's RTTs bunch up.
+ */
+const MS_OF_MICROS = new Map<number, number>();
+const MS_OF_MICROS_MAX = 65_536;
+
+/** `micros / 1000`, the same number object for the same fractional value (see MS_OF_MICROS). */
+export function msOfMicros(micros: number): number {
+  if (micros % 1000 === 0) return micros / 1000;
+  let ms = MS_OF_MICROS.get(micros);
+  if (ms === undefined) {
+    if (MS_OF_MICROS.size >= MS_OF_MICROS_MAX) MS_OF_MICROS.clear();
+    MS_OF_MICROS.set(micros, (ms = micros / 1000));
+  }
+  return ms;
 }
 
 /** How far past the last reused row the walk looks for the next one (rows of sockets closed since). */

@@ -4,7 +4,7 @@ import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { forEachLine, isBlank, skipBlanks, tokenEnd } from '../../core/text-lines.js';
 import { UnusableInputError } from '../unusable-input.js';
-import { applyTcpInfo, sharedMs } from './tcp-info.js';
+import { applyTcpInfo } from './tcp-info.js';
 import { plural } from '../../core/plural.js';
 
 // iproute2 `ss -tanoie[H]` output: one state line per socket
@@ -362,10 +362,9 @@ function applyInfoLine(row: SocketRow, line: string, options: SsParseOptions): v
   applyTcpInfo(
     row,
     {
-      // Shared by value: a fraction is a 16-byte number object in each row that keeps it (tcp-info.ts msOfMicros).
-      rtoMs: sharedMs(infoNumber(line, 'rto:')),
-      rttMs: sharedMs(infoNumber(line, 'rtt:')),
-      rttVarMs: sharedMs(infoSecond(line, 'rtt:')),
+      rtoMs: infoNumber(line, 'rto:'),
+      rttMs: infoNumber(line, 'rtt:'),
+      rttVarMs: infoSecond(line, 'rtt:'),
       totalRetransmits: infoSecond(line, 'retrans:') ?? 0,
       backoff: infoNumber(line, 'backoff:') ?? 0,
       unacked: infoNumber(line, 'unacked:') ?? 0,

@@ -83,35 +83,3 @@ export function updateActivity(
 function believable(value: number | undefined, uptimeMs: number | undefined): number | undefined {
   return value !== undefined && (uptimeMs === undefined || value <= uptimeMs) ? value : undefined;
 }
-
-/**
- * A fraction of a millisecond (an RTT of 0.035) is a separate 16-byte number object wherever it is
- * stored, and each division makes a new one: rttMs and rttVarMs were 32 bytes a connection (a heap
- * snapshot at 96,000). Handed out from here, every row with the same value shares one number.
- * Whole milliseconds are stored inside the row and need no sharing. Bounded: values counted in
- * microseconds are many, but a host's RTTs bunch up.
- */
-const MS_OF_MICROS = new Map<number, number>();
-const MS_OF_MICROS_MAX = 65_536;
-
-/** `micros / 1000` (tcp_info's µs, whole), the same number object for the same fractional value (see MS_OF_MICROS). */
-export function msOfMicros(micros: number): number {
-  if (micros % 1000 === 0) return micros / 1000;
-  let ms = MS_OF_MICROS.get(micros);
-  if (ms === undefined) {
-    if (MS_OF_MICROS.size >= MS_OF_MICROS_MAX) MS_OF_MICROS.clear();
-    MS_OF_MICROS.set(micros, (ms = micros / 1000));
-  }
-  return ms;
-}
-
-/**
- * `ms` itself, or the same number object for it as msOfMicros gives, where it is a whole number of
- * microseconds (ss prints rtt:0.035/0.017 with at most three decimals): one IEEE division of exact
- * integers is the correctly rounded quotient, so 35 / 1000 read from the text is that number.
- */
-export function sharedMs(ms: number | undefined): number | undefined {
-  if (ms === undefined || Number.isInteger(ms)) return ms;
-  const micros = Math.round(ms * 1000);
-  return micros / 1000 === ms ? msOfMicros(micros) : ms;
-}
