@@ -5,7 +5,7 @@ import { FLAG_KINDS, flaggedOfKind, tallyFlags, type ConnectionView, type Evalua
 import type { Thresholds } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { sanitizeLine } from '../output/sanitize.js';
-import { formatDwell, formatFlag, formatOwner } from '../output/table.js';
+import { formatDwell, formatFlag, formatOwner, formatRemote } from '../output/table.js';
 import type { GroupRow } from './model.js';
 import { maxOf } from '../core/lists.js';
 import { plural } from '../core/plural.js';
@@ -64,12 +64,7 @@ export function connectionColumns(width: number, withNetns = false): Column[] {
   const gaps = fixed.length + 1; // between the columns, addresses included
   const addressWidth = Math.max(12, Math.floor((width - 2 - gaps - fixed.reduce((n, c) => n + c.width, 0)) / 2));
   const [state, ...rest] = fixed;
-  return [
-    state!,
-    { title: 'LOCAL', width: addressWidth, cell: (v) => formatEndpoint(v.row.local) },
-    { title: 'REMOTE', width: addressWidth, cell: (v) => (v.row.state === 'LISTEN' && v.row.remote.port === 0 ? formatEndpoint(v.row.remote).replace(/:0$/, ':*') : formatEndpoint(v.row.remote)) },
-    ...rest,
-  ];
+  return [state!, { title: 'LOCAL', width: addressWidth, cell: (v) => formatEndpoint(v.row.local) }, { title: 'REMOTE', width: addressWidth, cell: (v) => formatRemote(v.row) }, ...rest];
 }
 
 export function connectionHeader(columns: readonly Column[], paint: Paint): string {

@@ -1,4 +1,5 @@
 import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
+import { formatFlow } from './table.js';
 import { formatDuration } from '../core/duration.js';
 import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
 import type { CountFlag } from '../core/policy.js';
@@ -45,9 +46,10 @@ function inNetns(row: Pick<SocketRow, 'netns'>): string {
  * `127.0.0.1:5432 -> 10.0.0.5:40100 in netns web postgres[812]`: the flow, its namespace where
  * `--netns` read it, and its owner where known; what every line about one session names.
  */
-export function flowWithOwner(row: Pick<SocketRow, 'local' | 'remote' | 'netns' | 'pid' | 'process'>): string {
+export function flowWithOwner(row: Pick<SocketRow, 'local' | 'remote' | 'netns' | 'pid' | 'process'> & { state?: SocketRow['state'] }): string {
   const owner = ownerLabel(row);
-  return `${flowText(row)}${inNetns(row)}${owner ? ` ${owner}` : ''}`;
+  // A listener's peer as list prints it (`0.0.0.0:*`), not `0.0.0.0:0`.
+  return `${formatFlow(row)}${inNetns(row)}${owner ? ` ${owner}` : ''}`;
 }
 
 export function formatResetLine({ view, outcome }: ResetResult): string {

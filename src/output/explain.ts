@@ -1,5 +1,5 @@
 import { sessionClassOf } from '../core/tcp-state.js';
-import { flowText, ownerLabel } from '../core/connection.js';
+import { ownerLabel } from '../core/connection.js';
 import { formatEndpoint } from '../core/address.js';
 import type { Finding } from '../core/diagnosis.js';
 import { formatDuration } from '../core/duration.js';
@@ -12,6 +12,7 @@ import { connectionToJson } from './json.js';
 import type { ExplainReport } from '../app/reports.js';
 import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
+import { formatFlow } from './table.js';
 
 // `tcpdwell explain`: the state guide and one connection's whole story, as text. Lines that carry
 // outside text (owner, rule names, the finding) are sanitised one by one.
@@ -42,7 +43,7 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
   const { row, connection, timing, flag } = view;
   const owner = ownerLabel(row) ?? 'no owner found';
   const lines = [
-    sanitizeLine(`${row.state} ${flowText(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`),
+    sanitizeLine(`${row.state} ${formatFlow(row)}  (${row.protocol}${row.inode ? `, inode ${row.inode}` : ''}, ${owner})`),
     `In ${row.state} for ${connection.dwellSource === 'observed' ? '' : 'at least '}${formatDuration(timing.dwellMs)} (${connection.dwellSource})` +
       `${timing.idleMs !== undefined ? `, idle ${formatDuration(timing.idleMs)}` : ''}` +
       // The half-close timer means something only in the half-close states (docs/tcp-facts.md#session-classes).

@@ -46,17 +46,27 @@ export function formatResetText(report: Done): string {
   if (report.dryRun) {
     const n = report.candidates.length;
     for (const view of report.candidates) lines.push(`would end ${describe(view)}`);
-    lines.push(n ? `dry run: ${plural(n, 'session')} would be ended; add --yes to end them` : 'no session matches');
+    const leftAlone = report.untouchable.length;
+    // Sessions selected but never reset (LISTEN, TIME_WAIT…) are there, not absent: said as such.
+    lines.push(
+      n
+        ? `dry run: ${plural(n, 'session')} would be ended; add --yes to end them`
+        : leftAlone
+          ? `dry run: nothing would be ended: ${plural(leftAlone, 'session')} selected, all left alone`
+          : 'no session matches',
+    );
     if (report.needsConfirmation) lines.push(`${report.needsConfirmation}: --yes also needs --count ${n} (or --all)`);
   } else {
     for (const { view, outcome: o } of report.results) {
       lines.push(!o.ended ? `not ended ${describe(view)}: ${o.reason}` : `ended     ${describe(view)}${viaText(o.via)}${o.alreadyGone ? ' (was gone already)' : ''}`);
     }
-    if (!report.results.length) lines.push('no session matches');
-    // Many lines: the counts at the end, where a long run's scrolling leaves the eye.
-    else if (report.results.length + report.untouchable.length > 1) {
+    const selected = report.results.length + report.untouchable.length;
+    if (selected === 0) lines.push('no session matches');
+    // Many lines, or none tried (every one selected left alone: the JSON summary's counts, never
+    // "no session matches"): the counts at the end, where a long run's scrolling leaves the eye.
+    else if (selected > 1 || report.results.length === 0) {
       const { ended, leftAlone, failed } = resetSummary(report);
-      lines.push(`reset: ${plural(report.results.length + report.untouchable.length, 'session')} selected: ${ended} ended, ${leftAlone} left alone, ${failed} failed`);
+      lines.push(`reset: ${plural(selected, 'session')} selected: ${ended} ended, ${leftAlone} left alone, ${failed} failed`);
     }
   }
   return `${lines.map(sanitizeLine).join('\n')}\n`;

@@ -1,7 +1,7 @@
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionView } from '../core/evaluate.js';
-import { netnsText } from '../core/connection.js';
+import { netnsText, type SocketRow } from '../core/connection.js';
 import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 
@@ -24,10 +24,19 @@ export function formatDwell(view: ConnectionView): string {
   return view.connection.dwellSource === 'observed' ? text : `≥${text}`;
 }
 
-// A listener has no peer: show it the way netstat does.
-function formatRemote(view: ConnectionView): string {
-  const { remote, state } = view.row;
+/**
+ * The remote end as every text output prints it: a listener has no peer, and its unspecified one
+ * (port 0) reads `0.0.0.0:*` / `[::]:*`, the way ss and netstat print it (list, reset, watch, the
+ * dashboard alike). JSON keeps the port number.
+ */
+export function formatRemote(row: Pick<SocketRow, 'remote'> & { state?: SocketRow['state'] }): string {
+  const { remote, state } = row;
   return state === 'LISTEN' && remote.port === 0 ? formatEndpoint(remote).replace(/:0$/, ':*') : formatEndpoint(remote);
+}
+
+/** `127.0.0.1:5432 -> 10.0.0.5:40100`, a listener's peer as `formatRemote` prints it: every text line that names a flow. */
+export function formatFlow(row: Pick<SocketRow, 'local' | 'remote'> & { state?: SocketRow['state'] }): string {
+  return `${formatEndpoint(row.local)} -> ${formatRemote(row)}`;
 }
 
 export function formatOwner(view: ConnectionView, ownersHidden: boolean): string {
@@ -67,7 +76,7 @@ function tableCells(view: ConnectionView, options: TableOptions): string[] {
   return [
     view.row.state,
     formatEndpoint(view.row.local),
-    formatRemote(view),
+    formatRemote(view.row),
     formatOwner(view, options.ownersHidden),
     formatDwell(view),
     view.timing.idleMs === undefined ? '-' : formatDuration(view.timing.idleMs),
