@@ -18,6 +18,19 @@ export function requireTable(reading: SourceReading): SourceReading {
   throw new SourceError(`${reading.source} read no socket table${why ? ` (${why})` : ''}`);
 }
 
+/**
+ * Why `procRoot` is not a procfs mount point (procRootProblem), on Linux and for a root other than
+ * /proc; undefined when it is one, or not asked (/proc itself, other systems).
+ */
+export function notProcRootOf(platform: Platform, procRoot: string): Promise<string | undefined> {
+  return platform.os === 'linux' && procRoot !== '/proc' ? procRootProblem(platform, procRoot) : Promise.resolve(undefined);
+}
+
+/** The notice every command gives for a `--proc-root` that is not a procfs mount point (`problem`: notProcRootOf's answer). */
+export function notProcRootNotice(problem: string): string {
+  return `${problem}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`;
+}
+
 /** One read; a parser's "this is not that tool's output" becomes a failed poll, not a crash. */
 async function readFrom(source: SocketSource, platform: Platform, options: SourceOptions, request: ReadRequest | undefined): Promise<SourceReading> {
   try {
@@ -43,11 +56,14 @@ export class SourceSelector implements ReadingProvider {
   private reads: SourceRead[] = [];
   /** `--netns`: the namespace reader everything is delegated to. */
   private readonly netns: ReadingProvider | undefined;
+  /** The check that `--proc-root` is a procfs mount point (checkedProcRoot): made once, by the first read or hostFacts. */
+  private procRootCheck: Promise<string | undefined> | undefined;
   /**
-   * A `--proc-root` that is not a procfs mount point (procRootProblem): null until checked (at the
-   * first read), undefined when it is one. Owners and kernel settings are then not read from it.
+   * Why `--proc-root` is not a procfs mount point, once the check has answered; undefined when it is
+   * one (or before the check, which every read and hostFacts awaits first). Owners and kernel
+   * settings are then not read from it.
    */
-  private notProcRoot: string | undefined | null = null;
+  private notProcRoot: string | undefined;
   readonly pending = 0;
 
   constructor(
@@ -100,7 +116,7 @@ export class SourceSelector implements ReadingProvider {
   }
 
   get ownersUnknown(): string | undefined {
-    return this.netns ? undefined : (this.notProcRoot ?? undefined);
+    return this.netns ? undefined : this.notProcRoot;
   }
 
   /**
@@ -123,11 +139,12 @@ export class SourceSelector implements ReadingProvider {
     return this.ownerFinder.finder;
   }
 
-  hostFacts(): Promise<HostFacts> {
+  async hostFacts(): Promise<HostFacts> {
     if (this.netns) return this.netns.hostFacts();
+    // Asked before the first read too (list --why, the dashboard): the root is checked first.
+    if (await this.checkedProcRoot()) return {};
     const live = this.resolved?.record.live;
-    if (this.notProcRoot) return Promise.resolve({});
-    return live?.capabilities.hostFacts && live.hostFacts ? live.hostFacts(this.platform, this.options) : Promise.resolve({});
+    return live?.capabilities.hostFacts && live.hostFacts ? live.hostFacts(this.platform, this.options) : {};
   }
 
   get lastReads(): readonly SourceRead[] {
@@ -137,7 +154,7 @@ export class SourceSelector implements ReadingProvider {
   async read(request?: ReadRequest): Promise<SourceReading> {
     if (this.netns) return this.netns.read(request);
     this.reads = [];
-    if (this.notProcRoot === null) await this.checkProcRoot();
+    await this.checkedProcRoot();
     if (this.resolved) return this.withNotice(requireTable(await this.timed(this.resolved, request)));
     let lastError: SourceError | undefined;
     for (const candidate of this.candidates) {
@@ -164,13 +181,18 @@ export class SourceSelector implements ReadingProvider {
    * /proc/PID`, README "check") and a copy of the files (tests' trees) also hold; ss and netlink read
    * this namespace's.
    */
-  private async checkProcRoot(): Promise<void> {
-    this.notProcRoot = this.platform.os === 'linux' && this.options.procRoot !== '/proc' ? await procRootProblem(this.platform, this.options.procRoot) : undefined;
-    if (!this.notProcRoot) return;
-    this.ownerFinder?.finder.close?.();
-    this.ownerFinder = undefined;
-    // Said instead of the "gives owners and kernel settings only" notice, which it contradicts.
-    this.pendingNotice = `${this.notProcRoot}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`;
+  private checkedProcRoot(): Promise<string | undefined> {
+    this.procRootCheck ??= notProcRootOf(this.platform, this.options.procRoot).then((problem) => {
+      this.notProcRoot = problem;
+      if (problem) {
+        this.ownerFinder?.finder.close?.();
+        this.ownerFinder = undefined;
+        // Said instead of the "gives owners and kernel settings only" notice, which it contradicts.
+        this.pendingNotice = notProcRootNotice(problem);
+      }
+      return problem;
+    });
+    return this.procRootCheck;
   }
 
   close(): void {

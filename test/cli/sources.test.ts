@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
-import { FakePlatform, fakeContext } from '../fake-platform.js';
+import { FakePlatform, fakeContext, parkSocketsHost } from '../fake-platform.js';
 
 async function sources(platform: FakePlatform, json = true) {
   const context = fakeContext(platform);
@@ -80,5 +80,21 @@ describe('tcpdwell sources in 80 columns (issue 16.14)', () => {
       expect(out.split('\n').filter((line) => [...line].length > 80)).toEqual([]);
       expect(out).toMatch(os === 'linux' ? /\nss +no +owners: inode/ : /\nnetstat +no +owners: PID column[^]*netstat -n -p TCP exited with 1/);
     }
+  });
+});
+
+describe('tcpdwell sources --proc-root that is not a procfs mount point', () => {
+  it('says so on stderr, in the words the other commands use (notProcRoot); a procfs root is not named', async () => {
+    const platform = parkSocketsHost();
+    const context = fakeContext(platform);
+    const code = await runCli(['sources', '--json', '--proc-root', '/proc/4242'], context, '0.1.0');
+    expect(code).toBe(0);
+    expect(JSON.parse(context.out())).toHaveLength(7);
+    expect(context.err()).toBe(
+      "tcpdwell: --proc-root /proc/4242 is one process's directory, not a procfs mount point (for that process's network namespace use --netns 4242): owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read\n",
+    );
+    const fine = fakeContext(parkSocketsHost());
+    expect(await runCli(['sources', '--proc-root', '/proc'], fine, '0.1.0')).toBe(0);
+    expect(fine.err()).toBe('');
   });
 });

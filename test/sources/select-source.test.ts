@@ -78,6 +78,18 @@ describe('a --proc-root that is not a procfs mount point (/proc/PID, a plain dir
     selector.close();
   });
 
+  it('kernel settings asked for before the first read (list --why, the dashboard) are not read there either', async () => {
+    const platform = parkSocketsHost();
+    platform.files.set('/proc/4242/sys/net/ipv4/tcp_fin_timeout', '60\n');
+    const selector = new SourceSelector('procfs', platform, { procRoot: '/proc/4242' });
+    expect(await selector.hostFacts()).toEqual({});
+    expect(selector.ownersUnknown).toBe(PID_DIR);
+    // Checked once: the first reading still says so, and the directory is listed once.
+    platform.files.set('/proc/4242/net/tcp', readFixture('linux-proc-net-tcp-jc.txt'));
+    expect((await selector.read()).notices[0]).toBe(`${PID_DIR}: owners are unknown (not looked up; PID/PROCESS shows - for every socket) and kernel settings are not read`);
+    expect(platform.listed.filter((path) => path === '/proc/4242')).toHaveLength(1);
+  });
+
   it('procfs: the table under it is still read (one process\'s namespace, README "check"), and the notice said once', async () => {
     const platform = parkSocketsHost();
     platform.files.set('/proc/4242/net/tcp', readFixture('linux-proc-net-tcp-jc.txt'));
