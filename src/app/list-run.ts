@@ -3,6 +3,7 @@ import type { ConnectionView } from '../core/evaluate.js';
 import type { Policy } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import type { Monitor, PollOutcome } from './monitor.js';
+import { SourceError } from '../sources/source.js';
 import type { ListReport } from './reports.js';
 import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
 
@@ -20,12 +21,15 @@ export interface ListRequest {
   selects(view: ConnectionView): boolean;
   /** Whether a row needs its owner looked up for the selection (before owners are known). */
   needsOwnerToSelect(view: ConnectionView): boolean;
+  /** The selection matches owners (`--process`, `--pid`): with owners unknown it cannot be judged (requireOwnersKnown). */
+  selectsByOwner: boolean;
   /** Kernel settings for the diagnosis (empty when they do not describe the rows' host). */
   facts: HostFacts;
 }
 
 /** The rows of one poll that succeeded (`outcome.ok`), as `list` shows them. */
 export async function listPoll(monitor: Monitor, outcome: PollOutcome, request: ListRequest): Promise<ListReport> {
+  if (request.selectsByOwner) requireOwnersKnown(monitor);
   // Owners only for rows that are shown, and with --why for every CLOSE_WAIT (a leak is counted per process).
   const needsOwner = (view: ConnectionView) => request.needsOwnerToSelect(view) || (request.why && view.row.state === TcpState.CLOSE_WAIT);
   const { evaluation, ownersHidden } = await monitor.evaluate(request.policy, { window: (e) => e.views.filter(needsOwner) });
@@ -64,4 +68,15 @@ export async function runListPolls(monitor: Monitor, timing: ListTiming, handler
   });
   const end = await loop.run({ poll: () => pollThrough(monitor), reportFailure: handlers.reportFailure, onPoll: handlers.onPoll });
   return end.last?.ok === true;
+}
+
+/**
+ * Fail closed: a selection by process (`--process`, `--pid`) over a source whose owners are unknown
+ * (Monitor.ownersUnknown: a `--proc-root` that is not a procfs mount point) would match nothing, and
+ * "no session matches" would be unproven. Throws SourceError (exit 3) naming why; `list` and
+ * `reset` call it after their poll, when the source has checked.
+ */
+export function requireOwnersKnown(monitor: Pick<Monitor, 'ownersUnknown'>): void {
+  const why = monitor.ownersUnknown;
+  if (why) throw new SourceError(`the selection matches processes (--process, --pid), but ${why}: owners are unknown`);
 }

@@ -156,6 +156,15 @@ export class Monitor {
     return this.provider.describesThisHost;
   }
 
+  /**
+   * Why owners cannot be known where the source would look them up (a `--proc-root` that is not
+   * one), once the source has checked (at its first read); undefined otherwise. A selection or rule
+   * by process then cannot be judged: nothing would match, which is not "none there".
+   */
+  get ownersUnknown(): string | undefined {
+    return this.provider.ownersUnknown;
+  }
+
   /** Kernel settings of the host the rows came from, where the source gives them ({} offline or on Windows). */
   hostFacts(): Promise<HostFacts> {
     return this.provider.hostFacts();

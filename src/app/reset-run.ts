@@ -4,6 +4,7 @@ import type { Policy } from '../core/policy.js';
 import type { Platform } from '../platform/platform.js';
 import { resetRefusal, socketEnder } from '../sources/end-socket.js';
 import type { Monitor } from './monitor.js';
+import { requireOwnersKnown } from './list-run.js';
 import type { TcpState } from '../core/tcp-state.js';
 import type { EndOutcome, ResetReport, ResetResult } from './reports.js';
 
@@ -23,12 +24,15 @@ export interface ResetRequest {
   selects(view: ConnectionView): boolean;
   /** Whether a row needs its owner looked up for the selection (before owners are known). */
   needsOwnerToSelect(view: ConnectionView): boolean;
+  /** The selection matches owners (`--process`, `--pid`): with owners unknown it cannot be judged (list-run requireOwnersKnown). */
+  selectsByOwner: boolean;
   /** Why `selected` out of every `endable` session is too broad for --yes alone; undefined when it is not. */
   tooBroad(selected: readonly ConnectionView[], endable: readonly ConnectionView[]): string | undefined;
 }
 
 /** Reset over the table of the monitor's last poll, which succeeded. */
 export async function runResetUseCase(monitor: Monitor, platform: Platform, request: ResetRequest): Promise<ResetReport> {
+  if (request.selectsByOwner) requireOwnersKnown(monitor);
   const { evaluation } = await monitor.evaluate(request.policy, { window: (e) => e.views.filter((v) => request.needsOwnerToSelect(v)) });
   const selected = evaluation.views.filter((v) => request.selects(v));
   const untouchable: { view: ConnectionView; reason: string }[] = [];

@@ -527,3 +527,37 @@ describe('a --proc-root that is not a procfs mount point, with rules on process 
     });
   });
 });
+
+describe('a --proc-root that is not a procfs mount point, with a selection by process (--process, --pid)', () => {
+  const NOT_PROC_ROOT = "--proc-root /proc/4242 is one process's directory, not a procfs mount point (for that process's network namespace use --netns 4242)";
+  const run = async (argv: string[]) => {
+    const context = fakeContext(parkSocketsHost());
+    const code = await runCli([...argv, '--source', 'ss'], context, '0.1.0');
+    return { code, out: context.out(), err: context.err() };
+  };
+
+  it('list and reset end UNKNOWN (exit 3) naming why, never "no session matches" with exit 0', async () => {
+    // Under /proc python3 (pid 4242) is found: the selection is not empty there.
+    const found = await run(['list', '--process', 'python3']);
+    expect(found.code).toBe(0);
+    expect(found.out).toContain('4242/python3');
+    for (const argv of [
+      ['list', '--process', 'python3'],
+      ['list', '--json', '--pid', '4242'],
+      ['reset', '--process', 'python3'],
+      ['reset', '--yes', '--pid', '4242', '--json'],
+    ]) {
+      const { code, out, err } = await run([...argv, '--proc-root', '/proc/4242']);
+      expect({ argv, code, out }).toEqual({ argv, code: 3, out: '' });
+      expect(err).toContain(`tcpdwell: the selection matches processes (--process, --pid), but ${NOT_PROC_ROOT}: owners are unknown\n`);
+      expect(err).not.toContain('no session matches');
+    }
+  });
+
+  it('a selection that needs no owner still lists (with the notice)', async () => {
+    const { code, out, err } = await run(['list', '--state', 'CLOSE_WAIT', '--proc-root', '/proc/4242']);
+    expect(code).toBe(0);
+    expect(out).toContain('CLOSE_WAIT');
+    expect(err).toContain('owners are unknown (not looked up');
+  });
+});

@@ -174,6 +174,21 @@ describe('sources: fallback and failure', () => {
     expect(one.err).toContain('cannot read /proc/net/tcp: permission denied');
   });
 
+  it('reset says what list says of a table it could not read: its sessions were not selected (a notice, not silence)', async () => {
+    const denied = Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', denied);
+    for (const argv of [
+      ['reset', '--source', 'procfs', '--state', 'CLOSE_WAIT'],
+      ['reset', '--source', 'procfs', '--state', 'CLOSE_WAIT', '--json'],
+    ]) {
+      const { code, err } = await run(argv);
+      expect(code).toBe(0);
+      expect(err).toContain('tcpdwell: cannot read /proc/net/tcp6: permission denied');
+      expect(err).toContain('tcpdwell: the tcp6 table was not read: no session there is selected\n');
+    }
+  });
+
   it('check: a table it could not read makes "nothing flagged" UNKNOWN (exit 3); a flag the other table proves stands', async () => {
     const denied = Object.assign(new Error('EACCES'), { code: 'EACCES' });
     // tcp6 readable and empty (the kernel's header alone), tcp denied: nothing flagged is not proven.

@@ -30,6 +30,7 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
     facts: options.why ? await monitor.hostFacts() : {},
     selects: everyRow ? () => true : (view: ConnectionView) => selects(options.selection, view),
     needsOwnerToSelect: everyRow ? () => true : (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
+    selectsByOwner: byOwner,
   };
   const notice = noticeReporter(context);
   // One poll, or with --watch one every interval until Ctrl-C or --iterations; the exit follows the

@@ -3,7 +3,7 @@ import { runResetUseCase } from '../../app/reset-run.js';
 import type { ConnectionView } from '../../core/evaluate.js';
 import { writeJson } from '../../output/json-text.js';
 import { formatResetText, resetReportToJson } from '../../output/reset.js';
-import { reportPollFailure, type CliContext } from '../context.js';
+import { noticeReporter, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { UsageError, type ResetOptions } from '../parse-command-line.js';
@@ -24,6 +24,11 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
       reportPollFailure(context, outcome);
       return ExitCode.UNKNOWN;
     }
+    // What list says on stderr (lines skipped, a table or namespace not read, a --proc-root that is
+    // not one) reset says too: a session there was not selected, which is not "none there".
+    const notice = noticeReporter(context);
+    for (const text of outcome.notices) notice(text);
+    for (const part of outcome.unread ?? []) notice(`${part}: no session there is selected`);
     const byOwner = selectionNeedsOwners(options.selection);
     const report = await runResetUseCase(monitor, context.platform, {
       policy,
@@ -32,6 +37,7 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
       count: options.count,
       selects: (view: ConnectionView) => selects(options.selection, view),
       needsOwnerToSelect: (view: ConnectionView) => byOwner || selectsWithoutOwner(options.selection, view),
+      selectsByOwner: byOwner,
       tooBroad: resetTooBroad,
     });
     // A confirmation that does not fit the selection: nothing was ended.
