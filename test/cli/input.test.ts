@@ -272,3 +272,32 @@ describe('--input of a router whose flows sit in a flowtable (conntrack -L)', ()
     expect(err).not.toContain('malformed');
   });
 });
+
+describe('--input: one 4-tuple listed twice in one captured table', () => {
+  // The ss fixture with two of its lines repeated, as written for the test: the CLOSE-WAIT flow
+  // again as ESTAB (a table taken mid-change, or one 4-tuple in use twice), an ESTAB flow again as is.
+  const original = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt').split('\n');
+  const closeWait = original.findIndex((l) => l.startsWith('CLOSE-WAIT 1      0               127.0.0.1:34928'));
+  const estab = original.findIndex((l) => l.startsWith('ESTAB      0      0               127.0.0.1:44865'));
+  const doubled = [...original, original[closeWait]!.replace('CLOSE-WAIT', 'ESTAB     '), original[closeWait + 1]!, original[estab]!, original[estab + 1]!].join('\n');
+
+  it('is counted and named in a notice, never merged silently; the first row is the one kept', async () => {
+    platform.files.set('/captures/doubled.txt', doubled);
+    const { code, out, err } = await run(['list', '--input', '/captures/doubled.txt', '--json']);
+    expect(code).toBe(0);
+    const rows = JSON.parse(out) as JsonRow[];
+    expect(rows.filter((r) => r.local.port === 34928).map((r) => r.state)).toEqual(['CLOSE_WAIT']);
+    expect(err).toContain(
+      'tcpdwell: /captures/doubled.txt: 2 rows repeat a 4-tuple listed earlier in the table, and only the first is kept (first: tcp 127.0.0.1:34928 -> 127.0.0.1:46103, ESTABLISHED after CLOSE_WAIT): a table taken while it changed, or one 4-tuple in use twice\n',
+    );
+    // The capture without repeats says nothing of the kind.
+    platform.files.set('/captures/once.txt', original.join('\n'));
+    expect((await run(['list', '--input', '/captures/once.txt'])).err).not.toContain('repeat');
+  });
+
+  it('check --json carries it among its notices', async () => {
+    platform.files.set('/captures/doubled.txt', doubled);
+    const { out } = await run(['check', '--input', '/captures/doubled.txt', '--json']);
+    expect((JSON.parse(out) as { notices: string[] }).notices.some((n) => n.startsWith('/captures/doubled.txt: 2 rows repeat a 4-tuple'))).toBe(true);
+  });
+});
