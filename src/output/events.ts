@@ -1,6 +1,6 @@
 import type { FlaggedEvent, MonitorEvent } from '../app/event-stream.js';
 import type { AlertNotification } from '../core/alerts.js';
-import { netnsText, type SocketRow } from '../core/connection.js';
+import { netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
 import { formatDuration, formatThreshold } from '../core/duration.js';
 import type { Owner } from '../core/evaluate.js';
 import { plural } from '../core/plural.js';
@@ -122,14 +122,14 @@ export function formatEventLine(event: MonitorEvent, owner?: Owner): string {
 }
 
 function eventText(event: MonitorEvent, owner: Owner | undefined): string {
-  const row = (r: SocketRow) => withOwner(r, owner);
+  const flow = (r: SocketRow) => flowWithKeptOwner(r, owner);
   switch (event.type) {
     case 'opened':
-      return `opened  ${event.connection.row.state} ${flowWithOwner(row(event.connection.row))}`;
+      return `opened  ${event.connection.row.state} ${flow(event.connection.row)}`;
     case 'state-changed':
-      return `changed ${event.from} -> ${event.to} ${flowWithOwner(row(event.connection.row))}`;
+      return `changed ${event.from} -> ${event.to} ${flow(event.connection.row)}`;
     case 'closed':
-      return `closed  ${flowWithOwner(row(event.connection.row))} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
+      return `closed  ${flow(event.connection.row)} after ${seconds(event.lifetimeMs)}s, last ${event.lastState}`;
     case 'flagged':
       return flaggedText(event, owner);
     case 'resolved': {
@@ -150,6 +150,22 @@ function withOwner(row: SocketRow, owner: Owner | undefined): SocketRow {
 }
 
 /**
+ * Whether `owner`, kept by `watch` from an earlier poll, is not the row's owner now: the row carries
+ * none and its inode is 0, so no file, and no process, holds the socket (an orphan: LAST_ACK or
+ * FIN_WAIT after close(), docs/tcp-facts.md#procnettcp-and-tcp6). A rule on process names did not
+ * apply to it, so the line must not name the owner as if it held it now.
+ */
+function ownerIsFormer(row: SocketRow, owner: Owner | undefined): owner is Owner {
+  return owner !== undefined && row.pid === undefined && row.inode === 0;
+}
+
+/** The flow and its owner: the kept owner of an orphaned socket as the last one (`(no process holds it now; last held by python3[812])`). */
+function flowWithKeptOwner(row: SocketRow, owner: Owner | undefined): string {
+  if (ownerIsFormer(row, owner)) return `${flowWithOwner(row)} (no process holds it now; last held by ${ownerLabel(owner)})`;
+  return flowWithOwner(withOwner(row, owner));
+}
+
+/**
  * `WARNING half-close: CLOSE_WAIT a -> b python3[812] half-close timer 1m5s > 1m, 2m in state (rule
  * default, dwell kernel)`: the owner where known, what was measured against which threshold, and
  * how the dwell is known (observed entering the state, the kernel's counters, or a lower bound
@@ -164,7 +180,7 @@ function flaggedText(event: FlaggedEvent, owner: Owner | undefined): string {
   if (view && flag && flag.kind !== 'count') {
     const measure = measureName(view, flag.kind);
     const dwell = measure === 'in state' || view.timing.dwellMs === flag.measured ? '' : `, ${formatDuration(view.timing.dwellMs)} in state`;
-    return `${head}: ${view.row.state} ${flowWithOwner(withOwner(view.row, owner))} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
+    return `${head}: ${view.row.state} ${flowWithKeptOwner(view.row, owner)} ${measure} ${formatDuration(flag.measured)} > ${formatDuration(flag.thresholdMs)}${dwell} (rule ${flag.rule}, dwell ${view.connection.dwellSource})`;
   }
   if (current && n.kind === 'count') return `${head}: ${n.subject} > ${current.threshold} (rule ${current.rule})`;
   return `${head}: ${n.subject}`;
