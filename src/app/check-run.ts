@@ -75,7 +75,7 @@ export async function runCheckUseCase(request: CheckRequest, ports: CheckPorts):
     const monitor = await ports.openMonitor(loaded?.history?.tracker);
     try {
       const state = stateFile && table && loaded ? { file: stateFile, table, book: loaded.book } : undefined;
-      return await checkThrough(monitor, request, ports, { state, stateNotes, reported: loaded?.history?.alerts ?? [], outbox: loaded?.history?.outbox ?? [] });
+      return await checkThrough(monitor, request, ports, { wanted: stateFile !== undefined, state, stateNotes, reported: loaded?.history?.alerts ?? [], outbox: loaded?.history?.outbox ?? [] });
     } finally {
       monitor.close();
     }
@@ -85,6 +85,8 @@ export async function runCheckUseCase(request: CheckRequest, ports: CheckPorts):
 }
 
 interface History {
+  /** A state file was asked for (not `--no-state`, `--input`, or `--window` alone): history is to be kept. */
+  wanted: boolean;
   /** Where history is kept, and which table's section this run reads and writes. */
   state: { file: StateFile; table: TableIdentity; book: StateBook } | undefined;
   stateNotes: string[];
@@ -137,8 +139,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     unproven.push(`${plural(unknownState.length, 'session')} in a state tcpdwell does not know (${words}): not judged`);
   }
   const proven: CheckStatus = outcome.ok ? statusOf(readNow) : 'unknown';
-  const status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
-  const errors = outcome.error ? [outcome.error] : unproven;
+  let status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
+  const errors = outcome.error ? [outcome.error] : [...unproven];
   // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's
   // order; each flagged session's finding is made when the report prints it, not all kept at once.
   const diagnosis = diagnoseFlagged(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
@@ -168,10 +170,20 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   });
   const deliveries: Delivery[] = channels.results.map((r) => r.delivery);
   if (channels.orphaned > 0) history.stateNotes.push(`${plural(channels.orphaned, 'undelivered notification')} of notifiers no longer in the config dropped`);
+  let saved = false;
   if (history.state) {
     const { file, table, book } = history.state;
     book.record(table, { tracker: monitor.tracker, alerts: reconciled.reported, outbox: channels.backlogs, source: outcome.source }, ports.platform.nowMs());
-    await saveState(file, book.encode(ports.platform.nowMs()), history.stateNotes);
+    saved = await saveState(file, book.encode(ports.platform.nowMs()), history.stateNotes);
+  }
+  // Fail closed: a state file asked for and not saved (its directory read-only or full, the file
+  // unreadable, the table unidentified) loses this run's history, so the next run cannot tell what
+  // is new or how long a session has dwelt; one that keeps failing never sees a dwell grow. "OK" is
+  // then not proven: UNKNOWN. A warning or critical this run proves stands (the note says why).
+  const historyLost = history.wanted && !saved;
+  if (historyLost && status === 'ok') {
+    status = 'unknown';
+    errors.push(`nothing flagged, but this run's history was not saved (see the state file note): the next run cannot tell what is new or how long a session has dwelt`);
   }
   return {
     status,
@@ -212,13 +224,20 @@ async function lockState(stateFile: StateFile, notes: string[]): Promise<void> {
   }
 }
 
-/** A state file that cannot be saved (full, read-only) is one note; the report still goes out. */
-async function saveState(stateFile: StateFile, text: string, notes: string[]): Promise<void> {
+/**
+ * Saves the state file; whether it was written. One that cannot be saved (full, read-only) is one
+ * note, and one that lock or read found must not be written (they noted why) is not: the report
+ * still goes out, and the caller decides what an unsaved history costs its status.
+ */
+async function saveState(stateFile: StateFile, text: string, notes: string[]): Promise<boolean> {
+  if (!stateFile.writable) return false;
   try {
     await stateFile.write(text);
+    return true;
   } catch (error) {
     if (!(error instanceof StateFileUnusableError)) throw error;
     notes.push(error.message);
+    return false;
   }
 }
 

@@ -12,7 +12,11 @@ export const ExitCode = {
   OK: 0,
   WARNING: 1,
   CRITICAL: 2,
-  /** The socket table could not be read (watch/serve: no poll succeeded before the end), or another run holds the state file. */
+  /**
+   * The socket table could not be read (watch/serve: no poll succeeded before the end), or another
+   * run holds the state file; check: nothing flagged, but part of the table was not read or this
+   * run's history was not saved; list/reset: a selection by process where owners are unknown.
+   */
   UNKNOWN: 3,
   /** Bad command line: unknown flag or source, malformed duration, state or port. */
   USAGE: 64,

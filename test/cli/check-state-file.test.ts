@@ -162,3 +162,36 @@ describe('explain --state-file reads only regular files', () => {
     expect(result.out).not.toBe('');
   });
 });
+
+describe('check whose history could not be saved: OK is not proven (UNKNOWN, exit 3)', () => {
+  const UNSAVED =
+    "tcpdwell UNKNOWN - nothing flagged, but this run's history was not saved (see the state file note): the next run cannot tell what is new or how long a session has dwelt (source ss)";
+
+  it('nothing flagged and a state directory that cannot be created: UNKNOWN with the reason, in text, JSON and Nagios', async () => {
+    const file = join(dir, 'state');
+    await writeFile(file, 'not a directory');
+    const path = join(file, 'check.json');
+    const text = await run(['check', '--state-file', path]);
+    expect(text.code).toBe(3);
+    expect(text.out).toBe(`${UNSAVED}\n`);
+    expect(text.err).toMatch(/^tcpdwell: state directory .*\/state cannot be created \((EEXIST|ENOTDIR): [^)]*\); history is not kept this run\n$/);
+    const json = await run(['check', '--state-file', path, '--json']);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.out)).toMatchObject({ status: 'unknown', flagged: [], errors: [expect.stringMatching(/^nothing flagged, but this run's history was not saved/)] });
+    const nagios = await run(['check', '--state-file', path, '--format', 'nagios']);
+    expect(nagios.code).toBe(3);
+    expect(nagios.out.split('\n')[0]).toMatch(/^TCPDWELL UNKNOWN - nothing flagged, but this run's history was not saved/);
+  });
+
+  it('nothing flagged with a state file saved: OK (exit 0), silent; --no-state keeps none and is OK too', async () => {
+    expect(await run(['check', '--state-file', join(dir, 'check.json')])).toEqual({ code: 0, out: '', err: '' });
+    expect(await run(['check', '--no-state'])).toEqual({ code: 0, out: '', err: '' });
+  });
+
+  it('a warning the table proves stands (exit 1), with the note', async () => {
+    const file = join(dir, 'state');
+    await writeFile(file, 'not a directory');
+    const result = await check(join(file, 'check.json'));
+    expect(result.code).toBe(1);
+  });
+});

@@ -91,30 +91,33 @@ describe.skipIf(skipReason !== undefined)('the state file on real file systems a
     return out;
   }
 
-  it('a read-only state directory: the report, exit 0, one note in the Nagios long output; the file is kept', async () => {
+  // Behaviour changed (session 10): nothing flagged with history not saved is UNKNOWN (exit 3), not OK.
+  it('a read-only state directory: the report (UNKNOWN, exit 3: OK is not proven), one note in the Nagios long output; the file is kept', async () => {
     const out = await outDir('ro-out');
     const stateDir = await outDir('ro');
     const setup = `mount -t tmpfs -o size=1m,mode=0700 tcpdwell-statefile-ro "$STATE_DIR"\ncp "$SEED" "$STATE_DIR/check.json"\nmount -o remount,ro "$STATE_DIR"`;
     const run = await inNamespaces(setup, { STATE_DIR: stateDir, SEED: seed, OUT: out }, ['check', '--source', 'procfs', '--format', 'nagios', '--state-file', join(stateDir, 'check.json')]);
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expect(run.code).toBe(3);
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TCPDWELL OK - nothing flagged of 0 connections \| /);
+    expect(lines[0]).toBe(
+      `TCPDWELL UNKNOWN - nothing flagged, but this run's history was not saved (see the state file note): the next run cannot tell what is new or how long a session has dwelt (source procfs)`,
+    );
     expect(lines.slice(1)).toEqual([`cannot lock state file ${join(stateDir, 'check.json')} (EROFS: read-only file system); history is read but not saved this run`]);
     expect(await readFile(join(out, 'check.json'), 'utf8')).toBe(seedText);
     expect(await readFile(join(out, '.listing'), 'utf8')).toBe('check.json\n');
     expect(await readdir(stateDir)).toEqual([]); // the mount went with the namespace
   }, 30_000);
 
-  it('a full state directory: the report, exit 0, one note; the previous file is kept and no temporary is left', async () => {
+  it('a full state directory: the report (UNKNOWN, exit 3), one note; the previous file is kept and no temporary is left', async () => {
     const out = await outDir('full-out');
     const stateDir = await outDir('full');
     const setup = `mount -t tmpfs -o size=256k,mode=0700 tcpdwell-statefile-full "$STATE_DIR"\ncp "$SEED" "$STATE_DIR/check.json"\ndd if=/dev/zero of="$STATE_DIR/filler" bs=4096 2>/dev/null || true`;
     const path = join(stateDir, 'check.json');
     const run = await inNamespaces(setup, { STATE_DIR: stateDir, SEED: seed, OUT: out }, ['check', '--source', 'procfs', '--state-file', path]);
     expect(run).toEqual({
-      code: 0,
-      stdout: '',
+      code: 3,
+      stdout: `tcpdwell UNKNOWN - nothing flagged, but this run's history was not saved (see the state file note): the next run cannot tell what is new or how long a session has dwelt (source procfs)\n`,
       stderr: `tcpdwell: cannot save state file ${path} (ENOSPC: no space left on device); the previous file is kept, and this run's history and alerts are not recorded\n`,
     });
     expect(await readFile(join(out, 'check.json'), 'utf8')).toBe(seedText);
@@ -146,7 +149,7 @@ describe.skipIf(skipReason !== undefined)('the state file on real file systems a
     expect(run).toEqual({ code: 78, stdout: '', stderr: `tcpdwell: refusing state directory ${theirs}: owned by uid ${NOBODY}, not by the running user (uid 0)\n` });
   }, 30_000);
 
-  it('a state file its own (unprivileged) user cannot read: the report, a note, and the file is not replaced', async () => {
+  it('a state file its own (unprivileged) user cannot read: the report (UNKNOWN, exit 3), a note, and the file is not replaced', async () => {
     const mine = join(scratch, 'nobody-state');
     await mkdir(mine, { mode: 0o700 });
     const path = join(mine, 'check.json');
@@ -155,8 +158,8 @@ describe.skipIf(skipReason !== undefined)('the state file on real file systems a
     await chown(path, NOBODY, NOBODY);
     const run = await inNamespaces('', { HOME: mine }, ['check', '--source', 'procfs', '--state-file', path], NOBODY);
     expect(run).toEqual({
-      code: 0,
-      stdout: '',
+      code: 3,
+      stdout: `tcpdwell UNKNOWN - nothing flagged, but this run's history was not saved (see the state file note): the next run cannot tell what is new or how long a session has dwelt (source procfs)\n`,
       stderr: `tcpdwell: cannot read state file ${path} (EACCES: permission denied); starting without history, the file is left as it is\n`,
     });
     expect(await readFile(path, 'utf8')).toBe(seedText);
