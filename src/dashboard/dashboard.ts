@@ -58,6 +58,11 @@ export interface DashboardSettings {
   afterPoll?: (outcome: PollOutcome, evaluation: Evaluation | undefined) => Promise<void>;
   /** Time for the poll loop; the real clock unless a test gives another. */
   clock?: PollClock;
+  /**
+   * Given, once the terminal is restored, every source notice the header said (each once, oldest
+   * first): the front end writes them to stderr, as list, watch and serve say theirs.
+   */
+  reportNotices?: (notices: readonly string[]) => void;
 }
 
 const BAR_STATES: [string, string][] = [
@@ -95,15 +100,21 @@ export async function runDashboard(settings: DashboardSettings, io: DashboardIo)
     }
   };
   process.once('exit', restore);
+  let dashboard: Dashboard | undefined;
   try {
-    const dashboard = new Dashboard(screen, settings, io);
+    dashboard = new Dashboard(screen, settings, io);
     await dashboard.run();
     return dashboard.tableRead ? 'ok' : 'nothing-read';
   } finally {
     process.removeListener('exit', restore);
     restore();
+    // Written after the terminal is back: on the alternate screen they would be drawn over.
+    if (dashboard?.notices.length) settings.reportNotices?.(dashboard.notices);
   }
 }
+
+/** At most this many distinct notices are kept (a long run of changing ones: the oldest go). */
+const MAX_NOTICES = 256;
 
 class Dashboard {
   private state: DashboardState;
@@ -125,6 +136,10 @@ class Dashboard {
   tableRead = false;
   private lastOutcome: PollOutcome | undefined;
   private failure: string | undefined;
+  /** Every distinct source notice said since the start, oldest first (the header shows the latest). */
+  readonly notices: string[] = [];
+  /** What the poll whose data is shown could not read (PollOutcome.unread); empty: all read. */
+  private unread: readonly string[] = [];
   /** Whose owners the last evaluation looked up: every row's, or these keys' (and the flagged). */
   private ownersLookedUp: 'all' | ReadonlySet<string> = new Set();
   /** An evaluation (a poll's, or an owner lookup between polls) under way: they never overlap. */
@@ -219,9 +234,11 @@ class Dashboard {
   private async onPoll(outcome: PollOutcome): Promise<void> {
     if (this.stopped) return;
     this.lastOutcome = outcome;
+    this.addNotices(outcome.notices);
     if (outcome.ok) {
       this.failure = undefined;
       this.tableRead = true;
+      this.unread = outcome.unread ?? [];
       const evaluation = await this.evaluate();
       this.trend.add(outcome.takenAtMs, evaluation);
       await this.settings.afterPoll?.(outcome, evaluation);
@@ -235,6 +252,16 @@ class Dashboard {
     if (this.settings.monitor.replaysCaptures && this.settings.monitor.pendingCaptures === 0) this.dispatchQuietly({ type: 'pause' });
     this.draw();
     this.lookUpOwnersIfMissing();
+  }
+
+  /** Keeps each notice once (the latest said goes last, where the header shows it). */
+  private addNotices(texts: readonly string[]): void {
+    for (const text of texts) {
+      const at = this.notices.indexOf(text);
+      if (at >= 0) this.notices.splice(at, 1);
+      else if (this.notices.length >= MAX_NOTICES) this.notices.shift();
+      this.notices.push(text);
+    }
   }
 
   /**
@@ -365,6 +392,8 @@ class Dashboard {
         ...(this.lastOutcome ? { lastPollCostMs: this.lastOutcome.durationMs } : {}),
         ...(this.evaluation ? { evaluation: this.evaluation } : {}),
         ...(this.failure ? { failure: this.failure } : {}),
+        unread: this.unread,
+        notices: this.notices,
         thresholds: this.settings.policy.warning,
         sort: this.state.sort,
       },

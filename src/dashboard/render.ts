@@ -124,6 +124,13 @@ export interface HeaderInput {
   thresholds: Thresholds;
   /** Why the last poll failed, when it did: the data shown is older. */
   failure?: string;
+  /**
+   * The parts of the table the poll shown could not read (PollOutcome.unread: a protocol's table,
+   * network namespaces): the counts are of what was read, so they are never drawn as an all-clear.
+   */
+  unread?: readonly string[];
+  /** The source notices said since the start (lines skipped, a --proc-root that is not one, a fallback…), oldest first. */
+  notices?: readonly string[];
   sort: string;
 }
 
@@ -145,16 +152,31 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   const limit = (ms: number) => (ms === Infinity ? 'off' : formatDuration(ms));
   const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
   // Before any table was read there is nothing to count: zeros would read as all clear (fail closed).
+  // Fail closed: counts of a table read in part say so first, so no zero reads as an all-clear.
+  const partial = h.evaluation && h.unread?.length ? `NOT ALL READ (${h.unread.join('; ')}): ` : '';
   const flagged = h.evaluation
-    ? `${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`
+    ? `${partial}${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`
     : h.failure
       ? 'no socket table read yet: nothing is counted'
       : 'first poll running… nothing is counted yet';
   const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
   const anyFlagged = halfOpen + halfClose + idle + countFlags > 0;
-  const lines = [paint(fit(first, width), 'bold'), anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width)), escapeTags(fit(limits, width))];
+  const flaggedLine = partial ? paint(fit(flagged, width), 'red') : anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width));
+  const lines = [paint(fit(first, width), 'bold'), flaggedLine, escapeTags(fit(limits, width))];
+  // One line above the rest, at most (the layout gives the header 4): a failed poll, else the notices.
   if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — ${h.evaluation ? `showing the data of ${when}` : 'nothing read yet'}`, width), 'red'));
+  else if (h.notices?.length) lines.unshift(paint(fit(noticeLine(h.notices), width), 'yellow'));
   return lines;
+}
+
+/**
+ * The header's notice line: how many notices were said and the latest (each is written to stderr
+ * in full when the dashboard ends: the line is cut to the terminal's width).
+ */
+export function noticeLine(notices: readonly string[]): string {
+  const latest = notices[notices.length - 1]!;
+  // The count first: a long notice is cut at the terminal's edge.
+  return notices.length === 1 ? `notice: ${latest}` : `${notices.length} notices (all on stderr when the dashboard ends), the latest: ${latest}`;
 }
 
 /** State counts as text bars (`ESTB ██████ 7`): the distribution chart without colour. */

@@ -1,6 +1,6 @@
 import { EventStream } from '../../app/event-stream.js';
 import { runDashboard } from '../../dashboard/dashboard.js';
-import { canDrawFullScreen, pollClock, type CliContext } from '../context.js';
+import { canDrawFullScreen, noticeReporter, pollClock, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import { censusIntervalOf, UsageError, type DashboardOptions } from '../parse-command-line.js';
@@ -25,6 +25,11 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
         clock: pollClock(context),
         facts: await monitor.hostFacts(),
         ...(log && events ? { afterPoll: (outcome, evaluation) => log.write(events.next(outcome, evaluation)) } : {}),
+        // Said in the header while it runs, and on stderr once the terminal is back, as list says them.
+        reportNotices: (notices) => {
+          const notice = noticeReporter(context);
+          for (const text of notices) notice(text);
+        },
       },
       {
         input: terminal.input,
