@@ -189,6 +189,21 @@ describe('sources: fallback and failure', () => {
     }
   });
 
+  it('explain of a connection not in a table read in part: UNKNOWN (exit 3) naming what was not read, not "no such connection" (exit 1)', async () => {
+    const denied = Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', denied);
+    const partial = await run(['explain', '10.9.9.9:5432-10.9.9.8:40100', '--source', 'procfs']);
+    expect(partial.code).toBe(3);
+    expect(partial.err).toContain('tcpdwell: cannot read /proc/net/tcp6: permission denied\n');
+    expect(partial.err).toContain('(the tcp6 table was not read: it may be there)\n');
+    // Every table read: not there is exit 1, as before.
+    platform.files.set('/proc/net/tcp6', PROC_TCP6);
+    const whole = await run(['explain', '10.9.9.9:5432-10.9.9.8:40100', '--source', 'procfs']);
+    expect(whole.code).toBe(1);
+    expect(whole.err).not.toContain('not read');
+  });
+
   it('check: a table it could not read makes "nothing flagged" UNKNOWN (exit 3); a flag the other table proves stands', async () => {
     const denied = Object.assign(new Error('EACCES'), { code: 'EACCES' });
     // tcp6 readable and empty (the kernel's header alone), tcp denied: nothing flagged is not proven.

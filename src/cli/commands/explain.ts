@@ -1,7 +1,7 @@
 import { explainConnection, readExplainHistory } from '../../app/explain-run.js';
 import { explainToJson, formatExplainNotFound, formatExplainText, formatStateGuide, formatStateList, stateGuideToJson } from '../../output/explain.js';
 import { sanitizeLine } from '../../output/sanitize.js';
-import { reportPollFailure, type CliContext } from '../context.js';
+import { noticeReporter, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPolicy } from '../load-policy.js';
 import { pollThrough } from '../../app/poll-loop.js';
@@ -29,10 +29,15 @@ export async function runExplain(options: ExplainOptions, context: CliContext): 
       reportPollFailure(context, outcome);
       return ExitCode.UNKNOWN;
     }
+    // The reading's notices (lines skipped, a table or namespace not read), as list says them.
+    const notice = noticeReporter(context);
+    for (const text of outcome.notices) notice(text);
     const report = await explainConnection(monitor, policy, target);
     if (!report.found) {
-      context.stderr.write(`tcpdwell: ${formatExplainNotFound(report)}\n`);
-      // Not in what was read proves nothing when some input was not read.
+      // Not in what was read proves nothing when some input, or part of the live table, was not read.
+      const unread = outcome.unread ?? [];
+      context.stderr.write(`tcpdwell: ${formatExplainNotFound(report)}${unread.length ? sanitizeLine(` (${unread.join('; ')}: it may be there)`) : ''}\n`);
+      if (unread.length > 0) return ExitCode.UNKNOWN;
       return monitor.skippedInput.length > 0 ? exitCodeForSkippedInput(monitor, ExitCode.OK) : ExitCode.WARNING;
     }
     context.stdout.write(options.json ? explainToJson(report) : formatExplainText(report));
