@@ -15,10 +15,22 @@ export interface ConnectionView {
   /** The latest row, with its owner where it was resolved. */
   row: SocketRow;
   timing: ConnectionTiming;
+  /**
+   * The connection's own flag (half-open, half-close, idle) where it has one; else, where it is a
+   * member of a group over a count limit, that membership (`kind: 'count'`, the same object as
+   * `countFlag`). So `flag` is set exactly when the connection is flagged at all, and `flag.kind`
+   * names its own flag wherever one exists: a count rule never hides it (its severity is its own;
+   * severityOfView gives the higher of the two).
+   */
   flag?: Flag | CountMembership;
+  /**
+   * Its membership in a group over a count limit (the most severe such group where it is in
+   * several), whether or not it has a flag of its own; undefined when it is in none.
+   */
+  countFlag?: CountMembership;
 }
 
-/** A connection flagged only because its group is over a count threshold. */
+/** A connection's membership in a group over a count threshold. */
 export interface CountMembership {
   kind: 'count';
   severity: CountFlag['severity'];
@@ -92,7 +104,11 @@ export function newViewPool(): ViewPool {
   return new WeakMap();
 }
 
-/** Evaluates every tracked connection at `now`: timing, per-session flag, count flags. */
+/**
+ * Evaluates every tracked connection at `now`: timing, per-session flag, count flags. A member of
+ * a group over a count limit keeps its own flag in `flag` and has the membership in `countFlag`
+ * (ConnectionView.flag).
+ */
 export function evaluateAll(state: TrackerState, now: number, policy: Policy, options: EvaluateOptions = {}): Evaluation {
   const { ownership, ranked = true, views: pool } = options;
   // Sized once: grown by push, a 100,000-row array is copied ~25 times, and each copy past 128 KB
@@ -108,8 +124,8 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
       view.row = row;
       writeTiming(connection, now, view.timing);
     } else {
-      // In a pool, the flag's place is made at once: the view keeps one shape when it gains or loses a flag.
-      view = pool ? { connection, row, timing: timingOf(connection, now), flag: undefined } : { connection, row, timing: timingOf(connection, now) };
+      // In a pool, the flags' places are made at once: the view keeps one shape when it gains or loses a flag.
+      view = pool ? { connection, row, timing: timingOf(connection, now), flag: undefined, countFlag: undefined } : { connection, row, timing: timingOf(connection, now) };
       pool?.set(connection, view);
     }
     const timing = view.timing;
@@ -119,6 +135,7 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
     measures.idleMs = timing.idleMs;
     const flag = evaluateConnection(policy, measures);
     if (flag || pool) view.flag = flag;
+    if (pool) view.countFlag = undefined;
     views[count++] = view;
   }
   const countFlags =
@@ -131,17 +148,21 @@ export function evaluateAll(state: TrackerState, now: number, policy: Policy, op
   if (countFlags.length > 0) {
     const byKey = new Map(views.map((v) => [v.connection.key, v]));
     for (const countFlag of countFlags) {
+      // One membership for the group's members (nothing changes it once made).
+      const membership: CountMembership = {
+        kind: 'count',
+        severity: countFlag.severity,
+        rule: countFlag.rule,
+        group: countFlag.group,
+        count: countFlag.count,
+        thresholdCount: countFlag.thresholdCount,
+      };
       for (const key of countFlag.members) {
         const view = byKey.get(key);
-        if (!view || (view.flag && SEVERITY_RANK[view.flag.severity] >= SEVERITY_RANK[countFlag.severity])) continue;
-        view.flag = {
-          kind: 'count',
-          severity: countFlag.severity,
-          rule: countFlag.rule,
-          group: countFlag.group,
-          count: countFlag.count,
-          thresholdCount: countFlag.thresholdCount,
-        };
+        // The most severe group a connection is in (the first of equals); its own flag stays.
+        if (!view || (view.countFlag && SEVERITY_RANK[view.countFlag.severity] >= SEVERITY_RANK[countFlag.severity])) continue;
+        view.countFlag = membership;
+        if (!view.flag || view.flag.kind === 'count') view.flag = membership;
       }
     }
   }
@@ -161,8 +182,8 @@ export interface EvaluatedConnection {
   halfCloseTimerMs: number;
   idleMs: number | undefined;
   /**
-   * The connection's own flag (evaluateConnection), as evaluateAll gives it before count rules:
-   * one object for every call too (copy what you keep).
+   * The connection's own flag (evaluateConnection), as evaluateAll gives it wherever it has one
+   * (count rules never replace it there): one object for every call too (copy what you keep).
    */
   flag: Flag | undefined;
 }
@@ -172,8 +193,8 @@ export interface EvaluatedConnection {
  * without a view or timing object per connection: for front ends that only count (serve's metrics).
  * At 100,000 connections evaluateAll allocates two objects a connection at every poll (~10 MB),
  * which outlive a scavenge and are promoted, so the old generation grew by that at each poll.
- * `visit` gets one reused object. Count rules are not applied (a member's flag may become a count
- * membership): with `policy.counts` set, callers use evaluateAll.
+ * `visit` gets one reused object. Count rules are not applied (no `countFlag`, and a connection
+ * flagged only as a group member is not flagged here): with `policy.counts` set, callers use evaluateAll.
  */
 export function forEachEvaluated(state: TrackerState, now: number, policy: Policy, visit: (evaluated: EvaluatedConnection) => void): void {
   const measures: Measures = { row: undefined as unknown as SocketRow, dwellMs: 0, halfCloseTimerMs: 0, idleMs: undefined };
@@ -235,7 +256,7 @@ export function sortViews(views: ConnectionView[]): ConnectionView[] {
     const view = views[i]!;
     const { row } = view.connection;
     const at = i * SORT_COLUMNS;
-    keys[at] = view.flag ? SEVERITY_RANK[view.flag.severity] : 0;
+    keys[at] = severityRankOfView(view);
     keys[at + 1] = Math.floor(view.connection.stateSinceMs / 1000);
     locals[i] = row.local.address;
     writeSortAddress(row.local.address, keys, at + 2);
@@ -307,6 +328,23 @@ export function rankFlaggedFirst(views: readonly ConnectionView[], alsoRanked: (
   sortViews(front);
   for (let i = 0; i < rest.length; i++) front.push(rest[i]!);
   return { views: front, ranked };
+}
+
+/**
+ * The higher of a view's own flag's severity and its count membership's (undefined: not flagged):
+ * what orders and colours a row. A session flagged warning in a group gone critical is critical
+ * here, while `flag.severity` stays its own.
+ */
+export function severityOfView(view: Pick<ConnectionView, 'flag' | 'countFlag'>): Severity | undefined {
+  const rank = severityRankOfView(view);
+  return rank === 0 ? undefined : rank === SEVERITY_RANK.critical ? 'critical' : 'warning';
+}
+
+/** severityOfView as SEVERITY_RANK's number, 0 when not flagged. */
+function severityRankOfView(view: Pick<ConnectionView, 'flag' | 'countFlag'>): number {
+  const own = view.flag ? SEVERITY_RANK[view.flag.severity] : 0;
+  const group = view.countFlag ? SEVERITY_RANK[view.countFlag.severity] : 0;
+  return own > group ? own : group;
 }
 
 export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';

@@ -1,7 +1,7 @@
 import { netnsText } from '../core/connection.js';
 import { formatEndpoint } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
-import { FLAG_KINDS, flaggedOfKind, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
+import { FLAG_KINDS, flaggedOfKind, severityOfView, tallyFlags, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import type { Thresholds } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { sanitizeLine } from '../output/sanitize.js';
@@ -75,8 +75,9 @@ export function connectionHeader(columns: readonly Column[], paint: Paint): stri
 export function connectionLine(view: ConnectionView, columns: readonly Column[], selected: boolean, paint: Paint): string {
   const text = columns.map((c) => fit(c.cell(view), c.width)).join(' ');
   if (selected) return paint(text, 'inverse');
-  if (!view.flag) return escapeTags(text);
-  return paint(text, view.flag.severity === 'critical' ? 'red' : 'yellow');
+  const severity = severityOfView(view);
+  if (!severity) return escapeTags(text);
+  return paint(text, severity === 'critical' ? 'red' : 'yellow');
 }
 
 // Most telling first: a narrow terminal keeps the leak and dead-upstream columns.

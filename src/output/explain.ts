@@ -54,7 +54,10 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
     if (thresholds.criticalMs !== undefined) limits.push(`critical above ${formatDuration(thresholds.criticalMs)}`);
     lines.push(sanitizeLine(`Threshold: ${thresholds.kind} ${limits.join(', ')} (rule ${thresholds.rule})`));
   }
-  lines.push(flag ? `Flagged: ${flag.severity} ${flag.kind}` : 'Not flagged');
+  const group = view.countFlag;
+  // A member of a group over a count limit with a flag of its own: both are said.
+  const alsoGroup = group && flag && flag.kind !== 'count' ? sanitizeLine(`; in a group over a count limit: ${group.severity} count (${group.count} in ${group.group}, rule ${group.rule})`) : '';
+  lines.push(flag ? `Flagged: ${flag.severity} ${flag.kind}${alsoGroup}` : 'Not flagged');
   lines.push('', `Finding: ${formatFinding(finding).trimStart()}`, '', 'History:');
   for (const t of connection.transitions) lines.push(`  ${new Date(t.atMs).toISOString()}  ${t.state}`);
   lines.push('', formatStateGuide(row.state));

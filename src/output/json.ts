@@ -26,7 +26,7 @@ const ISO_TEXTS_KEPT = 4096;
 const isoTexts = new Map<number, string>();
 
 export function connectionToJson(view: ConnectionView) {
-  const { row, connection, timing, flag } = view;
+  const { row, connection, timing, flag, countFlag } = view;
   return {
     protocol: row.protocol,
     local: { address: row.local.address, port: row.local.port },
@@ -57,6 +57,8 @@ export function connectionToJson(view: ConnectionView) {
         ? { kind: flag.kind, severity: flag.severity, thresholdSeconds: null, measuredSeconds: null, rule: flag.rule, group: flag.group, count: flag.count, thresholdCount: flag.thresholdCount }
         : { kind: flag.kind, severity: flag.severity, thresholdSeconds: seconds(flag.thresholdMs), measuredSeconds: seconds(flag.measured), rule: flag.rule }
       : null,
+    // Added: its group over a count limit, beside its own flag (which `flag` keeps where it has one).
+    countFlag: countFlag ? { kind: countFlag.kind, severity: countFlag.severity, rule: countFlag.rule, group: countFlag.group, count: countFlag.count, thresholdCount: countFlag.thresholdCount } : null,
   };
 }
 

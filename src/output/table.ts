@@ -46,11 +46,14 @@ export function formatOwner(view: ConnectionView, ownersHidden: boolean): string
   return ownersHidden ? '(no access)' : '-';
 }
 
+/** `half-close!`, `count!! (6 in 127.0.0.1)`, or both where a session flagged on its own is in a group over a count limit. */
 export function formatFlag(view: ConnectionView): string {
-  const flag = view.flag;
+  const { flag, countFlag } = view;
   if (!flag) return '';
-  const mark = flag.severity === 'critical' ? '!!' : '!';
-  return flag.kind === 'count' ? `count${mark} (${flag.count} in ${flag.group})` : `${flag.kind}${mark}`;
+  const mark = (severity: string) => (severity === 'critical' ? '!!' : '!');
+  const group = countFlag ?? (flag.kind === 'count' ? flag : undefined);
+  const count = group ? `count${mark(group.severity)} (${group.count} in ${group.group})` : '';
+  return flag.kind === 'count' ? count : `${flag.kind}${mark(flag.severity)}${count ? ` ${count}` : ''}`;
 }
 
 /** Whether the rows come from more than one network namespace (`--netns`): the table then names each row's. */
