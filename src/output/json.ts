@@ -58,7 +58,9 @@ export function connectionToJson(view: ConnectionView) {
         : { kind: flag.kind, severity: flag.severity, thresholdSeconds: seconds(flag.thresholdMs), measuredSeconds: seconds(flag.measured), rule: flag.rule }
       : null,
     // Added: its group over a count limit, beside its own flag (which `flag` keeps where it has one).
-    countFlag: countFlag ? { kind: countFlag.kind, severity: countFlag.severity, rule: countFlag.rule, group: countFlag.group, count: countFlag.count, thresholdCount: countFlag.thresholdCount } : null,
+    countFlag: countFlag
+      ? { kind: countFlag.kind, severity: countFlag.severity, rule: countFlag.rule, group: countFlag.group, count: countFlag.count, thresholdCount: countFlag.thresholdCount }
+      : null,
   };
 }
 
