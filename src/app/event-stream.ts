@@ -15,11 +15,11 @@ import type { PollOutcome } from './monitor.js';
 export type MonitorEvent = TrackerEvent | FlaggedEvent | ResolvedEvent | PollFailedEvent | NetnsGoneEvent;
 export type MonitorEventType = MonitorEvent['type'];
 
-/** A session or count group crossed a threshold (or its severity rose: `notification.change` is `escalated`). */
+/** A session or count group crossed a threshold (or its severity changed: `notification.change` is `escalated` or `deescalated`). */
 export interface FlaggedEvent {
   type: 'flagged';
   atMs: number;
-  /** `change` is `flagged` or `escalated`; `current` is set. */
+  /** `change` is `flagged`, `escalated` or `deescalated`; `current` is set. */
   notification: AlertNotification;
   /** The flagged session as evaluated at this poll (owner where looked up, timing): absent for a count group. */
   view?: ConnectionView;
@@ -55,7 +55,7 @@ export interface NetnsGoneEvent {
 
 /**
  * Turns successive polls into events: the tracker's, and flagged / resolved from the alert
- * lifecycle (flagged once, again only when it escalates; never reminders). A failed poll gives one
+ * lifecycle (flagged once, again only when its severity changes; never reminders). A failed poll gives one
  * poll-failed for a run of failures. Memory is the set of current flags only, and a session still
  * flagged as it was costs no new object a poll (AlertLedger).
  */
@@ -86,7 +86,7 @@ export class EventStream {
    * next(outcome, evaluation) for a poll evaluated without a view per connection: `each` is
    * forEachEvaluated over this poll's tracker (no count rules, so none apply), and `visit` sees
    * every connection it hands over too, in the same pass. A view is made only for a session
-   * whose notification is printed (flagged or escalated), so a session still flagged as it was
+   * whose notification is printed (flagged, escalated or deescalated), so a session still flagged as it was
    * costs nothing a poll.
    */
   nextEach(outcome: PollOutcome, each: (visit: (evaluated: EvaluatedConnection) => void) => void, visit?: (evaluated: EvaluatedConnection) => void): MonitorEvent[] {

@@ -45,7 +45,7 @@ export interface CheckReport {
   measurementNotes: string[];
   /** Why history was not read or will not be kept: one line each, never fatal. */
   stateNotes: string[];
-  /** What is new since the runs before (flagged, reminder, escalated, resolved). */
+  /** What is new since the runs before (flagged, reminder, escalated, deescalated, resolved). */
   notifications: AlertNotification[];
   /** Each notifier's result; a failed one's notifications are sent again next run. */
   deliveries: Delivery[];

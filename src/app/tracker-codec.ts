@@ -82,7 +82,7 @@ const currentAlert = z.object({
   dwellMs: z.number().optional(),
 });
 const notification = z.object({
-  change: z.enum(['flagged', 'escalated', 'reminder', 'resolved']),
+  change: z.enum(['flagged', 'escalated', 'deescalated', 'reminder', 'resolved']),
   key: z.string(),
   kind: flagKind,
   severity,

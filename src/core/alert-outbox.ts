@@ -24,7 +24,7 @@ export interface Outbox {
 /**
  * A channel's backlog with this run's notifications (produced at `nowMs`) added, oldest first.
  * Reminders are coalesced, since each only says "still flagged": for a key with a flagged,
- * escalated or resolved notification waiting, its reminders add nothing and are dropped; otherwise
+ * escalated, deescalated or resolved notification waiting, its reminders add nothing and are dropped; otherwise
  * only the latest reminder is kept. Nothing else is merged: a flagged and a resolved of one key both
  * stay, as the receiver was told neither. Past `cap`, the oldest are dropped and counted.
  */

@@ -5,7 +5,8 @@ import { SEVERITY_RANK, type CountFlag, type Flag, type FlagKind, type Severity 
 
 // The alert lifecycle behind `check` (and the event log): what was already reported, so that a
 // stuck session is reported once when it crosses its threshold, again only after the renotify
-// interval or when its severity rises, and once more, as resolved, when it clears. Pure.
+// interval or when its severity changes (rises or falls), and once more, as resolved, when it
+// clears. Pure.
 
 /** Something flagged right now: a session, or a group over a count threshold. */
 export interface CurrentAlert {
@@ -38,7 +39,11 @@ export interface ReportedAlert {
   runsFlagged?: number;
 }
 
-export type AlertChange = 'flagged' | 'escalated' | 'reminder' | 'resolved';
+/**
+ * `escalated`: its severity rose (warning → critical); `deescalated` (added): it fell (critical →
+ * warning) and it is still flagged. Either is told at once, whatever the renotify interval.
+ */
+export type AlertChange = 'flagged' | 'escalated' | 'deescalated' | 'reminder' | 'resolved';
 
 export interface AlertNotification {
   change: AlertChange;
@@ -81,18 +86,24 @@ export function reconcileAlerts(previous: readonly ReportedAlert[], current: rea
       notifications.push(notificationOf('flagged', alert, nowMs));
       continue;
     }
-    const escalated = SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity];
+    const change = severityChange(alert.severity, old.severity);
     const due = nowMs - old.lastNotifiedMs >= renotifyMs;
-    if (escalated || due) {
+    if (change || due) {
+      // A severity that fell is told, and remembered, so rising again notifies again.
       reported.push(seen(reportedOf(alert, old.firstFlaggedMs, nowMs), alert, nowMs, old));
-      notifications.push(notificationOf(escalated ? 'escalated' : 'reminder', alert, old.firstFlaggedMs));
+      notifications.push(notificationOf(change ?? 'reminder', alert, old.firstFlaggedMs));
     } else {
-      // A severity that fell back is remembered, so rising again notifies again.
       reported.push(seen(reportedOf(alert, old.firstFlaggedMs, old.lastNotifiedMs), alert, nowMs, old));
     }
   }
   for (const gone of before.values()) notifications.push(resolvedOf(gone));
   return { reported, notifications };
+}
+
+/** `escalated` when `now` outranks `before`, `deescalated` when it is outranked, else undefined. */
+function severityChange(now: Severity, before: Severity): 'escalated' | 'deescalated' | undefined {
+  const difference = SEVERITY_RANK[now] - SEVERITY_RANK[before];
+  return difference > 0 ? 'escalated' : difference < 0 ? 'deescalated' : undefined;
 }
 
 // Records and notifications are built as one literal each, not spread from a shared base: at
@@ -104,7 +115,7 @@ function reportedOf(alert: CurrentAlert, firstFlaggedMs: number, lastNotifiedMs:
   return { key: alert.key, kind: alert.kind, severity: alert.severity, subject: alert.subject, firstFlaggedMs, lastNotifiedMs };
 }
 
-function notificationOf(change: 'flagged' | 'escalated' | 'reminder', alert: CurrentAlert, firstFlaggedMs: number): AlertNotification {
+function notificationOf(change: Exclude<AlertChange, 'resolved'>, alert: CurrentAlert, firstFlaggedMs: number): AlertNotification {
   return { change, key: alert.key, kind: alert.kind, severity: alert.severity, subject: alert.subject, firstFlaggedMs, current: alert };
 }
 
@@ -284,7 +295,7 @@ export class AlertLedger {
 
   /**
    * A session flagged on its own this round (`dwellMs`: its timing's). True when this sight
-   * notifies (flagged or escalated; a reminder): the caller then keeps what it prints of it.
+   * notifies (flagged, escalated or deescalated; a reminder): the caller then keeps what it prints of it.
    */
   session(key: string, row: SocketRow, flag: Flag, dwellMs: number): boolean {
     const { round, nowMs } = this;
@@ -294,15 +305,14 @@ export class AlertLedger {
       this.replace(entry, sessionAlert(key, row, flag, dwellMs));
       return true;
     }
-    const escalated = SEVERITY_RANK[flag.severity] > SEVERITY_RANK[old.severity];
+    const change = severityChange(flag.severity, old.severity);
     const due = nowMs - old.lastNotifiedMs >= this.renotifyMs;
-    if (escalated || due || !entry.own) {
+    if (change || due || !entry.own) {
       // Told again (or a record handed in): what reconcileAlerts does, objects and all.
-      this.keep(entry, sessionAlert(key, row, flag, dwellMs), escalated, due);
-      return escalated || due;
+      this.keep(entry, sessionAlert(key, row, flag, dwellMs), change, due);
+      return change !== undefined || due;
     }
-    // Still flagged as reported: the record is updated in place, nothing is built.
-    old.severity = flag.severity;
+    // Still flagged as reported, at the severity reported: the record is updated in place, nothing is built.
     old.lastSeenMs = nowMs;
     old.lastDwellMs = dwellMs;
     if (old.runsFlagged !== undefined) old.runsFlagged++;
@@ -320,7 +330,7 @@ export class AlertLedger {
       const entry = this.entries.get(alert.key);
       const old = entry?.record;
       if (!entry || !old || old.kind !== 'count' || entry.seenInRound === round) this.replace(entry, alert);
-      else this.keep(entry, alert, SEVERITY_RANK[alert.severity] > SEVERITY_RANK[old.severity], nowMs - old.lastNotifiedMs >= this.renotifyMs);
+      else this.keep(entry, alert, severityChange(alert.severity, old.severity), nowMs - old.lastNotifiedMs >= this.renotifyMs);
     }
     const notifications = this.notifications;
     // Gone: in the order they were reported in, as reconcileAlerts tells them.
@@ -352,12 +362,13 @@ export class AlertLedger {
     this.notifications.push(notificationOf('flagged', alert, nowMs));
   }
 
-  /** The same alert seen again, as reconcileAlerts records it: a new record, and a notification if escalated or due. */
-  private keep(entry: LedgerEntry, alert: CurrentAlert, escalated: boolean, due: boolean): void {
+  /** The same alert seen again, as reconcileAlerts records it: a new record, and a notification if its severity changed or it is due. */
+  private keep(entry: LedgerEntry, alert: CurrentAlert, change: 'escalated' | 'deescalated' | undefined, due: boolean): void {
     const { round, nowMs } = this;
     const old = entry.record;
-    const record = seen(reportedOf(alert, old.firstFlaggedMs, escalated || due ? nowMs : old.lastNotifiedMs), alert, nowMs, old);
-    if (escalated || due) this.notifications.push(notificationOf(escalated ? 'escalated' : 'reminder', alert, old.firstFlaggedMs));
+    const told = change !== undefined || due;
+    const record = seen(reportedOf(alert, old.firstFlaggedMs, told ? nowMs : old.lastNotifiedMs), alert, nowMs, old);
+    if (told) this.notifications.push(notificationOf(change ?? 'reminder', alert, old.firstFlaggedMs));
     entry.record = record;
     entry.seenInRound = round;
     entry.own = true;

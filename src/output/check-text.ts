@@ -122,7 +122,7 @@ export function formatCheckText(r: CheckReport, all: boolean): string[] {
       const view = viewByKey.get(n.key);
       const count = countByKey.get(n.key);
       const line = view ? formatFlaggedLine(view, why(view)) : count ? formatCountLine(count) : undefined;
-      if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : line);
+      if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : n.change === 'deescalated' ? `${line} [down from critical]` : line);
     }
   }
   appendAll(

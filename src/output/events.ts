@@ -36,7 +36,19 @@ export type EventJson =
   | ({ event: 'opened' } & ConnectionEventJson & { state: string; firstSight: boolean })
   | ({ event: 'state-changed' } & ConnectionEventJson & { from: string; to: string })
   | ({ event: 'closed' } & ConnectionEventJson & { lastState: string; lifetimeSeconds: number; bytesSent: number | null; bytesReceived: number | null })
-  | { event: 'flagged'; at: string; kind: string; severity: string; subject: string; key: string; escalated: boolean; measured: number | null; threshold: number | null; rule: string | null }
+  | {
+      event: 'flagged';
+      at: string;
+      kind: string;
+      severity: string;
+      subject: string;
+      key: string;
+      escalated: boolean;
+      measured: number | null;
+      threshold: number | null;
+      rule: string | null;
+      deescalated?: true;
+    }
   | { event: 'resolved'; at: string; kind: string; severity: string; subject: string; key: string; flaggedSeconds: number; dwellSeconds: number | null }
   | { event: 'poll-failed'; at: string; source: string; error: string }
   | { event: 'netns-gone'; at: string; netns: ReturnType<typeof netnsToJson>; closed: number };
@@ -109,6 +121,8 @@ function flaggedToJson(n: AlertNotification, atMs: number): EventJson {
     measured: n.current?.measured ?? null,
     threshold: n.current?.threshold ?? null,
     rule: n.current?.rule ?? null,
+    // Added, on a fall only (the lines of every other change stay as released): its severity fell and it is still flagged.
+    ...(n.change === 'deescalated' ? { deescalated: true as const } : {}),
   };
 }
 
@@ -173,7 +187,7 @@ function flowWithKeptOwner(row: SocketRow, owner: Owner | undefined): string {
  */
 function flaggedText(event: FlaggedEvent, owner: Owner | undefined): string {
   const n = event.notification;
-  const head = `${n.severity.toUpperCase()} ${n.kind}${n.change === 'escalated' ? ' (escalated)' : ''}`;
+  const head = `${n.severity.toUpperCase()} ${n.kind}${n.change === 'escalated' ? ' (escalated)' : n.change === 'deescalated' ? ' (down from critical)' : ''}`;
   const current = n.current;
   const view = event.view;
   const flag = view?.flag;

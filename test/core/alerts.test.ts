@@ -48,7 +48,7 @@ describe('reconcileAlerts', () => {
     ).toEqual([['flagged warning a'], [], ['reminder warning a'], [], ['reminder warning a']]);
   });
 
-  it('a rise in severity notifies at once; a fall does not, and rising again notifies again', () => {
+  it('a rise in severity notifies at once; so does a fall (session 8 break-it pass: it was silent), and rising again notifies again', () => {
     expect(
       run([
         { at: 0, current: [alert('a')] },
@@ -56,7 +56,7 @@ describe('reconcileAlerts', () => {
         { at: 2000, current: [alert('a')] },
         { at: 3000, current: [alert('a', { severity: 'critical' })] },
       ]),
-    ).toEqual([['flagged warning a'], ['escalated critical a'], [], ['escalated critical a']]);
+    ).toEqual([['flagged warning a'], ['escalated critical a'], ['deescalated warning a'], ['escalated critical a']]);
   });
 
   it('a changed kind resolves the old alert and flags the new; alerts are independent of each other', () => {
