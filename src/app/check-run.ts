@@ -1,5 +1,6 @@
 import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseFlagged, readByDiagnosis } from '../core/diagnosis.js';
+import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
@@ -138,7 +139,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     const words = [...new Set(unknownState.map((v) => v.row.rawState))].slice(0, 5).join(', ');
     unproven.push(`${plural(unknownState.length, 'session')} in a state tcpdwell does not know (${words}): not judged`);
   }
-  if (outcome.ok) measurementNotes.push(...uncountedMissing(request.policy, evaluation.views, monitor.tracker.unconfirmedAbsence));
+  if (outcome.ok) appendAll(measurementNotes, uncountedMissing(request.policy, evaluation.views, monitor.tracker.unconfirmedAbsence));
   const proven: CheckStatus = outcome.ok ? statusOf(readNow) : 'unknown';
   let status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : [...unproven];
