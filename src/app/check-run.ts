@@ -1,8 +1,8 @@
-import { currentAlerts, reconcileAlerts, type ReportedAlert } from '../core/alerts.js';
+import { AlertLedger, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseFlagged, readByDiagnosis } from '../core/diagnosis.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
-import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
+import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
 import { countLevels, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import type { TrackerState } from '../core/tracker.js';
@@ -160,10 +160,10 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     }
   }
 
-  // A failed poll proves nothing cleared: the reported alerts stay as they were.
-  const reconciled = outcome.ok
-    ? reconcileAlerts(history.reported, currentAlerts(evaluation.views, evaluation.countFlags), outcome.takenAtMs, request.renotifyMs)
-    : { reported: history.reported, notifications: [] };
+  // A failed poll proves nothing cleared: the reported alerts stay as they were. The ledger is the
+  // one watch and the event log keep (what reconcileAlerts gives, without an alert per flagged
+  // session), started from what the earlier runs reported; one round.
+  const reconciled = outcome.ok ? reconcileOnce(history.reported, evaluation, outcome.takenAtMs, request.renotifyMs) : { reported: history.reported, notifications: [] };
   // Each notifier is its own channel (app/notify-channels.ts): it is sent its backlog and this run's
   // news, and keeps what it failed to deliver; the report tracks what it told, whatever they did.
   const channels = await notifyEachChannel(request.notifiers, history.outbox, reconciled.notifications, outcome.takenAtMs, async (notifier, pending) => {
@@ -211,6 +211,13 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     channels: channels.results,
     notificationsKept: history.state !== undefined,
   };
+}
+
+/** One round of an AlertLedger started from `reported`: reconcileAlerts(reported, currentAlerts(…), nowMs, renotifyMs). */
+function reconcileOnce(reported: readonly ReportedAlert[], evaluation: Evaluation, nowMs: number, renotifyMs: number): { reported: readonly ReportedAlert[]; notifications: AlertNotification[] } {
+  const ledger = new AlertLedger(reported);
+  const notifications = ledger.reconcile(evaluation.views, evaluation.countFlags, nowMs, renotifyMs);
+  return { reported: ledger.reported, notifications };
 }
 
 /**
