@@ -1,5 +1,5 @@
 import { AlertLedger, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
-import { diagnoseFlagged, readByDiagnosis } from '../core/diagnosis.js';
+import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
@@ -145,7 +145,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const errors = outcome.error ? [outcome.error] : [...unproven];
   // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's
   // order; each flagged session's finding is made when the report prints it, not all kept at once.
-  const diagnosis = diagnoseFlagged(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
+  const diagnosis = diagnoseAll(shown ? evaluation.views.slice(0, shown.ranked) : evaluation.views, facts);
   const resets: ResetResult[] = [];
   if (request.resetKinds && outcome.ok) {
     const ender = socketEnder(ports.platform, { readAtMs: outcome.takenAtMs });

@@ -394,7 +394,7 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
   return findings;
 }
 
-/** Per-connection findings, by connection key (a Map, or findings made when asked for: diagnoseFlagged). */
+/** Per-connection findings, by connection key, each made when asked for (diagnoseAll). */
 export interface FindingsByKey {
   get(key: string): Finding | undefined;
 }
@@ -405,27 +405,22 @@ export interface Diagnosis {
   groups: Finding[];
 }
 
-/** Findings for the connections `pick` chooses (by default the flagged ones) and for every group. */
+/**
+ * Findings for every group, and for the connections `pick` chooses (by default the flagged ones):
+ * `byConnection.get(key)` makes a picked connection's finding when asked for (diagnoseConnection
+ * over this table's index) and keeps none, undefined for a connection not picked. A report asks
+ * once for each line it prints; with every idle ESTABLISHED flagged (86,000 at 100,000 sockets) a
+ * finding each, all alive at once, was ~60 MB of `check`'s peak (issue 15). The findings depend
+ * only on the views and facts given, so they are the same whenever asked, while the views are
+ * unchanged (a pooled view changes at its pool's next evaluation: ask before it).
+ */
 export function diagnoseAll(views: readonly ConnectionView[], facts: HostFacts = {}, pick: (view: ConnectionView) => boolean = (v) => v.flag !== undefined): Diagnosis {
   const index = new DiagnosisIndex(views, facts);
-  const byConnection = new Map<string, Finding>();
-  for (const view of views) if (pick(view)) byConnection.set(view.connection.key, diagnoseConnection(view, index));
-  return { byConnection, groups: diagnoseGroups(index) };
-}
-
-/**
- * diagnoseAll's findings for the flagged connections, each made when asked for and not kept: for
- * `check`, whose report asks once for each flagged line it prints (text: the summary only). With
- * every idle ESTABLISHED flagged (86,000 at 100,000 sockets) a finding each, all alive at once,
- * was ~60 MB of the run's peak (issue 15).
- */
-export function diagnoseFlagged(views: readonly ConnectionView[], facts: HostFacts = {}): Diagnosis {
-  const index = new DiagnosisIndex(views, facts);
-  const flagged = new Map<string, ConnectionView>();
-  for (const view of views) if (view.flag !== undefined) flagged.set(view.connection.key, view);
+  const picked = new Map<string, ConnectionView>();
+  for (const view of views) if (pick(view)) picked.set(view.connection.key, view);
   const byConnection: FindingsByKey = {
     get: (key) => {
-      const view = flagged.get(key);
+      const view = picked.get(key);
       return view && diagnoseConnection(view, index);
     },
   };

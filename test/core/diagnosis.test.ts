@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SocketRow } from '../../src/core/connection.js';
-import { DiagnosisIndex, diagnoseAll, diagnoseConnection, diagnoseFlagged, diagnoseGroups, pathQuality, type HostFacts } from '../../src/core/diagnosis.js';
+import { DiagnosisIndex, diagnoseAll, diagnoseConnection, diagnoseGroups, pathQuality, type HostFacts } from '../../src/core/diagnosis.js';
 import { evaluateAll, type ConnectionView } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import { advance, emptyTrackerState, type TrackerState } from '../../src/core/tracker.js';
@@ -276,8 +276,8 @@ describe('findings for groups', () => {
   });
 });
 
-describe('diagnoseFlagged (check: each finding made when printed, issue 15)', () => {
-  it("gives diagnoseAll's finding for each flagged connection and none for the others, the same groups, and keeps none of them", () => {
+describe('diagnoseAll (each finding made when asked for, issue 15)', () => {
+  it("gives diagnoseConnection's finding over the whole table for each flagged connection and none for the others, the groups, and keeps none of them", () => {
     // Written for the test: two SYN_SENT to one peer (a group finding), a CLOSE_WAIT of java, a
     // FIN_WAIT_2 and an ESTABLISHED, all there for two minutes, and one FIN_WAIT_2 just opened.
     const stuck = [
@@ -289,8 +289,9 @@ describe('diagnoseFlagged (check: each finding made when printed, issue 15)', ()
     ];
     const fresh = row('FIN_WAIT_2');
     const { views } = track([stuck, stuck, [...stuck, fresh]]);
-    const all = diagnoseAll(views, { finTimeoutMs: 60_000 });
-    const lazy = diagnoseFlagged(views, { finTimeoutMs: 60_000 });
+    const index = new DiagnosisIndex(views, { finTimeoutMs: 60_000 });
+    const all = { byConnection: new Map(views.filter((v) => v.flag).map((v) => [v.connection.key, diagnoseConnection(v, index)])), groups: diagnoseGroups(index) };
+    const lazy = diagnoseAll(views, { finTimeoutMs: 60_000 });
     const flagged = views.filter((v) => v.flag);
     expect(flagged.map((v) => v.row.state)).toEqual(expect.arrayContaining(['SYN_SENT', 'SYN_SENT', 'CLOSE_WAIT', 'FIN_WAIT_2']));
     expect(flagged.length).toBeLessThan(views.length);

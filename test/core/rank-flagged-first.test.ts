@@ -124,9 +124,10 @@ describe('rankFlaggedFirst (check: only what is shown is ranked)', () => {
       const fromRanked = diagnoseAll(shown.views.slice(0, shown.ranked), facts);
       expect(fromWhole.groups.map((g) => g.code)).toEqual(expect.arrayContaining(['upstream-unreachable', 'socket-leak', 'ephemeral-ports']));
       expect(fromRanked.groups).toEqual(fromWhole.groups);
-      // diagnoseAll keeps its findings in a Map (Diagnosis types them as a lookup by key only).
-      const entries = (d: typeof fromWhole) => [...(d.byConnection as ReadonlyMap<string, unknown>)];
+      // Every connection's finding (each flagged one's, none for the rest) is the same from the ranked views as from the whole table.
+      const entries = (d: typeof fromWhole) => whole.map((v) => [v.connection.key, d.byConnection.get(v.connection.key)] as const);
       expect(entries(fromRanked)).toEqual(entries(fromWhole));
+      expect(entries(fromWhole).filter(([, finding]) => finding !== undefined)).toHaveLength(flagged.length);
       // And it did leave most of the table unranked (the point: the sort was a tenth of a one-shot check).
       expect(shown.ranked).toBeLessThan(unranked.length * 0.75);
     });
