@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/app/monitor.js';
 import { loadPolicy } from '../../src/cli/load-policy.js';
 import { emptyDwellHistograms } from '../../src/core/dwell-histogram.js';
@@ -28,6 +28,10 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tcpdwell-flags-'));
   config = join(dir, 'tcpdwell.yml');
   await writeFile(config, 'counts:\n  - name: leak\n    state: CLOSE_WAIT\n    per: process\n    warning: 1\n    critical: 2\n');
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 function host(answers: string[]): FakePlatform {
