@@ -22,7 +22,7 @@ async function dumpInside(outDir: string): Promise<void> {
       [AF_INET6, 'inet6'],
     ] as const) {
       const datagrams: Uint8Array[] = [];
-      await channel.dump({ request: sockDiagRequest({ family, withTcpInfo: true, sequence: 1, littleEndian }) }, (bytes) => datagrams.push(bytes));
+      await channel.dump({ request: sockDiagRequest({ family, withTcpInfo: true, sequence: 1, littleEndian }) }, (bytes) => datagrams.push(bytes.slice()));
       writeFileSync(join(outDir, `linux-sock-diag-${name}-park-sockets-kernel6.bin`), Buffer.concat(datagrams));
     }
   } finally {

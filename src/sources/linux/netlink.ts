@@ -19,7 +19,7 @@ export interface NetlinkSourceOptions {
 
 /**
  * Where one read happens. `procRoot`: this host's /proc (uptime). `enter`: another network namespace,
- * entered by the dump's worker thread (sock-diag-dump.ts); then `netProcDir` is a /proc directory
+ * where sock-diag-dump.ts's namespace worker opens the dump's socket; then `netProcDir` is a /proc directory
  * showing that namespace (`<proc>/<pid>`, for SYN_RECEIVED timeout counts), undefined when no
  * process is in it. Without `enter`, this process's own namespace and /proc.
  */

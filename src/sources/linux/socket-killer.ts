@@ -56,7 +56,7 @@ export function killArgv(row: SocketRow): string[] {
 }
 
 export interface SocketKillerOptions {
-  /** Opens the sock_diag channel (tests inject one); a worker thread through koffi by default. */
+  /** Opens the sock_diag channel (tests inject one); libc through koffi by default (sock-diag-dump.ts). */
   openChannel?: (littleEndian: boolean) => SockDiagExchanger;
 }
 
