@@ -1,9 +1,14 @@
+import { readlinkSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { notFileError, type NotFileKind } from './bounded-read.js';
 import { interruptedError, readLimitError } from './limits.js';
 
 // Reads a file's lines on a worker thread, handing them over in large chunks; and the socket
-// inodes a process's /proc/<pid>/fd links name, there too.
+// inodes a process's /proc/<pid>/fd links name, there too when the caller has other work meanwhile
+// (else on the main thread, in slices). The worker is started on first need and ends when idle
+// for IDLE_MS: a second V8 isolate costs ~9 MB of RSS (measured: watch at 95,000 sockets, 11 → 12
+// threads once owners are looked up), which a long-running mode should pay only while reading.
 //
 // Why: /proc/net/tcp is written by the kernel during read(2), one page (~27 sockets) per call
 // (seq_file), so 100,000 sockets take ~3,500 reads. Through libuv's thread pool each read is a
@@ -12,6 +17,11 @@ import { interruptedError, readLimitError } from './limits.js';
 // chunk before, costs the kernel's time and little more.
 
 const CHUNK_CHARS = 256 * 1024;
+/** How long the worker may wait for work before it ends (a poll every 2 s keeps it). */
+const IDLE_MS = 5000;
+/** Links read on the main thread between two turns of the event loop (~1 ms of readlink(2) calls). */
+const LINKS_PER_SLICE = 512;
+const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
 // Source for `new Worker(…, { eval: true })`, so there is no file to locate next to the build. It
 // runs as CommonJS or as a module (--input-type is inherited): getBuiltinModule works in both.
@@ -110,11 +120,17 @@ export interface ReadLimits {
   signal?: AbortSignal;
 }
 
-/** One worker for every read of a process; it does not keep the process alive. */
+/**
+ * One worker for every read of a process, started on first need; it does not keep the process
+ * alive, and ends after `idleMs` without work (the next read starts another).
+ */
 export class WorkerFileReader {
   private worker: Worker | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private nextId = 0;
   private readonly pending = new Map<number, PendingRead>();
+
+  constructor(private readonly idleMs = IDLE_MS) {}
 
   /**
    * Hands a regular file's text over in chunks, in order; resolves after the last one. Rejects
@@ -127,12 +143,15 @@ export class WorkerFileReader {
 
   /**
    * The inode of every link in `dir` whose target is "socket:[INODE]", in the directory's order
-   * (entries gone by the time they are read, and other links, are left out), read on the worker:
-   * synchronous readlink(2) calls and their parsing, none on this thread, so a /proc walk runs
-   * beside the caller's work. Rejects with the listing's error (ENOENT, EACCES), or EINTERRUPTED
-   * when `signal` aborts (the worker then stops).
+   * (entries gone by the time they are read, and other links, are left out). With `beside`, or
+   * when the worker is running anyway, read on the worker: synchronous readlink(2) calls and their
+   * parsing, none on this thread, so a /proc walk runs beside the caller's work. Otherwise here,
+   * LINKS_PER_SLICE links between turns of the event loop: no thread is started for it. Rejects
+   * with the listing's error (ENOENT, EACCES), or EINTERRUPTED when `signal` aborts (the walk then
+   * stops).
    */
-  readSocketInodes(dir: string, signal?: AbortSignal): Promise<Float64Array> {
+  readSocketInodes(dir: string, signal?: AbortSignal, beside = false): Promise<Float64Array> {
+    if (!beside && !this.worker) return readSocketInodesHere(dir, signal);
     let inodes: Float64Array = new Float64Array(0);
     const onInodes = (found: Float64Array) => {
       inodes = found;
@@ -143,6 +162,8 @@ export class WorkerFileReader {
   private ask(message: { path?: string; socketsOf?: string; maxBytes: number }, handlers: Pick<PendingRead, 'onText' | 'onInodes'>, limits: ReadLimits): Promise<void> {
     if (limits.signal?.aborted) return Promise.reject(interruptedError());
     const worker = this.ensureWorker();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const id = this.nextId++;
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     return new Promise<void>((resolve, reject) => {
@@ -211,6 +232,41 @@ export class WorkerFileReader {
 
   private settle(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size > 0 || !this.worker) return;
+    const worker = this.worker;
+    worker.unref();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.worker !== worker || this.pending.size > 0) return;
+      this.worker = undefined;
+      void worker.terminate();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
+}
+
+/** WorkerFileReader.readSocketInodes on this thread: the same walk as the worker's, in slices. */
+async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined): Promise<Float64Array> {
+  if (signal?.aborted) throw interruptedError();
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    throw signal?.aborted ? interruptedError() : error;
+  }
+  const inodes = new Float64Array(names.length);
+  let count = 0;
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0 && i % LINKS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw interruptedError();
+    let link: string;
+    try {
+      link = readlinkSync(`${dir}/${names[i]}`);
+    } catch {
+      continue; // closed since the listing, or not a link
+    }
+    const match = SOCKET_LINK.exec(link);
+    if (match) inodes[count++] = Number(match[1]);
+  }
+  return inodes.subarray(0, count);
 }

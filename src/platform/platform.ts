@@ -76,15 +76,18 @@ export interface Platform {
    * "socket:[INODE]", in the directory's order (entries gone by the time they are read, and links
    * to anything else, are left out). Rejects as listDirectory when `dir` cannot be listed (ENOENT,
    * EACCES), and with EINTERRUPTED when `signal` aborts. For /proc/<pid>/fd: one call per process
-   * instead of a promise per descriptor (at 40,000 sockets, 10× less time), read and parsed off
-   * the calling thread (a walk runs beside the caller's work).
+   * instead of a promise per descriptor (at 40,000 sockets, 10× less time). `beside`: the caller
+   * has other work to do meanwhile (a one-shot command's prefetch), so the links are read off the
+   * calling thread (the file reader's worker, started if need be). Without it they are read there
+   * only if that thread is running already, else on the calling thread in slices between which
+   * the event loop turns: a long-running mode's lookup starts no thread of its own.
    */
-  readSocketInodes(dir: string, signal?: AbortSignal): Promise<Float64Array>;
+  readSocketInodes(dir: string, signal?: AbortSignal, how?: { beside?: boolean }): Promise<Float64Array>;
   nowMs(): number;
   readonly littleEndian: boolean;
   /**
    * Whether sources may open kernel sockets of their own (the netlink source's NETLINK_SOCK_DIAG,
-   * through FFI on a worker): true on the real platform; false in fakes, which answer only through
+   * through FFI): true on the real platform; false in fakes, which answer only through
    * the members above (a test injects a sock_diag channel instead).
    */
   readonly kernelSockets: boolean;
@@ -149,7 +152,7 @@ export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform 
     modifiedMs: async (path) => (await stat(path)).mtimeMs,
     listDirectory: (path) => readdir(path),
     readLink: (path) => readlink(path),
-    readSocketInodes: (dir, signal) => fileReader.readSocketInodes(dir, signal && interrupt ? AbortSignal.any([signal, interrupt]) : (signal ?? interrupt)),
+    readSocketInodes: (dir, signal, how) => fileReader.readSocketInodes(dir, signal && interrupt ? AbortSignal.any([signal, interrupt]) : (signal ?? interrupt), how?.beside === true),
     nowMs: () => Date.now(),
     littleEndian: endianness() === 'LE',
     kernelSockets: true,
@@ -175,7 +178,7 @@ export function withReadLimit(platform: Platform, maxBytes: number): Platform {
     modifiedMs: (path) => platform.modifiedMs(path),
     listDirectory: (path) => platform.listDirectory(path),
     readLink: (path) => platform.readLink(path),
-    readSocketInodes: (dir, signal) => platform.readSocketInodes(dir, signal),
+    readSocketInodes: (dir, signal, how) => platform.readSocketInodes(dir, signal, how),
     nowMs: () => platform.nowMs(),
     littleEndian: platform.littleEndian,
     kernelSockets: platform.kernelSockets,

@@ -61,8 +61,8 @@ export class OwnerResolver {
   }
 
   /**
-   * Starts reading the fd links of every process of the namespace now (off this thread, see
-   * Platform.readSocketInodes), for the next resolve without `pids`: a one-shot command's walk (the
+   * Starts reading the fd links of every process of the namespace now (off this thread: `beside`,
+   * see Platform.readSocketInodes), for the next resolve without `pids`: a one-shot command's walk (the
    * readlink(2) of each descriptor, the bulk of a lookup at 40,000 sockets) then runs beside its
    * reading and evaluation instead of after them. Every process's fds are read, not only until
    * the wanted inodes are found, as those are not known yet. The next scan uses it (and stops
@@ -75,7 +75,7 @@ export class OwnerResolver {
       (pids) => {
         const inodes = new Map<string, Promise<Float64Array>>();
         for (const pid of pids) {
-          const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal);
+          const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal, { beside: true });
           read.catch(() => undefined); // its error is the scan's to judge, if a scan comes
           inodes.set(pid, read);
         }
