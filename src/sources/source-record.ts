@@ -28,7 +28,7 @@ export interface SourceCapabilities {
   activity: boolean;
   /** States whose dwell the kernel's own data bounds at the first poll, before any history. */
   firstSight: readonly TcpState[];
-  /** `--netns`: it can read another network namespace's table (netlink entering it on its worker thread, ss through nsenter, /proc/<pid>/net). */
+  /** `--netns`: it can read another network namespace's table (netlink opening its socket there from a worker thread, ss through nsenter, /proc/<pid>/net). */
   netns?: boolean;
 }
 
