@@ -112,6 +112,20 @@ describe('OwnerResolver.prefetch: the walk started before the owners are asked f
     return { platform, readLinks, signals, release };
   }
 
+  it("asks for the prefetched walk beside the caller's work (a thread of its own); a plain scan does not", async () => {
+    const { platform } = host();
+    const asked: (boolean | undefined)[] = [];
+    const readLinksIn = platform.readSocketInodes.bind(platform);
+    platform.readSocketInodes = (dir: string, signal?: AbortSignal, how?: { beside?: boolean }) => (asked.push(how?.beside), readLinksIn(dir));
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    await resolver.resolve([300, 100]);
+    expect(asked).toEqual([true, true]);
+    asked.length = 0;
+    await resolver.resolve([300, 100, 999]);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((beside) => beside !== true)).toBe(true);
+  });
   it('reads every process of the namespace before resolve is called; resolve then reads no fd again and answers as a walk would', async () => {
     const { platform, readLinks, release } = slowHost();
     const resolver = new OwnerResolver(platform, '/proc');
