@@ -77,6 +77,14 @@ export interface MonitorOptions {
   captures?: LoadedCaptures;
   /** `--netns`: read these network namespaces instead of this process's own. */
   netns?: NetnsChoice;
+  /**
+   * The front end keeps no row past the next poll (nor a view or an event that holds one): a
+   * connection that stays in its state then keeps its row object, updated at each poll
+   * (Snapshot.rowsInPlace), and the source may reuse its rows (ReadRequest.reuseRows). An event
+   * log does not keep rows (each line is made when it is written; an alert record keeps its
+   * subject text). Fixed for the monitor's life; default false: each poll's rows are new objects.
+   */
+  rowsInPlace?: boolean;
 }
 
 export interface EvaluatedPoll {
@@ -101,11 +109,8 @@ export class Monitor {
    */
   readonly replaysCaptures: boolean;
   private tiers: TierOptions | undefined;
-  /**
-   * Snapshot.rowsInPlace: a connection's row object is kept and updated at each poll. For front
-   * ends that keep no view or row past the next poll (serve without --log).
-   */
-  rowsInPlace = false;
+  /** MonitorOptions.rowsInPlace, as constructed. */
+  readonly rowsInPlace: boolean;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
 
@@ -119,6 +124,7 @@ export class Monitor {
       : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
     this.skippedInput = options.captures?.skipped ?? [];
     this.replaysCaptures = Boolean(options.captures);
+    this.rowsInPlace = options.rowsInPlace === true;
   }
 
   /**

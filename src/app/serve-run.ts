@@ -56,8 +56,6 @@ export async function runExporter(run: ExporterRun): Promise<ExporterResult> {
     source: monitor.sourceName,
   };
   const stream = new EventStream();
-  // Nothing here keeps a row past the next poll (the samples are text), unless --log's alerts do.
-  monitor.rowsInPlace = !log;
   let body = formatMetrics(snapshot);
   const record = async (outcome: PollOutcome) => {
     snapshot.source = outcome.source;

@@ -9,11 +9,22 @@ import type { CliContext } from './context.js';
 import type { CommonOptions } from './parse-command-line.js';
 
 /**
+ * How a command opens its monitor. `rowsInPlace`: the command keeps no row past the next poll
+ * (MonitorOptions.rowsInPlace: serve, watch, `check --window`, the dashboard; `--log` or not, as
+ * the event log keeps none).
+ */
+export interface MonitorOpening {
+  /** With `--input` files that give no table, a monitor whose polls fail with each file's reason (`check`: UNKNOWN in its format). */
+  failedInputPolls?: boolean;
+  rowsInPlace?: boolean;
+}
+
+/**
  * The monitor a command reads through: the live source, or the `--input` files to replay. When no
  * input file gives a table, throws InputError (exit 65/66); with `failedInputPolls`, returns a
  * monitor whose polls fail with each file's reason instead, so `check` reports UNKNOWN in its format.
  */
-export async function openMonitor(options: CommonOptions, context: CliContext, initialState?: TrackerState, { failedInputPolls = false } = {}): Promise<Monitor> {
+export async function openMonitor(options: CommonOptions, context: CliContext, initialState?: TrackerState, { failedInputPolls = false, rowsInPlace = false }: MonitorOpening = {}): Promise<Monitor> {
   let captures: LoadedCaptures | undefined;
   try {
     captures = options.input ? await loadCaptures(context.platform, options.input) : undefined;
@@ -27,6 +38,7 @@ export async function openMonitor(options: CommonOptions, context: CliContext, i
     ...(options.netns ? { netns: options.netns } : {}),
     ...(initialState ? { initialState } : {}),
     ...(captures ? { captures } : {}),
+    ...(rowsInPlace ? { rowsInPlace } : {}),
   });
 }
 
@@ -42,14 +54,19 @@ export interface PollingSession {
  * whatever happens. Resolves with `body`'s exit code, or IO_ERROR (74) instead of OK when event-log
  * lines were lost and not recovered before exit.
  */
-export async function withPollingSession(options: CommonOptions & { logPath?: string }, context: CliContext, body: (session: PollingSession) => Promise<number>): Promise<number> {
+export async function withPollingSession(
+  options: CommonOptions & { logPath?: string },
+  context: CliContext,
+  opening: Pick<MonitorOpening, 'rowsInPlace'>,
+  body: (session: PollingSession) => Promise<number>,
+): Promise<number> {
   const policy = await loadPolicy(options);
   const log = await openEventLog(options.logPath, context);
   let monitor: Monitor | undefined;
   let code: number;
   let linesLost = 0;
   try {
-    monitor = await openMonitor(options, context);
+    monitor = await openMonitor(options, context, undefined, opening);
     code = await body({ policy, monitor, log });
   } finally {
     monitor?.close();

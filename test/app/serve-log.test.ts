@@ -14,12 +14,14 @@ const SS_PARK = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
 // the body the evaluated path gives. The park-sockets host (fake-platform.ts) answers the real
 // capture at every poll, its tcp_info last* counters grown 15 s a poll (written for the test).
 
-async function served(onePass: boolean, polls: number) {
+async function served(onePass: boolean, polls: number, rowsInPlace = false) {
   const platform = parkSocketsHost();
   platform.commands = Array.from({ length: polls }, (_, i) =>
     ssAnswers(SS_PARK.replace(/\b(lastsnd|lastrcv|lastack):(\d+)/g, (_m, name: string, value: string) => `${name}:${Number(value) + i * 15_000}`)),
   );
-  const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
+  const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc', rowsInPlace });
+  // Each poll's row object per connection, to tell rows kept from rows replaced.
+  const rows: Map<string, object>[] = [];
   let eachCalls = 0;
   const evaluatedEach = monitor.evaluatedEach.bind(monitor);
   monitor.evaluatedEach = (policy) => {
@@ -37,6 +39,7 @@ async function served(onePass: boolean, polls: number) {
     policy,
     log: {
       write: async (events: readonly MonitorEvent[]) => {
+        rows.push(new Map([...monitor.tracker.connections.values()].map((c) => [c.key, c.row])));
         lines.push(events.map((e) => JSON.stringify(eventToJson(e))));
         if (lines.length > 1) bodies.push(body());
         if (lines.length >= polls) abort.abort();
@@ -53,7 +56,7 @@ async function served(onePass: boolean, polls: number) {
     reportFailure: () => undefined,
   });
   bodies.push(body());
-  return { lines, bodies, eachCalls };
+  return { lines, bodies, eachCalls, rows };
 }
 
 describe('serve --log in one pass', () => {
@@ -69,6 +72,21 @@ describe('serve --log in one pass', () => {
     expect(flagged[0]).toBe(0);
     expect(flagged[1]).toBeGreaterThanOrEqual(4);
     expect(onePass.bodies.at(-1)).toMatch(/tcpdwell_flagged\{kind="half_close",severity="warning"\} [1-9]/);
+  });
+});
+
+describe('serve --log with rows updated in place', () => {
+  it("keeps an unchanged connection's row object (Monitor option rowsInPlace, --log or not) and writes the same lines and body", async () => {
+    const replaced = await served(true, 4, false);
+    const inPlace = await served(true, 4, true);
+    const kept = (run: typeof inPlace) => [...run.rows.at(-1)!].filter(([key, row]) => run.rows[0]!.get(key) === row).length;
+    expect(inPlace.rows.at(-1)!.size).toBeGreaterThan(5);
+    // Every connection of the capture stays in its state: each keeps its first row, updated in place.
+    expect(kept(inPlace)).toBe(inPlace.rows.at(-1)!.size);
+    expect(kept(replaced)).toBe(0);
+    expect(inPlace.lines).toEqual(replaced.lines);
+    expect(inPlace.bodies.map(stripDurations)).toEqual(replaced.bodies.map(stripDurations));
+    expect(inPlace.lines.flat().filter((l) => l.startsWith('{"event":"flagged"')).length).toBeGreaterThanOrEqual(4);
   });
 });
 

@@ -8,7 +8,7 @@ import { runDashboard } from '../../src/dashboard/dashboard.js';
 import { parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
-// `tcpdwell dashboard` sets Monitor.rowsInPlace (without --log): a connection that stays in its
+// `tcpdwell dashboard` opens its Monitor with rowsInPlace: a connection that stays in its
 // state keeps its row object, updated at each poll, instead of a new row a poll that the table
 // holds until the next. What the dashboard draws must be the same byte for byte. The polls answer
 // the park-sockets capture with its tcp_info idle times (lastsnd/lastrcv/lastack) moved at each
@@ -40,8 +40,7 @@ async function drawnWith(rowsInPlace: boolean): Promise<{ drawn: string; rowsKep
   const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
   const platform = parkSocketsHost();
   platform.commands = [0, 1, 2, 3, 4].map((k) => ssAnswers(answerAt(k)));
-  const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
-  monitor.rowsInPlace = rowsInPlace;
+  const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc', rowsInPlace });
   const waits: (() => void)[] = [];
   const clock: PollClock = {
     nowMs: () => platform.nowValue,

@@ -41,15 +41,13 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       interrupt: context.interrupt,
       // Input files that give no table make every poll fail: UNKNOWN, in the format asked for.
       openMonitor: async (initialState) => {
-        const monitor = await openMonitor(options, context, initialState, { failedInputPolls: true });
+        // Nothing is evaluated until a window's last poll: no row is kept past the next poll, so an
+        // unchanged connection's row is updated in place instead of replaced each poll.
+        const monitor = await openMonitor(options, context, initialState, { failedInputPolls: true, rowsInPlace: options.windowMs !== undefined });
         // A window polls the live host in tiers; one run reads every state once, and its owner
         // lookup (for the flagged rows) reads /proc beside that reading.
-        if (options.windowMs !== undefined) {
-          monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
-          // Nothing is evaluated until the window's last poll: no row is kept past the next poll,
-          // so an unchanged connection's row is updated in place instead of replaced each poll.
-          monitor.rowsInPlace = true;
-        } else monitor.prefetchOwners();
+        if (options.windowMs !== undefined) monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
+        else monitor.prefetchOwners();
         return monitor;
       },
     },

@@ -10,12 +10,11 @@ export async function runDashboardCommand(options: DashboardOptions, context: Cl
   const terminal = context.terminal;
   if (!terminal) throw new UsageError('the dashboard needs a terminal; use `tcpdwell list` (or --watch) when output is piped');
   if (!canDrawFullScreen(context.env)) throw new UsageError('the dashboard cannot draw on TERM=dumb (no cursor movement); use `tcpdwell list` (or --watch), or set TERM (e.g. xterm-256color)');
-  return withPollingSession(options, context, async ({ monitor, policy, log }) => {
+  // The dashboard keeps a poll's views (and their rows) only until the next poll's evaluation, and
+  // draws nothing from a row that an update in place changes (a row that changes state is replaced;
+  // owners are on copies); the event log's lines are made when written.
+  return withPollingSession(options, context, { rowsInPlace: true }, async ({ monitor, policy, log }) => {
     const events = log ? new EventStream() : undefined;
-    // The dashboard keeps a poll's views (and their rows) only until the next poll's evaluation, and
-    // draws nothing from a row that an update in place changes (a row that changes state is replaced;
-    // owners are on copies); the event log's alerts may keep rows, as serve's do.
-    monitor.rowsInPlace = !log;
     const result = await runDashboard(
       {
         monitor,

@@ -15,7 +15,7 @@ import { isEmptySelection, selectionNeedsOwners, selects, selectsWithoutOwner } 
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
   // Input files that gave no table: the table shows what the others hold, and the exit says so.
-  return withPollingSession(options, context, async ({ monitor, policy, log }) => exitCodeForSkippedInput(monitor, await listThrough(monitor, policy, log, options, context)));
+  return withPollingSession(options, context, {}, async ({ monitor, policy, log }) => exitCodeForSkippedInput(monitor, await listThrough(monitor, policy, log, options, context)));
 }
 
 async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | undefined, options: ListOptions, context: CliContext): Promise<number> {

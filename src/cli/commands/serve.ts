@@ -11,7 +11,9 @@ import { censusIntervalOf, type ServeOptions } from '../parse-command-line.js';
 export { EXPORTER_LIMITS } from '../../platform/metrics-server.js';
 
 export async function runServe(options: ServeOptions, context: CliContext): Promise<number> {
-  return withPollingSession(options, context, async ({ monitor, policy, log }) => {
+  // Nothing serve keeps holds a row past the next poll (the samples are text; --log's lines are
+  // made when written): an unchanged connection's row is updated in place.
+  return withPollingSession(options, context, { rowsInPlace: true }, async ({ monitor, policy, log }) => {
     monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
     const notice = noticeReporter(context);
     const result = await runExporter({

@@ -10,11 +10,10 @@ import { censusIntervalOf, type WatchOptions } from '../parse-command-line.js';
 // saying what is watched, once the first poll has counted the connections.
 
 export async function runWatch(options: WatchOptions, context: CliContext): Promise<number> {
-  return withPollingSession(options, context, async ({ monitor, policy, log }) => {
+  // Each poll's events are printed (and logged) before the next poll, and what watch keeps
+  // (owners, alert records) holds no row: an unchanged connection's row is updated in place.
+  return withPollingSession(options, context, { rowsInPlace: true }, async ({ monitor, policy, log }) => {
     monitor.pollInTiers({ censusIntervalMs: censusIntervalOf(options) });
-    // Each poll's events are printed (and logged) before the next poll, and what watch keeps
-    // (owners, alert records) holds no row: an unchanged connection's row is updated in place.
-    monitor.rowsInPlace = true;
     const notice = noticeReporter(context);
     // --input files that gave no table are named, and the exit says the input was not all read.
     for (const skipped of monitor.skippedInput) notice(`${skipped.reason}; skipped`);
