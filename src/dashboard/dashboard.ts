@@ -266,8 +266,8 @@ class Dashboard {
 
   /**
    * The one place owners are asked for: every row's when the state needs them (ownersNeeded),
-   * else the visible window's of the new views (and the flagged rows' when the event log writes
-   * them; the Monitor's resolver caches owners by inode across polls). Dispatches the new views.
+   * else the visible window's of the new views (the Monitor's resolver caches owners by inode
+   * across polls). Dispatches the new views.
    */
   private async evaluate(): Promise<Evaluation> {
     // After the lookup under way, if any: two at once would race on the owner cache.
@@ -294,8 +294,10 @@ class Dashboard {
         need === 'all'
           ? 'all'
           : {
-              // The flagged rows' owners only for the event log: the table shows the window's.
-              flagged: this.settings.afterPoll !== undefined,
+              // The window's only: the table shows those, and the event log writes no looked-up
+              // owner (its lines carry the tracker's rows), so the flagged rows off screen (86,000
+              // at 100,000 sockets) would each be looked up and copied every poll for nothing.
+              flagged: false,
               window: (e) => {
                 this.viewsRenewed = true;
                 const state = reduce(this.state, { type: 'evaluated', views: e.views });
