@@ -159,7 +159,10 @@ describe('the dashboard at many rows', () => {
     expect(t.plain()).toContain('4242/worker');
   });
 
-  it('with an event log, the flagged rows are looked up too: their events name their owners', async () => {
+  // Until session 10 the flagged rows were looked up too with an event log, on the belief that
+  // their events name their owners; no log line does (a flagged line names no process, and the
+  // tracker's events carry the tracker's rows), so at 86,000 flagged that was ~55 MB a poll for nothing.
+  it('with an event log, the owners of the rows on screen only are looked up, as without', async () => {
     const t = terminal();
     const stop = new AbortController();
     const time = steppedClock();
@@ -179,7 +182,10 @@ describe('the dashboard at many rows', () => {
     await settle();
     stop.abort();
     await run;
-    expect(monitor.windows).toEqual([layoutOf(WIDTH, HEIGHT).tableRows, -1]);
-    expect(logged).toEqual([50]); // every flagged row (every 10th of 500) with its owner
+    const tableRows = layoutOf(WIDTH, HEIGHT).tableRows;
+    expect(monitor.windows).toEqual([tableRows]); // not the flagged rows (-1)
+    // Of the 50 flagged rows (every 10th of 500), those on screen (sorted first) have their owner.
+    expect(tableRows).toBeLessThan(50);
+    expect(logged).toEqual([tableRows]);
   });
 });

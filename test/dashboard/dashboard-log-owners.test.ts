@@ -49,9 +49,9 @@ async function ownersAsked(withLog: boolean): Promise<{ asked: number[]; flagged
         signal.addEventListener('abort', () => resolve(), { once: true });
       }),
   };
-  // Every session flagged: each state's threshold 1 ms (the capture's idle times are seconds).
+  // Sessions flagged: half-open, half-close and idle past 1 ms (the capture's times are seconds).
   const base = defaultPolicy();
-  const policy = { ...base, warning: Object.fromEntries(Object.keys(base.warning).map((k) => [k, 1])) as typeof base.warning };
+  const policy = { ...base, warning: { ...base.warning, halfOpenMs: 1, halfCloseMs: 1, idleMs: 1 } };
   let flagged = 0;
   const stop = new AbortController();
   const run = runDashboard(
