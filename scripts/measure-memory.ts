@@ -7,8 +7,11 @@
 //   watch                            `watch --iterations N` (text lines with owners, to /dev/null)
 //   check-window                     `check --window` of N polls, no state file
 //   dashboard                        `dashboard` in a pseudo-terminal (script(1)), for as many intervals
-//   breakdown-<source>               in process: serve's poll + evaluation N times, then the V8 heap
-//                                    (used, live after a full GC, per space) and the tracked count
+//   breakdown-<source>               in process: serve's use case (runExporter, rows in place, tiers,
+//                                    the heap budget, no HTTP) for N polls, then the V8 heap (used,
+//                                    live after a full GC, per space) and the tracked count
+// `serve` listens on a port the kernel picks (127.0.0.1:0), so two measurements can run at once.
+// `--dist DIR` measures another build (e.g. main's, built elsewhere) with this script.
 // Prints one JSON line per mode, then a Markdown table. Root only.
 //
 // A population of 100,000 takes minutes to build on a busy machine: `--hold` builds one and keeps it
@@ -23,7 +26,6 @@ import { readMemoryKb } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = `${ROOT}dist/cli/main.js`;
 
 const { values } = parseArgs({
   options: {
@@ -41,8 +43,12 @@ const { values } = parseArgs({
     arg: { type: 'string', multiple: true, default: [] },
     // breakdown only: a full GC after each poll's evaluation (what V8 could reach if it collected then).
     'gc-after-poll': { type: 'boolean', default: false },
+    // The build to measure (its dist/ directory); default this checkout's.
+    dist: { type: 'string' },
   },
 });
+const DIST = (values.dist ?? `${ROOT}dist`).replace(/\/$/, '');
+const CLI = `${DIST}/cli/main.js`;
 const polls = Number(values.polls);
 const intervalText = values.interval!;
 const intervalMs = Number(/^(\d+)s$/.exec(intervalText)?.[1] ?? NaN) * 1000;
@@ -145,54 +151,78 @@ async function breakdownOutside(namespace: string, source: string): Promise<Meas
   const args = [process.execPath, '--expose-gc', ...nodeOptions, '--import', 'tsx', SELF, '--inner-breakdown', source, '--polls', String(polls)];
   if (values['heap-snapshot']) args.push('--heap-snapshot', values['heap-snapshot']);
   if (values['gc-after-poll']) args.push('--gc-after-poll');
+  args.push('--dist', DIST);
   const out = execFileSync('ip', inNamespace(namespace, args), { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24 });
   const extra = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown> & { peakRssMb: number };
   return { mode: `breakdown-${source}`, peakRssMb: extra.peakRssMb, sockets: socketsIn(namespace), seconds: (Date.now() - started) / 1000, load, extra };
 }
 
-/** Inside the namespace: serve's per-poll work (poll, unranked evaluation without owners), with the heap after each poll. */
+/**
+ * Inside the namespace: serve's use case as `tcpdwell serve` runs it (runExporter with the default
+ * policy; a monitor with rows in place and tiers; the process heap budget), without HTTP, for
+ * `polls` polls; the heap as each poll starts (what the previous one left), then after a full GC.
+ */
 async function breakdownInside(source: string): Promise<void> {
   const v8 = await import('node:v8');
-  const { Monitor } = (await import(`${ROOT}dist/app/monitor.js`)) as typeof import('../src/app/monitor.js');
-  const { defaultPolicy } = (await import(`${ROOT}dist/core/policy.js`)) as typeof import('../src/core/policy.js');
-  const { nodePlatform } = (await import(`${ROOT}dist/platform/platform.js`)) as typeof import('../src/platform/platform.js');
+  const { Monitor } = (await import(`${DIST}/app/monitor.js`)) as typeof import('../src/app/monitor.js');
+  const { runExporter } = (await import(`${DIST}/app/serve-run.js`)) as typeof import('../src/app/serve-run.js');
+  const { systemClock } = (await import(`${DIST}/app/poll-loop.js`)) as typeof import('../src/app/poll-loop.js');
+  const { defaultPolicy } = (await import(`${DIST}/core/policy.js`)) as typeof import('../src/core/policy.js');
+  const { nodePlatform } = (await import(`${DIST}/platform/platform.js`)) as typeof import('../src/platform/platform.js');
+  const { DEFAULT_CENSUS_INTERVAL_MS } = (await import(`${DIST}/cli/parse-command-line.js`)) as typeof import('../src/cli/parse-command-line.js');
   const gc = (globalThis as { gc?: () => void }).gc;
-  const monitor = new Monitor(nodePlatform(), { source: source as 'auto', procRoot: '/proc' });
+  const monitor = new Monitor(nodePlatform(), { source: source as 'auto', procRoot: '/proc', rowsInPlace: true });
+  // A build from before rowsInPlace was an option (a field serve set): set as serve set it.
+  if (!monitor.rowsInPlace) Object.assign(monitor, { rowsInPlace: true });
+  monitor.pollInTiers({ censusIntervalMs: DEFAULT_CENSUS_INTERVAL_MS });
   const policy = defaultPolicy();
   const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   const perPoll: Record<string, number>[] = [];
-  let evaluationAlive: unknown;
-  for (let i = 0; i < polls; i++) {
-    const started = performance.now();
-    const outcome = await monitor.poll();
-    if (!outcome.ok) throw new Error(outcome.error);
-    evaluationAlive = (await monitor.evaluate(policy, 'none', { ranked: false })).evaluation;
-    const gcStarted = performance.now();
+  const stop = new AbortController();
+  let started = performance.now();
+  const sample = () => {
     if (values['gc-after-poll']) gc?.();
-    const gcMs = performance.now() - gcStarted;
-    const ms = performance.now() - started;
     const memory = process.memoryUsage();
     perPoll.push({
-      pollMs: Math.round(ms),
-      gcMs: Math.round(gcMs),
+      pollMs: Math.round(performance.now() - started),
       rssMb: mb(memory.rss),
       heapUsedMb: mb(memory.heapUsed),
       heapTotalMb: mb(memory.heapTotal),
       externalMb: mb(memory.external),
       arrayBuffersMb: mb(memory.arrayBuffers),
     });
-    await sleep(Math.max(0, intervalMs - ms));
-  }
+  };
+  const poll = monitor.poll.bind(monitor);
+  let polled = 0;
+  // Each poll's start samples what the previous poll (and its evaluation) left; the last poll ends the run.
+  monitor.poll = async () => {
+    if (polled > 0) sample();
+    started = performance.now();
+    const outcome = await poll();
+    if (!outcome.ok) throw new Error(outcome.error);
+    if (++polled >= polls) stop.abort();
+    return outcome;
+  };
+  await runExporter({
+    monitor,
+    policy,
+    listenerPorts: [],
+    clock: systemClock,
+    signal: stop.signal,
+    intervalMs,
+    startServing: async () => ({ stop: async () => undefined }),
+    reportFailure: (outcome) => {
+      throw new Error(outcome.error);
+    },
+  });
+  sample();
   const beforeGc = process.memoryUsage();
   gc?.();
   const afterGc = process.memoryUsage();
   const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { usedMb: mb(s.space_used_size), sizeMb: mb(s.space_size) }]));
   const tracked = monitor.tracker.connections.size;
   if (values['heap-snapshot']) v8.writeHeapSnapshot(values['heap-snapshot']);
-  // Live heap without the evaluation: what the tracker alone keeps between polls.
-  evaluationAlive = undefined;
-  gc?.();
-  const trackerOnly = process.memoryUsage().heapUsed;
+  const trackerOnly = afterGc.heapUsed;
   const peakKb = readMemoryKb('self').vmHwmKb;
   process.stdout.write(
     `${JSON.stringify({
@@ -202,13 +232,11 @@ async function breakdownInside(source: string): Promise<void> {
       perPoll,
       heapUsedBeforeGcMb: mb(beforeGc.heapUsed),
       liveHeapMb: mb(afterGc.heapUsed),
-      liveHeapTrackerOnlyMb: mb(trackerOnly),
       liveBytesPerConnection: tracked ? Math.round(trackerOnly / tracked) : 0,
       rssAfterGcMb: mb(afterGc.rss),
       spaces,
     })}\n`,
   );
-  void evaluationAlive;
   monitor.close();
 }
 
@@ -222,7 +250,8 @@ async function measureModes(namespace: string): Promise<Measure[]> {
     let measure: Measure;
     if (mode === 'serve' || mode === 'serve-netlink' || mode === 'serve-ss') {
       const source = mode === 'serve' ? [] : ['--source', mode.slice('serve-'.length)];
-      measure = await runCli(namespace, mode, ['serve', ...source, ...interval], { stopAfterMs: afterFirstMs, startSignal: /serving http/ });
+      // A port the kernel picks: another measurement (or serve) in the same namespace may hold 9477.
+      measure = await runCli(namespace, mode, ['serve', ...source, '--listen', '127.0.0.1:0', ...interval], { stopAfterMs: afterFirstMs, startSignal: /serving http/ });
     } else if (mode === 'watch') {
       measure = await runCli(namespace, mode, ['watch', '--iterations', String(polls + 1), ...interval], {});
     } else if (mode === 'check-window') {
