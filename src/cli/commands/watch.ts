@@ -1,5 +1,6 @@
 import { ownerOfEvent, watchConnections } from '../../app/watch.js';
 import { eventToJson, formatEventLine, formatWatchStart } from '../../output/events.js';
+import { writeLines } from '../../output/write-lines.js';
 import { noticeReporter, pollClock, reportPollFailure, type CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
@@ -35,9 +36,15 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
         events: async (events, owners, first) => {
           // Text: the first poll's opened are what was already there (the start line counts them),
           // and a failed poll is said on stderr. JSON lines carry every event.
-          const shown = options.json ? events : events.filter((e) => e.type !== 'poll-failed' && !(first && e.type === 'opened'));
-          const line = (e: (typeof events)[number]) => (options.json ? JSON.stringify(eventToJson(e)) : formatEventLine(e, ownerOfEvent(e, owners)));
-          if (shown.length) context.stdout.write(`${shown.map(line).join('\n')}\n`);
+          // Written a slice at a time (the first poll may print a line per flagged session).
+          if (options.json) writeLines(context.stdout, events, (e) => JSON.stringify(eventToJson(e)));
+          else
+            writeLines(
+              context.stdout,
+              events,
+              (e) => formatEventLine(e, ownerOfEvent(e, owners)),
+              (e) => e.type !== 'poll-failed' && !(first && e.type === 'opened'),
+            );
           await log?.write(events);
         },
         pollFailed: (outcome) => reportPollFailure(context, outcome),
