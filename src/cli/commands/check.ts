@@ -3,6 +3,7 @@ import { defaultStateFilePath } from '../../platform/state-file.js';
 import { formatCheckText, formatNotifierFailure } from '../../output/check-text.js';
 import { checkToJson } from '../../output/json.js';
 import { writeJson } from '../../output/json-text.js';
+import { writeLines } from '../../output/write-lines.js';
 import { formatNagiosReport, nagiosExitCode } from '../../output/nagios.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, exitCodeForStatus } from '../exit-codes.js';
@@ -64,8 +65,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
   if (options.format === 'json') {
     writeJson(context.stdout, checkToJson(report), 2);
   } else {
-    const lines = formatCheckText(report, options.all);
-    if (lines.length) context.stdout.write(`${lines.join('\n')}\n`);
+    // In slices, not one string: a run without history prints a line per flagged session.
+    writeLines(context.stdout, formatCheckText(report, options.all), (line) => line);
   }
   return failed.length > 0 ? ExitCode.NOTIFY_FAILED : exitCodeForStatus(report.status);
 }
