@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countBy, readFixture, readFixtureBytes } from '../fixture.js';
 import { FIXTURE_STATE_COUNTS } from '../fixture-counts.js';
-import { PassThrough, Writable } from 'node:stream';
+import { fakeTerminal } from '../fake-terminal.js';
 
 // Fail closed (issues 12.6, 12.7, 13.10): nothing read is never "all clear". Every input format
 // pasted in every shape reads as the capture itself; input with lines but no row is unread (list
@@ -456,17 +456,7 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
 
   it('the dashboard: quit when no poll ever read the table exits 3 with one line, never OK', async () => {
     platform.commands = [() => ({ stdout: '', stderr: '', exitCode: 0 })];
-    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-    let written = '';
-    const output = Object.assign(
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          written += chunk.toString();
-          callback();
-        },
-      }),
-      { columns: 100, rows: 30, isTTY: true },
-    );
+    const { input, output, text } = fakeTerminal({ columns: 100, rows: 30 });
     // Real (short) waits between polls: the fake clock's instant sleep would never let the keys in.
     const context = {
       ...fakeContext(platform, { TERM: 'xterm-256color' }),
@@ -474,7 +464,7 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
       terminal: { input, output } as unknown as NonNullable<CliContext['terminal']>,
     };
     const run = runCli(['dashboard', '--source', 'ss', '--interval', '1s'], context, '0.1.0');
-    for (let i = 0; i < 100 && !written.includes('POLL FAILED'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !text().includes('POLL FAILED'); i++) await new Promise((r) => setTimeout(r, 20));
     input.write('q');
     expect(await run).toBe(3);
     expect(context.err()).toBe('tcpdwell: dashboard: no socket table was read before it ended\n');
@@ -484,19 +474,9 @@ describe('front ends render a poll that read nothing as a failed poll', () => {
     let stdout = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
     platform.commands = [() => ({ stdout, stderr: '', exitCode: 0 })];
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
-    let written = '';
-    const output = Object.assign(
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          written += chunk.toString();
-          if (written.includes('127.0.0.1:43972')) stdout = '';
-          callback();
-        },
-      }),
-      { columns: 100, rows: 30, isTTY: true },
-    );
-    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-    const plain = () => written.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]/g, '');
+    const { input, output, plain } = fakeTerminal({ columns: 100, rows: 30 }, (written) => {
+      if (written.includes('127.0.0.1:43972')) stdout = '';
+    });
     const stop = new AbortController();
     const dashboard = runDashboard({ monitor, policy: defaultPolicy('ios'), intervalMs: 20, facts: {} }, { input, output, terminal: 'xterm-256color', noColor: false, interrupt: stop.signal });
     for (let i = 0; i < 100 && !plain().includes('POLL FAILED'); i++) await new Promise((r) => setTimeout(r, 20));

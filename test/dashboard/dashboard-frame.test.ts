@@ -1,7 +1,5 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import type { Monitor, OwnerNeed, PollOutcome } from '../../src/app/monitor.js';
-import type { PollClock } from '../../src/app/poll-loop.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { evaluateAll, sortViews, type ConnectionView } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
@@ -9,6 +7,7 @@ import { advance, emptyTrackerState } from '../../src/core/tracker.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
 import { connectionHeader, connectionLine } from '../../src/dashboard/render.js';
 import { layoutOf } from '../../src/dashboard/state.js';
+import { fakeTerminal, steppedClock } from '../fake-terminal.js';
 
 // What one frame and one poll of the dashboard cost, counted: at 100,000 rows the table must
 // format only the screenful it shows, and filter and sort the rows once per poll. The formatting
@@ -79,34 +78,15 @@ function ownerMonitor(count: number) {
   return monitor;
 }
 
-function terminal() {
-  let written = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        written += chunk.toString();
-        done();
-      },
-    }),
-    { columns: WIDTH, rows: HEIGHT, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-  return { input, output, plain: () => written.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]/g, '') };
-}
+const terminal = () => fakeTerminal({ columns: WIDTH, rows: HEIGHT });
 
-/** A clock whose waits end only when the test steps it. */
-function steppedClock() {
+/** A clock from T0 whose waits end only when the test steps it, moving it on by the wait. */
+function ownClock() {
   let now = T0;
-  const waits: (() => void)[] = [];
-  const clock: PollClock = {
-    nowMs: () => now,
-    sleep: (ms, signal) =>
-      new Promise<void>((resolve) => {
-        waits.push(() => ((now += ms), resolve()));
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      }),
-  };
-  return { clock, step: () => waits.shift()?.() };
+  return steppedClock(
+    () => now,
+    (ms) => (now += ms),
+  );
 }
 
 const settle = async () => {
@@ -119,7 +99,7 @@ describe('the dashboard at many rows', () => {
     const tableRows = layoutOf(WIDTH, HEIGHT).tableRows;
     const t = terminal();
     const stop = new AbortController();
-    const time = steppedClock();
+    const time = ownClock();
     const monitor = ownerMonitor(COUNT);
     const header = vi.mocked(connectionHeader);
     const line = vi.mocked(connectionLine);
@@ -165,7 +145,7 @@ describe('the dashboard at many rows', () => {
   it('with an event log, the owners of the rows on screen only are looked up, as without', async () => {
     const t = terminal();
     const stop = new AbortController();
-    const time = steppedClock();
+    const time = ownClock();
     const monitor = ownerMonitor(500);
     const logged: number[] = [];
     const run = runDashboard(

@@ -1,13 +1,12 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/app/monitor.js';
-import type { PollClock } from '../../src/app/poll-loop.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
 import type { ReadingProvider } from '../../src/sources/source.js';
 import { parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
+import { fakeTerminal, steppedClock } from '../fake-terminal.js';
 
 // `dashboard --log`: the event log writes no looked-up owner (its lines carry the tracker's rows),
 // so the dashboard asks the owner lookup for the rows on screen only, as without --log: not for
@@ -17,17 +16,7 @@ const SS = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
 const SCREEN_ROWS = 24; // MIN_SIZE: a table of 17 rows, fewer than the capture's 46 sockets
 
 async function ownersAsked(withLog: boolean): Promise<{ asked: number[]; flagged: number; drawn: string }> {
-  let drawn = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        drawn += chunk.toString();
-        done();
-      },
-    }),
-    { columns: 130, rows: SCREEN_ROWS, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+  const { input, output, text } = fakeTerminal({ columns: 130, rows: SCREEN_ROWS });
   const platform = parkSocketsHost();
   platform.commands = [ssAnswers(SS), ssAnswers(SS)];
   const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc', rowsInPlace: true });
@@ -40,15 +29,7 @@ async function ownersAsked(withLog: boolean): Promise<{ asked: number[]; flagged
     asked.push(rows.length);
     return find(rows);
   };
-  const waits: (() => void)[] = [];
-  const clock: PollClock = {
-    nowMs: () => platform.nowValue,
-    sleep: (_ms, signal) =>
-      new Promise<void>((resolve) => {
-        waits.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      }),
-  };
+  const { clock, step } = steppedClock(() => platform.nowValue);
   // Sessions flagged: half-open, half-close and idle past 1 ms (the capture's times are seconds).
   const base = defaultPolicy();
   const policy = { ...base, warning: { ...base.warning, halfOpenMs: 1, halfCloseMs: 1, idleMs: 1 } };
@@ -73,11 +54,11 @@ async function ownersAsked(withLog: boolean): Promise<{ asked: number[]; flagged
   input.write('\x1b[F');
   await settle();
   platform.nowValue += 2000;
-  waits.shift()?.();
+  step();
   await settle();
   stop.abort();
   await run;
-  return { asked, flagged, drawn };
+  return { asked, flagged, drawn: text() };
 }
 
 describe('dashboard --log owner lookup', () => {

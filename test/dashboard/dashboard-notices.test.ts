@@ -1,10 +1,10 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/context.js';
 import { runCli } from '../../src/cli/run.js';
 import { headerLines, colorPaint, plainPaint } from '../../src/dashboard/render.js';
 import { FakePlatform, fakeContext, parkSocketsHost } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
+import { fakeTerminal } from '../fake-terminal.js';
 
 // The dashboard says its source's notices (a table or namespace not read, lines skipped, a
 // --proc-root that is not one, a fallback) as list, watch and serve do: in a header line while it
@@ -13,18 +13,7 @@ import { readFixture } from '../fixture.js';
 
 /** `tcpdwell dashboard ARGS` on a fake 100×30 terminal: quits (q) once `until` is on screen; what it drew, and what it said. */
 async function dashboardOn(platform: FakePlatform, args: string[], until: RegExp) {
-  let written = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        written += chunk.toString();
-        callback();
-      },
-    }),
-    { columns: 100, rows: 30, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-  const plain = () => written.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]/g, '');
+  const { input, output, plain } = fakeTerminal({ columns: 100, rows: 30 });
   // Real (short) waits between polls: the fake clock's instant sleep would never let the keys in.
   const context = {
     ...fakeContext(platform, { TERM: 'xterm-256color' }),

@@ -1,12 +1,11 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/app/monitor.js';
-import type { PollClock } from '../../src/app/poll-loop.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
 import { parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
+import { fakeTerminal, steppedClock } from '../fake-terminal.js';
 
 // `tcpdwell dashboard` opens its Monitor with rowsInPlace: a connection that stays in its
 // state keeps its row object, updated at each poll, instead of a new row a poll that the table
@@ -27,29 +26,11 @@ function answerAt(k: number): string {
 }
 
 async function drawnWith(rowsInPlace: boolean): Promise<{ drawn: string; rowsKept: number; rowsSeen: number }> {
-  let written = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        written += chunk.toString();
-        done();
-      },
-    }),
-    { columns: 130, rows: 30, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+  const { input, output, text } = fakeTerminal({ columns: 130, rows: 30 });
   const platform = parkSocketsHost();
   platform.commands = [0, 1, 2, 3, 4].map((k) => ssAnswers(answerAt(k)));
   const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc', rowsInPlace });
-  const waits: (() => void)[] = [];
-  const clock: PollClock = {
-    nowMs: () => platform.nowValue,
-    sleep: (_ms, signal) =>
-      new Promise<void>((resolve) => {
-        waits.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      }),
-  };
+  const { clock, step } = steppedClock(() => platform.nowValue);
   const rows: Map<string, SocketRow>[] = [];
   const stop = new AbortController();
   const run = runDashboard(
@@ -73,14 +54,14 @@ async function drawnWith(rowsInPlace: boolean): Promise<{ drawn: string; rowsKep
     input.write(k === 1 ? '\r' : k % 2 === 0 ? 'j' : 'k');
     await settle();
     platform.nowValue += POLL_MS;
-    waits.shift()?.();
+    step();
   }
   await settle();
   stop.abort();
   await run;
   const [first, last] = [rows[0]!, rows.at(-1)!];
   const kept = [...last].filter(([key, row]) => first.get(key) === row).length;
-  return { drawn: written, rowsKept: kept, rowsSeen: last.size };
+  return { drawn: text(), rowsKept: kept, rowsSeen: last.size };
 }
 
 describe('dashboard with rows updated in place', () => {

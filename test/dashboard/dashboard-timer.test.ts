@@ -1,4 +1,3 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Monitor, PollOutcome } from '../../src/app/monitor.js';
 import type { PollClock } from '../../src/app/poll-loop.js';
@@ -6,13 +5,13 @@ import { defaultPolicy } from '../../src/core/policy.js';
 import { evaluateAll } from '../../src/core/evaluate.js';
 import { emptyTrackerState } from '../../src/core/tracker.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
+import { fakeTerminal } from '../fake-terminal.js';
 
 // The dashboard's timer is the app's poll loop on an injected clock: pause, resume and the
 // interval keys are tested by stepping a fake clock, never by waiting.
 
 function terminal() {
-  const output = Object.assign(new Writable({ write: (_c, _e, done) => done() }), { columns: 100, rows: 30, isTTY: true });
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+  const { input, output } = fakeTerminal({ columns: 100, rows: 30 });
   return { input, output };
 }
 

@@ -1,12 +1,11 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Monitor, OwnerNeed, PollOutcome } from '../../src/app/monitor.js';
-import type { PollClock } from '../../src/app/poll-loop.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import { evaluateAll, type ConnectionView, type Evaluation, type ViewPool } from '../../src/core/evaluate.js';
 import { defaultPolicy, type Policy } from '../../src/core/policy.js';
 import { advance, emptyTrackerState } from '../../src/core/tracker.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
+import { fakeTerminal, steppedClock } from '../fake-terminal.js';
 
 // The dashboard's memory across polls: every poll evaluates every connection and the table holds
 // the views until the next poll, so a view made anew each poll for each row is promoted garbage.
@@ -24,35 +23,7 @@ const ROWS: SocketRow[] = [40001, 40002, 40003].map((port, i) => ({
   rawState: i === 0 ? 'CLOSE-WAIT' : 'ESTAB',
 }));
 
-function terminal() {
-  let written = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        written += chunk.toString();
-        done();
-      },
-    }),
-    { columns: 120, rows: 30, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-  return { input, output, text: () => written };
-}
-
-function steppedClock() {
-  let now = T0;
-  const waits: (() => void)[] = [];
-  const clock: PollClock = {
-    nowMs: () => now,
-    sleep: (ms, signal) =>
-      new Promise<void>((resolve) => {
-        waits.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
-        void ms;
-      }),
-  };
-  return { clock, step: () => waits.shift()?.() };
-}
+const terminal = () => fakeTerminal({ columns: 120, rows: 30 });
 
 /** A monitor that passes the dashboard's options to evaluateAll as Monitor.evaluate does (the view pool included). */
 function poolingMonitor() {
@@ -89,7 +60,7 @@ describe('dashboard views across polls', () => {
   it('keeps one view object per connection from poll to poll (no new view for an unchanged row), and draws each poll’s flag', async () => {
     const t = terminal();
     const stop = new AbortController();
-    const time = steppedClock();
+    const time = steppedClock(() => T0);
     const { monitor, pools } = poolingMonitor();
     const seen: Evaluation[] = [];
     const flags: (string | undefined)[] = [];

@@ -1,4 +1,3 @@
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Monitor, PollOutcome } from '../../src/app/monitor.js';
 import { defaultPolicy } from '../../src/core/policy.js';
@@ -7,26 +6,14 @@ import { advance, emptyTrackerState } from '../../src/core/tracker.js';
 import { runDashboard } from '../../src/dashboard/dashboard.js';
 import { parseSs } from '../../src/sources/linux/parse-ss.js';
 import { readFixture } from '../fixture.js';
+import { fakeTerminal } from '../fake-terminal.js';
 
 // The real blessed screen on fake streams: what reaches the terminal when things go wrong.
 
 const ROWS = parseSs(readFixture('linux-ss-tanoi-stuck-states-kernel6.txt')).rows;
 const T0 = Date.parse('2026-11-21T05:30:00Z');
 
-function terminal() {
-  let written = '';
-  const output = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        written += chunk.toString();
-        done();
-      },
-    }),
-    { columns: 100, rows: 30, isTTY: true },
-  );
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-  return { input, output, text: () => written, plain: () => written.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]/g, '') };
-}
+const terminal = () => fakeTerminal({ columns: 100, rows: 30 });
 
 /** A monitor whose polls answer in turn from `outcomes` (an Error is thrown, like a bug would). */
 function fakeMonitor(outcomes: ('ok' | 'fail' | Error)[], pollMs = 0, started: number[] = []): Monitor {
