@@ -16,14 +16,14 @@ const QUOTE = /^[ \t]{0,3}>[ ]?/;
  * The table as the tool wrote it: quote markers, fence lines, a prompt line first, and the
  * indentation every line shares, taken away. Lines keep their numbers (a removed line becomes
  * blank), so a parse problem names the line of the file; line ends (CRLF, LF, or CR alone in a
- * file without LF) become `\n`. Text that is not a paste comes back unchanged but for its line ends.
+ * file where it ends more lines than LF) become `\n`. Text that is not a paste comes back unchanged but for its line ends.
  */
 export function unwrapPastedTable(text: string): string {
   // A file whose lines end in CR alone (classic Mac, some terminals' copy) would be one line split
-  // on LF. Only there does CR end a line: where lines end in LF, a CR is part of its line (a
-  // process name may hold one, and ss prints it raw).
+  // on LF. Where lone CRs outnumber LFs (a final newline added to such a file included), CR ends a
+  // line; otherwise a CR is part of its line (a process name may hold one, and ss prints it raw).
   const unmarked = text.replace(/^\uFEFF/, '');
-  const lines = unmarked.includes('\n') ? unmarked.split(/\r?\n/) : unmarked.split('\r');
+  const lines = unmarked.split(crEndsLines(unmarked) ? /\r\n|\r|\n/ : /\r?\n/);
   const isBlank = (line: string) => line.trim() === '';
   // Quote markers first: a fence or a prompt may sit inside the quote.
   while (lines.some((l) => !isBlank(l)) && lines.every((l) => isBlank(l) || QUOTE.test(l))) {
@@ -37,6 +37,18 @@ export function unwrapPastedTable(text: string): string {
     for (let i = 0; i < lines.length; i++) lines[i] = isBlank(lines[i]!) ? '' : lines[i]!.slice(indent.length);
   }
   return lines.join('\n');
+}
+
+/** Whether CR alone (not before LF) ends more lines of `text` than LF does. */
+function crEndsLines(text: string): boolean {
+  let loneCr = 0;
+  let lf = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) lf++;
+    else if (c === 13 && text.charCodeAt(i + 1) !== 10) loneCr++;
+  }
+  return loneCr > lf;
 }
 
 /** The leading blanks (spaces and tabs, exactly as written) that every line starts with. */

@@ -24,6 +24,12 @@ describe('a capture whose lines end in CR alone', () => {
     expect(withLf.code).toBe(1);
     expect(withCr.out.replaceAll('/c/cr.txt', '/c/lf.txt')).toBe(withLf.out);
     expect(withCr.code).toBe(1);
+    // A final newline (or CRLF) added to such a file does not make it one line.
+    for (const end of ['\n', '\r\n']) {
+      platform.files.set('/c/cr.txt', `${lf.replace(/\n$/, '').replace(/\n/g, '\r')}${end}`);
+      const ended = await run(['check', '--no-state', '--half-close', '1s', '--input', '/c/cr.txt']);
+      expect(ended.out.replaceAll('/c/cr.txt', '/c/lf.txt')).toBe(withLf.out);
+    }
   });
   // A CR inside an LF-ended line stays in its line: test/cli/hostile-input.test.ts has process names holding one.
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { TcpState } from '../../src/core/tcp-state.js';
-import { CREATED_TOLERANCE_MS, END_CONNECTION_SCRIPT, killWindowsSocket, windowsKillEnv } from '../../src/sources/windows/socket-killer-windows.js';
+import { CREATED_TOLERANCE_MS, END_CONNECTION_SCRIPT, killWindowsSocket, windowsKillEnv, windowsRefusalReason } from '../../src/sources/windows/socket-killer-windows.js';
 import { FakePlatform, fakeContext } from '../fake-platform.js';
 
 // reset on a simulated Windows host: netstat through the exec seam, SetTcpEntry through PowerShell.
@@ -173,5 +173,16 @@ describe('the reset script environment (windowsKillEnv)', () => {
     expect(await answer(seenCreated + CREATED_TOLERANCE_MS, true)).toEqual({ ended: true });
     const newer = await answer(seenCreated + 90_000, false);
     expect(newer).toMatchObject({ ended: false, reusedTuple: true });
+  });
+
+  it('an IPv4-mapped row of an IPv6 socket is refused: SetTcpEntry would look in the IPv4 table', () => {
+    expect(windowsRefusalReason({ ...row, protocol: 'tcp6' })).toBe('Windows can end IPv4 connections only (SetTcpEntry has no IPv6 form)');
+    expect(windowsRefusalReason(row)).toBeUndefined();
+  });
+
+  it('the lookup fails closed: only CIM ObjectNotFound is "gone", any other error stops the script', () => {
+    expect(END_CONNECTION_SCRIPT).toContain('-ErrorAction Stop');
+    expect(END_CONNECTION_SCRIPT).toContain("if ($_.CategoryInfo.Category -eq 'ObjectNotFound') { $now = @() } else { throw }");
+    expect(END_CONNECTION_SCRIPT).not.toContain('SilentlyContinue)');
   });
 });

@@ -174,7 +174,11 @@ export async function discoverNamespaces(platform: Platform, procRoot: string, m
       if (inode !== undefined) links.push({ pid: batch[j]!, inode });
     });
   }
-  const mountinfo = await platform.readText(mountinfoPath).catch(() => '');
+  const mountinfo = await platform.readText(mountinfoPath).catch((error: unknown) => {
+    // Interrupted is not "no mounts": a namespace held only by its mount would be reported missing.
+    if (errorCode(error) === 'EINTERRUPTED') throw new SourceError('interrupted while reading the mount table', { cause: error });
+    return '';
+  });
   return { namespaces: groupNamespaces(links, parseNetnsMounts(mountinfo), procRoot), deniedPids };
 }
 

@@ -1,6 +1,7 @@
 import type { Owner } from '../../core/evaluate.js';
 import { errorCode, type Platform } from '../../platform/platform.js';
 import { errnoWords } from '../../platform/errors.js';
+import { SourceError } from '../source.js';
 
 // Socket owner (pid, process name) by inode, from the /proc/<pid>/fd links ("socket:[INODE]").
 // One scan per poll at most, only for the inodes asked for, only among the processes of the
@@ -17,8 +18,8 @@ export interface OwnerLookup {
 
 /** A walk started ahead of the scan that uses it: the namespace's processes, and the socket inodes of each one's fds being read. */
 interface Prefetch {
-  /** The processes to walk, in order; undefined when /proc could not be listed. */
-  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<Float64Array>> } | undefined>;
+  /** The processes to walk, in order; undefined when /proc could not be listed; `interrupted` when a signal stopped the listing. */
+  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<Float64Array>> } | { interrupted: unknown } | undefined>;
   stop: AbortController;
 }
 
@@ -81,7 +82,8 @@ export class OwnerResolver {
         }
         return { pids, inodes };
       },
-      () => undefined,
+      // Listing the processes failed: the scan takes it as denied, unless a signal stopped it.
+      (error: unknown) => (errorCode(error) === 'EINTERRUPTED' ? { interrupted: error } : undefined),
     );
     this.prefetched = { walk, stop };
   }
@@ -120,7 +122,8 @@ export class OwnerResolver {
     if (prefetched && !only) {
       try {
         const walk = await prefetched.walk;
-        return walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, missing, owners) : true;
+        if (walk && 'interrupted' in walk) failIfInterrupted(walk.interrupted);
+        return walk && 'pids' in walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, missing, owners) : true;
       } finally {
         prefetched.stop.abort(); // what is still being read is not needed
       }
@@ -129,7 +132,8 @@ export class OwnerResolver {
     let pids: string[];
     try {
       pids = only ? only.map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
-    } catch {
+    } catch (error) {
+      failIfInterrupted(error);
       return true;
     }
     const netns = only ? undefined : await this.namespaceRead();
@@ -151,6 +155,7 @@ export class OwnerResolver {
       try {
         inodes = await inodesOf(pid);
       } catch (error) {
+        failIfInterrupted(error);
         if (isDenial(error)) denied = true;
         continue; // the process exited, or is not ours
       }
@@ -187,6 +192,14 @@ export class OwnerResolver {
       return '?';
     }
   }
+}
+
+/**
+ * A read stopped by SIGINT/SIGTERM is not a process that exited: taken as one, every owner after
+ * it would be "none" and a count per process 0 (a false OK). Throws SourceError (exit 3).
+ */
+function failIfInterrupted(error: unknown): void {
+  if (errorCode(error) === 'EINTERRUPTED') throw new SourceError("interrupted while reading the sockets' owners: nothing was judged", { cause: error });
 }
 
 /** EACCES or EPERM: the file is there but not ours to read. */

@@ -31,8 +31,9 @@ export const END_CONNECTION_SCRIPT = [
   '$row.dwLocalPort = Port $env:TCPDWELL_LOCAL_PORT',
   '$row.dwRemoteAddr = Address $env:TCPDWELL_REMOTE_ADDRESS',
   '$row.dwRemotePort = Port $env:TCPDWELL_REMOTE_PORT',
-  // The connection holding the 4-tuple now; nothing found is an empty list, not an error.
-  '$now = @(Get-NetTCPConnection -LocalAddress $env:TCPDWELL_LOCAL_ADDRESS -LocalPort $env:TCPDWELL_LOCAL_PORT -RemoteAddress $env:TCPDWELL_REMOTE_ADDRESS -RemotePort $env:TCPDWELL_REMOTE_PORT -ErrorAction SilentlyContinue)',
+  // The connection holding the 4-tuple now. Nothing found is CIM's ObjectNotFound error, an empty
+  // list here; any other failure (WMI/CIM broken) stops the script: its state now is not known.
+  "try { $now = @(Get-NetTCPConnection -LocalAddress $env:TCPDWELL_LOCAL_ADDRESS -LocalPort $env:TCPDWELL_LOCAL_PORT -RemoteAddress $env:TCPDWELL_REMOTE_ADDRESS -RemotePort $env:TCPDWELL_REMOTE_PORT -ErrorAction Stop) } catch { if ($_.CategoryInfo.Category -eq 'ObjectNotFound') { $now = @() } else { throw } }",
   "'Found=' + $now.Count",
   'if ($now.Count -ne 1) { return }',
   '$c = $now[0]',
@@ -91,7 +92,8 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** Why Windows cannot end this row, beyond the rules every platform shares. */
 export function windowsRefusalReason(row: SocketRow): string | undefined {
-  if (!IPV4.test(row.local.address) || !IPV4.test(row.remote.address)) return 'Windows can end IPv4 connections only (SetTcpEntry has no IPv6 form)';
+  // An IPv4-mapped row of an IPv6 socket is shown as IPv4, but it is in the IPv6 table SetTcpEntry cannot reach.
+  if (row.protocol === 'tcp6' || !IPV4.test(row.local.address) || !IPV4.test(row.remote.address)) return 'Windows can end IPv4 connections only (SetTcpEntry has no IPv6 form)';
   return undefined;
 }
 
