@@ -3,9 +3,9 @@ import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { countLevels, policyNeedsProcesses, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import { countLevels, evaluateConnection, policyNeedsProcesses, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
-import type { TrackerState } from '../core/tracker.js';
+import { timingOf, type TrackerState } from '../core/tracker.js';
 import type { NotifierConfig } from '../config/parse-config.js';
 import { deliver, outboxMessage, type Delivery } from '../notify/notifiers.js';
 import { notifyEachChannel, type ChannelBacklog } from './notify-channels.js';
@@ -99,7 +99,15 @@ interface History {
 
 async function checkThrough(monitor: Monitor, request: CheckRequest, ports: CheckPorts, history: History): Promise<CheckReport> {
   const clock = { nowMs: () => ports.platform.nowMs(), sleep: ports.sleep };
-  const outcome = await sampleTable(monitor, { clock, signal: ports.interrupt, intervalMs: request.intervalMs, ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }) });
+  let outcome = await sampleTable(monitor, { clock, signal: ports.interrupt, intervalMs: request.intervalMs, ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }) });
+  // A dump is not an atomic snapshot, so a session missing from one reading is kept as it was
+  // (still flagged) until a second reading confirms it closed. A flagged session missing now (one
+  // just reset, or closed since the last run) would then be reported stuck on one reading's word:
+  // check reads once more at once instead, only then.
+  if (outcome.ok && !ports.interrupt.aborted && flaggedButMissing(monitor, request.policy)) {
+    const again = await pollThrough(monitor);
+    outcome = { ...again, notices: [...new Set([...outcome.notices, ...again.notices])] };
+  }
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
   // Ranked here, not by the monitor: what check shows (flagged views, states in order of first
@@ -348,6 +356,25 @@ interface SampleTiming {
  * dropped, and a notice says so); an interrupt before any poll completed proves nothing: a failed
  * outcome, which makes the check UNKNOWN.
  */
+/**
+ * Whether a session the last reading did not list (`TrackerState.unconfirmedAbsence`) is flagged
+ * by its own thresholds as last seen (evaluateConnection on its last row: a rule on process names
+ * sees the owner that row has). Count groups are left out: a member's absence changes a count,
+ * not a session's flag.
+ */
+function flaggedButMissing(monitor: Monitor, policy: Policy): boolean {
+  const tracker = monitor.tracker;
+  const missing = tracker.unconfirmedAbsence;
+  if (!missing || missing.size === 0 || tracker.lastPollMs === undefined) return false;
+  for (const key of missing.keys()) {
+    const connection = tracker.connections.get(key);
+    if (!connection) continue;
+    const timing = timingOf(connection, tracker.lastPollMs);
+    if (evaluateConnection(policy, { row: connection.row, ...timing })) return true;
+  }
+  return false;
+}
+
 async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<PollOutcome> {
   const notices = new Set<string>();
   const loop = new PollLoop({

@@ -195,3 +195,21 @@ describe('check whose history could not be saved: OK is not proven (UNKNOWN, exi
     expect(result.code).toBe(1);
   });
 });
+
+describe("a flagged session missing from the next run's reading (reset, or closed since)", () => {
+  it('is read once more at once: two readings without it resolve it; no false WARNING on one reading', async () => {
+    const first = await check(join(dir, 'check.json'));
+    expect(first.code).toBe(1);
+    expect(first.out.split('\n')[0]).toBe(WARNING_LINE);
+    // The SYN_SENT is gone (its line and its -i line) when the next run reads.
+    const lines = SS_STUCK.split('\n');
+    const at = lines.findIndex((l) => l.includes('127.0.0.1:56268'));
+    const without = [...lines.slice(0, at), ...lines.slice(at + (lines[at + 1]?.startsWith('\t') ? 2 : 1))].join('\n');
+    platform.commands = [ssAnswers(without)];
+    const ranBefore = platform.ran.filter((argv) => argv[0] === 'ss').length;
+    const second = await check(join(dir, 'check.json'));
+    expect(platform.ran.filter((argv) => argv[0] === 'ss').length - ranBefore).toBe(2);
+    expect(second.out).toContain('RESOLVED half-open: SYN_SENT 127.0.0.1:56268 -> 127.0.0.1:44865');
+    expect(second.code).toBe(0);
+  });
+});
