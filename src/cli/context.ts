@@ -6,7 +6,13 @@ import { sanitizeLine } from '../output/sanitize.js';
 /** Everything a command may touch, injected so whole-command tests run on fakes. */
 export interface CliContext {
   platform: Platform;
-  stdout: { write(text: string): unknown; isTTY?: boolean };
+  /**
+   * `drained`: resolves once what was written has left the process's buffer (at once when nothing
+   * waits, or when the output is lost), or when `signal` aborts. A long-running mode waits for it
+   * before its next poll, so a reader that stalls (`| sleep`) pauses the polls instead of letting
+   * unread output pile up in memory.
+   */
+  stdout: { write(text: string): unknown; isTTY?: boolean; drained?(signal: AbortSignal): Promise<void> };
   stderr: { write(text: string): unknown };
   env: NodeJS.ProcessEnv;
   /** Waits, unless the signal aborts first (Ctrl-C in --watch). */

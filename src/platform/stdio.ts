@@ -65,7 +65,7 @@ export class GuardedStdio {
   private lost: OutputLoss | undefined;
   private stderrLost = false;
   private readonly ttyFds: number[];
-  readonly stdout: { write(text: string): boolean; readonly isTTY: boolean };
+  readonly stdout: { write(text: string): boolean; readonly isTTY: boolean; drained(signal: AbortSignal): Promise<void> };
   readonly stderr: { write(text: string): boolean };
 
   constructor(private readonly onLoss: (loss: OutputLoss) => void) {
@@ -78,6 +78,7 @@ export class GuardedStdio {
     this.stdout = {
       write: (text) => (this.lost || process.stdout.destroyed ? false : process.stdout.write(text)),
       isTTY: Boolean(process.stdout.isTTY),
+      drained: (signal) => drained(process.stdout, signal, () => this.lost !== undefined),
     };
     this.stderr = { write: (text) => (this.lost?.kind === 'terminal-closed' || this.stderrLost || process.stderr.destroyed ? false : process.stderr.write(text)) };
   }
@@ -136,4 +137,21 @@ function lossOf(error: NodeJS.ErrnoException): OutputLoss {
   if (error.code === 'EPIPE' || error.code === 'ECONNRESET') return { kind: 'reader-gone' };
   if (error.code === 'EIO') return { kind: 'terminal-closed' };
   return { kind: 'write-failed', message: errnoDetail(error) };
+}
+
+/**
+ * Resolves when `stream` has written out its buffer ('drain'), at once when it needs none, and when
+ * it errors or closes, the output is lost, or `signal` aborts: never waits on a reader that is gone.
+ */
+function drained(stream: NodeJS.WriteStream, signal: AbortSignal, lost: () => boolean): Promise<void> {
+  if (!stream.writableNeedDrain || stream.destroyed || lost() || signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done).off('close', done).off('error', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    stream.once('drain', done).once('close', done).once('error', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

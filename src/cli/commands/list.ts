@@ -64,6 +64,8 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
         context.stdout.write(formatListText(report));
       }
       if (log && events) await log.write(events.next(outcome, report.evaluation));
+      // A reader that stalls pauses the polls: unread output would otherwise pile up in memory.
+      if (!once) await context.stdout.drained?.(context.interrupt);
     },
   });
   return read ? ExitCode.OK : ExitCode.UNKNOWN;

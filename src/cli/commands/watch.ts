@@ -46,6 +46,8 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
               (e) => e.type !== 'poll-failed' && !(first && e.type === 'opened'),
             );
           await log?.write(events);
+          // A reader that stalls pauses the polls: unread lines would otherwise pile up in memory.
+          await context.stdout.drained?.(context.interrupt);
         },
         pollFailed: (outcome) => reportPollFailure(context, outcome),
         notices: (texts) => texts.forEach((text) => notice(text)),
