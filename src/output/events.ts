@@ -159,16 +159,16 @@ function eventText(event: MonitorEvent, owner: Owner | undefined): string {
 }
 
 /** What a line shows of a row's flow (flowWithOwner). */
-type FlowOfRow = Pick<SocketRow, 'local' | 'remote' | 'netns' | 'pid' | 'process'>;
+type FlowOfRow = Pick<SocketRow, 'local' | 'remote' | 'state' | 'netns' | 'pid' | 'process'>;
 
 /**
  * The row's flow as a line shows it: with `owner` where the row carries none of its own. Not a
  * copy of the whole row (a spread of every field was ~1 KB a line, and `watch`'s first poll may
- * print ~86,000 flagged lines): the five fields the flow shows.
+ * print ~86,000 flagged lines): the fields the flow shows (the state too: a listener's peer reads `0.0.0.0:*`).
  */
 function withOwner(row: SocketRow, owner: Owner | undefined): FlowOfRow {
   if (!owner || row.pid !== undefined) return row;
-  const flow: FlowOfRow = { local: row.local, remote: row.remote, pid: owner.pid, process: owner.process };
+  const flow: FlowOfRow = { local: row.local, remote: row.remote, state: row.state, pid: owner.pid, process: owner.process };
   if (row.netns) flow.netns = row.netns;
   return flow;
 }
