@@ -1,5 +1,5 @@
 import type { Protocol } from '../core/address.js';
-import type { ParseProblem, SocketRow } from '../core/connection.js';
+import { connectionKey, flowText, type ParseProblem, type SocketRow } from '../core/connection.js';
 import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry.js';
 import { summarizeProblems } from './source.js';
 import { unknownStateNotices } from './unknown-states.js';
@@ -100,5 +100,34 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
   const notices = [...(parsed.notices ?? [])];
   requireRowsOrEmptyTable(body, format, parsed.rows, parsed.problems);
   notices.push(...summarizeProblems(label, parsed.problems), ...unknownStateNotices(parsed.rows, format, label));
+  const repeated = repeatedTupleNotice(parsed.rows, label);
+  if (repeated) notices.push(repeated);
   return { rows: parsed.rows, completeProtocols: parsed.completeProtocols ?? ['tcp', 'tcp6'], notices };
+}
+
+/**
+ * Rows of one captured table whose 4-tuple (connectionKey: protocol, endpoints, instance, namespace)
+ * an earlier row already listed, counted and the first one named; undefined when there are none.
+ * The tracker keeps the first row of a flow listed twice in one reading, so this says what it drops:
+ * a table taken while it changed (`ss` walks the kernel's hash tables, not a snapshot), or one 4-tuple
+ * in use twice (listeners sharing a port with SO_REUSEPORT, a new socket beside its TIME_WAIT).
+ */
+function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string | undefined {
+  const first = new Map<string, SocketRow>();
+  let repeats = 0;
+  let example: { earlier: SocketRow; again: SocketRow } | undefined;
+  for (const row of rows) {
+    const key = connectionKey(row);
+    const earlier = first.get(key);
+    if (!earlier) {
+      first.set(key, row);
+      continue;
+    }
+    repeats++;
+    example ??= { earlier, again: row };
+  }
+  if (!example) return undefined;
+  const { earlier, again } = example;
+  const states = earlier.state === again.state ? `${again.state} twice` : `${again.state} after ${earlier.state}`;
+  return `${label}: ${repeats === 1 ? '1 row repeats' : `${repeats} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): a table taken while it changed, or one 4-tuple in use twice`;
 }

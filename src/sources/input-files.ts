@@ -8,7 +8,6 @@ import type { HostFacts } from '../core/diagnosis.js';
 import { SourceError, type ReadingProvider, type SourceRead, type SourceReading } from './source.js';
 import { UnusableInputError } from './unusable-input.js';
 import { plural } from '../core/plural.js';
-import { connectionKey, flowText, type SocketRow } from '../core/connection.js';
 
 // `--input FILE…`: captured tables instead of a live source. Each file is one poll, replayed in
 // time order, so dwell comes out of captures a customer sends in.
@@ -107,10 +106,7 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
     }
     const takenAtMs = options.atMs?.[index] ?? capturedAt ?? (await platform.modifiedMs(path));
     try {
-      const parsed = parseCapture(text, format, takenAtMs, path);
-      const repeated = repeatedTupleNotice(parsed.rows, path);
-      if (repeated) parsed.notices.push(repeated);
-      captures.push({ path, takenAtMs, format, ...parsed });
+      captures.push({ path, takenAtMs, format, ...parseCapture(text, format, takenAtMs, path) });
     } catch (error) {
       if (!(error instanceof UnusableInputError)) throw error;
       unusable(path, `${path}: cannot be read as ${format} output (${error.message})`);
@@ -126,33 +122,6 @@ export async function loadCaptures(platform: Platform, options: InputOptions): P
   // Stable: files with the same time keep the order given.
   captures.sort((a, b) => a.takenAtMs - b.takenAtMs);
   return { captures, notices, skipped };
-}
-
-/**
- * Rows of one captured table whose 4-tuple (connectionKey: protocol, endpoints, instance, namespace)
- * an earlier row already listed, counted and the first one named; undefined when there are none.
- * The tracker keeps the first row of a flow listed twice in one reading, so this says what it drops:
- * a table taken while it changed (`ss` walks the kernel's hash tables, not a snapshot), or one 4-tuple
- * in use twice (listeners sharing a port with SO_REUSEPORT, a new socket beside its TIME_WAIT).
- */
-export function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string | undefined {
-  const first = new Map<string, SocketRow>();
-  let repeats = 0;
-  let example: { earlier: SocketRow; again: SocketRow } | undefined;
-  for (const row of rows) {
-    const key = connectionKey(row);
-    const earlier = first.get(key);
-    if (!earlier) {
-      first.set(key, row);
-      continue;
-    }
-    repeats++;
-    example ??= { earlier, again: row };
-  }
-  if (!example) return undefined;
-  const { earlier, again } = example;
-  const states = earlier.state === again.state ? `${again.state} twice` : `${again.state} after ${earlier.state}`;
-  return `${label}: ${repeats === 1 ? '1 row repeats' : `${repeats} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): a table taken while it changed, or one 4-tuple in use twice`;
 }
 
 /** Replays captures as successive polls. */
