@@ -99,15 +99,13 @@ interface History {
 
 async function checkThrough(monitor: Monitor, request: CheckRequest, ports: CheckPorts, history: History): Promise<CheckReport> {
   const clock = { nowMs: () => ports.platform.nowMs(), sleep: ports.sleep };
-  let outcome = await sampleTable(monitor, { clock, signal: ports.interrupt, intervalMs: request.intervalMs, ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }) });
-  // A dump is not an atomic snapshot, so a session missing from one reading is kept as it was
-  // (still flagged) until a second reading confirms it closed. A flagged session missing now (one
-  // just reset, or closed since the last run) would then be reported stuck on one reading's word:
-  // check reads once more at once instead, only then.
-  if (outcome.ok && !ports.interrupt.aborted && flaggedButMissing(monitor, request.policy)) {
-    const again = await pollThrough(monitor);
-    outcome = { ...again, notices: [...new Set([...outcome.notices, ...again.notices])] };
-  }
+  const outcome = await sampleTable(monitor, {
+    clock,
+    signal: ports.interrupt,
+    intervalMs: request.intervalMs,
+    ...(request.windowMs === undefined ? {} : { windowMs: request.windowMs }),
+    readAgain: () => flaggedButMissing(monitor, request.policy),
+  });
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
   // Ranked here, not by the monitor: what check shows (flagged views, states in order of first
@@ -348,14 +346,15 @@ interface SampleTiming {
   signal: AbortSignal;
   intervalMs: number;
   windowMs?: number;
+  /**
+   * Whether the last reading calls for a second one at once (flaggedButMissing): a dump is not an
+   * atomic snapshot, so a session missing from one reading is kept as it was (still flagged) until
+   * a second reading confirms it closed; a flagged one (just reset, or closed since the last run)
+   * would otherwise be reported stuck on one reading's word.
+   */
+  readAgain?: () => boolean;
 }
 
-/**
- * One poll, or polls every `intervalMs` for `windowMs`; the last completed poll's result decides,
- * with the notices of every poll. An interrupt cuts the window short (the poll it interrupted is
- * dropped, and a notice says so); an interrupt before any poll completed proves nothing: a failed
- * outcome, which makes the check UNKNOWN.
- */
 /**
  * Whether a session the last reading did not list (`TrackerState.unconfirmedAbsence`) is flagged
  * by its own thresholds as last seen (evaluateConnection on its last row: a rule on process names
@@ -375,6 +374,13 @@ function flaggedButMissing(monitor: Monitor, policy: Policy): boolean {
   return false;
 }
 
+/**
+ * One poll, or polls every `intervalMs` for `windowMs`; the last completed poll's result decides,
+ * with the notices of every poll. An interrupt cuts the window short (the poll it interrupted is
+ * dropped, and a notice says so); an interrupt before any poll completed proves nothing: a failed
+ * outcome, which makes the check UNKNOWN. Where `readAgain` asks after the last poll, one more
+ * reading at once decides instead.
+ */
 async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<PollOutcome> {
   const notices = new Set<string>();
   const loop = new PollLoop({
@@ -394,6 +400,11 @@ async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<Poll
     return outcome;
   };
   const end = await loop.run({ poll, onPoll: (outcome) => outcome.notices.forEach((n) => notices.add(n)) });
+  if (end.last?.ok && !timing.signal.aborted && timing.readAgain?.()) {
+    const again = await pollThrough(monitor);
+    again.notices.forEach((n) => notices.add(n));
+    return { ...again, notices: [...notices] };
+  }
   if (!end.last) {
     const nowMs = timing.clock.nowMs();
     return { ok: false, takenAtMs: nowMs, source: monitor.sourceName, notices: [], error: 'interrupted before the socket table was read', events: [], durationMs: 0 };
