@@ -120,7 +120,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
         return closeWaits.some((v) => v.flag) ? closeWaits : [];
       },
     },
-    { ranked: rankAll },
+    // The run's last evaluation: the owners go into the rows, not into a copy of each flagged row.
+    { ranked: rankAll, ownersInRows: true },
   );
   const facts = await monitor.hostFacts();
   const shown = rankAll ? undefined : rankFlaggedFirst(evaluated.evaluation.views, readByDiagnosis(evaluated.evaluation.views, facts));

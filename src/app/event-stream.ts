@@ -88,19 +88,37 @@ export class EventStream {
    * every connection it hands over too, in the same pass. A view is made only for a session
    * whose notification is printed (flagged, escalated or deescalated), so a session still flagged as it was
    * costs nothing a poll.
+   *
+   * `emit`: the events are handed to it in order, a slice of about EVENT_SLICE at a time, as the
+   * pass makes them; what is returned is the rest, after them. A caller that writes each slice
+   * then holds one slice's events, views and alerts at a time, not one for each of ~86,000
+   * sessions flagged at once (watch's first poll, issue 15). Without it, every event is returned.
    */
-  nextEach(outcome: PollOutcome, each: (visit: (evaluated: EvaluatedConnection) => void) => void, visit?: (evaluated: EvaluatedConnection) => void): MonitorEvent[] {
+  nextEach(
+    outcome: PollOutcome,
+    each: (visit: (evaluated: EvaluatedConnection) => void) => void,
+    visit?: (evaluated: EvaluatedConnection) => void,
+    emit?: (events: MonitorEvent[]) => void,
+  ): MonitorEvent[] {
     if (!outcome.ok) return this.next(outcome, undefined);
     this.failing = false;
-    const events: MonitorEvent[] = [...outcome.events];
-    const views = new Map<string, ConnectionView>();
-    this.alerts.begin(outcome.takenAtMs, Infinity);
+    let events: MonitorEvent[] = [...outcome.events];
+    const atMs = outcome.takenAtMs;
+    const alerts = this.alerts;
+    alerts.begin(atMs, Infinity);
     each((evaluated) => {
       visit?.(evaluated);
       const flag = evaluated.flag;
-      if (flag && this.alerts.session(evaluated.connection.key, evaluated.row, flag, evaluated.dwellMs)) views.set(evaluated.connection.key, viewOfEvaluated(evaluated));
+      if (!flag || !alerts.session(evaluated.connection.key, evaluated.row, flag, evaluated.dwellMs)) return;
+      // What this sight told (a resolve first where the session's alert was replaced), in order.
+      for (const notification of alerts.takeNotifications()) events.push(alertEvent(notification, atMs, notification.change === 'resolved' ? undefined : viewOfEvaluated(evaluated)));
+      if (emit && events.length >= EVENT_SLICE) {
+        emit(events);
+        events = [];
+      }
     });
-    this.push(events, outcome, this.alerts.finish([]), views, []);
+    // The rest: resolved (sessions gone or no longer flagged), then the namespaces gone.
+    this.push(events, outcome, alerts.finish([]), new Map(), []);
     return events;
   }
 
@@ -113,11 +131,9 @@ export class EventStream {
         events.push({ type: 'resolved', atMs, notification });
         continue;
       }
-      const event: FlaggedEvent = { type: 'flagged', atMs, notification };
-      const view = views.get(notification.key);
+      const event = alertEvent(notification, atMs, views.get(notification.key));
       const countFlag = counts.get(notification.key);
-      if (view) event.view = view;
-      if (countFlag) event.countFlag = countFlag;
+      if (countFlag) (event as FlaggedEvent).countFlag = countFlag;
       events.push(event);
     }
     for (const netns of outcome.goneNetns ?? []) {
@@ -125,4 +141,15 @@ export class EventStream {
       events.push({ type: 'netns-gone', atMs: outcome.takenAtMs, netns, closed });
     }
   }
+}
+
+/** About this many events a slice that nextEach hands to its `emit` (a few MB of events, views and alerts). */
+export const EVENT_SLICE = 4096;
+
+/** The event of one alert notification: resolved, or flagged with the session's view where it has one. */
+function alertEvent(notification: AlertNotification, atMs: number, view: ConnectionView | undefined): FlaggedEvent | ResolvedEvent {
+  if (notification.change === 'resolved') return { type: 'resolved', atMs, notification };
+  const event: FlaggedEvent = { type: 'flagged', atMs, notification };
+  if (view) event.view = view;
+  return event;
 }

@@ -252,7 +252,7 @@ export class Monitor {
    * `views`: a pool of views updated in place (core/evaluate EvaluateOptions.views); the owners
    * looked up for a window are then written into its views, not into copies.
    */
-  async evaluate(policy: Policy, need: OwnerNeed, { ranked = true, views }: { ranked?: boolean; views?: ViewPool } = {}): Promise<EvaluatedPoll> {
+  async evaluate(policy: Policy, need: OwnerNeed, { ranked = true, views, ownersInRows = false }: { ranked?: boolean; views?: ViewPool; ownersInRows?: boolean } = {}): Promise<EvaluatedPoll> {
     const now = this.tracker.lastPollMs ?? this.platform.nowMs();
     const owners = this.provider.owners;
     const reuse = views ? { views } : {};
@@ -274,6 +274,14 @@ export class Monitor {
       // neither a copy of the list nor a new view is made (the list is 100,000 references a poll).
       for (const view of wanted) view.row = withOwnership(view.row, found.byKey.get(view.connection.key));
       return { evaluation, ownersHidden: found.permissionDenied };
+    }
+    if (ownersInRows) {
+      // The last evaluation of this tracker (check's): the owners go into the rows themselves, not
+      // into a copy of each (a whole row and a view, ~86,000 of them at 100,000 sockets with the
+      // idle threshold crossed, issue 15). Only rows that have their inode: one found by the
+      // lookup goes into a copy, as the tracker (and the state file) keep what the source read.
+      for (const view of wanted) if (ownerIntoRow(view.row, found.byKey.get(view.connection.key))) wanted.delete(view);
+      if (wanted.size === 0) return { evaluation, ownersHidden: found.permissionDenied };
     }
     // New view objects for the rows that gained an owner; the evaluation is then handed over whole.
     const complete = (view: ConnectionView): ConnectionView => (wanted.has(view) ? { ...view, row: withOwnership(view.row, found.byKey.get(view.connection.key)) } : view);
@@ -324,6 +332,20 @@ export class Monitor {
     connections.forEach((connection, i) => each(connection, answer.ownership[i]));
     return answer.permissionDenied;
   }
+}
+
+/**
+ * withOwnership(row, found) written into `row` itself where that needs no inode of the lookup's:
+ * the row then has the pid and process withOwnership's copy would have. False (nothing written)
+ * for a row without its inode, which only a copy may be given.
+ */
+function ownerIntoRow(row: SocketRow, found: Ownership | undefined): boolean {
+  if (!found) return true;
+  if (row.inode === undefined) return false;
+  if (!found.owner) return true;
+  row.pid = found.owner.pid;
+  row.process = found.owner.process;
+  return true;
 }
 
 /** Whether the tracker holds a connection of network namespace `inode` (one walk; asked only for a namespace not read). */

@@ -1,5 +1,5 @@
 import type { SocketRow } from '../core/connection.js';
-import type { Owner } from '../core/evaluate.js';
+import type { EvaluatedConnection, Owner } from '../core/evaluate.js';
 import type { TrackedConnection } from '../core/tracker.js';
 import type { Policy } from '../core/policy.js';
 import { EventStream, type MonitorEvent } from './event-stream.js';
@@ -70,6 +70,15 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
     const known = owners.get(key);
     if (known?.pid !== pid || known.process !== process) owners.set(key, ownerCache.shared({ pid, process }));
   };
+  /** Keeps the owners the source's lookup finds for these connections. */
+  const keepFound = async (asked: Iterable<TrackedConnection>) => {
+    const found = await source.ownersOf(asked);
+    for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
+  };
+  // A closed socket is gone: its owner is not kept past its closed line (closed events are the tracker's).
+  const forgetClosed = (outcome: PollOutcome) => {
+    for (const event of outcome.events) if (event.type === 'closed') owners.delete(event.connection.key);
+  };
   let started = false;
   const loop = new PollLoop({
     clock: settings.clock,
@@ -96,15 +105,35 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
       /** Connections whose owners are asked of the lookup (settings.owners). */
       let asked: TrackedConnection[] | undefined;
       if (each) {
-        const flaggedUnknown: TrackedConnection[] = [];
-        events = stream.nextEach(outcome, each, ({ connection, row, flag }) => {
+        const count = ({ connection, row, flag }: EvaluatedConnection) => {
           connections++;
           if (flag) flagged++;
-          if (!settings.owners) return;
-          if (flag && !first && !owners.has(connection.key)) flaggedUnknown.push(connection);
-          keepRowOwner(connection.key, row);
+          if (settings.owners) keepRowOwner(connection.key, row);
+        };
+        if (first) {
+          // The first poll may tell a line for each of ~86,000 flagged sessions (issue 15): they
+          // are written a slice at a time as the pass makes them (EventStream.nextEach's emit),
+          // not held as one list of events, views and alerts. Their lines come after the start
+          // line and name owners, so both come first: the connections and the flagged are counted
+          // in a pass of their own, and every connection's owner is looked up (so that a closed
+          // line can name the process that held the socket).
+          each(count);
+          if (settings.owners) await keepFound(source.tracker.connections.values());
+          started = true;
+          output.started({ atMs: outcome.takenAtMs, source: outcome.source, connections, flagged });
+          const writes: (Promise<void> | void)[] = [];
+          const rest = stream.nextEach(outcome, each, undefined, (slice) => writes.push(output.events(slice, owners, true)));
+          writes.push(output.events(rest, owners, true));
+          await Promise.all(writes);
+          forgetClosed(outcome);
+          return;
+        }
+        const flaggedUnknown: TrackedConnection[] = [];
+        events = stream.nextEach(outcome, each, (evaluated) => {
+          if (settings.owners && evaluated.flag && !owners.has(evaluated.connection.key)) flaggedUnknown.push(evaluated.connection);
+          count(evaluated);
         });
-        if (settings.owners) asked = first ? [...source.tracker.connections.values()] : [...namedBy(outcome), ...flaggedUnknown];
+        if (settings.owners) asked = [...namedBy(outcome), ...flaggedUnknown];
       } else {
         // Unranked: events come in the tracker's order. Owners are not asked of the evaluation: its
         // lookup copies each row that gains one (a whole row, ~1.9 KB at 8,000 flagged rows a poll,
@@ -119,20 +148,17 @@ export async function watchConnections(source: WatchSource, settings: WatchSetti
         }
         events = stream.next(outcome, evaluation);
       }
-      if (asked) {
-        // Every connection's owner at the first poll (one /proc scan), so that a closed line can
-        // name the process that held the socket; then those of the connections this poll's events
-        // name, and of flagged ones whose owner is not known yet. A row's own owner (kept above)
-        // is never asked of the lookup.
-        const found = await source.ownersOf(asked);
-        for (const [key, owner] of found.owners) owners.set(key, ownerCache.shared(owner));
-      }
+      // Every connection's owner at the first poll (one /proc scan), so that a closed line can
+      // name the process that held the socket; then those of the connections this poll's events
+      // name, and of flagged ones whose owner is not known yet. A row's own owner (kept above)
+      // is never asked of the lookup.
+      if (asked) await keepFound(asked);
       if (first) {
         started = true;
         output.started({ atMs: outcome.takenAtMs, source: outcome.source, connections, flagged });
       }
       await output.events(events, owners, first);
-      for (const event of events) if (event.type === 'closed') owners.delete(event.connection.key);
+      forgetClosed(outcome);
     },
   });
   if (end.reason !== 'interrupted' && end.last?.ok === false) return 'last-poll-failed';

@@ -321,7 +321,18 @@ export class AlertLedger {
     return false;
   }
 
-  /** Ends the round with the count groups over their limits: this round's notifications. */
+  /**
+   * The notifications of this round so far, handed over now: finish then gives only those made
+   * after. For a caller that writes what a round tells as it goes (watch's first poll: a line per
+   * flagged session), so that they are not all held at once.
+   */
+  takeNotifications(): AlertNotification[] {
+    const taken = this.notifications;
+    this.notifications = [];
+    return taken;
+  }
+
+  /** Ends the round with the count groups over their limits: this round's notifications (those not taken). */
   finish(countFlags: readonly CountFlag[]): AlertNotification[] {
     const { round, nowMs } = this;
     for (const flag of countFlags) {

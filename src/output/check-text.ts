@@ -5,7 +5,6 @@ import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type Connectio
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, EndOutcome, ResetResult } from '../app/reports.js';
 import { countAlertKey, type AlertNotification } from '../core/alerts.js';
-import { appendAll } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
 import type { ChannelResult } from '../app/notify-channels.js';
 import { MAX_PENDING_NOTIFICATIONS } from '../core/alert-outbox.js';
@@ -104,44 +103,48 @@ export function formatResolvedLine(n: AlertNotification, nowMs: number): string 
  * said (cron mails only news). Every line is sanitised: notes and resolved lines quote outside text too.
  */
 export function formatCheckText(r: CheckReport, all: boolean): string[] {
+  return [...checkTextLines(r, all)];
+}
+
+/**
+ * formatCheckText's lines one at a time, made as they are taken: a run without history (`--window`
+ * alone, `--no-state`) prints a line per flagged session, ~86,000 at 100,000 sockets (issue 15),
+ * and as one list they were all alive at once beside the report (~16 MB, measured in process).
+ */
+export function* checkTextLines(r: CheckReport, all: boolean): Generator<string, void, undefined> {
   // A notification that is not a resolve names a flagged session (or a count group): only those are indexed.
   const viewByKey = new Map<string, ConnectionView>();
   for (const v of r.evaluation.views) if (v.flag) viewByKey.set(v.connection.key, v);
   const countByKey = new Map(r.evaluation.countFlags.map((f) => [countAlertKey(f), f]));
   const why = (v: ConnectionView) => r.diagnosis.byConnection.get(v.connection.key)?.summary;
-  const lines: string[] = [];
+  // Whether a notification gives a line (formatFlaggedLine's view has a flag of its own), without making it.
+  const toldByLine = (n: AlertNotification) => {
+    if (n.change === 'resolved') return true;
+    const view = viewByKey.get(n.key);
+    return view ? view.flag !== undefined && view.flag.kind !== 'count' : countByKey.has(n.key);
+  };
+  // `--all` asks for the whole picture: the status line at least, even with nothing to report.
+  if (!all && !r.notifications.some(toldByLine) && r.resets.length === 0 && r.status !== 'unknown') return;
   if (all) {
-    appendAll(
-      lines,
-      r.evaluation.views.map((v) => formatFlaggedLine(v, why(v))).filter((l): l is string => l !== undefined),
-    );
-    appendAll(lines, r.evaluation.countFlags.map(formatCountLine));
+    for (const v of r.evaluation.views) {
+      const line = formatFlaggedLine(v, why(v));
+      if (line !== undefined) yield sanitizeLine(line);
+    }
+    for (const flag of r.evaluation.countFlags) yield sanitizeLine(formatCountLine(flag));
   } else {
     for (const n of r.notifications) {
       if (n.change === 'resolved') continue;
       const view = viewByKey.get(n.key);
       const count = countByKey.get(n.key);
       const line = view ? formatFlaggedLine(view, why(view)) : count ? formatCountLine(count) : undefined;
-      if (line) lines.push(n.change === 'reminder' ? `${line} [still flagged]` : n.change === 'deescalated' ? `${line} [down from critical]` : line);
+      if (line) yield sanitizeLine(n.change === 'reminder' ? `${line} [still flagged]` : n.change === 'deescalated' ? `${line} [down from critical]` : line);
     }
   }
-  appendAll(
-    lines,
-    r.notifications.filter((n) => n.change === 'resolved').map((n) => formatResolvedLine(n, r.checkedAtMs)),
-  );
-  // `--all` asks for the whole picture: the status line at least, even with nothing to report.
-  if (!all && lines.length === 0 && r.resets.length === 0 && r.status !== 'unknown') return [];
-  appendAll(
-    lines,
-    r.diagnosis.groups.map((g) => `FINDING ${g.subject}: ${g.summary}`),
-  );
-  appendAll(lines, r.resets.map(formatResetLine));
-  appendAll(
-    lines,
-    r.notices.map((n) => `note: ${n}`),
-  );
-  lines.push(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors));
-  return lines.map(sanitizeLine);
+  for (const n of r.notifications) if (n.change === 'resolved') yield sanitizeLine(formatResolvedLine(n, r.checkedAtMs));
+  for (const g of r.diagnosis.groups) yield sanitizeLine(`FINDING ${g.subject}: ${g.summary}`);
+  for (const reset of r.resets) yield sanitizeLine(formatResetLine(reset));
+  for (const n of r.notices) yield sanitizeLine(`note: ${n}`);
+  yield sanitizeLine(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors));
 }
 
 /**

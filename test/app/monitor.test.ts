@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/app/monitor.js';
 import type { Evaluation } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
+import { connectionToJson } from '../../src/output/json.js';
 import { FakePlatform, parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
@@ -110,6 +111,52 @@ describe('Monitor: a front end says whose owners it needs; views come back compl
     expect(first.evaluation.views.filter((v) => v.row.pid === 4242)).toHaveLength(3);
     // Owners live in the views handed out, not in the tracker's rows.
     expect([...monitor.tracker.connections.values()].filter((c) => c.row.pid !== undefined)).toEqual([]);
+  });
+});
+
+describe("Monitor: ownersInRows, a run's last evaluation (check), writes owners into the rows instead of copies (issue 15)", () => {
+  const closeWaits = (e: Evaluation) => e.views.filter((v) => v.row.state === 'CLOSE_WAIT');
+
+  it('gives the views (as JSON) the copying evaluation gives, with no row or view copied', async () => {
+    const evaluated = async (ownersInRows: boolean) => {
+      const { platform, monitor } = setup();
+      const policy = defaultPolicy();
+      policy.warning.halfCloseMs = 5000;
+      await monitor.poll();
+      platform.nowValue += 10_000;
+      await monitor.poll();
+      const { evaluation } = await monitor.evaluate(policy, { window: closeWaits }, { ownersInRows });
+      return { evaluation, monitor };
+    };
+    const copied = await evaluated(false);
+    const inRows = await evaluated(true);
+    expect(inRows.evaluation.views.map(connectionToJson)).toEqual(copied.evaluation.views.map(connectionToJson));
+    // The three CLOSE_WAITs of pid 4242 named in both; copies only without ownersInRows.
+    expect(inRows.evaluation.views.filter((v) => v.row.pid === 4242)).toHaveLength(3);
+    expect(copied.evaluation.views.filter((v) => v.row !== v.connection.row)).toHaveLength(3);
+    expect(inRows.evaluation.views.filter((v) => v.row !== v.connection.row)).toEqual([]);
+    expect([...inRows.monitor.tracker.connections.values()].filter((c) => c.row.pid === 4242)).toHaveLength(3);
+  });
+
+  it('a row without its inode (ss -tanoi) gets a copy with the inode found: the tracker keeps the row as read', async () => {
+    const platform = new FakePlatform();
+    platform.commands = [ssAnswers(SS_STUCK)];
+    const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
+    platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
+    platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
+    platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // CLOSE_WAIT 127.0.0.1:34928 -> :46103
+    platform.files.set('/proc/77/comm', 'leaky\n');
+    platform.inOwnNetns(77);
+    const policy = defaultPolicy();
+    policy.warning.halfCloseMs = 1;
+    const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
+    await monitor.poll();
+    const { evaluation } = await monitor.evaluate(policy, 'flagged', { ownersInRows: true });
+    const leaky = evaluation.views.find((v) => v.row.local.port === 34928)!;
+    expect(leaky.row).toMatchObject({ inode: 233576, pid: 77, process: 'leaky' });
+    expect(leaky.row).not.toBe(leaky.connection.row);
+    expect(leaky.connection.row.inode).toBeUndefined();
+    expect(leaky.connection.row.pid).toBeUndefined();
   });
 });
 

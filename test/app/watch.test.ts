@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Monitor, type OwnerNeed } from '../../src/app/monitor.js';
 import { OwnerInterning, ownerOfEvent, watchConnections, type WatchSource, type WatchStart } from '../../src/app/watch.js';
 import { eventToJson, formatEventLine } from '../../src/output/events.js';
-import type { MonitorEvent } from '../../src/app/event-stream.js';
+import { EVENT_SLICE, type MonitorEvent } from '../../src/app/event-stream.js';
 import type { Evaluation, Owner } from '../../src/core/evaluate.js';
 import { defaultPolicy } from '../../src/core/policy.js';
 import type { TrackedConnection } from '../../src/core/tracker.js';
@@ -208,6 +208,75 @@ describe('watch in one pass without a view per connection (issue 15: ~86,000 fla
     for (const events of flagged) for (const e of events) expect(e.type === 'flagged' && e.view?.flag).toBeTruthy();
     expect(new Set(keys.flat()).size).toBe(keys.flat().length);
     expect(keys.map((k) => k.length)).toEqual([0, 10, 4, 1]);
+  });
+});
+
+describe("watch's first poll written a slice at a time (issue 15: ~86,000 sessions flagged at once)", () => {
+  /**
+   * A generated `ss -tanoi -e` table (written for the test, in the park-sockets capture's format):
+   * `sessions` ESTABLISHED client ends with no traffic for `idleMs` (tcp_info's last* counters),
+   * every third one held by python3 (pid 4242), plus a listener. Rows differ in ports only.
+   */
+  function generatedHost(sessions: number, idleMs: number): FakePlatform {
+    const platform = new FakePlatform();
+    platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+    const lines = [
+      'State      Recv-Q Send-Q      Local Address:Port        Peer Address:Port Process',
+      'LISTEN     0      8               127.0.0.1:5432            0.0.0.0:*     ino:9000 sk:1 cgroup:unreachable:1 <->',
+      '\t bbr cwnd:10',
+    ];
+    for (let i = 0; i < sessions; i++) {
+      const inode = 10_000 + i;
+      lines.push(`ESTAB      0      0               127.0.0.1:${20_000 + i}          127.0.0.1:5432 ino:${inode} sk:${(i + 2).toString(16)} cgroup:unreachable:1 <->`);
+      lines.push(`\t ts sack bbr wscale:10,10 rto:204 rtt:0.011/0.005 mss:32768 cwnd:10 segs_in:2 lastsnd:${idleMs} lastrcv:${idleMs} lastack:${idleMs} delivered:1 app_limited`);
+      if (i % 3 === 0) platform.links.set(`/proc/4242/fd/${i + 3}`, `socket:[${inode}]`);
+    }
+    platform.commands = [ssAnswers(`${lines.join('\n')}\n`)];
+    platform.files.set('/proc/4242/comm', 'python3\n');
+    platform.inOwnNetns(4242);
+    return platform;
+  }
+
+  /** Two polls of watch on the generated host, one pass (sliced first poll) or through evaluate (views); each handed list with its text and JSON lines. */
+  async function watchGenerated(onePass: boolean, sessions: number) {
+    const platform = generatedHost(sessions, 90_000);
+    const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
+    const source: WatchSource = {
+      get pendingCaptures() {
+        return monitor.pendingCaptures;
+      },
+      get tracker() {
+        return monitor.tracker;
+      },
+      poll: () => monitor.poll(),
+      ownersOf: (connections: Iterable<TrackedConnection>) => monitor.ownersOf(connections),
+      evaluate: (policy, need, options) => monitor.evaluate(policy, need, options),
+      ...(onePass ? { evaluatedEach: (policy: Parameters<Monitor['evaluatedEach']>[0]) => monitor.evaluatedEach(policy) } : {}),
+    };
+    const policy = { ...defaultPolicy(), warning: { ...defaultPolicy().warning, idleMs: 60_000 } };
+    const run = await runWatch({ source, platform }, 2, true, policy);
+    const lines = run.handed.map((h) => h.events.map((e) => `${formatEventLine(e, ownerOfEvent(e, h.owners))}\n${JSON.stringify(eventToJson(e))}`));
+    return { ...run, lines };
+  }
+
+  it('prints what the evaluated path prints, line for line, though handed over in slices of at most EVENT_SLICE events and more', async () => {
+    const sessions = 2 * EVENT_SLICE + 123;
+    const viewed = await watchGenerated(false, sessions);
+    const sliced = await watchGenerated(true, sessions);
+    // The evaluated path hands each poll's events at once; the first poll's (an opened for each
+    // connection, then a flagged for each session) come here in several lists, in order.
+    expect(viewed.handed.length).toBe(2);
+    expect(sliced.handed.length).toBeGreaterThan(3);
+    expect(sliced.handed.every((h, i) => h.first === i < sliced.handed.length - 1)).toBe(true);
+    expect(sliced.lines.flat()).toEqual(viewed.lines.flat());
+    expect(sliced.starts).toEqual(viewed.starts);
+    expect(sliced.starts[0]).toMatchObject({ connections: sessions + 1, flagged: sessions });
+    // Every session flagged once, with its owner where python3 holds it; the flagged lists in slices.
+    const flaggedLines = sliced.lines.flat().filter((l) => l.includes(' WARNING idle: '));
+    expect(flaggedLines).toHaveLength(sessions);
+    expect(flaggedLines.filter((l) => l.includes(' python3[4242] ')).length).toBe(Math.ceil(sessions / 3));
+    const flaggedPerList = sliced.handed.map((h) => h.events.filter((e) => e.type === 'flagged').length);
+    expect(Math.max(...flaggedPerList)).toBeLessThanOrEqual(EVENT_SLICE);
   });
 });
 

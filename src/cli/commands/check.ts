@@ -1,6 +1,6 @@
 import { runCheckUseCase } from '../../app/check-run.js';
 import { defaultStateFilePath } from '../../platform/state-file.js';
-import { formatCheckText, formatNotifierFailure } from '../../output/check-text.js';
+import { checkTextLines, formatNotifierFailure } from '../../output/check-text.js';
 import { checkToJson } from '../../output/json.js';
 import { writeJson } from '../../output/json-text.js';
 import { writeLines } from '../../output/write-lines.js';
@@ -66,7 +66,7 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
     writeJson(context.stdout, checkToJson(report), 2);
   } else {
     // In slices, not one string: a run without history prints a line per flagged session.
-    writeLines(context.stdout, formatCheckText(report, options.all), (line) => line);
+    writeLines(context.stdout, checkTextLines(report, options.all), (line) => line);
   }
   return failed.length > 0 ? ExitCode.NOTIFY_FAILED : exitCodeForStatus(report.status);
 }

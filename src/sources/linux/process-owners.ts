@@ -57,7 +57,9 @@ export class OwnerResolver {
       this.close(); // a prefetch is for this resolve only
     }
     this.lastDenied = denied;
-    this.cache = new Map(owners);
+    // The answer is the cache (callers only read it): a copy was a second 100,000-entry map at
+    // watch's first poll, which asks for every connection's owner.
+    this.cache = owners;
     return { owners, permissionDenied: denied };
   }
 
