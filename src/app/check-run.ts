@@ -1,4 +1,4 @@
-import { AlertLedger, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
+import { AlertLedger, notificationsWithoutHistory, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
@@ -175,7 +175,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // A failed poll proves nothing cleared: the reported alerts stay as they were. The ledger is the
   // one watch and the event log keep (what reconcileAlerts gives, without an alert per flagged
   // session), started from what the earlier runs reported; one round.
-  const reconciled = outcome.ok ? reconcileOnce(history.reported, evaluation, outcome.takenAtMs, request.renotifyMs) : { reported: history.reported, notifications: [] };
+  // A run with nothing reported before and no state file to keep what it reports makes no record.
+  const reconciled = !outcome.ok
+    ? { reported: history.reported, notifications: [] }
+    : !history.state && history.reported.length === 0
+      ? { reported: [], notifications: notificationsWithoutHistory(evaluation.views, evaluation.countFlags, outcome.takenAtMs) }
+      : reconcileOnce(history.reported, evaluation, outcome.takenAtMs, request.renotifyMs);
   // Each notifier is its own channel (app/notify-channels.ts): it is sent its backlog and this run's
   // news, and keeps what it failed to deliver; the report tracks what it told, whatever they did.
   const channels = await notifyEachChannel(request.notifiers, history.outbox, reconciled.notifications, outcome.takenAtMs, async (notifier, pending) => {

@@ -143,8 +143,13 @@ export class EventStream {
   }
 }
 
-/** About this many events a slice that nextEach hands to its `emit` (a few MB of events, views and alerts). */
-export const EVENT_SLICE = 4096;
+/**
+ * How many events a slice that nextEach hands to its `emit` holds: ~150 KB of events, views,
+ * alerts and lines, well under V8's young generation (1 MiB a semi-space under the heap budget),
+ * so that a slice written at once dies young. 4,096 (~2.4 MB) outlived scavenges and was promoted:
+ * old garbage until the next full collection (measured at 86,000 flagged sessions).
+ */
+export const EVENT_SLICE = 256;
 
 /** The event of one alert notification: resolved, or flagged with the session's view where it has one. */
 function alertEvent(notification: AlertNotification, atMs: number, view: ConnectionView | undefined): FlaggedEvent | ResolvedEvent {

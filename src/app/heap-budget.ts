@@ -127,6 +127,15 @@ export function lazyHeapBudget(openHeap: () => HeapAccess | undefined, options: 
   };
 }
 
+/**
+ * The process budget's afterPoll within a poll, between two bursts of allocation: the first's
+ * garbage is collected (when past the budget) before the second is made on top of it. For the
+ * polls of a long-running mode only (a one-shot command never reaches V8).
+ */
+export function heapBudgetBetweenBursts(): void {
+  processBudget?.afterPoll();
+}
+
 /** The budget set by `setProcessHeapBudget`, if any. */
 export function processHeapBudget(): AfterPoll | undefined {
   return processBudget;

@@ -306,12 +306,14 @@ export class Monitor {
    * and a row that carries its own owner is not asked about). `watch` keeps them so that a closed
    * line can name the process that held the socket.
    */
-  async ownersOf(connections: Iterable<TrackedConnection>): Promise<{ owners: Map<string, Owner>; permissionDenied: boolean }> {
+  async ownersOf(connections: Iterable<TrackedConnection>, keep?: (key: string, owner: Owner) => void): Promise<{ owners: Map<string, Owner>; permissionDenied: boolean }> {
     const asked = this.provider.owners ? [...connections].filter((c) => c.row.pid === undefined) : [];
     const owners = new Map<string, Owner>();
     if (asked.length === 0) return { owners, permissionDenied: false };
+    // `keep`: each owner handed over as found, and the map left empty (watch's first poll asks for
+    // every connection's: a 100,000-entry map, and the tables it grew through, for one loop).
     const permissionDenied = await this.lookUp(asked, (connection, found) => {
-      if (found?.owner) owners.set(connection.key, found.owner);
+      if (found?.owner) keep ? keep(connection.key, found.owner) : owners.set(connection.key, found.owner);
     });
     return { owners, permissionDenied };
   }

@@ -54,9 +54,11 @@ export async function openEventLog(path: string | undefined, context: CliContext
     void log.reopen().then((result) => report(result, 'reopen'));
   });
   return {
-    write: async (events) => {
-      if (events.length === 0 && !failing) return;
-      report(await log.write(events.map((e) => JSON.stringify(eventToJson(e)))), 'write');
+    // Not an async function: the lines are made at once, and what it returns holds no event (a
+    // pending async call would keep its argument, every slice of watch's first poll, until written).
+    write: (events) => {
+      if (events.length === 0 && !failing) return Promise.resolve();
+      return log.write(events.map((e) => JSON.stringify(eventToJson(e)))).then((result) => report(result, 'write'));
     },
     close: async () => {
       unsubscribe();

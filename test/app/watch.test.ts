@@ -34,10 +34,10 @@ function recordedMonitor() {
       return monitor.tracker;
     },
     poll: () => monitor.poll(),
-    ownersOf: (connections: Iterable<TrackedConnection>) => {
+    ownersOf: (connections: Iterable<TrackedConnection>, keep?: (key: string, owner: Owner) => void) => {
       const asked = [...connections];
       ownerCalls.push(asked.length);
-      return monitor.ownersOf(asked);
+      return monitor.ownersOf(asked, keep);
     },
     evaluate: async (policy, need, options) => {
       needs.push(need);
@@ -249,7 +249,7 @@ describe("watch's first poll written a slice at a time (issue 15: ~86,000 sessio
         return monitor.tracker;
       },
       poll: () => monitor.poll(),
-      ownersOf: (connections: Iterable<TrackedConnection>) => monitor.ownersOf(connections),
+      ownersOf: (connections: Iterable<TrackedConnection>, keep?: (key: string, owner: Owner) => void) => monitor.ownersOf(connections, keep),
       evaluate: (policy, need, options) => monitor.evaluate(policy, need, options),
       ...(onePass ? { evaluatedEach: (policy: Parameters<Monitor['evaluatedEach']>[0]) => monitor.evaluatedEach(policy) } : {}),
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertLedger, currentAlerts, isSessionSubject, reconcileAlerts, type ReportedAlert } from '../../src/core/alerts.js';
+import { AlertLedger, currentAlerts, isSessionSubject, notificationsWithoutHistory, reconcileAlerts, type ReportedAlert } from '../../src/core/alerts.js';
 import type { SocketRow } from '../../src/core/connection.js';
 import type { ConnectionView } from '../../src/core/evaluate.js';
 import type { CountFlag, Flag, Severity } from '../../src/core/policy.js';
@@ -241,5 +241,30 @@ describe('isSessionSubject', () => {
     }
     expect(isSessionSubject('FIN_WAIT_1 0.0.0.0:0 -> 0.0.0.0:0', row('FIN_WAIT_1', ['0.0.0.0', 0], ['0.0.0.0', 0]))).toBe(true);
     expect(isSessionSubject('FIN_WAIT_1 0.0.0.0:0 -> 0.0.0.0:0', row('FIN_WAIT_2', ['0.0.0.0', 0], ['0.0.0.0', 0]))).toBe(false);
+  });
+});
+
+describe('notificationsWithoutHistory (check with no state file: issue 15, no record per flagged session)', () => {
+  it('gives what reconcileAlerts gives from nothing reported, field for field and in order: sessions, members left to their group, counts, duplicates', () => {
+    const sessions: Session[] = [];
+    // Generated: every kind and severity, IPv4 and IPv6, unflagged among them, one key twice.
+    for (let i = 0; i < 300; i++) {
+      const state = (['ESTABLISHED', 'CLOSE_WAIT', 'SYN_SENT', 'FIN_WAIT_2'] as const)[i % 4]!;
+      const flagged = i % 5 !== 0;
+      sessions.push({ port: 1000 + i, state, v6: i % 7 === 0, dwellMs: 60_000 + i * 137, ...(flagged ? { severity: i % 3 === 0 ? 'critical' : 'warning' } : {}) });
+    }
+    sessions.push({ port: 1001, state: 'CLOSE_WAIT', severity: 'critical' });
+    const views = sessions.map(viewOf);
+    // A group member without a flag of its own: its group's alert covers it.
+    views[3]!.flag = { kind: 'count', severity: 'warning', rule: 'leak', group: 'java[812]', count: 11, thresholdCount: 10 };
+    const counts = [countFlag(11), countFlag(40, 'critical', 'other')];
+    for (const renotifyMs of [Infinity, 0]) {
+      const expected = reconcileAlerts([], currentAlerts(views, counts), 5_000, renotifyMs).notifications;
+      const actual = notificationsWithoutHistory(views, counts, 5_000);
+      expect(actual).toStrictEqual(expected);
+      expect(actual.map((n) => Object.keys(n))).toEqual(expected.map((n) => Object.keys(n)));
+      expect(actual.map((n) => n.current && Object.keys(n.current))).toEqual(expected.map((n) => n.current && Object.keys(n.current)));
+    }
+    expect(notificationsWithoutHistory(views, counts, 5_000).length).toBeGreaterThan(200);
   });
 });

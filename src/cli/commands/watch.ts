@@ -18,6 +18,11 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
     const notice = noticeReporter(context);
     // --input files that gave no table are named, and the exit says the input was not all read.
     for (const skipped of monitor.skippedInput) notice(`${skipped.reason}; skipped`);
+    /** The log's write done, then stdout drained: a reader that stalls pauses the polls (unread lines would otherwise pile up in memory). */
+    const drained = async (logged: Promise<void> | undefined) => {
+      await logged;
+      await context.stdout.drained?.(context.interrupt);
+    };
     const result = await watchConnections(
       monitor,
       {
@@ -33,7 +38,10 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
         started: (start) => {
           if (!options.json) context.stdout.write(`${formatWatchStart({ ...start, intervalMs: options.intervalMs, policy, replay: Boolean(options.input) })}\n`);
         },
-        events: async (events, owners, first) => {
+        // Not an async function: its events are written (and logged) at once, and what it returns
+        // holds none of them. The first poll hands its events over a slice at a time, and a
+        // pending async call would keep each slice (its argument) until the whole poll was written.
+        events: (events, owners, first) => {
           // Text: the first poll's opened are what was already there (the start line counts them),
           // and a failed poll is said on stderr. JSON lines carry every event.
           // Written a slice at a time (the first poll may print a line per flagged session).
@@ -45,9 +53,7 @@ export async function runWatch(options: WatchOptions, context: CliContext): Prom
               (e) => formatEventLine(e, ownerOfEvent(e, owners)),
               (e) => e.type !== 'poll-failed' && !(first && e.type === 'opened'),
             );
-          await log?.write(events);
-          // A reader that stalls pauses the polls: unread lines would otherwise pile up in memory.
-          await context.stdout.drained?.(context.interrupt);
+          return drained(log?.write(events));
         },
         pollFailed: (outcome) => reportPollFailure(context, outcome),
         notices: (texts) => texts.forEach((text) => notice(text)),
