@@ -6,11 +6,13 @@ import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import type { FirstSightScreen } from '../core/first-sight-screen.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import type { SourceChoice } from '../sources/registry.js';
+import type { AutoOptions } from '../sources/source-record.js';
 import { SourceError, type ReadRequest, type ReadingProvider, type SourceRead, type SourceReading } from '../sources/source.js';
 
 export interface PollOutcome {
@@ -85,6 +87,8 @@ export interface MonitorOptions {
    * subject text). Fixed for the monitor's life; default false: each poll's rows are new objects.
    */
   rowsInPlace?: boolean;
+  /** What `--source auto` tries and with what (tests inject the netlink library's channel). */
+  autoOptions?: AutoOptions;
 }
 
 export interface EvaluatedPoll {
@@ -113,6 +117,10 @@ export class Monitor {
   readonly rowsInPlace: boolean;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
+  /** screenFirstReading's screen, until the first poll takes it. */
+  private screen: FirstSightScreen | undefined;
+  /** What the first reading left out (screenFirstReading), and the host facts that decided its group peers. */
+  private screened: { counts: ReadonlyMap<TcpState, number>; facts: HostFacts } | undefined;
 
   constructor(
     private readonly platform: Platform,
@@ -121,7 +129,7 @@ export class Monitor {
     this.tracker = options.initialState ?? emptyTrackerState();
     this.provider = options.captures
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
-      : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
+      : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) }, options.autoOptions);
     this.skippedInput = options.captures?.skipped ?? [];
     this.replaysCaptures = Boolean(options.captures);
     this.rowsInPlace = options.rowsInPlace === true;
@@ -173,6 +181,8 @@ export class Monitor {
 
   /** Kernel settings of the host the rows came from, where the source gives them ({} offline or on Windows). */
   hostFacts(): Promise<HostFacts> {
+    // A screened reading's group peers were decided with these: the same facts for the rest.
+    if (this.screened) return Promise.resolve(this.screened.facts);
     return this.provider.hostFacts();
   }
 
@@ -183,6 +193,23 @@ export class Monitor {
    */
   prefetchOwners(): void {
     this.provider.prefetchOwners?.();
+  }
+
+  /**
+   * The next poll, if it is this monitor's first reading of a live table (no history: no state
+   * loaded, no poll before), may leave out what `screen` passes (ReadRequest.screen): those
+   * connections are counted per state (`leftOut`), never tracked. For a one-shot front end that
+   * polls once and keeps no history (check --no-state); the monitor polls no more after such a
+   * reading (its tracker lacks the connections left out).
+   */
+  screenFirstReading(screen: FirstSightScreen): void {
+    if (this.replaysCaptures || this.tracker.lastPollMs !== undefined || this.tracker.connections.size > 0) return;
+    this.screen = screen;
+  }
+
+  /** Per state, the connections the last reading left out (screenFirstReading); empty when none. */
+  get leftOut(): ReadonlyMap<TcpState, number> {
+    return this.screened?.counts ?? new Map();
   }
 
   /** Stops what the source keeps running (a PowerShell session). */
@@ -199,13 +226,31 @@ export class Monitor {
   }
 
   private async pollOnce(): Promise<PollOutcome> {
+    // Its tracker lacks what the screened reading left out: a next reading would call them new.
+    if (this.screened) throw new Error('a monitor whose first reading was screened polls once');
     const startedMs = this.platform.nowMs();
+    const screen = this.screen;
+    this.screen = undefined;
     try {
       const next = this.nextRequest(startedMs);
       // rowsInPlace: nothing keeps a row past the next poll, so the source may update its rows in place too.
-      const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode), ...(this.rowsInPlace ? { reuseRows: true } : {}) });
+      const reading = await this.provider.read({
+        ...next.request,
+        holdsNetns: (inode) => holdsNetns(this.tracker, inode),
+        ...(this.rowsInPlace ? { reuseRows: true } : {}),
+        ...(screen ? { screen } : {}),
+      });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
-      const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
+      let rows = reading.rows;
+      if (reading.leftOut) {
+        // The connections to a group finding's peer are read by the diagnosis: rows after all.
+        // The source is chosen now, so these are the facts check reads after the poll.
+        const facts = await this.provider.hostFacts();
+        const toPeers = reading.leftOut.rowsTo(facts);
+        if (toPeers.length > 0) rows = [...rows, ...toPeers];
+        this.screened = { counts: reading.leftOut.counts, facts };
+      }
+      const snapshot: Snapshot = { takenAtMs, rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
       if (reading.states) snapshot.states = reading.states;
       if (reading.goneNetns?.length) snapshot.goneNetns = reading.goneNetns.map(netnsId);

@@ -671,7 +671,7 @@ function updateRow(into: SocketRow, from: SocketRow): void {
 /** When data last flowed either way, from the row; else `before` (what the record had), none when offloaded. */
 function activityAt(row: SocketRow, now: number, before?: number): number | undefined {
   if (row.offload) return undefined;
-  const dataAgo = minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
+  const dataAgo = dataAgoMs(row);
   return dataAgo === undefined ? before : now - dataAgo;
 }
 
@@ -680,6 +680,30 @@ function peerSegmentAt(row: SocketRow, now: number, before?: number): number | u
   if (row.offload) return undefined;
   const ago = row.activity?.lastPeerSegmentAgoMs;
   return ago === undefined ? before : now - ago;
+}
+
+/**
+ * Milliseconds since data last flowed either way, as the row's counters give it (the idle a first
+ * sight measures: activityAt's); undefined where the row has none. An offloaded flow has none (activityAt).
+ */
+export function dataAgoMs(row: Pick<SocketRow, 'activity' | 'offload'>): number | undefined {
+  if (row.offload) return undefined;
+  return minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
+}
+
+/** Milliseconds since the peer's last segment, as the row's counters give it (peerSegmentAt's); undefined where none or offloaded. */
+export function peerSegmentAgoMs(row: Pick<SocketRow, 'activity' | 'offload'>): number | undefined {
+  return row.offload ? undefined : row.activity?.lastPeerSegmentAgoMs;
+}
+
+/**
+ * How long before a reading with no poll before it (a first sight) the connection provably entered
+ * its state, as openConnection counts it: the kernel's age where it proves one above 0, else 0
+ * (the state then starts at the reading). Its stateSinceMs is the reading's time minus this.
+ */
+export function firstSightAgeMs(row: SocketRow): number {
+  const kernelAge = kernelStateAgeMs(row);
+  return kernelAge !== undefined && kernelAge > 0 ? kernelAge : 0;
 }
 
 function closedEvent(old: TrackedConnection, now: number, goneByMs?: number): TrackerEvent {
