@@ -75,7 +75,11 @@ async function check(host: Host, policy: Policy, screen: boolean, resetKinds?: C
     sleep: async () => undefined,
     interrupt: new AbortController().signal,
     openMonitor: async () => {
-      const monitor = new Monitor(platform, { source: 'auto', procRoot: '/proc', autoOptions: { kernelSockets: true, netlinkFirst: true, netlink: { openChannel: channelOf(host.inet, host.inet6) } } });
+      const monitor = new Monitor(platform, {
+        source: 'auto',
+        procRoot: '/proc',
+        autoOptions: { kernelSockets: true, netlinkFirst: true, netlink: { openChannel: channelOf(host.inet, host.inet6) } },
+      });
       monitor.prefetchOwners();
       return monitor;
     },
@@ -261,6 +265,8 @@ function generatedHost(seed: number): Host {
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 7],
   ];
   const count = 20 + int(220);
+  // A few tables list a flow twice (then every row is made).
+  const repeats = next() < 0.15;
   const spread = pick([500, 3000, 60_000, 4 * 3600_000]);
   const inet: Uint8Array[] = [];
   const inet6: Uint8Array[] = [];
@@ -276,7 +282,8 @@ function generatedHost(seed: number): Host {
       state,
       timer: state === 6 ? 3 : state === 12 || state === 3 ? 1 : pick([0, 0, 1, 2, 4]),
       retrans: int(4),
-      sport: state === 10 ? pick([80, 443, 5432]) : pick([80, 443, 5432, 40000 + int(40)]),
+      // Unique local ports but for listeners (two listeners on one endpoint, as SO_REUSEPORT gives, are a repeated flow).
+      sport: state === 10 && repeats ? pick([80, 443, 5432]) : 20000 + i,
       dport: state === 10 ? 0 : pick([80, 443, 5432, 40000 + int(40)]),
       src: [...pick(addresses)],
       dst: state === 10 ? new Array<number>(family === AF_INET ? 4 : 16).fill(0) : [...pick(addresses)],
@@ -291,17 +298,30 @@ function generatedHost(seed: number): Host {
       m.info = { backoff: int(3), rtoUs: pick([200_000, 400_000, 1_600_000, 203_333]), lastSent: next() < 0.05 ? 4294938568 : ago(), lastRecv: ago(), lastAck: ago(), rttUs: pick([0, 35, 1200]) };
     }
     // A flow listed twice now and then (a dump is not atomic): the same 4-tuple again.
-    const repeat = made.length > 0 && next() < 0.01 ? { ...pick(made.filter((o) => o.family === family).concat(m)), state } : m;
+    const repeat = repeats && made.length > 0 && next() < 0.01 ? { ...pick(made.filter((o) => o.family === family).concat(m)), state } : m;
     made.push(repeat);
     (family === AF_INET ? inet : inet6).push(encode(repeat));
   }
   // A peer with many SYN_SENT (a group finding), and connections to it in other states.
   if (next() < 0.5) {
-    for (let i = 0; i < 3 + int(4); i++) inet.push(encode({ ...made[0]!, family: AF_INET, state: 2, sport: 41000 + i, dport: 9999, src: [127, 0, 0, 1], dst: [127, 0, 0, 9], info: { backoff: 1, rtoUs: 2_000_000, lastSent: 0, lastRecv: 0, lastAck: 0, rttUs: 0 } }));
+    for (let i = 0; i < 3 + int(4); i++)
+      inet.push(
+        encode({
+          ...made[0]!,
+          family: AF_INET,
+          state: 2,
+          sport: 41000 + i,
+          dport: 9999,
+          src: [127, 0, 0, 1],
+          dst: [127, 0, 0, 9],
+          info: { backoff: 1, rtoUs: 2_000_000, lastSent: 0, lastRecv: 0, lastAck: 0, rttUs: 0 },
+        }),
+      );
     for (let i = 0; i < 4; i++) inet.push(encode({ ...made[0]!, family: AF_INET, state: pick([1, 6, 5]), timer: 0, sport: 42000 + i, dport: 9999, src: [127, 0, 0, 1], dst: [127, 0, 0, 9] }));
   }
   // Many TIME_WAIT to one peer: a group finding where the ephemeral range is small.
-  for (let i = 0; i < int(30); i++) inet.push(encode({ ...made[0]!, family: AF_INET, state: 6, timer: 3, info: undefined, inode: 0, sport: 43000 + i, dport: 8080, src: [127, 0, 0, 1], dst: [127, 0, 0, 8] }));
+  for (let i = 0; i < int(30); i++)
+    inet.push(encode({ ...made[0]!, family: AF_INET, state: 6, timer: 3, info: undefined, inode: 0, sport: 43000 + i, dport: 8080, src: [127, 0, 0, 1], dst: [127, 0, 0, 8] }));
   for (let i = 0; i < int(6); i++) inet.push(encode({ ...made[0]!, family: AF_INET, state: 1, timer: 0, inode: 9000 + i, sport: 44000 + i, dport: 8080, src: [127, 0, 0, 1], dst: [127, 0, 0, 8] }));
   return {
     inet: datagrams(inet, next),

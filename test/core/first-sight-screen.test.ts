@@ -114,7 +114,14 @@ describe('FirstSightScreen', () => {
       const state = states[pick(states.length)]!;
       const ago = () => [0, 1_999, 2_000, 4_999, 599_999, 600_000, 600_001, 3_000_000, 9_000_000][pick(9)]!;
       const activity = pick(10) === 0 ? undefined : { lastSendAgoMs: ago(), lastReceiveAgoMs: ago(), lastPeerSegmentAgoMs: ago() };
-      const row: SocketRow = { ...flowRow(pick, state, activity), sendQueue: pick(2), timer: pick(2) ? { name: 'on', remainingMs: pick(3000) } : { name: 'timewait', remainingMs: pick(60_000) }, retransmits: pick(5), rtoMs: 400, backoff: pick(3) };
+      const row: SocketRow = {
+        ...flowRow(pick, state, activity),
+        sendQueue: pick(2),
+        timer: pick(2) ? { name: 'on', remainingMs: pick(3000) } : { name: 'timewait', remainingMs: pick(60_000) },
+        retransmits: pick(5),
+        rtoMs: 400,
+        backoff: pick(3),
+      };
       const tracker = advance(emptyTrackerState(), { takenAtMs: T0, rows: [row], completeProtocols: ['tcp', 'tcp6'] }).state;
       const connection = [...tracker.connections.values()][0]!;
       const flag = evaluateConnection(policy, { row: connection.row, ...timingOf(connection, T0) });
