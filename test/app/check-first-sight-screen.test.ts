@@ -24,8 +24,9 @@ function channelOf(inet: Uint8Array[], inet6: Uint8Array[]) {
   let dumps = 0;
   return () => ({
     dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
-      // Each datagram from a buffer the next one overwrites, as the real channel's reused buffers do.
-      const buffer = new Uint8Array(1 << 18);
+      // Each datagram from a Buffer the next one overwrites, as the real channel's reused buffers do
+      // (a Buffer: its slice() is a view, not a copy).
+      const buffer = Buffer.alloc(1 << 18);
       for (const datagram of dumps++ % 2 === 0 ? inet : inet6) {
         buffer.set(datagram);
         onDatagram(buffer.subarray(0, datagram.length));

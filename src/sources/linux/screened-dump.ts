@@ -45,7 +45,10 @@ export class ScreenedDump implements MessageScreening {
   }
 
   retain(bytes: Uint8Array): number {
-    this.datagrams.push(bytes.slice());
+    // A copy: Buffer's slice() is a view (the channel hands a Buffer over), and the buffer is reused.
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(bytes);
+    this.datagrams.push(copy);
     this.dumps[this.dumps.length - 1]!.push(this.datagrams.length - 1);
     return this.datagrams.length - 1;
   }
