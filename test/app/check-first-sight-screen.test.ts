@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { runCheckUseCase, type CheckRequest } from '../../src/app/check-run.js';
-import { Monitor } from '../../src/app/monitor.js';
-import type { CheckReport } from '../../src/app/reports.js';
 import { parseCidr } from '../../src/core/address.js';
-import { leftOutTotal } from '../../src/core/evaluate.js';
 import { defaultPolicy, type PartialThresholds, type Policy, type SessionRule } from '../../src/core/policy.js';
 import { TcpState } from '../../src/core/tcp-state.js';
-import { formatCheckText } from '../../src/output/check-text.js';
-import { checkToJson } from '../../src/output/json.js';
-import { formatNagiosReport } from '../../src/output/nagios.js';
 import { AF_INET, AF_INET6 } from '../../src/sources/linux/parse-sock-diag.js';
-import { FakePlatform } from '../fake-platform.js';
+import { check, expectSame, type Host } from '../first-sight-check.js';
 import { readFixtureBytes } from '../fixture.js';
 
 // The first-sight screen (issue 15, one-shot check): the same check run with the screen (sockets
@@ -18,95 +11,6 @@ import { readFixtureBytes } from '../fixture.js';
 // the same report in every format: text (news and --all), JSON, Nagios. Inputs: the real captured
 // sock_diag dumps, and generated tables (both families, mapped addresses, every state, repeated
 // flows, peers with many SYN_SENT or TIME_WAIT) under random policies and host facts.
-
-/** A channel answering the AF_INET dump, then the AF_INET6 one, with these datagrams. */
-function channelOf(inet: Uint8Array[], inet6: Uint8Array[]) {
-  let dumps = 0;
-  return () => ({
-    dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
-      // Each datagram from a Buffer the next one overwrites, as the real channel's reused buffers do
-      // (a Buffer: its slice() is a view, not a copy).
-      const buffer = Buffer.alloc(1 << 18);
-      for (const datagram of dumps++ % 2 === 0 ? inet : inet6) {
-        buffer.set(datagram);
-        onDatagram(buffer.subarray(0, datagram.length));
-        buffer.fill(0xee, 0, datagram.length);
-      }
-    },
-    close: () => undefined,
-  });
-}
-
-interface Host {
-  inet: Uint8Array[];
-  inet6: Uint8Array[];
-  /** /proc/sys/net/ipv4/ip_local_port_range, if any. */
-  portRange?: string;
-  uptimeSeconds?: number;
-}
-
-interface Outputs {
-  status: string;
-  text: string[];
-  textAll: string[];
-  json: string;
-  nagios: string;
-  leftOut: number;
-  views: number;
-}
-
-async function check(host: Host, policy: Policy, screen: boolean, resetKinds?: CheckRequest['resetKinds']): Promise<Outputs> {
-  const platform = new FakePlatform();
-  if (host.portRange !== undefined) platform.files.set('/proc/sys/net/ipv4/ip_local_port_range', host.portRange);
-  platform.files.set('/proc/sys/net/ipv4/tcp_fin_timeout', '60\n');
-  if (host.uptimeSeconds !== undefined) platform.files.set('/proc/uptime', `${host.uptimeSeconds} 1000.00\n`);
-  const request: CheckRequest = {
-    policy,
-    notifiers: [],
-    stateFilePath: undefined,
-    source: 'auto',
-    procRoot: '/proc',
-    renotifyMs: Infinity,
-    resetKinds,
-    intervalMs: 2000,
-    screenFirstReading: screen,
-  };
-  const report: CheckReport = await runCheckUseCase(request, {
-    platform,
-    sleep: async () => undefined,
-    interrupt: new AbortController().signal,
-    openMonitor: async () => {
-      const monitor = new Monitor(platform, {
-        source: 'auto',
-        procRoot: '/proc',
-        autoOptions: { kernelSockets: true, netlinkFirst: true, netlink: { openChannel: channelOf(host.inet, host.inet6) } },
-      });
-      monitor.prefetchOwners();
-      return monitor;
-    },
-  });
-  return {
-    status: report.status,
-    text: formatCheckText(report, false),
-    textAll: formatCheckText(report, true),
-    json: JSON.stringify(checkToJson(report), null, 2),
-    nagios: formatNagiosReport(report),
-    leftOut: leftOutTotal(report.leftOut),
-    views: report.evaluation.views.length,
-  };
-}
-
-/** Both runs; the outputs must be equal. Returns how many connections the screened run left out. */
-async function expectSame(host: Host, policy: Policy, what: string): Promise<{ leftOut: number; full: Outputs }> {
-  const full = await check(host, policy, false);
-  const screened = await check(host, policy, true);
-  expect(full.leftOut, what).toBe(0);
-  const { leftOut: _a, views: _b, ...fullOutputs } = full;
-  const { leftOut, views, ...screenedOutputs } = screened;
-  expect(screenedOutputs, what).toEqual(fullOutputs);
-  expect(views + leftOut, what).toBe(full.views);
-  return { leftOut, full };
-}
 
 const SECOND = 1000;
 const thresholds = (idleMs: number, halfOpenMs: number, halfCloseMs: number) => ({ idleMs, halfOpenMs, halfCloseMs, perStateMs: {} });
