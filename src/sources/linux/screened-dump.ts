@@ -25,7 +25,8 @@ export class ScreenedDump implements MessageScreening {
   private readonly tally = new LeftOutTally<number>();
   /** Handles (MESSAGE_HANDLE_SPAN) of the left-out messages, in order. */
   private readonly leftOut: number[] = [];
-  private readonly flows = [new FlowSet(3), new FlowSet(9)];
+  /** The flows read, per family (a tcp and a tcp6 row never share a key); made at the first message of each. */
+  private readonly flows: (FlowSet | undefined)[] = [undefined, undefined];
   /** A flow listed twice: the tracker keeps the first row of it, so every row is made. */
   private repeated = false;
 
@@ -39,9 +40,6 @@ export class ScreenedDump implements MessageScreening {
   /** Starts the next dump (one per address family). */
   startDump(): void {
     this.dumps.push([]);
-    // Flows are told apart within a family: a tcp and a tcp6 row never share a key.
-    this.flows[0] = new FlowSet(3);
-    this.flows[1] = new FlowSet(9);
   }
 
   retain(bytes: Uint8Array): number {
@@ -54,7 +52,9 @@ export class ScreenedDump implements MessageScreening {
   }
 
   leavesOut(scratch: SocketRow, view: DataView, id: number, family: number, handle: number): boolean {
-    if (this.flows[family === AF_INET ? 0 : 1]!.add(view, id, family)) this.repeated = true;
+    const which = family === AF_INET ? 0 : 1;
+    const flows = (this.flows[which] ??= new FlowSet(which === 0 ? 3 : 9));
+    if (flows.add(view, id, family)) this.repeated = true;
     const state = scratch.state;
     // Every socket read counts towards the peers, listed or not (repeats make every row: see finish).
     if (state === TcpState.SYN_SENT || state === TcpState.TIME_WAIT) this.tally.peers.add(state, scratch.remote.address, scratch.remote.port);
@@ -149,8 +149,9 @@ class FlowSet {
   private readonly probe: Uint32Array;
 
   constructor(private readonly stride: number) {
-    this.words = new Uint32Array(1024 * stride);
-    this.slots = new Int32Array(2048).fill(-1);
+    // Room for 32,768 flows at once: a busy host's table without rehashing on the way.
+    this.words = new Uint32Array(32_768 * stride);
+    this.slots = new Int32Array(65_536).fill(-1);
     this.probe = new Uint32Array(stride);
   }
 
