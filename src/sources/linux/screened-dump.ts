@@ -53,7 +53,7 @@ export class ScreenedDump implements MessageScreening {
 
   leavesOut(scratch: SocketRow, view: DataView, id: number, family: number, handle: number): boolean {
     const which = family === AF_INET ? 0 : 1;
-    const flows = (this.flows[which] ??= new FlowSet(which === 0 ? 3 : 9));
+    const flows = (this.flows[which] ??= which === 0 ? new FlowSet(3, 65_536) : new FlowSet(9, 4_096));
     if (flows.add(view, id, family)) this.repeated = true;
     const state = scratch.state;
     // Every socket read counts towards the peers, listed or not (repeats make every row: see finish).
@@ -148,10 +148,13 @@ class FlowSet {
   private count = 0;
   private readonly probe: Uint32Array;
 
-  constructor(private readonly stride: number) {
-    // Room for 32,768 flows at once: a busy host's table without rehashing on the way.
-    this.words = new Uint32Array(32_768 * stride);
-    this.slots = new Int32Array(65_536).fill(-1);
+  constructor(
+    private readonly stride: number,
+    flows: number,
+  ) {
+    // Room for `flows` at once (a busy host's IPv4 table without rehashing on the way).
+    this.words = new Uint32Array(flows * stride);
+    this.slots = new Int32Array(flows * 2).fill(-1);
     this.probe = new Uint32Array(stride);
   }
 
