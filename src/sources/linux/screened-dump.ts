@@ -142,7 +142,7 @@ export class ScreenedDump implements MessageScreening {
  * bytes (formatAddressBytes gives one text per address), so the same bytes are the same key.
  * Open addressing over typed arrays: no object per flow.
  */
-class FlowSet {
+export class FlowSet {
   private words: Uint32Array;
   private slots: Int32Array;
   private count = 0;
