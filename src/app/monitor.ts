@@ -111,6 +111,8 @@ export class Monitor {
   private tiers: TierOptions | undefined;
   /** MonitorOptions.rowsInPlace, as constructed. */
   readonly rowsInPlace: boolean;
+  /** The last reading's rows carried owners and some could not be read (SourceReading.ownersHidden). */
+  private rowOwnersHidden = false;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
 
@@ -205,6 +207,7 @@ export class Monitor {
       // rowsInPlace: nothing keeps a row past the next poll, so the source may update its rows in place too.
       const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode), ...(this.rowsInPlace ? { reuseRows: true } : {}) });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
+      this.rowOwnersHidden = reading.ownersHidden === true;
       const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
       if (reading.states) snapshot.states = reading.states;
@@ -258,7 +261,8 @@ export class Monitor {
     const reuse = views ? { views } : {};
     // Fail closed: a rule on process names cannot be judged without owners (none would match: "all clear").
     if (!owners && this.provider.ownersUnknown && policyNeedsProcesses(policy)) throw new SourceError(`the rules match process names, but ${this.provider.ownersUnknown}: owners are unknown`);
-    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: false };
+    // Owners that came in the rows: hidden where the source's own lookup said so (--netns).
+    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: this.rowOwnersHidden };
     if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked, ...reuse }), ownersHidden: found.permissionDenied };
@@ -345,5 +349,6 @@ function unreadParts(reading: SourceReading): { phrases: string[]; scope: { prot
   if (missing.length > 0) phrases.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
   const netns = reading.unreadNetns ?? [];
   if (netns.length > 0) phrases.push(`${plural(netns.length, 'network namespace')} not read`);
+  for (const part of reading.unreadParts ?? []) phrases.push(part);
   return phrases.length > 0 ? { phrases, scope: { protocols: missing, netns: [...netns] } } : undefined;
 }
