@@ -5,7 +5,7 @@ import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
-import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
@@ -219,6 +219,9 @@ export class Monitor {
       if (!this.replaysCaptures) snapshot.confirmAbsence = true;
       if (this.rowsInPlace) snapshot.rowsInPlace = true;
       const result = advance(this.tracker, snapshot);
+      // Rows the tracker drops as repeats are said, never dropped unsaid (a capture's are said by
+      // parseCapture, for its file). Netlink rows carry cookies: the notice tells two sockets from one listed twice.
+      const notices = result.repeated && !this.replaysCaptures ? [...reading.notices, repeatedRowsNotice(reading.source, result.repeated)] : reading.notices;
       // Every state read (asked for, or a source that cannot filter): a census.
       if (!reading.states) this.lastCensus = { atMs: takenAtMs, scheduled: next.scheduled };
       this.tracker = result.state;
@@ -226,7 +229,7 @@ export class Monitor {
         ok: true,
         takenAtMs,
         source: reading.source,
-        notices: reading.notices,
+        notices,
         events: result.events,
         durationMs: this.platform.nowMs() - startedMs,
         sourceReads: this.provider.lastReads,

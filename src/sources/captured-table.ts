@@ -1,5 +1,6 @@
 import type { Protocol } from '../core/address.js';
-import { connectionKey, flowText, type ParseProblem, type SocketRow } from '../core/connection.js';
+import { connectionKey, type ParseProblem, type SocketRow } from '../core/connection.js';
+import { repeatedRowsNotice, type RepeatedRows } from '../core/tracker.js';
 import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry.js';
 import type { ParsedInput } from './source-record.js';
 import { summarizeProblems } from './source.js';
@@ -169,8 +170,7 @@ function loneCrNotice(label: string, lines: readonly number[]): string {
  */
 function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string | undefined {
   const first = new Map<string, SocketRow>();
-  let repeats = 0;
-  let example: { earlier: SocketRow; again: SocketRow } | undefined;
+  let repeated: RepeatedRows | undefined;
   for (const row of rows) {
     const key = connectionKey(row);
     const earlier = first.get(key);
@@ -178,11 +178,8 @@ function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string 
       first.set(key, row);
       continue;
     }
-    repeats++;
-    example ??= { earlier, again: row };
+    if (repeated) repeated.count++;
+    else repeated = { count: 1, earlier, again: row };
   }
-  if (!example) return undefined;
-  const { earlier, again } = example;
-  const states = earlier.state === again.state ? `${again.state} twice` : `${again.state} after ${earlier.state}`;
-  return `${label}: ${repeats === 1 ? '1 row repeats' : `${repeats} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): a table taken while it changed, or one 4-tuple in use twice`;
+  return repeated && repeatedRowsNotice(label, repeated);
 }
