@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../../src/app/monitor.js';
 import { discoverNamespaces, parseNetnsMounts, selectNamespaces } from '../../../src/sources/linux/netns.js';
@@ -59,7 +62,8 @@ describe('check --netns all: a namespace link that cannot be read is not all cle
     platform.linkErrors.set('/proc/200/ns/net', errno('EIO'));
     // The host's connection in CLOSE_WAIT (08): flagged at once with --half-close 0s.
     platform.files.set('/proc/1/net/tcp', established(1001).replace(' 01 ', ' 08 '));
-    const { code } = await runOn(platform, ['check', '--netns', 'all', '--source', 'procfs', '--no-state', '--half-close', '1ms']);
+    // Two polls a second apart (--window): the CLOSE_WAIT has dwelt past 1 ms.
+    const { code } = await runOn(platform, ['check', '--netns', 'all', '--source', 'procfs', '--no-state', '--half-close', '1ms', '--window', '2s', '--interval', '1s']);
     expect(code).toBe(1);
   });
 });
@@ -140,11 +144,11 @@ describe('namespace files that cannot be opened', () => {
     const web = discovery.namespaces.find((ns) => ns.inode === 50)!;
     expect(web.coveredOnly).toEqual(['/run/netns/web']);
     expect(web.names).toEqual([]);
-    const { code, err } = await runOn(platform, ['check', '--netns', 'all', '--source', 'ss', '--no-state']);
-    // ss through nsenter would enter what covers it: it is not run for it.
+    const { code, out } = await runOn(platform, ['check', '--netns', 'all', '--source', 'ss', '--no-state']);
+    // ss through nsenter would enter what covers it: it is not run for it (this fake has no ss: the others fail too).
     expect(platform.ran.some((argv) => argv.includes('--net=/run/netns/web'))).toBe(false);
     expect(code).toBe(3);
-    expect(err).toContain('/run/netns/web is covered by another mount made over it, and no process is in it: it cannot be opened');
+    expect(out).toContain('/run/netns/web is covered by another mount made over it, and no process is in it: it cannot be opened');
   });
 });
 
@@ -159,8 +163,15 @@ describe('owners that fail to read are hidden, not absent', () => {
       if (path === '/proc/1/fd') throw errno('EIO');
       return listDirectory(path);
     };
-    platform.files.set('/etc/td.yaml', 'counts:\n  - { name: leak, state: CLOSE_WAIT, per: process, warning: 1 }\n');
-    const { code } = await runOn(platform, ['check', '--netns', 'all', '--source', 'procfs', '--no-state', '--config', '/etc/td.yaml']);
-    expect(code).toBe(3);
+    const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-failclosed-'));
+    try {
+      const config = join(dir, 'tcpdwell.yml');
+      writeFileSync(config, 'counts:\n  - { name: leak, state: CLOSE_WAIT, per: process, warning: 1 }\n');
+      const { code, out } = await runOn(platform, ['check', '--netns', 'all', '--source', 'procfs', '--no-state', '--config', config]);
+      expect(code).toBe(3);
+      expect(out).toContain('the owners of some sockets could not be read');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
