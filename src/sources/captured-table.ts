@@ -146,7 +146,7 @@ function parseAroundLoneCrs(body: string, parse: (text: string) => ParsedInput):
     if (!moreRows && !fragmentDropped) return;
     current = next;
     parsed = candidate;
-    splitAt.push(...indices.map((i) => i + 1));
+    for (const i of indices) splitAt.push(i + 1);
   };
   for (const i of crLines.slice(0, LONE_CR_LINES_ONE_BY_ONE)) attempt([i]);
   if (crLines.length > LONE_CR_LINES_ONE_BY_ONE) attempt(crLines.slice(LONE_CR_LINES_ONE_BY_ONE));

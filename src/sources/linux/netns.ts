@@ -273,7 +273,9 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       // A link that failed to read is not a process that is gone: the error says which it was.
       if (!match)
         throw new NetnsNotFoundError(
-          link.why ? `the network namespace of process ${choice.pid} cannot be read (${path}: ${link.why})` : `no process ${choice.pid} whose network namespace can be read (${path})`,
+          link.why && !/^E(NOENT|SRCH)$/.test(link.why)
+            ? `the network namespace of process ${choice.pid} cannot be read (${path}: ${link.why})`
+            : `no process ${choice.pid} whose network namespace can be read (${path})`,
         );
       // Read through the process asked for: its own /proc directory shows its namespace.
       return [throughPid(choice.pid, match)];
