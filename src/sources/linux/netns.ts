@@ -98,23 +98,29 @@ export interface NetnsMount {
  * mounts in the order they were made; `/` itself covers nothing).
  */
 export function parseNetnsMounts(mountinfo: string): NetnsMount[] {
-  const mounts: NetnsMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
+  const mounts: (NetnsMount & { at: number })[] = [];
+  // The last line mounting each path: one pass, then a few ancestors per nsfs mount (not every
+  // line against every nsfs mount: a node has thousands of mounts and hundreds of namespaces).
+  const lastAt = new Map<string, number>();
+  const lines = mountinfo.split('\n');
+  for (let at = 0; at < lines.length; at++) {
+    const [before, after] = lines[at]!.split(' - ');
     if (after === undefined) continue;
     const fields = before!.split(' ');
     const rawPoint = fields[4];
     if (!rawPoint) continue;
     const mountPoint = rawPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    if (mountPoint !== '/') {
-      for (const earlier of mounts) if (earlier.mountPoint === mountPoint || earlier.mountPoint.startsWith(`${mountPoint}/`)) earlier.covered = true;
-    }
+    lastAt.set(mountPoint, at);
     if (after.split(' ')[0] !== 'nsfs') continue;
     const inode = parseNetnsLink(fields[3] ?? '');
-    if (inode === undefined) continue;
-    mounts.push({ inode, mountPoint });
+    if (inode !== undefined) mounts.push({ inode, mountPoint, at });
   }
-  return mounts;
+  return mounts.map(({ inode, mountPoint, at }) => {
+    let covered = false;
+    // The mount point itself, then each directory above it but `/`.
+    for (let path = mountPoint; path.length > 1 && !covered; path = path.slice(0, Math.max(path.lastIndexOf('/'), 1))) covered = (lastAt.get(path) ?? -1) > at;
+    return covered ? { inode, mountPoint, covered } : { inode, mountPoint };
+  });
 }
 
 /** Where `ip netns` keeps its names (ip-netns(8): NETNS_RUN_DIR). */
