@@ -6,6 +6,7 @@ import { SourceError, SourceUnavailableError, type ReadingProvider, type ReadReq
 import type { NetnsChoice } from '../netns-choice.js';
 import {
   continuesNamespace,
+  isGoneError,
   discoverNamespaces,
   followNamespace,
   NetnsNotFoundError,
@@ -351,7 +352,9 @@ export class NetnsProvider implements ReadingProvider {
    */
   private async identify(ns: NetnsHandle): Promise<number | undefined> {
     const before = this.holders.get(ns.inode);
-    const witnessNow = before?.witness && ns.pids.includes(before.witness.pid) ? await this.startTime(before.witness.pid) : undefined;
+    // A witness whose stat fails to read for another reason than its exit (EIO, EACCES) is not a
+    // later process: without proof of a new namespace, the one known goes on (not closed and reopened).
+    const witnessNow = before?.witness && ns.pids.includes(before.witness.pid) ? await this.startTime(before.witness.pid, before.witness.started) : undefined;
     let next: NetnsHolders;
     if (before && continuesNamespace(before, ns, witnessNow)) {
       next = { pids: new Set(ns.pids), mounts: new Set(ns.mounts) };
@@ -399,11 +402,12 @@ export class NetnsProvider implements ReadingProvider {
     return best;
   }
 
-  private async startTime(pid: number): Promise<number | undefined> {
+  /** Process `pid`'s start time; undefined when it exited, `unreadAs` when its stat could not be read otherwise. */
+  private async startTime(pid: number, unreadAs?: number): Promise<number | undefined> {
     try {
       return parseStartTime(await this.platform.readText(`${this.options.procRoot}/${pid}/stat`));
-    } catch {
-      return undefined;
+    } catch (error) {
+      return isGoneError(error) ? undefined : unreadAs;
     }
   }
 

@@ -103,6 +103,19 @@ describe('a namespace read before and not found now', () => {
     expect(second.events.filter((e) => e.type === 'closed').map((e) => e.connection.row.netns?.inode)).toEqual([20]);
   });
 
+  it('a witness process whose stat fails to read (EIO) is not a later namespace: nothing closes and reopens', async () => {
+    const platform = host();
+    // proc(5) stat: field 22 (starttime) is the 20th after the name.
+    for (const pid of [1, 200]) platform.files.set(`/proc/${pid}/stat`, `${pid} (proc${pid}) S ${'0 '.repeat(18)}${pid * 100} 0 0\n`);
+    const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'all' } });
+    await monitor.poll();
+    platform.files.set('/proc/200/stat', errno('EIO'));
+    platform.nowValue += 2000;
+    const second = await monitor.poll();
+    expect(second.events).toEqual([]);
+    expect(second.notices.join('\n')).not.toContain('is gone');
+  });
+
   it('--netns PID whose link fails (EACCES) after the first poll: not read, not gone', async () => {
     const platform = host();
     const monitor = new Monitor(platform, { source: 'procfs', procRoot: '/proc', netns: { kind: 'pid', pid: 200 } });
