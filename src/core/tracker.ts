@@ -1,7 +1,7 @@
 import type { Protocol } from './address.js';
 import { connectionKey, flowText, netnsId, sameNetns, type SocketRow } from './connection.js';
 import { kernelStateAgeMs } from './kernel-dwell.js';
-import { ALL_TCP_STATES, coversEverySuccessor, type TcpState } from './tcp-state.js';
+import { ALL_TCP_STATES, coversEverySuccessor, TcpState } from './tcp-state.js';
 
 // The tracker: a deterministic function of (previous state, snapshot). Time arrives with the
 // snapshot; nothing here asks the clock.
@@ -153,6 +153,15 @@ export interface AdvanceResult {
   repeated?: RepeatedRows;
 }
 
+/**
+ * Two rows of one reading with one 4-tuple that are listeners sharing a port (SO_REUSEPORT: nginx's
+ * `reuseport`, envoy): one row by design, never a repeat to say. A LISTEN is never judged, and a
+ * notice at every poll for a configuration chosen on purpose would be noise.
+ */
+export function listenersSharingPort(earlier: SocketRow, again: SocketRow): boolean {
+  return earlier.state === TcpState.LISTEN && again.state === TcpState.LISTEN;
+}
+
 /** Rows of one reading that repeat a flow listed earlier in it (AdvanceResult.repeated). */
 export interface RepeatedRows {
   count: number;
@@ -163,8 +172,8 @@ export interface RepeatedRows {
 /**
  * The notice for rows a reading repeats (`label`: the file, or the live source), naming the first
  * pair. What a repeat means depends on what the rows carry: two sock_diag cookies tell two
- * sockets apart (a new connection beside the TIME_WAIT of its 4-tuple, listeners sharing a port
- * with SO_REUSEPORT), one cookie twice is one socket a dump listed twice (it resumes by hash
+ * sockets apart (a new connection beside the TIME_WAIT of its 4-tuple, a bound socket beside a
+ * listener on its port), one cookie twice is one socket a dump listed twice (it resumes by hash
  * bucket while the table changes); without cookies (ss without -e, /proc/net/tcp, netstat) either.
  */
 export function repeatedRowsNotice(label: string, { count, earlier, again }: RepeatedRows): string {
@@ -173,7 +182,7 @@ export function repeatedRowsNotice(label: string, { count, earlier, again }: Rep
     earlier.cookie !== undefined && again.cookie !== undefined
       ? earlier.cookie === again.cookie
         ? `one socket listed twice (cookie ${again.cookie}): a dump taken while the table changed`
-        : `two sockets share it (cookies ${earlier.cookie} and ${again.cookie}): a new connection beside its TIME_WAIT, or listeners sharing a port (SO_REUSEPORT)`
+        : `two sockets share it (cookies ${earlier.cookie} and ${again.cookie}): a new connection beside its TIME_WAIT, or a bound socket beside a listener on its port`
       : 'a table taken while it changed, or one 4-tuple in use twice';
   return `${label}: ${count === 1 ? '1 row repeats' : `${count} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): ${why}`;
 }
@@ -250,6 +259,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       // keep the first, and count what is dropped (the caller says so).
       const earlier = next.get(key);
       if (earlier) {
+        if (listenersSharingPort(earlier.row, row)) continue;
         if (repeated) repeated.count++;
         else repeated = { count: 1, earlier: earlier.row, again: row };
         continue;

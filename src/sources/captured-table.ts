@@ -1,6 +1,6 @@
 import type { Protocol } from '../core/address.js';
 import { connectionKey, type ParseProblem, type SocketRow } from '../core/connection.js';
-import { repeatedRowsNotice, type RepeatedRows } from '../core/tracker.js';
+import { listenersSharingPort, repeatedRowsNotice, type RepeatedRows } from '../core/tracker.js';
 import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry.js';
 import type { ParsedInput } from './source-record.js';
 import { summarizeProblems } from './source.js';
@@ -166,7 +166,7 @@ function loneCrNotice(label: string, lines: readonly number[]): string {
  * an earlier row already listed, counted and the first one named; undefined when there are none.
  * The tracker keeps the first row of a flow listed twice in one reading, so this says what it drops:
  * a table taken while it changed (`ss` walks the kernel's hash tables, not a snapshot), or one 4-tuple
- * in use twice (listeners sharing a port with SO_REUSEPORT, a new socket beside its TIME_WAIT).
+ * in use twice (a new socket beside its TIME_WAIT). Listeners sharing a port are not a repeat.
  */
 function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string | undefined {
   const first = new Map<string, SocketRow>();
@@ -178,6 +178,7 @@ function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string 
       first.set(key, row);
       continue;
     }
+    if (listenersSharingPort(earlier, row)) continue;
     if (repeated) repeated.count++;
     else repeated = { count: 1, earlier, again: row };
   }

@@ -47,7 +47,8 @@ describe('a live reading that repeats a 4-tuple', () => {
     // The capture's first line is ours (# captured at), then /proc/net/tcp, then /proc/net/tcp6.
     const [tcp, tcp6] = PROC.replace(/^#[^\n]*\n/, '').split(/\n(?=\s+sl\s)/);
     const lines = tcp!.split('\n').filter((l) => l.trim());
-    const again = lines[1]!.replace(/^\s*\d+:/, '  99:');
+    // A connection's line (state 0A is LISTEN: listeners sharing a port are one row, not a repeat).
+    const again = lines.find((l, i) => i > 0 && l.trim().split(/\s+/)[3] !== '0A')!.replace(/^\s*\d+:/, '  99:');
     platform.files.set('/proc/net/tcp', `${[...lines, again].join('\n')}\n`);
     platform.files.set('/proc/net/tcp6', `${tcp6}\n`);
     const outcome = await new Monitor(platform, { source: 'procfs', procRoot: '/proc' }).poll();
@@ -71,8 +72,17 @@ describe('what a repeat means, by what the rows carry (netlink cookies)', () => 
     const repeated = repeatOf([row(TcpState.TIME_WAIT, '1a'), row(TcpState.ESTABLISHED, '2b')]);
     expect(repeated?.count).toBe(1);
     expect(repeatedRowsNotice('netlink', repeated!)).toBe(
-      'netlink: 1 row repeats a 4-tuple listed earlier in the table, and only the first is kept (first: tcp 127.0.0.1:8080 -> 127.0.0.1:40000, ESTABLISHED after TIME_WAIT): two sockets share it (cookies 1a and 2b): a new connection beside its TIME_WAIT, or listeners sharing a port (SO_REUSEPORT)',
+      'netlink: 1 row repeats a 4-tuple listed earlier in the table, and only the first is kept (first: tcp 127.0.0.1:8080 -> 127.0.0.1:40000, ESTABLISHED after TIME_WAIT): two sockets share it (cookies 1a and 2b): a new connection beside its TIME_WAIT, or a bound socket beside a listener on its port',
     );
+  });
+
+  it('listeners sharing a port (SO_REUSEPORT, two cookies) are one row and no repeat to say', () => {
+    const listener = (cookie: string): SocketRow => ({ ...row(TcpState.LISTEN, cookie), remote: { address: '0.0.0.0', port: 0 } });
+    const result = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [listener('1a'), listener('2b'), listener('3c')], completeProtocols: ['tcp', 'tcp6'] });
+    expect(result.repeated).toBeUndefined();
+    expect(result.state.connections.size).toBe(1);
+    // A LISTEN beside a socket of another state on the same 4-tuple is still a repeat to say.
+    expect(repeatOf([listener('1a'), { ...listener('2b'), state: TcpState.CLOSED, rawState: 'UNCONN' }])?.count).toBe(1);
   });
 
   it('one cookie twice: one socket a dump listed twice', () => {
