@@ -342,6 +342,9 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     return { book, history };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
+    // A file this run may not write (its lock failed, and said why) is not set aside either: it is
+    // left as it is, and one line has told what is wrong.
+    if (!stateFile.writable) return { book: StateBook.empty(), history: undefined };
     try {
       const aside = await stateFile.setAside(platform.nowMs());
       notes.push(`state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history`);

@@ -5,7 +5,7 @@ import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
-import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
 import type { FirstSightScreen } from '../core/first-sight-screen.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
@@ -115,6 +115,8 @@ export class Monitor {
   private tiers: TierOptions | undefined;
   /** MonitorOptions.rowsInPlace, as constructed. */
   readonly rowsInPlace: boolean;
+  /** The last reading's rows carried owners and some could not be read (SourceReading.ownersHidden). */
+  private rowOwnersHidden = false;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
   /** screenFirstReading's screen, until the first poll takes it. */
@@ -241,6 +243,7 @@ export class Monitor {
         ...(screen ? { screen } : {}),
       });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
+      this.rowOwnersHidden = reading.ownersHidden === true;
       let rows = reading.rows;
       if (reading.leftOut) {
         // The connections to a group finding's peer are read by the diagnosis: rows after all.
@@ -261,6 +264,9 @@ export class Monitor {
       if (!this.replaysCaptures) snapshot.confirmAbsence = true;
       if (this.rowsInPlace) snapshot.rowsInPlace = true;
       const result = advance(this.tracker, snapshot);
+      // Rows the tracker drops as repeats are said, never dropped unsaid (a capture's are said by
+      // parseCapture, for its file). Netlink rows carry cookies: the notice tells two sockets from one listed twice.
+      const notices = result.repeated && !this.replaysCaptures ? [...reading.notices, repeatedRowsNotice(reading.source, result.repeated)] : reading.notices;
       // Every state read (asked for, or a source that cannot filter): a census.
       if (!reading.states) this.lastCensus = { atMs: takenAtMs, scheduled: next.scheduled };
       this.tracker = result.state;
@@ -268,7 +274,7 @@ export class Monitor {
         ok: true,
         takenAtMs,
         source: reading.source,
-        notices: reading.notices,
+        notices,
         events: result.events,
         durationMs: this.platform.nowMs() - startedMs,
         sourceReads: this.provider.lastReads,
@@ -303,7 +309,8 @@ export class Monitor {
     const reuse = views ? { views } : {};
     // Fail closed: a rule on process names cannot be judged without owners (none would match: "all clear").
     if (!owners && this.provider.ownersUnknown && policyNeedsProcesses(policy)) throw new SourceError(`the rules match process names, but ${this.provider.ownersUnknown}: owners are unknown`);
-    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: false };
+    // Owners that came in the rows: hidden where the source's own lookup said so (--netns).
+    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: this.rowOwnersHidden };
     if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked, ...reuse }), ownersHidden: found.permissionDenied };
@@ -390,5 +397,6 @@ function unreadParts(reading: SourceReading): { phrases: string[]; scope: { prot
   if (missing.length > 0) phrases.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
   const netns = reading.unreadNetns ?? [];
   if (netns.length > 0) phrases.push(`${plural(netns.length, 'network namespace')} not read`);
+  for (const part of reading.unreadParts ?? []) phrases.push(part);
   return phrases.length > 0 ? { phrases, scope: { protocols: missing, netns: [...netns] } } : undefined;
 }

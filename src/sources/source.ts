@@ -30,6 +30,16 @@ export interface SourceReading {
   emptyTableProven?: boolean;
   /** `--netns`: namespaces (inodes) that exist but could not be read: their flows are kept, not closed. */
   unreadNetns?: number[];
+  /**
+   * A source whose rows carry their owners (`--netns`: looked up per namespace at each read) could
+   * not read some of them (permission denied, a failed read): a rule on process names is not judged there.
+   */
+  ownersHidden?: boolean;
+  /**
+   * Parts not read that no protocol or namespace inode names, one whole phrase each (`--netns all`:
+   * processes whose namespace link could not be read): "nothing flagged" is not proven there.
+   */
+  unreadParts?: string[];
   /** `--netns`: namespaces read before and gone now (their connections close in this poll). */
   goneNetns?: NetnsLabel[];
   /**

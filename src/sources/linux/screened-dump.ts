@@ -12,8 +12,10 @@ import { AF_INET, MESSAGE_HANDLE_SPAN, SockDiagParser, type MessageScreening, ty
 // the receive buffers are reused). After the dumps, the kept bytes give the rows still needed —
 // each state's possible first (StateFirsts), and, once the host facts are known, every left-out
 // socket to a group finding's peer (rowsTo) — read by the same parser code the first pass would
-// have used. A flow listed twice (a dump is not atomic), or too many candidates for a state's
-// first, and every row is made from the kept bytes instead: the table the unscreened reading gives.
+// have used. A flow listed twice whose first listing was left out (a dump is not atomic), or too
+// many candidates for a state's first, and every row is made from the kept bytes instead: the
+// table the unscreened reading gives. A flow listed twice and kept the first time is a row both
+// times, and the tracker keeps the first, as without the screen.
 
 /** Options of the parser that makes rows from the kept bytes: the first pass's, without the screen. */
 export type RowParseOptions = Pick<SockDiagParseOptions, 'littleEndian' | 'uptimeMs' | 'names'>;
@@ -27,7 +29,7 @@ export class ScreenedDump implements MessageScreening {
   private readonly leftOut: number[] = [];
   /** The flows read, per family (a tcp and a tcp6 row never share a key); made at the first message of each. */
   private readonly flows: (FlowSet | undefined)[] = [undefined, undefined];
-  /** A flow listed twice: the tracker keeps the first row of it, so every row is made. */
+  /** A flow listed twice whose first listing was left out: the tracker keeps the first row of a flow, so every row is made. */
   private repeated = false;
 
   constructor(private readonly screen: FirstSightScreen) {}
@@ -54,11 +56,19 @@ export class ScreenedDump implements MessageScreening {
   leavesOut(scratch: SocketRow, view: DataView, id: number, family: number, handle: number): boolean {
     const which = family === AF_INET ? 0 : 1;
     const flows = (this.flows[which] ??= which === 0 ? new FlowSet(3, 65_536) : new FlowSet(9, 4_096));
-    if (flows.add(view, id, family)) this.repeated = true;
+    const earlier = flows.add(view, id, family);
+    if (earlier >= 0) {
+      // A flow listed twice: both are rows, and the tracker keeps the first, as without the screen
+      // (listeners sharing a port with SO_REUSEPORT: never left out). Where the first was left out,
+      // every row is made (see finish).
+      if (flows.leftOut(earlier)) this.repeated = true;
+      return false;
+    }
     const state = scratch.state;
-    // Every socket read counts towards the peers, listed or not (repeats make every row: see finish).
+    // Every flow read counts towards the peers, listed or not.
     if (state === TcpState.SYN_SENT || state === TcpState.TIME_WAIT) this.tally.peers.add(state, scratch.remote.address, scratch.remote.port);
     if (this.repeated || !this.screen.leavesOut(scratch)) return false;
+    flows.markLeftOut(flows.size - 1);
     this.tally.leaveOut(state);
     this.leftOut.push(handle);
     const ageMs = firstSightAgeMs(scratch);
@@ -147,6 +157,8 @@ export class FlowSet {
   private slots: Int32Array;
   private count = 0;
   private readonly probe: Uint32Array;
+  /** Per flow, 1 where its message was left out. */
+  private leftOutFlags: Uint8Array;
 
   constructor(
     private readonly stride: number,
@@ -155,11 +167,26 @@ export class FlowSet {
     // Room for `flows` at once (a busy host's IPv4 table without rehashing on the way).
     this.words = new Uint32Array(flows * stride);
     this.slots = new Int32Array(flows * 2).fill(-1);
+    this.leftOutFlags = new Uint8Array(flows);
     this.probe = new Uint32Array(stride);
   }
 
-  /** Adds the flow of the struct inet_diag_sockid at `id`; true when it was there already. */
-  add(view: DataView, id: number, family: number): boolean {
+  /** Flows held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Whether flow `entry` (add's number) was left out. */
+  leftOut(entry: number): boolean {
+    return this.leftOutFlags[entry] === 1;
+  }
+
+  markLeftOut(entry: number): void {
+    this.leftOutFlags[entry] = 1;
+  }
+
+  /** Adds the flow of the struct inet_diag_sockid at `id`: -1 when it is new (it is flow `size - 1` now), else the number of the same flow added before. */
+  add(view: DataView, id: number, family: number): number {
     const probe = this.probe;
     probe[0] = view.getUint32(id, false); // sport, dport
     if (family === AF_INET) {
@@ -181,14 +208,17 @@ export class FlowSet {
           const words = new Uint32Array(this.words.length * 2);
           words.set(this.words);
           this.words = words;
+          const flags = new Uint8Array(this.leftOutFlags.length * 2);
+          flags.set(this.leftOutFlags);
+          this.leftOutFlags = flags;
         }
         this.words.set(probe, this.count * stride);
         this.slots[slot] = this.count++;
-        return false;
+        return -1;
       }
       let same = true;
       for (let i = 0; i < stride && same; i++) same = this.words[entry * stride + i] === probe[i];
-      if (same) return true;
+      if (same) return entry;
     }
   }
 
