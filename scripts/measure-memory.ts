@@ -2,7 +2,7 @@
 //
 // Peak RSS of the long-running front ends, whole process, against a socket population on loopback
 // in a network namespace (populate-sockets.py): each mode runs the built CLI (dist/) under GNU time
-// for `--polls` polls and reports VmHWM (time's %M). Modes:
+// for `--polls` polls and reports VmHWM (time's %M) and the CPU it used (%U + %S). Modes:
 //   serve, serve-netlink, serve-ss   `serve` with the default source, --source netlink, --source ss
 //   watch                            `watch --iterations N` (text lines with owners, to /dev/null)
 //   check-window                     `check --window` of N polls, no state file
@@ -111,7 +111,7 @@ async function runCli(namespace: string, mode: string, args: string[], how: { st
   const timeFile = join(dir, 'time');
   const load = loadAverage();
   const started = Date.now();
-  const command = ['/usr/bin/time', '-f', '%M', '-o', timeFile, process.execPath, ...nodeOptions, CLI, ...args, ...extraArgs];
+  const command = ['/usr/bin/time', '-f', '%M %U %S', '-o', timeFile, process.execPath, ...nodeOptions, CLI, ...args, ...extraArgs];
   const argv = how.pty ? ['script', '-qfec', command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' '), '/dev/null'] : command;
   const child = spawn('ip', inNamespace(namespace, argv), {
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -135,14 +135,18 @@ async function runCli(namespace: string, mode: string, args: string[], how: { st
   const code = await exited;
   const seconds = (Date.now() - started) / 1000;
   let peakKb = NaN;
+  let cpuSeconds = NaN;
   try {
-    peakKb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').at(-1));
+    // GNU time's last line: peak RSS (KiB), user and system CPU seconds (threads included; a pty's script(1) excluded).
+    const [rss, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+    peakKb = rss!;
+    cpuSeconds = user! + system!;
   } catch {
     // time wrote nothing: the run failed before node started
   }
   rmSync(dir, { recursive: true, force: true });
   if (!Number.isFinite(peakKb)) throw new Error(`${mode}: no peak RSS (exit ${code}): ${stderr.slice(0, 500)}`);
-  return { mode, peakRssMb: peakKb / 1024, sockets: socketsIn(namespace), seconds, load, extra: { exitCode: code, stderr: stderr.split('\n').filter(Boolean).slice(0, 3) } };
+  return { mode, peakRssMb: peakKb / 1024, sockets: socketsIn(namespace), seconds, load, extra: { cpuSeconds, exitCode: code, stderr: stderr.split('\n').filter(Boolean).slice(0, 3) } };
 }
 
 async function breakdownOutside(namespace: string, source: string): Promise<Measure> {
@@ -291,9 +295,12 @@ function report(results: Measure[]): void {
   const lines = [
     `Peak RSS (VmHWM), ${polls} polls every ${intervalText}, Node ${process.version}${nodeOptions.length ? ` ${nodeOptions.join(' ')}` : ''}${extraArgs.length ? `, arguments ${extraArgs.join(' ')}` : ''}:`,
     '',
-    '| mode | sockets | peak RSS | load average (1, 5, 15 min) |',
-    '|---|---:|---:|---|',
-    ...results.map((r) => `| ${r.mode} | ${r.sockets.toLocaleString('en')} | ${r.peakRssMb.toFixed(0)} MB | ${r.load} |`),
+    '| mode | sockets | peak RSS | CPU (user + system) | load average (1, 5, 15 min) |',
+    '|---|---:|---:|---:|---|',
+    ...results.map((r) => {
+      const cpu = r.extra?.['cpuSeconds'];
+      return `| ${r.mode} | ${r.sockets.toLocaleString('en')} | ${r.peakRssMb.toFixed(0)} MB | ${typeof cpu === 'number' ? `${cpu.toFixed(1)} s` : '—'} | ${r.load} |`;
+    }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -21,6 +21,8 @@ export class FakePlatform implements Platform {
   sessionsClosed = 0;
   /** Symbolic links; `/proc/self/ns/net` is there as on any Linux host. */
   links = new Map<string, string>([['/proc/self/ns/net', 'net:[4026531840]']]);
+  /** Links whose readlink fails with this error (EACCES, EIO…) instead of answering. */
+  linkErrors = new Map<string, Error>();
   /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
   deniedDirectories = new Set<string>();
   ran: string[][] = [];
@@ -140,6 +142,8 @@ export class FakePlatform implements Platform {
   }
 
   async readLink(path: string): Promise<string> {
+    const failure = this.linkErrors.get(path);
+    if (failure) throw failure;
     const link = this.links.get(path);
     if (link === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
     return link;

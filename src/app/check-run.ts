@@ -1,5 +1,6 @@
 import { AlertLedger, notificationsWithoutHistory, type AlertNotification, type ReportedAlert } from '../core/alerts.js';
 import { diagnoseAll, readByDiagnosis } from '../core/diagnosis.js';
+import { FirstSightScreen } from '../core/first-sight-screen.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
@@ -44,6 +45,12 @@ export interface CheckRequest {
   windowMs?: number;
   /** End the flagged sessions of these kinds (opt-in). */
   resetKinds: TimedFlagKind[] | undefined;
+  /**
+   * May a one-shot run (one live reading, no history kept: `--no-state` without `--window` or
+   * `--netns`) leave out of its table the connections no rule can flag (core/first-sight-screen.ts),
+   * counting them per state? Where the source and policy allow it, the report is the same.
+   */
+  screenFirstReading?: boolean;
 }
 
 /** What a check run reads and waits through; the front end supplies each. */
@@ -100,6 +107,11 @@ interface History {
 
 async function checkThrough(monitor: Monitor, request: CheckRequest, ports: CheckPorts, history: History): Promise<CheckReport> {
   const clock = { nowMs: () => ports.platform.nowMs(), sleep: ports.sleep };
+  // One reading, nothing kept of it for later: what no rule can flag is counted, not tracked. The
+  // screen is undefined for count rules and rules on process names (every row counts there); the
+  // monitor ignores it for captured files and a tracker started from history.
+  const screen = request.screenFirstReading && !history.wanted && request.windowMs === undefined && request.netns === undefined ? FirstSightScreen.of(request.policy) : undefined;
+  if (screen) monitor.screenFirstReading(screen);
   const outcome = await sampleTable(monitor, {
     clock,
     signal: ports.interrupt,
@@ -222,6 +234,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
           )
         : [],
     diagnosis,
+    leftOut: outcome.ok ? monitor.leftOut : new Map(),
     resets,
     errors,
     notices: [...outcome.notices, ...measurementNotes],
@@ -339,6 +352,9 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     return { book, history };
   } catch (error) {
     if (!(error instanceof StateDecodeError)) throw error;
+    // A file this run may not write (its lock failed, and said why) is not set aside either: it is
+    // left as it is, and one line has told what is wrong.
+    if (!stateFile.writable) return { book: StateBook.empty(), history: undefined };
     try {
       const aside = await stateFile.setAside(platform.nowMs());
       notes.push(`state file ${stateFile.path} is unusable (${error.message}); kept as ${aside}, starting without history`);

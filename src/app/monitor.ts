@@ -5,12 +5,14 @@ import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
-import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
+import type { FirstSightScreen } from '../core/first-sight-screen.js';
 import type { Platform } from '../platform/platform.js';
 import { SourceSelector } from '../sources/select-source.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import { CaptureReplay, type LoadedCaptures, type SkippedInput } from '../sources/input-files.js';
 import type { SourceChoice } from '../sources/registry.js';
+import type { AutoOptions } from '../sources/source-record.js';
 import { SourceError, type ReadRequest, type ReadingProvider, type SourceRead, type SourceReading } from '../sources/source.js';
 
 export interface PollOutcome {
@@ -85,6 +87,8 @@ export interface MonitorOptions {
    * subject text). Fixed for the monitor's life; default false: each poll's rows are new objects.
    */
   rowsInPlace?: boolean;
+  /** What `--source auto` tries and with what (tests inject the netlink library's channel). */
+  autoOptions?: AutoOptions;
 }
 
 export interface EvaluatedPoll {
@@ -111,8 +115,14 @@ export class Monitor {
   private tiers: TierOptions | undefined;
   /** MonitorOptions.rowsInPlace, as constructed. */
   readonly rowsInPlace: boolean;
+  /** The last reading's rows carried owners and some could not be read (SourceReading.ownersHidden). */
+  private rowOwnersHidden = false;
   /** When the last census (a reading of every state) was taken, and whether it was a scheduled one. */
   private lastCensus: { atMs: number; scheduled: boolean } | undefined;
+  /** screenFirstReading's screen, until the first poll takes it. */
+  private screen: FirstSightScreen | undefined;
+  /** What the first reading left out (screenFirstReading), and the host facts that decided its group peers. */
+  private screened: { counts: ReadonlyMap<TcpState, number>; facts: HostFacts } | undefined;
 
   constructor(
     private readonly platform: Platform,
@@ -121,7 +131,7 @@ export class Monitor {
     this.tracker = options.initialState ?? emptyTrackerState();
     this.provider = options.captures
       ? new CaptureReplay(options.captures.captures, options.captures.notices, options.captures.skipped)
-      : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) });
+      : new SourceSelector(options.source, platform, { procRoot: options.procRoot, ...(options.netns ? { netns: options.netns } : {}) }, options.autoOptions);
     this.skippedInput = options.captures?.skipped ?? [];
     this.replaysCaptures = Boolean(options.captures);
     this.rowsInPlace = options.rowsInPlace === true;
@@ -173,6 +183,8 @@ export class Monitor {
 
   /** Kernel settings of the host the rows came from, where the source gives them ({} offline or on Windows). */
   hostFacts(): Promise<HostFacts> {
+    // A screened reading's group peers were decided with these: the same facts for the rest.
+    if (this.screened) return Promise.resolve(this.screened.facts);
     return this.provider.hostFacts();
   }
 
@@ -183,6 +195,23 @@ export class Monitor {
    */
   prefetchOwners(): void {
     this.provider.prefetchOwners?.();
+  }
+
+  /**
+   * The next poll, if it is this monitor's first reading of a live table (no history: no state
+   * loaded, no poll before), may leave out what `screen` passes (ReadRequest.screen): those
+   * connections are counted per state (`leftOut`), never tracked. For a one-shot front end that
+   * polls once and keeps no history (check --no-state); the monitor polls no more after such a
+   * reading (its tracker lacks the connections left out).
+   */
+  screenFirstReading(screen: FirstSightScreen): void {
+    if (this.replaysCaptures || this.tracker.lastPollMs !== undefined || this.tracker.connections.size > 0) return;
+    this.screen = screen;
+  }
+
+  /** Per state, the connections the last reading left out (screenFirstReading); empty when none. */
+  get leftOut(): ReadonlyMap<TcpState, number> {
+    return this.screened?.counts ?? new Map();
   }
 
   /** Stops what the source keeps running (a PowerShell session). */
@@ -199,13 +228,32 @@ export class Monitor {
   }
 
   private async pollOnce(): Promise<PollOutcome> {
+    // Its tracker lacks what the screened reading left out: a next reading would call them new.
+    if (this.screened) throw new Error('a monitor whose first reading was screened polls once');
     const startedMs = this.platform.nowMs();
+    const screen = this.screen;
+    this.screen = undefined;
     try {
       const next = this.nextRequest(startedMs);
       // rowsInPlace: nothing keeps a row past the next poll, so the source may update its rows in place too.
-      const reading = await this.provider.read({ ...next.request, holdsNetns: (inode) => holdsNetns(this.tracker, inode), ...(this.rowsInPlace ? { reuseRows: true } : {}) });
+      const reading = await this.provider.read({
+        ...next.request,
+        holdsNetns: (inode) => holdsNetns(this.tracker, inode),
+        ...(this.rowsInPlace ? { reuseRows: true } : {}),
+        ...(screen ? { screen } : {}),
+      });
       const takenAtMs = reading.takenAtMs ?? this.platform.nowMs();
-      const snapshot: Snapshot = { takenAtMs, rows: reading.rows, completeProtocols: reading.completeProtocols };
+      this.rowOwnersHidden = reading.ownersHidden === true;
+      let rows = reading.rows;
+      if (reading.leftOut) {
+        // The connections to a group finding's peer are read by the diagnosis: rows after all.
+        // The source is chosen now, so these are the facts check reads after the poll.
+        const facts = await this.provider.hostFacts();
+        const toPeers = reading.leftOut.rowsTo(facts);
+        if (toPeers.length > 0) rows = [...rows, ...toPeers];
+        this.screened = { counts: reading.leftOut.counts, facts };
+      }
+      const snapshot: Snapshot = { takenAtMs, rows, completeProtocols: reading.completeProtocols };
       if (reading.unreadNetns) snapshot.unreadNetns = reading.unreadNetns;
       if (reading.states) snapshot.states = reading.states;
       if (reading.goneNetns?.length) snapshot.goneNetns = reading.goneNetns.map(netnsId);
@@ -216,6 +264,9 @@ export class Monitor {
       if (!this.replaysCaptures) snapshot.confirmAbsence = true;
       if (this.rowsInPlace) snapshot.rowsInPlace = true;
       const result = advance(this.tracker, snapshot);
+      // Rows the tracker drops as repeats are said, never dropped unsaid (a capture's are said by
+      // parseCapture, for its file). Netlink rows carry cookies: the notice tells two sockets from one listed twice.
+      const notices = result.repeated && !this.replaysCaptures ? [...reading.notices, repeatedRowsNotice(reading.source, result.repeated)] : reading.notices;
       // Every state read (asked for, or a source that cannot filter): a census.
       if (!reading.states) this.lastCensus = { atMs: takenAtMs, scheduled: next.scheduled };
       this.tracker = result.state;
@@ -223,7 +274,7 @@ export class Monitor {
         ok: true,
         takenAtMs,
         source: reading.source,
-        notices: reading.notices,
+        notices,
         events: result.events,
         durationMs: this.platform.nowMs() - startedMs,
         sourceReads: this.provider.lastReads,
@@ -258,7 +309,8 @@ export class Monitor {
     const reuse = views ? { views } : {};
     // Fail closed: a rule on process names cannot be judged without owners (none would match: "all clear").
     if (!owners && this.provider.ownersUnknown && policyNeedsProcesses(policy)) throw new SourceError(`the rules match process names, but ${this.provider.ownersUnknown}: owners are unknown`);
-    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: false };
+    // Owners that came in the rows: hidden where the source's own lookup said so (--netns).
+    if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: this.rowOwnersHidden };
     if (policyNeedsProcesses(policy) || need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked, ...reuse }), ownersHidden: found.permissionDenied };
@@ -369,5 +421,6 @@ function unreadParts(reading: SourceReading): { phrases: string[]; scope: { prot
   if (missing.length > 0) phrases.push(`the ${missing.join(' and ')} ${missing.length > 1 ? 'tables were' : 'table was'} not read`);
   const netns = reading.unreadNetns ?? [];
   if (netns.length > 0) phrases.push(`${plural(netns.length, 'network namespace')} not read`);
+  for (const part of reading.unreadParts ?? []) phrases.push(part);
   return phrases.length > 0 ? { phrases, scope: { protocols: missing, netns: [...netns] } } : undefined;
 }

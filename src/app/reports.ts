@@ -3,6 +3,7 @@ import type { AlertNotification } from '../core/alerts.js';
 import type { Diagnosis, Finding } from '../core/diagnosis.js';
 import type { CheckStatus, ConnectionView, Evaluation } from '../core/evaluate.js';
 import type { CountLevel, thresholdsFor } from '../core/policy.js';
+import type { TcpState } from '../core/tcp-state.js';
 import type { Delivery } from '../notify/notifiers.js';
 import type { endSocket } from '../sources/end-socket.js';
 import type { ChannelResult } from './notify-channels.js';
@@ -35,6 +36,12 @@ export interface CheckReport {
   /** Each count rule's largest group and its levels (Nagios perfdata). */
   countLevels: CountLevel[];
   diagnosis: Diagnosis;
+  /**
+   * Connections of the deciding poll that are not among `evaluation.views`, per state: a one-shot
+   * reading left them out as provably unflagged (CheckRequest.screenFirstReading). They count in
+   * the per-state counts and the totals as the views do. Empty when every connection is a view.
+   */
+  leftOut: ReadonlyMap<TcpState, number>;
   /** Sessions ended by `--reset`. */
   resets: ResetResult[];
   /** Why the table, or some `--input` files, could not be read (the status is then UNKNOWN). */

@@ -123,31 +123,46 @@ function timeWaitGroupLeast(ports: { low: number; high: number }): number {
  * Counted by address and port, without making an endpoint's text for each connection.
  */
 function groupPeers(views: readonly ConnectionView[], facts: HostFacts): Map<string, Set<number>> {
-  const synSent = new Map<string, Map<number, number>>();
-  const timeWait = new Map<string, Map<number, number>>();
-  const count = (map: Map<string, Map<number, number>>, { address, port }: Endpoint) => {
-    let ports = map.get(address);
-    if (!ports) map.set(address, (ports = new Map()));
-    ports.set(port, (ports.get(port) ?? 0) + 1);
-  };
-  for (const { row } of views) {
-    if (row.state === TcpState.SYN_SENT) count(synSent, row.remote);
-    else if (row.state === TcpState.TIME_WAIT && facts.ephemeralPorts) count(timeWait, row.remote);
+  const count = new GroupPeerCount();
+  for (const { row } of views) count.add(row.state, row.remote.address, row.remote.port);
+  return count.peers(facts);
+}
+
+/**
+ * groupPeers' counts, one connection at a time (its state and remote endpoint), for a caller that
+ * has no views: the first-sight screen counts the connections it leaves without a row here, so it
+ * knows the peers readByDiagnosis will read (sources/linux/screened-dump.ts).
+ */
+export class GroupPeerCount {
+  private readonly synSent = new Map<string, Map<number, number>>();
+  private readonly timeWait = new Map<string, Map<number, number>>();
+
+  /** One connection; only SYN_SENT and TIME_WAIT count. */
+  add(state: TcpState, remoteAddress: string, remotePort: number): void {
+    const map = state === TcpState.SYN_SENT ? this.synSent : state === TcpState.TIME_WAIT ? this.timeWait : undefined;
+    if (!map) return;
+    let ports = map.get(remoteAddress);
+    if (!ports) map.set(remoteAddress, (ports = new Map()));
+    ports.set(remotePort, (ports.get(remotePort) ?? 0) + 1);
   }
-  const peers = new Map<string, Set<number>>();
-  const keep = (map: Map<string, Map<number, number>>, least: number) => {
-    for (const [address, ports] of map) {
-      for (const [port, n] of ports) {
-        if (n < least) continue;
-        let kept = peers.get(address);
-        if (!kept) peers.set(address, (kept = new Set()));
-        kept.add(port);
+
+  /** The peers a group finding may be about, with these host facts (TIME_WAIT only with the ephemeral range known). */
+  peers(facts: HostFacts): Map<string, Set<number>> {
+    const peers = new Map<string, Set<number>>();
+    const keep = (map: Map<string, Map<number, number>>, least: number) => {
+      for (const [address, ports] of map) {
+        for (const [port, n] of ports) {
+          if (n < least) continue;
+          let kept = peers.get(address);
+          if (!kept) peers.set(address, (kept = new Set()));
+          kept.add(port);
+        }
       }
-    }
-  };
-  keep(synSent, SYN_SENT_GROUP_LEAST);
-  if (facts.ephemeralPorts) keep(timeWait, timeWaitGroupLeast(facts.ephemeralPorts));
-  return peers;
+    };
+    keep(this.synSent, SYN_SENT_GROUP_LEAST);
+    if (facts.ephemeralPorts) keep(this.timeWait, timeWaitGroupLeast(facts.ephemeralPorts));
+    return peers;
+  }
 }
 
 /**

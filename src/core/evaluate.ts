@@ -1,5 +1,5 @@
 import { parseAddressBytes } from './address.js';
-import type { SocketRow } from './connection.js';
+import { connectionKey, type SocketRow } from './connection.js';
 import { SEVERITY_RANK, evaluateConnection, evaluateConnectionInto, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, writeTiming, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
@@ -294,6 +294,36 @@ export function sortViews(views: ConnectionView[]): ConnectionView[] {
   return views;
 }
 
+/** What sortViews compares of two connections after their severity and entry second: the flow. */
+export type FlowParts = Pick<SocketRow, 'protocol' | 'local' | 'remote' | 'instance' | 'netns'>;
+
+/** Two addresses' sort numbers (compareFlowOrder's), one array for every call. */
+const flowColumns = new Float64Array(10);
+
+/**
+ * sortViews' order of two connections that share their severity and entry second: local address,
+ * local port, remote address, remote port, then the key (negative: `a` first). The same
+ * comparisons sortViews makes, for callers that pick a state's first connection without sorting
+ * (the first-sight screen's candidates, core/first-sight-screen.ts).
+ */
+export function compareFlowOrder(a: FlowParts, b: FlowParts): number {
+  if (a.local.address !== b.local.address) {
+    writeSortAddress(a.local.address, flowColumns, 0);
+    writeSortAddress(b.local.address, flowColumns, 5);
+    const local = compareAddressColumns(flowColumns, 0, 5) || compareText(a.local.address, b.local.address);
+    if (local !== 0) return local;
+  }
+  const localPort = a.local.port - b.local.port;
+  if (localPort !== 0) return localPort;
+  if (a.remote.address !== b.remote.address) {
+    writeSortAddress(a.remote.address, flowColumns, 0);
+    writeSortAddress(b.remote.address, flowColumns, 5);
+    const remote = compareAddressColumns(flowColumns, 0, 5) || compareText(a.remote.address, b.remote.address);
+    if (remote !== 0) return remote;
+  }
+  return a.remote.port - b.remote.port || compareText(connectionKey(a), connectionKey(b));
+}
+
 /**
  * The views as sortViews orders them wherever an order is seen by a reader that looks only at the
  * flagged views, at the first view of each state (a state's first appearance) and at the views
@@ -362,15 +392,26 @@ export function statusOf(evaluation: Evaluation): CheckStatus {
   return status;
 }
 
-/** Connections per state, every state present (zero included), in ALL_TCP_STATES order. */
-export function countStates(views: readonly ConnectionView[]): Map<TcpState, number> {
+/**
+ * Connections per state, every state present (zero included), in ALL_TCP_STATES order; `leftOut`:
+ * connections counted without a view (CheckReport.leftOut), added to their states.
+ */
+export function countStates(views: readonly ConnectionView[], leftOut?: ReadonlyMap<TcpState, number>): Map<TcpState, number> {
   const counts = new Map<TcpState, number>(ALL_TCP_STATES.map((s) => [s, 0]));
   // Indexed: a loop run once a poll may stay unoptimised, and for…of then allocates an iterator result a row.
   for (let i = 0; i < views.length; i++) {
     const state = views[i]!.row.state;
     counts.set(state, counts.get(state)! + 1);
   }
+  if (leftOut) for (const [state, n] of leftOut) counts.set(state, counts.get(state)! + n);
   return counts;
+}
+
+/** How many connections `leftOut` counts (CheckReport.leftOut); 0 for none. */
+export function leftOutTotal(leftOut: ReadonlyMap<TcpState, number> | undefined): number {
+  let total = 0;
+  if (leftOut) for (const n of leftOut.values()) total += n;
+  return total;
 }
 
 export const FLAG_KINDS: readonly FlagKind[] = ['half-open', 'half-close', 'idle', 'count'];

@@ -192,6 +192,30 @@ function thresholdFor(kind: TimedFlagKind, state: TcpState, ruleLevel: PartialTh
   return value === undefined || value === Infinity ? undefined : value;
 }
 
+/**
+ * The lowest threshold any rule or the defaults could apply to a connection in `state` (warning or
+ * critical; rules that match other states left out), whatever its ports, addresses and owner:
+ * a measure at or below it is flagged by none of them (judge flags only a measure above its
+ * threshold). Undefined when no threshold applies to the state at all (its class is never flagged,
+ * or every threshold is off).
+ */
+export function lowestThresholdMs(policy: Policy, state: TcpState): number | undefined {
+  const kind = CLASS_KIND[sessionClassOf(state)];
+  if (!kind) return undefined;
+  let lowest: number | undefined;
+  const consider = (ms: number | undefined) => {
+    if (ms !== undefined && (lowest === undefined || ms < lowest)) lowest = ms;
+  };
+  consider(thresholdFor(kind, state, undefined, policy.warning));
+  consider(thresholdFor(kind, state, undefined, policy.critical));
+  for (const rule of policy.rules) {
+    if (rule.match.states && !rule.match.states.includes(state)) continue;
+    consider(thresholdFor(kind, state, rule.warning, policy.warning));
+    consider(thresholdFor(kind, state, rule.critical, policy.critical));
+  }
+  return lowest;
+}
+
 /** The thresholds that apply to a row and the rule they come from (for `explain`). */
 export function thresholdsFor(policy: Policy, row: SocketRow): { kind: TimedFlagKind; warningMs?: number; criticalMs?: number; rule: string } | undefined {
   const kind = CLASS_KIND[sessionClassOf(row.state)];

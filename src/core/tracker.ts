@@ -1,7 +1,7 @@
 import type { Protocol } from './address.js';
-import { connectionKey, netnsId, sameNetns, type SocketRow } from './connection.js';
+import { connectionKey, flowText, netnsId, sameNetns, type SocketRow } from './connection.js';
 import { kernelStateAgeMs } from './kernel-dwell.js';
-import { ALL_TCP_STATES, coversEverySuccessor, type TcpState } from './tcp-state.js';
+import { ALL_TCP_STATES, coversEverySuccessor, TcpState } from './tcp-state.js';
 
 // The tracker: a deterministic function of (previous state, snapshot). Time arrives with the
 // snapshot; nothing here asks the clock.
@@ -146,6 +146,45 @@ export type TrackerEvent =
 export interface AdvanceResult {
   state: TrackerState;
   events: TrackerEvent[];
+  /**
+   * Rows the snapshot listed for a flow it had already listed (one connectionKey twice), which the
+   * tracker drops, keeping the first: how many, and the first such pair. Absent when none.
+   */
+  repeated?: RepeatedRows;
+}
+
+/**
+ * Two rows of one reading with one 4-tuple that are listeners sharing a port (SO_REUSEPORT: nginx's
+ * `reuseport`, envoy): one row by design, never a repeat to say. A LISTEN is never judged, and a
+ * notice at every poll for a configuration chosen on purpose would be noise.
+ */
+export function listenersSharingPort(earlier: SocketRow, again: SocketRow): boolean {
+  return earlier.state === TcpState.LISTEN && again.state === TcpState.LISTEN;
+}
+
+/** Rows of one reading that repeat a flow listed earlier in it (AdvanceResult.repeated). */
+export interface RepeatedRows {
+  count: number;
+  earlier: SocketRow;
+  again: SocketRow;
+}
+
+/**
+ * The notice for rows a reading repeats (`label`: the file, or the live source), naming the first
+ * pair. What a repeat means depends on what the rows carry: two sock_diag cookies tell two
+ * sockets apart (a new connection beside the TIME_WAIT of its 4-tuple, a bound socket beside a
+ * listener on its port), one cookie twice is one socket a dump listed twice (it resumes by hash
+ * bucket while the table changes); without cookies (ss without -e, /proc/net/tcp, netstat) either.
+ */
+export function repeatedRowsNotice(label: string, { count, earlier, again }: RepeatedRows): string {
+  const states = earlier.state === again.state ? `${again.state} twice` : `${again.state} after ${earlier.state}`;
+  const why =
+    earlier.cookie !== undefined && again.cookie !== undefined
+      ? earlier.cookie === again.cookie
+        ? `one socket listed twice (cookie ${again.cookie}): a dump taken while the table changed`
+        : `two sockets share it (cookies ${earlier.cookie} and ${again.cookie}): a new connection beside its TIME_WAIT, or a bound socket beside a listener on its port`
+      : 'a table taken while it changed, or one 4-tuple in use twice';
+  return `${label}: ${count === 1 ? '1 row repeats' : `${count} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): ${why}`;
 }
 
 export const MAX_TRANSITIONS = 32;
@@ -194,6 +233,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   // would be as large as the table.
   const previousInOrder = inPlace ? [] : [...previous.connections.values()];
   let cursor = 0;
+  let repeated: RepeatedRows | undefined;
 
   for (const row of snapshot.rows) {
     let key: string;
@@ -214,7 +254,17 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
         }
       }
     }
-    if (skipRepeats && next.has(key)) continue; // a table listing one flow twice (it happens mid-change): keep the first
+    if (skipRepeats) {
+      // A table listing one flow twice (it happens mid-change, or two sockets share a 4-tuple):
+      // keep the first, and count what is dropped (the caller says so).
+      const earlier = next.get(key);
+      if (earlier) {
+        if (listenersSharingPort(earlier.row, row)) continue;
+        if (repeated) repeated.count++;
+        else repeated = { count: 1, earlier: earlier.row, again: row };
+        continue;
+      }
+    }
     if (old && isSameSocket(old.row, row)) {
       continued++;
       if (old.row.state === row.state) {
@@ -250,7 +300,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
     // unchanged ones are already there, the same records.
     for (const [key, connection] of next) if (connections.get(key) !== connection) connections.set(key, connection);
   }
-  return { state, events };
+  return repeated ? { state, events, repeated } : { state, events };
 }
 
 /**
@@ -310,6 +360,13 @@ function settleAbsent(previous: TrackerState, snapshot: Snapshot, next: Map<stri
   const keep = inPlace ? () => {} : (key: string, old: TrackedConnection) => next.set(key, old);
   const drop = inPlace ? (key: string) => connections.delete(key) : () => {};
   for (const [key, old] of previous.connections) {
+    if (inPlace && covered && !covered.has(old.row.state)) {
+      // A fast poll: most tracked flows are in states it did not read, kept in place as they were
+      // (and so is a mark one had, unless listed again in a state read). Settled before the map
+      // lookup below, which was this loop's cost at 100,000 flows.
+      if (previousMarks?.has(key) && !next.has(key)) keepMark(key);
+      continue;
+    }
     if (next.has(key)) continue;
     if (!tableRead(old) || (covered && !covered.has(old.row.state))) {
       keep(key, old); // not looked at this time: kept as it was, and so is a mark it had
@@ -671,7 +728,7 @@ function updateRow(into: SocketRow, from: SocketRow): void {
 /** When data last flowed either way, from the row; else `before` (what the record had), none when offloaded. */
 function activityAt(row: SocketRow, now: number, before?: number): number | undefined {
   if (row.offload) return undefined;
-  const dataAgo = minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
+  const dataAgo = dataAgoMs(row);
   return dataAgo === undefined ? before : now - dataAgo;
 }
 
@@ -680,6 +737,30 @@ function peerSegmentAt(row: SocketRow, now: number, before?: number): number | u
   if (row.offload) return undefined;
   const ago = row.activity?.lastPeerSegmentAgoMs;
   return ago === undefined ? before : now - ago;
+}
+
+/**
+ * Milliseconds since data last flowed either way, as the row's counters give it (the idle a first
+ * sight measures: activityAt's); undefined where the row has none. An offloaded flow has none (activityAt).
+ */
+export function dataAgoMs(row: Pick<SocketRow, 'activity' | 'offload'>): number | undefined {
+  if (row.offload) return undefined;
+  return minDefined(row.activity?.lastSendAgoMs, row.activity?.lastReceiveAgoMs);
+}
+
+/** Milliseconds since the peer's last segment, as the row's counters give it (peerSegmentAt's); undefined where none or offloaded. */
+export function peerSegmentAgoMs(row: Pick<SocketRow, 'activity' | 'offload'>): number | undefined {
+  return row.offload ? undefined : row.activity?.lastPeerSegmentAgoMs;
+}
+
+/**
+ * How long before a reading with no poll before it (a first sight) the connection provably entered
+ * its state, as openConnection counts it: the kernel's age where it proves one above 0, else 0
+ * (the state then starts at the reading). Its stateSinceMs is the reading's time minus this.
+ */
+export function firstSightAgeMs(row: SocketRow): number {
+  const kernelAge = kernelStateAgeMs(row);
+  return kernelAge !== undefined && kernelAge > 0 ? kernelAge : 0;
 }
 
 function closedEvent(old: TrackedConnection, now: number, goneByMs?: number): TrackerEvent {

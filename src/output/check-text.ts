@@ -1,7 +1,8 @@
 import { flowText, netnsText, ownerLabel, type SocketRow } from '../core/connection.js';
 import { formatFlow } from './table.js';
 import { formatDuration } from '../core/duration.js';
-import { FLAG_KINDS, flaggedOfKind, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
+import { FLAG_KINDS, flaggedOfKind, leftOutTotal, tallyFlags, type CheckStatus, type ConnectionView } from '../core/evaluate.js';
+import type { TcpState } from '../core/tcp-state.js';
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, EndOutcome, ResetResult } from '../app/reports.js';
 import { countAlertKey, type AlertNotification } from '../core/alerts.js';
@@ -62,9 +63,16 @@ export function formatCountLine(flag: CountFlag): string {
   return sanitizeLine(`${flag.severity.toUpperCase()} count: ${flag.count} ${flag.states.join('/')} for ${flag.per} ${flag.group} > ${flag.thresholdCount} (rule ${flag.rule})`);
 }
 
-export function formatCheckSummary(status: CheckStatus, views: readonly ConnectionView[], countFlags: readonly CountFlag[], source: string, errors: readonly string[]): string {
+export function formatCheckSummary(
+  status: CheckStatus,
+  views: readonly ConnectionView[],
+  countFlags: readonly CountFlag[],
+  source: string,
+  errors: readonly string[],
+  leftOut?: ReadonlyMap<TcpState, number>,
+): string {
   if (status === 'unknown') return sanitizeLine(`tcpdwell UNKNOWN - ${errors.join('; ') || 'the socket table could not be read'} (source ${source})`);
-  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${flagSummary({ views, countFlags })} (source ${source})`);
+  return sanitizeLine(`tcpdwell ${status.toUpperCase()} - ${flagSummary({ views, countFlags }, leftOut)} (source ${source})`);
 }
 
 /**
@@ -72,10 +80,11 @@ export function formatCheckSummary(status: CheckStatus, views: readonly Connecti
  * `1 half-open, 2 half-close, 1 count of 25 connections` (kinds in FLAG_KINDS order),
  * `nothing flagged of 25 connections`.
  */
-export function flagSummary(evaluation: { readonly views: readonly ConnectionView[]; readonly countFlags: readonly CountFlag[] }): string {
+export function flagSummary(evaluation: { readonly views: readonly ConnectionView[]; readonly countFlags: readonly CountFlag[] }, leftOut?: ReadonlyMap<TcpState, number>): string {
   const tally = tallyFlags(evaluation);
   const parts = FLAG_KINDS.filter((k) => flaggedOfKind(tally, k) > 0).map((k) => `${flaggedOfKind(tally, k)} ${k}`);
-  return `${parts.join(', ') || 'nothing flagged'} of ${plural(evaluation.views.length, 'connection')}`;
+  // `leftOut`: unflagged connections counted without a view (CheckReport.leftOut).
+  return `${parts.join(', ') || 'nothing flagged'} of ${plural(evaluation.views.length + leftOutTotal(leftOut), 'connection')}`;
 }
 
 /**
@@ -144,7 +153,7 @@ export function* checkTextLines(r: CheckReport, all: boolean): Generator<string,
   for (const g of r.diagnosis.groups) yield sanitizeLine(`FINDING ${g.subject}: ${g.summary}`);
   for (const reset of r.resets) yield sanitizeLine(formatResetLine(reset));
   for (const n of r.notices) yield sanitizeLine(`note: ${n}`);
-  yield sanitizeLine(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors));
+  yield sanitizeLine(formatCheckSummary(r.status, r.evaluation.views, r.evaluation.countFlags, r.source, r.errors, r.leftOut));
 }
 
 /**

@@ -107,6 +107,8 @@ export function resetToJson({ view, outcome }: ResetResult) {
 export function checkToJson(report: CheckReport) {
   const counts: Partial<Record<TcpState, number>> = {};
   for (const view of report.evaluation.views) counts[view.row.state] = (counts[view.row.state] ?? 0) + 1;
+  // Connections counted without a view; each such state has a view too (its first), so the order stands.
+  for (const [state, n] of report.leftOut) counts[state] = (counts[state] ?? 0) + n;
   return {
     status: report.status,
     checkedAt: iso(report.checkedAtMs),

@@ -1,4 +1,5 @@
-import { FLAG_KINDS, countStates, flaggedOfKind, tallyFlags, type CheckStatus, type Evaluation } from '../core/evaluate.js';
+import { FLAG_KINDS, countStates, flaggedOfKind, leftOutTotal, tallyFlags, type CheckStatus, type Evaluation } from '../core/evaluate.js';
+import type { TcpState } from '../core/tcp-state.js';
 import { flagSummary, formatCountLine, formatFlaggedLine } from './check-text.js';
 import { sanitizeNagiosText } from './sanitize.js';
 import type { CheckReport } from '../app/reports.js';
@@ -17,28 +18,37 @@ import type { CountLevel } from '../core/policy.js';
  * above N, as the rule does). The other items have no level of their own (a flagged session's
  * severity is its own rule's, not a count's) and leave them empty, as the guidelines allow.
  */
-export function formatNagios(status: CheckStatus, evaluation: Evaluation, source: string, errors: readonly string[], notes: readonly string[] = [], countLevels: readonly CountLevel[] = []): string {
+export function formatNagios(
+  status: CheckStatus,
+  evaluation: Evaluation,
+  source: string,
+  errors: readonly string[],
+  notes: readonly string[] = [],
+  countLevels: readonly CountLevel[] = [],
+  /** Unflagged connections counted without a view (CheckReport.leftOut). */
+  leftOut?: ReadonlyMap<TcpState, number>,
+): string {
   const longNotes = notes.map((n) => `${sanitizeNagiosText(n)}\n`).join('');
   if (status === 'unknown') return `TCPDWELL UNKNOWN - ${sanitizeNagiosText(`${errors.join('; ') || 'the socket table could not be read'} (source ${source})`)}\n${longNotes}`;
   const tally = tallyFlags(evaluation);
   const fixed = [
     ...FLAG_KINDS.map((k) => [k.replace('-', '_'), flaggedOfKind(tally, k)] as const),
-    ['connections', evaluation.views.length] as const,
-    ...[...countStates(evaluation.views)].map(([state, n]) => [state.toLowerCase(), n] as const),
+    ['connections', evaluation.views.length + leftOutTotal(leftOut)] as const,
+    ...[...countStates(evaluation.views, leftOut)].map(([state, n]) => [state.toLowerCase(), n] as const),
   ];
   const countLabels = distinctPerfdataLabels(
     countLevels.map((l) => `count_${l.rule}`),
     fixed.map(([label]) => label),
   );
   const perfdata = [...fixed.map(([label, n]) => `${label}=${n};;;`), ...countLevels.map((l, i) => `${countLabels[i]!}=${l.largest};${l.warningAbove};${l.criticalAbove ?? ''};0`)];
-  const text = flagSummary(evaluation);
+  const text = flagSummary(evaluation, leftOut);
   const details = [...evaluation.views.map((v) => formatFlaggedLine(v)).filter((l): l is string => l !== undefined), ...evaluation.countFlags.map(formatCountLine)];
   return `TCPDWELL ${status.toUpperCase()} - ${text} | ${perfdata.join(' ')}\n${details.map((l) => `${sanitizeNagiosText(l)}\n`).join('')}${longNotes}`;
 }
 
 /** check's report as a Nagios plugin's output: notes are what was not measured and the state file's problems. */
 export function formatNagiosReport(report: CheckReport): string {
-  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.notices, ...report.stateNotes], report.countLevels);
+  return formatNagios(report.status, report.evaluation, report.source, report.errors, [...report.notices, ...report.stateNotes], report.countLevels, report.leftOut);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, realpath, rename, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,8 +88,14 @@ export class StateFile {
     const existing = await lstatOrUndefined(this.path).catch(() => undefined);
     if (existing && !existing.isFile() && !existing.isSymbolicLink()) throw this.unusable(`state file ${this.path} is ${kindOf(existing)}, not a regular file; it is not used and not replaced`);
     try {
-      await mkdir(this.dirPath, { recursive: true, mode: 0o700 });
+      await makeDirectories(this.dirPath);
     } catch (error) {
+      const virtual = await virtualFileSystem(await nearestExisting(this.dirPath));
+      if (virtual !== undefined)
+        throw this.unusable(
+          `state directory ${this.dirPath} cannot be created: it would be in the kernel's ${virtual} file system, where no file or directory can be made (${errorCode(error) ?? 'error'}); give --state-file a path in a directory of your own; history is not kept this run`,
+          error,
+        );
       throw this.unusable(`state directory ${this.dirPath} cannot be created (${errnoDetail(error)}); history is not kept this run`, error);
     }
     try {
@@ -109,6 +115,16 @@ export class StateFile {
         await this.unlock();
         throw error;
       }
+      const virtual = await virtualFileSystem(this.dirPath);
+      // A kernel file system (/proc, /sys…) or one that creates nothing: the lock's mkdir fails
+      // there with ENOENT, which alone reads as if the directory were missing.
+      if (virtual !== undefined)
+        throw this.unusable(
+          `state file ${this.path} cannot be kept in ${this.dirPath}, the kernel's ${virtual} file system, where no file can be created (${errorCode(error) ?? 'error'}); give --state-file a path in a directory of your own; history is not kept this run`,
+          error,
+        );
+      if (errorCode(error) === 'ENOENT')
+        throw this.unusable(`state directory ${this.dirPath} is there but no file can be created in it (ENOENT: a file system that makes none); history is not kept this run`, error);
       throw this.unusable(`cannot lock state file ${this.path} (${errnoDetail(error)}); history is read but not saved this run`, error);
     }
     await this.removeStaleTemporaries();
@@ -424,4 +440,61 @@ function kindOf(stats: Stats): string {
 
 function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+// statfs(2) f_type of the kernel's own file systems (linux/magic.h): no state file can be made there.
+const VIRTUAL_FILE_SYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x63677270, 'cgroup2'],
+  [0x27e0eb, 'cgroup'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x62656570, 'configfs'],
+  [0x1cd1, 'devpts'],
+  [0x6e736673, 'nsfs'],
+]);
+
+/** The name of the kernel file system `path` is on (proc, sysfs…), or undefined (a disk's, tmpfs, unknown, or statfs failed). */
+async function virtualFileSystem(path: string): Promise<string | undefined> {
+  try {
+    return VIRTUAL_FILE_SYSTEMS.get(Number((await statfs(path)).type));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path`, or the nearest directory above it that exists. */
+async function nearestExisting(path: string): Promise<string> {
+  for (let at = path; ; at = dirname(at)) {
+    if ((await lstatOrUndefined(at).catch(() => undefined)) !== undefined || dirname(at) === at) return at;
+  }
+}
+
+/**
+ * `mkdir -p` with mode 0700: each missing directory from the nearest existing one down. Not
+ * Node's `mkdir({ recursive: true })`, which never returns where mkdir(2) answers ENOENT under a
+ * directory that exists (a kernel file system: `--state-file /proc/x/state.json` hung, retrying).
+ */
+async function makeDirectories(path: string): Promise<void> {
+  const missing: string[] = [];
+  let at = path;
+  let found: Stats | undefined;
+  while ((found = await lstatOrUndefined(at)) === undefined && dirname(at) !== at) {
+    missing.unshift(at);
+    at = dirname(at);
+  }
+  // What stands in the way is a file: as mkdir(2) says it (a link to a directory is followed there).
+  if (found && !found.isDirectory() && !(found.isSymbolicLink() && (await stat(at).catch(() => undefined))?.isDirectory())) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${missing[0] ?? path}'`), { code: 'ENOTDIR', syscall: 'mkdir' });
+  }
+  for (const dir of missing) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error; // made meanwhile by another run
+    }
+  }
 }

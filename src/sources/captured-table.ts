@@ -1,6 +1,8 @@
 import type { Protocol } from '../core/address.js';
-import { connectionKey, flowText, type ParseProblem, type SocketRow } from '../core/connection.js';
+import { connectionKey, type ParseProblem, type SocketRow } from '../core/connection.js';
+import { listenersSharingPort, repeatedRowsNotice, type RepeatedRows } from '../core/tracker.js';
 import { INPUT_DETECTION_ORDER, inputParser, type InputFormat } from './registry.js';
+import type { ParsedInput } from './source-record.js';
 import { summarizeProblems } from './source.js';
 import { unknownStateNotices } from './unknown-states.js';
 import { UnusableInputError } from './unusable-input.js';
@@ -96,8 +98,9 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
     const completeProtocols: Protocol[] = parser.emptyTableProtocols?.(body) ?? ['tcp', 'tcp6'];
     return { rows: [], completeProtocols, notices: [`${label}: the table is empty (${format} header, no rows)`] };
   }
-  const parsed = parser.parse(body, { takenAtMs, label });
+  const { parsed, splitAt } = parseAroundLoneCrs(body, (text) => parser.parse(text, { takenAtMs, label }));
   const notices = [...(parsed.notices ?? [])];
+  if (splitAt.length > 0) notices.push(loneCrNotice(label, splitAt));
   requireRowsOrEmptyTable(body, format, parsed.rows, parsed.problems);
   notices.push(...summarizeProblems(label, parsed.problems), ...unknownStateNotices(parsed.rows, format, label));
   const repeated = repeatedTupleNotice(parsed.rows, label);
@@ -105,17 +108,69 @@ export function parseCapture(text: string, format: InputFormat, takenAtMs: numbe
   return { rows: parsed.rows, completeProtocols: parsed.completeProtocols ?? ['tcp', 'tcp6'], notices };
 }
 
+/** Lines with a lone CR decided one by one (a full parse each); past this many, the rest are decided together. */
+const LONE_CR_LINES_ONE_BY_ONE = 32;
+
+/**
+ * Parses `body` (LF-ended lines), deciding for each line that holds a CR alone (not before its LF:
+ * unwrapPastedTable keeps those inside their line where LF ends most lines) whether that CR ends a
+ * row. A file whose line ends mix CR and LF (two captures joined, a paste through a terminal)
+ * would otherwise join two rows into one line, and the parser would read the first and drop the
+ * rest unseen; but a CR may also be data (a process name holds one: ss prints it raw). The line is
+ * split at its CRs when that reads more rows with no more problems, or when the line read whole
+ * keeps no CR in any row (the text after the CR was dropped) while split it gives a problem: the
+ * fragment is then a skipped line with its number, never lost unsaid. Problems keep the file's
+ * line numbers. `splitAt`: the file's lines split.
+ */
+function parseAroundLoneCrs(body: string, parse: (text: string) => ParsedInput): { parsed: ParsedInput; splitAt: number[] } {
+  if (!body.includes('\r')) return { parsed: parse(body), splitAt: [] };
+  const lines = body.split('\n');
+  const crLines: number[] = [];
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.includes('\r')) crLines.push(i);
+  let parsed = parse(body);
+  if (crLines.length === 0) return { parsed, splitAt: [] };
+  // The current lines and, for each, its line number in the file.
+  let current = lines.map((line) => [line]);
+  const splitAt: number[] = [];
+  const attempt = (indices: readonly number[]) => {
+    const next = current.map((pieces, i) => (indices.includes(i) ? pieces[0]!.split('\r') : pieces));
+    let candidate: ParsedInput;
+    try {
+      candidate = parse(next.flat().join('\n'));
+    } catch {
+      return; // split, the text is no table at all: the CR was not a line end
+    }
+    const crKept = parsed.rows.some((row) => row.process?.includes('\r'));
+    const moreRows = candidate.rows.length > parsed.rows.length && candidate.problems.length <= parsed.problems.length;
+    const fragmentDropped = candidate.rows.length === parsed.rows.length && candidate.problems.length > parsed.problems.length && !crKept;
+    if (!moreRows && !fragmentDropped) return;
+    current = next;
+    parsed = candidate;
+    for (const i of indices) splitAt.push(i + 1);
+  };
+  for (const i of crLines.slice(0, LONE_CR_LINES_ONE_BY_ONE)) attempt([i]);
+  if (crLines.length > LONE_CR_LINES_ONE_BY_ONE) attempt(crLines.slice(LONE_CR_LINES_ONE_BY_ONE));
+  if (splitAt.length === 0) return { parsed, splitAt };
+  // Problems name the file's lines, not the split text's.
+  const fileLine = current.flatMap((pieces, i) => pieces.map(() => i + 1));
+  return { parsed: { ...parsed, problems: parsed.problems.map((p) => ({ ...p, line: fileLine[p.line - 1] ?? p.line })) }, splitAt };
+}
+
+function loneCrNotice(label: string, lines: readonly number[]): string {
+  const shown = lines.slice(0, 5).join(', ') + (lines.length > 5 ? ` and ${lines.length - 5} more` : '');
+  return `${label}: ${lines.length === 1 ? 'line' : 'lines'} ${shown} ${lines.length === 1 ? 'holds' : 'hold'} a carriage return alone that ends a row (line ends mixing CR and LF): read as separate lines`;
+}
+
 /**
  * Rows of one captured table whose 4-tuple (connectionKey: protocol, endpoints, instance, namespace)
  * an earlier row already listed, counted and the first one named; undefined when there are none.
  * The tracker keeps the first row of a flow listed twice in one reading, so this says what it drops:
  * a table taken while it changed (`ss` walks the kernel's hash tables, not a snapshot), or one 4-tuple
- * in use twice (listeners sharing a port with SO_REUSEPORT, a new socket beside its TIME_WAIT).
+ * in use twice (a new socket beside its TIME_WAIT). Listeners sharing a port are not a repeat.
  */
 function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string | undefined {
   const first = new Map<string, SocketRow>();
-  let repeats = 0;
-  let example: { earlier: SocketRow; again: SocketRow } | undefined;
+  let repeated: RepeatedRows | undefined;
   for (const row of rows) {
     const key = connectionKey(row);
     const earlier = first.get(key);
@@ -123,11 +178,9 @@ function repeatedTupleNotice(rows: readonly SocketRow[], label: string): string 
       first.set(key, row);
       continue;
     }
-    repeats++;
-    example ??= { earlier, again: row };
+    if (listenersSharingPort(earlier, row)) continue;
+    if (repeated) repeated.count++;
+    else repeated = { count: 1, earlier, again: row };
   }
-  if (!example) return undefined;
-  const { earlier, again } = example;
-  const states = earlier.state === again.state ? `${again.state} twice` : `${again.state} after ${earlier.state}`;
-  return `${label}: ${repeats === 1 ? '1 row repeats' : `${repeats} rows repeat`} a 4-tuple listed earlier in the table, and only the first is kept (first: ${again.protocol} ${flowText(again)}, ${states}): a table taken while it changed, or one 4-tuple in use twice`;
+  return repeated && repeatedRowsNotice(label, repeated);
 }

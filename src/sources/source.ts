@@ -1,6 +1,7 @@
 import type { Protocol } from '../core/address.js';
 import type { NetnsLabel, SocketRow } from '../core/connection.js';
 import type { HostFacts } from '../core/diagnosis.js';
+import type { FirstSightScreen } from '../core/first-sight-screen.js';
 import type { TcpState } from '../core/tcp-state.js';
 import type { Platform } from '../platform/platform.js';
 import type { NetnsChoice } from './netns-choice.js';
@@ -29,6 +30,16 @@ export interface SourceReading {
   emptyTableProven?: boolean;
   /** `--netns`: namespaces (inodes) that exist but could not be read: their flows are kept, not closed. */
   unreadNetns?: number[];
+  /**
+   * A source whose rows carry their owners (`--netns`: looked up per namespace at each read) could
+   * not read some of them (permission denied, a failed read): a rule on process names is not judged there.
+   */
+  ownersHidden?: boolean;
+  /**
+   * Parts not read that no protocol or namespace inode names, one whole phrase each (`--netns all`:
+   * processes whose namespace link could not be read): "nothing flagged" is not proven there.
+   */
+  unreadParts?: string[];
   /** `--netns`: namespaces read before and gone now (their connections close in this poll). */
   goneNetns?: NetnsLabel[];
   /**
@@ -36,6 +47,8 @@ export interface SourceReading {
    * state. A source that cannot filter reads every state and leaves it absent.
    */
   states?: TcpState[];
+  /** ReadRequest.screen: the sockets left out of `rows`; absent: every socket read is a row. */
+  leftOut?: LeftOutConnections;
 }
 
 /**
@@ -57,6 +70,28 @@ export interface ReadRequest {
    * state, instead of new rows (netlink: no object per row for them). Others ignore it.
    */
   reuseRows?: boolean;
+  /**
+   * A one-shot reading with no history (check's first and only poll): a source that judges each
+   * socket from its kernel message (netlink) may leave out the ones this screen passes, counting
+   * them per state instead of making rows (SourceReading.leftOut). Others ignore it.
+   */
+  screen?: FirstSightScreen;
+}
+
+/**
+ * The sockets a screened reading left out of `rows` (ReadRequest.screen): unflagged, read by
+ * nothing but their state's count. The rows it kept hold every state's possible first one
+ * (core/first-sight-screen.ts StateFirsts).
+ */
+export interface LeftOutConnections {
+  /** Per state, the sockets left out (as they stand after rowsTo). */
+  readonly counts: ReadonlyMap<TcpState, number>;
+  /**
+   * The left-out sockets to the peers a group finding may be about with these host facts
+   * (GroupPeerCount over every socket read), as rows, no longer counted in `counts`: the diagnosis
+   * reads every connection to such a peer. Called once, before the rows are tracked.
+   */
+  rowsTo(facts: HostFacts): SocketRow[];
 }
 
 export interface SourceOptions {

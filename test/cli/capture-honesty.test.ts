@@ -34,6 +34,58 @@ describe('a capture whose lines end in CR alone', () => {
   // A CR inside an LF-ended line stays in its line: test/cli/hostile-input.test.ts has process names holding one.
 });
 
+describe('a CR alone inside an LF-ended capture (line ends mixed)', () => {
+  // Real captures, with one line end replaced by a CR alone (the row after it joined to the row
+  // before), or a CR put inside a row: break-it pass, session 11. Before: the joined row was lost
+  // with no word (ss, /proc/net/tcp, net-tools and Windows netstat, conntrack).
+  const join = (text: string, line: number) => {
+    const lines = text.split('\n');
+    return [...lines.slice(0, line - 1), `${lines[line - 1]}\r${lines[line]}`, ...lines.slice(line + 1)].join('\n');
+  };
+  const rowsOf = async (path: string) => (JSON.parse((await run(['list', '--json', '--input', path])).out) as unknown[]).length;
+
+  for (const [fixture, line] of [
+    ['linux-ss-tanoie-park-sockets-kernel6.txt', 24],
+    ['linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt', 14],
+    ['linux-netstat-tan-es-ES-issue-wazuh-3071.txt', 4],
+    ['win-netstat-ano-de-DE-CRWinNetDiag-output.txt', 167],
+    ['linux-nf-conntrack-park-sockets-kernel6.txt', 6],
+  ] as const) {
+    it(`${fixture}: two rows joined by a CR are both read, and the line is named`, async () => {
+      const text = readFixture(fixture);
+      platform.files.set('/c/lf.txt', text);
+      platform.files.set('/c/mixed.txt', join(text, line));
+      expect(await rowsOf('/c/mixed.txt')).toBe(await rowsOf('/c/lf.txt'));
+      const { err } = await run(['list', '--input', '/c/mixed.txt']);
+      expect(err).toContain(`/c/mixed.txt: line ${line} holds a carriage return alone that ends a row (line ends mixing CR and LF): read as separate lines`);
+    });
+  }
+
+  it('a CR inside an address: that row is a skipped line with its number, not read as another row', async () => {
+    const text = readFixture('win-netstat-ano-de-DE-CRWinNetDiag-output.txt');
+    const lines = text.split('\n');
+    lines[166] = `${lines[166]!.slice(0, 20)}\r${lines[166]!.slice(20)}`;
+    platform.files.set('/c/cut.txt', lines.join('\n'));
+    platform.files.set('/c/lf.txt', text);
+    expect(await rowsOf('/c/cut.txt')).toBe((await rowsOf('/c/lf.txt')) - 1);
+    const { err } = await run(['list', '--input', '/c/cut.txt']);
+    expect(err).toMatch(/skipped 1 malformed line \(first: line 167: /);
+  });
+
+  it('a fragment after a CR that would be dropped unseen is a skipped line with the file’s line number', async () => {
+    const text = readFixture('linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt');
+    const lines = text.split('\n');
+    // A row cut short after its CR (as a terminal's copy may leave it): /proc/net/tcp's reader takes
+    // the columns it needs and would drop the rest.
+    lines[13] = `${lines[13]}\r   7: 0100007F:B9`;
+    platform.files.set('/c/frag.txt', lines.join('\n'));
+    platform.files.set('/c/lf.txt', text);
+    expect(await rowsOf('/c/frag.txt')).toBe(await rowsOf('/c/lf.txt'));
+    const { err } = await run(['list', '--input', '/c/frag.txt']);
+    expect(err).toMatch(/skipped 1 malformed line \(first: line 14: /);
+  });
+});
+
 describe('an ss -a capture (Netid column) with no tcp row', () => {
   const full = readFixture('linux-ss-a-centos7-jc.txt');
   const lines = full.split('\n');

@@ -63,6 +63,28 @@ describe('check with a state file it cannot use still reports, with one note', (
     expect(result.err).toMatch(/^tcpdwell: state directory .*\/file\/deeper\/state cannot be created \(ENOTDIR: [^)]*\); history is not kept this run\n$/);
   });
 
+  // Break-it pass (session 11): `/proc/version` said "cannot lock … (ENOENT: no such file)" and
+  // "cannot be set aside (ENOENT)"; a directory under /proc to be made hung (Node's recursive mkdir
+  // retries ENOENT forever). Read only: nothing under /proc or /sys can be created.
+  it.skipIf(process.platform !== 'linux').each([
+    [
+      '/proc/version',
+      /^tcpdwell: state file \/proc\/version cannot be kept in \/proc, the kernel's proc file system, where no file can be created \(ENOENT\); give --state-file a path in a directory of your own; history is not kept this run\n$/,
+    ],
+    [
+      '/proc/tcpdwell-nodir/check.json',
+      /^tcpdwell: state directory \/proc\/tcpdwell-nodir cannot be created: it would be in the kernel's proc file system, where no file or directory can be made \(ENOENT\); give --state-file a path in a directory of your own; history is not kept this run\n$/,
+    ],
+  ])('%s: one line saying what is wrong; the report and its status stand', async (path, line) => {
+    const result = await check(path);
+    expect(result.err).toMatch(line);
+    expect(result.code).toBe(1);
+    expect(result.out.split('\n')[0]).toBe(WARNING_LINE);
+    // Nothing flagged: not saved is not OK (README "The state file"): UNKNOWN.
+    const calm = await run(['check', '--state-file', path, '--half-open', '1h']);
+    expect(calm.code).toBe(3);
+  });
+
   it.skipIf(!canMknod).each([
     ['null', 3],
     ['zero', 5],

@@ -205,6 +205,27 @@ describe('a Windows host, simulated through the exec seam with real captures', (
     expect(platform.ran.filter((a) => a[0] === 'cmd')).toHaveLength(3);
   });
 
+  it('tasklist that fails leaves names unread, not absent: a count per process is UNKNOWN, not OK (session 11 break-it pass)', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'tcpdwell-win-'));
+    try {
+      const config = join(dir, 'tcpdwell.yml');
+      await writeFile(config, 'counts:\n  - { name: leak, state: CLOSE_WAIT, per: process, warning: 100 }\n');
+      const netstat = readFixture('win-netstat-ano-de-DE-CRWinNetDiag-README.txt');
+      const named = answers(netstat, 850, '"svchost.exe","2588","Services","0","9.876 K"\r\n"x.exe","12600","Console","1","1.024 K"\r\n');
+      platform.commands = [named];
+      expect((await run(['check', '--no-state', '--config', config])).code).toBe(0);
+      platform.commands = [(argv) => (argv[0] === 'tasklist' ? { stdout: new Uint8Array(), stderr: 'ERROR: Access denied', exitCode: 1 } : named(argv))];
+      const failed = await run(['check', '--no-state', '--config', config]);
+      expect(failed.code).toBe(3);
+      expect(failed.out).toContain('tasklist failed: some process names are not known');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('Chinese netstat in CP936: header decoded, every row kept, nothing flagged', async () => {
     platform.commands = [answers(readFixture('win-netstat-na-zh-CN-issue-xorbitsai-inference-1053-EXCERPT.txt'), 936, '')];
     const { code, out, err } = await run(['check', '--json', '--no-state']);

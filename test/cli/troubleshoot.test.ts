@@ -159,6 +159,20 @@ describe('reset', () => {
     expect(killed.every((k) => !k.includes('listen'))).toBe(true);
   });
 
+  it('--yes that selects sessions and ends none of them (all never reset) exits 1, not 0; never-reset ones beside sessions ended keep 0', async () => {
+    // Break-it pass (session 11): "asked to end 7, ended none" exited 0.
+    const listeners = await run(['reset', '--yes', '--state', 'LISTEN']);
+    expect(listeners.code).toBe(1);
+    expect(listeners.out.trimEnd().split('\n').at(-1)).toMatch(/^reset: \d+ sessions selected: 0 ended, \d+ left alone, 0 failed$/);
+    expect(killed).toEqual([]);
+    // A dry run ends nothing by design: 0.
+    expect((await run(['reset', '--state', 'LISTEN'])).code).toBe(0);
+    // The listener and the sessions to it, every one of those ended: 0, as before.
+    const mixed = await run(['reset', '--yes', '--port', '47537']);
+    expect(mixed.out).toContain('skip      LISTEN');
+    expect(mixed.code).toBe(0);
+  });
+
   it('reports permission errors clearly, with exit 1', async () => {
     denyKills = true;
     const { code, out } = await run(['reset', '--yes', '--state', 'FIN_WAIT_2', '--json']);

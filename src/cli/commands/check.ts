@@ -35,6 +35,8 @@ export async function runCheck(options: CheckOptions, context: CliContext): Prom
       resetKinds: options.resetKinds,
       intervalMs: options.intervalMs,
       ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
+      // A one-shot run without history judges what it can from the kernel's messages (check-run.ts).
+      screenFirstReading: true,
     },
     {
       platform: context.platform,

@@ -44,7 +44,11 @@ export async function runReset(options: ResetOptions, context: CliContext): Prom
     if (report.refused) throw new UsageError(report.reason);
     if (options.json) writeJson(context.stdout, resetReportToJson(report), 2);
     else context.stdout.write(formatResetText(report));
-    return report.results.every((r) => r.outcome.ended) ? ExitCode.OK : ExitCode.WARNING;
+    // 1 when a session tried was not ended, and when --yes selected sessions and ended none of them
+    // (every one left alone: LISTEN or TIME_WAIT only): a destructive action asked for that did not
+    // happen is not "ok". Never-reset ones beside sessions all ended keep 0; a dry run ends nothing by design.
+    const endedNone = options.yes && report.untouchable.length > 0 && report.results.length === 0;
+    return report.results.every((r) => r.outcome.ended) && !endedNone ? ExitCode.OK : ExitCode.WARNING;
   } finally {
     monitor.close();
   }

@@ -3,6 +3,7 @@ import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
+import { ScreenedDump } from './screened-dump.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
 
 // A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
@@ -56,7 +57,7 @@ export class NetlinkSource implements SocketSource {
     if (!this.options.openChannel && !platform.kernelSockets) throw new SourceUnavailableError('netlink: this platform opens no kernel socket');
     this.channel ??= (this.options.openChannel ?? ((littleEndian) => openSockDiagChannel({ littleEndian })))(platform.littleEndian);
     const uptimeMs = await readUptimeMs(platform, procRoot);
-    const rows: SocketRow[] = [];
+    let rows: SocketRow[] = [];
     const problems: ParseProblem[] = [];
     const notices: string[] = [];
     let interrupted = false;
@@ -66,6 +67,9 @@ export class NetlinkSource implements SocketSource {
     // Rows read in another namespace are copied with its label (netns-provider.ts): never reused.
     const reuse = request.reuseRows === true && !enter;
     if (!reuse) this.previousRows.clear();
+    // A one-shot reading of this namespace (ReadRequest.screen): sockets the screen passes are counted, not made rows.
+    const screened = request.screen && !reuse && !enter ? new ScreenedDump(request.screen) : undefined;
+    let leftOutCount = 0;
     for (const family of [AF_INET, AF_INET6] as const) {
       const request = sockDiagRequest({
         family,
@@ -77,14 +81,15 @@ export class NetlinkSource implements SocketSource {
       // A parser per dump: it stops reading at NLMSG_DONE.
       const reuseKey = `${states} ${family}`;
       const previous = reuse ? this.previousRows.get(reuseKey) : undefined;
-      const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs, names: this.names, ...(previous ? { previous } : {}) });
+      const familyParser = new SockDiagParser({ littleEndian: platform.littleEndian, uptimeMs, names: this.names, ...(previous ? { previous } : {}), ...(screened ? { screening: screened } : {}) });
+      screened?.startDump();
       await this.dump(enter ? { request, netns: enter } : { request }, familyParser);
       const result = familyParser.finish();
       if (reuse && result.done && result.errno === undefined) this.previousRows.set(reuseKey, result.rows);
       if (result.errno !== undefined) {
         const name = errnoName(result.errno);
         // Without IPv6 the kernel has no AF_INET6 handler for the dump.
-        if (family === AF_INET6 && name === 'ENOENT' && rows.length > 0) {
+        if (family === AF_INET6 && name === 'ENOENT' && rows.length + leftOutCount > 0) {
           notices.push('netlink: no AF_INET6 table (IPv6 is off): IPv4 only');
           continue;
         }
@@ -93,11 +98,15 @@ export class NetlinkSource implements SocketSource {
       }
       if (!result.done) throw new SourceError('netlink: the dump ended without NLMSG_DONE');
       interrupted ||= result.interrupted;
+      leftOutCount = screened?.leftOutCount ?? 0;
       for (const row of result.rows) rows.push(row);
       for (const problem of result.problems) problems.push(problem);
     }
+    // The rows a screened reading still needs (each state's possible first), or every row after a repeated flow.
+    const finished = screened?.finish(rows, { littleEndian: platform.littleEndian, uptimeMs, names: this.names });
+    if (finished) rows = finished.rows;
     // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
-    // showing the namespace read.
+    // showing the namespace read (never left out by a screen).
     const netProcDir = enter ? place.netProcDir : '/proc';
     if (netProcDir !== undefined) await addRequestSocketTimeouts(platform, netProcDir, rows);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
@@ -105,6 +114,7 @@ export class NetlinkSource implements SocketSource {
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
     const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
     if (request.states) reading.states = [...request.states];
+    if (finished?.leftOut) reading.leftOut = finished.leftOut;
     return reading;
   }
 

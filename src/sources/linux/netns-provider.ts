@@ -4,7 +4,20 @@ import type { Platform } from '../../platform/platform.js';
 import type { HostFacts } from '../../core/diagnosis.js';
 import { SourceError, SourceUnavailableError, type ReadingProvider, type ReadRequest, type SourceRead, type SourceReading } from '../source.js';
 import type { NetnsChoice } from '../netns-choice.js';
-import { continuesNamespace, discoverNamespaces, followNamespace, NetnsNotFoundError, parseNetnsLink, parseStartTime, selectNamespaces, type NetnsHandle, type NetnsHolders } from './netns.js';
+import {
+  continuesNamespace,
+  isGoneError,
+  discoverNamespaces,
+  followNamespace,
+  NetnsNotFoundError,
+  parseNetnsLink,
+  parseStartTime,
+  selectNamespaces,
+  type NetnsHandle,
+  type NetnsHolders,
+  type UnreadHolder,
+} from './netns.js';
+import { plural } from '../../core/plural.js';
 import { containerOfNamespace } from './netns-labels.js';
 import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
@@ -46,6 +59,8 @@ export class NetnsProvider implements ReadingProvider {
   /** One netlink source (one worker thread) for every namespace, made at its first read. */
   private netlink: NetlinkSource | undefined;
   private pendingNotices: string[] = [];
+  /** This read's owner lookup left some owners unread (SourceReading.ownersHidden). */
+  private ownersHidden = false;
   /** Namespaces of the last poll that read any, by inode: those missing next time are gone. */
   private seen = new Map<number, NetnsLabel>();
   private readonly containers = new Map<number, NetnsLabel['container'] | null>();
@@ -99,6 +114,7 @@ export class NetnsProvider implements ReadingProvider {
     try {
       discovery = await discoverNamespaces(this.platform, procRoot);
     } catch (error) {
+      if (error instanceof SourceError) throw error;
       throw new SourceError(`cannot list ${procRoot} to find network namespaces: ${(error as Error).message}`, { cause: error });
     }
     let selected: NetnsHandle[];
@@ -123,21 +139,51 @@ export class NetnsProvider implements ReadingProvider {
     const present = new Set(discovery.namespaces.map((ns) => ns.inode));
     const started = new Map<number, number | undefined>();
     for (const ns of selected) started.set(ns.inode, await this.identify(ns));
+    /** Namespaces read before and not found now, whose holders could not all be read: not read, not gone. */
+    const unseen: { label: NetnsLabel; why: string }[] = [];
     for (const [inode, label] of this.seen) {
       // The same inode with other holders is a later namespace: this one is gone.
       if (started.has(inode)) {
         if (sameNetns(label, { inode, started: started.get(inode) })) continue;
       } else if (choice.kind === 'all' && present.has(inode)) continue;
+      else {
+        // Fail closed: not found is gone only when every holder it had was read (exited, or in
+        // another namespace now, or its mount unmounted in a mount table that was read).
+        const why = this.unseenBecause(inode, discovery.unread);
+        if (why !== undefined) {
+          unseen.push({ label, why });
+          continue;
+        }
+      }
       notices.push(`network namespace ${describe(label)} is gone: its connections are closed`);
       gone.push(label);
       this.forget(inode);
     }
-    for (const inode of this.holders.keys()) if (!present.has(inode)) this.holders.delete(inode);
-    if (discovery.deniedPids > 0 && choice.kind === 'all')
-      notices.push(
-        `${discovery.deniedPids === 1 ? '1 process' : `${discovery.deniedPids} processes`}: network namespace link could not be read (permission denied): namespaces only they hold are not read`,
-      );
+    for (const inode of this.holders.keys()) if (!present.has(inode) && !unseen.some((u) => u.label.inode === inode)) this.holders.delete(inode);
+    // Fail closed (--netns all): a process whose link could not be read may be the only one in a
+    // namespace, and a mount table not read hides the namespaces only a mount holds: those are
+    // there and not read, so "nothing flagged" is not proven. Said as a notice with the pids and
+    // errors, and as a part of the table not read.
+    const unreadParts: string[] = [];
+    if (choice.kind === 'all') {
+      const linksUnread = discovery.unread.filter((u) => u.pid !== undefined);
+      if (linksUnread.length > 0) {
+        const shown = linksUnread.slice(0, MAX_FAILURES_SHOWN).map((u) => `pid ${u.pid}: ${u.code}`);
+        if (linksUnread.length > MAX_FAILURES_SHOWN) shown.push(`${linksUnread.length - MAX_FAILURES_SHOWN} more`);
+        const denied = discovery.deniedPids > 0 ? ' (permission denied: run as root, or give CAP_SYS_PTRACE)' : '';
+        notices.push(
+          `${linksUnread.length === 1 ? '1 process' : `${linksUnread.length} processes`}: network namespace link could not be read${denied} (${shown.join(', ')}): namespaces only they are in are not read`,
+        );
+        unreadParts.push(`the network namespace links of ${plural(linksUnread.length, 'process', 'processes')} not read (a namespace only they are in was not read)`);
+      }
+      const mountsUnread = discovery.unread.find((u) => u.pid === undefined);
+      if (mountsUnread) {
+        notices.push(`the mount table (/proc/self/mountinfo) could not be read (${mountsUnread.code}): namespaces held only by a mount (ip netns names) are not read`);
+        unreadParts.push('the mount table not read (a namespace held only by a mount was not read)');
+      }
+    }
 
+    this.ownersHidden = false;
     const results = await this.readAll(selected);
     const fallbackNotices = this.takeNotices();
     const rows: SocketRow[] = [];
@@ -166,13 +212,22 @@ export class NetnsProvider implements ReadingProvider {
       }
       await this.addOwners(ns, reading.rows, notices, label);
     }
-    if (selected.length > 0 && unreadNetns.length === selected.length && results.every((r) => 'error' in r)) {
+    if (selected.length > 0 && unreadNetns.length === selected.length && results.every((r) => 'error' in r) && unseen.length === 0) {
       throw new SourceError(summarizeFailures(failures));
     }
-    if (failures.length > 0) notices.push(`${failures.length} of ${selected.length} network namespaces not read (${unreadFate(kept, failures.length)}): ${summarizeFailures(failures)}`);
+    for (const { label, why } of unseen) {
+      unreadNetns.push(label.inode);
+      failures.push(`netns ${describe(label)}: not found this poll, but ${why}: it may still be there`);
+      kept++;
+      nextSeen.set(label.inode, label);
+    }
+    if (failures.length > 0)
+      notices.push(`${failures.length} of ${selected.length + unseen.length} network namespaces not read (${unreadFate(kept, failures.length)}): ${summarizeFailures(failures)}`);
     this.seen = nextSeen;
     const reading: SourceReading = { source: this.name, rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
     if (unreadNetns.length > 0) reading.unreadNetns = unreadNetns;
+    if (unreadParts.length > 0) reading.unreadParts = unreadParts;
+    if (this.ownersHidden) reading.ownersHidden = true;
     if (gone.length > 0) reading.goneNetns = gone;
     return reading;
   }
@@ -191,6 +246,18 @@ export class NetnsProvider implements ReadingProvider {
         const i = next++;
         const ns = selected[i]!;
         const label = await this.labelOf(ns);
+        if (ns.coveredOnly) {
+          // Its path opens what covers it (another file or namespace): read, it would be another's table.
+          const mounts = ns.coveredOnly.join(', ');
+          out[i] = {
+            ns,
+            label,
+            error: new SourceError(
+              `${mounts} ${ns.coveredOnly.length === 1 ? 'is' : 'are'} covered by another mount made over ${ns.coveredOnly.length === 1 ? 'it' : 'them'}, and no process is in it: it cannot be opened`,
+            ),
+          };
+          continue;
+        }
         try {
           out[i] = { ns, label, reading: await this.readOne(ns) };
         } catch (error) {
@@ -273,7 +340,10 @@ export class NetnsProvider implements ReadingProvider {
         row.process = owner.process;
       }
     }
-    if (lookup.permissionDenied) notices.push(`netns ${describe(label)}: some owners are hidden (permission denied reading /proc/<pid>/fd)`);
+    if (lookup.permissionDenied) {
+      notices.push(`netns ${describe(label)}: some owners are hidden (permission denied reading /proc/<pid>/fd)`);
+      this.ownersHidden = true;
+    }
   }
 
   /**
@@ -282,7 +352,9 @@ export class NetnsProvider implements ReadingProvider {
    */
   private async identify(ns: NetnsHandle): Promise<number | undefined> {
     const before = this.holders.get(ns.inode);
-    const witnessNow = before?.witness && ns.pids.includes(before.witness.pid) ? await this.startTime(before.witness.pid) : undefined;
+    // A witness whose stat fails to read for another reason than its exit (EIO, EACCES) is not a
+    // later process: without proof of a new namespace, the one known goes on (not closed and reopened).
+    const witnessNow = before?.witness && ns.pids.includes(before.witness.pid) ? await this.startTime(before.witness.pid, before.witness.started) : undefined;
     let next: NetnsHolders;
     if (before && continuesNamespace(before, ns, witnessNow)) {
       next = { pids: new Set(ns.pids), mounts: new Set(ns.mounts) };
@@ -330,12 +402,29 @@ export class NetnsProvider implements ReadingProvider {
     return best;
   }
 
-  private async startTime(pid: number): Promise<number | undefined> {
+  /** Process `pid`'s start time; undefined when it exited, `unreadAs` when its stat could not be read otherwise. */
+  private async startTime(pid: number, unreadAs?: number): Promise<number | undefined> {
     try {
       return parseStartTime(await this.platform.readText(`${this.options.procRoot}/${pid}/stat`));
-    } catch {
-      return undefined;
+    } catch (error) {
+      return isGoneError(error) ? undefined : unreadAs;
     }
+  }
+
+  /**
+   * Why namespace `inode`, read before and not found now, may still be there: a process it had
+   * at the last poll whose link could not be read now, or a mount it had when the mount table
+   * could not be read. Undefined when every holder it had was read: it is gone. Without a record
+   * of its holders, any holder not read may be one.
+   */
+  private unseenBecause(inode: number, unread: readonly UnreadHolder[]): string | undefined {
+    if (unread.length === 0) return undefined;
+    const holders = this.holders.get(inode);
+    const mountTable = unread.find((u) => u.pid === undefined);
+    const link = unread.find((u) => u.pid !== undefined && (!holders || holders.pids.has(u.pid)));
+    if (link) return `the network namespace link of process ${link.pid}${holders ? ', in it at the last poll,' : ''} could not be read (${link.code})`;
+    if (mountTable && (!holders || holders.mounts.size > 0)) return `the mount table could not be read (${mountTable.code})`;
+    return undefined;
   }
 
   private forget(inode: number): void {

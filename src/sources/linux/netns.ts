@@ -22,6 +22,12 @@ export interface NetnsHandle {
   path: string;
   /** Whether pid 1 (of the /proc read) is in it: the host's own namespace. */
   host: boolean;
+  /**
+   * Its mounts that another mount covers (NetnsMount.covered), when nothing else opens it: no
+   * process is in it and no mount of it is visible. `path` then opens what covers it, not this
+   * namespace: it is there (the mount holds it) but cannot be read.
+   */
+  coveredOnly?: string[];
 }
 
 /**
@@ -76,25 +82,45 @@ export function parseNetnsLink(link: string): number | undefined {
 export interface NetnsMount {
   inode: number;
   mountPoint: string;
+  /**
+   * Another mount made later covers it: on the same mount point (`mount --bind FILE
+   * /run/netns/NAME`) or on a directory above it (a tmpfs on /run/netns). It still holds the
+   * namespace, but its path opens what covers it, not the namespace.
+   */
+  covered?: boolean;
 }
 
 /**
  * The network-namespace bind mounts in a mountinfo text (proc(5) /proc/[pid]/mountinfo: field 4
  * is the mount's root, field 5 its mount point, the type follows the ` - ` separator). Octal
- * escapes in the mount point (`\040` for a blank) are decoded. Lines of other types are skipped.
+ * escapes in the mount point (`\040` for a blank) are decoded. Lines of other types are skipped,
+ * but cover the nsfs mounts listed before them on or under their mount point (mountinfo lists
+ * mounts in the order they were made; `/` itself covers nothing).
  */
 export function parseNetnsMounts(mountinfo: string): NetnsMount[] {
-  const mounts: NetnsMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (after === undefined || after.split(' ')[0] !== 'nsfs') continue;
+  const mounts: (NetnsMount & { at: number })[] = [];
+  // The last line mounting each path: one pass, then a few ancestors per nsfs mount (not every
+  // line against every nsfs mount: a node has thousands of mounts and hundreds of namespaces).
+  const lastAt = new Map<string, number>();
+  const lines = mountinfo.split('\n');
+  for (let at = 0; at < lines.length; at++) {
+    const [before, after] = lines[at]!.split(' - ');
+    if (after === undefined) continue;
     const fields = before!.split(' ');
+    const rawPoint = fields[4];
+    if (!rawPoint) continue;
+    const mountPoint = rawPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    lastAt.set(mountPoint, at);
+    if (after.split(' ')[0] !== 'nsfs') continue;
     const inode = parseNetnsLink(fields[3] ?? '');
-    const mountPoint = fields[4];
-    if (inode === undefined || !mountPoint) continue;
-    mounts.push({ inode, mountPoint: mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))) });
+    if (inode !== undefined) mounts.push({ inode, mountPoint, at });
   }
-  return mounts;
+  return mounts.map(({ inode, mountPoint, at }) => {
+    let covered = false;
+    // The mount point itself, then each directory above it but `/`.
+    for (let path = mountPoint; path.length > 1 && !covered; path = path.slice(0, Math.max(path.lastIndexOf('/'), 1))) covered = (lastAt.get(path) ?? -1) > at;
+    return covered ? { inode, mountPoint, covered } : { inode, mountPoint };
+  });
 }
 
 /** Where `ip netns` keeps its names (ip-netns(8): NETNS_RUN_DIR). */
@@ -114,6 +140,7 @@ export function netnsNameOf(mountPoint: string): string | undefined {
  */
 export function groupNamespaces(links: readonly { pid: number; inode: number }[], mounts: readonly NetnsMount[], procRoot: string): NetnsHandle[] {
   const byInode = new Map<number, NetnsHandle>();
+  const covered = new Map<number, string[]>();
   const get = (inode: number, path: string) => {
     let handle = byInode.get(inode);
     if (!handle) byInode.set(inode, (handle = { inode, names: [], pids: [], mounts: [], path, host: false }));
@@ -124,9 +151,15 @@ export function groupNamespaces(links: readonly { pid: number; inode: number }[]
     handle.pids.push(pid);
     if (pid === 1) handle.host = true;
   }
-  for (const { inode, mountPoint } of mounts) {
+  for (const { inode, mountPoint, covered: hidden } of mounts) {
     const handle = get(inode, mountPoint);
     if (!handle.mounts.includes(mountPoint)) handle.mounts.push(mountPoint);
+    // A covered mount still holds the namespace (a holder), but its path opens what covers it:
+    // neither its name nor its path is the namespace's.
+    if (hidden) {
+      covered.set(inode, [...(covered.get(inode) ?? []), mountPoint]);
+      continue;
+    }
     const name = netnsNameOf(mountPoint);
     if (name !== undefined && !handle.names.includes(name)) handle.names.push(name);
   }
@@ -134,29 +167,58 @@ export function groupNamespaces(links: readonly { pid: number; inode: number }[]
     handle.pids.sort((a, b) => a - b);
     handle.names.sort();
     handle.mounts.sort();
+    const hidden = covered.get(handle.inode) ?? [];
+    const visible = handle.mounts.filter((m) => !hidden.includes(m));
     // A mount opens the namespace as long as it is mounted; a pid's link only while that process lives.
     if (handle.names.length > 0) handle.path = `${NETNS_RUN_DIR}/${handle.names[0]}`;
-    else if (handle.mounts.length > 0) handle.path = handle.mounts[0]!;
-    else handle.path = `${procRoot}/${handle.pids[0]}/ns/net`;
+    else if (visible.length > 0) handle.path = visible[0]!;
+    else if (handle.pids.length > 0) handle.path = `${procRoot}/${handle.pids[0]}/ns/net`;
+    else {
+      handle.path = hidden.sort()[0]!;
+      handle.coveredOnly = hidden;
+    }
   }
   return [...byInode.values()].sort((a, b) => a.inode - b.inode);
 }
 
-/** What discovery could not see: processes whose namespace link was unreadable (not root). */
+/** Why a `<procRoot>/<pid>/ns/net` link or the mount table was not read: the namespaces they show are not known. */
+export interface UnreadHolder {
+  /** The process whose link failed; undefined: the mount table. */
+  pid?: number;
+  /** The errno's name (EACCES, EIO…), or the message where there is none. */
+  code: string;
+}
+
+/** What discovery found, and what it could not see. */
 export interface Discovery {
   namespaces: NetnsHandle[];
   /** Processes whose `ns/net` link could not be read for lack of permission. */
   deniedPids: number;
+  /**
+   * Every link that could not be read for a reason other than its process having exited (ENOENT,
+   * ESRCH): permission denied, EIO… and the mount table when it could not be read. A namespace
+   * only they hold is there but unseen: not read, never gone.
+   */
+  unread: UnreadHolder[];
+}
+
+/** A readlink or read that failed because the process or file is no longer there (proc(5): an exited process's directory is gone). */
+export function isGoneError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'ENOENT' || code === 'ESRCH';
 }
 
 /**
  * Every network namespace the host shows: one readlink of `<procRoot>/<pid>/ns/net` per process,
  * plus the nsfs mounts of `mountinfoPath` (this process's mount namespace: the paths nsenter can
- * open). Processes that exit meanwhile are skipped. Throws only when `<procRoot>` cannot be listed.
+ * open). Processes that exit meanwhile are skipped; links and a mount table that fail otherwise
+ * are listed in `unread` (what they hold is not known, not absent). Throws only when `<procRoot>`
+ * cannot be listed, or a read was interrupted (SIGINT/SIGTERM).
  */
 export async function discoverNamespaces(platform: Platform, procRoot: string, mountinfoPath = '/proc/self/mountinfo'): Promise<Discovery> {
   const pids = (await platform.listDirectory(procRoot)).filter((name) => /^\d+$/.test(name)).map(Number);
   let deniedPids = 0;
+  const unread: UnreadHolder[] = [];
   const links: { pid: number; inode: number }[] = [];
   // Readlinks in batches: one promise per process at once would be thousands on a busy node.
   for (let i = 0; i < pids.length; i += 256) {
@@ -164,7 +226,10 @@ export async function discoverNamespaces(platform: Platform, procRoot: string, m
     const targets = await Promise.all(
       batch.map((pid) =>
         platform.readLink(`${procRoot}/${pid}/ns/net`).catch((error: unknown) => {
+          if (errorCode(error) === 'EINTERRUPTED') throw new SourceError('interrupted while finding the network namespaces', { cause: error });
+          if (isGoneError(error)) return ''; // exited since the listing
           if (errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM') deniedPids++;
+          unread.push({ pid, code: errorCode(error) ?? (error as Error).message });
           return '';
         }),
       ),
@@ -177,9 +242,11 @@ export async function discoverNamespaces(platform: Platform, procRoot: string, m
   const mountinfo = await platform.readText(mountinfoPath).catch((error: unknown) => {
     // Interrupted is not "no mounts": a namespace held only by its mount would be reported missing.
     if (errorCode(error) === 'EINTERRUPTED') throw new SourceError('interrupted while reading the mount table', { cause: error });
+    // Nor is a failed read: the namespaces held only by a mount are there, unseen.
+    unread.push({ code: errorCode(error) ?? (error as Error).message });
     return '';
   });
-  return { namespaces: groupNamespaces(links, parseNetnsMounts(mountinfo), procRoot), deniedPids };
+  return { namespaces: groupNamespaces(links, parseNetnsMounts(mountinfo), procRoot), deniedPids, unread };
 }
 
 /** The namespace asked for could not be found: a usage-level problem, said in one line. */
@@ -198,25 +265,47 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       return [...found];
     case 'name': {
       const match = found.find((ns) => ns.names.includes(choice.name));
+      const covered = `${NETNS_RUN_DIR}/${choice.name}`;
+      if (!match && found.some((ns) => ns.mounts.includes(covered)))
+        throw new NetnsNotFoundError(`the network namespace named "${choice.name}" cannot be opened: ${covered} is covered by another mount made over it`);
       if (!match) throw new NetnsNotFoundError(`no network namespace named "${choice.name}" (ip netns list shows the names; none is mounted at ${NETNS_RUN_DIR}/${choice.name})`);
       return [match];
     }
     case 'pid': {
-      const link = await readLink(`${procRoot}/${choice.pid}/ns/net`).catch(() => '');
-      const inode = parseNetnsLink(link);
+      const path = `${procRoot}/${choice.pid}/ns/net`;
+      const link = await readLinkOrWhy(readLink, path);
+      const inode = parseNetnsLink(link.text);
       const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
-      if (!match) throw new NetnsNotFoundError(`no process ${choice.pid} whose network namespace can be read (${procRoot}/${choice.pid}/ns/net)`);
+      // A link that failed to read is not a process that is gone: the error says which it was.
+      if (!match)
+        throw new NetnsNotFoundError(
+          link.why && !/^E(NOENT|SRCH)$/.test(link.why)
+            ? `the network namespace of process ${choice.pid} cannot be read (${path}: ${link.why})`
+            : `no process ${choice.pid} whose network namespace can be read (${path})`,
+        );
       // Read through the process asked for: its own /proc directory shows its namespace.
       return [throughPid(choice.pid, match)];
     }
     case 'path': {
       const viaMount = found.find((ns) => ns.path === choice.path || ns.mounts.includes(choice.path));
       if (viaMount) return [viaMount];
-      const inode = parseNetnsLink(await readLink(choice.path).catch(() => ''));
+      const link = await readLinkOrWhy(readLink, choice.path);
+      const inode = parseNetnsLink(link.text);
       const match = inode === undefined ? undefined : found.find((ns) => ns.inode === inode);
+      if (!match && link.why && !/^E(NOENT|SRCH|INVAL)$/.test(link.why)) throw new NetnsNotFoundError(`${choice.path} cannot be read (${link.why})`);
       if (!match) throw new NetnsNotFoundError(`${choice.path} is not a network namespace file this host shows (a <proc>/<pid>/ns/net link or a mount under ${NETNS_RUN_DIR})`);
       return [match];
     }
+  }
+}
+
+/** A link's text, or why it could not be read (the errno's name): never taken for an empty link. */
+async function readLinkOrWhy(readLink: (path: string) => Promise<string>, path: string): Promise<{ text: string; why?: string }> {
+  try {
+    return { text: await readLink(path) };
+  } catch (error) {
+    if (errorCode(error) === 'EINTERRUPTED') throw new SourceError(`interrupted while reading ${path}`, { cause: error });
+    return { text: '', why: errorCode(error) ?? (error as Error).message };
   }
 }
 
@@ -247,7 +336,7 @@ export async function opensNamespace(platform: Platform, path: string, inode: nu
   const linked = parseNetnsLink(await platform.readLink(path).catch(() => ''));
   if (linked !== undefined) return linked === inode;
   const mounts = parseNetnsMounts(await platform.readText(mountinfoPath).catch(() => ''));
-  // The last mount on a path is the one it shows.
+  // The last mount on a path is the one it shows, unless a later one (of any type) covers it.
   const last = mounts.filter((m) => m.mountPoint === path).pop();
-  return last?.inode === inode;
+  return last?.inode === inode && !last.covered;
 }

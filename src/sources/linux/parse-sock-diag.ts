@@ -1,8 +1,8 @@
 import { formatAddressBytes, parseAddressBytes, type Endpoint, type Protocol } from '../../core/address.js';
-import type { ParseProblem, ParseResult, SocketRow, SocketTimer } from '../../core/connection.js';
+import type { ParseProblem, ParseResult, SocketActivity, SocketRow, SocketTimer } from '../../core/connection.js';
 import { mapState } from '../../core/state-vocabularies.js';
 import { TcpState } from '../../core/tcp-state.js';
-import { activityOf, updateActivity, type TcpInfoValues } from './tcp-info.js';
+import { activityOf, updateActivity, writeActivity, type TcpInfoValues } from './tcp-info.js';
 
 // NETLINK_SOCK_DIAG messages, read from bytes. Layouts from the kernel's uapi headers:
 //   linux/netlink.h   struct nlmsghdr (16 bytes: len u32, type u16, flags u16, seq u32, pid u32),
@@ -107,7 +107,33 @@ export interface SockDiagParseOptions {
   previous?: readonly SocketRow[];
   /** Address texts by address, kept across dumps (bounded); one per parser when not given. */
   names?: AddressNames;
+  /**
+   * A screened dump (screened-dump.ts): each datagram is handed to it to keep, and each readable
+   * message is judged by it before a row is made; a message it leaves out is no row (and no
+   * problem). Never with `previous`.
+   */
+  screening?: MessageScreening;
 }
+
+/**
+ * What SockDiagParser asks of a screened dump (screened-dump.ts ScreenedDump). `scratch` holds the
+ * message's fields that kernelStateAgeMs and the activity counters read (state, queues, timer,
+ * retransmits, RTO, backoff, activity) and its endpoints, in one object reused for every message:
+ * read it during the call only.
+ */
+export interface MessageScreening {
+  /** The datagram about to be read, kept (copied) for a later pass: its number. */
+  retain(bytes: Uint8Array): number;
+  /**
+   * Whether the message is left out. `scratch` has its endpoints' texts and ports too; `view` at
+   * `id` is its struct inet_diag_sockid (its address bytes); `handle` is MESSAGE_HANDLE_SPAN ×
+   * the retained datagram's number + the message's offset in it (for SockDiagParser.rowAt).
+   */
+  leavesOut(scratch: SocketRow, view: DataView, id: number, family: number, handle: number): boolean;
+}
+
+/** A message's handle: its retained datagram's number times this, plus its offset (a datagram is at most 256 KiB). */
+export const MESSAGE_HANDLE_SPAN = 2 ** 24;
 
 /**
  * The text of each address a dump listed (IPv4 by its u32, IPv6 by its four u32s), so a host's few
@@ -163,6 +189,26 @@ export class SockDiagParser {
   private interrupted = false;
   private errno: number | undefined;
   private readonly names: AddressNames;
+  /** The retained datagram being read and the message's offset in it (options.screening). */
+  private datagramNumber = 0;
+  private messageAt = 0;
+  /** The message's fields for options.screening (MessageScreening.leavesOut), one object for the dump. */
+  private readonly scratch: SocketRow = {
+    protocol: 'tcp',
+    local: { address: '', port: 0 },
+    remote: { address: '', port: 0 },
+    state: TcpState.UNKNOWN,
+    rawState: '',
+    sendQueue: undefined,
+    receiveQueue: undefined,
+    timer: undefined,
+    retransmits: undefined,
+    rtoMs: undefined,
+    backoff: undefined,
+    activity: undefined,
+  };
+  private readonly scratchTimer: SocketTimer = { name: 'off', remainingMs: 0 };
+  private readonly scratchActivity: SocketActivity = { lastSendAgoMs: undefined, lastReceiveAgoMs: undefined, lastPeerSegmentAgoMs: undefined, lastPacketAgoMs: undefined };
   /** IPv4 endpoints of this dump by address * 65536 + port (see endpoint). */
   private readonly v4Endpoints = new Map<number, Endpoint>();
   /** Where the walk of `options.previous` is: the row after the last one reused. */
@@ -192,6 +238,7 @@ export class SockDiagParser {
   datagram(bytes: Uint8Array): void {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const le = this.options.littleEndian;
+    if (this.options.screening) this.datagramNumber = this.options.screening.retain(bytes);
     let at = 0;
     while (at < bytes.byteLength && !this.done) {
       this.messageNumber++;
@@ -216,9 +263,10 @@ export class SockDiagParser {
           this.done = true;
         }
       } else if (type === SOCK_DIAG_BY_FAMILY) {
+        this.messageAt = at;
         const row = this.inetDiagMessage(view, at + NLMSG_HEADER_BYTES, at + length);
         if (typeof row === 'string') this.problem(row);
-        else this.rows.push(row);
+        else if (row) this.rows.push(row);
       } else {
         this.problem(`unexpected netlink message type ${type}`);
       }
@@ -242,8 +290,24 @@ export class SockDiagParser {
     this.problems.push({ line: this.messageNumber, message });
   }
 
-  /** struct inet_diag_msg at [from, end), then its attributes. */
-  private inetDiagMessage(view: DataView, from: number, end: number): SocketRow | string {
+  /**
+   * The row of the message at `at` in `bytes` (a datagram read before, with options.screening or
+   * not): what the first reading would have made of it; undefined where it is no readable socket.
+   */
+  rowAt(bytes: Uint8Array, at: number): SocketRow | undefined {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const length = view.getUint32(at, this.options.littleEndian);
+    const row = this.inetDiagMessage(view, at + NLMSG_HEADER_BYTES, at + length);
+    return typeof row === 'string' ? undefined : row;
+  }
+
+  /** The text of the address at `at` (16 bytes of struct inet_diag_sockid; IPv4 in the first 4), from the names kept. */
+  addressText(view: DataView, at: number, family: number): string {
+    return this.address(view, at, family);
+  }
+
+  /** struct inet_diag_msg at [from, end), then its attributes; undefined when options.screening leaves it out. */
+  private inetDiagMessage(view: DataView, from: number, end: number): SocketRow | string | undefined {
     if (end - from < INET_DIAG_MSG_BYTES) return `truncated inet_diag_msg: ${end - from} bytes, ${INET_DIAG_MSG_BYTES} expected`;
     const le = this.options.littleEndian;
     const family = view.getUint8(from);
@@ -280,6 +344,13 @@ export class SockDiagParser {
     const tcpInfo = info < 0 ? undefined : this.tcpInfo(view, info, infoEnd);
     const localAddress = this.address(view, id + 4, family);
     const remoteAddress = this.address(view, id + 20, family);
+    // A screened dump (screened-dump.ts) may leave the message out: no row. In a method of its own,
+    // so that this one, which every reading runs for every socket, keeps its size.
+    if (
+      this.options.screening &&
+      this.leftOut(view, from, id, family, protocol, state, rawState, localAddress, localPort, remoteAddress, remotePort, sendQueue, receiveQueue, timerCode, retrans, tcpInfo)
+    )
+      return undefined;
     if (this.options.previous && state !== TcpState.SYN_RECEIVED) {
       const row = this.previousRow(protocol, localAddress, localPort, remoteAddress, remotePort);
       if (row && row.state === state && row.rawState === rawState && row.inode === inode && sameCookie(row.cookie, cookieLow, cookieHigh)) {
@@ -356,6 +427,52 @@ export class SockDiagParser {
     if (state === TcpState.LISTEN) row.acceptBacklog = sendQueue;
     if (boundInterface !== 0) row.boundInterface = boundInterface;
     return row;
+  }
+
+  /** Whether options.screening leaves this message out (MessageScreening.leavesOut), given its fields as inetDiagMessage read them. */
+  private leftOut(
+    view: DataView,
+    from: number,
+    id: number,
+    family: number,
+    protocol: Protocol,
+    state: TcpState,
+    rawState: string,
+    localAddress: string,
+    localPort: number,
+    remoteAddress: string,
+    remotePort: number,
+    sendQueue: number,
+    receiveQueue: number,
+    timerCode: number,
+    retrans: number,
+    tcpInfo: TcpInfoValues | undefined,
+  ): boolean {
+    const le = this.options.littleEndian;
+    // The fields a row would have that the screen reads, without making the row (see MessageScreening).
+    const scratch = this.scratch;
+    scratch.protocol = protocol;
+    scratch.local.address = localAddress;
+    scratch.local.port = localPort;
+    scratch.remote.address = remoteAddress;
+    scratch.remote.port = remotePort;
+    scratch.state = state;
+    scratch.rawState = rawState;
+    scratch.sendQueue = sendQueue;
+    scratch.receiveQueue = receiveQueue;
+    if (timerCode !== 0) {
+      this.scratchTimer.name = TIMER_NAMES[timerCode] ?? 'other';
+      this.scratchTimer.remainingMs = view.getUint32(from + 52, le);
+      scratch.timer = this.scratchTimer;
+      scratch.retransmits = retrans;
+    } else {
+      scratch.timer = undefined;
+      scratch.retransmits = undefined;
+    }
+    scratch.rtoMs = tcpInfo?.rtoMs;
+    scratch.backoff = tcpInfo?.backoff;
+    scratch.activity = tcpInfo ? writeActivity(this.scratchActivity, state, tcpInfo, this.options.uptimeMs) : undefined;
+    return this.options.screening!.leavesOut(scratch, view, id, family, this.datagramNumber * MESSAGE_HANDLE_SPAN + this.messageAt);
   }
 
   /**

@@ -12,7 +12,10 @@ import { SourceError } from '../source.js';
 
 export interface OwnerLookup {
   owners: Map<number, Owner>;
-  /** Some /proc/<pid>/fd directories could not be read (not root): unresolved rows may be theirs. */
+  /**
+   * Some /proc/<pid>/fd directories or process names could not be read (permission denied, not
+   * root; or a read that failed, EIO…): unresolved rows may be theirs, and a '?' name is unknown.
+   */
   permissionDenied: boolean;
 }
 
@@ -27,6 +30,8 @@ export class OwnerResolver {
   private cache = new Map<number, Owner>();
   private prefetched: Prefetch | undefined;
   private lastDenied = false;
+  /** A process name (comm) of this scan failed to read for a reason other than its process exiting. */
+  private nameUnread = false;
   /** The `net:[…]` link of the namespace being read; null until asked, undefined when it cannot be read (every process is then scanned). */
   private ownNetns: string | undefined | null = null;
 
@@ -51,6 +56,7 @@ export class OwnerResolver {
       else missing.add(inode);
     }
     let denied = false;
+    this.nameUnread = false;
     if (missing.size > 0) denied = await this.scan(missing, owners, pids);
     else {
       denied = this.lastDenied;
@@ -114,7 +120,8 @@ export class OwnerResolver {
     try {
       return (await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`)) === netns;
     } catch (error) {
-      return isDenial(error);
+      failIfInterrupted(error);
+      return !hasExited(error);
     }
   }
 
@@ -158,12 +165,14 @@ export class OwnerResolver {
         inodes = await inodesOf(pid);
       } catch (error) {
         failIfInterrupted(error);
-        if (isDenial(error)) denied = true;
-        continue; // the process exited, or is not ours
+        // Exited since the listing: nothing of it to find. Denied, or a read that failed (EIO…):
+        // its sockets are there, their owner unknown.
+        if (!hasExited(error)) denied = true;
+        continue;
       }
       if (inodes) await this.claim(pid, inodes, missing, owners);
     }
-    return denied;
+    return denied || this.nameUnread;
   }
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
@@ -190,7 +199,11 @@ export class OwnerResolver {
       // Only the kernel's closing newline goes: the name is kept exact (blanks, CR and all), and
       // the output edge escapes it.
       return (await this.platform.readText(`${this.procRoot}/${pid}/comm`)).replace(/\n$/, '');
-    } catch {
+    } catch (error) {
+      failIfInterrupted(error);
+      // '?' is no process name a rule can match: a name that failed to read (not a process that
+      // exited meanwhile) makes the lookup's answer incomplete, as a denied fd listing does.
+      if (!hasExited(error)) this.nameUnread = true;
       return '?';
     }
   }
@@ -204,9 +217,9 @@ function failIfInterrupted(error: unknown): void {
   if (errorCode(error) === 'EINTERRUPTED') throw new SourceError("interrupted while reading the sockets' owners: nothing was judged", { cause: error });
 }
 
-/** EACCES or EPERM: the file is there but not ours to read. */
-function isDenial(error: unknown): boolean {
-  return errorCode(error) === 'EACCES' || errorCode(error) === 'EPERM';
+/** ENOENT or ESRCH: the process exited (its /proc directory is gone). */
+function hasExited(error: unknown): boolean {
+  return errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH';
 }
 
 /**

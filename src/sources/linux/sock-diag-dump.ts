@@ -485,8 +485,9 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       return run;
     },
     exchange(request, netns) {
+      // Copies (Uint8Array's slice): `bytes` is a Buffer, whose own slice() is a view of the reused buffer.
       const datagrams: Uint8Array[] = [];
-      const run = queue.then(() => runOne('exchange', netns ? { request, netns } : { request }, (bytes) => datagrams.push(bytes.slice())));
+      const run = queue.then(() => runOne('exchange', netns ? { request, netns } : { request }, (bytes) => datagrams.push(Uint8Array.prototype.slice.call(bytes))));
       queue = run.catch(() => undefined);
       return run.then(() => datagrams);
     },

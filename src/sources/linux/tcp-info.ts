@@ -53,6 +53,25 @@ export function activityOf(state: SocketRow['state'], info: Pick<TcpInfoValues, 
 }
 
 /**
+ * activityOf's stamps written into `into` (every field present, undefined where activityOf leaves
+ * one out, lastPacketAgoMs never set): `into`, or undefined where activityOf gives none. For a
+ * screen that judges a message before making a row of it (no object per message).
+ */
+export function writeActivity(
+  into: SocketActivity,
+  state: SocketRow['state'],
+  info: Pick<TcpInfoValues, 'lastDataSentMs' | 'lastDataRecvMs' | 'lastAckRecvMs'>,
+  uptimeMs: number | undefined,
+): SocketActivity | undefined {
+  if (NO_DATA_STATES.has(state)) return undefined;
+  into.lastSendAgoMs = believable(info.lastDataSentMs, uptimeMs);
+  into.lastReceiveAgoMs = believable(info.lastDataRecvMs, uptimeMs);
+  into.lastPeerSegmentAgoMs = believable(info.lastAckRecvMs, uptimeMs);
+  into.lastPacketAgoMs = undefined;
+  return into;
+}
+
+/**
  * activityOf's answer written into `activity` where it has the same stamps present (a reused row's,
  * whose values move at each poll): the same object back, changed in place; else a new one (or
  * undefined) from activityOf. Mutates `activity` when it returns it.

@@ -71,7 +71,8 @@ export class WindowsNetstatSource implements SocketSource {
     // The parser throws on text without a TCP or UDP row, so text it took, with no bad line, is a
     // table read in full (UDP rows only); empty output is netstat saying nothing.
     const emptyTableProven = text.trim() !== '' && parsed.problems.length === 0;
-    return { source: 'netstat', rows: enriched, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven };
+    if (this.names.unread) notices.push('tasklist failed: some process names are not known (a rule on process names is not judged)');
+    return { source: 'netstat', rows: enriched, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven, ...(this.names.unread ? { ownersHidden: true } : {}) };
   }
 
   close(): void {

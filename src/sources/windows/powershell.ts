@@ -53,6 +53,8 @@ export class PowerShellSource implements SocketSource {
       // ConvertTo-Json writes nothing for an empty pipeline, which is also what a failed
       // Get-NetTCPConnection (-ErrorAction SilentlyContinue) leaves: only `[]` is an empty table.
       emptyTableProven: /^\s*\[\s*\]\s*$/.test(answer),
+      // tasklist failed: a name not read is not "no such process" (a rule on process names is not judged).
+      ...(this.names.unread ? { ownersHidden: true } : {}),
     };
   }
 
