@@ -20,30 +20,50 @@ export const requestExtensions = (request: Uint8Array) => request[requestType(re
 /**
  * What the kernel sends for `request`, from the captured dumps (or `inet`/`inet6` given): a
  * SOCK_DIAG_BY_FAMILY dump gets its family's (byte 16 after the nlmsghdr), a TCPDIAG_GETSOCK dump
- * the AF_INET messages then the AF_INET6 ones, each with that nlmsg_type, and one NLMSG_DONE, as
- * inet_diag_dump_compat's walk of both families lists them.
+ * the AF_INET messages then the AF_INET6 ones (compatReply).
  */
 export function capturedReplyTo(request: Uint8Array, inet: Uint8Array = CAPTURED_INET, inet6: Uint8Array = CAPTURED_INET6): Uint8Array {
-  if (requestType(request) !== TCPDIAG_GETSOCK) return request[16] === 10 ? inet6 : inet;
-  const messages: Uint8Array[] = [];
-  for (const dump of [inet, inet6])
-    for (let at = 0; at + 16 <= dump.length; at += (u32(dump, at) + 3) & ~3) {
-      const message = dump.slice(at, at + ((u32(dump, at) + 3) & ~3));
-      if (u16(message, 4) === NLMSG_DONE) break;
-      new DataView(message.buffer).setUint16(4, TCPDIAG_GETSOCK, true);
-      messages.push(message);
+  return concat(replyTo(request, [inet], [inet6]));
+}
+
+/** As capturedReplyTo, for dumps given as datagrams: the datagrams the kernel would send for `request`. */
+export function replyTo(request: Uint8Array, inet: readonly Uint8Array[], inet6: readonly Uint8Array[]): Uint8Array[] {
+  if (requestType(request) !== TCPDIAG_GETSOCK) return [...(request[16] === 10 ? inet6 : inet)];
+  return compatReply(inet, inet6);
+}
+
+/**
+ * One SOCK_DIAG_BY_FAMILY dump per family (datagrams) as one TCPDIAG_GETSOCK dump lists them: the
+ * AF_INET messages then the AF_INET6 ones, each with that nlmsg_type, and one NLMSG_DONE at the end,
+ * as inet_diag_dump_compat's walk of both families does. Datagram boundaries are kept.
+ */
+export function compatReply(inet: readonly Uint8Array[], inet6: readonly Uint8Array[]): Uint8Array[] {
+  const reply: Uint8Array[] = [];
+  for (const [family, datagrams] of [inet, inet6].entries())
+    for (const datagram of datagrams) {
+      const messages: Uint8Array[] = [];
+      for (let at = 0; at + 16 <= datagram.length; at += (u32(datagram, at) + 3) & ~3) {
+        // A copy (a Buffer's slice() is a view of the fixture's bytes).
+        const message = new Uint8Array(datagram.subarray(at, at + ((u32(datagram, at) + 3) & ~3)));
+        const done = u16(message, 4) === NLMSG_DONE;
+        if (done && family === 0) break; // the walk goes on into the other family
+        if (!done) new DataView(message.buffer).setUint16(4, TCPDIAG_GETSOCK, true);
+        messages.push(message);
+        if (done) break;
+      }
+      if (messages.length > 0) reply.push(concat(messages));
     }
-  const done = new Uint8Array(20);
-  new DataView(done.buffer).setUint32(0, 20, true);
-  new DataView(done.buffer).setUint16(4, NLMSG_DONE, true);
-  messages.push(done);
-  const reply = new Uint8Array(messages.reduce((n, m) => n + m.length, 0));
-  let at = 0;
-  for (const message of messages) {
-    reply.set(message, at);
-    at += message.length;
-  }
   return reply;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((n, m) => n + m.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
 }
 
 /** The kernel's refusal of `request`: NLMSG_ERROR with -errno and the request's header (struct nlmsgerr). */
