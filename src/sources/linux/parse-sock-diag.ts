@@ -68,19 +68,25 @@ export interface SockDiagRequestOptions {
   littleEndian: boolean;
 }
 
+/** A dump request of `length` bytes, its nlmsghdr written (NLM_F_REQUEST | NLM_F_DUMP, to the kernel: pid 0), the rest zero. */
+function dumpRequest(length: number, type: number, options: { sequence: number; littleEndian: boolean }): { bytes: Uint8Array; view: DataView } {
+  const bytes = new Uint8Array(length);
+  const view = new DataView(bytes.buffer);
+  const le = options.littleEndian;
+  view.setUint32(0, length, le);
+  view.setUint16(4, type, le);
+  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, le);
+  view.setUint32(8, options.sequence >>> 0, le);
+  return { bytes, view };
+}
+
 /**
  * One dump request: nlmsghdr (SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP) + inet_diag_req_v2
  * for TCP of one family, every socket id (a zero inet_diag_sockid with no cookie matches all).
  */
 export function sockDiagRequest(options: SockDiagRequestOptions): Uint8Array {
-  const bytes = new Uint8Array(SOCK_DIAG_REQUEST_BYTES);
-  const view = new DataView(bytes.buffer);
+  const { bytes, view } = dumpRequest(SOCK_DIAG_REQUEST_BYTES, SOCK_DIAG_BY_FAMILY, options);
   const le = options.littleEndian;
-  view.setUint32(0, SOCK_DIAG_REQUEST_BYTES, le);
-  view.setUint16(4, SOCK_DIAG_BY_FAMILY, le);
-  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, le);
-  view.setUint32(8, options.sequence >>> 0, le);
-  view.setUint32(12, 0, le);
   // inet_diag_req_v2: sdiag_family u8, sdiag_protocol u8, idiag_ext u8 (bit N-1 asks for attribute N), pad u8, idiag_states u32, id.
   bytes[16] = options.family;
   bytes[17] = IPPROTO_TCP;
@@ -113,14 +119,8 @@ export const AF_UNSPEC = 0;
  * idiag_dst_len, u8 idiag_ext, struct inet_diag_sockid id (48), u32 idiag_states, u32 idiag_dbs }.
  */
 export function tcpDiagRequest(options: Omit<SockDiagRequestOptions, 'family'>): Uint8Array {
-  const bytes = new Uint8Array(TCPDIAG_REQUEST_BYTES);
-  const view = new DataView(bytes.buffer);
+  const { bytes, view } = dumpRequest(TCPDIAG_REQUEST_BYTES, TCPDIAG_GETSOCK, options);
   const le = options.littleEndian;
-  view.setUint32(0, TCPDIAG_REQUEST_BYTES, le);
-  view.setUint16(4, TCPDIAG_GETSOCK, le);
-  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, le);
-  view.setUint32(8, options.sequence >>> 0, le);
-  view.setUint32(12, 0, le);
   bytes[16] = AF_UNSPEC;
   bytes[19] = options.withTcpInfo ? 1 << (INET_DIAG_INFO - 1) : 0;
   // id (from byte 20): ports, addresses and interface zero; idiag_cookie = INET_DIAG_NOCOOKIE twice.

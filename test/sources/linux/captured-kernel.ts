@@ -23,7 +23,7 @@ export const requestExtensions = (request: Uint8Array) => request[requestType(re
  * the AF_INET messages then the AF_INET6 ones (compatReply).
  */
 export function capturedReplyTo(request: Uint8Array, inet: Uint8Array = CAPTURED_INET, inet6: Uint8Array = CAPTURED_INET6): Uint8Array {
-  return concat(replyTo(request, [inet], [inet6]));
+  return concat(...replyTo(request, [inet], [inet6]));
 }
 
 /** As capturedReplyTo, for dumps given as datagrams: the datagrams the kernel would send for `request`. */
@@ -51,12 +51,13 @@ export function compatReply(inet: readonly Uint8Array[], inet6: readonly Uint8Ar
         messages.push(message);
         if (done) break;
       }
-      if (messages.length > 0) reply.push(concat(messages));
+      if (messages.length > 0) reply.push(concat(...messages));
     }
   return reply;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+/** The parts' bytes one after the other. */
+export function concat(...parts: readonly Uint8Array[]): Uint8Array {
   const bytes = new Uint8Array(parts.reduce((n, m) => n + m.length, 0));
   let at = 0;
   for (const part of parts) {
