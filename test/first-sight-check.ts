@@ -8,20 +8,20 @@ import { formatCheckText } from '../src/output/check-text.js';
 import { checkToJson } from '../src/output/json.js';
 import { formatNagiosReport } from '../src/output/nagios.js';
 import { FakePlatform } from './fake-platform.js';
+import { replyTo } from './sources/linux/captured-kernel.js';
 
 // One check run over given sock_diag dumps, with the first-sight screen or without, and its
 // outputs in every format: for test/app/check-first-sight-screen.test.ts (captured and generated
 // dumps) and test/e2e/first-sight-screen.test.ts (dumps read from the real kernel).
 
-/** A channel answering the AF_INET dump, then the AF_INET6 one, with these datagrams. */
+/** A channel answering each dump as the kernel would from these datagrams of each family's dump (captured-kernel.ts replyTo). */
 export function channelOf(inet: Uint8Array[], inet6: Uint8Array[]) {
-  let dumps = 0;
   return () => ({
-    dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
+    dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
       // Each datagram from a Buffer the next one overwrites, as the real channel's reused buffers do
       // (a Buffer: its slice() is a view, not a copy).
       const buffer = Buffer.alloc(1 << 18);
-      for (const datagram of dumps++ % 2 === 0 ? inet : inet6) {
+      for (const datagram of replyTo(request, inet, inet6)) {
         buffer.set(datagram);
         onDatagram(buffer.subarray(0, datagram.length));
         buffer.fill(0xee, 0, datagram.length);

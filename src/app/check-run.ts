@@ -4,7 +4,7 @@ import { FirstSightScreen } from '../core/first-sight-screen.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { countLevels, evaluateConnection, policyNeedsProcesses, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import { countLevels, evaluateConnection, policyNeedsProcesses, severityWhateverOwner, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import { timingOf, type TrackerState } from '../core/tracker.js';
 import type { NotifierConfig } from '../config/parse-config.js';
@@ -158,8 +158,15 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   if (keptAsLastRead > 0) measurementNotes.push(`${plural(keptAsLastRead, 'flagged session')} as last read, not now: ${outcome.unread!.join('; ')} (their dwell is as of the last reading)`);
   // Owners denied (not root): a rule on process names or a count per process saw no owner there,
   // so its "nothing over the limit" is not proven (as with a --proc-root that is no procfs).
+  let proofViews = readNow;
   if (evaluated.ownersHidden && policyNeedsProcesses(request.policy)) {
     unproven.push('the owners of some sockets could not be read (permission denied; run as root): rules on process names and counts per process are not judged');
+    // A session flagged with no owner read was judged by a rule that did not see its process: it
+    // proves only the severity every rule its owner could pick gives it (a rule on its process may
+    // raise its threshold: README "Exit codes"), and nothing when one of them leaves it unflagged.
+    const hidden = ownerHiddenProof(request.policy, readNow);
+    if (hidden.unproven > 0) measurementNotes.push(`${plural(hidden.unproven, 'flagged session')} whose owner could not be read prove nothing: a rule on process names may give them other thresholds`);
+    proofViews = hidden.evaluation;
   }
   // A session whose state word nobody knows may be stuck: "nothing flagged" does not cover it.
   const unknownState = readNow.views.filter((v) => v.row.state === TcpState.UNKNOWN);
@@ -168,7 +175,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     unproven.push(`${plural(unknownState.length, 'session')} in a state tcpdwell does not know (${words}): not judged`);
   }
   if (outcome.ok) appendAll(measurementNotes, uncountedMissing(request.policy, evaluation.views, monitor.tracker.unconfirmedAbsence));
-  const proven: CheckStatus = outcome.ok ? statusOf(readNow) : 'unknown';
+  const proven: CheckStatus = outcome.ok ? statusOf(proofViews) : 'unknown';
   let status: CheckStatus = proven === 'ok' && unproven.length > 0 ? 'unknown' : proven;
   const errors = outcome.error ? [outcome.error] : [...unproven];
   // The ranked views are every view the diagnosis reads (readByDiagnosis), in the whole ranking's
@@ -443,4 +450,24 @@ async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<Poll
     );
   }
   return { ...end.last, notices: [...notices] };
+}
+
+/**
+ * The evaluation as far as it proves anything when owners could not be read and rules name
+ * processes: each flagged session without an owner keeps the severity severityWhateverOwner
+ * proves, or is left out (counted in `unproven`) when no severity is proven.
+ */
+function ownerHiddenProof(policy: Policy, evaluation: Evaluation): { evaluation: Evaluation; unproven: number } {
+  let unproven = 0;
+  const views: ConnectionView[] = [];
+  for (const view of evaluation.views) {
+    if (!view.flag || view.flag.kind === 'count' || view.row.pid !== undefined) {
+      views.push(view);
+      continue;
+    }
+    const severity = severityWhateverOwner(policy, { row: view.row, dwellMs: view.timing.dwellMs, halfCloseTimerMs: view.timing.halfCloseTimerMs, idleMs: view.timing.idleMs });
+    if (severity === undefined) unproven++;
+    else views.push(severity === view.flag.severity ? view : { ...view, flag: { ...view.flag, severity } });
+  }
+  return { evaluation: { ...evaluation, views }, unproven };
 }

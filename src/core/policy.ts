@@ -139,6 +139,36 @@ const judged: Flag = { kind: 'idle', severity: 'warning', thresholdMs: 0, measur
 
 /** Whether the connection is flagged; if so `judged` holds the flag. */
 function judge(policy: Policy, measures: Measures): boolean {
+  return judgeUnder(policy, measures, findRule(policy, measures.row));
+}
+
+/**
+ * The severity a flag on a connection whose owner could not be read is proven at, whatever that
+ * owner is: the lowest it gets under each rule its owner could make apply (each rule on process
+ * names whose other fields match it, up to the first rule without process names that matches it,
+ * else the defaults); undefined when one of those leaves it unflagged. Rules are first-match
+ * (README "Thresholds, rules and presets"), so a hidden owner may pick any of them.
+ */
+export function severityWhateverOwner(policy: Policy, measures: Measures): Severity | undefined {
+  const { row } = measures;
+  let lowest: Severity | undefined;
+  const under = (rule: SessionRule | undefined): boolean => {
+    if (!judgeUnder(policy, measures, rule)) return false;
+    if (lowest !== 'warning') lowest = judged.severity;
+    return true;
+  };
+  for (const rule of policy.rules) {
+    if (rule.match.processes) {
+      if (matches({ ...rule.match, processes: undefined }, row) && !under(rule)) return undefined;
+    } else if (matches(rule.match, row)) {
+      return under(rule) ? lowest : undefined;
+    }
+  }
+  return under(undefined) ? lowest : undefined;
+}
+
+/** judge, under `rule` (undefined: the defaults). */
+function judgeUnder(policy: Policy, measures: Measures, rule: SessionRule | undefined): boolean {
   const { row } = measures;
   let kind: TimedFlagKind;
   let value: number;
@@ -159,7 +189,6 @@ function judge(policy: Policy, measures: Measures): boolean {
     default:
       return false;
   }
-  const rule = findRule(policy, row);
   const warningMs = thresholdFor(kind, row.state, rule?.warning, policy.warning);
   const criticalMs = thresholdFor(kind, row.state, rule?.critical, policy.critical);
   let severity: Severity;

@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Policy } from '../../src/core/policy.js';
 import { AF_INET, AF_INET6, sockDiagRequest } from '../../src/sources/linux/parse-sock-diag.js';
@@ -13,27 +10,14 @@ import { ParkedNamespace, whyNotRunnable } from './parked-namespace.js';
 // listeners) read through the real channel, each datagram copied as it arrives, then check run on
 // them with and without the screen: the reports must be the same in every format.
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const skip = whyNotRunnable() ?? (resolveKoffi() ? undefined : 'the koffi library is not installed');
 if (skip) console.warn(`skipping first-sight screen end-to-end tests: ${skip}`);
 
 describe.skipIf(skip !== undefined)('check with the first-sight screen on dumps of the real kernel', () => {
   const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const populated = new ParkedNamespace();
-  let helper: ChildProcess | undefined;
-  beforeAll(async () => {
-    populated.create();
-    helper = spawn('ip', ['netns', 'exec', populated.name, 'python3', join(ROOT, 'scripts/populate-sockets.py'), '--sockets', '3000'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: helper!.stdout! }).once('line', () => resolve());
-      helper!.once('exit', (code) => reject(new Error(`populate-sockets.py exited (${code})`)));
-    });
-  }, 60_000);
-  afterAll(() => {
-    helper?.stdin?.end();
-    helper?.kill('SIGTERM');
-    populated.stop();
-  });
+  beforeAll(() => populated.populate(3000), 60_000);
+  afterAll(() => populated.stop());
 
   const dumped = async (): Promise<Host> => {
     const channel = openSockDiagChannel({ littleEndian });

@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AF_INET, SockDiagParser, sockDiagRequest } from '../../src/sources/linux/parse-sock-diag.js';
 import { openSockDiagChannel, resolveKoffi } from '../../src/sources/linux/sock-diag-dump.js';
@@ -20,8 +17,6 @@ type Row = {
   receiveQueue: number | null;
   pid: number | null;
 };
-
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 const skip = whyNotRunnable() ?? (resolveKoffi() ? undefined : 'the koffi library is not installed');
 if (skip) console.warn(`skipping netlink end-to-end tests: ${skip}`);
@@ -94,20 +89,8 @@ describe.skipIf(skip !== undefined)('the sock_diag channel', () => {
   const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   // A few thousand sockets with tcp_info: a dump of dozens of datagrams (~90 sockets fill one).
   const populated = new ParkedNamespace();
-  let helper: ChildProcess | undefined;
-  beforeAll(async () => {
-    populated.create();
-    helper = spawn('ip', ['netns', 'exec', populated.name, 'python3', join(ROOT, 'scripts/populate-sockets.py'), '--sockets', '3000'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: helper!.stdout! }).once('line', () => resolve());
-      helper!.once('exit', (code) => reject(new Error(`populate-sockets.py exited (${code})`)));
-    });
-  }, 60_000);
-  afterAll(() => {
-    helper?.stdin?.end();
-    helper?.kill('SIGTERM');
-    populated.stop();
-  });
+  beforeAll(() => populated.populate(3000), 60_000);
+  afterAll(() => populated.stop());
   const inPopulated = (sequence: number) => ({
     request: sockDiagRequest({ family: AF_INET, withTcpInfo: true, sequence, littleEndian }),
     netns: { path: `/run/netns/${populated.name}` },

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -42,6 +42,8 @@ export class ParkedNamespace {
   parkedAtMs = 0;
   private helper: ChildProcessWithoutNullStreams | undefined;
   private lines: Interface | undefined;
+  /** populate()'s script. */
+  private populator: ChildProcess | undefined;
 
   /**
    * Creates the namespace and parks the sessions; resolves when the helper reports them. With
@@ -57,6 +59,21 @@ export class ParkedNamespace {
     const first = await this.nextLine(10_000);
     this.parked = (JSON.parse(first) as { sockets: ParkedSocket[] }).sockets;
     this.parkedAtMs = Date.now();
+  }
+
+  /**
+   * Creates the namespace and fills it with `sockets` loopback sockets in the bench's mix
+   * (scripts/populate-sockets.py: ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2, TIME_WAIT, SYN_SENT to a full
+   * listener, listeners); resolves when the script reports them. `stop()` ends it.
+   */
+  async populate(sockets: number): Promise<void> {
+    this.create();
+    const helper = spawn('ip', ['netns', 'exec', this.name, 'python3', join(ROOT, 'scripts/populate-sockets.py'), '--sockets', String(sockets)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.populator = helper;
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: helper.stdout }).once('line', () => resolve());
+      helper.once('exit', (code) => reject(new Error(`populate-sockets.py exited (${code})`)));
+    });
   }
 
   /** Creates the namespace (`ip netns add`, loopback up) with nothing parked in it: for a test that parks its own sessions. */
@@ -97,6 +114,8 @@ export class ParkedNamespace {
   }
 
   stop(): void {
+    this.populator?.stdin?.end();
+    this.populator?.kill('SIGTERM');
     this.helper?.stdin.end();
     this.helper?.kill('SIGTERM');
     try {

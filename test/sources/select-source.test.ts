@@ -7,6 +7,7 @@ import { SourceSelector } from '../../src/sources/select-source.js';
 import { SourceError, SourceUnavailableError } from '../../src/sources/source.js';
 import { FakePlatform, parkSocketsHost } from '../fake-platform.js';
 import { readFixture, readFixtureBytes } from '../fixture.js';
+import { capturedReplyTo } from './linux/captured-kernel.js';
 
 describe('auto per OS', () => {
   it('Linux: netlink, ss, then procfs (procfs only under a foreign proc root); Windows: netstat then the library; elsewhere: the library', () => {
@@ -144,7 +145,12 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
     return platform;
   };
   const withChannel = (openChannel: NetlinkSourceOptions['openChannel']) => ({ netlinkFirst: true, netlink: { openChannel } });
-  /** A channel answering each dump with the captured datagrams (AF_INET, then AF_INET6), or with `reply`. */
+  /** A channel answering each dump as the kernel would, from the captured dumps. */
+  const kernelChannel = () => () => ({
+    dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => onDatagram(capturedReplyTo(request)),
+    close: () => undefined,
+  });
+  /** A channel answering the nth dump with the nth list of datagrams (round robin). */
   const channelOf = (replies: Uint8Array[][]) => {
     let next = 0;
     return () => ({
@@ -240,10 +246,8 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
   });
 
   it('sock_diag answering: auto reads netlink, with no notice, the rows of both families', async () => {
-    const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
-    const inet6 = readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin');
     const platform = linux();
-    const selector = new SourceSelector('auto', platform, { procRoot: '/proc' }, withChannel(channelOf([[inet], [inet6]])));
+    const selector = new SourceSelector('auto', platform, { procRoot: '/proc' }, withChannel(kernelChannel()));
     const reading = await selector.read();
     expect(selector.name).toBe('netlink');
     expect(reading.notices).toEqual([]);
@@ -253,8 +257,6 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
   });
 
   it("prefetchOwners before auto has chosen starts the first candidate's /proc walk; the lookup of the source that answers uses it, another's drops it", async () => {
-    const inet = readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin');
-    const inet6 = readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin');
     // A /proc written for the test: one process of this namespace holding one socket (inode 777).
     const withProc = () => {
       const platform = linux();
@@ -270,7 +272,7 @@ describe('netlink (sock_diag) first in auto, through the channel seam', () => {
     const row = { inode: 777 } as Parameters<NonNullable<SourceSelector['owners']>['find']>[0][number];
 
     const answering = withProc();
-    const selector = new SourceSelector('auto', answering.platform, { procRoot: '/proc' }, withChannel(channelOf([[inet], [inet6]])));
+    const selector = new SourceSelector('auto', answering.platform, { procRoot: '/proc' }, withChannel(kernelChannel()));
     selector.prefetchOwners();
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(answering.platform.listed).toContain('/proc/42/fd'); // read before any reading

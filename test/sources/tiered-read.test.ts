@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { STUCK_STATES } from '../../src/core/tcp-state.js';
 import { NetlinkSource } from '../../src/sources/linux/netlink.js';
+import { TCPDIAG_GETSOCK } from '../../src/sources/linux/parse-sock-diag.js';
 import { parseSs } from '../../src/sources/linux/parse-ss.js';
 import { procfsSource } from '../../src/sources/linux/procfs.js';
 import { ssSource, ssStateFilter } from '../../src/sources/linux/ss.js';
 import { FakePlatform, ssAnswers } from '../fake-platform.js';
-import { readFixture, readFixtureBytes } from '../fixture.js';
+import { readFixture } from '../fixture.js';
+import { capturedReplyTo, requestExtensions, requestStates, requestType } from './linux/captured-kernel.js';
 
 // Tiered polling (issue 15): what a fast poll asks each Linux source for, through the platform and
 // channel seams, and what the reading then says it covered.
@@ -13,37 +15,36 @@ import { readFixture, readFixtureBytes } from '../fixture.js';
 const STUCK_FILTER = ['state', 'syn-sent', 'state', 'syn-recv', 'state', 'fin-wait-1', 'state', 'fin-wait-2', 'state', 'close-wait', 'state', 'closing', 'state', 'last-ack'];
 
 describe('netlink: the fast poll is filtered in the kernel (idiag_states)', () => {
-  /** A channel that keeps each request and answers with the captured dumps (AF_INET, then AF_INET6). */
+  /** A channel that keeps each request and answers it with the captured dumps, as the kernel would. */
   function recordingChannel() {
     const requests: Uint8Array[] = [];
-    const replies = [readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin'), readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin')];
     const open = () => ({
       dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
-        onDatagram(replies[requests.length % 2]!);
         requests.push(request);
+        onDatagram(capturedReplyTo(request));
       },
       close: () => undefined,
     });
     return { requests, open };
   }
-  // inet_diag_req_v2 after the 16-byte nlmsghdr: family, protocol, idiag_ext (byte 18), pad, idiag_states (u32 at 20).
-  const ext = (request: Uint8Array) => request[18]!;
-  const mask = (request: Uint8Array) => new DataView(request.buffer, request.byteOffset).getUint32(20, true);
 
   it('asks for the stuck states only, tcp_info included, and says so in the reading', async () => {
     const channel = recordingChannel();
     const reading = await new NetlinkSource({ openChannel: channel.open }).read(new FakePlatform(), { procRoot: '/proc' }, { states: STUCK_STATES });
     // Kernel states 2 SYN_SENT, 3 SYN_RECV, 4 FIN_WAIT1, 5 FIN_WAIT2, 8 CLOSE_WAIT, 9 LAST_ACK,
     // 11 CLOSING, 12 NEW_SYN_RECV (request sockets): 0b1_1011_0011_1100, worked out by hand.
-    expect(channel.requests.map(mask)).toEqual([0x1b3c, 0x1b3c]);
-    expect(channel.requests.map((r) => ext(r) & 2)).toEqual([2, 2]); // 1 << (INET_DIAG_INFO (2) - 1)
+    // One walk of both families' tables (TCPDIAG_GETSOCK, AF_UNSPEC).
+    expect(channel.requests.map(requestType)).toEqual([TCPDIAG_GETSOCK]);
+    expect(channel.requests.map(requestStates)).toEqual([0x1b3c]);
+    expect(channel.requests.map((r) => requestExtensions(r) & 2)).toEqual([2]); // 1 << (INET_DIAG_INFO (2) - 1)
     expect(reading.states).toEqual(STUCK_STATES);
   });
 
   it('a census asks for every state (bits 1 to 12) and covers them all', async () => {
     const channel = recordingChannel();
     const reading = await new NetlinkSource({ openChannel: channel.open }).read(new FakePlatform(), { procRoot: '/proc' }, {});
-    expect(channel.requests.map(mask)).toEqual([0x1ffe, 0x1ffe]);
+    expect(channel.requests.map(requestStates)).toEqual([0x1ffe]);
+    expect(new Set(reading.rows.map((r) => r.protocol))).toEqual(new Set(['tcp', 'tcp6']));
     expect(reading.states).toBeUndefined();
   });
 });

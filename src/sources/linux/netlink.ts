@@ -1,10 +1,13 @@
 import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
-import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest } from './parse-sock-diag.js';
+import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest, tcpDiagRequest } from './parse-sock-diag.js';
 import { addRequestSocketTimeouts } from './request-sockets.js';
 import { ScreenedDump } from './screened-dump.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
+
+/** A dump of both families in one walk (parse-sock-diag.ts tcpDiagRequest). */
+const BOTH_FAMILIES = 'both';
 
 // A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
 const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'EPROTONOSUPPORT', 'EOPNOTSUPP']);
@@ -31,8 +34,9 @@ export interface NetlinkPlace {
 }
 
 /**
- * `--source netlink`: the kernel's socket tables through NETLINK_SOCK_DIAG, one dump per family
- * (AF_INET, then AF_INET6), with tcp_info — the data ss -tanoie prints, without the text. With an
+ * `--source netlink`: the kernel's socket tables through NETLINK_SOCK_DIAG, both families in one
+ * dump (TCPDIAG_GETSOCK; one SOCK_DIAG_BY_FAMILY dump per family where the kernel refuses it), with
+ * tcp_info — the data ss -tanoie prints, without the text. With an
  * `enter` place (`--netns`), another namespace's: a namespace that is gone is a SourceError, one
  * that cannot be entered (no CAP_SYS_ADMIN) a SourceUnavailableError.
  */
@@ -40,6 +44,8 @@ export class NetlinkSource implements SocketSource {
   readonly name = 'netlink' as const;
   private channel: SockDiagChannel | undefined;
   private sequence = 0;
+  /** The kernel refused the dump of both families in one walk (TCPDIAG_GETSOCK): one dump per family. */
+  private dumpPerFamily = false;
   /** Address texts, kept across dumps (bounded). */
   private readonly names = new AddressNames();
   /**
@@ -70,14 +76,13 @@ export class NetlinkSource implements SocketSource {
     // A one-shot reading of this namespace (ReadRequest.screen): sockets the screen passes are counted, not made rows.
     const screened = request.screen && !reuse && !enter ? new ScreenedDump(request.screen) : undefined;
     let leftOutCount = 0;
-    for (const family of [AF_INET, AF_INET6] as const) {
-      const request = sockDiagRequest({
-        family,
-        states,
-        withTcpInfo: this.options.withTcpInfo ?? true,
-        sequence: ++this.sequence,
-        littleEndian: platform.littleEndian,
-      });
+    // One walk of the kernel's tables for both families (TCPDIAG_GETSOCK), unless this kernel refused
+    // it: then one SOCK_DIAG_BY_FAMILY dump per family, from then on.
+    const dumps: (typeof BOTH_FAMILIES | typeof AF_INET | typeof AF_INET6)[] = this.dumpPerFamily ? [AF_INET, AF_INET6] : [BOTH_FAMILIES];
+    for (let next = 0; next < dumps.length; next++) {
+      const family = dumps[next]!;
+      const asked = { states, withTcpInfo: this.options.withTcpInfo ?? true, sequence: ++this.sequence, littleEndian: platform.littleEndian };
+      const request = family === BOTH_FAMILIES ? tcpDiagRequest(asked) : sockDiagRequest({ family, ...asked });
       // A parser per dump: it stops reading at NLMSG_DONE.
       const reuseKey = `${states} ${family}`;
       const previous = reuse ? this.previousRows.get(reuseKey) : undefined;
@@ -87,6 +92,13 @@ export class NetlinkSource implements SocketSource {
       const result = familyParser.finish();
       if (reuse && result.done && result.errno === undefined) this.previousRows.set(reuseKey, result.rows);
       if (result.errno !== undefined) {
+        if (family === BOTH_FAMILIES) {
+          // A kernel without the first inet_diag interface (EOPNOTSUPP), or refusing it: the dumps
+          // per family say whether TCP can be dumped at all (a missing tcp_diag: ENOENT).
+          this.dumpPerFamily = true;
+          dumps.push(AF_INET, AF_INET6);
+          continue;
+        }
         const name = errnoName(result.errno);
         // Without IPv6 the kernel has no AF_INET6 handler for the dump.
         if (family === AF_INET6 && name === 'ENOENT' && rows.length + leftOutCount > 0) {

@@ -206,7 +206,7 @@ export const netlinkRecord = defineSource({
     docs: {
       title: '`netlink` (Linux)',
       reads:
-        "the kernel's `NETLINK_SOCK_DIAG` directly: one `SOCK_DIAG_BY_FAMILY` dump per family (AF_INET, AF_INET6) with `INET_DIAG_INFO` (tcp_info), each `recv()` on libuv's thread pool (koffi's asynchronous calls), parsed datagram by datagram on the main thread as each arrives (bounds-checked: an older kernel's shorter tcp_info gives fewer fields, never wrong ones); rows keep the socket cookie (`sk:` in `ss -e`)",
+        "the kernel's `NETLINK_SOCK_DIAG` directly: one dump of both families in one walk of its tables (`TCPDIAG_GETSOCK`; one `SOCK_DIAG_BY_FAMILY` dump per family where a kernel refuses it) with `INET_DIAG_INFO` (tcp_info), each `recv()` on libuv's thread pool (koffi's asynchronous calls), parsed datagram by datagram on the main thread as each arrives (bounds-checked: an older kernel's shorter tcp_info gives fewer fields, never wrong ones); rows keep the socket cookie (`sk:` in `ss -e`)",
       pid: 'by inode, as `ss`',
       activity: 'yes, as `ss` (the same tcp_info, without the text)',
       firstSight: 'as `ss`',

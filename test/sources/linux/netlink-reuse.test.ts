@@ -4,25 +4,23 @@ import { advance, emptyTrackerState, type Snapshot } from '../../../src/core/tra
 import { NetlinkSource } from '../../../src/sources/linux/netlink.js';
 import type { ReadRequest } from '../../../src/sources/source.js';
 import { FakePlatform } from '../../fake-platform.js';
-import { readFixtureBytes } from '../../fixture.js';
+import { CAPTURED_INET, capturedReplyTo } from './captured-kernel.js';
 
 // ReadRequest.reuseRows (issue 15, memory): serve keeps no row past the next poll, so the netlink
 // source updates its last rows in place and the tracker keeps them: a poll of connections already
 // tracked, in the same state, makes no row object for them.
 
 /**
- * A channel answering each dump with the captured dumps (AF_INET, then AF_INET6), as the kernel
- * would list them again; `edit` may change the AF_INET bytes of a dump before they are handed over.
+ * A channel answering each dump with the captured dumps, as the kernel would list them again;
+ * `edit` may change the AF_INET bytes of a reading's dump (the nth, from 0) before they are handed over.
  */
 function replayingChannel(edit?: (inet: Uint8Array, dump: number) => void) {
-  const replies = [readFixtureBytes('linux-sock-diag-inet-park-sockets-kernel6.bin'), readFixtureBytes('linux-sock-diag-inet6-park-sockets-kernel6.bin')];
   let dumps = 0;
   return () => ({
-    dump: async (_request: unknown, onDatagram: (bytes: Uint8Array) => void) => {
-      const bytes = replies[dumps % 2]!.slice();
-      if (dumps % 2 === 0) edit?.(bytes, dumps / 2);
-      dumps++;
-      onDatagram(bytes);
+    dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
+      const inet = CAPTURED_INET.slice();
+      edit?.(inet, dumps++);
+      onDatagram(capturedReplyTo(request, inet));
     },
     close: () => undefined,
   });

@@ -8,6 +8,7 @@ import { evaluateAll } from '../../../src/core/evaluate.js';
 import { defaultPolicy } from '../../../src/core/policy.js';
 import { eventToJson, formatEventLine } from '../../../src/output/events.js';
 import { FakePlatform, ssAnswers } from '../../fake-platform.js';
+import { capturedReplyTo } from './captured-kernel.js';
 import { readFixtureBytes } from '../../fixture.js';
 import { NetnsEntryError, type NetnsTarget, type SockDiagDumpRequest } from '../../../src/sources/linux/sock-diag-dump.js';
 
@@ -305,7 +306,7 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
         const refusal = netns && refuse(netns);
         if (refusal) throw refusal;
         dumpedIn.push(netns ? `${netns.path} net:[${netns.inode}]` : undefined);
-        onDatagram(request[16] === 10 ? inet6 : inet);
+        onDatagram(capturedReplyTo(request, inet, inet6));
       },
       close: () => undefined,
     });
@@ -327,8 +328,8 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     expect(reading.source).toBe('netlink');
     expect(reading.notices).toEqual([]);
     expect(platform.ran).toEqual([]);
-    // Two dumps (AF_INET, AF_INET6) per namespace.
-    expect(dumpedIn.map(String).sort()).toEqual(['/proc/300/ns/net net:[30]', '/proc/300/ns/net net:[30]', '/run/netns/web net:[20]', '/run/netns/web net:[20]', 'undefined', 'undefined']);
+    // One dump per namespace (both families in one walk: TCPDIAG_GETSOCK).
+    expect(dumpedIn.map(String).sort()).toEqual(['/proc/300/ns/net net:[30]', '/run/netns/web net:[20]', 'undefined']);
     const perNamespace = reading.rows.filter((r) => r.netns?.inode === 20).length;
     expect(perNamespace).toBeGreaterThan(10);
     expect(reading.rows.length).toBe(3 * perNamespace);
@@ -409,7 +410,7 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     const { dumpedIn, open } = channel();
     const provider = new NetnsProvider(platform, { choice: { kind: 'name', name: 'empty' }, source: 'netlink', procRoot: '/proc', netlink: { openChannel: open } });
     const reading = await provider.read();
-    expect(dumpedIn).toEqual(['/run/netns/empty net:[40]', '/run/netns/empty net:[40]']);
+    expect(dumpedIn).toEqual(['/run/netns/empty net:[40]']);
     expect(reading.rows.length).toBeGreaterThan(10);
     expect(reading.rows.every((r) => r.netns?.inode === 40 && r.netns.names?.[0] === 'empty')).toBe(true);
   });

@@ -4,6 +4,7 @@ import { TcpState } from '../../../src/core/tcp-state.js';
 import { parseSs } from '../../../src/sources/linux/parse-ss.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, msOfMicros, parseSockDiag, sockDiagRequest } from '../../../src/sources/linux/parse-sock-diag.js';
 import { readFixture, readFixtureBytes } from '../../fixture.js';
+import { concat } from './captured-kernel.js';
 
 // The captures were taken on x86-64 (little-endian), so are the hand-built messages.
 const LE = { littleEndian: true };
@@ -200,16 +201,6 @@ function tcpInfo(
   view.setUint32(120, fields.bytesAcked ?? 0, true);
   return bytes.subarray(0, size);
 }
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 
 describe('hand-built sock_diag messages', () => {
   it('reads the fixed part: endpoints in network order, queues, uid, inode, timer, 64-bit cookie', () => {

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parkSocketsHost, runOn } from '../fake-platform.js';
+
+// Owners denied (not root) under a rule on process names (break-it pass, session 11): the sessions
+// whose owner could not be read were judged by the default rule and reported as a proven WARNING,
+// though with their owner's rule (half-close 1h) none of them was flagged.
+
+const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-owner-hidden-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const configWith = (halfClose: string) => {
+  const file = join(dir, `rule-${halfClose}.yaml`);
+  writeFileSync(file, `rules:\n  - name: py\n    match: { process: "python3" }\n    thresholds: { half-close: ${halfClose} }\n`);
+  return file;
+};
+const denied = () => {
+  const host = parkSocketsHost();
+  host.readSocketInodes = async () => {
+    throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  };
+  return host;
+};
+const check = (host: ReturnType<typeof parkSocketsHost>, config: string, format: string[] = []) =>
+  runOn(host, ['check', '--no-state', '--config', config, '--half-open', '1h', '--half-close', '1s', ...format]);
+
+describe('check with owners denied and a rule on process names', () => {
+  it('a rule that raises the threshold: the owner-less flags prove nothing, UNKNOWN (3) saying why, not WARNING', async () => {
+    // As root: python3's three CLOSE_WAIT (5 s) are under its rule's hour; the three orphaned
+    // FIN_WAIT_2 (no process holds them) are over the default second.
+    const config = configWith('1h');
+    const root = await check(parkSocketsHost(), config, ['--format', 'nagios']);
+    expect(root.out).toMatch(/^TCPDWELL WARNING - 3 half-close/);
+    expect(root.code).toBe(1);
+    // Owners denied: no socket can be told from an orphan, so each might be python3's (an hour).
+    const nagios = await check(denied(), config, ['--format', 'nagios']);
+    expect(nagios.out).toMatch(/^TCPDWELL UNKNOWN - .*the owners of some sockets could not be read/);
+    expect(nagios.code).toBe(3);
+    const text = await check(denied(), config);
+    expect(text.code).toBe(3);
+    expect(text.out).toContain('6 flagged sessions whose owner could not be read prove nothing: a rule on process names may give them other thresholds');
+  });
+
+  it('flagged under every rule the owner could pick (python3 at 2 s, the default 1 s; 5 s each): the WARNING stands (1)', async () => {
+    const lowered = await check(denied(), configWith('2s'), ['--format', 'nagios']);
+    expect(lowered.out).toMatch(/^TCPDWELL WARNING - 6 half-close/);
+    expect(lowered.code).toBe(1);
+  });
+});
