@@ -4,6 +4,7 @@ import { netnsText, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag, FlagKind, Severity } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { appendAll } from '../core/lists.js';
+import { escapeControls } from './sanitize.js';
 
 // The Prometheus text exposition format (version 0.0.4) of what `serve` knows. Pure: the state
 // of the exporter in, the /metrics body out. `promtool check metrics` accepts it (tested).
@@ -223,6 +224,13 @@ function number(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(3);
 }
 
+/**
+ * A label value as the exposition format writes it (`\\`, `\"`, `\n` escaped), its control
+ * characters first written as the text formats write them (sanitize.ts escapeControls: ESC is the
+ * four characters `\x1b`): a namespace or process name carrying a terminal escape would otherwise
+ * reach a terminal that shows `curl /metrics` raw (new-user pass, session 11). Names without
+ * control characters are unchanged.
+ */
 function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return escapeControls(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }

@@ -87,6 +87,12 @@ describe('exporter series with a netns label, bounded', () => {
     expect(text).not.toContain('net:[3]');
   });
 
+  it('a hostile namespace name reaches the exposition with its controls written out, not raw (a terminal showing curl /metrics)', () => {
+    const text = formatMetrics(snapshot([inNs(7, ['x\x1b]0;PWN\x07\x1b[2J"\\\nz'], 1)], { maxSeries: 5 }));
+    expect(text).toContain('tcpdwell_connections{netns="x\\\\x1b]0;PWN\\\\x07\\\\x1b[2J\\"\\\\\\\\n' + 'z",state="CLOSE_WAIT"} 1');
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
+
   it('without labels (--netns-aggregate, or no --netns) the series are the plain ones', () => {
     const text = formatMetrics(snapshot(rows));
     expect(text).toContain('tcpdwell_connections{state="CLOSE_WAIT"} 6');
