@@ -164,15 +164,21 @@ function timerArg(value: string): number {
   }
 }
 
+/** A file or directory path; an empty one is refused (`--state-file ''` would be the current directory, `--proc-root ''` the root). */
+function pathArg(value: string): string {
+  if (value === '') throw new InvalidArgumentError('no path given (an empty path would mean the current directory)');
+  return value;
+}
+
 /**
  * A comma-separated list option, gathered over repeats. An empty item (`''`, `,`, `80,`) is refused:
  * dropping it would leave a filter that matches nothing, or one narrower than asked, with no word said.
  */
-function listArg<T>(parseOne: (item: string) => T) {
+function listArg<T>(parseOne: (item: string) => T, whenEmpty = 'no value given (an empty filter would match nothing)') {
   return (value: string, previous: T[] | undefined): T[] => {
     const items = value.split(',').map((s) => s.trim());
     if (items.some((item) => item === '')) {
-      throw new InvalidArgumentError(items.length === 1 ? 'no value given (an empty filter would match nothing)' : 'an empty item between commas (remove the extra comma)');
+      throw new InvalidArgumentError(items.length === 1 ? whenEmpty : 'an empty item between commas (remove the extra comma)');
     }
     return [...(previous ?? []), ...items.map(parseOne)];
   };
@@ -284,9 +290,9 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
   const refusedIf = (option: Option, refuse: boolean | undefined) => (refuse ? option.hideHelp() : option);
   return command
     .addOption(new Option('--source <name>', 'socket table to read').choices(SOURCE_NAMES).default('auto'))
-    .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", '/proc')
+    .option('--proc-root <path>', "procfs mount point (a container's view of the host: /host/proc)", pathArg, '/proc')
     .option('--netns <ns>', "network namespaces to read (Linux): all, an ip netns NAME, a PID, or a namespace file PATH (default: this process's own)", netnsArg)
-    .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)')
+    .option('--config <file>', 'thresholds, rules and count limits (YAML or JSON)', pathArg)
     .addOption(new Option('--preset <name>', 'reference timers: ios 30s/30s/1h, asa 30s/10m/1h, conntrack (netfilter per-state timeouts)').choices(PRESET_NAMES))
     .option('--half-open <duration>', 'SYN_SENT / SYN_RECEIVED longer than this is flagged (alias --synwait; default 30s; "off": never)', thresholdArg)
     .addOption(new Option('--synwait <duration>').argParser(thresholdArg).hideHelp())
@@ -310,7 +316,7 @@ function addCommonOptions(command: Command, refused: Refused = {}): Command {
     .addOption(
       refusedIf(
         new Option('--at <times>', 'with --input: capture times, one per file in order (ISO-8601, comma-separated); default: a "# captured at" first line, else the file time').argParser(
-          listArg(timeArg),
+          listArg(timeArg, 'no time given (one ISO-8601 time per file, comma-separated)'),
         ),
         refused.input,
       ),
@@ -363,6 +369,7 @@ function addPollingOptions(command: Command, intervalHelp: string, refused: Refu
   return addCensusOption(addCommonOptions(command, refused).option('--interval <duration>', intervalHelp, timerArg)).option(
     '--log <file>',
     'append events as JSON lines to this file (reopened on SIGHUP)',
+    pathArg,
   );
 }
 
@@ -482,7 +489,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     .option('--why', 'add the diagnosis to each flagged row: why it is stuck, the evidence, what to do', false)
     .option('--numbered', 'number the rows as `explain N` takes them: the place in the whole table, so a filtered row keeps its number', false)
     .option('--watch [interval]', `re-poll every interval (default ${DEFAULT_WATCH_MS / 1000}s), keeping dwell history in memory`)
-    .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)')
+    .option('--log <file>', 'with --watch: append events as JSON lines to this file (reopened on SIGHUP)', pathArg)
     .option('--iterations <n>', 'with --watch: stop after n polls', countArg)
     .option('--census-interval <duration>', `with --watch and a table of stuck or flagged sessions only: ${CENSUS_HELP}`, timerArg)
     .action((raw: RawOptions) => {
@@ -506,7 +513,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
     program
       .command('check')
       .description('for cron and monitoring: reports what is new since the last run, silent otherwise; exit 0 ok, 1 warning, 2 critical, 3 unknown')
-      .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)')
+      .option('--state-file <path>', 'carry dwell history between runs here (default $XDG_STATE_HOME/tcpdwell/check-state.json)', pathArg)
       .option('--no-state', 'keep no history between runs (first-sight and kernel dwell only)')
       .option('--window <duration>', 'sample for this long instead of using the state file (at most 24 days)', timerArg)
       .option('--interval <duration>', 'with --window: time between polls (default 2s)', timerArg)
@@ -545,7 +552,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
       .command('explain')
       .argument('[target]', 'a state (CLOSE_WAIT), a connection (127.0.0.1:5432-10.0.0.5:40100) or a row number of `tcpdwell list`')
       .description('what a state means and what to check; for a connection: its finding, evidence, rule and history')
-      .option('--state-file <path>', "read dwell history from check's state file (read only)"),
+      .option('--state-file <path>', "read dwell history from check's state file (read only)", pathArg),
   ).action((target: string | undefined, raw: RawOptions) => {
     const options: ExplainOptions = commonFrom(raw);
     if (target !== undefined) options.target = parseExplainTarget(target);
@@ -623,7 +630,7 @@ export function parseCommandLine(argv: readonly string[], version = '0.0.0'): Pa
   program
     .command('sources')
     .description('each socket source, whether it works on this machine, and what it can tell')
-    .option('--proc-root <path>', 'procfs mount point', '/proc')
+    .option('--proc-root <path>', 'procfs mount point', pathArg, '/proc')
     .option('--json', 'machine-readable output', false)
     .action((raw: RawOptions) => {
       parsed = { command: 'sources', options: { procRoot: String(raw.procRoot).replace(/\/+$/, '') || '/', json: Boolean(raw.json) } };

@@ -110,6 +110,16 @@ describe('parseCommandLine', () => {
     [['reset', '--process', '', '--state', 'CLOSE_WAIT'], /argument '' is invalid\. no value given/],
     [['reset', '--kind', ''], /argument '' is invalid\. no value given/],
     [['check', '--reset', ''], /argument '' is invalid\. no value given/],
+    // Empty paths (break-it pass, session 11): --state-file '' was the current directory (exit 3,
+    // "is a directory"), --proc-root '' read //net/tcp, --at '' spoke of an empty filter.
+    [['check', '--state-file', ''], /^option '--state-file <path>' argument '' is invalid\. no path given/],
+    [['explain', 'CLOSE_WAIT', '--state-file', ''], /argument '' is invalid\. no path given/],
+    [['list', '--proc-root', ''], /^option '--proc-root <path>' argument '' is invalid\. no path given/],
+    [['sources', '--proc-root', ''], /argument '' is invalid\. no path given/],
+    [['check', '--config', ''], /^option '--config <file>' argument '' is invalid\. no path given/],
+    [['watch', '--log', ''], /^option '--log <file>' argument '' is invalid\. no path given/],
+    [['list', '--watch', '2s', '--log', ''], /argument '' is invalid\. no path given/],
+    [['check', '--input', 'a.txt', '--at', ''], /^option '--at <times>' argument '' is invalid\. no time given/],
   ])('rejects %j with one line', (argv, message) => {
     let error: unknown;
     try {
