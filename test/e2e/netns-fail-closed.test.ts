@@ -92,6 +92,33 @@ describe.skipIf(skip !== undefined)('--netns all fails closed on the real kernel
     expect(rows.filter((r) => r.netns?.inode === inode)).toEqual([]);
   }, 60_000);
 
+  for (const source of ['netlink', 'ss', 'procfs']) {
+    it(`--netns NAME --source ${source} of a name another namespace's file is bound over: refused in one line, exit 3 (was nothing, exit 0: the host's table read as NAME's)`, async () => {
+      const check = await runPrivate('cover', ['check', '--netns', NAME, '--source', source, '--no-state']);
+      expect(check.code).toBe(3);
+      // check says it in its one status line.
+      expect(check.stderr).toBe('');
+      expect(check.stdout.trim().split('\n')).toHaveLength(1);
+      expect(check.stdout).toMatch(new RegExp(`^tcpdwell UNKNOWN - the network namespace named "${NAME}" cannot be opened: /run/netns/${NAME} is covered by another mount made over it`));
+      const byPath = await runPrivate('cover', ['check', '--netns', `/run/netns/${NAME}`, '--source', source, '--no-state']);
+      expect(byPath.code).toBe(3);
+      expect(byPath.stdout).toMatch(new RegExp(`^tcpdwell UNKNOWN - /run/netns/${NAME} cannot be opened as the namespace mounted there`));
+      const list = await runPrivate('cover', ['list', '--netns', NAME, '--source', source, '--json']);
+      expect(list.code).toBe(3);
+      expect(list.stdout).toBe('');
+      expect(list.stderr.trim().split('\n')).toHaveLength(1);
+    }, 60_000);
+  }
+
+  it('--netns all: the covering namespace (the host’s) is not labelled with the covered name (was)', async () => {
+    const list = await runPrivate('cover', ['list', '--netns', 'all', '--source', 'netlink', '--json']);
+    const rows = JSON.parse(list.stdout) as JsonRow[];
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.netns?.names.includes(NAME))).toEqual([]);
+    const plain = await runPrivate('plain', ['list', '--netns', NAME, '--source', 'netlink', '--json']);
+    expect(plain.code).toBe(0);
+  }, 60_000);
+
   it('not root: the links of root’s processes cannot be read, so nothing flagged is UNKNOWN (exit 3), naming them (was OK, exit 0)', async () => {
     const { code, stdout, stderr } = await runPrivate('nobody', ['check', '--netns', 'all', '--source', 'procfs', '--no-state']);
     expect(code).toBe(3);

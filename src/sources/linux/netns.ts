@@ -28,6 +28,10 @@ export interface NetnsHandle {
    * namespace: it is there (the mount holds it) but cannot be read.
    */
   coveredOnly?: string[];
+  /** Its mounts that another mount covers (NetnsMount.covered), sorted: their paths open what covers them. */
+  coveredMounts?: string[];
+  /** Its mounts made over another namespace's or file's mount (NetnsMount.over), sorted: their names are not its own. */
+  overMounts?: string[];
 }
 
 /**
@@ -88,6 +92,13 @@ export interface NetnsMount {
    * namespace, but its path opens what covers it, not the namespace.
    */
   covered?: boolean;
+  /**
+   * It was made over another mount on the same mount point (`mount --bind /proc/self/ns/net
+   * /run/netns/NAME` over NAME's own): its path opens it, but the name was another namespace's, so
+   * the name is not this one's (read under it, it would be the other's table under that label).
+   * One made over a mount of the same namespace is not.
+   */
+  over?: boolean;
 }
 
 /**
@@ -99,6 +110,8 @@ export interface NetnsMount {
  */
 export function parseNetnsMounts(mountinfo: string): NetnsMount[] {
   const mounts: (NetnsMount & { at: number })[] = [];
+  // What each path had mounted on it before: an nsfs inode, or null for a mount of another type.
+  const earlier = new Map<string, (number | null)[]>();
   // The last line mounting each path: one pass, then a few ancestors per nsfs mount (not every
   // line against every nsfs mount: a node has thousands of mounts and hundreds of namespaces).
   const lastAt = new Map<string, number>();
@@ -111,15 +124,20 @@ export function parseNetnsMounts(mountinfo: string): NetnsMount[] {
     if (!rawPoint) continue;
     const mountPoint = rawPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
     lastAt.set(mountPoint, at);
-    if (after.split(' ')[0] !== 'nsfs') continue;
-    const inode = parseNetnsLink(fields[3] ?? '');
-    if (inode !== undefined) mounts.push({ inode, mountPoint, at });
+    const inode = after.split(' ')[0] === 'nsfs' ? parseNetnsLink(fields[3] ?? '') : undefined;
+    const under = earlier.get(mountPoint);
+    if (under) under.push(inode ?? null);
+    else earlier.set(mountPoint, [inode ?? null]);
+    if (inode === undefined) continue;
+    // Made over anything but a mount of the same namespace on this path.
+    const over = under !== undefined && under.slice(0, -1).some((i) => i !== inode);
+    mounts.push(over ? { inode, mountPoint, over, at } : { inode, mountPoint, at });
   }
-  return mounts.map(({ inode, mountPoint, at }) => {
+  return mounts.map(({ at, ...mount }) => {
     let covered = false;
     // The mount point itself, then each directory above it but `/`.
-    for (let path = mountPoint; path.length > 1 && !covered; path = path.slice(0, Math.max(path.lastIndexOf('/'), 1))) covered = (lastAt.get(path) ?? -1) > at;
-    return covered ? { inode, mountPoint, covered } : { inode, mountPoint };
+    for (let path = mount.mountPoint; path.length > 1 && !covered; path = path.slice(0, Math.max(path.lastIndexOf('/'), 1))) covered = (lastAt.get(path) ?? -1) > at;
+    return covered ? { ...mount, covered } : mount;
   });
 }
 
@@ -141,6 +159,7 @@ export function netnsNameOf(mountPoint: string): string | undefined {
 export function groupNamespaces(links: readonly { pid: number; inode: number }[], mounts: readonly NetnsMount[], procRoot: string): NetnsHandle[] {
   const byInode = new Map<number, NetnsHandle>();
   const covered = new Map<number, string[]>();
+  const over = new Map<number, string[]>();
   const get = (inode: number, path: string) => {
     let handle = byInode.get(inode);
     if (!handle) byInode.set(inode, (handle = { inode, names: [], pids: [], mounts: [], path, host: false }));
@@ -151,13 +170,18 @@ export function groupNamespaces(links: readonly { pid: number; inode: number }[]
     handle.pids.push(pid);
     if (pid === 1) handle.host = true;
   }
-  for (const { inode, mountPoint, covered: hidden } of mounts) {
+  for (const { inode, mountPoint, covered: hidden, over: stacked } of mounts) {
     const handle = get(inode, mountPoint);
     if (!handle.mounts.includes(mountPoint)) handle.mounts.push(mountPoint);
     // A covered mount still holds the namespace (a holder), but its path opens what covers it:
     // neither its name nor its path is the namespace's.
     if (hidden) {
       covered.set(inode, [...(covered.get(inode) ?? []), mountPoint]);
+      continue;
+    }
+    // One made over another's mount opens this namespace, but under a name that was the other's.
+    if (stacked) {
+      over.set(inode, [...(over.get(inode) ?? []), mountPoint]);
       continue;
     }
     const name = netnsNameOf(mountPoint);
@@ -168,11 +192,16 @@ export function groupNamespaces(links: readonly { pid: number; inode: number }[]
     handle.names.sort();
     handle.mounts.sort();
     const hidden = covered.get(handle.inode) ?? [];
-    const visible = handle.mounts.filter((m) => !hidden.includes(m));
-    // A mount opens the namespace as long as it is mounted; a pid's link only while that process lives.
+    const stacked = over.get(handle.inode) ?? [];
+    if (hidden.length > 0) handle.coveredMounts = [...hidden].sort();
+    if (stacked.length > 0) handle.overMounts = [...stacked].sort();
+    const visible = handle.mounts.filter((m) => !hidden.includes(m) && !stacked.includes(m));
+    // A mount opens the namespace as long as it is mounted; a pid's link only while that process
+    // lives; a mount made over another's, only when nothing else opens it (its path names another).
     if (handle.names.length > 0) handle.path = `${NETNS_RUN_DIR}/${handle.names[0]}`;
     else if (visible.length > 0) handle.path = visible[0]!;
     else if (handle.pids.length > 0) handle.path = `${procRoot}/${handle.pids[0]}/ns/net`;
+    else if (stacked.length > 0) handle.path = handle.overMounts![0]!;
     else {
       handle.path = hidden.sort()[0]!;
       handle.coveredOnly = hidden;
@@ -287,6 +316,9 @@ export async function selectNamespaces(choice: NetnsChoice, found: readonly Netn
       return [throughPid(choice.pid, match)];
     }
     case 'path': {
+      // A mount point covered, or made over another's mount: what it opens is not the namespace it names.
+      if (found.some((ns) => ns.coveredMounts?.includes(choice.path) || ns.overMounts?.includes(choice.path)))
+        throw new NetnsNotFoundError(`${choice.path} cannot be opened as the namespace mounted there: another mount is made over it`);
       const viaMount = found.find((ns) => ns.path === choice.path || ns.mounts.includes(choice.path));
       if (viaMount) return [viaMount];
       const link = await readLinkOrWhy(readLink, choice.path);

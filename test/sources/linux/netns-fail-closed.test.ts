@@ -145,7 +145,7 @@ describe('namespace files that cannot be opened', () => {
     expect(parseNetnsMounts(info)).toEqual([
       { inode: 20, mountPoint: '/run/netns/web', covered: true },
       { inode: 30, mountPoint: '/run/netns/db', covered: true },
-      { inode: 40, mountPoint: '/run/netns/db' },
+      { inode: 40, mountPoint: '/run/netns/db', over: true },
     ]);
     expect(parseNetnsMounts(`${info}\n60 1 0:50 / /run/netns rw - tmpfs tmpfs rw`).every((m) => m.covered)).toBe(true);
   });
@@ -162,6 +162,71 @@ describe('namespace files that cannot be opened', () => {
     expect(platform.ran.some((argv) => argv.includes('--net=/run/netns/web'))).toBe(false);
     expect(code).toBe(3);
     expect(out).toContain('/run/netns/web is covered by another mount made over it, and no process is in it: it cannot be opened');
+  });
+});
+
+describe('a namespace file bind-mounted over an ip netns name (mount --bind /proc/self/ns/net /run/netns/NAME)', () => {
+  // mountinfo as the kernel wrote it after `ip netns add web` (50) and the host's file bound over it:
+  // the later nsfs mount's parent is the one it covers (54).
+  const covered = () => {
+    const platform = host();
+    platform.files.set(
+      '/proc/self/mountinfo',
+      [
+        '22 1 254:0 /run/netns /run/netns rw shared:1 - ext4 /dev/vda rw',
+        '54 22 0:4 net:[50] /run/netns/web rw shared:2 - nsfs nsfs rw',
+        '58 54 0:4 net:[10] /run/netns/web rw shared:2 - nsfs nsfs rw',
+      ].join('\n'),
+    );
+    platform.files.set('/proc/net/tcp', established(1001));
+    return platform;
+  };
+
+  it('the mount made over it is marked over, and the name is no namespace’s', async () => {
+    const mounts = parseNetnsMounts(await covered().readText('/proc/self/mountinfo'));
+    expect(mounts).toEqual([
+      { inode: 50, mountPoint: '/run/netns/web', covered: true },
+      { inode: 10, mountPoint: '/run/netns/web', over: true },
+    ]);
+    const { namespaces } = await discoverNamespaces(covered(), '/proc');
+    const hostNs = namespaces.find((ns) => ns.inode === 10)!;
+    expect(hostNs.names).toEqual([]);
+    expect(hostNs.path).toBe('/proc/1/ns/net');
+    expect(hostNs.overMounts).toEqual(['/run/netns/web']);
+    expect(namespaces.find((ns) => ns.inode === 50)!.coveredOnly).toEqual(['/run/netns/web']);
+  });
+
+  it('a mount made again over the same namespace’s is not over another', () => {
+    const info = ['54 22 0:4 net:[50] /run/netns/web rw - nsfs nsfs rw', '58 54 0:4 net:[50] /run/netns/web rw - nsfs nsfs rw'].join('\n');
+    expect(parseNetnsMounts(info)).toEqual([
+      { inode: 50, mountPoint: '/run/netns/web', covered: true },
+      { inode: 50, mountPoint: '/run/netns/web' },
+    ]);
+  });
+
+  for (const source of ['netlink', 'ss', 'procfs']) {
+    it(`check --netns web --source ${source}: refused in one line, exit 3, nothing read`, async () => {
+      const platform = covered();
+      const { code, out, err } = await runOn(platform, ['check', '--netns', 'web', '--source', source, '--no-state']);
+      expect(code).toBe(3);
+      expect(err.trim().split('\n')).toHaveLength(1);
+      expect(out + err).toContain('/run/netns/web is covered by another mount made over it');
+      expect(platform.ran.some((argv) => argv.some((a) => a.includes('/run/netns/web')))).toBe(false);
+    });
+  }
+
+  it('check --netns /run/netns/web (PATH): refused the same way', async () => {
+    const { code, out, err } = await runOn(covered(), ['check', '--netns', '/run/netns/web', '--source', 'procfs', '--no-state']);
+    expect(code).toBe(3);
+    expect(out + err).toContain('/run/netns/web cannot be opened as the namespace mounted there: another mount is made over it');
+  });
+
+  it('list --netns all: the host’s table is not labelled web, and web is not read', async () => {
+    const { out, err } = await runOn(covered(), ['list', '--netns', 'all', '--source', 'procfs', '--json']);
+    const rows = JSON.parse(out) as { netns: { inode: number; names: string[] } }[];
+    expect(rows.map((r) => r.netns.inode).sort()).toEqual([10, 20]);
+    expect(rows.find((r) => r.netns.inode === 10)!.netns.names).toEqual([]);
+    expect(err).toContain('/run/netns/web is covered by another mount made over it, and no process is in it: it cannot be opened');
   });
 });
 
