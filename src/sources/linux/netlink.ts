@@ -2,7 +2,7 @@ import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest, tcpDiagRequest } from './parse-sock-diag.js';
-import { addRequestSocketTimeouts } from './request-sockets.js';
+import { addRequestSocketAges } from './request-sockets.js';
 import { ScreenedDump } from './screened-dump.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
 
@@ -119,12 +119,13 @@ export class NetlinkSource implements SocketSource {
     if (finished) rows = finished.rows;
     // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
     // showing the namespace read (never left out by a screen).
-    const netProcDir = enter ? place.netProcDir : '/proc';
-    if (netProcDir !== undefined) await addRequestSocketTimeouts(platform, netProcDir, rows);
+    const ages: Pick<SourceReading, 'notices' | 'unreadParts'> = { notices: [] };
+    await addRequestSocketAges(platform, enter ? place.netProcDir : '/proc', rows, ages);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
-    const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices, emptyTableProven: problems.length === 0 };
+    const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices: [...notices, ...ages.notices], emptyTableProven: problems.length === 0 };
+    if (ages.unreadParts) reading.unreadParts = ages.unreadParts;
     if (request.states) reading.states = [...request.states];
     if (finished?.leftOut) reading.leftOut = finished.leftOut;
     return reading;

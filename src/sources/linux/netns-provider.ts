@@ -206,6 +206,8 @@ export class NetnsProvider implements ReadingProvider {
       const missing = PROTOCOLS.filter((p) => !reading.completeProtocols.includes(p));
       if (missing.length > 0) unreadNetns.push(ns.inode);
       for (const n of reading.notices) notices.push(`netns ${describe(label)}: ${n}`);
+      // Parts of its table not read (the age of a SYN_RECEIVED): nothing flagged is not proven there.
+      for (const part of reading.unreadParts ?? []) unreadParts.push(`netns ${describe(label)}: ${part}`);
       for (const row of reading.rows) {
         row.netns = label;
         rows.push(row);

@@ -3,7 +3,7 @@ import { UnusableInputError } from '../unusable-input.js';
 import type { TcpState } from '../../core/tcp-state.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { SsParser } from './parse-ss.js';
-import { addRequestSocketTimeouts } from './request-sockets.js';
+import { addRequestSocketAges } from './request-sockets.js';
 
 // Fixed argvs (ss's columns change with its flags): TCP, all states, numeric, timers (-o), tcp_info
 // (-i), and with -e the inode and uid. No -H, so older iproute2 works too; the parser skips the header.
@@ -106,7 +106,6 @@ export async function readSs(platform: Platform, procRoot: string, place: SsPlac
     const parsed = parser.finish();
     // ss reads this process's own namespace, whatever --proc-root names: so does /proc/net/tcp
     // (elsewhere, the /proc directory of a process in the namespace ss ran in).
-    if (place.netProcDir !== undefined) await addRequestSocketTimeouts(platform, place.netProcDir, parsed.rows);
     const reading: SourceReading = {
       source: 'ss',
       rows: parsed.rows,
@@ -114,6 +113,7 @@ export async function readSs(platform: Platform, procRoot: string, place: SsPlac
       notices: summarizeProblems('ss', parsed.problems),
       emptyTableProven: sawHeader && parsed.problems.length === 0,
     };
+    await addRequestSocketAges(platform, place.netProcDir, parsed.rows, reading);
     if (filter.length > 0) reading.states = [...states!];
     return reading;
   } catch (error) {

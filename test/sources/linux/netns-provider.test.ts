@@ -316,6 +316,9 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     const platform = podHost();
     platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
     platform.commands = [ssAnswers(ssText)];
+    // The host's own /proc/net/tcp is read (for the capture's SYN_RECEIVED: request-sockets.ts); empty here.
+    platform.files.set('/proc/net/tcp', `${HEADER}\n`);
+    platform.files.set('/proc/net/tcp6', `${HEADER}\n`);
     return platform;
   };
 
@@ -391,7 +394,12 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
       dumpedIn.length = 0;
       const second = await provider.read();
       expect(second.goneNetns).toBeUndefined();
-      expect(second.notices).toEqual([]);
+      if (dropAsked === 'mount') expect(second.notices).toEqual([]);
+      else {
+        // No process in it now: the capture's SYN_RECEIVED has no /proc to give its age (fail closed).
+        expect(second.notices).toEqual([expect.stringMatching(/^netns web \(net:\[20\]\): the timeout count of 1 SYN_RECEIVED socket .*no process is in the namespace/)]);
+        expect(second.unreadParts).toEqual([expect.stringContaining('netns web (net:[20]): the age of 1 SYN_RECEIVED socket not read')]);
+      }
       expect(second.rows.length).toBe(first.rows.length);
       expect(new Set(second.rows.map((r) => r.netns?.inode))).toEqual(new Set([20]));
       // Entered through the holder that stays, checked against the same inode.

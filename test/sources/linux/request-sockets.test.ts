@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { kernelStateAgeMs } from '../../../src/core/kernel-dwell.js';
 import { ssSource } from '../../../src/sources/linux/ss.js';
-import { FakePlatform, ssAnswers } from '../../fake-platform.js';
+import { FakePlatform, runOn, ssAnswers } from '../../fake-platform.js';
 import { readFixture } from '../../fixture.js';
 
 // The two captures of test/fixtures were taken one after the other from the same namespace: the
@@ -40,6 +40,14 @@ describe('the ss source completes request sockets from procfs', () => {
     const request = reading.rows.find((r) => r.state === 'SYN_RECEIVED')!;
     expect(request).toMatchObject({ retransmits: 0, timer: { remainingMs: 3548 } });
     expect(kernelStateAgeMs(request)).toBeUndefined();
+    // Fail closed: its age is not known (not 0), said as a part not read.
+    expect(reading.unreadParts).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /)]);
+    expect(reading.notices.some((n) => n.includes('the timeout count of 1 SYN_RECEIVED socket'))).toBe(true);
+  });
+
+  it('every request socket completed from procfs: nothing said not read', async () => {
+    const reading = await ssSource.read(platformWith(true), { procRoot: '/proc' });
+    expect(reading.unreadParts).toBeUndefined();
   });
 
   it('reads procfs only when the table has a request socket', async () => {
@@ -54,5 +62,57 @@ describe('the ss source completes request sockets from procfs', () => {
     const reading = await ssSource.read(platform, { procRoot: '/proc' });
     expect(reading.rows.some((r) => r.state === 'SYN_RECEIVED')).toBe(false);
     expect(platform.readPaths.filter((p) => p.includes('/net/tcp'))).toEqual([]);
+  });
+});
+
+describe('--netns: a SYN_RECEIVED in a namespace no process is in (held by its ip netns mount only)', () => {
+  /** The host (10, pid 1: an empty table) and `web` (50), held by its mount alone; ss there answers the capture. */
+  function mountOnly(): FakePlatform {
+    const platform = platformWith(false);
+    platform.links.set('/proc/self/ns/net', 'net:[10]');
+    platform.links.set('/proc/1/ns/net', 'net:[10]');
+    platform.files.set('/proc/1/net/tcp', '  sl  local_address rem_address   st\n');
+    platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+    platform.files.set('/proc/self/mountinfo', '44 42 0:4 net:[50] /run/netns/web rw shared:3 - nsfs nsfs rw\n');
+    return platform;
+  }
+
+  it('a WARNING the rest proves stands (exit 1): the capture’s SYN_SENT, 11 s by its back-off', async () => {
+    const { code, out } = await runOn(mountOnly(), ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(out).toMatch(/^tcpdwell WARNING/m);
+    expect(out).toContain('the timeout count of 1 SYN_RECEIVED socket');
+    expect(code).toBe(1);
+  });
+
+  it('check --half-open 5s says UNKNOWN (exit 3) naming the namespace and the count (was OK: its dwell taken for 0)', async () => {
+    const platform = mountOnly();
+    // The capture without its SYN_SENT (which alone proves a WARNING): two lines a socket.
+    platform.commands = [
+      ssAnswers(
+        SS.split('\n')
+          .filter((l, i, all) => !l.startsWith('SYN-SENT') && !all[i - 1]?.startsWith('SYN-SENT'))
+          .join('\n'),
+      ),
+    ];
+    const { code, out } = await runOn(platform, ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(platform.ran.some((argv) => argv.includes('--net=/run/netns/web'))).toBe(true);
+    // No /proc/<pid> shows the namespace: no procfs read was tried for it.
+    expect(platform.readPaths.filter((p) => p.includes('/net/tcp') && !p.startsWith('/proc/1/'))).toEqual([]);
+    expect(out).toMatch(/^tcpdwell UNKNOWN - .*netns web \(net:\[50\]\): the age of 1 SYN_RECEIVED socket not read \(no process is in the namespace, so \/proc shows no table of it\)/m);
+    expect(code).toBe(3);
+  });
+
+  it('a process in it: its /proc shows the table, the age is proven and nothing is said not read', async () => {
+    const platform = mountOnly();
+    platform.links.set('/proc/500/ns/net', 'net:[50]');
+    platform.files.set('/proc/500/comm', 'server\n');
+    platform.files.set('/proc/500/cgroup', '0::/\n');
+    const split = PROC.indexOf('  sl', PROC.indexOf('  sl') + 1);
+    platform.files.set('/proc/500/net/tcp', PROC.slice(0, split));
+    platform.files.set('/proc/500/net/tcp6', PROC.slice(split));
+    const { out } = await runOn(platform, ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(out).not.toContain('SYN_RECEIVED socket not read');
+    // 11.49 s in SYN_RECEIVED at first sight (the capture's timeout count): over 5 s.
+    expect(out).toMatch(/^tcpdwell (WARNING|CRITICAL)/m);
   });
 });
