@@ -150,7 +150,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const measurementNotes = unmeasured > 0 ? [`idle not measured for ${plural(unmeasured, 'ESTABLISHED connection')}: source ${outcome.source} reports no activity counters`] : [];
   // Fail closed: input files that gave no table, a table or namespace the poll could not read, may
   // hold anything, so "nothing flagged" is not proven; a warning or critical the rest proves stands.
-  const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? [])];
+  // So may sessions read whose dwell is not known (taken for 0 at first sight: a SYN_RECEIVED's age).
+  const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? []), ...(outcome.dwellUnknown ?? [])];
   // Only what this poll read proves a flag: a session in a table or namespace it could not read is
   // kept as last read (its dwell stopped there), so it neither proves a WARNING nor clears one.
   const keptAsLastRead = outcome.unreadScope ? evaluation.views.filter((v) => v.flag && notReadBy(outcome, v.row)).length : 0;

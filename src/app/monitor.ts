@@ -38,6 +38,8 @@ export interface PollOutcome {
   unread?: string[];
   /** What `unread` names, to tell a connection this poll read from one kept as last read. */
   unreadScope?: { protocols: Protocol[]; netns: number[] };
+  /** SourceReading.dwellUnknown: sessions read whose first-sight dwell is not known ("nothing flagged" is not proven). */
+  dwellUnknown?: string[];
 }
 
 /** Whether `row` lies in a part of the table the poll did not read (PollOutcome.unreadScope): it is as last read, not as now. */
@@ -281,6 +283,7 @@ export class Monitor {
       };
       if (reading.goneNetns?.length) outcome.goneNetns = reading.goneNetns;
       if (reading.states) outcome.states = reading.states;
+      if (reading.dwellUnknown?.length) outcome.dwellUnknown = reading.dwellUnknown;
       const unread = this.replaysCaptures ? undefined : unreadParts(reading);
       if (unread) {
         outcome.unread = unread.phrases;

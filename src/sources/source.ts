@@ -40,6 +40,12 @@ export interface SourceReading {
    * processes whose namespace link could not be read): "nothing flagged" is not proven there.
    */
   unreadParts?: string[];
+  /**
+   * Sessions read whose dwell at first sight is not known, one whole phrase each (a SYN_RECEIVED
+   * whose timeout count, in /proc/net/tcp, could not be read: request-sockets.ts). They are in
+   * `rows`, so nothing is missing from the table; but a dwell taken for 0 proves nothing flagged.
+   */
+  dwellUnknown?: string[];
   /** `--netns`: namespaces read before and gone now (their connections close in this poll). */
   goneNetns?: NetnsLabel[];
   /**

@@ -119,13 +119,13 @@ export class NetlinkSource implements SocketSource {
     if (finished) rows = finished.rows;
     // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
     // showing the namespace read (never left out by a screen).
-    const ages: Pick<SourceReading, 'notices' | 'unreadParts'> = { notices: [] };
+    const ages: Pick<SourceReading, 'notices' | 'dwellUnknown'> = { notices: [] };
     await addRequestSocketAges(platform, enter ? place.netProcDir : '/proc', rows, ages);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
     const reading: SourceReading = { source: 'netlink', rows, completeProtocols: ['tcp', 'tcp6'], notices: [...notices, ...ages.notices], emptyTableProven: problems.length === 0 };
-    if (ages.unreadParts) reading.unreadParts = ages.unreadParts;
+    if (ages.dwellUnknown) reading.dwellUnknown = ages.dwellUnknown;
     if (request.states) reading.states = [...request.states];
     if (finished?.leftOut) reading.leftOut = finished.leftOut;
     return reading;

@@ -165,6 +165,7 @@ export class NetnsProvider implements ReadingProvider {
     // there and not read, so "nothing flagged" is not proven. Said as a notice with the pids and
     // errors, and as a part of the table not read.
     const unreadParts: string[] = [];
+    const dwellUnknown: string[] = [];
     if (choice.kind === 'all') {
       const linksUnread = discovery.unread.filter((u) => u.pid !== undefined);
       if (linksUnread.length > 0) {
@@ -206,8 +207,8 @@ export class NetnsProvider implements ReadingProvider {
       const missing = PROTOCOLS.filter((p) => !reading.completeProtocols.includes(p));
       if (missing.length > 0) unreadNetns.push(ns.inode);
       for (const n of reading.notices) notices.push(`netns ${describe(label)}: ${n}`);
-      // Parts of its table not read (the age of a SYN_RECEIVED): nothing flagged is not proven there.
-      for (const part of reading.unreadParts ?? []) unreadParts.push(`netns ${describe(label)}: ${part}`);
+      // Sessions whose dwell is not known (a SYN_RECEIVED's age): nothing flagged is not proven there.
+      for (const phrase of reading.dwellUnknown ?? []) dwellUnknown.push(`netns ${describe(label)}: ${phrase}`);
       for (const row of reading.rows) {
         row.netns = label;
         rows.push(row);
@@ -229,6 +230,7 @@ export class NetnsProvider implements ReadingProvider {
     const reading: SourceReading = { source: this.name, rows, completeProtocols: [...PROTOCOLS], notices: [...fallbackNotices, ...notices], emptyTableProven: true };
     if (unreadNetns.length > 0) reading.unreadNetns = unreadNetns;
     if (unreadParts.length > 0) reading.unreadParts = unreadParts;
+    if (dwellUnknown.length > 0) reading.dwellUnknown = dwellUnknown;
     if (this.ownersHidden) reading.ownersHidden = true;
     if (gone.length > 0) reading.goneNetns = gone;
     return reading;

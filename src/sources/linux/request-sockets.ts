@@ -56,15 +56,15 @@ export interface RequestAgesUnread {
  * read in, or undefined where none does (a namespace no process is in: only its `ip netns` mount
  * holds it). Fail closed: a SYN_RECEIVED whose timeout count could not be read has an unknown age at
  * first sight, not 0 (its dwell would start at 0 and prove nothing flagged), so `reading` gets a
- * notice and a part not read (SourceReading.unreadParts: check says UNKNOWN unless the rest proves
- * a WARNING). Mutates `rows` and `reading`.
+ * notice and a phrase in SourceReading.dwellUnknown (check says UNKNOWN unless the rest proves a
+ * WARNING). Mutates `rows` and `reading`.
  */
-export async function addRequestSocketAges(platform: Platform, netProcDir: string | undefined, rows: readonly SocketRow[], reading: Pick<SourceReading, 'notices' | 'unreadParts'>): Promise<void> {
+export async function addRequestSocketAges(platform: Platform, netProcDir: string | undefined, rows: readonly SocketRow[], reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>): Promise<void> {
   const unread = netProcDir === undefined ? requestAgesUnreadWithoutProc(rows) : await addRequestSocketTimeouts(platform, netProcDir, rows);
   if (!unread) return;
   const sockets = plural(unread.count, 'SYN_RECEIVED socket');
   reading.notices.push(`the timeout count of ${sockets} (its age in SYN_RECEIVED) could not be read (${unread.why}): dwell not known (only how long since first seen), not 0`);
-  (reading.unreadParts ??= []).push(`the age of ${sockets} not read (${unread.why})`);
+  (reading.dwellUnknown ??= []).push(`the age of ${sockets} not read (${unread.why})`);
 }
 
 function requestAgesUnreadWithoutProc(rows: readonly SocketRow[]): RequestAgesUnread | undefined {

@@ -398,7 +398,7 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
       else {
         // No process in it now: the capture's SYN_RECEIVED has no /proc to give its age (fail closed).
         expect(second.notices).toEqual([expect.stringMatching(/^netns web \(net:\[20\]\): the timeout count of 1 SYN_RECEIVED socket .*no process is in the namespace/)]);
-        expect(second.unreadParts).toEqual([expect.stringContaining('netns web (net:[20]): the age of 1 SYN_RECEIVED socket not read')]);
+        expect(second.dwellUnknown).toEqual([expect.stringContaining('netns web (net:[20]): the age of 1 SYN_RECEIVED socket not read')]);
       }
       expect(second.rows.length).toBe(first.rows.length);
       expect(new Set(second.rows.map((r) => r.netns?.inode))).toEqual(new Set([20]));

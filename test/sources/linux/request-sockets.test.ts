@@ -41,13 +41,13 @@ describe('the ss source completes request sockets from procfs', () => {
     expect(request).toMatchObject({ retransmits: 0, timer: { remainingMs: 3548 } });
     expect(kernelStateAgeMs(request)).toBeUndefined();
     // Fail closed: its age is not known (not 0), said as a part not read.
-    expect(reading.unreadParts).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /)]);
+    expect(reading.dwellUnknown).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /)]);
     expect(reading.notices.some((n) => n.includes('the timeout count of 1 SYN_RECEIVED socket'))).toBe(true);
   });
 
   it('every request socket completed from procfs: nothing said not read', async () => {
     const reading = await ssSource.read(platformWith(true), { procRoot: '/proc' });
-    expect(reading.unreadParts).toBeUndefined();
+    expect(reading.dwellUnknown).toBeUndefined();
   });
 
   it('reads procfs only when the table has a request socket', async () => {
