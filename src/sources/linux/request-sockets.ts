@@ -1,7 +1,7 @@
 import { connectionKey, type SocketRow } from '../../core/connection.js';
 import { TcpState } from '../../core/tcp-state.js';
 import { plural } from '../../core/plural.js';
-import { errorCode, type Platform } from '../../platform/platform.js';
+import type { Platform } from '../../platform/platform.js';
 import type { SourceReading } from '../source.js';
 import { procfsSource } from './procfs.js';
 
@@ -20,16 +20,17 @@ import { procfsSource } from './procfs.js';
  * without -e) take theirs from the same read, so owners need no second procfs read this poll
  * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`.
  */
-export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<RequestAgesUnread | undefined> {
+export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<void> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
-  if (requests.length === 0) return undefined;
+  if (requests.length === 0) return;
   let procRows: SocketRow[];
   try {
     procRows = (await procfsSource.read(platform, { procRoot })).rows;
-  } catch (error) {
-    // No procfs view: sock_diag's counts stay, and prove what they can, but the ages are not known.
-    const code = errorCode(error);
-    return { count: requests.length, why: code ? `${procRoot}/net/tcp: ${code}` : (error as Error).message };
+  } catch {
+    // A /proc that shows the namespace but fails to read: ss's counts stay, and prove what they can.
+    // (Not said as unknown here: /proc/net/tcp is world-readable, so this is a --proc-root that is
+    // no procfs, or a process that exited since it was found; see addRequestSocketAges.)
+    return;
   }
   const lacksInodes = rows.some((row) => row.inode === undefined);
   const byKey = new Map<string, SocketRow>();
@@ -42,32 +43,23 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
     row.retransmits = fromProcfs.retransmits;
     row.timer = fromProcfs.timer;
   }
-  return undefined;
-}
-
-/** SYN_RECEIVED rows of a sock_diag table that could not take procfs's timeout count, and why. */
-export interface RequestAgesUnread {
-  count: number;
-  why: string;
 }
 
 /**
  * addRequestSocketTimeouts from `netProcDir`, a /proc directory showing the namespace the rows were
- * read in, or undefined where none does (a namespace no process is in: only its `ip netns` mount
- * holds it). Fail closed: a SYN_RECEIVED whose timeout count could not be read has an unknown age at
- * first sight, not 0 (its dwell would start at 0 and prove nothing flagged), so `reading` gets a
- * notice and a phrase in SourceReading.dwellUnknown (check says UNKNOWN unless the rest proves a
- * WARNING). Mutates `rows` and `reading`.
+ * read in, or undefined where none does (a `--netns` namespace no process is in: only its `ip netns`
+ * mount holds it). Fail closed there: a SYN_RECEIVED whose timeout count cannot be read has an
+ * unknown age at first sight, not 0 (its dwell would start at 0 and prove nothing flagged), so
+ * `reading` gets a notice and a phrase in SourceReading.dwellUnknown (check says UNKNOWN unless the
+ * rest proves a WARNING). It is the only first-sight age netlink and ss take from procfs. Mutates
+ * `rows` and `reading`.
  */
 export async function addRequestSocketAges(platform: Platform, netProcDir: string | undefined, rows: readonly SocketRow[], reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>): Promise<void> {
-  const unread = netProcDir === undefined ? requestAgesUnreadWithoutProc(rows) : await addRequestSocketTimeouts(platform, netProcDir, rows);
-  if (!unread) return;
-  const sockets = plural(unread.count, 'SYN_RECEIVED socket');
-  reading.notices.push(`the timeout count of ${sockets} (its age in SYN_RECEIVED) could not be read (${unread.why}): dwell not known (only how long since first seen), not 0`);
-  (reading.dwellUnknown ??= []).push(`the age of ${sockets} not read (${unread.why})`);
-}
-
-function requestAgesUnreadWithoutProc(rows: readonly SocketRow[]): RequestAgesUnread | undefined {
+  if (netProcDir !== undefined) return addRequestSocketTimeouts(platform, netProcDir, rows);
   const count = rows.filter((row) => row.state === TcpState.SYN_RECEIVED).length;
-  return count === 0 ? undefined : { count, why: 'no process is in the namespace, so /proc shows no table of it' };
+  if (count === 0) return;
+  const sockets = plural(count, 'SYN_RECEIVED socket');
+  const why = 'no process is in the namespace, so /proc shows no table of it';
+  reading.notices.push(`the timeout count of ${sockets} (its age in SYN_RECEIVED) could not be read (${why}): dwell not known (only how long since first seen), not 0`);
+  (reading.dwellUnknown ??= []).push(`the age of ${sockets} not read (${why})`);
 }

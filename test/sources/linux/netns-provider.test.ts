@@ -316,9 +316,6 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     const platform = podHost();
     platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
     platform.commands = [ssAnswers(ssText)];
-    // The host's own /proc/net/tcp is read (for the capture's SYN_RECEIVED: request-sockets.ts); empty here.
-    platform.files.set('/proc/net/tcp', `${HEADER}\n`);
-    platform.files.set('/proc/net/tcp6', `${HEADER}\n`);
     return platform;
   };
 
