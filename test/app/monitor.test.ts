@@ -39,16 +39,22 @@ describe('Monitor owner lookup', () => {
   });
 });
 
+/** ss without inodes (they come from /proc/net/tcp) over the stuck capture; process 77 `leaky` holds the CLOSE_WAIT 127.0.0.1:34928 -> :46103. */
+function leakyStuckHost(): FakePlatform {
+  const platform = new FakePlatform();
+  platform.commands = [ssAnswers(SS_STUCK)];
+  const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
+  platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
+  platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
+  platform.links.set('/proc/77/fd/9', 'socket:[233576]');
+  platform.files.set('/proc/77/comm', 'leaky\n');
+  platform.inOwnNetns(77);
+  return platform;
+}
+
 describe('Monitor owners where ss printed no inodes', () => {
   it('matches process rules through inodes taken from /proc/net/tcp', async () => {
-    const platform = new FakePlatform();
-    platform.commands = [ssAnswers(SS_STUCK)];
-    const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
-    platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
-    platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
-    platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // CLOSE_WAIT 127.0.0.1:34928 -> :46103
-    platform.files.set('/proc/77/comm', 'leaky\n');
-    platform.inOwnNetns(77);
+    const platform = leakyStuckHost();
     const policy = defaultPolicy();
     policy.rules = [{ name: 'leaky-strict', match: { processes: ['leaky'] }, warning: { halfCloseMs: 1 }, critical: {} }];
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
@@ -139,14 +145,7 @@ describe("Monitor: ownersInRows, a run's last evaluation (check), writes owners 
   });
 
   it('a row without its inode gets a copy with the inode the lookup found: the tracker keeps the row as read', async () => {
-    const platform = new FakePlatform();
-    platform.commands = [ssAnswers(SS_STUCK)];
-    const split = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
-    platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, split));
-    platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(split));
-    platform.links.set('/proc/77/fd/9', 'socket:[233576]'); // CLOSE_WAIT 127.0.0.1:34928 -> :46103
-    platform.files.set('/proc/77/comm', 'leaky\n');
-    platform.inOwnNetns(77);
+    const platform = leakyStuckHost();
     const policy = defaultPolicy();
     policy.warning.halfCloseMs = 1;
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });

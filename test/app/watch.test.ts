@@ -9,6 +9,23 @@ import type { TrackedConnection } from '../../src/core/tracker.js';
 import { FakePlatform, parkSocketsHost, ssAnswers } from '../fake-platform.js';
 import { readFixture } from '../fixture.js';
 
+/** A WatchSource reading through `monitor` as the CLI's does (the tracker and pending captures read at each use). */
+function monitorSource(monitor: Monitor, overrides: Partial<Pick<WatchSource, 'ownersOf' | 'evaluate' | 'evaluatedEach'>> = {}): WatchSource {
+  // Overrides spread into this literal: spreading the result instead would copy the getters' values.
+  return {
+    get pendingCaptures() {
+      return monitor.pendingCaptures;
+    },
+    get tracker() {
+      return monitor.tracker;
+    },
+    poll: () => monitor.poll(),
+    ownersOf: (connections, keep) => monitor.ownersOf(connections, keep),
+    evaluate: (policy, need, options) => monitor.evaluate(policy, need, options),
+    ...overrides,
+  };
+}
+
 const SS_PARK = readFixture('linux-ss-tanoie-park-sockets-kernel6.txt');
 
 // Issue 15 (memory): what `watch` keeps of owners. The park-sockets host (fake-platform.ts):
@@ -26,14 +43,7 @@ function recordedMonitor() {
   const evaluations: Evaluation[] = [];
   /** Per evaluation, the views whose row is not the tracker's own row object (a copy), counted when it was made (the tracker updates records in place at the next poll). */
   const rowCopies: number[] = [];
-  const source: WatchSource = {
-    get pendingCaptures() {
-      return monitor.pendingCaptures;
-    },
-    get tracker() {
-      return monitor.tracker;
-    },
-    poll: () => monitor.poll(),
+  const source = monitorSource(monitor, {
     ownersOf: (connections: Iterable<TrackedConnection>, keep?: (key: string, owner: Owner) => void) => {
       const asked = [...connections];
       ownerCalls.push(asked.length);
@@ -46,7 +56,7 @@ function recordedMonitor() {
       rowCopies.push(result.evaluation.views.filter((v) => v.row !== v.connection.row).length);
       return result;
     },
-  };
+  });
   return { platform, monitor, source, ownerCalls, needs, evaluations, rowCopies };
 }
 
@@ -241,18 +251,9 @@ describe("watch's first poll written a slice at a time (issue 15: ~86,000 sessio
   async function watchGenerated(onePass: boolean, sessions: number) {
     const platform = generatedHost(sessions, 90_000);
     const monitor = new Monitor(platform, { source: 'ss', procRoot: '/proc' });
-    const source: WatchSource = {
-      get pendingCaptures() {
-        return monitor.pendingCaptures;
-      },
-      get tracker() {
-        return monitor.tracker;
-      },
-      poll: () => monitor.poll(),
-      ownersOf: (connections: Iterable<TrackedConnection>, keep?: (key: string, owner: Owner) => void) => monitor.ownersOf(connections, keep),
-      evaluate: (policy, need, options) => monitor.evaluate(policy, need, options),
+    const source = monitorSource(monitor, {
       ...(onePass ? { evaluatedEach: (policy: Parameters<Monitor['evaluatedEach']>[0]) => monitor.evaluatedEach(policy) } : {}),
-    };
+    });
     const policy = { ...defaultPolicy(), warning: { ...defaultPolicy().warning, idleMs: 60_000 } };
     const run = await runWatch({ source, platform }, 2, true, policy);
     const lines = run.handed.map((h) => h.events.map((e) => `${formatEventLine(e, ownerOfEvent(e, h.owners))}\n${JSON.stringify(eventToJson(e))}`));
