@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { inNamespace, socketsIn, startPopulation } from './population.js';
+import { inNamespace, onTeardown, socketsIn, startPopulation } from './population.js';
 import { readMemoryKb } from './process-usage.js';
 
 const SELF = new URL(import.meta.url).pathname;
@@ -125,6 +125,14 @@ async function runCli(namespace: string, mode: string, args: string[], how: { st
     if (how.startSignal?.test(stderr)) signalled();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Interrupted while it runs: the measured command ends with this script (a `serve` left behind
+  // polled its namespace for an hour until found), through population.ts's teardown.
+  const untear = onTeardown(() => {
+    const node = nodeUnder(child.pid!);
+    if (node !== undefined) process.kill(node, 'SIGTERM');
+    child.kill('SIGTERM');
+  });
+  void exited.then(untear);
   if (how.stopAfterMs !== undefined) {
     if (how.startSignal) await Promise.race([sawStart, exited]);
     const stopAt = Date.now() + how.stopAfterMs;
