@@ -166,7 +166,12 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     // proves only the severity every rule its owner could pick gives it (a rule on its process may
     // raise its threshold: README "Exit codes"), and nothing when one of them leaves it unflagged.
     const hidden = ownerHiddenProof(request.policy, readNow);
-    if (hidden.unproven > 0) measurementNotes.push(`${plural(hidden.unproven, 'flagged session')} whose owner could not be read prove nothing: a rule on process names may give them other thresholds`);
+    if (hidden.unproven > 0) {
+      const one = hidden.unproven === 1;
+      measurementNotes.push(
+        `${plural(hidden.unproven, 'flagged session')} whose owner could not be read ${one ? 'proves' : 'prove'} nothing: a rule on process names may give ${one ? 'it' : 'them'} other thresholds`,
+      );
+    }
     proofViews = hidden.evaluation;
   }
   // A session whose state word nobody knows may be stuck: "nothing flagged" does not cover it.

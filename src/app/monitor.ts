@@ -1,7 +1,18 @@
 import type { Protocol } from '../core/address.js';
 import type { HostFacts } from '../core/diagnosis.js';
 import { plural } from '../core/plural.js';
-import { evaluateAll, forEachEvaluated, withOwnership, type ConnectionView, type EvaluatedConnection, type Evaluation, type Owner, type Ownership, type ViewPool } from '../core/evaluate.js';
+import {
+  evaluateAll,
+  forEachEvaluated,
+  ownerIntoRow,
+  withOwnership,
+  type ConnectionView,
+  type EvaluatedConnection,
+  type Evaluation,
+  type Owner,
+  type Ownership,
+  type ViewPool,
+} from '../core/evaluate.js';
 import { policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
@@ -389,20 +400,6 @@ export class Monitor {
     connections.forEach((connection, i) => each(connection, answer.ownership[i]));
     return answer.permissionDenied;
   }
-}
-
-/**
- * withOwnership(row, found) written into `row` itself where that needs no inode of the lookup's:
- * the row then has the pid and process withOwnership's copy would have. False (nothing written)
- * for a row without its inode, which only a copy may be given.
- */
-function ownerIntoRow(row: SocketRow, found: Ownership | undefined): boolean {
-  if (!found) return true;
-  if (row.inode === undefined) return false;
-  if (!found.owner) return true;
-  row.pid = found.owner.pid;
-  row.process = found.owner.process;
-  return true;
 }
 
 /** Whether the tracker holds a connection of network namespace `inode` (one walk; asked only for a namespace not read). */

@@ -56,6 +56,20 @@ export function withOwnership(row: SocketRow, found: Ownership | undefined): Soc
   return new RowWithOwner(row, row.inode ?? found.inode, found.owner);
 }
 
+/**
+ * withOwnership(row, found) written into `row` itself where that needs no inode of the lookup's:
+ * the row then has the pid and process withOwnership's copy would have. False (nothing written)
+ * for a row without its inode, which only a copy may be given.
+ */
+export function ownerIntoRow(row: SocketRow, found: Ownership | undefined): boolean {
+  if (!found) return true;
+  if (row.inode === undefined) return false;
+  if (!found.owner) return true;
+  row.pid = found.owner.pid;
+  row.process = found.owner.process;
+  return true;
+}
+
 interface RowWithOwner extends SocketRow {}
 
 /**

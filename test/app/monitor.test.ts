@@ -14,6 +14,17 @@ function setup() {
   platform.links.set('/proc/1/fd/0', 'pipe:[9]');
   return { platform, monitor: new Monitor(platform, { source: 'ss', procRoot: '/proc' }) };
 }
+
+/** Two polls 10 s apart, with half-close flagged after 5 s: the three CLOSE_WAITs of pid 4242 are flagged. */
+async function polledTwice() {
+  const { platform, monitor } = setup();
+  const policy = defaultPolicy();
+  policy.warning.halfCloseMs = 5000;
+  await monitor.poll();
+  platform.nowValue += 10_000;
+  await monitor.poll();
+  return { platform, monitor, policy };
+}
 const procScans = (platform: FakePlatform) => platform.listed.filter((path) => path === '/proc').length;
 
 describe('Monitor owner lookup', () => {
@@ -67,16 +78,6 @@ describe('Monitor owners where ss printed no inodes', () => {
 });
 
 describe('Monitor: a front end says whose owners it needs; views come back complete', () => {
-  /** Two polls 10 s apart, with half-close flagged after 5 s: the three CLOSE_WAITs of pid 4242 are flagged. */
-  async function polledTwice() {
-    const { platform, monitor } = setup();
-    const policy = defaultPolicy();
-    policy.warning.halfCloseMs = 5000;
-    await monitor.poll();
-    platform.nowValue += 10_000;
-    await monitor.poll();
-    return { platform, monitor, policy };
-  }
   const owned = (e: Evaluation) => e.views.filter((v) => v.row.pid !== undefined).map((v) => v.row.local.port);
 
   it("'none' looks nothing up; 'flagged' and a window look up theirs; 'all' every row", async () => {
@@ -125,12 +126,7 @@ describe("Monitor: ownersInRows, a run's last evaluation (check), writes owners 
 
   it('gives the views (as JSON) the copying evaluation gives, with no row or view copied', async () => {
     const evaluated = async (ownersInRows: boolean) => {
-      const { platform, monitor } = setup();
-      const policy = defaultPolicy();
-      policy.warning.halfCloseMs = 5000;
-      await monitor.poll();
-      platform.nowValue += 10_000;
-      await monitor.poll();
+      const { monitor, policy } = await polledTwice();
       const { evaluation } = await monitor.evaluate(policy, { window: closeWaits }, { ownersInRows });
       return { evaluation, monitor };
     };

@@ -39,7 +39,7 @@ export class ScreenedDump implements MessageScreening {
     return this.leftOut.length;
   }
 
-  /** Starts the next dump (one per address family). */
+  /** Starts the next dump: one for both families (TCPDIAG_GETSOCK), or one per family where the kernel refused that (netlink.ts). */
   startDump(): void {
     this.dumps.push([]);
   }
