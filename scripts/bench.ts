@@ -13,7 +13,8 @@
 //     /proc/PID/stat (utime + stime: every thread, the netlink worker included; cutime + cstime: the
 //     ss it runs) ÷ the polls it says it made (tcpdwell_polls_total, scraped only when it is idle,
 //     seen from /proc without asking it), the median of its tcpdwell_poll_duration_seconds, and its
-//     peak RSS (VmHWM);
+//     peak RSS (VmHWM); the long-running measures start once the population's TIME_WAITs have
+//     expired, so each reads the same table (the size reported is the sockets then);
 //   - systeminformation.networkConnections(), in this process: how many times slower than serve's
 //     default poll;
 //   - `watch` and `check --no-state --window` (whole processes, `--polls` + 1 polls): CPU per poll
@@ -204,8 +205,33 @@ async function measureDashboard(): Promise<ProcessFigures> {
 
 const ssTanoi = () => runToEnd(['ss', '-tanoi'], { cwd: ROOT });
 
+/** Sockets in this namespace now, in `state` (every state when not given), from `ss -tanH`. */
+function countSockets(state?: string): number {
+  const text = execFileSync('ss', ['-tanH', ...(state ? ['state', state] : [])], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return text.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+/**
+ * Waits (at most 70 s) until the population's TIME_WAITs have expired (60 s after their close:
+ * TCP_TIMEWAIT_LEN, include/net/tcp.h), so every serve below reads the same table. Measured
+ * without this, the first source measured read ~4 % of its table vanish during its window and
+ * came out 15–20 % above the second, reading through the same source. Returns the sockets left.
+ */
+async function settledPopulation(): Promise<number> {
+  const until = performance.now() + 70_000;
+  let timeWait = countSockets('time-wait');
+  if (timeWait > 0) progress(`waiting for ${timeWait} TIME_WAIT to expire, so every serve reads the same table`);
+  while (timeWait > 0 && performance.now() < until) {
+    await sleep(2_000);
+    timeWait = countSockets('time-wait');
+  }
+  return countSockets();
+}
+
 /** Every long-running measure at one size; `ss -tanoi` runs between the serves, so drift falls on both alike. */
-async function innerLongRunning(sockets: number): Promise<SizeFigures> {
+async function innerLongRunning(built: number): Promise<SizeFigures> {
+  const sockets = await settledPopulation();
+  progress(`${sockets} sockets settled (${built} built)`);
   const peer: Cost[] = [];
   const serve: ServeFigures[] = [];
   const sources = values.sources!.split(',');
