@@ -2,7 +2,7 @@ import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest, tcpDiagRequest } from './parse-sock-diag.js';
-import { addRequestSocketAges } from './request-sockets.js';
+import { addRequestSocketAges, PROC_SYN_RECV_STATE, type ProcNetReader } from './request-sockets.js';
 import { ScreenedDump } from './screened-dump.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
 
@@ -120,7 +120,7 @@ export class NetlinkSource implements SocketSource {
     // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
     // showing the namespace read (never left out by a screen).
     const ages: Pick<SourceReading, 'notices' | 'dwellUnknown'> = { notices: [] };
-    await addRequestSocketAges(platform, enter ? place.netProcDir : '/proc', rows, ages);
+    await addRequestSocketAges(platform, enter ? (place.netProcDir ?? this.readerInside(enter)) : '/proc', rows, ages);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');
@@ -129,6 +129,24 @@ export class NetlinkSource implements SocketSource {
     if (request.states) reading.states = [...request.states];
     if (finished?.leftOut) reading.leftOut = finished.leftOut;
     return reading;
+  }
+
+  /**
+   * The namespace's /proc/net/tcp* read by the worker thread that enters it for the dump
+   * (/proc/thread-self/net: a namespace no process is in has no /proc/<pid> showing it), its
+   * SYN_RECEIVED rows only; undefined where the channel cannot (an injected one).
+   */
+  private readerInside(enter: NetnsTarget): ProcNetReader | undefined {
+    const channel = this.channel;
+    if (!channel?.readInNetns) return undefined;
+    return {
+      where: `/proc/thread-self (a thread in ${enter.path})`,
+      async readTable(file, onLine) {
+        const [read] = await channel.readInNetns!(enter, [file], PROC_SYN_RECV_STATE);
+        if (!read || 'code' in read) throw Object.assign(new Error(read?.code ?? 'no answer'), { code: read?.code });
+        for (const line of read.text.split('\n')) onLine(line);
+      },
+    };
   }
 
   /** One dump; a namespace that cannot be entered makes the source unavailable (auto falls back), one that is gone fails this read. */

@@ -5,6 +5,7 @@ import type { NetlinkSource } from './netlink.js';
 import type { NetnsHandle } from './netns.js';
 import { procfsInodes, procfsSource } from './procfs.js';
 import { readSs } from './ss.js';
+import type { ProcNetReader } from './request-sockets.js';
 
 // Reading the socket table of one network namespace that may not be ours.
 // - procfs: `/proc/<pid>/net/tcp{,6}` shows the namespace of process <pid> (proc(5)); reading it
@@ -48,9 +49,29 @@ export async function readNamespace(platform: Platform, procRoot: string, ns: Ne
   }
   const here = ns.inode === ownInode;
   // One slow namespace must not hold up the others' poll for long.
-  const reading = await readSs(platform, procRoot, { prefix: here ? [] : nsenterPrefix(ns.path), netProcDir: here ? '/proc' : procDir, timeoutMs: NAMESPACE_SS_TIMEOUT_MS });
+  const prefix = here ? [] : nsenterPrefix(ns.path);
+  const reading = await readSs(platform, procRoot, { prefix, netProcDir: here ? '/proc' : (procDir ?? catInside(platform, prefix)), timeoutMs: NAMESPACE_SS_TIMEOUT_MS });
   if (procDir !== undefined) await addMissingInodes(platform, procDir, reading.rows);
   return reading;
+}
+
+/**
+ * A namespace's /proc/net/tcp* read by `cat` run inside it (`prefix`: nsenter): a process in the
+ * namespace sees its tables at /proc/self/net (proc(5)), where no /proc/<pid> of ours shows them
+ * (a namespace held by its ip netns mount alone). cat's failure is the file's (ENOENT, EACCES).
+ */
+function catInside(platform: Platform, prefix: readonly string[]): ProcNetReader {
+  return {
+    where: `/proc/self (cat in ${prefix.find((a) => a.startsWith('--net='))?.slice(6) ?? 'the namespace'})`,
+    async readTable(file, onLine) {
+      const result = await platform.runLines([...prefix, 'cat', `/proc/self/${file}`], onLine, { timeoutMs: NAMESPACE_SS_TIMEOUT_MS });
+      if (result.exitCode !== 0) {
+        const said = result.stderr.trim().split('\n')[0] ?? '';
+        const code = /No such file/.test(said) ? 'ENOENT' : /Permission denied/.test(said) ? 'EACCES' : 'EIO';
+        throw Object.assign(new Error(said || `cat: exit code ${result.exitCode}`), { code });
+      }
+    },
+  };
 }
 
 /**

@@ -9,60 +9,79 @@ import { appendAll } from '../../core/lists.js';
 
 const PROC_HEADER = /^\s*sl\s+local_address/;
 
-const TABLES: { protocol: Protocol; file: string }[] = [
+const TABLES = [
   { protocol: 'tcp', file: 'net/tcp' },
   { protocol: 'tcp6', file: 'net/tcp6' },
-];
+] as const satisfies readonly { protocol: Protocol; file: string }[];
 
 export const procfsSource: SocketSource = {
   name: 'procfs',
-  async read(platform: Platform, { procRoot }): Promise<SourceReading> {
-    const rows: SocketRow[] = [];
-    const notices: string[] = [];
-    const completeProtocols: Protocol[] = [];
-    const failures: string[] = [];
-    let readAny = false;
-    for (const { protocol, file } of TABLES) {
-      const path = `${procRoot}/${file}`;
-      // Parsed as read: the kernel writes the next chunk (on libuv's thread) while this one is parsed.
-      const parser = new ProcNetTcpParser({ littleEndian: platform.littleEndian });
-      // The kernel writes its `sl local_address …` header even over an empty table.
-      let sawHeader = false;
-      try {
-        await platform.readLines(path, (line) => {
-          if (!sawHeader && PROC_HEADER.test(line)) sawHeader = true;
-          parser.line(line);
-        });
-      } catch (error) {
-        // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
-        if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
-          completeProtocols.push(protocol);
-          continue;
-        }
-        failures.push(`cannot read ${path}: ${errnoWords(error)}`);
+  read: (platform: Platform, { procRoot }): Promise<SourceReading> =>
+    readProcNetTables(
+      (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
+      (file) => `${procRoot}/${file}`,
+      platform.littleEndian,
+    ),
+};
+
+/** The two tables' files, relative to a /proc directory. */
+export type ProcNetFile = (typeof TABLES)[number]['file'];
+
+/**
+ * The procfs reading of `net/tcp` and `net/tcp6` wherever they are read: `readTable` hands each
+ * line of one file to `onLine` and rejects as node:fs does (an error with its `code`); `pathOf`
+ * names the file in notices. Throws SourceError when neither table can be read.
+ */
+export async function readProcNetTables(
+  readTable: (file: ProcNetFile, onLine: (line: string) => void) => Promise<void>,
+  pathOf: (file: ProcNetFile) => string,
+  littleEndian: boolean,
+): Promise<SourceReading> {
+  const rows: SocketRow[] = [];
+  const notices: string[] = [];
+  const completeProtocols: Protocol[] = [];
+  const failures: string[] = [];
+  let readAny = false;
+  for (const { protocol, file } of TABLES) {
+    const path = pathOf(file);
+    // Parsed as read: the kernel writes the next chunk (on libuv's thread) while this one is parsed.
+    const parser = new ProcNetTcpParser({ littleEndian });
+    // The kernel writes its `sl local_address …` header even over an empty table.
+    let sawHeader = false;
+    try {
+      await readTable(file, (line) => {
+        if (!sawHeader && PROC_HEADER.test(line)) sawHeader = true;
+        parser.line(line);
+      });
+    } catch (error) {
+      // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
+      if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
+        completeProtocols.push(protocol);
         continue;
       }
-      try {
-        const parsed = parser.finish();
-        if (parsed.rows.length === 0 && !(sawHeader && parsed.problems.length === 0)) {
-          failures.push(parsed.problems.length > 0 ? `${path}: no row could be read (${summarizeProblems(path, parsed.problems)[0]})` : `${path}: no header and no row: not the kernel's table`);
-          continue;
-        }
-        readAny = true;
-        for (const row of parsed.rows) rows.push(row);
-        appendAll(notices, summarizeProblems(path, parsed.problems));
-        completeProtocols.push(protocol);
-      } catch (error) {
-        if (!(error instanceof UnusableInputError)) throw error;
-        failures.push(`${path}: ${error.message}`);
-      }
+      failures.push(`cannot read ${path}: ${errnoWords(error)}`);
+      continue;
     }
-    if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
-    appendAll(notices, failures);
-    // Here at least one table was read in full: with no rows, it is empty.
-    return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
-  },
-};
+    try {
+      const parsed = parser.finish();
+      if (parsed.rows.length === 0 && !(sawHeader && parsed.problems.length === 0)) {
+        failures.push(parsed.problems.length > 0 ? `${path}: no row could be read (${summarizeProblems(path, parsed.problems)[0]})` : `${path}: no header and no row: not the kernel's table`);
+        continue;
+      }
+      readAny = true;
+      for (const row of parsed.rows) rows.push(row);
+      appendAll(notices, summarizeProblems(path, parsed.problems));
+      completeProtocols.push(protocol);
+    } catch (error) {
+      if (!(error instanceof UnusableInputError)) throw error;
+      failures.push(`${path}: ${error.message}`);
+    }
+  }
+  if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
+  appendAll(notices, failures);
+  // Here at least one table was read in full: with no rows, it is empty.
+  return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
+}
 
 /**
  * The inode of each socket `<procRoot>/net/tcp*` lists, by connectionKey: for rows of a source that

@@ -3,7 +3,7 @@ import { TcpState } from '../../core/tcp-state.js';
 import { plural } from '../../core/plural.js';
 import type { Platform } from '../../platform/platform.js';
 import type { SourceReading } from '../source.js';
-import { procfsSource } from './procfs.js';
+import { procfsSource, readProcNetTables, type ProcNetFile } from './procfs.js';
 
 // A request socket (SYN-RECV) keeps two counts: num_retrans, the SYN/ACKs it re-sent, and
 // num_timeout, the expiries of its timer. The timer backs off on num_timeout (reqsk_timer_handler
@@ -13,19 +13,42 @@ import { procfsSource } from './procfs.js';
 // when the SYN/ACKs stop, the two differ: ss's count then proves nothing (kernel-dwell.ts).
 
 /**
+ * Reads one table file of the namespace from inside it (`net/tcp`, `net/tcp6`, as under /proc/self),
+ * handing each line to `onLine`; rejects as node:fs does (an error with its `code`). `where` names
+ * it in notices. Only the header and the SYN_RECEIVED rows need be there.
+ */
+export interface ProcNetReader {
+  where: string;
+  readTable(file: ProcNetFile, onLine: (line: string) => void): Promise<void>;
+}
+
+/** `/proc/net/tcp`'s `st` for SYN_RECV (include/net/tcp_states.h TCP_SYN_RECV = 3), as the table prints it. */
+export const PROC_SYN_RECV_STATE = '03';
+
+/**
  * Gives the SYN_RECEIVED rows of a table read through sock_diag (ss) the timeout count and timer
- * of the same request socket in `<procRoot>/net/tcp*`, so their age is known at first sight.
+ * of the same request socket in `<procRoot>/net/tcp*` (or as `procRoot` reads them from inside the
+ * namespace), so their age is known at first sight.
  * Reads procfs only when there is such a row; rows procfs does not list (the handshake completed in
  * between) and every row when procfs cannot be read keep what they had. Rows without an inode (ss
  * without -e) take theirs from the same read, so owners need no second procfs read this poll
  * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`.
  */
-export async function addRequestSocketTimeouts(platform: Platform, procRoot: string, rows: readonly SocketRow[]): Promise<void> {
+export async function addRequestSocketTimeouts(platform: Platform, procRoot: string | ProcNetReader, rows: readonly SocketRow[]): Promise<void> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
   if (requests.length === 0) return;
   let procRows: SocketRow[];
   try {
-    procRows = (await procfsSource.read(platform, { procRoot })).rows;
+    procRows =
+      typeof procRoot === 'string'
+        ? (await procfsSource.read(platform, { procRoot })).rows
+        : (
+            await readProcNetTables(
+              (file, onLine) => procRoot.readTable(file, onLine),
+              (file) => `${procRoot.where}/${file}`,
+              platform.littleEndian,
+            )
+          ).rows;
   } catch {
     // A /proc that shows the namespace but fails to read: ss's counts stay, and prove what they can.
     // (Not said as unknown here: /proc/net/tcp is world-readable, so this is a --proc-root that is
@@ -47,14 +70,19 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
 
 /**
  * addRequestSocketTimeouts from `netProcDir`, a /proc directory showing the namespace the rows were
- * read in, or undefined where none does (a `--netns` namespace no process is in: only its `ip netns`
- * mount holds it). Fail closed there: a SYN_RECEIVED whose timeout count cannot be read has an
+ * read in, or a reader of its tables from inside it (a `--netns` namespace no process is in: only its
+ * `ip netns` mount holds it, so no /proc/<pid> shows it), or undefined where there is neither. Fail closed there: a SYN_RECEIVED whose timeout count cannot be read has an
  * unknown age at first sight, not 0 (its dwell would start at 0 and prove nothing flagged), so
  * `reading` gets a notice and a phrase in SourceReading.dwellUnknown (check says UNKNOWN unless the
  * rest proves a WARNING). It is the only first-sight age netlink and ss take from procfs. Mutates
  * `rows` and `reading`.
  */
-export async function addRequestSocketAges(platform: Platform, netProcDir: string | undefined, rows: readonly SocketRow[], reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>): Promise<void> {
+export async function addRequestSocketAges(
+  platform: Platform,
+  netProcDir: string | ProcNetReader | undefined,
+  rows: readonly SocketRow[],
+  reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>,
+): Promise<void> {
   if (netProcDir !== undefined) return addRequestSocketTimeouts(platform, netProcDir, rows);
   const count = rows.filter((row) => row.state === TcpState.SYN_RECEIVED).length;
   if (count === 0) return;

@@ -39,8 +39,18 @@ export type SockDiagDumper = (request: SockDiagDumpRequest, onDatagram: (bytes: 
 
 export interface SockDiagChannel {
   dump: SockDiagDumper;
+  /**
+   * Reads `files` (paths under /proc/thread-self, such as `net/tcp`) from inside `netns`, keeping each
+   * file's first line (its header) and the rows whose `st` column is `state` (hex, `03`). One
+   * result per file, in order: its text, or the fs error code it failed with. Rejects as a dump does
+   * when the namespace cannot be entered. Absent where the channel cannot enter a namespace.
+   */
+  readInNetns?(netns: NetnsTarget, files: readonly string[], state: string): Promise<NetnsFileRead[]>;
   close(): void;
 }
+
+/** One file read inside a namespace: its text, or the fs error code (`ENOENT`, `EACCES`). */
+export type NetnsFileRead = { text: string } | { code: string };
 
 /**
  * One request that is not a dump (SOCK_DESTROY, an exact lookup), sent with NLM_F_ACK (in `netns`
@@ -113,11 +123,16 @@ const UNAVAILABLE_SOCKET_ERRNOS: ReadonlySet<string> = new Set(['EPROTONOSUPPORT
 
 // The worker that opens a sock_diag socket in another network namespace. Plain JavaScript, run with
 // `eval` so the same code works from the built dist/ and from the TypeScript sources under vitest
-// (getBuiltinModule: as CommonJS or as a module). Messages in: { id, netns: { path, inode? } }; out:
-// { id, fd } (the socket, now this process's to use and close) or a failure { id, step, errno, ... }
+// (getBuiltinModule: as CommonJS or as a module). Messages in: { id, netns: { path, inode? } } (open a
+// socket there) or { id, netns, read: { files, state } } (read /proc/thread-self/<file> there); out:
+// { id, fd } (the socket, now this process's to use and close), { id, files: [{ text } | { code }] },
+// or a failure { id, step, errno, ... }
 // (step: 'load' | 'netns' | 'socket'; a 'netns' reply may say `code` (fs's error code), `moved` (the
 // inode the path opens now), `own` (this thread's own namespace could not be opened) or `stuck` (it
 // could not be re-entered)).
+// /proc/thread-self/net is the calling thread's own namespace's (proc(5): /proc/[pid]/task/[tid]/net
+// follows that task's nsproxy; fs/proc/proc_net.c get_proc_task_net), so a thread in the namespace
+// reads its /proc/net/tcp even where no process is in it (a namespace held by an ip netns mount).
 // setns(2), CLONE_NEWNET = 0x40000000: a socket answers for the namespace it was created in, and
 // setns moves the calling thread only (the main thread and libuv's pool stay where they are). So the
 // thread enters the namespace, creates the socket, and goes back to its own namespace (an fd of it
@@ -145,7 +160,8 @@ try {
 const CLONE_NEWNET = 0x40000000;
 let stuck = false;
 const fsErrno = (error) => ({ errno: Math.abs(Number(error && error.errno) || 0), code: String(error && error.code || error) });
-function openSocket(netns) {
+// Runs work() with this thread in netns, and goes back before returning (or answers where entering failed).
+function inside(netns, work) {
   let own;
   try {
     own = fs.openSync('/proc/thread-self/ns/net', 'r');
@@ -164,36 +180,72 @@ function openSocket(netns) {
       if (inode !== netns.inode) return { step: 'netns', moved: inode };
     }
     if (libc.setns(target, CLONE_NEWNET) !== 0) return { step: 'netns', errno: libc.koffi.errno() };
-    let fd = -1;
-    let errno = 0;
+    let reply = { step: 'netns', errno: 0 };
     try {
-      fd = libc.socket(16, 3 | 0x80000, 4);
-      if (fd < 0) errno = libc.koffi.errno();
+      reply = work();
     } finally {
       if (libc.setns(own, CLONE_NEWNET) !== 0) {
         stuck = true;
-        errno = libc.koffi.errno();
-        if (fd >= 0) libc.close(fd);
+        const errno = libc.koffi.errno();
+        if (reply.fd >= 0) libc.close(reply.fd);
+        reply = { step: 'netns', stuck: true, errno };
       }
     }
-    if (stuck) return { step: 'netns', stuck: true, errno };
-    return fd < 0 ? { step: 'socket', errno } : { fd };
+    return reply;
   } finally {
     if (target >= 0) fs.closeSync(target);
     fs.closeSync(own);
   }
 }
-parentPort.on('message', ({ id, netns }) => {
+function openSocket() {
+  const fd = libc.socket(16, 3 | 0x80000, 4);
+  return fd < 0 ? { step: 'socket', errno: libc.koffi.errno() } : { fd };
+}
+// One /proc/thread-self/<file> (this thread's namespace's table), as { text } holding its header and
+// the rows in state \`state\` (hex, as the table prints it) only, or { code } where it cannot be read.
+// Read in chunks: a table of 100,000 sockets is 15 MB, more than this thread's heap.
+function readRows(file, state) {
+  let fd;
+  try {
+    fd = fs.openSync('/proc/thread-self/' + file, 'r');
+  } catch (error) {
+    return { code: fsErrno(error).code };
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 16);
+    const kept = [];
+    let rest = '';
+    const keep = (line) => {
+      if (kept.length === 0 || line.trim().split(/\\s+/)[3] === state) kept.push(line);
+    };
+    for (;;) {
+      const got = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (got === 0) break;
+      const lines = (rest + buffer.toString('latin1', 0, got)).split('\\n');
+      rest = lines.pop();
+      for (const line of lines) keep(line);
+    }
+    if (rest) keep(rest);
+    return { text: kept.join('\\n') + '\\n' };
+  } catch (error) {
+    return { code: fsErrno(error).code };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+parentPort.on('message', ({ id, netns, read }) => {
   if (libc.loadError) return parentPort.postMessage({ id, step: 'load', message: libc.loadError });
   // A thread that could not go back to its own namespace opens nothing more.
   if (stuck) return parentPort.postMessage({ id, step: 'netns', stuck: true, errno: 0 });
-  parentPort.postMessage({ id, ...openSocket(netns) });
+  const work = read ? () => ({ files: read.files.map((file) => readRows(file, read.state)) }) : openSocket;
+  parentPort.postMessage({ id, ...inside(netns, work) });
 });
 `;
 
-/** A socket opened (`fd`), or where opening it failed (the worker's reply, or the main thread's own attempt). */
+/** A socket opened (`fd`), files read (`files`), or where that failed (the worker's reply, or the main thread's own attempt). */
 interface OpenReply {
   fd?: number;
+  files?: NetnsFileRead[];
   step?: SockDiagStep;
   errno?: number;
   message?: string;
@@ -307,6 +359,15 @@ class NetnsSocketOpener {
 
   /** A sock_diag socket created in `netns`, or the reply saying where that failed; rejects when the worker fails. */
   open(netns: NetnsTarget): Promise<OpenReply> {
+    return this.ask(netns);
+  }
+
+  /** Files under /proc/thread-self read from inside `netns` (`files`), or the reply saying where that failed. */
+  read(netns: NetnsTarget, read: { files: readonly string[]; state: string }): Promise<OpenReply> {
+    return this.ask(netns, read);
+  }
+
+  private ask(netns: NetnsTarget, read?: { files: readonly string[]; state: string }): Promise<OpenReply> {
     if (this.failed) return Promise.reject(new SourceError(`netlink: worker failed: ${this.failed.message}`, { cause: this.failed }));
     const worker = this.start();
     const id = ++this.nextId;
@@ -339,7 +400,7 @@ class NetnsSocketOpener {
       worker.on('error', onError);
       worker.on('exit', onExit);
       worker.ref();
-      worker.postMessage({ id, netns: { path: netns.path, inode: netns.inode } });
+      worker.postMessage({ id, netns: { path: netns.path, inode: netns.inode }, ...(read ? { read: { files: [...read.files], state: read.state } } : {}) });
     });
   }
 
@@ -483,6 +544,13 @@ export function openSockDiagChannel(options: { littleEndian: boolean; timeoutSec
       const run = queue.then(() => runOne('dump', request, onDatagram));
       queue = run.catch(() => undefined);
       return run;
+    },
+    async readInNetns(netns, files, state) {
+      if (closed) throw closedError();
+      opener ??= new NetnsSocketOpener(koffiPath);
+      const reply = await opener.read(netns, { files, state });
+      if (!reply.files) throw stepFailure(reply, netns);
+      return reply.files;
     },
     exchange(request, netns) {
       // Copies (Uint8Array's slice): `bytes` is a Buffer, whose own slice() is a view of the reused buffer.

@@ -10,6 +10,7 @@ import { eventToJson, formatEventLine } from '../../../src/output/events.js';
 import { FakePlatform, ssAnswers } from '../../fake-platform.js';
 import { capturedReplyTo } from './captured-kernel.js';
 import { readFixtureBytes } from '../../fixture.js';
+import { kernelStateAgeMs } from '../../../src/core/kernel-dwell.js';
 import { NetnsEntryError, type NetnsTarget, type SockDiagDumpRequest } from '../../../src/sources/linux/sock-diag-dump.js';
 
 // Written for the test, in the kernel's /proc/net/tcp shape (see the park-sockets capture):
@@ -368,6 +369,41 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
       '1 of 3 network namespaces not read (nothing is known of their connections: none is shown): netns docker abababababab (net:[30]): netlink: cannot open /proc/300/ns/net (ENOENT): the network namespace is gone',
     ]);
     expect(new Set(reading.rows.map((r) => r.netns?.inode))).toEqual(new Set([10, 20]));
+  });
+
+  it('a namespace no process is in: its SYN_RECEIVED takes its timeout count from /proc/net/tcp read by the worker inside it (was: age not read, check UNKNOWN)', async () => {
+    const platform = hostWithSs();
+    for (const path of ['/proc/200/ns/net', '/proc/200/fd/3']) platform.links.delete(path);
+    // The procfs capture of the same sessions (another run: its request socket's ports made this dump's
+    // 46323 <- 35802), the header and SYN_RECV rows only, as the worker keeps them.
+    const procText = readFileSync(new URL('../../fixtures/linux-proc-net-tcp-tcp6-park-sockets-kernel6.txt', import.meta.url), 'utf8');
+    const split = procText.indexOf('  sl', procText.indexOf('  sl') + 1);
+    const synRecvOnly = (text: string) =>
+      text
+        .split('\n')
+        .filter((line, i) => i === 0 || line.trim().split(/\s+/)[3] === '03')
+        .join('\n')
+        .replaceAll('0100007F:DB45', '0100007F:B4F3')
+        .replaceAll('0100007F:DAEA', '0100007F:8BDA');
+    const tables: Record<string, string> = { 'net/tcp': synRecvOnly(procText.slice(0, split).replace(/^[^\n]*\n/, '')), 'net/tcp6': synRecvOnly(procText.slice(split)) };
+    const readIn: string[] = [];
+    const { open } = channel();
+    const openWithRead = () => ({
+      ...open(),
+      readInNetns: async (netns: NetnsTarget, files: readonly string[], state: string) => {
+        readIn.push(`${netns.path} net:[${netns.inode}] ${files.join(',')} st ${state}`);
+        return files.map((file) => ({ text: tables[file]! }));
+      },
+    });
+    const provider = new NetnsProvider(platform, { choice: { kind: 'name', name: 'web' }, source: 'netlink', procRoot: '/proc', netlink: { openChannel: openWithRead } });
+    const reading = await provider.read();
+    expect(readIn).toEqual(['/run/netns/web net:[20] net/tcp st 03', '/run/netns/web net:[20] net/tcp6 st 03']);
+    expect(reading.dwellUnknown).toBeUndefined();
+    expect(reading.notices).toEqual([]);
+    // procfs's timeout count (2) and timer (2.04 s left of 4 s): 1 + 2 + 1.96 s in SYN_RECEIVED.
+    const request = reading.rows.find((r) => r.state === 'SYN_RECEIVED')!;
+    expect(request).toMatchObject({ retransmits: 2, timer: { name: 'on', remainingMs: 2040 } });
+    expect(kernelStateAgeMs(request)).toBe(4960);
   });
 
   // Namespace 20 is held by pid 200 and by the `ip netns` mount /run/netns/web: the choice names one

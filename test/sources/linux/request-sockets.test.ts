@@ -76,29 +76,28 @@ describe('--netns: a SYN_RECEIVED in a namespace no process is in (held by its i
     return platform;
   }
 
-  it('a WARNING the rest proves stands (exit 1): the capture’s SYN_SENT, 11 s by its back-off', async () => {
-    const { code, out } = await runOn(mountOnly(), ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
-    expect(out).toMatch(/^tcpdwell WARNING/m);
-    expect(out).toContain('the timeout count of 1 SYN_RECEIVED socket');
-    expect(code).toBe(1);
-  });
+  /** ss answering the capture; `cat /proc/self/net/FILE` run inside the namespace answering `cat(FILE)`. */
+  function withCat(platform: FakePlatform, cat: (file: string) => { stdout: string; stderr: string; exitCode: number }): FakePlatform {
+    const ss = SS.split('\n')
+      .filter((l, i, all) => !l.startsWith('SYN-SENT') && !all[i - 1]?.startsWith('SYN-SENT'))
+      .join('\n');
+    platform.commands = [(argv) => (argv.includes('cat') ? cat(argv[argv.length - 1]!.replace('/proc/self/', '')) : { stdout: ss, stderr: '', exitCode: 0 })];
+    return platform;
+  }
+  const split = PROC.indexOf('  sl', PROC.indexOf('  sl') + 1);
+  const PROC_FILES: Record<string, string> = { 'net/tcp': PROC.slice(0, split), 'net/tcp6': PROC.slice(split) };
 
-  it('check --half-open 5s says UNKNOWN (exit 3) naming the namespace and the count (was OK: its dwell taken for 0)', async () => {
-    const platform = mountOnly();
+  it('ss: cat run inside it (nsenter --net=/run/netns/web -- cat /proc/self/net/tcp) gives the timeout count: the 11.49 s SYN_RECEIVED warns (was UNKNOWN: not read)', async () => {
     // The capture without its SYN_SENT (which alone proves a WARNING): two lines a socket.
-    platform.commands = [
-      ssAnswers(
-        SS.split('\n')
-          .filter((l, i, all) => !l.startsWith('SYN-SENT') && !all[i - 1]?.startsWith('SYN-SENT'))
-          .join('\n'),
-      ),
-    ];
+    const platform = withCat(mountOnly(), (file) => ({ stdout: PROC_FILES[file]!, stderr: '', exitCode: 0 }));
     const { code, out } = await runOn(platform, ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
-    expect(platform.ran.some((argv) => argv.includes('--net=/run/netns/web'))).toBe(true);
-    // No /proc/<pid> shows the namespace: no procfs read was tried for it.
-    expect(platform.readPaths.filter((p) => p.includes('/net/tcp') && !p.startsWith('/proc/1/'))).toEqual([]);
-    expect(out).toMatch(/^tcpdwell UNKNOWN - .*netns web \(net:\[50\]\): the age of 1 SYN_RECEIVED socket not read \(no process is in the namespace, so \/proc shows no table of it\)/m);
-    expect(code).toBe(3);
+    expect(platform.ran.filter((argv) => argv.includes('cat'))).toEqual([
+      ['nsenter', '--net=/run/netns/web', '--', 'cat', '/proc/self/net/tcp'],
+      ['nsenter', '--net=/run/netns/web', '--', 'cat', '/proc/self/net/tcp6'],
+    ]);
+    expect(out).toMatch(/^WARNING half-open: SYN_RECEIVED 127\.0\.0\.1:43211 -> 127\.0\.0\.1:35576 in netns web in state 11s > 5s \(rule default, dwell kernel\)/m);
+    expect(out).not.toContain('not read');
+    expect(code).toBe(1);
   });
 
   it('a process in it: its /proc shows the table, the age is proven and nothing is said not read', async () => {
