@@ -92,6 +92,12 @@ export interface SocketRow {
    * (`--netns`). Part of the key: every namespace has its own 127.0.0.1.
    */
   netns?: NetnsLabel;
+  /**
+   * A SYN_RECEIVED whose age the source normally proves and could not this reading: its request
+   * socket's timeout count (/proc/net/tcp*) was not read (sources/linux/request-sockets.ts). Its
+   * first-sight dwell is then unknown, not 0: what is proven is at most the time since first seen.
+   */
+  ageUnknown?: true;
 }
 
 /** A container runtime whose cgroup path shape names the container (sources/linux/netns-labels.ts). */

@@ -709,6 +709,7 @@ const ROW_FIELDS = [
   'cookie',
   'boundInterface',
   'netns',
+  'ageUnknown',
 ] as const satisfies readonly Exclude<keyof SocketRow, 'local' | 'remote'>[];
 // A field added to SocketRow and not listed above would keep its first value for ever under
 // rowsInPlace: this fails to compile until it is listed.

@@ -16,16 +16,24 @@ const TABLES = [
 
 export const procfsSource: SocketSource = {
   name: 'procfs',
-  read: (platform: Platform, { procRoot }): Promise<SourceReading> =>
-    readProcNetTables(
-      (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
-      (file) => `${procRoot}/${file}`,
-      platform.littleEndian,
-    ),
+  read: async (platform: Platform, { procRoot }): Promise<SourceReading> =>
+    (
+      await readProcNetTables(
+        (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
+        (file) => `${procRoot}/${file}`,
+        platform.littleEndian,
+      )
+    ).reading,
 };
 
 /** The two tables' files, relative to a /proc directory. */
 export type ProcNetFile = (typeof TABLES)[number]['file'];
+
+/** A procfs reading, and why each table not in its completeProtocols was not read. */
+export interface ProcNetTables {
+  reading: SourceReading;
+  failures: Partial<Record<Protocol, string>>;
+}
 
 /**
  * The procfs reading of `net/tcp` and `net/tcp6` wherever they are read: `readTable` hands each
@@ -36,11 +44,12 @@ export async function readProcNetTables(
   readTable: (file: ProcNetFile, onLine: (line: string) => void) => Promise<void>,
   pathOf: (file: ProcNetFile) => string,
   littleEndian: boolean,
-): Promise<SourceReading> {
+): Promise<ProcNetTables> {
   const rows: SocketRow[] = [];
   const notices: string[] = [];
   const completeProtocols: Protocol[] = [];
   const failures: string[] = [];
+  const failed: Partial<Record<Protocol, string>> = {};
   let readAny = false;
   for (const { protocol, file } of TABLES) {
     const path = pathOf(file);
@@ -59,13 +68,15 @@ export async function readProcNetTables(
         completeProtocols.push(protocol);
         continue;
       }
-      failures.push(`cannot read ${path}: ${errnoWords(error)}`);
+      failures.push((failed[protocol] = `cannot read ${path}: ${errnoWords(error)}`));
       continue;
     }
     try {
       const parsed = parser.finish();
       if (parsed.rows.length === 0 && !(sawHeader && parsed.problems.length === 0)) {
-        failures.push(parsed.problems.length > 0 ? `${path}: no row could be read (${summarizeProblems(path, parsed.problems)[0]})` : `${path}: no header and no row: not the kernel's table`);
+        failures.push(
+          (failed[protocol] = parsed.problems.length > 0 ? `${path}: no row could be read (${summarizeProblems(path, parsed.problems)[0]})` : `${path}: no header and no row: not the kernel's table`),
+        );
         continue;
       }
       readAny = true;
@@ -74,13 +85,13 @@ export async function readProcNetTables(
       completeProtocols.push(protocol);
     } catch (error) {
       if (!(error instanceof UnusableInputError)) throw error;
-      failures.push(`${path}: ${error.message}`);
+      failures.push((failed[protocol] = `${path}: ${error.message}`));
     }
   }
   if (completeProtocols.length === 0) throw new SourceError(failures.join('; '));
   appendAll(notices, failures);
   // Here at least one table was read in full: with no rows, it is empty.
-  return { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true };
+  return { reading: { source: 'procfs', rows, completeProtocols, notices, emptyTableProven: true }, failures: failed };
 }
 
 /**

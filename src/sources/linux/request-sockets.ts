@@ -3,7 +3,8 @@ import { TcpState } from '../../core/tcp-state.js';
 import { plural } from '../../core/plural.js';
 import type { Platform } from '../../platform/platform.js';
 import type { SourceReading } from '../source.js';
-import { procfsSource, readProcNetTables, type ProcNetFile } from './procfs.js';
+import { readProcNetTables, type ProcNetFile, type ProcNetTables } from './procfs.js';
+import type { Protocol } from '../../core/address.js';
 
 // A request socket (SYN-RECV) keeps two counts: num_retrans, the SYN/ACKs it re-sent, and
 // num_timeout, the expiries of its timer. The timer backs off on num_timeout (reqsk_timer_handler
@@ -25,36 +26,44 @@ export interface ProcNetReader {
 /** `/proc/net/tcp`'s `st` for SYN_RECV (include/net/tcp_states.h TCP_SYN_RECV = 3), as the table prints it. */
 export const PROC_SYN_RECV_STATE = '03';
 
+/** Why the request sockets of each family have no timeout count this reading; empty when all were read. */
+type UnreadTables = Partial<Record<Protocol, string>>;
+
 /**
  * Gives the SYN_RECEIVED rows of a table read through sock_diag (ss) the timeout count and timer
  * of the same request socket in `<procRoot>/net/tcp*` (or as `procRoot` reads them from inside the
  * namespace), so their age is known at first sight.
  * Reads procfs only when there is such a row; rows procfs does not list (the handshake completed in
- * between) and every row when procfs cannot be read keep what they had. Rows without an inode (ss
+ * between) keep what they had. Rows without an inode (ss
  * without -e) take theirs from the same read, so owners need no second procfs read this poll
- * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`.
+ * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`. Returns,
+ * for each family whose table could not be read in full, why (its request sockets' ages are not known).
  */
-export async function addRequestSocketTimeouts(platform: Platform, procRoot: string | ProcNetReader, rows: readonly SocketRow[]): Promise<void> {
+export async function addRequestSocketTimeouts(platform: Platform, procRoot: string | ProcNetReader, rows: readonly SocketRow[]): Promise<UnreadTables> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
-  if (requests.length === 0) return;
-  let procRows: SocketRow[];
+  if (requests.length === 0) return {};
+  let table: ProcNetTables;
   try {
-    procRows =
+    table =
       typeof procRoot === 'string'
-        ? (await procfsSource.read(platform, { procRoot })).rows
-        : (
-            await readProcNetTables(
-              (file, onLine) => procRoot.readTable(file, onLine),
-              (file) => `${procRoot.where}/${file}`,
-              platform.littleEndian,
-            )
-          ).rows;
-  } catch {
-    // A /proc that shows the namespace but fails to read: ss's counts stay, and prove what they can.
-    // (Not said as unknown here: /proc/net/tcp is world-readable, so this is a --proc-root that is
-    // no procfs, or a process that exited since it was found; see addRequestSocketAges.)
-    return;
+        ? await readProcNetTables(
+            (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
+            (file) => `${procRoot}/${file}`,
+            platform.littleEndian,
+          )
+        : await readProcNetTables(
+            (file, onLine) => procRoot.readTable(file, onLine),
+            (file) => `${procRoot.where}/${file}`,
+            platform.littleEndian,
+          );
+  } catch (error) {
+    // Fail closed: ss's counts stay (they prove nothing here), and the ages are said not read.
+    const why = error instanceof Error ? error.message : String(error);
+    return { tcp: why, tcp6: why };
   }
+  const unread: UnreadTables = {};
+  for (const protocol of ['tcp', 'tcp6'] as const) if (!table.reading.completeProtocols.includes(protocol)) unread[protocol] = table.failures[protocol] ?? 'not read';
+  const procRows = table.reading.rows;
   const lacksInodes = rows.some((row) => row.inode === undefined);
   const byKey = new Map<string, SocketRow>();
   for (const row of procRows) if (lacksInodes || row.state === TcpState.SYN_RECEIVED) byKey.set(connectionKey(row), row);
@@ -66,16 +75,19 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
     row.retransmits = fromProcfs.retransmits;
     row.timer = fromProcfs.timer;
   }
+  return unread;
 }
 
 /**
  * addRequestSocketTimeouts from `netProcDir`, a /proc directory showing the namespace the rows were
  * read in, or a reader of its tables from inside it (a `--netns` namespace no process is in: only its
- * `ip netns` mount holds it, so no /proc/<pid> shows it), or undefined where there is neither. Fail closed there: a SYN_RECEIVED whose timeout count cannot be read has an
- * unknown age at first sight, not 0 (its dwell would start at 0 and prove nothing flagged), so
- * `reading` gets a notice and a phrase in SourceReading.dwellUnknown (check says UNKNOWN unless the
- * rest proves a WARNING). It is the only first-sight age netlink and ss take from procfs. Mutates
- * `rows` and `reading`.
+ * `ip netns` mount holds it, so no /proc/<pid> shows it), or undefined where there is neither.
+ * Fail closed where a SYN_RECEIVED's timeout count cannot be read (no such place, or its table
+ * fails to read: EACCES, a /proc that is no procfs, a process gone since found, a table not the
+ * kernel's): its age at first sight is unknown, not 0 (its dwell would start at 0 and prove nothing
+ * flagged), so the row is marked `ageUnknown` and `reading` gets a notice naming what could not be
+ * read and a phrase in SourceReading.dwellUnknown (check says UNKNOWN where that could change its
+ * verdict). It is the only first-sight age netlink and ss take from procfs. Mutates `rows` and `reading`.
  */
 export async function addRequestSocketAges(
   platform: Platform,
@@ -83,11 +95,27 @@ export async function addRequestSocketAges(
   rows: readonly SocketRow[],
   reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>,
 ): Promise<void> {
-  if (netProcDir !== undefined) return addRequestSocketTimeouts(platform, netProcDir, rows);
-  const count = rows.filter((row) => row.state === TcpState.SYN_RECEIVED).length;
-  if (count === 0) return;
-  const sockets = plural(count, 'SYN_RECEIVED socket');
-  const why = 'no process is in the namespace, so /proc shows no table of it';
-  reading.notices.push(`the timeout count of ${sockets} (its age in SYN_RECEIVED) could not be read (${why}): dwell not known (only how long since first seen), not 0`);
-  (reading.dwellUnknown ??= []).push(`the age of ${sockets} not read (${why})`);
+  let unread: UnreadTables;
+  if (netProcDir !== undefined) unread = await addRequestSocketTimeouts(platform, netProcDir, rows);
+  else {
+    const why = 'no process is in the namespace, so /proc shows no table of it';
+    unread = { tcp: why, tcp6: why };
+  }
+  const byWhy = new Map<string, number>();
+  for (const row of rows) {
+    if (row.state !== TcpState.SYN_RECEIVED) continue;
+    const why = unread[row.protocol];
+    // A row updated in place (ReadRequest.reuseRows) may carry the mark of an earlier reading.
+    if (why === undefined) {
+      if (row.ageUnknown) delete row.ageUnknown;
+      continue;
+    }
+    row.ageUnknown = true;
+    byWhy.set(why, (byWhy.get(why) ?? 0) + 1);
+  }
+  for (const [why, count] of byWhy) {
+    const sockets = plural(count, 'SYN_RECEIVED socket');
+    reading.notices.push(`the timeout count of ${sockets} (its age in SYN_RECEIVED) could not be read (${why}): dwell not known (only how long since first seen), not 0`);
+    (reading.dwellUnknown ??= []).push(`the age of ${sockets} not read (${why})`);
+  }
 }

@@ -316,6 +316,9 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
   const hostWithSs = () => {
     const platform = podHost();
     platform.files.set('/proc/self/mounts', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
+    // This process's own tables (the host's dump's request socket is not in them: its age is not needed).
+    platform.files.set('/proc/net/tcp', '  sl  local_address rem_address   st\n');
+    platform.files.set('/proc/net/tcp6', '  sl  local_address rem_address   st\n');
     platform.commands = [ssAnswers(ssText)];
     return platform;
   };

@@ -35,13 +35,49 @@ describe('the ss source completes request sockets from procfs', () => {
     expect(reading.rows.find((r) => r.state === 'SYN_SENT')).toMatchObject({ retransmits: 7, timer: { remainingMs: 7644 } });
   });
 
-  it('keeps ss figures (which prove nothing here) when procfs cannot be read', async () => {
+  it('procfs cannot be read: ss figures stay (they prove nothing here), and the age is said not read, naming the file (was silent)', async () => {
     const reading = await ssSource.read(platformWith(false), { procRoot: '/proc' });
     const request = reading.rows.find((r) => r.state === 'SYN_RECEIVED')!;
-    expect(request).toMatchObject({ retransmits: 0, timer: { remainingMs: 3548 } });
+    expect(request).toMatchObject({ retransmits: 0, timer: { remainingMs: 3548 }, ageUnknown: true });
     expect(kernelStateAgeMs(request)).toBeUndefined();
-    // This process's own /proc/net/tcp failing is not said as unknown (world-readable: a --proc-root that is no procfs).
-    expect(reading.dwellUnknown).toBeUndefined();
+    expect(reading.notices).toEqual([
+      expect.stringMatching(/^the timeout count of 1 SYN_RECEIVED socket \(its age in SYN_RECEIVED\) could not be read \(cannot read \/proc\/net\/tcp: .*\): dwell not known/),
+    ]);
+    expect(reading.dwellUnknown).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /)]);
+  });
+
+  it('one table read, the other not: only the request sockets of the unread one are unknown, named by its file', async () => {
+    const platform = platformWith(true);
+    // /proc/net/tcp (where the capture's request socket is) refused; tcp6 read.
+    platform.files.set('/proc/net/tcp', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+    const reading = await ssSource.read(platform, { procRoot: '/proc' });
+    expect(reading.rows.find((r) => r.state === 'SYN_RECEIVED')).toMatchObject({ ageUnknown: true });
+    expect(reading.dwellUnknown).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /)]);
+    // The tcp6 table was read, and nothing in it is said unread.
+    expect(reading.dwellUnknown!.join()).not.toContain('tcp6');
+  });
+
+  it("a table that is not the kernel's (a --proc-root or /proc that is no procfs): not read, said so", async () => {
+    const platform = platformWith(false);
+    platform.files.set('/proc/net/tcp', 'hello\n');
+    platform.files.set('/proc/net/tcp6', 'hello\n');
+    const reading = await ssSource.read(platform, { procRoot: '/proc' });
+    expect(reading.rows.find((r) => r.state === 'SYN_RECEIVED')).toMatchObject({ ageUnknown: true });
+    expect(reading.dwellUnknown).toEqual([expect.stringMatching(/^the age of 1 SYN_RECEIVED socket not read \(\/proc\/net\/tcp: /)]);
+  });
+
+  it('check: a SYN_RECEIVED whose age cannot be read, nothing else flagged: UNKNOWN (exit 3) naming the file (was OK, exit 0)', async () => {
+    const platform = platformWith(false);
+    platform.commands = [
+      ssAnswers(
+        SS.split('\n')
+          .filter((l, i, all) => !l.startsWith('SYN-SENT') && !all[i - 1]?.startsWith('SYN-SENT'))
+          .join('\n'),
+      ),
+    ];
+    const { code, out } = await runOn(platform, ['check', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(out).toMatch(/^tcpdwell UNKNOWN - the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/net\/tcp: /m);
+    expect(code).toBe(3);
   });
 
   it('every request socket completed from procfs: nothing said not read', async () => {
@@ -98,6 +134,13 @@ describe('--netns: a SYN_RECEIVED in a namespace no process is in (held by its i
     expect(out).toMatch(/^WARNING half-open: SYN_RECEIVED 127\.0\.0\.1:43211 -> 127\.0\.0\.1:35576 in netns web in state 11s > 5s \(rule default, dwell kernel\)/m);
     expect(out).not.toContain('not read');
     expect(code).toBe(1);
+  });
+
+  it('ss: cat inside it refused: the age is said not read naming the file, check UNKNOWN (exit 3)', async () => {
+    const platform = withCat(mountOnly(), (file) => ({ stdout: '', stderr: `cat: /proc/self/${file}: Permission denied\n`, exitCode: 1 }));
+    const { code, out } = await runOn(platform, ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(out).toMatch(/^tcpdwell UNKNOWN - netns web \(net:\[50\]\): the age of 1 SYN_RECEIVED socket not read \(cannot read \/proc\/self \(cat in \/run\/netns\/web\)\/net\/tcp: /m);
+    expect(code).toBe(3);
   });
 
   it('a process in it: its /proc shows the table, the age is proven and nothing is said not read', async () => {
