@@ -3,6 +3,11 @@ import { forEachLine } from '../src/core/text-lines.js';
 import type { CliContext } from '../src/cli/context.js';
 import { readFixture } from './fixture.js';
 
+const EMPTY_REQUEST_TABLES = new Map([
+  ['/proc/net/tcp', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'],
+  ['/proc/net/tcp6', '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'],
+]);
+
 /** A Platform whose commands and files answer from fixtures, on a clock the test moves. */
 export class FakePlatform implements Platform {
   nowValue = Date.parse('2026-11-21T05:30:00Z');
@@ -26,6 +31,13 @@ export class FakePlatform implements Platform {
   /** Directories that answer EACCES, like another user's /proc/<pid>/fd. */
   deniedDirectories = new Set<string>();
   ran: string[][] = [];
+  /**
+   * This process's own /proc/net/tcp{,6}, where a test sets none, read as the kernel's empty tables
+   * (a header only): the request sockets of an ss or netlink capture are then not found there (their
+   * handshakes completed since), as before their ages were checked. A test of those ages sets the
+   * files, or clears this to have them missing (ENOENT).
+   */
+  requestTablesEmpty = true;
   /** Every directory listed, in order (to count /proc scans). */
   listed: string[] = [];
 
@@ -103,7 +115,7 @@ export class FakePlatform implements Platform {
   }
 
   private async readBytesOrText(path: string): Promise<string | Uint8Array> {
-    const value = this.files.get(path);
+    const value = this.files.get(path) ?? (this.requestTablesEmpty ? EMPTY_REQUEST_TABLES.get(path) : undefined);
     if (value === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
     if (value instanceof Error) throw value;
     return value;

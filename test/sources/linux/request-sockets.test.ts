@@ -13,6 +13,8 @@ const PROC = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
 function platformWith(procfs: boolean): FakePlatform {
   const platform = new FakePlatform();
   platform.commands = [ssAnswers(SS)];
+  // Without procfs: no /proc/net/tcp* at all (ENOENT).
+  platform.requestTablesEmpty = false;
   if (procfs) {
     const split = PROC.indexOf('  sl', PROC.indexOf('  sl') + 1);
     platform.files.set('/proc/net/tcp', PROC.slice(0, split));
