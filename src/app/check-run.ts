@@ -4,7 +4,7 @@ import { FirstSightScreen } from '../core/first-sight-screen.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { countLevels, evaluateConnection, policyNeedsProcesses, severityWhateverOwner, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import { countLevels, dwellCouldRaiseSeverity, evaluateConnection, policyNeedsProcesses, severityWhateverOwner, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import { timingOf, type TrackerState } from '../core/tracker.js';
 import type { NotifierConfig } from '../config/parse-config.js';
@@ -151,7 +151,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // Fail closed: input files that gave no table, a table or namespace the poll could not read, may
   // hold anything, so "nothing flagged" is not proven; a warning or critical the rest proves stands.
   // So may sessions read whose dwell is not known (taken for 0 at first sight: a SYN_RECEIVED's age).
-  const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? []), ...(outcome.dwellUnknown ?? [])];
+  const unproven = [...monitor.skippedInput.map((s) => s.reason), ...(outcome.unread ?? [])];
   // Only what this poll read proves a flag: a session in a table or namespace it could not read is
   // kept as last read (its dwell stopped there), so it neither proves a WARNING nor clears one.
   const keptAsLastRead = outcome.unreadScope ? evaluation.views.filter((v) => v.flag && notReadBy(outcome, v.row)).length : 0;
@@ -174,6 +174,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     }
     proofViews = hidden.evaluation;
   }
+  if (outcome.ok) unknownAgeProof(request.policy, readNow, outcome, unproven, measurementNotes);
   // A session whose state word nobody knows may be stuck: "nothing flagged" does not cover it.
   const unknownState = readNow.views.filter((v) => v.row.state === TcpState.UNKNOWN);
   if (unknownState.length > 0) {
@@ -463,6 +464,43 @@ async function sampleTable(monitor: Monitor, timing: SampleTiming): Promise<Poll
  * processes: each flagged session without an owner keeps the severity severityWhateverOwner
  * proves, or is left out (counted in `unproven`) when no severity is proven.
  */
+/**
+ * What a SYN_RECEIVED whose age was not read this poll (row.ageUnknown: its /proc/net/tcp* timeout
+ * count) proves. Its dwell as tracked is proven, a lower bound: the time since first seen (over runs
+ * kept in a state file) or since the poll that saw it enter. The age before that is not known; it
+ * leaves the verdict unproven (pushed to `unproven`: UNKNOWN unless the rest proves a WARNING) only
+ * where it could change it: flag it, or make its flag critical. It is bounded where a poll saw the
+ * flow not in the state (tracker enteredAfterMs): it entered since. Otherwise a note says what the
+ * verdict rests on. Mutates `unproven` and `notes`.
+ */
+function unknownAgeProof(policy: Policy, evaluation: Evaluation, outcome: PollOutcome, unproven: string[], notes: string[]): void {
+  let unknownAge = 0;
+  let couldChange = 0;
+  let flaggedCouldChange = 0;
+  for (const view of evaluation.views) {
+    if (!view.row.ageUnknown || view.row.state !== TcpState.SYN_RECEIVED) continue;
+    unknownAge++;
+    const { connection, timing } = view;
+    const atMostMs = connection.dwellSource === 'observed' && connection.enteredAfterMs !== undefined ? outcome.takenAtMs - connection.enteredAfterMs : Infinity;
+    if (!dwellCouldRaiseSeverity(policy, { row: view.row, dwellMs: timing.dwellMs, halfCloseTimerMs: timing.halfCloseTimerMs, idleMs: timing.idleMs }, atMostMs)) continue;
+    couldChange++;
+    if (view.flag) flaggedCouldChange++;
+  }
+  if (unknownAge === 0) return;
+  const why = outcome.dwellUnknown?.length ? outcome.dwellUnknown.join('; ') : `the age of ${plural(unknownAge, 'SYN_RECEIVED socket')} not read`;
+  if (couldChange > 0) {
+    unproven.push(why);
+    if (flaggedCouldChange > 0) {
+      const one = flaggedCouldChange === 1;
+      notes.push(
+        `${plural(flaggedCouldChange, 'flagged SYN_RECEIVED session')} judged on ${one ? 'its' : 'their'} time in the state since first seen, a lower bound (${why}): ${one ? 'it' : 'they'} may be more severe`,
+      );
+    }
+    return;
+  }
+  notes.push(`${why}: judged on ${unknownAge === 1 ? 'its' : 'their'} time in the state as the polls saw it, which the unread age cannot change`);
+}
+
 function ownerHiddenProof(policy: Policy, evaluation: Evaluation): { evaluation: Evaluation; unproven: number } {
   let unproven = 0;
   const views: ConnectionView[] = [];

@@ -119,6 +119,18 @@ export function evaluateConnection(policy: Policy, measures: Measures): Flag | u
 }
 
 /**
+ * Whether a connection whose dwell is proven only as a lower bound (`measures.dwellMs`) would be
+ * judged more severe (flagged where it is not, critical where it is a warning) were its dwell as long
+ * as `dwellAtMostMs` (Infinity: nothing bounds it): the part of its dwell not proven could then
+ * change its verdict. Only rules on dwell (half-open) read it.
+ */
+export function dwellCouldRaiseSeverity(policy: Policy, measures: Measures, dwellAtMostMs: number): boolean {
+  const proven = evaluateConnection(policy, measures)?.severity;
+  const atMost = evaluateConnection(policy, { ...measures, dwellMs: Math.max(measures.dwellMs, dwellAtMostMs) })?.severity;
+  return (atMost === undefined ? 0 : SEVERITY_RANK[atMost]) > (proven === undefined ? 0 : SEVERITY_RANK[proven]);
+}
+
+/**
  * evaluateConnection's answer written into `into` instead of a new object: true when flagged
  * (`into` then holds the flag), false when not (`into` unchanged). For a pass that reuses one
  * object for every connection (forEachEvaluated): at 86,000 flagged sessions a Flag each was

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../../src/core/address.js';
 import type { SocketRow } from '../../src/core/connection.js';
-import { defaultPolicy, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
+import { defaultPolicy, dwellCouldRaiseSeverity, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
 
 const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
   protocol: 'tcp',
@@ -89,5 +89,24 @@ describe('evaluateCounts', () => {
     const policy: Policy = { ...defaultPolicy(), counts: [{ name: 'dead-upstream', states: ['SYN_SENT'], per: 'remote', warningAbove: 3 }] };
     const rows = Array.from({ length: 5 }, (_, i) => ({ key: String(i), row: row('SYN_SENT', { local: { address: '127.0.0.1', port: 40_000 + i }, remote: { address: '10.0.0.5', port: 5432 } }) }));
     expect(evaluateCounts(policy, rows)).toMatchObject([{ group: '10.0.0.5:5432', count: 5 }]);
+  });
+});
+
+describe('dwellCouldRaiseSeverity: could the part of a dwell not proven change the verdict?', () => {
+  const policy: Policy = { ...defaultPolicy(), critical: { halfOpenMs: 120_000 } };
+  const at = (dwellMs: number): Measures => ({ row: row('SYN_RECEIVED'), dwellMs, halfCloseTimerMs: dwellMs });
+  it('unflagged, unbounded: yes; bounded under the warning threshold (30 s): no; bounded over it: yes', () => {
+    expect(dwellCouldRaiseSeverity(policy, at(10_000), Infinity)).toBe(true);
+    expect(dwellCouldRaiseSeverity(policy, at(10_000), 30_000)).toBe(false);
+    expect(dwellCouldRaiseSeverity(policy, at(10_000), 30_001)).toBe(true);
+  });
+  it('a warning that could become critical: yes; a critical, or no critical threshold: no', () => {
+    expect(dwellCouldRaiseSeverity(policy, at(40_000), Infinity)).toBe(true);
+    expect(dwellCouldRaiseSeverity(policy, at(40_000), 100_000)).toBe(false);
+    expect(dwellCouldRaiseSeverity(policy, at(130_000), Infinity)).toBe(false);
+    expect(dwellCouldRaiseSeverity(defaultPolicy(), at(40_000), Infinity)).toBe(false);
+  });
+  it('a state no dwell rule reads (ESTABLISHED: idle): no', () => {
+    expect(dwellCouldRaiseSeverity(policy, { row: row('ESTABLISHED'), dwellMs: 0, halfCloseTimerMs: 0 }, Infinity)).toBe(false);
   });
 });
