@@ -42,8 +42,7 @@ describe('netlink: one dump for both families', () => {
     const source = new NetlinkSource({ openChannel: refusing });
     const first = await source.read(new FakePlatform(), { procRoot: '/proc' });
     expect(requests).toEqual([TCPDIAG_GETSOCK, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY]);
-    // Nothing said but that the request socket's age is not read (this fake has no /proc/net/tcp).
-    expect(first.notices).toEqual([expect.stringMatching(/^the timeout count of 1 SYN_RECEIVED socket .*cannot read \/proc\/net\/tcp: /)]);
+    expect(first.notices).toEqual([]);
     await source.read(new FakePlatform(), { procRoot: '/proc' });
     expect(requests.slice(3)).toEqual([SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY]);
     const oneWalk = await new NetlinkSource({ openChannel: answering }).read(new FakePlatform(), { procRoot: '/proc' });
