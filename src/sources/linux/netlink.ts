@@ -2,9 +2,15 @@ import type { ParseProblem, SocketRow } from '../../core/connection.js';
 import type { Platform } from '../../platform/platform.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { AF_INET, AF_INET6, ALL_TCP_STATES_MASK, AddressNames, SockDiagParser, kernelStatesMask, sockDiagRequest, tcpDiagRequest } from './parse-sock-diag.js';
-import { addRequestSocketAges, PROC_SYN_RECV_STATE, type ProcNetReader } from './request-sockets.js';
+import { addRequestSocketAges, PROC_SYN_RECV_STATE, type ProcNetReader, type RequestTablePlace } from './request-sockets.js';
 import { ScreenedDump } from './screened-dump.js';
 import { errnoName, NetnsEntryError, openSockDiagChannel, SockDiagStepError, type NetnsTarget, type SockDiagChannel } from './sock-diag-dump.js';
+
+/** A /proc directory showing the namespace, then the reader inside it, where there are those. */
+function requestTablePlaces(procDir: string | undefined, inside: ProcNetReader | undefined): RequestTablePlace[] | undefined {
+  const places = [procDir, inside].filter((p): p is RequestTablePlace => p !== undefined);
+  return places.length > 0 ? places : undefined;
+}
 
 /** A dump of both families in one walk (parse-sock-diag.ts tcpDiagRequest). */
 const BOTH_FAMILIES = 'both';
@@ -120,7 +126,7 @@ export class NetlinkSource implements SocketSource {
     // SYN_RECEIVED rows take procfs's timeout count, as with ss (request-sockets.ts), from a /proc
     // showing the namespace read (never left out by a screen).
     const ages: Pick<SourceReading, 'notices' | 'dwellUnknown'> = { notices: [] };
-    await addRequestSocketAges(platform, enter ? (place.netProcDir ?? this.readerInside(enter)) : '/proc', rows, ages);
+    await addRequestSocketAges(platform, enter ? requestTablePlaces(place.netProcDir, this.readerInside(enter)) : '/proc', rows, ages);
     for (const notice of summarizeProblems('netlink', problems)) notices.push(notice.replace('malformed line', 'unreadable message'));
     // Not an atomic snapshot: the kernel resumes the walk by hash bucket between datagrams.
     if (interrupted) notices.push('netlink: the socket table changed during the dump (NLM_F_DUMP_INTR): a socket may be missing or repeated');

@@ -50,7 +50,11 @@ export async function readNamespace(platform: Platform, procRoot: string, ns: Ne
   const here = ns.inode === ownInode;
   // One slow namespace must not hold up the others' poll for long.
   const prefix = here ? [] : nsenterPrefix(ns.path);
-  const reading = await readSs(platform, procRoot, { prefix, netProcDir: here ? '/proc' : (procDir ?? catInside(platform, prefix)), timeoutMs: NAMESPACE_SS_TIMEOUT_MS });
+  const reading = await readSs(platform, procRoot, {
+    prefix,
+    netProcDir: here ? '/proc' : procDir === undefined ? catInside(platform, prefix) : [procDir, catInside(platform, prefix)],
+    timeoutMs: NAMESPACE_SS_TIMEOUT_MS,
+  });
   if (procDir !== undefined) await addMissingInodes(platform, procDir, reading.rows);
   return reading;
 }

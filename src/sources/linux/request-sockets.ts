@@ -26,6 +26,9 @@ export interface ProcNetReader {
 /** `/proc/net/tcp`'s `st` for SYN_RECV (include/net/tcp_states.h TCP_SYN_RECV = 3), as the table prints it. */
 export const PROC_SYN_RECV_STATE = '03';
 
+/** A /proc directory showing the namespace, or a reader of its tables from inside it. */
+export type RequestTablePlace = string | ProcNetReader;
+
 /** Why the request sockets of each family have no timeout count this reading; empty when all were read. */
 type UnreadTables = Partial<Record<Protocol, string>>;
 
@@ -39,28 +42,35 @@ type UnreadTables = Partial<Record<Protocol, string>>;
  * (ProcOwners completes inodes from procfs only for rows that lack one). Mutates `rows`. Returns,
  * for each family whose table could not be read in full, why (its request sockets' ages are not known).
  */
-export async function addRequestSocketTimeouts(platform: Platform, procRoot: string | ProcNetReader, rows: readonly SocketRow[]): Promise<UnreadTables> {
+export async function addRequestSocketTimeouts(platform: Platform, procRoot: RequestTablePlace | readonly RequestTablePlace[], rows: readonly SocketRow[]): Promise<UnreadTables> {
   const requests = rows.filter((row) => row.state === TcpState.SYN_RECEIVED);
   if (requests.length === 0) return {};
-  let table: ProcNetTables;
-  try {
-    table =
-      typeof procRoot === 'string'
-        ? await readProcNetTables(
-            (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
-            (file) => `${procRoot}/${file}`,
-            platform.littleEndian,
-          )
-        : await readProcNetTables(
-            (file, onLine) => procRoot.readTable(file, onLine),
-            (file) => `${procRoot.where}/${file}`,
-            platform.littleEndian,
-          );
-  } catch (error) {
-    // Fail closed: ss's counts stay (they prove nothing here), and the ages are said not read.
-    const why = error instanceof Error ? error.message : String(error);
-    return { tcp: why, tcp6: why };
+  // The places in turn, until one gives both tables (a /proc/<pid> whose process exited since it
+  // was found fails: then from inside the namespace).
+  let table: ProcNetTables | undefined;
+  let failure = 'not read';
+  for (const place of typeof procRoot === 'string' || !Array.isArray(procRoot) ? [procRoot as RequestTablePlace] : procRoot) {
+    try {
+      const read =
+        typeof place === 'string'
+          ? await readProcNetTables(
+              (file, onLine) => platform.readLines(`${place}/${file}`, onLine),
+              (file) => `${place}/${file}`,
+              platform.littleEndian,
+            )
+          : await readProcNetTables(
+              (file, onLine) => place.readTable(file, onLine),
+              (file) => `${place.where}/${file}`,
+              platform.littleEndian,
+            );
+      if (!table || read.reading.completeProtocols.length > table.reading.completeProtocols.length) table = read;
+      if (table.reading.completeProtocols.length === 2) break;
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+    }
   }
+  // Fail closed: ss's counts stay (they prove nothing here), and the ages are said not read.
+  if (!table) return { tcp: failure, tcp6: failure };
   const unread: UnreadTables = {};
   for (const protocol of ['tcp', 'tcp6'] as const) if (!table.reading.completeProtocols.includes(protocol)) unread[protocol] = table.failures[protocol] ?? 'not read';
   const procRows = table.reading.rows;
@@ -81,7 +91,8 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
 /**
  * addRequestSocketTimeouts from `netProcDir`, a /proc directory showing the namespace the rows were
  * read in, or a reader of its tables from inside it (a `--netns` namespace no process is in: only its
- * `ip netns` mount holds it, so no /proc/<pid> shows it), or undefined where there is neither.
+ * `ip netns` mount holds it, so no /proc/<pid> shows it), or both in turn (the directory first: a
+ * process that exited since it was found fails it), or undefined where there is neither.
  * Fail closed where a SYN_RECEIVED's timeout count cannot be read (no such place, or its table
  * fails to read: EACCES, a /proc that is no procfs, a process gone since found, a table not the
  * kernel's): its age at first sight is unknown, not 0 (its dwell would start at 0 and prove nothing
@@ -91,7 +102,7 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: str
  */
 export async function addRequestSocketAges(
   platform: Platform,
-  netProcDir: string | ProcNetReader | undefined,
+  netProcDir: RequestTablePlace | readonly RequestTablePlace[] | undefined,
   rows: readonly SocketRow[],
   reading: Pick<SourceReading, 'notices' | 'dwellUnknown'>,
 ): Promise<void> {

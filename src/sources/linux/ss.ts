@@ -3,7 +3,7 @@ import { UnusableInputError } from '../unusable-input.js';
 import type { TcpState } from '../../core/tcp-state.js';
 import { SourceError, SourceUnavailableError, readUptimeMs, summarizeProblems, type ReadRequest, type SocketSource, type SourceReading } from '../source.js';
 import { SsParser } from './parse-ss.js';
-import { addRequestSocketAges, type ProcNetReader } from './request-sockets.js';
+import { addRequestSocketAges, type RequestTablePlace } from './request-sockets.js';
 
 // Fixed argvs (ss's columns change with its flags): TCP, all states, numeric, timers (-o), tcp_info
 // (-i), and with -e the inode and uid. No -H, so older iproute2 works too; the parser skips the header.
@@ -75,7 +75,7 @@ export const ssSource: SocketSource = {
 export interface SsPlace {
   prefix: readonly string[];
   /** Or a reader of its tables from inside it (request-sockets.ts ProcNetReader). */
-  netProcDir: string | ProcNetReader | undefined;
+  netProcDir: RequestTablePlace | readonly RequestTablePlace[] | undefined;
   /** How long ss may run (default 30 s). */
   timeoutMs?: number;
 }

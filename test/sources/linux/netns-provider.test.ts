@@ -409,6 +409,27 @@ describe('NetnsProvider with netlink (sock_diag opened inside each namespace by 
     expect(kernelStateAgeMs(request)).toBe(4960);
   });
 
+  it('a process in it whose /proc/<pid>/net/tcp fails to read (it exited since it was found): the worker reads the table inside the namespace instead', async () => {
+    const platform = hostWithSs();
+    platform.files.set('/proc/200/net/tcp', Object.assign(new Error('ENOENT: /proc/200/net/tcp'), { code: 'ENOENT' }));
+    // The same request socket as the dump's (46323 <- 35802): st 03, 2 timeouts, 2.04 s left.
+    const table = '  sl  local_address rem_address   st\n   0: 0100007F:B4F3 0100007F:8BDA 03 00000000:00000000 01:000000CC 00000002     0        0 0 0 00000000a4a1360c\n';
+    const readIn: string[] = [];
+    const { open } = channel();
+    const openWithRead = () => ({
+      ...open(),
+      readInNetns: async (netns: NetnsTarget, files: readonly string[]) => {
+        readIn.push(`${netns.path} ${files.join(',')}`);
+        return files.map((file) => ({ text: file === 'net/tcp' ? table : '  sl  local_address\n' }));
+      },
+    });
+    const provider = new NetnsProvider(platform, { choice: { kind: 'pid', pid: 200 }, source: 'netlink', procRoot: '/proc', netlink: { openChannel: openWithRead } });
+    const reading = await provider.read();
+    expect(readIn).toEqual(['/run/netns/web net/tcp', '/run/netns/web net/tcp6']);
+    expect(reading.dwellUnknown).toBeUndefined();
+    expect(reading.rows.find((r) => r.state === 'SYN_RECEIVED')).toMatchObject({ retransmits: 2, timer: { name: 'on', remainingMs: 2040 } });
+  });
+
   // Namespace 20 is held by pid 200 and by the `ip netns` mount /run/netns/web: the choice names one
   // holder; that one goes while the other stays, then the other goes too.
   for (const [asked, choice, dropAsked, dropOther] of [

@@ -145,6 +145,20 @@ describe('--netns: a SYN_RECEIVED in a namespace no process is in (held by its i
     expect(code).toBe(3);
   });
 
+  it('ss: a process in it whose /proc/<pid>/net/tcp fails (it exited since it was found): cat inside the namespace reads it instead', async () => {
+    const platform = withCat(mountOnly(), (file) => ({ stdout: PROC_FILES[file]!, stderr: '', exitCode: 0 }));
+    platform.links.set('/proc/500/ns/net', 'net:[50]');
+    platform.files.set('/proc/500/comm', 'server\n');
+    platform.files.set('/proc/500/cgroup', '0::/\n');
+    platform.files.set('/proc/500/net/tcp', Object.assign(new Error('ESRCH'), { code: 'ESRCH' }));
+    platform.files.set('/proc/500/net/tcp6', Object.assign(new Error('ESRCH'), { code: 'ESRCH' }));
+    const { code, out } = await runOn(platform, ['check', '--netns', 'web', '--source', 'ss', '--no-state', '--half-open', '5s', '--idle', 'off']);
+    expect(platform.ran.filter((argv) => argv.includes('cat')).length).toBe(2);
+    expect(out).toMatch(/^WARNING half-open: SYN_RECEIVED 127\.0\.0\.1:43211 -> 127\.0\.0\.1:35576 in netns web in state 11s > 5s/m);
+    expect(out).not.toContain('not read');
+    expect(code).toBe(1);
+  });
+
   it('a process in it: its /proc shows the table, the age is proven and nothing is said not read', async () => {
     const platform = mountOnly();
     platform.links.set('/proc/500/ns/net', 'net:[50]');
