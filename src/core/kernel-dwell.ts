@@ -69,6 +69,11 @@ function synSentAgeMs(row: SocketRow): number | undefined {
  * counts the FIN's one sequence number), the retransmit timer and its count belong to the FIN, so
  * its back-off proves the state's age. With data queued before it, the retransmissions may be of
  * data sent before the close: they prove nothing about the state.
+ * Nor does the persist timer (zero window: ss `timer:(persist,…)`, procfs tr 4): its probe count
+ * (icsk_probes_out) is reset by every ACK that answers a probe (net/ipv4/tcp_timer.c
+ * tcp_probe_timer, RFC 1122 4.2.2.17), and its back-off counts probes since the window closed,
+ * which may be long before close() queued the FIN behind the unsent data (tcp_close sets the state
+ * whatever the window): no lower bound on the state's age follows from either.
  */
 function finRetransmitAgeMs(row: SocketRow): number | undefined {
   if (row.sendQueue !== 1 || row.timer?.name !== 'on') return undefined;
