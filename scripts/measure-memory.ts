@@ -34,6 +34,8 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '2s' },
     modes: { type: 'string', default: 'serve,serve-netlink,serve-ss,watch,check-window,dashboard' },
     namespace: { type: 'string' },
+    // The prefix of the namespace a population is built in (each session its own: tcpdwell-NAME).
+    'namespace-prefix': { type: 'string', default: 'tcpdwell-wt-m' },
     hold: { type: 'boolean', default: false },
     // In process (inside the namespace): breakdown of one source.
     'inner-breakdown': { type: 'string' },
@@ -283,7 +285,7 @@ async function measureModes(namespace: string): Promise<Measure[]> {
 async function main(): Promise<void> {
   if (values['inner-breakdown']) return breakdownInside(values['inner-breakdown']);
   if (values.namespace) return report(await measureModes(values.namespace));
-  const population = await startPopulation(Number(values.sockets), 0, 'tcpdwell-wt-m');
+  const population = await startPopulation(Number(values.sockets), 0, values['namespace-prefix']!);
   try {
     if (values.hold) {
       process.stdout.write(`${JSON.stringify({ namespace: population.namespace, counts: population.counts })}\n`);
