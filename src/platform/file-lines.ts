@@ -1,5 +1,5 @@
-import { readlinkSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readlinkSync, type Dir } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { notFileError, type NotFileKind } from './bounded-read.js';
 import { interruptedError, readLimitError } from './limits.js';
@@ -21,6 +21,8 @@ const CHUNK_CHARS = 256 * 1024;
 const IDLE_MS = 5000;
 /** Links read on the main thread between two turns of the event loop (~1 ms of readlink(2) calls). */
 const LINKS_PER_SLICE = 512;
+/** Directory entries read at a time by the walk on the main thread (opendir's buffer). */
+const DIRECTORY_BATCH = 256;
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
 // Source for `new Worker(…, { eval: true })`, so there is no file to locate next to the build. It
@@ -142,7 +144,7 @@ export class WorkerFileReader {
   }
 
   /**
-   * The inode of every link in `dir` whose target is "socket:[INODE]", in the directory's order
+   * The inode of every link in `dir` whose target is "socket:[INODE]", in no set order
    * (entries gone by the time they are read, and other links, are left out). With `beside`, or
    * when the worker is running anyway, read on the worker: synchronous readlink(2) calls and their
    * parsing, none on this thread, so a /proc walk runs beside the caller's work. Otherwise here,
@@ -245,28 +247,45 @@ export class WorkerFileReader {
   }
 }
 
-/** WorkerFileReader.readSocketInodes on this thread: the same walk as the worker's, in slices. */
+/**
+ * WorkerFileReader.readSocketInodes on this thread: the same walk as the worker's, in slices. The
+ * directory is read a batch of entries at a time (opendir), not listed whole first: a process
+ * holding 100,000 sockets has 100,000 names, a list of which (and libuv's copy of it, in malloc)
+ * stood under the walk's peak (watch's first poll asks for every connection's owner; issue 15).
+ */
 async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined): Promise<Float64Array> {
   if (signal?.aborted) throw interruptedError();
-  let names: string[];
+  let entries: Dir;
   try {
-    names = await readdir(dir);
+    entries = await opendir(dir, { bufferSize: DIRECTORY_BATCH });
   } catch (error) {
     throw signal?.aborted ? interruptedError() : error;
   }
-  const inodes = new Float64Array(names.length);
+  let inodes = new Float64Array(DIRECTORY_BATCH);
   let count = 0;
-  for (let i = 0; i < names.length; i++) {
-    if (i > 0 && i % LINKS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-    if (signal?.aborted) throw interruptedError();
-    let link: string;
-    try {
-      link = readlinkSync(`${dir}/${names[i]}`);
-    } catch {
-      continue; // closed since the listing, or not a link
+  try {
+    for (let i = 1; ; i++) {
+      if (i % LINKS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (signal?.aborted) throw interruptedError();
+      const entry = entries.readSync();
+      if (entry === null) break;
+      let link: string;
+      try {
+        link = readlinkSync(`${dir}/${entry.name}`);
+      } catch {
+        continue; // closed since the listing, or not a link
+      }
+      const match = SOCKET_LINK.exec(link);
+      if (!match) continue;
+      if (count === inodes.length) {
+        const grown = new Float64Array(inodes.length * 2);
+        grown.set(inodes);
+        inodes = grown;
+      }
+      inodes[count++] = Number(match[1]);
     }
-    const match = SOCKET_LINK.exec(link);
-    if (match) inodes[count++] = Number(match[1]);
+  } finally {
+    entries.closeSync();
   }
   return inodes.subarray(0, count);
 }

@@ -73,7 +73,7 @@ export interface Platform {
   readLink(path: string): Promise<string>;
   /**
    * The socket inodes directory `dir` links to: INODE of every link whose target is exactly
-   * "socket:[INODE]", in the directory's order (entries gone by the time they are read, and links
+   * "socket:[INODE]", in no set order (its callers only ask which inodes are there; entries gone by the time they are read, and links
    * to anything else, are left out). Rejects as listDirectory when `dir` cannot be listed (ENOENT,
    * EACCES), and with EINTERRUPTED when `signal` aborts. For /proc/<pid>/fd: one call per process
    * instead of a promise per descriptor (at 40,000 sockets, 10× less time). `beside`: the caller

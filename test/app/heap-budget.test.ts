@@ -110,6 +110,21 @@ describe('lazyHeapBudget', () => {
     expect(opened).toBe(1);
   });
 
+  it("collectNow collects whatever the budget says, and the live heap it measures is the next budget's base", () => {
+    const heap = fakeHeap(60 * MiB, 40 * MiB);
+    const budget = lazyHeapBudget(() => heap, options);
+    expect(budget.afterPoll()).toBe(true); // the first: live 60 MiB
+    heap.garbage = 5 * MiB; // far under the budget (30 MiB)
+    expect(budget.afterPoll()).toBe(false);
+    budget.collectNow?.();
+    expect(heap.collections).toBe(2);
+    expect(heap.garbage).toBe(0);
+    heap.live = 40 * MiB; // connections closed: the base follows down (budget 20 MiB)
+    budget.collectNow?.();
+    heap.garbage = 21 * MiB;
+    expect(budget.afterPoll()).toBe(true);
+  });
+
   it('does nothing when V8 gives no gc (the heap could not be opened), and does not ask again', () => {
     let opened = 0;
     const budget = lazyHeapBudget((): HeapAccess | undefined => {

@@ -114,7 +114,7 @@ describe.skipIf(skipReason !== undefined)('end to end on the real kernel', () =>
     expect(here.owners.size).toBe(0);
     // The same lookup told to scan the holder finds them all: the inodes were findable.
     const there = await new OwnerResolver(nodePlatform(), '/proc').resolve(inodes, [ns.helperPid!]);
-    expect([...there.owners.values()].map((o) => o.pid)).toEqual([ns.helperPid, ns.helperPid, ns.helperPid]);
+    expect([...there.owners].map(([, o]) => o.pid)).toEqual([ns.helperPid, ns.helperPid, ns.helperPid]);
   }, 30_000);
 
   it('list --source procfs reads the same table from /proc/net/tcp and tcp6', async () => {

@@ -11,7 +11,8 @@ import { SourceError } from '../source.js';
 // only inodes still asked about.
 
 export interface OwnerLookup {
-  owners: Map<number, Owner>;
+  /** The owner of each wanted inode that one was found for (InodeOwners). */
+  owners: InodeOwners;
   /**
    * Some /proc/<pid>/fd directories or process names could not be read (permission denied, not
    * root; or a read that failed, EIO…): unresolved rows may be theirs, and a '?' name is unknown.
@@ -27,7 +28,7 @@ interface Prefetch {
 }
 
 export class OwnerResolver {
-  private cache = new Map<number, Owner>();
+  private cache = InodeOwners.of([]);
   private prefetched: Prefetch | undefined;
   private lastDenied = false;
   /** A process name (comm) of this scan failed to read for a reason other than its process exiting. */
@@ -47,17 +48,11 @@ export class OwnerResolver {
    * `<procRoot>/net/tcp` shows), one readlink each before its fds are listed.
    */
   async resolve(wanted: Iterable<number>, pids?: readonly number[]): Promise<OwnerLookup> {
-    const owners = new Map<number, Owner>();
-    const missing = new Set<number>();
-    for (const inode of wanted) {
-      if (!inode) continue; // 0: no process owns it yet
-      const cached = this.cache.get(inode);
-      if (cached) owners.set(inode, cached);
-      else missing.add(inode);
-    }
+    const owners = InodeOwners.of(wanted);
+    owners.takeFrom(this.cache);
     let denied = false;
     this.nameUnread = false;
-    if (missing.size > 0) denied = await this.scan(missing, owners, pids);
+    if (owners.missing > 0) denied = await this.scan(owners, pids);
     else {
       denied = this.lastDenied;
       this.close(); // a prefetch is for this resolve only
@@ -125,14 +120,14 @@ export class OwnerResolver {
     }
   }
 
-  private async scan(missing: Set<number>, owners: Map<number, Owner>, only: readonly number[] | undefined): Promise<boolean> {
+  private async scan(owners: InodeOwners, only: readonly number[] | undefined): Promise<boolean> {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     if (prefetched && !only) {
       try {
         const walk = await prefetched.walk;
         if (walk && 'interrupted' in walk) failIfInterrupted(walk.interrupted);
-        return walk && 'pids' in walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, missing, owners) : true;
+        return walk && 'pids' in walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, owners) : true;
       } finally {
         prefetched.stop.abort(); // what is still being read is not needed
       }
@@ -148,7 +143,7 @@ export class OwnerResolver {
     const netns = only ? undefined : await this.namespaceRead();
     // Another namespace's process is not the holder of a socket of this one: its fds are not listed.
     const inodesOf = async (pid: string) => (netns === undefined || (await this.inNamespace(pid, netns)) ? this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`) : undefined);
-    return this.claimAll(pids, inodesOf, missing, owners);
+    return this.claimAll(pids, inodesOf, owners);
   }
 
   /**
@@ -156,10 +151,10 @@ export class OwnerResolver {
    * `inodesOf`: a process's socket inodes, or undefined to pass it by. True when some process's fds
    * were denied (the answer may lack their owners).
    */
-  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<Float64Array | undefined>, missing: Set<number>, owners: Map<number, Owner>): Promise<boolean> {
+  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<Float64Array | undefined>, owners: InodeOwners): Promise<boolean> {
     let denied = false;
     for (const pid of pids) {
-      if (missing.size === 0) break;
+      if (owners.missing === 0) break;
       let inodes: Float64Array | undefined;
       try {
         inodes = await inodesOf(pid);
@@ -170,21 +165,20 @@ export class OwnerResolver {
         if (!hasExited(error)) denied = true;
         continue;
       }
-      if (inodes) await this.claim(pid, inodes, missing, owners);
+      if (inodes) await this.claim(pid, inodes, owners);
     }
     return denied || this.nameUnread;
   }
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
-  private async claim(pid: string, inodes: Float64Array, missing: Set<number>, owners: Map<number, Owner>): Promise<void> {
+  private async claim(pid: string, inodes: Float64Array, owners: InodeOwners): Promise<void> {
     // One Owner for all the sockets of this process (a server holds thousands).
     let owner: Owner | undefined;
     for (let i = 0; i < inodes.length; i++) {
-      const inode = inodes[i]!;
-      if (!missing.has(inode)) continue;
+      const at = owners.indexOf(inodes[i]!);
+      if (at < 0 || owners.ownerAt(at) !== undefined) continue;
       owner ??= { pid: Number(pid), process: await this.processName(pid) };
-      owners.set(inode, owner);
-      missing.delete(inode);
+      owners.claimAt(at, owner);
     }
   }
 
@@ -240,4 +234,93 @@ export async function procRootProblem(platform: Platform, procRoot: string): Pro
   if (names.includes('fd') && names.includes('comm'))
     return `--proc-root ${procRoot} is one process's directory, not a procfs mount point (for that process's network namespace use --netns ${procRoot.split('/').at(-1)})`;
   return `--proc-root ${procRoot} is not a procfs mount point (no process directories, no "self")`;
+}
+
+/**
+ * The owners of a set of socket inodes: the inodes sorted in a typed array, and the owner found for
+ * each beside it (none yet: undefined), found by binary search. Why not a Set of the inodes still
+ * missing and a Map of those found: at watch's first poll every connection's owner is asked for,
+ * and two 100,000-entry hash tables (with the smaller tables they grew through) were ~15 MB of that
+ * poll's peak (measured at 96,000 sockets, issue 15); this is 16 bytes an inode, allocated once.
+ */
+export class InodeOwners implements Iterable<[number, Owner]> {
+  private found = 0;
+
+  private constructor(
+    /** The wanted inodes, ascending, each once (0, "no inode", left out). */
+    readonly inodes: Float64Array,
+    private readonly owners: (Owner | undefined)[],
+  ) {}
+
+  /** For these inodes (any order, repeats and 0 allowed), none of them owned yet. */
+  static of(wanted: Iterable<number>): InodeOwners {
+    const listed = Array.isArray(wanted) ? (wanted as readonly number[]) : [...wanted];
+    const sorted = new Float64Array(listed.length);
+    let count = 0;
+    for (const inode of listed) if (inode) sorted[count++] = inode;
+    const inodes = sorted.subarray(0, count).sort();
+    let unique = 0;
+    for (let i = 0; i < inodes.length; i++) if (i === 0 || inodes[i] !== inodes[unique - 1]) inodes[unique++] = inodes[i]!;
+    return new InodeOwners(inodes.subarray(0, unique), new Array<Owner | undefined>(unique).fill(undefined));
+  }
+
+  /** How many of the inodes have no owner yet. */
+  get missing(): number {
+    return this.inodes.length - this.found;
+  }
+
+  /** How many have an owner. */
+  get size(): number {
+    return this.found;
+  }
+
+  /** Where `inode` is in `inodes`, or -1. */
+  indexOf(inode: number): number {
+    let low = 0;
+    let high = this.inodes.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const at = this.inodes[middle]!;
+      if (at === inode) return middle;
+      if (at < inode) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
+
+  ownerAt(index: number): Owner | undefined {
+    return this.owners[index];
+  }
+
+  /** `owner` (if any) as the owner of the inode at `index`, which had none. */
+  claimAt(index: number, owner: Owner | undefined): void {
+    if (owner === undefined || this.owners[index] !== undefined) return;
+    this.owners[index] = owner;
+    this.found++;
+  }
+
+  /** Each inode's owner in `earlier` (the answer before: a cache), where it has one: one walk of both ascending lists. */
+  takeFrom(earlier: InodeOwners): void {
+    let j = 0;
+    for (let i = 0; i < this.inodes.length; i++) {
+      const inode = this.inodes[i]!;
+      while (j < earlier.inodes.length && earlier.inodes[j]! < inode) j++;
+      if (j === earlier.inodes.length) return;
+      if (earlier.inodes[j] === inode) this.claimAt(i, earlier.owners[j]);
+    }
+  }
+
+  /** The owner found for `inode`, if any. */
+  get(inode: number): Owner | undefined {
+    const at = this.indexOf(inode);
+    return at < 0 ? undefined : this.owners[at];
+  }
+
+  /** The inodes with an owner and their owners, in ascending order of inode. */
+  *[Symbol.iterator](): Iterator<[number, Owner]> {
+    for (let i = 0; i < this.inodes.length; i++) {
+      const owner = this.owners[i];
+      if (owner !== undefined) yield [this.inodes[i]!, owner];
+    }
+  }
 }

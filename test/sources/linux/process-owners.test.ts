@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OwnerResolver } from '../../../src/sources/linux/process-owners.js';
+import { InodeOwners, OwnerResolver } from '../../../src/sources/linux/process-owners.js';
 import { FakePlatform } from '../../fake-platform.js';
 
 // The owner lookup through the fake platform: a /proc written for the test, shaped as Linux's
@@ -203,5 +203,68 @@ describe('OwnerResolver memory (issue 15)', () => {
     const again = await resolver.resolve([302]);
     expect(again.owners.get(302)).toBe(owner);
     expect(readLinks.filter((p) => p === '/proc/30/fd/*')).toHaveLength(1);
+  });
+});
+
+describe('InodeOwners (the lookup without a hash table per inode)', () => {
+  it('keeps each wanted inode once, 0 left out, in any order given; gives back only the owners claimed', () => {
+    const owners = InodeOwners.of([300, 0, 100, 300, 4_000_000_123, 200, 100]);
+    expect([...owners.inodes]).toEqual([100, 200, 300, 4_000_000_123]);
+    expect(owners.missing).toBe(4);
+    const nginx = { pid: 10, process: 'nginx' };
+    owners.claimAt(owners.indexOf(300), nginx);
+    owners.claimAt(owners.indexOf(300), { pid: 11, process: 'other' }); // claimed already: the first owner stays
+    owners.claimAt(owners.indexOf(4_000_000_123), nginx);
+    expect(owners.missing).toBe(2);
+    expect(owners.size).toBe(2);
+    expect(owners.get(300)).toBe(nginx);
+    expect(owners.get(4_000_000_123)).toBe(nginx);
+    for (const unowned of [100, 200, 0, 150, 5_000_000_000]) expect(owners.get(unowned)).toBeUndefined();
+    expect(owners.indexOf(150)).toBe(-1);
+    expect([...owners]).toEqual([
+      [300, nginx],
+      [4_000_000_123, nginx],
+    ]);
+  });
+
+  it('takeFrom: the owners an earlier answer found for the inodes asked again (a cache), none for the rest', () => {
+    const redis = { pid: 30, process: 'redis' };
+    const nginx = { pid: 10, process: 'nginx' };
+    const earlier = InodeOwners.of([5, 7, 9, 11]);
+    earlier.claimAt(earlier.indexOf(5), redis);
+    earlier.claimAt(earlier.indexOf(9), nginx);
+    earlier.claimAt(earlier.indexOf(11), redis);
+    const now = InodeOwners.of([11, 1, 9, 7, 12]);
+    now.takeFrom(earlier);
+    expect([...now]).toEqual([
+      [9, nginx],
+      [11, redis],
+    ]);
+    expect(now.missing).toBe(3); // 1 and 12 never seen, 7 seen without an owner
+    const empty = InodeOwners.of([]);
+    empty.takeFrom(earlier);
+    expect(empty.size).toBe(0);
+    now.takeFrom(InodeOwners.of([]));
+    expect(now.size).toBe(2);
+  });
+
+  it('a large lookup gives the same owners as a map would (random inodes, random holders)', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    const wanted = Array.from({ length: 5000 }, () => random() % 20_000);
+    const owners = InodeOwners.of(wanted);
+    const expected = new Map<number, { pid: number; process: string }>();
+    const holders = [1, 2, 3].map((pid) => ({ pid, process: `p${pid}` }));
+    for (let i = 0; i < 8000; i++) {
+      const inode = random() % 20_000;
+      const holder = holders[i % 3]!;
+      const at = owners.indexOf(inode);
+      if (at < 0) continue;
+      owners.claimAt(at, holder);
+      if (inode && !expected.has(inode)) expected.set(inode, holder);
+    }
+    for (const inode of new Set(wanted)) expect(owners.get(inode)).toBe(expected.get(inode));
+    expect(owners.size).toBe(expected.size);
+    expect(owners.missing).toBe(new Set(wanted.filter(Boolean)).size - expected.size);
   });
 });
