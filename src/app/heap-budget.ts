@@ -26,17 +26,19 @@ export interface HeapAccess {
 export interface HeapBudgetOptions {
   /**
    * Growth allowed, as a fraction of the heap in use just after the last full collection (the live
-   * heap). 0.5: the heap peaks near 1.5x live plus one poll's transient, against V8's 4x on a large
-   * host; a collection of the live heap costs about one poll's CPU, so the budget lets several fast
-   * polls' garbage (~5 MB each at 100,000 sockets) pile up before paying for one.
+   * heap). 0.25: the heap peaks near 1.25x live plus one poll's transient, against V8's 4x on a
+   * large host. A collection of the live heap costs about one poll's CPU; a fast poll promotes
+   * ~1 MB at 100,000 sockets (measured 2026-12-02: watch, 30 polls), so 0.25 (~15 MB) still lets
+   * a dozen polls' garbage pile up before paying for one. 0.5 until 2026-12-02: its slack (~30 MB)
+   * was most of what kept serve, watch and check --window over 150 MB (docs/perf-notes/memory.md).
    */
   liveFraction: number;
   /** The least growth allowed, in bytes: a small heap is not collected after every poll. */
   minBytes: number;
 }
 
-/** 0.5 of the live heap, at least 16 MiB (measured at 100,000 sockets: see the README's memory section). */
-export const DEFAULT_HEAP_BUDGET: HeapBudgetOptions = { liveFraction: 0.5, minBytes: 16 * 1024 * 1024 };
+/** 0.25 of the live heap, at least 16 MiB (measured at 100,000 sockets: docs/perf-notes/memory.md). */
+export const DEFAULT_HEAP_BUDGET: HeapBudgetOptions = { liveFraction: 0.25, minBytes: 16 * 1024 * 1024 };
 
 /**
  * The policy. `afterPoll` collects when `usedBytes() - liveBytes > budgetBytes()`, then takes the heap
@@ -148,7 +150,7 @@ export function heapBudgetBetweenBursts(): void {
  * A full collection before the last burst of a long-running mode's run, whatever the budget says:
  * `check --window` ends with an evaluation that makes a view per connection, an owner lookup and
  * its report, the run's peak, made on top of whatever garbage its polls left under the budget (up
- * to half the live heap). One collection a run (~50 ms at 100,000 sockets). Nothing without a
+ * to a quarter of the live heap). One collection a run (~50 ms at 100,000 sockets). Nothing without a
  * process budget (a one-shot command never reaches V8).
  */
 export function heapCollectBeforeLastBurst(): void {
