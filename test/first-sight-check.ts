@@ -20,7 +20,8 @@ export function channelOf(inet: Uint8Array[], inet6: Uint8Array[]) {
     dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
       // Each datagram from a Buffer the next one overwrites, as the real channel's reused buffers do
       // (a Buffer: its slice() is a view, not a copy).
-      const buffer = Buffer.alloc(1 << 18);
+      // As large as the real one (256 KiB), or as the largest datagram given.
+      const buffer = Buffer.alloc(Math.max(1 << 18, ...inet.map((d) => d.length), ...inet6.map((d) => d.length)));
       for (const datagram of replyTo(request, inet, inet6)) {
         buffer.set(datagram);
         onDatagram(buffer.subarray(0, datagram.length));

@@ -278,3 +278,84 @@ describe('check with the first-sight screen: the same report as with every row (
     expect(flaggedRuns).toBeGreaterThan(75);
   });
 });
+
+// ---- large dumps: the kept bytes span several arenas (screened-dump.ts retain), and a datagram
+// longer than a message handle's span (MESSAGE_HANDLE_SPAN) is kept whole ----
+
+/** Messages into datagrams of at most `bytes` each (a message never split), DONE last. */
+function datagramsOf(messages: Uint8Array[], bytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let part: Uint8Array[] = [];
+  let size = 0;
+  const flush = () => {
+    const datagram = new Uint8Array(size);
+    let at = 0;
+    for (const p of part) {
+      datagram.set(p, at);
+      at += p.length;
+    }
+    out.push(datagram);
+    part = [];
+    size = 0;
+  };
+  for (const m of [...messages, DONE]) {
+    if (size > 0 && size + m.length > bytes) flush();
+    part.push(m);
+    size += m.length;
+  }
+  flush();
+  return out;
+}
+
+/**
+ * 8,000 sockets (~2.6 MB of messages, more than two of the screen's 1 MiB arenas): fresh
+ * ESTABLISHED (left out) with flagged CLOSE_WAIT among them, a peer with SYN_SENT near the start
+ * and ESTABLISHED connections to it near the end (rows the screen makes from kept bytes after the
+ * dump), and, with `repeat`, the first flow listed again last (every row made from kept bytes).
+ */
+function largeHost(datagramBytes: number, repeat: boolean): Host {
+  const base: Message = { family: AF_INET, state: 1, timer: 0, retrans: 0, sport: 0, dport: 5432, src: [127, 0, 0, 1], dst: [127, 0, 0, 2], expires: 0, rqueue: 0, wqueue: 0, inode: 0, cookie: 0 };
+  const info = { backoff: 0, rtoUs: 204_000, lastSent: 100, lastRecv: 100, lastAck: 100, rttUs: 35 };
+  const messages: Message[] = [];
+  for (let i = 0; i < 8000; i++) {
+    const closeWait = i % 97 === 0;
+    const toPeer = i >= 7990;
+    // A CLOSE_WAIT's dwell: since the peer's FIN, its last segment received (10 min ago).
+    const stamps = closeWait ? { ...info, lastRecv: 600_000, lastAck: 600_000, lastSent: 600_000 } : info;
+    messages.push({
+      ...base,
+      state: closeWait ? 8 : 1,
+      sport: 10_000 + i,
+      dst: toPeer ? [127, 0, 0, 9] : base.dst,
+      dport: toPeer ? 9999 : base.dport,
+      inode: 100_000 + i,
+      cookie: 1 + i,
+      info: stamps,
+    });
+    if (i < 4)
+      messages.push({ ...base, state: 2, timer: 1, sport: 30_000 + i, dst: [127, 0, 0, 9], dport: 9999, inode: 200_000 + i, cookie: 20_000 + i, info: { ...info, backoff: 6, rtoUs: 64_000_000 } });
+  }
+  if (repeat) messages.push({ ...messages[2]!, state: 1 }); // a fresh ESTABLISHED, left out the first time
+  return { inet: datagramsOf(messages.map(encode), datagramBytes), inet6: [DONE], portRange: '32768 60999\n', uptimeSeconds: 86_400 };
+}
+
+describe('check with the first-sight screen: large dumps (kept bytes across arenas, a datagram past the handle span)', () => {
+  for (const [name, datagramBytes] of [
+    ['datagrams of 32 KiB, as the kernel sends', 32 * 1024],
+    ['one datagram of 2.6 MB, longer than a handle spans', 1 << 23],
+  ] as const) {
+    for (const repeat of [false, true]) {
+      it(`${name}${repeat ? ', a flow listed twice' : ''}`, async () => {
+        const host = largeHost(datagramBytes, repeat);
+        const { leftOut, full } = await expectSame(host, defaultPolicy(), name);
+        // Not vacuous: CLOSE_WAIT flagged and the peer's connections listed; fresh sessions left
+        // out where the screen may (a repeated flow or a datagram it cannot hand out makes every row).
+        expect(full.status).not.toBe('ok');
+        // The 10 ESTABLISHED to the peer, at the dump's end, counted in its group finding.
+        expect(full.textAll).toContain('FINDING 127.0.0.9:9999: 4 of 14 connections to 127.0.0.9:9999 are half-open: upstream down or filtered');
+        if (repeat || datagramBytes > 1 << 18) expect(leftOut).toBe(0);
+        else expect(leftOut).toBeGreaterThan(7800);
+      });
+    }
+  }
+});

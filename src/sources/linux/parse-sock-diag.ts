@@ -170,8 +170,14 @@ export interface MessageScreening {
   leavesOut(scratch: SocketRow, view: DataView, id: number, family: number, handle: number): boolean;
 }
 
-/** A message's handle: its retained datagram's number times this, plus its offset (a datagram is at most 256 KiB). */
-export const MESSAGE_HANDLE_SPAN = 2 ** 24;
+/**
+ * A message's handle: its retained datagram's number times this, plus its offset (the channel's
+ * datagrams are at most 256 KiB, its receive buffer; a screen keeps every message of a larger one,
+ * screened-dump.ts). 2^18, not more: a handle stays a small integer (V8's Smi, below 2^30) up to
+ * 4,096 datagrams (~400,000 sockets), where 2^24 made every handle past the 64th datagram a heap
+ * number, and the parser's optimized code was thrown away and compiled again for it (profiled).
+ */
+export const MESSAGE_HANDLE_SPAN = 2 ** 18;
 
 /**
  * The text of each address a dump listed (IPv4 by its u32, IPv6 by its four u32s), so a host's few
@@ -268,7 +274,14 @@ export class SockDiagParser {
     lastAckRecvMs: undefined,
   };
 
-  constructor(private readonly options: SockDiagParseOptions) {
+  private readonly options: SockDiagParseOptions;
+
+  constructor(options: SockDiagParseOptions) {
+    // Every parser's options in one shape (each member present, in this order): the options the
+    // callers pass differ in shape, and a second parser of another shape (a screened dump's rows
+    // made after the dump, screened-dump.ts finish) made V8 throw away the first one's optimized
+    // code for the message walk and compile it again (--trace-deopt: "wrong map").
+    this.options = { littleEndian: options.littleEndian, uptimeMs: options.uptimeMs, previous: options.previous, names: options.names, screening: options.screening };
     this.names = options.names ?? new AddressNames();
   }
 
