@@ -125,7 +125,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // appearance, the diagnosis) is in presentation order, the rest of the table is not sorted
   // (rankFlaggedFirst). Count rules rank everything: their levels read every row in order.
   const rankAll = request.policy.counts.length > 0;
-  // A window's polls leave their garbage (up to the budget: half the live heap): collected before
+  // A window's polls leave their garbage (up to the budget: a quarter of the live heap): collected before
   // the last evaluation makes a view per connection (~10 MB at 100,000 sockets) on top of it.
   if (request.windowMs !== undefined) heapCollectBeforeLastBurst();
   const evaluated = await monitor.evaluate(

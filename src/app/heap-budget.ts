@@ -30,14 +30,14 @@ export interface HeapBudgetOptions {
    * large host. A collection of the live heap costs about one poll's CPU; a fast poll promotes
    * ~1 MB at 100,000 sockets (measured 2026-12-02: watch, 30 polls), so 0.25 (~15 MB) still lets
    * a dozen polls' garbage pile up before paying for one. 0.5 until 2026-12-02: its slack (~30 MB)
-   * was most of what kept serve, watch and check --window over 150 MB (docs/perf-notes/memory.md).
+   * was most of what kept serve, watch and check --window over 150 MB (docs/performance-history.md#session-12-memory-of-the-long-running-modes-helper-memory).
    */
   liveFraction: number;
   /** The least growth allowed, in bytes: a small heap is not collected after every poll. */
   minBytes: number;
 }
 
-/** 0.25 of the live heap, at least 16 MiB (measured at 100,000 sockets: docs/perf-notes/memory.md). */
+/** 0.25 of the live heap, at least 16 MiB (measured at 100,000 sockets: docs/performance-history.md#session-12-memory-of-the-long-running-modes-helper-memory). */
 export const DEFAULT_HEAP_BUDGET: HeapBudgetOptions = { liveFraction: 0.25, minBytes: 16 * 1024 * 1024 };
 
 /**
