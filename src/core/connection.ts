@@ -98,6 +98,18 @@ export interface SocketRow {
    * first-sight dwell is then unknown, not 0: what is proven is at most the time since first seen.
    */
   ageUnknown?: true;
+  /**
+   * A LISTEN row that stands for listeners sharing its address and port (SO_REUSEPORT: nginx's
+   * `reuseport`, envoy): the group's other listeners of the same reading, in the order listed.
+   * Set by the tracker (advance), which keeps one row per 4-tuple; absent for a listener alone.
+   * Counts count each of them (socketsOf), and the diagnosis reads each one's accept queue.
+   */
+  sharingPort?: SocketRow[];
+}
+
+/** How many sockets `row` stands for: 1, or a listener with the others sharing its port (SocketRow.sharingPort). */
+export function socketsOf(row: SocketRow): number {
+  return row.sharingPort === undefined ? 1 : 1 + row.sharingPort.length;
 }
 
 /** A container runtime whose cgroup path shape names the container (sources/linux/netns-labels.ts). */

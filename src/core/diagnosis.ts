@@ -247,14 +247,36 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
   const listener = index.listenerFor(row.remote);
   if (listener) {
     // Only where the source gives the backlog (ss): procfs and netstat print 0 as a listener's Send-Q.
-    const { receiveQueue = 0, acceptBacklog } = listener.row;
-    const full = acceptBacklog !== undefined && receiveQueue > acceptBacklog;
-    finding.evidence.push(`the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`);
+    const queues = acceptQueues(listener.row);
+    const full = queues.full[0];
+    const where = formatEndpoint(listener.row.local);
+    if (queues.members.length === 1) {
+      const { receiveQueue = 0, acceptBacklog } = listener.row;
+      finding.evidence.push(`the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`);
+    } else finding.evidence.push(`the peer is ${queues.text}${full ? ': a full one drops the new SYNs the kernel gives it' : ''}`);
     if (full) {
-      finding.summary = `the listener ${formatEndpoint(listener.row.local)} has a full accept queue and drops SYNs`;
-      finding.nextStep = `The application owning ${formatEndpoint(listener.row.local)}${ownerLabel(listener.row) ? ` (${ownerLabel(listener.row)})` : ''} does not accept() fast enough, or its backlog is too small.`;
+      finding.summary =
+        queues.members.length === 1
+          ? `the listener ${where} has a full accept queue and drops SYNs`
+          : `${queues.full.length} of the ${queues.members.length} listeners on ${where} (SO_REUSEPORT) ${queues.full.length === 1 ? 'has a full accept queue and drops the SYNs given to it' : 'have a full accept queue and drop the SYNs given to them'}`;
+      finding.nextStep = `The application owning ${where}${ownerLabel(full) ? ` (${ownerLabel(full)})` : ''} does not accept() fast enough, or its backlog is too small.`;
     }
   }
+}
+
+/**
+ * Every listener a LISTEN row stands for (itself and SocketRow.sharingPort: an SO_REUSEPORT group;
+ * the kernel gives each SYN to one of them, by 4-tuple hash), those whose accept queue is full
+ * (only where the source gives the backlog: ss, netlink), and the evidence text for a group.
+ */
+function acceptQueues(listener: SocketRow): { members: SocketRow[]; full: SocketRow[]; text: string } {
+  const members = [listener, ...(listener.sharingPort ?? [])];
+  const full = members.filter((m) => m.acceptBacklog !== undefined && (m.receiveQueue ?? 0) > m.acceptBacklog);
+  const each = members.map((m) => {
+    const owner = ownerLabel(m);
+    return `${m.receiveQueue ?? 0}${m.acceptBacklog !== undefined ? `/${m.acceptBacklog}` : ''}${owner ? ` (${owner})` : m.inode ? ` (inode ${m.inode})` : ''}`;
+  });
+  return { members, full, text: `${members.length} listeners on this host sharing the port (SO_REUSEPORT), accept queues ${each.join(', ')}` };
 }
 
 function diagnoseCloseWait(finding: Finding, view: ConnectionView, index: DiagnosisIndex): void {
@@ -338,14 +360,27 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
     // (the per-connection finding says the same; the two must not contradict each other).
     const listener = index.listenerFor(halfOpen[0]!.row.remote);
     if (listener) {
-      const { receiveQueue = 0, acceptBacklog } = listener.row;
-      const owner = ownerLabel(listener.row);
-      evidence.push(`the peer is a listener on this host${owner ? ` (${owner})` : ''}, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}`);
-      if (acceptBacklog !== undefined && receiveQueue > acceptBacklog) {
-        cause = 'its listener on this host has a full accept queue and drops SYNs';
+      // Every listener of an SO_REUSEPORT group: the first listed may be a roomy one beside a full one.
+      const queues = acceptQueues(listener.row);
+      const many = queues.members.length;
+      const full = queues.full[0];
+      if (many === 1) {
+        const { receiveQueue = 0, acceptBacklog } = listener.row;
+        const owner = ownerLabel(listener.row);
+        evidence.push(`the peer is a listener on this host${owner ? ` (${owner})` : ''}, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}`);
+      } else evidence.push(`the peer is ${queues.text}`);
+      if (full) {
+        const owner = ownerLabel(full);
+        cause =
+          many === 1
+            ? 'its listener on this host has a full accept queue and drops SYNs'
+            : `${queues.full.length} of its ${many} listeners on this host (SO_REUSEPORT) ${queues.full.length === 1 ? 'has a full accept queue and drops the SYNs given to it' : 'have a full accept queue and drop the SYNs given to them'}`;
         nextStep = `The application owning ${formatEndpoint(listener.row.local)}${owner ? ` (${owner})` : ''} does not accept() fast enough, or its backlog is too small.`;
       } else {
-        cause = 'its listener on this host does not answer them (a firewall rule on this host, or SYNs dropped)';
+        cause =
+          many === 1
+            ? 'its listener on this host does not answer them (a firewall rule on this host, or SYNs dropped)'
+            : `its ${many} listeners on this host (SO_REUSEPORT) do not answer them (a firewall rule on this host, or SYNs dropped)`;
         nextStep = `Check this host's firewall rules for ${remote} and \`nstat -az TcpExtListenOverflows TcpExtListenDrops\`.`;
       }
     }
@@ -378,8 +413,14 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
     const listener = index.listenerFor(views[0]!.row.local);
     const sources = new Set(views.map((v) => v.row.remote.address)).size;
     const evidence = [`from ${plural(sources, 'source address')}`];
-    if (listener?.row.acceptBacklog !== undefined) evidence.push(`accept queue ${listener.row.receiveQueue ?? 0}/${listener.row.acceptBacklog}`);
-    if (views.length < 2 && !(listener && (listener.row.receiveQueue ?? 0) > (listener.row.acceptBacklog ?? Infinity))) continue;
+    const queues = listener && acceptQueues(listener.row);
+    if (queues && queues.members.length > 1) {
+      if (queues.members.some((m) => m.acceptBacklog !== undefined))
+        evidence.push(
+          `accept queues ${queues.members.map((m) => `${m.receiveQueue ?? 0}${m.acceptBacklog !== undefined ? `/${m.acceptBacklog}` : ''}${queues.full.includes(m) ? ' (full)' : ''}`).join(', ')}`,
+        );
+    } else if (listener?.row.acceptBacklog !== undefined) evidence.push(`accept queue ${listener.row.receiveQueue ?? 0}/${listener.row.acceptBacklog}`);
+    if (views.length < 2 && !(queues && queues.full.length > 0)) continue;
     findings.push({
       code: 'handshakes-piling-up',
       subject: local,

@@ -1,5 +1,5 @@
 import { parseAddressBytes } from './address.js';
-import { connectionKey, type SocketRow } from './connection.js';
+import { connectionKey, socketsOf, type SocketRow } from './connection.js';
 import { SEVERITY_RANK, evaluateConnection, evaluateConnectionInto, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, writeTiming, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
@@ -407,15 +407,16 @@ export function statusOf(evaluation: Evaluation): CheckStatus {
 }
 
 /**
- * Connections per state, every state present (zero included), in ALL_TCP_STATES order; `leftOut`:
- * connections counted without a view (CheckReport.leftOut), added to their states.
+ * Sockets per state, every state present (zero included), in ALL_TCP_STATES order: one a view,
+ * but a listener standing for an SO_REUSEPORT group counts each of its sockets (socketsOf), as
+ * `ss -tln` lists them. `leftOut`: connections counted without a view (CheckReport.leftOut), added to their states.
  */
 export function countStates(views: readonly ConnectionView[], leftOut?: ReadonlyMap<TcpState, number>): Map<TcpState, number> {
   const counts = new Map<TcpState, number>(ALL_TCP_STATES.map((s) => [s, 0]));
   // Indexed: a loop run once a poll may stay unoptimised, and for…of then allocates an iterator result a row.
   for (let i = 0; i < views.length; i++) {
-    const state = views[i]!.row.state;
-    counts.set(state, counts.get(state)! + 1);
+    const row = views[i]!.row;
+    counts.set(row.state, counts.get(row.state)! + socketsOf(row));
   }
   if (leftOut) for (const [state, n] of leftOut) counts.set(state, counts.get(state)! + n);
   return counts;

@@ -234,8 +234,12 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   const previousInOrder = inPlace ? [] : [...previous.connections.values()];
   let cursor = 0;
   let repeated: RepeatedRows | undefined;
+  // With skipRepeats: each key's first row, where later rows of it are listeners sharing its port.
+  let firstRows: Map<string, SocketRow> | undefined;
 
   for (const row of snapshot.rows) {
+    // Read anew at each reading: a row the source reuses (ReadRequest.reuseRows) may carry last poll's group.
+    if (row.sharingPort !== undefined) row.sharingPort = undefined;
     let key: string;
     let leftByMs: number | undefined;
     let old = previousInOrder[cursor];
@@ -259,12 +263,18 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       // keep the first, and count what is dropped (the caller says so).
       const earlier = next.get(key);
       if (earlier) {
-        if (listenersSharingPort(earlier.row, row)) continue;
+        // earlier.row may still be last poll's row (an unchanged record is updated after the pass): this reading's first row carries the group.
+        const first = firstRows?.get(key);
+        if (first && listenersSharingPort(first, row)) {
+          (first.sharingPort ??= []).push(row);
+          continue;
+        }
         if (repeated) repeated.count++;
         else repeated = { count: 1, earlier: earlier.row, again: row };
         continue;
       }
     }
+    if (skipRepeats && row.state === TcpState.LISTEN) (firstRows ??= new Map()).set(key, row);
     if (old && isSameSocket(old.row, row)) {
       continued++;
       if (old.row.state === row.state) {
@@ -710,6 +720,7 @@ const ROW_FIELDS = [
   'boundInterface',
   'netns',
   'ageUnknown',
+  'sharingPort',
 ] as const satisfies readonly Exclude<keyof SocketRow, 'local' | 'remote'>[];
 // A field added to SocketRow and not listed above would keep its first value for ever under
 // rowsInPlace: this fails to compile until it is listed.

@@ -1,4 +1,4 @@
-import type { NetnsLabel } from '../core/connection.js';
+import { socketsOf, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, ResetResult } from '../app/reports.js';
 import { notificationToJson } from '../notify/notifiers.js';
@@ -50,6 +50,8 @@ export function connectionToJson(view: ConnectionView) {
     bytesSent: row.bytesSent ?? null,
     bytesReceived: row.bytesReceived ?? null,
     offload: row.offload ?? null,
+    // Added: a listener's sockets on its address and port (an SO_REUSEPORT group is one row; 1 for a listener alone), null for other states.
+    reusePortListeners: row.state === 'LISTEN' ? socketsOf(row) : null,
     ...(row.netns ? { netns: netnsToJson(row.netns) } : {}),
     transitions: connection.transitions.map((t) => ({ state: t.state, at: iso(t.atMs) })),
     flag: flag
@@ -103,17 +105,25 @@ export function resetToJson({ view, outcome }: ResetResult) {
   };
 }
 
+/**
+ * `check --json`'s `counts`: sockets per state present (a listener standing for an SO_REUSEPORT
+ * group counts each of its sockets, socketsOf), with `leftOut` (connections counted without a view) added.
+ */
+export function countsToJson(views: readonly ConnectionView[], leftOut: ReadonlyMap<TcpState, number>): Partial<Record<TcpState, number>> {
+  const counts: Partial<Record<TcpState, number>> = {};
+  for (const view of views) counts[view.row.state] = (counts[view.row.state] ?? 0) + socketsOf(view.row);
+  // Connections counted without a view; each such state has a view too (its first), so the order stands.
+  for (const [state, n] of leftOut) counts[state] = (counts[state] ?? 0) + n;
+  return counts;
+}
+
 /** `check --json` (README "JSON output"): the whole report, with what is new since the last run and each notifier's result. */
 export function checkToJson(report: CheckReport) {
-  const counts: Partial<Record<TcpState, number>> = {};
-  for (const view of report.evaluation.views) counts[view.row.state] = (counts[view.row.state] ?? 0) + 1;
-  // Connections counted without a view; each such state has a view too (its first), so the order stands.
-  for (const [state, n] of report.leftOut) counts[state] = (counts[state] ?? 0) + n;
   return {
     status: report.status,
     checkedAt: iso(report.checkedAtMs),
     source: report.source,
-    counts,
+    counts: countsToJson(report.evaluation.views, report.leftOut),
     flagged: report.evaluation.views
       .filter((v) => v.flag)
       .map((v) => {

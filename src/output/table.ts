@@ -41,6 +41,12 @@ export function formatFlow(row: Pick<SocketRow, 'local' | 'remote'> & { state?: 
 
 export function formatOwner(view: ConnectionView, ownersHidden: boolean): string {
   const { row } = view;
+  // One row for an SO_REUSEPORT group (the tracker keeps one per 4-tuple): say how many more listen there.
+  if (row.sharingPort) return `${ownerOf(row, ownersHidden)} +${row.sharingPort.length} reuseport`;
+  return ownerOf(row, ownersHidden);
+}
+
+function ownerOf(row: SocketRow, ownersHidden: boolean): string {
   if (row.pid !== undefined) return `${row.pid}/${row.process ?? '?'}`;
   if (!row.inode) return '-'; // no process holds it yet (request or unaccepted socket), or no inode column
   return ownersHidden ? '(no access)' : '-';

@@ -81,8 +81,30 @@ describe('what a repeat means, by what the rows carry (netlink cookies)', () => 
     const result = advance(emptyTrackerState(), { takenAtMs: 1000, rows: [listener('1a'), listener('2b'), listener('3c')], completeProtocols: ['tcp', 'tcp6'] });
     expect(result.repeated).toBeUndefined();
     expect(result.state.connections.size).toBe(1);
+    // The kept row stands for the group: the others ride on it, in the order listed.
+    const kept = [...result.state.connections.values()][0]!.row;
+    expect(kept.cookie).toBe('1a');
+    expect(kept.sharingPort?.map((r) => r.cookie)).toEqual(['2b', '3c']);
     // A LISTEN beside a socket of another state on the same 4-tuple is still a repeat to say.
     expect(repeatOf([listener('1a'), { ...listener('2b'), state: TcpState.CLOSED, rawState: 'UNCONN' }])?.count).toBe(1);
+  });
+
+  it('a group that shrinks or grows is read anew at each poll: fresh rows, rows updated in place, rows the source reuses', () => {
+    const listener = (cookie: string): SocketRow => ({ ...row(TcpState.LISTEN, cookie), remote: { address: '0.0.0.0', port: 0 }, cookie });
+    const sharersAt = (state: ReturnType<typeof emptyTrackerState>) => [...state.connections.values()][0]!.row.sharingPort?.map((r) => r.cookie);
+    for (const mode of ['fresh', 'rowsInPlace', 'reused'] as const) {
+      const first = listener('1a');
+      const poll = (previous: ReturnType<typeof emptyTrackerState>, at: number, others: string[]) => {
+        const head = mode === 'reused' ? first : listener('1a');
+        return advance(previous, { takenAtMs: at, rows: [head, ...others.map(listener)], completeProtocols: ['tcp', 'tcp6'], ...(mode === 'rowsInPlace' ? { rowsInPlace: true } : {}) }).state;
+      };
+      let state = poll(emptyTrackerState(), 1000, ['2b', '3c']);
+      expect(sharersAt(state), mode).toEqual(['2b', '3c']);
+      state = poll(state, 2000, []);
+      expect(sharersAt(state), mode).toBeUndefined();
+      state = poll(state, 3000, ['4d']);
+      expect(sharersAt(state), mode).toEqual(['4d']);
+    }
   });
 
   it('one cookie twice: one socket a dump listed twice', () => {

@@ -177,6 +177,41 @@ describe('findings for groups', () => {
     expect(quiet!.summary).not.toContain('upstream down');
   });
 
+  it('SO_REUSEPORT: every listener of the group is read, and the full one is named, whichever is listed first', () => {
+    // Written for the test: two listeners on one endpoint, as ss -tlnpe lists an SO_REUSEPORT group (Recv-Q = accept queue, Send-Q = backlog).
+    const local = { address: '127.0.0.1', port: 8081 };
+    const roomy = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 0, sendQueue: 128, acceptBacklog: 128, pid: 9, process: 'app' });
+    const full = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 3, sendQueue: 2, acceptBacklog: 2, pid: 10, process: 'app' });
+    const clients = Array.from({ length: 3 }, (_, i) => row('SYN_SENT', { local: { address: '127.0.0.1', port: 41_000 + i }, remote: local }));
+    for (const listeners of [
+      [roomy, full],
+      [full, roomy],
+    ]) {
+      const views = track([[...listeners, ...clients]]).views;
+      const [group] = diagnoseGroups(new DiagnosisIndex(views));
+      expect(group!.summary).toBe('all 3 connections to 127.0.0.1:8081 are half-open: 1 of its 2 listeners on this host (SO_REUSEPORT) has a full accept queue and drops the SYNs given to it');
+      expect(group!.nextStep).toBe('The application owning 127.0.0.1:8081 (app[10]) does not accept() fast enough, or its backlog is too small.');
+      const one = diagnose(views, 'SYN_SENT');
+      expect(one.summary).toBe('1 of the 2 listeners on 127.0.0.1:8081 (SO_REUSEPORT) has a full accept queue and drops the SYNs given to it');
+      expect(one.nextStep).toContain('app[10]');
+      expect(one.nextStep).not.toContain('app[9]');
+    }
+    const [roomyOnly] = diagnoseGroups(new DiagnosisIndex(track([[roomy, { ...roomy, pid: 11 }, ...clients]]).views));
+    expect(roomyOnly!.summary).toBe(
+      'all 3 connections to 127.0.0.1:8081 are half-open: its 2 listeners on this host (SO_REUSEPORT) do not answer them (a firewall rule on this host, or SYNs dropped)',
+    );
+    expect(roomyOnly!.evidence).toContain('the peer is 2 listeners on this host sharing the port (SO_REUSEPORT), accept queues 0/128 (app[9]), 0/128 (app[11])');
+  });
+
+  it('SO_REUSEPORT: SYN_RECEIVED on a group whose second listener is full is a finding, with every queue', () => {
+    const local = { address: '10.0.0.1', port: 8443 };
+    const roomy = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 0, sendQueue: 128, acceptBacklog: 128 });
+    const full = row('LISTEN', { local, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 129, sendQueue: 128, acceptBacklog: 128 });
+    const embryo = row('SYN_RECEIVED', { local, remote: { address: '203.0.113.7', port: 50_000 }, inode: 0 });
+    const groups = diagnoseGroups(new DiagnosisIndex(track([[roomy, full, embryo]]).views));
+    expect(groups).toEqual([expect.objectContaining({ code: 'handshakes-piling-up', evidence: ['from 1 source address', 'accept queues 0/128, 129/128 (full)'] })]);
+  });
+
   it('many CLOSE_WAIT in one process: a socket leak', () => {
     const rows = Array.from({ length: 5 }, () => row('CLOSE_WAIT', { pid: 77, process: 'leaky' }));
     const groups = diagnoseGroups(new DiagnosisIndex(track([rows]).views));
