@@ -53,18 +53,49 @@ interface Column {
 /** Columns for a terminal `width` wide: addresses get what the fixed columns leave. `withNetns`: rows of several namespaces (--netns). */
 export function connectionColumns(width: number, withNetns = false): Column[] {
   const wide = width >= 110;
+  const flagWidth = wide ? 14 : 11;
   const fixed: Column[] = [
     { title: 'STATE', width: 12, cell: (v) => v.row.state },
     ...(withNetns ? [{ title: 'NETNS', width: wide ? 16 : 10, cell: (v: ConnectionView) => (v.row.netns ? netnsText(v.row.netns) : '-') }] : []),
     { title: 'PID/PROCESS', width: wide ? 22 : 12, cell: (v) => formatOwner(v, false) },
     { title: 'DWELL', width: wide ? 9 : 7, cell: formatDwell },
     ...(wide ? [{ title: 'IDLE', width: 8, cell: (v: ConnectionView) => (v.timing.idleMs === undefined ? '-' : formatDuration(v.timing.idleMs)) }] : []),
-    { title: 'FLAG', width: wide ? 14 : 11, cell: formatFlag },
+    { title: 'FLAG', width: flagWidth, cell: (v) => flagCell(v, flagWidth) },
   ];
   const gaps = fixed.length + 1; // between the columns, addresses included
   const addressWidth = Math.max(12, Math.floor((width - 2 - gaps - fixed.reduce((n, c) => n + c.width, 0)) / 2));
   const [state, ...rest] = fixed;
   return [state!, { title: 'LOCAL', width: addressWidth, cell: (v) => formatEndpoint(v.row.local) }, { title: 'REMOTE', width: addressWidth, cell: (v) => formatRemote(v.row) }, ...rest];
+}
+
+const SHORT_KINDS = { 'half-open': ['h-open', 'ho'], 'half-close': ['h-close', 'hc'], idle: ['idle', 'idle'] } as const;
+
+/**
+ * The FLAG cell in `width` characters: formatFlag's text where it fits, else shorter spellings of
+ * the same flags, so that a cut never takes a severity mark (`!!`) or a count group's mark away
+ * (`half-close!! count! (6 in …)` → `half-close!! count!` → `h-close!! count!` → `h-close!!+cnt!`
+ * → `hc!!+cnt!`). The group itself is in the detail pane.
+ */
+export function flagCell(view: ConnectionView, width: number): string {
+  const full = formatFlag(view);
+  const { flag, countFlag } = view;
+  if ([...full].length <= width || !flag) return full;
+  const mark = (severity: string) => (severity === 'critical' ? '!!' : '!');
+  const group = countFlag ?? (flag.kind === 'count' ? flag : undefined);
+  // A count flag alone: its word and mark come first, so the cut takes only the group.
+  if (flag.kind === 'count') return full;
+  const own = mark(flag.severity);
+  const [short, shortest] = SHORT_KINDS[flag.kind];
+  const candidates = group
+    ? [
+        `${flag.kind}${own} count${mark(group.severity)}`,
+        `${short}${own} count${mark(group.severity)}`,
+        `${short}${own}+cnt${mark(group.severity)}`,
+        `${shortest}${own}+cnt${mark(group.severity)}`,
+        `${shortest}${own}+c${mark(group.severity)}`,
+      ]
+    : [`${short}${own}`, `${shortest}${own}`];
+  return candidates.find((c) => c.length <= width) ?? candidates[candidates.length - 1]!;
 }
 
 export function connectionHeader(columns: readonly Column[], paint: Paint): string {
@@ -154,12 +185,9 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   const first = `tcpdwell  ${h.host}  source ${h.source}  every ${formatDuration(h.intervalMs)}${h.paused ? ' (paused)' : ''}  last poll ${when}${h.lastPollCostMs === undefined ? '' : ` (${Math.round(h.lastPollCostMs)} ms)`}`;
   // Before any table was read there is nothing to count: zeros would read as all clear (fail closed).
   // Fail closed: counts of a table read in part say so first, so no zero reads as an all-clear.
-  const partial = h.evaluation && h.unread?.length ? `NOT ALL READ (${h.unread.join('; ')}): ` : '';
-  const flagged = h.evaluation
-    ? `${partial}${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`
-    : h.failure
-      ? 'no socket table read yet: nothing is counted'
-      : 'first poll running… nothing is counted yet';
+  const partial = h.evaluation && h.unread?.length ? h.unread.join('; ') : '';
+  const counts = `${plural(total, 'connection')}  flagged: half-open ${halfOpen}  half-close ${halfClose}  idle ${idle}  count ${countFlags}`;
+  const flagged = h.evaluation ? (partial ? notAllRead(partial, counts, width) : counts) : h.failure ? 'no socket table read yet: nothing is counted' : 'first poll running… nothing is counted yet';
   const limits = `thresholds: half-open ${limit(h.thresholds.halfOpenMs)}  half-close ${limit(h.thresholds.halfCloseMs)}  idle ${limit(h.thresholds.idleMs)}   sort ${h.sort}   ? help`;
   const anyFlagged = halfOpen + halfClose + idle + countFlags > 0;
   const flaggedLine = partial ? paint(fit(flagged, width), 'red') : anyFlagged ? paint(fit(flagged, width), 'yellow') : escapeTags(fit(flagged, width));
@@ -168,6 +196,21 @@ export function headerLines(h: HeaderInput, width: number, paint: Paint): string
   if (h.failure) lines.unshift(paint(fit(`POLL FAILED: ${h.failure} — ${h.evaluation ? `showing the data of ${when}` : 'nothing read yet'}`, width), 'red'));
   else if (h.notices?.length) lines.unshift(paint(fit(noticeLine(h.notices), width), 'yellow'));
   return lines;
+}
+
+/**
+ * The status line of a table read in part, in `width` characters: `NOT ALL READ` first and never
+ * cut (fail closed: the counts are of what was read), then the counts, and the reasons in between
+ * get what is left (cut with …; left out where not even that fits). Counts that do not fit beside
+ * the mark are cut at their end, the mark kept.
+ */
+function notAllRead(reasons: string, counts: string, width: number): string {
+  const whole = `NOT ALL READ (${reasons}): ${counts}`;
+  if ([...whole].length <= width) return whole;
+  const bare = `NOT ALL READ: ${counts}`;
+  const room = width - [...bare].length - ' ()'.length;
+  if (room < 2) return bare;
+  return `NOT ALL READ (${fit(reasons, room)}): ${counts}`;
 }
 
 /**
