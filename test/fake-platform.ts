@@ -1,4 +1,5 @@
-import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions } from '../src/platform/platform.js';
+import type { BinaryCommandResult, CommandResult, CommandSession, Platform, RunOptions, SocketInodes } from '../src/platform/platform.js';
+import { LINK_ERRORS_NO_SOCKET } from '../src/platform/file-lines.js';
 import { forEachLine } from '../src/core/text-lines.js';
 import type { CliContext } from '../src/cli/context.js';
 import { readFixture } from './fixture.js';
@@ -143,14 +144,24 @@ export class FakePlatform implements Platform {
     for (const pid of pids) this.links.set(`/proc/${pid}/ns/net`, this.links.get('/proc/self/ns/net')!);
   }
 
-  async readSocketInodes(dir: string): Promise<Float64Array> {
+  /** As the real one: a link in linkErrors is left out, and counted as unread unless its error proves no socket (ENOENT, EINVAL). */
+  async readSocketInodes(dir: string): Promise<SocketInodes> {
     const names = await this.listDirectory(dir);
-    return Float64Array.from(
-      names.flatMap((name) => {
-        const match = /^socket:\[(\d+)\]$/.exec(this.links.get(`${dir}/${name}`) ?? '');
-        return match ? [Number(match[1])] : [];
-      }),
-    );
+    const found: SocketInodes = { inodes: new Float64Array(0), unreadLinks: 0 };
+    const inodes = names.flatMap((name) => {
+      const failure = this.linkErrors.get(`${dir}/${name}`) as NodeJS.ErrnoException | undefined;
+      if (failure) {
+        if (!LINK_ERRORS_NO_SOCKET.includes(failure.code ?? '')) {
+          found.unreadLinks++;
+          found.unreadCode ??= failure.code;
+        }
+        return [];
+      }
+      const match = /^socket:\[(\d+)\]$/.exec(this.links.get(`${dir}/${name}`) ?? '');
+      return match ? [Number(match[1])] : [];
+    });
+    found.inodes = Float64Array.from(inodes);
+    return found;
   }
 
   async readLink(path: string): Promise<string> {

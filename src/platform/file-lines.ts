@@ -24,6 +24,22 @@ const LINKS_PER_SLICE = 512;
 /** Directory entries read at a time by the walk on the main thread (opendir's buffer). */
 const DIRECTORY_BATCH = 256;
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
+/**
+ * readlink(2) errors that prove an entry holds no socket: ENOENT, the descriptor closed since the
+ * listing; EINVAL, an entry that is not a link (none in /proc/<pid>/fd). Any other (EACCES and
+ * EPERM when the process changed credentials since, EIO…) leaves the entry unknown: it may be a
+ * socket, whose owner is then not proven (SocketInodes.unreadLinks).
+ */
+export const LINK_ERRORS_NO_SOCKET: readonly string[] = ['ENOENT', 'EINVAL'];
+
+/** The socket inodes a process's fd links name (Platform.readSocketInodes). */
+export interface SocketInodes {
+  inodes: Float64Array;
+  /** Links that could not be read for a reason other than LINK_ERRORS_NO_SOCKET: each may be a socket of this process. */
+  unreadLinks: number;
+  /** The first such error's code (EACCES, EPERM, EIO…), where there was one. */
+  unreadCode?: string;
+}
 
 // Source for `new Worker(…, { eval: true })`, so there is no file to locate next to the build. It
 // runs as CommonJS or as a module (--input-type is inherited): getBuiltinModule works in both.
@@ -36,6 +52,7 @@ const { openSync, readSync, closeSync, fstatSync, readdirSync, readlinkSync, con
 const { StringDecoder } = process.getBuiltinModule('node:string_decoder');
 const buffer = Buffer.allocUnsafe(${CHUNK_CHARS});
 const SOCKET_LINK = /^socket:\\[(\\d+)\\]$/;
+const NO_SOCKET = new Set(${JSON.stringify(LINK_ERRORS_NO_SOCKET)});
 function socketInodes(id, dir, cancel) {
   let names;
   try {
@@ -46,18 +63,25 @@ function socketInodes(id, dir, cancel) {
   }
   const inodes = new Float64Array(names.length);
   let count = 0;
+  let unread = 0;
+  let unreadCode;
   for (let i = 0; i < names.length; i++) {
     if (i % 1024 === 0 && Atomics.load(cancel, 0) !== 0) return;
     let link;
     try {
       link = readlinkSync(dir + '/' + names[i]);
-    } catch {
-      continue; // closed since the listing, or not a link
+    } catch (error) {
+      // Closed since the listing, or not a link: no socket. Else unknown (LINK_ERRORS_NO_SOCKET).
+      if (!NO_SOCKET.has(error.code)) {
+        unread++;
+        unreadCode ??= error.code ?? 'EIO';
+      }
+      continue;
     }
     const match = SOCKET_LINK.exec(link);
     if (match) inodes[count++] = Number(match[1]);
   }
-  parentPort.postMessage({ id, inodes: inodes.buffer, count }, [inodes.buffer]);
+  parentPort.postMessage({ id, inodes: inodes.buffer, count, unread, unreadCode }, [inodes.buffer]);
 }
 parentPort.on('message', ({ id, path, socketsOf, maxBytes, cancel }) => {
   if (socketsOf !== undefined) return socketInodes(id, socketsOf, cancel);
@@ -98,7 +122,7 @@ parentPort.on('message', ({ id, path, socketsOf, maxBytes, cancel }) => {
 
 type WorkerMessage =
   | { id: number; text: string }
-  | { id: number; inodes: ArrayBuffer; count: number }
+  | { id: number; inodes: ArrayBuffer; count: number; unread: number; unreadCode?: string }
   | { id: number; done: true }
   | { id: number; notFile: NotFileKind }
   | { id: number; tooLarge: true }
@@ -107,7 +131,7 @@ type WorkerMessage =
 interface PendingRead {
   onText: (text: string) => void;
   /** A directory's socket inodes (readSocketInodes). */
-  onInodes?: (inodes: Float64Array) => void;
+  onInodes?: (inodes: SocketInodes) => void;
   resolve: () => void;
   reject: (error: Error) => void;
   maxBytes: number;
@@ -145,17 +169,18 @@ export class WorkerFileReader {
 
   /**
    * The inode of every link in `dir` whose target is "socket:[INODE]", in no set order
-   * (entries gone by the time they are read, and other links, are left out). With `beside`, or
+   * (entries gone by the time they are read, and other links, are left out), and how many links
+   * could not be read for another reason (SocketInodes.unreadLinks). With `beside`, or
    * when the worker is running anyway, read on the worker: synchronous readlink(2) calls and their
    * parsing, none on this thread, so a /proc walk runs beside the caller's work. Otherwise here,
    * LINKS_PER_SLICE links between turns of the event loop: no thread is started for it. Rejects
    * with the listing's error (ENOENT, EACCES), or EINTERRUPTED when `signal` aborts (the walk then
    * stops).
    */
-  readSocketInodes(dir: string, signal?: AbortSignal, beside = false): Promise<Float64Array> {
+  readSocketInodes(dir: string, signal?: AbortSignal, beside = false): Promise<SocketInodes> {
     if (!beside && !this.worker) return readSocketInodesHere(dir, signal);
-    let inodes: Float64Array = new Float64Array(0);
-    const onInodes = (found: Float64Array) => {
+    let inodes: SocketInodes = { inodes: new Float64Array(0), unreadLinks: 0 };
+    const onInodes = (found: SocketInodes) => {
       inodes = found;
     };
     return this.ask({ socketsOf: dir, maxBytes: 0 }, { onText: () => undefined, onInodes }, signal ? { maxBytes: 0, signal } : { maxBytes: 0 }).then(() => inodes);
@@ -224,7 +249,9 @@ export class WorkerFileReader {
     }
     this.settle(message.id);
     if ('inodes' in message) {
-      read.onInodes?.(new Float64Array(message.inodes, 0, message.count));
+      const found: SocketInodes = { inodes: new Float64Array(message.inodes, 0, message.count), unreadLinks: message.unread };
+      if (message.unreadCode !== undefined) found.unreadCode = message.unreadCode;
+      read.onInodes?.(found);
       read.resolve();
     } else if ('done' in message) read.resolve();
     else if ('tooLarge' in message) read.reject(readLimitError('larger than', read.maxBytes));
@@ -253,7 +280,7 @@ export class WorkerFileReader {
  * holding 100,000 sockets has 100,000 names, a list of which (and libuv's copy of it, in malloc)
  * stood under the walk's peak (watch's first poll asks for every connection's owner; issue 15).
  */
-async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined): Promise<Float64Array> {
+async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined): Promise<SocketInodes> {
   if (signal?.aborted) throw interruptedError();
   let entries: Dir;
   try {
@@ -263,6 +290,7 @@ async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined
   }
   let inodes = new Float64Array(DIRECTORY_BATCH);
   let count = 0;
+  const found: SocketInodes = { inodes, unreadLinks: 0 };
   try {
     for (let i = 1; ; i++) {
       if (i % LINKS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -272,8 +300,14 @@ async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined
       let link: string;
       try {
         link = readlinkSync(`${dir}/${entry.name}`);
-      } catch {
-        continue; // closed since the listing, or not a link
+      } catch (error) {
+        // Closed since the listing, or not a link: no socket. Else unknown (LINK_ERRORS_NO_SOCKET).
+        const code = (error as NodeJS.ErrnoException).code;
+        if (!LINK_ERRORS_NO_SOCKET.includes(code ?? '')) {
+          found.unreadLinks++;
+          found.unreadCode ??= code ?? 'EIO';
+        }
+        continue;
       }
       const match = SOCKET_LINK.exec(link);
       if (!match) continue;
@@ -287,5 +321,6 @@ async function readSocketInodesHere(dir: string, signal: AbortSignal | undefined
   } finally {
     entries.closeSync();
   }
-  return inodes.subarray(0, count);
+  found.inodes = inodes.subarray(0, count);
+  return found;
 }

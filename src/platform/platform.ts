@@ -5,7 +5,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { LineSplitter } from '../core/text-lines.js';
 import { readRegularFile } from './bounded-read.js';
 import { killWithGroup, runChild, spawnInGroup, type ChildOptions } from './child-process.js';
-import { WorkerFileReader, type ReadLimits } from './file-lines.js';
+import { WorkerFileReader, type ReadLimits, type SocketInodes } from './file-lines.js';
+
+export type { SocketInodes } from './file-lines.js';
 import { DEFAULT_READ_LIMIT_BYTES, interruptedError, MAX_TIMEOUT_MS, readLimitError } from './limits.js';
 
 // The only code that touches the OS. Everything above it receives a Platform, so tests can
@@ -73,8 +75,10 @@ export interface Platform {
   readLink(path: string): Promise<string>;
   /**
    * The socket inodes directory `dir` links to: INODE of every link whose target is exactly
-   * "socket:[INODE]", in no set order (its callers only ask which inodes are there; entries gone by the time they are read, and links
-   * to anything else, are left out). Rejects as listDirectory when `dir` cannot be listed (ENOENT,
+   * "socket:[INODE]", in no set order (its callers only ask which inodes are there; entries gone
+   * by the time they are read, and links to anything else, are left out), and how many links could
+   * not be read for another reason (EACCES, EPERM, EIO: each may be a socket, its owner then
+   * unproven). Rejects as listDirectory when `dir` cannot be listed (ENOENT,
    * EACCES), and with EINTERRUPTED when `signal` aborts. For /proc/<pid>/fd: one call per process
    * instead of a promise per descriptor (at 40,000 sockets, 10× less time). `beside`: the caller
    * has other work to do meanwhile (a one-shot command's prefetch), so the links are read off the
@@ -82,7 +86,7 @@ export interface Platform {
    * only if that thread is running already, else on the calling thread in slices between which
    * the event loop turns: a long-running mode's lookup starts no thread of its own.
    */
-  readSocketInodes(dir: string, signal?: AbortSignal, how?: { beside?: boolean }): Promise<Float64Array>;
+  readSocketInodes(dir: string, signal?: AbortSignal, how?: { beside?: boolean }): Promise<SocketInodes>;
   nowMs(): number;
   readonly littleEndian: boolean;
   /**

@@ -29,11 +29,13 @@ describe('WorkerFileReader threads', () => {
   it('reads socket links on this thread, starting no worker, unless the caller asks for them beside its work', async () => {
     const reader = new WorkerFileReader();
     const here = await reader.readSocketInodes(dir);
-    expect(here.length).toBe(1200);
+    expect(here.inodes.length).toBe(1200);
+    expect(here.unreadLinks).toBe(0);
     expect(started).toHaveLength(0);
     const beside = await reader.readSocketInodes(dir, undefined, true);
     // In no set order (the worker lists the directory whole, this thread a batch at a time).
-    expect([...beside].sort()).toEqual([...here].sort());
+    expect([...beside.inodes].sort()).toEqual([...here.inodes].sort());
+    expect(beside.unreadLinks).toBe(0);
     expect(started).toHaveLength(1);
     // The worker is running now: later walks use it rather than this thread.
     await reader.readSocketInodes(dir);

@@ -24,7 +24,10 @@ describe.each([{ beside: false }, { beside: true }])('nodePlatform().readSocketI
       symlinkSync('socket:[88] ', join(dir, '4503'));
       writeFileSync(join(dir, 'plain'), 'not a link');
     }
-    const inodes = [...(await nodePlatform().readSocketInodes(dir, undefined, how))];
+    const found = await nodePlatform().readSocketInodes(dir, undefined, how);
+    // A plain file (EINVAL: not a link) holds no socket: nothing unread.
+    expect(found.unreadLinks).toBe(0);
+    const inodes = [...found.inodes];
     expect(inodes).toHaveLength(4500);
     // Above 2^32 - 1 would not fit 32 bits; a socket inode is an unsigned long.
     expect(new Set(inodes)).toEqual(new Set(Array.from({ length: 4500 }, (_, fd) => 4_000_000_000 + fd)));
@@ -55,7 +58,7 @@ describe.each([{ beside: false }, { beside: true }])('nodePlatform().readSocketI
         .find((l) => l.trim().split(/\s+/)[1] === `0100007F:${port}`);
       const inode = Number(line!.trim().split(/\s+/)[9]);
       expect(inode).toBeGreaterThan(0);
-      expect([...(await nodePlatform().readSocketInodes('/proc/self/fd', undefined, how))]).toContain(inode);
+      expect([...(await nodePlatform().readSocketInodes('/proc/self/fd', undefined, how)).inodes]).toContain(inode);
     } finally {
       server.close();
     }

@@ -347,6 +347,10 @@ export class NetnsProvider implements ReadingProvider {
     if (lookup.permissionDenied) {
       notices.push(`netns ${describe(label)}: some owners are hidden (permission denied reading /proc/<pid>/fd)`);
       this.ownersHidden = true;
+    } else if (rows.some((row) => row.inode === undefined)) {
+      // ss without -e, and the namespace's /proc/<pid>/net/tcp* could not give the inode: the owner is unknown, not none.
+      notices.push(`netns ${describe(label)}: some owners are unknown (no socket inode: ss printed none, and /proc/<pid>/net/tcp could not give it)`);
+      this.ownersHidden = true;
     }
   }
 

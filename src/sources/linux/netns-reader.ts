@@ -84,7 +84,7 @@ function catInside(platform: Platform, prefix: readonly string[]): ProcNetReader
  */
 async function addMissingInodes(platform: Platform, procDir: string, rows: SocketRow[]): Promise<void> {
   if (rows.every((row) => row.inode !== undefined)) return;
-  const byKey = await procfsInodes(platform, procDir);
+  const { byKey } = await procfsInodes(platform, procDir);
   for (const row of rows) {
     const inode = row.inode === undefined ? byKey.get(connectionKey(row)) : undefined;
     if (inode !== undefined) row.inode = inode;

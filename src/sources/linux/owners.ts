@@ -30,19 +30,29 @@ export class ProcOwners implements OwnerFinder {
   }
 
   async find(rows: readonly SocketRow[]): Promise<OwnerAnswer> {
-    const inodes = await this.inodesOf(rows);
+    const { inodes, unknown } = await this.inodesOf(rows);
     const lookup = await this.resolver.resolve(inodes);
     const ownership = inodes.map((inode): Ownership => {
       const owner = lookup.owners.get(inode);
       return owner ? { inode, owner } : { inode };
     });
-    return { ownership, permissionDenied: lookup.permissionDenied };
+    // An inode that procfs could not give (its table unread) is an owner unknown, not none: said as a denied fd listing is.
+    return { ownership, permissionDenied: lookup.permissionDenied || unknown };
   }
 
-  /** Inodes of these rows (0: none known); a source that printed none is completed from procfs, once. */
-  private async inodesOf(rows: readonly SocketRow[]): Promise<number[]> {
-    if (rows.every((row) => row.inode !== undefined)) return rows.map((row) => row.inode!);
-    const byKey = await procfsInodes(this.platform, this.procRoot);
-    return rows.map((row) => row.inode ?? byKey.get(connectionKey(row)) ?? 0);
+  /**
+   * Inodes of these rows (0: none known); a source that printed none is completed from procfs, once.
+   * `unknown`: some row's inode could not be looked up (procfs, or its protocol's table, unread).
+   */
+  private async inodesOf(rows: readonly SocketRow[]): Promise<{ inodes: number[]; unknown: boolean }> {
+    if (rows.every((row) => row.inode !== undefined)) return { inodes: rows.map((row) => row.inode!), unknown: false };
+    const { byKey, read } = await procfsInodes(this.platform, this.procRoot);
+    let unknown = false;
+    const inodes = rows.map((row) => {
+      if (row.inode !== undefined) return row.inode;
+      if (!read.includes(row.protocol)) unknown = true;
+      return byKey.get(connectionKey(row)) ?? 0;
+    });
+    return { inodes, unknown };
   }
 }

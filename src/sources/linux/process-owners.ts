@@ -1,5 +1,5 @@
 import type { Owner } from '../../core/evaluate.js';
-import { errorCode, type Platform } from '../../platform/platform.js';
+import { errorCode, type Platform, type SocketInodes } from '../../platform/platform.js';
 import { errnoWords } from '../../platform/errors.js';
 import { SourceError } from '../source.js';
 
@@ -23,7 +23,7 @@ export interface OwnerLookup {
 /** A walk started ahead of the scan that uses it: the namespace's processes, and the socket inodes of each one's fds being read. */
 interface Prefetch {
   /** The processes to walk, in order; undefined when /proc could not be listed; `interrupted` when a signal stopped the listing. */
-  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<Float64Array>> } | { interrupted: unknown } | undefined>;
+  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<SocketInodes>> } | { interrupted: unknown } | undefined>;
   stop: AbortController;
 }
 
@@ -77,7 +77,7 @@ export class OwnerResolver {
     const stop = new AbortController();
     const walk = this.namespacePids().then(
       (pids) => {
-        const inodes = new Map<string, Promise<Float64Array>>();
+        const inodes = new Map<string, Promise<SocketInodes>>();
         for (const pid of pids) {
           const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal, { beside: true });
           read.catch(() => undefined); // its error is the scan's to judge, if a scan comes
@@ -151,11 +151,11 @@ export class OwnerResolver {
    * `inodesOf`: a process's socket inodes, or undefined to pass it by. True when some process's fds
    * were denied (the answer may lack their owners).
    */
-  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<Float64Array | undefined>, owners: InodeOwners): Promise<boolean> {
+  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<SocketInodes | undefined>, owners: InodeOwners): Promise<boolean> {
     let denied = false;
     for (const pid of pids) {
       if (owners.missing === 0) break;
-      let inodes: Float64Array | undefined;
+      let inodes: SocketInodes | undefined;
       try {
         inodes = await inodesOf(pid);
       } catch (error) {
@@ -165,7 +165,11 @@ export class OwnerResolver {
         if (!hasExited(error)) denied = true;
         continue;
       }
-      if (inodes) await this.claim(pid, inodes, owners);
+      if (!inodes) continue;
+      // Some of its links unread (EACCES, EPERM: credentials changed since the listing; EIO): a
+      // socket among them would be shown owned by no one, so the answer says owners are not proven.
+      if (inodes.unreadLinks > 0) denied = true;
+      await this.claim(pid, inodes.inodes, owners);
     }
     return denied || this.nameUnread;
   }

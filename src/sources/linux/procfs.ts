@@ -96,13 +96,15 @@ export async function readProcNetTables(
 
 /**
  * The inode of each socket `<procRoot>/net/tcp*` lists, by connectionKey: for rows of a source that
- * printed none (ss without -e), since owners are found by inode. Empty when procfs cannot be read.
+ * printed none (ss without -e), since owners are found by inode; and the protocols whose table was
+ * read in full. A socket of a protocol not read there has an unknown inode (so an unknown owner),
+ * not none: callers say so. No protocol read when procfs cannot be read at all.
  */
-export async function procfsInodes(platform: Platform, procRoot: string): Promise<Map<string, number>> {
+export async function procfsInodes(platform: Platform, procRoot: string): Promise<{ byKey: Map<string, number>; read: readonly Protocol[] }> {
   try {
     const reading = await procfsSource.read(platform, { procRoot });
-    return new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0]));
+    return { byKey: new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0])), read: reading.completeProtocols };
   } catch {
-    return new Map(); // no procfs view (the process left, or no /proc): these owners stay unknown
+    return { byKey: new Map(), read: [] }; // no procfs view (the process left, or no /proc)
   }
 }

@@ -36,6 +36,33 @@ function host(procRoot = '/proc'): { platform: FakePlatform; readLinks: string[]
   return { platform, readLinks };
 }
 
+describe('OwnerResolver: an fd link that cannot be read', () => {
+  // pid 10's fd 3 (socket 100) read with an error, as readlink(2) gives one when the process
+  // changed credentials since its fd directory was listed (EACCES, EPERM) or /proc failed (EIO).
+  for (const code of ['EACCES', 'EPERM', 'EIO']) {
+    for (const prefetch of [false, true]) {
+      it(`${code}${prefetch ? ' (prefetched walk)' : ''}: the socket's owner is not proven, and the answer says so (never "no owner" unsaid)`, async () => {
+        const { platform } = host();
+        platform.linkErrors.set('/proc/10/fd/3', Object.assign(new Error(code), { code }));
+        const resolver = new OwnerResolver(platform, '/proc');
+        if (prefetch) resolver.prefetch();
+        const lookup = await resolver.resolve([100, 300]);
+        expect(lookup.owners.get(100)).toBeUndefined();
+        expect(lookup.owners.get(300)).toEqual({ pid: 30, process: 'redis' });
+        expect(lookup.permissionDenied).toBe(true);
+      });
+    }
+  }
+
+  it('ENOENT: the descriptor closed since the listing, so it holds no socket: nothing unproven', async () => {
+    const { platform } = host();
+    platform.linkErrors.set('/proc/10/fd/3', Object.assign(new Error('ENOENT'), { code: 'ENOENT' }));
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([100, 300]);
+    expect(lookup.owners.get(100)).toBeUndefined();
+    expect(lookup.permissionDenied).toBe(false);
+  });
+});
+
 describe('OwnerResolver: processes of the namespace being read only', () => {
   it("never lists the fds of another namespace's process; one ns/net readlink per process, before its fds", async () => {
     const { platform, readLinks } = host();
