@@ -18,6 +18,16 @@ const BOTH_FAMILIES = 'both';
 // A dump refused with these means the kernel has no TCP diag module (tcp_diag), not a failed poll.
 const UNAVAILABLE_DUMP_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'EPROTONOSUPPORT', 'EOPNOTSUPP']);
 
+/**
+ * Errnos with which the kernel refuses the one-walk request itself (TCPDIAG_GETSOCK): no handler
+ * for it (sock_diag_rcv_msg's EOPNOTSUPP without inet_diag's compat entry; ENOENT without
+ * tcp_diag), a request it does not take (EINVAL), or a family it does not know. The dumps per
+ * family are then used from then on. Any other errno (ENOBUFS, EINTR, EAGAIN, EBUSY, ENOMEM: a
+ * moment's shortage, not the request) is this poll's alone: the dumps per family read this poll,
+ * and the next asks for the one walk again.
+ */
+const ONE_WALK_REFUSED_ERRNOS: ReadonlySet<string> = new Set(['EOPNOTSUPP', 'EINVAL', 'ENOENT', 'EPROTONOSUPPORT', 'EAFNOSUPPORT']);
+
 export interface NetlinkSourceOptions {
   /** Opens the kernel channel; injected by tests (a refused or missing library). */
   openChannel?: (littleEndian: boolean) => SockDiagChannel;
@@ -50,7 +60,7 @@ export class NetlinkSource implements SocketSource {
   readonly name = 'netlink' as const;
   private channel: SockDiagChannel | undefined;
   private sequence = 0;
-  /** The kernel refused the dump of both families in one walk (TCPDIAG_GETSOCK): one dump per family. */
+  /** The kernel refused the dump of both families in one walk (TCPDIAG_GETSOCK) for its kind (ONE_WALK_REFUSED_ERRNOS): one dump per family from then on. */
   private dumpPerFamily = false;
   /** Address texts, kept across dumps (bounded). */
   private readonly names = new AddressNames();
@@ -100,8 +110,9 @@ export class NetlinkSource implements SocketSource {
       if (result.errno !== undefined) {
         if (family === BOTH_FAMILIES) {
           // A kernel without the first inet_diag interface (EOPNOTSUPP), or refusing it: the dumps
-          // per family say whether TCP can be dumped at all (a missing tcp_diag: ENOENT).
-          this.dumpPerFamily = true;
+          // per family say whether TCP can be dumped at all (a missing tcp_diag: ENOENT). Only a
+          // refusal of the request kind is for good (ONE_WALK_REFUSED_ERRNOS).
+          if (ONE_WALK_REFUSED_ERRNOS.has(errnoName(result.errno))) this.dumpPerFamily = true;
           dumps.push(AF_INET, AF_INET6);
           continue;
         }

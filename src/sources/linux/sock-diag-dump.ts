@@ -103,13 +103,17 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: 'EPERM',
   2: 'ENOENT',
   3: 'ESRCH',
+  4: 'EINTR',
+  11: 'EAGAIN',
   12: 'ENOMEM',
   13: 'EACCES',
+  16: 'EBUSY',
   22: 'EINVAL',
   38: 'ENOSYS',
   93: 'EPROTONOSUPPORT',
   95: 'EOPNOTSUPP',
   97: 'EAFNOSUPPORT',
+  105: 'ENOBUFS',
   116: 'ESTALE',
 };
 

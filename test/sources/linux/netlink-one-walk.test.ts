@@ -51,6 +51,66 @@ describe('netlink: one dump for both families', () => {
     expect(new Set(oneWalk.rows.map((r) => r.protocol))).toEqual(new Set(['tcp', 'tcp6']));
   });
 
+  // The one-walk request refused once, with an errno that says nothing of the request kind
+  // (ENOBUFS: a receive buffer overrun; EINTR, EAGAIN, EBUSY, ENOMEM): the dumps per family read
+  // this poll, and the next poll asks for the one walk again. Only a refusal of the request kind
+  // (EOPNOTSUPP, EINVAL, ENOENT, EPROTONOSUPPORT, EAFNOSUPPORT) makes the dumps per family permanent.
+  const refusingOnce = (errno: number, requests: number[]) => {
+    let refused = false;
+    return () => ({
+      dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
+        requests.push(requestType(request));
+        const refuse = requestType(request) === TCPDIAG_GETSOCK && !refused;
+        if (refuse) refused = true;
+        onDatagram(refuse ? refusalOf(request, errno) : capturedReplyTo(request));
+      },
+      close: () => undefined,
+    });
+  };
+  const ERRNO = { ENOENT: 2, EINTR: 4, EAGAIN: 11, ENOMEM: 12, EBUSY: 16, EINVAL: 22, EPROTONOSUPPORT: 93, EOPNOTSUPP: 95, EAFNOSUPPORT: 97, ENOBUFS: 105 };
+
+  for (const name of ['ENOBUFS', 'EINTR', 'EAGAIN', 'EBUSY', 'ENOMEM'] as const) {
+    it(`a transient refusal (${name}) of the one walk: dumps per family this poll, the one walk again at the next`, async () => {
+      const requests: number[] = [];
+      const source = new NetlinkSource({ openChannel: refusingOnce(ERRNO[name], requests) });
+      const first = await source.read(new FakePlatform(), { procRoot: '/proc' });
+      expect(requests).toEqual([TCPDIAG_GETSOCK, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY]);
+      expect(new Set(first.rows.map((r) => r.protocol))).toEqual(new Set(['tcp', 'tcp6']));
+      await source.read(new FakePlatform(), { procRoot: '/proc' });
+      expect(requests.slice(3)).toEqual([TCPDIAG_GETSOCK]);
+    });
+  }
+
+  it('a one walk the channel fails (a receive error thrown mid-dump): this poll fails, and the next asks for the one walk again', async () => {
+    const requests: number[] = [];
+    let failed = false;
+    const failingOnce = () => ({
+      dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => {
+        requests.push(requestType(request));
+        if (!failed) {
+          failed = true;
+          throw Object.assign(new Error('recv: ENOBUFS'), { code: 'ENOBUFS' });
+        }
+        onDatagram(capturedReplyTo(request));
+      },
+      close: () => undefined,
+    });
+    const source = new NetlinkSource({ openChannel: failingOnce });
+    await expect(source.read(new FakePlatform(), { procRoot: '/proc' })).rejects.toThrow();
+    await source.read(new FakePlatform(), { procRoot: '/proc' });
+    expect(requests).toEqual([TCPDIAG_GETSOCK, TCPDIAG_GETSOCK]);
+  });
+
+  for (const name of ['EOPNOTSUPP', 'EINVAL', 'EPROTONOSUPPORT', 'EAFNOSUPPORT'] as const) {
+    it(`a refusal of the request kind (${name}): dumps per family from then on`, async () => {
+      const requests: number[] = [];
+      const source = new NetlinkSource({ openChannel: refusingOnce(ERRNO[name], requests) });
+      await source.read(new FakePlatform(), { procRoot: '/proc' });
+      await source.read(new FakePlatform(), { procRoot: '/proc' });
+      expect(requests).toEqual([TCPDIAG_GETSOCK, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY, SOCK_DIAG_BY_FAMILY]);
+    });
+  }
+
   it('a kernel without TCP diag at all (ENOENT to every request) is still "unavailable", as before', async () => {
     const refusingAll = () => ({
       dump: async ({ request }: { request: Uint8Array }, onDatagram: (bytes: Uint8Array) => void) => onDatagram(refusalOf(request, 2)),
