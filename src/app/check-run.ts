@@ -121,8 +121,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   });
 
   // A flagged CLOSE_WAIT's finding counts what its process holds: then every CLOSE_WAIT needs its owner.
-  // Ranked here, not by the monitor: what check shows (flagged views, states in order of first
-  // appearance, the diagnosis) is in presentation order, the rest of the table is not sorted
+  // Ranked here, not by the monitor: what check shows (flagged views, the diagnosis) is in presentation order, the rest of the table is not sorted
   // (rankFlaggedFirst). Count rules rank everything: their levels read every row in order.
   const rankAll = request.policy.counts.length > 0;
   // A window's polls leave their garbage (up to the budget: a quarter of the live heap): collected before

@@ -348,8 +348,8 @@ export function compareFlowOrder(a: FlowParts, b: FlowParts): number {
  * Why it is the same order there: sortViews is a total order, so any subset keeps in the whole
  * ranking the order it has ranked alone; flagged views rank before every unflagged one; and a
  * state's first view in the whole ranking is its flagged first, else one from its earliest second,
- * which is among those ranked. `check` shows only flagged views, counts states in order of first
- * appearance (JSON `counts`), and diagnoses with what readByDiagnosis picks: at 40,000 sockets
+ * which is among those ranked. `check` shows only flagged views, counted states in order of first
+ * appearance (JSON `counts`, in TcpState order since: the state firsts are no longer read), and diagnoses with what readByDiagnosis picks: at 40,000 sockets
  * ranking all of them was ~10% of a one-shot check's time (issue 15), against a few thousand here.
  */
 export function rankFlaggedFirst(views: readonly ConnectionView[], alsoRanked: (view: ConnectionView) => boolean): { views: ConnectionView[]; ranked: number } {

@@ -13,8 +13,8 @@ import { dataAgoMs, firstSightAgeMs, peerSegmentAgoMs } from './tracker.js';
 // are always rows: LISTEN and SYN_RECEIVED (the diagnosis reads them), SYN_SENT (its group findings),
 // CLOSE_WAIT (a flagged one's finding counts its owner's), states no rule flags but TIME_WAIT, and
 // UNKNOWN (a note quotes its word). Besides, the caller keeps as rows each state's possible first
-// connection in sortViews' order (StateFirsts: JSON `counts` lists states in order of first
-// appearance), every connection to a peer a group finding may be about (GroupPeerCount), and any
+// connection in sortViews' order (StateFirsts: JSON `counts` listed states in order of first
+// appearance; it is in TcpState order now, and this is left for a later change to remove), every connection to a peer a group finding may be about (GroupPeerCount), and any
 // connection listed twice (the tracker keeps the first).
 
 /**
@@ -97,7 +97,7 @@ interface Candidate<H> {
 /**
  * Per state, the left-out connections that may be the state's first in sortViews' order, whatever
  * the reading's time turns out to be: rankFlaggedFirst puts each state's first unflagged view in
- * front, and JSON `counts` lists states in order of first appearance, so that one must be a row.
+ * front, and JSON `counts` listed states in order of first appearance (TcpState order now), so that one had to be a row.
  * sortViews orders unflagged views by entry second (the reading's time minus firstSightAgeMs,
  * floored), then flow (compareFlowOrder). A connection is dropped when another is at least as old
  * and before it in flow order (its second is no later, and within one second it comes first), or

@@ -3,7 +3,7 @@ import type { CountFlag } from '../core/policy.js';
 import type { CheckReport, ResetResult } from '../app/reports.js';
 import { notificationToJson } from '../notify/notifiers.js';
 import { findingToJson } from './findings.js';
-import type { ConnectionView } from '../core/evaluate.js';
+import { countStates, type ConnectionView } from '../core/evaluate.js';
 import type { TcpState } from '../core/tcp-state.js';
 
 // The JSON contract (README "JSON output"): names may be added, never renamed or removed.
@@ -106,14 +106,14 @@ export function resetToJson({ view, outcome }: ResetResult) {
 }
 
 /**
- * `check --json`'s `counts`: sockets per state present (a listener standing for an SO_REUSEPORT
- * group counts each of its sockets, socketsOf), with `leftOut` (connections counted without a view) added.
+ * `check --json`'s `counts`: sockets per state present, a key only for a state with at least one
+ * (a listener standing for an SO_REUSEPORT group counts each of its sockets, socketsOf), with
+ * `leftOut` (connections counted without a view) added; keys in the canonical TcpState order
+ * (ALL_TCP_STATES, countStates'), so two runs over the same sockets give the same text.
  */
 export function countsToJson(views: readonly ConnectionView[], leftOut: ReadonlyMap<TcpState, number>): Partial<Record<TcpState, number>> {
   const counts: Partial<Record<TcpState, number>> = {};
-  for (const view of views) counts[view.row.state] = (counts[view.row.state] ?? 0) + socketsOf(view.row);
-  // Connections counted without a view; each such state has a view too (its first), so the order stands.
-  for (const [state, n] of leftOut) counts[state] = (counts[state] ?? 0) + n;
+  for (const [state, n] of countStates(views, leftOut)) if (n > 0) counts[state] = n;
   return counts;
 }
 
