@@ -1,6 +1,6 @@
 import { DWELL_BUCKETS_SECONDS, dwellClassOf, type DwellClass, type DwellHistograms } from '../core/dwell-histogram.js';
 import { FLAG_KINDS, countStates, tallyFlags, type EvaluatedConnection, type Evaluation } from '../core/evaluate.js';
-import { netnsText, type NetnsLabel } from '../core/connection.js';
+import { netnsText, socketsOf, type NetnsLabel } from '../core/connection.js';
 import type { CountFlag, FlagKind, Severity } from '../core/policy.js';
 import type { TcpState } from '../core/tcp-state.js';
 import { appendAll } from '../core/lists.js';
@@ -148,12 +148,14 @@ export function connectionSamplesOf(
       }
     }
     bucket.count++;
-    bucket.states.set(row.state, bucket.states.get(row.state)! + 1);
+    // A listener standing for an SO_REUSEPORT group counts each of its sockets, as countStates does.
+    const sockets = socketsOf(row);
+    bucket.states.set(row.state, bucket.states.get(row.state)! + sockets);
     const dwellClass = dwellClassOf(row.state);
     if (dwellClass) bucket.longest[dwellClass] = Math.max(bucket.longest[dwellClass], dwellMs / 1000);
     if (flag) bucket.tally[flag.kind][flag.severity]++;
     const port = ports.get(row.local.port);
-    if (port) port.set(row.state, port.get(row.state)! + 1);
+    if (port) port.set(row.state, port.get(row.state)! + sockets);
   });
 
   let groups: { labels: string; bucket: Bucket }[];

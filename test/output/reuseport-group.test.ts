@@ -3,6 +3,7 @@ import type { SocketRow } from '../../src/core/connection.js';
 import { countStates } from '../../src/core/evaluate.js';
 import { connectionToJson, countsToJson } from '../../src/output/json.js';
 import { formatNagios } from '../../src/output/nagios.js';
+import { connectionSamplesOf } from '../../src/output/prometheus.js';
 import { formatConnectionTable } from '../../src/output/table.js';
 import { closeWait, viewsAfterAMinute } from '../tracked-rows.js';
 
@@ -32,6 +33,15 @@ describe('an SO_REUSEPORT group: one row, every socket counted', () => {
     expect(countStates(views).get('LISTEN')).toBe(4);
     expect(countsToJson(views, new Map())).toMatchObject({ LISTEN: 4, CLOSE_WAIT: 1 });
     expect(formatNagios('ok', { views, countFlags: [] }, 'ss', [], [])).toMatch(/ listen=4;/);
+    // serve's one pass (no view per connection): the same figures, per state and per --listener-port.
+    const samples = connectionSamplesOf(
+      (visit) =>
+        views.forEach((v) => visit({ connection: v.connection, row: v.row, dwellMs: v.timing.dwellMs, halfCloseTimerMs: v.timing.halfCloseTimerMs, idleMs: v.timing.idleMs, flag: undefined })),
+      [],
+      { listenerPorts: [8080] },
+    );
+    expect(samples.connections).toContain('tcpdwell_connections{state="LISTEN"} 4');
+    expect(samples.ports).toContain('tcpdwell_port_connections{port="8080",state="LISTEN"} 3');
   });
 
   it('list: the row says how many listeners share its port; JSON gives the number', () => {
