@@ -11,6 +11,9 @@ import { readFixture } from '../fixture.js';
 // and each mode keeps its own rule for failed polls. On the fake platform and clock: no real waits.
 
 const SS_STUCK = readFixture('linux-ss-tanoi-stuck-states-kernel6.txt');
+// ss -tanoi prints no inodes: the same host's procfs tables give them (without, owners are unknown, and that is said).
+const PROC_STUCK = readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt');
+const SECOND_HEADER = PROC_STUCK.indexOf('  sl', PROC_STUCK.indexOf('  sl') + 1);
 const ssOk = (): CommandResult => ({ stdout: SS_STUCK, stderr: '', exitCode: 0 });
 const ssDenied = (): CommandResult => ({ stdout: '', stderr: 'ss: netlink: Permission denied\n', exitCode: 1 });
 
@@ -18,6 +21,8 @@ const ssDenied = (): CommandResult => ({ stdout: '', stderr: 'ss: netlink: Permi
 function setUp(plan: ('ok' | 'denied' | 'interrupt')[]) {
   const platform = new FakePlatform();
   platform.files.set('/proc/uptime', '3600.00 7100.00\n');
+  platform.files.set('/proc/net/tcp', PROC_STUCK.slice(0, SECOND_HEADER));
+  platform.files.set('/proc/net/tcp6', PROC_STUCK.slice(SECOND_HEADER));
   const interrupt = new AbortController();
   let polls = 0;
   platform.commands = [

@@ -467,6 +467,9 @@ describe('bad input', () => {
 describe('TERM=dumb (breaker 13): no full-screen view where the cursor cannot move', () => {
   async function onDumbTerminal(argv: string[]) {
     platform.commands = [ssAnswers(SS_STUCK)];
+    // ss -tanoi prints no inodes: the same host's procfs tables give them (without, owners are unknown, and that is said).
+    platform.files.set('/proc/net/tcp', PROC_TCP);
+    platform.files.set('/proc/net/tcp6', PROC_TCP6);
     // A terminal that is never drawn on: the dashboard must refuse before it opens the screen.
     const terminal = { input: process.stdin, output: process.stdout };
     const context = { ...fakeContext(platform, { HOME: dir, TERM: 'dumb' }), terminal };
