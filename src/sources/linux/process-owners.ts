@@ -149,7 +149,9 @@ export class OwnerResolver {
   /**
    * Claims the wanted inodes process by process, in `pids`' order, until none is missing.
    * `inodesOf`: a process's socket inodes, or undefined to pass it by. True when some process's fds
-   * were denied (the answer may lack their owners).
+   * (its listing, or some of its links) were denied and some wanted inode was not found: the answer
+   * may lack their owners. Every wanted inode found, what could not be read hides none of them (a
+   * sandbox's init may deny even root its links, /proc/1/fd/* EACCES: seen on this project's host).
    */
   private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<SocketInodes | undefined>, owners: InodeOwners): Promise<boolean> {
     let denied = false;
@@ -171,7 +173,7 @@ export class OwnerResolver {
       if (inodes.unreadLinks > 0) denied = true;
       await this.claim(pid, inodes.inodes, owners);
     }
-    return denied || this.nameUnread;
+    return (denied && missing.size > 0) || this.nameUnread;
   }
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */

@@ -54,6 +54,16 @@ describe('OwnerResolver: an fd link that cannot be read', () => {
     }
   }
 
+  it('EACCES on a process walked before the holders: every wanted owner found anyway, so nothing is unproven', async () => {
+    // As a sandbox's init denies even root its fd links (/proc/1/fd/* EACCES, its ns/net too).
+    const { platform } = host();
+    platform.links.set('/proc/10/fd/4', 'socket:[999]');
+    platform.linkErrors.set('/proc/10/fd/4', Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([100, 300]);
+    expect([...lookup.owners.keys()].sort()).toEqual([100, 300]);
+    expect(lookup.permissionDenied).toBe(false);
+  });
+
   it('ENOENT: the descriptor closed since the listing, so it holds no socket: nothing unproven', async () => {
     const { platform } = host();
     platform.linkErrors.set('/proc/10/fd/3', Object.assign(new Error('ENOENT'), { code: 'ENOENT' }));
@@ -174,15 +184,20 @@ describe('OwnerResolver.prefetch: the walk started before the owners are asked f
     expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*', '/proc/10/fd/*', '/proc/30/fd/*']);
   });
 
-  it('a process whose fds are denied still says so through the prefetched walk', async () => {
+  it('a process whose fds are denied still says so through the prefetched walk, where a wanted owner is not found', async () => {
     const { platform } = host();
     platform.links.set('/proc/20/ns/net', OWN);
     platform.deniedDirectories.add('/proc/20/fd');
     const resolver = new OwnerResolver(platform, '/proc');
     resolver.prefetch();
-    const lookup = await resolver.resolve([300]);
+    const lookup = await resolver.resolve([300, 200]);
     expect(lookup.owners.get(300)).toEqual({ pid: 30, process: 'redis' });
+    expect(lookup.owners.get(200)).toBeUndefined();
     expect(lookup.permissionDenied).toBe(true);
+    // Every wanted owner found: the denied process hides none of them.
+    const found = new OwnerResolver(platform, '/proc');
+    found.prefetch();
+    expect((await found.resolve([300])).permissionDenied).toBe(false);
   });
 
   it('once every wanted inode is found, what the walk still reads is stopped (its signal aborts)', async () => {
