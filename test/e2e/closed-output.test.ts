@@ -85,6 +85,15 @@ interface PtyResult {
   aliveAfterHup?: boolean;
 }
 
+/**
+ * `stderr` without list's one notice that some owners are not proven: these run on the host, and
+ * a host whose init denies even root its fd links (this project's: pid 1's /proc/1/fd/* answer
+ * EACCES) holds sockets whose owner cannot be read, which list says once. Nothing else may remain.
+ */
+function withoutOwnersNotice(stderr: string): string {
+  return stderr.replace(/^tcpdwell: some sockets belong to processes whose \/proc\/<pid>\/fd cannot be read; run as root to see every owner\n/m, '');
+}
+
 function onClosedPty(argv: string[], marker: string, options: { waitS?: number; stderrFile?: string; hupFirst?: boolean } = {}): Promise<PtyResult> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -139,7 +148,7 @@ describe.skipIf(skip !== undefined)('a terminal closed under a running command',
       expect(result.seen).toBe(true);
       expect(result).toMatchObject({ status: 'exited', code: 0 });
       // serve says where it listens at start; nothing else may follow.
-      expect(readFileSync(stderrFile, 'utf8').replace(/^tcpdwell: serving http:\/\/\S+ \(polling [^\n]*\)\n/, '')).toBe('');
+      expect(withoutOwnersNotice(readFileSync(stderrFile, 'utf8').replace(/^tcpdwell: serving http:\/\/\S+ \(polling [^\n]*\)\n/, ''))).toBe('');
     },
     30_000,
   );
@@ -196,7 +205,7 @@ describe.skipIf(skip !== undefined)('a pipe whose reader left (`| head -1`)', ()
   it('list --watch: the reader leaves after one line; the next write ends it with exit 0 and nothing on stderr', async () => {
     const r = await runAndClose(['list', '--watch', '1s'], 'stdout');
     expect(r.firstLine).toMatch(/^---/);
-    expect(r).toMatchObject({ code: 0, signal: null, stderr: '' });
+    expect({ ...r, stderr: withoutOwnersNotice(r.stderr) }).toMatchObject({ code: 0, signal: null, stderr: '' });
     expect(r.ms).toBeLessThan(4_000);
   }, 20_000);
 
