@@ -173,7 +173,7 @@ export class OwnerResolver {
       if (inodes.unreadLinks > 0) denied = true;
       await this.claim(pid, inodes.inodes, owners);
     }
-    return (denied && missing.size > 0) || this.nameUnread;
+    return (denied && owners.missing > 0) || this.nameUnread;
   }
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
