@@ -13,7 +13,7 @@ import {
   type Ownership,
   type ViewPool,
 } from '../core/evaluate.js';
-import { policyNeedsProcesses, type Policy } from '../core/policy.js';
+import { ownerCanChangeVerdict, policyNeedsProcesses, type Policy } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
@@ -325,7 +325,18 @@ export class Monitor {
     if (!owners && this.provider.ownersUnknown && policyNeedsProcesses(policy)) throw new SourceError(`the rules match process names, but ${this.provider.ownersUnknown}: owners are unknown`);
     // Owners that came in the rows: hidden where the source's own lookup said so (--netns).
     if (!owners) return { evaluation: evaluateAll(this.tracker, now, policy, { ranked, ...reuse }), ownersHidden: this.rowOwnersHidden };
-    if (policyNeedsProcesses(policy) || need === 'all') {
+    if (policyNeedsProcesses(policy)) {
+      // Some fds denied: the verdict is unproven only where a socket whose owner could change it
+      // was left without one (a sandbox's init may deny even root its fds, holding a listener).
+      const byKey = new Map<string, Ownership>();
+      let ownerlessWhereItMatters = false;
+      const denied = await this.lookUp([...this.tracker.connections.values()], (connection, found) => {
+        byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
+        if (!found?.owner && connection.row.process === undefined && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
+      });
+      return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse }), ownersHidden: denied && ownerlessWhereItMatters };
+    }
+    if (need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: found.byKey, ranked, ...reuse }), ownersHidden: found.permissionDenied };
     }

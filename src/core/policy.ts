@@ -296,6 +296,19 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * Whether this row's owner can change what the policy says of it: a rule on process names that
+ * matches it but for the process, in a state a threshold applies to (rules are tried in order, so
+ * such a rule may also pre-empt the rules after it), or a count per process or on process names
+ * over its state. An owner that could not be read (fds denied) leaves a verdict unproven only for
+ * such rows: a LISTEN or TIME_WAIT row is never flagged by a timed rule, whoever holds it.
+ */
+export function ownerCanChangeVerdict(policy: Policy, row: SocketRow): boolean {
+  const withoutProcesses = (match: ConnectionMatch | undefined) => matches(match && { ...match, processes: undefined }, row);
+  if (CLASS_KIND[sessionClassOf(row.state)] !== undefined && policy.rules.some((r) => r.match.processes !== undefined && withoutProcesses(r.match))) return true;
+  return policy.counts.some((c) => (c.per === 'process' || c.match?.processes !== undefined) && c.states.includes(row.state) && withoutProcesses(c.match));
+}
+
 /** Whether any part of the policy needs process names for every row (not only shown ones). */
 export function policyNeedsProcesses(policy: Policy): boolean {
   const uses = (m: ConnectionMatch | undefined) => m?.processes !== undefined;

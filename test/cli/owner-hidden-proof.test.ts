@@ -48,3 +48,35 @@ describe('check with owners denied and a rule on process names', () => {
     expect(lowered.code).toBe(1);
   });
 });
+
+// A sandbox's init denies even root its fd links (/proc/1/fd/* EACCES on this project's host) and
+// holds a listener: a count per process over CLOSE_WAIT cannot be changed by a LISTEN's owner, so
+// the run is judged (break-it, session 12: every check with examples/tcpdwell.yml said UNKNOWN here).
+describe('check with some fds denied: unproven only where the owner could change the verdict', () => {
+  const countConfig = join(dir, 'count.yaml');
+  writeFileSync(countConfig, 'counts:\n  - { name: close-wait-leak, state: CLOSE_WAIT, per: process, warning: 5 }\n');
+  const deniedLink = (path: string) => {
+    const host = parkSocketsHost();
+    // init (pid 1) holds the listener on 56133 (inode 7948), its link denied.
+    host.links.set('/proc/1/fd/5', 'socket:[7948]');
+    host.files.set('/proc/1/comm', 'init\n');
+    host.inOwnNetns(1);
+    host.linkErrors.set(path, Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+    return host;
+  };
+  const run = (host: ReturnType<typeof parkSocketsHost>) =>
+    runOn(host, ['check', '--no-state', '--config', countConfig, '--half-open', '1h', '--half-close', '1h', '--idle', 'off', '--format', 'nagios']);
+
+  it("a listener's owner denied: the count over CLOSE_WAIT is judged (python3's 2 CLOSE_WAIT, not over 5: OK)", async () => {
+    const result = await run(deniedLink('/proc/1/fd/5'));
+    expect(result.out).toMatch(/^TCPDWELL OK - /);
+    expect(result.out).not.toContain('could not be read');
+    expect(result.code).toBe(0);
+  });
+
+  it("a CLOSE_WAIT's own link denied: its owner could be anyone's, so the count is not judged: UNKNOWN (3)", async () => {
+    const result = await run(deniedLink('/proc/4242/fd/3'));
+    expect(result.out).toMatch(/^TCPDWELL UNKNOWN - .*the owners of some sockets could not be read/);
+    expect(result.code).toBe(3);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../../src/core/address.js';
 import type { SocketRow } from '../../src/core/connection.js';
-import { defaultPolicy, dwellCouldRaiseSeverity, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
+import { defaultPolicy, dwellCouldRaiseSeverity, ownerCanChangeVerdict, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
 
 const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
   protocol: 'tcp',
@@ -108,5 +108,30 @@ describe('dwellCouldRaiseSeverity: could the part of a dwell not proven change t
   });
   it('a state no dwell rule reads (ESTABLISHED: idle): no', () => {
     expect(dwellCouldRaiseSeverity(policy, { row: row('ESTABLISHED'), dwellMs: 0, halfCloseTimerMs: 0 }, Infinity)).toBe(false);
+  });
+});
+
+describe('ownerCanChangeVerdict: where an unread owner leaves a verdict unproven', () => {
+  const base = defaultPolicy();
+  const onPort = (port: number) => ({ from: port, to: port });
+  const withRule: Policy = { ...base, rules: [{ name: 'db', match: { processes: ['postgres'], localPorts: [onPort(5432)] }, warning: { halfCloseMs: 3_600_000 }, critical: {} }] };
+  const withCount: Policy = { ...base, counts: [{ name: 'leak', states: ['CLOSE_WAIT'], per: 'process', warningAbove: 100 }] };
+  const on = (state: SocketRow['state'], port: number) => row(state, { local: { address: '127.0.0.1', port }, remote: { address: '127.0.0.1', port: 40_000 } });
+
+  it('a rule on process names: rows it matches but for the process, in a state a threshold applies to', () => {
+    expect(ownerCanChangeVerdict(withRule, on('CLOSE_WAIT', 5432))).toBe(true);
+    expect(ownerCanChangeVerdict(withRule, on('ESTABLISHED', 5432))).toBe(true);
+    // Another port: the rule cannot match it, whoever holds it.
+    expect(ownerCanChangeVerdict(withRule, on('CLOSE_WAIT', 80))).toBe(false);
+    // LISTEN and TIME_WAIT are flagged by no threshold.
+    expect(ownerCanChangeVerdict(withRule, on('LISTEN', 5432))).toBe(false);
+    expect(ownerCanChangeVerdict(withRule, on('TIME_WAIT', 5432))).toBe(false);
+  });
+
+  it('a count per process: rows in its states only; no process part in the policy: none', () => {
+    expect(ownerCanChangeVerdict(withCount, on('CLOSE_WAIT', 80))).toBe(true);
+    expect(ownerCanChangeVerdict(withCount, on('LISTEN', 80))).toBe(false);
+    expect(ownerCanChangeVerdict(withCount, on('ESTABLISHED', 80))).toBe(false);
+    expect(ownerCanChangeVerdict(base, on('CLOSE_WAIT', 80))).toBe(false);
   });
 });
