@@ -60,7 +60,10 @@ function ageFromCountersMs(row: SocketRow): number | undefined {
 function synSentAgeMs(row: SocketRow): number | undefined {
   const rto = row.rtoMs;
   const backoff = row.backoff ?? (rto !== undefined && rto >= INITIAL_RTO_MS ? Math.round(Math.log2(rto / INITIAL_RTO_MS)) : 0);
-  return backedOffAgeMs(row, backoff, INITIAL_RTO_MS);
+  // The first SYN's RTO is TCP_TIMEOUT_INIT (tcp_connect → tcp_timeout_init, net/ipv4/tcp_output.c;
+  // only a BPF sock_ops program changes it): once the RTO is capped, halving it b times would
+  // understate it, and the bound would fall at each capped retransmission.
+  return backedOffAgeMs(row, backoff, INITIAL_RTO_MS, INITIAL_RTO_MS);
 }
 
 /**
@@ -87,19 +90,25 @@ function finRetransmitAgeMs(row: SocketRow): number | undefined {
 
 /**
  * Time spent retransmitting the oldest outstanding segment: n retransmissions, each after a full
- * RTO (icsk_rto doubles on every expiry but the `linear` ones, tcp_retransmit_timer), so with b
- * of them backed off the waits were rto0 × (n − b) constant ones and rto0 × (1 + 2 … 2^(b−1)):
- * Σ = rto0 × (n − b + 2^b − 1), plus the part of the current RTO already spent. rto0 is the current
- * RTO halved b times (a lower bound when the RTO hit TCP_RTO_MAX), at most `initialRtoCapMs`;
- * `backoffSteps` is b where the source reports it (ss `backoff:`), the caller's assumption where not.
+ * RTO (icsk_rto doubles on every expiry but the `linear` ones, up to TCP_RTO_MAX:
+ * tcp_retransmit_timer), so with b of them backed off the waits were rto0 × (n − b) constant ones
+ * and min(rto0 × 2^i, TCP_RTO_MAX) for i < b, plus the part of the current RTO already spent. rto0
+ * is the current RTO halved b times, at most `initialRtoCapMs`. Once the RTO has reached
+ * TCP_RTO_MAX that halving only says rto0 ≥ 120 s / 2^b, so the bound would be ~120 s at every
+ * retransmission however many were capped; `cappedInitialRtoMs` is rto0 where the kernel fixes it
+ * (the SYN's), used then. `backoffSteps` is b where the source reports it (ss `backoff:`), the
+ * caller's assumption where not.
  */
-function backedOffAgeMs(row: SocketRow, backoffSteps: number, initialRtoCapMs: number): number | undefined {
+function backedOffAgeMs(row: SocketRow, backoffSteps: number, initialRtoCapMs: number, cappedInitialRtoMs?: number): number | undefined {
   const n = row.retransmits;
   if (n === undefined) return undefined;
   const rto = row.rtoMs;
   const backoff = Math.min(Math.max(backoffSteps, 0), n);
-  const initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, initialRtoCapMs) : Math.min(INITIAL_RTO_MS, initialRtoCapMs);
-  return initialRto * (n - backoff + 2 ** backoff - 1) + spentOfCurrentTimer(row, rto);
+  let initialRto = rto !== undefined && rto > 0 ? Math.min(rto / 2 ** backoff, initialRtoCapMs) : Math.min(INITIAL_RTO_MS, initialRtoCapMs);
+  if (cappedInitialRtoMs !== undefined && rto !== undefined && rto >= MAX_RTO_MS) initialRto = Math.max(initialRto, cappedInitialRtoMs);
+  let waited = initialRto * (n - backoff);
+  for (let i = 0; i < backoff; i++) waited += Math.min(initialRto * 2 ** i, MAX_RTO_MS);
+  return waited + spentOfCurrentTimer(row, rto);
 }
 
 /**

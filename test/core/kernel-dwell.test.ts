@@ -24,6 +24,27 @@ describe('first-sight dwell from kernel counters', () => {
     expect(kernelStateAgeMs({ ...row, timer: undefined, rtoMs: undefined })).toBe(3000);
   });
 
+  it('SYN_SENT past TCP_RTO_MAX (tcp_syn_retries 12): 4 linear + 8 backed-off waits, the last one capped: 4 + (1+2+…+64) + 120 s, not ~120 s', () => {
+    // As captured by a new-user pass: rto 120 s, backoff 8, 12 retransmissions; halving the capped
+    // RTO 8 times gave rto0 0.47 s and a bound of ~124 s for a socket ~380 s old.
+    const row: SocketRow = { ...base, state: 'SYN_SENT', retransmits: 12, backoff: 8, rtoMs: 120_000, timer: { name: 'on', remainingMs: 100_000 } };
+    expect(kernelStateAgeMs(row)).toBe(4_000 + 127_000 + 120_000 + 20_000);
+  });
+
+  it('SYN_SENT: the bound never falls from one retransmission to the next, through the cap', () => {
+    let last = 0;
+    for (let n = 1; n <= 14; n++) {
+      const backoff = Math.max(0, n - 4);
+      const rtoMs = Math.min(1000 * 2 ** backoff, 120_000);
+      // Just after the n-th retransmission (the whole current RTO left) and just before the next.
+      for (const remainingMs of [rtoMs, 0]) {
+        const age = kernelStateAgeMs({ ...base, state: 'SYN_SENT', retransmits: n, backoff, rtoMs, timer: { name: 'on', remainingMs } })!;
+        expect(age).toBeGreaterThanOrEqual(last);
+        last = age;
+      }
+    }
+  });
+
   it('SYN_RECEIVED request socket (procfs timeout count 3, 3.51 s left of 8 s): 1+2+4 s + 4.49 s', () => {
     const row = parseProcNetTcp(readFixture('linux-proc-net-tcp-tcp6-stuck-states-kernel6.txt')).rows.find((r) => r.state === 'SYN_RECEIVED')!;
     expect(kernelStateAgeMs(row)).toBe(7000 + 4490);
