@@ -44,7 +44,7 @@ export interface NetnsProviderOptions {
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'tcp6'];
 const MAX_FAILURES_SHOWN = 3;
 
-/** Reads the namespaces `--netns` selects; rows carry their owners, found among that namespace's processes only. */
+/** Reads the namespaces `--netns` selects; rows carry their owners, looked for among that namespace's processes first, then the others while any is missing. */
 export class NetnsProvider implements ReadingProvider {
   readonly pending = 0;
   /** /proc/sys/net describes only the namespace this process is in: not the rows' own. */
@@ -326,7 +326,11 @@ export class NetnsProvider implements ReadingProvider {
     return label;
   }
 
-  /** Owners from the processes of this namespace only (an inode seen elsewhere is another socket's business). */
+  /**
+   * Owners from the processes of this namespace first, then from the others while an inode is still
+   * missing: a process outside may hold a socket made inside (setns(2) and back, or one handed over);
+   * a socket inode names one socket host-wide, so one found outside is that socket's holder.
+   */
   private async addOwners(ns: NetnsHandle, rows: SocketRow[], notices: string[], label: NetnsLabel): Promise<void> {
     let resolver = this.resolvers.get(ns.inode);
     if (!resolver) {

@@ -4,11 +4,15 @@ import { errnoWords } from '../../platform/errors.js';
 import { SourceError } from '../source.js';
 
 // Socket owner (pid, process name) by inode, from the /proc/<pid>/fd links ("socket:[INODE]").
-// One scan per poll at most, only for the inodes asked for, only among the processes of the
-// network namespace being read (a socket belongs to the namespace it was made in, and its holder
-// is almost always there: listing every other container's fds is the bulk of a scan on a busy
-// host), stopping as soon as all are found; answers are cached across polls and the cache keeps
-// only inodes still asked about.
+// One scan per poll at most, only for the inodes asked for, stopping as soon as all are found;
+// answers are cached across polls and the cache keeps only inodes still asked about. The scan walks
+// the processes of the network namespace being read first (a socket is almost always held in the
+// namespace it was made in, and listing every other container's fds is the bulk of a scan on a busy
+// host), then, only while some wanted inode is still missing, every other process: a process may
+// setns(2) into a namespace, open sockets there and go back, or be handed one over a unix socket
+// (SCM_RIGHTS), and its sockets are its own wherever it now is. A socket inode names one socket
+// host-wide (sockfs is one filesystem for every namespace), so an inode found in another
+// namespace's process is that socket. The narrowing is a speed-up only: it never changes the answer.
 
 export interface OwnerLookup {
   /** The owner of each wanted inode that one was found for (InodeOwners). */
@@ -22,8 +26,11 @@ export interface OwnerLookup {
 
 /** A walk started ahead of the scan that uses it: the namespace's processes, and the socket inodes of each one's fds being read. */
 interface Prefetch {
-  /** The processes to walk, in order; undefined when /proc could not be listed; `interrupted` when a signal stopped the listing. */
-  walk: Promise<{ pids: string[]; inodes: Map<string, Promise<SocketInodes>> } | { interrupted: unknown } | undefined>;
+  /**
+   * The namespace's processes to walk, in order, and the others (walked after them, only while an
+   * inode is missing); undefined when /proc could not be listed; `interrupted` when a signal stopped the listing.
+   */
+  walk: Promise<{ pids: string[]; others: string[]; inodes: Map<string, Promise<SocketInodes>> } | { interrupted: unknown } | undefined>;
   stop: AbortController;
 }
 
@@ -42,10 +49,11 @@ export class OwnerResolver {
   ) {}
 
   /**
-   * Owners of the `wanted` inodes (0: none). `pids`: scan only these processes (one network
-   * namespace's, found by the caller), not every one under `procRoot`; without them, only the
-   * processes whose `<procRoot>/<pid>/ns/net` is `<procRoot>/self/ns/net` (the namespace
-   * `<procRoot>/net/tcp` shows), one readlink each before its fds are listed.
+   * Owners of the `wanted` inodes (0: none). `pids`: the processes of the namespace read (one
+   * network namespace's, found by the caller), scanned first as given; without them, the processes
+   * whose `<procRoot>/<pid>/ns/net` is `<procRoot>/self/ns/net` (the namespace `<procRoot>/net/tcp`
+   * shows), one readlink each before its fds are listed. Either way, while some wanted inode is still
+   * missing, every other process under `procRoot` is scanned after them (its holder may be outside).
    */
   async resolve(wanted: Iterable<number>, pids?: readonly number[]): Promise<OwnerLookup> {
     const owners = InodeOwners.of(wanted);
@@ -76,14 +84,14 @@ export class OwnerResolver {
     if (this.prefetched) return;
     const stop = new AbortController();
     const walk = this.namespacePids().then(
-      (pids) => {
+      ({ inside: pids, outside: others }) => {
         const inodes = new Map<string, Promise<SocketInodes>>();
         for (const pid of pids) {
           const read = this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`, stop.signal, { beside: true });
           read.catch(() => undefined); // its error is the scan's to judge, if a scan comes
           inodes.set(pid, read);
         }
-        return { pids, inodes };
+        return { pids, others, inodes };
       },
       // Listing the processes failed: the scan takes it as denied, unless a signal stopped it.
       (error: unknown) => (errorCode(error) === 'EINTERRUPTED' ? { interrupted: error } : undefined),
@@ -97,64 +105,102 @@ export class OwnerResolver {
     this.prefetched = undefined;
   }
 
-  /** Every process under procRoot in the namespace read (as scan decides it, here all at once); rejects when procRoot cannot be listed. */
-  private async namespacePids(): Promise<string[]> {
+  /**
+   * Every process under procRoot in the namespace read (as scan decides it, here all at once), and
+   * the others; rejects when procRoot cannot be listed.
+   */
+  private async namespacePids(): Promise<{ inside: string[]; outside: string[] }> {
     const pids = (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
     const netns = await this.namespaceRead();
-    if (netns === undefined) return pids;
-    const inside = await Promise.all(pids.map((pid) => this.inNamespace(pid, netns)));
-    return pids.filter((_, i) => inside[i]);
+    if (netns === undefined) return { inside: pids, outside: [] };
+    const places = await Promise.all(pids.map((pid) => this.placeOf(pid, netns)));
+    return { inside: pids.filter((_, i) => places[i] === 'in'), outside: pids.filter((_, i) => places[i] === 'out') };
   }
 
   /**
-   * Whether process `pid` may hold a socket of namespace `netns` (its `ns/net` link): a link denied
-   * even to root (as a sandbox's init may) keeps it, its fds listed as before if they can be; any
-   * other failure means it exited.
+   * Where process `pid` is against namespace `netns` (its `ns/net` link): `in` it, or with a link
+   * denied even to root (as a sandbox's init may) walked with it, its fds listed as before if they
+   * can be; `out`side it; `gone` when it exited.
    */
-  private async inNamespace(pid: string, netns: string): Promise<boolean> {
+  private async placeOf(pid: string, netns: string): Promise<'in' | 'out' | 'gone'> {
     try {
-      return (await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`)) === netns;
+      return (await this.platform.readLink(`${this.procRoot}/${pid}/ns/net`)) === netns ? 'in' : 'out';
     } catch (error) {
       failIfInterrupted(error);
-      return !hasExited(error);
+      return hasExited(error) ? 'gone' : 'in';
     }
   }
 
+  /** Claims the missing inodes (the namespace's processes first, then the others while any is missing); true when the answer may lack owners (claimAll). */
   private async scan(owners: InodeOwners, only: readonly number[] | undefined): Promise<boolean> {
+    const walked: Walked = { denied: false };
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     if (prefetched && !only) {
       try {
         const walk = await prefetched.walk;
         if (walk && 'interrupted' in walk) failIfInterrupted(walk.interrupted);
-        return walk && 'pids' in walk ? await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, owners) : true;
+        if (!walk || !('pids' in walk)) return true;
+        await this.claimAll(walk.pids, (pid) => walk.inodes.get(pid)!, owners, walked);
+        if (owners.missing > 0) await this.claimAll(walk.others, (pid) => this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`), owners, walked);
+        return this.unproven(owners, walked);
       } finally {
         prefetched.stop.abort(); // what is still being read is not needed
       }
     }
     prefetched?.stop.abort();
+    let listed: string[] | undefined;
+    const list = async () => (listed ??= (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name)));
     let pids: string[];
     try {
-      pids = only ? only.map(String) : (await this.platform.listDirectory(this.procRoot)).filter((name) => /^\d+$/.test(name));
+      pids = only ? only.map(String) : await list();
     } catch (error) {
       failIfInterrupted(error);
       return true;
     }
     const netns = only ? undefined : await this.namespaceRead();
-    // Another namespace's process is not the holder of a socket of this one: its fds are not listed.
-    const inodesOf = async (pid: string) => (netns === undefined || (await this.inNamespace(pid, netns)) ? this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`) : undefined);
-    return this.claimAll(pids, inodesOf, owners);
+    /** Processes passed by in the first walk, as in another namespace: walked after, only while an inode is missing. */
+    const outside: string[] = [];
+    const inodesOf = async (pid: string) => {
+      const place = netns === undefined ? 'in' : await this.placeOf(pid, netns);
+      if (place === 'in') return this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`);
+      if (place === 'out') outside.push(pid);
+      return undefined;
+    };
+    await this.claimAll(pids, inodesOf, owners, walked);
+    if (owners.missing > 0) {
+      let others = outside;
+      if (only) {
+        // The namespace's processes were given: the others are every other process of the listing.
+        const given = new Set(pids);
+        try {
+          others = (await list()).filter((pid) => !given.has(pid));
+        } catch (error) {
+          failIfInterrupted(error);
+          return true; // a holder outside the namespace cannot be looked for: the missing owners are not proven absent
+        }
+      }
+      await this.claimAll(others, (pid) => this.platform.readSocketInodes(`${this.procRoot}/${pid}/fd`), owners, walked);
+    }
+    return this.unproven(owners, walked);
+  }
+
+  /**
+   * True when some process's fds (its listing, or some of its links) were denied and some wanted
+   * inode was not found: the answer may lack their owners; or a process name failed to read. Every
+   * wanted inode found, what could not be read hides none of them (a sandbox's init may deny even
+   * root its links, /proc/1/fd/* EACCES: seen on this project's host).
+   */
+  private unproven(owners: InodeOwners, walked: Walked): boolean {
+    return (walked.denied && owners.missing > 0) || this.nameUnread;
   }
 
   /**
    * Claims the wanted inodes process by process, in `pids`' order, until none is missing.
-   * `inodesOf`: a process's socket inodes, or undefined to pass it by. True when some process's fds
-   * (its listing, or some of its links) were denied and some wanted inode was not found: the answer
-   * may lack their owners. Every wanted inode found, what could not be read hides none of them (a
-   * sandbox's init may deny even root its links, /proc/1/fd/* EACCES: seen on this project's host).
+   * `inodesOf`: a process's socket inodes, or undefined to pass it by. Sets `walked.denied` when
+   * some process's fds (its listing, or some of its links) could not be read.
    */
-  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<SocketInodes | undefined>, owners: InodeOwners): Promise<boolean> {
-    let denied = false;
+  private async claimAll(pids: readonly string[], inodesOf: (pid: string) => Promise<SocketInodes | undefined>, owners: InodeOwners, walked: Walked): Promise<void> {
     for (const pid of pids) {
       if (owners.missing === 0) break;
       let inodes: SocketInodes | undefined;
@@ -164,16 +210,15 @@ export class OwnerResolver {
         failIfInterrupted(error);
         // Exited since the listing: nothing of it to find. Denied, or a read that failed (EIO…):
         // its sockets are there, their owner unknown.
-        if (!hasExited(error)) denied = true;
+        if (!hasExited(error)) walked.denied = true;
         continue;
       }
       if (!inodes) continue;
       // Some of its links unread (EACCES, EPERM: credentials changed since the listing; EIO): a
       // socket among them would be shown owned by no one, so the answer says owners are not proven.
-      if (inodes.unreadLinks > 0) denied = true;
+      if (inodes.unreadLinks > 0) walked.denied = true;
       await this.claim(pid, inodes.inodes, owners);
     }
-    return (denied && owners.missing > 0) || this.nameUnread;
   }
 
   /** Takes the wanted inodes among the socket inodes one process's fds link to as its own. */
@@ -207,6 +252,11 @@ export class OwnerResolver {
       return '?';
     }
   }
+}
+
+/** What one scan's walks met: some process's fds (its listing, or some of its links) could not be read. */
+interface Walked {
+  denied: boolean;
 }
 
 /**

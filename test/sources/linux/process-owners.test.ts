@@ -73,17 +73,42 @@ describe('OwnerResolver: an fd link that cannot be read', () => {
   });
 });
 
-describe('OwnerResolver: processes of the namespace being read only', () => {
-  it("never lists the fds of another namespace's process; one ns/net readlink per process, before its fds", async () => {
+describe('OwnerResolver: processes of the namespace being read first, the others only while an inode is missing', () => {
+  it("a wanted inode held only by another namespace's process (setns(2) there and back) is found, after this namespace's processes", async () => {
     const { platform, readLinks } = host();
     const lookup = await new OwnerResolver(platform, '/proc').resolve([300, 200]);
-    expect([...lookup.owners]).toEqual([[300, { pid: 30, process: 'redis' }]]);
-    // 200 is pid 20's, in another namespace: not looked for there, so it stays unowned.
-    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd']);
+    expect([...lookup.owners]).toEqual([
+      [200, { pid: 20, process: 'postgres' }],
+      [300, { pid: 30, process: 'redis' }],
+    ]);
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd', '/proc/20/fd']);
+    // One ns/net readlink per process, each before its fds; /proc listed once.
     expect(readLinks.filter((p) => p.endsWith('/ns/net'))).toEqual(['/proc/self/ns/net', '/proc/10/ns/net', '/proc/20/ns/net', '/proc/30/ns/net']);
-    expect(readLinks.filter((p) => !p.endsWith('/ns/net'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
     expect(readLinks.indexOf('/proc/10/ns/net')).toBeLessThan(readLinks.indexOf('/proc/10/fd/*'));
     expect(lookup.permissionDenied).toBe(false);
+  });
+
+  it("every wanted inode found in this namespace: another namespace's process is passed by, its fds never read", async () => {
+    const { platform, readLinks } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([300, 100]);
+    expect([...lookup.owners]).toEqual([
+      [100, { pid: 10, process: 'nginx' }],
+      [300, { pid: 30, process: 'redis' }],
+    ]);
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd']);
+    expect(readLinks.filter((p) => p.startsWith('/proc/20/fd'))).toEqual([]);
+  });
+
+  it("an inode no process holds: every process is walked; another namespace's fds denied then leave it unproven", async () => {
+    const { platform } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([300, 999]);
+    expect(lookup.owners.get(999)).toBeUndefined();
+    expect(platform.listed).toEqual(['/proc', '/proc/10/fd', '/proc/30/fd', '/proc/20/fd']);
+    expect(lookup.permissionDenied).toBe(false);
+    platform.deniedDirectories.add('/proc/20/fd');
+    expect((await new OwnerResolver(platform, '/proc').resolve([300, 999])).permissionDenied).toBe(true);
+    // Found in this namespace, the denied process outside hides nothing.
+    expect((await new OwnerResolver(platform, '/proc').resolve([300])).permissionDenied).toBe(false);
   });
 
   it('stops as soon as every wanted inode is found: later processes are not read at all', async () => {
@@ -98,8 +123,12 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
     const { platform } = host('/host/proc');
     platform.links.set('/host/proc/self/ns/net', OTHER);
     const lookup = await new OwnerResolver(platform, '/host/proc').resolve([101, 100]);
-    expect([...lookup.owners]).toEqual([[101, { pid: 20, process: 'postgres' }]]);
-    expect(platform.listed).toEqual(['/host/proc', '/host/proc/20/fd']);
+    expect([...lookup.owners]).toEqual([
+      [100, { pid: 10, process: 'nginx' }],
+      [101, { pid: 20, process: 'postgres' }],
+    ]);
+    // Its own namespace's process first; then the others, until 100 is found (30 is not read).
+    expect(platform.listed).toEqual(['/host/proc', '/host/proc/20/fd', '/host/proc/10/fd']);
   });
 
   it('a process whose namespace link is denied is scanned as before (its namespace cannot be told); one that exited is skipped', async () => {
@@ -123,11 +152,28 @@ describe('OwnerResolver: processes of the namespace being read only', () => {
     expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
   });
 
-  it('with the pids of one namespace given (--netns), those are scanned as given, with no namespace check', async () => {
+  it('with the pids of one namespace given (--netns), those are scanned as given, with no namespace check, and /proc is not listed when they hold every wanted inode', async () => {
     const { platform, readLinks } = host();
     const lookup = await new OwnerResolver(platform, '/proc').resolve([200], [20]);
     expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
     expect(readLinks.some((p) => p.endsWith('/ns/net'))).toBe(false);
+    expect(platform.listed).toEqual(['/proc/20/fd']);
+  });
+
+  it('with the pids of one namespace given (--netns), an inode they do not hold is looked for among the other processes, until found', async () => {
+    const { platform } = host();
+    const lookup = await new OwnerResolver(platform, '/proc').resolve([200, 100], [20]);
+    expect([...lookup.owners]).toEqual([
+      [100, { pid: 10, process: 'nginx' }],
+      [200, { pid: 20, process: 'postgres' }],
+    ]);
+    expect(platform.listed).toEqual(['/proc/20/fd', '/proc', '/proc/10/fd']);
+    // /proc cannot be listed: the missing owner is not proven absent.
+    const unlisted = host().platform;
+    unlisted.deniedDirectories.add('/proc');
+    const denied = await new OwnerResolver(unlisted, '/proc').resolve([200, 100], [20]);
+    expect(denied.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+    expect(denied.permissionDenied).toBe(true);
   });
 });
 
@@ -171,17 +217,29 @@ describe('OwnerResolver.prefetch: the walk started before the owners are asked f
     // Both processes of this namespace are being read, pid 20 (another namespace) is not.
     expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
     release();
-    const lookup = await resolver.resolve([300, 100, 200]);
+    const lookup = await resolver.resolve([300, 100]);
     expect([...lookup.owners].sort((a, b) => a[0] - b[0])).toEqual([
       [100, { pid: 10, process: 'nginx' }],
       [300, { pid: 30, process: 'redis' }],
     ]);
     expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*']);
     expect(lookup.permissionDenied).toBe(false);
-    // Used once: the next resolve of an inode not cached walks /proc again.
+    // Used once: the next resolve of an inode not cached walks /proc again, the other namespace's
+    // process last (200 is pid 20's: found there).
     await resolver.resolve([300, 100]); // cached
-    await resolver.resolve([300, 100, 999]);
-    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*', '/proc/10/fd/*', '/proc/30/fd/*']);
+    const outside = await resolver.resolve([300, 100, 200]);
+    expect(outside.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*', '/proc/10/fd/*', '/proc/30/fd/*', '/proc/20/fd/*']);
+  });
+
+  it("an inode the namespace's processes do not hold is looked for among the others after the prefetched walk", async () => {
+    const { platform, readLinks } = host();
+    const resolver = new OwnerResolver(platform, '/proc');
+    resolver.prefetch();
+    const lookup = await resolver.resolve([300, 200]);
+    expect(lookup.owners.get(200)).toEqual({ pid: 20, process: 'postgres' });
+    expect(readLinks.filter((p) => p.endsWith('/fd/*'))).toEqual(['/proc/10/fd/*', '/proc/30/fd/*', '/proc/20/fd/*']);
+    expect(lookup.permissionDenied).toBe(false);
   });
 
   it('a process whose fds are denied still says so through the prefetched walk, where a wanted owner is not found', async () => {
