@@ -23,6 +23,7 @@ import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
 import { netlinkFirstInAuto } from './records.js';
 import { OwnerResolver } from './process-owners.js';
+import { deniedAdvice, readRootWithPtrace } from './privilege.js';
 
 // `--netns`: one poll reads every selected network namespace, each through its own reader, and
 // hands the tracker one table whose rows carry their namespace (part of their key). Namespaces
@@ -72,6 +73,8 @@ export class NetnsProvider implements ReadingProvider {
   private chosenProcess: { pid: number; started: number | undefined } | undefined;
   /** Holders of each selected namespace at the last poll, by inode: a reused inode is a new namespace. */
   private readonly holders = new Map<number, NetnsHolders>();
+  /** Whether this process runs as root with CAP_SYS_PTRACE (privilege.ts), read once when a link is first denied. */
+  private rootWithPtraceRead: boolean | undefined;
 
   constructor(
     private readonly platform: Platform,
@@ -171,7 +174,9 @@ export class NetnsProvider implements ReadingProvider {
       if (linksUnread.length > 0) {
         const shown = linksUnread.slice(0, MAX_FAILURES_SHOWN).map((u) => `pid ${u.pid}: ${u.code}`);
         if (linksUnread.length > MAX_FAILURES_SHOWN) shown.push(`${linksUnread.length - MAX_FAILURES_SHOWN} more`);
-        const denied = discovery.deniedPids > 0 ? ' (permission denied: run as root, or give CAP_SYS_PTRACE)' : '';
+        // Denied (EACCES/EPERM) to a root with CAP_SYS_PTRACE: the usual advice would not help.
+        const deniedPids = discovery.deniedPids > 0 ? linksUnread.filter((u) => u.code === 'EACCES' || u.code === 'EPERM').map((u) => u.pid!) : [];
+        const denied = deniedPids.length > 0 ? ` (${deniedAdvice(await this.rootWithPtrace(), deniedPids)})` : '';
         notices.push(
           `${linksUnread.length === 1 ? '1 process' : `${linksUnread.length} processes`}: network namespace link could not be read${denied} (${shown.join(', ')}): namespaces only they are in are not read`,
         );
@@ -437,6 +442,11 @@ export class NetnsProvider implements ReadingProvider {
     if (link) return `the network namespace link of process ${link.pid}${holders ? ', in it at the last poll,' : ''} could not be read (${link.code})`;
     if (mountTable && (!holders || holders.mounts.size > 0)) return `the mount table could not be read (${mountTable.code})`;
     return undefined;
+  }
+
+  private async rootWithPtrace(): Promise<boolean> {
+    this.rootWithPtraceRead ??= await readRootWithPtrace(this.platform);
+    return this.rootWithPtraceRead;
   }
 
   private forget(inode: number): void {

@@ -44,6 +44,43 @@ describe('check --netns all: a namespace link that cannot be read is not all cle
     });
   }
 
+  // /proc/self/status as captured on this project's host (root; CapEff without CAP_SYS_RESOURCE, bit 24).
+  const ROOT_STATUS = 'Name:\tnode\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\t000001fffeffffff\n';
+  const advice = 'permission denied: run as root, or give CAP_SYS_PTRACE';
+  const cases: [string, string | undefined, boolean][] = [
+    ['root with CAP_SYS_PTRACE', ROOT_STATUS, true],
+    ['root without CAP_SYS_PTRACE (bit 19 cleared)', ROOT_STATUS.replace('000001fffeffffff', '000001fffef7ffff'), false],
+    ['not root (euid 1000), every capability', ROOT_STATUS.replace('Uid:\t0\t0', 'Uid:\t0\t1000'), false],
+    ['/proc/self/status unreadable', undefined, false],
+  ];
+  for (const [who, status, deniedToRoot] of cases) {
+    it(`EACCES on pid 1's and pid 200's links, ${who}: ${deniedToRoot ? 'says it was denied even to root, naming the pids' : 'advises root or CAP_SYS_PTRACE'}; UNKNOWN either way`, async () => {
+      const platform = host();
+      if (status === undefined) platform.files.set('/proc/self/status', errno('EACCES'));
+      else platform.files.set('/proc/self/status', status);
+      platform.linkErrors.set('/proc/1/ns/net', errno('EACCES'));
+      platform.linkErrors.set('/proc/200/ns/net', errno('EPERM'));
+      const { code: exit, out, err } = await runOn(platform, ['check', '--netns', 'all', '--source', 'procfs', '--no-state']);
+      expect(exit).toBe(3);
+      expect(out).toMatch(/^tcpdwell UNKNOWN/m);
+      if (deniedToRoot) {
+        expect(out + err).not.toContain(advice);
+        expect(out + err).toContain('permission denied even to root with CAP_SYS_PTRACE, to pids 1, 200: a sandbox or LSM policy denies it');
+      } else {
+        expect(out + err).toContain(`(${advice}) (pid 1: EACCES, pid 200: EPERM)`);
+        expect(out + err).not.toContain('even to root');
+      }
+    });
+  }
+
+  it('root with CAP_SYS_PTRACE, a link failing with EIO only: no word of permission at all', async () => {
+    const platform = host();
+    platform.files.set('/proc/self/status', ROOT_STATUS);
+    platform.linkErrors.set('/proc/200/ns/net', errno('EIO'));
+    const { out, err } = await runOn(platform, ['list', '--netns', 'all', '--source', 'procfs']);
+    expect(out + err).toContain('network namespace link could not be read (pid 200: EIO)');
+  });
+
   it('every link read: OK (exit 0), as before', async () => {
     const { code } = await runOn(host(), ['check', '--netns', 'all', '--source', 'procfs', '--no-state']);
     expect(code).toBe(0);
