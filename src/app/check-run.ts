@@ -21,6 +21,7 @@ import type { CheckReport, ResetResult } from './reports.js';
 import type { CheckState, StateBook } from './tracker-codec.js';
 import { heapBudgetBetweenBursts, heapCollectBeforeLastBurst } from './heap-budget.js';
 import { PollLoop, pollThrough, type PollClock } from './poll-loop.js';
+import { ownersHiddenAdvice, readOwnersPrivilege } from '../sources/privilege.js';
 
 // The `check` use case: sample, evaluate, decide the status, diagnose, reset, reconcile alerts with
 // what earlier runs reported, deliver notifications, keep the history. One CheckReport comes back;
@@ -163,7 +164,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   // so its "nothing over the limit" is not proven (as with a --proc-root that is no procfs).
   let proofViews = readNow;
   if (evaluated.ownersHidden && policyNeedsProcesses(request.policy)) {
-    unproven.push('the owners of some sockets could not be read (permission denied; run as root): rules on process names and counts per process are not judged');
+    const why = (await readOwnersPrivilege(ports.platform)) ? ownersHiddenAdvice(true) : 'permission denied; run as root';
+    unproven.push(`the owners of some sockets could not be read (${why}): rules on process names and counts per process are not judged`);
     // A session flagged with no owner read was judged by a rule that did not see its process: it
     // proves only the severity every rule its owner could pick gives it (a rule on its process may
     // raise its threshold: README "Exit codes"), and nothing when one of them leaves it unflagged.

@@ -50,4 +50,16 @@ describe('an owner lookup cut short by a signal', () => {
     expect(out).toMatch(/^TCPDWELL UNKNOWN - .*the owners of some sockets could not be read \(permission denied; run as root\)/);
     expect(code).toBe(3);
   });
+
+  it('owners denied to root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: UNKNOWN still, naming a sandbox or LSM policy, not "run as root"', async () => {
+    const denied = parkSocketsHost();
+    denied.files.set('/proc/self/status', 'Uid:\t0\t0\t0\t0\nCapEff:\t000001fffeffffff\n');
+    denied.readSocketInodes = async () => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    };
+    const { code, out } = await runOn(denied, ['check', '--no-state', '--config', config, '--format', 'nagios']);
+    expect(out).toMatch(/^TCPDWELL UNKNOWN - .*the owners of some sockets could not be read \(denied even to root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: a sandbox or LSM policy\)/);
+    expect(out).not.toContain('run as root');
+    expect(code).toBe(3);
+  });
 });

@@ -363,6 +363,17 @@ describe('list', () => {
     expect(rows.filter((r) => r.includes('4242/python3'))).toHaveLength(2);
     expect(rows.filter((r) => r.includes('(no access)'))).toHaveLength(1); // inode 6737: its owner may be pid 1
     expect(err).toBe('tcpdwell: some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner\n');
+    // Already root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (a sandbox's init denies even root its
+    // fd links): "run as root" would not help, so the notice says what denies it instead.
+    platform.files.set('/proc/self/status', 'Uid:\t0\t0\t0\t0\nCapEff:\t000001fffeffffff\n');
+    const asRoot = await run(['list', '--state', 'close-wait']);
+    expect(asRoot.err).toBe(
+      'tcpdwell: some sockets belong to processes whose /proc/<pid>/fd cannot be read; denied even to root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: a sandbox or LSM policy: their owners are not proven\n',
+    );
+    // Root without CAP_DAC_READ_SEARCH (bit 2): the advice stands.
+    platform.files.set('/proc/self/status', 'Uid:\t0\t0\t0\t0\nCapEff:\t000001fffefffffb\n');
+    expect((await run(['list', '--state', 'close-wait'])).err).toContain('run as root to see every owner');
+    platform.files.delete('/proc/self/status');
     const byProcess = await run(['list', '--process', 'python*', '--json']);
     expect(
       JSON.parse(byProcess.out)

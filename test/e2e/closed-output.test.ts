@@ -91,7 +91,7 @@ interface PtyResult {
  * EACCES) holds sockets whose owner cannot be read, which list says once. Nothing else may remain.
  */
 function withoutOwnersNotice(stderr: string): string {
-  return stderr.replace(/^tcpdwell: some sockets belong to processes whose \/proc\/<pid>\/fd cannot be read; run as root to see every owner\n/m, '');
+  return stderr.replace(/^tcpdwell: some sockets belong to processes whose \/proc\/<pid>\/fd cannot be read; (run as root to see every owner|denied even to root [^\n]*)\n/m, '');
 }
 
 function onClosedPty(argv: string[], marker: string, options: { waitS?: number; stderrFile?: string; hupFirst?: boolean } = {}): Promise<PtyResult> {

@@ -11,6 +11,7 @@ import { ExitCode } from '../exit-codes.js';
 import { exitCodeForSkippedInput, withPollingSession } from '../open-monitor.js';
 import { censusIntervalOf, type ListOptions } from '../parse-command-line.js';
 import { STUCK_STATES } from '../../core/tcp-state.js';
+import { ownersHiddenAdvice, readOwnersPrivilege } from '../../sources/privilege.js';
 import { isEmptySelection, selectionNeedsOwners, selects, selectsWithoutOwner } from '../selection.js';
 
 export async function runList(options: ListOptions, context: CliContext): Promise<number> {
@@ -55,7 +56,11 @@ async function listThrough(monitor: Monitor, policy: Policy, log: EventSink | un
         return;
       }
       const report = await listPoll(monitor, outcome, request);
-      if (report.ownersHidden) notice('some sockets belong to processes whose /proc/<pid>/fd cannot be read; run as root to see every owner', 'owners');
+      if (report.ownersHidden) {
+        // Root with CAP_SYS_PTRACE already (a sandbox's init denies even root its fd links): "run as root" would not help.
+        const advice = (await readOwnersPrivilege(context.platform)) ? `${ownersHiddenAdvice(true)}: their owners are not proven` : 'run as root to see every owner';
+        notice(`some sockets belong to processes whose /proc/<pid>/fd cannot be read; ${advice}`, 'owners');
+      }
       if (options.json) {
         // One JSON array per poll; with --watch one per line (NDJSON).
         writeJson(context.stdout, listToJson(report), once ? 2 : undefined);

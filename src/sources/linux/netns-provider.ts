@@ -23,7 +23,7 @@ import { readNamespace, type NetnsMethod } from './netns-reader.js';
 import { NetlinkSource, type NetlinkSourceOptions } from './netlink.js';
 import { netlinkFirstInAuto } from './records.js';
 import { OwnerResolver } from './process-owners.js';
-import { deniedAdvice, readRootWithPtrace } from './privilege.js';
+import { deniedAdvice, readRootWithPtrace } from '../privilege.js';
 
 // `--netns`: one poll reads every selected network namespace, each through its own reader, and
 // hands the tracker one table whose rows carry their namespace (part of their key). Namespaces
