@@ -9,6 +9,9 @@ SIGTERM arrives. `probe PORT` on stdin makes it use its socket bound to local PO
 
   --leak N      N more CLOSE_WAIT sockets in this process (a socket leak)
   --syn-sent N  N SYN_SENT sockets to the one full listener instead of 1 (a dead upstream)
+  --accept-queue  also connections the kernel completed and the application never accepts: on a
+                listener with room (backlog 8), one accepted idle pair, one never accepted and silent,
+                one never accepted whose client sent 5 bytes, and one over IPv6 never accepted
   --one-way     also a busy one-way stream: one end writes 1 KiB every 2 ms, the other only reads
                 (a log shipper or replication stream; neither end is idle)
 
@@ -19,6 +22,8 @@ How each state is made (docs/tcp-facts.md#making-sockets-stay-in-a-state-tests):
   CLOSE_WAIT /  shutdown(SHUT_WR) on one end of an established pair: that end sits in FIN_WAIT_2,
   FIN_WAIT_2    the other in CLOSE_WAIT, for as long as both hold their sockets.
   idle / busy   an established pair with no data, and one with a byte every 200 ms.
+  unaccepted    connect() to a listener whose owner never calls accept(): the server side is
+                ESTABLISHED in its accept queue with inode 0 (no file yet), the listener's Recv-Q counts it.
 """
 import argparse
 import errno
@@ -79,11 +84,34 @@ def half_closed(role, family, host, **kwargs):
     note(client, role + "-leaker", "CLOSE_WAIT", "half-close")
 
 
+def accept_queue():
+    roomy = listener(socket.AF_INET, "127.0.0.1")
+    port = roomy.getsockname()[1]
+    accepted = socket.create_connection(("127.0.0.1", port))
+    server, _ = roomy.accept()
+    sockets.extend([accepted, server])
+    note(accepted, "queue-accepted-client", "ESTABLISHED", "idle")
+    note(server, "queue-accepted-server", "ESTABLISHED", "idle")
+    silent = socket.create_connection(("127.0.0.1", port))
+    sent = socket.create_connection(("127.0.0.1", port))
+    sent.sendall(b"hello")
+    sockets.extend([silent, sent])
+    for sock, role in ((silent, "queue-silent"), (sent, "queue-sent")):
+        note(sock, role + "-client", "ESTABLISHED", "idle")
+        record(role + "-server", "tcp", endpoint(roomy), endpoint(sock), "ESTABLISHED", "idle")
+    roomy6 = listener(socket.AF_INET6, "::1")
+    silent6 = socket.create_connection(("::1", roomy6.getsockname()[1]))
+    sockets.append(silent6)
+    note(silent6, "queue-silent6-client", "ESTABLISHED", "idle")
+    record("queue-silent6-server", "tcp6", endpoint(roomy6), endpoint(silent6), "ESTABLISHED", "idle")
+
+
 def main():
     options = argparse.ArgumentParser()
     options.add_argument("--leak", type=int, default=0)
     options.add_argument("--syn-sent", type=int, default=1)
     options.add_argument("--one-way", action="store_true")
+    options.add_argument("--accept-queue", action="store_true")
     args = options.parse_args()
 
     # idle ESTABLISHED pair
@@ -133,6 +161,9 @@ def main():
 
         threading.Thread(target=stream, daemon=True).start()
         threading.Thread(target=drain, daemon=True).start()
+
+    if args.accept_queue:
+        accept_queue()
 
     # half-close: IPv4, IPv6, and a dual-stack listener reached over IPv4 (IPv4-mapped on its side)
     half_closed("v4", socket.AF_INET, "127.0.0.1")

@@ -1,5 +1,5 @@
 import { formatEndpoint, type Endpoint } from './address.js';
-import { flowText, ownerLabel, type SocketRow } from './connection.js';
+import { flowText, netnsId, ownerLabel, type SocketRow } from './connection.js';
 import { formatDuration } from './duration.js';
 import type { ConnectionView } from './evaluate.js';
 import { STATE_GUIDE } from './state-guide.js';
@@ -74,6 +74,13 @@ export class DiagnosisIndex {
    */
   readonly byRemote = new Map<string, ConnectionView[]>();
   readonly listeners = new Map<string, ConnectionView>();
+  /** Every LISTEN by namespace and endpoint (localFlowKey): the listener a connection's own local endpoint belongs to. */
+  private readonly localListeners = new Map<string, ConnectionView>();
+  /**
+   * Server sides waiting in a listener's accept queue (unacceptedListener), by their flow
+   * (localFlowKey of local and remote): a client on this host finds its peer's by the reverse flow.
+   */
+  private readonly unaccepted = new Map<string, ConnectionView>();
   /** growthOf each group, once: every flagged CLOSE_WAIT of a process cites its group's (1,600 of them walked 1,600 times each at 40,000 sockets). */
   private readonly growths = new Map<readonly ConnectionView[], string>();
 
@@ -87,8 +94,37 @@ export class DiagnosisIndex {
       const owner = ownerLabel(row);
       if (owner) push(this.byOwnerInState, `${owner} ${row.state}`, view);
       if (peers.get(row.remote.address)?.has(row.remote.port)) push(this.byRemote, formatEndpoint(row.remote), view);
-      if (row.state === TcpState.LISTEN) this.listeners.set(formatEndpoint(row.local), view);
+      if (row.state === TcpState.LISTEN) {
+        this.listeners.set(formatEndpoint(row.local), view);
+        this.localListeners.set(localFlowKey(row, row.local), view);
+      }
     }
+    for (const view of views) {
+      if (isUnacceptedCandidate(view.row) && this.unacceptedListener(view.row)) this.unaccepted.set(localFlowKey(view.row, view.row.local, view.row.remote), view);
+    }
+  }
+
+  /**
+   * The listener in whose accept queue this connection waits, or undefined where the data does not
+   * prove it waits in one: an ESTABLISHED socket no process holds (inode 0, no owner: the kernel
+   * gives it a file only at accept(); docs/tcp-facts.md, field notes §5) whose local endpoint is a
+   * listener's on this host, in the same namespace. tcp_info cannot tell it from an accepted,
+   * silent one (measured: the same counters, lastsnd = lastrcv = its age): only the inode can, so a
+   * source without inodes (netstat, Windows, macOS) gets nothing from this.
+   */
+  unacceptedListener(row: SocketRow): ConnectionView | undefined {
+    if (!isUnacceptedCandidate(row)) return undefined;
+    const any = row.local.address.includes(':') ? '::' : '0.0.0.0';
+    return (
+      this.localListeners.get(localFlowKey(row, row.local)) ??
+      this.localListeners.get(localFlowKey(row, { address: any, port: row.local.port })) ??
+      this.localListeners.get(localFlowKey(row, { address: '::', port: row.local.port }))
+    );
+  }
+
+  /** The server side of this connection where it waits in an accept queue on this host (same namespace): the reverse flow's. */
+  unacceptedPeerOf(row: SocketRow): ConnectionView | undefined {
+    return this.unaccepted.size === 0 ? undefined : this.unaccepted.get(localFlowKey(row, row.remote, row.local));
   }
 
   /** growthOf(views), computed once per group of this index. */
@@ -107,6 +143,17 @@ export class DiagnosisIndex {
       this.listeners.get(formatEndpoint({ address: '::', port: endpoint.port }))
     );
   }
+}
+
+/** An ESTABLISHED socket the source proves no process holds (inode 0, where it gives inodes) and with no owner. */
+function isUnacceptedCandidate(row: SocketRow): boolean {
+  return row.state === TcpState.ESTABLISHED && row.inode === 0 && row.pid === undefined;
+}
+
+/** Namespace and endpoints as one key (endpoints without the protocol: an IPv4-mapped tcp6 side meets its tcp peer). */
+function localFlowKey(row: Pick<SocketRow, 'netns'>, local: Endpoint, remote?: Endpoint): string {
+  const where = row.netns ? netnsId(row.netns) : '';
+  return remote ? `${where} ${formatEndpoint(local)} ${formatEndpoint(remote)}` : `${where} ${formatEndpoint(local)}`;
 }
 
 /** SYN_SENT connections to one peer from which diagnoseGroups reports the peer (groupPeers indexes no fewer). */
@@ -167,7 +214,8 @@ export class GroupPeerCount {
 
 /**
  * Which views the findings about groups and neighbours read (DiagnosisIndex, diagnoseGroups): those
- * with an owner, every LISTEN and SYN_RECEIVED, and every connection to a peer a group finding may
+ * with an owner, every LISTEN and SYN_RECEIVED, every ESTABLISHED that no process holds (inode 0:
+ * a client on this host reads its server side's, DiagnosisIndex.unacceptedPeerOf), and every connection to a peer a group finding may
  * be about (groupPeers: its SYN_SENT and TIME_WAIT among them, so these views find the same peers).
  * diagnoseAll gives the same findings for these views plus the flagged ones as for the whole table
  * when they come in the same relative order: no other view is indexed or read. So a caller may rank
@@ -175,7 +223,8 @@ export class GroupPeerCount {
  */
 export function readByDiagnosis(views: readonly ConnectionView[], facts: HostFacts = {}): (view: ConnectionView) => boolean {
   const peers = groupPeers(views, facts);
-  return ({ row }) => row.pid !== undefined || row.state === TcpState.LISTEN || row.state === TcpState.SYN_RECEIVED || peers.get(row.remote.address)?.has(row.remote.port) === true;
+  return ({ row }) =>
+    row.pid !== undefined || row.state === TcpState.LISTEN || row.state === TcpState.SYN_RECEIVED || isUnacceptedCandidate(row) || peers.get(row.remote.address)?.has(row.remote.port) === true;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -226,7 +275,7 @@ export function diagnoseConnection(view: ConnectionView, index: DiagnosisIndex):
       finding.summary = 'our FIN is not acknowledged: the peer is gone or unreachable';
       break;
     case TcpState.ESTABLISHED:
-      diagnoseIdle(finding, view);
+      if (!diagnoseUnaccepted(finding, view, index)) diagnoseIdle(finding, view);
       break;
   }
   if (row.state === TcpState.CLOSE_WAIT || row.state === TcpState.FIN_WAIT_2) {
@@ -277,6 +326,44 @@ function acceptQueues(listener: SocketRow): { members: SocketRow[]; full: Socket
     return `${m.receiveQueue ?? 0}${m.acceptBacklog !== undefined ? `/${m.acceptBacklog}` : ''}${owner ? ` (${owner})` : m.inode ? ` (inode ${m.inode})` : ''}`;
   });
   return { members, full, text: `${members.length} listeners on this host sharing the port (SO_REUSEPORT), accept queues ${each.join(', ')}` };
+}
+
+/**
+ * An ESTABLISHED connection waiting in a listener's accept queue on this host: its server side
+ * (DiagnosisIndex.unacceptedListener), or its client side where the server side is in the same
+ * table (unacceptedPeerOf). Neither is idle for a middlebox to drop: the server application has not
+ * called accept(), so keepalive advice would mislead. False (finding untouched) for anything else.
+ */
+function diagnoseUnaccepted(finding: Finding, view: ConnectionView, index: DiagnosisIndex): boolean {
+  const { row } = view;
+  const listener = index.unacceptedListener(row);
+  const server = listener ? view : index.unacceptedPeerOf(row);
+  const holder = listener ?? (server && index.unacceptedListener(server.row));
+  if (!server || !holder) return false;
+  const where = formatEndpoint(holder.row.local);
+  const queues = acceptQueues(holder.row);
+  const owners = [...new Set(queues.members.map((m) => ownerLabel(m)).filter((o) => o !== undefined))];
+  // Named only where every listener of the group has the same known owner: the kernel does not say which one holds it.
+  const owner = owners.length === 1 && queues.members.every((m) => m.pid !== undefined) ? owners[0] : undefined;
+  const whose = `${where}${owner ? ` (${owner})` : ''}`;
+  const queueText =
+    queues.members.length === 1
+      ? `the listener ${whose} has ${plural(holder.row.receiveQueue ?? 0, 'connection')} in its accept queue${holder.row.acceptBacklog !== undefined ? ` (backlog ${holder.row.acceptBacklog})` : ''}${queues.full.length ? ': full' : ''}`
+      : `it waits in the queue of one of ${queues.text}`;
+  const unread = server.row.receiveQueue ?? 0;
+  if (listener) {
+    finding.code = 'not-accepted';
+    finding.summary = `waiting in the accept queue of ${whose}: the kernel completed the handshake, the application has not accepted it`;
+    finding.evidence.push(`no process holds it (inode 0) and its local endpoint is the listener's: the kernel gives it a file only at accept()`, queueText);
+    if (unread > 0) finding.evidence.push(`${plural(unread, 'byte')} from the peer wait in it unread (Recv-Q): the application can read them only after accept()`);
+  } else {
+    finding.code = 'peer-not-accepted';
+    finding.summary = `its server side on this host waits in the accept queue of ${whose}: the server application has not accepted it, so it has read nothing sent on it`;
+    finding.evidence.push(`the server side ${flowText(server.row)} is held by no process (inode 0)`, queueText);
+    if (unread > 0) finding.evidence.push(`${plural(unread, 'byte')} sent on it wait unread on the server side (its Recv-Q)`);
+  }
+  finding.nextStep = `The application owning ${whose} has not called accept() for it: it is overloaded, blocked (a deadlock, a slow call in its accept loop), or not accepting at all. Look at what its threads are doing; keepalive will not help. \`nstat -az TcpExtListenOverflows\` counts connections dropped once the queue is full.`;
+  return true;
 }
 
 function diagnoseCloseWait(finding: Finding, view: ConnectionView, index: DiagnosisIndex): void {

@@ -10,7 +10,8 @@ import { dataAgoMs, firstSightAgeMs, peerSegmentAgoMs } from './tracker.js';
 // socket from its kernel message before making a row of it (netlink: sources/linux/screened-dump.ts)
 // asks this screen, and counts per state the sockets it leaves out instead of listing them. Only
 // what check reads of an unflagged connection is its state's count, unless it is one of these, which
-// are always rows: LISTEN and SYN_RECEIVED (the diagnosis reads them), SYN_SENT (its group findings),
+// are always rows: LISTEN and SYN_RECEIVED (the diagnosis reads them), ESTABLISHED with inode 0 (an
+// unaccepted server side: its client's finding reads it), SYN_SENT (its group findings),
 // CLOSE_WAIT (a flagged one's finding counts its owner's), states no rule flags but TIME_WAIT, and
 // UNKNOWN (a note quotes its word). Besides, the caller keeps as rows each state's possible first
 // connection in sortViews' order (StateFirsts: JSON `counts` listed states in order of first
@@ -61,6 +62,8 @@ export class FirstSightScreen {
     const state = row.state;
     if (state === TcpState.TIME_WAIT) return true;
     if (state === TcpState.ESTABLISHED) {
+      // No process holds it (inode 0): it may wait in an accept queue, and a client's finding reads it (readByDiagnosis).
+      if (row.inode === 0) return false;
       // No counters: its idle is not measured, and the "idle not measured" note counts it: a row.
       const idle = dataAgoMs(row);
       return idle !== undefined && this.under(state, Math.max(0, idle));

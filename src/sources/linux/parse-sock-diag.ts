@@ -245,6 +245,7 @@ export class SockDiagParser {
     rawState: '',
     sendQueue: undefined,
     receiveQueue: undefined,
+    inode: undefined,
     timer: undefined,
     retransmits: undefined,
     rtoMs: undefined,
@@ -399,7 +400,7 @@ export class SockDiagParser {
     // so that this one, which every reading runs for every socket, keeps its size.
     if (
       this.options.screening &&
-      this.leftOut(view, from, id, family, protocol, state, rawState, localAddress, localPort, remoteAddress, remotePort, sendQueue, receiveQueue, timerCode, retrans, tcpInfo)
+      this.leftOut(view, from, id, family, protocol, state, rawState, localAddress, localPort, remoteAddress, remotePort, sendQueue, receiveQueue, timerCode, retrans, tcpInfo, inode)
     )
       return undefined;
     if (this.options.previous && state !== TcpState.SYN_RECEIVED) {
@@ -498,6 +499,7 @@ export class SockDiagParser {
     timerCode: number,
     retrans: number,
     tcpInfo: TcpInfoValues | undefined,
+    inode: number,
   ): boolean {
     const le = this.options.littleEndian;
     // The fields a row would have that the screen reads, without making the row (see MessageScreening).
@@ -511,6 +513,7 @@ export class SockDiagParser {
     scratch.rawState = rawState;
     scratch.sendQueue = sendQueue;
     scratch.receiveQueue = receiveQueue;
+    scratch.inode = inode;
     if (timerCode !== 0) {
       this.scratchTimer.name = TIMER_NAMES[timerCode] ?? 'other';
       this.scratchTimer.remainingMs = view.getUint32(from + 52, le);
