@@ -107,7 +107,7 @@ export class DiagnosisIndex {
   /**
    * The listener in whose accept queue this connection waits, or undefined where the data does not
    * prove it waits in one: an ESTABLISHED socket no process holds (inode 0, no owner: the kernel
-   * gives it a file only at accept(); docs/tcp-facts.md, field notes §5) whose local endpoint is a
+   * gives it a file only at accept(): docs/tcp-facts.md#procnettcp-and-tcp6) whose local endpoint is a
    * listener's on this host, in the same namespace. tcp_info cannot tell it from an accepted,
    * silent one (measured: the same counters, lastsnd = lastrcv = its age): only the inode can, so a
    * source without inodes (netstat, Windows, macOS) gets nothing from this.

@@ -139,7 +139,15 @@ describe('SO_REUSEPORT group (rows written for the kind)', () => {
       acceptBacklog: 128,
       ...(pid ? { pid, process: 'nginx' } : {}),
     });
-    const child: SocketRow = { protocol: 'tcp', local: { address: '10.0.0.1', port: 8080 }, remote: { address: '10.0.0.9', port: 50000 }, state: 'ESTABLISHED', rawState: 'ESTAB', inode: 0, activity: { lastSendAgoMs: 9000, lastReceiveAgoMs: 9000 } };
+    const child: SocketRow = {
+      protocol: 'tcp',
+      local: { address: '10.0.0.1', port: 8080 },
+      remote: { address: '10.0.0.9', port: 50000 },
+      state: 'ESTABLISHED',
+      rawState: 'ESTAB',
+      inode: 0,
+      activity: { lastSendAgoMs: 9000, lastReceiveAgoMs: 9000 },
+    };
     const same = viewsOf([listen(11, 0, 7), listen(12, 1, 7), child]);
     const f = diagnose(same, '10.0.0.1:8080', '10.0.0.9:50000');
     expect(f.code).toBe('not-accepted');
