@@ -107,8 +107,8 @@ export class DiagnosisIndex {
   /**
    * The listener in whose accept queue this connection waits, or undefined where the data does not
    * prove it waits in one: an ESTABLISHED socket no process holds (inode 0, no owner: the kernel
-   * gives it a file only at accept(): docs/tcp-facts.md#procnettcp-and-tcp6) whose local endpoint is a
-   * listener's on this host, in the same namespace. tcp_info cannot tell it from an accepted,
+   * gives it a file only at accept(), docs/tcp-facts.md#procnettcp-and-tcp6) whose local endpoint
+   * is a listener's on this host, in the same namespace. tcp_info cannot tell it from an accepted,
    * silent one (measured: the same counters, lastsnd = lastrcv = its age): only the inode can, so a
    * source without inodes (netstat, Windows, macOS) gets nothing from this.
    */
@@ -214,9 +214,10 @@ export class GroupPeerCount {
 
 /**
  * Which views the findings about groups and neighbours read (DiagnosisIndex, diagnoseGroups): those
- * with an owner, every LISTEN and SYN_RECEIVED, every ESTABLISHED that no process holds (inode 0:
- * a client on this host reads its server side's, DiagnosisIndex.unacceptedPeerOf), and every connection to a peer a group finding may
- * be about (groupPeers: its SYN_SENT and TIME_WAIT among them, so these views find the same peers).
+ * with an owner, every LISTEN and SYN_RECEIVED, every ESTABLISHED that no process holds (inode 0: a
+ * client on this host reads its server side's, DiagnosisIndex.unacceptedPeerOf), and every
+ * connection to a peer a group finding may be about (groupPeers: its SYN_SENT and TIME_WAIT among
+ * them, so these views find the same peers).
  * diagnoseAll gives the same findings for these views plus the flagged ones as for the whole table
  * when they come in the same relative order: no other view is indexed or read. So a caller may rank
  * (sortViews) only these instead of a whole table (check, core/evaluate rankFlaggedFirst).
