@@ -265,7 +265,8 @@ export function diagnoseConnection(view: ConnectionView, index: DiagnosisIndex):
     case TcpState.FIN_WAIT_2:
       finding.code = 'peer-not-closing';
       finding.summary = 'our FIN was acknowledged; the peer application has not closed its side';
-      if (!row.inode && index.facts.finTimeoutMs !== undefined) {
+      // Inode 0 proves no file holds it; a source without inodes (netstat) proves nothing.
+      if (row.inode === 0 && index.facts.finTimeoutMs !== undefined) {
         finding.evidence.push(`no process holds it: the kernel drops this orphan after tcp_fin_timeout (${formatDuration(index.facts.finTimeoutMs)})`);
       }
       break;

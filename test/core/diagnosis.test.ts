@@ -114,6 +114,12 @@ describe('findings for one connection', () => {
     expect(finding.evidence).toContain('no process holds it: the kernel drops this orphan after tcp_fin_timeout (1m00s)');
   });
 
+  it('FIN_WAIT_2 from a source without inodes (netstat): no orphan claimed', () => {
+    const { inode: _, ...noInode } = row('FIN_WAIT_2');
+    const finding = diagnose(track([[noInode]]).views, 'FIN_WAIT_2', { finTimeoutMs: 60_000 });
+    expect(finding.evidence.join('\n')).not.toContain('orphan');
+  });
+
   it('idle ESTABLISHED: which side spoke last, keepalive on or off, middleboxes', () => {
     const quietPeer = row('ESTABLISHED', { activity: { lastSendAgoMs: 7_200_000, lastReceiveAgoMs: 7_500_000 }, timer: { name: 'keepalive', remainingMs: 30_000 } });
     const finding = diagnose(track([[quietPeer]]).views, 'ESTABLISHED');
