@@ -330,10 +330,16 @@ export class Monitor {
       // was left without one (a sandbox's init may deny even root its fds, holding a listener).
       const byKey = new Map<string, Ownership>();
       let ownerlessWhereItMatters = false;
-      const denied = await this.lookUp([...this.tracker.connections.values()], (connection, found) => {
-        byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
-        if (!found?.owner && connection.row.process === undefined && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
-      });
+      const denied = await this.lookUp(
+        [...this.tracker.connections.values()],
+        (connection, found) => {
+          byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
+          if (!found?.owner && connection.row.process === undefined && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
+        },
+        (member, found) => {
+          if (!found?.owner && member.process === undefined && ownerCanChangeVerdict(policy, member)) ownerlessWhereItMatters = true;
+        },
+      );
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse }), ownersHidden: denied && ownerlessWhereItMatters };
     }
     if (need === 'all') {
@@ -406,9 +412,32 @@ export class Monitor {
    * The source's owner lookup for these connections (one /proc scan at most): `each` gets every
    * connection with what was found for it, if anything. Returns whether some process was unreadable.
    */
-  private async lookUp(connections: readonly TrackedConnection[], each: (connection: TrackedConnection, found: Ownership | undefined) => void): Promise<boolean> {
-    const answer = await this.provider.owners!.find(connections.map((c) => c.row));
+  private async lookUp(
+    connections: readonly TrackedConnection[],
+    each: (connection: TrackedConnection, found: Ownership | undefined) => void,
+    eachMember?: (member: SocketRow, found: Ownership | undefined) => void,
+  ): Promise<boolean> {
+    // The other listeners of an SO_REUSEPORT group (SocketRow.sharingPort) are looked up too: a
+    // count per process counts each under its own owner, and they may belong to other processes.
+    const rows = connections.map((c) => c.row);
+    const grouped: TrackedConnection[] = [];
+    for (const connection of connections) {
+      const sharing = connection.row.sharingPort;
+      if (sharing === undefined) continue;
+      grouped.push(connection);
+      for (const member of sharing) rows.push(member);
+    }
+    const answer = await this.provider.owners!.find(rows);
     connections.forEach((connection, i) => each(connection, answer.ownership[i]));
+    let at = connections.length;
+    for (const connection of grouped) {
+      // A new array of owned copies: the tracker's row keeps it until the next reading, which sets its group anew.
+      connection.row.sharingPort = connection.row.sharingPort!.map((member) => {
+        const found = answer.ownership[at++];
+        eachMember?.(member, found);
+        return withOwnership(member, found);
+      });
+    }
     return answer.permissionDenied;
   }
 }

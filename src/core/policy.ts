@@ -342,16 +342,34 @@ export function groupKeyOf(per: CountGrouping, row: SocketRow): string | undefin
   }
 }
 
-/** The rule's groups (group key → member keys) among `rows`: those in its states that match it. */
+/**
+ * The name a count flag gives a listener of an SO_REUSEPORT group other than its row's
+ * (SocketRow.sharingPort[index]): the row's key and the member's inode (`tcp 0.0.0.0 7100 0.0.0.0 0
+ * inode 4711`), or its place in the group where the source gives no inode (`… member 2`, 1 being the row).
+ */
+export function sharingMemberKey(key: string, member: SocketRow, index: number): string {
+  return member.inode !== undefined ? `${key} inode ${member.inode}` : `${key} member ${index + 2}`;
+}
+
+/**
+ * The rule's groups (group key → member keys) among `rows`: those in its states that match it.
+ * A row standing for an SO_REUSEPORT group counts each of its listeners (SocketRow.sharingPort),
+ * each matched and grouped by its own fields (its owner for `per: process`), named by sharingMemberKey.
+ */
 function groupsOf(rule: CountRule, rows: ReadonlyArray<{ key: string; row: SocketRow }>): Map<string, string[]> {
   const groups = new Map<string, string[]>();
-  for (const { key, row } of rows) {
-    if (!rule.states.includes(row.state) || !matches(rule.match, row)) continue;
+  const add = (key: string, row: SocketRow) => {
+    if (!rule.states.includes(row.state) || !matches(rule.match, row)) return;
     const group = groupKeyOf(rule.per, row);
-    if (group === undefined) continue;
-    const members = groups.get(group) ?? [];
-    members.push(key);
-    groups.set(group, members);
+    if (group === undefined) return;
+    const members = groups.get(group);
+    if (members) members.push(key);
+    else groups.set(group, [key]);
+  };
+  for (const { key, row } of rows) {
+    add(key, row);
+    const sharing = row.sharingPort;
+    if (sharing !== undefined) for (let i = 0; i < sharing.length; i++) add(sharingMemberKey(key, sharing[i]!, i), sharing[i]!);
   }
   return groups;
 }

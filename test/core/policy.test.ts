@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../../src/core/address.js';
 import type { SocketRow } from '../../src/core/connection.js';
-import { defaultPolicy, dwellCouldRaiseSeverity, ownerCanChangeVerdict, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
+import { countLevels, defaultPolicy, dwellCouldRaiseSeverity, ownerCanChangeVerdict, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
 
 const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
   protocol: 'tcp',
@@ -89,6 +89,37 @@ describe('evaluateCounts', () => {
     const policy: Policy = { ...defaultPolicy(), counts: [{ name: 'dead-upstream', states: ['SYN_SENT'], per: 'remote', warningAbove: 3 }] };
     const rows = Array.from({ length: 5 }, (_, i) => ({ key: String(i), row: row('SYN_SENT', { local: { address: '127.0.0.1', port: 40_000 + i }, remote: { address: '10.0.0.5', port: 5432 } }) }));
     expect(evaluateCounts(policy, rows)).toMatchObject([{ group: '10.0.0.5:5432', count: 5 }]);
+  });
+
+  describe('an SO_REUSEPORT group (one LISTEN row, the others in sharingPort) counts every member, each under its own owner', () => {
+    const listener = (pid: number, inode: number) => row('LISTEN', { local: { address: '0.0.0.0', port: 7100 }, remote: { address: '0.0.0.0', port: 0 }, process: 'python3', pid, inode });
+    // Three listeners on 0.0.0.0:7100: two of process 2056, one of process 2717 (the break-it pass's population).
+    const group = (): { key: string; row: SocketRow }[] => [{ key: 'tcp 0.0.0.0 7100 0.0.0.0 0', row: { ...listener(2056, 11), sharingPort: [listener(2056, 12), listener(2717, 13)] } }];
+    const rule = (per: 'process' | 'local-port' | 'remote-address', warningAbove: number): Policy => ({ ...defaultPolicy(), counts: [{ name: 'listen', states: ['LISTEN'], per, warningAbove }] });
+
+    it('per process: the process holding two counts 2, the other member is counted under its own process', () => {
+      expect(evaluateCounts(rule('process', 1), group()).map((f) => [f.group, f.count])).toEqual([['python3[2056]', 2]]);
+      expect(evaluateCounts(rule('process', 0), group()).map((f) => [f.group, f.count])).toEqual([
+        ['python3[2056]', 2],
+        ['python3[2717]', 1],
+      ]);
+    });
+
+    it('per local port and per remote address: 3 sockets, over a limit of 2', () => {
+      for (const per of ['local-port', 'remote-address'] as const) {
+        const flags = evaluateCounts(rule(per, 2), group());
+        expect(flags.map((f) => f.count)).toEqual([3]);
+        // Each member named: the row's key for the row itself, the key and the member's inode for the others.
+        expect(flags[0]!.members).toEqual(['tcp 0.0.0.0 7100 0.0.0.0 0', 'tcp 0.0.0.0 7100 0.0.0.0 0 inode 12', 'tcp 0.0.0.0 7100 0.0.0.0 0 inode 13']);
+      }
+      expect(countLevels(rule('local-port', 2), group())).toMatchObject([{ largest: 3 }]);
+    });
+
+    it("a member whose owner is unknown is not counted under the representative's process", () => {
+      const rows = group();
+      rows[0]!.row.sharingPort![1] = { ...listener(0, 13), pid: undefined, process: undefined };
+      expect(evaluateCounts(rule('process', 0), rows).map((f) => [f.group, f.count])).toEqual([['python3[2056]', 2]]);
+    });
   });
 });
 
