@@ -237,7 +237,11 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
   // With skipRepeats: each key's first row, where later rows of it are listeners sharing its port.
   let firstRows: Map<string, SocketRow> | undefined;
 
-  for (const row of snapshot.rows) {
+  // The table's rows; a copy where a listener group's tracked member is moved to the front of its group.
+  let rows: readonly SocketRow[] = snapshot.rows;
+  let reordered: SocketRow[] | undefined;
+  for (let index = 0; index < rows.length; index++) {
+    let row = rows[index]!;
     // Read anew at each reading: a row the source reuses (ReadRequest.reuseRows) may carry last poll's group.
     if (row.sharingPort !== undefined) row.sharingPort = undefined;
     let key: string;
@@ -258,6 +262,23 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
         }
       }
     }
+    // An SO_REUSEPORT group is one row, its first listed listener's: the kernel may list a listener
+    // that joined before the one tracked. The tracked one stays the row while it is listed (moved to
+    // the front of its group), and where it left, a listener of its group at the last reading carries
+    // the row on: the group stayed open, so no closed and no opened (break-it pass: watch said
+    // `closed 0.0.0.0:7100 … python3[2056]` while 2056 still listened).
+    let groupGoesOn = false;
+    if (old && row.state === TcpState.LISTEN && old.row.state === TcpState.LISTEN && !isSameSocket(old.row, row)) {
+      const tracked = skipRepeats ? trackedListenerAfter(rows, index, old.row) : -1;
+      if (tracked !== -1) {
+        rows = reordered ??= rows.slice();
+        const trackedRow = reordered[tracked]!;
+        reordered[tracked] = row;
+        reordered[index] = row = trackedRow;
+        if (row.sharingPort !== undefined) row.sharingPort = undefined;
+      }
+      groupGoesOn = tracked === -1 && wasInGroup(old.row, row);
+    }
     if (skipRepeats) {
       // A table listing one flow twice (it happens mid-change, or two sockets share a 4-tuple):
       // keep the first, and count what is dropped (the caller says so).
@@ -275,7 +296,7 @@ function advanceRows(previous: TrackerState, snapshot: Snapshot, skipRepeats: bo
       }
     }
     if (skipRepeats && row.state === TcpState.LISTEN) (firstRows ??= new Map()).set(key, row);
-    if (old && isSameSocket(old.row, row)) {
+    if (old && (groupGoesOn || isSameSocket(old.row, row))) {
       continued++;
       if (old.row.state === row.state) {
         // Updated in place below, once this pass is kept (a pass redone for a repeated flow must start from the records as they were).
@@ -442,6 +463,31 @@ function positionAfter(inOrder: readonly TrackedConnection[], cursor: number, fo
 function isSameSocket(old: SocketRow, row: SocketRow): boolean {
   if (old.inode && row.inode && old.inode !== row.inode) return false;
   return !(old.cookie !== undefined && row.cookie !== undefined && old.cookie !== row.cookie && old.state !== 'SYN_RECEIVED');
+}
+
+/**
+ * Where a later row of the table (after `index`) is the listener `tracked` stands for: a LISTEN of
+ * its flow and socket (isSameSocket, with an inode or cookie to tell), or -1. Asked only where a
+ * listener group's first row is not the tracked listener, so the scan is rare.
+ */
+function trackedListenerAfter(rows: readonly SocketRow[], index: number, tracked: SocketRow): number {
+  if (!tracked.inode && tracked.cookie === undefined) return -1;
+  for (let i = index + 1; i < rows.length; i++) {
+    const row = rows[i]!;
+    if (row.state === TcpState.LISTEN && sameFlow(tracked, row) && isSameSocket(tracked, row)) return i;
+  }
+  return -1;
+}
+
+/** Whether `row` is a listener that shared the tracked listener's port at the last reading (its SocketRow.sharingPort), by cookie or inode. */
+function wasInGroup(tracked: SocketRow, row: SocketRow): boolean {
+  const group = tracked.sharingPort;
+  if (group === undefined) return false;
+  for (const member of group) {
+    if (member.cookie !== undefined && member.cookie === row.cookie) return true;
+    if (member.inode && member.inode === row.inode) return true;
+  }
+  return false;
 }
 
 function openConnection(key: string, row: SocketRow, now: number, previousPollMs: number | undefined): TrackedConnection {
