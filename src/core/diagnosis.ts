@@ -265,7 +265,7 @@ export function diagnoseConnection(view: ConnectionView, index: DiagnosisIndex):
     case TcpState.FIN_WAIT_2:
       finding.code = 'peer-not-closing';
       finding.summary = 'our FIN was acknowledged; the peer application has not closed its side';
-      // Inode 0 proves no file holds it; a source without inodes (netstat) proves nothing.
+      // Inode 0 proves no process holds it; a source that gives no inode (netstat, ss without -e) proves nothing.
       if (row.inode === 0 && index.facts.finTimeoutMs !== undefined) {
         finding.evidence.push(`no process holds it: the kernel drops this orphan after tcp_fin_timeout (${formatDuration(index.facts.finTimeoutMs)})`);
       }
@@ -302,9 +302,20 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
     const full = queues.full[0];
     const where = formatEndpoint(listener.row.local);
     if (queues.members.length === 1) {
-      const { receiveQueue = 0, acceptBacklog } = listener.row;
-      finding.evidence.push(`the peer is a listener on this host, accept queue ${receiveQueue}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : ''}`);
+      const { receiveQueue, acceptBacklog } = listener.row;
+      const noBacklog = acceptBacklog === undefined ? ' (its backlog not given by this source)' : '';
+      finding.evidence.push(
+        `the peer is a listener on this host, accept queue ${receiveQueue ?? 'unknown'}${acceptBacklog !== undefined ? `/${acceptBacklog}` : ''}${full ? ': full, so it drops new SYNs' : noBacklog}`,
+      );
     } else finding.evidence.push(`the peer is ${queues.text}${full ? ': a full one drops the new SYNs the kernel gives it' : ''}`);
+    if (!full) {
+      // The listener is up, so "the peer may be down" is not the reading; whether its queue drops the SYNs is, where the source gives its backlog.
+      finding.summary =
+        queues.unknown.length > 0
+          ? `the peer is ${queues.members.length === 1 ? `the listener ${where}` : `one of the ${queues.members.length} listeners on ${where} (SO_REUSEPORT)`} on this host, ${waitingText(queues.unknown)}; this source gives no backlog, so whether ${queues.unknown.length === 1 ? 'the queue is full and drops' : 'those queues are full and drop'} SYNs is unknown`
+          : `the ${queues.members.length === 1 ? `listener ${where}` : `${queues.members.length} listeners on ${where} (SO_REUSEPORT)`} on this host ${queues.members.length === 1 ? 'does' : 'do'} not answer: a firewall rule on this host, or SYNs dropped`;
+      if (queues.unknown.length > 0) finding.nextStep = unknownQueueStep(where);
+    }
     if (full) {
       finding.summary =
         queues.members.length === 1
@@ -315,19 +326,35 @@ function diagnoseSynSent(finding: Finding, view: ConnectionView, index: Diagnosi
   }
 }
 
+/** `1 waiting in its accept queue`, or for several listeners `accept queues hold 1 (py[12]), 3`: what a source without backlogs showed. */
+function waitingText(unknown: readonly SocketRow[]): string {
+  const length = (m: SocketRow) => (m.receiveQueue === undefined ? 'an unknown number' : String(m.receiveQueue));
+  if (unknown.length === 1) return `${length(unknown[0]!)} waiting in its accept queue`;
+  return `accept queues holding ${unknown.map((m) => `${length(m)}${ownerLabel(m) ? ` (${ownerLabel(m)})` : ''}`).join(', ')}`;
+}
+
+function unknownQueueStep(where: string): string {
+  return `Read the backlog of ${where} where the kernel gives it (\`ss -tln\`: Send-Q is the backlog of a listener, Recv-Q its queue): a queue above its backlog drops SYNs; \`nstat -az TcpExtListenOverflows TcpExtListenDrops\` counts them. If it is not full, check this host's firewall rules.`;
+}
+
 /**
  * Every listener a LISTEN row stands for (itself and SocketRow.sharingPort: an SO_REUSEPORT group;
  * the kernel gives each SYN to one of them, by 4-tuple hash), those whose accept queue is full
  * (only where the source gives the backlog: ss, netlink), and the evidence text for a group.
  */
-function acceptQueues(listener: SocketRow): { members: SocketRow[]; full: SocketRow[]; text: string } {
+function acceptQueues(listener: SocketRow): { members: SocketRow[]; full: SocketRow[]; unknown: SocketRow[]; text: string } {
   const members = [listener, ...(listener.sharingPort ?? [])];
   const full = members.filter((m) => m.acceptBacklog !== undefined && (m.receiveQueue ?? 0) > m.acceptBacklog);
+  // A queue the source gives no backlog for (/proc/net/tcp: its tx_queue is write_seq - snd_una,
+  // 0 for a listener, get_tcp4_sock; netstat prints that) may be full unless it is empty: the
+  // kernel drops a SYN when the queue holds more than the backlog (sk_acceptq_is_full), and a
+  // backlog of 0 is full at one. An unknown queue length (undefined) may be anything.
+  const unknown = members.filter((m) => m.acceptBacklog === undefined && m.receiveQueue !== 0);
   const each = members.map((m) => {
     const owner = ownerLabel(m);
     return `${m.receiveQueue ?? 0}${m.acceptBacklog !== undefined ? `/${m.acceptBacklog}` : ''}${owner ? ` (${owner})` : m.inode ? ` (inode ${m.inode})` : ''}`;
   });
-  return { members, full, text: `${members.length} listeners on this host sharing the port (SO_REUSEPORT), accept queues ${each.join(', ')}` };
+  return { members, full, unknown, text: `${members.length} listeners on this host sharing the port (SO_REUSEPORT), accept queues ${each.join(', ')}` };
 }
 
 /**
@@ -465,6 +492,12 @@ export function diagnoseGroups(index: DiagnosisIndex): Finding[] {
             ? 'its listener on this host has a full accept queue and drops SYNs'
             : `${queues.full.length} of its ${many} listeners on this host (SO_REUSEPORT) ${queues.full.length === 1 ? 'has a full accept queue and drops the SYNs given to it' : 'have a full accept queue and drop the SYNs given to them'}`;
         nextStep = `The application owning ${formatEndpoint(listener.row.local)}${owner ? ` (${owner})` : ''} does not accept() fast enough, or its backlog is too small.`;
+      } else if (queues.unknown.length > 0) {
+        // procfs and netstat give no backlog: a queue holding connections may be full (break-it: Recv-Q 1 on a backlog-0 listener read as a firewall).
+        const which = many === 1 ? 'its listener on this host holds' : `${queues.unknown.length} of its ${many} listeners on this host (SO_REUSEPORT) hold`;
+        const waiting = queues.unknown.map((m) => (m.receiveQueue === undefined ? 'an unknown number' : String(m.receiveQueue))).join(', ');
+        cause = `${which} ${waiting} in ${queues.unknown.length === 1 && many === 1 ? 'its' : 'their'} accept ${queues.unknown.length === 1 ? 'queue' : 'queues'}; this source gives no backlog, so whether ${queues.unknown.length === 1 ? 'it is full and drops' : 'they are full and drop'} SYNs is unknown`;
+        nextStep = unknownQueueStep(formatEndpoint(listener.row.local));
       } else {
         cause =
           many === 1

@@ -61,8 +61,34 @@ describe('findings for one connection', () => {
     const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7002 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 1, sendQueue: 0 });
     const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7002 }, retransmits: 2 });
     const finding = diagnose(track([[listener, synSent]]).views, 'SYN_SENT');
-    expect(finding.summary).toBe('SYN or SYN/ACK lost or filtered; the peer may be down');
-    expect(finding.evidence).toContain('the peer is a listener on this host, accept queue 1');
+    expect(finding.summary).toBe(
+      'the peer is the listener 127.0.0.1:7002 on this host, 1 waiting in its accept queue; this source gives no backlog, so whether the queue is full and drops SYNs is unknown',
+    );
+    expect(finding.summary).not.toContain('peer may be down');
+    expect(finding.evidence).toContain('the peer is a listener on this host, accept queue 1 (its backlog not given by this source)');
+    // The group finding says the same, and concludes no firewall (break-it: a full queue, Recv-Q 1 on a backlog-0 listener, read from /proc/net/tcp).
+    const clients = Array.from({ length: 3 }, (_, i) => row('SYN_SENT', { local: { address: '127.0.0.1', port: 42_000 + i }, remote: { address: '127.0.0.1', port: 7002 } }));
+    const second = { ...listener, inode: 999_001, pid: 12, process: 'py' };
+    for (const listeners of [[listener], [listener, second], [{ ...second, receiveQueue: 0 }, listener]]) {
+      const [group] = diagnoseGroups(new DiagnosisIndex(track([[...listeners, ...clients]]).views));
+      expect(group!.summary).not.toMatch(/firewall|down/);
+      expect(group!.summary).toMatch(/this source gives no backlog, so whether (it is|they are) full and drops? SYNs is unknown$/);
+      expect(group!.nextStep).toContain('ss -tln');
+    }
+    // An empty queue is never full (the kernel drops when it holds more than its backlog): the firewall reading stands.
+    const [empty] = diagnoseGroups(new DiagnosisIndex(track([[{ ...listener, receiveQueue: 0 }, ...clients]]).views));
+    expect(empty!.summary).toContain('does not answer them (a firewall rule on this host, or SYNs dropped)');
+  });
+
+  it('SYN_SENT to a listener on this host whose queue is not full: not "the peer may be down" (it listens)', () => {
+    const listener = row('LISTEN', { local: { address: '127.0.0.1', port: 7003 }, remote: { address: '0.0.0.0', port: 0 }, receiveQueue: 0, sendQueue: 128, acceptBacklog: 128 });
+    const synSent = row('SYN_SENT', { remote: { address: '127.0.0.1', port: 7003 } });
+    expect(diagnose(track([[listener, synSent]]).views, 'SYN_SENT').summary).toBe('the listener 127.0.0.1:7003 on this host does not answer: a firewall rule on this host, or SYNs dropped');
+  });
+
+  it('FIN_WAIT_2 without an inode from its source (ss without -e): no orphan is claimed', () => {
+    const { views } = track([[row('FIN_WAIT_2', { inode: undefined })]]);
+    expect(diagnose(views, 'FIN_WAIT_2', { finTimeoutMs: 60_000 }).evidence.join(' ')).not.toContain('orphan');
   });
 
   it('SYN_RECEIVED: final ACK missing', () => {
