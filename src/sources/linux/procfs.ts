@@ -100,11 +100,25 @@ export async function readProcNetTables(
  * read in full. A socket of a protocol not read there has an unknown inode (so an unknown owner),
  * not none: callers say so. No protocol read when procfs cannot be read at all.
  */
-export async function procfsInodes(platform: Platform, procRoot: string): Promise<{ byKey: Map<string, number>; read: readonly Protocol[] }> {
+export async function procfsInodes(platform: Platform, procRoot: string): Promise<{ byKey: Map<string, number>; shared: Map<string, number[]>; read: readonly Protocol[] }> {
   try {
     const reading = await procfsSource.read(platform, { procRoot });
-    return { byKey: new Map(reading.rows.map((row) => [connectionKey(row), row.inode ?? 0])), read: reading.completeProtocols };
+    const byKey = new Map<string, number>();
+    // A key listed more than once (an SO_REUSEPORT group's listeners) names no one inode: all of them, in `shared`.
+    const shared = new Map<string, number[]>();
+    for (const row of reading.rows) {
+      const key = connectionKey(row);
+      const inode = row.inode ?? 0;
+      const earlier = byKey.get(key);
+      if (earlier === undefined) byKey.set(key, inode);
+      else {
+        const all = shared.get(key);
+        if (all) all.push(inode);
+        else shared.set(key, [earlier, inode]);
+      }
+    }
+    return { byKey, shared, read: reading.completeProtocols };
   } catch {
-    return { byKey: new Map(), read: [] }; // no procfs view (the process left, or no /proc)
+    return { byKey: new Map(), shared: new Map(), read: [] }; // no procfs view (the process left, or no /proc)
   }
 }
