@@ -99,6 +99,21 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
     ]);
   });
 
+  // /proc/net/tcp gives a listener's queue (rx_queue) but not its backlog (tx_queue is write_seq -
+  // snd_una there, 0: get_tcp4_sock): break-it pass, the full queue read as "a firewall rule".
+  it('check --source procfs: the queue seen is named and its capacity said unknown, no firewall and no "peer may be down"', async () => {
+    const { stdout } = await cli(['check', '--no-state', '--source', 'procfs', '--half-open', '1s', '--idle', 'off']);
+    const finding = stdout.split('\n').find((l) => l.startsWith(`FINDING 127.0.0.1:${port}:`));
+    expect(finding, stdout).toMatch(
+      /2 of its 2 listeners on this host \(SO_REUSEPORT\) hold \d+, 1 in their accept queues; this source gives no backlog, so whether they are full and drop SYNs is unknown$/,
+    );
+    expect(stdout).toMatch(
+      /^WARNING half-open: SYN_SENT .*: the peer is one of the 2 listeners on 127\.0\.0\.1:\d+ \(SO_REUSEPORT\) on this host, accept queues holding \d+, 1; this source gives no backlog/m,
+    );
+    expect(stdout).not.toContain('firewall');
+    expect(stdout).not.toContain('peer may be down');
+  }, 30_000);
+
   for (const source of ['netlink', 'ss']) {
     it(`check --source ${source}: the half-open group is put on the full listener of the two, never on a silent one`, async () => {
       const { code, stdout } = await cli(['check', '--no-state', '--source', source, '--half-open', '1s', '--idle', 'off']);
