@@ -334,10 +334,12 @@ export class Monitor {
         [...this.tracker.connections.values()],
         (connection, found) => {
           byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
-          if (!found?.owner && connection.row.process === undefined && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
+          // Inode 0 (a request socket, an ESTABLISHED not yet accepted, an orphan): no fd names it, no
+          // owner to find; a row from a source without inodes (undefined) may be anyone's.
+          if (!found?.owner && connection.row.process === undefined && connection.row.inode !== 0 && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
         },
         (member, found) => {
-          if (!found?.owner && member.process === undefined && ownerCanChangeVerdict(policy, member)) ownerlessWhereItMatters = true;
+          if (!found?.owner && member.process === undefined && member.inode !== 0 && ownerCanChangeVerdict(policy, member)) ownerlessWhereItMatters = true;
         },
       );
       return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse }), ownersHidden: denied && ownerlessWhereItMatters };

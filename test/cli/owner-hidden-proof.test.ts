@@ -80,3 +80,56 @@ describe('check with some fds denied: unproven only where the owner could change
     expect(result.code).toBe(3);
   });
 });
+
+// Break-it pass (session 13): a row whose source reports inodes and whose inode is 0 (a
+// SYN_RECEIVED request socket, an ESTABLISHED not yet accepted, an orphan) has no owner to find,
+// so an unread fd elsewhere leaves nothing unproven there; and root is not told to run as root.
+describe('check with some fds denied: sockets no process can own, and who was denied', () => {
+  const deniedInit = () => {
+    const host = parkSocketsHost();
+    host.links.set('/proc/1/fd/5', 'socket:[7948]');
+    host.files.set('/proc/1/comm', 'init\n');
+    host.inOwnNetns(1);
+    host.linkErrors.set('/proc/1/fd/5', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+    return host;
+  };
+  const ruleOn = (state: string, extra = '') => {
+    const file = join(dir, `inode0-${state}${extra ? '-port' : ''}.yaml`);
+    writeFileSync(file, `rules:\n  - name: py\n    match: { process: python3, state: ${state}${extra} }\n    thresholds: { half-open: 1h, idle: 1h }\n`);
+    return file;
+  };
+  const run = (host: ReturnType<typeof parkSocketsHost>, config: string) =>
+    runOn(host, ['check', '--no-state', '--config', config, '--half-open', '1h', '--half-close', '1h', '--idle', 'off', '--format', 'nagios']);
+
+  // The SYN_RECEIVED request socket (ino:0), and the ESTABLISHED on 60653 not yet accepted (ino:0);
+  // the other ESTABLISHED rows have inodes, which init's unread link may name.
+  for (const [state, extra] of [
+    ['SYN_RECEIVED', ''],
+    ['ESTABLISHED', ', local-port: 60653'],
+  ] as const) {
+    it(`a rule on python3 in ${state}${extra}: its rows have inode 0, no owner to find: the run is judged (OK)`, async () => {
+      const result = await run(deniedInit(), ruleOn(state, extra));
+      expect(result.out).toMatch(/^TCPDWELL OK - /);
+      expect(result.code).toBe(0);
+    });
+  }
+
+  it("the ESTABLISHED rows with inodes: init's unread link may be one of them, UNKNOWN (3)", async () => {
+    const result = await run(deniedInit(), ruleOn('ESTABLISHED'));
+    expect(result.code).toBe(3);
+  });
+
+  it('a row with an inode left ownerless: root is told it was denied even to root, not to run as root', async () => {
+    const host = deniedInit();
+    host.linkErrors.set('/proc/4242/fd/3', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+    const config = ruleOn('CLOSE_WAIT');
+    const user = await run(host, config);
+    expect(user.code).toBe(3);
+    expect(user.out).toContain('(permission denied; run as root)');
+    host.euid = 0;
+    const root = await run(host, config);
+    expect(root.code).toBe(3);
+    expect(root.out).toContain('denied even to root');
+    expect(root.out).not.toContain('run as root');
+  });
+});
