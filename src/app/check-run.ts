@@ -4,7 +4,17 @@ import { FirstSightScreen } from '../core/first-sight-screen.js';
 import { appendAll } from '../core/lists.js';
 import { plural } from '../core/plural.js';
 import { rankFlaggedFirst, statusOf, type CheckStatus, type ConnectionView, type Evaluation } from '../core/evaluate.js';
-import { countLevels, dwellCouldRaiseSeverity, evaluateConnection, policyNeedsProcesses, severityWhateverOwner, thresholdsFor, type Policy, type TimedFlagKind } from '../core/policy.js';
+import {
+  SEVERITY_RANK,
+  countLevels,
+  dwellCouldRaiseSeverity,
+  evaluateConnection,
+  policyNeedsProcesses,
+  severityWhateverOwner,
+  thresholdsFor,
+  type Policy,
+  type TimedFlagKind,
+} from '../core/policy.js';
 import { TcpState } from '../core/tcp-state.js';
 import { timingOf, type TrackerState } from '../core/tracker.js';
 import type { NotifierConfig } from '../config/parse-config.js';
@@ -161,11 +171,10 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
   const readNow = keptAsLastRead > 0 ? { ...evaluation, views: evaluation.views.filter((v) => !notReadBy(outcome, v.row)) } : evaluation;
   if (keptAsLastRead > 0) measurementNotes.push(`${plural(keptAsLastRead, 'flagged session')} as last read, not now: ${outcome.unread!.join('; ')} (their dwell is as of the last reading)`);
   // Owners denied (not root): a rule on process names or a count per process saw no owner there,
-  // so its "nothing over the limit" is not proven (as with a --proc-root that is no procfs).
+  // so its "nothing over the limit" is not proven (as with a --proc-root that is no procfs), where
+  // the unread owners could give a severity above the one proven (evaluated.ownersHiddenReach).
   let proofViews = readNow;
   if (evaluated.ownersHidden && policyNeedsProcesses(request.policy)) {
-    const why = (await readOwnersPrivilege(ports.platform)) ? ownersHiddenAdvice(true) : 'permission denied; run as root';
-    unproven.push(`the owners of some sockets could not be read (${why}): rules on process names and counts per process are not judged`);
     // A session flagged with no owner read was judged by a rule that did not see its process: it
     // proves only the severity every rule its owner could pick gives it (a rule on its process may
     // raise its threshold: README "Exit codes"), and nothing when one of them leaves it unflagged.
@@ -177,6 +186,18 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
       );
     }
     proofViews = hidden.evaluation;
+    const provenRank = outcome.ok ? STATUS_RANK[statusOf(proofViews)] : 0;
+    const reach = evaluated.ownersHiddenReach;
+    if (hidden.unproven > 0 || (reach !== undefined && SEVERITY_RANK[reach] > provenRank)) {
+      // Root with CAP_SYS_PTRACE denied its fds (this host's init): a sandbox or LSM policy, which running as root does not lift.
+      const denied = (await readOwnersPrivilege(ports.platform)) ? ownersHiddenAdvice(true) : 'permission denied; run as root';
+      const why = `the owners of some sockets could not be read (${denied})`;
+      unproven.push(`${why}: rules on process names and counts per process are not judged`);
+      // A WARNING proven stands (README "Exit codes"), but text and Nagios show no errors[] then: the
+      // note says it (as for a SYN_RECEIVED's unread age), and that the counts per process (their
+      // perfdata too) are of the sockets whose owner was read.
+      if (provenRank > 0) measurementNotes.push(ownersHiddenNote(why, request.policy));
+    }
   }
   if (outcome.ok) unknownAgeProof(request.policy, readNow, outcome, unproven, measurementNotes);
   // A session whose state word nobody knows may be stuck: "nothing flagged" does not cover it.
@@ -503,6 +524,15 @@ function unknownAgeProof(policy: Policy, evaluation: Evaluation, outcome: PollOu
     return;
   }
   notes.push(`${why}: judged on ${unknownAge === 1 ? 'its' : 'their'} time in the state as the polls saw it, which the unread age cannot change`);
+}
+
+/** A proven status's rank: what an unread owner's severity must exceed to change it (unknown proves none). */
+const STATUS_RANK: Readonly<Record<CheckStatus, number>> = { ok: 0, unknown: 0, ...SEVERITY_RANK };
+
+/** The note on a WARNING the unread owners could make critical. */
+function ownersHiddenNote(why: string, policy: Policy): string {
+  const counts = policy.counts.some((c) => c.per === 'process' || c.match?.processes !== undefined);
+  return `${why}: with their owners the verdict may be more severe${counts ? ' (counts per process are of the sockets whose owner was read)' : ''}`;
 }
 
 function ownerHiddenProof(policy: Policy, evaluation: Evaluation): { evaluation: Evaluation; unproven: number } {

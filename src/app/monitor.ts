@@ -5,6 +5,7 @@ import {
   evaluateAll,
   forEachEvaluated,
   ownerIntoRow,
+  unreadOwnersReach,
   withOwnership,
   type ConnectionView,
   type EvaluatedConnection,
@@ -13,7 +14,7 @@ import {
   type Ownership,
   type ViewPool,
 } from '../core/evaluate.js';
-import { ownerCanChangeVerdict, policyNeedsProcesses, type Policy } from '../core/policy.js';
+import { ownerCanChangeVerdict, policyNeedsProcesses, type Policy, type Severity } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
@@ -108,6 +109,11 @@ export interface EvaluatedPoll {
   evaluation: Evaluation;
   /** Some owners could not be looked up for lack of permission. */
   ownersHidden: boolean;
+  /**
+   * With ownersHidden under a policy on process names: the highest severity the unread owners could
+   * give were they known (core/evaluate unreadOwnersReach); absent when none could flag anything.
+   */
+  ownersHiddenReach?: Severity;
 }
 
 /**
@@ -342,7 +348,10 @@ export class Monitor {
           if (!found?.owner && member.process === undefined && member.inode !== 0 && ownerCanChangeVerdict(policy, member)) ownerlessWhereItMatters = true;
         },
       );
-      return { evaluation: evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse }), ownersHidden: denied && ownerlessWhereItMatters };
+      const evaluation = evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse });
+      if (!denied || !ownerlessWhereItMatters) return { evaluation, ownersHidden: false };
+      const reach = unreadOwnersReach(policy, evaluation.views);
+      return { evaluation, ownersHidden: true, ...(reach ? { ownersHiddenReach: reach } : {}) };
     }
     if (need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);

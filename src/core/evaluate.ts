@@ -1,6 +1,20 @@
 import { parseAddressBytes } from './address.js';
 import { connectionKey, socketsOf, type SocketRow } from './connection.js';
-import { SEVERITY_RANK, evaluateConnection, evaluateConnectionInto, evaluateCounts, type CountFlag, type Flag, type FlagKind, type Measures, type Policy, type Severity } from './policy.js';
+import {
+  SEVERITY_RANK,
+  countReachOfUnreadOwners,
+  evaluateConnection,
+  evaluateConnectionInto,
+  evaluateCounts,
+  type CountFlag,
+  type Flag,
+  type FlagKind,
+  type Measures,
+  type Policy,
+  type Severity,
+  ownerCanChangeVerdict,
+  severityAnyOwner,
+} from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
 import { timingOf, writeTiming, type ConnectionTiming, type TrackedConnection, type TrackerState } from './tracker.js';
 
@@ -554,4 +568,30 @@ function readHexGroups(text: string, from: number, to: number, groups: number[])
     } else return false;
   }
   return true;
+}
+
+/**
+ * The highest severity the owners left unread could give (undefined: none can flag anything), were
+ * they known: each ownerless row (no process; inode 0, which no fd names, left out) under every rule
+ * on process names its owner could pick (severityAnyOwner), and the count rules with those rows put
+ * where they would count most (countReachOfUnreadOwners). `views`: every connection's, owners in.
+ */
+export function unreadOwnersReach(policy: Policy, views: readonly ConnectionView[]): Severity | undefined {
+  let reach: Severity | undefined;
+  const unread: SocketRow[] = [];
+  for (const view of views) {
+    const row = view.row;
+    if (row.process !== undefined || row.inode === 0 || !ownerCanChangeVerdict(policy, row)) continue;
+    unread.push(row);
+    if (reach === 'critical') continue;
+    const severity = severityAnyOwner(policy, { row, dwellMs: view.timing.dwellMs, halfCloseTimerMs: view.timing.halfCloseTimerMs, idleMs: view.timing.idleMs });
+    if (severity !== undefined && (reach === undefined || SEVERITY_RANK[severity] > SEVERITY_RANK[reach])) reach = severity;
+  }
+  if (unread.length === 0 || reach === 'critical') return reach;
+  const counts = countReachOfUnreadOwners(
+    policy,
+    views.map((v) => ({ key: v.connection.key, row: v.row })),
+    unread,
+  );
+  return counts !== undefined && (reach === undefined || SEVERITY_RANK[counts] > SEVERITY_RANK[reach]) ? counts : reach;
 }

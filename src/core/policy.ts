@@ -179,6 +179,30 @@ export function severityWhateverOwner(policy: Policy, measures: Measures): Sever
   return under(undefined) ? lowest : undefined;
 }
 
+/**
+ * The highest severity a connection whose owner could not be read may be flagged at, whatever that
+ * owner is (severityWhateverOwner's other end): the highest under each rule its owner could make
+ * apply, up to the first rule without process names that matches it, else the defaults; undefined
+ * when none of them flags it.
+ */
+export function severityAnyOwner(policy: Policy, measures: Measures): Severity | undefined {
+  const { row } = measures;
+  let highest: Severity | undefined;
+  const under = (rule: SessionRule | undefined): void => {
+    if (judgeUnder(policy, measures, rule) && highest !== 'critical') highest = judged.severity;
+  };
+  for (const rule of policy.rules) {
+    if (rule.match.processes) {
+      if (matches({ ...rule.match, processes: undefined }, row)) under(rule);
+    } else if (matches(rule.match, row)) {
+      under(rule);
+      return highest;
+    }
+  }
+  under(undefined);
+  return highest;
+}
+
 /** judge, under `rule` (undefined: the defaults). */
 function judgeUnder(policy: Policy, measures: Measures, rule: SessionRule | undefined): boolean {
   const { row } = measures;
@@ -307,6 +331,41 @@ export function ownerCanChangeVerdict(policy: Policy, row: SocketRow): boolean {
   const withoutProcesses = (match: ConnectionMatch | undefined) => matches(match && { ...match, processes: undefined }, row);
   if (CLASS_KIND[sessionClassOf(row.state)] !== undefined && policy.rules.some((r) => r.match.processes !== undefined && withoutProcesses(r.match))) return true;
   return policy.counts.some((c) => (c.per === 'process' || c.match?.processes !== undefined) && c.states.includes(row.state) && withoutProcesses(c.match));
+}
+
+/**
+ * The highest severity the count rules could give some group were the owners of `unread` (rows
+ * whose owner could not be read: in no per-process group, matching no process name) known; undefined
+ * when no assignment of owners can flag anything. `rows`: every row, `unread` among them. Only what
+ * the data proves: a per-process rule's unread rows could all be one process's (the largest group's,
+ * or a new one's), so its bound is the largest group plus them; a rule grouped otherwise whose match
+ * names processes could count each unread row in its own group (the row's port or peer), so its
+ * bound is that group plus its unread rows.
+ */
+export function countReachOfUnreadOwners(policy: Policy, rows: ReadonlyArray<{ key: string; row: SocketRow }>, unread: ReadonlyArray<SocketRow>): Severity | undefined {
+  let reach: Severity | undefined;
+  for (const rule of policy.counts) {
+    if (rule.per !== 'process' && rule.match?.processes === undefined) continue;
+    const withoutProcesses = rule.match && { ...rule.match, processes: undefined };
+    const candidates = unread.filter((row) => rule.states.includes(row.state) && matches(withoutProcesses, row));
+    if (candidates.length === 0) continue;
+    const groups = groupsOf(rule, rows);
+    let bound = 0;
+    if (rule.per === 'process') {
+      for (const members of groups.values()) bound = Math.max(bound, members.length);
+      bound += candidates.length;
+    } else {
+      const added = new Map<string, number>();
+      for (const row of candidates) {
+        const group = groupKeyOf(rule.per, row)!;
+        added.set(group, (added.get(group) ?? 0) + 1);
+      }
+      for (const [group, n] of added) bound = Math.max(bound, (groups.get(group)?.length ?? 0) + n);
+    }
+    if (rule.criticalAbove !== undefined && bound > rule.criticalAbove) return 'critical';
+    if (bound > rule.warningAbove) reach = 'warning';
+  }
+  return reach;
 }
 
 /** Whether any part of the policy needs process names for every row (not only shown ones). */

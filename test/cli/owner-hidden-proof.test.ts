@@ -74,10 +74,18 @@ describe('check with some fds denied: unproven only where the owner could change
     expect(result.code).toBe(0);
   });
 
-  it("a CLOSE_WAIT's own link denied: its owner could be anyone's, so the count is not judged: UNKNOWN (3)", async () => {
-    const result = await run(deniedLink('/proc/4242/fd/3'));
+  it("a CLOSE_WAIT's own link denied: its owner could be python3 (2 read), so a limit of 2 is not judged: UNKNOWN (3)", async () => {
+    const two = join(dir, 'count-2.yaml');
+    writeFileSync(two, 'counts:\n  - { name: close-wait-leak, state: CLOSE_WAIT, per: process, warning: 2 }\n');
+    const result = await runOn(deniedLink('/proc/4242/fd/3'), ['check', '--no-state', '--config', two, '--half-open', '1h', '--half-close', '1h', '--idle', 'off', '--format', 'nagios']);
     expect(result.out).toMatch(/^TCPDWELL UNKNOWN - .*the owners of some sockets could not be read/);
     expect(result.code).toBe(3);
+  });
+
+  it("a CLOSE_WAIT's own link denied, but 2 read + 1 unread cannot pass 5: judged, OK (0)", async () => {
+    const result = await run(deniedLink('/proc/4242/fd/3'));
+    expect(result.out).toMatch(/^TCPDWELL OK - /);
+    expect(result.code).toBe(0);
   });
 });
 
@@ -93,9 +101,11 @@ describe('check with some fds denied: sockets no process can own, and who was de
     host.linkErrors.set('/proc/1/fd/5', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
     return host;
   };
-  const ruleOn = (state: string, extra = '') => {
-    const file = join(dir, `inode0-${state}${extra ? '-port' : ''}.yaml`);
-    writeFileSync(file, `rules:\n  - name: py\n    match: { process: python3, state: ${state}${extra} }\n    thresholds: { half-open: 1h, idle: 1h }\n`);
+  // A count per process over the state, at most 0 each: any socket an unread owner could hold
+  // would put it over.
+  const countOn = (state: string, extra = '', warning = 0) => {
+    const file = join(dir, `inode0-${state}${extra ? '-port' : ''}-${warning}.yaml`);
+    writeFileSync(file, `counts:\n  - { name: c, state: ${state}, per: process, warning: ${warning}${extra ? `, match: { ${extra} }` : ''} }\n`);
     return file;
   };
   const run = (host: ReturnType<typeof parkSocketsHost>, config: string) =>
@@ -105,24 +115,24 @@ describe('check with some fds denied: sockets no process can own, and who was de
   // the other ESTABLISHED rows have inodes, which init's unread link may name.
   for (const [state, extra] of [
     ['SYN_RECEIVED', ''],
-    ['ESTABLISHED', ', local-port: 60653'],
+    ['ESTABLISHED', 'local-port: 60653'],
   ] as const) {
-    it(`a rule on python3 in ${state}${extra}: its rows have inode 0, no owner to find: the run is judged (OK)`, async () => {
-      const result = await run(deniedInit(), ruleOn(state, extra));
+    it(`a count per process in ${state} ${extra}: its rows have inode 0, no owner to find: the run is judged (OK)`, async () => {
+      const result = await run(deniedInit(), countOn(state, extra));
       expect(result.out).toMatch(/^TCPDWELL OK - /);
       expect(result.code).toBe(0);
     });
   }
 
   it("the ESTABLISHED rows with inodes: init's unread link may be one of them, UNKNOWN (3)", async () => {
-    const result = await run(deniedInit(), ruleOn('ESTABLISHED'));
+    const result = await run(deniedInit(), countOn('ESTABLISHED'));
     expect(result.code).toBe(3);
   });
 
   it('a row with an inode left ownerless: root is told it was denied even to root, not to run as root', async () => {
     const host = deniedInit();
     host.linkErrors.set('/proc/4242/fd/3', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
-    const config = ruleOn('CLOSE_WAIT');
+    const config = countOn('CLOSE_WAIT', '', 2); // python3's 2 read, and 1 unread: may be 3
     const user = await run(host, config);
     expect(user.code).toBe(3);
     expect(user.out).toContain('(permission denied; run as root)');
@@ -131,5 +141,42 @@ describe('check with some fds denied: sockets no process can own, and who was de
     expect(root.code).toBe(3);
     expect(root.out).toContain('denied even to root');
     expect(root.out).not.toContain('run as root');
+  });
+});
+
+// Break-it pass (session 13): with other flags proving WARNING, the unread owners could make the
+// run CRITICAL, and only JSON errors[] said owners were unread: text and Nagios showed a plain WARNING.
+describe('check with owners denied and a WARNING proven: the unread owners may make it more severe', () => {
+  const criticalRule = join(dir, 'critical-rule.yaml');
+  writeFileSync(criticalRule, 'rules:\n  - name: pyc\n    match: { process: python3, state: CLOSE_WAIT }\n    critical: { half-close: 2s }\n');
+  const countRule = join(dir, 'critical-count.yaml');
+  writeFileSync(countRule, 'counts:\n  - { name: cw, state: CLOSE_WAIT, per: process, warning: 1, critical: 2 }\n');
+  const note = 'the owners of some sockets could not be read (permission denied; run as root): with their owners the verdict may be more severe';
+
+  it('a critical rule on python3: root proves CRITICAL; denied, WARNING stands and text and Nagios say it may be more severe', async () => {
+    expect((await check(parkSocketsHost(), criticalRule)).code).toBe(2);
+    const nagios = await check(denied(), criticalRule, ['--format', 'nagios']);
+    expect(nagios.out).toMatch(/^TCPDWELL WARNING - /);
+    expect(nagios.code).toBe(1);
+    expect(nagios.out.split('\n').slice(1).join('\n')).toContain(note);
+    const text = await check(denied(), criticalRule);
+    expect(text.code).toBe(1);
+    expect(text.out + text.err).toContain(note);
+  });
+
+  it('no critical level anywhere: the unread owners cannot raise a WARNING, no such note', async () => {
+    const result = await check(denied(), configWith('2s'));
+    expect(result.code).toBe(1);
+    expect(result.out + result.err).not.toContain('may be more severe');
+  });
+
+  it('a count per process: its perfdata is of the owners read, and the note says so', async () => {
+    // python3's 2 CLOSE_WAIT read (a WARNING over 1), the third unread: it may be python3's (3, critical).
+    const host = parkSocketsHost();
+    host.linkErrors.set('/proc/4242/fd/3', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+    const nagios = await runOn(host, ['check', '--no-state', '--config', countRule, '--half-open', '1h', '--half-close', '1h', '--idle', 'off', '--format', 'nagios']);
+    expect(nagios.out).toMatch(/^TCPDWELL WARNING - /);
+    expect(nagios.out).toContain(`${note} (counts per process are of the sockets whose owner was read)`);
+    expect(nagios.out).toMatch(/count_cw=2;1;2;0/);
   });
 });
