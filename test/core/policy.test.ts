@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../../src/core/address.js';
 import type { SocketRow } from '../../src/core/connection.js';
-import { countLevels, defaultPolicy, dwellCouldRaiseSeverity, ownerCanChangeVerdict, evaluateConnection, evaluateCounts, type Measures, type Policy } from '../../src/core/policy.js';
+import {
+  countLevels,
+  countReachOfUnreadOwners,
+  defaultPolicy,
+  dwellCouldRaiseSeverity,
+  ownerCanChangeVerdict,
+  severityAnyOwner,
+  evaluateConnection,
+  evaluateCounts,
+  type Measures,
+  type Policy,
+} from '../../src/core/policy.js';
 
 const row = (state: SocketRow['state'], extra: Partial<SocketRow> = {}): SocketRow => ({
   protocol: 'tcp',
@@ -164,5 +175,37 @@ describe('ownerCanChangeVerdict: where an unread owner leaves a verdict unproven
     expect(ownerCanChangeVerdict(withCount, on('LISTEN', 80))).toBe(false);
     expect(ownerCanChangeVerdict(withCount, on('ESTABLISHED', 80))).toBe(false);
     expect(ownerCanChangeVerdict(base, on('CLOSE_WAIT', 80))).toBe(false);
+  });
+});
+
+describe('what unread owners could do: severityAnyOwner and countReachOfUnreadOwners', () => {
+  const base = defaultPolicy();
+  const at = (state: SocketRow['state'], port: number, extra: Partial<SocketRow> = {}) =>
+    row(state, { local: { address: '127.0.0.1', port }, remote: { address: '10.0.0.1', port: 40_000 }, ...extra });
+  const keyed = (rows: SocketRow[]) => rows.map((r, i) => ({ key: String(i), row: r }));
+
+  it('severityAnyOwner: the highest severity any rule its owner could pick gives, undefined when none flags it', () => {
+    const policy: Policy = { ...base, rules: [{ name: 'py', match: { processes: ['python3'], states: ['CLOSE_WAIT'] }, warning: {}, critical: { halfCloseMs: 2000 } }] };
+    expect(severityAnyOwner(policy, measures(at('CLOSE_WAIT', 80), 5000))).toBe('critical');
+    expect(severityAnyOwner(policy, measures(at('CLOSE_WAIT', 80), 1000))).toBeUndefined();
+    expect(severityAnyOwner(policy, measures(at('FIN_WAIT_2', 80), 5000))).toBeUndefined();
+  });
+
+  it('per process: the largest group plus every unread row, against each level', () => {
+    const policy: Policy = { ...base, counts: [{ name: 'cw', states: ['CLOSE_WAIT'], per: 'process', warningAbove: 3, criticalAbove: 5 }] };
+    const owned = [1, 2, 3].map((p) => at('CLOSE_WAIT', p, { pid: 7, process: 'py' }));
+    const unread = [at('CLOSE_WAIT', 10), at('CLOSE_WAIT', 11)];
+    expect(countReachOfUnreadOwners(policy, keyed([...owned, ...unread]), unread)).toBe('warning'); // 3 + 2 = 5
+    expect(countReachOfUnreadOwners(policy, keyed([...owned, ...unread, at('CLOSE_WAIT', 12)]), [...unread, at('CLOSE_WAIT', 12)])).toBe('critical');
+    expect(countReachOfUnreadOwners(policy, keyed([owned[0]!, ...unread]), unread)).toBeUndefined(); // 1 + 2 = 3
+    // Other states: not counted.
+    expect(countReachOfUnreadOwners(policy, keyed([...owned, at('LISTEN', 9)]), [at('LISTEN', 9)])).toBeUndefined();
+  });
+
+  it('grouped by port with a match on process names: each unread row counts only in its own group', () => {
+    const policy: Policy = { ...base, counts: [{ name: 'p', states: ['CLOSE_WAIT'], per: 'local-port', warningAbove: 2, match: { processes: ['py'] } }] };
+    const owned = [at('CLOSE_WAIT', 80, { pid: 7, process: 'py' }), at('CLOSE_WAIT', 80, { pid: 7, process: 'py' })];
+    expect(countReachOfUnreadOwners(policy, keyed([...owned, at('CLOSE_WAIT', 81)]), [at('CLOSE_WAIT', 81)])).toBeUndefined(); // port 81: 1
+    expect(countReachOfUnreadOwners(policy, keyed([...owned, at('CLOSE_WAIT', 80)]), [at('CLOSE_WAIT', 80)])).toBe('warning'); // port 80: 3
   });
 });
