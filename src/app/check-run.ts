@@ -187,8 +187,9 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     }
     proofViews = hidden.evaluation;
     const provenRank = outcome.ok ? STATUS_RANK[statusOf(proofViews)] : 0;
-    const reach = evaluated.ownersHiddenReach;
-    if (hidden.unproven > 0 || (reach !== undefined && SEVERITY_RANK[reach] > provenRank)) {
+    // Not worked out (owners that came in the rows, --netns): they could give anything.
+    const reach = evaluated.ownersHiddenReach ?? 'critical';
+    if (hidden.unproven > 0 || (reach !== 'none' && SEVERITY_RANK[reach] > provenRank)) {
       // Root with CAP_SYS_PTRACE denied its fds (this host's init): a sandbox or LSM policy, which running as root does not lift.
       const denied = (await readOwnersPrivilege(ports.platform)) ? ownersHiddenAdvice(true) : 'permission denied; run as root';
       const why = `the owners of some sockets could not be read (${denied})`;

@@ -111,9 +111,10 @@ export interface EvaluatedPoll {
   ownersHidden: boolean;
   /**
    * With ownersHidden under a policy on process names: the highest severity the unread owners could
-   * give were they known (core/evaluate unreadOwnersReach); absent when none could flag anything.
+   * give were they known (core/evaluate unreadOwnersReach), 'none' when they could flag nothing;
+   * absent where it was not worked out (owners that came in the rows: --netns), which proves nothing.
    */
-  ownersHiddenReach?: Severity;
+  ownersHiddenReach?: Severity | 'none';
 }
 
 /**
@@ -351,7 +352,7 @@ export class Monitor {
       const evaluation = evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse });
       if (!denied || !ownerlessWhereItMatters) return { evaluation, ownersHidden: false };
       const reach = unreadOwnersReach(policy, evaluation.views);
-      return { evaluation, ownersHidden: true, ...(reach ? { ownersHiddenReach: reach } : {}) };
+      return { evaluation, ownersHidden: true, ownersHiddenReach: reach ?? 'none' };
     }
     if (need === 'all') {
       const found = await this.ownershipOf([...this.tracker.connections.values()]);
