@@ -189,7 +189,8 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
     const provenRank = outcome.ok ? STATUS_RANK[statusOf(proofViews)] : 0;
     // Not worked out (owners that came in the rows, --netns): they could give anything.
     const reach = evaluated.ownersHiddenReach ?? 'critical';
-    if (hidden.unproven > 0 || (reach !== 'none' && SEVERITY_RANK[reach] > provenRank)) {
+    const couldRaise = reach !== 'none' && SEVERITY_RANK[reach] > provenRank;
+    if (hidden.unproven > 0 || couldRaise) {
       // Root with CAP_SYS_PTRACE denied its fds (this host's init): a sandbox or LSM policy, which running as root does not lift.
       const denied = (await readOwnersPrivilege(ports.platform)) ? ownersHiddenAdvice(true) : 'permission denied; run as root';
       const why = `the owners of some sockets could not be read (${denied})`;
@@ -197,7 +198,7 @@ async function checkThrough(monitor: Monitor, request: CheckRequest, ports: Chec
       // A WARNING proven stands (README "Exit codes"), but text and Nagios show no errors[] then: the
       // note says it (as for a SYN_RECEIVED's unread age), and that the counts per process (their
       // perfdata too) are of the sockets whose owner was read.
-      if (provenRank > 0) measurementNotes.push(ownersHiddenNote(why, request.policy));
+      if (provenRank > 0 && couldRaise) measurementNotes.push(ownersHiddenNote(why, request.policy));
     }
   }
   if (outcome.ok) unknownAgeProof(request.policy, readNow, outcome, unproven, measurementNotes);
