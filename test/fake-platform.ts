@@ -16,8 +16,6 @@ export class FakePlatform implements Platform {
   /** Opens no kernel socket: the netlink source is unavailable unless a test injects its channel. */
   kernelSockets = false;
   os = 'linux';
-  /** The effective user id: not root unless a test says so (Platform.euid). */
-  euid: number | undefined = 1000;
   /** Answers in turn (the last one repeats); bytes for Windows tools' code-page output. */
   commands: ((argv: readonly string[]) => CommandResult | BinaryCommandResult | Error)[] = [];
   files = new Map<string, string | Uint8Array | Error>();

@@ -97,11 +97,6 @@ export interface Platform {
   readonly kernelSockets: boolean;
   /** process.platform: linux, win32, darwin… */
   readonly os: string;
-  /**
-   * The effective user id (process.geteuid()); undefined where the OS has none (Windows). Tells
-   * "denied: run as root" from "denied even to root" (a sandbox or security module).
-   */
-  readonly euid?: number | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -166,7 +161,6 @@ export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform 
     littleEndian: endianness() === 'LE',
     kernelSockets: true,
     os: process.platform,
-    euid: process.geteuid?.(),
   };
 }
 
@@ -193,7 +187,6 @@ export function withReadLimit(platform: Platform, maxBytes: number): Platform {
     littleEndian: platform.littleEndian,
     kernelSockets: platform.kernelSockets,
     os: platform.os,
-    euid: platform.euid,
   };
 }
 

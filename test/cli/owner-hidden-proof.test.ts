@@ -89,7 +89,7 @@ describe('check with some fds denied: unproven only where the owner could change
   });
 });
 
-// Break-it pass (session 13): a row whose source reports inodes and whose inode is 0 (a
+// Break-it pass (session 12): a row whose source reports inodes and whose inode is 0 (a
 // SYN_RECEIVED request socket, an ESTABLISHED not yet accepted, an orphan) has no owner to find,
 // so an unread fd elsewhere leaves nothing unproven there; and root is not told to run as root.
 describe('check with some fds denied: sockets no process can own, and who was denied', () => {
@@ -136,7 +136,8 @@ describe('check with some fds denied: sockets no process can own, and who was de
     const user = await run(host, config);
     expect(user.code).toBe(3);
     expect(user.out).toContain('(permission denied; run as root)');
-    host.euid = 0;
+    // Root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (sources/privilege.ts reads /proc/self/status).
+    host.files.set('/proc/self/status', 'Uid:\t0\t0\t0\t0\nCapEff:\t000001fffeffffff\n');
     const root = await run(host, config);
     expect(root.code).toBe(3);
     expect(root.out).toContain('denied even to root');
@@ -144,7 +145,7 @@ describe('check with some fds denied: sockets no process can own, and who was de
   });
 });
 
-// Break-it pass (session 13): with other flags proving WARNING, the unread owners could make the
+// Break-it pass (session 12): with other flags proving WARNING, the unread owners could make the
 // run CRITICAL, and only JSON errors[] said owners were unread: text and Nagios showed a plain WARNING.
 describe('check with owners denied and a WARNING proven: the unread owners may make it more severe', () => {
   const criticalRule = join(dir, 'critical-rule.yaml');
