@@ -374,7 +374,7 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
   }
   if (text === undefined) return { book: StateBook.empty(), history: undefined };
   try {
-    const book = StateBook.decode(text);
+    const book = StateBook.decode(text, platform.nowMs());
     const forgotten = book.forgetOtherBoots(table);
     if (forgotten.tables > 0) {
       notes.push(
@@ -384,6 +384,11 @@ async function loadState(stateFile: StateFile, table: TableIdentity, platform: P
     const history = book.historyOf(table);
     if (book.damagedSections > 0) {
       notes.push(`state file ${stateFile.path}: ${plural(book.damagedSections, 'damaged section')} dropped; the other tables' history is kept`);
+    }
+    if (book.droppedRecords > 0) {
+      notes.push(
+        `state file ${stateFile.path}: ${plural(book.droppedRecords, 'record')} with an impossible time stamp or amount (not finite, before 2000, or in the future) dropped; the rest of the history is kept`,
+      );
     }
     if (book.damagedBacklogs > 0) {
       notes.push(

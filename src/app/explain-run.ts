@@ -7,6 +7,7 @@ import { readStateText } from '../platform/state-file.js';
 import type { NetnsChoice } from '../sources/netns-choice.js';
 import type { SourceChoice } from '../sources/registry.js';
 import { readTableIdentity } from '../sources/table-identity.js';
+import { plural } from '../core/plural.js';
 import type { Monitor } from './monitor.js';
 import type { ConnectionTarget, ExplainReport } from './reports.js';
 
@@ -46,11 +47,12 @@ export async function readExplainHistory(
   // Loaded only here: the codec brings the zod library, which other commands start without.
   const { StateBook, StateDecodeError } = await import('./tracker-codec.js');
   try {
-    const book = StateBook.decode(await readStateText(path));
+    const book = StateBook.decode(await readStateText(path), platform.nowMs());
     const identity = await readTableIdentity(platform, table.source, table.procRoot, table.netns);
     book.forgetOtherBoots(identity);
     const history = book.historyOf(identity);
     if (!history) return { note: `no history from ${path} for this socket table (network namespace, boot, source and /proc)` };
+    if (book.droppedRecords > 0) return { history: history.tracker, note: `${path}: ${plural(book.droppedRecords, 'record')} with an impossible time stamp or amount dropped` };
     return { history: history.tracker };
   } catch (error) {
     const reason = error instanceof StateDecodeError ? error.message : (error as Error).message;

@@ -33,6 +33,27 @@ export class StateDecodeError extends Error {
   override name = 'StateDecodeError';
 }
 
+/** The earliest time stamp a state file may hold: 2000-01-01T00:00:00Z (Unix ms). No tcpdwell ran before it. */
+export const EARLIEST_STAMP_MS = Date.UTC(2000, 0, 1);
+/** How far past the run's clock a stamp may lie (a clock stepped back since the file was written): 10 minutes. */
+export const STAMP_SKEW_MS = 10 * 60_000;
+
+/**
+ * Whether `ms` is a time stamp a state file written by this tool could hold when read at `nowMs`:
+ * finite, not before 2000-01-01, not after `nowMs` plus STAMP_SKEW_MS. A stamp that fails (a
+ * corrupt or hand-edited file: `-1e300`, `0`) would be shown as a huge dwell or crash the ISO
+ * formatting, so its record is dropped instead.
+ */
+export function plausibleStamp(ms: number, nowMs: number): boolean {
+  return Number.isFinite(ms) && ms >= EARLIEST_STAMP_MS && ms <= nowMs + STAMP_SKEW_MS;
+}
+
+/** Whether `value` is a duration or count a state file could hold: finite and not negative (ms, bytes). */
+const plausibleAmount = (value: number | undefined) => value === undefined || (Number.isFinite(value) && value >= 0);
+
+/** Whether every stamp given (undefined: absent, fine) is plausible at `nowMs`. */
+const plausibleStamps = (nowMs: number, ...stamps: (number | undefined)[]) => stamps.every((ms) => ms === undefined || plausibleStamp(ms, nowMs));
+
 const state = z.enum(ALL_TCP_STATES as [TcpState, ...TcpState[]]);
 const endpoint = z.object({ address: z.string(), port: z.number().int().min(0).max(65535) });
 const connection = z.object({
@@ -122,14 +143,14 @@ const section = z.object({
 type Section = Omit<z.infer<typeof section>, 'outbox'> & { outbox?: ChannelBacklog[] };
 
 /** The backlogs that validate, and how many did not (a non-list outbox counts as one). */
-function readOutbox(outbox: unknown): { backlogs: ChannelBacklog[]; damaged: number } {
+function readOutbox(outbox: unknown, nowMs: number | undefined): { backlogs: ChannelBacklog[]; damaged: number } {
   if (outbox === undefined) return { backlogs: [], damaged: 0 };
   if (!Array.isArray(outbox)) return { backlogs: [], damaged: 1 };
   const backlogs: ChannelBacklog[] = [];
   let damaged = 0;
   for (const item of outbox) {
     const one = channelBacklog.safeParse(item);
-    if (one.success) backlogs.push(one.data);
+    if (one.success && (nowMs === undefined || plausibleBacklog(one.data, nowMs))) backlogs.push(one.data);
     else damaged++;
   }
   return { backlogs, damaged };
@@ -180,9 +201,14 @@ function encodeConnections(tracker: TrackerState): z.input<typeof connection>[] 
 }
 
 /** The tracker a section holds: its connections, with their absence marks and the departed ones. */
-function decodeTracker(found: Pick<Section, 'connections' | 'lastPollMs' | 'stateReadAtMs'>, netns?: { inode: number; started?: number }): TrackerState {
+function decodeTracker(
+  found: Pick<Section, 'connections' | 'lastPollMs' | 'stateReadAtMs'>,
+  nowMs: number | undefined,
+  dropped: { count: number },
+  netns?: { inode: number; started?: number },
+): TrackerState {
   const tracker: TrackerState = { connections: new Map() };
-  addDecoded(tracker, decodeConnections(found.connections, netns));
+  addDecoded(tracker, decodeConnections(found.connections, nowMs, dropped, netns));
   if (found.lastPollMs !== undefined) tracker.lastPollMs = found.lastPollMs;
   if (found.stateReadAtMs !== undefined) tracker.stateReadAtMs = found.stateReadAtMs;
   return tracker;
@@ -204,12 +230,20 @@ interface DecodedConnection {
   departedByMs?: number;
 }
 
-/** `netns`: the namespace of a `--netns` section, which its connections' keys carry. */
-function decodeConnections(items: readonly unknown[], netns?: { inode: number; started?: number }): Map<string, DecodedConnection> {
+/**
+ * `netns`: the namespace of a `--netns` section, which its connections' keys carry. `nowMs`: the
+ * run's time, against which each record's stamps must be plausible (plausibleStamp); a record
+ * whose stamps or amounts are not is dropped and counted in `dropped` (undefined: not checked).
+ */
+function decodeConnections(items: readonly unknown[], nowMs: number | undefined, dropped: { count: number }, netns?: { inode: number; started?: number }): Map<string, DecodedConnection> {
   const connections = new Map<string, DecodedConnection>();
   items.forEach((item, index) => {
     const c = connection.safeParse(item);
     if (!c.success) throw new StateDecodeError(`connection ${index} is malformed`);
+    if (nowMs !== undefined && !plausibleConnection(c.data, nowMs)) {
+      dropped.count++;
+      return;
+    }
     const { protocol, local, remote, state: s, rawState, inode, bytesSent, bytesReceived, missedAtMs, departedByMs, ...timing } = c.data;
     const row: SocketRow = { protocol, local, remote, state: s, rawState };
     if (inode !== undefined) row.inode = inode;
@@ -226,6 +260,31 @@ function decodeConnections(items: readonly unknown[], netns?: { inode: number; s
   return connections;
 }
 
+/** Whether a connection record's stamps are plausible at `nowMs` and its amounts finite and not negative. */
+function plausibleConnection(c: z.infer<typeof connection>, nowMs: number): boolean {
+  return (
+    plausibleStamps(nowMs, c.firstSeenMs, c.lastSeenMs, c.stateSinceMs, c.lastActivityMs, c.lastPeerSegmentMs, c.enteredAfterMs, c.missedAtMs, c.departedByMs, ...c.transitions.map((t) => t.atMs)) &&
+    plausibleAmount(c.bytesSent) &&
+    plausibleAmount(c.bytesReceived)
+  );
+}
+
+/** Whether a reported alert's stamps are plausible at `nowMs` and its last dwell finite and not negative. */
+function plausibleAlert(a: ReportedAlert, nowMs: number): boolean {
+  return plausibleStamps(nowMs, a.firstFlaggedMs, a.lastNotifiedMs, a.lastSeenMs) && plausibleAmount(a.lastDwellMs);
+}
+
+/** Whether a backlog's stamps are plausible at `nowMs`, and its amounts finite and not negative. */
+function plausibleBacklog(b: ChannelBacklog, nowMs: number): boolean {
+  return b.pending.every(
+    (p) =>
+      plausibleStamps(nowMs, p.atMs, p.notification.firstFlaggedMs, p.notification.lastSeenMs) &&
+      plausibleAmount(p.notification.lastDwellMs) &&
+      (p.notification.current === undefined ||
+        (plausibleAmount(p.notification.current.dwellMs) && Number.isFinite(p.notification.current.measured) && Number.isFinite(p.notification.current.threshold))),
+  );
+}
+
 /** What was dropped because the host restarted since it was written. */
 export interface ForgottenBoots {
   tables: number;
@@ -237,14 +296,23 @@ export interface ForgottenBoots {
  * as they were read (validated, not decoded), and written back unchanged.
  */
 export class StateBook {
-  private constructor(private sections: Section[]) {}
+  private constructor(
+    private sections: Section[],
+    private readonly nowMs?: number,
+  ) {}
 
   static empty(): StateBook {
     return new StateBook([]);
   }
 
-  /** Throws StateDecodeError saying why the text is not a state file of this version. */
-  static decode(text: string): StateBook {
+  /**
+   * Throws StateDecodeError saying why the text is not a state file of this version. `nowMs`: the
+   * run's time (Unix ms). With it, every stamp must be plausible (plausibleStamp) and every amount
+   * finite and not negative: a section whose own stamps are not is dropped (damagedSections), a
+   * connection or alert record that is not is dropped (droppedRecords), a backlog (damagedBacklogs).
+   * Without it (tests of the format alone) stamps are not checked.
+   */
+  static decode(text: string, nowMs?: number): StateBook {
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -265,22 +333,35 @@ export class StateBook {
     const sections: Section[] = [];
     let damaged = 0;
     let damagedBacklogs = 0;
+    let droppedRecords = 0;
     for (const item of parsed.data.tables) {
       const one = section.safeParse(item);
-      if (!one.success) {
+      if (!one.success || (nowMs !== undefined && !plausibleStamps(nowMs, one.data.lastUsedMs, one.data.lastPollMs, ...Object.values(one.data.stateReadAtMs ?? {})))) {
         damaged++;
         continue;
       }
       const { outbox, ...rest } = one.data;
-      const read = readOutbox(outbox);
+      const read = readOutbox(outbox, nowMs);
       damagedBacklogs += read.damaged;
+      if (nowMs !== undefined) {
+        const alerts = rest.alerts.filter((a) => plausibleAlert(a, nowMs));
+        droppedRecords += rest.alerts.length - alerts.length;
+        rest.alerts = alerts;
+      }
       sections.push(read.backlogs.length > 0 ? { ...rest, outbox: read.backlogs } : rest);
     }
-    const book = new StateBook(sections);
+    const book = new StateBook(sections, nowMs);
     book.damagedSections = damaged;
     book.damagedBacklogs = damagedBacklogs;
+    book.dropped.count = droppedRecords;
     return book;
   }
+
+  /** Connection and alert records dropped for an implausible time stamp or amount (decode's nowMs); their sections are kept. */
+  get droppedRecords(): number {
+    return this.dropped.count;
+  }
+  private readonly dropped = { count: 0 };
 
   /** Sections found damaged and dropped: at decoding, or when their connections were read. */
   damagedSections = 0;
@@ -318,7 +399,7 @@ export class StateBook {
     if (!found) return undefined;
     let tracker: TrackerState;
     try {
-      tracker = decodeTracker(found);
+      tracker = decodeTracker(found, this.nowMs, this.dropped);
     } catch (error) {
       if (!(error instanceof StateDecodeError)) throw error;
       this.sections = this.sections.filter((s) => s !== found);
@@ -340,7 +421,7 @@ export class StateBook {
     const alerts: ReportedAlert[] = [...(own?.alerts ?? [])];
     for (const part of parts) {
       try {
-        addDecoded(tracker, decodeConnections(part.connections, netnsOf(part.table.netns, part.table.netnsStarted)));
+        addDecoded(tracker, decodeConnections(part.connections, this.nowMs, this.dropped, netnsOf(part.table.netns, part.table.netnsStarted)));
       } catch (error) {
         if (!(error instanceof StateDecodeError)) throw error;
         this.sections = this.sections.filter((s) => s !== part);

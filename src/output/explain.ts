@@ -8,7 +8,7 @@ import type { thresholdsFor } from '../core/policy.js';
 import { STATE_GUIDE } from '../core/state-guide.js';
 import { ALL_TCP_STATES, type TcpState } from '../core/tcp-state.js';
 import { findingToJson, formatFinding } from './findings.js';
-import { connectionToJson } from './json.js';
+import { connectionToJson, iso } from './json.js';
 import type { ExplainReport } from '../app/reports.js';
 import { maxOf } from '../core/lists.js';
 import { sanitizeLine } from './sanitize.js';
@@ -59,7 +59,7 @@ export function formatConnectionStory(view: ConnectionView, finding: Finding, th
   const alsoGroup = group && flag && flag.kind !== 'count' ? sanitizeLine(`; in a group over a count limit: ${group.severity} count (${group.count} in ${group.group}, rule ${group.rule})`) : '';
   lines.push(flag ? `Flagged: ${flag.severity} ${flag.kind}${alsoGroup}` : 'Not flagged');
   lines.push('', `Finding: ${formatFinding(finding).trimStart()}`, '', 'History:');
-  for (const t of connection.transitions) lines.push(`  ${new Date(t.atMs).toISOString()}  ${t.state}`);
+  for (const t of connection.transitions) lines.push(`  ${iso(t.atMs)}  ${t.state}`);
   lines.push('', formatStateGuide(row.state));
   return lines.join('\n');
 }

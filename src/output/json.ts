@@ -10,14 +10,21 @@ import type { TcpState } from '../core/tcp-state.js';
 
 /** Milliseconds as seconds to one decimal, as every `…Seconds` field of the JSON and the event log gives them. */
 export const seconds = (ms: number) => Math.round(ms / 100) / 10;
-/** A timestamp as the JSON and the event log give it: ISO 8601 in UTC. */
+/** What `iso` gives for a stamp no date can show (not finite, or beyond ±8.64e15 ms): never a throw. */
+export const UNKNOWN_TIME = 'unknown';
+/**
+ * A timestamp as the JSON and the event log give it: ISO 8601 in UTC; UNKNOWN_TIME for a stamp
+ * that is not a time (`Date.toISOString` would throw a RangeError: a corrupt input must not crash
+ * an output).
+ */
 export const iso = (ms: number): string => {
   // The rows of one poll share their times (first seen: the poll; many entered their state in the
   // same millisecond): a Date and its text per field cost a tenth of list --json at 40,000 rows.
   let text = isoTexts.get(ms);
   if (text === undefined) {
     if (isoTexts.size >= ISO_TEXTS_KEPT) isoTexts.clear();
-    text = new Date(ms).toISOString();
+    const date = new Date(ms);
+    text = Number.isNaN(date.getTime()) ? UNKNOWN_TIME : date.toISOString();
     isoTexts.set(ms, text);
   }
   return text;

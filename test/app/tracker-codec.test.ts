@@ -246,3 +246,27 @@ describe('StateBook: --netns keeps one section per namespace', () => {
     expect([...all.tracker.connections.values()].map((c) => c.row.netns?.inode)).toEqual([30]);
   });
 });
+
+describe('StateBook.decode with the run time: implausible stamps (break-it W1)', () => {
+  const NOW = Date.UTC(2026, 10, 21, 5, 30);
+  const file = (alerts: unknown[]) =>
+    JSON.stringify({
+      format: 'tcpdwell-check-state',
+      version: 2,
+      savedAt: '',
+      tables: [{ table: { source: 'ss', procRoot: '/proc', netns: 'net:[1]', bootId: 'b' }, lastUsedMs: NOW - 1000, source: 'ss', connections: [], alerts }],
+    });
+  const alert = { key: 'k', kind: 'half-close', severity: 'warning', subject: 's', firstFlaggedMs: NOW - 5000, lastNotifiedMs: NOW - 5000 };
+  const identity: TableIdentity = { source: 'ss', procRoot: '/proc', netns: 'net:[1]', bootId: 'b' };
+
+  it('drops an alert record whose stamp or last dwell is impossible, keeps the others, counts the dropped', () => {
+    const book = StateBook.decode(file([alert, { ...alert, key: 'a', firstFlaggedMs: -1e300 }, { ...alert, key: 'b', lastDwellMs: -1 }, { ...alert, key: 'c', lastNotifiedMs: NOW + 3600_000 }]), NOW);
+    expect(book.historyOf(identity)?.alerts.map((a) => a.key)).toEqual(['k']);
+    expect(book.droppedRecords).toBe(3);
+  });
+  it('a stamp a few minutes ahead of the clock (a clock stepped back) is kept', () => {
+    const book = StateBook.decode(file([{ ...alert, lastNotifiedMs: NOW + 60_000 }]), NOW);
+    expect(book.historyOf(identity)?.alerts).toHaveLength(1);
+    expect(book.droppedRecords).toBe(0);
+  });
+});

@@ -235,3 +235,65 @@ describe("a flagged session missing from the next run's reading (reset, or close
     expect(second.code).toBe(0);
   });
 });
+
+describe('a state file with impossible time stamps (break-it W1): the record is dropped with a note, never fatal, never a huge dwell', () => {
+  /** The state file after one clean run, with `edit` applied to its first CLOSE_WAIT connection record. */
+  let target = '';
+  async function corrupted(edit: (c: Record<string, unknown>) => void): Promise<string> {
+    const path = join(dir, 'check.json');
+    expect((await check(path)).code).toBe(1);
+    const data = JSON.parse(await readFile(path, 'utf8'));
+    const record = data.tables[0].connections.find((c: { state: string }) => c.state === 'CLOSE_WAIT');
+    target = `${record.local.address}:${record.local.port}-${record.remote.address}:${record.remote.port}`;
+    edit(record);
+    await writeFile(path, JSON.stringify(data));
+    return path;
+  }
+  const NOTE = /state file .*check\.json: 1 record with an impossible time stamp or amount \(not finite, before 2000, or in the future\) dropped; the rest of the history is kept\n/;
+
+  for (const [name, edit] of [
+    ['stateSinceMs -1e300', (c: Record<string, unknown>) => void (c.stateSinceMs = -1e300)],
+    ['stateSinceMs 0 (1970)', (c: Record<string, unknown>) => void (c.stateSinceMs = 0)],
+    ['stateSinceMs 1e300 (far future)', (c: Record<string, unknown>) => void (c.stateSinceMs = 1e300)],
+    ['a transition a day in the future', (c: Record<string, unknown>) => void ((c.transitions as { atMs: number }[])[0]!.atMs = platform.nowMs() + 86_400_000)],
+    ['firstSeenMs before 2000', (c: Record<string, unknown>) => void (c.firstSeenMs = Date.UTC(1999, 11, 31))],
+    ['bytesSent negative', (c: Record<string, unknown>) => void (c.bytesSent = -5)],
+  ] as const) {
+    it(`${name}: check --json reports (exit = status) with one note, and the next run reads clean`, async () => {
+      const path = await corrupted(edit);
+      const result = await check(path, '--json');
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(NOTE);
+      const dwells = JSON.parse(result.out).flagged.map((c: { dwellSeconds: number }) => c.dwellSeconds);
+      expect(Math.max(...dwells)).toBeLessThan(86_400);
+      expect(await readFile(path, 'utf8')).not.toMatch(/e\+?300|"stateSinceMs":0[,}]/);
+      const again = await check(path, '--json');
+      expect(again.err).not.toMatch(/impossible/);
+    });
+  }
+
+  it('explain CLOSE_WAIT and check (text, Nagios) with the -1e300 stamp: no crash, one note', async () => {
+    const path = await corrupted((c) => void (c.stateSinceMs = -1e300));
+    const explained = await run(['explain', target, '--state-file', path, '--json']);
+    expect(explained.code).toBe(0);
+    expect(explained.err).not.toMatch(/bug|RangeError/);
+    expect(JSON.parse(explained.out).connection.dwellSeconds).toBeLessThan(86_400);
+    const text = await run(['explain', target, '--state-file', path]);
+    expect(text.code).not.toBe(70);
+    expect(text.err).toMatch(/1 record with an impossible time stamp or amount dropped/);
+    const nagios = await check(path, '--format', 'nagios');
+    expect(nagios.code).toBe(1);
+    expect(nagios.out + nagios.err).toMatch(/1 record with an impossible time stamp/);
+  });
+
+  it("a section's own stamp (lastPollMs -1e300) drops that section, with the damaged-section note", async () => {
+    const path = join(dir, 'check.json');
+    await check(path);
+    const data = JSON.parse(await readFile(path, 'utf8'));
+    data.tables[0].lastPollMs = -1e300;
+    await writeFile(path, JSON.stringify(data));
+    const result = await check(path, '--json');
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/1 damaged section dropped/);
+  });
+});
