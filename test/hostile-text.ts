@@ -15,12 +15,15 @@ export const HOSTILE_NAMES: readonly HostileName[] = [
   { what: 'a carriage return rewriting the line', name: 'ok\rCRITICAL', shown: 'ok\\rCRITICAL' },
   { what: 'a C1 CSI (U+009B) colour sequence', name: '\u009b31mred', shown: '\\x9b31mred' },
   { what: 'a DEL', name: 'x\x7fy', shown: 'x\\x7fy' },
+  { what: 'an RLM (U+200F) reordering the columns', name: 'ab\u200fcd', shown: 'ab\\u200fcd' },
+  { what: 'an ALM (U+061C)', name: 'ab\u061ccd', shown: 'ab\\u061ccd' },
+  { what: 'an LRM (U+200E)', name: 'ab\u200ecd', shown: 'ab\\u200ecd' },
   { what: 'a blessed tag and a Nagios pipe', name: '{red-fg}x|y=1', shown: '{red-fg}x|y=1' },
 ];
 
 /** Characters a terminal or a line-based reader acts on, other than the line feeds the formatter put there. */
 export function rawControls(text: string): string[] {
-  return [...text.matchAll(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g)].map((m) => m[0]);
+  return [...text.matchAll(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g)].map((m) => m[0]);
 }
 
 /** Lines of `text` that a hostile name could have started (it must never manage to). */

@@ -219,7 +219,7 @@ export function syslogLine(message: AlertMessage, n: NotificationJson): string {
 }
 
 function jsonString(text: string): string {
-  return JSON.stringify(text).replace(/[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(text).replace(/[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 async function writeSyslog(message: AlertMessage, notifier: Extract<NotifierConfig, { type: 'syslog' }>, platform: Platform): Promise<void> {

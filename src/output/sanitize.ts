@@ -6,13 +6,14 @@
 //
 // Escape format (README "Security"): `\n` `\r` `\t`; `\xHH` for the other C0 controls, DEL and the
 // C1 controls (U+0080-U+009F, so U+009B CSI is `\x9b`); `\uHHHH` for the Unicode line and
-// paragraph separators and the bidirectional embedding/override/isolate marks. A backslash is left
+// paragraph separators and the bidirectional marks (LRM, RLM, ALM) and embedding/override/isolate controls. A backslash is left
 // as it is, so escaping twice changes nothing (formatters and commands may both apply it); JSON
 // output tells a real `\x1b` name from an ESC apart.
 
 // C0, DEL, C1; U+2028/U+2029 (line breaks to some viewers); U+202A-U+202E and U+2066-U+2069
-// (bidi embeddings, overrides, isolates: they reorder what follows them on the line).
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// (bidi embeddings, overrides, isolates: they reorder what follows them on the line); U+200E,
+// U+200F and U+061C (LRM, RLM, ALM: bidi marks, which reorder the text and columns around them).
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const HAS_UNSAFE = new RegExp(UNSAFE.source);
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

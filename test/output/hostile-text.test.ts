@@ -80,7 +80,7 @@ describe('every hostile name in one report', () => {
     const out = formatNagios('warning', evaluation, 'ss', []);
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(1 + VIEWS.length);
-    expect(lines[0]).toMatch(/^TCPDWELL WARNING - 7 half-close of 7 connections \| half_open=0;;; /);
+    expect(lines[0]).toMatch(new RegExp(`^TCPDWELL WARNING - ${HOSTILE_NAMES.length} half-close of ${HOSTILE_NAMES.length} connections \\| half_open=0;;; `));
     expect(out.split('|')).toHaveLength(2);
     expect(out).toContain('{red-fg}x\\x7cy=1[4242]');
     expect(out).toContain('a\\nCRITICAL: x[4242]');
