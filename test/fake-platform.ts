@@ -46,6 +46,12 @@ export class FakePlatform implements Platform {
     return this.nowValue;
   }
 
+  /** Trees taken as the kernel's procfs (isProcfs): /proc and below by default; a test of a copied tree clears it or sets others. */
+  procfsRoots = new Set(['/proc']);
+  async isProcfs(path: string): Promise<boolean> {
+    return [...this.procfsRoots].some((root) => path === root || path.startsWith(`${root}/`));
+  }
+
   /** The environment each command was given (run options), in order. */
   ranEnv: (Readonly<Record<string, string>> | undefined)[] = [];
   /** What each command was given on stdin. */

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { readdir, readlink, stat, statfs } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { LineSplitter } from '../core/text-lines.js';
@@ -74,6 +74,12 @@ export interface Platform {
   listDirectory(path: string): Promise<string[]>;
   readLink(path: string): Promise<string>;
   /**
+   * Whether `path` is on the kernel's procfs (statfs(2) f_type PROC_SUPER_MAGIC 0x9fa0,
+   * linux/magic.h); false when it is not, or statfs fails. Only there does an absent file prove
+   * what the kernel has not (net/tcp6: IPv6 off); in a copied or mounted tree it was merely not read.
+   */
+  isProcfs(path: string): Promise<boolean>;
+  /**
    * The socket inodes directory `dir` links to: INODE of every link whose target is exactly
    * "socket:[INODE]", in no set order (its callers only ask which inodes are there; entries gone
    * by the time they are read, and links to anything else, are left out), and how many links could
@@ -140,6 +146,9 @@ export interface NodePlatformOptions {
   interrupt?: AbortSignal;
 }
 
+/** statfs(2) f_type of procfs (linux/magic.h). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
 export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform {
   const readFileBytes = (path: string, options: ReadOptions = {}) => readRegularFile(path, options.maxBytes ?? DEFAULT_READ_LIMIT_BYTES, interrupt);
   return {
@@ -156,6 +165,13 @@ export function nodePlatform({ interrupt }: NodePlatformOptions = {}): Platform 
     modifiedMs: async (path) => (await stat(path)).mtimeMs,
     listDirectory: (path) => readdir(path),
     readLink: (path) => readlink(path),
+    isProcfs: async (path) => {
+      try {
+        return Number((await statfs(path)).type) === PROC_SUPER_MAGIC;
+      } catch {
+        return false;
+      }
+    },
     readSocketInodes: (dir, signal, how) => fileReader.readSocketInodes(dir, signal && interrupt ? AbortSignal.any([signal, interrupt]) : (signal ?? interrupt), how?.beside === true),
     nowMs: () => Date.now(),
     littleEndian: endianness() === 'LE',
@@ -182,6 +198,7 @@ export function withReadLimit(platform: Platform, maxBytes: number): Platform {
     modifiedMs: (path) => platform.modifiedMs(path),
     listDirectory: (path) => platform.listDirectory(path),
     readLink: (path) => platform.readLink(path),
+    isProcfs: (path) => platform.isProcfs(path),
     readSocketInodes: (dir, signal, how) => platform.readSocketInodes(dir, signal, how),
     nowMs: () => platform.nowMs(),
     littleEndian: platform.littleEndian,

@@ -264,6 +264,20 @@ describe('sources: fallback and failure', () => {
     expect(JSON.parse(result.out)).toHaveLength(20);
   });
 
+  it('a --proc-root that is not the kernel\'s procfs with no tcp6 file: tcp6 not read (UNKNOWN, said), not "IPv6 off" (break-it W4)', async () => {
+    platform.files.set('/copy/proc/net/tcp', PROC_TCP6.slice(0, PROC_TCP6.indexOf('\n') + 1)); // an empty tcp table
+    const copied = await run(['check', '--no-state', '--source', 'procfs', '--proc-root', '/copy/proc', '--json']);
+    expect(copied.code).toBe(3);
+    const report = JSON.parse(copied.out);
+    expect(report).toMatchObject({ status: 'unknown', errors: ['the tcp6 table was not read'] });
+    expect(JSON.stringify(report.notices)).toContain("/copy/proc/net/tcp6 does not exist and /copy/proc/net/tcp is not on the kernel's procfs");
+    // The same tree on procfs (a host's /proc bind-mounted there): an absent tcp6 proves IPv6 off.
+    platform.procfsRoots.add('/copy/proc');
+    const mounted = await run(['check', '--no-state', '--source', 'procfs', '--proc-root', '/copy/proc', '--json']);
+    expect(mounted.code).toBe(0);
+    expect(JSON.parse(mounted.out)).toMatchObject({ status: 'ok', errors: [] });
+  });
+
   it('keeps the good rows of truncated ss output and says how many lines it skipped', async () => {
     const cut = SS_STUCK.slice(0, SS_STUCK.indexOf('SYN-SENT') + 40);
     platform.commands = [ssAnswers(cut)];

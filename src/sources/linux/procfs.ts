@@ -22,6 +22,7 @@ export const procfsSource: SocketSource = {
         (file, onLine) => platform.readLines(`${procRoot}/${file}`, onLine),
         (file) => `${procRoot}/${file}`,
         platform.littleEndian,
+        () => platform.isProcfs(`${procRoot}/net/tcp`),
       )
     ).reading,
 };
@@ -38,12 +39,15 @@ export interface ProcNetTables {
 /**
  * The procfs reading of `net/tcp` and `net/tcp6` wherever they are read: `readTable` hands each
  * line of one file to `onLine` and rejects as node:fs does (an error with its `code`); `pathOf`
- * names the file in notices. Throws SourceError when neither table can be read.
+ * names the file in notices. `onProcfs`: whether the tables are the kernel's procfs (the tcp file
+ * read), where alone an absent tcp6 file proves IPv6 off; elsewhere (a copied tree given as
+ * --proc-root) it is a table not read. Throws SourceError when neither table can be read.
  */
 export async function readProcNetTables(
   readTable: (file: ProcNetFile, onLine: (line: string) => void) => Promise<void>,
   pathOf: (file: ProcNetFile) => string,
   littleEndian: boolean,
+  onProcfs: () => Promise<boolean>,
 ): Promise<ProcNetTables> {
   const rows: SocketRow[] = [];
   const notices: string[] = [];
@@ -63,9 +67,14 @@ export async function readProcNetTables(
         parser.line(line);
       });
     } catch (error) {
-      // No tcp6 file beside a readable tcp file means IPv6 is off: an empty table, read in full.
+      // No tcp6 file beside a readable tcp file means IPv6 is off (an empty table, read in full),
+      // but only on the kernel's procfs: in any other tree the file was just not there to read.
       if (protocol === 'tcp6' && errorCode(error) === 'ENOENT' && readAny) {
-        completeProtocols.push(protocol);
+        if (await onProcfs()) {
+          completeProtocols.push(protocol);
+          continue;
+        }
+        failures.push((failed[protocol] = `${path} does not exist and ${pathOf('net/tcp')} is not on the kernel's procfs (only there does a missing tcp6 table prove IPv6 off): tcp6 not read`));
         continue;
       }
       failures.push((failed[protocol] = `cannot read ${path}: ${errnoWords(error)}`));

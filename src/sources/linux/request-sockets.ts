@@ -57,11 +57,14 @@ export async function addRequestSocketTimeouts(platform: Platform, procRoot: Req
               (file, onLine) => platform.readLines(`${place}/${file}`, onLine),
               (file) => `${place}/${file}`,
               platform.littleEndian,
+              () => platform.isProcfs(`${place}/net/tcp`),
             )
           : await readProcNetTables(
               (file, onLine) => place.readTable(file, onLine),
               (file) => `${place.where}/${file}`,
               platform.littleEndian,
+              // Read with cat in the namespace, from its own /proc: the kernel's procfs.
+              async () => true,
             );
       if (!table || read.reading.completeProtocols.length > table.reading.completeProtocols.length) table = read;
       if (table.reading.completeProtocols.length === 2) break;
