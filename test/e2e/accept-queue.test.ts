@@ -70,7 +70,12 @@ describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on 
       const { code, stdout, stderr } = await cli(['explain', flow(server), '--source', source, '--idle', '1s']);
       expect(code, stderr).toBe(0);
       const story = stdout.slice(0, stdout.indexOf('History:'));
-      expect(story).toMatch(new RegExp(`^Finding: waiting in the accept queue of 127\\.0\\.0\\.1:${server.local.port} \\(python3\\[\\d+\\]\\): the kernel completed the handshake, the application has not accepted it$`, 'm'));
+      expect(story).toMatch(
+        new RegExp(
+          `^Finding: waiting in the accept queue of 127\\.0\\.0\\.1:${server.local.port} \\(python3\\[\\d+\\]\\): the kernel completed the handshake, the application has not accepted it$`,
+          'm',
+        ),
+      );
       expect(story).toMatch(new RegExp(`the listener 127\\.0\\.0\\.1:${server.local.port} \\(python3\\[\\d+\\]\\) has 2 connections in its accept queue`));
       expect(story).toContain('has not called accept()');
       expect(story).not.toMatch(/no data either way|spoke last|enable TCP keepalive/);
