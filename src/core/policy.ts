@@ -1,5 +1,5 @@
 import { cidrContains, formatEndpoint, type Cidr } from './address.js';
-import { ownerLabel, type SocketRow } from './connection.js';
+import { ownerLabel, socketsOf, type SocketRow } from './connection.js';
 import { TcpState, sessionClassOf } from './tcp-state.js';
 
 // Thresholds and the rules that pick them, after Cisco's parameter maps: one set of timers per
@@ -353,12 +353,13 @@ export function countReachOfUnreadOwners(policy: Policy, rows: ReadonlyArray<{ k
     let bound = 0;
     if (rule.per === 'process') {
       for (const members of groups.values()) bound = Math.max(bound, members.length);
-      bound += candidates.length;
+      // Every socket a candidate stands for (an SO_REUSEPORT group's listeners too) may be unread.
+      for (const row of candidates) bound += socketsOf(row);
     } else {
       const added = new Map<string, number>();
       for (const row of candidates) {
         const group = groupKeyOf(rule.per, row)!;
-        added.set(group, (added.get(group) ?? 0) + 1);
+        added.set(group, (added.get(group) ?? 0) + socketsOf(row));
       }
       for (const [group, n] of added) bound = Math.max(bound, (groups.get(group)?.length ?? 0) + n);
     }

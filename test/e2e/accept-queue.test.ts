@@ -1,10 +1,10 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warnSkip } from '../needs-program.js';
-import { CLI, whyNotRunnable, type CliResult, type ParkedSocket } from './parked-namespace.js';
+import { cliIn, deleteNamespace, whyNotRunnable, type ParkedSocket } from './parked-namespace.js';
 
 // Connections the kernel completed and the application never accepted, on the real kernel:
 // scripts/park-sockets.py --accept-queue in a private namespace. The server side of one never
@@ -18,20 +18,6 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const skip = whyNotRunnable();
 warnSkip('accept-queue end-to-end tests', skip);
 
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile('ip', ['netns', 'exec', NAME, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr }));
-  });
-}
-
-function deleteNamespace(): void {
-  try {
-    execFileSync('ip', ['netns', 'delete', NAME], { stdio: 'ignore' });
-  } catch {
-    // not there
-  }
-}
-
 const flow = (s: ParkedSocket) => `${s.local.address}:${s.local.port}-${s.remote!.address}:${s.remote!.port}`.replace(/(::1):(\d+)/g, '[$1]:$2');
 
 describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on the real kernel', () => {
@@ -40,7 +26,7 @@ describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on 
   const role = (name: string) => parked.find((s) => s.role === name)!;
 
   beforeAll(async () => {
-    deleteNamespace();
+    deleteNamespace(NAME);
     execFileSync('ip', ['netns', 'add', NAME]);
     try {
       execFileSync('ip', ['netns', 'exec', NAME, 'ip', 'link', 'set', 'lo', 'up']);
@@ -53,7 +39,7 @@ describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on 
       await delay(1_500); // past --idle 1s
     } catch (error) {
       helper?.kill();
-      deleteNamespace();
+      deleteNamespace(NAME);
       throw error;
     }
   }, 20_000);
@@ -61,13 +47,13 @@ describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on 
   afterAll(() => {
     helper?.stdin.end();
     helper?.kill();
-    deleteNamespace();
+    deleteNamespace(NAME);
   });
 
   for (const source of ['ss', 'netlink', 'procfs']) {
     it(`explain --source ${source}: the server side never accepted waits in the listener's accept queue, named with its owner, and gets no keepalive advice`, async () => {
       const server = role('queue-silent-server');
-      const { code, stdout, stderr } = await cli(['explain', flow(server), '--source', source, '--idle', '1s']);
+      const { code, stdout, stderr } = await cliIn(NAME, ['explain', flow(server), '--source', source, '--idle', '1s']);
       expect(code, stderr).toBe(0);
       const story = stdout.slice(0, stdout.indexOf('History:'));
       expect(story).toMatch(
@@ -84,23 +70,23 @@ describe.skipIf(skip !== undefined)('connections waiting in an accept queue, on 
   }
 
   it('explain: bytes its client sent wait unread in it; its accepted twin stays plain idle', async () => {
-    const sent = await cli(['explain', flow(role('queue-sent-server')), '--source', 'ss', '--idle', '1s']);
+    const sent = await cliIn(NAME, ['explain', flow(role('queue-sent-server')), '--source', 'ss', '--idle', '1s']);
     expect(sent.stdout).toContain('5 bytes from the peer wait in it unread (Recv-Q)');
-    const twin = await cli(['explain', flow(role('queue-accepted-server')), '--source', 'ss', '--idle', '1s']);
+    const twin = await cliIn(NAME, ['explain', flow(role('queue-accepted-server')), '--source', 'ss', '--idle', '1s']);
     expect(twin.stdout).toMatch(/^Finding: idle for \d/m);
     expect(twin.stdout).not.toContain('accept queue of');
   }, 30_000);
 
   it('explain: the client side on this host is told its server side waits unaccepted (IPv4 and IPv6)', async () => {
     for (const name of ['queue-silent-client', 'queue-silent6-client']) {
-      const { stdout } = await cli(['explain', flow(role(name)), '--source', 'ss', '--idle', '1s']);
+      const { stdout } = await cliIn(NAME, ['explain', flow(role(name)), '--source', 'ss', '--idle', '1s']);
       expect(stdout, name).toMatch(/^Finding: its server side on this host waits in the accept queue of \S+ \(python3\[\d+\]\): the server application has not accepted it/m);
       expect(stdout, name).not.toContain('enable TCP keepalive');
     }
   }, 30_000);
 
   it('check --json: the codes of each kind, the idle flags kept', async () => {
-    const { stdout } = await cli(['check', '--no-state', '--json', '--source', 'netlink', '--idle', '1s', '--half-open', '1h', '--half-close', '1h']);
+    const { stdout } = await cliIn(NAME, ['check', '--no-state', '--json', '--source', 'netlink', '--idle', '1s', '--half-open', '1h', '--half-close', '1h']);
     const report = JSON.parse(stdout) as { flagged: { local: { port: number }; remote: { port: number }; flag: { kind: string }; finding: { code: string } }[] };
     const codeOf = (s: ParkedSocket) => report.flagged.find((f) => f.local.port === s.local.port && f.remote.port === s.remote!.port);
     for (const name of ['queue-silent-server', 'queue-sent-server', 'queue-silent6-server', 'backlog-filler-server']) expect(codeOf(role(name))?.finding.code, name).toBe('not-accepted');

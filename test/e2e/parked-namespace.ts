@@ -36,6 +36,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Removes network namespace `name` if it is there (a test's own, before and after it runs). */
+export function deleteNamespace(name: string): void {
+  try {
+    execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
+  } catch {
+    // not there
+  }
+}
+
+/** The built CLI run inside namespace `name`: its exit code and output (30 s at most). */
+export function cliIn(name: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'exec', name, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr }));
+  });
+}
+
 export class ParkedNamespace {
   readonly name = `${NS_PREFIX}${process.pid}-${++created}`;
   parked: ParkedSocket[] = [];

@@ -1,11 +1,11 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warnSkip } from '../needs-program.js';
-import { CLI, whyNotRunnable, type CliResult } from './parked-namespace.js';
+import { cliIn, deleteNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // Break-it pass, on the real kernel: three SO_REUSEPORT listeners on 0.0.0.0:P, two held by one
 // process, the third by its child. The tracker keeps one LISTEN row for the group; count rules
@@ -40,14 +40,6 @@ sys.stdin.read()
 os.kill(child, 9)
 `;
 
-function deleteNamespace(): void {
-  try {
-    execFileSync('ip', ['netns', 'delete', NAME], { stdio: 'ignore' });
-  } catch {
-    // not there
-  }
-}
-
 describe.skipIf(skip !== undefined)('count rules over an SO_REUSEPORT group of three listeners in two processes, on the real kernel', () => {
   let holder: ChildProcessWithoutNullStreams | undefined;
   let port = 0;
@@ -56,13 +48,8 @@ describe.skipIf(skip !== undefined)('count rules over an SO_REUSEPORT group of t
   const dir = mkdtempSync(join(tmpdir(), 'tcpdwell-counts-'));
   const config = join(dir, 'counts.yaml');
 
-  const cli = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', NAME, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr }));
-    });
-
   beforeAll(async () => {
-    deleteNamespace();
+    deleteNamespace(NAME);
     execFileSync('ip', ['netns', 'add', NAME]);
     try {
       execFileSync('ip', ['netns', 'exec', NAME, 'ip', 'link', 'set', 'lo', 'up']);
@@ -84,7 +71,7 @@ describe.skipIf(skip !== undefined)('count rules over an SO_REUSEPORT group of t
       );
     } catch (error) {
       holder?.kill();
-      deleteNamespace();
+      deleteNamespace(NAME);
       throw error;
     }
   }, 20_000);
@@ -99,7 +86,7 @@ describe.skipIf(skip !== undefined)('count rules over an SO_REUSEPORT group of t
         // gone with its parent
       }
     }
-    deleteNamespace();
+    deleteNamespace(NAME);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -112,21 +99,21 @@ describe.skipIf(skip !== undefined)('count rules over an SO_REUSEPORT group of t
   // /proc/net/tcp lists the group's 4-tuple three times, so which listener each inode is cannot be
   // told, and the owners differ: the count per process is unproven (UNKNOWN), never one process's 3.
   it('check --source ss without inodes: the per-port counts stand, the per-process count is UNKNOWN, not one process holding 3', async () => {
-    const { code, stdout } = await cli(['check', '--no-state', '--source', 'ss', '--config', config, '--idle', 'off', '--format', 'nagios']);
+    const { code, stdout } = await cliIn(NAME, ['check', '--no-state', '--source', 'ss', '--config', config, '--idle', 'off', '--format', 'nagios']);
     expect(stdout, stdout).toMatch(/^TCPDWELL WARNING/);
     expect(stdout).toContain('count_listen-per-port=3;2;;0');
     expect(stdout).not.toContain('count_listen-per-proc=3');
     expect(code).toBe(1);
     const perProcess = join(dir, 'per-process.yaml');
     writeFileSync(perProcess, `counts:\n  - { name: listen-per-proc, state: LISTEN, per: process, warning: 1, match: { local-port: ${port} } }\n`);
-    const alone = await cli(['check', '--no-state', '--source', 'ss', '--config', perProcess, '--idle', 'off', '--format', 'nagios']);
+    const alone = await cliIn(NAME, ['check', '--no-state', '--source', 'ss', '--config', perProcess, '--idle', 'off', '--format', 'nagios']);
     expect(alone.stdout, alone.stdout).toMatch(/^TCPDWELL UNKNOWN - .*owners of some sockets could not be read/);
     expect(alone.code).toBe(3);
   }, 30_000);
 
   for (const source of ['netlink', 'procfs']) {
     it(`check --source ${source}: every listener counted, two under the parent, one under the child`, async () => {
-      const { code, stdout } = await cli(['check', '--no-state', '--source', source, '--config', config, '--idle', 'off', '--format', 'nagios']);
+      const { code, stdout } = await cliIn(NAME, ['check', '--no-state', '--source', source, '--config', config, '--idle', 'off', '--format', 'nagios']);
       expect(stdout, stdout).toMatch(/^TCPDWELL WARNING/);
       expect(stdout).toContain('count_listen-per-port=3;2;;0');
       expect(stdout).toContain('count_listen-per-remote=3;2;;0');

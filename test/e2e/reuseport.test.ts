@@ -1,9 +1,9 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warnSkip } from '../needs-program.js';
-import { CLI, whyNotRunnable, type CliResult } from './parked-namespace.js';
+import { cliIn, deleteNamespace, whyNotRunnable } from './parked-namespace.js';
 
 // An SO_REUSEPORT group with one full listener, on the real kernel: listener F (backlog 0) is
 // filled by one connection it never accepts, then listener R (backlog 128) joins it on the same
@@ -40,20 +40,6 @@ print(port, flush=True)
 sys.stdin.read()
 `;
 
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile('ip', ['netns', 'exec', NAME, process.execPath, CLI, ...args], { timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 99) : 0, stdout, stderr }));
-  });
-}
-
-function deleteNamespace(): void {
-  try {
-    execFileSync('ip', ['netns', 'delete', NAME], { stdio: 'ignore' });
-  } catch {
-    // not there
-  }
-}
-
 describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener is full, on the real kernel', () => {
   let holder: ChildProcessWithoutNullStreams | undefined;
   let port = 0;
@@ -61,7 +47,7 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
   let listeners: { queue: number; backlog: number }[] = [];
 
   beforeAll(async () => {
-    deleteNamespace();
+    deleteNamespace(NAME);
     execFileSync('ip', ['netns', 'add', NAME]);
     try {
       execFileSync('ip', ['netns', 'exec', NAME, 'ip', 'link', 'set', 'lo', 'up']);
@@ -81,7 +67,7 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
         .map(([, queue, backlog]) => ({ queue: Number(queue), backlog: Number(backlog) }));
     } catch (error) {
       holder?.kill();
-      deleteNamespace();
+      deleteNamespace(NAME);
       throw error;
     }
   }, 20_000);
@@ -89,7 +75,7 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
   afterAll(() => {
     holder?.stdin.end();
     holder?.kill();
-    deleteNamespace();
+    deleteNamespace(NAME);
   });
 
   it('as ss shows it: two listeners, the roomy one listed first, the full one second', () => {
@@ -102,7 +88,7 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
   // /proc/net/tcp gives a listener's queue (rx_queue) but not its backlog (tx_queue is write_seq -
   // snd_una there, 0: get_tcp4_sock): break-it pass, the full queue read as "a firewall rule".
   it('check --source procfs: the queue seen is named and its capacity said unknown, no firewall and no "peer may be down"', async () => {
-    const { stdout } = await cli(['check', '--no-state', '--source', 'procfs', '--half-open', '1s', '--idle', 'off']);
+    const { stdout } = await cliIn(NAME, ['check', '--no-state', '--source', 'procfs', '--half-open', '1s', '--idle', 'off']);
     const finding = stdout.split('\n').find((l) => l.startsWith(`FINDING 127.0.0.1:${port}:`));
     expect(finding, stdout).toMatch(
       /2 of its 2 listeners on this host \(SO_REUSEPORT\) hold \d+, 1 in their accept queues; this source gives no backlog, so whether they are full and drop SYNs is unknown$/,
@@ -116,7 +102,7 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
 
   for (const source of ['netlink', 'ss']) {
     it(`check --source ${source}: the half-open group is put on the full listener of the two, never on a silent one`, async () => {
-      const { code, stdout } = await cli(['check', '--no-state', '--source', source, '--half-open', '1s', '--idle', 'off']);
+      const { code, stdout } = await cliIn(NAME, ['check', '--no-state', '--source', source, '--half-open', '1s', '--idle', 'off']);
       const finding = stdout.split('\n').find((l) => l.startsWith(`FINDING 127.0.0.1:${port}:`));
       expect(finding, stdout).toMatch(/are half-open: 1 of its 2 listeners on this host \(SO_REUSEPORT\) has a full accept queue and drops the SYNs given to it$/);
       expect(stdout).not.toContain('does not answer');
@@ -125,11 +111,11 @@ describe.skipIf(skip !== undefined)('an SO_REUSEPORT group whose second listener
     }, 30_000);
 
     it(`--source ${source}: the LISTEN count is ss's, and list says the row stands for two`, async () => {
-      const json = JSON.parse((await cli(['check', '--no-state', '--json', '--source', source, '--half-open', '1s', '--idle', 'off'])).stdout) as { counts: Record<string, number> };
+      const json = JSON.parse((await cliIn(NAME, ['check', '--no-state', '--json', '--source', source, '--half-open', '1s', '--idle', 'off'])).stdout) as { counts: Record<string, number> };
       expect(json.counts.LISTEN).toBe(listeners.length);
-      const list = await cli(['list', '--source', source, '--state', 'LISTEN']);
+      const list = await cliIn(NAME, ['list', '--source', source, '--state', 'LISTEN']);
       expect(list.stdout).toMatch(new RegExp(`\\nLISTEN\\s+127\\.0\\.0\\.1:${port}\\s+0\\.0\\.0\\.0:\\*\\s+\\d+/python3 \\+1 reuseport\\s`));
-      const rows = JSON.parse((await cli(['list', '--json', '--source', source, '--state', 'LISTEN'])).stdout) as { local: { port: number }; reusePortListeners: number }[];
+      const rows = JSON.parse((await cliIn(NAME, ['list', '--json', '--source', source, '--state', 'LISTEN'])).stdout) as { local: { port: number }; reusePortListeners: number }[];
       expect(rows.find((r) => r.local.port === port)?.reusePortListeners).toBe(2);
     }, 30_000);
   }
