@@ -202,6 +202,14 @@ describe('what unread owners could do: severityAnyOwner and countReachOfUnreadOw
     expect(countReachOfUnreadOwners(policy, keyed([...owned, at('LISTEN', 9)]), [at('LISTEN', 9)])).toBeUndefined();
   });
 
+  it('an unread SO_REUSEPORT row counts every listener it stands for (3 listeners unread: over a limit of 1)', () => {
+    const policy: Policy = { ...base, counts: [{ name: 'l', states: ['LISTEN'], per: 'process', warningAbove: 1 }] };
+    const member = () => at('LISTEN', 7100);
+    const group = at('LISTEN', 7100, { sharingPort: [member(), member()] });
+    expect(countReachOfUnreadOwners(policy, keyed([group]), [group])).toBe('warning');
+    expect(countReachOfUnreadOwners(policy, keyed([at('LISTEN', 7100)]), [at('LISTEN', 7100)])).toBeUndefined();
+  });
+
   it('grouped by port with a match on process names: each unread row counts only in its own group', () => {
     const policy: Policy = { ...base, counts: [{ name: 'p', states: ['CLOSE_WAIT'], per: 'local-port', warningAbove: 2, match: { processes: ['py'] } }] };
     const owned = [at('CLOSE_WAIT', 80, { pid: 7, process: 'py' }), at('CLOSE_WAIT', 80, { pid: 7, process: 'py' })];
