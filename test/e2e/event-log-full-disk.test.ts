@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { whyNoProgram } from '../needs-program.js';
-import { CLI } from './parked-namespace.js';
+import { CLI, EMPTY_PROC_NET_TCP6 } from './parked-namespace.js';
 
 // `watch --log` on a really full filesystem: a 64 KiB tmpfs mounted in a private mount namespace
 // (unshare -m), so it vanishes with the process however the test ends. The socket table is a
@@ -50,6 +50,7 @@ class FullDiskWatch {
     mkdirSync(join(this.procRoot, 'self'));
     mkdirSync(this.mount);
     writeFileSync(join(this.procRoot, 'net', 'tcp'), HEADER + row(0, 8080, 0, '0A', 5000));
+    writeFileSync(join(this.procRoot, 'net', 'tcp6'), EMPTY_PROC_NET_TCP6);
     writeFileSync(join(this.dir, 'seed'), SEED);
     // Mount, seed the log, fill every remaining page, then become tcpdwell (same pid). Paths are
     // positional parameters, never part of the script text.

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI } from './parked-namespace.js';
+import { CLI, EMPTY_PROC_NET_TCP6 } from './parked-namespace.js';
 
 // A write to stdout that fails must never end in a success exit, whatever the command and format:
 // the built CLI with stdout on a full device (ENOSPC), on a descriptor open for reading only
@@ -25,6 +25,7 @@ writeFileSync(
     '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n' +
     '   1: 0100007F:9C40 0100007F:1F90 08 00000000:00000000 00:00000000 00000000     0        0 4243 1 0000000000000000 100 0 0 10 0\n',
 );
+writeFileSync(join(proc, 'net', 'tcp6'), EMPTY_PROC_NET_TCP6);
 const TREE = ['--source', 'procfs', '--proc-root', proc];
 
 /** Every command and format that writes to stdout, each with a table to write about. */

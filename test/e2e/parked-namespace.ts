@@ -36,6 +36,12 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * /proc/net/tcp6's header with no row: IPv6 on, no socket (net/ipv6/tcp_ipv6.c tcp6_seq_show). A
+ * --proc-root tree that is not procfs needs it: there a missing tcp6 proves nothing (not read).
+ */
+export const EMPTY_PROC_NET_TCP6 = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+
 /** Removes network namespace `name` if it is there (a test's own, before and after it runs). */
 export function deleteNamespace(name: string): void {
   try {

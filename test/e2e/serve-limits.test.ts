@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORTER_LIMITS } from '../../src/platform/metrics-server.js';
-import { CLI } from './parked-namespace.js';
+import { CLI, EMPTY_PROC_NET_TCP6 } from './parked-namespace.js';
 
 // The built exporter on 127.0.0.1 against a local user holding many idle connections (a bounded
 // 400 here, ~6 times the cap) and a slowloris: /metrics must still answer, the idle ones must be
@@ -52,6 +52,7 @@ describe.skipIf(process.platform !== 'linux')('serve under many idle connections
       join(dir, 'proc', 'net', 'tcp'),
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n',
     );
+    writeFileSync(join(dir, 'proc', 'net', 'tcp6'), EMPTY_PROC_NET_TCP6);
     child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--interval', '1s', '--source', 'procfs', '--proc-root', join(dir, 'proc')]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
