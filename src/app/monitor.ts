@@ -14,7 +14,7 @@ import {
   type Ownership,
   type ViewPool,
 } from '../core/evaluate.js';
-import { ownerCanChangeVerdict, policyNeedsProcesses, type Policy, type Severity } from '../core/policy.js';
+import { policyNeedsProcesses, unreadOwnerMatters, type Policy, type Severity } from '../core/policy.js';
 import { netnsId, type NetnsLabel, type SocketRow } from '../core/connection.js';
 import { STUCK_STATES, type TcpState } from '../core/tcp-state.js';
 import { advance, advanceFailed, awaitsFullReading, emptyTrackerState, repeatedRowsNotice, type Snapshot, type TrackedConnection, type TrackerEvent, type TrackerState } from '../core/tracker.js';
@@ -341,12 +341,10 @@ export class Monitor {
         [...this.tracker.connections.values()],
         (connection, found) => {
           byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
-          // Inode 0 (a request socket, an ESTABLISHED not yet accepted, an orphan): no fd names it, no
-          // owner to find; a row from a source without inodes (undefined) may be anyone's.
-          if (!found?.owner && connection.row.process === undefined && connection.row.inode !== 0 && ownerCanChangeVerdict(policy, connection.row)) ownerlessWhereItMatters = true;
+          if (!found?.owner && unreadOwnerMatters(policy, connection.row)) ownerlessWhereItMatters = true;
         },
         (member, found) => {
-          if (!found?.owner && member.process === undefined && member.inode !== 0 && ownerCanChangeVerdict(policy, member)) ownerlessWhereItMatters = true;
+          if (!found?.owner && unreadOwnerMatters(policy, member)) ownerlessWhereItMatters = true;
         },
       );
       const evaluation = evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse });

@@ -12,7 +12,7 @@ import {
   type Measures,
   type Policy,
   type Severity,
-  ownerCanChangeVerdict,
+  unreadOwnerMatters,
   severityAnyOwner,
 } from './policy.js';
 import { ALL_TCP_STATES, type TcpState } from './tcp-state.js';
@@ -581,9 +581,9 @@ export function unreadOwnersReach(policy: Policy, views: readonly ConnectionView
   const unread: SocketRow[] = [];
   for (const view of views) {
     const row = view.row;
-    // Inode 0 as the source read it (no file holds the socket); not the lookup's, which also gives
-    // 0 for a socket procfs could not tell apart (one 4-tuple listed for an SO_REUSEPORT group).
-    if (row.process !== undefined || view.connection.row.inode === 0 || !ownerCanChangeVerdict(policy, row)) continue;
+    // The inode as the source read it; not the lookup's, which also gives 0 for a socket procfs
+    // could not tell apart (one 4-tuple listed for an SO_REUSEPORT group).
+    if (!unreadOwnerMatters(policy, row, view.connection.row.inode)) continue;
     unread.push(row);
     if (reach === 'critical') continue;
     const severity = severityAnyOwner(policy, { row, dwellMs: view.timing.dwellMs, halfCloseTimerMs: view.timing.halfCloseTimerMs, idleMs: view.timing.idleMs });

@@ -369,6 +369,16 @@ export function countReachOfUnreadOwners(policy: Policy, rows: ReadonlyArray<{ k
   return reach;
 }
 
+/**
+ * Whether a socket left without an owner by a lookup that could not read every process leaves the
+ * verdict unproven: it has none, the source did not read its inode as 0 (`sourceInode`: no file
+ * holds such a socket, so there is no owner to find; a source without inodes proves nothing), and
+ * its owner could change what the policy says (ownerCanChangeVerdict).
+ */
+export function unreadOwnerMatters(policy: Policy, row: SocketRow, sourceInode: number | undefined = row.inode): boolean {
+  return row.process === undefined && sourceInode !== 0 && ownerCanChangeVerdict(policy, row);
+}
+
 /** Whether any part of the policy needs process names for every row (not only shown ones). */
 export function policyNeedsProcesses(policy: Policy): boolean {
   const uses = (m: ConnectionMatch | undefined) => m?.processes !== undefined;
