@@ -341,10 +341,10 @@ export class Monitor {
         [...this.tracker.connections.values()],
         (connection, found) => {
           byKey.set(connection.key, found ?? { inode: connection.row.inode ?? 0 });
-          if (!found?.owner && unreadOwnerMatters(policy, connection.row)) ownerlessWhereItMatters = true;
+          if (!found?.owner && unreadOwnerMatters(policy, connection.row, connection.row.inode)) ownerlessWhereItMatters = true;
         },
         (member, found) => {
-          if (!found?.owner && unreadOwnerMatters(policy, member)) ownerlessWhereItMatters = true;
+          if (!found?.owner && unreadOwnerMatters(policy, member, member.inode)) ownerlessWhereItMatters = true;
         },
       );
       const evaluation = evaluateAll(this.tracker, now, policy, { ownership: byKey, ranked, ...reuse });

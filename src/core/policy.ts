@@ -372,10 +372,11 @@ export function countReachOfUnreadOwners(policy: Policy, rows: ReadonlyArray<{ k
 /**
  * Whether a socket left without an owner by a lookup that could not read every process leaves the
  * verdict unproven: it has none, the source did not read its inode as 0 (`sourceInode`: no file
- * holds such a socket, so there is no owner to find; a source without inodes proves nothing), and
+ * holds such a socket, so there is no owner to find; undefined, a source without inodes, proves
+ * nothing: no default, as an undefined argument would take it), and
  * its owner could change what the policy says (ownerCanChangeVerdict).
  */
-export function unreadOwnerMatters(policy: Policy, row: SocketRow, sourceInode: number | undefined = row.inode): boolean {
+export function unreadOwnerMatters(policy: Policy, row: SocketRow, sourceInode: number | undefined): boolean {
   return row.process === undefined && sourceInode !== 0 && ownerCanChangeVerdict(policy, row);
 }
 
